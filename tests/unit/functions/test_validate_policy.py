@@ -1,0 +1,331 @@
+"""ValidatePolicy: IAM semantics of "does this policy allow a restricted action?"."""
+
+import json
+import re
+from itertools import product
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import ROOT, load_function
+from sample_logic import sample_verdict
+
+app = load_function("validate_policy")
+RESTRICTED = ["s3:DeleteBucket", "s3:DeleteObject"]
+
+
+def doc(*statements, as_object=False):
+    body = statements[0] if as_object else list(statements)
+    return json.dumps({"Version": "2012-10-17", "Statement": body})
+
+
+def allow(action=None, not_action=None, resource="*", **extra):
+    statement = {"Effect": "Allow", "Resource": resource, **extra}
+    if action is not None:
+        statement["Action"] = action
+    if not_action is not None:
+        statement["NotAction"] = not_action
+    return statement
+
+
+def deny(action=None, not_action=None, resource="*", **extra):
+    statement = allow(action, not_action, resource, **extra)
+    statement["Effect"] = "Deny"
+    return statement
+
+
+def verdict(document, restricted=RESTRICTED):
+    return app.evaluate_policy(document, restricted)["action"]
+
+
+# --- the sample's defects: each case fails on the sample's logic and passes now ---
+
+SAMPLE_MISSES = {
+    "service wildcard": doc(allow(["s3:*"])),
+    "full wildcard": doc(allow("*")),
+    "prefix wildcard": doc(allow(["s3:Delete*"])),
+    "question-mark wildcard": doc(allow(["s3:DeleteBucke?"])),
+    "NotAction grants the rest": doc(allow(not_action=["iam:*"])),
+    "later statement": doc(allow(["s3:GetObject"]), allow(["s3:DeleteObject"])),
+    "lower case": doc(allow(["s3:deletebucket"])),
+    "upper case": doc(allow(["S3:DELETEOBJECT"])),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SAMPLE_MISSES))
+def test_sample_logic_missed_it_and_we_remedy(case):
+    document = SAMPLE_MISSES[case]
+    assert sample_verdict(document, RESTRICTED) in ("alert", "crash"), "the sample got this one right?"
+    assert verdict(document) == "remedy"
+
+
+def test_action_given_as_a_string():
+    # The sample did a substring search on a string Action: s3:DeleteBucketPolicy "matched".
+    document = doc(allow("s3:DeleteBucketPolicy"))
+    assert sample_verdict(document, RESTRICTED) == "remedy"
+    assert verdict(document) == "alert"
+    assert verdict(doc(allow("s3:DeleteBucket"))) == "remedy"
+
+
+def test_statement_as_an_object_is_read():
+    document = doc(allow("s3:DeleteObject"), as_object=True)
+    assert sample_verdict(document, RESTRICTED) == "crash"  # Statement[0] of an object
+    assert verdict(document) == "remedy"
+
+
+# --- IAM semantics ---
+
+@pytest.mark.parametrize(
+    "restricted, granted, expected",
+    [
+        ("iam:*", "iam:CreateUser", "remedy"),
+        ("iam:Create*", "iam:*", "remedy"),
+        ("iam:Create*", "iam:*User", "remedy"),
+        ("iam:Create*", "iam:Delete*", "alert"),
+        ("s3:Get?bject", "s3:GetObject", "remedy"),
+        ("s3:DeleteObject", "s3:DeleteObjectVersion", "alert"),
+        ("s3:DeleteObject*", "s3:DeleteObjectVersion", "remedy"),
+        ("*", "ec2:RunInstances", "remedy"),
+        ("ec2:*", "s3:*", "alert"),
+        ("s3:Delete?", "s3:Delete", "alert"),
+        ("s3:Delete?", "s3:Delete*", "remedy"),
+    ],
+)
+def test_wildcards_on_both_sides(restricted, granted, expected):
+    assert verdict(doc(allow(granted)), [restricted]) == expected
+
+
+def test_deny_grants_nothing():
+    assert verdict(doc(deny(["s3:*"]))) == "alert"
+
+
+def test_unconditional_deny_on_all_resources_wins():
+    assert verdict(doc(allow("s3:*"), deny("s3:Delete*"))) == "alert"
+
+
+def test_deny_of_one_action_leaves_the_other():
+    result = app.evaluate_policy(doc(allow("s3:*"), deny("s3:DeleteBucket")), RESTRICTED)
+    assert result["action"] == "remedy"
+    assert [m["action"] for m in result["matches"]] == ["s3:DeleteObject"]
+
+
+def test_conditional_deny_does_not_take_the_action_away():
+    conditional = deny("s3:Delete*", Condition={"Bool": {"aws:MultiFactorAuthPresent": "false"}})
+    assert verdict(doc(allow("s3:*"), conditional)) == "remedy"
+
+
+def test_narrower_deny_does_not_take_the_action_away():
+    narrow = deny("s3:Delete*", resource="arn:aws:s3:::prod-bucket/*")
+    assert verdict(doc(allow("s3:*"), narrow)) == "remedy"
+
+
+def test_deny_with_not_resource_is_narrower():
+    narrow = deny("s3:*", NotResource="arn:aws:s3:::scratch/*")
+    narrow.pop("Resource")
+    assert verdict(doc(allow("s3:*"), narrow)) == "remedy"
+
+
+def test_deny_with_star_among_resources_covers_all():
+    assert verdict(doc(allow("s3:*"), deny("s3:*", resource=["arn:aws:s3:::a", "*"]))) == "alert"
+
+
+def test_deny_not_action_denies_everything_outside_its_list():
+    # Deny everything except reads: the Allow of s3:* keeps only reads.
+    assert verdict(doc(allow("s3:*"), deny(not_action=["s3:Get*", "s3:List*"]))) == "alert"
+    assert verdict(doc(allow("s3:*"), deny(not_action=["s3:Delete*"]))) == "remedy"
+
+
+def test_conditional_allow_still_counts():
+    statement = allow("s3:DeleteBucket", Condition={"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}})
+    result = app.evaluate_policy(doc(statement), RESTRICTED)
+    assert result["action"] == "remedy"
+    assert result["matches"][0]["conditional"] is True
+
+
+def test_allow_on_a_narrow_resource_still_counts():
+    assert verdict(doc(allow("s3:DeleteObject", resource="arn:aws:s3:::one/*"))) == "remedy"
+
+
+def test_not_action_that_lists_the_restricted_ones_is_harmless():
+    assert verdict(doc(allow(not_action=["s3:Delete*"]))) == "alert"
+    assert verdict(doc(allow(not_action=["s3:DeleteBucket"]))) == "remedy"
+
+
+def test_empty_statement_list_grants_nothing():
+    assert verdict(json.dumps({"Version": "2012-10-17", "Statement": []})) == "alert"
+
+
+def test_matches_name_statement_sid_and_action():
+    document = doc(allow("s3:GetObject", Sid="Read"), allow(["s3:Delete*"], Sid="Cleanup"))
+    result = app.evaluate_policy(document, RESTRICTED)
+    assert {(m["statement"], m["sid"], m["action"], m["grantedBy"]) for m in result["matches"]} == {
+        (1, "Cleanup", "s3:DeleteBucket", "s3:Delete*"),
+        (1, "Cleanup", "s3:DeleteObject", "s3:Delete*"),
+    }
+    assert "statement 1" in result["message"] and "Cleanup" in result["message"]
+
+
+def test_example_action_is_allowed_by_the_statement():
+    result = app.evaluate_policy(doc(allow("iam:Create*")), ["iam:*"])
+    example = result["matches"][0]["example"]
+    assert re.fullmatch(r"iam:create.*", example)
+
+
+def test_badpolicy_file_is_remedy():
+    text = (ROOT / "policies" / "badpolicy.json").read_text()
+    assert verdict(text) == "remedy"
+    assert verdict((ROOT / "policies" / "goodpolicy.json").read_text()) == "alert"
+
+
+def test_url_encoded_document_from_cloudtrail():
+    from urllib.parse import quote
+
+    assert verdict(quote(doc(allow("s3:*")))) == "remedy"
+
+
+# --- documents IAM would reject, or that are ambiguous ---
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("not json", "not JSON"),
+        ("[1, 2]", "JSON object"),
+        ('"just a string"', "JSON object"),
+        ('{"Version": "2012-10-17"}', "no Statement"),
+        ('{"Statement": "s3:*"}', "object or a list"),
+        ('{"Statement": ["s3:*"]}', "not an object"),
+        ('{"Statement": [{"Effect": "allow", "Action": "s3:*", "Resource": "*"}]}', "Effect"),
+        ('{"Statement": [{"Effect": "Permit", "Action": "s3:*", "Resource": "*"}]}', "Effect"),
+        ('{"Statement": [{"Action": "s3:*", "Resource": "*"}]}', "Effect"),
+        ('{"Statement": [{"Effect": "Allow", "Resource": "*"}]}', "exactly one of Action and NotAction"),
+        ('{"Statement": [{"Effect": "Allow", "Action": "s3:*", "NotAction": "iam:*", "Resource": "*"}]}',
+         "exactly one of Action and NotAction"),
+        ('{"Statement": [{"Effect": "Allow", "Action": ["s3:*", 5], "Resource": "*"}]}', "must be a string"),
+        ('{"Statement": [{"Effect": "Allow", "Action": {"a": 1}, "Resource": "*"}]}', "string or a list"),
+        ('{"Statement": [{"Effect": "Allow", "Action": [], "Resource": "*"}]}', "empty list"),
+        ('{"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Action": "s3:*", "Resource": "*"}]}',
+         "duplicate key 'Action'"),
+        ('{"Statement": [], "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}',
+         "duplicate key 'Statement'"),
+    ],
+)
+def test_invalid_documents_raise_invalid_policy_document(text, fragment):
+    with pytest.raises(app.InvalidPolicyDocument) as info:
+        app.evaluate_policy(text, RESTRICTED)
+    assert fragment in str(info.value)
+    assert type(info.value).__name__ == "InvalidPolicyDocument"
+
+
+def test_duplicate_key_hiding_a_grant_is_not_silently_resolved():
+    # Python's json keeps the last key; IAM's verdict is ambiguous: refuse.
+    text = '{"Statement": [{"Effect": "Allow", "Action": "s3:DeleteBucket", "Action": "s3:GetObject", "Resource": "*"}]}'
+    assert json.loads(text)["Statement"][0]["Action"] == "s3:GetObject"
+    with pytest.raises(app.InvalidPolicyDocument):
+        app.evaluate_policy(text, RESTRICTED)
+
+
+# --- the handler ---
+
+def test_handler_reads_restricted_actions_from_the_environment(monkeypatch):
+    monkeypatch.setenv("RESTRICTED_ACTIONS", " ec2:RunInstances , iam:Create* ")
+    event = {"policy": doc(allow("iam:CreateUser")), "eventName": "CreatePolicy",
+             "policyMeta": {"arn": "arn:aws:iam::123456789012:policy/p1", "versionId": "v1"}}
+    result = app.handler(event, None)
+    assert result["action"] == "remedy"
+    assert result["policyName"] == "p1"
+    assert result["matches"][0]["action"] == "iam:Create*"
+    assert result["message"].startswith("Policy p1 (CreatePolicy)")
+
+
+def test_handler_without_restricted_actions_fails_loudly(monkeypatch):
+    monkeypatch.delenv("RESTRICTED_ACTIONS", raising=False)
+    with pytest.raises(app.ConfigurationError, match="RESTRICTED_ACTIONS"):
+        app.handler({"policy": doc(allow("s3:*"))}, None)
+
+
+def test_handler_with_malformed_input_raises_not_returns(monkeypatch):
+    monkeypatch.setenv("RESTRICTED_ACTIONS", "s3:DeleteBucket")
+    with pytest.raises(app.InvalidPolicyDocument):
+        app.handler({}, None)
+    with pytest.raises(app.InvalidPolicyDocument):
+        app.handler({"policy": "{not json"}, None)
+
+
+# --- property-based: the automaton against a slow brute-force reference ---
+
+ALPHABET = "ab:"
+
+
+def _glob_to_regex(pattern: str) -> re.Pattern:
+    parts = [".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern]
+    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
+
+
+def _universe(max_len=5):
+    # Every action over a small alphabet, plus a character no pattern uses.
+    chars = ALPHABET + "x"
+    for length in range(max_len + 1):
+        for letters in product(chars, repeat=length):
+            yield "".join(letters)
+
+
+UNIVERSE = list(_universe())
+pattern = st.text(alphabet="aAb:*?", min_size=0, max_size=4)
+
+
+def reference(statements, restricted):
+    """Slow but obvious: try every action in a finite universe."""
+    def matches(patterns, action):
+        return any(_glob_to_regex(p).fullmatch(action) for p in patterns)
+
+    def granted_by(statement, action):
+        if "Action" in statement:
+            return matches(statement["Action"], action)
+        return not matches(statement["NotAction"], action)
+
+    full_denies = [s for s in statements if s["Effect"] == "Deny" and not s.get("Condition")]
+    for statement in statements:
+        if statement["Effect"] != "Allow":
+            continue
+        for action in UNIVERSE:
+            if (matches(restricted, action) and granted_by(statement, action)
+                    and not any(granted_by(d, action) for d in full_denies)):
+                return "remedy"
+    return "alert"
+
+
+statement_strategy = st.builds(
+    lambda effect, key, actions, conditional: {
+        "Effect": effect, key: actions, "Resource": "*",
+        **({"Condition": {"Bool": {"aws:SecureTransport": "true"}}} if conditional else {}),
+    },
+    st.sampled_from(["Allow", "Deny"]),
+    st.sampled_from(["Action", "NotAction"]),
+    st.lists(pattern.filter(lambda p: p.strip()), min_size=1, max_size=3),
+    st.booleans(),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(statement_strategy, min_size=0, max_size=3),
+       st.lists(pattern.filter(lambda p: p.strip()), min_size=1, max_size=2))
+def test_matcher_agrees_with_brute_force_reference(statements, restricted):
+    # Patterns are at most 4 characters, so any witness fits in the 5-character universe.
+    expected = reference(statements, restricted)
+    got = app.evaluate_policy(json.dumps({"Statement": statements}), restricted)["action"]
+    assert got == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(pattern.filter(lambda p: p.strip()), min_size=1, max_size=3),
+       st.lists(pattern, min_size=0, max_size=3))
+def test_find_action_witness_really_matches(include, exclude):
+    found = app.find_action([include], exclude)
+    if found is not None:
+        assert any(_glob_to_regex(p).fullmatch(found) for p in include)
+        assert not any(_glob_to_regex(p).fullmatch(found) for p in exclude)
+    else:
+        for action in UNIVERSE:
+            assert not (any(_glob_to_regex(p).fullmatch(action) for p in include)
+                        and not any(_glob_to_regex(p).fullmatch(action) for p in exclude))

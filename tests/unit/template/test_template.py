@@ -1,0 +1,194 @@
+"""The SAM template and the state machine: the sample's defects stay fixed,
+the template lints clean, and the definition and the template agree."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+TEMPLATE = ROOT / "template.yaml"
+BIN = Path(sys.executable).parent
+
+
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _tag(loader, suffix, node):
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+@pytest.fixture(scope="module")
+def template():
+    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
+
+
+@pytest.fixture(scope="module")
+def machine(template):
+    uri = template["Resources"]["StateMachine"]["Properties"]["DefinitionUri"]
+    return uri, json.loads((ROOT / uri).read_text())
+
+
+def functions(template):
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
+
+
+def test_definition_uri_names_a_file_that_exists_with_that_exact_case(machine):
+    uri, _ = machine
+    folder = ROOT / Path(uri).parent
+    assert Path(uri).name in os.listdir(folder), f"{uri} must exist with exactly this case"
+
+
+def test_every_placeholder_is_substituted_and_every_substitution_used(template, machine):
+    _, definition = machine
+    text = json.dumps(definition)
+    placeholders = set(re.findall(r"\$\{([A-Za-z0-9]+)\}", text))
+    substitutions = template["Resources"]["StateMachine"]["Properties"]["DefinitionSubstitutions"]
+    assert placeholders == set(substitutions)
+
+
+def test_alert_topic_is_a_real_reference_not_a_literal(template):
+    substitutions = template["Resources"]["StateMachine"]["Properties"]["DefinitionSubstitutions"]
+    assert substitutions["AlertTopicArn"] == {"Ref": "AlertTopic"}
+    for name, value in substitutions.items():
+        assert isinstance(value, dict), f"{name} is a literal string: it must reference a resource or parameter"
+
+
+def test_runtime_is_python_313_everywhere(template):
+    assert template["Globals"]["Function"]["Runtime"] == "python3.13"
+    for name, resource in functions(template).items():
+        assert resource["Properties"].get("Runtime", "python3.13") == "python3.13", name
+        code = ROOT / resource["Properties"]["CodeUri"] / "app.py"
+        assert code.exists(), f"{name}: {code} is missing"
+
+
+def test_function_names_are_the_ones_the_kit_promises(template):
+    uris = sorted(Path(r["Properties"]["CodeUri"]).name for r in functions(template).values())
+    assert uris == ["ask_user", "receive_decision", "restore_policy", "revert_policy", "validate_policy"]
+
+
+def test_rule_watches_create_policy_and_create_policy_version(template):
+    events = template["Resources"]["StateMachine"]["Properties"]["Events"]
+    pattern = next(iter(events.values()))["Properties"]["Pattern"]
+    assert pattern["source"] == ["aws.iam"]
+    assert pattern["detail-type"] == ["AWS API Call via CloudTrail"]
+    assert set(pattern["detail"]["eventName"]) == {"CreatePolicy", "CreatePolicyVersion"}
+
+
+def test_approval_wait_has_a_timeout_from_the_parameter(template, machine):
+    parameter = template["Parameters"]["ApprovalTimeoutSeconds"]
+    assert parameter["Default"] == 86400
+    _, definition = machine
+    ask = definition["States"]["AskUser"]
+    assert ask["Resource"].endswith(".waitForTaskToken")
+    assert "TimeoutSeconds" in ask or "TimeoutSecondsPath" in ask
+    timeout_catch = [c for c in ask["Catch"] if "States.Timeout" in c["ErrorEquals"]]
+    assert timeout_catch, "an unanswered approval must be caught"
+    # The timeout path notifies and never restores.
+    path, state = [], timeout_catch[0]["Next"]
+    while state:
+        path.append(state)
+        body = definition["States"][state]
+        state = body.get("Next")
+    assert "approved" not in path and any("sns:publish" in definition["States"][s].get("Resource", "") for s in path)
+
+
+def test_stack_refuses_regions_other_than_us_east_1(template):
+    assertions = [a for rule in template["Rules"].values() for a in rule["Assertions"]]
+    assert {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]} in [a["Assert"] for a in assertions]
+    assert any("us-east-1" in a["AssertDescription"] for a in assertions)
+
+
+def test_outputs_name_the_api_urls_topic_and_state_machine(template):
+    assert {"ApiUrl", "ApproveUrl", "DenyUrl", "AlertTopicArn", "StateMachineArn"} <= set(template["Outputs"])
+
+
+def test_decision_endpoints_accept_post(template):
+    events = template["Resources"]["ReceiveDecision"]["Properties"]["Events"]
+    assert {e["Properties"]["Path"]: e["Properties"]["Method"].upper() for e in events.values()} == {
+        "/allow": "ANY", "/deny": "ANY"}
+
+
+def _statements(resource):
+    for policy in resource["Properties"].get("Policies", []):
+        if isinstance(policy, dict) and "Statement" in policy:
+            yield from policy["Statement"]
+
+
+def test_no_wildcard_resources_except_where_iam_allows_nothing_else(template):
+    # states:SendTaskSuccess has no resource-level permissions: "*" is the only value.
+    only_star = {"states:SendTaskSuccess"}
+    for name, resource in template["Resources"].items():
+        for statement in _statements(resource):
+            if statement.get("Resource") == "*":
+                assert set(statement["Action"]) <= only_star, f"{name}: Resource '*' for {statement['Action']}"
+
+
+def test_validate_policy_has_no_aws_permissions(template):
+    assert "Policies" not in template["Resources"]["ValidatePolicy"]["Properties"]
+
+
+def test_invalid_policy_document_goes_to_the_revert_path(machine):
+    _, definition = machine
+    validate = definition["States"]["ValidatePolicy"]
+    routes = {tuple(c["ErrorEquals"]): c["Next"] for c in validate["Catch"]}
+    assert routes[("InvalidPolicyDocument",)] == "TempRemove"
+    assert routes[("States.ALL",)] == "TempRemove"
+    assert definition["States"]["ChooseAction"]["Default"] == "TempRemove", "an unknown verdict must fail closed"
+
+
+def test_lambda_tasks_retry_transient_errors(machine):
+    _, definition = machine
+    for name in ("ValidatePolicy", "TempRemove", "AskUser", "approved"):
+        errors = {e for r in definition["States"][name]["Retry"] for e in r["ErrorEquals"]}
+        assert {"Lambda.ServiceException", "TransientError"} <= errors, name
+
+
+def test_restore_failure_is_caught_and_notified(machine):
+    _, definition = machine
+    catch = definition["States"]["approved"]["Catch"]
+    assert catch[0]["ErrorEquals"] == ["States.ALL"]
+    assert definition["States"][catch[0]["Next"]]["Resource"] == "arn:aws:states:::sns:publish"
+
+
+def test_own_changes_are_ignored_to_avoid_a_loop(machine):
+    _, definition = machine
+    first = definition["States"]["CheckEvent"]["Choices"][0]
+    assert first["Next"] == "IgnoreOwnChange"
+    assert "${RestorePolicyRoleArn}" in json.dumps(first)
+
+
+def _run(args):
+    env = dict(os.environ, SAM_CLI_TELEMETRY="0", AWS_DEFAULT_REGION="us-east-1")
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_cfn_lint_is_clean():
+    result = _run([str(BIN / "cfn-lint"), str(TEMPLATE)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sam_validate_lint_is_clean():
+    sam = BIN / "sam" if (BIN / "sam").exists() else shutil.which("sam")
+    result = _run([str(sam), "validate", "--lint", "--template", str(TEMPLATE)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout + result.stderr
