@@ -7,7 +7,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from conftest import load_function
+from lambda_loader import load_function
 
 app = load_function("ask_user")
 # Real task tokens are long and base64-like: "+", "/" and "=" must survive a URL.

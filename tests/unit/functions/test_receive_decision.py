@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from conftest import load_function
+from lambda_loader import load_function
 
 app = load_function("receive_decision")
 

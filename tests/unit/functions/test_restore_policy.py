@@ -6,7 +6,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from conftest import ROOT, load_function
+from lambda_loader import ROOT, load_function
 
 app = load_function("restore_policy")
 revert = load_function("revert_policy")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT, load_function
+from lambda_loader import ROOT, load_function
 from sample_logic import sample_verdict
 
 app = load_function("validate_policy")
