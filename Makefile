@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.setup-done
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: setup test unit e2e local workshop lab bench lint clean
+.PHONY: setup chromium test unit e2e browser local workshop lab approvals bench lint clean
 
 setup: $(STAMP)
 
@@ -22,7 +22,14 @@ $(STAMP): pyproject.toml constraints.txt
 lock:
 	$(BIN)/pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
 
-test: setup
+# Debian's Chromium for the browser tests (Playwright drives it; nothing downloads a browser).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: setup chromium
 	$(BIN)/pytest
 
 unit: setup
@@ -30,6 +37,9 @@ unit: setup
 
 e2e: setup
 	$(BIN)/pytest tests/e2e
+
+browser: setup chromium
+	$(BIN)/pytest tests/browser
 
 lint: setup
 	$(BIN)/sam validate --lint --template template.yaml
