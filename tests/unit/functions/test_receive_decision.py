@@ -200,3 +200,52 @@ def test_step_functions_outage_is_not_reported_as_success(monkeypatch):
     monkeypatch.setattr(app.boto3, "client", lambda *a, **k: Down())
     page = post("/allow", "AQBBAAAAKgAAAAMAAAAA")
     assert page["statusCode"] == 502 and "not recorded" in page["body"]
+
+
+# --- property-based: whatever arrives, the page is an answer, never a crash or a 5xx ---
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+class Refuses:
+    """Step Functions refusing every token it is shown (a forged one)."""
+
+    def send_task_success(self, **kwargs):
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "InvalidToken", "Message": "Invalid token"}}, "SendTaskSuccess")
+
+
+text = st.text(max_size=300)
+events = st.fixed_dictionaries(
+    {
+        "path": st.sampled_from(["/allow", "/deny", "/", "/allow/", "/x", ""]),
+        "httpMethod": st.sampled_from(["GET", "POST", "HEAD", "PUT", "get", "post", ""]),
+        "queryStringParameters": st.one_of(st.none(), st.dictionaries(st.sampled_from(["token", "expires", "x"]),
+                                                                      text, max_size=3)),
+        "headers": st.one_of(st.none(), st.dictionaries(st.sampled_from(["Content-Type", "content-type", "X"]),
+                                                        st.sampled_from(["application/json", "text/plain",
+                                                                         "application/x-www-form-urlencoded"]))),
+        "body": st.one_of(st.none(), text, st.binary(max_size=200).map(lambda b: b.decode("latin-1"))),
+        "isBase64Encoded": st.booleans(),
+    }
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(event=events)
+def test_any_request_gets_a_page_never_an_exception_or_5xx(monkeypatch, event):
+    monkeypatch.setattr(app.boto3, "client", lambda *a, **k: Refuses())
+    event["resource"] = event["path"]
+    page = app.handler(event, None)
+    assert 200 <= page["statusCode"] < 500
+    assert page["headers"]["Content-Type"].startswith("text/html")
+    if page["statusCode"] == 200:
+        # Only GET shows a page with 200: it decides nothing (the stub would refuse).
+        assert event["httpMethod"].upper() in ("GET", "HEAD", "")
+    lowered = page["body"].lower()
+    assert "traceback" not in lowered
+    for value in (event["queryStringParameters"] or {}).values():
+        if "<" in value:
+            assert value not in page["body"], "echoed input must be escaped"
