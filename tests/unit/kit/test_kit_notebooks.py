@@ -1,0 +1,64 @@
+"""The notebooks as stored: no outputs, a papermill parameters cell, a goal and a recap."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from workshop.notebook_run import notebook_paths, summary_lines
+
+ROOT = Path(__file__).resolve().parents[3]
+NOTEBOOKS = notebook_paths(ROOT)
+EXPECTED = ["00_setup_check", "01_deploy", "02_build_state_machine", "03_fire_bad_policy", "04_decide",
+            "05_execution_history", "06_going_further", "07_cleanup"]
+
+
+def test_the_numbered_notebooks_are_all_there():
+    assert [p.stem for p in NOTEBOOKS] == EXPECTED
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_stored_without_outputs(path):
+    notebook = nbformat.read(str(path), as_version=4)
+    nbformat.validate(notebook)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_parameters_cell_goal_and_recap(path):
+    import papermill
+
+    notebook = nbformat.read(str(path), as_version=4)
+    tagged = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    params = papermill.inspect_notebook(str(path))
+    assert {"target", "endpoint", "stack_name"} <= set(params)
+    assert params["target"]["default"] == '"local"'
+    assert "WORKSHOP_ENDPOINT" in tagged[0].source
+    assert "**Goal:**" in notebook.cells[0].source
+    assert notebook.cells[-1].cell_type == "markdown" and "## Recap" in notebook.cells[-1].source
+
+
+def test_notebooks_where_a_human_decides_have_a_decision_parameter():
+    import papermill
+
+    assert papermill.inspect_notebook(str(ROOT / "notebooks" / "04_decide.ipynb"))["decision"]["default"] == "None"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_code_cells_are_short(path):
+    notebook = nbformat.read(str(path), as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and not cell.source.startswith("sm.add("):
+            assert len(cell.source.splitlines()) <= 12, cell.source
+
+
+def test_summary_lines_come_from_stdout_of_tagged_cells():
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", metadata={"tags": ["summary"]}),
+                                               nbformat.v4.new_code_cell("y")])
+    notebook.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="fact one\n"),
+                                 nbformat.v4.new_output("stream", name="stderr", text="progress\n")]
+    notebook.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="not a fact\n")]
+    assert summary_lines(notebook) == ["fact one"]

@@ -1,0 +1,106 @@
+"""The waiting helper's timeout message and the set-up check's messages."""
+
+import http.server
+import threading
+
+import pytest
+
+from workshop.setup_check import check_local_cloud, check_setup, check_tools
+from workshop.waiting import WaitTimeout, wait_for
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_wait_returns_the_first_truthy_value():
+    values = iter([None, "", "RUNNING-done"])
+    clock = FakeClock()
+    assert wait_for(lambda: next(values), what="x", timeout=5, progress=False,
+                    clock=clock, sleep=clock.sleep) == "RUNNING-done"
+
+
+def test_timeout_message_says_what_how_long_last_seen_and_what_to_do():
+    clock = FakeClock()
+    with pytest.raises(WaitTimeout) as caught:
+        wait_for(lambda: None, what="the execution to reach AskUser", timeout=3, interval=0.5,
+                 describe=lambda _: "at TempRemove", hint="Check the RevertPolicy logs.",
+                 progress=False, clock=clock, sleep=clock.sleep)
+    message = str(caught.value)
+    assert message == ("Gave up after 3 s waiting for the execution to reach AskUser. "
+                       "Last seen: at TempRemove. Check the RevertPolicy logs.")
+    assert caught.value.last_seen == "at TempRemove"
+    assert clock.now == pytest.approx(3.0)
+
+
+def test_wait_with_a_progress_bar_still_times_out():
+    clock = FakeClock()
+    with pytest.raises(WaitTimeout, match="Gave up after 1 s"):
+        wait_for(lambda: None, what="nothing", timeout=1, clock=clock, sleep=clock.sleep)
+
+
+def test_local_cloud_not_running_says_how_to_start_it():
+    check = check_local_cloud("http://127.0.0.1:9", timeout=1)
+    assert not check.ok
+    assert "not running at http://127.0.0.1:9" in check.message
+    assert "make local" in check.fix
+
+
+def _serve(status):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"[]")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def test_local_cloud_answering_is_ok():
+    server, url = _serve(200)
+    try:
+        assert check_local_cloud(url).ok
+    finally:
+        server.shutdown()
+
+
+def test_something_else_on_the_port_is_named_as_such():
+    server, url = _serve(404)
+    try:
+        check = check_local_cloud(url)
+    finally:
+        server.shutdown()
+    assert not check.ok and "not as the workshop's local cloud" in check.message
+
+
+def test_missing_tool_says_how_to_install_it():
+    [_, sam, _] = check_tools(tools=("no-such-tool-xyz",))
+    assert not sam.ok and "`no-such-tool-xyz` is not installed" in sam.message and "make lab" in sam.fix
+
+
+def test_aws_target_outside_us_east_1_and_without_credentials(monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    report = check_setup(target="aws", tools=())
+    text = report.text()
+    assert not report.ok
+    assert "region eu-west-1" in text and "us-east-1 only" in text
+    assert "no AWS credentials found" in text and "aws configure" in text
+    assert "problem(s)" in report._repr_html_()
