@@ -1,0 +1,144 @@
+"""Local cloud benchmarks: figures measured, never asserted.
+
+    .venv/bin/python benchmarks/bench_localcloud.py     # prints JSON
+
+run() -> dict with
+* local_cloud_start_s            process start -> health answers
+* lambda_invoke_warm_ms_p50      invoke of a deployed function served by its warm worker
+* lambda_invoke_spawn_ms_p50     the same function, a fresh process per invoke (what a
+                                 Docker-less "run it once" runtime would cost); same run
+* lambda_warm_speedup            spawn / warm
+* remediation_latency_ms_p50/_p99  iam.create_policy returning -> the default version is no
+                                 longer the bad one (sequential, stack deployed with sam)
+* burst_incidents_per_s          50 bad policies from 8 threads -> all reverted
+* deploy_s                       sam build + sam deploy of the stack
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+BAD = (ROOT / "policies" / "badpolicy.json").read_text()
+HANDLER = "import os\ndef handler(event, context):\n    return {'pid': os.getpid(), 'echo': event}\n"
+
+
+def _percentile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def bench_lambda(invocations: int = 30) -> dict:
+    """Warm worker vs a fresh process per invoke, same function, in-process moto."""
+    import boto3
+    from moto import mock_aws
+
+    from workshop.localcloud import lambda_runtime
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", HANDLER)
+    results = {}
+    with mock_aws():
+        runtime = lambda_runtime.install("http://127.0.0.1:9")
+        try:
+            iam = boto3.client("iam", region_name="us-east-1")
+            role = iam.create_role(RoleName="bench", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+            client = boto3.client("lambda", region_name="us-east-1")
+            client.create_function(FunctionName="bench", Runtime="python3.13", Role=role,
+                                   Handler="app.handler", Code={"ZipFile": buffer.getvalue()})
+            for mode in ("warm", "spawn"):
+                runtime.spawn_per_invoke = mode == "spawn"
+                client.invoke(FunctionName="bench", Payload=b"{}")  # the cold start is not measured
+                timings = []
+                for i in range(invocations):
+                    started = time.perf_counter()
+                    client.invoke(FunctionName="bench", Payload=json.dumps({"i": i}).encode())
+                    timings.append((time.perf_counter() - started) * 1000)
+                results[mode] = statistics.median(timings)
+        finally:
+            runtime.shutdown()
+            lambda_runtime._runtime = None
+    return {"lambda_invoke_warm_ms_p50": round(results["warm"], 2),
+            "lambda_invoke_spawn_ms_p50": round(results["spawn"], 2),
+            "lambda_warm_speedup": round(results["spawn"] / results["warm"], 1)}
+
+
+def _reverted(iam, arn):
+    return iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"] != "v1"
+
+
+def bench_incidents(sequential: int = 20, burst: int = 50, threads: int = 8) -> dict:
+    import boto3
+
+    from workshop.deploy import deploy
+    from workshop.localcloud.server import LocalCloud
+
+    figures = {}
+    started = time.perf_counter()
+    cloud = LocalCloud().start()
+    figures["local_cloud_start_s"] = round(time.perf_counter() - started, 3)
+    try:
+        kwargs = dict(endpoint_url=cloud.endpoint, region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+        with tempfile.TemporaryDirectory() as build_dir:
+            started = time.perf_counter()
+            deploy(target="local", endpoint=cloud.endpoint, stack_name="bench", build_dir=build_dir,
+                   stream=io.StringIO())
+            figures["deploy_s"] = round(time.perf_counter() - started, 2)
+        iam = boto3.client("iam", **kwargs)
+
+        latencies = []
+        for _ in range(sequential + 1):  # the first one pays the cold starts: not counted
+            arn = iam.create_policy(PolicyName=f"bench-{uuid.uuid4().hex[:10]}", PolicyDocument=BAD)["Policy"]["Arn"]
+            created = time.perf_counter()
+            while not _reverted(iam, arn):
+                time.sleep(0.005)
+            latencies.append((time.perf_counter() - created) * 1000)
+        latencies = latencies[1:]
+        figures["remediation_latency_ms_p50"] = round(statistics.median(latencies), 1)
+        figures["remediation_latency_ms_p99"] = round(_percentile(latencies, 0.99), 1)
+
+        def create(_):
+            client = boto3.client("iam", **kwargs)
+            return client.create_policy(PolicyName=f"burst-{uuid.uuid4().hex[:10]}", PolicyDocument=BAD)["Policy"]["Arn"]
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            arns = list(pool.map(create, range(burst)))
+        pending = set(arns)
+        deadline = time.perf_counter() + 300
+        while pending and time.perf_counter() < deadline:
+            pending = {arn for arn in pending if not _reverted(iam, arn)}
+            if pending:
+                time.sleep(0.02)
+        elapsed = time.perf_counter() - started
+        figures["burst_incidents_per_s"] = round((burst - len(pending)) / elapsed, 2)
+        figures["burst_unreverted"] = len(pending)
+        health = cloud.health() or {}
+        figures["lambda_cold_starts"] = health.get("lambda_cold_starts")
+    finally:
+        cloud.stop()
+    return figures
+
+
+def run() -> dict:
+    figures = {}
+    figures.update(bench_lambda())
+    figures.update(bench_incidents())
+    return figures
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))

@@ -1,0 +1,225 @@
+"""`workshop deploy`: `sam build` + `sam deploy`, to the local cloud or to AWS.
+
+The same two commands run for both targets; `--target local` only adds
+`AWS_ENDPOINT_URL`, dummy credentials and region us-east-1. From Python:
+
+    from workshop.deploy import deploy
+    outputs = deploy(target="local", endpoint="http://127.0.0.1:4566",
+                     stack_name="security-orchestrator",
+                     parameters={"EmailAddress": "me@example.com"})
+    outputs["ApproveUrl"]
+
+Every failure a learner can hit raises `DeployError` with what happened and
+what to do next (the CLI prints it and exits 1): the local cloud not running,
+`sam` missing, AWS credentials or region wrong, a failed stack (its failing
+resource and reason, from the stack events).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+DEFAULT_STACK_NAME = "security-orchestrator"
+DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
+DEFAULT_BUILD_DIR = ".aws-sam"
+REGION = "us-east-1"
+# deploy() parameter name -> template parameter
+PARAMETER_NAMES = {"email": "EmailAddress", "restricted_actions": "RestrictedActions",
+                   "approval_timeout": "ApprovalTimeoutSeconds"}
+
+
+class DeployError(Exception):
+    """A deploy failed; the message says what happened and what to do."""
+
+
+def project_root() -> Path:
+    """The checkout holding template.yaml (this file lives in src/workshop/)."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "template.yaml").is_file():
+            return parent
+    return Path.cwd()
+
+
+def sam_executable() -> str:
+    candidates = [Path(sys.executable).with_name("sam"), shutil.which("sam")]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return str(candidate)
+    raise DeployError("the `sam` command (AWS SAM CLI) is not installed: install the kit's dependencies "
+                      "(`pip install -e .` or `make workshop`), or see "
+                      "https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html")
+
+
+def local_environment(endpoint: str, base: dict | None = None) -> dict:
+    """The environment `sam` and boto3 need to talk to the local cloud."""
+    env = dict(os.environ if base is None else base)
+    env.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION})
+    env.pop("AWS_SESSION_TOKEN", None)
+    env.pop("AWS_PROFILE", None)
+    return env
+
+
+def check_local_cloud(endpoint: str) -> None:
+    from workshop.localcloud.server import health
+
+    if health(endpoint) is None:
+        port = endpoint.rsplit(":", 1)[-1].strip("/")
+        raise DeployError(f"the local cloud is not running at {endpoint}: start it with `make local` "
+                          f"(or `workshop local up --port {port}`) in another terminal, then deploy again.")
+
+
+def check_aws(env: dict) -> str:
+    """The account id, after checking credentials and region; DeployError explains what is wrong."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    session = boto3.Session()
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or session.region_name
+    if region != REGION:
+        raise DeployError(f"the AWS region is {region or 'not set'}, and this stack deploys only to {REGION}: "
+                          f"IAM's CloudTrail events reach EventBridge only there. "
+                          f"Run `export AWS_REGION={REGION} AWS_DEFAULT_REGION={REGION}` (or `aws configure`).")
+    try:
+        identity = boto3.client("sts", region_name=REGION).get_caller_identity()
+    except NoCredentialsError:
+        raise DeployError("no AWS credentials found: run `aws configure` (or `aws sso login`), "
+                          "or deploy to the local cloud with --target local.") from None
+    except (ClientError, BotoCoreError) as exc:
+        raise DeployError(f"your AWS credentials were refused ({exc}): refresh them "
+                          "(`aws sso login` or new access keys), or deploy with --target local.") from None
+    return identity["Account"]
+
+
+def _run(command: list[str], env: dict, cwd: Path, stream) -> int:
+    stream.write("$ " + " ".join(command) + "\n")
+    stream.flush()
+    proc = subprocess.Popen(command, env=env, cwd=str(cwd), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, bufsize=1)
+    tail = []
+    for line in proc.stdout:
+        stream.write(line)
+        tail = (tail + [line])[-40:]
+    stream.flush()
+    code = proc.wait()
+    _run.tail = "".join(tail)
+    return code
+
+
+def build(*, build_dir: str | Path = DEFAULT_BUILD_DIR, template: str | Path = "template.yaml",
+          project_dir: str | Path | None = None, env: dict | None = None, stream=None) -> Path:
+    """`sam build` into build_dir (relative to the project); returns the built template's path."""
+    root = Path(project_dir) if project_dir else project_root()
+    build_path = (root / build_dir).resolve()
+    env = dict(os.environ if env is None else env)
+    env["SAM_CLI_TELEMETRY"] = "0"
+    code = _run([sam_executable(), "build", "--template-file", str(root / template),
+                 "--build-dir", str(build_path)], env, root, stream or sys.stdout)
+    if code != 0:
+        raise DeployError(f"`sam build` failed (exit {code}); its output is above. "
+                          "A Python syntax error in src/functions/ or a template error are the usual causes.")
+    return build_path / "template.yaml"
+
+
+def stack_outputs(stack_name: str, env: dict) -> dict:
+    client = _cloudformation(env)
+    stack = client.describe_stacks(StackName=stack_name)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs") or []}
+
+
+def _cloudformation(env: dict):
+    import boto3
+
+    return boto3.client("cloudformation", region_name=REGION, endpoint_url=env.get("AWS_ENDPOINT_URL"),
+                        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
+                        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
+                        aws_session_token=env.get("AWS_SESSION_TOKEN"))
+
+
+def failure_reasons(stack_name: str, env: dict) -> list[str]:
+    """"Resource (Type): reason" for each failed resource of the latest operation."""
+    try:
+        events = _cloudformation(env).describe_stack_events(StackName=stack_name)["StackEvents"]
+    except Exception:
+        return []
+    reasons = []
+    for event in events:
+        if event.get("ResourceStatus", "").endswith("_FAILED"):
+            reasons.append(f"{event['LogicalResourceId']} ({event.get('ResourceType', '?')}): "
+                           f"{event.get('ResourceStatusReason', 'no reason given')}")
+    return reasons
+
+
+def deploy(*, target: str = "local", endpoint: str | None = None, stack_name: str = DEFAULT_STACK_NAME,
+           parameters: dict | None = None, build_dir: str | Path = DEFAULT_BUILD_DIR,
+           template: str | Path = "template.yaml", project_dir: str | Path | None = None,
+           skip_build: bool = False, stream=None) -> dict:
+    """sam build + sam deploy; returns the stack outputs (ApiUrl, ApproveUrl, DenyUrl, ...)."""
+    stream = stream or sys.stdout
+    root = Path(project_dir) if project_dir else project_root()
+    if target == "local":
+        endpoint = endpoint or os.environ.get("LOCALCLOUD_ENDPOINT") or DEFAULT_ENDPOINT
+        check_local_cloud(endpoint)
+        env = local_environment(endpoint)
+    elif target == "aws":
+        env = dict(os.environ)
+        env.pop("AWS_ENDPOINT_URL", None)
+        check_aws(env)
+    else:
+        raise DeployError(f"unknown target {target!r}: use --target local or --target aws")
+    env["SAM_CLI_TELEMETRY"] = "0"
+    sam = sam_executable()
+    built = (root / build_dir / "template.yaml").resolve()
+    if not skip_build or not built.is_file():
+        built = build(build_dir=build_dir, template=template, project_dir=root, env=env, stream=stream)
+    command = [sam, "deploy", "--template-file", str(built), "--stack-name", stack_name,
+               "--resolve-s3", "--capabilities", "CAPABILITY_IAM", "--region", REGION,
+               "--no-confirm-changeset", "--no-fail-on-empty-changeset"]
+    overrides = [f"{k}={v}" for k, v in (parameters or {}).items() if v is not None]
+    if overrides:
+        command += ["--parameter-overrides", *overrides]
+    code = _run(command, env, root, stream)
+    if code != 0:
+        reasons = failure_reasons(stack_name, env)
+        if reasons:
+            raise DeployError(f"the stack {stack_name} failed to deploy:\n  " + "\n  ".join(reasons)
+                              + "\nFix the cause and run the deploy again.")
+        raise DeployError(f"`sam deploy` failed (exit {code}); its output is above.")
+    outputs = stack_outputs(stack_name, env)
+    return outputs
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="workshop deploy",
+                                     description="sam build + sam deploy to the local cloud or to AWS (us-east-1).")
+    parser.add_argument("--target", choices=("local", "aws"), default="local")
+    parser.add_argument("--endpoint", default=None, help=f"local cloud URL (default {DEFAULT_ENDPOINT})")
+    parser.add_argument("--stack-name", default=DEFAULT_STACK_NAME)
+    parser.add_argument("--email", default=None, help="where approval requests go (EmailAddress)")
+    parser.add_argument("--restricted-actions", default=None, help="comma-separated IAM actions")
+    parser.add_argument("--approval-timeout", type=int, default=None, help="seconds an approval request waits")
+    parser.add_argument("--build-dir", default=DEFAULT_BUILD_DIR)
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    parameters = {"EmailAddress": args.email, "RestrictedActions": args.restricted_actions,
+                  "ApprovalTimeoutSeconds": args.approval_timeout}
+    try:
+        outputs = deploy(target=args.target, endpoint=args.endpoint, stack_name=args.stack_name,
+                         parameters=parameters, build_dir=args.build_dir)
+    except DeployError as exc:
+        print(f"\nworkshop deploy: {exc}", file=sys.stderr)
+        return 1
+    print("\nStack outputs:")
+    width = max((len(k) for k in outputs), default=0)
+    for key, value in outputs.items():
+        print(f"  {key:<{width}}  {value}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""The local cloud: one moto server process on 127.0.0.1 with thin extensions.
+
+moto emulates the AWS APIs; each module here mends one gap so that notebook
+and test code is plain boto3 and the unmodified `sam` CLI, the only
+difference from real AWS being the endpoint URL:
+
+* `lambda_runtime`       runs deployed Python handlers in warm worker processes
+* `cloudtrail`           IAM write calls -> "AWS API Call via CloudTrail" events
+* `eventbridge_targets`  rule targets that are state machines start executions
+* `apigateway`           the deployed stage's URLs invoke Lambda proxy integrations
+* `mailbox`              SNS e-mail deliveries land in a readable mailbox
+* `cloudformation`       the SAM transform and what `sam deploy` needs
+* `stepfunctions`        moto's ASL engine switched on, executions named
+* `extensions`           which extension is installed when (heavy ones on first use)
+* `server`               wiring (one WSGI app, one port), start / stop
+
+Start it with `workshop local up` or, from Python,
+`with LocalCloud() as cloud: ... cloud.endpoint ...`.
+"""
+
+DEFAULT_PORT = 4566
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+
+
+def __getattr__(name):  # lazy: `import workshop.localcloud` must not pull in moto
+    if name == "LocalCloud":
+        from .server import LocalCloud
+
+        return LocalCloud
+    if name == "read_mailbox":
+        from .mailbox import read_mailbox
+
+        return read_mailbox
+    raise AttributeError(name)

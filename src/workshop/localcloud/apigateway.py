@@ -1,0 +1,276 @@
+"""API Gateway: the deployed stage's URLs invoke Lambda proxy integrations.
+
+Two gaps in moto, mended here:
+
+* A REST API created by CloudFormation from an OpenAPI / Swagger `Body` (what
+  SAM generates for `Events: Type: Api`) had no name and no methods, so its
+  Deployment failed ("The REST API doesn't contain any methods").
+  `import_body` reads the Body's paths, methods (`x-amazon-apigateway-any-method`
+  is ANY) and `x-amazon-apigateway-integration`s into moto's model; the
+  name comes from `Body.info.title` when `Name` is absent.
+  Patch point: `moto.apigateway.models.RestAPI.create_from_cloudformation_json`.
+
+* Nothing served the stage. `ANY /_localcloud/execute-api/<api-id>/<stage>/<path>`
+  does: it finds the resource (path parameters and `{proxy+}` included) and the
+  method (or ANY), builds the REST API proxy-integration event Lambda receives
+  on AWS (resource, path, httpMethod, headers, multiValueHeaders,
+  queryStringParameters, multiValueQueryStringParameters, pathParameters,
+  stageVariables, requestContext, body, isBase64Encoded), invokes the function
+  and returns its statusCode / headers / body. A function error is a 502
+  `{"message": "Internal server error"}`, as on AWS.
+
+Stack outputs and environment variables built as
+`https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/Stage` are
+rewritten at deploy time to this route (see cloudformation.py), so the links
+in the e-mails work locally.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import uuid
+from datetime import datetime, timezone
+
+ROUTE_PREFIX = "/_localcloud/execute-api/"
+ANY_METHOD = "x-amazon-apigateway-any-method"
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", ANY_METHOD}
+_LAMBDA_URI = re.compile(r"functions/(arn:[^/]+)/invocations")
+
+
+def local_url(endpoint: str, api_id: str, stage: str) -> str:
+    return f"{endpoint.rstrip('/')}{ROUTE_PREFIX}{api_id}/{stage}"
+
+
+# --- importing a Body -------------------------------------------------------------------
+
+
+def _ensure_resource(backend, api, path: str):
+    resource = api.get_resource_for_path(path) if path != "/" else api.get_resource_for_path("/")
+    if resource is not None:
+        return resource
+    parent_path = path.rsplit("/", 1)[0] or "/"
+    parent = _ensure_resource(backend, api, parent_path)
+    return backend.create_resource(function_id=api.id, parent_resource_id=parent.id,
+                                   path_part=path.rsplit("/", 1)[1])
+
+
+def import_body(backend, api, body: dict) -> None:
+    """Paths, methods and integrations of an OpenAPI 3 or Swagger 2 document into `api`."""
+    for path, item in sorted((body.get("paths") or {}).items()):
+        resource = _ensure_resource(backend, api, path)
+        for key, operation in (item or {}).items():
+            if key.lower() not in HTTP_METHODS or not isinstance(operation, dict):
+                continue
+            method = "ANY" if key == ANY_METHOD else key.upper()
+            backend.put_method(api.id, resource.id, method, "NONE")
+            integration = operation.get("x-amazon-apigateway-integration")
+            if integration:
+                uri = integration.get("uri")
+                if isinstance(uri, dict):  # unresolved intrinsic: leave it to the caller
+                    uri = json.dumps(uri)
+                backend.put_integration(
+                    function_id=api.id, resource_id=resource.id, method_type=method,
+                    integration_type=str(integration.get("type", "aws_proxy")).upper(),
+                    uri=uri, integration_method=integration.get("httpMethod", "POST"),
+                )
+
+
+def install() -> None:
+    from moto.apigateway import models
+
+    cls = models.RestAPI
+    if getattr(cls.create_from_cloudformation_json, "_localcloud", False):
+        return
+
+    def create_from_cloudformation_json(klass, resource_name, cloudformation_json, account_id, region_name,
+                                        **kwargs):
+        properties = cloudformation_json.get("Properties") or {}
+        body = properties.get("Body")
+        if isinstance(body, str):
+            body = json.loads(body)
+        name = properties.get("Name") or ((body or {}).get("info") or {}).get("title") or resource_name
+        backend = models.apigateway_backends[account_id][region_name]
+        api = backend.create_rest_api(name=name, description=properties.get("Description", ""),
+                                      endpoint_configuration=properties.get("EndpointConfiguration"))
+        if body:
+            import_body(backend, api, body)
+        return api
+
+    create_from_cloudformation_json._localcloud = True
+    cls.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+
+# --- serving a stage ------------------------------------------------------------------------
+
+
+def _find_api(api_id: str):
+    from moto.apigateway.models import apigateway_backends
+
+    for account_id, regions in list(apigateway_backends.items()):
+        for region, backend in list(regions.items()):
+            if api_id in backend.apis:
+                return account_id, region, backend, backend.apis[api_id]
+    return None
+
+
+def _template_regex(resource_path: str):
+    pattern = re.sub(r"\\\{([^}+]+)\\\+\\\}", r"(?P<\1>.+)", re.escape(resource_path))
+    pattern = re.sub(r"\\\{([^}]+)\\\}", r"(?P<\1>[^/]+)", pattern)
+    return re.compile("^" + pattern + "$")
+
+
+def match_resource(api, path: str):
+    """(resource, pathParameters) for a request path; exact paths win over templates."""
+    resources = list(api.resources.values())
+    for resource in resources:
+        if resource.get_path() == path:
+            return resource, None
+    best = None
+    for resource in resources:
+        template = resource.get_path()
+        if "{" not in template:
+            continue
+        match = _template_regex(template).match(path)
+        if match and (best is None or len(template) > len(best[0].get_path())):
+            best = (resource, match.groupdict())
+    return best if best else (None, None)
+
+
+def proxy_event(*, api_id: str, account_id: str, region: str, stage: str, resource_path: str, resource_id: str,
+                path: str, method: str, headers: list[tuple[str, str]], query: list[tuple[str, str]],
+                body: bytes, path_parameters: dict | None, stage_variables: dict | None,
+                source_ip: str = "127.0.0.1") -> dict:
+    """The event a REST API Lambda proxy integration receives."""
+    single_headers, multi_headers = {}, {}
+    for name, value in headers:
+        single_headers[name] = value
+        multi_headers.setdefault(name, []).append(value)
+    single_query, multi_query = {}, {}
+    for name, value in query:
+        single_query[name] = value
+        multi_query.setdefault(name, []).append(value)
+    try:
+        text, encoded = (body.decode("utf-8") if body else None), False
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode(), True
+    now = datetime.now(timezone.utc)
+    user_agent = next((v for k, v in headers if k.lower() == "user-agent"), None)
+    return {
+        "resource": resource_path,
+        "path": path,
+        "httpMethod": method,
+        "headers": single_headers or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": single_query or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": path_parameters or None,
+        "stageVariables": stage_variables or None,
+        "requestContext": {
+            "resourceId": resource_id,
+            "resourcePath": resource_path,
+            "httpMethod": method,
+            "extendedRequestId": uuid.uuid4().hex[:16] + "=",
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "path": f"/{stage}{path}",
+            "accountId": account_id,
+            "protocol": "HTTP/1.1",
+            "stage": stage,
+            "domainPrefix": api_id,
+            "requestTimeEpoch": int(time.time() * 1000),
+            "requestId": str(uuid.uuid4()),
+            "identity": {"cognitoIdentityPoolId": None, "accountId": None, "cognitoIdentityId": None,
+                         "caller": None, "sourceIp": source_ip, "principalOrgId": None, "accessKey": None,
+                         "cognitoAuthenticationType": None, "cognitoAuthenticationProvider": None,
+                         "userArn": None, "userAgent": user_agent, "user": None},
+            "domainName": f"{api_id}.execute-api.{region}.amazonaws.com",
+            "apiId": api_id,
+        },
+        "body": text,
+        "isBase64Encoded": encoded,
+    }
+
+
+def _json_response(status: int, message: str):
+    from werkzeug.wrappers import Response
+
+    return Response(json.dumps({"message": message}), status=status, content_type="application/json",
+                    headers={"x-amzn-ErrorType": "NotFoundException" if status == 404 else "InternalServerErrorException"})
+
+
+def invoke_proxy(function_arn: str, account_id: str, region: str, event: dict):
+    """Invoke the function with the proxy event; (statusCode, headers, multiValueHeaders, body bytes)."""
+    from moto.awslambda.utils import get_backend
+
+    fn = get_backend(account_id, region).get_function(function_arn)
+    response_headers: dict = {}
+    payload = fn.invoke(json.dumps(event), {}, response_headers)
+    if response_headers.get("x-amz-function-error"):
+        return None
+    result = json.loads(payload) if payload else None
+    if not isinstance(result, dict):
+        return None
+    body = result.get("body") or ""
+    if result.get("isBase64Encoded"):
+        raw = base64.b64decode(body)
+    else:
+        raw = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")
+    return (int(result.get("statusCode", 200)), result.get("headers") or {},
+            result.get("multiValueHeaders") or {}, raw)
+
+
+def handle(request):
+    """Serve `/_localcloud/execute-api/<api-id>/<stage>/<path>` (werkzeug request -> response)."""
+    from werkzeug.wrappers import Response
+
+    rest = request.path[len(ROUTE_PREFIX):]
+    parts = rest.split("/", 2)
+    if len(parts) < 2 or not parts[0] or not parts[1]:
+        return _json_response(404, "Use /_localcloud/execute-api/<api-id>/<stage>/<path>")
+    api_id, stage = parts[0], parts[1]
+    path = "/" + (parts[2] if len(parts) > 2 else "")
+    if len(path) > 1:
+        path = path.rstrip("/")
+    found = _find_api(api_id)
+    if found is None:
+        return _json_response(404, f"No REST API {api_id} in the local cloud (deploy the stack first)")
+    account_id, region, backend, api = found
+    stage_obj = api.stages.get(stage)
+    if stage_obj is None:
+        return _json_response(403, "Forbidden")  # what AWS says for an unknown stage
+    resource, path_parameters = match_resource(api, path)
+    if resource is None:
+        return _json_response(403, "Missing Authentication Token")
+    method = request.method.upper()
+    method_obj = resource.resource_methods.get(method) or resource.resource_methods.get("ANY")
+    if method_obj is None:
+        return _json_response(403, "Missing Authentication Token")
+    integration = getattr(method_obj, "method_integration", None)
+    uri = getattr(integration, "uri", "") or ""
+    match = _LAMBDA_URI.search(uri)
+    if integration is None or not match or str(getattr(integration, "integration_type", "")).upper() != "AWS_PROXY":
+        return _json_response(500, "Only Lambda proxy integrations are served by the local cloud")
+    event = proxy_event(
+        api_id=api_id, account_id=account_id, region=region, stage=stage, resource_path=resource.get_path(),
+        resource_id=resource.id, path=path, method=method,
+        headers=[(k, v) for k, v in request.headers.items()],
+        query=list(request.args.items(multi=True)), body=request.get_data(),
+        path_parameters=path_parameters, stage_variables=getattr(stage_obj, "variables", None),
+        source_ip=request.remote_addr or "127.0.0.1",
+    )
+    result = invoke_proxy(match.group(1), account_id, region, event)
+    if result is None:
+        return _json_response(502, "Internal server error")
+    status, headers, multi_headers, body = result
+    response = Response(body, status=status)
+    response.headers.pop("Content-Type", None)
+    for name, value in headers.items():
+        response.headers[name] = str(value)
+    for name, values in multi_headers.items():
+        for value in values:
+            response.headers.add(name, str(value))
+    if "Content-Type" not in response.headers:
+        response.headers["Content-Type"] = "application/json"
+    return response

@@ -1,0 +1,73 @@
+"""`workshop local ...`: run the local cloud.
+
+    workshop local up [--port N]      serve on 127.0.0.1:N (default 4566) until Ctrl-C
+    workshop local status [--port N]  is one running there?
+    workshop local mailbox [--port N] print the e-mails it delivered
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+from . import DEFAULT_PORT
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="workshop local", description="The local cloud: moto-based AWS on 127.0.0.1.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="run the local cloud until Ctrl-C")
+    up.add_argument("--port", type=int, default=int(os.environ.get("LOCALCLOUD_PORT", DEFAULT_PORT)))
+    up.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
+    up.add_argument("--verbose", action="store_true", help="log requests and Lambda cold starts")
+    for name, text in (("status", "is a local cloud answering on the port?"),
+                       ("mailbox", "print the e-mails the local cloud delivered (JSON)")):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("--port", type=int, default=int(os.environ.get("LOCALCLOUD_PORT", DEFAULT_PORT)))
+    return parser
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    endpoint = f"http://127.0.0.1:{args.port}"
+    if args.command == "up":
+        from .server import PortInUse, serve
+
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                            format="%(asctime)s %(name)s %(message)s")
+        if not args.verbose:
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)
+            # samtranslator's metrics notes and the ASL engine's "IsPresent: no such path" are noise here
+            logging.getLogger("samtranslator").setLevel(logging.ERROR)
+            logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+        try:
+            code = serve(args.port, parent_pid=args.parent_pid)
+        except PortInUse as exc:
+            print(f"workshop local up: {exc}", file=sys.stderr)
+            return 1
+        # Executions waiting for a task token live in threads: do not wait for them.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    if args.command == "status":
+        from .server import health
+
+        doc = health(endpoint)
+        if doc is None:
+            print(f"no local cloud answers at {endpoint}: start it with `make local` (or `workshop local up --port {args.port}`)")
+            return 1
+        print(json.dumps(doc, indent=2))
+        return 0
+    if args.command == "mailbox":
+        from .mailbox import read_mailbox
+
+        try:
+            print(json.dumps(read_mailbox(endpoint), indent=2))
+        except OSError:
+            print(f"no local cloud answers at {endpoint}: start it with `make local`", file=sys.stderr)
+            return 1
+        return 0
+    return 2

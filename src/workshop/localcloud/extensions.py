@@ -1,0 +1,82 @@
+"""Which extension is installed when: cheap ones at start, heavy ones on first use.
+
+moto's Step Functions engine (the ASL parser) and its CloudFormation (which
+imports every service, API Gateway's OpenAPI validator included) take about
+2.5 s to import on a small machine. The local cloud answers sooner by
+installing them just before the first request that needs them:
+
+    states            -> stepfunctions
+    cloudformation    -> stepfunctions, apigateway, cloudformation
+    apigateway        -> apigateway
+    (execute-api route, EventBridge -> Step Functions target: the same, from code)
+
+`ensure()` is idempotent and thread-safe; a request that needs a group waits
+until it is installed, so no request ever sees unpatched moto.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+_lock = threading.RLock()
+_installed: set[str] = set()
+_endpoint = "http://127.0.0.1:4566"
+_port = 4566
+
+# credential-scope service -> extension groups its requests need
+NEEDS = {
+    "states": ("stepfunctions",),
+    "cloudformation": ("stepfunctions", "apigateway", "cloudformation"),
+    "apigateway": ("apigateway",),
+}
+
+
+def install_eager(port: int, endpoint: str) -> None:
+    """What every request may need, cheap to import: Lambda, EventBridge, SNS mail, config."""
+    global _endpoint, _port
+    from moto.core.config import default_user_config
+
+    from . import eventbridge_targets, lambda_runtime, mailbox
+
+    _endpoint, _port = endpoint, port
+    os.environ["MOTO_PORT"] = str(port)  # moto's ASL engine calls services at localhost:$MOTO_PORT
+    default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+    lambda_runtime.install(endpoint)
+    eventbridge_targets.install()
+    mailbox.install()
+
+
+def ensure(*groups: str) -> None:
+    for group in groups:
+        if group in _installed:
+            continue
+        with _lock:
+            if group in _installed:
+                continue
+            if group == "stepfunctions":
+                from . import stepfunctions
+
+                stepfunctions.install(_port)
+            elif group == "apigateway":
+                from . import apigateway
+
+                apigateway.install()
+            elif group == "cloudformation":
+                from . import cloudformation
+
+                cloudformation.install(_endpoint)
+            else:
+                raise ValueError(f"unknown extension group {group!r}")
+            _installed.add(group)
+
+
+def ensure_for_scope(service: str) -> None:
+    needs = NEEDS.get(service)
+    if needs:
+        ensure(*needs)
+
+
+def install_all(port: int, endpoint: str) -> None:
+    install_eager(port, endpoint)
+    ensure("stepfunctions", "apigateway", "cloudformation")

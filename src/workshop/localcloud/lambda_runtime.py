@@ -1,0 +1,471 @@
+"""Lambda: run a deployed function's Python handler in warm worker processes.
+
+moto stores a function's code zip and, to invoke it, would start a Docker
+container in `LambdaFunction._invoke_lambda(event) -> (payload, errored, logs)`.
+That method is the single patch point (`install()`); `LambdaRuntime.invoke`
+takes its place:
+
+* the package is unzipped once per code version; a worker process
+  (`lambda_worker.py`) imports the handler once (the cold start) and then
+  serves invocation after invocation (warm). Concurrent invocations of one
+  function get more workers, as Lambda scales out sandboxes;
+* the worker gets the function's Environment variables, AWS_REGION /
+  AWS_DEFAULT_REGION, `AWS_ENDPOINT_URL` pointing back at the local cloud and
+  credentials that identify the function's execution role
+  (`identity_for_access_key` maps them back; CloudTrail records such calls as
+  the assumed role, as AWS does);
+* the timeout is enforced: a worker that overruns is killed (a new one starts
+  on the next call) and the call returns "Task timed out after N seconds";
+* an exception comes back as Lambda returns it: `{"errorType", "errorMessage",
+  "stackTrace"}` with the function-error header, so Step Functions Retry /
+  Catch see the exception class name as the error;
+* START / END / REPORT lines and the handler's output go to CloudWatch Logs
+  `/aws/lambda/<name>`.
+
+The interpreter is python3.13 for a python3.13 function when one is installed,
+else the local cloud's own; boto3 comes from the local cloud's environment
+(Lambda's Python runtimes ship boto3 too).
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import io
+import json
+import logging
+import os
+import select
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass
+
+log = logging.getLogger("workshop.localcloud.lambda")
+
+WORKER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lambda_worker.py")
+ACCESS_KEY_PREFIX = "ASIALOCAL"
+
+
+class LambdaTimeout(Exception):
+    pass
+
+
+# --- identities: credentials handed to a function map back to its role --------
+
+_identities: dict[str, dict] = {}
+_identities_lock = threading.Lock()
+
+
+def access_key_for(function_arn: str, role_arn: str, function_name: str) -> str:
+    """A stable access key id for a function; remembered so CloudTrail can name the role."""
+    digest = hashlib.sha1(f"{function_arn}|{role_arn}".encode()).hexdigest().upper()
+    key = ACCESS_KEY_PREFIX + digest[: 20 - len(ACCESS_KEY_PREFIX)]
+    with _identities_lock:
+        _identities[key] = {"role_arn": role_arn, "session_name": function_name,
+                            "function_arn": function_arn}
+    return key
+
+
+def identity_for_access_key(access_key: str) -> dict | None:
+    """{"role_arn", "session_name", "function_arn"} for a key a Lambda worker uses, else None."""
+    with _identities_lock:
+        return _identities.get(access_key)
+
+
+# --- interpreters ---------------------------------------------------------------
+
+
+def _interpreter_for(runtime: str | None) -> str:
+    """python3.13 for a python3.13 function when it exists, else this interpreter."""
+    if runtime and runtime.startswith("python3."):
+        version = runtime[len("python"):]
+        if sys.version.startswith(version + "."):
+            return sys.executable
+        for candidate in sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}*/bin/python{version}"))) + [
+            shutil.which(f"python{version}")
+        ]:
+            if candidate and os.access(candidate, os.X_OK) and _works(candidate):
+                return candidate
+    return sys.executable
+
+
+_works_cache: dict[str, bool] = {}
+
+
+def _works(interpreter: str) -> bool:
+    if interpreter not in _works_cache:
+        try:
+            _works_cache[interpreter] = subprocess.run(
+                [interpreter, "-c", "pass"], capture_output=True, timeout=10).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            _works_cache[interpreter] = False
+    return _works_cache[interpreter]
+
+
+def _library_path() -> str:
+    """Where boto3 lives for the workers (this environment's site-packages)."""
+    paths = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    return os.pathsep.join(sorted(paths))
+
+
+# --- one worker -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What decides whether a warm worker can serve a call: any change means a cold start."""
+
+    function_arn: str
+    function_name: str
+    role_arn: str
+    handler: str
+    runtime: str
+    timeout: float
+    memory_size: int
+    code_sha: str
+    environment: tuple  # sorted (name, value) pairs
+    region: str
+    log_group: str
+    version: str = "$LATEST"
+
+    @classmethod
+    def of(cls, fn) -> "FunctionSpec":
+        return cls(
+            function_arn=fn.function_arn, function_name=fn.function_name, role_arn=fn.role,
+            handler=fn.handler or "app.handler", runtime=fn.run_time or "",
+            timeout=float(fn.timeout or 3), memory_size=int(fn.memory_size or 128),
+            code_sha=getattr(fn, "code_sha_256", "") or "",
+            environment=tuple(sorted((fn.environment_vars or {}).items())),
+            region=fn.region, log_group=fn.logs_group_name, version=str(fn.version),
+        )
+
+
+class Worker:
+    """A process that imported the handler once (cold start) and serves calls (warm)."""
+
+    def __init__(self, spec: FunctionSpec, code_dir: str, endpoint: str):
+        self.spec = spec
+        self.id = uuid.uuid4().hex
+        date = time.strftime("%Y/%m/%d", time.gmtime())
+        self.log_stream = f"{date}/[{spec.version}]{self.id}"
+        self.interpreter = _interpreter_for(spec.runtime)
+        env = {k: v for k, v in os.environ.items()
+               if k in ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "SYSTEMROOT", "TMPDIR")}
+        env.update({str(k): str(v) for k, v in spec.environment})
+        env.update({
+            "_HANDLER": spec.handler,
+            "LAMBDA_TASK_ROOT": code_dir,
+            "_LOCALCLOUD_EXTRA_PATH": _library_path(),
+            "_LOCALCLOUD_FUNCTION_ARN": spec.function_arn,
+            "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(spec.timeout)),
+            "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
+            "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+            "AWS_REGION": spec.region,
+            "AWS_DEFAULT_REGION": spec.region,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": access_key_for(spec.function_arn, spec.role_arn, spec.function_name),
+            "AWS_SECRET_ACCESS_KEY": "localcloud-secret",
+            "AWS_SESSION_TOKEN": "localcloud-session-" + spec.function_name,
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        })
+        started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [self.interpreter, "-u", WORKER_SCRIPT],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=env, cwd=code_dir,
+        )
+        self._buffer = b""
+        ready = self._read_line(timeout=max(10.0, spec.timeout))
+        self.init_ms = ready.get("init_ms", (time.perf_counter() - started) * 1000)
+        self.cold_start_ms = (time.perf_counter() - started) * 1000
+        self.init_logs = ready.get("logs", "")
+        self.init_error = None if ready.get("ready") else ready.get("error")
+        self.first_call = True
+        log.info("cold start of %s with %s (%.0f ms)", spec.function_name, self.interpreter, self.cold_start_ms)
+
+    def _read_line(self, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise LambdaTimeout()
+            readable, _, _ = select.select([fd], [], [], remaining)
+            if not readable:
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return {"ready": False, "ok": False, "error": {
+                    "errorType": "Runtime.ExitError",
+                    "errorMessage": f"RequestId: ? Error: Runtime exited with error: exit status {self.proc.poll()}"}}
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return json.loads(line)
+
+    def call(self, event, request_id: str) -> dict:
+        deadline = time.time() + self.spec.timeout
+        request = json.dumps({"event": event, "request_id": request_id, "deadline": deadline}) + "\n"
+        self.proc.stdin.write(request.encode())
+        self.proc.stdin.flush()
+        return self._read_line(timeout=self.spec.timeout)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for stream in (self.proc.stdout, self.proc.stdin):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.stop()
+
+
+# --- the runtime ------------------------------------------------------------------
+
+
+class LambdaRuntime:
+    """Warm worker pools, one per function configuration."""
+
+    def __init__(self, endpoint: str, spawn_per_invoke: bool = False, max_workers: int | None = None):
+        self.endpoint = endpoint
+        self.spawn_per_invoke = spawn_per_invoke  # benchmarks: a fresh process per call
+        # Lambda scales out a sandbox per concurrent call; on a laptop each one is a
+        # Python process, so past this many per function a call waits for a warm one.
+        self.max_workers = max_workers or int(os.environ.get("LOCALCLOUD_LAMBDA_MAX_WORKERS", 0)) \
+            or max(2, os.cpu_count() or 2)
+        self._idle: dict[FunctionSpec, list[Worker]] = {}
+        self._busy: set[Worker] = set()
+        self._starting: dict[FunctionSpec, int] = {}
+        self._lock = threading.Condition()
+        self._code_root = tempfile.mkdtemp(prefix="localcloud-lambda-")
+        self.cold_starts = 0
+
+    # code -------------------------------------------------------------------------
+    def _code_dir(self, fn, spec: FunctionSpec) -> str:
+        code = getattr(fn, "code_bytes", b"") or b""
+        key = spec.code_sha or hashlib.sha256(code).hexdigest()
+        target = os.path.join(self._code_root, hashlib.sha1(f"{spec.function_arn}|{key}".encode()).hexdigest())
+        if not os.path.isdir(target):
+            staging = tempfile.mkdtemp(dir=self._code_root)
+            with zipfile.ZipFile(io.BytesIO(code)) as archive:
+                archive.extractall(staging)
+            try:
+                os.rename(staging, target)
+            except OSError:
+                shutil.rmtree(staging, ignore_errors=True)  # another thread won the race
+        return target
+
+    # workers ----------------------------------------------------------------------
+    def _acquire(self, fn, spec: FunctionSpec) -> Worker:
+        with self._lock:
+            stale = [s for s in self._idle if s.function_arn == spec.function_arn and s != spec]
+            for old in stale:  # the function was updated: its old sandboxes are gone
+                for worker in self._idle.pop(old):
+                    worker.stop()
+            while True:
+                pool = self._idle.setdefault(spec, [])
+                while pool:
+                    worker = pool.pop()
+                    if worker.alive():
+                        self._busy.add(worker)
+                        return worker
+                running = sum(1 for w in self._busy if w.spec == spec) + self._starting.get(spec, 0)
+                if self.spawn_per_invoke or running < self.max_workers:
+                    self._starting[spec] = self._starting.get(spec, 0) + 1
+                    break
+                self._lock.wait(timeout=1)
+        try:
+            worker = Worker(spec, self._code_dir(fn, spec), self.endpoint)
+        finally:
+            with self._lock:
+                self._starting[spec] -= 1
+        with self._lock:
+            self.cold_starts += 1
+            self._busy.add(worker)
+        return worker
+
+    def _release(self, worker: Worker) -> None:
+        with self._lock:
+            self._busy.discard(worker)
+            if self.spawn_per_invoke or not worker.alive():
+                worker.stop()
+            else:
+                self._idle.setdefault(worker.spec, []).append(worker)
+            self._lock.notify_all()
+
+    def _discard(self, worker: Worker) -> None:
+        with self._lock:
+            self._busy.discard(worker)
+            self._lock.notify_all()
+        worker.kill()
+
+    def shutdown(self) -> None:
+        """Stop every worker (warm and busy) and remove the unpacked code."""
+        with self._lock:
+            workers = [w for pool in self._idle.values() for w in pool] + list(self._busy)
+            self._idle.clear()
+            self._busy.clear()
+        for worker in workers:
+            worker.kill()
+        shutil.rmtree(self._code_root, ignore_errors=True)
+
+    def worker_pids(self) -> list[int]:
+        with self._lock:
+            return [w.proc.pid for pool in self._idle.values() for w in pool] + [w.proc.pid for w in self._busy]
+
+    # invoke -----------------------------------------------------------------------
+    def invoke(self, fn, event) -> tuple[str, bool, str]:
+        """What moto's `_invoke_lambda` returns: (payload text, errored, log text)."""
+        spec = FunctionSpec.of(fn)
+        request_id = str(uuid.uuid4())
+        if isinstance(event, (str, bytes)):
+            try:
+                event = json.loads(event or "{}")
+            except ValueError:
+                pass
+        started = time.perf_counter()
+        worker = self._acquire(fn, spec)
+        init_ms = worker.init_ms if worker.first_call else None
+        worker.first_call = False
+        lines = [f"INIT_START Runtime Version: {spec.runtime} Interpreter: {worker.interpreter}"] if init_ms else []
+        lines += [line for line in worker.init_logs.splitlines()] if init_ms else []
+        lines.append(f"START RequestId: {request_id} Version: {spec.version}")
+        if worker.init_error:
+            self._discard(worker)
+            error = dict(worker.init_error)
+            error["errorType"] = "Runtime.ImportModuleError" if "Import" in error.get("errorType", "") \
+                or "ModuleNotFound" in error.get("errorType", "") else error.get("errorType")
+            reply = {"ok": False, "error": error, "logs": ""}
+            timed_out = False
+        else:
+            try:
+                reply = worker.call(event, request_id)
+                timed_out = False
+                self._release(worker)
+            except LambdaTimeout:
+                timed_out = True
+                self._discard(worker)  # kill the overrunning sandbox; the next call starts a fresh one
+                reply = {"ok": False, "logs": "", "error": {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": f"RequestId: {request_id} Error: Task timed out after {spec.timeout:.2f} seconds",
+                }}
+            except (OSError, ValueError) as exc:
+                self._discard(worker)
+                timed_out = False
+                reply = {"ok": False, "logs": "", "error": {
+                    "errorType": "Runtime.ExitError",
+                    "errorMessage": f"RequestId: {request_id} Error: Runtime exited: {exc}"}}
+        duration_ms = (time.perf_counter() - started) * 1000
+        lines += reply.get("logs", "").splitlines()
+        if not reply.get("ok"):
+            error = reply["error"]
+            if timed_out:
+                lines.append(f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime())}Z {request_id} "
+                             f"Task timed out after {spec.timeout:.2f} seconds")
+            else:
+                lines.append(f"[ERROR] {error.get('errorType')}: {error.get('errorMessage')}")
+                lines += [f"  {frame.rstrip()}" for frame in error.get("stackTrace", [])]
+        lines.append(f"END RequestId: {request_id}")
+        report = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+                  f"Billed Duration: {int(duration_ms) + 1} ms\tMemory Size: {spec.memory_size} MB\t"
+                  f"Max Memory Used: {_peak_memory_mb(worker.proc.pid)} MB")
+        if init_ms:
+            report += f"\tInit Duration: {init_ms:.2f} ms"
+        lines.append(report)
+        self._save_logs(fn, worker.log_stream, lines)
+        logs = "\n".join(lines)
+        if reply.get("ok"):
+            return json.dumps(reply.get("result")), False, logs
+        error = dict(reply["error"])
+        error["requestId"] = request_id
+        return json.dumps(error), True, logs
+
+    @staticmethod
+    def _save_logs(fn, stream: str, lines: list[str]) -> None:
+        try:
+            backend = fn.logs_backend
+            backend.ensure_log_group(fn.logs_group_name)
+            backend.ensure_log_stream(fn.logs_group_name, stream)
+            now = int(time.time() * 1000)
+            backend.put_log_events(fn.logs_group_name, stream,
+                                   [{"timestamp": now, "message": line} for line in lines if line])
+        except Exception:  # logs must never break an invocation
+            log.exception("could not write the logs of %s", fn.function_name)
+
+
+def _peak_memory_mb(pid: int) -> int:
+    """The worker's peak resident memory (Linux /proc), 0 where unknown."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+# --- the patch point -----------------------------------------------------------------
+
+_runtime: LambdaRuntime | None = None
+
+
+def seam():
+    """moto's Lambda invoke seam; a test pins it (fails loudly if moto moves it)."""
+    from moto.awslambda.models import LambdaFunction
+
+    return LambdaFunction, "_invoke_lambda"
+
+
+def install(endpoint: str, spawn_per_invoke: bool = False) -> LambdaRuntime:
+    """Route moto's `LambdaFunction._invoke_lambda` (Docker) to warm local workers."""
+    global _runtime
+    from moto.core.config import default_user_config
+
+    cls, name = seam()
+    if not hasattr(cls, name):
+        raise RuntimeError(f"moto moved {cls.__name__}.{name}: the local Lambda runtime needs a new seam")
+    if _runtime is not None:
+        _runtime.shutdown()
+    _runtime = LambdaRuntime(endpoint, spawn_per_invoke=spawn_per_invoke)
+
+    def _invoke_lambda(self, event=None):
+        return _runtime.invoke(self, event)
+
+    _invoke_lambda.__doc__ = "workshop.localcloud.lambda_runtime: run the handler in a warm local worker."
+    setattr(cls, name, _invoke_lambda)
+    # moto's "lambda-simple" backend (use_docker=False) never calls the seam: keep the real one.
+    default_user_config.setdefault("lambda", {})["use_docker"] = True
+    return _runtime
+
+
+def runtime() -> LambdaRuntime | None:
+    return _runtime

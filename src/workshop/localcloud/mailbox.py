@@ -1,0 +1,112 @@
+"""SNS e-mail: messages to e-mail subscriptions land in a mailbox.
+
+moto accepts `email` / `email-json` subscriptions but delivers nothing to
+them. Here every delivery is kept, in order, as
+`{"to", "subject", "body", "sent_at", "topic_arn", "message_id"}`:
+
+* `GET /_localcloud/mailbox` returns the list (newest last),
+  `DELETE /_localcloud/mailbox` empties it;
+* `read_mailbox(endpoint)` / `clear_mailbox(endpoint)` do the same from Python.
+
+Subscriptions need no confirmation locally: moto marks an e-mail
+subscription confirmed at once (on AWS the recipient clicks a link first).
+
+Patch point: `moto.sns.models.Subscription.publish` (wrapped; the original
+still serves every other protocol).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timezone
+
+EMAIL_PROTOCOLS = ("email", "email-json")
+
+
+class Mailbox:
+    def __init__(self):
+        self._messages: list[dict] = []
+        self._lock = threading.Lock()
+
+    def deliver(self, to: str, subject: str | None, body: str, **extra) -> dict:
+        message = {"to": to, "subject": subject or "", "body": body,
+                   "sent_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), **extra}
+        with self._lock:
+            self._messages.append(message)
+        return message
+
+    def messages(self) -> list[dict]:
+        with self._lock:
+            return list(self._messages)
+
+    def clear(self) -> int:
+        with self._lock:
+            count = len(self._messages)
+            self._messages.clear()
+        return count
+
+
+MAILBOX = Mailbox()
+
+
+def seam():
+    from moto.sns.models import Subscription
+
+    return Subscription, "publish"
+
+
+def install(mailbox: Mailbox = MAILBOX) -> Mailbox:
+    cls, name = seam()
+    original = getattr(cls, name)
+    if getattr(original, "_localcloud", False):
+        return mailbox
+
+    def publish(self, message, message_id, subject=None, message_attributes=None, group_id=None,
+                deduplication_id=None, message_structure=None):
+        if self.protocol not in EMAIL_PROTOCOLS:
+            return original(self, message, message_id, subject=subject,
+                            message_attributes=message_attributes, group_id=group_id,
+                            deduplication_id=deduplication_id, message_structure=message_structure)
+        if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(
+                message_attributes, message):
+            return None
+        if message_structure == "json":
+            message = self._parse_message_structure(message, self.protocol)
+        body = message
+        if self.protocol == "email-json":
+            body = json.dumps(self.get_post_data(message, message_id, subject), indent=2)
+        mailbox.deliver(self.endpoint, subject, body, topic_arn=self.topic.arn, message_id=message_id)
+        return None
+
+    publish._localcloud = True
+    setattr(cls, name, publish)
+    return mailbox
+
+
+# --- the HTTP route and the client side -------------------------------------------------
+
+
+def handle(request):
+    """`/_localcloud/mailbox`: GET lists, DELETE clears."""
+    from werkzeug.wrappers import Response
+
+    if request.method == "DELETE":
+        return Response(json.dumps({"deleted": MAILBOX.clear()}), content_type="application/json")
+    return Response(json.dumps(MAILBOX.messages()), content_type="application/json")
+
+
+def read_mailbox(endpoint: str, timeout: float = 10) -> list[dict]:
+    """The e-mails the local cloud at `endpoint` has delivered, oldest first."""
+    import urllib.request
+
+    with urllib.request.urlopen(endpoint.rstrip("/") + "/_localcloud/mailbox", timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def clear_mailbox(endpoint: str, timeout: float = 10) -> int:
+    import urllib.request
+
+    request = urllib.request.Request(endpoint.rstrip("/") + "/_localcloud/mailbox", method="DELETE")
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())["deleted"]

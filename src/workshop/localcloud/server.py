@@ -1,0 +1,366 @@
+"""The local cloud server: moto's WSGI app plus the kit's extensions, one process, one port.
+
+`serve(port)` installs the extensions (each module's `install()` patches one
+documented moto seam), binds 127.0.0.1:port and serves until SIGINT / SIGTERM
+(or until the process that started it is gone, with `parent_pid`), then stops
+its Lambda workers and exits.
+
+`LocalCloud(port=None)` starts that server as a separate process
+(`python -m workshop.localcloud up`), waits until it answers and stops it on
+exit; `.endpoint` is what boto3 / `sam` need as `AWS_ENDPOINT_URL`.
+
+Routes the kit adds next to moto's:
+
+    GET    /_localcloud/health                          {"status": "ready", ...}
+    GET    /_localcloud/mailbox, DELETE clears it       (see mailbox.py)
+    ANY    /_localcloud/execute-api/<api>/<stage>/<path> (see apigateway.py)
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+from . import ACCOUNT_ID, DEFAULT_PORT
+
+log = logging.getLogger("workshop.localcloud")
+
+HOST = "127.0.0.1"
+_ACCESS_KEY = re.compile(r"Credential=([^/,\s]+)/")
+_SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
+
+
+class PortInUse(Exception):
+    def __init__(self, port: int):
+        super().__init__(
+            f"port {port} on {HOST} is already in use: is a local cloud already running "
+            f"(`workshop local up`)? Stop it, or choose another port with --port N."
+        )
+        self.port = port
+
+
+# --- the WSGI application ------------------------------------------------------------
+
+
+class LocalCloudApp:
+    """Routes /_localcloud/* to the kit, everything else to moto; watches IAM writes."""
+
+    def __init__(self, moto_app, port: int):
+        self.moto_app = moto_app
+        self.port = port
+        self.started = time.time()
+        self.loaded = threading.Event()
+        self.load_error: BaseException | None = None
+        if moto_app is not None:
+            self.loaded.set()
+
+    def load_in_background(self, server=None) -> None:
+        """Import moto and patch its seams off the start-up path (about 1.5 s of imports).
+
+        The server answers at once; any request but the health check waits until
+        the extensions are in place, so no request ever sees plain moto.
+        """
+        def load():
+            try:
+                self.moto_app = _moto_app(self.port)
+                if server is not None:  # moto's handler keeps S3's underscored header names
+                    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+                    server.RequestHandlerClass = MotoRequestHandler
+            except BaseException as exc:  # reported by every request and the health check
+                self.load_error = exc
+                log.exception("the local cloud could not load moto")
+            finally:
+                self.loaded.set()
+
+        threading.Thread(target=load, name="localcloud-load", daemon=True).start()
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path != "/_localcloud/health":
+            self.loaded.wait()
+            if self.load_error is not None:
+                start_response("500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")])
+                return [f"the local cloud failed to start: {self.load_error!r}".encode()]
+        if path.startswith("/_localcloud/"):
+            return self._kit(environ, start_response)
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        scope = _SCOPE.search(auth)
+        if scope:
+            from .extensions import ensure_for_scope
+
+            ensure_for_scope(scope.group(1))
+        if environ.get("REQUEST_METHOD") == "POST" and "/iam/aws4_request" in auth:
+            return self._iam(environ, start_response, auth)
+        return self.moto_app(environ, start_response)
+
+    # IAM: serve, then emit the CloudTrail event of a successful write --------------
+    def _iam(self, environ, start_response, auth):
+        from . import cloudtrail
+
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: captured.setdefault("written", []).append(data)
+
+        result = self.moto_app(environ, capture)
+        try:
+            chunks = captured.pop("written", []) + list(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        response = b"".join(chunks)
+        status = captured.get("status", "500 INTERNAL SERVER ERROR")
+        if status.startswith("200") and b"Action=" in body:
+            match = _ACCESS_KEY.search(auth)
+            headers = dict(captured.get("headers", []))
+            cloudtrail.emit_iam_call(
+                body=body, response_xml=response, access_key=match.group(1) if match else "",
+                account_id=ACCOUNT_ID, source_ip=environ.get("REMOTE_ADDR", HOST),
+                user_agent=environ.get("HTTP_USER_AGENT", ""),
+                request_id=headers.get("x-amzn-RequestId") or headers.get("x-amz-request-id"),
+            )
+        start_response(status, captured.get("headers", []))
+        return [response]
+
+    # the kit's own routes ------------------------------------------------------------
+    def _kit(self, environ, start_response):
+        from werkzeug.wrappers import Request, Response
+
+        request = Request(environ)
+        path = request.path
+        if path == "/_localcloud/health":
+            rt = sys.modules.get("workshop.localcloud.lambda_runtime")
+            rt = rt.runtime() if rt else None
+            body = {"status": "failed" if self.load_error else "ready",
+                    "endpoint": f"http://{HOST}:{self.port}", "port": self.port,
+                    "account": ACCOUNT_ID, "region": "us-east-1", "pid": os.getpid(),
+                    "uptime_s": round(time.time() - self.started, 3),
+                    # requests are accepted now; until loaded they wait for the extensions
+                    "loaded": self.loaded.is_set(),
+                    "lambda_workers": len(rt.worker_pids()) if rt else 0,
+                    "lambda_cold_starts": rt.cold_starts if rt else 0}
+            response = Response(json.dumps(body), content_type="application/json",
+                                status=500 if self.load_error else 200)
+        elif path == "/_localcloud/mailbox":
+            from . import mailbox
+
+            response = mailbox.handle(request)
+        elif path.startswith("/_localcloud/execute-api/"):
+            from . import apigateway
+            from .extensions import ensure
+
+            ensure("apigateway")
+            response = apigateway.handle(request)
+        else:
+            response = Response(json.dumps({"message": f"no such local cloud route: {path}"}),
+                                status=404, content_type="application/json")
+        return response(environ, start_response)
+
+
+# --- serving -------------------------------------------------------------------------
+
+
+def install_extensions(port: int, lazy: bool = True) -> None:
+    """Patch moto's seams, once per process (see extensions.py for when). Each module documents its own."""
+    from . import extensions
+
+    endpoint = f"http://{HOST}:{port}"
+    if lazy:
+        extensions.install_eager(port, endpoint)
+    else:
+        extensions.install_all(port, endpoint)
+
+
+def _moto_app(port: int):
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    install_extensions(port)
+    return DomainDispatcherApplication(create_backend_app)
+
+
+def make_app(port: int, background: bool = False):
+    """The WSGI app, moto loaded; with background=True call `app.load_in_background()` yourself."""
+    return LocalCloudApp(None if background else _moto_app(port), port)
+
+
+def _bind(port: int, app):
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    try:
+        return make_server(HOST, port, app, threaded=True, request_handler=WSGIRequestHandler)
+    except (OSError, SystemExit) as exc:
+        if isinstance(exc, SystemExit) or getattr(exc, "errno", None) == errno.EADDRINUSE:
+            raise PortInUse(port) from None
+        raise
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        # as the server binds: connections of a stopped server in TIME_WAIT do not count
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=print) -> int:
+    """Run the local cloud in this process until SIGINT / SIGTERM; 0 on a clean stop."""
+    if not port_is_free(port):
+        raise PortInUse(port)
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    app = make_app(port, background=True)
+    server = _bind(port, app)
+    app.load_in_background(server)
+    stop = threading.Event()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                              name="localcloud-http", daemon=True)
+    thread.start()
+
+    def _on_signal(signum, frame):
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    _wait_ready(f"http://{HOST}:{port}", timeout=10)
+    announce(f"Local cloud ready at http://{HOST}:{port}", flush=True)
+    try:
+        while not stop.wait(0.5):
+            if parent_pid and not _alive(parent_pid):
+                log.info("the process that started the local cloud is gone: stopping")
+                break
+    finally:
+        from .lambda_runtime import runtime
+
+        server.shutdown()
+        server.server_close()
+        rt = runtime()
+        if rt is not None:
+            rt.shutdown()
+        announce("Local cloud stopped.", flush=True)
+    return 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _wait_ready(endpoint: str, timeout: float, proc: subprocess.Popen | None = None) -> dict:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the local cloud exited during start-up (code {proc.returncode})")
+        try:
+            with urllib.request.urlopen(endpoint + "/_localcloud/health", timeout=1) as response:
+                doc = json.loads(response.read())
+            if doc.get("loaded", True):
+                return doc
+            last = "still loading"
+            time.sleep(0.05)
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(f"the local cloud at {endpoint} failed to start: {exc.read()[:500]!r}") from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            last = exc
+            time.sleep(0.05)
+    raise TimeoutError(f"the local cloud at {endpoint} did not answer within {timeout:.0f} s ({last})")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def health(endpoint: str, timeout: float = 2) -> dict | None:
+    """The health document of the local cloud at `endpoint`, or None when nothing answers."""
+    try:
+        with urllib.request.urlopen(endpoint.rstrip("/") + "/_localcloud/health", timeout=timeout) as response:
+            return json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+class LocalCloud:
+    """A local cloud in a separate process, for tests and notebooks.
+
+        with LocalCloud() as cloud:          # a free port unless port= is given
+            boto3.client("iam", endpoint_url=cloud.endpoint, ...)
+
+    The process stops (Lambda workers included) on exit, and by itself if the
+    starting process dies.
+    """
+
+    def __init__(self, port: int | None = None, start_timeout: float = 30, log_file=None):
+        self.port = port or free_port()
+        self.endpoint = f"http://{HOST}:{self.port}"
+        self.start_timeout = start_timeout
+        self.log_file = log_file
+        self.proc: subprocess.Popen | None = None
+        self.start_seconds: float | None = None
+
+    def start(self) -> "LocalCloud":
+        if not port_is_free(self.port):
+            raise PortInUse(self.port)
+        started = time.perf_counter()
+        src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "workshop.localcloud", "up", "--port", str(self.port),
+             "--parent-pid", str(os.getpid())],
+            stdout=self.log_file or subprocess.DEVNULL, stderr=self.log_file or subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL, env=env,
+        )
+        try:
+            _wait_ready(self.endpoint, self.start_timeout, self.proc)
+        except Exception:
+            self.stop()
+            raise
+        self.start_seconds = time.perf_counter() - started
+        return self
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def health(self) -> dict | None:
+        return health(self.endpoint)
+
+    def __enter__(self) -> "LocalCloud":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

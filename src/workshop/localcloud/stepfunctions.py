@@ -1,0 +1,97 @@
+"""Step Functions: moto's ASL engine switched on, and executions always named.
+
+* `execute_state_machine` makes moto run executions (its port of the
+  LocalStack ASL interpreter): real histories, `waitForTaskToken`,
+  `SendTaskSuccess`, service integrations. The engine calls the other
+  services at `http://localhost:$MOTO_PORT`, so MOTO_PORT is set to the
+  local cloud's port.
+* moto's engine named an execution started without a name
+  `...:execution:NAME:None`, so the second such StartExecution failed with
+  ExecutionAlreadyExists. AWS picks a UUID; so does the patch here
+  (`StepFunctionsParserBackend.start_execution`).
+* a task token whose task is over (timed out, answered) gets TaskTimedOut /
+  TaskDoesNotExist, as on AWS; moto said InvalidToken (`install_task_token_errors`).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+
+def seam():
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    return StepFunctionsParserBackend, "start_execution"
+
+
+def install(port: int) -> None:
+    from moto.core.config import default_user_config
+
+    os.environ["MOTO_PORT"] = str(port)
+    default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+
+    cls, name = seam()
+    original = getattr(cls, name)
+    if getattr(original, "_localcloud", False):
+        install_task_token_errors()
+        return
+
+    def start_execution(self, state_machine_arn, name=None, execution_input=None, trace_header=None):
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
+
+    start_execution._localcloud = True
+    setattr(cls, name, start_execution)
+    install_task_token_errors()
+
+
+def backend(account_id: str, region: str):
+    from moto.stepfunctions.responses import get_backend
+
+    return get_backend(account_id, region)
+
+
+def _finished_task_error(backend, task_token):
+    """TaskTimedOut / TaskDoesNotExist for a token of a task that is over, else None."""
+    from moto.stepfunctions.parser.api import TaskDoesNotExist, TaskTimedOut
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackConsumerTimeout
+
+    for execution in backend._get_executions():
+        try:
+            endpoint = execution.exec_worker.env.callback_pool_manager.get(task_token)
+        except AttributeError:
+            continue
+        if endpoint is not None:
+            # nobody answered before the task ended: it timed out; else it was answered already
+            if isinstance(endpoint.consumer_error, CallbackConsumerTimeout) or endpoint.get_outcome() is None:
+                return TaskTimedOut("Task Timed Out: 'Provided task does not exist anymore'", "TaskTimedOut", 400)
+            return TaskDoesNotExist("Task does not exist anymore", "TaskDoesNotExist", 400)
+    return None
+
+
+def install_task_token_errors() -> None:
+    """A token whose task is over: TaskTimedOut / TaskDoesNotExist, as AWS answers, not InvalidToken.
+
+    moto looks a token up among RUNNING executions only, so answering an
+    approval after its timeout (the execution has FAILED) said "InvalidToken".
+    Patch points: `StepFunctionsParserBackend.send_task_success` / `send_task_failure`.
+    """
+    from moto.stepfunctions.parser.api import InvalidToken
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend as cls
+
+    for name in ("send_task_success", "send_task_failure"):
+        original = getattr(cls, name)
+        if getattr(original, "_localcloud", False):
+            continue
+
+        def wrapper(self, task_token, *args, __original=original, **kwargs):
+            try:
+                return __original(self, task_token, *args, **kwargs)
+            except InvalidToken:
+                error = _finished_task_error(self, task_token)
+                if error is not None:
+                    raise error from None
+                raise
+
+        wrapper._localcloud = True
+        setattr(cls, name, wrapper)

@@ -1,0 +1,263 @@
+"""The incident end to end: real `sam deploy`, plain boto3, the e-mail links, the state machine."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urljoin
+
+import boto3
+import pytest
+import requests
+
+from workshop.localcloud.mailbox import read_mailbox
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+BAD = (ROOT / "policies/badpolicy.json").read_text()
+GOOD = (ROOT / "policies/goodpolicy.json").read_text()
+
+
+HARMLESS_SID = "RevertedBySecurityOrchestrator"
+
+# --- waiting and reading (plain boto3 + HTTP) ---------------------------------------------
+def clients(endpoint: str | None = None) -> dict:
+    kwargs = {"region_name": "us-east-1"}
+    if endpoint:
+        kwargs.update(endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing")
+    return {name: boto3.client(name, **kwargs) for name in ("iam", "stepfunctions", "lambda")}
+
+
+def wait_for(predicate, timeout: float = 60, interval: float = 0.1, what: str = "the condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def policy_document(iam, arn: str, version: str | None = None) -> dict:
+    version = version or iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+    return json.loads(document) if isinstance(document, str) else document
+
+
+def is_reverted(iam, arn: str, bad_version: str) -> bool:
+    versions = {v["VersionId"] for v in iam.list_policy_versions(PolicyArn=arn)["Versions"]}
+    document = policy_document(iam, arn)
+    return bad_version not in versions and any(
+        s.get("Sid") == HARMLESS_SID for s in document.get("Statement", []))
+
+
+def incident_executions(sfn, machine_arn: str, policy_arn: str) -> list[dict]:
+    """Executions for this policy started by someone other than the orchestrator itself."""
+    found = []
+    for execution in sfn.list_executions(stateMachineArn=machine_arn)["executions"]:
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        detail = json.loads(described["input"]).get("detail", {})
+        arn = (detail.get("responseElements") or {}).get("policy", {}).get("arn") or \
+            (detail.get("requestParameters") or {}).get("policyArn")
+        if arn == policy_arn and detail.get("userIdentity", {}).get("type") != "AssumedRole":
+            found.append(described)
+    return found
+
+
+def own_change_executions(sfn, machine_arn: str, policy_arn: str) -> list[dict]:
+    found = []
+    for execution in sfn.list_executions(stateMachineArn=machine_arn)["executions"]:
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        detail = json.loads(described["input"]).get("detail", {})
+        if detail.get("userIdentity", {}).get("type") == "AssumedRole" and \
+                (detail.get("requestParameters") or {}).get("policyArn") == policy_arn:
+            found.append(described)
+    return found
+
+
+def the_incident(sfn, machine_arn: str, policy_arn: str) -> dict:
+    def one():
+        found = incident_executions(sfn, machine_arn, policy_arn)
+        return found[0] if len(found) == 1 else None
+
+    return wait_for(one, what=f"one incident execution for {policy_arn}")
+
+
+def finished(sfn, execution_arn: str, timeout: float = 60) -> dict:
+    return wait_for(lambda: (lambda d: d if d["status"] != "RUNNING" else None)(
+        sfn.describe_execution(executionArn=execution_arn)), timeout=timeout, what=f"{execution_arn} to finish")
+
+
+def waiting_at(sfn, execution_arn: str, state: str) -> bool:
+    events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+    return bool(entered) and entered[-1] == state
+
+
+def mails_about(endpoint: str, text: str) -> list[dict]:
+    return [m for m in read_mailbox(endpoint) if text in m["body"] or text in m["subject"]]
+
+
+def mail_about(endpoint: str, text: str, subject_part: str = "") -> dict:
+    return wait_for(lambda: next((m for m in mails_about(endpoint, text) if subject_part in m["subject"]), None),
+                    what=f"an e-mail about {text} ({subject_part!r})")
+
+
+def link(mail: dict, decision: str) -> str:
+    return re.search(rf"(https?://\S+/{decision}\?\S+)", mail["body"]).group(1)
+
+
+def submit_form(page_url: str, page_html: str) -> requests.Response:
+    """Post the page's form as a browser would (action resolved against the page URL)."""
+    form = re.search(r'<form method="post" action="([^"]*)">(.*?)</form>', page_html, re.S)
+    assert form, "the page has no <form method=\"post\">"
+    fields = {html.unescape(n): html.unescape(v) for n, v in
+              re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form.group(2))}
+    button = re.search(r'<button type="submit" name="([^"]+)" value="([^"]+)"', form.group(2))
+    if button:
+        fields[button.group(1)] = button.group(2)
+    return requests.post(urljoin(page_url, html.unescape(form.group(1))), data=fields, timeout=60)
+
+
+# --- the tests ----------------------------------------------------------------------------
+
+
+def _name(kind: str) -> str:
+    return f"e2e-{kind}-{uuid.uuid4().hex[:8]}"
+
+
+def _waiting_incident(aws, stack, arn, bad_version="v1"):
+    """The policy is reverted and the incident waits at AskUser; returns the execution."""
+    wait_for(lambda: is_reverted(aws["iam"], arn, bad_version), what=f"{arn} to be reverted")
+    execution = the_incident(aws["stepfunctions"], stack["StateMachineArn"], arn)
+    wait_for(lambda: waiting_at(aws["stepfunctions"], execution["executionArn"], "AskUser"),
+             what="the incident to wait at AskUser")
+    return execution
+
+
+def _no_new_incident(aws, stack, arn):
+    """The orchestrator's own changes ended at IgnoreOwnChange; nothing waits for a human again."""
+    sfn = aws["stepfunctions"]
+    own = wait_for(lambda: own_change_executions(sfn, stack["StateMachineArn"], arn), what="the own-change runs")
+    for execution in own:
+        done = finished(sfn, execution["executionArn"])
+        assert done["status"] == "SUCCEEDED"
+        names = [e["stateEnteredEventDetails"]["name"] for e in
+                 sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
+                 if "stateEnteredEventDetails" in e]
+        assert names == ["CheckEvent", "IgnoreOwnChange"]
+    assert len(incident_executions(sfn, stack["StateMachineArn"], arn)) == 1
+
+
+def test_approving_restores_the_policy_without_a_new_incident(deployed_stack, local_cloud):
+    aws = clients()
+    arn = aws["iam"].create_policy(PolicyName=_name("approve"), PolicyDocument=BAD)["Policy"]["Arn"]
+    execution = _waiting_incident(aws, deployed_stack, arn)
+
+    mail = mail_about(local_cloud, arn, "Approval needed")
+    assert mail["to"] == "learner@example.com"
+    approve, deny = link(mail, "allow"), link(mail, "deny")
+    assert approve.startswith(deployed_stack["ApproveUrl"]) and deny.startswith(deployed_stack["DenyUrl"])
+
+    page = requests.get(approve, timeout=60)  # what an e-mail scanner does: decides nothing
+    assert page.status_code == 200 and '<form method="post"' in page.text
+    time.sleep(0.3)
+    assert aws["stepfunctions"].describe_execution(executionArn=execution["executionArn"])["status"] == "RUNNING"
+
+    answer = submit_form(approve, page.text)
+    assert answer.status_code == 200 and "Approved" in answer.text
+    done = finished(aws["stepfunctions"], execution["executionArn"])
+    assert done["status"] == "SUCCEEDED"
+    assert policy_document(aws["iam"], arn) == json.loads(BAD)
+    _no_new_incident(aws, deployed_stack, arn)
+
+
+def test_denying_keeps_the_policy_reverted(deployed_stack, local_cloud):
+    aws = clients()
+    arn = aws["iam"].create_policy(PolicyName=_name("deny"), PolicyDocument=BAD)["Policy"]["Arn"]
+    execution = _waiting_incident(aws, deployed_stack, arn)
+    deny = link(mail_about(local_cloud, arn, "Approval needed"), "deny")
+    answer = submit_form(deny, requests.get(deny, timeout=60).text)
+    assert answer.status_code == 200 and "Denied" in answer.text
+    done = finished(aws["stepfunctions"], execution["executionArn"])
+    assert done["status"] == "SUCCEEDED" and json.loads(done["output"])["decision"]["action"] == "delete"
+    assert is_reverted(aws["iam"], arn, "v1")
+    _no_new_incident(aws, deployed_stack, arn)
+
+
+def test_a_harmless_policy_only_raises_an_alert(deployed_stack, local_cloud):
+    aws = clients()
+    arn = aws["iam"].create_policy(PolicyName=_name("good"), PolicyDocument=GOOD)["Policy"]["Arn"]
+    execution = the_incident(aws["stepfunctions"], deployed_stack["StateMachineArn"], arn)
+    done = finished(aws["stepfunctions"], execution["executionArn"])
+    assert done["status"] == "SUCCEEDED"
+    mail = mail_about(local_cloud, arn.rsplit("/", 1)[-1], "no restricted actions")
+    assert "allows none of the restricted actions" in mail["body"]
+    policy = aws["iam"].get_policy(PolicyArn=arn)["Policy"]
+    assert policy["DefaultVersionId"] == "v1" and policy_document(aws["iam"], arn) == json.loads(GOOD)
+
+
+def test_a_risky_edit_of_a_harmless_policy_is_reverted(deployed_stack, local_cloud):
+    aws = clients()
+    arn = aws["iam"].create_policy(PolicyName=_name("edit"), PolicyDocument=GOOD)["Policy"]["Arn"]
+    first = the_incident(aws["stepfunctions"], deployed_stack["StateMachineArn"], arn)
+    assert finished(aws["stepfunctions"], first["executionArn"])["status"] == "SUCCEEDED"
+
+    version = aws["iam"].create_policy_version(PolicyArn=arn, PolicyDocument=BAD, SetAsDefault=True)
+    bad_version = version["PolicyVersion"]["VersionId"]
+    wait_for(lambda: is_reverted(aws["iam"], arn, bad_version), what="the edit to be reverted")
+    edits = wait_for(lambda: [e for e in incident_executions(aws["stepfunctions"], deployed_stack["StateMachineArn"], arn)
+                              if e["executionArn"] != first["executionArn"]], what="the edit's incident")
+    assert len(edits) == 1
+    mail = mail_about(local_cloud, f"Offending version: {bad_version}", "Approval needed")
+    assert "CreatePolicyVersion" in mail["body"] and arn in mail["body"]
+    deny = link(mail, "deny")
+    submit_form(deny, requests.get(deny, timeout=60).text)
+    assert finished(aws["stepfunctions"], edits[0]["executionArn"])["status"] == "SUCCEEDED"
+    versions = {v["VersionId"] for v in aws["iam"].list_policy_versions(PolicyArn=arn)["Versions"]}
+    assert "v1" in versions and bad_version not in versions
+
+
+def test_nobody_answering_times_out_with_the_policy_reverted(timeout_stack):
+    aws = clients(timeout_stack["endpoint"])
+    arn = aws["iam"].create_policy(PolicyName=_name("timeout"), PolicyDocument=BAD)["Policy"]["Arn"]
+    wait_for(lambda: is_reverted(aws["iam"], arn, "v1"), what="the revert")
+    execution = the_incident(aws["stepfunctions"], timeout_stack["StateMachineArn"], arn)
+    done = finished(aws["stepfunctions"], execution["executionArn"], timeout=60)
+    assert done["status"] == "FAILED" and done["error"] == "ApprovalTimedOut"
+    assert is_reverted(aws["iam"], arn, "v1")
+    mail = mail_about(timeout_stack["endpoint"], arn, "timed out")
+    assert "stays reverted" in mail["subject"]
+    approve = link(mail_about(timeout_stack["endpoint"], arn, "Approval needed"), "allow")
+    late = submit_form(approve, requests.get(approve, timeout=60).text)
+    assert late.status_code == 410 and "expired" in late.text  # too late: said so, never a 5xx
+
+
+def test_a_failing_step_ends_the_incident_failed_and_notified(deployed_stack, local_cloud):
+    """AskUser deployed with a wrong topic: sns:Publish fails, the incident fails, the policy stays reverted."""
+    aws = clients()
+    functions = [f for f in aws["lambda"].list_functions()["Functions"]
+                 if f["FunctionName"].startswith("e2e-orchestrator-AskUser")]
+    ask_user = functions[0]
+    variables = dict(ask_user["Environment"]["Variables"])
+    broken = dict(variables, TOPIC_ARN=variables["TOPIC_ARN"] + "-missing")
+    aws["lambda"].update_function_configuration(FunctionName=ask_user["FunctionName"],
+                                                Environment={"Variables": broken})
+    try:
+        arn = aws["iam"].create_policy(PolicyName=_name("fails"), PolicyDocument=BAD)["Policy"]["Arn"]
+        wait_for(lambda: is_reverted(aws["iam"], arn, "v1"), what="the revert")
+        execution = the_incident(aws["stepfunctions"], deployed_stack["StateMachineArn"], arn)
+        done = finished(aws["stepfunctions"], execution["executionArn"])
+        assert done["status"] == "FAILED" and done["error"] == "IncidentFailed"
+        mail = mail_about(local_cloud, arn, "Security incident failed")
+        assert "NotFound" in mail["body"]
+        assert is_reverted(aws["iam"], arn, "v1")
+    finally:
+        aws["lambda"].update_function_configuration(FunctionName=ask_user["FunctionName"],
+                                                    Environment={"Variables": variables})

@@ -1,0 +1,69 @@
+"""Unit tests of the local cloud's extensions, in-process with moto.
+
+The extensions patch moto classes; `restore_moto` puts every seam back after
+each test so that other unit tests see plain moto.
+"""
+
+import os
+
+import pytest
+
+# (module, class or None, attribute) of every seam an extension patches
+SEAMS = [
+    ("moto.awslambda.models", "LambdaFunction", "_invoke_lambda"),
+    ("moto.events.models", "Rule", "send_to_targets"),
+    ("moto.sns.models", "Subscription", "publish"),
+    ("moto.stepfunctions.parser.models", "StepFunctionsParserBackend", "start_execution"),
+    ("moto.stepfunctions.parser.models", "StepFunctionsParserBackend", "send_task_success"),
+    ("moto.stepfunctions.parser.models", "StepFunctionsParserBackend", "send_task_failure"),
+    ("moto.apigateway.models", "RestAPI", "create_from_cloudformation_json"),
+    ("moto.stepfunctions.models", "StateMachine", "create_from_cloudformation_json"),
+    ("moto.stepfunctions.models", "StateMachine", "update_from_cloudformation_json"),
+    ("moto.stepfunctions.models", "StateMachine", "delete_from_cloudformation_json"),
+    ("moto.cloudformation.models", "Stack", "parse_template"),
+    ("moto.cloudformation.models", "ChangeSet", "_parse_template"),
+    ("moto.cloudformation.models", "CloudFormationBackend", "create_stack"),
+    ("moto.cloudformation.models", "CloudFormationBackend", "create_change_set"),
+    ("moto.cloudformation.models", "CloudFormationBackend", "execute_change_set"),
+    ("moto.cloudformation.responses", None, "get_stack_from_s3_url"),
+    ("moto.cloudformation.parsing", None, "parse_and_create_resource"),
+    ("moto.cloudformation.parsing", None, "parse_and_update_resource"),
+]
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch):
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture(autouse=True)
+def restore_moto():
+    import importlib
+
+    from moto.core.config import default_user_config
+
+    saved = []
+    for module_name, class_name, attribute in SEAMS:
+        module = importlib.import_module(module_name)
+        owner = getattr(module, class_name) if class_name else module
+        saved.append((owner, attribute, owner.__dict__[attribute]))
+    config = {k: dict(v) if isinstance(v, dict) else v for k, v in default_user_config.items()}
+    moto_port = os.environ.get("MOTO_PORT")
+    yield
+    for owner, attribute, value in saved:
+        setattr(owner, attribute, value)
+    default_user_config.clear()
+    default_user_config.update(config)
+    if moto_port is None:
+        os.environ.pop("MOTO_PORT", None)
+    else:
+        os.environ["MOTO_PORT"] = moto_port
+    from workshop.localcloud import lambda_runtime
+
+    if lambda_runtime._runtime is not None:
+        lambda_runtime._runtime.shutdown()
+        lambda_runtime._runtime = None

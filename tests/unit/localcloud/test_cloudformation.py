@@ -1,0 +1,90 @@
+"""CloudFormation: the SAM transform, local API URLs, Rules, state machine definitions."""
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from workshop.localcloud import cloudformation
+
+ROOT = Path(__file__).resolve().parents[3]
+TEMPLATE = (ROOT / "template.yaml").read_text()
+
+
+def _parsed():
+    """The template as `sam deploy` uploads it: code and definition already in S3."""
+    from moto.cloudformation.models import Stack
+
+    template = Stack.parse_template(TEMPLATE)  # moto's own YAML reading, tags included
+    for name, resource in template["Resources"].items():
+        properties = resource.get("Properties", {})
+        for key in ("CodeUri", "DefinitionUri"):
+            if key in properties:
+                properties[key] = f"s3://artifacts/{name}-{key}"
+    return template
+
+
+def test_the_sam_transform_gives_a_plain_template():
+    plain = cloudformation.sam_transform(_parsed())
+    types = {r["Type"] for r in plain["Resources"].values()}
+    assert not any(t.startswith("AWS::Serverless::") for t in types)
+    assert {"AWS::Lambda::Function", "AWS::StepFunctions::StateMachine", "AWS::ApiGateway::RestApi",
+            "AWS::ApiGateway::Stage", "AWS::Events::Rule", "AWS::SNS::Subscription"} <= types
+    machine = plain["Resources"]["StateMachine"]["Properties"]
+    assert "DefinitionSubstitutions" in machine
+
+
+def test_execute_api_urls_point_at_the_local_cloud():
+    plain = cloudformation.localize_api_urls(cloudformation.sam_transform(_parsed()), "http://127.0.0.1:4566")
+    assert plain["Outputs"]["ApproveUrl"]["Value"] == {
+        "Fn::Sub": "http://127.0.0.1:4566/_localcloud/execute-api/${ServerlessRestApi}/Prod/allow"}
+    env = plain["Resources"]["AskUser"]["Properties"]["Environment"]["Variables"]
+    assert env["API_BASE_URL"] == {"Fn::Sub": "http://127.0.0.1:4566/_localcloud/execute-api/${ServerlessRestApi}/Prod"}
+    assert "execute-api.${AWS::Region}" not in json.dumps(plain)
+
+
+def test_the_templates_region_rule_passes_in_us_east_1_only():
+    template = _parsed()
+    cloudformation.check_rules(template, {}, "us-east-1", "123456789012")
+    with pytest.raises(cloudformation.RuleFailed, match="deploy this stack with --region us-east-1"):
+        cloudformation.check_rules(template, {}, "eu-west-1", "123456789012")
+
+
+def test_a_stack_outside_us_east_1_is_refused_with_the_assert_description():
+    from botocore.exceptions import ClientError
+
+    with mock_aws():
+        cloudformation.install("http://127.0.0.1:4566")
+        client = boto3.client("cloudformation", region_name="eu-west-1")
+        with pytest.raises(ClientError, match="us-east-1"):
+            client.create_change_set(StackName="s", ChangeSetName="c", TemplateBody=TEMPLATE,
+                                     ChangeSetType="CREATE", Capabilities=["CAPABILITY_IAM"])
+
+
+def test_definition_from_s3_with_substitutions():
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="lc-bucket")
+        s3.put_object(Bucket="lc-bucket", Key="sm.json", Body=b'{"Comment": "${Greeting}", "N": ${Count}}')
+        text = cloudformation._state_machine_definition(
+            {"DefinitionS3Location": {"Bucket": "lc-bucket", "Key": "sm.json"},
+             "DefinitionSubstitutions": {"Greeting": "hello", "Count": 3}}, "123456789012")
+    assert json.loads(text) == {"Comment": "hello", "N": 3}
+
+
+def test_a_failing_resource_fails_the_stack_with_its_reason():
+    with mock_aws():
+        cloudformation.install("http://127.0.0.1:4566")
+        client = boto3.client("cloudformation", region_name="us-east-1")
+        template = {"Resources": {"Bad": {"Type": "AWS::ApiGateway::Deployment",
+                                          "Properties": {"RestApiId": "nope"}}}}
+        client.create_change_set(StackName="s", ChangeSetName="c", TemplateBody=json.dumps(template),
+                                 ChangeSetType="CREATE")
+        client.execute_change_set(ChangeSetName="c", StackName="s")
+        stack = client.describe_stacks(StackName="s")["Stacks"][0]
+        assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+        failed = [e for e in client.describe_stack_events(StackName="s")["StackEvents"]
+                  if e["ResourceStatus"] == "CREATE_FAILED"]
+        assert failed[0]["LogicalResourceId"] == "Bad" and failed[0]["ResourceStatusReason"]

@@ -1,0 +1,53 @@
+"""workshop.deploy: the failures a learner hits say what to do."""
+
+import io
+
+import pytest
+
+from workshop import deploy
+
+
+def test_a_local_cloud_that_is_not_running_says_start_it(monkeypatch):
+    from workshop.localcloud.server import free_port
+
+    port = free_port()
+    with pytest.raises(deploy.DeployError, match="start it with `make local`") as caught:
+        deploy.deploy(target="local", endpoint=f"http://127.0.0.1:{port}", stream=io.StringIO())
+    assert str(port) in str(caught.value)
+
+
+def test_the_cli_prints_the_problem_and_exits_1(capsys):
+    from workshop.localcloud.server import free_port
+
+    assert deploy.main(["--endpoint", f"http://127.0.0.1:{free_port()}"]) == 1
+    assert "the local cloud is not running" in capsys.readouterr().err
+
+
+def test_a_missing_sam_is_explained(monkeypatch, tmp_path):
+    monkeypatch.setattr(deploy.sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setattr(deploy.shutil, "which", lambda name: None)
+    with pytest.raises(deploy.DeployError, match="`sam` command"):
+        deploy.sam_executable()
+
+
+def test_aws_outside_us_east_1_is_explained(monkeypatch):
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    with pytest.raises(deploy.DeployError, match="only to us-east-1"):
+        deploy.check_aws({"AWS_REGION": "eu-west-1"})
+
+
+def test_aws_without_credentials_is_explained(monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(deploy.DeployError, match="aws configure"):
+        deploy.check_aws({"AWS_REGION": "us-east-1"})
+
+
+def test_the_local_environment_points_sam_at_the_endpoint():
+    env = deploy.local_environment("http://127.0.0.1:4566", base={"AWS_PROFILE": "work", "PATH": "/bin"})
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
+    assert env["AWS_DEFAULT_REGION"] == env["AWS_REGION"] == "us-east-1"
+    assert env["AWS_ACCESS_KEY_ID"] == "testing" and "AWS_PROFILE" not in env and env["PATH"] == "/bin"

@@ -1,0 +1,173 @@
+"""The Lambda runtime: warm workers, environment, timeout, error shape, logs, identity; the seam pin."""
+
+import io
+import json
+import zipfile
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from workshop.localcloud import lambda_runtime
+
+HANDLER = '''
+import os, time
+
+class TransientError(Exception):
+    """IAM was busy."""
+
+def handler(event, context):
+    print("got", event.get("say", ""))
+    if event.get("fail"):
+        raise TransientError("IAM said: slow down")
+    if event.get("sleep"):
+        time.sleep(event["sleep"])
+    return {"pid": os.getpid(), "greeting": os.environ.get("GREETING"),
+            "region": os.environ["AWS_REGION"], "default_region": os.environ["AWS_DEFAULT_REGION"],
+            "endpoint": os.environ["AWS_ENDPOINT_URL"], "key": os.environ["AWS_ACCESS_KEY_ID"],
+            "name": context.function_name, "remaining": context.get_remaining_time_in_millis()}
+'''
+
+
+def _zip(source: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", source)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def function():
+    with mock_aws():
+        runtime = lambda_runtime.install("http://127.0.0.1:9")
+        iam = boto3.client("iam", region_name="us-east-1")
+        role = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        client = boto3.client("lambda", region_name="us-east-1")
+        client.create_function(FunctionName="fn", Runtime="python3.13", Role=role, Handler="app.handler",
+                               Code={"ZipFile": _zip(HANDLER)}, Timeout=2,
+                               Environment={"Variables": {"GREETING": "hello"}})
+        yield client, runtime, role
+
+
+def _invoke(client, event):
+    response = client.invoke(FunctionName="fn", Payload=json.dumps(event))
+    return response, json.loads(response["Payload"].read())
+
+
+def test_the_seam_is_where_moto_runs_docker():
+    """Fails loudly if moto moves or renames the method the runtime replaces."""
+    from moto.awslambda.models import LambdaFunction
+
+    cls, name = lambda_runtime.seam()
+    assert cls is LambdaFunction and name == "_invoke_lambda"
+    original = LambdaFunction.__dict__["_invoke_lambda"]
+    assert "docker" in original.__code__.co_names or "docker" in str(original.__code__.co_consts)
+    import inspect
+
+    assert list(inspect.signature(original).parameters) == ["self", "event"]
+    # LambdaFunction.invoke must still call it and read (payload, errored, logs)
+    assert "_invoke_lambda" in inspect.getsource(LambdaFunction.invoke)
+
+
+def test_a_function_runs_warm_after_one_cold_start(function):
+    client, runtime, _ = function
+    _, first = _invoke(client, {})
+    _, second = _invoke(client, {})
+    assert first["pid"] == second["pid"]
+    assert runtime.cold_starts == 1
+
+
+def test_the_handler_sees_the_functions_environment(function):
+    client, _, _ = function
+    _, result = _invoke(client, {})
+    assert result["greeting"] == "hello"
+    assert result["region"] == result["default_region"] == "us-east-1"
+    assert result["endpoint"] == "http://127.0.0.1:9"
+    assert result["name"] == "fn"
+    assert 0 < result["remaining"] <= 2000
+
+
+def test_the_credentials_identify_the_execution_role(function):
+    client, _, role = function
+    _, result = _invoke(client, {})
+    identity = lambda_runtime.identity_for_access_key(result["key"])
+    assert identity["role_arn"] == role and identity["session_name"] == "fn"
+    assert lambda_runtime.identity_for_access_key("AKIAOTHER") is None
+
+
+def test_an_exception_comes_back_as_lambda_returns_it(function):
+    client, _, _ = function
+    response, error = _invoke(client, {"fail": True})
+    assert response.get("FunctionError")
+    assert error["errorType"] == "TransientError"
+    assert error["errorMessage"] == "IAM said: slow down"
+    assert any("app.py" in frame for frame in error["stackTrace"])
+    assert not any("lambda_worker" in frame for frame in error["stackTrace"])
+
+
+def test_a_timeout_kills_the_worker_and_the_next_call_gets_a_fresh_one(function):
+    client, runtime, _ = function
+    _, before = _invoke(client, {})
+    response, error = _invoke(client, {"sleep": 10})
+    assert response.get("FunctionError")
+    assert "Task timed out after 2.00 seconds" in error["errorMessage"]
+    _, after = _invoke(client, {})
+    assert after["pid"] != before["pid"]
+    assert runtime.cold_starts == 2
+
+
+def test_logs_go_to_cloudwatch_with_start_end_report(function):
+    client, _, _ = function
+    _invoke(client, {"say": "ping"})
+    logs = boto3.client("logs", region_name="us-east-1")
+    stream = logs.describe_log_streams(logGroupName="/aws/lambda/fn")["logStreams"][0]["logStreamName"]
+    messages = [e["message"] for e in logs.get_log_events(logGroupName="/aws/lambda/fn",
+                                                          logStreamName=stream)["events"]]
+    assert any(m.startswith("START RequestId: ") for m in messages)
+    assert "got ping" in messages
+    assert any(m.startswith("END RequestId: ") for m in messages)
+    report = next(m for m in messages if m.startswith("REPORT RequestId: "))
+    assert "Duration:" in report and "Init Duration:" in report
+
+
+def test_log_tail_is_returned_on_request(function):
+    import base64
+
+    client, _, _ = function
+    response = client.invoke(FunctionName="fn", Payload=b"{}", LogType="Tail")
+    assert "START RequestId" in base64.b64decode(response["LogResult"]).decode()
+
+
+def test_updating_the_configuration_starts_a_new_worker(function):
+    client, runtime, _ = function
+    _, before = _invoke(client, {})
+    client.update_function_configuration(FunctionName="fn", Environment={"Variables": {"GREETING": "bye"}})
+    _, after = _invoke(client, {})
+    assert after["greeting"] == "bye" and after["pid"] != before["pid"]
+
+
+def test_shutdown_stops_every_worker(function):
+    import os
+
+    client, runtime, _ = function
+    _invoke(client, {})
+    pids = runtime.worker_pids()
+    assert pids
+    runtime.shutdown()
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_python313_is_used_for_a_python313_function_when_installed():
+    interpreter = lambda_runtime._interpreter_for("python3.13")
+    import subprocess
+
+    version = subprocess.run([interpreter, "-c", "import sys; print(sys.version_info[:2])"],
+                             capture_output=True, text=True).stdout
+    import shutil
+    import glob
+    import os
+
+    if shutil.which("python3.13") or glob.glob(os.path.expanduser("~/.pyenv/versions/3.13*/bin/python3.13")):
+        assert version.strip() == "(3, 13)"

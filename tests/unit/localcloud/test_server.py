@@ -1,0 +1,100 @@
+"""The server process: start, health, the port-taken message, clean stop, named executions."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import boto3
+import pytest
+
+from workshop.localcloud import server
+from workshop.localcloud.mailbox import clear_mailbox, read_mailbox
+
+
+@pytest.fixture(scope="module")
+def cloud():
+    with server.LocalCloud() as running:
+        yield running
+
+
+def _client(cloud, service):
+    return boto3.client(service, endpoint_url=cloud.endpoint, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def test_it_answers_health(cloud):
+    doc = cloud.health()
+    assert doc["status"] == "ready" and doc["port"] == cloud.port
+    assert cloud.start_seconds < 10
+
+
+def test_a_taken_port_is_named_with_a_hint(cloud):
+    result = subprocess.run([sys.executable, "-m", "workshop.localcloud", "up", "--port", str(cloud.port)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert f"port {cloud.port}" in result.stderr and "--port" in result.stderr
+
+
+def test_executions_without_a_name_do_not_collide(cloud):
+    sfn = _client(cloud, "stepfunctions")
+    machine = sfn.create_state_machine(
+        name="unnamed", roleArn="arn:aws:iam::123456789012:role/r",
+        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+    first = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    second = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    assert first != second
+
+
+def test_the_mailbox_route(cloud):
+    sns = _client(cloud, "sns")
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="a@example.com")
+    clear_mailbox(cloud.endpoint)
+    sns.publish(TopicArn=topic, Subject="S", Message="M")
+    assert [(m["to"], m["subject"], m["body"]) for m in read_mailbox(cloud.endpoint)] == [("a@example.com", "S", "M")]
+    assert clear_mailbox(cloud.endpoint) == 1 and read_mailbox(cloud.endpoint) == []
+
+
+def test_an_iam_write_reaches_a_rule_target(cloud):
+    iam, events, sqs = _client(cloud, "iam"), _client(cloud, "events"), _client(cloud, "sqs")
+    queue = sqs.create_queue(QueueName="trail")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="iam", EventPattern=json.dumps({"source": ["aws.iam"]}))
+    events.put_targets(Rule="iam", Targets=[{"Id": "q", "Arn": arn}])
+    iam.create_policy(PolicyName="p1", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}))
+    with pytest.raises(Exception):
+        iam.create_policy(PolicyName="p1", PolicyDocument="{}")  # refused: emits nothing
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    assert len(messages) == 1
+    assert json.loads(messages[0]["Body"])["detail"]["eventName"] == "CreatePolicy"
+
+
+def test_stopping_ends_the_process_and_its_workers():
+    cloud = server.LocalCloud().start()
+    pid = cloud.proc.pid
+    cloud.stop()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert server.port_is_free(cloud.port)
+
+
+def test_it_stops_by_itself_when_its_parent_is_gone():
+    port = server.free_port()
+    code = ("import subprocess, sys; p = subprocess.Popen([sys.executable, '-m', 'workshop.localcloud', 'up', "
+            f"'--port', '{port}', '--parent-pid', str(__import__('os').getpid())], "
+            "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); print(p.pid, flush=True)")
+    parent = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    child = int(parent.stdout.split()[0])
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child, 9)
+        pytest.fail("the local cloud outlived the process that started it")
