@@ -14,6 +14,9 @@ Routes the kit adds next to moto's:
     GET    /_localcloud/health                          {"status": "ready", ...}
     GET    /_localcloud/mailbox, DELETE clears it       (see mailbox.py)
     ANY    /_localcloud/execute-api/<api>/<stage>/<path> (see apigateway.py)
+
+and two Step Functions operations moto lacks, by X-Amz-Target:
+TestState and ValidateStateMachineDefinition (see stepfunctions_api.py).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ log = logging.getLogger("workshop.localcloud")
 HOST = "127.0.0.1"
 _ACCESS_KEY = re.compile(r"Credential=([^/,\s]+)/")
 _SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
+_REGION = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/[^/]+/aws4_request")
 
 
 class PortInUse(Exception):
@@ -104,7 +108,26 @@ class LocalCloudApp:
             ensure_for_scope(scope.group(1))
         if environ.get("REQUEST_METHOD") == "POST" and "/iam/aws4_request" in auth:
             return self._iam(environ, start_response, auth)
+        from . import stepfunctions_api
+
+        if stepfunctions_api.handles(environ.get("HTTP_X_AMZ_TARGET")):
+            region = _REGION.search(auth)
+            return self._stepfunctions_api(environ, start_response, region.group(1) if region else "us-east-1")
         return self.moto_app(environ, start_response)
+
+    # TestState / ValidateStateMachineDefinition: served by the kit (stepfunctions_api.py)
+    def _stepfunctions_api(self, environ, start_response, region):
+        from . import stepfunctions_api
+
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        status, document = stepfunctions_api.handle(environ["HTTP_X_AMZ_TARGET"], body, ACCOUNT_ID, region)
+        headers = [("Content-Type", "application/x-amz-json-1.0")]
+        if status >= 400:
+            headers.append(("x-amzn-ErrorType", document.get("__type", "InternalFailure")))
+        reason = {200: "OK", 400: "BAD REQUEST"}.get(status, "INTERNAL SERVER ERROR")
+        start_response(f"{status} {reason}", headers)
+        return [json.dumps(document).encode("utf-8")]
 
     # IAM: serve, then emit the CloudTrail event of a successful write --------------
     def _iam(self, environ, start_response, auth):

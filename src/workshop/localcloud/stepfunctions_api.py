@@ -1,0 +1,125 @@
+"""ValidateStateMachineDefinition and TestState in the local cloud.
+
+moto serves neither fully, so the server routes these two Step Functions
+operations (by their `X-Amz-Target`) here, to the kit's own offline
+implementations in `workshop.asl.test_state`; notebook code is then the same
+boto3 call on both targets.
+
+TestState of a Task state without a `mock` calls the real (local) resource,
+as AWS does: a Lambda function (plain function ARN or `lambda:invoke`) or
+`sns:publish`. The state's data flow is computed once with a stand-in result
+to learn what it would send, the resource is called with that, and the state
+is run again with the real result (or the function's error) as its mock.
+Other resources still need a mock, and the error says so.
+
+Note for plain boto3: botocore sends TestState to `sync-<host>`; with a
+local endpoint create the client with `Config(inject_host_prefix=False)`
+(the kit's `workshop.session` does).
+"""
+
+from __future__ import annotations
+
+import json
+
+TARGET_PREFIX = "AWSStepFunctions."
+OPERATIONS = ("TestState", "ValidateStateMachineDefinition")
+_LAMBDA_ARN = "arn:aws:lambda:"
+
+
+def handles(target: str | None) -> bool:
+    return bool(target) and target.startswith(TARGET_PREFIX) and target[len(TARGET_PREFIX):] in OPERATIONS
+
+
+def _error(code: str, message: str, status: int = 400):
+    return status, {"__type": code, "message": message}
+
+
+def handle(target: str, body: bytes, account_id: str, region: str) -> tuple[int, dict]:
+    """(HTTP status, JSON body) for one request."""
+    from workshop.asl import test_state as engine
+
+    operation = target[len(TARGET_PREFIX):]
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:
+        return _error("SerializationException", "The request body is not JSON.")
+    if not isinstance(request, dict):
+        return _error("SerializationException", "The request body must be a JSON object.")
+    try:
+        if operation == "ValidateStateMachineDefinition":
+            return 200, engine.validate_state_machine_definition(request)
+        try:
+            return 200, engine.test_state(request)
+        except engine.MockRequired:
+            return 200, _test_with_real_resource(engine, request, account_id, region)
+    except engine.TestStateError as exc:
+        return _error(exc.code, exc.message)
+    except Exception as exc:  # an AWS-shaped error, never a dead request
+        import logging
+
+        logging.getLogger("workshop.localcloud").exception("%s failed", operation)
+        return _error("InternalFailure", f"{operation} failed in the local cloud: {exc}", 500)
+
+
+def _state(request: dict) -> dict:
+    definition = json.loads(request["definition"])
+    if "States" in definition:
+        name = request.get("stateName") or definition.get("StartAt")
+        return definition["States"][name]
+    return definition
+
+
+def _test_with_real_resource(engine, request: dict, account_id: str, region: str) -> dict:
+    state = _state(request)
+    resource = str(state.get("Resource", ""))
+    if resource.endswith(".waitForTaskToken") or resource.endswith(".sync") or not (
+            resource.startswith(_LAMBDA_ARN) or resource in ("arn:aws:states:::lambda:invoke",
+                                                             "arn:aws:states:::sns:publish")):
+        raise engine.MockRequired(
+            f"The local cloud's TestState calls Lambda functions and sns:publish for real; for {resource or 'this state'} "
+            "pass mock={'result': ...} or mock={'errorOutput': {...}}.")
+    probe = dict(request, inspectionLevel="DEBUG",
+                 mock={"result": "{}", "fieldValidationMode": "NONE"})
+    first = engine.test_state(probe)
+    data = first.get("inspectionData", {})
+    sent = json.loads(data.get("afterParameters") or data.get("afterArguments") or data.get("afterInputPath") or "{}")
+
+    if resource == "arn:aws:states:::sns:publish":
+        mock = {"result": json.dumps(_sns_publish(sent, account_id, region))}
+    else:
+        if resource.startswith(_LAMBDA_ARN):
+            function, payload = resource, sent
+        else:
+            function, payload = sent.get("FunctionName"), sent.get("Payload", {})
+        output, failed = _invoke(function, payload, account_id, region)
+        if failed:
+            mock = {"errorOutput": {"error": output.get("errorType", "Lambda.Unknown"), "cause": json.dumps(output)}}
+        elif resource.startswith(_LAMBDA_ARN):
+            mock = {"result": json.dumps(output)}
+        else:
+            mock = {"result": json.dumps({"ExecutedVersion": "$LATEST", "Payload": output, "StatusCode": 200})}
+    mock["fieldValidationMode"] = "NONE"
+    return engine.test_state(dict(request, mock=mock))
+
+
+def _invoke(function: str | None, payload, account_id: str, region: str):
+    from moto.awslambda.utils import get_backend
+
+    if not function:
+        raise ValueError("the state names no FunctionName")
+    fn = get_backend(account_id, region).get_function(function)
+    headers: dict = {}
+    raw = fn.invoke(json.dumps(payload), {}, headers)
+    output = json.loads(raw) if raw else None
+    return output, bool(headers.get("x-amz-function-error"))
+
+
+def _sns_publish(parameters: dict, account_id: str, region: str) -> dict:
+    from moto.sns.models import sns_backends
+
+    backend = sns_backends[account_id][region]
+    message_id = backend.publish(
+        message=parameters.get("Message") if isinstance(parameters.get("Message"), str)
+        else json.dumps(parameters.get("Message")),
+        arn=parameters.get("TopicArn"), subject=parameters.get("Subject"))
+    return {"MessageId": message_id}
