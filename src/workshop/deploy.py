@@ -78,7 +78,7 @@ def check_local_cloud(endpoint: str) -> None:
 def check_aws(env: dict) -> str:
     """The account id, after checking credentials and region; DeployError explains what is wrong."""
     import boto3
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
     session = boto3.Session()
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or session.region_name
@@ -90,6 +90,9 @@ def check_aws(env: dict) -> str:
         identity = boto3.client("sts", region_name=REGION).get_caller_identity()
     except NoCredentialsError:
         raise DeployError("no AWS credentials found: run `aws configure` (or `aws sso login`), "
+                          "or deploy to the local cloud with --target local.") from None
+    except EndpointConnectionError as exc:
+        raise DeployError(f"AWS could not be reached ({exc}): check your network or proxy, "
                           "or deploy to the local cloud with --target local.") from None
     except (ClientError, BotoCoreError) as exc:
         raise DeployError(f"your AWS credentials were refused ({exc}): refresh them "

@@ -118,7 +118,7 @@ def test_history_graph_table_timeline_and_side_by_side(workshop_run):
     text = _text("05_execution_history")
     assert "<details>" in text and "TaskStateEntered" in text
     assert "alert path: CheckEvent → ModifyState → ValidatePolicy → ChooseAction → AllowWithNotification" in text
-    assert "remediation path:" in text and "TempRemove → AskUser" in text
+    assert "remediation path:" in text and "TempRemove → CheckDuplicate → AskUser" in text
 
 
 def test_going_further_covers_edit_timeout_and_catch(workshop_run):

@@ -169,7 +169,8 @@ class LocalCloudApp:
         request = Request(environ)
         path = request.path
         if path == "/_localcloud/health":
-            rt = sys.modules.get("workshop.localcloud.lambda_runtime")
+            # Until loading is done the module may be half-imported by the load thread.
+            rt = sys.modules.get("workshop.localcloud.lambda_runtime") if self.loaded.is_set() else None
             rt = rt.runtime() if rt else None
             body = {"status": "failed" if self.load_error else "ready",
                     "endpoint": f"http://{HOST}:{self.port}", "port": self.port,

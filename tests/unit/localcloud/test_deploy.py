@@ -1,6 +1,9 @@
 """workshop.deploy: the failures a learner hits say what to do."""
 
 import io
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -36,14 +39,17 @@ def test_aws_outside_us_east_1_is_explained(monkeypatch):
         deploy.check_aws({"AWS_REGION": "eu-west-1"})
 
 
-def test_aws_without_credentials_is_explained(monkeypatch, tmp_path):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    with pytest.raises(deploy.DeployError, match="aws configure"):
-        deploy.check_aws({"AWS_REGION": "us-east-1"})
+def test_aws_without_credentials_is_explained(tmp_path):
+    # A separate process with a scrubbed environment: credentials that other
+    # tests (or moto) leave in this process must not hide the message.
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "AWS_REGION": "us-east-1",
+           "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_CONFIG_FILE": str(tmp_path / "none"),
+           "AWS_EC2_METADATA_DISABLED": "true"}
+    code = ("from workshop import deploy\n"
+            "try:\n    deploy.check_aws({'AWS_REGION': 'us-east-1'})\n"
+            "except deploy.DeployError as exc:\n    print(exc)\n")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert "no AWS credentials found" in result.stdout and "aws configure" in result.stdout, result
 
 
 def test_the_local_environment_points_sam_at_the_endpoint():
