@@ -26,7 +26,7 @@ from pathlib import Path
 
 DEFAULT_STACK_NAME = "security-orchestrator"
 DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
-DEFAULT_BUILD_DIR = ".aws-sam"
+DEFAULT_BUILD_DIR = ".aws-sam/build"  # sam's own default: its build.toml goes beside it, in .aws-sam
 REGION = "us-east-1"
 # deploy() parameter name -> template parameter
 PARAMETER_NAMES = {"email": "EmailAddress", "restricted_actions": "RestrictedActions",

@@ -192,3 +192,13 @@ def test_sam_validate_lint_is_clean():
     result = _run([str(sam), "validate", "--lint", "--template", str(TEMPLATE)])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "is a valid SAM Template" in result.stdout + result.stderr
+
+
+def test_a_repeated_delivery_does_not_ask_twice(machine):
+    _, definition = machine
+    assert definition["States"]["TempRemove"]["Next"] == "CheckDuplicate"
+    check = definition["States"]["CheckDuplicate"]
+    assert check["Choices"][0] == {"Variable": "$.reverted.alreadyReverted", "BooleanEquals": True,
+                                   "Next": "AlreadyHandled"}
+    assert check["Default"] == "AskUser"
+    assert definition["States"]["AlreadyHandled"]["Type"] == "Succeed"
