@@ -55,6 +55,10 @@ workshop: setup
 lab: setup
 	$(BIN)/python scripts/run_lab.py
 
+# The approval panel on its own page (Voila), for a workshop leader's screen.
+approvals: setup
+	$(BIN)/python scripts/run_approvals.py
+
 bench: setup
 	$(BIN)/python benchmarks/run.py
 

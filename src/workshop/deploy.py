@@ -179,7 +179,13 @@ def deploy(*, target: str = "local", endpoint: str | None = None, stack_name: st
     env["SAM_CLI_TELEMETRY"] = "0"
     sam = sam_executable()
     built = (root / build_dir / "template.yaml").resolve()
-    if not skip_build or not built.is_file():
+    if not skip_build and shutil.which("python3.13") is None:
+        # Binder and many laptops lack the Lambda runtime's Python; the functions
+        # need no third-party packages, so `sam deploy` can package their folders.
+        stream.write("python3.13 (the Lambda runtime) is not installed: deploying the functions from their "
+                     "source folders without `sam build` (they need no third-party packages).\n")
+        built = (root / template).resolve()
+    elif not skip_build or not built.is_file():
         built = build(build_dir=build_dir, template=template, project_dir=root, env=env, stream=stream)
     command = [sam, "deploy", "--template-file", str(built), "--stack-name", stack_name,
                "--resolve-s3", "--capabilities", "CAPABILITY_IAM", "--region", REGION,
@@ -208,12 +214,15 @@ def main(argv=None) -> int:
     parser.add_argument("--restricted-actions", default=None, help="comma-separated IAM actions")
     parser.add_argument("--approval-timeout", type=int, default=None, help="seconds an approval request waits")
     parser.add_argument("--build-dir", default=DEFAULT_BUILD_DIR)
+    parser.add_argument("--no-build", action="store_true",
+                        help="skip `sam build`: deploy the functions from their source folders")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     parameters = {"EmailAddress": args.email, "RestrictedActions": args.restricted_actions,
                   "ApprovalTimeoutSeconds": args.approval_timeout}
     try:
         outputs = deploy(target=args.target, endpoint=args.endpoint, stack_name=args.stack_name,
-                         parameters=parameters, build_dir=args.build_dir)
+                         parameters=parameters, build_dir="." if args.no_build else args.build_dir,
+                         skip_build=args.no_build)
     except DeployError as exc:
         print(f"\nworkshop deploy: {exc}", file=sys.stderr)
         return 1

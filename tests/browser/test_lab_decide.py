@@ -1,0 +1,98 @@
+"""A learner's JupyterLab in a real browser: decide an incident from the panel, see the graph.
+
+JupyterLab runs on the workshop notebooks (with the test stack's name injected,
+as papermill does), its kernels pointed at the session's local cloud with the
+stack deployed. The test creates the incident with plain boto3, then does what
+a learner does: open the notebook, Run → Run All Cells, click a button, re-run
+the outcome cell; it checks what the page shows and, with boto3, what happened.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def _card(page, policy_name: str):
+    """The approval card of one policy (the innermost widget box holding its name and buttons)."""
+    return (page.locator(".jp-NotebookPanel .widget-vbox")
+            .filter(has_text=f"Policy {policy_name}")
+            .filter(has=page.get_by_role("button", name="Approve")).last)
+
+
+def _decide_in_lab(lab, page, incident):
+    notebook = lab.open(page, "notebooks/04_decide.ipynb")
+    notebook.run_all()  # decision=None: nothing blocks, the outcome cell says "No decision yet"
+    outcome_cell = notebook.index_of("decision_outcome(cloud, panel)")
+    outcome = notebook.cells().nth(outcome_cell).locator(".jp-OutputArea")
+    assert "No decision yet" in outcome.inner_text()
+
+    card = _card(page, incident.policy_name)
+    card.scroll_into_view_if_needed()
+    assert "s3:DeleteBucket" in card.inner_text()
+    assert "RevertedBySecurityOrchestrator" in card.inner_text()  # the diff shows the harmless version
+    return notebook, card, outcome_cell
+
+
+def test_approve_from_the_panel_restores_the_policy(lab, page, new_incident, screenshots):
+    incident = new_incident("browser-approve")
+    notebook, card, outcome_cell = _decide_in_lab(lab, page, incident)
+    page.screenshot(path=str(screenshots / "panel_before.png"))
+
+    card.get_by_role("button", name="Approve").click()
+    card.get_by_text("The execution is now SUCCEEDED").wait_for()
+    assert "Approved (HTTP 200)" in card.inner_text()
+    notebook.run_cell(outcome_cell)
+    outcome = notebook.cells().nth(outcome_cell).locator(".jp-OutputArea")
+    outcome.get_by_text("the original document is in force again").wait_for()
+    assert "SUCCEEDED" in outcome.inner_text() and incident.policy_name in outcome.inner_text()
+    outcome.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshots / "panel_outcome.png"))
+    card.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshots / "panel_after.png"))
+
+    assert incident.status() == "SUCCEEDED"
+    assert incident.is_restored(), incident.document()
+
+
+def test_deny_from_the_panel_keeps_the_policy_reverted(lab, page, new_incident, screenshots):
+    incident = new_incident("browser-deny")
+    notebook, card, outcome_cell = _decide_in_lab(lab, page, incident)
+
+    card.get_by_role("button", name="Deny").click()
+    card.get_by_text("The execution is now SUCCEEDED").wait_for()
+    assert "Denied" in card.inner_text()
+    notebook.run_cell(outcome_cell)
+    outcome = notebook.cells().nth(outcome_cell).locator(".jp-OutputArea")
+    outcome.get_by_text("the harmless version stays in force").wait_for()
+    assert "SUCCEEDED" in outcome.inner_text() and "denied" in outcome.inner_text()
+    card.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshots / "panel_deny_after.png"))
+
+    assert incident.status() == "SUCCEEDED"
+    assert incident.is_reverted(), incident.document()
+    assert not incident.is_restored()
+
+
+def test_build_notebook_draws_the_state_machine(lab, page, screenshots):
+    notebook = lab.open(page, "notebooks/02_build_state_machine.ipynb")
+    # Every state, validated and drawn; stop before the last section, which would
+    # put the learner's definition into the session's shared stack.
+    last_state = notebook.index_of('sm.add("IncidentFailed"')
+    notebook.run_all_above(last_state + 1)
+
+    output = notebook.cells().nth(last_state).locator(".jp-OutputArea")
+    # JupyterLab draws the Mermaid diagram (or the SVG beside it) once the output arrives.
+    graph = output.locator("svg").filter(has_text="IncidentFailed").first
+    graph.wait_for()
+    graph.scroll_into_view_if_needed()
+    text = graph.text_content()
+    for state in ("CheckEvent", "ValidatePolicy", "TempRemove", "AskUser", "usersChoice", "IncidentFailed"):
+        assert state in text, f"{state} is missing from the drawn graph"
+    box = graph.bounding_box()
+    assert box and box["width"] > 200 and box["height"] > 200, box
+    # The whole graph: a window tall enough for it, as on a big screen.
+    page.set_viewport_size({"width": 1400, "height": int(box["height"]) + 400})
+    graph.scroll_into_view_if_needed()
+    graph.screenshot(path=str(screenshots / "graph.png"))
