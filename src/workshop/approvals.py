@@ -271,7 +271,7 @@ def _left(delta: timedelta | None) -> str:
 def approval_card_html(approval: PendingApproval) -> str:
     actions = ", ".join(f"<code>{html.escape(str(a))}</code>" for a in approval.matched_actions()) or "—"
     return (
-        f"<div><strong>Policy {html.escape(approval.policy_name)}</strong> "
+        f"<div style=\"line-height:1.4\"><strong>Policy {html.escape(approval.policy_name)}</strong> "
         f"({html.escape(approval.event_name)}, version {html.escape(approval.version_id)})<br>"
         f"<small>{html.escape(approval.policy_arn)}</small><br>"
         f"Restricted actions allowed: {actions}<br>"

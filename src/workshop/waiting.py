@@ -61,7 +61,10 @@ def wait_for(check, *, what: str, timeout: float = 60.0, interval: float = 0.5,
             value = check()
             if value:
                 if bar is not None:
-                    bar.set_postfix_str("done")
+                    # A finished wait shows a full bar, however early it ended.
+                    elapsed = clock() - start
+                    bar.total = bar.n = max(round(elapsed, 1), 0.1)
+                    bar.set_postfix_str(f"done in {elapsed:.1f} s")
                 return value
             if describe is not None:
                 last_seen = describe(value)
