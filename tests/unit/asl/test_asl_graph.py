@@ -1,11 +1,18 @@
 """The graph renderer: Mermaid text, SVG, status colours, MIME bundle."""
 
+import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
 
 from workshop.asl import StateMachineGraph, graph_bundle, to_mermaid, to_svg
-from workshop.asl.graph import STATUS_COLOURS, describe_rule
+from workshop.asl.graph import STATUS_COLOURS, describe_rule, layout_boxes, short_path, summarize_rule
 
 SVG = "{http://www.w3.org/2000/svg}"
+ROOT = Path(__file__).resolve().parents[3]
+WORKSHOP = ROOT / "statemachine" / "security_orchestrator.asl.json"
+CASES = Path(__file__).resolve().parent / "cases" / "valid"
 
 DEFINITION = {
     "StartAt": "ValidatePolicy",
@@ -73,14 +80,16 @@ def test_svg_parses_and_contains_every_state_name_escaped():
                  "Done", "Failed", "missing: Ghost"):
         assert name in texts, name
     assert "&lt;item&gt;" in svg  # escaped in the source, not raw
-    assert '$.taskresult.action == "remedy"' in texts
-    # A label too wide for the room above its target is cut in the middle (both
-    # ends stay readable) and keeps its full text as a tooltip.
+    # Conditions show their last meaningful path segments; the full condition is the tooltip.
+    assert 'action == "remedy"' in texts and '$.taskresult.action == "remedy"' not in texts
     root = ET.fromstring(svg)
-    tooltips = {"".join(g.find(f"{SVG}title").itertext()): "".join(g.find(f"{SVG}text").itertext())
+    tooltips = {"".join(g.find(f"{SVG}title").itertext()): " ".join(t.text for t in g.iter(f"{SVG}tspan"))
                 for g in root.iter(f"{SVG}g") if g.get("class") == "edge-label"}
-    shown = tooltips["catch: States.TaskFailed, Lambda.Unknown"]
-    assert shown.startswith("catch: St") and shown.endswith("Unknown") and "…" in shown
+    assert tooltips['$.taskresult.action == "remedy"'] == 'action == "remedy"'
+    # A label too wide for one line wraps instead of being cut.
+    assert tooltips["catch: States.TaskFailed, Lambda.Unknown"].replace(", ", ",") == \
+        "catch: States.TaskFailed,Lambda.Unknown"
+    assert "…" not in " ".join(tooltips.values())
 
 
 def test_svg_marks_catch_edges_dashed_and_missing_nodes_distinct():
@@ -105,11 +114,32 @@ def test_svg_nodes_do_not_overlap():
             assert x1 + w1 <= x2 or x2 + w2 <= x1 or y1 + h1 <= y2 or y2 + h2 <= y1
 
 
-def _state_boxes(root):
+def _named_boxes(root):
     for g in root.iter(f"{SVG}g"):
         if g.get("data-state"):
             rect = g.find(f"{SVG}rect")
-            yield tuple(float(rect.get(k)) for k in ("x", "y", "width", "height"))
+            yield g, tuple(float(rect.get(k)) for k in ("x", "y", "width", "height"))
+
+
+def _path_points(d: str, steps: int = 12):
+    """Sample an SVG path made of M, L and C commands."""
+    tokens = d.replace("M", " M ").replace("L", " L ").replace("C", " C ").split()
+    points, command, args = [], None, []
+    for token in tokens + ["M"]:
+        if token in ("M", "L", "C"):
+            coords = [tuple(map(float, a.split(","))) for a in args]
+            if command in ("M", "L") and coords:
+                points.append(coords[0])
+            elif command == "C" and len(coords) == 3:
+                (x0, y0), (x1, y1), (x2, y2), (x3, y3) = points[-1], *coords
+                for i in range(1, steps + 1):
+                    t = i / steps
+                    a, b, c, e = (1 - t) ** 3, 3 * t * (1 - t) ** 2, 3 * t * t * (1 - t), t ** 3
+                    points.append((a * x0 + b * x1 + c * x2 + e * x3, a * y0 + b * y1 + c * y2 + e * y3))
+            command, args = token, []
+        else:
+            args.append(token)
+    return points
 
 
 def test_long_and_backward_edges_run_round_the_states_in_between():
@@ -119,19 +149,17 @@ def test_long_and_backward_edges_run_round_the_states_in_between():
               "Default": "C"},
         "C": {"Type": "Pass", "Next": "D"},
         "D": {"Type": "Succeed"}}}
-    for definition in (DEFINITION, loop):
+    for definition in (DEFINITION, loop, json.loads(WORKSHOP.read_text())):
         root = ET.fromstring(to_svg(definition))
-        boxes = list(_state_boxes(root))
-        routed = [p.get("d") for p in root.iter(f"{SVG}path") if p.get("class") == "edge" and " L" in p.get("d")]
-        assert routed, "expected at least one edge routed along a side lane"
-        for d in routed:
-            points = [tuple(map(float, part.lstrip("ML").split(","))) for part in d.split()]
-            # The lane is the vertical run in the middle of the polyline.
-            (lane_x, top), (_, bottom) = points[2], points[3]
-            top, bottom = min(top, bottom), max(top, bottom)
+        boxes = [b for g, b in _named_boxes(root) if g.get("data-state") not in ("Fan out", "Each <item>")]
+        paths = [p.get("d") for p in root.iter(f"{SVG}path") if p.get("class") == "edge"]
+        assert paths
+        for d in paths:
+            points = _path_points(d)
+            inner = points[2:-2]  # the ends touch their own states
             for x, y, w, h in boxes:
-                crosses = x < lane_x < x + w and y < bottom and y + h > top
-                assert not crosses, (d, (x, y, w, h))
+                inside = [(px, py) for px, py in inner if x + 1 < px < x + w - 1 and y + 1 < py < y + h - 1]
+                assert not inside, (d, (x, y, w, h))
 
 
 def test_statuses_colour_nodes_with_console_colours():
@@ -190,6 +218,122 @@ def test_loops_and_malformed_definitions_still_render():
 
 
 def test_accepts_json_text():
-    import json
-
     assert to_mermaid(json.dumps(DEFINITION)) == to_mermaid(DEFINITION)
+
+
+def test_short_paths_keep_the_last_meaningful_segments():
+    assert short_path("$.taskresult.action") == "action"
+    assert short_path("$.detail.responseElements.policy.arn") == "policy.arn"
+    assert short_path("$.detail.eventID") == "eventID"
+    assert short_path("$.items[0].id") == "items[0].id"
+    assert short_path("$.n") == "n"
+    assert short_path("$$.Execution.Id") == "$$.Execution.Id"
+    assert short_path("$myVar") == "$myVar" and short_path("$") == "$"
+
+
+def test_rule_summaries_are_short_and_readable():
+    assert summarize_rule({"Variable": "$.taskresult.action", "StringEquals": "remedy"}) == 'action == "remedy"'
+    checks = {"And": [{"Variable": "$.detail.eventID", "IsPresent": True},
+                      {"Variable": "$.detail.requestParameters.policyDocument", "IsPresent": True},
+                      {"Variable": "$.detail.responseElements.policy.arn", "IsPresent": True}]}
+    assert summarize_rule(checks) == "has eventID, policyDocument, policy.arn"
+    own = {"And": [{"Variable": "$.a.role.arn", "IsPresent": True},
+                   {"Or": [{"Variable": "$.a.role.arn", "StringEquals": "x"},
+                           {"Variable": "$.a.role.arn", "StringEquals": "y"}]}]}
+    assert summarize_rule(own) == 'role.arn in ("x", "y")'
+    assert summarize_rule({"Not": {"Variable": "$.a.flag", "IsPresent": True}}) == "no flag"
+    assert summarize_rule({"Variable": "$.x.count", "NumericLessThanPath": "$.limits.max"}) == "x.count < max"
+
+
+def test_each_terminal_state_has_its_own_end_marker_and_there_is_one_start():
+    definition = json.loads(WORKSHOP.read_text())
+    terminals = [name for name, st in definition["States"].items()
+                 if st.get("End") is True or st["Type"] in ("Succeed", "Fail")]
+    root = ET.fromstring(to_svg(definition))
+    markers = [g for g in root.iter(f"{SVG}g") if g.get("class") == "end-marker"]
+    assert len(markers) == len(terminals) == 8
+    assert [g.get("data-state") for g in root.iter(f"{SVG}g") if g.get("data-state") in ("Start", "End")] == ["Start"]
+    boxes = {name: (x, y, w, h) for kind, name, x, y, w, h in layout_boxes(definition) if kind == "state"}
+    ends = [(x + w / 2, y + h / 2) for kind, _, x, y, w, h in layout_boxes(definition) if kind == "end"]
+    for name in terminals:  # just below its state, within its width
+        x, y, w, h = boxes[name]
+        assert any(x <= ex <= x + w and y + h < ey < y + h + 40 for ex, ey in ends), name
+    # No frame round the picture: every edge path stays inside the drawing, none runs along its border.
+    width = float(root.get("width"))
+    for p in root.iter(f"{SVG}path"):
+        if p.get("class") in ("edge", "end-edge"):
+            xs = [x for x, _ in _path_points(p.get("d"))]
+            assert min(xs) > 16 and max(xs) < width - 16
+    text = to_mermaid(definition)
+    assert text.count(":::endmark") == 8 and text.count('(("Start"))') == 1
+
+
+def test_parallel_edges_between_two_states_are_merged_with_one_label():
+    definition = json.loads(WORKSHOP.read_text())
+    root = ET.fromstring(to_svg(definition))
+    labels = {"".join(g.find(f"{SVG}title").itertext()): [t.text for t in g.iter(f"{SVG}tspan")]
+              for g in root.iter(f"{SVG}g") if g.get("class") == "edge-label"}
+    # ValidatePolicy -> TempRemove: two catches, one dashed edge, one line.
+    assert labels["catch: InvalidPolicyDocument\ncatch: States.ALL"] == ["catch: InvalidPolicyDocument, States.ALL"]
+    # ChooseAction -> TempRemove: a rule and Default, one solid edge, one line each.
+    assert labels['$.taskresult.action == "remedy"\nDefault'] == ['action == "remedy"', "Default"]
+    edges = [p for p in root.iter(f"{SVG}path") if p.get("class") == "edge"]
+    transitions = sum(1 for _ in _model_edges(definition))
+    assert len(edges) == transitions - 3  # ValidatePolicy, ChooseAction and usersChoice each merge a pair
+    mermaid = to_mermaid(definition)
+    assert '-.->|"catch: InvalidPolicyDocument, States.ALL"|' in mermaid
+    assert '-->|"$.taskresult.action == #quot;remedy#quot;<br>Default"|' in mermaid
+
+
+def _model_edges(definition):
+    """Every transition of a flat definition, the way the console counts them (Start included)."""
+    yield "Start"
+    for state in definition["States"].values():
+        if "Next" in state:
+            yield state["Next"]
+        yield from (r["Next"] for r in state.get("Choices", []))
+        if "Default" in state:
+            yield state["Default"]
+        yield from (c["Next"] for c in state.get("Catch", []))
+
+
+def _overlaps(boxes):
+    found = []
+    for i, (k1, n1, x1, y1, w1, h1) in enumerate(boxes):
+        for k2, n2, x2, y2, w2, h2 in boxes[i + 1:]:
+            if "group" in (k1, k2):
+                continue  # a Parallel or Map box holds other boxes by design
+            if x1 + w1 > x2 + 0.5 and x2 + w2 > x1 + 0.5 and y1 + h1 > y2 + 0.5 and y2 + h2 > y1 + 0.5:
+                found.append(((k1, n1), (k2, n2)))
+    return found
+
+
+@pytest.mark.parametrize("path", [WORKSHOP] + sorted(CASES.glob("*.json")), ids=lambda p: p.name)
+def test_labels_never_overlap_each_other_or_a_state(path):
+    definition = json.loads(path.read_text())
+    boxes = layout_boxes(definition)
+    assert _overlaps(boxes) == []
+    # Group boxes hold their children and do not overlap anything but what they hold.
+    groups = [b for b in boxes if b[0] == "group"]
+    for _, _, gx, gy, gw, gh in groups:
+        for kind, _, x, y, w, h in boxes:
+            if kind == "label" and not (x >= gx and x + w <= gx + gw and y >= gy and y + h <= gy + gh):
+                assert x + w <= gx or gx + gw <= x or y + h <= gy or gy + gh <= y
+    # The drawn SVG has the same label boxes.
+    root = ET.fromstring(to_svg(definition))
+    drawn = [g.find(f"{SVG}rect") for g in root.iter(f"{SVG}g") if g.get("class") == "edge-label"]
+    assert len(drawn) == sum(1 for b in boxes if b[0] == "label")
+
+
+def test_labels_do_not_overlap_with_many_choices_into_one_state():
+    choices = [{"Variable": f"$.detail.check{i}.value", "NumericGreaterThan": i, "Next": "T" if i % 2 else "U"}
+               for i in range(6)]
+    definition = {"StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Choices": choices, "Default": "U"},
+        "T": {"Type": "Task", "Resource": "x", "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "C"}], "Next": "T"},
+        "U": {"Type": "Succeed"}}}
+    boxes = layout_boxes(definition)
+    assert _overlaps(boxes) == []
+    labels = [b for b in boxes if b[0] == "label"]
+    assert len(labels) == 3  # C->T, C->U, T->C (back); T->T is an unlabelled loop on its right
+    ET.fromstring(to_svg(definition))
