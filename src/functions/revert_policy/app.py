@@ -62,14 +62,17 @@ def _document(iam, arn: str, version_id: str):
     return json.loads(document) if isinstance(document, str) else document
 
 
-def revert_policy(iam, arn: str, bad_version: str) -> dict:
+def revert_policy(iam, arn: str, bad_version: str, retry: int = 0) -> dict:
+    """`retry` is the state's retry count: on a retry, a version already gone was
+    deleted by this execution's own earlier attempt (whose answer was lost), so
+    the incident goes on; on a first attempt it means another execution handled
+    the same event (at-least-once delivery), reported as alreadyReverted."""
     versions = _call(iam.list_policy_versions, PolicyArn=arn)["Versions"]
     by_id = {v["VersionId"]: v for v in versions}
     default = next(v["VersionId"] for v in versions if v["IsDefaultVersion"])
 
     if bad_version not in by_id:
-        # Deleted already: a retry after the first attempt got this far.
-        return {"harmlessVersionId": default, "deletedVersionId": bad_version, "alreadyReverted": True}
+        return {"harmlessVersionId": default, "deletedVersionId": bad_version, "alreadyReverted": retry == 0}
 
     if bad_version != default:
         # Created with setAsDefault=false: not in force, so nothing to swap in.
@@ -108,7 +111,11 @@ def handler(event, context):
             "RevertPolicy needs policyMeta.arn and policyMeta.versionId (the output of ModifyState)"
         )
     arn, bad_version = meta["arn"], meta["versionId"]
-    result = revert_policy(_iam(), arn, bad_version)
+    try:
+        retry = int(event.get("retryCount") or 0)
+    except (TypeError, ValueError):
+        retry = 0
+    result = revert_policy(_iam(), arn, bad_version, retry)
     name = arn.rsplit("/", 1)[-1]
     result["message"] = (
         f"Policy {name}: version {bad_version} was taken out of force and deleted; "

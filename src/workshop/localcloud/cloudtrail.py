@@ -56,9 +56,9 @@ def request_parameters(form: dict[str, list[str]]) -> dict:
         if key in ("Action", "Version"):
             continue
         value = values[0] if values else ""
-        if key.startswith("Tags.member."):
-            _, _, index, field = key.split(".", 3)
-            tags.setdefault(index, {})[_camel(field)] = value
+        parts = key.split(".", 3)
+        if key.startswith("Tags.member.") and len(parts) == 4 and parts[2].isdigit():
+            tags.setdefault(parts[2], {})[_camel(parts[3])] = value
             continue
         if key in _BOOLEAN_PARAMETERS:
             params[_camel(key)] = value.lower() == "true"

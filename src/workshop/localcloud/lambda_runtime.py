@@ -20,7 +20,10 @@ takes its place:
   "stackTrace"}` with the function-error header, so Step Functions Retry /
   Catch see the exception class name as the error;
 * START / END / REPORT lines and the handler's output go to CloudWatch Logs
-  `/aws/lambda/<name>`.
+  `/aws/lambda/<name>`;
+* a payload that is not JSON is refused before anything runs, as Lambda
+  does: 400 `InvalidRequestContentException` (moto answered a 500 page).
+  Patch point: `LambdaFunction.invoke`, wrapped (`install_payload_check`).
 
 The interpreter is python3.13 for a python3.13 function when one is installed,
 else the local cloud's own; boto3 comes from the local cloud's environment
@@ -462,6 +465,7 @@ def install(endpoint: str, spawn_per_invoke: bool = False) -> LambdaRuntime:
 
     _invoke_lambda.__doc__ = "workshop.localcloud.lambda_runtime: run the handler in a warm local worker."
     setattr(cls, name, _invoke_lambda)
+    install_payload_check()
     # moto's "lambda-simple" backend (use_docker=False) never calls the seam: keep the real one.
     default_user_config.setdefault("lambda", {})["use_docker"] = True
     return _runtime
@@ -469,3 +473,39 @@ def install(endpoint: str, spawn_per_invoke: bool = False) -> LambdaRuntime:
 
 def runtime() -> LambdaRuntime | None:
     return _runtime
+
+
+def invalid_payload(body) -> str | None:
+    """Why Lambda would refuse this Invoke payload (not JSON), or None when it is fine."""
+    if body is None or body == "" or body == b"":
+        return None
+    try:
+        json.loads(body)
+    except ValueError as exc:  # UnicodeDecodeError included
+        return f"Could not parse request body into json: Could not parse payload into json: {exc}"
+    return None
+
+
+def install_payload_check() -> None:
+    """A payload that is not JSON: 400 InvalidRequestContentException, as Lambda answers.
+
+    moto's `LambdaFunction.invoke` parses the payload itself and a bad one ended
+    in a 500 page; the wrapper refuses it first and leaves every good payload
+    to the original.
+    """
+    from moto.awslambda.exceptions import LambdaClientError
+    from moto.awslambda.models import LambdaFunction
+
+    original = LambdaFunction.invoke
+    if getattr(original, "_localcloud", False):
+        return
+
+    def invoke(self, body, request_headers, response_headers):
+        problem = invalid_payload(body)
+        if problem is not None:
+            raise LambdaClientError("InvalidRequestContentException", problem)
+        return original(self, body, request_headers, response_headers)
+
+    invoke._localcloud = True
+    invoke.__wrapped__ = original
+    LambdaFunction.invoke = invoke

@@ -93,6 +93,9 @@ def handle(request):
 
     if request.method == "DELETE":
         return Response(json.dumps({"deleted": MAILBOX.clear()}), content_type="application/json")
+    if request.method not in ("GET", "HEAD"):
+        return Response(json.dumps({"message": "use GET to read the mailbox, DELETE to empty it"}),
+                        status=405, content_type="application/json", headers={"Allow": "GET, HEAD, DELETE"})
     return Response(json.dumps(MAILBOX.messages()), content_type="application/json")
 
 

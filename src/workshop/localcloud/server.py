@@ -110,10 +110,28 @@ class LocalCloudApp:
             return self._iam(environ, start_response, auth)
         from . import stepfunctions_api
 
-        if stepfunctions_api.handles(environ.get("HTTP_X_AMZ_TARGET")):
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target and "amz-json" in environ.get("CONTENT_TYPE", "") and scope:
+            rejected = self._check_json_request(environ, target, scope.group(1), start_response)
+            if rejected is not None:
+                return rejected
+        if stepfunctions_api.handles(target):
             region = _REGION.search(auth)
             return self._stepfunctions_api(environ, start_response, region.group(1) if region else "us-east-1")
         return self.moto_app(environ, start_response)
+
+    def _check_json_request(self, environ, target, service, start_response):
+        from . import json_protocol
+
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        reason = json_protocol.problem(target, body, service)
+        if reason is None:
+            return None
+        start_response("400 BAD REQUEST", [("Content-Type", "application/x-amz-json-1.1"),
+                                           ("x-amzn-ErrorType", "SerializationException")])
+        return [json_protocol.error_body(reason)]
 
     # TestState / ValidateStateMachineDefinition: served by the kit (stepfunctions_api.py)
     def _stepfunctions_api(self, environ, start_response, region):
@@ -151,16 +169,23 @@ class LocalCloudApp:
         response = b"".join(chunks)
         status = captured.get("status", "500 INTERNAL SERVER ERROR")
         if status.startswith("200") and b"Action=" in body:
-            match = _ACCESS_KEY.search(auth)
-            headers = dict(captured.get("headers", []))
-            cloudtrail.emit_iam_call(
-                body=body, response_xml=response, access_key=match.group(1) if match else "",
-                account_id=ACCOUNT_ID, source_ip=environ.get("REMOTE_ADDR", HOST),
-                user_agent=environ.get("HTTP_USER_AGENT", ""),
-                request_id=headers.get("x-amzn-RequestId") or headers.get("x-amz-request-id"),
-            )
+            try:
+                self._emit(cloudtrail, body, response, auth, environ, captured)
+            except Exception:  # the IAM call succeeded: answer it, and say loudly what went wrong
+                log.exception("could not emit the CloudTrail event for an IAM call")
         start_response(status, captured.get("headers", []))
         return [response]
+
+    @staticmethod
+    def _emit(cloudtrail, body, response, auth, environ, captured):
+        match = _ACCESS_KEY.search(auth)
+        headers = dict(captured.get("headers", []))
+        cloudtrail.emit_iam_call(
+            body=body, response_xml=response, access_key=match.group(1) if match else "",
+            account_id=ACCOUNT_ID, source_ip=environ.get("REMOTE_ADDR", HOST),
+            user_agent=environ.get("HTTP_USER_AGENT", ""),
+            request_id=headers.get("x-amzn-RequestId") or headers.get("x-amz-request-id"),
+        )
 
     # the kit's own routes ------------------------------------------------------------
     def _kit(self, environ, start_response):

@@ -43,6 +43,42 @@ def install(port: int) -> None:
     start_execution._localcloud = True
     setattr(cls, name, start_execution)
     install_task_token_errors()
+    install_engine_caches()
+
+
+def install_engine_caches() -> None:
+    """Parse each definition once, not once per execution.
+
+    Profiling a burst of incidents showed about two thirds of the server's time
+    in moto re-parsing the same ASL text for every execution (two per incident:
+    the revert's own CloudTrail event starts one that ends at IgnoreOwnChange),
+    and most of the rest building a JSONPath parser per path. The ANTLR parse
+    tree is cached per definition text and each execution still gets fresh
+    evaluation components from it (`Preprocessor().visit`), so no execution
+    state is shared; parsed JSONPath expressions are immutable.
+    """
+    import functools
+
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+    from moto.stepfunctions.parser.asl.utils import json_path
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    if getattr(ExecutionWorker._get_evaluation_entrypoint, "_localcloud", False):
+        return
+
+    @functools.lru_cache(maxsize=64)
+    def parse_tree(definition: str):
+        return AmazonStateLanguageParser.parse(definition)[1]
+
+    def _get_evaluation_entrypoint(self):
+        tree = parse_tree(self._evaluation_details.state_machine_details.definition)
+        return Preprocessor().visit(tree)
+
+    _get_evaluation_entrypoint._localcloud = True
+    ExecutionWorker._get_evaluation_entrypoint = _get_evaluation_entrypoint
+    if not hasattr(json_path.parse, "cache_info"):
+        json_path.parse = functools.lru_cache(maxsize=4096)(json_path.parse)
 
 
 def backend(account_id: str, region: str):

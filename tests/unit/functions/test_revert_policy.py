@@ -50,6 +50,17 @@ def test_running_twice_is_safe(iam):
     assert len(iam.list_policy_versions(PolicyArn=arn)["Versions"]) == 1
 
 
+def test_a_retry_whose_first_attempt_finished_goes_on_to_ask(iam):
+    # The first attempt reverted, then its answer was lost: the retry must not
+    # report a duplicate, or nobody would be asked.
+    arn = iam.create_policy(PolicyName="bad", PolicyDocument=BAD)["Policy"]["Arn"]
+    app.handler(event_for(arn, "v1"), None)
+    retried = app.handler(dict(event_for(arn, "v1"), retryCount=1), None)
+    assert retried["alreadyReverted"] is False
+    again = app.handler(dict(event_for(arn, "v1"), retryCount=0), None)
+    assert again["alreadyReverted"] is True  # another execution, same event
+
+
 def test_retry_after_a_half_done_first_attempt(iam):
     # First attempt created the harmless version, then died before deleting v2.
     arn = iam.create_policy(PolicyName="edited", PolicyDocument=GOOD)["Policy"]["Arn"]

@@ -1,0 +1,321 @@
+"""Least privilege: every permission in template.yaml is used, every AWS call the code makes is granted.
+
+* No statement grants `Resource: "*"` unless all its actions are ones IAM offers
+  no resource-level permissions for (`NO_RESOURCE_LEVEL`), and no action is a
+  wildcard.
+* Each function's IAM actions are exactly the AWS calls its code makes: the
+  code (`src/functions/<name>/app.py`) is read with `ast` for boto3 clients and
+  the client methods it calls or passes around (`iam.create_policy_version(...)`,
+  `_call(iam.get_policy_version, ...)`), which botocore's service models turn
+  into IAM actions (`iam:CreatePolicyVersion`). Granted but unused fails;
+  used but not granted fails.
+* The state machine's role is exactly what its definition calls: each Lambda
+  it invokes and the topic it publishes to, no more, no less.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import botocore.session
+import pytest
+import samtranslator
+import yaml
+from botocore import xform_name
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+
+# Actions with no resource-level permissions: IAM accepts only "*" for them
+# (the task token is the secret). Nothing else may use "*".
+NO_RESOURCE_LEVEL = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
+# AWS managed policies a function may carry (logs only, as SAM adds anyway).
+ALLOWED_MANAGED_POLICIES = {"AWSLambdaBasicExecutionRole"}
+
+
+# --- reading the template -------------------------------------------------------------
+
+
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _tag(loader, suffix, node):
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+@pytest.fixture(scope="module")
+def template():
+    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
+
+
+def _policy_templates() -> dict:
+    path = Path(samtranslator.__file__).parent / "policy_templates_data" / "policy_templates.json"
+    return json.loads(path.read_text())["Templates"]
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def _logical_id(value):
+    """The resource a Ref / GetAtt points at (None for anything else)."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return value["Ref"]
+        if "Fn::GetAtt" in value:
+            return _as_list(value["Fn::GetAtt"])[0]
+    return None
+
+
+def statements(resource: dict) -> list[dict]:
+    """A SAM resource's policy statements, SAM policy templates expanded.
+
+    Each: {"actions": [...], "resources": [...], "targets": {logical ids the
+    resources point at}, "source": where it came from}.
+    """
+    templates = _policy_templates()
+    found = []
+    for policy in _as_list(resource.get("Properties", {}).get("Policies") or []):
+        if isinstance(policy, str):
+            found.append({"managed": policy, "source": policy})
+            continue
+        if "Statement" in policy:
+            for statement in _as_list(policy["Statement"]):
+                resources = _as_list(statement.get("Resource", []))
+                found.append({"actions": _as_list(statement.get("Action", [])), "resources": resources,
+                              "targets": {t for t in map(_logical_id, resources) if t},
+                              "effect": statement.get("Effect"), "source": statement.get("Sid", "inline")})
+            continue
+        (name, parameters), = policy.items()
+        assert name in templates, f"unknown SAM policy template {name}"
+        targets = {t for t in map(_logical_id, (parameters or {}).values()) if t}
+        for statement in templates[name]["Definition"]["Statement"]:
+            found.append({"actions": _as_list(statement["Action"]), "resources": _as_list(statement["Resource"]),
+                          "targets": targets, "effect": statement.get("Effect", "Allow"), "source": name})
+    return found
+
+
+def functions(template) -> dict:
+    return {name: resource for name, resource in template["Resources"].items()
+            if resource["Type"] == "AWS::Serverless::Function"}
+
+
+def granted_actions(resource) -> set[str]:
+    return {action for statement in statements(resource) if statement.get("effect") == "Allow"
+            for action in statement.get("actions", [])}
+
+
+# --- reading the code -------------------------------------------------------------------
+
+
+_session = botocore.session.get_session()
+
+
+def _operations(service: str) -> tuple[str, dict[str, str]]:
+    """(IAM action prefix, {client method name: operation name}) from botocore's service model."""
+    model = _session.get_service_model(service)
+    return model.signing_name, {xform_name(op): op for op in model.operation_names}
+
+
+def _constant(node):
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def boto3_services(tree: ast.AST) -> set[str]:
+    """Services the module makes boto3 clients for: boto3.client("iam"), client(service_name="sns")."""
+    services = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        owner = getattr(func.value, "id", None) if isinstance(func, ast.Attribute) else None
+        if name != "client" or (isinstance(func, ast.Attribute) and owner not in ("boto3", "session", "_session")):
+            continue
+        service = _constant(node.args[0]) if node.args else None
+        for keyword in node.keywords:
+            if keyword.arg == "service_name":
+                service = _constant(keyword.value)
+        assert service, f"a boto3 client whose service is not a literal (line {node.lineno}): name it literally"
+        services.add(service)
+    return services
+
+
+def used_actions(source: str) -> set[str]:
+    """IAM actions of every client method the code calls, references or paginates."""
+    tree = ast.parse(source)
+    actions = set()
+    for service in boto3_services(tree):
+        prefix, methods = _operations(service)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in methods:
+                actions.add(f"{prefix}:{methods[node.attr]}")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr in ("get_paginator", "get_waiter") and node.args:
+                method = _constant(node.args[0])
+                if method in methods:
+                    actions.add(f"{prefix}:{methods[method]}")
+    return actions
+
+
+def code_of(resource) -> Path:
+    return ROOT / resource["Properties"]["CodeUri"] / "app.py"
+
+
+# --- the analysis itself works ------------------------------------------------------------
+
+
+def test_the_code_reader_finds_calls_references_and_paginators():
+    source = (
+        "import boto3\n"
+        "def _iam():\n    return boto3.client('iam', config=None)\n"
+        "def work(iam):\n"
+        "    _call(iam.get_policy_version, PolicyArn='a')\n"
+        "    iam.create_policy_version(PolicyArn='a')\n"
+        "    iam.get_paginator('list_policy_versions')\n"
+        "    {}.get('x')\n"
+        "def other():\n    boto3.client(service_name='stepfunctions').send_task_success(taskToken='t', output='{}')\n"
+    )
+    assert used_actions(source) == {"iam:GetPolicyVersion", "iam:CreatePolicyVersion", "iam:ListPolicyVersions",
+                                    "states:SendTaskSuccess"}
+    assert used_actions("def handler(event, context):\n    return event.get('policy')\n") == set()
+
+
+def test_the_template_reader_expands_sam_policy_templates(template):
+    machine = template["Resources"]["StateMachine"]
+    expanded = [s for s in statements(machine) if s["source"] == "LambdaInvokePolicy"]
+    assert expanded and all(s["actions"] == ["lambda:InvokeFunction"] for s in expanded)
+    assert {t for s in expanded for t in s["targets"]} == {"ValidatePolicy", "RevertPolicy", "AskUser", "RestorePolicy"}
+
+
+# --- the template ----------------------------------------------------------------------------
+
+
+def _all_statements(template):
+    for name, resource in template["Resources"].items():
+        if resource["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
+            for statement in statements(resource):
+                yield name, statement
+        elif resource["Type"] in ("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            pytest.fail(f"{name}: a hand-written IAM resource; give the function its Policies instead")
+
+
+def test_no_statement_grants_every_resource_where_a_narrower_one_exists(template):
+    broad = []
+    for name, statement in _all_statements(template):
+        if "managed" in statement:
+            continue
+        if "*" in statement["resources"] and not set(statement["actions"]) <= NO_RESOURCE_LEVEL:
+            broad.append(f"{name} ({statement['source']}): {statement['actions']} on \"*\"")
+    assert not broad, "Resource \"*\" where IAM allows a narrower resource:\n" + "\n".join(broad)
+
+
+def test_no_action_is_a_wildcard_and_no_grant_reaches_another_account(template):
+    for name, statement in _all_statements(template):
+        if "managed" in statement:
+            assert statement["managed"] in ALLOWED_MANAGED_POLICIES, f"{name}: managed policy {statement['managed']}"
+            continue
+        assert statement["effect"] == "Allow"
+        for action in statement["actions"]:
+            assert "*" not in action and "?" not in action, f"{name}: wildcard action {action}"
+        for resource in statement["resources"]:
+            if isinstance(resource, dict) and "Fn::Sub" in resource:
+                text = _as_list(resource["Fn::Sub"])[0]
+                assert "${AWS::AccountId}" in text, f"{name}: {text} is not limited to this account"
+
+
+@pytest.mark.parametrize("function", ["ValidatePolicy", "RevertPolicy", "AskUser", "ReceiveDecision", "RestorePolicy"])
+def test_a_functions_permissions_are_exactly_the_calls_its_code_makes(template, function):
+    resource = functions(template)[function]
+    used = used_actions(code_of(resource).read_text())
+    granted = granted_actions(resource)
+    unused = sorted(granted - used)
+    missing = sorted(used - granted)
+    assert not unused, f"{function} is granted actions its code never uses: {unused}"
+    assert not missing, f"{function}'s code calls AWS actions it is not granted (AccessDenied on AWS): {missing}"
+
+
+def test_every_function_is_checked(template):
+    assert set(functions(template)) == {"ValidatePolicy", "RevertPolicy", "AskUser", "ReceiveDecision", "RestorePolicy"}
+    for resource in functions(template).values():
+        assert code_of(resource).is_file()
+
+
+def test_validate_policy_makes_no_aws_calls_and_has_no_permissions(template):
+    resource = functions(template)["ValidatePolicy"]
+    assert used_actions(code_of(resource).read_text()) == set() and granted_actions(resource) == set()
+
+
+# --- the state machine's role -------------------------------------------------------------
+
+
+def _task_states(states: dict):
+    for name, state in states.items():
+        if state.get("Type") == "Task":
+            yield name, state
+        for branch in state.get("Branches", []):
+            yield from _task_states(branch["States"])
+        for key in ("Iterator", "ItemProcessor"):
+            if key in state:
+                yield from _task_states(state[key]["States"])
+
+
+def _substituted(value: str, substitutions: dict):
+    """`${Name}` -> the logical id its DefinitionSubstitution points at."""
+    if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
+        target = substitutions.get(value[2:-1])
+        assert target is not None, f"{value} has no DefinitionSubstitution"
+        return _logical_id(target)
+    return None
+
+
+def test_the_state_machine_may_call_exactly_what_its_definition_calls(template):
+    machine = template["Resources"]["StateMachine"]
+    properties = machine["Properties"]
+    definition = json.loads((ROOT / properties["DefinitionUri"]).read_text())
+    substitutions = properties.get("DefinitionSubstitutions", {})
+
+    needed = set()
+    for name, state in _task_states(definition["States"]):
+        resource = state["Resource"]
+        parameters = state.get("Parameters", {})
+        if resource.startswith("arn:aws:states:::lambda:invoke"):
+            needed.add(("lambda:InvokeFunction", _substituted(parameters.get("FunctionName"), substitutions)))
+        elif resource.startswith("arn:aws:states:::sns:publish"):
+            needed.add(("sns:Publish", _substituted(parameters.get("TopicArn"), substitutions)))
+        else:
+            target = _substituted(resource, substitutions)
+            assert target in functions(template), f"{name}: {resource} is not one of the stack's functions"
+            needed.add(("lambda:InvokeFunction", target))
+    assert all(target for _, target in needed), needed
+
+    granted = set()
+    for statement in statements(machine):
+        assert "managed" not in statement, f"the state machine carries a managed policy: {statement['managed']}"
+        assert statement["targets"], f"{statement['source']}: grants on resources outside the stack"
+        granted |= {(action, target) for action in statement["actions"] for target in statement["targets"]}
+
+    assert not sorted(granted - needed), f"the state machine may do what it never does: {sorted(granted - needed)}"
+    assert not sorted(needed - granted), f"the state machine does what it may not: {sorted(needed - granted)}"
+
+
+def test_the_rule_only_starts_this_state_machine(template):
+    rules = [event for event in (template["Resources"]["StateMachine"]["Properties"].get("Events") or {}).values()
+             if event["Type"] in ("EventBridgeRule", "CloudWatchEvent")]
+    assert len(rules) == 1  # SAM gives the rule a role that may start this state machine only
+    assert "Target" not in rules[0]["Properties"] or "RoleArn" not in rules[0]["Properties"]["Target"]
