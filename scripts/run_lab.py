@@ -36,6 +36,8 @@ def main(argv=None) -> int:
         env = dict(os.environ, WORKSHOP_ENDPOINT=cloud.endpoint, SAM_CLI_TELEMETRY="0")
         command = [sys.executable, "-m", "jupyterlab", "--ip=127.0.0.1", f"--port={args.lab_port}",
                    f"--ServerApp.root_dir={ROOT}", "--LabApp.default_url=/lab/tree/notebooks", *lab_args]
+        if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in lab_args:
+            command.append("--allow-root")  # containers often run as root; JupyterLab refuses without it
         try:
             return subprocess.call(command, cwd=ROOT, env=env)
         except KeyboardInterrupt:
