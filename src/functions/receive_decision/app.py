@@ -53,7 +53,8 @@ def _page(status: int, title: str, body_html: str) -> dict:
 
 
 def _decision_from_path(event: dict) -> str | None:
-    path = (event.get("resource") or event.get("path") or "").rstrip("/")
+    context = event.get("requestContext") if isinstance(event.get("requestContext"), dict) else {}
+    path = str(event.get("resource") or event.get("path") or context.get("resourcePath") or "").rstrip("/")
     name = path.rsplit("/", 1)[-1].lower()
     return name if name in DECISIONS else None
 

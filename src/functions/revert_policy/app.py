@@ -106,11 +106,14 @@ def revert_policy(iam, arn: str, bad_version: str, retry: int = 0) -> dict:
 
 def handler(event, context):
     meta = event.get("policyMeta") if isinstance(event, dict) else None
-    if not isinstance(meta, dict) or not meta.get("arn") or not meta.get("versionId"):
+    # versionId is what ModifyState gives; defaultVersionId is CloudTrail's own
+    # name in a CreatePolicy event (as the original sample passed it on).
+    version = (meta.get("versionId") or meta.get("defaultVersionId")) if isinstance(meta, dict) else None
+    if not isinstance(meta, dict) or not meta.get("arn") or not version:
         raise InvalidEvent(
             "RevertPolicy needs policyMeta.arn and policyMeta.versionId (the output of ModifyState)"
         )
-    arn, bad_version = meta["arn"], meta["versionId"]
+    arn, bad_version = meta["arn"], version
     try:
         retry = int(event.get("retryCount") or 0)
     except (TypeError, ValueError):

@@ -116,3 +116,10 @@ def test_throttling_becomes_transient_error_for_the_retry():
 
     with pytest.raises(app.TransientError):
         app._call(throttled)
+
+
+def test_the_samples_policy_meta_shape_is_understood(iam):
+    # CloudTrail's responseElements.policy names the version defaultVersionId.
+    arn = iam.create_policy(PolicyName="bad", PolicyDocument=BAD)["Policy"]["Arn"]
+    event = {"policy": BAD, "policyMeta": {"arn": arn, "policyName": "bad", "defaultVersionId": "v1"}}
+    assert app.handler(event, None)["deletedVersionId"] == "v1"
