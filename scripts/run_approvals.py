@@ -19,7 +19,6 @@ import argparse
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,26 +26,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+# The same port checks as the local cloud (both bind 127.0.0.1 only).
+from workshop.localcloud.server import free_port, port_is_free
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "dashboard" / "approvals.ipynb"
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8866
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((HOST, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from polling import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("WORKSHOP_CHROMIUM", "/usr/bin/chromium")
@@ -147,14 +148,7 @@ def boto3_clients(endpoint: str) -> dict:
 
 
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
+    return wait_for(predicate, timeout=timeout, what=what, interval=interval)
 
 
 def default_document(iam, policy_arn: str) -> dict:

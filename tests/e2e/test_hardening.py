@@ -26,6 +26,7 @@ import pytest
 import requests
 
 from workshop.localcloud.mailbox import read_mailbox
+from polling import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -42,17 +43,6 @@ BURST, THREADS = 50, 8
 
 def aws(service: str):
     return boto3.client(service, region_name="us-east-1")
-
-
-def wait_for(predicate, timeout: float = 60, interval: float = 0.1, what: str = "the condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 def is_reverted(iam, arn: str, bad_version: str = "v1") -> bool:

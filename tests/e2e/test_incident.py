@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from workshop.localcloud.mailbox import read_mailbox
+from polling import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -31,17 +32,6 @@ def clients(endpoint: str | None = None) -> dict:
     if endpoint:
         kwargs.update(endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing")
     return {name: boto3.client(name, **kwargs) for name in ("iam", "stepfunctions", "lambda")}
-
-
-def wait_for(predicate, timeout: float = 60, interval: float = 0.1, what: str = "the condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 def policy_document(iam, arn: str, version: str | None = None) -> dict:

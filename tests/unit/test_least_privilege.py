@@ -21,8 +21,8 @@ from pathlib import Path
 
 import botocore.session
 import pytest
+from cfn_template import load_template
 import samtranslator
-import yaml
 from botocore import xform_name
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,29 +38,9 @@ ALLOWED_MANAGED_POLICIES = {"AWSLambdaBasicExecutionRole"}
 # --- reading the template -------------------------------------------------------------
 
 
-class _CfnLoader(yaml.SafeLoader):
-    pass
-
-
-def _tag(loader, suffix, node):
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _tag)
-
-
 @pytest.fixture(scope="module")
 def template():
-    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
+    return load_template(TEMPLATE)
 
 
 def _policy_templates() -> dict:
