@@ -120,10 +120,31 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict, html: bool = False
     return NotebookResult(path.stem, not error, seconds, output, html_path, error, summary)
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def static_outputs(notebook):
+    """A copy whose widget outputs show their static HTML snapshot.
+
+    A headless run saves no widget state, so an HTML export would draw a widget
+    (the approval panel) as nothing; the kit's widgets carry a text/html
+    snapshot beside the widget view, and that is what the export should show.
+    """
+    import copy
+
+    notebook = copy.deepcopy(notebook)
+    for cell in notebook.get("cells", []):
+        for output in cell.get("outputs", []):
+            data = output.get("data") or {}
+            if WIDGET_VIEW in data and "text/html" in data:
+                del data[WIDGET_VIEW]
+    return notebook
+
+
 def export_html(notebook, target: Path) -> Path:
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_notebook_node(notebook)
+    body, _ = HTMLExporter().from_notebook_node(static_outputs(notebook))
     target.write_text(body, encoding="utf-8")
     return target
 

@@ -62,3 +62,20 @@ def test_summary_lines_come_from_stdout_of_tagged_cells():
                                  nbformat.v4.new_output("stream", name="stderr", text="progress\n")]
     notebook.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="not a fact\n")]
     assert summary_lines(notebook) == ["fact one"]
+
+
+def test_html_export_shows_a_widgets_static_snapshot(tmp_path):
+    import nbformat
+
+    from workshop.notebook_run import WIDGET_VIEW, export_html
+
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("panel")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={
+        WIDGET_VIEW: {"model_id": "abc", "version_major": 2, "version_minor": 0},
+        "text/html": "<p><strong>1 approval(s) waiting</strong></p>",
+        "text/plain": "policy-x"})]
+    notebook.cells = [cell]
+    page = export_html(notebook, tmp_path / "out.html").read_text()
+    assert "1 approval(s) waiting" in page
+    assert WIDGET_VIEW in notebook.cells[0].outputs[0]["data"], "the executed notebook keeps its widget"
