@@ -248,6 +248,19 @@ class ASLEditor(widgets.VBox):
                                            f"{html.escape(f'{type(exc).__name__}: {exc}')}</p>")
         return analysis
 
+    def snapshot_html(self) -> str:
+        """The text, diagnostics and graph as static HTML (an HTML export keeps no widgets)."""
+        svg = ""
+        for output in self.graph.outputs:
+            svg = (output.get("data") or {}).get("image/svg+xml", svg)
+        return (f"<pre>{html.escape(self.textarea.value)}</pre>{self.diagnostics.value}"
+                f"<div>{svg}</div>")
+
+    def _repr_mimebundle_(self, **kwargs):
+        data = super()._repr_mimebundle_(**kwargs) or {}
+        data["text/html"] = self.snapshot_html()
+        return data
+
     def _draw(self, analysis: dict) -> None:
         machine = analysis["definition"]
         if machine is None:

@@ -169,3 +169,14 @@ def test_clearing_the_text_clears_the_graph():
     editor.value = "   "
     assert editor.graph.outputs == ()
     assert editor.analysis["kind"] == "empty"
+
+
+def test_the_editor_carries_a_static_snapshot_for_html_exports():
+    from workshop.editor import asl_editor
+
+    editor = asl_editor({"Type": "Choice", "Choices": [], "Default": "TempRemove"}, debounce_ms=0,
+                        state_name="ChooseAction")
+    editor.refresh()
+    bundle = editor._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "TempRemove" in bundle["text/html"] and "<svg" in bundle["text/html"]
