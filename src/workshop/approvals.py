@@ -386,6 +386,24 @@ class ApprovalPanel:
             text += f"<p>The execution is now <strong>{html.escape(status)}</strong>.</p>"
         return text
 
+    def _card(self, approval: PendingApproval):
+        """One approval's card with its Approve / Deny buttons: (card box, its HTML text widget)."""
+        import ipywidgets as widgets
+
+        approve = widgets.Button(description="Approve", button_style="success", icon="check",
+                                 tooltip="Restore the policy as it was written")
+        deny = widgets.Button(description="Deny", button_style="danger", icon="times",
+                              tooltip="Keep the policy reverted")
+        approve.on_click(lambda _b, a=approval: self._on_click(a, "allow"))
+        deny.on_click(lambda _b, a=approval: self._on_click(a, "deny"))
+        outcome = widgets.HTML(self.outcome_html(approval))
+        text = widgets.HTML(approval_card_html(approval))
+        self.buttons[approval.execution_arn] = {"allow": approve, "deny": deny}
+        self._outcome_widgets[approval.execution_arn] = outcome
+        card = widgets.VBox([text, widgets.HBox([approve, deny]), outcome],
+                            layout=widgets.Layout(border="1px solid #ccc", padding="6px", margin="4px 0"))
+        return card, text
+
     def _build_widget(self):
         try:
             import ipywidgets as widgets
@@ -393,21 +411,7 @@ class ApprovalPanel:
             self.widget = None
             return
         self.buttons, self._outcome_widgets = {}, {}
-        cards = []
-        for approval in self.pending:
-            approve = widgets.Button(description="Approve", button_style="success", icon="check",
-                                     tooltip="Restore the policy as it was written")
-            deny = widgets.Button(description="Deny", button_style="danger", icon="times",
-                                  tooltip="Keep the policy reverted")
-            approve.on_click(lambda _b, a=approval: self._on_click(a, "allow"))
-            deny.on_click(lambda _b, a=approval: self._on_click(a, "deny"))
-            outcome = widgets.HTML(self.outcome_html(approval))
-            self.buttons[approval.execution_arn] = {"allow": approve, "deny": deny}
-            self._outcome_widgets[approval.execution_arn] = outcome
-            cards.append(widgets.VBox([widgets.HTML(approval_card_html(approval)),
-                                       widgets.HBox([approve, deny]), outcome],
-                                      layout=widgets.Layout(border="1px solid #ccc", padding="6px",
-                                                            margin="4px 0")))
+        cards = [self._card(approval)[0] for approval in self.pending]
         header = widgets.HTML(self._header_html())
         self.widget = widgets.VBox([header, *cards])
 

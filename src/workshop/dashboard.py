@@ -78,20 +78,7 @@ class LivePanel(ApprovalPanel):
             self.on_decision()
 
     def _card(self, approval: PendingApproval):
-        import ipywidgets as widgets
-
-        approve = widgets.Button(description="Approve", button_style="success", icon="check",
-                                 tooltip="Restore the policy as it was written")
-        deny = widgets.Button(description="Deny", button_style="danger", icon="times",
-                              tooltip="Keep the policy reverted")
-        approve.on_click(lambda _b, a=approval: self._on_click(a, "allow"))
-        deny.on_click(lambda _b, a=approval: self._on_click(a, "deny"))
-        outcome = widgets.HTML(self.outcome_html(approval))
-        text = widgets.HTML(approval_card_html(approval))
-        self.buttons[approval.execution_arn] = {"allow": approve, "deny": deny}
-        self._outcome_widgets[approval.execution_arn] = outcome
-        card = widgets.VBox([text, widgets.HBox([approve, deny]), outcome],
-                            layout=widgets.Layout(border="1px solid #ccc", padding="6px", margin="4px 0"))
+        card, text = super()._card(approval)
         card.add_class("workshop-approval-card")
         return card, text
 

@@ -70,3 +70,13 @@ def restore_moto():
     if lambda_runtime._runtime is not None:
         lambda_runtime._runtime.shutdown()
         lambda_runtime._runtime = None
+
+
+@pytest.fixture(scope="module")
+def cloud():
+    """A real local cloud process for the module's tests, stopped after them."""
+    from workshop.localcloud import server
+
+    with server.LocalCloud() as running:
+        yield running
+

@@ -26,6 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
+from local_clients import cloud_client
 from workshop.localcloud import cloudtrail, eventbridge_targets, lambda_runtime, server, stepfunctions
 
 # Step Functions' rules for a name: 1-80 characters; no whitespace, brackets,
@@ -171,17 +172,6 @@ def test_the_cloudtrail_emitter_never_raises_on_garbage(body, response, monkeypa
 # --- a real server process with garbage -----------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def cloud():
-    with server.LocalCloud() as running:
-        yield running
-
-
-def _client(cloud, service):
-    return boto3.client(service, endpoint_url=cloud.endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
 def _alive(cloud):
     doc = cloud.health()
     assert doc is not None and doc["status"] == "ready", "the local cloud stopped answering its health check"
@@ -207,7 +197,7 @@ def test_unknown_local_cloud_routes_answer_404_json(cloud):
 
 
 def test_garbage_to_the_mailbox_changes_nothing(cloud):
-    sns = _client(cloud, "sns")
+    sns = cloud_client(cloud, "sns")
     topic = sns.create_topic(Name="robust")["TopicArn"]
     sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="r@example.com")
     sns.publish(TopicArn=topic, Subject="kept", Message="kept")
@@ -278,7 +268,7 @@ def test_invalid_json_to_the_json_protocol_is_a_serialization_error(cloud, targe
 
 
 def test_garbage_iam_calls_emit_nothing_and_keep_the_server_up(cloud):
-    sqs, events = _client(cloud, "sqs"), _client(cloud, "events")
+    sqs, events = cloud_client(cloud, "sqs"), cloud_client(cloud, "events")
     queue = sqs.create_queue(QueueName="robust-trail")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(Name="robust-iam", EventPattern=json.dumps({"source": ["aws.iam"]}))
@@ -295,7 +285,7 @@ def test_garbage_iam_calls_emit_nothing_and_keep_the_server_up(cloud):
 
 
 def _function(cloud, name, code):
-    iam, lam = _client(cloud, "iam"), _client(cloud, "lambda")
+    iam, lam = cloud_client(cloud, "iam"), cloud_client(cloud, "lambda")
     try:
         role = iam.create_role(RoleName="robust", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     except ClientError:

@@ -6,22 +6,11 @@ import subprocess
 import sys
 import time
 
-import boto3
 import pytest
 
+from local_clients import cloud_client
 from workshop.localcloud import server
 from workshop.localcloud.mailbox import clear_mailbox, read_mailbox
-
-
-@pytest.fixture(scope="module")
-def cloud():
-    with server.LocalCloud() as running:
-        yield running
-
-
-def _client(cloud, service):
-    return boto3.client(service, endpoint_url=cloud.endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 def test_it_answers_health(cloud):
@@ -38,7 +27,7 @@ def test_a_taken_port_is_named_with_a_hint(cloud):
 
 
 def test_executions_without_a_name_do_not_collide(cloud):
-    sfn = _client(cloud, "stepfunctions")
+    sfn = cloud_client(cloud, "stepfunctions")
     machine = sfn.create_state_machine(
         name="unnamed", roleArn="arn:aws:iam::123456789012:role/r",
         definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
@@ -48,7 +37,7 @@ def test_executions_without_a_name_do_not_collide(cloud):
 
 
 def test_the_mailbox_route(cloud):
-    sns = _client(cloud, "sns")
+    sns = cloud_client(cloud, "sns")
     topic = sns.create_topic(Name="t")["TopicArn"]
     sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="a@example.com")
     clear_mailbox(cloud.endpoint)
@@ -58,7 +47,7 @@ def test_the_mailbox_route(cloud):
 
 
 def test_an_iam_write_reaches_a_rule_target(cloud):
-    iam, events, sqs = _client(cloud, "iam"), _client(cloud, "events"), _client(cloud, "sqs")
+    iam, events, sqs = cloud_client(cloud, "iam"), cloud_client(cloud, "events"), cloud_client(cloud, "sqs")
     queue = sqs.create_queue(QueueName="trail")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(Name="iam", EventPattern=json.dumps({"source": ["aws.iam"]}))
