@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.setup-done
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: setup chromium test unit e2e browser local workshop lab approvals bench lint clean
+.PHONY: setup chromium bubblewrap test unit e2e browser local workshop lab approvals bench lint clean
 
 setup: $(STAMP)
 
@@ -29,13 +29,20 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-test: setup chromium
+# Debian's bubblewrap: the local cloud runs Lambda workers in a sandbox with it (see README).
+bubblewrap:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  echo "Installing Debian's bubblewrap for the Lambda sandbox"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq bubblewrap >/dev/null; }
+
+test: setup chromium bubblewrap
 	$(BIN)/pytest
 
-unit: setup
+unit: setup bubblewrap
 	$(BIN)/pytest tests/unit
 
-e2e: setup
+e2e: setup bubblewrap
 	$(BIN)/pytest tests/e2e
 
 browser: setup chromium

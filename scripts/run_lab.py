@@ -2,8 +2,10 @@
 """`make lab`: the local cloud and JupyterLab together, stopped together.
 
 Starts the local cloud (port 4566, or a free one if that is taken), tells the
-notebooks where it is (WORKSHOP_ENDPOINT), then runs JupyterLab on 127.0.0.1
-with the notebooks folder open. Ctrl-C (or closing JupyterLab) stops both.
+notebooks where it is (WORKSHOP_ENDPOINT) and gives JupyterLab its endpoint
+and per-start key (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...: plain boto3 in a
+notebook works), then runs JupyterLab on 127.0.0.1 with the notebooks folder
+open. Ctrl-C (or closing JupyterLab) stops both.
 The stack is deployed by notebook 01, as a learner would.
 """
 
@@ -33,7 +35,7 @@ def main(argv=None) -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as log_file, LocalCloud(port=port, log_file=log_file) as cloud:
         print(f"Local cloud ready at {cloud.endpoint} (log: {log.relative_to(ROOT)})", flush=True)
-        env = dict(os.environ, WORKSHOP_ENDPOINT=cloud.endpoint, SAM_CLI_TELEMETRY="0")
+        env = dict(os.environ, WORKSHOP_ENDPOINT=cloud.endpoint, SAM_CLI_TELEMETRY="0", **cloud.environment())
         command = [sys.executable, "-m", "jupyterlab", "--ip=127.0.0.1", f"--port={args.lab_port}",
                    f"--ServerApp.root_dir={ROOT}", "--LabApp.default_url=/lab/tree/notebooks", *lab_args]
         if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in lab_args:

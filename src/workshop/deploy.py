@@ -1,7 +1,7 @@
 """`workshop deploy`: `sam build` + `sam deploy`, to the local cloud or to AWS.
 
 The same two commands run for both targets; `--target local` only adds
-`AWS_ENDPOINT_URL`, dummy credentials and region us-east-1. From Python:
+`AWS_ENDPOINT_URL`, the local cloud's key and region us-east-1. From Python:
 
     from workshop.deploy import deploy
     outputs = deploy(target="local", endpoint="http://127.0.0.1:4566",
@@ -56,11 +56,14 @@ def sam_executable() -> str:
                       "https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html")
 
 
-def local_environment(endpoint: str, base: dict | None = None) -> dict:
-    """The environment `sam` and boto3 need to talk to the local cloud."""
+def local_environment(endpoint: str, base: dict | None = None, credentials=None) -> dict:
+    """The environment `sam` and boto3 need to talk to the local cloud (its key included)."""
+    from workshop.localcloud import credentials as credentials_module
+
+    key = credentials or credentials_module.read(endpoint)
     env = dict(os.environ if base is None else base)
-    env.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION})
+    env.update(key.environment())
+    env.update({"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION})
     env.pop("AWS_SESSION_TOKEN", None)
     env.pop("AWS_PROFILE", None)
     return env
@@ -169,7 +172,12 @@ def deploy(*, target: str = "local", endpoint: str | None = None, stack_name: st
     if target == "local":
         endpoint = endpoint or os.environ.get("LOCALCLOUD_ENDPOINT") or DEFAULT_ENDPOINT
         check_local_cloud(endpoint)
-        env = local_environment(endpoint)
+        from workshop.localcloud.credentials import CredentialsNotFound
+
+        try:
+            env = local_environment(endpoint)
+        except CredentialsNotFound as exc:
+            raise DeployError(f"{exc} (something answers at {endpoint}, but not a local cloud of yours).") from None
     elif target == "aws":
         env = dict(os.environ)
         env.pop("AWS_ENDPOINT_URL", None)

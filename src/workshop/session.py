@@ -4,7 +4,9 @@
     cloud = connect(target="local", endpoint="http://127.0.0.1:4566")
     iam = cloud.client("iam")
 
-`target="local"`: the local cloud at `endpoint`, dummy credentials, us-east-1.
+`target="local"`: the local cloud at `endpoint`, signed with the key it made
+when it started (read from its 0600 key file, `workshop.localcloud.credentials`;
+the key changes at every start and is read again when it does), us-east-1.
 `target="aws"`: the learner's own credentials (environment, profile, SSO...),
 always in us-east-1 (IAM's CloudTrail events reach EventBridge only there).
 The notebooks' code is plain boto3 either way; only the endpoint differs.
@@ -22,8 +24,6 @@ from botocore.config import Config
 REGION = "us-east-1"
 DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
 TARGETS = ("local", "aws")
-# moto accepts any credentials; these say what they are in a stack trace.
-LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
 def project_root() -> Path:
@@ -65,13 +65,26 @@ class TargetSession:
     def is_local(self) -> bool:
         return self.target == "local"
 
+    def local_credentials(self):
+        """The local cloud's current key (its key file); says how to start it when there is none."""
+        from workshop.localcloud import credentials
+
+        return credentials.read(self.endpoint)
+
     def boto3_session(self) -> boto3.Session:
         if self.is_local:
-            return boto3.Session(region_name=self.region, **LOCAL_CREDENTIALS)
+            key = self.local_credentials()
+            return boto3.Session(region_name=self.region, aws_access_key_id=key.access_key_id,
+                                 aws_secret_access_key=key.secret_access_key)
         return boto3.Session(region_name=self.region)
 
     def client(self, service: str):
-        """A cached boto3 client for `service` on this target."""
+        """A cached boto3 client for `service` on this target (made anew when the local cloud restarted)."""
+        if self.is_local:
+            key = self.local_credentials().access_key_id
+            if self._clients.get("__key__") != key:
+                self._clients.clear()
+                self._clients["__key__"] = key
         if service not in self._clients:
             config = Config(retries={"max_attempts": 3, "mode": "standard"},
                             connect_timeout=5, read_timeout=60,

@@ -142,8 +142,9 @@ HARMLESS_SID = "RevertedBySecurityOrchestrator"
 def boto3_clients(endpoint: str) -> dict:
     import boto3
 
-    kwargs = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "testing",
-              "aws_secret_access_key": "testing"}
+    from workshop.localcloud import credentials
+
+    kwargs = credentials.read(endpoint).boto3_kwargs()
     return {name: boto3.client(name, **kwargs) for name in ("iam", "stepfunctions")}
 
 

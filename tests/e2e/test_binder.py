@@ -1,7 +1,8 @@
 """binder/start as mybinder.org runs it: a clean environment, then the command it wraps.
 
 `binder/start CMD...` must start the local cloud, deploy the stack without
-`sam build` (Binder has no python3.13), run CMD with WORKSHOP_ENDPOINT set, and
+`sam build` (Binder has no python3.13), run CMD with WORKSHOP_ENDPOINT and the
+local cloud's key (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...) set, and
 leave nothing running once CMD ends (the local cloud and its Lambda workers
 stop with it).
 """
@@ -30,8 +31,9 @@ import boto3
 
 endpoint = os.environ["WORKSHOP_ENDPOINT"]
 health = json.load(urllib.request.urlopen(endpoint + "/_localcloud/health", timeout=5))
-kw = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-          aws_secret_access_key="testing")
+# binder/start exports the local cloud's endpoint and per-start key: plain boto3 needs nothing else.
+assert os.environ["AWS_ENDPOINT_URL"] == endpoint and os.environ["AWS_ACCESS_KEY_ID"].startswith("LCAK")
+kw = {}
 stack = boto3.client("cloudformation", **kw).describe_stacks(StackName="security-orchestrator")["Stacks"][0]
 # The source-deployed Lambdas run: a bad policy is reverted (ValidatePolicy, RevertPolicy).
 iam = boto3.client("iam", **kw)

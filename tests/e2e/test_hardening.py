@@ -25,6 +25,7 @@ import boto3
 import pytest
 import requests
 
+from cloud_fixtures import local_client
 from workshop.localcloud.mailbox import read_mailbox
 from polling import wait_for
 
@@ -340,8 +341,7 @@ def isolated_machine(deployed_stack, local_cloud) -> str:
     machine's execution list holds only event-shaped inputs for other tests.
     """
     # module-scoped: set up before the per-test environment points boto3 at the local cloud
-    sfn = boto3.client("stepfunctions", endpoint_url=local_cloud, region_name="us-east-1",
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    sfn = local_client(local_cloud, "stepfunctions")
     deployed = sfn.describe_state_machine(stateMachineArn=deployed_stack["StateMachineArn"])
     created = sfn.create_state_machine(name=_name("malformed"), definition=deployed["definition"],
                                        roleArn=deployed["roleArn"])
@@ -451,23 +451,46 @@ class replaced_handler:
         self.lam.update_function_code(FunctionName=self.function, ZipFile=_package(self.folder))
 
 
-def test_a_transient_revert_error_is_retried_and_the_incident_goes_on(deployed_stack, local_cloud, sam_build,
-                                                                      tmp_path):
-    marker = tmp_path / "revert-failed-once"
-    wrapper = (
-        "import os\nimport app\n\n"
+class Marks:
+    """What a replaced handler did, counted in an S3 bucket of the local cloud.
+
+    The functions run in a sandbox that cannot see the test's files (as on
+    Lambda), so they tell the test through the local cloud, as a real
+    function would: `code` defines `mark()` and `count()` for the handler.
+    """
+
+    def __init__(self, name: str):
+        self.bucket = _name(name).lower()
+        self.s3 = aws("s3")
+        self.s3.create_bucket(Bucket=self.bucket)
+        self.code = (
+            "import uuid\nimport boto3\n\n"
+            f"_MARKS = {self.bucket!r}\n\n"
+            "def mark():\n"
+            "    boto3.client('s3').put_object(Bucket=_MARKS, Key=uuid.uuid4().hex, Body=b'x')\n\n"
+            "def count():\n"
+            "    return boto3.client('s3').list_objects_v2(Bucket=_MARKS).get('KeyCount', 0)\n\n"
+        )
+
+    def count(self) -> int:
+        return self.s3.list_objects_v2(Bucket=self.bucket).get("KeyCount", 0)
+
+
+def test_a_transient_revert_error_is_retried_and_the_incident_goes_on(deployed_stack, local_cloud, sam_build):
+    marks = Marks("revert-failed-once")
+    wrapper = marks.code + (
+        "import app\n\n"
         "class TransientError(Exception):\n    pass\n\n"
         "def handler(event, context):\n"
-        f"    marker = {str(marker)!r}\n"
-        "    if not os.path.exists(marker):\n"
-        "        open(marker, 'w').close()\n"
+        "    if not count():\n"
+        "        mark()\n"
         "        raise TransientError('IAM was busy (simulated once by the hardening test)')\n"
         "    return app.handler(event, context)\n"
     )
     sfn = aws("stepfunctions")
     with replaced_handler(sam_build, "RevertPolicy", wrapper):
         arn, incident, mail = waiting_incident(deployed_stack, local_cloud, kind="transient")
-    assert marker.exists()
+    assert marks.count() == 1
     events = history(sfn, incident["executionArn"])
     failures = [e for e in events if e["type"] in ("TaskFailed", "LambdaFunctionFailed")]
     assert len(failures) == 1 and "TransientError" in json.dumps(failures[0], default=str)
@@ -477,14 +500,13 @@ def test_a_transient_revert_error_is_retried_and_the_incident_goes_on(deployed_s
 
 
 def test_a_revert_that_keeps_failing_is_retried_a_bounded_number_of_times_then_notified(deployed_stack, local_cloud,
-                                                                                         sam_build, tmp_path):
+                                                                                         sam_build):
     """TransientError every time: 1 + 3 attempts (Retry MaxAttempts 3), then the incident fails and says so."""
-    attempts = tmp_path / "revert-attempts"
-    wrapper = (
+    attempts = Marks("revert-attempts")
+    wrapper = attempts.code + (
         "class TransientError(Exception):\n    pass\n\n"
         "def handler(event, context):\n"
-        f"    with open({str(attempts)!r}, 'a') as log:\n"
-        "        log.write('x')\n"
+        "    mark()\n"
         "    raise TransientError('IAM stays busy (simulated by the hardening test)')\n"
     )
     sfn, iam = aws("stepfunctions"), aws("iam")
@@ -492,7 +514,7 @@ def test_a_revert_that_keeps_failing_is_retried_a_bounded_number_of_times_then_n
         arn = iam.create_policy(PolicyName=_name("revertfails"), PolicyDocument=BAD)["Policy"]["Arn"]
         notice = wait_for(lambda: (mails_about(local_cloud, arn, "Security incident failed") or [None])[0],
                           timeout=60, what="the failure e-mail")
-    assert attempts.read_text() == "xxxx"
+    assert attempts.count() == 4
     assert "TransientError" in notice["body"] and "check it by hand" in notice["body"]
     incident, = [e for e in executions_by_policy(sfn, deployed_stack["StateMachineArn"])[arn] if not is_own_change(e)]
     done = finished(sfn, incident["executionArn"])
@@ -522,17 +544,16 @@ def test_a_restore_that_keeps_failing_ends_failed_notified_and_still_reverted(de
     assert is_reverted(aws("iam"), arn)
 
 
-def test_a_revert_retried_after_it_did_its_work_still_asks_a_human(deployed_stack, local_cloud, sam_build, tmp_path):
+def test_a_revert_retried_after_it_did_its_work_still_asks_a_human(deployed_stack, local_cloud, sam_build):
     """The revert succeeds but its answer is lost (a transient error after the work): the retry must still ask."""
-    marker = tmp_path / "revert-answer-lost-once"
-    wrapper = (
-        "import os\nimport app\n\n"
+    marks = Marks("revert-answer-lost-once")
+    wrapper = marks.code + (
+        "import app\n\n"
         "class TransientError(Exception):\n    pass\n\n"
         "def handler(event, context):\n"
         "    result = app.handler(event, context)\n"
-        f"    marker = {str(marker)!r}\n"
-        "    if not os.path.exists(marker):\n"
-        "        open(marker, 'w').close()\n"
+        "    if not count():\n"
+        "        mark()\n"
         "        raise TransientError('the answer was lost after the revert (simulated by the hardening test)')\n"
         "    return result\n"
     )

@@ -14,6 +14,7 @@ import boto3
 import pytest
 import requests
 
+from cloud_fixtures import local_client
 from workshop.localcloud.mailbox import read_mailbox
 from polling import wait_for
 
@@ -28,10 +29,9 @@ HARMLESS_SID = "RevertedBySecurityOrchestrator"
 
 # --- waiting and reading (plain boto3 + HTTP) ---------------------------------------------
 def clients(endpoint: str | None = None) -> dict:
-    kwargs = {"region_name": "us-east-1"}
     if endpoint:
-        kwargs.update(endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing")
-    return {name: boto3.client(name, **kwargs) for name in ("iam", "stepfunctions", "lambda")}
+        return {name: local_client(endpoint, name) for name in ("iam", "stepfunctions", "lambda")}
+    return {name: boto3.client(name, region_name="us-east-1") for name in ("iam", "stepfunctions", "lambda")}
 
 
 def policy_document(iam, arn: str, version: str | None = None) -> dict:

@@ -10,6 +10,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from cloud_fixtures import local_client
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,9 +23,7 @@ BAD = (ROOT / "policies/badpolicy.json").read_text()
 @pytest.fixture
 def sfn(local_cloud):
     # botocore sends TestState to "sync-<host>": a local endpoint needs the prefix off.
-    return boto3.client("stepfunctions", endpoint_url=local_cloud, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing",
-                        config=Config(inject_host_prefix=False))
+    return local_client(local_cloud, "stepfunctions", config=Config(inject_host_prefix=False))
 
 
 def test_validate_state_machine_definition(sfn):
@@ -47,8 +47,7 @@ def test_test_state_of_a_pass_state(sfn):
 
 
 def test_test_state_calls_the_deployed_lambda_without_a_mock(sfn, deployed_stack):
-    functions = boto3.client("lambda", endpoint_url=sfn.meta.endpoint_url, region_name="us-east-1",
-                             aws_access_key_id="testing", aws_secret_access_key="testing")
+    functions = local_client(sfn.meta.endpoint_url, "lambda")
     arn = next(f["FunctionArn"] for f in functions.list_functions()["Functions"]
                if "ValidatePolicy" in f["FunctionName"])
     state = dict(DEFINITION["States"]["ValidatePolicy"], Resource=arn)

@@ -17,8 +17,8 @@ Session-scoped, shared by every test that asks for them (e2e and browser):
   does not react to the main stack's policies); its endpoint is `["endpoint"]`.
 
 While a test uses `local_cloud` (directly or through `deployed_stack`),
-AWS_ENDPOINT_URL points at it and the region / dummy credentials are set, so
-plain `boto3.client("iam")` talks to the local cloud. Nothing is set for
+AWS_ENDPOINT_URL points at it and the region and its per-start key are set,
+so plain `boto3.client("iam")` talks to the local cloud. Nothing is set for
 tests that do not ask for it (unit tests never see these variables).
 """
 
@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from workshop import deploy as deploy_module
+from workshop.localcloud import credentials
 from workshop.localcloud.server import LocalCloud
 
 MAIN_STACK = "e2e-orchestrator"
@@ -38,8 +39,15 @@ EMAIL = "learner@example.com"
 
 
 def local_env(endpoint: str) -> dict:
-    return {"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    """AWS_ENDPOINT_URL, region and the key of the local cloud at `endpoint` (from its key file)."""
+    return credentials.read(endpoint).environment()
+
+
+def local_client(endpoint: str, service: str, **kwargs):
+    """A boto3 client of `service` for the local cloud at `endpoint`, signed with its key."""
+    import boto3
+
+    return boto3.client(service, **{**credentials.read(endpoint).boto3_kwargs(), **kwargs})
 
 
 @pytest.fixture(scope="session")

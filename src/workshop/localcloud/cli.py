@@ -2,6 +2,8 @@
 
     workshop local up [--port N]      serve on 127.0.0.1:N (default 4566) until Ctrl-C
     workshop local status [--port N]  is one running there?
+    workshop local env [--port N]     print `export` lines for its endpoint and key:
+                                      eval "$(workshop local env)" and plain aws / sam / boto3 use it
     workshop local mailbox [--port N] print the e-mails it delivered
 """
 
@@ -18,12 +20,14 @@ from . import DEFAULT_PORT
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workshop local", description="The local cloud: moto-based AWS on 127.0.0.1.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    # `workshop local` alone means `workshop local up`, what a learner most often wants
+    sub = parser.add_subparsers(dest="command")
     up = sub.add_parser("up", help="run the local cloud until Ctrl-C")
     up.add_argument("--port", type=int, default=int(os.environ.get("LOCALCLOUD_PORT", DEFAULT_PORT)))
     up.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     up.add_argument("--verbose", action="store_true", help="log requests and Lambda cold starts")
     for name, text in (("status", "is a local cloud answering on the port?"),
+                       ("env", "print export lines (endpoint, key, region): eval \"$(workshop local env)\""),
                        ("mailbox", "print the e-mails the local cloud delivered (JSON)")):
         command = sub.add_parser(name, help=text)
         command.add_argument("--port", type=int, default=int(os.environ.get("LOCALCLOUD_PORT", DEFAULT_PORT)))
@@ -31,7 +35,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("--port") or argv[0] == "--verbose":
+        argv = ["up", *argv]
+    args = _parser().parse_args(argv)
     endpoint = f"http://127.0.0.1:{args.port}"
     if args.command == "up":
         from .server import PortInUse, serve
@@ -61,12 +68,26 @@ def main(argv=None) -> int:
             return 1
         print(json.dumps(doc, indent=2))
         return 0
+    if args.command == "env":
+        import shlex
+
+        from .credentials import CredentialsNotFound, read
+
+        try:
+            key = read(endpoint)
+        except CredentialsNotFound as exc:
+            print(f"workshop local env: {exc}", file=sys.stderr)
+            return 1
+        for name, value in key.environment().items():
+            print(f"export {name}={shlex.quote(value)}")
+        return 0
     if args.command == "mailbox":
+        from .credentials import CredentialsNotFound
         from .mailbox import read_mailbox
 
         try:
             print(json.dumps(read_mailbox(endpoint), indent=2))
-        except OSError:
+        except (OSError, CredentialsNotFound):
             print(f"no local cloud answers at {endpoint}: start it with `make local`", file=sys.stderr)
             return 1
         return 0

@@ -23,6 +23,7 @@ _lock = threading.RLock()
 _installed: set[str] = set()
 _endpoint = "http://127.0.0.1:4566"
 _port = 4566
+_credentials = None  # the server's per-start key (credentials.Credentials)
 
 # credential-scope service -> extension groups its requests need
 NEEDS = {
@@ -32,14 +33,14 @@ NEEDS = {
 }
 
 
-def install_eager(port: int, endpoint: str) -> None:
+def install_eager(port: int, endpoint: str, credentials=None) -> None:
     """What every request may need, cheap to import: Lambda, EventBridge, SNS mail, config."""
-    global _endpoint, _port
+    global _endpoint, _port, _credentials
     from moto.core.config import default_user_config
 
     from . import eventbridge_targets, lambda_runtime, mailbox
 
-    _endpoint, _port = endpoint, port
+    _endpoint, _port, _credentials = endpoint, port, credentials
     os.environ["MOTO_PORT"] = str(port)  # moto's ASL engine calls services at localhost:$MOTO_PORT
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
     lambda_runtime.install(endpoint)
@@ -57,7 +58,7 @@ def ensure(*groups: str) -> None:
             if group == "stepfunctions":
                 from . import stepfunctions
 
-                stepfunctions.install(_port)
+                stepfunctions.install(_port, _credentials)
             elif group == "apigateway":
                 from . import apigateway
 
@@ -77,6 +78,6 @@ def ensure_for_scope(service: str) -> None:
         ensure(*needs)
 
 
-def install_all(port: int, endpoint: str) -> None:
-    install_eager(port, endpoint)
+def install_all(port: int, endpoint: str, credentials=None) -> None:
+    install_eager(port, endpoint, credentials)
     ensure("stepfunctions", "apigateway", "cloudformation")

@@ -9,11 +9,16 @@ takes its place:
   (`lambda_worker.py`) imports the handler once (the cold start) and then
   serves invocation after invocation (warm). Concurrent invocations of one
   function get more workers, as Lambda scales out sandboxes;
-* the worker gets the function's Environment variables, AWS_REGION /
-  AWS_DEFAULT_REGION, `AWS_ENDPOINT_URL` pointing back at the local cloud and
-  credentials that identify the function's execution role
-  (`identity_for_access_key` maps them back; CloudTrail records such calls as
-  the assumed role, as AWS does);
+* the worker's environment is built from scratch, as Lambda's is: the
+  function's Environment variables, the ones Lambda defines (AWS_REGION,
+  AWS_LAMBDA_FUNCTION_NAME, ...), a temporary HOME, `AWS_ENDPOINT_URL`
+  pointing back at the local cloud and credentials that identify the
+  function's execution role (`identity_for_access_key` maps them back;
+  CloudTrail records such calls as the assumed role, as AWS does). Nothing
+  of the server's environment (the learner's shell) reaches it, and where
+  bubblewrap works the worker runs in a sandbox (`sandbox.py`);
+* a worker's key is an HMAC of its function and role under a secret made at
+  server start, so no other local user can compute one;
 * the timeout is enforced: a worker that overruns is killed (a new one starts
   on the next call) and the call returns "Task timed out after N seconds";
 * an exception comes back as Lambda returns it: `{"errorType", "errorMessage",
@@ -26,29 +31,36 @@ takes its place:
   Patch point: `LambdaFunction.invoke`, wrapped (`install_payload_check`).
 
 The interpreter is python3.13 for a python3.13 function when one is installed,
-else the local cloud's own; boto3 comes from the local cloud's environment
-(Lambda's Python runtimes ship boto3 too).
+else the local cloud's own base interpreter (never its virtual environment),
+started with `-I -S`: the function imports its own package and, as Lambda's
+Python runtimes ship it, boto3 with its dependencies (`runtime_libraries`),
+nothing else of the kit's.
 """
 
 from __future__ import annotations
 
+import functools
 import glob
 import hashlib
+import hmac
+import importlib.metadata
 import io
 import json
 import logging
 import os
+import secrets
 import select
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
 import uuid
 import zipfile
 from dataclasses import dataclass
+
+from . import sandbox
 
 log = logging.getLogger("workshop.localcloud.lambda")
 
@@ -64,11 +76,13 @@ class LambdaTimeout(Exception):
 
 _identities: dict[str, dict] = {}
 _identities_lock = threading.Lock()
+# Made at start: without it anyone who knows a function's ARN could compute its key.
+_KEY_SECRET = secrets.token_bytes(32)
 
 
 def access_key_for(function_arn: str, role_arn: str, function_name: str) -> str:
     """A stable access key id for a function; remembered so CloudTrail can name the role."""
-    digest = hashlib.sha1(f"{function_arn}|{role_arn}".encode()).hexdigest().upper()
+    digest = hmac.new(_KEY_SECRET, f"{function_arn}|{role_arn}".encode(), hashlib.sha256).hexdigest().upper()
     key = ACCESS_KEY_PREFIX + digest[: 20 - len(ACCESS_KEY_PREFIX)]
     with _identities_lock:
         _identities[key] = {"role_arn": role_arn, "session_name": function_name,
@@ -85,18 +99,23 @@ def identity_for_access_key(access_key: str) -> dict | None:
 # --- interpreters ---------------------------------------------------------------
 
 
+def _base_interpreter() -> str:
+    """This Python without its virtual environment (whose site-packages are the kit's)."""
+    return getattr(sys, "_base_executable", None) or sys.executable
+
+
 def _interpreter_for(runtime: str | None) -> str:
     """python3.13 for a python3.13 function when it exists, else this interpreter."""
     if runtime and runtime.startswith("python3."):
         version = runtime[len("python"):]
         if sys.version.startswith(version + "."):
-            return sys.executable
+            return _base_interpreter()
         for candidate in sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}*/bin/python{version}"))) + [
             shutil.which(f"python{version}")
         ]:
             if candidate and os.access(candidate, os.X_OK) and _works(candidate):
                 return candidate
-    return sys.executable
+    return _base_interpreter()
 
 
 _works_cache: dict[str, bool] = {}
@@ -112,10 +131,49 @@ def _works(interpreter: str) -> bool:
     return _works_cache[interpreter]
 
 
-def _library_path() -> str:
-    """Where boto3 lives for the workers (this environment's site-packages)."""
-    paths = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    return os.pathsep.join(sorted(paths))
+# What Lambda's Python runtimes ship besides the standard library.
+RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
+
+
+def runtime_libraries(folder: str) -> tuple[str, list[str]]:
+    """A folder holding only boto3 and its dependencies (links into this environment).
+
+    Returns (the folder, the real paths the links point to): a sandboxed
+    worker needs those bound too.
+    """
+    os.makedirs(folder, exist_ok=True)
+    targets = []
+    for name in RUNTIME_DISTRIBUTIONS:
+        try:
+            dist = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        tops = {str(f).split("/", 1)[0] for f in dist.files or []
+                if not str(f).startswith(("..", "__pycache__")) and ".dist-info" not in str(f).split("/", 1)[0]}
+        for top in sorted(tops):
+            source = os.path.join(str(dist.locate_file("")), top)
+            link = os.path.join(folder, top)
+            if os.path.exists(source) and not os.path.lexists(link):
+                try:
+                    os.symlink(source, link)
+                except FileExistsError:  # made by a concurrent first call
+                    pass
+            if os.path.exists(source):
+                targets.append(os.path.realpath(source))
+    return folder, targets
+
+
+@functools.lru_cache(maxsize=16)
+def _prefix_of(interpreter: str) -> str:
+    """The installation folder of an interpreter (what a sandbox must see to run it)."""
+    try:
+        done = subprocess.run([interpreter, "-I", "-S", "-c", "import sys; print(sys.base_prefix)"],
+                              capture_output=True, text=True, timeout=10)
+        if done.returncode == 0 and done.stdout.strip():
+            return done.stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return os.path.dirname(os.path.dirname(os.path.realpath(interpreter)))
 
 
 # --- one worker -----------------------------------------------------------------
@@ -153,19 +211,27 @@ class FunctionSpec:
 class Worker:
     """A process that imported the handler once (cold start) and serves calls (warm)."""
 
-    def __init__(self, spec: FunctionSpec, code_dir: str, endpoint: str):
+    def __init__(self, spec: FunctionSpec, code_dir: str, endpoint: str, libraries: tuple[str, list[str]]):
         self.spec = spec
         self.id = uuid.uuid4().hex
         date = time.strftime("%Y/%m/%d", time.gmtime())
         self.log_stream = f"{date}/[{spec.version}]{self.id}"
         self.interpreter = _interpreter_for(spec.runtime)
-        env = {k: v for k, v in os.environ.items()
-               if k in ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "SYSTEMROOT", "TMPDIR")}
+        library_dir, library_targets = libraries
+        command, task_root = sandbox.wrap(
+            [self.interpreter, "-I", "-S", "-B", "-u", WORKER_SCRIPT], code_dir,
+            read_only=[_prefix_of(self.interpreter), self.interpreter, WORKER_SCRIPT, library_dir, *library_targets])
+        sandboxed = task_root != code_dir
+        # Without a sandbox HOME is a fresh folder of its own; inside one, the private /tmp.
+        self.home = None if sandboxed else tempfile.mkdtemp(prefix="localcloud-home-")
+        # Built from scratch: nothing of the learner's shell (AWS keys, tokens, HOME) reaches the code.
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": ":UTC",
+               "HOME": "/tmp" if sandboxed else self.home, "TMPDIR": "/tmp" if sandboxed else self.home}
         env.update({str(k): str(v) for k, v in spec.environment})
         env.update({
             "_HANDLER": spec.handler,
-            "LAMBDA_TASK_ROOT": code_dir,
-            "_LOCALCLOUD_EXTRA_PATH": _library_path(),
+            "LAMBDA_TASK_ROOT": task_root,
+            "_LOCALCLOUD_EXTRA_PATH": library_dir,
             "_LOCALCLOUD_FUNCTION_ARN": spec.function_arn,
             "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
             "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
@@ -185,8 +251,7 @@ class Worker:
         })
         started = time.perf_counter()
         self.proc = subprocess.Popen(
-            [self.interpreter, "-u", WORKER_SCRIPT],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=env, cwd=code_dir,
         )
         self._buffer = b""
@@ -243,6 +308,8 @@ class Worker:
                 stream.close()
             except OSError:
                 pass
+        if self.home:
+            shutil.rmtree(self.home, ignore_errors=True)
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -269,7 +336,10 @@ class LambdaRuntime:
         self._starting: dict[FunctionSpec, int] = {}
         self._lock = threading.Condition()
         self._code_root = tempfile.mkdtemp(prefix="localcloud-lambda-")
+        self._libraries: tuple[str, list[str]] | None = None
+        self._setup_lock = threading.Lock()
         self.cold_starts = 0
+        self.isolation = None  # said in the log at the first cold start
 
     # code -------------------------------------------------------------------------
     def _code_dir(self, fn, spec: FunctionSpec) -> str:
@@ -306,7 +376,13 @@ class LambdaRuntime:
                     break
                 self._lock.wait(timeout=1)
         try:
-            worker = Worker(spec, self._code_dir(fn, spec), self.endpoint)
+            with self._setup_lock:  # once per runtime, whichever call comes first
+                if self._libraries is None:
+                    self._libraries = runtime_libraries(os.path.join(self._code_root, "runtime-libraries"))
+                if self.isolation is None:
+                    self.isolation = sandbox.isolation()
+                    log.warning("Lambda isolation: %s", self.isolation)
+            worker = Worker(spec, self._code_dir(fn, spec), self.endpoint, self._libraries)
         finally:
             with self._lock:
                 self._starting[spec] -= 1

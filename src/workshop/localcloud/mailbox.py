@@ -6,7 +6,8 @@ them. Here every delivery is kept, in order, as
 
 * `GET /_localcloud/mailbox` returns the list (newest last),
   `DELETE /_localcloud/mailbox` empties it;
-* `read_mailbox(endpoint)` / `clear_mailbox(endpoint)` do the same from Python.
+* `read_mailbox(endpoint)` / `clear_mailbox(endpoint)` do the same from Python
+  (with the local cloud's key as a Bearer token: the mailbox holds decision links).
 
 Subscriptions need no confirmation locally: moto marks an e-mail
 subscription confirmed at once (on AWS the recipient clicks a link first).
@@ -99,17 +100,27 @@ def handle(request):
     return Response(json.dumps(MAILBOX.messages()), content_type="application/json")
 
 
-def read_mailbox(endpoint: str, timeout: float = 10) -> list[dict]:
+def _request(endpoint: str, method: str = "GET", credentials=None):
+    """A mailbox request carrying the local cloud's key (the mailbox holds decision links)."""
+    import urllib.request
+
+    from . import credentials as credentials_module
+
+    credentials = credentials or credentials_module.read(endpoint)
+    return urllib.request.Request(endpoint.rstrip("/") + "/_localcloud/mailbox", method=method,
+                                  headers={"Authorization": f"Bearer {credentials.access_key_id}"})
+
+
+def read_mailbox(endpoint: str, timeout: float = 10, credentials=None) -> list[dict]:
     """The e-mails the local cloud at `endpoint` has delivered, oldest first."""
     import urllib.request
 
-    with urllib.request.urlopen(endpoint.rstrip("/") + "/_localcloud/mailbox", timeout=timeout) as response:
+    with urllib.request.urlopen(_request(endpoint, credentials=credentials), timeout=timeout) as response:
         return json.loads(response.read())
 
 
-def clear_mailbox(endpoint: str, timeout: float = 10) -> int:
+def clear_mailbox(endpoint: str, timeout: float = 10, credentials=None) -> int:
     import urllib.request
 
-    request = urllib.request.Request(endpoint.rstrip("/") + "/_localcloud/mailbox", method="DELETE")
-    with urllib.request.urlopen(request, timeout=timeout) as response:
+    with urllib.request.urlopen(_request(endpoint, "DELETE", credentials), timeout=timeout) as response:
         return json.loads(response.read())["deleted"]

@@ -9,11 +9,15 @@ its Lambda workers and exits.
 (`python -m workshop.localcloud up`), waits until it answers and stops it on
 exit; `.endpoint` is what boto3 / `sam` need as `AWS_ENDPOINT_URL`.
 
+Every request first passes `access.Guard` (its own host names, no foreign
+`Origin`, signed with the per-start key of `credentials.py`); moto's global
+CORS is off.
+
 Routes the kit adds next to moto's:
 
-    GET    /_localcloud/health                          {"status": "ready", ...}
-    GET    /_localcloud/mailbox, DELETE clears it       (see mailbox.py)
-    ANY    /_localcloud/execute-api/<api>/<stage>/<path> (see apigateway.py)
+    GET    /_localcloud/health                          {"status": "ready", ...} (public)
+    GET    /_localcloud/mailbox, DELETE clears it       (see mailbox.py; needs the key)
+    ANY    /_localcloud/execute-api/<api>/<stage>/<path> (see apigateway.py; public, as on AWS)
 
 and two Step Functions operations moto lacks, by X-Amz-Target:
 TestState and ValidateStateMachineDefinition (see stepfunctions_api.py).
@@ -27,6 +31,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -37,11 +42,12 @@ import urllib.error
 import urllib.request
 
 from . import ACCOUNT_ID, DEFAULT_PORT
+from . import credentials as credentials_module
+from .access import Guard, Refused, refusal
 
 log = logging.getLogger("workshop.localcloud")
 
 HOST = "127.0.0.1"
-_ACCESS_KEY = re.compile(r"Credential=([^/,\s]+)/")
 _SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
 _REGION = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/[^/]+/aws4_request")
 
@@ -61,14 +67,25 @@ class PortInUse(Exception):
 class LocalCloudApp:
     """Routes /_localcloud/* to the kit, everything else to moto; watches IAM writes."""
 
-    def __init__(self, moto_app, port: int):
+    def __init__(self, moto_app, port: int, credentials: credentials_module.Credentials):
         self.moto_app = moto_app
         self.port = port
+        self.credentials = credentials
+        self.guard = Guard(port, self.is_known_key)
         self.started = time.time()
         self.loaded = threading.Event()
         self.load_error: BaseException | None = None
         if moto_app is not None:
             self.loaded.set()
+
+    def is_known_key(self, key: str | None) -> bool:
+        """The per-start key, or one this server handed a Lambda worker."""
+        if not key:
+            return False
+        if secrets.compare_digest(key, self.credentials.access_key_id):
+            return True
+        runtime = sys.modules.get("workshop.localcloud.lambda_runtime")
+        return runtime is not None and runtime.identity_for_access_key(key) is not None
 
     def load_in_background(self, server=None) -> None:
         """Import moto and patch its seams off the start-up path (about 1.5 s of imports).
@@ -78,7 +95,7 @@ class LocalCloudApp:
         """
         def load():
             try:
-                self.moto_app = _moto_app(self.port)
+                self.moto_app = _moto_app(self.port, self.credentials)
                 if server is not None:  # moto's handler keeps S3's underscored header names
                     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
@@ -92,6 +109,13 @@ class LocalCloudApp:
         threading.Thread(target=load, name="localcloud-load", daemon=True).start()
 
     def __call__(self, environ, start_response):
+        try:
+            self.guard.check(environ)
+        except Refused as refused:
+            log.warning("%s %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), refused)
+            headers, body = refusal(environ, refused)
+            start_response("403 FORBIDDEN", headers)
+            return [body]
         path = environ.get("PATH_INFO", "")
         if path != "/_localcloud/health":
             self.loaded.wait()
@@ -178,10 +202,11 @@ class LocalCloudApp:
 
     @staticmethod
     def _emit(cloudtrail, body, response, auth, environ, captured):
-        match = _ACCESS_KEY.search(auth)
+        from .access import key_of
+
         headers = dict(captured.get("headers", []))
         cloudtrail.emit_iam_call(
-            body=body, response_xml=response, access_key=match.group(1) if match else "",
+            body=body, response_xml=response, access_key=key_of(environ) or "",
             account_id=ACCOUNT_ID, source_ip=environ.get("REMOTE_ADDR", HOST),
             user_agent=environ.get("HTTP_USER_AGENT", ""),
             request_id=headers.get("x-amzn-RequestId") or headers.get("x-amz-request-id"),
@@ -204,6 +229,7 @@ class LocalCloudApp:
                     # requests are accepted now; until loaded they wait for the extensions
                     "loaded": self.loaded.is_set(),
                     "lambda_workers": len(rt.worker_pids()) if rt else 0,
+                    "lambda_isolation": rt.isolation if rt else None,
                     "lambda_cold_starts": rt.cold_starts if rt else 0}
             response = Response(json.dumps(body), content_type="application/json",
                                 status=500 if self.load_error else 200)
@@ -226,27 +252,33 @@ class LocalCloudApp:
 # --- serving -------------------------------------------------------------------------
 
 
-def install_extensions(port: int, lazy: bool = True) -> None:
+def install_extensions(port: int, credentials: credentials_module.Credentials, lazy: bool = True) -> None:
     """Patch moto's seams, once per process (see extensions.py for when). Each module documents its own."""
     from . import extensions
 
     endpoint = f"http://{HOST}:{port}"
     if lazy:
-        extensions.install_eager(port, endpoint)
+        extensions.install_eager(port, endpoint, credentials)
     else:
-        extensions.install_all(port, endpoint)
+        extensions.install_all(port, endpoint, credentials)
 
 
-def _moto_app(port: int):
+def _moto_app(port: int, credentials: credentials_module.Credentials):
+    # moto answers any Origin with "Access-Control-Allow-Origin: *" unless this is set before it loads.
+    os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "true"
+    import moto.settings
+
+    moto.settings.DISABLE_GLOBAL_CORS = True
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    install_extensions(port)
+    install_extensions(port, credentials)
     return DomainDispatcherApplication(create_backend_app)
 
 
-def make_app(port: int, background: bool = False):
+def make_app(port: int, background: bool = False, credentials: credentials_module.Credentials | None = None):
     """The WSGI app, moto loaded; with background=True call `app.load_in_background()` yourself."""
-    return LocalCloudApp(None if background else _moto_app(port), port)
+    credentials = credentials or credentials_module.new(f"http://{HOST}:{port}")
+    return LocalCloudApp(None if background else _moto_app(port, credentials), port, credentials)
 
 
 def _bind(port: int, app):
@@ -276,8 +308,14 @@ def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=prin
     if not port_is_free(port):
         raise PortInUse(port)
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    app = make_app(port, background=True)
+    _not_dumpable()
+    credentials = credentials_module.new(f"http://{HOST}:{port}")
+    # A key handed over by the starting process is not left for Lambda workers or children to find.
+    os.environ.pop(credentials_module.ENV_KEY, None)
+    os.environ.pop(credentials_module.ENV_SECRET, None)
+    app = make_app(port, background=True, credentials=credentials)
     server = _bind(port, app)
+    key_file = credentials_module.write(credentials)
     app.load_in_background(server)
     stop = threading.Event()
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
@@ -290,7 +328,8 @@ def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=prin
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     _wait_ready(f"http://{HOST}:{port}", timeout=10)
-    announce(f"Local cloud ready at http://{HOST}:{port}", flush=True)
+    announce(f"Local cloud ready at http://{HOST}:{port} (its key: {key_file}; "
+             'for your shell: eval "$(workshop local env)")', flush=True)
     try:
         while not stop.wait(0.5):
             if parent_pid and not _alive(parent_pid):
@@ -301,11 +340,30 @@ def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=prin
 
         server.shutdown()
         server.server_close()
+        credentials_module.remove(credentials)
         rt = runtime()
         if rt is not None:
             rt.shutdown()
         announce("Local cloud stopped.", flush=True)
     return 0
+
+
+def _not_dumpable() -> None:
+    """Make /proc/<this pid>/environ (and ptrace) off limits to other processes of this user.
+
+    Lambda workers run as the learner; without a sandbox they could otherwise
+    read the server's environment, which holds whatever the learner's shell
+    had (real AWS keys included). Linux only; elsewhere nothing happens.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        pr_set_dumpable = 4
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_dumpable, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        log.warning("could not make the local cloud's process non-dumpable")
 
 
 def _alive(pid: int) -> bool:
@@ -358,19 +416,26 @@ class LocalCloud:
     """A local cloud in a separate process, for tests and notebooks.
 
         with LocalCloud() as cloud:          # a free port unless port= is given
-            boto3.client("iam", endpoint_url=cloud.endpoint, ...)
+            iam = cloud.client("iam")        # or boto3.client("iam", **cloud.credentials.boto3_kwargs())
 
-    The process stops (Lambda workers included) on exit, and by itself if the
+    `.credentials` is its per-start key (read from the file the server
+    writes, checked to be this process's); `.environment()` the variables
+    plain boto3 and `sam` read. `credentials=` hands the server a key to use
+    instead of a random one (`make lab` keeps one across restarts). The
+    process stops (Lambda workers included) on exit, and by itself if the
     starting process dies.
     """
 
-    def __init__(self, port: int | None = None, start_timeout: float = 30, log_file=None):
+    def __init__(self, port: int | None = None, start_timeout: float = 30, log_file=None,
+                 credentials: credentials_module.Credentials | None = None, extra_env: dict | None = None):
         self.port = port or free_port()
         self.endpoint = f"http://{HOST}:{self.port}"
         self.start_timeout = start_timeout
         self.log_file = log_file
+        self.extra_env = dict(extra_env or {})
         self.proc: subprocess.Popen | None = None
         self.start_seconds: float | None = None
+        self.credentials: credentials_module.Credentials | None = credentials
 
     def start(self) -> "LocalCloud":
         if not port_is_free(self.port):
@@ -378,7 +443,11 @@ class LocalCloud:
         started = time.perf_counter()
         src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = dict(os.environ)
+        env.update(self.extra_env)
         env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        if self.credentials is not None:
+            env[credentials_module.ENV_KEY] = self.credentials.access_key_id
+            env[credentials_module.ENV_SECRET] = self.credentials.secret_access_key
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "workshop.localcloud", "up", "--port", str(self.port),
              "--parent-pid", str(os.getpid())],
@@ -387,11 +456,37 @@ class LocalCloud:
         )
         try:
             _wait_ready(self.endpoint, self.start_timeout, self.proc)
+            self.credentials = self._read_credentials()
         except Exception:
             self.stop()
             raise
         self.start_seconds = time.perf_counter() - started
         return self
+
+    def _read_credentials(self) -> credentials_module.Credentials:
+        # The server writes its key file just before it answers; the pid proves it is our child's.
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                found = credentials_module.read(self.endpoint)
+                if found.pid == self.proc.pid:
+                    return found
+            except credentials_module.CredentialsNotFound:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the local cloud at {self.endpoint} wrote no key file for its process "
+                                   f"({credentials_module.path_for(self.endpoint)})")
+            time.sleep(0.02)
+
+    def client(self, service: str, **kwargs):
+        """A boto3 client of `service` for this local cloud, signed with its key."""
+        import boto3
+
+        return boto3.client(service, **{**self.credentials.boto3_kwargs(), **kwargs})
+
+    def environment(self) -> dict:
+        """AWS_ENDPOINT_URL, the key and the region, for plain boto3 / sam / the AWS CLI."""
+        return self.credentials.environment()
 
     def stop(self) -> None:
         if self.proc is None:

@@ -9,6 +9,9 @@
   `...:execution:NAME:None`, so the second such StartExecution failed with
   ExecutionAlreadyExists. AWS picks a UUID; so does the patch here
   (`StepFunctionsParserBackend.start_execution`).
+* the engine's own calls (Lambda, SNS, ... integrations) are signed with
+  the server's per-start key (`install_engine_credentials`): moto signs them
+  with a fixed dummy key, which the local cloud refuses.
 * a task token whose task is over (timed out, answered) gets TaskTimedOut /
   TaskDoesNotExist, as on AWS; moto said InvalidToken (`install_task_token_errors`).
 """
@@ -25,11 +28,13 @@ def seam():
     return StepFunctionsParserBackend, "start_execution"
 
 
-def install(port: int) -> None:
+def install(port: int, credentials=None) -> None:
     from moto.core.config import default_user_config
 
     os.environ["MOTO_PORT"] = str(port)
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+    if credentials is not None:
+        install_engine_credentials(credentials)
 
     cls, name = seam()
     original = getattr(cls, name)
@@ -44,6 +49,44 @@ def install(port: int) -> None:
     setattr(cls, name, start_execution)
     install_task_token_errors()
     install_engine_caches()
+
+
+def install_engine_credentials(credentials) -> None:
+    """Sign the engine's service calls with the server's key.
+
+    moto's `boto_client_for(region, service, state_credentials)` builds every
+    client the engine uses with the key "ak"; the local cloud refuses unknown
+    keys, so the function is replaced where it is defined (modules imported
+    later pick that up) and in every engine module that already imported it.
+    """
+    import sys
+
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original = getattr(boto_client.boto_client_for, "__wrapped__", boto_client.boto_client_for)
+
+    def boto_client_for(region, service, state_credentials=None):
+        client = original(region, service, state_credentials)
+        # botocore keeps the credentials on the signer: swap them for the server's key
+        from botocore.credentials import Credentials
+
+        client._request_signer._credentials = Credentials(credentials.access_key_id,
+                                                          credentials.secret_access_key)
+        return client
+
+    boto_client_for.__wrapped__ = original
+    boto_client_for._localcloud = True
+    boto_client.boto_client_for = boto_client_for
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is original:
+            module.boto_client_for = boto_client_for
+
+
+def engine_client_seam():
+    """moto's engine client factory; a test pins it (fails loudly if moto moves it)."""
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    return boto_client, "boto_client_for"
 
 
 def install_engine_caches() -> None:

@@ -9,6 +9,7 @@ from moto import mock_aws
 
 from workshop.incident import (FiredPolicy, _matches, delete_workshop_policies, fire_policy, fire_policy_version,
                                policy_versions, unique_policy_name)
+from workshop.localcloud import credentials
 from workshop.session import connect
 from workshop.stack import architecture, outputs_table
 
@@ -86,13 +87,21 @@ def test_outputs_table_lists_every_output():
     assert "ApproveUrl" in html and "http://x/deny" in html
 
 
-def test_local_target_uses_the_endpoint_dummy_credentials_and_us_east_1(monkeypatch):
+def test_local_target_uses_the_endpoint_its_key_and_us_east_1(monkeypatch, tmp_path):
     monkeypatch.setenv("WORKSHOP_ENDPOINT", "http://127.0.0.1:9999")
+    monkeypatch.setenv("WORKSHOP_STATE_DIR", str(tmp_path / "state"))
     cloud = connect("local")
+    with pytest.raises(credentials.CredentialsNotFound, match="make local"):
+        cloud.client("iam")  # nothing runs there: say how to start it
+    first = credentials.new("http://127.0.0.1:9999")
+    credentials.write(first)
     client = cloud.client("iam")
     assert cloud.endpoint == "http://127.0.0.1:9999"
     assert client.meta.endpoint_url == "http://127.0.0.1:9999" and client.meta.region_name == "us-east-1"
-    assert client._request_signer._credentials.access_key == "testing"
+    assert client._request_signer._credentials.access_key == first.access_key_id
+    second = credentials.new("http://127.0.0.1:9999")  # the local cloud restarted: a new key
+    credentials.write(second)
+    assert cloud.client("iam")._request_signer._credentials.access_key == second.access_key_id
     assert "--endpoint-url http://127.0.0.1:9999" in cloud.cli_prefix()
     assert connect("aws").endpoint is None and connect("aws").region == "us-east-1"
     with pytest.raises(ValueError):

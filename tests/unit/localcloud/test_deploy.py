@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from workshop import deploy
+from workshop.localcloud import credentials
 
 
 def test_a_local_cloud_that_is_not_running_says_start_it(monkeypatch):
@@ -53,7 +54,10 @@ def test_aws_without_credentials_is_explained(tmp_path):
 
 
 def test_the_local_environment_points_sam_at_the_endpoint():
-    env = deploy.local_environment("http://127.0.0.1:4566", base={"AWS_PROFILE": "work", "PATH": "/bin"})
+    key = credentials.new("http://127.0.0.1:4566")
+    env = deploy.local_environment("http://127.0.0.1:4566", base={"AWS_PROFILE": "work", "PATH": "/bin"},
+                                   credentials=key)
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
     assert env["AWS_DEFAULT_REGION"] == env["AWS_REGION"] == "us-east-1"
-    assert env["AWS_ACCESS_KEY_ID"] == "testing" and "AWS_PROFILE" not in env and env["PATH"] == "/bin"
+    assert env["AWS_ACCESS_KEY_ID"] == key.access_key_id and env["AWS_SECRET_ACCESS_KEY"] == key.secret_access_key
+    assert "AWS_PROFILE" not in env and env["PATH"] == "/bin"

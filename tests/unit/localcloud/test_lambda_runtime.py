@@ -11,7 +11,10 @@ from moto import mock_aws
 from workshop.localcloud import lambda_runtime
 
 HANDLER = '''
-import os, time
+import os, time, uuid
+
+# One per sandbox: process ids say nothing inside a sandbox's own pid namespace.
+SANDBOX = uuid.uuid4().hex
 
 class TransientError(Exception):
     """IAM was busy."""
@@ -22,7 +25,7 @@ def handler(event, context):
         raise TransientError("IAM said: slow down")
     if event.get("sleep"):
         time.sleep(event["sleep"])
-    return {"pid": os.getpid(), "greeting": os.environ.get("GREETING"),
+    return {"pid": SANDBOX, "greeting": os.environ.get("GREETING"),
             "region": os.environ["AWS_REGION"], "default_region": os.environ["AWS_DEFAULT_REGION"],
             "endpoint": os.environ["AWS_ENDPOINT_URL"], "key": os.environ["AWS_ACCESS_KEY_ID"],
             "name": context.function_name, "remaining": context.get_remaining_time_in_millis()}
@@ -75,6 +78,21 @@ def test_a_function_runs_warm_after_one_cold_start(function):
     _, second = _invoke(client, {})
     assert first["pid"] == second["pid"]
     assert runtime.cold_starts == 1
+
+
+def test_a_worker_outlives_the_request_thread_that_started_it(function):
+    """The server starts workers from request threads; a worker must stay warm after that thread ends."""
+    import threading
+    import time
+
+    client, runtime, _ = function
+    seen = []
+    starter = threading.Thread(target=lambda: seen.append(_invoke(client, {})[1]))
+    starter.start()
+    starter.join()
+    time.sleep(0.5)  # a signal tied to the thread's end would have killed the worker by now
+    seen.append(_invoke(client, {})[1])
+    assert seen[0]["pid"] == seen[1]["pid"] and runtime.cold_starts == 1
 
 
 def test_the_handler_sees_the_functions_environment(function):

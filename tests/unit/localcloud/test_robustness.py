@@ -33,7 +33,16 @@ from workshop.localcloud import cloudtrail, eventbridge_targets, lambda_runtime,
 # wildcards, special characters or control characters.
 VALID_NAME = re.compile(r"[A-Za-z0-9_.-]{1,80}")
 TARGET = "AWSStepFunctions.{}"
-SIGNED = "AWS4-HMAC-SHA256 Credential=testing/20261128/us-east-1/{}/aws4_request, SignedHeaders=host, Signature=x"
+SIGNED = "AWS4-HMAC-SHA256 Credential={key}/20261128/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=x"
+
+
+def signed(cloud, service):
+    """A hand-made Authorization header with the cloud's key (the signature is not checked)."""
+    return SIGNED.format(key=cloud.credentials.access_key_id, service=service)
+
+
+def mailbox_key(cloud):
+    return {"Authorization": f"Bearer {cloud.credentials.access_key_id}"}
 
 
 @pytest.fixture(autouse=True)
@@ -190,7 +199,8 @@ def test_unknown_local_cloud_routes_answer_404_json(cloud):
     for path in ("/_localcloud/nope", "/_localcloud/", "/_localcloud/health/extra", "/_localcloud/%00%ff",
                  "/_localcloud/../_localcloud/mailbox/x"):
         for method in ("GET", "POST", "DELETE"):
-            response = requests.request(method, cloud.endpoint + path, data=b"\xff" * 100, timeout=30)
+            response = requests.request(method, cloud.endpoint + path, data=b"\xff" * 100,
+                                        headers=mailbox_key(cloud), timeout=30)
             assert response.status_code == 404, (method, path)
             _json_error(response)
     _alive(cloud)
@@ -201,11 +211,12 @@ def test_garbage_to_the_mailbox_changes_nothing(cloud):
     topic = sns.create_topic(Name="robust")["TopicArn"]
     sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="r@example.com")
     sns.publish(TopicArn=topic, Subject="kept", Message="kept")
-    before = requests.get(cloud.endpoint + "/_localcloud/mailbox", timeout=30).json()
+    before = requests.get(cloud.endpoint + "/_localcloud/mailbox", headers=mailbox_key(cloud), timeout=30).json()
     for method, body in (("POST", b"\x00\xff garbage"), ("PUT", b"{"), ("PATCH", b"[]"), ("POST", b"x" * 100_000)):
-        response = requests.request(method, cloud.endpoint + "/_localcloud/mailbox?x=%ff", data=body, timeout=30)
+        response = requests.request(method, cloud.endpoint + "/_localcloud/mailbox?x=%ff", data=body,
+                                    headers=mailbox_key(cloud), timeout=30)
         assert response.status_code < 500 and "Traceback" not in response.text
-    assert requests.get(cloud.endpoint + "/_localcloud/mailbox", timeout=30).json() == before
+    assert requests.get(cloud.endpoint + "/_localcloud/mailbox", headers=mailbox_key(cloud), timeout=30).json() == before
     _alive(cloud)
 
 
@@ -222,7 +233,7 @@ def test_bad_execute_api_requests_answer_json_errors(cloud, path):
 
 def _post_target(cloud, target, body, service="states", content_type="application/x-amz-json-1.0"):
     return requests.post(cloud.endpoint + "/", data=body, timeout=60, headers={
-        "X-Amz-Target": target, "Content-Type": content_type, "Authorization": SIGNED.format(service)})
+        "X-Amz-Target": target, "Content-Type": content_type, "Authorization": signed(cloud, service)})
 
 
 GARBAGE_BODIES = [b"not json", b"[]", b"\xff\xfe", b"{\"definition\": \"{\"}", b"{\"definition\": \"{}\", \"input\": 7}",
@@ -273,7 +284,7 @@ def test_garbage_iam_calls_emit_nothing_and_keep_the_server_up(cloud):
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(Name="robust-iam", EventPattern=json.dumps({"source": ["aws.iam"]}))
     events.put_targets(Rule="robust-iam", Targets=[{"Id": "q", "Arn": queue_arn}])
-    headers = {"Content-Type": "application/x-www-form-urlencoded", "Authorization": SIGNED.format("iam")}
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Authorization": signed(cloud, "iam")}
     for body in (b"", b"\xff\xfe\x00Action=CreatePolicy&&&==", b"Action=CreatePolicy&Version=2010-05-08&PolicyName=x",
                  b"Action=CreatePolicy&Version=2010-05-08&PolicyName=y&PolicyDocument=%7Bnot",
                  b"Action=CreatePolicyVersion&Version=2010-05-08&PolicyArn=arn:aws:iam::123456789012:policy/none"

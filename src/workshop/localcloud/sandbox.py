@@ -1,0 +1,113 @@
+"""Where a Lambda worker runs: a bubblewrap sandbox when the machine has one.
+
+A function's code is whatever the learner deployed, perhaps a public SAM
+application they did not read. On AWS it runs in a micro-VM that sees its
+code package, /tmp and its own environment. Here it runs as the learner, so:
+
+* always: the worker's environment is built from scratch (`lambda_runtime`:
+  the function's variables, the ones Lambda defines, the endpoint and the
+  worker's own key) with a temporary HOME, and the server process is made
+  non-dumpable (`server._not_dumpable`) so other processes of this user
+  cannot read its /proc/<pid>/environ;
+* with bubblewrap (`bwrap`, Debian's `bubblewrap` package) and Linux user
+  namespaces: the worker runs in new user / pid / ipc / uts namespaces, sees
+  the system's `/usr` (read-only), a few files of `/etc`, its interpreter,
+  its libraries and its code (read-only, at /var/task as on Lambda), and a
+  private writable /tmp. The learner's home, the server's /proc and every
+  other process are out of sight. The network is shared: the worker must
+  reach the local cloud on 127.0.0.1.
+
+`isolation()` says which of the two is in force; the server logs it at the
+first cold start and the health check reports it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import shutil
+import subprocess
+
+log = logging.getLogger("workshop.localcloud.lambda")
+
+TASK_ROOT = "/var/task"
+# What of /etc a Python or Node.js program may read: TLS roots, name lookup, time zone, users.
+_ETC = ("ssl", "ca-certificates", "ca-certificates.conf", "hosts", "resolv.conf", "nsswitch.conf",
+        "localtime", "passwd", "group", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives",
+        "mime.types")
+_ROOT_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+
+
+@functools.lru_cache(maxsize=1)
+def bwrap() -> str | None:
+    """The bwrap command when it works here (user namespaces allowed), else None."""
+    if os.environ.get("LOCALCLOUD_NO_SANDBOX"):
+        return None
+    command = shutil.which("bwrap")
+    if command is None:
+        return None
+    probe = [command, *_system_binds(), "--proc", "/proc", "--dev", "/dev", "--unshare-user",
+             "--unshare-pid", "--die-with-parent", "true"]
+    try:
+        if subprocess.run(probe, capture_output=True, timeout=10).returncode == 0:
+            return command
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return None
+
+
+def isolation() -> str:
+    if bwrap():
+        return "sandbox (bubblewrap: own user/pid namespaces, read-only code at /var/task, private /tmp, no home)"
+    reason = "LOCALCLOUD_NO_SANDBOX is set" if os.environ.get("LOCALCLOUD_NO_SANDBOX") else \
+        "bwrap not found or user namespaces not allowed; install bubblewrap (apt-get install bubblewrap)"
+    return f"environment only ({reason})"
+
+
+def _system_binds() -> list[str]:
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in _ROOT_LINKS:
+        path = "/" + name
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    for name in _ETC:
+        path = os.path.join("/etc", name)
+        if os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    return args
+
+
+def _under_usr(path: str) -> bool:
+    real = os.path.realpath(path)
+    return real == "/usr" or real.startswith("/usr/")
+
+
+def wrap(command: list[str], code_dir: str, read_only: list[str]) -> tuple[list[str], str]:
+    """(the command to run, the code folder as the worker sees it).
+
+    `read_only`: extra files and folders the worker needs (its interpreter's
+    prefix, libraries, the worker script), bound read-only at the same path.
+    """
+    tool = bwrap()
+    if tool is None:
+        return command, code_dir
+    # /tmp first: binds below it (the runtime libraries live in the server's temp folder) go on top
+    args = [tool, *_system_binds(), "--tmpfs", "/tmp"]
+    bound = set()
+    for path in read_only:
+        real = os.path.realpath(path)
+        if not os.path.exists(real) or _under_usr(real) or real in bound:
+            continue
+        bound.add(real)
+        args += ["--ro-bind", real, real]
+        if real != os.path.abspath(path):  # a symlinked path (pyenv, venv) must resolve inside too
+            args += ["--symlink", real, os.path.abspath(path)]
+    args += ["--ro-bind", code_dir, TASK_ROOT, "--chdir", TASK_ROOT, "--proc", "/proc", "--dev", "/dev",
+             "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+             # not --die-with-parent: its signal fires when the spawning *thread* ends (a request
+             # thread), killing warm workers; a worker ends when the server closes its stdin.
+             "--new-session", "--"]
+    return args + command, TASK_ROOT
