@@ -30,15 +30,15 @@ from __future__ import annotations
 
 import ast
 import json
-import re
+import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 CASES = REPO / "tests" / "unit" / "asl" / "cases"
-PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 STATE_TYPES = {"Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"}
 REFERENCES = ("aws_toolkit", "asl_validator")
 REFERENCE_NAMES = {
@@ -82,14 +82,10 @@ def stand_ins() -> dict:
 
 
 def substitute(value, values: dict):
-    """Replace ${Name} in every string, as SAM's DefinitionSubstitutions do."""
-    if isinstance(value, str):
-        return PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), value)
-    if isinstance(value, list):
-        return [substitute(v, values) for v in value]
-    if isinstance(value, dict):
-        return {substitute(k, values): substitute(v, values) for k, v in value.items()}
-    return value
+    """Replace ${Name} in every string, as SAM's DefinitionSubstitutions (and the builder) do."""
+    from workshop.builder import substitute as replace_placeholders
+
+    return replace_placeholders(value, values)
 
 
 def notebook_cases(repo: Path = REPO) -> list[dict]:
@@ -250,14 +246,26 @@ def run_references(cases: list[dict]) -> dict[str, dict]:
             HERE / "node_modules" / "asl-validator").is_dir():
         raise ReferenceToolMissing(f"the reference validators are not installed in {HERE / 'node_modules'}: "
                                    "run `make asl-reference` (npm ci from package-lock.json)")
-    try:
-        done = subprocess.run(["node", str(script)], input=json.dumps(cases), capture_output=True, text=True,
+    # asl-validator compiles its JSON schemas on every call (~0.1 s a definition): share the batch between
+    # two node processes so both cores work.
+    workers = max(1, min(2, os.cpu_count() or 1, len(cases)))
+    chunks = [cases[i::workers] for i in range(workers)]
+
+    def run(chunk):
+        return subprocess.run(["node", str(script)], input=json.dumps(chunk), capture_output=True, text=True,
                               cwd=HERE, timeout=600)
+
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            done = list(pool.map(run, chunks))
     except FileNotFoundError:
         raise ReferenceToolMissing("node is not on PATH; the reference validators need Node.js 18 or later") from None
-    if done.returncode != 0:
-        raise RuntimeError(f"validate.js failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
-    return {row["id"]: row for row in json.loads(done.stdout)}
+    rows = {}
+    for proc in done:
+        if proc.returncode != 0:
+            raise RuntimeError(f"validate.js failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
+        rows.update((row["id"], row) for row in json.loads(proc.stdout))
+    return rows
 
 
 def kit_verdict(text: str) -> dict:

@@ -11,6 +11,12 @@ has one (SCHEMA_VALIDATION_FAILED, MISSING_END_STATE, ...); the rest are our
 own and listed in `CODES` below. `location` is a JSON pointer to the field
 (`/States/AskUser/Next`).
 
+Also here: `validate_state(text, name)` for one state on its own (repeated keys
+in its text included), `closest_state_name` (the did-you-mean of an unknown
+`Next`), and `ACCEPTED_DISAGREEMENTS`: where the verdict knowingly differs from
+both reference validators (tools/asl-reference), each with the AWS page that
+states the rule. The calibration test fails on any other such difference.
+
 Why hand-written rules instead of a JSON Schema: a schema would need the same
 rules again for everything that is not structure (transitions, reachability,
 paths, intrinsics, JSONata) and its generic messages ("Additional properties
@@ -38,7 +44,7 @@ CODES = {
     "INVALID_JSON_DESCRIPTION": ("ERROR", "the text is not valid JSON"),
     "MISSING_DESCRIPTION": ("ERROR", "the definition is empty"),
     "SCHEMA_VALIDATION_FAILED": ("ERROR", "a field is missing, unknown, of the wrong type or out of range"),
-    "INVALID_RESOURCE": ("ERROR", "a Task Resource is not a Lambda, activity or service-integration ARN"),
+    "INVALID_RESOURCE": ("ERROR", "a Task Resource does not have the shape of a Lambda, activity or integration ARN"),
     "MISSING_END_STATE": ("ERROR", "a state machine or branch has no terminal state"),
     "DUPLICATE_STATE_NAME": ("ERROR", "two states share a name"),
     "INVALID_STATE_NAME": ("ERROR", "a state name is empty, too long or has control characters"),
@@ -53,7 +59,7 @@ CODES = {
     "MISSING_NEXT_OR_END": ("ERROR", "a state has neither Next nor End"),
     "INVALID_JSONPATH": ("ERROR", "a path is not valid JSONPath (or not a reference path where one is needed)"),
     "INVALID_INTRINSIC_FUNCTION": ("ERROR", "an intrinsic function call is malformed"),
-    "INVALID_JSONATA": ("ERROR", "a {% ... %} JSONata expression does not parse"),
+    "INVALID_JSONATA": ("ERROR", "a {% ... %} JSONata expression does not parse, or is not opened and closed exactly"),
     "DUPLICATE_JSON_KEY": ("ERROR", "an object repeats a key"),
     "INVALID_VARIABLE_NAME": ("ERROR", "an Assign key is not a valid variable name"),
     "INVALID_ERROR_NAME": ("ERROR", "ErrorEquals uses an unknown States.* error or misplaces States.ALL"),
