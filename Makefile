@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.setup-done
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: setup chromium bubblewrap test unit e2e browser local workshop lab approvals bench lint clean
+.PHONY: setup chromium bubblewrap asl-reference asl-calibration test unit e2e browser local workshop lab approvals bench lint clean
 
 setup: $(STAMP)
 
@@ -36,10 +36,26 @@ bubblewrap:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq bubblewrap >/dev/null; }
 
-test: setup chromium bubblewrap
+# The two outside ASL validators the kit's validator is calibrated against
+# (tools/asl-reference/README.md): installed from the lock, re-run when it changes.
+ASL_REFERENCE := tools/asl-reference
+ASL_REFERENCE_STAMP := $(ASL_REFERENCE)/node_modules/.package-lock.json
+
+asl-reference: $(ASL_REFERENCE_STAMP)
+
+$(ASL_REFERENCE_STAMP): $(ASL_REFERENCE)/package-lock.json $(ASL_REFERENCE)/package.json
+	@command -v npm >/dev/null 2>&1 || { echo "The ASL calibration needs Node.js 18+ and npm on PATH." >&2; exit 1; }
+	cd $(ASL_REFERENCE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(ASL_REFERENCE_STAMP)
+
+# build/asl-calibration.md: where the kit's validator and the references disagree, and why.
+asl-calibration: setup asl-reference
+	$(BIN)/python $(ASL_REFERENCE)/calibrate.py
+
+test: setup chromium bubblewrap asl-reference
 	$(BIN)/pytest
 
-unit: setup bubblewrap
+unit: setup bubblewrap asl-reference
 	$(BIN)/pytest tests/unit
 
 e2e: setup bubblewrap
@@ -70,4 +86,4 @@ bench: setup
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf build .aws-sam .pytest_cache .hypothesis
+	rm -rf build .aws-sam .pytest_cache .hypothesis $(ASL_REFERENCE)/node_modules

@@ -2,7 +2,8 @@
 
     from workshop.asl import validate, graph_bundle, StateMachineGraph
 
-`validate` mirrors the Step Functions ValidateStateMachineDefinition API;
+`validate` mirrors the Step Functions ValidateStateMachineDefinition API
+(`validate_state` checks one state on its own);
 `graph_bundle` / `StateMachineGraph` draw a definition (optionally coloured
 by execution status) as Mermaid text and a self-contained SVG.
 
@@ -10,14 +11,14 @@ Names are resolved lazily so that `workshop asl validate` imports only the
 validator, not the renderer.
 """
 
-__all__ = ["validate", "graph_bundle", "StateMachineGraph", "to_mermaid", "to_svg"]
+__all__ = ["validate", "validate_state", "graph_bundle", "StateMachineGraph", "to_mermaid", "to_svg"]
 
 
 def __getattr__(name):
-    if name == "validate":
-        from workshop.asl.validator import validate
+    if name in ("validate", "validate_state"):
+        from workshop.asl import validator
 
-        return validate
+        return getattr(validator, name)
     if name in ("graph_bundle", "StateMachineGraph", "to_mermaid", "to_svg"):
         from workshop.asl import graph
 

@@ -26,8 +26,22 @@ from __future__ import annotations
 
 import re
 
-# A variable name as Step Functions defines it for `Assign`.
-VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# The `$name` root of a path that reads a workflow variable: a letter or '_',
+# then letters, digits or '_' (Unicode ones too, see `is_variable_name`).
+VARIABLE_NAME = re.compile(r"[^\W\d]\w*")
+
+
+def is_variable_name(name: str) -> bool:
+    """A name `Assign` may set.
+
+    AWS: "Variable names follow the rules for Unicode Identifiers (Unicode
+    Standard Annex #31): the first character must be a Unicode ID_Start
+    character, the others ID_Continue characters", so `my-var` is refused and
+    `café` is fine (https://docs.aws.amazon.com/step-functions/latest/dg/workflow-variables.html).
+    Python's identifiers follow the same annex; like JavaScript, whose rules
+    AWS says its own resemble, they also allow a leading '_', and so do we.
+    """
+    return name.isidentifier()
 # Characters that end a dot-notation field name.
 _NAME_STOP = set(".[]() \t\r\n'\"")
 _INDEX = re.compile(r"-?\d+")

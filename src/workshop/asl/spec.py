@@ -123,9 +123,12 @@ TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}
 # A `${Name}` placeholder replaced by SAM/CloudFormation DefinitionSubstitutions.
 PLACEHOLDER = re.compile(r"\$\{[^}]+\}")
 
-# Task Resource ARNs.
+# Task Resource ARNs (https://docs.aws.amazon.com/step-functions/latest/dg/state-task.html).
 _PARTITION = r"aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f"
 _REGION = r"[a-z]{2}(-[a-z]+)+-\d"
+PARTITION = re.compile(_PARTITION)
+REGION = re.compile(_REGION)
+ACCOUNT = re.compile(r"\d{12}")
 LAMBDA_ARN = re.compile(
     rf"arn:({_PARTITION}):lambda:{_REGION}:\d{{12}}:function:[A-Za-z0-9_-]{{1,64}}(:(\$LATEST|[A-Za-z0-9_-]{{1,128}}))?"
 )

@@ -11,6 +11,12 @@ has one (SCHEMA_VALIDATION_FAILED, MISSING_END_STATE, ...); the rest are our
 own and listed in `CODES` below. `location` is a JSON pointer to the field
 (`/States/AskUser/Next`).
 
+Also here: `validate_state(text, name)` for one state on its own (repeated keys
+in its text included), `closest_state_name` (the did-you-mean of an unknown
+`Next`), and `ACCEPTED_DISAGREEMENTS`: where the verdict knowingly differs from
+both reference validators (tools/asl-reference), each with the AWS page that
+states the rule. The calibration test fails on any other such difference.
+
 Why hand-written rules instead of a JSON Schema: a schema would need the same
 rules again for everything that is not structure (transitions, reachability,
 paths, intrinsics, JSONata) and its generic messages ("Additional properties
@@ -22,14 +28,15 @@ from __future__ import annotations
 
 from workshop.asl import spec
 from workshop.asl.intrinsics import FUNCTIONS, check_intrinsic, looks_like_intrinsic
+from workshop.asl.jsonata_check import looks_like_expression
+from workshop.asl.jsonpath import check_path, is_variable_name, looks_like_path
+from workshop.asl.source import JsonTextError, escape_pointer, load_json
 
 # Intrinsics allowed in Fail ErrorPath/CausePath: the ones that return a string.
 STRING_INTRINSICS = {
     "States.Format", "States.JsonToString", "States.ArrayGetItem", "States.Base64Encode", "States.Base64Decode",
     "States.Hash", "States.UUID",
 }
-from workshop.asl.jsonpath import VARIABLE_NAME, check_path, looks_like_path
-from workshop.asl.source import JsonTextError, escape_pointer, load_json
 
 # Every code this validator can emit, with its severity and meaning.
 CODES = {
@@ -37,7 +44,7 @@ CODES = {
     "INVALID_JSON_DESCRIPTION": ("ERROR", "the text is not valid JSON"),
     "MISSING_DESCRIPTION": ("ERROR", "the definition is empty"),
     "SCHEMA_VALIDATION_FAILED": ("ERROR", "a field is missing, unknown, of the wrong type or out of range"),
-    "INVALID_RESOURCE": ("ERROR", "a Task Resource is not a Lambda, activity or service-integration ARN"),
+    "INVALID_RESOURCE": ("ERROR", "a Task Resource does not have the shape of a Lambda, activity or integration ARN"),
     "MISSING_END_STATE": ("ERROR", "a state machine or branch has no terminal state"),
     "DUPLICATE_STATE_NAME": ("ERROR", "two states share a name"),
     "INVALID_STATE_NAME": ("ERROR", "a state name is empty, too long or has control characters"),
@@ -52,11 +59,142 @@ CODES = {
     "MISSING_NEXT_OR_END": ("ERROR", "a state has neither Next nor End"),
     "INVALID_JSONPATH": ("ERROR", "a path is not valid JSONPath (or not a reference path where one is needed)"),
     "INVALID_INTRINSIC_FUNCTION": ("ERROR", "an intrinsic function call is malformed"),
-    "INVALID_JSONATA": ("ERROR", "a {% ... %} JSONata expression does not parse"),
+    "INVALID_JSONATA": ("ERROR", "a {% ... %} JSONata expression does not parse, or is not opened and closed exactly"),
     "DUPLICATE_JSON_KEY": ("ERROR", "an object repeats a key"),
     "INVALID_VARIABLE_NAME": ("ERROR", "an Assign key is not a valid variable name"),
     "INVALID_ERROR_NAME": ("ERROR", "ErrorEquals uses an unknown States.* error or misplaces States.ALL"),
 }
+
+
+class Disagreement:
+    """A rule where the kit knowingly gives another verdict than both reference validators.
+
+    `code` is the kit's diagnostic code ("OK" where the kit accepts what both
+    references refuse), `doc` the AWS page that states the rule, `reason` one
+    sentence, `cases` the calibration case ids it covers (see
+    tools/asl-reference/calibrate.py, which fails on a disagreement without one).
+    """
+
+    __slots__ = ("code", "doc", "reason", "cases")
+
+    def __init__(self, code: str, doc: str, reason: str, cases: tuple[str, ...]):
+        self.code, self.doc, self.reason, self.cases = code, doc, reason, cases
+
+    def __repr__(self):
+        return f"Disagreement({self.code!r}, {len(self.cases)} case(s))"
+
+
+# The references are amazon-states-language-service (the AWS Toolkit's
+# validator) and asl-validator; both are schema checkers, so most entries are
+# rules AWS documents that a JSON schema cannot express.
+_DG = "https://docs.aws.amazon.com/step-functions/latest/dg/"
+_API = "https://docs.aws.amazon.com/step-functions/latest/apireference/"
+ACCEPTED_DISAGREEMENTS: tuple[Disagreement, ...] = (
+    Disagreement(
+        "INVALID_RESOURCE", _API + "API_ValidateStateMachineDefinitionDiagnostic.html",
+        "AWS reports INVALID_RESOURCE when a Task's Resource is not a valid Lambda, activity or integration ARN "
+        "(state-task.html gives each shape: 12-digit account, region code, states:::SERVICE:ACTION); both references "
+        "accept any string shaped arn:...",
+        ("corpus/invalid/resource_bad_account", "corpus/invalid/resource_bad_suffix",
+         "corpus/invalid/resource_wrong_service")),
+    Disagreement(
+        "INVALID_INTRINSIC_FUNCTION", _DG + "intrinsic-functions.html",
+        "AWS documents each intrinsic's arguments (count and type, the five States.Hash algorithms, States.JsonMerge's "
+        "'false', single-quoted strings with \\-escaped reserved characters); the kit checks literal arguments against "
+        "them, the references only the call's outline.",
+        ("corpus/invalid/fail_cause_path_bad_intrinsic", "corpus/invalid/intrinsic_array_length_of_string",
+         "corpus/invalid/intrinsic_array_range_arity", "corpus/invalid/intrinsic_bad_escape",
+         "corpus/invalid/intrinsic_double_quotes", "corpus/invalid/intrinsic_format_placeholder_mismatch",
+         "corpus/invalid/intrinsic_hash_bad_algorithm", "corpus/invalid/intrinsic_json_merge_deep",
+         "corpus/invalid/intrinsic_nested_bad")),
+    Disagreement(
+        "INVALID_ERROR_NAME", "https://states-language.net/spec.html#retrying-after-error",
+        "The States Language (AWS's spec, used by concepts-error-handling.html) says States.ALL MUST appear alone in "
+        "ErrorEquals and in the last Retrier/Catcher, and reserves every 'States.' name for the predefined errors.",
+        ("corpus/invalid/catch_states_all_not_last", "corpus/invalid/retry_states_all_not_alone",
+         "corpus/invalid/retry_states_all_not_last", "corpus/invalid/retry_unknown_states_error")),
+    Disagreement(
+        "INVALID_JSONPATH", _DG + "amazon-states-language-paths.html",
+        "ResultPath is a reference path into the state's input: it names one node (no wildcard) and cannot point into "
+        "the read-only context object '$$'.",
+        ("corpus/invalid/catch_result_path_wildcard", "corpus/invalid/result_path_context")),
+    Disagreement(
+        "INVALID_LABEL_NAME", _DG + "state-map-distributed.html",
+        "AWS limits a Distributed Map's Label to 40 characters without whitespace or special characters, because it "
+        "becomes part of the Map Run ARN; the references accept any string.",
+        ("corpus/invalid/map_label_too_long", "corpus/invalid/map_label_with_space")),
+    Disagreement(
+        "INVALID_STATE_NAME", _API + "API_StateEnteredEventDetails.html",
+        "AWS state names must not contain control characters (U+0000-001F, U+007F-009F); the references accept them.",
+        ("corpus/invalid/state_name_control_char",)),
+    Disagreement(
+        "INVALID_VARIABLE_NAME", _DG + "workflow-variables.html#variable-name-syntax",
+        "Variable names follow Unicode identifier rules (ID_Start, then ID_Continue; so no '-' and no leading digit) "
+        "and $states is reserved; the references do not check Assign keys at all.",
+        ("corpus/invalid/variable_name_starts_with_digit", "corpus/invalid/variable_name_states_reserved",
+         "corpus/invalid/variable_name_with_dash")),
+    Disagreement(
+        "UNREACHABLE_STATE", _API + "API_ValidateStateMachineDefinition.html",
+        "Step Functions refuses a state no transition reaches ('MISSING_TRANSITION_TARGET: State \"X\" is not "
+        "reachable'); the references only look for some transition naming each state, which a closed loop of "
+        "orphan states satisfies.",
+        ("corpus/invalid/unreachable_cycle",)),
+    Disagreement(
+        "SCHEMA_VALIDATION_FAILED", _DG + "workflow-variables.html#assign-field-in-asl",
+        "The Assign field takes a JSON object whose fields name the variables; the references accept any value.",
+        ("corpus/invalid/assign_not_object",)),
+    Disagreement(
+        "SCHEMA_VALIDATION_FAILED", _DG + "state-task.html#task-state-example-credentials",
+        "AWS documents Credentials as an object with the role to assume in RoleArn (a JSONPath state may use "
+        "RoleArn.$ with a path or intrinsic, a JSONata state a {% %} RoleArn), nothing else; the AWS Toolkit does "
+        "not look inside Credentials and asl-validator accepts any object.",
+        ("corpus/invalid/credentials_missing_role", "corpus/invalid/credentials_unknown_field",
+         "corpus/invalid/credentials_jsonpath_key_in_jsonata")),
+    Disagreement(
+        "SCHEMA_VALIDATION_FAILED", _DG + "state-task.html#task-state-fields",
+        "AWS: HeartbeatSeconds must be a positive integer less than the TimeoutSeconds value.",
+        ("corpus/invalid/heartbeat_not_below_timeout",)),
+    Disagreement(
+        "SCHEMA_VALIDATION_FAILED", _DG + "state-choice.html",
+        "A choice rule is either a data test (Variable and one comparison) or a Boolean And/Or/Not of nested rules, "
+        "and JSONata choice rules test a Condition; Variable next to And, or in a JSONata rule, is neither.",
+        ("corpus/invalid/choice_variable_with_and", "corpus/invalid/jsonata_choice_with_variable")),
+    Disagreement(
+        "SCHEMA_VALIDATION_FAILED", _DG + "transforming-data.html",
+        "JSONata states do not use '.$' on key names, and a state can only opt into JSONata from a JSONPath "
+        "machine, not back to JSONPath from a JSONata machine.",
+        ("corpus/invalid/jsonata_dollar_key", "corpus/invalid/jsonata_machine_state_back_to_jsonpath")),
+    Disagreement(
+        "SCHEMA_VALIDATION_FAILED", _DG + "state-map-distributed.html",
+        "ItemReader, ItemBatcher, ResultWriter, ToleratedFailure* and Label are Distributed Map fields and "
+        "ExecutionType is the Distributed Map's child workflow type; a Map without ProcessorConfig runs INLINE "
+        "(state-map-inline.html), and ItemBatcher needs MaxItemsPerBatch or MaxInputBytesPerBatch.",
+        ("corpus/invalid/map_inline_with_execution_type", "corpus/invalid/map_inline_with_item_reader",
+         "corpus/invalid/map_inline_with_label", "corpus/invalid/map_no_processor_config_tolerated_failure",
+         "corpus/invalid/map_item_batcher_empty")),
+    Disagreement(
+        "SCHEMA_VALIDATION_FAILED", _DG + "concepts-error-handling.html",
+        "A retrier's IntervalSeconds is a positive integer (the first retry waits that long), so 0 is refused.",
+        ("corpus/invalid/retry_interval_zero",)),
+    Disagreement(
+        "SCHEMA_VALIDATION_FAILED", _DG + "state-wait.html",
+        "Wait timestamps follow RFC 3339 with an uppercase T between date and time and an uppercase Z; the "
+        "references accept a lowercase t.",
+        ("corpus/invalid/wait_timestamp_lowercase_t",)),
+    Disagreement(
+        "OK", _API + "API_UpdateMapRun.html",
+        "A Map Run's toleratedFailurePercentage is a Float from 0 to 100 in the Step Functions API, so a decimal "
+        "ToleratedFailurePercentage such as 5.5 is accepted; both references require an integer.",
+        ("corpus/valid/map_distributed_full",)),
+)
+
+
+def accepted_disagreement(case: str, code: str) -> Disagreement | None:
+    """The registered reason for the kit's verdict on `case` under rule `code`, if any."""
+    for entry in ACCEPTED_DISAGREEMENTS:
+        if entry.code == code and case in entry.cases:
+            return entry
+    return None
 
 
 class Report:
@@ -284,6 +422,11 @@ class _Validator:
         end = st.get("End")
         if "End" in st and not isinstance(end, bool):
             self.add("SCHEMA_VALIDATION_FAILED", "End must be true (or left out).", _child(loc, "End"))
+        elif end is False and has_next:
+            # Both reference validators refuse it, and no AWS page shows it.
+            self.add("SCHEMA_VALIDATION_FAILED",
+                     f"\"End\": false is not allowed; State '{name}' continues with Next, so remove \"End\".",
+                     _child(loc, "End"))
         if has_next and end is True:
             self.add("NEXT_AND_END", f"State '{name}' has both Next and \"End\": true; keep only one.", loc)
         elif not has_next and end is not True:
@@ -358,11 +501,7 @@ class _Validator:
             return  # filled in by DefinitionSubstitutions at deploy time
         elif not (spec.LAMBDA_ARN.fullmatch(value) or spec.ACTIVITY_ARN.fullmatch(value)
                   or spec.INTEGRATION_ARN.fullmatch(value)):
-            self.add("INVALID_RESOURCE",
-                     f"Resource {value!r} is not a valid ARN. Use a Lambda function ARN "
-                     "(arn:aws:lambda:REGION:ACCOUNT:function:NAME), an activity ARN "
-                     "(arn:aws:states:REGION:ACCOUNT:activity:NAME), a service integration "
-                     "(arn:aws:states:::SERVICE:ACTION[.sync|.waitForTaskToken]) or a ${Placeholder}.", rloc)
+            self.add("INVALID_RESOURCE", resource_problem(value), rloc)
 
     def timeouts(self, st, loc, language):
         timeout = st.get("TimeoutSeconds")
@@ -613,7 +752,7 @@ class _Validator:
             condition = rule["Condition"]
             if isinstance(condition, bool):
                 pass
-            elif isinstance(condition, str) and condition.startswith("{%"):
+            elif looks_like_expression(condition):
                 self.jsonata(condition, _child(loc, "Condition"))
             else:
                 self.add("SCHEMA_VALIDATION_FAILED",
@@ -640,7 +779,7 @@ class _Validator:
         if "Timestamp" in st:
             value = st["Timestamp"]
             tloc = _child(loc, "Timestamp")
-            if language == "JSONata" and isinstance(value, str) and value.startswith("{%"):
+            if language == "JSONata" and looks_like_expression(value):
                 self.jsonata(value, tloc)
             elif _is_placeholder(value):
                 pass
@@ -666,7 +805,7 @@ class _Validator:
                 value = st[field]
                 if not isinstance(value, str):
                     self.add("SCHEMA_VALIDATION_FAILED", f"{field} must be a string.", floc)
-                elif language == "JSONata" and value.startswith("{%"):
+                elif language == "JSONata" and looks_like_expression(value):
                     self.jsonata(value, floc)
                 elif language == "JSONPath" and (looks_like_path(value) or looks_like_intrinsic(value)):
                     self.add("NO_PATH",
@@ -731,7 +870,7 @@ class _Validator:
         else:
             if "Items" in st:
                 items = st["Items"]
-                if isinstance(items, str) and items.startswith("{%"):
+                if looks_like_expression(items):
                     self.jsonata(items, _child(loc, "Items"))
                 elif isinstance(items, list):
                     self.jsonata_template(items, _child(loc, "Items"))
@@ -863,7 +1002,7 @@ class _Validator:
     # ---------------------------------------------------------------- values
 
     def check_int(self, value, loc, field, low, high, language) -> bool:
-        if language == "JSONata" and isinstance(value, str) and value.startswith("{%"):
+        if language == "JSONata" and looks_like_expression(value):
             self.jsonata(value, loc)
             return True
         if not _is_int(value) or value < low or (high is not None and value > high):
@@ -878,7 +1017,7 @@ class _Validator:
         if field in node:
             value = node[field]
             floc = _child(loc, field)
-            if language == "JSONata" and isinstance(value, str) and value.startswith("{%"):
+            if language == "JSONata" and looks_like_expression(value):
                 self.jsonata(value, floc)
             elif number:
                 if not _is_number(value) or value < low or value > high:
@@ -959,10 +1098,12 @@ class _Validator:
         for key, child in value.items():
             cloc = _child(loc, key)
             name = key[:-2] if language == "JSONPath" and key.endswith(".$") else key
-            if not VARIABLE_NAME.fullmatch(name) or len(name) > spec.MAX_VARIABLE_NAME:
+            if not is_variable_name(name) or len(name) > spec.MAX_VARIABLE_NAME:
+                hint = f" (for example {name.replace('-', '_')!r})" if "-" in name and is_variable_name(
+                    name.replace("-", "_")) else ""
                 self.add("INVALID_VARIABLE_NAME",
                          f"{name!r} is not a valid variable name: start with a letter or '_', then letters, digits "
-                         f"or '_', at most {spec.MAX_VARIABLE_NAME} characters.", cloc)
+                         f"or '_' (no '-', spaces or dots){hint}, at most {spec.MAX_VARIABLE_NAME} characters.", cloc)
             elif language == "JSONata" and name == "states":
                 self.add("INVALID_VARIABLE_NAME", "'states' is reserved for $states in JSONata; pick another name.",
                          cloc)
@@ -993,7 +1134,7 @@ class _Validator:
         elif isinstance(value, list):
             for index, child in enumerate(value):
                 self.jsonata_template(child, _child(loc, index))
-        elif isinstance(value, str) and value.startswith("{%"):
+        elif looks_like_expression(value):
             self.jsonata(value, loc)
 
     # ---------------------------------------------------------------- transitions
@@ -1038,8 +1179,102 @@ class _Validator:
             return (f"{field} '{target}' names a state {inside}, outside this "
                     f"{'branch' if scope.owner else 'state machine'}; transitions cannot cross Parallel or Map "
                     "boundaries.")
+        guess = closest_state_name(target, scope.states)
+        hint = f" Did you mean '{guess}'?" if guess else ""
         names = ", ".join(sorted(scope.states)[:10])
-        return f"{field} '{target}' names no state here; existing states are: {names}."
+        return f"{field} '{target}' names no state here.{hint} Existing states are: {names}."
+
+
+def closest_state_name(name: str, candidates) -> str | None:
+    """The existing state name `name` was most likely meant to be, or None.
+
+    "TempRemoval" -> "TempRemove", "tempremove" -> "TempRemove". The builder
+    and the editor use it for the same hint in their own words.
+    """
+    candidates = [c for c in candidates if isinstance(c, str)]
+    if not isinstance(name, str) or not candidates or name in candidates:
+        return None
+    folded = {c.casefold(): c for c in candidates}
+    if name.casefold() in folded:
+        return folded[name.casefold()]
+    import difflib  # lazy: only a broken transition pays for it
+
+    matches = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.6)
+    return folded[matches[0]] if matches else None
+
+
+def resource_problem(value: str) -> str:
+    """Why a Task Resource string is not an ARN Step Functions accepts, and what shape would be."""
+    shapes = ("A Task Resource is a Lambda function ARN (arn:aws:lambda:us-east-1:123456789012:function:NAME), "
+              "an activity ARN (arn:aws:states:us-east-1:123456789012:activity:NAME), a service integration "
+              "(arn:aws:states:::SERVICE:ACTION, optionally .sync or .waitForTaskToken), or a ${Placeholder} that "
+              "DefinitionSubstitutions fills in.")
+    parts = value.split(":")
+    if len(parts) < 6 or parts[0] != "arn":
+        return f"Resource {value!r} is not an ARN: it must have the shape arn:PARTITION:SERVICE:REGION:ACCOUNT:... " \
+               + shapes
+    partition, service, region, account = parts[1:5]
+    problems = []
+    if not spec.PARTITION.fullmatch(partition):
+        problems.append(f"the partition {partition!r} is not one of aws, aws-cn, aws-us-gov")
+    if service == "lambda":
+        kind, example = "a Lambda function ARN", "arn:aws:lambda:us-east-1:123456789012:function:NAME"
+        if parts[5:6] != ["function"] or len(parts) < 7 or not parts[6]:
+            problems.append("it must continue with ':function:' and the function name")
+    elif service == "states" and not region and not account:
+        kind, example = "a service integration ARN", "arn:aws:states:::sns:publish"
+        problems.append(f"{':'.join(parts[5:])!r} is not SERVICE:ACTION with an optional .sync, .sync:2 or "
+                        ".waitForTaskToken suffix")
+        region = account = None  # integrations carry no region or account
+    elif service == "states":
+        kind, example = "an activity ARN", "arn:aws:states:us-east-1:123456789012:activity:NAME"
+        if parts[5:6] != ["activity"] or len(parts) < 7 or not parts[6]:
+            problems.append("it must continue with ':activity:' and the activity name")
+    else:
+        return (f"Resource {value!r} is an ARN of the {service!r} service, which a Task cannot run directly; to call "
+                f"{service} use its service integration (arn:aws:states:::{service}:ACTION) or the AWS SDK "
+                f"integration (arn:aws:states:::aws-sdk:{service}:ACTION). " + shapes)
+    if region is not None and not spec.REGION.fullmatch(region):
+        problems.append(f"the region {region!r} is not a region code such as us-east-1")
+    if account is not None and not spec.ACCOUNT.fullmatch(account):
+        problems.append(f"the account {account!r} is not a 12-digit account ID")
+    if not problems:
+        problems.append("the name has characters an ARN does not allow")
+    return (f"Resource {value!r} does not have the shape of {kind}: {'; '.join(problems)}. It should look like "
+            f"{example}. " + shapes)
+
+
+def validate_state(state, name: str = "State") -> dict:
+    """Validate one state (JSON text or a dict) as the only state of a machine named `name`.
+
+    What the editor and TestState check before a state joins its machine: the
+    same result and diagnostics as `validate`, locations under
+    `/States/<name>`, and repeated keys in the state's text reported too
+    (they are lost once the text is parsed into a dict).
+    """
+    prefix = _child("/States", name)
+    if isinstance(state, (bytes, bytearray)):
+        state = state.decode("utf-8", errors="replace")
+    if not isinstance(state, str):
+        return validate({"StartAt": name, "States": {name: state}})
+    try:
+        doc, repeats = load_json(state)
+    except JsonTextError:
+        return validate(state)  # the same INVALID_JSON_DESCRIPTION diagnostic as for a machine
+    outcome = validate({"StartAt": name, "States": {name: doc}})
+    if repeats:
+        report = Report()
+        _report_repeats(report, [(prefix + loc, key) for loc, key in repeats])
+        outcome = {"result": "FAIL", "diagnostics": report.diagnostics + outcome["diagnostics"]}
+    return outcome
+
+
+def _report_repeats(report: Report, repeats):
+    for loc, key in repeats:
+        code = "DUPLICATE_STATE_NAME" if loc.endswith("/States") else "DUPLICATE_JSON_KEY"
+        what = "State name" if code == "DUPLICATE_STATE_NAME" else "Key"
+        report.add(code, f"{what} '{key}' appears twice in the same object; JSON keeps only the last one, so "
+                         "rename or merge them.", _child(loc, key))
 
 
 def validate(definition) -> dict:
@@ -1065,11 +1300,7 @@ def validate(definition) -> dict:
             where = f" at line {exc.line}, column {exc.column}" if exc.line else ""
             report.add("INVALID_JSON_DESCRIPTION", f"The definition is not valid JSON: {exc}{where}.", "/")
             return report.result()
-        for loc, key in repeats:
-            code = "DUPLICATE_STATE_NAME" if loc.endswith("/States") else "DUPLICATE_JSON_KEY"
-            what = "State name" if code == "DUPLICATE_STATE_NAME" else "Key"
-            report.add(code, f"{what} '{key}' appears twice in the same object; JSON keeps only the last one, so "
-                             "rename or merge them.", _child(loc, key))
+        _report_repeats(report, repeats)
     else:
         doc = definition
     _Validator(report).run(doc)
