@@ -6,13 +6,13 @@ matcher this one replaced (commit c85e91c), which ignored `Resource`.
 
 import json
 import re
-from fnmatch import fnmatchcase
 from types import SimpleNamespace
 
 import pytest
 
 from cfn_template import load_template
 from lambda_loader import load_function
+from policy_worst_case import deny_not_action_document, surviving
 
 app = load_function("validate_policy")
 RESTRICTED = ["s3:DeleteBucket", "s3:DeleteObject"]
@@ -300,28 +300,12 @@ def test_the_default_stays_the_samples_two_s3_actions():
 # --- the worst case: many wildcard Deny+NotAction statements ---------------------------------------
 
 
-def _worst_case(count: int, last_piece: str | None = None):
-    """`count` Deny statements, each denying every action but IAM ones holding one
-    piece of "createpolicyversion" (and a decoy), behind an Allow of everything."""
-    word = "createpolicyversion"
-    pieces = sorted({word[i:i + n] for n in (3, 4, 5, 6) for i in range(len(word) - n + 1)})
-    chosen = [pieces[i % len(pieces)] for i in range(count)]
-    if last_piece:
-        chosen[-1] = last_piece
-    statements = [allow("*")] + [
-        {"Effect": "Deny", "NotAction": [f"iam:*{piece}*", f"s3:*{piece}?"], "Resource": "*"}
-        for piece in chosen
-    ]
-    return doc(*statements), chosen
-
-
 def _iam_actions_surviving(chosen):
-    names = [a.name for a in app.default_database().matching("iam:*")]
-    return [n for n in names if all(fnmatchcase(n.lower(), f"iam:*{p}*") for p in chosen)]
+    return surviving([a.name for a in app.default_database().matching("iam:*")], chosen)
 
 
 def test_a_hundred_wildcard_deny_not_action_statements_are_judged():
-    document, chosen = _worst_case(100)
+    document, chosen = deny_not_action_document(100)
     survivors = _iam_actions_surviving(chosen)
     assert survivors  # the brute-force answer: IAM actions no Deny covers
     result = judge(document, ["iam:*"])
@@ -330,7 +314,7 @@ def test_a_hundred_wildcard_deny_not_action_statements_are_judged():
 
 
 def test_a_hundred_wildcard_deny_not_action_statements_that_cover_everything():
-    document, chosen = _worst_case(100, last_piece="tag")
+    document, chosen = deny_not_action_document(100, last_piece="tag")
     assert not _iam_actions_surviving(chosen)
     assert judge(document, ["iam:*"])["action"] == "alert"
     assert judge(document, ["@privilege-escalation"])["action"] == "alert"
