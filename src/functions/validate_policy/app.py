@@ -167,7 +167,6 @@ class _Glob:
     literals: int  # bits of literal positions
     by_char: dict  # char -> bits of the positions holding that literal
     accept: int
-    has_star: bool
 
     def closure(self, states: int) -> int:
         # Consecutive stars are collapsed, so one step reaches past any star.
@@ -188,7 +187,7 @@ def _glob(pattern: str) -> _Glob:
         else:
             literals |= bit
             by_char[symbol] = by_char.get(symbol, 0) | bit
-    return _Glob(text, stars, anys, literals, by_char, 1 << len(text), "*" in text)
+    return _Glob(text, stars, anys, literals, by_char, 1 << len(text))
 
 
 # In an ARN format, a name whose AWS naming rules exclude "/" and ":" (a bucket
@@ -563,10 +562,11 @@ class _Judge:
         self._cells = {}
         self._denying = {}
         # Per statement, the lower-case names its Action or NotAction list matches.
-        self._listed = [
-            frozenset(a.name.lower() for p in (s.actions or s.not_actions) for a in self.candidates(p))
-            for s in statements
-        ]
+        names = {}
+        for pattern in {p.lower() for s in statements for p in (s.actions or s.not_actions)}:
+            names[pattern] = frozenset(a.name.lower() for a in self.candidates(pattern))
+        self._listed = [frozenset().union(*(names[p.lower()] for p in (s.actions or s.not_actions)))
+                        for s in statements]
 
     def names_action(self, statement: Statement, action: Action) -> bool:
         """Whether the statement's Action/NotAction takes in `action`."""
