@@ -34,8 +34,9 @@ of others is coNP-hard in general, so coverage by a Deny is decided by
 sufficient conditions (one Deny pattern includes the ARN format or the Allow
 pattern, judged by a syntactic inclusion that is never wrong when it says
 "included"; or a NotResource pattern shares no resource with it) and is
-otherwise taken as *not* covered. Every approximation errs towards `remedy`
-(fail closed). Two further simplifications lean the same way: an action with
+otherwise taken as *not* covered. A policy variable (`${aws:username}`) in a
+Resource may be any text where that is the safe side and none where it is not.
+Every approximation errs towards `remedy` (fail closed). Two further simplifications lean the same way: an action with
 several resource types is granted when any one of them matches (IAM may need
 them all), and `*` crosses `:` everywhere (IAM lets only a `*` that ends an ARN
 segment do so; this only matters for a Deny whose inner `*` would have to span
@@ -264,6 +265,25 @@ def _action_regex(pattern: str) -> re.Pattern:
     return re.compile(f"{segment(parts[0])}{middle}.*{segment(parts[-1])}", re.IGNORECASE | re.DOTALL)
 
 
+# A policy variable (`${aws:username}`, `${*}`) in a Resource stands for text
+# known only at request time. Where a bigger set is the safe side (does it
+# share a resource with ...?, is it inside ...?, as the inner one) it reads as
+# `*`; as the including side it matches nothing but itself, read as UNKNOWN (a
+# control character, which parse_statements keeps out of every document).
+UNKNOWN = "\x01"
+_VARIABLE = re.compile(r"\$\{[^}]*\}")
+
+
+@functools.lru_cache(maxsize=4096)
+def widest(pattern: str) -> str:
+    return _VARIABLE.sub("*", pattern)
+
+
+@functools.lru_cache(maxsize=4096)
+def narrowest(pattern: str) -> str:
+    return _VARIABLE.sub(UNKNOWN, pattern)
+
+
 def action_matches(pattern: str, action: str) -> bool:
     return _action_regex(pattern).fullmatch(action) is not None
 
@@ -410,6 +430,9 @@ def _string_list(value, where: str, what: str = "action") -> list[str]:
             )
         if not item.strip():
             raise InvalidPolicyDocument(f"{where} holds an empty {what}")
+        if any(ord(c) < 0x20 for c in item):
+            raise InvalidPolicyDocument(f"{where} holds a control character in {item!r}; "
+                                        f"no {what} name has one")
     return values
 
 
@@ -595,11 +618,12 @@ class _Judge:
             arn = kind.glob(self.partition)
             if allow.resources is not None:
                 for pattern in allow.resources:
-                    if globs_intersect(arn, pattern) and not any(
+                    if globs_intersect(arn, widest(pattern)) and not any(
                             self._covers(d, arn, pattern) for d in denies):
-                        shown = kind.readable(self.partition) if glob_includes(pattern, arn) else pattern
+                        shown = (kind.readable(self.partition)
+                                 if glob_includes(narrowest(pattern), arn) else pattern)
                         return kind.name, shown
-            elif not any(glob_includes(n, arn) for n in allow.not_resources) and not any(
+            elif not any(glob_includes(narrowest(n), arn) for n in allow.not_resources) and not any(
                     self._covers_outside(d, arn, allow.not_resources) for d in denies):
                 return kind.name, kind.readable(self.partition)
         return None
@@ -608,16 +632,18 @@ class _Judge:
     def _covers(deny: Statement, arn: str, pattern: str) -> bool:
         """Does `deny` cover every resource matching both `arn` and `pattern`?"""
         if deny.resources is not None:
-            return any(glob_includes(d, arn) or glob_includes(d, pattern) for d in deny.resources)
-        return all(not globs_intersect(arn, n) or not globs_intersect(pattern, n)
+            return any(glob_includes(narrowest(d), arn) or glob_includes(narrowest(d), widest(pattern))
+                       for d in deny.resources)
+        return all(not globs_intersect(arn, widest(n)) or not globs_intersect(widest(pattern), widest(n))
                    for n in deny.not_resources)
 
     @staticmethod
     def _covers_outside(deny: Statement, arn: str, not_resources) -> bool:
         """Does `deny` cover every resource matching `arn` outside `not_resources`?"""
         if deny.resources is not None:
-            return any(glob_includes(d, arn) for d in deny.resources)
-        return all(not globs_intersect(arn, n) or any(glob_includes(x, n) for x in not_resources)
+            return any(glob_includes(narrowest(d), arn) for d in deny.resources)
+        return all(not globs_intersect(arn, widest(n))
+                   or any(glob_includes(narrowest(x), widest(n)) for x in not_resources)
                    for n in deny.not_resources)
 
 

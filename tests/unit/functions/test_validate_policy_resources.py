@@ -167,6 +167,30 @@ def test_a_restricted_pattern_that_matches_nothing_is_flagged():
     assert any("matches no action" in note for note in result["notes"])
 
 
+def test_a_policy_variable_in_a_deny_not_resource_may_exempt_the_allowed_resources():
+    # Users whose name starts with x keep deleting in their own folder.
+    own_folder_only = {"Effect": "Deny", "Action": "s3:*", "NotResource": "arn:aws:s3:::home/${aws:username}/*"}
+    document = doc(allow("s3:DeleteObject", "arn:aws:s3:::home/x*"), own_folder_only)
+    assert judge(document, partition="aws")["action"] == "remedy"
+
+
+def test_a_policy_variable_in_a_deny_resource_covers_no_fixed_name():
+    # Alice's bucket is denied only to alice; bob may delete it.
+    document = doc(allow("s3:DeleteBucket", "arn:aws:s3:::alice"),
+                   deny("s3:*", "arn:aws:s3:::${aws:username}"))
+    assert judge(document, partition="aws")["action"] == "remedy"
+    # "?" in a Deny matches one character of the name, not the variable's text.
+    document = doc(allow("s3:DeleteBucket", "arn:aws:s3:::${aws:username}"),
+                   deny("s3:*", "arn:aws:s3:::?{aws:username}"))
+    assert judge(document, partition="aws")["action"] == "remedy"
+
+
+def test_a_policy_variable_in_an_allow_may_name_any_resource():
+    assert judge(doc(allow("s3:DeleteBucket", "arn:aws:s3:::${aws:username}")))["action"] == "remedy"
+    assert judge(doc(allow("s3:DeleteBucket", "arn:aws:s3:::${aws:username}"),
+                     deny("s3:*", "arn:aws:s3:::*")), partition="aws")["action"] == "alert"
+
+
 # --- IAM's identity-policy grammar --------------------------------------------------------
 
 
@@ -198,6 +222,7 @@ def test_a_principal_is_rejected_with_the_fix(key):
         (doc(allow("DeleteBucket")), ["'DeleteBucket'", "prefaced by a vendor"]),
         (doc(allow("s3:Get:Object")), ["exactly one colon"]),
         (doc(allow("*:Delete*")), ["must not contain wildcards"]),
+        (doc(allow("s3:DeleteBucket", "arn:aws:s3:::a\u0001b")), ["control character"]),
     ],
 )
 def test_documents_iam_rejects_are_invalid(document, fragments):
