@@ -4,6 +4,7 @@ import json
 import re
 
 import pytest
+
 from lambda_loader import ROOT, load_function
 from sample_logic import sample_verdict
 
