@@ -2,11 +2,8 @@
 
 import json
 import re
-from itertools import product
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from lambda_loader import ROOT, load_function
 from sample_logic import sample_verdict
@@ -89,7 +86,10 @@ def test_statement_as_an_object_is_read():
         ("*", "ec2:RunInstances", "remedy"),
         ("ec2:*", "s3:*", "alert"),
         ("s3:Delete?", "s3:Delete", "alert"),
-        ("s3:Delete?", "s3:Delete*", "remedy"),
+        ("s3:DeleteBucke?", "s3:Delete*", "remedy"),
+        # Wildcards reach the actions AWS publishes (and names spelt out in the
+        # policy): no S3 action is "Delete" plus one letter.
+        ("s3:Delete?", "s3:Delete*", "alert"),
     ],
 )
 def test_wildcards_on_both_sides(restricted, granted, expected):
@@ -169,7 +169,8 @@ def test_matches_name_statement_sid_and_action():
 def test_example_action_is_allowed_by_the_statement():
     result = app.evaluate_policy(doc(allow("iam:Create*")), ["iam:*"])
     example = result["matches"][0]["example"]
-    assert re.fullmatch(r"iam:create.*", example)
+    assert re.fullmatch(r"iam:create.*", example, re.IGNORECASE)
+    assert app.default_database().get(example).name == example  # spelt as AWS spells it
 
 
 def test_badpolicy_file_is_remedy():
@@ -250,82 +251,3 @@ def test_handler_with_malformed_input_raises_not_returns(monkeypatch):
         app.handler({}, None)
     with pytest.raises(app.InvalidPolicyDocument):
         app.handler({"policy": "{not json"}, None)
-
-
-# --- property-based: the automaton against a slow brute-force reference ---
-
-ALPHABET = "ab:"
-
-
-def _glob_to_regex(pattern: str) -> re.Pattern:
-    parts = [".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern]
-    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
-
-
-def _universe(max_len=5):
-    # Every action over a small alphabet, plus a character no pattern uses.
-    chars = ALPHABET + "x"
-    for length in range(max_len + 1):
-        for letters in product(chars, repeat=length):
-            yield "".join(letters)
-
-
-UNIVERSE = list(_universe())
-pattern = st.text(alphabet="aAb:*?", min_size=0, max_size=4)
-
-
-def reference(statements, restricted):
-    """Slow but obvious: try every action in a finite universe."""
-    def matches(patterns, action):
-        return any(_glob_to_regex(p).fullmatch(action) for p in patterns)
-
-    def granted_by(statement, action):
-        if "Action" in statement:
-            return matches(statement["Action"], action)
-        return not matches(statement["NotAction"], action)
-
-    full_denies = [s for s in statements if s["Effect"] == "Deny" and not s.get("Condition")]
-    for statement in statements:
-        if statement["Effect"] != "Allow":
-            continue
-        for action in UNIVERSE:
-            if (matches(restricted, action) and granted_by(statement, action)
-                    and not any(granted_by(d, action) for d in full_denies)):
-                return "remedy"
-    return "alert"
-
-
-statement_strategy = st.builds(
-    lambda effect, key, actions, conditional: {
-        "Effect": effect, key: actions, "Resource": "*",
-        **({"Condition": {"Bool": {"aws:SecureTransport": "true"}}} if conditional else {}),
-    },
-    st.sampled_from(["Allow", "Deny"]),
-    st.sampled_from(["Action", "NotAction"]),
-    st.lists(pattern.filter(lambda p: p.strip()), min_size=1, max_size=3),
-    st.booleans(),
-)
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(statement_strategy, min_size=0, max_size=3),
-       st.lists(pattern.filter(lambda p: p.strip()), min_size=1, max_size=2))
-def test_matcher_agrees_with_brute_force_reference(statements, restricted):
-    # Patterns are at most 4 characters, so any witness fits in the 5-character universe.
-    expected = reference(statements, restricted)
-    got = app.evaluate_policy(json.dumps({"Statement": statements}), restricted)["action"]
-    assert got == expected
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(pattern.filter(lambda p: p.strip()), min_size=1, max_size=3),
-       st.lists(pattern, min_size=0, max_size=3))
-def test_find_action_witness_really_matches(include, exclude):
-    found = app.find_action([include], exclude)
-    if found is not None:
-        assert any(_glob_to_regex(p).fullmatch(found) for p in include)
-        assert not any(_glob_to_regex(p).fullmatch(found) for p in exclude)
-    else:
-        for action in UNIVERSE:
-            assert not (any(_glob_to_regex(p).fullmatch(action) for p in include)
-                        and not any(_glob_to_regex(p).fullmatch(action) for p in exclude))
