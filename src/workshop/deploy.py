@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
+import subprocess  # nosec B404: runs sam, the local cloud and Lambda workers as argument lists, never through a shell
 import sys
 from pathlib import Path
 
@@ -60,7 +60,8 @@ def local_environment(endpoint: str, base: dict | None = None) -> dict:
     """The environment `sam` and boto3 need to talk to the local cloud."""
     env = dict(os.environ if base is None else base)
     env.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION})
+                "AWS_SECRET_ACCESS_KEY": "testing",  # nosec B105: moto's dummy key for the local cloud, not a secret
+                "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION})
     env.pop("AWS_SESSION_TOKEN", None)
     env.pop("AWS_PROFILE", None)
     return env
@@ -104,7 +105,7 @@ def _run(command: list[str], env: dict, cwd: Path, stream) -> int:
     stream.write("$ " + " ".join(command) + "\n")
     stream.flush()
     proc = subprocess.Popen(command, env=env, cwd=str(cwd), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, bufsize=1)
+                            stderr=subprocess.STDOUT, text=True, bufsize=1)  # nosec B603: the kit's own sam command
     tail = []
     for line in proc.stdout:
         stream.write(line)

@@ -23,7 +23,8 @@ REGION = "us-east-1"
 DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
 TARGETS = ("local", "aws")
 # moto accepts any credentials; these say what they are in a stack trace.
-LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+LOCAL_CREDENTIALS = {"aws_access_key_id": "testing",
+                     "aws_secret_access_key": "testing"}  # nosec B105: moto's dummy key, not a secret
 
 
 def project_root() -> Path:

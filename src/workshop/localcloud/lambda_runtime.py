@@ -40,7 +40,7 @@ import logging
 import os
 import select
 import shutil
-import subprocess
+import subprocess  # nosec B404: Lambda workers run as argument lists, never through a shell
 import sys
 import sysconfig
 import tempfile
@@ -68,7 +68,7 @@ _identities_lock = threading.Lock()
 
 def access_key_for(function_arn: str, role_arn: str, function_name: str) -> str:
     """A stable access key id for a function; remembered so CloudTrail can name the role."""
-    digest = hashlib.sha1(f"{function_arn}|{role_arn}".encode()).hexdigest().upper()
+    digest = hashlib.sha1(f"{function_arn}|{role_arn}".encode(), usedforsecurity=False).hexdigest().upper()
     key = ACCESS_KEY_PREFIX + digest[: 20 - len(ACCESS_KEY_PREFIX)]
     with _identities_lock:
         _identities[key] = {"role_arn": role_arn, "session_name": function_name,
@@ -105,7 +105,7 @@ _works_cache: dict[str, bool] = {}
 def _works(interpreter: str) -> bool:
     if interpreter not in _works_cache:
         try:
-            _works_cache[interpreter] = subprocess.run(
+            _works_cache[interpreter] = subprocess.run(  # nosec B603: probes a python found on PATH, no shell
                 [interpreter, "-c", "pass"], capture_output=True, timeout=10).returncode == 0
         except (OSError, subprocess.TimeoutExpired):
             _works_cache[interpreter] = False
@@ -178,13 +178,13 @@ class Worker:
             "AWS_DEFAULT_REGION": spec.region,
             "AWS_ENDPOINT_URL": endpoint,
             "AWS_ACCESS_KEY_ID": access_key_for(spec.function_arn, spec.role_arn, spec.function_name),
-            "AWS_SECRET_ACCESS_KEY": "localcloud-secret",
+            "AWS_SECRET_ACCESS_KEY": "localcloud-secret",  # nosec B105: a dummy key for the local cloud only
             "AWS_SESSION_TOKEN": "localcloud-session-" + spec.function_name,
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
         })
         started = time.perf_counter()
-        self.proc = subprocess.Popen(
+        self.proc = subprocess.Popen(  # nosec B603: the kit's worker script under the function's python
             [self.interpreter, "-u", WORKER_SCRIPT],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=env, cwd=code_dir,
@@ -275,7 +275,8 @@ class LambdaRuntime:
     def _code_dir(self, fn, spec: FunctionSpec) -> str:
         code = getattr(fn, "code_bytes", b"") or b""
         key = spec.code_sha or hashlib.sha256(code).hexdigest()
-        target = os.path.join(self._code_root, hashlib.sha1(f"{spec.function_arn}|{key}".encode()).hexdigest())
+        target = os.path.join(self._code_root,
+                              hashlib.sha1(f"{spec.function_arn}|{key}".encode(), usedforsecurity=False).hexdigest())
         if not os.path.isdir(target):
             staging = tempfile.mkdtemp(dir=self._code_root)
             with zipfile.ZipFile(io.BytesIO(code)) as archive:
