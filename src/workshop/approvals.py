@@ -234,11 +234,15 @@ def _page_text(page: str) -> tuple:
 
 def post_decision(url: str, token: str, decision: str = "", timeout: float = 30.0) -> DecisionResult:
     """POST `token=...` (form-encoded) to an approve/deny URL, as the e-mail page's button does."""
+    if urllib.parse.urlsplit(url or "").scheme not in ("http", "https"):
+        return DecisionResult(decision, url, 0, "Not an approval link",
+                              f"{url!r} is not an http(s) URL: the token is sent only to the stack's "
+                              "ApproveUrl or DenyUrl (its outputs). Is the stack deployed? (notebook 01)")
     body = urllib.parse.urlencode({"token": token, "via": "notebook"}).encode("ascii")
     request = urllib.request.Request(url, data=body, method="POST",
                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # nosec B310: http(s), checked above
             status, page = response.status, response.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
         status, page = exc.code, exc.read().decode("utf-8", "replace")

@@ -23,6 +23,8 @@ import json
 import re
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from workshop.history import Bundle
 
 STILL_TO_BUILD = {"MISSING_TRANSITION_TARGET", "MISSING_END_STATE"}
@@ -99,8 +101,8 @@ def stack_substitutions(cloud, state_machine_arn: str | None) -> dict:
             deployed = json.loads(cloud.client("stepfunctions").describe_state_machine(
                 stateMachineArn=state_machine_arn)["definition"])
             values.update(substitutions_from(reference_definition(), deployed))
-        except Exception:
-            pass
+        except (BotoCoreError, ClientError, KeyError, ValueError):
+            pass  # not deployed (or not reachable): the stand-ins stay
     return values
 
 

@@ -19,6 +19,8 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 SUCCEEDED, FAILED, CAUGHT, IN_PROGRESS, NOT_RUN = "succeeded", "failed", "caught_error", "in_progress", "not_run"
 STATUS_COLOURS = {SUCCEEDED: "#2e7d32", FAILED: "#c62828", CAUGHT: "#ef6c00",
                   IN_PROGRESS: "#1565c0", NOT_RUN: "#9e9e9e"}
@@ -258,8 +260,8 @@ def definition_for(sfn, execution: dict) -> dict | None:
     try:
         return json.loads(sfn.describe_state_machine_for_execution(
             executionArn=execution["executionArn"])["definition"])
-    except Exception:
-        pass
+    except (BotoCoreError, ClientError, KeyError, ValueError):
+        pass  # an endpoint without this call: the machine's current definition will do
     try:
         return json.loads(sfn.describe_state_machine(
             stateMachineArn=execution["stateMachineArn"])["definition"])

@@ -251,3 +251,25 @@ def test_a_failing_step_ends_the_incident_failed_and_notified(deployed_stack, lo
     finally:
         aws["lambda"].update_function_configuration(FunctionName=ask_user["FunctionName"],
                                                     Environment={"Variables": variables})
+
+
+def test_the_stack_deploys_with_encryption_limits_and_access_log(deployed_stack, local_cloud):
+    """What the scanners asked for reaches the deployed resources (the e-mails above still arrive)."""
+    resources = {r["LogicalResourceId"]: r.get("PhysicalResourceId") for r in boto3.client("cloudformation")
+                 .describe_stack_resources(StackName="e2e-orchestrator")["StackResources"]}
+    topic = boto3.client("sns").get_topic_attributes(TopicArn=deployed_stack["AlertTopicArn"])["Attributes"]
+    assert topic["KmsMasterKeyId"] == "alias/aws/sns"
+
+    concurrency = boto3.client("lambda").get_function_concurrency(FunctionName=resources["ReceiveDecision"])
+    assert int(concurrency["ReservedConcurrentExecutions"]) == 5  # DecisionConcurrency's default
+
+    apigateway = boto3.client("apigateway")
+    stage = apigateway.get_stage(restApiId=resources["ServerlessRestApi"], stageName="Prod")
+    assert stage["methodSettings"]["*/*"]["throttlingRateLimit"] == 5.0
+    assert stage["methodSettings"]["*/*"]["throttlingBurstLimit"] == 10
+    log_group = next(g for g in boto3.client("logs").describe_log_groups()["logGroups"]
+                     if g["logGroupName"] == resources["DecisionApiAccessLogs"])
+    assert log_group["retentionInDays"] == 365
+    assert stage["accessLogSettings"]["destinationArn"] == log_group["arn"].removesuffix(":*")
+    role = boto3.client("iam").get_role(RoleName=resources["ApiGatewayCloudWatchRole"])["Role"]
+    assert apigateway.get_account()["cloudwatchRoleArn"] == role["Arn"]

@@ -11,6 +11,10 @@
   used but not granted fails.
 * The state machine's role is exactly what its definition calls: each Lambda
   it invokes and the topic it publishes to, no more, no less.
+* The one hand-written role is API Gateway's account-level CloudWatch role
+  (access logging needs it; SAM has no property for it): only API Gateway may
+  assume it, its only grant is AWS's policy for pushing logs, and only the
+  account setting uses it.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ TEMPLATE = ROOT / "template.yaml"
 NO_RESOURCE_LEVEL = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
 # AWS managed policies a function may carry (logs only, as SAM adds anyway).
 ALLOWED_MANAGED_POLICIES = {"AWSLambdaBasicExecutionRole"}
+API_GATEWAY_LOG_ROLE = "ApiGatewayCloudWatchRole"
 
 
 # --- reading the template -------------------------------------------------------------
@@ -191,7 +196,8 @@ def _all_statements(template):
         if resource["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
             for statement in statements(resource):
                 yield name, statement
-        elif resource["Type"] in ("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        elif resource["Type"] in ("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and \
+                name != API_GATEWAY_LOG_ROLE:
             pytest.fail(f"{name}: a hand-written IAM resource; give the function its Policies instead")
 
 
@@ -299,3 +305,22 @@ def test_the_rule_only_starts_this_state_machine(template):
              if event["Type"] in ("EventBridgeRule", "CloudWatchEvent")]
     assert len(rules) == 1  # SAM gives the rule a role that may start this state machine only
     assert "Target" not in rules[0]["Properties"] or "RoleArn" not in rules[0]["Properties"]["Target"]
+
+
+# --- API Gateway's log role ------------------------------------------------------------------
+
+
+def test_the_api_gateway_log_role_only_lets_api_gateway_push_logs(template):
+    role = template["Resources"][API_GATEWAY_LOG_ROLE]
+    properties = role["Properties"]
+    assert role["Type"] == "AWS::IAM::Role"
+    assert set(properties) <= {"Description", "AssumeRolePolicyDocument", "ManagedPolicyArns"}, \
+        "no inline policies or other grants on API Gateway's log role"
+    assert properties["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    assert properties["ManagedPolicyArns"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}]
+    users = [name for name, resource in template["Resources"].items()
+             if name != API_GATEWAY_LOG_ROLE and API_GATEWAY_LOG_ROLE in json.dumps(resource)]
+    assert users == ["ApiGatewayAccount"]
+    assert template["Resources"]["ApiGatewayAccount"]["Type"] == "AWS::ApiGateway::Account"

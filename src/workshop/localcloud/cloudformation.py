@@ -20,8 +20,14 @@ Mends, each at one moto seam (`install()` applies them all):
   `DefinitionSubstitutions` (what `sam deploy` makes of `DefinitionUri`): the
   definition is read from S3 and the substitutions applied; the machine goes to
   the backend that executes it (moto put it in the non-executing one).
-* `AWS::SNS::Subscription` and `AWS::ApiGateway::Stage` - resource types moto's
-  CloudFormation skipped - are created.
+* `AWS::SNS::Subscription`, `AWS::ApiGateway::Stage` and
+  `AWS::ApiGateway::Account` - resource types moto's CloudFormation skipped -
+  are created. A stage's `MethodSettings` (throttling) and `AccessLogSetting`,
+  and the account's `CloudWatchRoleArn`, are recorded as AWS shows them
+  (GetStage, GetAccount) but not enforced: the local cloud neither throttles
+  nor writes access logs, and a logged note says so. (Any other type moto
+  cannot create is skipped with moto's own logged "No Moto CloudFormation
+  support for ..." note.)
 * Change sets: a stack created through a change set (what `sam deploy` does)
   kept the outputs of its empty review stage; they are computed on execution.
   A resource moto cannot update in place keeps its old model (moto stored None).
@@ -389,7 +395,22 @@ def _define_models():
         def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
             sns_backends[account_id][region_name].unsubscribe(resource_name)
 
-    class ApiGatewayStage(CloudFormationModel):
+    class ReplacedOnUpdate:
+        """An update makes the resource anew; a delete leaves the service's state as it is.
+
+        (A mixin: moto finds models among CloudFormationModel's direct subclasses.)"""
+
+        @classmethod
+        def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                            account_id, region_name):
+            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id,
+                                                       region_name)
+
+        @classmethod
+        def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+            pass
+
+    class ApiGatewayStage(ReplacedOnUpdate, CloudFormationModel):
         """AWS::ApiGateway::Stage (SAM makes the stage a resource of its own)."""
 
         def __init__(self, stage, api_id):
@@ -415,22 +436,82 @@ def _define_models():
             api = backend.get_rest_api(p["RestApiId"])
             name = p.get("StageName") or resource_name
             api.stages.pop(name, None)  # an update replaces the stage
-            stage = backend.create_stage(p["RestApiId"], name, p.get("DeploymentId"),
+            # moto's Deployment has no physical id: a Ref to it is the model itself
+            deployment = p.get("DeploymentId")
+            stage = backend.create_stage(p["RestApiId"], name, getattr(deployment, "id", deployment),
                                          variables=p.get("Variables") or {},
                                          description=p.get("Description", ""))
+            operations = _stage_operations(p)
+            if operations:
+                stage.apply_operations(operations)
+                log.warning("stage %s of API %s: throttling and access logging recorded as deployed (GetStage "
+                            "shows them) but not enforced: the local cloud neither throttles nor writes access logs",
+                            name, p["RestApiId"])
             return cls(stage, p["RestApiId"])
 
-        @classmethod
-        def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
-                                            account_id, region_name):
-            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id,
-                                                       region_name)
+    class ApiGatewayAccount(ReplacedOnUpdate, CloudFormationModel):
+        """AWS::ApiGateway::Account: the region's CloudWatch role for API logs (GetAccount shows it).
+
+        As on AWS, deleting the resource leaves the account's setting as it is."""
+
+        def __init__(self, resource_name):
+            self.resource_name = resource_name
+
+        @property
+        def physical_resource_id(self):
+            return self.resource_name
+
+        @staticmethod
+        def cloudformation_type():
+            return "AWS::ApiGateway::Account"
+
+        @staticmethod
+        def cloudformation_name_type():
+            return ""
 
         @classmethod
-        def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
-            pass
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name,
+                                            **kwargs):
+            role_arn = cloudformation_json["Properties"].get("CloudWatchRoleArn")
+            if role_arn:
+                apigateway_backends[account_id][region_name].update_account(
+                    [{"op": "replace", "path": "/cloudwatchRoleArn", "value": role_arn}])
+                log.warning("API Gateway account setting: CloudWatch role %s recorded; the local cloud writes "
+                            "no API Gateway logs", role_arn)
+            return cls(resource_name)
 
-    return SnsSubscription, ApiGatewayStage
+    return SnsSubscription, ApiGatewayStage, ApiGatewayAccount
+
+
+# CloudFormation's MethodSettings fields -> the stage's patch paths (UpdateStage)
+_METHOD_SETTINGS = {
+    "ThrottlingRateLimit": "throttling/rateLimit", "ThrottlingBurstLimit": "throttling/burstLimit",
+    "LoggingLevel": "logging/loglevel", "DataTraceEnabled": "logging/dataTrace",
+    "MetricsEnabled": "metrics/enabled", "CachingEnabled": "caching/enabled",
+    "CacheTtlInSeconds": "caching/ttlInSeconds", "CacheDataEncrypted": "caching/dataEncrypted",
+}
+
+
+def _patch_value(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _stage_operations(properties: dict) -> list[dict]:
+    """A stage's MethodSettings and AccessLogSetting as UpdateStage patch operations."""
+    operations = []
+    for setting in properties.get("MethodSettings") or []:
+        resource_path = setting.get("ResourcePath", "/*")
+        # the patch path names a resource "*" or its path with "/" escaped as "~1"
+        resource = "*" if resource_path == "/*" else resource_path.replace("/", "~1")
+        for field, path in _METHOD_SETTINGS.items():
+            if field in setting:
+                operations.append({"op": "replace", "path": f"/{resource}/{setting.get('HttpMethod', '*')}/{path}",
+                                   "value": _patch_value(setting[field])})
+    access_log = properties.get("AccessLogSetting") or {}
+    for field, key in (("DestinationArn", "destinationArn"), ("Format", "format")):
+        if access_log.get(field):
+            operations.append({"op": "replace", "path": f"/accessLogSettings/{key}", "value": access_log[field]})
+    return operations
 
 
 def install_resource_types() -> None:

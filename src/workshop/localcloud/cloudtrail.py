@@ -23,9 +23,12 @@ import hashlib
 import json
 import logging
 import uuid
-import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from urllib.parse import parse_qs
+
+# The response echoes what the request sent: parse it without DTDs or entities.
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import ParseError, fromstring
 
 log = logging.getLogger("workshop.localcloud.cloudtrail")
 
@@ -98,8 +101,8 @@ def cloudtrail_date(value: str | None) -> str:
 
 def response_elements(action: str, response_xml: bytes | str) -> dict | None:
     try:
-        root = ET.fromstring(response_xml)
-    except ET.ParseError:
+        root = fromstring(response_xml)
+    except (ParseError, DefusedXmlException):
         return None
     if action == "CreatePolicy":
         element = _find(root, "Policy")
@@ -135,7 +138,7 @@ def response_elements(action: str, response_xml: bytes | str) -> dict | None:
 
 
 def _principal_id(prefix: str, text: str) -> str:
-    return prefix + hashlib.sha1(text.encode()).hexdigest().upper()[:17]
+    return prefix + hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest().upper()[:17]
 
 
 def user_identity(access_key: str, account_id: str, now: datetime | None = None) -> dict:

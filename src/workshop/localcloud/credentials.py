@@ -40,7 +40,7 @@ KEY_PREFIX = "LCAK"
 # The alphabet of AWS access key ids: upper-case letters and digits.
 _KEY_ALPHABET = string.ascii_uppercase + "234567"
 ENV_KEY = "LOCALCLOUD_ACCESS_KEY_ID"
-ENV_SECRET = "LOCALCLOUD_SECRET_ACCESS_KEY"
+ENV_SECRET = "LOCALCLOUD_SECRET_ACCESS_KEY"  # nosec B105: the name of a variable, not its value
 
 
 class CredentialsNotFound(Exception):

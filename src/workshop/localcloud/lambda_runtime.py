@@ -51,7 +51,7 @@ import os
 import secrets
 import select
 import shutil
-import subprocess
+import subprocess  # nosec B404: Lambda workers run as argument lists, never through a shell
 import sys
 import tempfile
 import threading
@@ -124,7 +124,7 @@ _works_cache: dict[str, bool] = {}
 def _works(interpreter: str) -> bool:
     if interpreter not in _works_cache:
         try:
-            _works_cache[interpreter] = subprocess.run(
+            _works_cache[interpreter] = subprocess.run(  # nosec B603: probes a python found on PATH, no shell
                 [interpreter, "-c", "pass"], capture_output=True, timeout=10).returncode == 0
         except (OSError, subprocess.TimeoutExpired):
             _works_cache[interpreter] = False
@@ -167,8 +167,9 @@ def runtime_libraries(folder: str) -> tuple[str, list[str]]:
 def _prefix_of(interpreter: str) -> str:
     """The installation folder of an interpreter (what a sandbox must see to run it)."""
     try:
-        done = subprocess.run([interpreter, "-I", "-S", "-c", "import sys; print(sys.base_prefix)"],
-                              capture_output=True, text=True, timeout=10)
+        done = subprocess.run(  # nosec B603: an interpreter found by runtime name, a fixed argument list
+            [interpreter, "-I", "-S", "-c", "import sys; print(sys.base_prefix)"],
+            capture_output=True, text=True, timeout=10)
         if done.returncode == 0 and done.stdout.strip():
             return done.stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
@@ -225,8 +226,9 @@ class Worker:
         # Without a sandbox HOME is a fresh folder of its own; inside one, the private /tmp.
         self.home = None if sandboxed else tempfile.mkdtemp(prefix="localcloud-home-")
         # Built from scratch: nothing of the learner's shell (AWS keys, tokens, HOME) reaches the code.
+        inside = "/tmp"  # nosec B108: the sandbox's own private tmpfs, as Lambda's /tmp
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": ":UTC",
-               "HOME": "/tmp" if sandboxed else self.home, "TMPDIR": "/tmp" if sandboxed else self.home}
+               "HOME": inside if sandboxed else self.home, "TMPDIR": inside if sandboxed else self.home}
         env.update({str(k): str(v) for k, v in spec.environment})
         env.update({
             "_HANDLER": spec.handler,
@@ -244,13 +246,13 @@ class Worker:
             "AWS_DEFAULT_REGION": spec.region,
             "AWS_ENDPOINT_URL": endpoint,
             "AWS_ACCESS_KEY_ID": access_key_for(spec.function_arn, spec.role_arn, spec.function_name),
-            "AWS_SECRET_ACCESS_KEY": "localcloud-secret",
+            "AWS_SECRET_ACCESS_KEY": "localcloud-secret",  # nosec B105: a dummy key for the local cloud only
             "AWS_SESSION_TOKEN": "localcloud-session-" + spec.function_name,
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
         })
         started = time.perf_counter()
-        self.proc = subprocess.Popen(
+        self.proc = subprocess.Popen(  # nosec B603: the kit's worker script under the function's python, no shell
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=env, cwd=code_dir,
         )
@@ -345,7 +347,8 @@ class LambdaRuntime:
     def _code_dir(self, fn, spec: FunctionSpec) -> str:
         code = getattr(fn, "code_bytes", b"") or b""
         key = spec.code_sha or hashlib.sha256(code).hexdigest()
-        target = os.path.join(self._code_root, hashlib.sha1(f"{spec.function_arn}|{key}".encode()).hexdigest())
+        target = os.path.join(self._code_root,
+                              hashlib.sha1(f"{spec.function_arn}|{key}".encode(), usedforsecurity=False).hexdigest())
         if not os.path.isdir(target):
             staging = tempfile.mkdtemp(dir=self._code_root)
             with zipfile.ZipFile(io.BytesIO(code)) as archive:

@@ -34,7 +34,7 @@ import re
 import secrets
 import signal
 import socket
-import subprocess
+import subprocess  # nosec B404: starts the local cloud as an argument list, never through a shell
 import sys
 import threading
 import time
@@ -379,11 +379,12 @@ def _alive(pid: int) -> bool:
 def _wait_ready(endpoint: str, timeout: float, proc: subprocess.Popen | None = None) -> dict:
     deadline = time.monotonic() + timeout
     last = None
+    url = endpoint + "/_localcloud/health"
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"the local cloud exited during start-up (code {proc.returncode})")
         try:
-            with urllib.request.urlopen(endpoint + "/_localcloud/health", timeout=1) as response:
+            with urllib.request.urlopen(url, timeout=1) as response:  # nosec B310: the http endpoint it started
                 doc = json.loads(response.read())
             if doc.get("loaded", True):
                 return doc
@@ -405,8 +406,9 @@ def free_port() -> int:
 
 def health(endpoint: str, timeout: float = 2) -> dict | None:
     """The health document of the local cloud at `endpoint`, or None when nothing answers."""
+    url = endpoint.rstrip("/") + "/_localcloud/health"
     try:
-        with urllib.request.urlopen(endpoint.rstrip("/") + "/_localcloud/health", timeout=timeout) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # nosec B310: the kit's configured endpoint
             return json.loads(response.read())
     except (urllib.error.URLError, OSError, ValueError):
         return None
@@ -448,7 +450,7 @@ class LocalCloud:
         if self.credentials is not None:
             env[credentials_module.ENV_KEY] = self.credentials.access_key_id
             env[credentials_module.ENV_SECRET] = self.credentials.secret_access_key
-        self.proc = subprocess.Popen(
+        self.proc = subprocess.Popen(  # nosec B603: this python running the kit's own module, no shell
             [sys.executable, "-m", "workshop.localcloud", "up", "--port", str(self.port),
              "--parent-pid", str(os.getpid())],
             stdout=self.log_file or subprocess.DEVNULL, stderr=self.log_file or subprocess.DEVNULL,

@@ -169,6 +169,13 @@ def test_unreachable_endpoint_says_what_to_check():
     assert result.status == 0 and "did not answer" in result.message
 
 
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1:9/allow", "", None])
+def test_the_token_goes_only_to_an_http_url(url):
+    result = post_decision(url, "secret-token", "allow", timeout=2)
+    assert result.status == 0 and result.title == "Not an approval link" and "ApproveUrl" in result.message
+    assert "secret-token" not in result.message
+
+
 # --- with a real (moto) execution history ---------------------------------------------------
 
 

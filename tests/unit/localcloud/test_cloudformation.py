@@ -88,3 +88,52 @@ def test_a_failing_resource_fails_the_stack_with_its_reason():
         failed = [e for e in client.describe_stack_events(StackName="s")["StackEvents"]
                   if e["ResourceStatus"] == "CREATE_FAILED"]
         assert failed[0]["LogicalResourceId"] == "Bad" and failed[0]["ResourceStatusReason"]
+
+
+LOGGED_API = {
+    "Resources": {
+        "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "logged"}},
+        "Method": {"Type": "AWS::ApiGateway::Method",
+                   "Properties": {"RestApiId": {"Ref": "Api"}, "ResourceId": {"Fn::GetAtt": ["Api", "RootResourceId"]},
+                                  "HttpMethod": "GET", "AuthorizationType": "NONE",
+                                  "Integration": {"Type": "HTTP", "IntegrationHttpMethod": "GET",
+                                                  "Uri": "http://127.0.0.1:9/"}}},
+        "Deployment": {"Type": "AWS::ApiGateway::Deployment", "DependsOn": "Method",
+                       "Properties": {"RestApiId": {"Ref": "Api"}}},
+        "Logs": {"Type": "AWS::Logs::LogGroup", "DependsOn": "Account", "Properties": {"RetentionInDays": 365}},
+        "Account": {"Type": "AWS::ApiGateway::Account",
+                    "Properties": {"CloudWatchRoleArn": "arn:aws:iam::123456789012:role/api-logs"}},
+        "Stage": {"Type": "AWS::ApiGateway::Stage",
+                  "Properties": {"RestApiId": {"Ref": "Api"}, "DeploymentId": {"Ref": "Deployment"},
+                                 "StageName": "Prod",
+                                 "MethodSettings": [{"ResourcePath": "/*", "HttpMethod": "*",
+                                                     "ThrottlingRateLimit": 5, "ThrottlingBurstLimit": 10},
+                                                    {"ResourcePath": "/allow", "HttpMethod": "POST",
+                                                     "MetricsEnabled": True}],
+                                 "AccessLogSetting": {"DestinationArn": {"Fn::GetAtt": ["Logs", "Arn"]},
+                                                      "Format": "$context.requestId"}}},
+    },
+}
+
+
+def test_stage_throttling_access_log_and_account_role_are_recorded_with_a_note(caplog):
+    with mock_aws():
+        cloudformation.install("http://127.0.0.1:4566")
+        client = boto3.client("cloudformation", region_name="us-east-1")
+        with caplog.at_level("WARNING", logger="workshop.localcloud.cloudformation"):
+            client.create_stack(StackName="logged", TemplateBody=json.dumps(LOGGED_API))
+        assert client.describe_stacks(StackName="logged")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+        apigateway = boto3.client("apigateway", region_name="us-east-1")
+        api_id = next(a["id"] for a in apigateway.get_rest_apis()["items"] if a["name"] == "logged")
+        stage = apigateway.get_stage(restApiId=api_id, stageName="Prod")
+        assert stage["methodSettings"]["*/*"]["throttlingRateLimit"] == 5.0
+        assert stage["methodSettings"]["*/*"]["throttlingBurstLimit"] == 10
+        assert stage["methodSettings"]["~1allow/POST"]["metricsEnabled"] is True
+        log_group = boto3.client("logs", region_name="us-east-1").describe_log_groups()["logGroups"][0]
+        assert log_group["retentionInDays"] == 365
+        assert stage["accessLogSettings"] == {"destinationArn": log_group["arn"].removesuffix(":*"),
+                                              "format": "$context.requestId"}
+        assert apigateway.get_account()["cloudwatchRoleArn"] == "arn:aws:iam::123456789012:role/api-logs"
+    notes = [r.getMessage() for r in caplog.records]
+    assert any("stage Prod" in n and "not enforced" in n for n in notes), notes
+    assert any("arn:aws:iam::123456789012:role/api-logs recorded" in n for n in notes), notes

@@ -125,3 +125,15 @@ def test_the_templates_rule_matches_with_moto_and_skips_refused_calls():
     other = json.loads(json.dumps(SAMPLE_CREATE))
     other["detail"]["eventName"] = "DeletePolicy"
     assert not matcher.matches_event(other)
+
+
+def test_response_xml_with_a_dtd_or_entities_is_refused_not_expanded():
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+            b"<CreatePolicyResponse><CreatePolicyResult><Policy><PolicyName>&b;</PolicyName>"
+            b"</Policy></CreatePolicyResult></CreatePolicyResponse>")
+    external = (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                b"<CreatePolicyResponse><CreatePolicyResult><Policy><PolicyName>&x;</PolicyName>"
+                b"</Policy></CreatePolicyResult></CreatePolicyResponse>")
+    assert cloudtrail.response_elements("CreatePolicy", bomb) is None
+    assert cloudtrail.response_elements("CreatePolicy", external) is None
+    assert cloudtrail.response_elements("CreatePolicy", CREATE_POLICY_XML)["policy"]["policyName"] == "my-bad-policy"

@@ -182,3 +182,70 @@ def test_a_repeated_delivery_does_not_ask_twice(machine):
                                    "Next": "AlreadyHandled"}
     assert check["Default"] == "AskUser"
     assert definition["States"]["AlreadyHandled"]["Type"] == "Succeed"
+
+
+# --- what the scanners asked for (issue 13): encryption, limits and an access log ---------------
+
+
+@pytest.fixture(scope="module")
+def deployed_template():
+    """The plain CloudFormation `sam deploy` makes of the template (the SAM transform)."""
+    from moto.cloudformation.models import Stack
+
+    from workshop.localcloud.cloudformation import sam_transform
+
+    template = Stack.parse_template(TEMPLATE.read_text())
+    for name, resource in template["Resources"].items():
+        for key in ("CodeUri", "DefinitionUri"):
+            if key in resource.get("Properties", {}):
+                resource["Properties"][key] = f"s3://artifacts/{name}"
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("AWS_DEFAULT_REGION", "us-east-1")  # the transform needs a region
+        return sam_transform(template)
+
+
+def test_the_alert_topic_is_encrypted_with_the_aws_managed_sns_key(template):
+    assert template["Resources"]["AlertTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
+
+
+def test_the_decision_function_has_reserved_concurrency_from_the_parameter(template, deployed_template):
+    parameter = template["Parameters"]["DecisionConcurrency"]
+    assert parameter["Type"] == "Number" and parameter["Default"] >= 1 and parameter["MinValue"] == 0
+    reserved = deployed_template["Resources"]["ReceiveDecision"]["Properties"]["ReservedConcurrentExecutions"]
+    assert reserved == {"Fn::If": ["ReserveDecisionConcurrency", {"Ref": "DecisionConcurrency"}, {"Ref": "AWS::NoValue"}]}
+    # 0 means "reserve nothing" (a reservation of 0 would switch the endpoint off)
+    assert template["Conditions"]["ReserveDecisionConcurrency"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "DecisionConcurrency"}, "0"]}]}
+
+
+def _decision_stage(deployed_template):
+    stages = [r for r in deployed_template["Resources"].values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    assert len(stages) == 1
+    return stages[0]["Properties"]
+
+
+def test_the_decision_api_stage_is_throttled(deployed_template):
+    settings = _decision_stage(deployed_template)["MethodSettings"]
+    every_method = [s for s in settings if s["ResourcePath"] == "/*" and s["HttpMethod"] == "*"]
+    assert len(every_method) == 1
+    assert 0 < every_method[0]["ThrottlingRateLimit"] <= every_method[0]["ThrottlingBurstLimit"] <= 100
+
+
+def test_the_decision_api_logs_every_request_without_the_links_secrets(deployed_template):
+    access_log = _decision_stage(deployed_template)["AccessLogSetting"]
+    log_group_id = access_log["DestinationArn"]["Fn::GetAtt"][0]
+    log_group = deployed_template["Resources"][log_group_id]
+    assert log_group["Type"] == "AWS::Logs::LogGroup" and log_group["Properties"]["RetentionInDays"] >= 90
+    variables = set(re.findall(r"\$context\.[A-Za-z.]+", access_log["Format"]))
+    assert {"$context.requestId", "$context.identity.sourceIp", "$context.status"} <= variables
+    # the links carry the task token in the query string, and the form posts it in the body
+    assert not re.search(r"querystring|\$input|\$request|requestOverride", access_log["Format"], re.I)
+    # AWS refuses access logging until the account's CloudWatch role is set: the log group
+    # (and so the stage that logs to it) waits for the account setting
+    assert log_group["DependsOn"] == "ApiGatewayAccount"
+    account = deployed_template["Resources"]["ApiGatewayAccount"]
+    assert account["Properties"]["CloudWatchRoleArn"] == {"Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]}
+    role = deployed_template["Resources"]["ApiGatewayCloudWatchRole"]
+    assert role["DeletionPolicy"] == role["UpdateReplacePolicy"] == "Retain", \
+        "other APIs of the account log through this role: deleting the stack must not take it away"
+
