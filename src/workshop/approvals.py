@@ -1,18 +1,21 @@
 """Pending approvals and the approval panel.
 
-An approval is pending while an execution is RUNNING and waits in the
-AskUser state (the callback pattern: `lambda:invoke.waitForTaskToken`). The
-task token is in AskUser's scheduled task parameters (`Payload.token`) in the
-execution history, together with everything the learner needs to decide: the
-policy, the restricted actions it allows, the original document.
+An approval is pending while its incident in the incidents table (DynamoDB)
+waits for a decision: AskUser put the execution's task token there and
+e-mailed signed links. The panel lists those incidents with what the
+learner needs to decide (the change, who made it, the restricted actions it
+allows, the document as IAM held it and what is in force now) and decides
+them as the e-mail link does, with the learner's own AWS credentials: the
+decision is recorded once in the table ("decided via panel", by whom, when),
+then SendTaskSuccess hands it to the waiting execution.
 
     from workshop.approvals import approval_panel
     panel = approval_panel(cloud, outputs)   # outputs: the stack's outputs
     panel                                    # cards with Approve / Deny buttons
     panel.press("allow")                     # what a click does, for CI
 
-A click POSTs the token, form-encoded, to the stack's ApproveUrl or DenyUrl:
-the same endpoint as the e-mail link's confirmation button.
+`post_decision` sends form fields to a decision URL as a browser's form does
+(notebook 07 uses it to show what the endpoint refuses).
 """
 
 from __future__ import annotations
@@ -28,10 +31,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from workshop.history import ExecutionHistory, IN_PROGRESS, list_executions, load_history
+from workshop import incident_table
+from workshop.incident_table import Incident, caller_arn, in_force_now, is_restored
 
-APPROVAL_STATE = "AskUser"
-DECISIONS = {"allow": ("ApproveUrl", "Approve"), "deny": ("DenyUrl", "Deny")}
+DECISIONS = {"allow": "Approve", "deny": "Deny"}
 
 
 # --- the model --------------------------------------------------------------------
@@ -62,23 +65,8 @@ def find_token(value):
     return None
 
 
-def _payload(parameters) -> dict:
-    if isinstance(parameters, dict):
-        for key in ("Payload", "Message"):
-            inner = parameters.get(key)
-            if isinstance(inner, str) and inner.startswith("{"):
-                try:
-                    inner = json.loads(inner)
-                except ValueError:
-                    inner = None
-            if isinstance(inner, dict):
-                return inner
-        return parameters
-    return {}
-
-
 def pretty_document(document) -> str:
-    """A policy document as indented JSON (CloudTrail gives text, IAM may give URL-encoded text)."""
+    """A policy document as indented JSON (IAM gives URL-encoded text)."""
     if isinstance(document, str):
         text = document.strip()
         if text.startswith("%7B") or text.startswith("%7b"):
@@ -91,32 +79,66 @@ def pretty_document(document) -> str:
 
 
 def statement_diff(original, in_force) -> str:
-    """A unified diff from the document as written to the version in force."""
+    """A unified diff from the document as written to what is in force now."""
     before = pretty_document(original).splitlines()
-    after = pretty_document(in_force).splitlines() if in_force is not None else ["(unknown)"]
+    after = pretty_document(in_force).splitlines() if in_force is not None else ["(nothing: taken out of force)"]
     return "\n".join(difflib.unified_diff(before, after, "as written (reverted)", "in force now", lineterm=""))
 
 
 @dataclass
 class PendingApproval:
-    """One execution waiting for a human at AskUser."""
+    """One incident waiting for a human."""
 
-    execution_arn: str
-    execution_name: str
-    token: str
-    policy_arn: str
-    event_name: str
-    version_id: str
-    matches: list
-    reason: str
-    original_document: object
-    arrived: datetime
-    deadline: datetime | None
+    incident: Incident
     in_force_document: object = None
 
     @property
+    def incident_id(self) -> str:
+        return self.incident.incident_id
+
+    @property
+    def execution_arn(self) -> str:
+        return self.incident.execution_arn
+
+    @property
+    def execution_name(self) -> str:
+        return self.incident.execution_arn.rsplit(":", 1)[-1]
+
+    @property
+    def policy_arn(self) -> str:
+        return self.incident.target.get("policyArn", "")
+
+    @property
     def policy_name(self) -> str:
-        return self.policy_arn.rsplit("/", 1)[-1]
+        return self.incident.name
+
+    @property
+    def event_name(self) -> str:
+        return self.incident.event_name
+
+    @property
+    def version_id(self) -> str:
+        return self.incident.target.get("versionId", "")
+
+    @property
+    def matches(self) -> list:
+        return self.incident.matches
+
+    @property
+    def reason(self) -> str:
+        return self.incident.why
+
+    @property
+    def original_document(self):
+        return self.incident.document
+
+    @property
+    def arrived(self) -> datetime | None:
+        return self.incident.created_at
+
+    @property
+    def deadline(self) -> datetime | None:
+        return self.incident.deadline
 
     def time_left(self, now: datetime | None = None) -> timedelta | None:
         if self.deadline is None:
@@ -130,80 +152,17 @@ class PendingApproval:
         return statement_diff(self.original_document, self.in_force_document)
 
 
-def _deadline(entered: datetime, payload: dict, scheduled: dict | None):
-    seconds = payload.get("approvalTimeoutSeconds")
-    if seconds is None and scheduled:
-        seconds = scheduled.get("timeoutInSeconds")
-    start = entered
-    if payload.get("enteredTime"):
-        try:
-            start = datetime.fromisoformat(str(payload["enteredTime"]).replace("Z", "+00:00"))
-        except ValueError:
-            pass
-    try:
-        return start + timedelta(seconds=int(seconds))
-    except (TypeError, ValueError):
-        return None
-
-
-def pending_from_history(history: ExecutionHistory, approval_state: str = APPROVAL_STATE):
-    """The PendingApproval in this history, or None if it is not waiting at `approval_state`."""
-    if history.status != "RUNNING":
-        return None
-    runs = history.runs()
-    if not runs or runs[-1].name != approval_state or runs[-1].status != IN_PROGRESS:
-        return None
-    run = runs[-1]
-    parameters = history.task_parameters(approval_state)
-    token = find_token(parameters)
-    if not token:
-        return None
-    scheduled = next((e.get("taskScheduledEventDetails") for e in run.events
-                      if e["type"] == "TaskScheduled"), None)
-    payload = _payload(parameters)
-    state_input = run.input if isinstance(run.input, dict) else {}
-    meta = payload.get("policyMeta") or state_input.get("policyMeta") or {}
-    verdict = payload.get("taskresult") or state_input.get("taskresult") or {}
-    return PendingApproval(
-        execution_arn=history.arn,
-        execution_name=history.name,
-        token=token,
-        policy_arn=meta.get("arn", "?"),
-        event_name=payload.get("eventName") or state_input.get("eventName", "?"),
-        version_id=meta.get("versionId", "?"),
-        matches=list(verdict.get("matches") or []),
-        reason=verdict.get("message") or verdict.get("Cause") or "",
-        original_document=payload.get("policy") or state_input.get("policy"),
-        arrived=run.entered,
-        deadline=_deadline(run.entered, payload, scheduled),
-    )
-
-
-def document_in_force(iam, policy_arn: str):
-    """The default version's document of a policy, or None if the policy is gone."""
-    try:
-        policy = iam.get_policy(PolicyArn=policy_arn)["Policy"]
-        version = iam.get_policy_version(PolicyArn=policy_arn, VersionId=policy["DefaultVersionId"])
-    except Exception:
-        return None
-    document = version["PolicyVersion"]["Document"]
-    if isinstance(document, str):
-        return json.loads(urllib.parse.unquote(document))
-    return document
-
-
-def pending_approvals(sfn, state_machine_arn: str, iam=None, approval_state: str = APPROVAL_STATE) -> list:
-    """Every execution of the state machine waiting at AskUser, newest first."""
+def pending_approvals(dynamodb, table: str, iam=None) -> list:
+    """Every incident waiting for a decision, newest first."""
     found = []
-    for execution in list_executions(sfn, state_machine_arn, status="RUNNING"):
-        history = load_history(sfn, execution["executionArn"], definition={})
-        approval = pending_from_history(history, approval_state)
-        if approval is None:
+    for incident in incident_table.list_incidents(dynamodb, table):
+        if not incident.pending:
             continue
+        approval = PendingApproval(incident)
         if iam is not None:
-            approval.in_force_document = document_in_force(iam, approval.policy_arn)
+            approval.in_force_document = in_force_now(iam, incident)
         found.append(approval)
-    return sorted(found, key=lambda a: a.arrived, reverse=True)
+    return found
 
 
 # --- deciding -------------------------------------------------------------------------
@@ -213,16 +172,18 @@ def pending_approvals(sfn, state_machine_arn: str, iam=None, approval_state: str
 class DecisionResult:
     decision: str
     url: str
-    status: int
+    status: int  # the HTTP status of a POST (a panel decision: 200 done, 409 refused; 0 not sent)
     title: str
     message: str
+    via: str = "link"
 
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
 
     def __str__(self) -> str:
-        return f"{self.title} (HTTP {self.status}): {self.message}"
+        how = f"HTTP {self.status}" if self.via == "link" else "via panel"
+        return f"{self.title} ({how}): {self.message}"
 
 
 def _page_text(page: str) -> tuple:
@@ -232,13 +193,13 @@ def _page_text(page: str) -> tuple:
     return (strip(title.group(1)) if title else "", " ".join(strip(p) for p in paragraphs))
 
 
-def post_decision(url: str, token: str, decision: str = "", timeout: float = 30.0) -> DecisionResult:
-    """POST `token=...` (form-encoded) to an approve/deny URL, as the e-mail page's button does."""
+def post_decision(url: str, fields: dict, decision: str = "", timeout: float = 30.0) -> DecisionResult:
+    """POST `fields` (form-encoded) to an approve/deny URL, as the confirmation page's button does."""
     if urllib.parse.urlsplit(url or "").scheme not in ("http", "https"):
         return DecisionResult(decision, url, 0, "Not an approval link",
-                              f"{url!r} is not an http(s) URL: the token is sent only to the stack's "
+                              f"{url!r} is not an http(s) URL: decisions go only to the stack's "
                               "ApproveUrl or DenyUrl (its outputs). Is the stack deployed? (notebook 01)")
-    body = urllib.parse.urlencode({"token": token, "via": "notebook"}).encode("ascii")
+    body = urllib.parse.urlencode(fields).encode("utf-8")
     request = urllib.request.Request(url, data=body, method="POST",
                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
     try:
@@ -272,31 +233,43 @@ def _left(delta: timedelta | None) -> str:
     return (f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s") + " left"
 
 
+def _heading(incident: Incident) -> str:
+    target = incident.target
+    if incident.kind == "managed":
+        return f"Policy {incident.name}"
+    if incident.kind == "inline":
+        return f"Inline policy {incident.name} of {target.get('principalType')} {target.get('principalName')}"
+    return f"Policy {incident.name} attached to {target.get('principalType')} {target.get('principalName')}"
+
+
 def approval_card_html(approval: PendingApproval) -> str:
+    incident = approval.incident
     actions = ", ".join(f"<code>{html.escape(str(a))}</code>" for a in approval.matched_actions()) or "—"
+    version = f", version {html.escape(approval.version_id)}" if approval.version_id else ""
     return (
-        f"<div style=\"line-height:1.4\"><strong>Policy {html.escape(approval.policy_name)}</strong> "
-        f"({html.escape(approval.event_name)}, version {html.escape(approval.version_id)})<br>"
-        f"<small>{html.escape(approval.policy_arn)}</small><br>"
+        f"<div style=\"line-height:1.4\"><strong>{html.escape(_heading(incident))}</strong> "
+        f"({html.escape(approval.event_name)}{version})<br>"
+        f"<small>{html.escape(incident.label)}</small><br>"
+        f"Changed by <code>{html.escape(incident.who_changed)}</code> at {html.escape(incident.event_time)}<br>"
         f"Restricted actions allowed: {actions}<br>"
         f"Arrived: {_when(approval.arrived)} — {_left(approval.time_left())}<br>"
         f"<small>{html.escape(approval.reason)}</small>"
-        f"<details open><summary>What changed: the statement as written vs the harmless version in force</summary>"
+        f"<details open><summary>What changed: the document as IAM held it vs what is in force now</summary>"
         f"<pre>{html.escape(approval.diff())}</pre></details>"
-        f"<small>Execution {html.escape(approval.execution_name)}</small></div>"
+        f"<small>Incident {html.escape(approval.incident_id)} · execution {html.escape(approval.execution_name)}"
+        "<br>Approve / Deny here record the decision in the incidents table as decided via panel, then call "
+        "SendTaskSuccess with your own AWS credentials.</small></div>"
     )
 
 
 class ApprovalPanel:
     """Cards for the pending approvals, each with Approve and Deny buttons."""
 
-    def __init__(self, sfn, state_machine_arn: str, urls: dict, iam=None,
-                 approval_state: str = APPROVAL_STATE, post=post_decision, wait_after_decision: float = 30.0):
-        self.sfn, self.iam = sfn, iam
-        self.state_machine_arn = state_machine_arn
-        self.urls = {"allow": urls.get("ApproveUrl"), "deny": urls.get("DenyUrl")}
-        self.approval_state = approval_state
-        self._post = post
+    def __init__(self, sfn, dynamodb, table: str, iam=None, who: str = "", decide=incident_table.decide,
+                 wait_after_decision: float = 30.0):
+        self.sfn, self.dynamodb, self.table, self.iam = sfn, dynamodb, table, iam
+        self.who = who or "the learner (panel)"
+        self._decide = decide
         self.wait_after_decision = wait_after_decision
         self.pending: list = []
         self.buttons: dict = {}   # execution arn -> {"allow": Button, "deny": Button}
@@ -308,19 +281,16 @@ class ApprovalPanel:
 
     # model
     def refresh(self) -> list:
-        self.pending = pending_approvals(self.sfn, self.state_machine_arn, iam=self.iam,
-                                         approval_state=self.approval_state)
+        self.pending = pending_approvals(self.dynamodb, self.table, iam=self.iam)
         self._build_widget()
         return self.pending
 
     def decide(self, approval: PendingApproval, decision: str) -> DecisionResult:
-        """POST the decision for one approval, then wait briefly for the execution to end."""
+        """Record the decision for one incident and send it, then wait briefly for the execution to end."""
         if decision not in DECISIONS:
             raise ValueError(f"decision must be 'allow' or 'deny', not {decision!r}")
-        url = self.urls[decision]
-        if not url:
-            raise ValueError(f"the stack outputs have no {DECISIONS[decision][0]}: redeploy (notebook 01)")
-        result = self._post(url, approval.token, decision)
+        made = self._decide(self.dynamodb, self.sfn, self.table, approval.incident, decision, self.who)
+        result = DecisionResult(decision, "", 200 if made.ok else 409, made.title, made.message, via="panel")
         self.results[approval.execution_arn] = result
         if result.ok and self.wait_after_decision:
             self.outcomes[approval.execution_arn] = self._wait_for_end(approval.execution_arn)
@@ -366,11 +336,11 @@ class ApprovalPanel:
             button.disabled = True
         out = self._outcome_widgets.get(approval.execution_arn)
         if out is not None:
-            out.value = f"<em>Sending {html.escape(DECISIONS[decision][1].lower())}…</em>"
+            out.value = f"<em>Sending {html.escape(DECISIONS[decision].lower())}…</em>"
         try:
             result = self.decide(approval, decision)
         except Exception as exc:  # shown in the card: a click must not die silently
-            result = DecisionResult(decision, self.urls.get(decision) or "", 0, "Not sent", str(exc))
+            result = DecisionResult(decision, "", 0, "Not sent", str(exc), via="panel")
             self.results[approval.execution_arn] = result
         if out is not None:
             out.value = self.outcome_html(approval)
@@ -383,8 +353,9 @@ class ApprovalPanel:
         if result is None:
             return ""
         colour = "#1d8102" if result.ok else "#d13212"
+        how = f"HTTP {result.status}" if result.via == "link" else "via panel"
         text = (f"<p style='color:{colour}'><strong>{html.escape(result.title)}</strong> "
-                f"(HTTP {result.status}): {html.escape(result.message)}</p>")
+                f"({how}): {html.escape(result.message)}</p>")
         status = self.outcomes.get(approval.execution_arn)
         if status:
             text += f"<p>The execution is now <strong>{html.escape(status)}</strong>.</p>"
@@ -395,9 +366,9 @@ class ApprovalPanel:
         import ipywidgets as widgets
 
         approve = widgets.Button(description="Approve", button_style="success", icon="check",
-                                 tooltip="Restore the policy as it was written")
+                                 tooltip="Restore exactly what was taken out of force")
         deny = widgets.Button(description="Deny", button_style="danger", icon="times",
-                              tooltip="Keep the policy reverted")
+                              tooltip="Keep the change reverted")
         approve.on_click(lambda _b, a=approval: self._on_click(a, "allow"))
         deny.on_click(lambda _b, a=approval: self._on_click(a, "deny"))
         outcome = widgets.HTML(self.outcome_html(approval))
@@ -448,8 +419,8 @@ class ApprovalPanel:
 
 def approval_panel(cloud, outputs: dict, **kwargs) -> ApprovalPanel:
     """The panel for a deployed stack (`outputs` from `cloud.stack_outputs(stack_name)`)."""
-    return ApprovalPanel(cloud.client("stepfunctions"), outputs["StateMachineArn"], outputs,
-                         iam=cloud.client("iam"), **kwargs)
+    return ApprovalPanel(cloud.client("stepfunctions"), cloud.client("dynamodb"), incident_table.table_name(outputs),
+                         iam=cloud.client("iam"), who=caller_arn(cloud.client("sts")), **kwargs)
 
 
 # --- after the click ------------------------------------------------------------------------
@@ -486,11 +457,10 @@ def decision_outcome(cloud, panel: ApprovalPanel, timeout: float = 30.0) -> Outc
     from workshop.incident import wait_for_end
 
     history = wait_for_end(cloud, approval.execution_arn, timeout=timeout)
-    in_force = document_in_force(cloud.client("iam"), approval.policy_arn)
-    restored = in_force is not None and in_force == json.loads(pretty_document(approval.original_document))
+    restored = is_restored(cloud.client("iam"), approval.incident)
     verdict = panel.results[approval.execution_arn].decision
-    what = ("the original document is in force again" if restored
-            else "the harmless version stays in force")
+    kept = "the harmless version stays in force" if approval.incident.kind == "managed" else "it stays reverted"
+    what = "the original document is in force again" if restored else kept
     message = (f"{verdict.capitalize()}: execution {history.name} {history.status} via "
                f"{' → '.join(history.path()[-3:])}; for {approval.policy_name} {what}.")
     return Outcome(True, message, history.status, history.path(), restored)

@@ -6,12 +6,13 @@
     dashboard.stop()     # stop refreshing (a kernel shutdown stops it too)
 
 It is the notebook panel (`workshop.approvals`: the same cards, the same
-Approve / Deny buttons, the same POST to the stack's approve/deny URLs),
-refreshed every few seconds from a background thread so that new incidents
-appear by themselves. A refresh updates the cards in place: a card stays the
+Approve / Deny buttons, deciding with the leader's own AWS credentials and
+recording "decided via panel" in the incidents table), refreshed every few
+seconds from a background thread so that new incidents appear by themselves. A refresh updates the cards in place: a card stays the
 same widget while its execution waits, so a click is never lost to a refresh,
 and decisions and refreshes never run at the same time (one lock). Decided
-incidents leave the list; their outcome stays under "Recent decisions".
+incidents leave the list; "Recent decisions" lists the decided incidents of
+the incidents table (by the panel or by an e-mail link).
 
 `notebooks/dashboard/approvals.ipynb` shows it; `scripts/run_approvals.py`
 serves that notebook with Voilà (`make approvals`).
@@ -23,6 +24,7 @@ import html
 import threading
 from datetime import datetime, timezone
 
+from workshop import incident_table
 from workshop.approvals import ApprovalPanel, PendingApproval, approval_card_html
 from workshop.history import list_executions, load_history
 
@@ -57,7 +59,6 @@ class LivePanel(ApprovalPanel):
 
     def __init__(self, *args, on_decision=None, **kwargs):
         self.lock = threading.RLock()
-        self.decisions: list = []  # newest first: (when, approval, decision)
         self.on_decision = on_decision
         self._cards: dict = {}     # execution arn -> (card VBox, card HTML)
         self._container = None
@@ -71,9 +72,6 @@ class LivePanel(ApprovalPanel):
     def _on_click(self, approval: PendingApproval, decision: str):
         with self.lock:
             super()._on_click(approval, decision)
-            result = self.results.get(approval.execution_arn)
-            if result is not None and result.ok:
-                self.decisions.insert(0, (datetime.now(timezone.utc), approval, decision))
         if self.on_decision is not None:
             self.on_decision()
 
@@ -125,8 +123,10 @@ class ApprovalsDashboard:
         self.cloud, self.outputs, self.stack_name = cloud, outputs, stack_name
         self.refresh_seconds, self.recent = refresh_seconds, recent
         self.sfn = cloud.client("stepfunctions")
-        self.panel = LivePanel(self.sfn, outputs["StateMachineArn"], outputs, iam=cloud.client("iam"),
-                               on_decision=self._after_decision)
+        self.dynamodb = cloud.client("dynamodb")
+        self.table = incident_table.table_name(outputs)
+        self.panel = LivePanel(self.sfn, self.dynamodb, self.table, iam=cloud.client("iam"),
+                               who=incident_table.caller_arn(cloud.client("sts")), on_decision=self._after_decision)
         self._ended: dict = {}  # execution arn -> ExecutionHistory (an ended execution never changes)
         self.last_error: Exception | None = None
         self.refreshed_at: datetime | None = None
@@ -202,15 +202,19 @@ class ApprovalsDashboard:
             self.executions.value = self._executions_html()
 
     def _decisions_html(self) -> str:
-        if not self.panel.decisions:
+        decided = [i for i in incident_table.list_incidents(self.dynamodb, self.table) if i.decision]
+        decided.sort(key=lambda i: i.decided_at or datetime.min.replace(tzinfo=timezone.utc), reverse=True)
+        if not decided:
             return "<p><em>None yet.</em></p>"
         rows = []
-        for when, approval, decision in self.panel.decisions[:self.recent]:
-            verdict = {"allow": "Approved", "deny": "Denied"}[decision]
+        for incident in decided[:self.recent]:
+            verdict = {"allow": "Approved", "deny": "Denied"}.get(incident.decision, incident.decision)
             rows.append(f"<div class='workshop-decision' style='border-left:4px solid "
-                        f"{'#1d8102' if decision == 'allow' else '#d13212'};padding:2px 8px;margin:4px 0'>"
-                        f"<strong>{html.escape(verdict)}</strong> {html.escape(approval.policy_name)} "
-                        f"<small>at {_clock(when)}</small>{self.panel.outcome_html(approval)}</div>")
+                        f"{'#1d8102' if incident.decision == 'allow' else '#d13212'};padding:2px 8px;margin:4px 0'>"
+                        f"<strong>{html.escape(verdict)}</strong> {html.escape(incident.name)} "
+                        f"<small>at {_clock(incident.decided_at)} via {html.escape(incident.decided_via)} by "
+                        f"{html.escape(incident.decided_by)}</small><br><small>{html.escape(incident.label)}: "
+                        f"{html.escape(incident.outcome)}</small></div>")
         return "".join(rows)
 
     def _history(self, execution: dict):
@@ -253,9 +257,12 @@ class ApprovalsDashboard:
 def _policy_name(event) -> str:
     """The policy an execution is about, from its input (the CloudTrail event)."""
     detail = event.get("detail", {}) if isinstance(event, dict) else {}
-    arn = ((detail.get("responseElements") or {}).get("policy") or {}).get("arn") \
-        or (detail.get("requestParameters") or {}).get("policyArn") or ""
-    return arn.rsplit("/", 1)[-1] or "—"
+    detail = detail if isinstance(detail, dict) else {}
+    request = detail.get("requestParameters") if isinstance(detail.get("requestParameters"), dict) else {}
+    response = detail.get("responseElements") if isinstance(detail.get("responseElements"), dict) else {}
+    arn = (response.get("policy") or {}).get("arn") or request.get("policyArn") or ""
+    name = request.get("policyName") if not arn else arn.rsplit("/", 1)[-1]
+    return str(name or "—")
 
 
 def approvals_dashboard(cloud, outputs: dict, stack_name: str = "", refresh_seconds: float = 5.0,

@@ -170,7 +170,8 @@ def test_the_scan_fails_on_a_suppression_without_a_reason(scan_python, project_c
     runner.write_text("import subprocess  # nosec B404\n")
     template = project_copy / "template.yaml"
     text = template.read_text()
-    reason = "            comment: It makes no network call at all (a pure check of a document); a VPC would protect nothing.\n"
+    reason = ("            comment: It calls only public AWS APIs (IAM reads, DynamoDB) and reaches no private resource; "
+              "a VPC would add NAT or endpoints and protect nothing.\n")
     assert reason in text
     template.write_text(text.replace(reason, ""))
     done = _scan(scan_python, template, project_copy / "src", project_copy / "reports")

@@ -1,95 +1,212 @@
-"""AskUser: e-mail a human the approve / deny links for a reverted policy.
+"""AskUser: e-mail a human signed approve / deny links for a reverted change.
 
-Invoked with `lambda:invoke.waitForTaskToken`: the execution waits until
-someone posts a decision with this task token. The token is a secret (whoever
-holds it decides), so it is never logged; in the links it is URL-encoded.
-The links open a confirmation page: fetching them (as e-mail scanners do)
-decides nothing.
+Invoked with `lambda:invoke.waitForTaskToken`: the execution waits until a
+decider calls SendTaskSuccess with this task token. The token is a secret but
+it is also in the execution history (the task's parameters), which anyone
+with read access to Step Functions sees. So the token never leaves AWS in a
+link: it is kept in the incident's item of the incidents table, and the links
+carry the incident's id, the decision and an expiry, signed (HMAC-SHA256) with
+a secret only this function and ReceiveDecision can read (Secrets Manager).
+ReceiveDecision checks the signature, records the decision once, then looks
+the token up. An allow link cannot be made from a deny link, and the token
+from the history decides nothing at the endpoint.
+
+The e-mail is written from the incidents table (what IAM held, who changed
+it, the verdict), not from the execution data. The links open a confirmation
+page: fetching them (as e-mail scanners do) decides nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
+import time
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
 import boto3
+from botocore.exceptions import ClientError
+
+ACTIONS = ("allow", "deny")
+MAX_DOCUMENT_IN_MAIL = 3000
+_secret_cache: dict = {}
 
 
 class InvalidEvent(Exception):
-    """The payload lacks the task token or the policy it is about."""
+    """The payload lacks the task token or the incident it is about."""
 
 
-def _deadline(entered_time: str | None, timeout_seconds) -> datetime | None:
+class TransientError(Exception):
+    """DynamoDB, Secrets Manager or SNS was busy; the state machine retries this error by name."""
+
+
+_TRANSIENT_CODES = {"Throttling", "ThrottlingException", "ProvisionedThroughputExceededException",
+                    "InternalServerError", "InternalFailure", "ServiceUnavailable", "RequestLimitExceeded"}
+
+
+def _call(fn, **kwargs):
+    try:
+        return fn(**kwargs)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in _TRANSIENT_CODES:
+            raise TransientError(f"{fn.__name__}: {code}") from exc
+        raise
+
+
+def signature(secret: bytes, incident_id: str, action: str, expires: int) -> str:
+    """HMAC-SHA256 over (incident, action, expiry): what makes a link a decision."""
+    message = f"{incident_id}\n{action}\n{int(expires)}".encode("utf-8")
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def decision_links(base_url: str, secret: bytes, incident_id: str, expires: int) -> dict:
+    base = base_url.rstrip("/")
+    links = {}
+    for action in ACTIONS:
+        query = urlencode({"incident": incident_id, "expires": str(int(expires)),
+                           "signature": signature(secret, incident_id, action, expires)})
+        links[action] = f"{base}/{action}?{query}"
+    return links
+
+
+def deadline(entered_time, timeout_seconds) -> datetime:
+    try:
+        seconds = int(timeout_seconds)
+    except (TypeError, ValueError):
+        seconds = 86400
     try:
         start = datetime.fromisoformat(str(entered_time).replace("Z", "+00:00"))
-        return start + timedelta(seconds=int(timeout_seconds))
     except (TypeError, ValueError):
-        return None
+        start = datetime.now(timezone.utc)
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=timezone.utc)
+    return start + timedelta(seconds=seconds)
 
 
-def decision_links(base_url: str, token: str, deadline: datetime | None) -> dict:
-    query = {"token": token}
-    if deadline is not None:
-        # Lets the page say "expired" rather than "already decided"; it grants nothing.
-        query["expires"] = str(int(deadline.timestamp()))
-    encoded = urlencode(query)
-    base = base_url.rstrip("/")
-    return {"approve": f"{base}/allow?{encoded}", "deny": f"{base}/deny?{encoded}"}
+def _text(item: dict, name: str, default: str = "") -> str:
+    return item.get(name, {}).get("S", default)
 
 
-def compose_email(event: dict, base_url: str) -> tuple[str, str]:
-    meta = event.get("policyMeta") or {}
-    arn = meta.get("arn", "?")
-    name = arn.rsplit("/", 1)[-1]
-    verdict = event.get("taskresult") or {}
-    deadline = _deadline(event.get("enteredTime"), event.get("approvalTimeoutSeconds"))
-    links = decision_links(base_url, event["token"], deadline)
+def _json(item: dict, name: str, default):
+    try:
+        return json.loads(_text(item, name)) if name in item else default
+    except ValueError:
+        return default
 
-    if verdict.get("matches"):
-        matched = "\n".join(
-            f"  - {m['action']} (statement {m['statement']}"
+
+def _what_was_done(item: dict, target: dict) -> list:
+    revert = _json(item, "revert", {})
+    if target.get("kind") == "managed":
+        harmless = revert.get("harmlessVersionId")
+        return [f"Policy: {target.get('policyArn', '?')}",
+                f"Offending version: {target.get('versionId', '?')} (deleted"
+                + (f"; the harmless version {harmless} is in force)" if harmless else "; it was not the default)")]
+    if target.get("kind") == "inline":
+        return [f"The inline policy {target.get('policyName')} of {target.get('principalType')} "
+                f"{target.get('principalName')} was deleted; its document is kept in the incidents table."]
+    return [f"Policy: {target.get('policyArn', '?')}",
+            f"It was detached from {target.get('principalType')} {target.get('principalName')}; "
+            "approving attaches it again."]
+
+
+def _why(item: dict) -> str:
+    matches = _json(item, "matches", [])
+    if matches:
+        listed = "\n".join(
+            f"  - {m.get('action')} (statement {m.get('statement')}"
             + (f", Sid {m['sid']}" if m.get("sid") else "")
-            + f", granted by {m['grantedBy']})"
-            for m in verdict["matches"]
-        )
-        why = f"It allows these restricted actions:\n{matched}"
-    elif verdict.get("Error"):
-        why = (f"Its document could not be checked ({verdict['Error']}: {verdict.get('Cause', '')}), "
-               "so it was reverted to be safe.")
-    else:
-        why = "It was reverted to be safe."
+            + f", granted by {m.get('grantedBy')})"
+            for m in matches if isinstance(m, dict))
+        return f"It allows these restricted actions:\n{listed}"
+    verdict, why = _text(item, "verdict"), _text(item, "why")
+    if verdict and verdict not in ("remedy", "alert", "unknown"):
+        return f"Its document could not be checked ({verdict}: {why}), so it was reverted to be safe."
+    return f"It was reverted to be safe. {why}".strip()
 
-    subject = f"Approval needed: IAM policy {name} was reverted"
+
+def compose_email(item: dict, links: dict, expires: datetime, execution_arn: str | None) -> tuple[str, str]:
+    target = _json(item, "target", {})
+    label = _text(item, "label", "a policy")
+    changed_by = _json(item, "changedBy", {})
+    who = changed_by.get("arn") or changed_by.get("type") or "unknown"
+    document = _text(item, "document")
+    if len(document) > MAX_DOCUMENT_IN_MAIL:
+        document = document[:MAX_DOCUMENT_IN_MAIL] + "\n[... the whole document is in the incidents table]"
+    subject = f"Approval needed: {label} was reverted"
     lines = [
-        f"A change to the IAM policy {name} ({event.get('eventName', 'change')}) was detected and reverted.",
-        f"Policy: {arn}",
-        f"Offending version: {meta.get('versionId', '?')} (deleted; a harmless version is in force)",
+        f"A change was detected and taken out of force: {label} ({_text(item, 'eventName', 'change')}).",
+        f"Changed by: {who} at {_text(item, 'eventTime', '?')}",
+        *_what_was_done(item, target),
         "",
-        why,
+        _why(item),
         "",
-        f"Approve (restore the policy as it was written):\n  {links['approve']}",
+        "What IAM held (read from IAM, not from the event):",
+        document,
+        "",
+        f"Approve (restore exactly what was taken away):\n  {links['allow']}",
         "",
         f"Deny (keep it reverted):\n  {links['deny']}",
         "",
         "Each link opens a page where you confirm with a button; opening a link decides nothing.",
+        "The links are signed for this incident and this decision only, and work once.",
+        f"If nobody decides by {expires.strftime('%Y-%m-%d %H:%M UTC')}, the change stays reverted.",
+        f"Incident: {_text(item, 'incidentId')}",
     ]
-    if deadline is not None:
-        lines.append(f"If nobody decides by {deadline.strftime('%Y-%m-%d %H:%M UTC')}, the policy stays reverted.")
-    if event.get("executionArn"):
-        lines.append(f"Execution: {event['executionArn']}")
+    if execution_arn:
+        lines.append(f"Execution: {execution_arn}")
     return subject, "\n".join(lines)
 
 
+def decision_secret() -> bytes:
+    arn = os.environ["DECISION_SECRET_ARN"]
+    if arn not in _secret_cache:
+        value = _call(boto3.client("secretsmanager").get_secret_value, SecretId=arn)["SecretString"]
+        if len(value) < 32:
+            raise InvalidEvent("the decision secret is shorter than 32 characters: redeploy the stack")
+        _secret_cache[arn] = value.encode("utf-8")
+    return _secret_cache[arn]
+
+
+def keep_token(dynamodb, table: str, incident_id: str, execution_arn: str, token: str, expires: datetime) -> dict:
+    """Store the task token in the incident (only the execution that holds it, only before a decision)."""
+    try:
+        return _call(
+            dynamodb.update_item, TableName=table, Key={"incidentId": {"S": incident_id}},
+            UpdateExpression="SET taskToken = :token, #status = :awaiting, askedAt = :now, deadline = :deadline",
+            ConditionExpression="attribute_exists(incidentId) AND executionArn = :execution "
+                                "AND attribute_not_exists(decision)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":token": {"S": token}, ":awaiting": {"S": "awaiting"},
+                ":now": {"S": datetime.now(timezone.utc).isoformat(timespec="milliseconds")},
+                ":deadline": {"N": str(int(expires.timestamp()))}, ":execution": {"S": execution_arn}},
+            ReturnValues="ALL_NEW")["Attributes"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            raise InvalidEvent(f"incident {incident_id} is not this execution's, or was already decided") from exc
+        raise
+
+
 def handler(event, context):
-    if not isinstance(event, dict) or not event.get("token"):
-        raise InvalidEvent("AskUser needs the task token in its payload ($$.Task.Token as 'token')")
-    base_url = os.environ["API_BASE_URL"]
-    subject, body = compose_email(event, base_url)
-    sns = boto3.client("sns")
-    published = sns.publish(TopicArn=os.environ["TOPIC_ARN"], Subject=subject[:99], Message=body)
-    # The token is deliberately not logged.
-    print(json.dumps({"policy": (event.get("policyMeta") or {}).get("arn"),
-                      "messageId": published["MessageId"]}))
+    if not isinstance(event, dict) or not event.get("token") or not event.get("incidentId"):
+        raise InvalidEvent("AskUser needs the task token ($$.Task.Token as 'token') and the incidentId "
+                           "RevertPolicy recorded")
+    if not event.get("executionArn"):
+        raise InvalidEvent("AskUser needs executionArn ($$.Execution.Id)")
+    table = os.environ["INCIDENTS_TABLE"]
+    expires = deadline(event.get("enteredTime"), event.get("approvalTimeoutSeconds"))
+    if expires.timestamp() <= time.time():
+        raise InvalidEvent("the approval deadline has passed already")
+    item = keep_token(boto3.client("dynamodb"), table, event["incidentId"], event["executionArn"],
+                      event["token"], expires)
+    links = decision_links(os.environ["API_BASE_URL"], decision_secret(), event["incidentId"],
+                           int(expires.timestamp()))
+    subject, body = compose_email(item, links, expires, event.get("executionArn"))
+    published = _call(boto3.client("sns").publish, TopicArn=os.environ["TOPIC_ARN"], Subject=subject[:99],
+                      Message=body)
+    # Neither the token nor the links are logged.
+    print(json.dumps({"incidentId": event["incidentId"], "messageId": published["MessageId"]}))
     return {"status": "sent", "messageId": published["MessageId"]}

@@ -1,20 +1,36 @@
-"""ReceiveDecision: the page behind the approve / deny links (API Gateway proxy).
+"""ReceiveDecision: the page behind the signed approve / deny links (API Gateway proxy).
 
-* GET shows a confirmation page whose `<form method="post">` carries the
-  token: e-mail scanners and link previews fetch links, and a fetch must never
-  decide anything.
-* Only POST calls SendTaskSuccess, with {"action": "allow" | "delete"}.
-* Bad input (no token, a forged, oversized or used token, an expired one) gets
-  a 4xx page that says what happened, never a 5xx or a trace. Everything
-  echoed is HTML-escaped, and the page asks browsers not to cache it, frame it
-  or send the URL (which holds the token) as a referrer.
+A link names an incident, a decision (its path: /allow or /deny) and an
+expiry, signed with HMAC-SHA256 under a secret only AskUser and this function
+read (Secrets Manager). The task token is never in a link: it stays in the
+incidents table, where AskUser put it.
+
+* GET checks the signature and shows a confirmation page whose
+  `<form method="post">` carries the link's fields: e-mail scanners and link
+  previews fetch links, and a fetch must never decide anything.
+* Only POST decides: signature and expiry checked (constant-time), then the
+  decision is recorded with a conditional update (decision, how, who, when),
+  so an incident is decided at most once: a second decision (allow after
+  allow, deny a millisecond after allow) gets 409 and the page says which
+  decision stood. Then the token is looked up in the item and SendTaskSuccess
+  resumes the execution. An answer the execution can no longer take (timed
+  out) is taken back and said to be expired.
+* Anything else (an edited link, a bare task token as the old links carried,
+  a body over MAX_BODY_BYTES, a nesting that would exhaust the parser) gets a
+  4xx page that says what happened, never a 5xx or a trace. Everything echoed
+  is HTML-escaped, and the page asks browsers not to cache it, frame it or
+  send the URL as a referrer.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
+import hmac
 import html
 import json
+import os
 import re
 import time
 from datetime import datetime, timezone
@@ -23,13 +39,15 @@ from urllib.parse import parse_qs
 import boto3
 from botocore.exceptions import ClientError
 
-# Step Functions task tokens are at most 2048 characters (API limit), in a
-# base64-like alphabet; anything else is rejected before it reaches the API.
-MAX_TOKEN_LENGTH = 2048
-_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9+/=_.:-]+")
+# A decision POST carries three short fields; anything much larger is not one.
+MAX_BODY_BYTES = 4096
+_INCIDENT_SHAPE = re.compile(r"[0-9a-f]{32}")
+_SIGNATURE_SHAPE = re.compile(r"[0-9a-f]{64}")
+_EXPIRES_SHAPE = re.compile(r"[0-9]{1,12}")
 # path -> (action sent to the execution, button label, what it does, title once done)
-DECISIONS = {"allow": ("allow", "Approve", "restore the policy as it was written", "Approved"),
-             "deny": ("delete", "Deny", "keep the policy reverted", "Denied")}
+DECISIONS = {"allow": ("allow", "Approve", "restore exactly what was taken out of force", "Approved"),
+             "deny": ("delete", "Deny", "keep the change reverted", "Denied")}
+STOOD = {"allow": "approved", "deny": "denied"}
 HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
     "Cache-Control": "no-store",
@@ -39,6 +57,15 @@ HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
 }
+_secret_cache: dict = {}
+
+
+class BadRequest(Exception):
+    """The request cannot be read: (status, title, text) for the page."""
+
+    def __init__(self, status: int, title: str, text: str):
+        super().__init__(text)
+        self.status, self.title, self.text = status, title, text
 
 
 def _page(status: int, title: str, body_html: str) -> dict:
@@ -52,6 +79,15 @@ def _page(status: int, title: str, body_html: str) -> dict:
     return {"statusCode": status, "headers": dict(HEADERS), "body": page}
 
 
+def _problem(status: int, title: str, text: str) -> dict:
+    return _page(status, title, f"<p>{html.escape(text)}</p>")
+
+
+INVALID_LINK = ("This link is not valid",
+                "The link is not one this orchestrator signed, or it was changed. Use the approve or deny "
+                "link from the e-mail exactly as it arrived.")
+
+
 def _decision_from_path(event: dict) -> str | None:
     context = event.get("requestContext") if isinstance(event.get("requestContext"), dict) else {}
     path = str(event.get("resource") or event.get("path") or context.get("resourcePath") or "").rstrip("/")
@@ -60,44 +96,127 @@ def _decision_from_path(event: dict) -> str | None:
 
 
 def _form(event: dict) -> dict:
+    """The POST body's fields (form-encoded or JSON); BadRequest when it is not readable."""
     body = event.get("body") or ""
+    if not isinstance(body, str):
+        raise BadRequest(400, "Bad request", "The request body could not be read.")
+    if len(body) > MAX_BODY_BYTES * 2:  # before decoding: base64 grows by a third
+        raise BadRequest(413, "Request too large", "A decision is a few short fields; this request is far larger.")
     if event.get("isBase64Encoded"):
         try:
-            body = base64.b64decode(body).decode("utf-8")
-        except (ValueError, UnicodeDecodeError):
-            return {}
+            body = base64.b64decode(body, validate=True).decode("utf-8")
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            raise BadRequest(400, "Bad request", "The request body could not be read.") from None
+    if len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
+        raise BadRequest(413, "Request too large", "A decision is a few short fields; this request is far larger.")
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items() if isinstance(k, str)}
     if "json" in str(headers.get("content-type", "")):
         try:
             data = json.loads(body)
-        except ValueError:
-            return {}
-        return {k: str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-    return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+        except (ValueError, RecursionError):  # 100,000 "[" exhaust the parser's recursion
+            raise BadRequest(400, "Bad request", "The request body is not the JSON of a decision.") from None
+        if not isinstance(data, dict):
+            raise BadRequest(400, "Bad request", "The request body is not the JSON of a decision.")
+        return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+    try:
+        return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True, max_num_fields=20).items()}
+    except ValueError:
+        raise BadRequest(400, "Bad request", "The request body has too many fields for a decision.") from None
 
 
-def _clean_token(token):
-    # Tokens are base64-like; a link that was not URL-encoded (as the original
-    # sample sent them) turns "+" into " ". Real tokens never hold spaces.
-    return token.strip().replace(" ", "+") if isinstance(token, str) else token
+def decision_secret() -> bytes:
+    arn = os.environ["DECISION_SECRET_ARN"]
+    if arn not in _secret_cache:
+        value = boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+        _secret_cache[arn] = value.encode("utf-8")
+    return _secret_cache[arn]
 
 
-def _check_token(token) -> str | None:
-    """Why a token is unusable, or None. Only shape is checked: Step Functions judges the rest."""
-    if not token:
-        return "The link carries no approval token. Use the link from the e-mail exactly as it arrived."
-    if len(token) > MAX_TOKEN_LENGTH:
-        return "The approval token is too long to be one Step Functions issued."
-    if not _TOKEN_SHAPE.fullmatch(token):
-        return "The approval token holds characters a Step Functions token never has."
-    return None
+def signature(secret: bytes, incident_id: str, action: str, expires: int) -> str:
+    """AskUser's signature over (incident, action, expiry)."""
+    message = f"{incident_id}\n{action}\n{int(expires)}".encode("utf-8")
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
-def _confirm_page(decision: str, token: str, expires: str | None) -> dict:
+def check_link(fields: dict, decision: str, secret: bytes) -> tuple[str, int]:
+    """(incident id, expiry) of a link signed for exactly this decision, else BadRequest."""
+    incident, expires, signed = fields.get("incident"), fields.get("expires"), fields.get("signature")
+    if not incident and not expires and not signed:
+        if fields.get("token"):
+            raise BadRequest(403, "This link is not valid",
+                             "A task token on its own decides nothing here: use the signed link from the e-mail.")
+        raise BadRequest(400, "This link is not valid",
+                         "The link carries no incident. Use the link from the e-mail exactly as it arrived.")
+    if not all(isinstance(v, str) for v in (incident, expires, signed)) or not (
+            _INCIDENT_SHAPE.fullmatch(incident) and _EXPIRES_SHAPE.fullmatch(expires)
+            and _SIGNATURE_SHAPE.fullmatch(signed)):
+        raise BadRequest(400, *INVALID_LINK)
+    if not hmac.compare_digest(signature(secret, incident, decision, int(expires)), signed):
+        raise BadRequest(403, *INVALID_LINK)
+    return incident, int(expires)
+
+
+def _expired_page() -> dict:
+    return _problem(410, "This approval request has expired",
+                    "Nobody decided in time, so the change stays reverted. Change the policy again to start a "
+                    "new request.")
+
+
+def _stood_page(item: dict) -> dict:
+    decision = item.get("decision", {}).get("S")
+    if not decision:
+        return _problem(409, "Not waiting for a decision",
+                        "This incident is not waiting for a decision (it was not asked yet, or it ended).")
+    via = item.get("decidedVia", {}).get("S", "?")
+    when = item.get("decidedAt", {}).get("S", "?")
+    return _problem(409, "Already decided",
+                    f"This change was already {STOOD.get(decision, decision)} (via {via}, at {when}); that "
+                    "decision stands and nothing was changed now.")
+
+
+def record_decision(dynamodb, table: str, incident_id: str, decision: str, who: str) -> dict | None:
+    """Record the decision once: the item (with its task token), or None when one was there first."""
+    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    try:
+        return dynamodb.update_item(
+            TableName=table, Key={"incidentId": {"S": incident_id}},
+            UpdateExpression="SET decision = :decision, decidedVia = :via, decidedBy = :who, decidedAt = :now, "
+                             "#status = :decided",
+            ConditionExpression="attribute_exists(taskToken) AND attribute_not_exists(decision)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":decision": {"S": decision}, ":via": {"S": "link"}, ":who": {"S": who},
+                                       ":now": {"S": now}, ":decided": {"S": "decided"}},
+            ReturnValues="ALL_NEW")["Attributes"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return None
+        raise
+
+
+def take_back(dynamodb, table: str, item: dict) -> None:
+    """Undo a decision the execution could not take (it timed out), so the table tells the truth."""
+    try:
+        dynamodb.update_item(
+            TableName=table, Key={"incidentId": item["incidentId"]},
+            UpdateExpression="REMOVE decision, decidedVia, decidedBy, decidedAt SET #status = :expired",
+            ConditionExpression="decidedAt = :mine",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":mine": item["decidedAt"], ":expired": {"S": "expired"}})
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+
+
+def _who(event: dict) -> str:
+    identity = (event.get("requestContext") or {}).get("identity") or {}
+    ip = identity.get("sourceIp") if isinstance(identity, dict) else None
+    return f"e-mail link (signed) from {ip}" if ip else "e-mail link (signed)"
+
+
+def _confirm_page(decision: str, fields: dict) -> dict:
     _, verb, effect, _ = DECISIONS[decision]
-    hidden = f'<input type="hidden" name="token" value="{html.escape(token, quote=True)}">'
-    if expires:
-        hidden += f'<input type="hidden" name="expires" value="{html.escape(expires, quote=True)}">'
+    hidden = "".join(f'<input type="hidden" name="{name}" value="{html.escape(fields[name], quote=True)}">'
+                     for name in ("incident", "expires", "signature"))
     body = (
         f"<p>You are about to <strong>{html.escape(verb.lower())}</strong> this policy change: "
         f"{html.escape(effect)}.</p>"
@@ -108,63 +227,56 @@ def _confirm_page(decision: str, token: str, expires: str | None) -> dict:
     return _page(200, f"{verb} the policy change?", body)
 
 
-def _expired(expires) -> bool:
+def decide(event: dict, decision: str, fields: dict) -> dict:
+    incident, expires = check_link(fields, decision, decision_secret())
+    if time.time() > expires:
+        return _expired_page()
+    table = os.environ["INCIDENTS_TABLE"]
+    dynamodb = boto3.client("dynamodb")
+    item = record_decision(dynamodb, table, incident, decision, _who(event))
+    if item is None:
+        found = dynamodb.get_item(TableName=table, Key={"incidentId": {"S": incident}},
+                                  ConsistentRead=True).get("Item") or {}
+        return _stood_page(found)
+    action, verb, effect, done = DECISIONS[decision]
+    output = {"action": action, "incidentId": incident, "decidedVia": "link",
+              "decidedAt": item["decidedAt"]["S"]}
     try:
-        return time.time() > int(expires)
-    except (TypeError, ValueError):
-        return False
+        boto3.client("stepfunctions").send_task_success(taskToken=item["taskToken"]["S"], output=json.dumps(output))
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
+            take_back(dynamodb, table, item)
+            return _expired_page()
+        take_back(dynamodb, table, item)
+        print(json.dumps({"error": code, "decision": action, "incidentId": incident}))
+        return _problem(502, "Your decision was not recorded",
+                        "Step Functions did not accept the decision just now. Try the link again in a minute.")
+    print(json.dumps({"incidentId": incident, "decision": action, "via": "link"}))
+    return _page(200, done, f"<p>Your decision was recorded: {html.escape(effect)}.</p>")
 
 
 def handler(event, context):
     if not isinstance(event, dict):
-        return _page(400, "Bad request", "<p>The request could not be read.</p>")
+        return _problem(400, "Bad request", "The request could not be read.")
     decision = _decision_from_path(event)
     if decision is None:
-        return _page(404, "Not found", "<p>Use the approve or deny link from the e-mail.</p>")
+        return _problem(404, "Not found", "Use the approve or deny link from the e-mail.")
     method = str(event.get("httpMethod") or "GET").upper()
     query = event.get("queryStringParameters") or {}
-
-    if method in ("GET", "HEAD"):
-        token = _clean_token(query.get("token"))
-        problem = _check_token(token)
-        if problem:
-            return _page(400, "This link is not valid", f"<p>{html.escape(problem)}</p>")
-        return _confirm_page(decision, token, query.get("expires"))
-
-    if method != "POST":
-        response = _page(405, "Method not allowed", "<p>Open the link in a browser and use the button.</p>")
-        response["headers"]["Allow"] = "GET, POST"
-        return response
-
-    form = _form(event)
-    token = _clean_token(form.get("token") or query.get("token"))
-    expires = form.get("expires") or query.get("expires")
-    problem = _check_token(token)
-    if problem:
-        return _page(400, "This link is not valid", f"<p>{html.escape(problem)}</p>")
-
-    action, verb, effect, done = DECISIONS[decision]
-    output = {"action": action, "decidedAt": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "via": form.get("via", "link")[:40]}
+    query = {k: v for k, v in query.items() if isinstance(k, str) and isinstance(v, str)} \
+        if isinstance(query, dict) else {}
     try:
-        boto3.client("stepfunctions").send_task_success(taskToken=token, output=json.dumps(output))
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in ("InvalidToken", "ValidationException"):
-            return _page(400, "This link is not valid",
-                         "<p>Step Functions does not recognise this approval token. "
-                         "Use the link from the e-mail exactly as it arrived.</p>")
-        if code in ("TaskTimedOut", "TaskDoesNotExist"):
-            if _expired(expires):
-                return _page(410, "This approval request has expired",
-                             "<p>Nobody decided in time, so the policy stays reverted. "
-                             "Change the policy again to start a new request.</p>")
-            return _page(409, "Already decided",
-                         "<p>This policy change was already approved or denied; "
-                         "nothing was changed now.</p>")
-        print(json.dumps({"error": code, "decision": action}))
-        return _page(502, "Your decision was not recorded",
-                     "<p>Step Functions did not accept the decision just now. "
-                     "Try the link again in a minute.</p>")
-    return _page(200, done,
-                 f"<p>Your decision was recorded: {html.escape(effect)}.</p>")
+        if method in ("GET", "HEAD"):
+            check_link(query, decision, decision_secret())
+            return _confirm_page(decision, query)
+        if method != "POST":
+            response = _problem(405, "Method not allowed", "Open the link in a browser and use the button.")
+            response["headers"]["Allow"] = "GET, POST"
+            return response
+        fields = _form(event)
+        for name in ("incident", "expires", "signature", "token"):
+            fields.setdefault(name, query.get(name))
+        return decide(event, decision, {k: v for k, v in fields.items() if v is not None})
+    except BadRequest as bad:
+        return _problem(bad.status, bad.title, bad.text)

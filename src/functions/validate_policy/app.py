@@ -61,6 +61,7 @@ doubled its time with each such statement.
 import difflib
 import functools
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -726,10 +727,6 @@ def _match(statement, pattern, risk_set, action, resource_type, resource) -> dic
     }
 
 
-def policy_name_from_arn(arn: str) -> str:
-    return arn.rsplit("/", 1)[-1] if isinstance(arn, str) else ""
-
-
 def partition_from_arn(arn) -> str | None:
     """"aws" from "arn:aws:lambda:...", None when it is not an ARN."""
     if isinstance(arn, str):
@@ -739,20 +736,207 @@ def partition_from_arn(arn) -> str | None:
     return None
 
 
+# --- the handler: the event is a pointer, IAM holds the document -----------------------
+
+# What RevertPolicy puts in force for a managed policy (its HARMLESS_DOCUMENT; a unit
+# test keeps the two equal): the orchestrator's own version of it is never an incident.
+HARMLESS_DOCUMENT = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "RevertedBySecurityOrchestrator",
+            "Effect": "Allow",
+            "Action": "logs:GetLogGroupFields",
+            "Resource": "*",
+        }
+    ],
+}
+PRINCIPAL_TYPES = ("user", "role", "group")
+_TRANSIENT_CODES = {"Throttling", "ThrottlingException", "ServiceFailure", "ServiceUnavailable",
+                    "RequestLimitExceeded", "InternalFailure"}
+
+
+class InvalidTarget(Exception):
+    """The input does not name a policy version, an inline policy or an attachment."""
+
+
+class TransientError(Exception):
+    """IAM or DynamoDB was busy; the state machine retries this error by name."""
+
+
+class Gone(Exception):
+    """IAM no longer holds what the event named."""
+
+
+def parse_target(target) -> dict:
+    """The normalised target (see the state machine's *Target states), checked."""
+    if not isinstance(target, dict) or target.get("kind") not in ("managed", "inline", "attachment"):
+        raise InvalidTarget("the input has no target of kind managed, inline or attachment: ValidatePolicy "
+                            "expects the output of ModifyState (target, eventName, changedBy)")
+    needed = {"managed": ("policyArn", "versionId"), "inline": ("principalType", "principalName", "policyName"),
+              "attachment": ("principalType", "principalName", "policyArn")}[target["kind"]]
+    for key in needed:
+        if not isinstance(target.get(key), str) or not target[key]:
+            raise InvalidTarget(f"the {target['kind']} target has no {key}")
+    if target["kind"] != "managed" and target["principalType"] not in PRINCIPAL_TYPES:
+        raise InvalidTarget(f"principalType must be one of {', '.join(PRINCIPAL_TYPES)}")
+    return target
+
+
+def iam_document_text(raw) -> str:
+    """A document as IAM returned it: URL-encoded JSON text (a raw JSON object is kept as it is)."""
+    if isinstance(raw, (dict, list)):
+        return json.dumps(raw)
+    text = str(raw)
+    return text if text.lstrip().startswith("{") else unquote(text)
+
+
+def document_digest(text: str) -> str:
+    """SHA-256 of the document's canonical JSON (or of its text when it is not JSON)."""
+    try:
+        canonical = json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
+    except (ValueError, RecursionError):
+        canonical = text
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _call(fn, **kwargs):
+    from botocore.exceptions import ClientError
+
+    try:
+        return fn(**kwargs)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in _TRANSIENT_CODES or code == "ProvisionedThroughputExceededException":
+            raise TransientError(f"{fn.__name__}: {code}") from exc
+        if code == "NoSuchEntity":
+            raise Gone(exc.response.get("Error", {}).get("Message", code)) from exc
+        raise
+
+
+def _raw_iam():
+    """An IAM client that hands policy documents back as IAM holds them (text), not parsed:
+    a duplicate key must reach the judge, which rejects it (fail closed)."""
+    import boto3
+    from botocore.config import Config
+    from botocore.handlers import json_decode_policies
+
+    iam = boto3.client("iam", config=Config(retries={"max_attempts": 3, "mode": "standard"}))
+    iam.meta.events.unregister("after-call.iam", json_decode_policies)
+    return iam
+
+
+def _attached(iam, target) -> bool:
+    kind = target["principalType"]
+    paginator = {"user": lambda: iam.get_paginator("list_attached_user_policies"),
+                 "role": lambda: iam.get_paginator("list_attached_role_policies"),
+                 "group": lambda: iam.get_paginator("list_attached_group_policies")}[kind]()
+
+    def attached_policies(**kwargs):
+        return [p["PolicyArn"] for page in paginator.paginate(**kwargs) for p in page["AttachedPolicies"]]
+
+    return target["policyArn"] in _call(attached_policies, **{f"{kind.capitalize()}Name": target["principalName"]})
+
+
+def read_target(iam, target) -> dict:
+    """What IAM holds for the target: {"document" (text), "inForce", "stateKey", "source"}.
+
+    Raises Gone when IAM no longer holds it (a version deleted, an inline policy
+    removed, a policy detached, a principal deleted).
+    """
+    kind = target["kind"]
+    if kind == "managed":
+        arn, version_id = target["policyArn"], target["versionId"]
+        policy = _call(iam.get_policy, PolicyArn=arn)["Policy"]
+        version = _call(iam.get_policy_version, PolicyArn=arn, VersionId=version_id)["PolicyVersion"]
+        text = iam_document_text(version["Document"])
+        return {"document": text, "inForce": version_id == policy["DefaultVersionId"],
+                "stateKey": f"managed|{policy['PolicyId']}|{document_digest(text)}",
+                "source": f"GetPolicyVersion {arn} {version_id}"}
+    principal, name = target["principalType"], target["principalName"]
+    if kind == "inline":
+        method = {"user": iam.get_user_policy, "role": iam.get_role_policy, "group": iam.get_group_policy}[principal]
+        found = _call(method, **{f"{principal.capitalize()}Name": name, "PolicyName": target["policyName"]})
+        text = iam_document_text(found["PolicyDocument"])
+        return {"document": text, "inForce": True,
+                "stateKey": f"inline|{principal}|{name}|{target['policyName']}|{document_digest(text)}",
+                "source": f"Get{principal.capitalize()}Policy {name} {target['policyName']}"}
+    if not _attached(iam, target):
+        raise Gone(f"{target['policyArn']} is not attached to {principal} {name}")
+    arn = target["policyArn"]
+    policy = _call(iam.get_policy, PolicyArn=arn)["Policy"]
+    version = _call(iam.get_policy_version, PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]
+    return {"document": iam_document_text(version["Document"]), "inForce": True,
+            "stateKey": f"attachment|{principal}|{name}|{arn}",
+            "source": f"GetPolicyVersion {arn} {policy['DefaultVersionId']} (its default, attached to {principal} {name})"}
+
+
+def approval_marker_id(state_key: str) -> str:
+    """The incidents-table key RestorePolicy writes before it restores an approved change."""
+    return hashlib.sha256(f"approved|{state_key}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def approved_restore(table: str, state_key: str) -> bool:
+    import boto3
+
+    dynamodb = boto3.client("dynamodb")
+    item = _call(dynamodb.get_item, TableName=table, Key={"incidentId": {"S": approval_marker_id(state_key)}},
+                 ConsistentRead=True).get("Item")
+    return bool(item)
+
+
+def is_own_change(changed_by, orchestrator_roles) -> bool:
+    """Made by one of the orchestrator's roles (CloudTrail's userIdentity of an assumed role)?"""
+    if not isinstance(changed_by, dict):
+        return False
+    issuer = (changed_by.get("sessionContext") or {}).get("sessionIssuer") or {}
+    arn = issuer.get("arn") if isinstance(issuer, dict) else None
+    return isinstance(arn, str) and arn in (orchestrator_roles or [])
+
+
+def judge(target: dict, found: dict, restricted: list, partition, own_change: bool, approved) -> dict:
+    """The verdict for what IAM holds; `approved()` says whether the incidents table holds
+    a human-approved restore of exactly this state (only asked for the orchestrator's own changes)."""
+    label = target.get("label") or target["kind"]
+    if own_change:
+        try:
+            harmless = json.loads(found["document"]) == HARMLESS_DOCUMENT
+        except (ValueError, RecursionError):
+            harmless = False
+        if harmless or approved():
+            why = "its harmless version" if harmless else "a change a human approved (incidents table)"
+            return {"action": "ignore", "message": f"{label}: the orchestrator's own change; in force is {why}.",
+                    "matches": [], "notes": [], "policyName": label}
+    verdict = evaluate_policy(found["document"], restricted, partition=partition)
+    if verdict["action"] == "remedy" and not found["inForce"]:
+        verdict = dict(verdict, action="alert", message=(
+            verdict["message"] + " It is not the default version, so none of it is in force: nothing was "
+            "reverted. Making it the default (SetDefaultPolicyVersion) is watched and will be reverted."))
+    verdict["policyName"] = label
+    verdict["inForce"] = found["inForce"]
+    verdict["documentSource"] = found["source"]
+    verdict["message"] = f"{label}: {verdict['message']}"
+    return verdict
+
+
 def handler(event, context):
-    if not isinstance(event, dict) or "policy" not in event:
-        raise InvalidPolicyDocument(
-            "the input has no 'policy': ValidatePolicy expects the output of ModifyState "
-            "(policy, policyMeta, eventName)"
-        )
+    if not isinstance(event, dict):
+        raise InvalidTarget("ValidatePolicy expects the output of ModifyState (target, eventName, changedBy)")
+    target = parse_target(event.get("target"))
     restricted = parse_restricted_actions(os.environ.get("RESTRICTED_ACTIONS"))
+    table = os.environ.get("INCIDENTS_TABLE")
+    if not table:
+        raise ConfigurationError("INCIDENTS_TABLE is not set: deploy the stack's template")
     # The function's own ARN names the account's partition; the event could be forged.
     partition = partition_from_arn(getattr(context, "invoked_function_arn", None))
-    verdict = evaluate_policy(event["policy"], restricted, partition=partition)
-    meta = event.get("policyMeta") or {}
-    name = policy_name_from_arn(meta.get("arn", ""))
-    verdict["policyName"] = name
-    verdict["message"] = f"Policy {name} ({event.get('eventName', 'change')}): {verdict['message']}"
-    print(json.dumps({"policy": meta.get("arn"), "verdict": verdict["action"],
-                      "matches": len(verdict["matches"])}))
+    try:
+        found = read_target(_raw_iam(), target)
+    except Gone as gone:
+        print(json.dumps({"target": target.get("label"), "verdict": "gone"}))
+        return {"action": "gone", "message": f"{target.get('label', 'the change')}: IAM no longer holds it ({gone}).",
+                "matches": [], "notes": [], "policyName": target.get("label", "")}
+    own = is_own_change(event.get("changedBy"), event.get("orchestratorRoleArns"))
+    verdict = judge(target, found, restricted, partition, own, lambda: approved_restore(table, found["stateKey"]))
+    print(json.dumps({"target": target.get("label"), "verdict": verdict["action"],
+                      "matches": len(verdict["matches"]), "source": found["source"]}))
     return verdict

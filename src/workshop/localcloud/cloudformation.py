@@ -20,9 +20,11 @@ Mends, each at one moto seam (`install()` applies them all):
   `DefinitionSubstitutions` (what `sam deploy` makes of `DefinitionUri`): the
   definition is read from S3 and the substitutions applied; the machine goes to
   the backend that executes it (moto put it in the non-executing one).
-* `AWS::SNS::Subscription`, `AWS::ApiGateway::Stage` and
-  `AWS::ApiGateway::Account` - resource types moto's CloudFormation skipped -
-  are created. A stage's `MethodSettings` (throttling) and `AccessLogSetting`,
+* `AWS::SNS::Subscription`, `AWS::ApiGateway::Stage`,
+  `AWS::ApiGateway::Account`, `AWS::SecretsManager::Secret` (its
+  `GenerateSecretString` made here), `AWS::SecretsManager::ResourcePolicy` and
+  `AWS::SNS::TopicPolicy` - resource types moto's CloudFormation skipped -
+  are created (the two policies recorded as AWS shows them, not enforced). A stage's `MethodSettings` (throttling) and `AccessLogSetting`,
   and the account's `CloudWatchRoleArn`, are recorded as AWS shows them
   (GetStage, GetAccount) but not enforced: the local cloud neither throttles
   nor writes access logs, and a logged note says so. (Any other type moto
@@ -483,6 +485,157 @@ def _define_models():
     return SnsSubscription, ApiGatewayStage, ApiGatewayAccount
 
 
+def _define_security_models():
+    """AWS::SecretsManager::Secret (GenerateSecretString), AWS::SecretsManager::ResourcePolicy and
+    AWS::SNS::TopicPolicy: types moto's CloudFormation skipped. Policies are stored as AWS shows
+    them (GetResourcePolicy, GetTopicAttributes); like moto, the local cloud does not enforce them."""
+    import secrets
+    import string
+
+    from moto.core.common_models import CloudFormationModel
+    from moto.secretsmanager.models import secretsmanager_backends
+    from moto.sns.models import sns_backends
+
+    def _document(value) -> str:
+        return value if isinstance(value, str) else json.dumps(value)
+
+    class SecretsManagerSecret(CloudFormationModel):
+        """A secret; GenerateSecretString makes its value at creation, as CloudFormation does."""
+
+        def __init__(self, arn):
+            self.arn = arn
+
+        @property
+        def physical_resource_id(self):
+            return self.arn
+
+        @staticmethod
+        def cloudformation_type():
+            return "AWS::SecretsManager::Secret"
+
+        @staticmethod
+        def cloudformation_name_type():
+            return "Name"
+
+        @staticmethod
+        def generated(spec: dict) -> str:
+            alphabet = "".join(
+                chars for chars, excluded in (
+                    (string.ascii_lowercase, spec.get("ExcludeLowercase")),
+                    (string.ascii_uppercase, spec.get("ExcludeUppercase")),
+                    (string.digits, spec.get("ExcludeNumbers")),
+                    (string.punctuation, spec.get("ExcludePunctuation")),
+                    (" ", not spec.get("IncludeSpace"))) if not excluded)
+            alphabet = "".join(c for c in alphabet if c not in str(spec.get("ExcludeCharacters", "")))
+            value = "".join(secrets.choice(alphabet) for _ in range(int(spec.get("PasswordLength", 32))))
+            template, key = spec.get("SecretStringTemplate"), spec.get("GenerateStringKey")
+            if template and key:
+                return json.dumps({**json.loads(template), key: value})
+            return value
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name,
+                                            **kwargs):
+            p = cloudformation_json.get("Properties", {})
+            value = p.get("SecretString")
+            if value is None and "GenerateSecretString" in p:
+                value = cls.generated(p["GenerateSecretString"])
+            name = p.get("Name") or f"{resource_name}-{secrets.token_hex(6)}"
+            created = secretsmanager_backends[account_id][region_name].create_secret(
+                name=name, secret_string=value, secret_binary=None, description=p.get("Description"),
+                tags=p.get("Tags"), kms_key_id=p.get("KmsKeyId"), client_request_token=None,
+                replica_regions=[], force_overwrite=False)
+            return cls(json.loads(created)["ARN"] if isinstance(created, str) else created["ARN"])
+
+        @classmethod
+        def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                            account_id, region_name):
+            return original_resource  # the generated value stays, as on AWS
+
+        @classmethod
+        def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+            secretsmanager_backends[account_id][region_name].delete_secret(
+                resource_name, recovery_window_in_days=None, force_delete_without_recovery=True)
+
+    class SecretsManagerResourcePolicy(CloudFormationModel):
+        def __init__(self, secret_id):
+            self.secret_id = secret_id
+
+        @property
+        def physical_resource_id(self):
+            return self.secret_id
+
+        @staticmethod
+        def cloudformation_type():
+            return "AWS::SecretsManager::ResourcePolicy"
+
+        @staticmethod
+        def cloudformation_name_type():
+            return ""
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name,
+                                            **kwargs):
+            p = cloudformation_json["Properties"]
+            secret_id = getattr(p["SecretId"], "arn", p["SecretId"])
+            secretsmanager_backends[account_id][region_name].put_resource_policy(
+                secret_id, _document(p["ResourcePolicy"]))
+            return cls(secret_id)
+
+        @classmethod
+        def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                            account_id, region_name):
+            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id,
+                                                       region_name)
+
+        @classmethod
+        def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+            try:
+                secretsmanager_backends[account_id][region_name].delete_resource_policy(resource_name)
+            except Exception:  # the secret went first (a stack delete): nothing left to detach
+                log.info("the resource policy of %s went with its secret", resource_name)
+
+    class SnsTopicPolicy(CloudFormationModel):
+        def __init__(self, topics):
+            self.topics = topics
+
+        @property
+        def physical_resource_id(self):
+            return ",".join(self.topics)
+
+        @staticmethod
+        def cloudformation_type():
+            return "AWS::SNS::TopicPolicy"
+
+        @staticmethod
+        def cloudformation_name_type():
+            return ""
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name,
+                                            **kwargs):
+            p = cloudformation_json["Properties"]
+            topics = [getattr(topic, "arn", topic) for topic in p["Topics"]]
+            backend = sns_backends[account_id][region_name]
+            for topic in topics:
+                backend.set_topic_attribute(topic, "policy", _document(p["PolicyDocument"]))
+            log.warning("SNS topic policy on %s recorded (GetTopicAttributes shows it) but not enforced: moto "
+                        "does not evaluate resource policies", ", ".join(topics))
+            return cls(topics)
+
+        @classmethod
+        def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                            account_id, region_name):
+            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id,
+                                                       region_name)
+
+        @classmethod
+        def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+            pass  # the topic keeps the policy until it is deleted with the stack
+
+    return SecretsManagerSecret, SecretsManagerResourcePolicy, SnsTopicPolicy
+
+
 # CloudFormation's MethodSettings fields -> the stage's patch paths (UpdateStage)
 _METHOD_SETTINGS = {
     "ThrottlingRateLimit": "throttling/rateLimit", "ThrottlingBurstLimit": "throttling/burstLimit",
@@ -523,6 +676,7 @@ def install_resource_types() -> None:
     if getattr(sfn_models.StateMachine.create_from_cloudformation_json, "_localcloud", False):
         return
     _define_models()
+    _define_security_models()
     for cached in (parsing.get_model_list, parsing.get_model_map, getattr(parsing, "get_name_type_map", None)):
         if cached is not None and hasattr(cached, "cache_clear"):
             cached.cache_clear()

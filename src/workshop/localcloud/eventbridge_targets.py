@@ -15,6 +15,8 @@ or, while the first run is still going with the same input, hands back that
 run) and the duplicate is logged and dropped, so a replay never starts a
 second incident.
 
+A DISABLED rule delivers nothing, as on AWS (moto delivered to it anyway).
+
 Patch point: `moto.events.models.Rule.send_to_targets`.
 """
 
@@ -121,6 +123,8 @@ def install() -> None:
         return
 
     def send_to_targets(self, original_event, transform_input=True):
+        if getattr(self, "state", "ENABLED") != "ENABLED":  # as on AWS (moto delivered anyway)
+            return
         states = [t for t in self.targets if parse_arn(t["Arn"]).service == "states"]
         if len(states) < len(self.targets):
             # moto raises on target types it does not know: hand it only its own

@@ -266,6 +266,9 @@ def install_extensions(port: int, credentials: credentials_module.Credentials, l
 def _moto_app(port: int, credentials: credentials_module.Credentials):
     # moto answers any Origin with "Access-Control-Allow-Origin: *" unless this is set before it loads.
     os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "true"
+    # AWS managed policies (AdministratorAccess, ...) exist in every account: attaching one is
+    # a path to a risky permission the orchestrator watches.
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     import moto.settings
 
     moto.settings.DISABLE_GLOBAL_CORS = True

@@ -16,6 +16,11 @@ DEFINITION = json.dumps(MACHINE)
 CREATE_POLICY = (ROOT / "events" / "create_policy.json").read_text()
 EVENT = json.loads(CREATE_POLICY)
 SERVICE = botocore.loaders.Loader().load_service_model("stepfunctions", "service-2")
+POLICY_ARN = "arn:aws:iam::123456789012:policy/my-bad-policy"
+TARGET = {"kind": "managed", "policyArn": POLICY_ARN, "versionId": "v1", "label": f"policy {POLICY_ARN} version v1"}
+TARGETED = {**EVENT, "target": TARGET}  # the event after CreatePolicyTarget
+INCIDENT = {"eventId": EVENT["detail"]["eventID"], "eventName": "CreatePolicy", "eventTime": EVENT["detail"]["eventTime"],
+            "changedBy": EVENT["detail"]["userIdentity"], "target": TARGET, "approvalTimeoutSeconds": 86400}
 
 
 def run(state_name, input_value=None, **request):
@@ -46,10 +51,10 @@ def members(shape):
 
 def test_responses_use_only_members_of_the_api():
     responses = [
-        run("ModifyState", EVENT, inspectionLevel="TRACE"),
+        run("CreatePolicyTarget", EVENT, inspectionLevel="TRACE"),
         run("CheckEvent", {}),
-        run("ValidatePolicy", {"a": 1}, mock={"errorOutput": {"error": "InvalidPolicyDocument", "cause": "x"}}),
-        run("ValidatePolicy", {"a": 1}, mock={"errorOutput": {"error": "TransientError", "cause": "x"}}),
+        run("ValidatePolicy", INCIDENT, mock={"errorOutput": {"error": "InvalidPolicyDocument", "cause": "x"}}),
+        run("ValidatePolicy", INCIDENT, mock={"errorOutput": {"error": "TransientError", "cause": "x"}}),
         run("InvalidEvent", {}),
     ]
     statuses = set(SERVICE["shapes"]["TestExecutionStatus"]["enum"])
@@ -68,27 +73,54 @@ def test_request_members_we_read_exist_in_botocore():
     assert {"result", "diagnostics", "truncated"} == members("ValidateStateMachineDefinitionOutput")
 
 
-# --- Pass: ModifyState ---------------------------------------------------------------------
+# --- Pass: the target states and ModifyState -------------------------------------------------
 
 
-def test_modify_state_shapes_the_create_policy_event():
-    response = run("ModifyState", CREATE_POLICY)
+def test_create_policy_target_names_the_version_the_event_points_at():
+    response = run("CreatePolicyTarget", CREATE_POLICY)
+    assert response["status"] == "SUCCEEDED" and response["nextState"] == "ModifyState"
+    assert json.loads(response["output"]) == TARGETED  # ResultPath $.target: added, the event kept
+
+
+def test_modify_state_shapes_the_incident():
+    response = run("ModifyState", TARGETED)
     assert response["status"] == "SUCCEEDED"
     assert response["nextState"] == "ValidatePolicy"
-    assert json.loads(response["output"]) == {
-        "eventId": EVENT["detail"]["eventID"],
-        "eventName": "CreatePolicy",
-        "policy": EVENT["detail"]["requestParameters"]["policyDocument"],
-        "policyMeta": {"arn": "arn:aws:iam::123456789012:policy/my-bad-policy", "versionId": "v1"},
-        "approvalTimeoutSeconds": 86400,  # States.StringToJson('86400')
-    }
+    assert json.loads(response["output"]) == INCIDENT  # approvalTimeoutSeconds: States.StringToJson('86400')
+
+
+@pytest.mark.parametrize("event_name, request_parameters, target", [
+    ("SetDefaultPolicyVersion", {"policyArn": POLICY_ARN, "versionId": "v3"},
+     {"kind": "managed", "policyArn": POLICY_ARN, "versionId": "v3", "label": f"policy {POLICY_ARN} version v3"}),
+    ("PutRolePolicy", {"roleName": "app", "policyName": "extra", "policyDocument": "{}"},
+     {"kind": "inline", "principalType": "role", "principalName": "app", "policyName": "extra",
+      "label": "inline policy extra of role app"}),
+    ("AttachGroupPolicy", {"groupName": "ops", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
+     {"kind": "attachment", "principalType": "group", "principalName": "ops",
+      "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess",
+      "label": "arn:aws:iam::aws:policy/AdministratorAccess attached to group ops"}),
+])
+def test_each_watched_call_is_routed_to_its_target_state(event_name, request_parameters, target):
+    event = json.loads(CREATE_POLICY)
+    event["detail"].update(eventName=event_name, requestParameters=request_parameters, responseElements=None)
+    assert run("CheckEvent", event)["nextState"] == "WhichChange"
+    routed = run("WhichChange", event)
+    assert routed["nextState"] == f"{event_name}Target"
+    assert json.loads(run(routed["nextState"], event)["output"])["target"] == target
+
+
+def test_an_event_without_the_document_is_still_routed():
+    """CloudTrail leaves out a request field that is too large: the document is read from IAM anyway."""
+    event = json.loads(CREATE_POLICY)
+    del event["detail"]["requestParameters"]["policyDocument"]
+    assert run("WhichChange", event)["nextState"] == "CreatePolicyTarget"
 
 
 def test_debug_shows_every_data_flow_step_of_a_pass_state():
-    response = run("ModifyState", CREATE_POLICY)
+    response = run("ModifyState", TARGETED)
     data = response["inspectionData"]
-    assert inspected(response, "input") == EVENT
-    assert inspected(response, "afterInputPath") == EVENT
+    assert inspected(response, "input") == TARGETED
+    assert inspected(response, "afterInputPath") == TARGETED
     assert inspected(response, "afterParameters")["eventName"] == "CreatePolicy"
     assert inspected(response, "afterResultPath") == json.loads(response["output"])
     assert "afterResultSelector" not in data  # a Pass state has no ResultSelector
@@ -152,27 +184,35 @@ def test_failing_intrinsic_is_an_intrinsic_failure():
 # --- Choice: CheckEvent, ChooseAction --------------------------------------------------------
 
 
-def test_check_event_sends_a_create_policy_event_to_modify_state():
+def test_check_event_sends_a_cloudtrail_event_on():
     response = run("CheckEvent", CREATE_POLICY, inspectionLevel="INFO")
     assert response["status"] == "SUCCEEDED"
-    assert response["nextState"] == "ModifyState"
+    assert response["nextState"] == "WhichChange"
     assert json.loads(response["output"]) == EVENT
+    assert run("WhichChange", CREATE_POLICY)["nextState"] == "CreatePolicyTarget"
 
 
-def test_check_event_sends_an_empty_event_to_invalid_event():
-    assert run("CheckEvent", {})["nextState"] == "InvalidEvent"
+def test_anything_else_is_reported_not_dropped():
+    assert run("CheckEvent", {})["nextState"] == "ReportUnrecognisedEvent"
+    other = json.loads(CREATE_POLICY)
+    other["detail"]["eventName"] = "DeletePolicy"
+    assert run("WhichChange", other)["nextState"] == "ReportUnrecognisedEvent"
 
 
-def test_check_event_sends_a_create_policy_version_event_to_modify_version_state():
+def test_check_event_sends_a_create_policy_version_event_to_its_target_state():
     event = json.loads((ROOT / "events" / "create_policy_version.json").read_text())
-    assert run("CheckEvent", event)["nextState"] == "ModifyVersionState"
+    assert run("WhichChange", event)["nextState"] == "CreatePolicyVersionTarget"
 
 
-def test_check_event_ignores_the_orchestrators_own_changes():
+def test_the_orchestrators_own_changes_are_judged_before_they_are_ignored():
     event = json.loads(CREATE_POLICY)
     event["detail"]["userIdentity"]["sessionContext"] = {
         "sessionIssuer": {"arn": DEFAULT_SUBSTITUTIONS["RevertPolicyRoleArn"]}}
-    assert run("CheckEvent", event)["nextState"] == "IgnoreOwnChange"
+    assert run("CheckEvent", event)["nextState"] == "WhichChange"
+    judged = {**INCIDENT, "taskresult": {"action": "ignore"}}
+    assert run("CheckOwnOrGone", judged)["nextState"] == "IgnoreOwnChange"
+    assert run("CheckOwnOrGone", {**INCIDENT, "taskresult": {"action": "gone"}})["nextState"] == "AlreadyHandled"
+    assert run("CheckOwnOrGone", {**INCIDENT, "taskresult": {"action": "remedy"}})["nextState"] == "ChooseAction"
 
 
 @pytest.mark.parametrize("action, expected", [("remedy", "TempRemove"), ("alert", "AllowWithNotification"),
@@ -233,37 +273,39 @@ def test_choice_comparing_a_missing_variable_is_a_runtime_error():
 
 def test_validate_policy_with_a_mocked_result_adds_taskresult():
     result = {"action": "remedy", "message": "s3:DeleteBucket is restricted"}
-    response = run("ValidatePolicy", {"eventName": "CreatePolicy"}, mock={"result": json.dumps(result)})
+    response = run("ValidatePolicy", INCIDENT, mock={"result": json.dumps(result)})
     assert response["status"] == "SUCCEEDED"
-    assert response["nextState"] == "ChooseAction"
-    assert json.loads(response["output"]) == {"eventName": "CreatePolicy", "taskresult": result}
+    assert response["nextState"] == "CheckOwnOrGone"
+    assert json.loads(response["output"]) == {**INCIDENT, "taskresult": result}
+    assert inspected(response, "afterParameters")["orchestratorRoleArns"] == [
+        DEFAULT_SUBSTITUTIONS["RevertPolicyRoleArn"], DEFAULT_SUBSTITUTIONS["RestorePolicyRoleArn"]]
     assert inspected(response, "result") == result
     assert inspected(response, "afterResultSelector") == result
 
 
 def test_validate_policy_with_a_mocked_invalid_policy_error_is_caught():
     mock = {"errorOutput": {"error": "InvalidPolicyDocument", "cause": "not JSON"}}
-    response = run("ValidatePolicy", {"eventName": "CreatePolicy"}, mock=mock)
+    response = run("ValidatePolicy", INCIDENT, mock=mock)
     assert response["status"] == "CAUGHT_ERROR"
     assert response["nextState"] == "TempRemove"
     assert response["error"] == "InvalidPolicyDocument"
     assert response["cause"] == "not JSON"
     assert json.loads(response["output"]) == {
-        "eventName": "CreatePolicy", "taskresult": {"Error": "InvalidPolicyDocument", "Cause": "not JSON"}}
+        **INCIDENT, "taskresult": {"Error": "InvalidPolicyDocument", "Cause": "not JSON"}}
     assert response["inspectionData"]["errorDetails"] == {"catchIndex": 0}
 
 
 def test_a_retryable_mocked_error_is_retriable_then_caught_when_retries_run_out():
     mock = {"errorOutput": {"error": "Lambda.ServiceException", "cause": "throttled"}}
-    first = run("ValidatePolicy", {}, mock=mock)
+    first = run("ValidatePolicy", INCIDENT, mock=mock)
     assert first["status"] == "RETRIABLE"
     assert first["nextState"] == "ValidatePolicy"
     assert first["error"] == "Lambda.ServiceException"
     assert first["inspectionData"]["errorDetails"] == {"retryIndex": 0, "retryBackoffIntervalSeconds": 1}
-    third = run("ValidatePolicy", {}, mock=mock, stateConfiguration={"retrierRetryCount": 2})
+    third = run("ValidatePolicy", INCIDENT, mock=mock, stateConfiguration={"retrierRetryCount": 2})
     assert third["status"] == "RETRIABLE"
     assert third["inspectionData"]["errorDetails"]["retryBackoffIntervalSeconds"] == 4  # 1 * 2 ** 2
-    exhausted = run("ValidatePolicy", {}, mock=mock, stateConfiguration={"retrierRetryCount": 3})
+    exhausted = run("ValidatePolicy", INCIDENT, mock=mock, stateConfiguration={"retrierRetryCount": 3})
     assert exhausted["status"] == "CAUGHT_ERROR"
     assert exhausted["nextState"] == "TempRemove"
     assert exhausted["inspectionData"]["errorDetails"] == {"catchIndex": 1}  # States.ALL
@@ -295,12 +337,12 @@ def test_task_result_selector_and_payload_with_context():
 
 
 def test_ask_user_builds_the_callback_payload():
-    state_input = {"approvalTimeoutSeconds": 60, "eventName": "CreatePolicy", "policyMeta": {"arn": "a"},
-                   "policy": "{}", "taskresult": {"action": "remedy"}}
+    state_input = {**INCIDENT, "approvalTimeoutSeconds": 60, "reverted": {"incidentId": "abc"}}
     response = run("AskUser", state_input, mock={"result": json.dumps({"action": "allow"})})
     payload = inspected(response, "afterParameters")["Payload"]
     assert payload["token"] and payload["executionArn"].startswith("arn:aws:states:")
-    assert payload["policyMeta"] == {"arn": "a"}
+    assert payload["incidentId"] == "abc" and set(payload) == {
+        "token", "executionArn", "enteredTime", "approvalTimeoutSeconds", "incidentId"}
     assert response["nextState"] == "usersChoice"
     assert json.loads(response["output"])["decision"] == {"action": "allow"}
 
@@ -394,12 +436,12 @@ def test_jsonata_choice_condition():
 
 
 def test_info_has_no_inspection_data_and_debug_does():
-    assert "inspectionData" not in run("ModifyState", EVENT, inspectionLevel="INFO")
+    assert "inspectionData" not in run("ModifyState", TARGETED, inspectionLevel="INFO")
     assert "inspectionData" not in ts.test_state({"definition": DEFINITION, "stateName": "ModifyState",
-                                                  "input": CREATE_POLICY})  # INFO is the default
-    assert "afterParameters" in run("ModifyState", EVENT, inspectionLevel="DEBUG")["inspectionData"]
+                                                  "input": json.dumps(TARGETED)})  # INFO is the default
+    assert "afterParameters" in run("ModifyState", TARGETED, inspectionLevel="DEBUG")["inspectionData"]
     with pytest.raises(ts.ValidationException, match="inspectionLevel"):
-        run("ModifyState", EVENT, inspectionLevel="VERBOSE")
+        run("ModifyState", TARGETED, inspectionLevel="VERBOSE")
 
 
 # --- substitutions, bad requests -----------------------------------------------------------------
@@ -408,8 +450,8 @@ def test_info_has_no_inspection_data_and_debug_does():
 def test_placeholders_must_be_substituted_first():
     template = json.dumps(TEMPLATE)
     with pytest.raises(ts.InvalidDefinition, match=r"\$\{ApprovalTimeoutSeconds\}"):
-        ts.test_state({"definition": template, "stateName": "ModifyState", "input": CREATE_POLICY})
-    response = ts.test_state({"definition": template, "stateName": "ModifyState", "input": CREATE_POLICY},
+        ts.test_state({"definition": template, "stateName": "ModifyState", "input": json.dumps(TARGETED)})
+    response = ts.test_state({"definition": template, "stateName": "ModifyState", "input": json.dumps(TARGETED)},
                              substitutions={**DEFAULT_SUBSTITUTIONS, "ApprovalTimeoutSeconds": "120"})
     assert json.loads(response["output"])["approvalTimeoutSeconds"] == 120
     # States without placeholders run straight from the template.

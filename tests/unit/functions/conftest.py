@@ -1,6 +1,12 @@
 import os
+from contextlib import contextmanager
+from types import SimpleNamespace
 
+import boto3
 import pytest
+from moto import mock_aws
+
+from incident_steps import API_BASE_URL, SECRET, TABLE
 
 
 @pytest.fixture
@@ -13,3 +19,38 @@ def aws_env(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     yield os.environ
+
+
+@contextmanager
+def _stack(monkeypatch):
+    """moto with what the template gives the functions: the incidents table, the decision
+    secret, the alert topic, and their names in the environment."""
+    monkeypatch.setenv("INCIDENTS_TABLE", TABLE)
+    monkeypatch.setenv("RESTRICTED_ACTIONS", "s3:DeleteBucket,s3:DeleteObject")
+    monkeypatch.setenv("API_BASE_URL", API_BASE_URL)
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        dynamodb = boto3.client("dynamodb")
+        dynamodb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+                              KeySchema=[{"AttributeName": "incidentId", "KeyType": "HASH"}],
+                              AttributeDefinitions=[{"AttributeName": "incidentId", "AttributeType": "S"}])
+        secret = boto3.client("secretsmanager").create_secret(Name="decision", SecretString=SECRET)["ARN"]
+        monkeypatch.setenv("DECISION_SECRET_ARN", secret)
+        topic = boto3.client("sns").create_topic(Name="alerts")["TopicArn"]
+        monkeypatch.setenv("TOPIC_ARN", topic)
+        yield SimpleNamespace(iam=boto3.client("iam"), dynamodb=dynamodb, sns=boto3.client("sns"),
+                              sfn=boto3.client("stepfunctions"), sqs=boto3.client("sqs"), table=TABLE,
+                              topic=topic, secret=SECRET.encode())
+
+
+@pytest.fixture
+def stack(aws_env, monkeypatch):
+    with _stack(monkeypatch) as clients:
+        yield clients
+
+
+@pytest.fixture
+def stack_with_aws_policies(aws_env, monkeypatch):
+    """The same, with AWS managed policies (AdministratorAccess, ...) in IAM, as in every account."""
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    with _stack(monkeypatch) as clients:
+        yield clients

@@ -1,84 +1,120 @@
-"""AskUser: the e-mail a human gets, with safe links and the token URL-encoded."""
+"""AskUser: the task token stays in the incidents table; the e-mail carries signed links without it."""
 
 import json
+from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
 import pytest
-from moto import mock_aws
+from incident_steps import API_BASE_URL, BAD, EXECUTION, item, managed, record, revert_change
 
 from lambda_loader import load_function
 
 app = load_function("ask_user")
-# Real task tokens are long and base64-like: "+", "/" and "=" must survive a URL.
+# Real task tokens are long and base64-like.
 TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAd+9Jz/abc+def/ghi==" * 8
-BASE = "https://abc123.execute-api.us-east-1.amazonaws.com/Prod"
 
 
-def payload(**extra):
-    event = {
-        "token": TOKEN,
-        "executionArn": "arn:aws:states:us-east-1:123456789012:execution:sm:e1",
-        "enteredTime": "2026-11-28T10:15:31.123Z",
-        "approvalTimeoutSeconds": 3600,
-        "eventName": "CreatePolicy",
-        "policyMeta": {"arn": "arn:aws:iam::123456789012:policy/my-bad-policy", "versionId": "v1"},
-        "taskresult": {"action": "remedy", "matches": [
-            {"statement": 0, "sid": "VisualEditor0", "action": "s3:DeleteBucket", "grantedBy": "s3:DeleteBucket"}]},
-    }
-    event.update(extra)
-    return event
+def soon(seconds=3600) -> str:
+    return (datetime.now(timezone.utc) + timedelta(seconds=seconds - 3600)).isoformat()
 
 
-def test_links_carry_the_token_url_encoded_and_round_trip():
-    links = app.decision_links(BASE, TOKEN, None)
-    for name, path in (("approve", "/Prod/allow"), ("deny", "/Prod/deny")):
-        parts = urlsplit(links[name])
-        assert parts.path == path
-        assert "+" not in parts.query and "/" not in parts.query  # encoded, not raw
-        assert parse_qs(parts.query)["token"] == [TOKEN]
-
-
-def test_email_names_policy_actions_links_and_deadline():
-    subject, body = app.compose_email(payload(), BASE)
-    assert "my-bad-policy" in subject
-    assert "s3:DeleteBucket" in body and "VisualEditor0" in body
-    links = app.decision_links(BASE, TOKEN, app._deadline("2026-11-28T10:15:31.123Z", 3600))
-    assert links["approve"] in body and links["deny"] in body
-    assert "2026-11-28 11:15 UTC" in body
-    assert "opening a link decides nothing" in body
-
-
-def test_email_for_an_unreadable_policy_says_why_it_was_reverted():
-    event = payload(taskresult={"Error": "InvalidPolicyDocument", "Cause": "the policy document is not JSON"})
-    _, body = app.compose_email(event, BASE)
-    assert "InvalidPolicyDocument" in body and "reverted to be safe" in body
+def payload(incident_id, **extra):
+    """AskUser's Payload in the state machine."""
+    return {"token": TOKEN, "executionArn": EXECUTION, "enteredTime": soon(), "approvalTimeoutSeconds": 3600,
+            "incidentId": incident_id, **extra}
 
 
 @pytest.fixture
-def topic_and_queue(aws_env, monkeypatch):
-    with mock_aws():
-        sns, sqs = boto3.client("sns"), boto3.client("sqs")
-        topic = sns.create_topic(Name="alerts")["TopicArn"]
-        queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-        monkeypatch.setenv("TOPIC_ARN", topic)
-        monkeypatch.setenv("API_BASE_URL", BASE)
-        yield sqs, queue
+def incident(stack):
+    arn = stack.iam.create_policy(PolicyName="my-bad-policy", PolicyDocument=BAD)["Policy"]["Arn"]
+    return arn, revert_change(managed(arn, "v1"))["incidentId"]
 
 
-def test_handler_publishes_and_never_logs_the_token(topic_and_queue, capsys):
-    sqs, queue = topic_and_queue
-    result = app.handler(payload(), None)
-    assert result["status"] == "sent"
-    messages = sqs.receive_message(QueueUrl=queue)["Messages"]
-    envelope = json.loads(messages[0]["Body"])
-    assert envelope["Subject"].startswith("Approval needed: IAM policy my-bad-policy")
-    assert "/Prod/allow?token=" in envelope["Message"]
+@pytest.fixture
+def inbox(stack):
+    queue = stack.sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    queue_arn = stack.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    stack.sns.subscribe(TopicArn=stack.topic, Protocol="sqs", Endpoint=queue_arn)
+
+    def mails():
+        got = stack.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]) for m in got]
+
+    return mails
+
+
+def test_the_token_goes_to_the_incident_and_the_mail_has_signed_links_without_it(stack, incident, inbox, capsys):
+    arn, incident_id = incident
+    assert app.handler(payload(incident_id), None)["status"] == "sent"
+    stored = item(stack, incident_id)
+    assert stored["taskToken"] == TOKEN and stored["status"] == "awaiting"
+    deadline = int(stored["deadline"])
+
+    mail, = inbox()
+    body = mail["Message"]
+    assert TOKEN not in body and "token=" not in body
+    assert mail["Subject"].startswith("Approval needed: policy ") and "my-bad-policy" in mail["Subject"]
+    links = {name: next(line.strip() for line in body.splitlines() if f"/Prod/{name}?" in line)
+             for name in ("allow", "deny")}
+    for name, link in links.items():
+        query = parse_qs(urlsplit(link).query)
+        assert query["incident"] == [incident_id] and query["expires"] == [str(deadline)]
+        assert query["signature"] == [app.signature(stack.secret, incident_id, name, deadline)]
+    # One decision's signature is not the other's: a deny link cannot be edited into an allow link.
+    assert parse_qs(urlsplit(links["allow"]).query)["signature"] != parse_qs(urlsplit(links["deny"]).query)["signature"]
     assert TOKEN not in capsys.readouterr().out
 
 
-def test_handler_without_token_fails(topic_and_queue):
+def test_the_mail_is_written_from_the_table(stack, incident, inbox):
+    arn, incident_id = incident
+    app.handler(payload(incident_id), None)
+    body = inbox()[0]["Message"]
+    assert f"Policy: {arn}" in body and "Offending version: v1" in body
+    assert "arn:aws:iam::123456789012:user/alice" in body  # who changed it (CloudTrail's userIdentity)
+    assert "s3:DeleteBucket" in body and '"s3:DeleteObject"' in body  # the matches and the document itself
+    assert "opening a link decides nothing" in body and f"Incident: {incident_id}" in body
+
+
+def test_an_unreadable_policys_mail_says_why_it_was_reverted(stack, inbox):
+    arn = stack.iam.create_policy(PolicyName="odd", PolicyDocument=BAD)["Policy"]["Arn"]
+    incident_id = revert_change(managed(arn, "v1"), verdict={
+        "Error": "InvalidPolicyDocument", "Cause": "the policy document has a duplicate key"})["incidentId"]
+    app.handler(payload(incident_id), None)
+    body = inbox()[0]["Message"]
+    assert "InvalidPolicyDocument" in body and "reverted to be safe" in body
+
+
+def test_another_execution_cannot_put_its_token_in_the_incident(stack, incident):
+    _, incident_id = incident
+    with pytest.raises(app.InvalidEvent, match="not this execution"):
+        app.handler(payload(incident_id, executionArn=EXECUTION + "-forged", token="another"), None)
+    assert "taskToken" not in item(stack, incident_id)
+
+
+def test_a_decided_incident_is_not_asked_again(stack, incident):
+    _, incident_id = incident
+    record(stack, incident_id, "deny")
+    with pytest.raises(app.InvalidEvent, match="already decided"):
+        app.handler(payload(incident_id), None)
+
+
+def test_a_retry_replaces_the_token_of_the_same_execution(stack, incident, inbox):
+    _, incident_id = incident
+    app.handler(payload(incident_id, token="first-attempt"), None)
+    app.handler(payload(incident_id), None)
+    assert item(stack, incident_id)["taskToken"] == TOKEN
+
+
+@pytest.mark.parametrize("missing", ["token", "incidentId", "executionArn"])
+def test_a_payload_without_what_it_needs_fails(stack, incident, missing):
+    given = payload(incident[1])
+    given[missing] = ""
     with pytest.raises(app.InvalidEvent):
-        app.handler(payload(token=""), None)
+        app.handler(given, None)
+
+
+def test_links_expire_with_the_approval_wait():
+    deadline = app.deadline("2026-11-28T10:15:31.123Z", 3600)
+    assert deadline == datetime(2026, 11, 28, 11, 15, 31, 123000, tzinfo=timezone.utc)
+    links = app.decision_links(API_BASE_URL, b"k" * 64, "a" * 32, int(deadline.timestamp()))
+    assert urlsplit(links["allow"]).path == "/Prod/allow" and urlsplit(links["deny"]).path == "/Prod/deny"

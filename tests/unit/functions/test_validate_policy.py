@@ -224,30 +224,3 @@ def test_duplicate_key_hiding_a_grant_is_not_silently_resolved():
     assert json.loads(text)["Statement"][0]["Action"] == "s3:GetObject"
     with pytest.raises(app.InvalidPolicyDocument):
         app.evaluate_policy(text, RESTRICTED)
-
-
-# --- the handler ---
-
-def test_handler_reads_restricted_actions_from_the_environment(monkeypatch):
-    monkeypatch.setenv("RESTRICTED_ACTIONS", " ec2:RunInstances , iam:Create* ")
-    event = {"policy": doc(allow("iam:CreateUser")), "eventName": "CreatePolicy",
-             "policyMeta": {"arn": "arn:aws:iam::123456789012:policy/p1", "versionId": "v1"}}
-    result = app.handler(event, None)
-    assert result["action"] == "remedy"
-    assert result["policyName"] == "p1"
-    assert result["matches"][0]["action"] == "iam:Create*"
-    assert result["message"].startswith("Policy p1 (CreatePolicy)")
-
-
-def test_handler_without_restricted_actions_fails_loudly(monkeypatch):
-    monkeypatch.delenv("RESTRICTED_ACTIONS", raising=False)
-    with pytest.raises(app.ConfigurationError, match="RESTRICTED_ACTIONS"):
-        app.handler({"policy": doc(allow("s3:*"))}, None)
-
-
-def test_handler_with_malformed_input_raises_not_returns(monkeypatch):
-    monkeypatch.setenv("RESTRICTED_ACTIONS", "s3:DeleteBucket")
-    with pytest.raises(app.InvalidPolicyDocument):
-        app.handler({}, None)
-    with pytest.raises(app.InvalidPolicyDocument):
-        app.handler({"policy": "{not json"}, None)

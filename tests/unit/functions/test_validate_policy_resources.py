@@ -348,20 +348,26 @@ def test_a_hundred_wildcard_deny_not_action_statements_that_cover_everything():
 # --- the handler -------------------------------------------------------------------------------
 
 
-def test_the_handler_takes_the_partition_from_its_own_arn_not_the_event(monkeypatch):
+def test_the_handler_takes_the_partition_from_its_own_arn_not_the_event(stack, monkeypatch):
+    from incident_steps import CONTEXT, HUMAN, ROLES, managed
+
     monkeypatch.setenv("RESTRICTED_ACTIONS", "s3:DeleteBucket")
-    event = {"policy": doc(allow("*"), deny("s3:*", "arn:aws:s3:::*")), "eventName": "CreatePolicy",
-             # A forged event cannot move the judgement to another partition.
-             "policyMeta": {"arn": "arn:aws-cn:iam::123456789012:policy/p1", "versionId": "v1"}}
-    in_aws = SimpleNamespace(invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:v")
-    assert app.handler(event, in_aws)["action"] == "alert"
+    arn = stack.iam.create_policy(PolicyName="p1", PolicyDocument=doc(allow("*"), deny("s3:*", "arn:aws:s3:::*")))[
+        "Policy"]["Arn"]
+    # A forged event cannot move the judgement to another partition: it is not even asked.
+    event = {"target": managed(arn.replace("arn:aws:", "arn:aws-cn:"), "v1"), "changedBy": HUMAN,
+             "orchestratorRoleArns": ROLES}
+    event["target"]["policyArn"] = arn
+    assert app.handler(event, CONTEXT)["action"] == "alert"
     assert app.handler(event, None)["action"] == "remedy"  # partition unknown: any
 
 
-def test_the_handler_reports_risk_sets(monkeypatch):
+def test_the_handler_reports_risk_sets(stack, monkeypatch):
+    from incident_steps import judge, managed
+
     monkeypatch.setenv("RESTRICTED_ACTIONS", "s3:DeleteBucket,s3:DeleteObject,@privilege-escalation")
-    event = {"policy": doc(allow("iam:PutRolePolicy", "arn:aws:iam::123456789012:role/*")),
-             "eventName": "CreatePolicyVersion", "policyMeta": {"arn": "arn:aws:iam::123456789012:policy/p2"}}
-    result = app.handler(event, None)
-    assert result["action"] == "remedy" and result["policyName"] == "p2"
+    arn = stack.iam.create_policy(PolicyName="p2", PolicyDocument=doc(
+        allow("iam:PutRolePolicy", "arn:aws:iam::123456789012:role/*")))["Policy"]["Arn"]
+    result = judge(managed(arn, "v1"), event_name="CreatePolicyVersion")
+    assert result["action"] == "remedy" and arn in result["policyName"]
     assert re.search(r"iam:PutRolePolicy \[@privilege-escalation\] \(statement 0", result["message"])

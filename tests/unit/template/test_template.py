@@ -66,12 +66,29 @@ def test_function_names_are_the_ones_the_kit_promises(template):
     assert uris == ["ask_user", "receive_decision", "restore_policy", "revert_policy", "validate_policy"]
 
 
-def test_rule_watches_create_policy_and_create_policy_version(template):
+WATCHED = {"CreatePolicy", "CreatePolicyVersion", "SetDefaultPolicyVersion", "PutUserPolicy", "PutRolePolicy",
+           "PutGroupPolicy", "AttachUserPolicy", "AttachRolePolicy", "AttachGroupPolicy"}
+
+
+def test_rule_watches_every_call_that_makes_a_permission_live(template):
     events = template["Resources"]["StateMachine"]["Properties"]["Events"]
     pattern = next(iter(events.values()))["Properties"]["Pattern"]
     assert pattern["source"] == ["aws.iam"]
     assert pattern["detail-type"] == ["AWS API Call via CloudTrail"]
-    assert set(pattern["detail"]["eventName"]) == {"CreatePolicy", "CreatePolicyVersion"}
+    assert set(pattern["detail"]["eventName"]) == WATCHED
+
+
+def test_every_watched_call_has_its_own_state_and_anything_else_is_reported(machine):
+    _, definition = machine
+    states = definition["States"]
+    routed = {c["And"][0]["StringEquals"]: c["Next"] for c in states["WhichChange"]["Choices"]}
+    assert set(routed) == WATCHED
+    for event, state in routed.items():
+        assert state == f"{event}Target" and states[state]["Next"] == "ModifyState"
+    for choice in ("CheckEvent", "WhichChange"):
+        assert states[choice]["Default"] == "ReportUnrecognisedEvent"  # fail closed: an e-mail, not silence
+    report = states["ReportUnrecognisedEvent"]
+    assert report["Resource"] == "arn:aws:states:::sns:publish" and report["Next"] == "InvalidEvent"
 
 
 def test_approval_wait_has_a_timeout_from_the_parameter(template, machine):
@@ -123,8 +140,9 @@ def test_no_wildcard_resources_except_where_iam_allows_nothing_else(template):
                 assert set(statement["Action"]) <= only_star, f"{name}: Resource '*' for {statement['Action']}"
 
 
-def test_validate_policy_has_no_aws_permissions(template):
-    assert "Policies" not in template["Resources"]["ValidatePolicy"]["Properties"]
+def test_validate_policy_only_reads(template):
+    actions = {a for s in _statements(template["Resources"]["ValidatePolicy"]) for a in s["Action"]}
+    assert actions and all(a.split(":")[1].startswith(("Get", "List")) for a in actions), actions
 
 
 def test_invalid_policy_document_goes_to_the_revert_path(machine):
@@ -150,11 +168,21 @@ def test_restore_failure_is_caught_and_notified(machine):
     assert definition["States"][catch[0]["Next"]]["Resource"] == "arn:aws:states:::sns:publish"
 
 
-def test_own_changes_are_ignored_to_avoid_a_loop(machine):
+def test_own_changes_are_ignored_only_when_the_judge_says_so(machine):
     _, definition = machine
-    first = definition["States"]["CheckEvent"]["Choices"][0]
-    assert first["Next"] == "IgnoreOwnChange"
-    assert "${RestorePolicyRoleArn}" in json.dumps(first)
+    states = definition["States"]
+    assert states["ValidatePolicy"]["Parameters"]["orchestratorRoleArns"] == [
+        "${RevertPolicyRoleArn}", "${RestorePolicyRoleArn}"]
+    into = [(name, c) for name, s in states.items() for c in s.get("Choices", []) if c.get("Next") == "IgnoreOwnChange"]
+    assert into == [("CheckOwnOrGone", {"Variable": "$.taskresult.action", "StringEquals": "ignore",
+                                        "Next": "IgnoreOwnChange"})]
+
+
+def test_restore_takes_only_the_incident_id(machine):
+    _, definition = machine
+    assert definition["States"]["approved"]["Parameters"] == {"incidentId.$": "$.reverted.incidentId"}
+    payload = definition["States"]["AskUser"]["Parameters"]["Payload"]
+    assert "policy.$" not in payload and payload["incidentId.$"] == "$.reverted.incidentId"
 
 
 def _run(args):

@@ -1,0 +1,315 @@
+"""The incidents table (DynamoDB): every reverted change and what became of it.
+
+RevertPolicy writes an incident when it takes a change out of force: what IAM
+held (the document), who changed it (CloudTrail's `userIdentity`), when, the
+verdict and why. AskUser adds the task token; a decider adds the decision,
+how it was made (a signed e-mail link, or this kit's panel), by whom and
+when; RestorePolicy marks what it restored. It is the audit trail, and the
+only source RestorePolicy restores from.
+
+    from workshop.incident_table import incidents_view, list_incidents
+    incidents_view(cloud, outputs)                 # a table for the notebook, newest first
+    list_incidents(cloud.client("dynamodb"), outputs["IncidentsTableName"])
+
+Deciding from the panel (`decide`) is what the e-mail link does, done with
+the learner's own AWS credentials: the decision is recorded once (a
+conditional update: whichever decider comes second is told which decision
+stood), then SendTaskSuccess hands it to the waiting execution.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from botocore.exceptions import ClientError
+
+DECISION_ACTIONS = {"allow": "allow", "deny": "delete"}  # the decision -> what the state machine reads
+STOOD = {"allow": "approved", "deny": "denied"}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _when(text) -> datetime | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _plain(item: dict) -> dict:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    return {key: deserializer.deserialize(value) for key, value in item.items()}
+
+
+def _json(text, default):
+    try:
+        return json.loads(text) if text else default
+    except (TypeError, ValueError):
+        return default
+
+
+@dataclass
+class Incident:
+    """One item of the incidents table, read for people."""
+
+    incident_id: str
+    kind: str
+    label: str
+    target: dict
+    document: str
+    changed_by: dict
+    event_name: str
+    event_time: str
+    verdict: str
+    why: str
+    matches: list
+    status: str
+    execution_arn: str
+    created_at: datetime | None
+    task_token: str = ""
+    deadline: datetime | None = None
+    decision: str = ""
+    decided_via: str = ""
+    decided_by: str = ""
+    decided_at: datetime | None = None
+    revert: dict = field(default_factory=dict)
+    restore: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_item(cls, item: dict) -> "Incident":
+        p = _plain(item)
+        deadline = p.get("deadline")
+        return cls(
+            incident_id=p["incidentId"], kind=p.get("kind", ""), label=p.get("label", p["incidentId"]),
+            target=_json(p.get("target"), {}), document=p.get("document", ""),
+            changed_by=_json(p.get("changedBy"), {}), event_name=p.get("eventName", ""),
+            event_time=p.get("eventTime", ""), verdict=p.get("verdict", ""), why=p.get("why", ""),
+            matches=_json(p.get("matches"), []), status=p.get("status", ""),
+            execution_arn=p.get("executionArn", ""), created_at=_when(p.get("createdAt")),
+            task_token=p.get("taskToken", ""),
+            deadline=datetime.fromtimestamp(int(deadline), timezone.utc) if deadline is not None else None,
+            decision=p.get("decision", ""), decided_via=p.get("decidedVia", ""), decided_by=p.get("decidedBy", ""),
+            decided_at=_when(p.get("decidedAt")), revert=_json(p.get("revert"), {}),
+            restore=_json(p.get("restore"), {}))
+
+    @property
+    def name(self) -> str:
+        """The policy's name (a managed or attached policy), or the inline policy's."""
+        if self.kind == "inline":
+            return self.target.get("policyName", "?")
+        return str(self.target.get("policyArn", "?")).rsplit("/", 1)[-1]
+
+    @property
+    def who_changed(self) -> str:
+        return self.changed_by.get("arn") or self.changed_by.get("type") or "?"
+
+    def timed_out(self, now: datetime | None = None) -> bool:
+        return not self.decision and self.deadline is not None and (now or datetime.now(timezone.utc)) > self.deadline
+
+    @property
+    def pending(self) -> bool:
+        return self.status == "awaiting" and not self.decision and bool(self.task_token) and not self.timed_out()
+
+    @property
+    def outcome(self) -> str:
+        if self.decision:
+            verdict = STOOD.get(self.decision, self.decision)
+            done = {"restored": "restored", "decided": "restore pending" if self.decision == "allow" else
+                    "stays reverted"}.get(self.status, self.status)
+            return f"{verdict} via {self.decided_via} ({done})"
+        if self.status == "awaiting":
+            return "timed out: stays reverted" if self.timed_out() else "waiting for a decision"
+        return {"reverting": "being reverted", "reverted": "reverted, not asked yet",
+                "expired": "timed out: stays reverted"}.get(self.status, self.status)
+
+
+def list_incidents(dynamodb, table: str) -> list:
+    """Every incident of the table, newest first (approval markers left out)."""
+    found = []
+    for page in dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        for item in page.get("Items", []):
+            if item.get("kind", {}).get("S") in ("managed", "inline", "attachment"):
+                found.append(Incident.from_item(item))
+    oldest = datetime.min.replace(tzinfo=timezone.utc)
+    return sorted(found, key=lambda incident: incident.created_at or oldest, reverse=True)
+
+
+def get_incident(dynamodb, table: str, incident_id: str) -> Incident | None:
+    item = dynamodb.get_item(TableName=table, Key={"incidentId": {"S": incident_id}},
+                             ConsistentRead=True).get("Item")
+    return Incident.from_item(item) if item else None
+
+
+def caller_arn(sts) -> str:
+    """Who you are to AWS (sts:GetCallerIdentity), recorded as the decider."""
+    try:
+        return sts.get_caller_identity()["Arn"]
+    except (ClientError, KeyError):
+        return "unknown"
+
+
+@dataclass
+class Decision:
+    ok: bool
+    decision: str
+    title: str
+    message: str
+
+
+def decide(dynamodb, sfn, table: str, incident: Incident, decision: str, who: str) -> Decision:
+    """Record `decision` ("allow" | "deny") for the incident once, then SendTaskSuccess with your credentials."""
+    if decision not in DECISION_ACTIONS:
+        raise ValueError(f"decision must be 'allow' or 'deny', not {decision!r}")
+    now = _now()
+    try:
+        item = dynamodb.update_item(
+            TableName=table, Key={"incidentId": {"S": incident.incident_id}},
+            UpdateExpression="SET decision = :decision, decidedVia = :via, decidedBy = :who, decidedAt = :now, "
+                             "#status = :decided",
+            ConditionExpression="attribute_exists(taskToken) AND attribute_not_exists(decision)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":decision": {"S": decision}, ":via": {"S": "panel"}, ":who": {"S": who},
+                                       ":now": {"S": now}, ":decided": {"S": "decided"}},
+            ReturnValues="ALL_NEW")["Attributes"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        current = get_incident(dynamodb, table, incident.incident_id)
+        if current is not None and current.decision:
+            return Decision(False, decision, "Already decided",
+                            f"This change was already {STOOD.get(current.decision, current.decision)} (via "
+                            f"{current.decided_via}, at {current.decided_at}); that decision stands.")
+        return Decision(False, decision, "Not waiting for a decision",
+                        "The incident is not waiting for a decision (not asked yet, or it ended).")
+    output = {"action": DECISION_ACTIONS[decision], "incidentId": incident.incident_id, "decidedVia": "panel",
+              "decidedAt": now}
+    try:
+        sfn.send_task_success(taskToken=item["taskToken"]["S"], output=json.dumps(output))
+    except ClientError as exc:
+        _take_back(dynamodb, table, incident.incident_id, now)
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
+            return Decision(False, decision, "This approval request has expired",
+                            "Nobody decided in time, so the change stays reverted.")
+        return Decision(False, decision, "Your decision was not recorded",
+                        f"Step Functions refused SendTaskSuccess ({code}): check your credentials "
+                        "(states:SendTaskSuccess) and try again.")
+    verb = {"allow": "Approved", "deny": "Denied"}[decision]
+    return Decision(True, decision, verb,
+                    f"Recorded in the incidents table as decided via panel by {who}; SendTaskSuccess (with your "
+                    "own AWS credentials) resumed the execution.")
+
+
+def _take_back(dynamodb, table: str, incident_id: str, decided_at: str) -> None:
+    try:
+        dynamodb.update_item(
+            TableName=table, Key={"incidentId": {"S": incident_id}},
+            UpdateExpression="REMOVE decision, decidedVia, decidedBy, decidedAt SET #status = :expired",
+            ConditionExpression="decidedAt = :mine", ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":mine": {"S": decided_at}, ":expired": {"S": "expired"}})
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+
+
+def _document(raw):
+    from urllib.parse import unquote
+
+    if isinstance(raw, str):
+        text = raw if raw.lstrip().startswith("{") else unquote(raw)
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return raw
+
+
+def in_force_now(iam, incident: Incident):
+    """What IAM holds now where the incident's change was: a document, the attached policy's ARN, or None."""
+    target = incident.target
+    try:
+        if incident.kind == "managed":
+            policy = iam.get_policy(PolicyArn=target["policyArn"])["Policy"]
+            return _document(iam.get_policy_version(PolicyArn=target["policyArn"], VersionId=policy[
+                "DefaultVersionId"])["PolicyVersion"]["Document"])
+        principal = target["principalType"]
+        key = {f"{principal.capitalize()}Name": target["principalName"]}
+        if incident.kind == "inline":
+            getter = {"user": iam.get_user_policy, "role": iam.get_role_policy, "group": iam.get_group_policy}
+            return _document(getter[principal](PolicyName=target["policyName"], **key)["PolicyDocument"])
+        lister = {"user": iam.list_attached_user_policies, "role": iam.list_attached_role_policies,
+                  "group": iam.list_attached_group_policies}
+        attached = [p["PolicyArn"] for p in lister[principal](**key)["AttachedPolicies"]]
+        return target["policyArn"] if target["policyArn"] in attached else None
+    except (ClientError, KeyError):
+        return None
+
+
+def is_restored(iam, incident: Incident) -> bool:
+    """Is exactly what the incident took out of force in force again?"""
+    now = in_force_now(iam, incident)
+    if incident.kind == "attachment":
+        return now == incident.target.get("policyArn")
+    return now is not None and now == _document(incident.document)
+
+
+# --- the view --------------------------------------------------------------------------------
+
+
+def _short(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
+
+
+class IncidentsView:
+    """The incidents as a table (newest first)."""
+
+    def __init__(self, incidents: list, note: str = ""):
+        self.incidents, self.note = incidents, note
+
+    def __len__(self) -> int:
+        return len(self.incidents)
+
+    def __repr__(self) -> str:
+        if not self.incidents:
+            return self.note or "No incidents yet."
+        return "\n".join(f"{_short(i.created_at)}  {i.label}  ({i.event_name} by {i.who_changed})  -> {i.outcome}"
+                         for i in self.incidents)
+
+    def _repr_html_(self) -> str:
+        if not self.incidents:
+            return f"<p><em>{html.escape(self.note or 'No incidents yet.')}</em></p>"
+        rows = "".join(
+            "<tr>"
+            f"<td>{_short(i.created_at)}</td><td>{html.escape(i.label)}</td>"
+            f"<td>{html.escape(i.event_name)}<br><small>{html.escape(i.who_changed)}</small></td>"
+            f"<td>{html.escape(i.verdict)}<br><small>{html.escape(i.why[:160])}</small></td>"
+            f"<td>{html.escape(i.outcome)}"
+            + (f"<br><small>by {html.escape(i.decided_by)} at {_short(i.decided_at)}</small>" if i.decision else "")
+            + "</td></tr>" for i in self.incidents)
+        return ("<table style='border-collapse:collapse;text-align:left'><thead><tr><th>recorded</th><th>change</th>"
+                "<th>call, by</th><th>verdict, why</th><th>decision</th></tr></thead>"
+                f"<tbody>{rows}</tbody></table>")
+
+
+def table_name(outputs: dict) -> str:
+    name = outputs.get("IncidentsTableName")
+    if not name:
+        raise LookupError("The stack has no IncidentsTableName output: it predates the incidents table. "
+                          "Redeploy it (notebook 01).")
+    return name
+
+
+def incidents_view(cloud, outputs: dict, limit: int = 20) -> IncidentsView:
+    """The newest `limit` incidents of the deployed stack's table."""
+    incidents = list_incidents(cloud.client("dynamodb"), table_name(outputs))
+    return IncidentsView(incidents[:limit], "No incidents yet: fire the bad policy (notebook 03).")

@@ -1,0 +1,130 @@
+"""ValidatePolicy's handler: the event only points; the document judged is the one IAM holds."""
+
+import json
+
+import pytest
+from incident_steps import (BAD, GOOD, HUMAN, RESTORE_ROLE, REVERT_ROLE, as_role, attachment, inline, judge,
+                            managed, record, restore_incident, revert, revert_change, validate)
+
+ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+
+
+def test_the_document_comes_from_iam_not_from_the_event(stack):
+    """A forged event can carry any document: there is no document in the input at all."""
+    arn = stack.iam.create_policy(PolicyName="good", PolicyDocument=GOOD)["Policy"]["Arn"]
+    verdict = judge(managed(arn, "v1"))
+    assert verdict["action"] == "alert"
+    assert verdict["documentSource"] == f"GetPolicyVersion {arn} v1"
+    stack.iam.create_policy_version(PolicyArn=arn, PolicyDocument=BAD, SetAsDefault=True)
+    assert judge(managed(arn, "v2"))["action"] == "remedy"
+
+
+def test_a_risky_version_that_is_not_the_default_is_reported_not_reverted(stack):
+    arn = stack.iam.create_policy(PolicyName="staged", PolicyDocument=GOOD)["Policy"]["Arn"]
+    stack.iam.create_policy_version(PolicyArn=arn, PolicyDocument=BAD, SetAsDefault=False)
+    verdict = judge(managed(arn, "v2"), event_name="CreatePolicyVersion")
+    assert verdict["action"] == "alert" and verdict["inForce"] is False
+    assert "not the default" in verdict["message"] and "SetDefaultPolicyVersion" in verdict["message"]
+    stack.iam.set_default_policy_version(PolicyArn=arn, VersionId="v2")
+    assert judge(managed(arn, "v2"), event_name="SetDefaultPolicyVersion")["action"] == "remedy"
+
+
+def test_a_version_or_policy_already_gone_is_gone(stack):
+    arn = stack.iam.create_policy(PolicyName="p", PolicyDocument=BAD)["Policy"]["Arn"]
+    assert judge(managed(arn, "v7"))["action"] == "gone"
+    assert judge(managed(arn.replace("/p", "/nope"), "v1"))["action"] == "gone"
+
+
+@pytest.mark.parametrize("principal_type", ["user", "role", "group"])
+def test_inline_policies_are_read_from_iam(stack, principal_type):
+    name = f"someone-{principal_type}"
+    create = {"user": lambda: stack.iam.create_user(UserName=name),
+              "role": lambda: stack.iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}"),
+              "group": lambda: stack.iam.create_group(GroupName=name)}[principal_type]
+    create()
+    put = {"user": stack.iam.put_user_policy, "role": stack.iam.put_role_policy,
+           "group": stack.iam.put_group_policy}[principal_type]
+    put(**{f"{principal_type.capitalize()}Name": name}, PolicyName="inline", PolicyDocument=BAD)
+    verdict = judge(inline(principal_type, name, "inline"), event_name=f"Put{principal_type.capitalize()}Policy")
+    assert verdict["action"] == "remedy" and verdict["matches"]
+    assert judge(inline(principal_type, name, "other"))["action"] == "gone"
+
+
+def test_attaching_an_aws_managed_policy_is_judged_by_its_default_version(stack_with_aws_policies):
+    iam = stack_with_aws_policies.iam
+    iam.create_role(RoleName="app", AssumeRolePolicyDocument="{}")
+    assert judge(attachment("role", "app", ADMIN))["action"] == "gone"  # not attached (yet)
+    iam.attach_role_policy(RoleName="app", PolicyArn=ADMIN)
+    verdict = judge(attachment("role", "app", ADMIN), event_name="AttachRolePolicy")
+    assert verdict["action"] == "remedy" and "AdministratorAccess" in verdict["documentSource"]
+    iam.attach_role_policy(RoleName="app", PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    assert judge(attachment("role", "app", "arn:aws:iam::aws:policy/ReadOnlyAccess"))["action"] == "alert"
+
+
+def test_a_duplicate_key_in_what_iam_holds_is_rejected_not_resolved(stack):
+    """The document is read as IAM's text: a parser that kept the last key would hide the grant."""
+    text = ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:DeleteBucket", '
+            '"Action": "s3:GetObject", "Resource": "*"}]}')
+    arn = stack.iam.create_policy(PolicyName="dup", PolicyDocument=text)["Policy"]["Arn"]
+    with pytest.raises(validate.InvalidPolicyDocument, match="duplicate"):
+        judge(managed(arn, "v1"))
+
+
+def test_the_orchestrators_harmless_version_is_its_own_change(stack):
+    arn = stack.iam.create_policy(PolicyName="bad", PolicyDocument=BAD)["Policy"]["Arn"]
+    result = revert_change(managed(arn, "v1"))
+    harmless = managed(arn, result["harmlessVersionId"])
+    assert judge(harmless, changed_by=as_role(REVERT_ROLE))["action"] == "ignore"
+    # The same harmless version by someone else is judged like any change: harmless, an alert.
+    assert judge(harmless, changed_by=HUMAN)["action"] == "alert"
+
+
+def test_an_approved_restore_is_its_own_change_and_nothing_else_by_its_role_is(stack):
+    arn = stack.iam.create_policy(PolicyName="bad", PolicyDocument=BAD)["Policy"]["Arn"]
+    incident = revert_change(managed(arn, "v1"))["incidentId"]
+    record(stack, incident, "allow")
+    restored = restore_incident(incident)["restoredVersionId"]
+    assert judge(managed(arn, restored), changed_by=as_role(RESTORE_ROLE))["action"] == "ignore"
+
+    # A risky version the restore role did NOT restore (a forged identity, or the role misused): an incident.
+    stack.iam.create_policy_version(
+        PolicyArn=arn, SetAsDefault=True,
+        PolicyDocument=json.dumps({"Version": "2012-10-17",
+                                   "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+    newest = stack.iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    assert judge(managed(arn, newest), changed_by=as_role(RESTORE_ROLE))["action"] == "remedy"
+    assert judge(managed(arn, newest), changed_by=as_role(REVERT_ROLE))["action"] == "remedy"
+
+
+def test_a_claimed_own_role_in_a_forged_event_ignores_nothing_risky(stack):
+    arn = stack.iam.create_policy(PolicyName="victim", PolicyDocument=BAD)["Policy"]["Arn"]
+    assert judge(managed(arn, "v1"), changed_by=as_role(REVERT_ROLE))["action"] == "remedy"
+
+
+def test_the_harmless_document_is_the_same_in_the_judge_and_the_revert():
+    assert validate.HARMLESS_DOCUMENT == revert.HARMLESS_DOCUMENT
+
+
+def test_handler_reads_restricted_actions_from_the_environment(stack, monkeypatch):
+    monkeypatch.setenv("RESTRICTED_ACTIONS", " ec2:RunInstances , iam:Create* ")
+    arn = stack.iam.create_policy(PolicyName="p1", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:CreateUser", "Resource": "*"}]}
+    ))["Policy"]["Arn"]
+    result = judge(managed(arn, "v1"))
+    assert result["action"] == "remedy" and result["matches"][0]["action"] == "iam:Create*"
+    assert result["message"].startswith(f"policy {arn} version v1: ")
+
+
+def test_handler_without_restricted_actions_fails_loudly(stack, monkeypatch):
+    monkeypatch.delenv("RESTRICTED_ACTIONS", raising=False)
+    with pytest.raises(validate.ConfigurationError, match="RESTRICTED_ACTIONS"):
+        judge(managed("arn:aws:iam::123456789012:policy/p", "v1"))
+
+
+@pytest.mark.parametrize("given", [{}, {"target": None}, {"target": {"kind": "managed"}},
+                                   {"target": {"kind": "inline", "principalType": "computer",
+                                               "principalName": "x", "policyName": "y"}},
+                                   {"target": {"kind": "everything"}}])
+def test_a_malformed_input_raises_not_returns(stack, given):
+    with pytest.raises(validate.InvalidTarget):
+        validate.handler(given, None)
