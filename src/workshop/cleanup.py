@@ -1,4 +1,4 @@
-"""Clean-up helpers for notebook 07 (the stack and policies: see stack.py and incident.py)."""
+"""Clean-up helpers for notebook 08 (the stack, policies and users: see stack.py and incident.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def stop_running_executions(cloud, stack_name: str) -> str:
     running = list_executions(sfn, outputs["StateMachineArn"], status="RUNNING")
     for execution in running:
         sfn.stop_execution(executionArn=execution["executionArn"], error="WorkshopCleanup",
-                           cause="Stopped by notebooks/07_cleanup.ipynb")
+                           cause="Stopped by notebooks/08_cleanup.ipynb")
     return f"Stopped {len(running)} running execution(s)."
 
 

@@ -4,6 +4,9 @@
     fired = fire_policy(cloud, "../policies/badpolicy.json")   # a unique name per run
     run = watch_incident(cloud, outputs["StateMachineArn"], fired, until="AskUser")
 
+The other watched calls fire the same way: `fire_policy_version`, `fire_set_default`,
+`fire_inline_policy` (a user's, role's or group's) and `fire_attachment`.
+
 Everything here is plain boto3; `fired.cli` is the same call as an `aws` command.
 """
 
@@ -35,10 +38,11 @@ class FiredPolicy:
     name: str
     arn: str
     version_id: str
-    event_name: str  # CreatePolicy | CreatePolicyVersion
+    event_name: str  # CreatePolicy | CreatePolicyVersion | SetDefaultPolicyVersion | Put*Policy | Attach*Policy
     document: str
     cli: str
     fired_at: datetime
+    request: dict | None = None  # the CloudTrail requestParameters that name this change (other calls)
 
     def __repr__(self) -> str:
         return f"{self.event_name} {self.name} ({self.version_id})\n$ {self.cli}"
@@ -85,10 +89,45 @@ def fire_policy_version(cloud, policy_arn: str, document, set_as_default: bool =
                        text, cli, fired_at)
 
 
+def fire_set_default(cloud, policy_arn: str, version_id: str) -> FiredPolicy:
+    """iam:SetDefaultPolicyVersion: put an existing version in force."""
+    fired_at = datetime.now(timezone.utc)
+    cloud.client("iam").set_default_policy_version(PolicyArn=policy_arn, VersionId=version_id)
+    cli = f"{cloud.cli_prefix()} iam set-default-policy-version --policy-arn {policy_arn} --version-id {version_id}"
+    return FiredPolicy(policy_arn.rsplit("/", 1)[-1], policy_arn, version_id, "SetDefaultPolicyVersion", "", cli,
+                       fired_at, {"policyArn": policy_arn, "versionId": version_id})
+
+
+def fire_inline_policy(cloud, kind: str, principal: str, policy_name: str, document) -> FiredPolicy:
+    """iam:Put{User,Role,Group}Policy: an inline policy on a user, role or group (`kind`)."""
+    text = _document_text(document)
+    fired_at = datetime.now(timezone.utc)
+    key = {f"{kind}Name": principal, "policyName": policy_name}
+    getattr(cloud.client("iam"), f"put_{kind}_policy")(**{f"{kind.capitalize()}Name": principal},
+                                                       PolicyName=policy_name, PolicyDocument=text)
+    cli = (f"{cloud.cli_prefix()} iam put-{kind}-policy --{kind}-name {principal} --policy-name {policy_name} "
+           f"--policy-document {_file_arg(document)}")
+    return FiredPolicy(policy_name, f"{kind}/{principal}", "", f"Put{kind.capitalize()}Policy", text, cli, fired_at,
+                       key)
+
+
+def fire_attachment(cloud, kind: str, principal: str, policy_arn: str) -> FiredPolicy:
+    """iam:Attach{User,Role,Group}Policy: a managed policy (AWS's own ones too) attached to a principal."""
+    fired_at = datetime.now(timezone.utc)
+    getattr(cloud.client("iam"), f"attach_{kind}_policy")(**{f"{kind.capitalize()}Name": principal},
+                                                          PolicyArn=policy_arn)
+    cli = f"{cloud.cli_prefix()} iam attach-{kind}-policy --{kind}-name {principal} --policy-arn {policy_arn}"
+    return FiredPolicy(policy_arn.rsplit("/", 1)[-1], policy_arn, "", f"Attach{kind.capitalize()}Policy", "", cli,
+                       fired_at, {f"{kind}Name": principal, "policyArn": policy_arn})
+
+
 def _matches(execution_input: dict, fired: FiredPolicy) -> bool:
     detail = (execution_input or {}).get("detail") or {}
     if detail.get("eventName") != fired.event_name:
         return False
+    if fired.request is not None:
+        request = detail.get("requestParameters") or {}
+        return all(request.get(key) == value for key, value in fired.request.items())
     response = detail.get("responseElements") or {}
     if fired.event_name == "CreatePolicy":
         return (response.get("policy") or {}).get("arn") == fired.arn
@@ -240,6 +279,23 @@ def policy_versions(iam, policy_arn: str) -> PolicyVersions:
         versions.append({**v, "Document": document})
     versions.sort(key=lambda v: int(v["VersionId"].lstrip("v") or 0))
     return PolicyVersions(policy_arn, versions)
+
+
+def delete_workshop_users(iam, prefix: str = POLICY_PREFIX) -> list:
+    """Delete every IAM user whose name starts with `prefix` (its inline and attached policies first)."""
+    deleted = []
+    for page in iam.get_paginator("list_users").paginate():
+        for user in page["Users"]:
+            name = user["UserName"]
+            if not name.startswith(prefix):
+                continue
+            for policy in iam.list_user_policies(UserName=name)["PolicyNames"]:
+                iam.delete_user_policy(UserName=name, PolicyName=policy)
+            for policy in iam.list_attached_user_policies(UserName=name)["AttachedPolicies"]:
+                iam.detach_user_policy(UserName=name, PolicyArn=policy["PolicyArn"])
+            iam.delete_user(UserName=name)
+            deleted.append(name)
+    return deleted
 
 
 def delete_workshop_policies(iam, prefix: str = POLICY_PREFIX) -> list:

@@ -20,7 +20,7 @@ from pathlib import Path
 from workshop.session import project_root
 
 KERNEL = "python3"
-CLEANUP = "07_cleanup"
+CLEANUP = "08_cleanup"
 
 
 def notebook_paths(root: Path | None = None) -> list:

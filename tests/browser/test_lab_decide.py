@@ -42,7 +42,7 @@ def test_approve_from_the_panel_restores_the_policy(lab, page, new_incident, scr
 
     card.get_by_role("button", name="Approve").click()
     card.get_by_text("The execution is now SUCCEEDED").wait_for()
-    assert "Approved (HTTP 200)" in card.inner_text()
+    assert "Approved (via panel)" in card.inner_text() and "decided via panel" in card.inner_text()
     notebook.run_cell(outcome_cell)
     outcome = notebook.cells().nth(outcome_cell).locator(".jp-OutputArea")
     outcome.get_by_text("the original document is in force again").wait_for()

@@ -132,7 +132,7 @@ def _waiting_incident(aws, stack, arn, bad_version="v1"):
 
 
 def _no_new_incident(aws, stack, arn):
-    """The orchestrator's own changes ended at IgnoreOwnChange; nothing waits for a human again."""
+    """The orchestrator's own changes were judged and ended at IgnoreOwnChange; nothing waits for a human again."""
     sfn = aws["stepfunctions"]
     own = wait_for(lambda: own_change_executions(sfn, stack["StateMachineArn"], arn), what="the own-change runs")
     for execution in own:
@@ -141,7 +141,7 @@ def _no_new_incident(aws, stack, arn):
         names = [e["stateEnteredEventDetails"]["name"] for e in
                  sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
                  if "stateEnteredEventDetails" in e]
-        assert names == ["CheckEvent", "IgnoreOwnChange"]
+        assert names[0] == "CheckEvent" and "ValidatePolicy" in names and names[-1] == "IgnoreOwnChange", names
     assert len(incident_executions(sfn, stack["StateMachineArn"], arn)) == 1
 
 
@@ -273,3 +273,31 @@ def test_the_stack_deploys_with_encryption_limits_and_access_log(deployed_stack,
     assert stage["accessLogSettings"]["destinationArn"] == log_group["arn"].removesuffix(":*")
     role = boto3.client("iam").get_role(RoleName=resources["ApiGatewayCloudWatchRole"])["Role"]
     assert apigateway.get_account()["cloudwatchRoleArn"] == role["Arn"]
+
+
+def test_the_stack_deploys_its_incidents_table_secret_and_topic_policy(deployed_stack):
+    resources = {r["LogicalResourceId"]: r.get("PhysicalResourceId") for r in boto3.client("cloudformation")
+                 .describe_stack_resources(StackName="e2e-orchestrator")["StackResources"]}
+    dynamodb = boto3.client("dynamodb")
+    table = dynamodb.describe_table(TableName=deployed_stack["IncidentsTableName"])["Table"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["KeySchema"] == [{"AttributeName": "incidentId", "KeyType": "HASH"}]
+    assert table["SSEDescription"]["Status"] == "ENABLED"
+    backups = dynamodb.describe_continuous_backups(TableName=deployed_stack["IncidentsTableName"])
+    assert backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"][
+        "PointInTimeRecoveryStatus"] == "ENABLED"
+
+    secrets = boto3.client("secretsmanager")
+    value = secrets.get_secret_value(SecretId=resources["DecisionSecret"])["SecretString"]
+    assert len(value) == 64 and value.isalnum()  # GenerateSecretString, no punctuation
+    policy = json.loads(secrets.get_resource_policy(SecretId=resources["DecisionSecret"])["ResourcePolicy"])
+    [deny] = policy["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Action"] == "secretsmanager:GetSecretValue"
+    readers = deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    assert len(readers) == 2 and "-AskUserRole-" in readers[0] and "-ReceiveDecisionRole-" in readers[1]
+
+    topic = boto3.client("sns").get_topic_attributes(TopicArn=deployed_stack["AlertTopicArn"])["Attributes"]
+    statements = {s["Sid"]: s for s in json.loads(topic["Policy"])["Statement"]}
+    assert statements["OnlyTheOrchestratorPublishes"]["Action"] == "sns:Publish"
+    assert statements["OnlyAdministratorsSubscribe"]["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == [
+        "arn:aws:iam::123456789012:root"]

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "build" / "notebooks"
 NAMES = ["00_setup_check", "01_deploy", "02_build_state_machine", "03_fire_bad_policy", "04_decide",
-         "05_execution_history", "06_going_further", "07_cleanup"]
+         "05_execution_history", "06_going_further", "07_attack_and_defence", "08_cleanup"]
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,7 @@ def test_decision_panel_email_and_outcome(workshop_run):
     text = _text("04_decide")
     assert "approval(s) waiting" in text and "s3:DeleteBucket" in text
     assert "Approval needed: IAM policy workshop-bad-policy-" in text
-    assert "Approved (HTTP 200)" in text
+    assert "Approved (via panel)" in text and "decided via panel" in text
     assert "SUCCEEDED via AskUser → usersChoice → approved" in text
     assert "the original document is in force again" in text
 
@@ -117,18 +117,32 @@ def test_history_graph_table_timeline_and_side_by_side(workshop_run):
     assert len(svgs) >= 2  # the coloured graph and the timeline
     text = _text("05_execution_history")
     assert "<details>" in text and "TaskStateEntered" in text
-    assert "alert path: CheckEvent → ModifyState → ValidatePolicy → ChooseAction → AllowWithNotification" in text
+    assert ("alert path: CheckEvent → WhichChange → CreatePolicyTarget → ModifyState → ValidatePolicy → "
+            "CheckOwnOrGone → ChooseAction → AllowWithNotification") in text
     assert "remediation path:" in text and "TempRemove → CheckDuplicate → AskUser" in text
+    assert "approved via panel" in text  # the incidents table, with notebook 04's decision
 
 
 def test_going_further_covers_edit_timeout_and_catch(workshop_run):
     text = _text("06_going_further")
-    assert "ModifyVersionState" in text
+    assert "CreatePolicyVersionTarget" in text
     assert "NotifyTimeout → ApprovalTimedOut" in text
     assert "TempRemove → NotifyFailure → IncidentFailed" in text
 
 
+def test_attack_and_defence_shows_every_defence_holding(workshop_run):
+    text = _text("07_attack_and_defence")
+    for attack in ("approve an incident with the task token read from the execution history",
+                   "turn the e-mail's deny link into an approval by editing its path",
+                   "make a harmless policy admin with a forged execution, then approve it",
+                   "invoke RestorePolicy directly with a victim policy and an admin document",
+                   "put a risky policy version in force with SetDefaultPolicyVersion",
+                   "give a user a risky inline policy with PutUserPolicy"):
+        assert f"held: {attack}" in text
+    assert "Denied 3 incident(s)." in text
+
+
 def test_cleanup_leaves_nothing_behind(workshop_run):
     _, leftovers = workshop_run
-    assert "is deleted" in _text("07_cleanup")
+    assert "is deleted" in _text("08_cleanup")
     assert leftovers == {"policies": [], "stacks": []}

@@ -112,6 +112,18 @@ def _what_was_done(item: dict, target: dict) -> list:
             "approving attaches it again."]
 
 
+def _short_name(target: dict, label: str) -> str:
+    """What changed, short enough for a subject line (SNS allows 100 characters)."""
+    policy = str(target.get("policyArn", "")).rsplit("/", 1)[-1]
+    if target.get("kind") == "managed":
+        return f"IAM policy {policy}"
+    if target.get("kind") == "inline":
+        return f"inline policy {target.get('policyName')} of {target.get('principalType')} {target.get('principalName')}"
+    if target.get("kind") == "attachment":
+        return f"{policy} attached to {target.get('principalType')} {target.get('principalName')}"
+    return label
+
+
 def _why(item: dict) -> str:
     matches = _json(item, "matches", [])
     if matches:
@@ -135,7 +147,7 @@ def compose_email(item: dict, links: dict, expires: datetime, execution_arn: str
     document = _text(item, "document")
     if len(document) > MAX_DOCUMENT_IN_MAIL:
         document = document[:MAX_DOCUMENT_IN_MAIL] + "\n[... the whole document is in the incidents table]"
-    subject = f"Approval needed: {label} was reverted"
+    subject = f"Approval needed: {_short_name(target, label)} was reverted"
     lines = [
         f"A change was detected and taken out of force: {label} ({_text(item, 'eventName', 'change')}).",
         f"Changed by: {who} at {_text(item, 'eventTime', '?')}",

@@ -24,7 +24,9 @@ Mends, each at one moto seam (`install()` applies them all):
   `AWS::ApiGateway::Account`, `AWS::SecretsManager::Secret` (its
   `GenerateSecretString` made here), `AWS::SecretsManager::ResourcePolicy` and
   `AWS::SNS::TopicPolicy` - resource types moto's CloudFormation skipped -
-  are created (the two policies recorded as AWS shows them, not enforced). A stage's `MethodSettings` (throttling) and `AccessLogSetting`,
+  are created (the two policies recorded as AWS shows them, not enforced);
+  `AWS::DynamoDB::Table`'s `SSESpecification` and
+  `PointInTimeRecoverySpecification`, which moto ignored, are applied. A stage's `MethodSettings` (throttling) and `AccessLogSetting`,
   and the account's `CloudWatchRoleArn`, are recorded as AWS shows them
   (GetStage, GetAccount) but not enforced: the local cloud neither throttles
   nor writes access logs, and a logged note says so. (Any other type moto
@@ -540,7 +542,7 @@ def _define_security_models():
             value = p.get("SecretString")
             if value is None and "GenerateSecretString" in p:
                 value = cls.generated(p["GenerateSecretString"])
-            name = p.get("Name") or f"{resource_name}-{secrets.token_hex(6)}"
+            name = p.get("Name") or resource_name  # moto made it unique, as CloudFormation does
             created = secretsmanager_backends[account_id][region_name].create_secret(
                 name=name, secret_string=value, secret_binary=None, description=p.get("Description"),
                 tags=p.get("Tags"), kms_key_id=p.get("KmsKeyId"), client_request_token=None,
@@ -667,6 +669,37 @@ def _stage_operations(properties: dict) -> list[dict]:
     return operations
 
 
+def install_dynamodb_table_properties() -> None:
+    """AWS::DynamoDB::Table's SSESpecification (CloudFormation spells it SSEEnabled, the API Enabled: moto
+    read only the API's) and PointInTimeRecoverySpecification (moto ignored it): DescribeTable and
+    DescribeContinuousBackups show them as on AWS."""
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.table import Table
+
+    original = Table.create_from_cloudformation_json.__func__
+    if getattr(original, "_localcloud", False):
+        return
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = dict(cloudformation_json.get("Properties") or {})
+        sse = properties.get("SSESpecification")
+        if isinstance(sse, dict) and "SSEEnabled" in sse:
+            properties["SSESpecification"] = {
+                "Enabled": str(sse["SSEEnabled"]).lower() == "true",
+                **{k: v for k, v in sse.items() if k in ("SSEType", "KMSMasterKeyId")}}
+        table = original(cls, resource_name, {**cloudformation_json, "Properties": properties}, account_id,
+                         region_name, **kwargs)
+        recovery = properties.get("PointInTimeRecoverySpecification") or {}
+        if str(recovery.get("PointInTimeRecoveryEnabled")).lower() == "true":
+            dynamodb_backends[account_id][region_name].update_continuous_backups(
+                table.name, {"PointInTimeRecoveryEnabled": True, **{
+                    k: v for k, v in recovery.items() if k == "RecoveryPeriodInDays"}})
+        return table
+
+    create._localcloud = True
+    Table.create_from_cloudformation_json = classmethod(create)
+
+
 def install_resource_types() -> None:
     from moto.cloudformation import parsing
     from moto.stepfunctions import models as sfn_models
@@ -677,6 +710,7 @@ def install_resource_types() -> None:
         return
     _define_models()
     _define_security_models()
+    install_dynamodb_table_properties()
     for cached in (parsing.get_model_list, parsing.get_model_map, getattr(parsing, "get_name_type_map", None)):
         if cached is not None and hasattr(cached, "cache_clear"):
             cached.cache_clear()

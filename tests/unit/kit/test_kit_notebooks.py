@@ -10,7 +10,7 @@ from workshop.notebook_run import notebook_paths, summary_lines
 ROOT = Path(__file__).resolve().parents[3]
 NOTEBOOKS = notebook_paths(ROOT)
 EXPECTED = ["00_setup_check", "01_deploy", "02_build_state_machine", "03_fire_bad_policy", "04_decide",
-            "05_execution_history", "06_going_further", "07_cleanup"]
+            "05_execution_history", "06_going_further", "07_attack_and_defence", "08_cleanup"]
 
 
 def test_the_numbered_notebooks_are_all_there():

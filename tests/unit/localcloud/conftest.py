@@ -31,6 +31,7 @@ SEAMS = [
     ("moto.cloudformation.responses", None, "get_stack_from_s3_url"),
     ("moto.cloudformation.parsing", None, "parse_and_create_resource"),
     ("moto.cloudformation.parsing", None, "parse_and_update_resource"),
+    ("moto.dynamodb.models.table", "Table", "create_from_cloudformation_json"),
 ]
 
 

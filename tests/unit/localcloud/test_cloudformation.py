@@ -137,3 +137,57 @@ def test_stage_throttling_access_log_and_account_role_are_recorded_with_a_note(c
     notes = [r.getMessage() for r in caplog.records]
     assert any("stage Prod" in n and "not enforced" in n for n in notes), notes
     assert any("arn:aws:iam::123456789012:role/api-logs recorded" in n for n in notes), notes
+
+
+DEFENCES = {
+    "Resources": {
+        "Topic": {"Type": "AWS::SNS::Topic"},
+        "TopicPolicy": {"Type": "AWS::SNS::TopicPolicy", "Properties": {
+            "Topics": [{"Ref": "Topic"}],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Sid": "NoSubscribers", "Effect": "Deny", "Principal": "*", "Action": "sns:Subscribe",
+                 "Resource": {"Ref": "Topic"}}]}}},
+        "Secret": {"Type": "AWS::SecretsManager::Secret", "Properties": {
+            "Description": "signs links", "GenerateSecretString": {"PasswordLength": 64, "ExcludePunctuation": True}}},
+        "SecretPolicy": {"Type": "AWS::SecretsManager::ResourcePolicy", "Properties": {
+            "SecretId": {"Ref": "Secret"}, "ResourcePolicy": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Deny", "Principal": "*", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}}},
+        "Table": {"Type": "AWS::DynamoDB::Table", "Properties": {
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True}}},
+    },
+    "Outputs": {"Secret": {"Value": {"Ref": "Secret"}}, "Table": {"Value": {"Ref": "Table"}},
+                "Topic": {"Value": {"Ref": "Topic"}}},
+}
+
+
+def test_the_incidents_table_secret_and_policies_are_created_as_aws_shows_them():
+    with mock_aws():
+        cloudformation.install("http://127.0.0.1:4566")
+        client = boto3.client("cloudformation", region_name="us-east-1")
+        client.create_stack(StackName="defences", TemplateBody=json.dumps(DEFENCES))
+        stack = client.describe_stacks(StackName="defences")["Stacks"][0]
+        assert stack["StackStatus"] == "CREATE_COMPLETE"
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+        secrets = boto3.client("secretsmanager", region_name="us-east-1")
+        value = secrets.get_secret_value(SecretId=outputs["Secret"])["SecretString"]
+        assert len(value) == 64 and value.isalnum()  # generated, no punctuation
+        assert outputs["Secret"].startswith("arn:aws:secretsmanager:us-east-1:123456789012:secret:defences-Secret-")
+        again = cloudformation._define_security_models()[0].generated({"PasswordLength": 64,
+                                                                       "ExcludePunctuation": True})
+        assert again != value  # random each time
+        policy = json.loads(secrets.get_resource_policy(SecretId=outputs["Secret"])["ResourcePolicy"])
+        assert policy["Statement"][0]["Action"] == "secretsmanager:GetSecretValue"
+
+        topic = boto3.client("sns", region_name="us-east-1").get_topic_attributes(TopicArn=outputs["Topic"])
+        assert json.loads(topic["Attributes"]["Policy"])["Statement"][0]["Sid"] == "NoSubscribers"
+
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        table = dynamodb.describe_table(TableName=outputs["Table"])["Table"]
+        assert table["SSEDescription"]["Status"] == "ENABLED"
+        backups = dynamodb.describe_continuous_backups(TableName=outputs["Table"])["ContinuousBackupsDescription"]
+        assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"

@@ -1,0 +1,233 @@
+"""Attack and defence, side by side (notebook 07).
+
+Each function does what an attacker with *some* access would do, with plain
+boto3 and HTTP against the deployed stack, and reports what happened and
+whether the defence held. Each attack worked on the design this kit started
+from; see the README's threat model for what the orchestrator cannot stop.
+
+    from workshop.attacks import approve_with_token_from_history
+    approve_with_token_from_history(cloud, outputs, run.arn)   # -> an AttackResult
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlsplit
+
+from workshop import incident_table
+from workshop.approvals import find_token, post_decision
+from workshop.incident import (ROOT, fire_inline_policy, fire_policy, fire_policy_version, fire_set_default,
+                               policy_versions, unique_policy_name, wait_for_end, watch_incident)
+from workshop.history import load_history
+
+ADMIN_DOCUMENT = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+@dataclass
+class AttackResult:
+    """What was tried, with which access, what happened, and whether the defence held (None: not tried)."""
+
+    attack: str
+    needs: str
+    happened: list = field(default_factory=list)
+    held: bool | None = None
+
+    def __repr__(self) -> str:
+        verdict = {True: "DEFENCE HELD", False: "DEFENCE BROKEN", None: "NOT TRIED HERE"}[self.held]
+        return "\n".join([f"{verdict}: {self.attack} (needs: {self.needs})", *(f"  - {h}" for h in self.happened)])
+
+    def _repr_html_(self) -> str:
+        colour, verdict = {True: ("#1d8102", "🛡 defence held"), False: ("#d13212", "✗ defence broken"),
+                           None: ("#555", "not tried here")}[self.held]
+        items = "".join(f"<li>{html.escape(h)}</li>" for h in self.happened)
+        return (f"<div style='border-left:4px solid {colour};padding:2px 10px;margin:4px 0'>"
+                f"<strong style='color:{colour}'>{verdict}</strong> — {html.escape(self.attack)} "
+                f"<small>(needs: {html.escape(self.needs)})</small><ul style='margin:4px 0'>{items}</ul></div>")
+
+
+def _incident_of(cloud, outputs: dict, execution_arn: str):
+    for incident in incident_table.list_incidents(cloud.client("dynamodb"), incident_table.table_name(outputs)):
+        if incident.execution_arn == execution_arn:
+            return incident
+    return None
+
+
+def _status(cloud, execution_arn: str) -> str:
+    return cloud.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
+
+
+# --- decisions --------------------------------------------------------------------------------
+
+
+def approve_with_token_from_history(cloud, outputs: dict, execution_arn: str) -> AttackResult:
+    """Read access to Step Functions shows AskUser's task token; post it to the public approve URL."""
+    result = AttackResult("approve an incident with the task token read from the execution history",
+                          "states:GetExecutionHistory (read-only) and the public endpoint")
+    history = load_history(cloud.client("stepfunctions"), execution_arn)
+    token = find_token(history.task_parameters("AskUser"))
+    if not token:
+        result.happened.append("No AskUser task in this execution's history: fire the bad policy first.")
+        return result
+    result.happened.append(f"GetExecutionHistory shows the task token ({token[:16]}…, {len(token)} characters).")
+    answer = post_decision(outputs["ApproveUrl"], {"token": token}, "allow")
+    result.happened.append(f"POST token=… to ApproveUrl: HTTP {answer.status} «{answer.title}»: {answer.message}")
+    incident = _incident_of(cloud, outputs, execution_arn)
+    status = _status(cloud, execution_arn)
+    decided = bool(incident and incident.decision)
+    result.happened.append(f"The execution is {status}; the incident is "
+                           + ("decided: " + incident.decision if decided else "still undecided") + ".")
+    result.held = 400 <= answer.status < 500 and status == "RUNNING" and not decided
+    return result
+
+
+def approve_with_an_edited_deny_link(cloud, outputs: dict, about: str) -> AttackResult:
+    """Whoever sees the deny link (a forwarded e-mail, a screen share) edits /deny into /allow."""
+    result = AttackResult("turn the e-mail's deny link into an approval by editing its path",
+                          "a deny link (forwarded, shown, logged)")
+    if not cloud.is_local:
+        result.happened.append("On AWS the link is in your inbox: change /deny? into /allow? in it and open it; "
+                               "the page says «This link is not valid».")
+        return result
+    from workshop.mail import latest_email
+
+    mail = latest_email(cloud, about).message
+    if not mail:
+        result.happened.append(f"No approval e-mail about {about} in the local mailbox.")
+        return result
+    deny = next(word for word in mail["body"].split() if "/deny?" in word)
+    edited = deny.replace("/deny?", "/allow?")
+    fields = {k: v[0] for k, v in parse_qs(urlsplit(edited).query).items()}
+    result.happened.append(f"The deny link, edited: …/allow?incident={fields.get('incident', '?')[:8]}…"
+                           f"&signature={fields.get('signature', '?')[:8]}…")
+    answer = post_decision(edited.split("?")[0], fields, "allow")
+    result.happened.append(f"Its form posted to ApproveUrl: HTTP {answer.status} «{answer.title}»: {answer.message}")
+    incident = next((i for i in incident_table.list_incidents(cloud.client("dynamodb"),
+                                                              incident_table.table_name(outputs))
+                     if i.incident_id == fields.get("incident")), None)
+    undecided = incident is not None and not incident.decision
+    result.happened.append("The incident is " + ("still undecided." if undecided else "decided!"))
+    result.held = 400 <= answer.status < 500 and undecided
+    return result
+
+
+# --- IAM writes -------------------------------------------------------------------------------
+
+
+def _forged_event(victim_arn: str, document: dict) -> dict:
+    event = json.loads((ROOT / "events" / "create_policy_version.json").read_text())
+    detail = event["detail"]
+    detail["eventID"] = str(uuid.uuid4())
+    detail["requestParameters"].update(policyArn=victim_arn, policyDocument=json.dumps(document))
+    detail["responseElements"]["policyVersion"]["versionId"] = "v1"
+    return event
+
+
+def forge_an_execution(cloud, outputs: dict, victim_arn: str, document: dict | None = None) -> AttackResult:
+    """StartExecution with a CloudTrail-shaped event naming a victim policy and an admin document."""
+    result = AttackResult("make a harmless policy admin with a forged execution, then approve it",
+                          "states:StartExecution on the state machine")
+    iam, sfn = cloud.client("iam"), cloud.client("stepfunctions")
+    before = policy_versions(iam, victim_arn)
+    started = sfn.start_execution(stateMachineArn=outputs["StateMachineArn"],
+                                  input=json.dumps(_forged_event(victim_arn, document or ADMIN_DOCUMENT)))
+    result.happened.append(f"StartExecution with a CreatePolicyVersion event naming {victim_arn.rsplit('/', 1)[-1]} "
+                           "v1, `\"Action\": \"*\"` in its document.")
+    history = watch_incident_end(cloud, started["executionArn"])
+    result.happened.append("Path: " + " → ".join(history.path()))
+    verdict = history.output() if isinstance(history.output(), dict) else {}
+    judged = (verdict.get("taskresult") or {}).get("documentSource")
+    if judged:
+        result.happened.append(f"ValidatePolicy judged what IAM holds ({judged}), not the event's document.")
+    if history.status == "RUNNING":  # asked a human: the attacker approves (a fooled admin, or a stolen link)
+        incident = _incident_of(cloud, outputs, started["executionArn"])
+        if incident is not None:
+            incident_table.decide(cloud.client("dynamodb"), sfn, incident_table.table_name(outputs), incident,
+                                  "allow", "attacker")
+            wait_for_end(cloud, started["executionArn"])
+    after = policy_versions(iam, victim_arn)
+    result.happened.append(f"The victim's versions: before {before.ids()}, after {after.ids()}; its document in "
+                           f"force {'unchanged' if after.default_document() == before.default_document() else 'CHANGED'}.")
+    result.held = after.ids() == before.ids() and after.default_document() == before.default_document()
+    return result
+
+
+def watch_incident_end(cloud, execution_arn: str):
+    """The execution once it ends or waits for a human (a forged one may do either)."""
+    from workshop.waiting import wait_for
+
+    sfn = cloud.client("stepfunctions")
+
+    def settled():
+        history = load_history(sfn, execution_arn)
+        path = history.path()
+        return history if history.status != "RUNNING" or (path and path[-1] == "AskUser") else None
+
+    return wait_for(settled, what="the forged execution to end", timeout=60, progress=False)
+
+
+def invoke_restore_directly(cloud, stack_name: str, victim_arn: str) -> AttackResult:
+    """lambda:InvokeFunction on RestorePolicy with the sample's input: an ARN and a document to restore."""
+    result = AttackResult("invoke RestorePolicy directly with a victim policy and an admin document",
+                          "lambda:InvokeFunction on RestorePolicy")
+    function = next(r["PhysicalResourceId"] for r in cloud.stack_resources(stack_name)
+                    if r["LogicalResourceId"] == "RestorePolicy")
+    iam = cloud.client("iam")
+    before = policy_versions(iam, victim_arn)
+    answer = cloud.client("lambda").invoke(FunctionName=function, Payload=json.dumps(
+        {"policyMeta": {"arn": victim_arn, "versionId": "v1"}, "policy": json.dumps(ADMIN_DOCUMENT)}))
+    payload = json.loads(answer["Payload"].read() or b"{}")
+    result.happened.append(f"RestorePolicy answered {payload.get('errorType', 'success')}: "
+                           f"{payload.get('errorMessage', payload)}")
+    after = policy_versions(iam, victim_arn)
+    result.happened.append(f"The victim's versions: before {before.ids()}, after {after.ids()}.")
+    result.held = bool(answer.get("FunctionError")) and after.ids() == before.ids() and \
+        after.default_document() == before.default_document()
+    return result
+
+
+# --- the paths the sample did not watch -----------------------------------------------------------
+
+
+def put_back_a_risky_version(cloud, outputs: dict, document=None) -> AttackResult:
+    """A risky version staged as non-default (reported, not in force), then made the default."""
+    result = AttackResult("put a risky policy version in force with SetDefaultPolicyVersion",
+                          "iam:CreatePolicyVersion and iam:SetDefaultPolicyVersion on a policy")
+    machine = outputs["StateMachineArn"]
+    good = fire_policy(cloud, ROOT / "policies" / "goodpolicy.json", name=unique_policy_name("staged"))
+    watch_incident(cloud, machine, good, until=None)
+    staged = fire_policy_version(cloud, good.arn, document or ROOT / "policies" / "badpolicy.json",
+                                 set_as_default=False)
+    report = watch_incident(cloud, machine, staged, until=None)
+    result.happened.append(f"CreatePolicyVersion {staged.version_id} (not the default): "
+                           + " → ".join(report.path()[-2:]) + " — reported, not in force.")
+    made_default = fire_set_default(cloud, good.arn, staged.version_id)
+    run = watch_incident(cloud, machine, made_default, until="AskUser")
+    result.happened.append("SetDefaultPolicyVersion: " + " → ".join(run.path()[-3:]))
+    after = policy_versions(cloud.client("iam"), good.arn)
+    harmless = any(s.get("Sid") == "RevertedBySecurityOrchestrator"
+                   for s in (after.default_document() or {}).get("Statement", []))
+    result.happened.append(f"Versions now {after.ids()}; in force: "
+                           + ("the harmless version." if harmless else "NOT the harmless version."))
+    result.held = harmless and staged.version_id not in after.ids()
+    return result
+
+
+def add_an_inline_policy(cloud, outputs: dict, document=None) -> AttackResult:
+    """PutUserPolicy: a risky inline policy on a user (no managed policy involved at all)."""
+    result = AttackResult("give a user a risky inline policy with PutUserPolicy", "iam:PutUserPolicy on a user")
+    iam = cloud.client("iam")
+    user = f"workshop-user-{secrets.token_hex(3)}"
+    iam.create_user(UserName=user)
+    fired = fire_inline_policy(cloud, "user", user, "extra", document or ROOT / "policies" / "badpolicy.json")
+    run = watch_incident(cloud, outputs["StateMachineArn"], fired, until="AskUser")
+    result.happened.append(f"PutUserPolicy on {user}: " + " → ".join(run.path()[-3:]))
+    remaining = iam.list_user_policies(UserName=user)["PolicyNames"]
+    incident = _incident_of(cloud, outputs, run.arn)
+    result.happened.append(f"The user's inline policies now: {remaining or 'none'}; the incidents table keeps "
+                           f"the document for a restore ({len(incident.document) if incident else 0} characters).")
+    result.held = remaining == [] and incident is not None
+    return result

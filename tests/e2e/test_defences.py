@@ -1,0 +1,310 @@
+"""Issue 10's attacks, each against the deployed stack: the orchestrator defends itself.
+
+Every test here is an attack that worked on the design this kit started from
+(the token in the links, the document taken from the event, RestorePolicy
+restoring whatever its input said, only two IAM calls watched) and fails
+now. Plain boto3 and HTTP against the session's local cloud, with the stack
+deployed by the real `sam deploy`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+import requests
+from stack_incidents import (ADMIN_DOCUMENT, ADMINISTRATOR_ACCESS, BAD, GOOD, approval_mail, approval_mails,
+                             attached, aws, cloudtrail_event, decide_by_link, default_document, finished,
+                             harmless_in_force, incidents_about, inline_text, link, link_fields, mails_about,
+                             new_principal, put_on_the_bus, rule_paused, states_entered, task_parameters, unique,
+                             versions, waiting_at)
+
+from polling import wait_for
+from workshop.approvals import find_token
+
+pytestmark = pytest.mark.e2e
+
+
+def _refused(response: requests.Response, status: int | None = None) -> None:
+    assert 400 <= response.status_code < 500, (response.status_code, response.text[:300])
+    if status is not None:
+        assert response.status_code == status, (response.status_code, response.text[:300])
+    assert "Traceback" not in response.text and response.headers.get("Cache-Control") == "no-store"
+
+
+def waiting_incident(stack: dict, endpoint: str, document: str = BAD, kind: str = "policy"):
+    """A new risky policy, reverted; its incident waits at AskUser: (arn, execution arn, approval mail)."""
+    sfn = aws("stepfunctions")
+    arn = aws("iam").create_policy(PolicyName=unique(kind), PolicyDocument=document)["Policy"]["Arn"]
+    mail = approval_mail(endpoint, arn)
+    [incident] = incidents_about(stack, arn)
+    wait_for(lambda: waiting_at(sfn, incident["executionArn"], "AskUser"), what="the incident to wait at AskUser")
+    return arn, incident["executionArn"], mail
+
+
+def alert_run(stack: dict, arn: str) -> None:
+    """Wait for the alert run a harmless change starts, so that later steps see a quiet policy."""
+    wait_for(lambda: mails_about(aws_endpoint(stack), arn.rsplit("/", 1)[-1], "no restricted actions"),
+             what=f"the alert for {arn}")
+
+
+def aws_endpoint(stack: dict) -> str:
+    return stack["ApiUrl"].split("/_localcloud/")[0]
+
+
+# --- §2 decisions only from the person who got the e-mail -----------------------------------------
+
+
+def test_the_task_token_from_the_history_decides_nothing(deployed_stack, local_cloud):
+    """Read access to Step Functions shows the token (AskUser's parameters): it no longer approves."""
+    sfn = aws("stepfunctions")
+    arn, execution, mail = waiting_incident(deployed_stack, local_cloud, kind="history")
+    token = find_token(task_parameters(sfn, execution, "AskUser"))
+    assert token, "the token is in the history (waitForTaskToken needs it there)"
+    for url in (deployed_stack["ApproveUrl"], deployed_stack["DenyUrl"]):
+        _refused(requests.post(url, data={"token": token}, timeout=60), 403)
+        _refused(requests.post(url, json={"token": token}, timeout=60), 403)
+        _refused(requests.post(url, params={"token": token}, timeout=60), 403)
+        _refused(requests.get(url, params={"token": token}, timeout=60), 403)
+    assert waiting_at(sfn, execution, "AskUser") and harmless_in_force(arn)
+    assert "decision" not in incidents_about(deployed_stack, arn)[0]
+    assert token not in mail["body"]  # nor is it in the e-mail
+    assert decide_by_link(mail, "deny").status_code == 200
+
+
+def test_a_deny_link_edited_into_an_allow_link_is_refused(deployed_stack, local_cloud):
+    sfn = aws("stepfunctions")
+    arn, execution, mail = waiting_incident(deployed_stack, local_cloud, kind="edited")
+    edited = link(mail, "deny").replace("/deny?", "/allow?")
+    _refused(requests.get(edited, timeout=60), 403)
+    endpoint, fields = link_fields(edited)
+    _refused(requests.post(endpoint, data=fields, timeout=60), 403)
+    assert waiting_at(sfn, execution, "AskUser") and harmless_in_force(arn)
+    assert decide_by_link(mail, "deny").status_code == 200  # the link as sent still works
+    assert finished(sfn, execution)["status"] == "SUCCEEDED" and harmless_in_force(arn)
+
+
+def test_allow_and_deny_within_milliseconds_one_decision_stands(deployed_stack, local_cloud):
+    sfn = aws("stepfunctions")
+    arn, execution, mail = waiting_incident(deployed_stack, local_cloud, kind="race")
+    barrier, answers = threading.Barrier(2), {}
+
+    def press(decision):
+        endpoint, fields = link_fields(link(mail, decision))
+        barrier.wait(timeout=30)
+        answers[decision] = requests.post(endpoint, data=fields, timeout=60)
+
+    threads = [threading.Thread(target=press, args=(d,)) for d in ("allow", "deny")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    statuses = {d: r.status_code for d, r in answers.items()}
+    assert sorted(statuses.values()) == [200, 409], statuses
+    stood = next(d for d, s in statuses.items() if s == 200)
+    loser = answers["deny" if stood == "allow" else "allow"]
+    assert f"already {'approved' if stood == 'allow' else 'denied'}" in loser.text
+    assert incidents_about(deployed_stack, arn)[0]["decision"] == stood
+    assert finished(sfn, execution)["status"] == "SUCCEEDED"
+    restored = default_document(arn)[1] == json.loads(BAD)
+    assert restored == (stood == "allow")
+    for decision in ("allow", "deny"):  # and later: still the one decision
+        _refused(decide_by_link(mail, decision), 409)
+
+
+@pytest.mark.parametrize("body, status", [("[" * 100_000, 413), ("[" * 3_000, 400),
+                                          ('[{"a":' * 480 + "1" + "}]" * 480, 400)])
+def test_huge_or_nested_decision_bodies_are_a_4xx(deployed_stack, body, status):
+    for url in (deployed_stack["ApproveUrl"], deployed_stack["DenyUrl"]):
+        _refused(requests.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=60), status)
+
+
+# --- §1 IAM is the source of truth ------------------------------------------------------------
+
+
+def test_a_forged_execution_cannot_make_a_harmless_policy_admin(deployed_stack, local_cloud):
+    """states:StartExecution and a CloudTrail-shaped event naming a victim, an admin document in it, then an
+    approval: the sample's RestorePolicy wrote that document into the victim."""
+    sfn = aws("stepfunctions")
+    victim = aws("iam").create_policy(PolicyName=unique("victim"), PolicyDocument=GOOD)["Policy"]["Arn"]
+    alert_run(deployed_stack, victim)
+    forged = cloudtrail_event("CreatePolicyVersion",
+                              {"policyArn": victim, "policyDocument": ADMIN_DOCUMENT, "setAsDefault": True},
+                              {"policyVersion": {"versionId": "v1", "isDefaultVersion": True}})
+    started = sfn.start_execution(stateMachineArn=deployed_stack["StateMachineArn"], input=json.dumps(forged))
+    done = finished(sfn, started["executionArn"])
+    for mail in approval_mails(local_cloud, victim):  # if anyone is asked, the attacker approves
+        decide_by_link(mail, "allow")
+    assert done["status"] == "SUCCEEDED" and "TempRemove" not in states_entered(sfn, started["executionArn"])
+    assert default_document(victim) == ("v1", json.loads(GOOD)) and versions(victim) == ["v1"]
+    assert "allows none of the restricted actions" in mails_about(local_cloud, victim.rsplit("/", 1)[-1],
+                                                                  "no restricted actions")[-1]["body"]
+
+    # A version IAM does not hold is nothing to judge, let alone to restore.
+    forged["detail"]["eventID"] = unique("event")
+    forged["detail"]["responseElements"]["policyVersion"]["versionId"] = "v9"
+    again = sfn.start_execution(stateMachineArn=deployed_stack["StateMachineArn"], input=json.dumps(forged))
+    assert finished(sfn, again["executionArn"])["status"] == "SUCCEEDED"
+    assert states_entered(sfn, again["executionArn"])[-1] == "AlreadyHandled"
+    assert versions(victim) == ["v1"] and not approval_mails(local_cloud, victim)
+
+
+def test_a_forged_own_identity_does_not_wave_a_risky_change_through(deployed_stack, local_cloud):
+    """The sample skipped any event whose userIdentity named the orchestrator's roles."""
+    revert_role = next(r["PhysicalResourceId"] for r in aws("cloudformation").describe_stack_resources(
+        StackName="e2e-orchestrator")["StackResources"] if r["LogicalResourceId"] == "RevertPolicyRole")
+    role_arn = aws("iam").get_role(RoleName=revert_role)["Role"]["Arn"]
+    with rule_paused(deployed_stack):
+        arn = aws("iam").create_policy(PolicyName=unique("disguised"), PolicyDocument=BAD)["Policy"]["Arn"]
+    event = cloudtrail_event("CreatePolicy", {"policyName": arn.rsplit("/", 1)[-1]},
+                             {"policy": {"arn": arn, "defaultVersionId": "v1"}},
+                             user_identity={"type": "AssumedRole", "arn": f"{role_arn}/session",
+                                            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": role_arn}}})
+    aws("stepfunctions").start_execution(stateMachineArn=deployed_stack["StateMachineArn"], input=json.dumps(event))
+    mail = approval_mail(local_cloud, arn)
+    assert harmless_in_force(arn) and "v1" not in versions(arn)
+    assert decide_by_link(mail, "deny").status_code == 200
+
+
+def test_invoking_restore_policy_directly_restores_nothing(deployed_stack, local_cloud):
+    lam = aws("lambda")
+    function = next(f["FunctionName"] for f in lam.list_functions()["Functions"]
+                    if f["FunctionName"].startswith("e2e-orchestrator-RestorePolicy"))
+    victim = aws("iam").create_policy(PolicyName=unique("direct"), PolicyDocument=GOOD)["Policy"]["Arn"]
+    alert_run(deployed_stack, victim)
+    # The sample's input: the ARN and the document to restore.
+    answer = lam.invoke(FunctionName=function, Payload=json.dumps({
+        "policyMeta": {"arn": victim, "versionId": "v1"}, "policy": ADMIN_DOCUMENT}))
+    assert answer.get("FunctionError") and "InvalidEvent" in answer["Payload"].read().decode()
+    assert default_document(victim) == ("v1", json.loads(GOOD))
+
+    # A real incident nobody approved (yet): its id alone restores nothing.
+    arn, execution, mail = waiting_incident(deployed_stack, local_cloud, kind="undecided")
+    incident = incidents_about(deployed_stack, arn)[0]["incidentId"]
+    answer = lam.invoke(FunctionName=function, Payload=json.dumps({"incidentId": incident}))
+    assert answer.get("FunctionError") and "NotApproved" in answer["Payload"].read().decode()
+    assert harmless_in_force(arn)
+    assert decide_by_link(mail, "deny").status_code == 200
+    answer = lam.invoke(FunctionName=function, Payload=json.dumps({"incidentId": incident}))  # denied: still no
+    assert answer.get("FunctionError") and "NotApproved" in answer["Payload"].read().decode()
+    assert harmless_in_force(arn)
+
+
+def test_an_event_without_the_document_is_judged_from_iam(deployed_stack, local_cloud):
+    """CloudTrail leaves out a request field that is too large; the sample then ended at InvalidEvent."""
+    with rule_paused(deployed_stack):
+        arn = aws("iam").create_policy(PolicyName=unique("nodoc"), PolicyDocument=BAD)["Policy"]["Arn"]
+    put_on_the_bus(cloudtrail_event("CreatePolicy", {"policyName": arn.rsplit("/", 1)[-1]},
+                                    {"policy": {"arn": arn, "defaultVersionId": "v1"}}))
+    mail = approval_mail(local_cloud, arn)
+    assert harmless_in_force(arn) and "v1" not in versions(arn)
+    assert '"s3:DeleteBucket"' in mail["body"]  # the document, as IAM held it
+    [incident] = incidents_about(deployed_stack, arn)
+    assert json.loads(incident["document"]) == json.loads(BAD)
+    assert decide_by_link(mail, "deny").status_code == 200
+
+
+def test_two_deliveries_at_the_same_moment_ask_one_human(deployed_stack, local_cloud):
+    sfn = aws("stepfunctions")
+    with rule_paused(deployed_stack):
+        arn = aws("iam").create_policy(PolicyName=unique("twice"), PolicyDocument=BAD)["Policy"]["Arn"]
+    event = json.dumps(cloudtrail_event("CreatePolicy", {"policyName": arn.rsplit("/", 1)[-1]},
+                                        {"policy": {"arn": arn, "defaultVersionId": "v1"}}))
+    barrier, started = threading.Barrier(2), []
+
+    def deliver():
+        barrier.wait(timeout=30)
+        started.append(sfn.start_execution(stateMachineArn=deployed_stack["StateMachineArn"], input=event))
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    mail = approval_mail(local_cloud, arn)
+
+    def settled():
+        ends = [states_entered(sfn, s["executionArn"])[-1:] for s in started]
+        return ends if all(e and e[0] in ("AskUser", "AlreadyHandled") for e in ends) else None
+
+    ends = sorted(e[0] for e in wait_for(settled, what="both executions to ask or stop"))
+    assert ends == ["AlreadyHandled", "AskUser"]
+    assert len(approval_mails(local_cloud, arn)) == 1 and len(incidents_about(deployed_stack, arn)) == 1
+    assert decide_by_link(mail, "deny").status_code == 200
+
+
+# --- §3 every way a risky permission becomes live -------------------------------------------------
+
+
+@pytest.mark.parametrize("decision", ["allow", "deny"])
+def test_set_default_policy_version_is_caught(deployed_stack, local_cloud, decision):
+    iam, sfn = aws("iam"), aws("stepfunctions")
+    arn = iam.create_policy(PolicyName=unique(f"setdefault-{decision}"), PolicyDocument=GOOD)["Policy"]["Arn"]
+    alert_run(deployed_stack, arn)
+    staged = iam.create_policy_version(PolicyArn=arn, PolicyDocument=BAD, SetAsDefault=False)["PolicyVersion"]
+    notice = wait_for(lambda: next((m for m in mails_about(local_cloud, f"{arn} version {staged['VersionId']}",
+                                                           "no restricted")), None),
+                      what="the report of the staged version")
+    assert "not the default" in notice["body"] and versions(arn) == ["v1", staged["VersionId"]]
+
+    iam.set_default_policy_version(PolicyArn=arn, VersionId=staged["VersionId"])
+    mail = approval_mail(local_cloud, arn)
+    assert f"Offending version: {staged['VersionId']}" in mail["body"]
+    assert "SetDefaultPolicyVersion" in mail["body"] and harmless_in_force(arn)
+    assert staged["VersionId"] not in versions(arn)
+    [incident] = incidents_about(deployed_stack, arn)
+    assert decide_by_link(mail, decision).status_code == 200
+    assert finished(sfn, incident["executionArn"])["status"] == "SUCCEEDED"
+    if decision == "allow":
+        version, document = default_document(arn)
+        assert document == json.loads(BAD) and version not in ("v1", staged["VersionId"])
+        assert "v1" in versions(arn)  # the earlier version is kept
+    else:
+        assert harmless_in_force(arn) and staged["VersionId"] not in versions(arn)
+
+
+@pytest.mark.parametrize("kind, decision", [("user", "allow"), ("role", "deny"), ("group", "allow")])
+def test_an_inline_policy_is_caught(deployed_stack, local_cloud, kind, decision):
+    iam, sfn = aws("iam"), aws("stepfunctions")
+    principal = new_principal(kind)
+    written = BAD.replace('"Version"', '"Version" ')  # spelt its own way: restored byte for byte
+    getattr(iam, f"put_{kind}_policy")(**{f"{kind.capitalize()}Name": principal}, PolicyName="extra",
+                                       PolicyDocument=written)
+    mail = approval_mail(local_cloud, f"of {kind} {principal}")
+    assert inline_text(kind, principal, "extra") is None
+    [incident] = incidents_about(deployed_stack, principal)
+    assert incident["document"] == written and f"Put{kind.capitalize()}Policy" in mail["body"]
+    assert decide_by_link(mail, decision).status_code == 200
+    assert finished(sfn, incident["executionArn"])["status"] == "SUCCEEDED"
+    assert inline_text(kind, principal, "extra") == (written if decision == "allow" else None)
+    if decision == "allow":  # the restore's own Put is recognised: nobody is asked again
+        wait_for(lambda: len(incidents_about(deployed_stack, principal)) == 1 and
+                 len(approval_mails(local_cloud, f"of {kind} {principal}")) == 1, timeout=3,
+                 what="no second incident")
+
+
+@pytest.mark.parametrize("kind, decision", [("user", "deny"), ("role", "allow"), ("group", "deny")])
+def test_attaching_administrator_access_is_caught(deployed_stack, local_cloud, kind, decision):
+    iam, sfn = aws("iam"), aws("stepfunctions")
+    principal = new_principal(kind)
+    getattr(iam, f"attach_{kind}_policy")(**{f"{kind.capitalize()}Name": principal},
+                                          PolicyArn=ADMINISTRATOR_ACCESS)
+    mail = approval_mail(local_cloud, f"{kind} {principal}")
+    assert attached(kind, principal) == []
+    [incident] = incidents_about(deployed_stack, principal)
+    assert json.loads(incident["document"])["Statement"][0]["Action"] == "*"
+    assert decide_by_link(mail, decision).status_code == 200
+    assert finished(sfn, incident["executionArn"])["status"] == "SUCCEEDED"
+    assert attached(kind, principal) == ([ADMINISTRATOR_ACCESS] if decision == "allow" else [])
+
+
+def test_an_unrecognised_event_is_e_mailed_not_dropped(deployed_stack, local_cloud):
+    sfn = aws("stepfunctions")
+    event = cloudtrail_event("PutUserPolicy", {"policyName": "x"})  # no userName: cannot say whose
+    started = sfn.start_execution(stateMachineArn=deployed_stack["StateMachineArn"], input=json.dumps(event))
+    done = finished(sfn, started["executionArn"])
+    assert done["status"] == "FAILED" and done["error"] == "InvalidEvent"
+    notice = wait_for(lambda: (mails_about(local_cloud, event["detail"]["eventID"], "Unrecognised") or [None])[0],
+                      what="the e-mail about the unrecognised event")
+    assert "check the change by hand" in notice["subject"].lower() or "Check the change by hand" in notice["body"]

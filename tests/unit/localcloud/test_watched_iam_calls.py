@@ -1,0 +1,100 @@
+"""Every IAM call that makes a permission live reaches the state machine as AWS delivers it.
+
+CloudTrail's documented shapes (the IAM API's parameters, camel-cased; these calls
+return nothing, so `responseElements` is null), the template's rule matching each,
+AWS managed policies present, and a disabled rule delivering nothing.
+"""
+
+import json
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode
+
+import boto3
+import yaml
+from moto import mock_aws
+
+from workshop.localcloud import cloudtrail, eventbridge_targets, stepfunctions
+
+ROOT = Path(__file__).resolve().parents[3]
+DOCUMENT = (ROOT / "policies/badpolicy.json").read_text()
+POLICY = "arn:aws:iam::123456789012:policy/p"
+ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+EMPTY_RESPONSE = b"<SetDefaultPolicyVersionResponse><ResponseMetadata/></SetDefaultPolicyVersionResponse>"
+
+# call -> (the IAM API's parameters, CloudTrail's requestParameters for them)
+CALLS = {
+    "SetDefaultPolicyVersion": ({"PolicyArn": POLICY, "VersionId": "v3"}, {"policyArn": POLICY, "versionId": "v3"}),
+    "PutUserPolicy": ({"UserName": "u", "PolicyName": "n", "PolicyDocument": DOCUMENT},
+                      {"userName": "u", "policyName": "n", "policyDocument": DOCUMENT}),
+    "PutRolePolicy": ({"RoleName": "r", "PolicyName": "n", "PolicyDocument": DOCUMENT},
+                      {"roleName": "r", "policyName": "n", "policyDocument": DOCUMENT}),
+    "PutGroupPolicy": ({"GroupName": "g", "PolicyName": "n", "PolicyDocument": DOCUMENT},
+                       {"groupName": "g", "policyName": "n", "policyDocument": DOCUMENT}),
+    "AttachUserPolicy": ({"UserName": "u", "PolicyArn": ADMIN}, {"userName": "u", "policyArn": ADMIN}),
+    "AttachRolePolicy": ({"RoleName": "r", "PolicyArn": ADMIN}, {"roleName": "r", "policyArn": ADMIN}),
+    "AttachGroupPolicy": ({"GroupName": "g", "PolicyArn": ADMIN}, {"groupName": "g", "policyArn": ADMIN}),
+}
+
+
+def _event(action: str) -> dict:
+    parameters, _ = CALLS[action]
+    return cloudtrail.build_event(action=action, form=parse_qs(urlencode({"Action": action, **parameters})),
+                                  response_xml=EMPTY_RESPONSE, access_key="k", account_id="123456789012")
+
+
+def _rule_pattern() -> dict:
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=Loader)
+    return template["Resources"]["StateMachine"]["Properties"]["Events"]["PolicyChanged"]["Properties"]["Pattern"]
+
+
+def test_each_watched_call_is_emitted_with_cloudtrails_request_parameters_and_no_response():
+    for action, (_, expected) in CALLS.items():
+        detail = _event(action)["detail"]
+        assert action in cloudtrail.IAM_WRITE_ACTIONS
+        assert detail["eventName"] == action and detail["eventSource"] == "iam.amazonaws.com"
+        assert detail["requestParameters"] == expected, action
+        assert detail["responseElements"] is None, action
+
+
+def test_the_templates_rule_matches_every_watched_call():
+    from moto.events.models import EventPattern
+
+    matcher = EventPattern.load(json.dumps(_rule_pattern()))
+    for action in CALLS:
+        assert matcher.matches_event(_event(action)), action
+    assert set(_rule_pattern()["detail"]["eventName"]) == {"CreatePolicy", "CreatePolicyVersion", *CALLS}
+
+
+def test_a_disabled_rule_delivers_nothing():
+    with mock_aws():
+        stepfunctions.install(port=5000)
+        eventbridge_targets.install()
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        events = boto3.client("events", region_name="us-east-1")
+        machine = sfn.create_state_machine(
+            name="m", roleArn="arn:aws:iam::123456789012:role/r",
+            definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+        events.put_rule(Name="r", EventPattern=json.dumps({"source": ["aws.iam"]}))
+        events.put_targets(Rule="r", Targets=[{"Id": "sm", "Arn": machine}])
+        entry = {"Source": "aws.iam", "DetailType": "AWS API Call via CloudTrail", "Detail": "{}"}
+        events.disable_rule(Name="r")
+        events.put_events(Entries=[entry])
+        assert sfn.list_executions(stateMachineArn=machine)["executions"] == []
+        events.enable_rule(Name="r")
+        events.put_events(Entries=[entry])
+        assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == 1
+
+
+def test_the_local_cloud_has_aws_managed_policies_to_attach(cloud):
+    iam = cloud.client("iam")
+    policy = iam.get_policy(PolicyArn=ADMIN)["Policy"]
+    document = iam.get_policy_version(PolicyArn=ADMIN, VersionId=policy["DefaultVersionId"])["PolicyVersion"]
+    assert document["Document"]["Statement"] == [{"Action": "*", "Effect": "Allow", "Resource": "*"}]
+    assert not [p for p in iam.list_policies(Scope="Local")["Policies"] if p["Arn"].startswith("arn:aws:iam::aws:")]
+    iam.create_role(RoleName="watched", AssumeRolePolicyDocument="{}")
+    iam.attach_role_policy(RoleName="watched", PolicyArn=ADMIN)
+    assert [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName="watched")["AttachedPolicies"]] == [ADMIN]
