@@ -214,8 +214,18 @@ class ApprovalsDashboard:
                         f"<strong>{html.escape(verdict)}</strong> {html.escape(incident.name)} "
                         f"<small>at {_clock(incident.decided_at)} via {html.escape(incident.decided_via)} by "
                         f"{html.escape(incident.decided_by)}</small><br><small>{html.escape(incident.label)}: "
-                        f"{html.escape(incident.outcome)}</small></div>")
+                        f"{html.escape(incident.outcome)}</small>"
+                        f"<p>The execution is now <strong>{html.escape(self._status(incident.execution_arn))}"
+                        "</strong>.</p></div>")
         return "".join(rows)
+
+    def _status(self, execution_arn: str) -> str:
+        if execution_arn in self._ended:
+            return self._ended[execution_arn].status
+        try:
+            return self.sfn.describe_execution(executionArn=execution_arn)["status"]
+        except Exception:  # an execution deleted with its state machine: say so, keep the row
+            return "unknown"
 
     def _history(self, execution: dict):
         arn = execution["executionArn"]
