@@ -19,6 +19,8 @@ SEAMS = [
     ("moto.stepfunctions.parser.backend.execution_worker", "ExecutionWorker", "_get_evaluation_entrypoint"),
     ("moto.stepfunctions.parser.asl.utils.json_path", None, "parse"),
     ("moto.awslambda.models", "LambdaFunction", "invoke"),
+    ("moto.awslambda.models", "LambdaBackend", "create_function"),
+    ("moto.awslambda.models", "LambdaFunction", "update_configuration"),
     ("moto.apigateway.models", "RestAPI", "create_from_cloudformation_json"),
     ("moto.stepfunctions.models", "StateMachine", "create_from_cloudformation_json"),
     ("moto.stepfunctions.models", "StateMachine", "update_from_cloudformation_json"),
