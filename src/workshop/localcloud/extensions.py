@@ -10,6 +10,7 @@ installing them just before the first request that needs them:
     apigateway        -> apigateway
     (execute-api route, EventBridge -> Step Functions target: the same, from code)
 
+Each group also applies its fixes of upstream moto bugs (moto_fixes.py).
 `ensure()` is idempotent and thread-safe; a request that needs a group waits
 until it is installed, so no request ever sees unpatched moto.
 """
@@ -38,7 +39,7 @@ def install_eager(port: int, endpoint: str, credentials=None) -> None:
     global _endpoint, _port, _credentials
     from moto.core.config import default_user_config
 
-    from . import eventbridge_targets, lambda_runtime, mailbox
+    from . import eventbridge_targets, lambda_runtime, mailbox, moto_fixes
 
     _endpoint, _port, _credentials = endpoint, port, credentials
     os.environ["MOTO_PORT"] = str(port)  # moto's ASL engine calls services at localhost:$MOTO_PORT
@@ -46,6 +47,7 @@ def install_eager(port: int, endpoint: str, credentials=None) -> None:
     lambda_runtime.install(endpoint)
     eventbridge_targets.install()
     mailbox.install()
+    moto_fixes.install("eager")
 
 
 def ensure(*groups: str) -> None:
@@ -69,6 +71,9 @@ def ensure(*groups: str) -> None:
                 cloudformation.install(_endpoint)
             else:
                 raise ValueError(f"unknown extension group {group!r}")
+            from . import moto_fixes
+
+            moto_fixes.install(group)
             _installed.add(group)
 
 

@@ -495,8 +495,7 @@ def invalid_payload(body) -> str | None:
 
 
 def install_payload_check() -> None:
-    """A payload that is not JSON: 400 InvalidRequestContentException, as Lambda answers;
-    a function error is `X-Amz-Function-Error: Unhandled`, as Lambda says.
+    """A payload that is not JSON: 400 InvalidRequestContentException, as Lambda answers.
 
     moto's `LambdaFunction.invoke` parses the payload itself and a bad one ended
     in a 500 page; the wrapper refuses it first and leaves every good payload
@@ -513,12 +512,7 @@ def install_payload_check() -> None:
         problem = invalid_payload(body)
         if problem is not None:
             raise LambdaClientError("InvalidRequestContentException", problem)
-        payload = original(self, body, request_headers, response_headers)
-        if response_headers.get("x-amz-function-error") == "Handled":
-            # Lambda answers "Unhandled" for every error a function raises ("Handled" was the
-            # long-gone context.fail of early Node.js runtimes); moto answered "Handled".
-            response_headers["x-amz-function-error"] = "Unhandled"
-        return payload
+        return original(self, body, request_headers, response_headers)
 
     invoke._localcloud = True
     invoke.__wrapped__ = original

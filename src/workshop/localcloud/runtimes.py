@@ -122,8 +122,9 @@ def find_python(version: str) -> str | None:
     if "%d.%d" % sys.version_info[:2] == version:
         return _base_interpreter()
     candidates = [shutil.which(f"python{version}")]
-    candidates += sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}")),
-                         reverse=True)
+    for versions in _pyenv_versions_folders():
+        candidates += sorted(glob.glob(os.path.join(versions, f"{version}.*", "bin", f"python{version}")),
+                             reverse=True)
     for candidate in candidates:
         if not candidate or not os.access(candidate, os.X_OK):
             continue
@@ -131,6 +132,16 @@ def find_python(version: str) -> str | None:
         if _answers((candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])")) == version:
             return candidate
     return None
+
+
+def _pyenv_versions_folders() -> list[str]:
+    """pyenv's versions folders: $PYENV_ROOT's, ~/.pyenv's, and the one this Python lives in (HOME may differ)."""
+    folders = [os.path.join(os.environ["PYENV_ROOT"], "versions")] if os.environ.get("PYENV_ROOT") else []
+    folders.append(os.path.expanduser(os.path.join("~", ".pyenv", "versions")))
+    own = os.path.realpath(_base_interpreter())  # .../versions/3.11.7/bin/python3.11
+    if os.path.basename(os.path.dirname(os.path.dirname(os.path.dirname(own)))) == "versions":
+        folders.append(os.path.dirname(os.path.dirname(os.path.dirname(own))))
+    return list(dict.fromkeys(folders))
 
 
 @functools.lru_cache(maxsize=16)

@@ -33,6 +33,10 @@ SEAMS = [
     ("moto.cloudformation.responses", None, "get_stack_from_s3_url"),
     ("moto.cloudformation.parsing", None, "parse_and_create_resource"),
     ("moto.cloudformation.parsing", None, "parse_and_update_resource"),
+    # moto_fixes.py
+    ("moto.sns.models", "Topic", "has_cfn_attr"),
+    ("moto.sns.models", "Topic", "get_cfn_attribute"),
+    ("moto.cloudformation.parsing", "ResourceMap", "update"),
 ]
 
 
@@ -67,8 +71,9 @@ def restore_moto():
         os.environ.pop("MOTO_PORT", None)
     else:
         os.environ["MOTO_PORT"] = moto_port
-    from workshop.localcloud import lambda_runtime
+    from workshop.localcloud import lambda_runtime, moto_fixes
 
+    moto_fixes.forget()
     if lambda_runtime._runtime is not None:
         lambda_runtime._runtime.shutdown()
         lambda_runtime._runtime = None

@@ -8,7 +8,7 @@ import pytest
 from lambda_packages import zip_package
 from moto import mock_aws
 
-from workshop.localcloud import lambda_runtime
+from workshop.localcloud import lambda_runtime, moto_fixes
 
 COMMONJS = """
 const crypto = require('crypto');
@@ -34,6 +34,7 @@ exports.handler = async (event, context) => {
 def lam():
     with mock_aws():
         runtime = lambda_runtime.install("http://127.0.0.1:9")
+        moto_fixes.install("eager")
         role = boto3.client("iam", region_name="us-east-1").create_role(
             RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         client = boto3.client("lambda", region_name="us-east-1")
