@@ -18,6 +18,10 @@ Fixes (the names used in docs/upstream.md):
   `TYPE`/`STATUS`.
 * `sns-topic-getatt-topicarn` - `Fn::GetAtt Topic.TopicArn` was refused (only
   `TopicName` was known).
+* `server-presigned-routing` - a request signed in its query string (a
+  presigned URL, `X-Amz-Credential=...`) carries no Authorization header, and
+  moto's server routed it by guesswork (an IAM call became S3 ListBuckets);
+  the credential scope in the query names the service, as the header's does.
 * `cfn-changeset-dependson` - a stack created or updated through a change set
   (what `sam deploy` does) made new resources in template order, ignoring
   `DependsOn` (a rule made before the event bus it names); `CreateStack`
@@ -102,6 +106,28 @@ def _topic_arn_attribute() -> None:
     Topic.get_cfn_attribute = get_cfn_attribute
 
 
+# --- server-presigned-routing -----------------------------------------------------------------
+
+
+def _presigned_routing() -> None:
+    from urllib.parse import parse_qs
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    original = DomainDispatcherApplication.infer_service_region_host
+
+    def infer_service_region_host(self, environ, path):
+        credential = parse_qs(environ.get("QUERY_STRING", "")).get("X-Amz-Credential")
+        if not environ.get("HTTP_AUTHORIZATION") and credential:
+            # the scope as a header would carry it: moto reads only the scope from it
+            environ = {**environ, "HTTP_AUTHORIZATION": f"AWS4-HMAC-SHA256 Credential={credential[0]}, "
+                                                        "SignedHeaders=host, Signature=presigned"}
+        return original(self, environ, path)
+
+    infer_service_region_host.__wrapped__ = original
+    DomainDispatcherApplication.infer_service_region_host = infer_service_region_host
+
+
 # --- cfn-changeset-dependson ------------------------------------------------------------------
 
 
@@ -145,6 +171,8 @@ FIXES = (
         _function_error_unhandled),
     Fix("sns-topic-getatt-topicarn", "eager", "moto.sns.models", "Topic", "get_cfn_attribute",
         _topic_arn_attribute),
+    Fix("server-presigned-routing", "eager", "moto.moto_server.werkzeug_app", "DomainDispatcherApplication",
+        "infer_service_region_host", _presigned_routing),
     Fix("sfn-parser-error-codes", "stepfunctions", "moto.stepfunctions.parser.api", None, "InvalidDefinition",
         _parser_error_codes),
     Fix("cfn-changeset-dependson", "cloudformation", "moto.cloudformation.parsing", "ResourceMap", "update",

@@ -37,6 +37,7 @@ SEAMS = [
     ("moto.sns.models", "Topic", "has_cfn_attr"),
     ("moto.sns.models", "Topic", "get_cfn_attribute"),
     ("moto.cloudformation.parsing", "ResourceMap", "update"),
+    ("moto.moto_server.werkzeug_app", "DomainDispatcherApplication", "infer_service_region_host"),
 ]
 
 

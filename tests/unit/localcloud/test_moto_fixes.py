@@ -59,6 +59,17 @@ def test_a_functions_exception_is_unhandled_as_lambda_says():
         LambdaFunction.invoke = saved
 
 
+def test_a_presigned_request_is_routed_by_the_scope_in_its_query():
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "HTTP_HOST": "127.0.0.1:4566",
+               "QUERY_STRING": "Action=ListUsers&X-Amz-Credential=AKID%2F20260101%2Fus-east-1%2Fiam%2Faws4_request"}
+    assert "iam" not in (dispatcher.infer_service_region_host(dict(environ), "/") or "")  # moto's guess
+    moto_fixes.install("eager")
+    assert "iam" in DomainDispatcherApplication.infer_service_region_host(dispatcher, dict(environ), "/")
+
+
 def test_an_invalid_state_machine_definition_answers_invalid_definition():
     from moto.core.config import default_user_config
 
