@@ -22,6 +22,11 @@ Fixes (the names used in docs/upstream.md):
   presigned URL, `X-Amz-Credential=...`) carries no Authorization header, and
   moto's server routed it by guesswork (an IAM call became S3 ListBuckets);
   the credential scope in the query names the service, as the header's does.
+* `events-target-event-account` - an event delivered whole to an SQS queue or a
+  log group lacked its `account` field (moto's default input template omits it).
+* `events-target-input` - a target's `Input` (constant JSON) and `InputPath`
+  were ignored for moto's own target types (SQS, logs, buses): the whole
+  event was delivered instead.
 * `cfn-changeset-dependson` - a stack created or updated through a change set
   (what `sam deploy` does) made new resources in template order, ignoring
   `DependsOn` (a rule made before the event bus it names); `CreateStack`
@@ -128,6 +133,52 @@ def _presigned_routing() -> None:
     DomainDispatcherApplication.infer_service_region_host = infer_service_region_host
 
 
+# --- events-target-event-account -------------------------------------------------------------
+
+
+def _event_account() -> None:
+    from moto.events.utils import EventTemplateParser
+
+    template = EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
+    if '"account"' not in template:
+        EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = template.replace(
+            '"version": "0", ', '"version": "0", "account": "<account>", ')
+
+
+# --- events-target-input ---------------------------------------------------------------------
+
+
+def as_input_transformer(target: dict) -> dict:
+    """A target with Input / InputPath, spelled as the InputTransformer moto does apply."""
+    if target.get("InputTransformer") or not (target.get("Input") or target.get("InputPath")):
+        return target
+    spelled = {k: v for k, v in target.items() if k not in ("Input", "InputPath")}
+    if target.get("Input"):  # a paths map of its own: with an empty one moto fills in its default paths
+        spelled["InputTransformer"] = {"InputTemplate": target["Input"], "InputPathsMap": {"unused": "$.id"}}
+    else:
+        spelled["InputTransformer"] = {"InputTemplate": "<selected>",
+                                       "InputPathsMap": {"selected": target["InputPath"]}}
+    return spelled
+
+
+def _target_input() -> None:
+    import copy
+
+    from moto.events.models import Rule
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(self, original_event, transform_input=True):
+        if any(t.get("Input") or t.get("InputPath") for t in self.targets):
+            spelled = copy.copy(self)
+            spelled.targets = [as_input_transformer(t) for t in self.targets]
+            return original(spelled, original_event, transform_input)
+        return original(self, original_event, transform_input)
+
+    send_to_targets.__wrapped__ = original
+    Rule.send_to_targets = send_to_targets
+
+
 # --- cfn-changeset-dependson ------------------------------------------------------------------
 
 
@@ -173,6 +224,9 @@ FIXES = (
         _topic_arn_attribute),
     Fix("server-presigned-routing", "eager", "moto.moto_server.werkzeug_app", "DomainDispatcherApplication",
         "infer_service_region_host", _presigned_routing),
+    Fix("events-target-event-account", "eager", "moto.events.utils", "EventTemplateParser",
+        "DEFAULT_EVENT_INPUT_TEMPLATE", _event_account),
+    Fix("events-target-input", "eager", "moto.events.models", "Rule", "send_to_targets", _target_input),
     Fix("sfn-parser-error-codes", "stepfunctions", "moto.stepfunctions.parser.api", None, "InvalidDefinition",
         _parser_error_codes),
     Fix("cfn-changeset-dependson", "cloudformation", "moto.cloudformation.parsing", "ResourceMap", "update",

@@ -12,6 +12,7 @@ import pytest
 SEAMS = [
     ("moto.awslambda.models", "LambdaFunction", "_invoke_lambda"),
     ("moto.events.models", "Rule", "send_to_targets"),
+    ("moto.events.models", "EventsBackend", "put_rule"),
     ("moto.sns.models", "Subscription", "publish"),
     ("moto.stepfunctions.parser.models", "StepFunctionsParserBackend", "start_execution"),
     ("moto.stepfunctions.parser.models", "StepFunctionsParserBackend", "send_task_success"),
@@ -38,6 +39,7 @@ SEAMS = [
     ("moto.sns.models", "Topic", "get_cfn_attribute"),
     ("moto.cloudformation.parsing", "ResourceMap", "update"),
     ("moto.moto_server.werkzeug_app", "DomainDispatcherApplication", "infer_service_region_host"),
+    ("moto.events.utils", "EventTemplateParser", "DEFAULT_EVENT_INPUT_TEMPLATE"),
 ]
 
 

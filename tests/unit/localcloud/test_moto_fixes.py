@@ -70,6 +70,38 @@ def test_a_presigned_request_is_routed_by_the_scope_in_its_query():
     assert "iam" in DomainDispatcherApplication.infer_service_region_host(dispatcher, dict(environ), "/")
 
 
+def test_an_event_delivered_whole_to_sqs_keeps_its_account():
+    with mock_aws():
+        moto_fixes.install("eager")
+        events, sqs = boto3.client("events", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
+        queue = sqs.create_queue(QueueName="q")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="all", EventPattern=json.dumps({"source": ["shop"]}))
+        events.put_targets(Rule="all", Targets=[{"Id": "q", "Arn": arn}])
+        events.put_events(Entries=[{"Source": "shop", "DetailType": "order", "Detail": "{}"}])
+        body = json.loads(sqs.receive_message(QueueUrl=queue)["Messages"][0]["Body"])
+    assert body["account"] == "123456789012" and body["detail-type"] == "order"
+
+
+def test_a_targets_input_and_input_path_are_delivered_instead_of_the_event():
+    with mock_aws():
+        moto_fixes.install("eager")
+        events, sqs = boto3.client("events", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
+        arns = {}
+        for name in ("constant", "path"):
+            queue = sqs.create_queue(QueueName=name)["QueueUrl"]
+            arns[name] = (queue, sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+                "Attributes"]["QueueArn"])
+        events.put_rule(Name="all", EventPattern=json.dumps({"source": ["shop"]}))
+        events.put_targets(Rule="all", Targets=[
+            {"Id": "c", "Arn": arns["constant"][1], "Input": json.dumps({"job": "<id> stays"})},
+            {"Id": "p", "Arn": arns["path"][1], "InputPath": "$.detail"}])
+        events.put_events(Entries=[{"Source": "shop", "DetailType": "order", "Detail": '{"n": 7}'}])
+        bodies = {name: json.loads(sqs.receive_message(QueueUrl=queue)["Messages"][0]["Body"])
+                  for name, (queue, _) in arns.items()}
+    assert bodies == {"constant": {"job": "<id> stays"}, "path": {"n": 7}}
+
+
 def test_an_invalid_state_machine_definition_answers_invalid_definition():
     from moto.core.config import default_user_config
 
