@@ -27,6 +27,10 @@ Fixes (the names used in docs/upstream.md):
 * `events-target-input` - a target's `Input` (constant JSON) and `InputPath`
   were ignored for moto's own target types (SQS, logs, buses): the whole
   event was delivered instead.
+* `sfn-statemachine-getatt-arn` - `Fn::GetAtt StateMachine.Arn` was refused
+  (moto knew Name, DefinitionString, RoleArn, StateMachineName, Tags).
+* `events-eventbus-ref` - `Ref` to an `AWS::Events::EventBus` gave the model
+  object's repr (the bus had no physical id); AWS gives the bus's name.
 * `cfn-changeset-dependson` - a stack created or updated through a change set
   (what `sam deploy` does) made new resources in template order, ignoring
   `DependsOn` (a rule made before the event bus it names); `CreateStack`
@@ -42,6 +46,7 @@ from typing import Callable
 
 _lock = threading.Lock()
 _applied: set[str] = set()
+_added: list[tuple[type, str]] = []  # attributes a fix added to a moto class (forget() takes them away)
 
 
 @dataclass(frozen=True)
@@ -89,26 +94,30 @@ def _parser_error_codes() -> None:
             if isinstance(code, str) and not value.__dict__.get("TYPE"):
                 value.TYPE = code
                 value.STATUS = value.__dict__.get("status_code", value.STATUS)
+                _added.extend([(value, "TYPE"), (value, "STATUS")])
 
 
 # --- sns-topic-getatt-topicarn ----------------------------------------------------------------
 
 
+def add_getatt(cls, name: str, value_of) -> None:
+    """Teach a CloudFormation model one more `Fn::GetAtt` attribute."""
+    original_has, original_get = cls.has_cfn_attr, cls.get_cfn_attribute
+
+    def has_cfn_attr(klass, attr: str) -> bool:
+        return attr == name or original_has(attr)
+
+    def get_cfn_attribute(self, attribute_name: str):
+        return value_of(self) if attribute_name == name else original_get(self, attribute_name)
+
+    cls.has_cfn_attr = classmethod(has_cfn_attr)
+    cls.get_cfn_attribute = get_cfn_attribute
+
+
 def _topic_arn_attribute() -> None:
     from moto.sns.models import Topic
 
-    original_has, original_get = Topic.has_cfn_attr, Topic.get_cfn_attribute
-
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "TopicArn" or original_has(attr)
-
-    def get_cfn_attribute(self, attribute_name: str):
-        if attribute_name == "TopicArn":
-            return self.arn
-        return original_get(self, attribute_name)
-
-    Topic.has_cfn_attr = classmethod(has_cfn_attr)
-    Topic.get_cfn_attribute = get_cfn_attribute
+    add_getatt(Topic, "TopicArn", lambda topic: topic.arn)
 
 
 # --- server-presigned-routing -----------------------------------------------------------------
@@ -179,6 +188,30 @@ def _target_input() -> None:
     Rule.send_to_targets = send_to_targets
 
 
+# --- sfn-statemachine-getatt-arn ----------------------------------------------------------
+
+
+def _state_machine_arn_attribute() -> None:
+    from moto.stepfunctions.models import StateMachine
+
+    add_getatt(StateMachine, "Arn", lambda machine: machine.arn)
+
+
+# --- events-eventbus-ref --------------------------------------------------------------------
+
+
+def _event_bus_ref() -> None:
+    from moto.events.models import EventBus
+
+    if "physical_resource_id" not in EventBus.__dict__:
+        def physical_resource_id(self) -> str:
+            return self.name
+
+        physical_resource_id._localcloud_fix = "events-eventbus-ref"
+        EventBus.physical_resource_id = property(physical_resource_id)
+        _added.append((EventBus, "physical_resource_id"))
+
+
 # --- cfn-changeset-dependson ------------------------------------------------------------------
 
 
@@ -229,6 +262,10 @@ FIXES = (
     Fix("events-target-input", "eager", "moto.events.models", "Rule", "send_to_targets", _target_input),
     Fix("sfn-parser-error-codes", "stepfunctions", "moto.stepfunctions.parser.api", None, "InvalidDefinition",
         _parser_error_codes),
+    Fix("sfn-statemachine-getatt-arn", "cloudformation", "moto.stepfunctions.models", "StateMachine",
+        "get_cfn_attribute", _state_machine_arn_attribute),
+    Fix("events-eventbus-ref", "cloudformation", "moto.events.models", "EventBus", "has_cfn_attr",
+        _event_bus_ref),
     Fix("cfn-changeset-dependson", "cloudformation", "moto.cloudformation.parsing", "ResourceMap", "update",
         _change_set_depends_on),
 )
@@ -250,6 +287,10 @@ def install(group: str) -> None:
 
 
 def forget() -> None:
-    """Tests: after moto's seams are restored, let the fixes apply again."""
+    """Tests: after moto's seams are restored, take away what fixes added and let them apply again."""
     with _lock:
         _applied.clear()
+        while _added:
+            owner, name = _added.pop()
+            if name in owner.__dict__:
+                delattr(owner, name)

@@ -38,6 +38,8 @@ SEAMS = [
     ("moto.sns.models", "Topic", "has_cfn_attr"),
     ("moto.sns.models", "Topic", "get_cfn_attribute"),
     ("moto.cloudformation.parsing", "ResourceMap", "update"),
+    ("moto.stepfunctions.models", "StateMachine", "has_cfn_attr"),
+    ("moto.stepfunctions.models", "StateMachine", "get_cfn_attribute"),
     ("moto.moto_server.werkzeug_app", "DomainDispatcherApplication", "infer_service_region_host"),
     ("moto.events.utils", "EventTemplateParser", "DEFAULT_EVENT_INPUT_TEMPLATE"),
 ]

@@ -34,6 +34,10 @@ def test_the_seams_still_hold_the_bugs_the_fixes_work_around():
     assert '"Handled"' in inspect.getsource(LambdaFunction.invoke)
     assert "code" in InvalidDefinition.__dict__ and "self.TYPE" in inspect.getsource(AWSError.__init__)
     assert "TopicArn" not in inspect.getsource(Topic.get_cfn_attribute)
+    from moto.events.models import EventBus
+
+    own = EventBus.__dict__.get("physical_resource_id")
+    assert own is None or getattr(own.fget, "_localcloud_fix", None) == "events-eventbus-ref"
     assert "DependsOn" not in inspect.getsource(ResourceMap.update)
 
 
@@ -181,6 +185,33 @@ def test_getatt_topic_arn_and_topic_name():
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
     assert outputs == {"Arn": "arn:aws:sns:us-east-1:123456789012:alerts", "Name": "alerts",
                        "Ref": "arn:aws:sns:us-east-1:123456789012:alerts"}
+
+
+def test_getatt_state_machine_arn():
+    from moto.core.config import default_user_config
+
+    from workshop.localcloud import stepfunctions
+
+    template = {"Resources": {"Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+        "RoleArn": "arn:aws:iam::123456789012:role/r", "StateMachineName": "m",
+        "DefinitionString": json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})}}},
+        "Outputs": {"Arn": {"Value": {"Fn::GetAtt": ["Machine", "Arn"]}}}}
+    with mock_aws():
+        default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+        stepfunctions.install(4566, None)
+        client = _cloud()
+        stack = _by_change_set(client, "machine-arn", template)
+        assert stack["StackStatus"] == "CREATE_COMPLETE", _failures(client, "machine-arn")
+    assert stack["Outputs"][0]["OutputValue"] == "arn:aws:states:us-east-1:123456789012:stateMachine:m"
+
+
+def test_ref_to_an_event_bus_is_its_name():
+    template = {"Resources": {"Bus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": "orders"}}},
+                "Outputs": {"Name": {"Value": {"Ref": "Bus"}}}}
+    with mock_aws():
+        client = _cloud()
+        stack = _by_change_set(client, "bus-ref", template)
+    assert stack["Outputs"][0]["OutputValue"] == "orders"
 
 
 def test_a_failure_is_blamed_on_the_resource_that_failed_not_on_one_made_on_its_way():
