@@ -34,10 +34,10 @@ def build(requirements: Path) -> str:
     shutil.rmtree(target, ignore_errors=True)
     staging = target.with_name(version + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",  # nosec B603
-                    "--no-deps", "--only-binary=:all:", "--python-version", version, "--target", str(staging),
-                    "-r", str(requirements)], check=True)
-    subprocess.run([interpreter, "-m", "compileall", "-q", str(staging)], check=True)  # nosec B603
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+           "--only-binary=:all:", "--python-version", version, "--target", str(staging), "-r", str(requirements)]
+    subprocess.run(pip, check=True)  # nosec B603: this pip, pinned requirements, no shell
+    subprocess.run([interpreter, "-m", "compileall", "-q", str(staging)], check=True)  # nosec B603: that interpreter compiling the folder it gets, no shell
     staging.rename(target)
     stamp.write_text(digest + "\n")
     return f"python{version}: built with {interpreter} ({target})"

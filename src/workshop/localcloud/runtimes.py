@@ -111,7 +111,7 @@ def _base_interpreter() -> str:
 def _answers(command: tuple[str, ...]) -> str | None:
     """What a probe command prints, or None when it does not run."""
     try:
-        done = subprocess.run(list(command), capture_output=True, text=True, timeout=10)  # nosec B603: fixed probes
+        done = subprocess.run(list(command), capture_output=True, text=True, timeout=10)  # nosec B603: a version probe of an interpreter found by name, no shell
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
