@@ -133,9 +133,11 @@ def test_a_forged_execution_cannot_make_a_harmless_policy_admin(deployed_stack, 
                               {"policyArn": victim, "policyDocument": ADMIN_DOCUMENT, "setAsDefault": True},
                               {"policyVersion": {"versionId": "v1", "isDefaultVersion": True}})
     started = sfn.start_execution(stateMachineArn=deployed_stack["StateMachineArn"], input=json.dumps(forged))
-    done = finished(sfn, started["executionArn"])
-    for mail in approval_mails(local_cloud, victim):  # if anyone is asked, the attacker approves
+    wait_for(lambda: sfn.describe_execution(executionArn=started["executionArn"])["status"] != "RUNNING"
+             or waiting_at(sfn, started["executionArn"], "AskUser"), what="the forged execution to end or ask")
+    for mail in approval_mails(local_cloud, victim):  # if anyone is asked, the attacker approves (a fooled admin)
         decide_by_link(mail, "allow")
+    done = finished(sfn, started["executionArn"])
     assert done["status"] == "SUCCEEDED" and "TempRemove" not in states_entered(sfn, started["executionArn"])
     assert default_document(victim) == ("v1", json.loads(GOOD)) and versions(victim) == ["v1"]
     assert "allows none of the restricted actions" in mails_about(local_cloud, victim.rsplit("/", 1)[-1],

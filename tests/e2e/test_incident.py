@@ -205,8 +205,8 @@ def test_a_risky_edit_of_a_harmless_policy_is_reverted(deployed_stack, local_clo
     edits = wait_for(lambda: [e for e in incident_executions(aws["stepfunctions"], deployed_stack["StateMachineArn"], arn)
                               if e["executionArn"] != first["executionArn"]], what="the edit's incident")
     assert len(edits) == 1
-    mail = mail_about(local_cloud, f"Offending version: {bad_version}", "Approval needed")
-    assert "CreatePolicyVersion" in mail["body"] and arn in mail["body"]
+    mail = mail_about(local_cloud, arn, "Approval needed")
+    assert f"Offending version: {bad_version}" in mail["body"] and "CreatePolicyVersion" in mail["body"]
     deny = link(mail, "deny")
     submit_form(deny, requests.get(deny, timeout=60).text)
     assert finished(aws["stepfunctions"], edits[0]["executionArn"])["status"] == "SUCCEEDED"
