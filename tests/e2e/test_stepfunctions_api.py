@@ -17,7 +17,6 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITION = json.loads((ROOT / "statemachine/security_orchestrator.asl.json").read_text())
 EVENT = (ROOT / "events/create_policy.json").read_text()
-BAD = (ROOT / "policies/badpolicy.json").read_text()
 
 
 @pytest.fixture
@@ -37,11 +36,13 @@ def test_validate_state_machine_definition(sfn):
 
 
 def test_test_state_of_a_pass_state(sfn):
+    targeted = sfn.test_state(definition=json.dumps(DEFINITION["States"]["CreatePolicyTarget"]), input=EVENT)
+    assert targeted["status"] == "SUCCEEDED" and targeted["nextState"] == "ModifyState"
     result = sfn.test_state(definition=json.dumps(DEFINITION["States"]["ModifyState"]).replace(
-        "${ApprovalTimeoutSeconds}", "60"), input=EVENT, inspectionLevel="DEBUG")
+        "${ApprovalTimeoutSeconds}", "60"), input=targeted["output"], inspectionLevel="DEBUG")
     assert result["status"] == "SUCCEEDED" and result["nextState"] == "ValidatePolicy"
     output = json.loads(result["output"])
-    assert output["policyMeta"]["arn"].endswith(":policy/my-bad-policy")
+    assert output["target"]["policyArn"].endswith(":policy/my-bad-policy") and output["eventName"] == "CreatePolicy"
     assert output["approvalTimeoutSeconds"] == 60
     assert "afterParameters" in result["inspectionData"]
 
@@ -50,17 +51,21 @@ def test_test_state_calls_the_deployed_lambda_without_a_mock(sfn, deployed_stack
     functions = local_client(sfn.meta.endpoint_url, "lambda")
     arn = next(f["FunctionArn"] for f in functions.list_functions()["Functions"]
                if "ValidatePolicy" in f["FunctionName"])
-    state = dict(DEFINITION["States"]["ValidatePolicy"], Resource=arn)
-    payload = {"policy": BAD, "eventName": "CreatePolicy",
-               "policyMeta": {"arn": "arn:aws:iam::123456789012:policy/p", "versionId": "v1"}}
-    result = sfn.test_state(definition=json.dumps(state), input=json.dumps(payload))
+    roles = ["arn:aws:iam::123456789012:role/revert", "arn:aws:iam::123456789012:role/restore"]
+    state = dict(DEFINITION["States"]["ValidatePolicy"], Resource=arn,
+                 Parameters=dict(DEFINITION["States"]["ValidatePolicy"]["Parameters"], orchestratorRoleArns=roles))
+    # A policy in force that nobody changes: AWS's AdministratorAccess, judged from IAM.
+    admin = {"kind": "managed", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess", "versionId": "v1"}
+    incident = {"target": admin, "eventName": "CreatePolicy", "changedBy": {"type": "Root"}}
+    result = sfn.test_state(definition=json.dumps(state), input=json.dumps(incident))
     assert result["status"] == "SUCCEEDED", result
-    assert json.loads(result["output"])["taskresult"]["action"] == "remedy"
+    verdict = json.loads(result["output"])["taskresult"]
+    assert verdict["action"] == "remedy" and "GetPolicyVersion" in verdict["documentSource"]
 
-    unreadable = dict(payload, policy="{not json")
-    caught = sfn.test_state(definition=json.dumps(state), input=json.dumps(unreadable))
+    nothing = dict(incident, target={"kind": "inline", "principalType": "computer"})
+    caught = sfn.test_state(definition=json.dumps(state), input=json.dumps(nothing))
     assert caught["status"] == "CAUGHT_ERROR" and caught["nextState"] == "TempRemove"
-    assert caught["error"] == "InvalidPolicyDocument"
+    assert caught["error"] == "InvalidTarget"
 
 
 def test_bad_requests_get_aws_shaped_errors(sfn):
