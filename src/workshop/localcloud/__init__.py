@@ -12,6 +12,8 @@ difference from real AWS being the endpoint URL:
 * `cloudformation`       the SAM transform and what `sam deploy` needs
 * `stepfunctions`        moto's ASL engine switched on, executions named
 * `extensions`           which extension is installed when (heavy ones on first use)
+* `aws_like`             the AWS-like mode (`--like-aws`): a trail needed, late events,
+                         subscriptions to confirm, TestState's role checked, IAM lagging
 * `server`               wiring (one WSGI app, one port), start / stop
 
 Start it with `workshop local up` or, from Python,
