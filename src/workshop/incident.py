@@ -336,8 +336,9 @@ def approval_timeout_demo(cloud, state_machine_arn: str, document, seconds: int 
     if "AlreadyHandled" not in history.path():
         return history
     # CloudTrail's own execution reverted first (it ran the short definition too): follow that one.
-    other = wait_for(lambda: find_execution(sfn, state_machine_arn, fired), what="the other execution", timeout=30,
-                     **poll_intervals(cloud))
+    others = {direct}
+    other = wait_for(lambda: find_execution(sfn, state_machine_arn, fired, others), what="the other execution",
+                     timeout=30, **poll_intervals(cloud))
     return wait_for_end(cloud, other, timeout=timeout)
 
 

@@ -75,6 +75,9 @@ class SetupReport:
     def __str__(self) -> str:
         return self.text()
 
+    def __repr__(self) -> str:
+        return self.text()
+
     def _repr_html_(self) -> str:
         rows = "".join(
             f"<tr><td>{_mark(c)[1]}</td><td>{html.escape(c.name)}</td>"
