@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
 import pytest
 from cloud_fixtures import AWS_EMAIL, AWS_LIKE, TRAIL, confirm_subscriptions, create_trail
+from notebook_outputs import output_text, outputs
 
 pytestmark = pytest.mark.e2e
 
@@ -70,19 +70,11 @@ def aws_run(tmp_path_factory):
 
 
 def _outputs(name):
-    notebook = nbformat.read(str(OUT / f"{name}.ipynb"), as_version=4)
-    return [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    return outputs(OUT / f"{name}.ipynb")
 
 
 def _text(name):
-    parts = []
-    for output in _outputs(name):
-        if output.get("output_type") == "stream":
-            parts.append(output.get("text", ""))
-        for mime in ("text/plain", "text/html"):
-            if mime in output.get("data", {}):
-                parts.append(output["data"][mime])
-    return "\n".join(parts)
+    return output_text(OUT / f"{name}.ipynb")
 
 
 def test_every_notebook_ran_on_the_aws_target(aws_run):
