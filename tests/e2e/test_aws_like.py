@@ -102,8 +102,9 @@ def test_without_a_trail_that_records_iam_writes_nothing_arrives(aws_like_cloud,
         name = _name("policy")
         local_client(aws_like_cloud, "iam").create_policy(PolicyName=name, PolicyDocument=POLICY)
         assert health(aws_like_cloud)["like_aws"]["dropped_events"] == dropped_before + 1
-        time.sleep(3.5)  # longer than the longest delay
-        assert iam_events(name) is None
+        if breakage == "stopped":  # and nothing comes later either (once is enough: the same drop)
+            time.sleep(3.5)  # longer than the longest delay
+            assert iam_events(name) is None
     finally:
         trails.start_logging(Name=TRAIL)
         trails.put_event_selectors(TrailName=TRAIL, EventSelectors=[

@@ -114,3 +114,12 @@ def test_teststate_requests_the_mode_leaves_alone():
     status, error = mode.test_state_refusal("AWSStepFunctions.TestState",
                                             b'{"roleArn": "arn:aws:iam::1:user/u"}', "1")
     assert error["__type"] == "InvalidArn"
+
+
+def test_the_cli_refuses_delays_without_the_mode_and_bad_ranges(capsys):
+    from workshop.localcloud.cli import main
+
+    assert main(["up", "--port", "1", "--event-delay", "1-2"]) == 2
+    assert "need --like-aws" in capsys.readouterr().err
+    assert main(["up", "--port", "1", "--like-aws", "--event-delay", "3-1"]) == 2
+    assert "MIN-MAX" in capsys.readouterr().err
