@@ -151,27 +151,6 @@ CREATE_TRAIL = ("aws cloudtrail create-trail --name workshop-trail --s3-bucket-n
                 f"--region {REGION} && aws cloudtrail start-logging --name workshop-trail --region {REGION}")
 
 
-def _management_writes(selectors: dict) -> bool:
-    """Do a trail's event selectors (GetEventSelectors) record IAM's management write events?"""
-    advanced = selectors.get("AdvancedEventSelectors") or []
-    if advanced:
-        for selector in advanced:
-            fields = {f.get("Field"): f for f in selector.get("FieldSelectors") or []}
-            if "Management" not in (fields.get("eventCategory") or {}).get("Equals", []):
-                continue
-            if "true" in [str(v).lower() for v in (fields.get("readOnly") or {}).get("Equals", [])]:
-                continue
-            if "iam.amazonaws.com" in (fields.get("eventSource") or {}).get("NotEquals", []):
-                continue
-            return True
-        return False
-    basic = selectors.get("EventSelectors") or []
-    if not basic:
-        return True  # a trail without selectors records every management event
-    return any(s.get("IncludeManagementEvents", True) and s.get("ReadWriteType", "All") in ("All", "WriteOnly")
-               and "iam.amazonaws.com" not in (s.get("ExcludeManagementEventSources") or []) for s in basic)
-
-
 def check_trail(cloud) -> Check:
     """A CloudTrail trail that hands IAM's write calls to EventBridge (else the incident never starts).
 
@@ -180,6 +159,8 @@ def check_trail(cloud) -> Check:
     the trail must be multi-Region or have its home in us-east-1, and include global service events.
     """
     from botocore.exceptions import BotoCoreError, ClientError
+
+    from workshop.localcloud.aws_like import selects_management_writes
 
     name = "CloudTrail trail"
     create = (f"create one: CloudTrail console -> Trails -> Create trail (it makes the S3 bucket and its policy), "
@@ -219,7 +200,8 @@ def check_trail(cloud) -> Check:
             problems.append((f"the trail {label} is not logging",
                              f"`aws cloudtrail start-logging --name {label} --region {home}`"))
             continue
-        if not _management_writes(selectors):
+        if not selects_management_writes(selectors.get("EventSelectors") or [],
+                                         selectors.get("AdvancedEventSelectors") or []):
             problems.append((f"the trail {label} does not record management write events",
                              f"`aws cloudtrail put-event-selectors --trail-name {label} --event-selectors "
                              f"'[{{\"ReadWriteType\":\"All\",\"IncludeManagementEvents\":true}}]' --region {home}`"))
