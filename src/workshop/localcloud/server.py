@@ -198,7 +198,7 @@ class LocalCloudApp:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
-        lagging = self.aws_like and self.aws_like.iam_read_refused(body)
+        lagging = self.aws_like and self.aws_like.iam_read_refused(body or environ.get("QUERY_STRING", "").encode())
         if lagging:
             start_response("404 NOT FOUND", [("Content-Type", "text/xml")])
             return [lagging]
