@@ -70,6 +70,19 @@ def sam_executable() -> str:
                       "https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html")
 
 
+def local_environment(endpoint: str, base: dict | None = None, credentials=None) -> dict:
+    """The environment `sam` and boto3 need to talk to the local cloud at `endpoint` (its key included)."""
+    from workshop.localcloud import credentials as credentials_module
+
+    key = credentials or credentials_module.read(endpoint)
+    env = dict(os.environ if base is None else base)
+    env.update(key.environment())
+    env.update({"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION})
+    env.pop("AWS_SESSION_TOKEN", None)
+    env.pop("AWS_PROFILE", None)
+    return env
+
+
 def check_local_cloud(endpoint: str) -> None:
     from workshop.localcloud.server import health
 

@@ -162,17 +162,14 @@ class TargetSession:
         AWS_IGNORE_CONFIGURED_ENDPOINT_URLS for a profile's; local (and the
         AWS target in tests): the local cloud's endpoint and key.
         """
-        env = dict(os.environ if base is None else base)
         if self.api_endpoint:
-            key = self.local_credentials()
-            env.update(key.environment())
-            env.update({"AWS_ENDPOINT_URL": self.api_endpoint})
-            env.pop("AWS_SESSION_TOKEN", None)
-            env.pop("AWS_PROFILE", None)
-        else:
-            for name in [n for n in env if n == "AWS_ENDPOINT_URL" or n.startswith("AWS_ENDPOINT_URL_")]:
-                env.pop(name)
-            env["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"] = "true"
+            from workshop.deploy import local_environment
+
+            return local_environment(self.api_endpoint, base, self.local_credentials())
+        env = dict(os.environ if base is None else base)
+        for name in [n for n in env if n == "AWS_ENDPOINT_URL" or n.startswith("AWS_ENDPOINT_URL_")]:
+            env.pop(name)
+        env["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"] = "true"
         env.update({"AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region})
         return env
 
