@@ -457,8 +457,10 @@ def decision_outcome(cloud, panel: ApprovalPanel, timeout: float = 30.0) -> Outc
     from workshop.incident import wait_for_end
 
     history = wait_for_end(cloud, approval.execution_arn, timeout=timeout)
-    restored = is_restored(cloud.client("iam"), approval.incident)
     verdict = panel.results[approval.execution_arn].decision
+    # IAM is eventually consistent: what was restored a moment ago may not show yet.
+    restored = is_restored(cloud.client("iam"), approval.incident,
+                           consistency_timeout=20.0 if verdict == "allow" else 0.0)
     kept = "the harmless version stays in force" if approval.incident.kind == "managed" else "it stays reverted"
     what = "the original document is in force again" if restored else kept
     message = (f"{verdict.capitalize()}: execution {history.name} {history.status} via "

@@ -16,11 +16,11 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from workshop import incident_table
 from workshop.approvals import find_token, post_decision
-from workshop.incident import (ROOT, fire_inline_policy, fire_policy, fire_policy_version, fire_set_default,
+from workshop.incident import (ROOT, fire_policy, fire_policy_version, fire_set_default, fire_user_policy,
                                policy_versions, unique_policy_name, wait_for_end, watch_incident)
 from workshop.history import load_history
 
@@ -100,7 +100,7 @@ def approve_with_an_edited_deny_link(cloud, outputs: dict, about: str) -> Attack
         return result
     deny = next(word for word in mail["body"].split() if "/deny?" in word)
     edited = deny.replace("/deny?", "/allow?")
-    fields = {k: v[0] for k, v in parse_qs(urlsplit(edited).query).items()}
+    fields = {k: v[0] for k, v in parse_qs(edited.split("?", 1)[-1]).items()}
     result.happened.append(f"The deny link, edited: …/allow?incident={fields.get('incident', '?')[:8]}…"
                            f"&signature={fields.get('signature', '?')[:8]}…")
     answer = post_decision(edited.split("?")[0], fields, "allow")
@@ -222,7 +222,7 @@ def add_an_inline_policy(cloud, outputs: dict, document=None) -> AttackResult:
     iam = cloud.client("iam")
     user = f"workshop-user-{secrets.token_hex(3)}"
     iam.create_user(UserName=user)
-    fired = fire_inline_policy(cloud, "user", user, "extra", document or ROOT / "policies" / "badpolicy.json")
+    fired = fire_user_policy(cloud, user, "extra", document or ROOT / "policies" / "badpolicy.json")
     run = watch_incident(cloud, outputs["StateMachineArn"], fired, until="AskUser")
     result.happened.append(f"PutUserPolicy on {user}: " + " → ".join(run.path()[-3:]))
     remaining = iam.list_user_policies(UserName=user)["PolicyNames"]

@@ -234,33 +234,54 @@ def _document(raw):
     return raw
 
 
-def in_force_now(iam, incident: Incident):
-    """What IAM holds now where the incident's change was: a document, the attached policy's ARN, or None."""
+def in_force_now(iam, incident: Incident, consistency_timeout: float = 0.0):
+    """What IAM holds now where the incident's change was: a document, the attached policy's ARN, or None.
+
+    `consistency_timeout`: how long to read again while IAM does not show what was written a
+    moment ago (eventual consistency; `incident.iam_call`).
+    """
+    from workshop.incident import iam_call
+
     target = incident.target
+
+    def read(call, **kwargs):
+        return iam_call(call, timeout=consistency_timeout, **kwargs)
+
     try:
         if incident.kind == "managed":
-            policy = iam.get_policy(PolicyArn=target["policyArn"])["Policy"]
-            return _document(iam.get_policy_version(PolicyArn=target["policyArn"], VersionId=policy[
-                "DefaultVersionId"])["PolicyVersion"]["Document"])
+            policy = read(iam.get_policy, PolicyArn=target["policyArn"])["Policy"]
+            return _document(read(iam.get_policy_version, PolicyArn=target["policyArn"],
+                                  VersionId=policy["DefaultVersionId"])["PolicyVersion"]["Document"])
         principal = target["principalType"]
         key = {f"{principal.capitalize()}Name": target["principalName"]}
         if incident.kind == "inline":
             getter = {"user": iam.get_user_policy, "role": iam.get_role_policy, "group": iam.get_group_policy}
-            return _document(getter[principal](PolicyName=target["policyName"], **key)["PolicyDocument"])
+            return _document(read(getter[principal], PolicyName=target["policyName"], **key)["PolicyDocument"])
         lister = {"user": iam.list_attached_user_policies, "role": iam.list_attached_role_policies,
                   "group": iam.list_attached_group_policies}
-        attached = [p["PolicyArn"] for p in lister[principal](**key)["AttachedPolicies"]]
+        attached = [p["PolicyArn"] for p in read(lister[principal], **key)["AttachedPolicies"]]
         return target["policyArn"] if target["policyArn"] in attached else None
     except (ClientError, KeyError):
         return None
 
 
-def is_restored(iam, incident: Incident) -> bool:
-    """Is exactly what the incident took out of force in force again?"""
-    now = in_force_now(iam, incident)
-    if incident.kind == "attachment":
-        return now == incident.target.get("policyArn")
-    return now is not None and now == _document(incident.document)
+def is_restored(iam, incident: Incident, consistency_timeout: float = 0.0) -> bool:
+    """Is exactly what the incident took out of force in force again? (Read until it shows, up to
+    `consistency_timeout` seconds: IAM is eventually consistent.)"""
+    from workshop.waiting import WaitTimeout, wait_for
+
+    def restored():
+        now = in_force_now(iam, incident, consistency_timeout=min(consistency_timeout, 2.0))
+        if incident.kind == "attachment":
+            return now == incident.target.get("policyArn")
+        return now is not None and now == _document(incident.document)
+
+    if not consistency_timeout:
+        return restored()
+    try:
+        return wait_for(restored, what="IAM to show the restore", timeout=consistency_timeout, progress=False)
+    except WaitTimeout:
+        return False
 
 
 # --- the view --------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from datetime import datetime, timezone
 from urllib.parse import unquote
 
@@ -161,6 +162,28 @@ def _read(iam, target) -> dict:
         raise
 
 
+def _settled(read, settle_seconds: float):
+    """`read()`, again for up to `settle_seconds` while IAM says NoSuchEntity (eventual consistency):
+    "already gone" must not be a change IAM merely did not show yet."""
+    deadline = time.monotonic() + settle_seconds
+    while True:
+        try:
+            return read()
+        except Gone:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+
+
+def _policy_id(iam, arn: str) -> str:
+    try:
+        return _call(iam.get_policy, PolicyArn=arn)["Policy"]["PolicyId"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "NoSuchEntity":
+            raise Gone(f"no policy {arn}") from exc
+        raise
+
+
 def _attached(iam, target) -> bool:
     paginator = {"user": lambda: iam.get_paginator("list_attached_user_policies"),
                  "role": lambda: iam.get_paginator("list_attached_role_policies"),
@@ -272,21 +295,20 @@ def revert(iam, dynamodb, table: str, event: dict) -> dict:
     if not isinstance(event_id, str) or not event_id or not isinstance(execution_arn, str) or not execution_arn:
         raise InvalidEvent("RevertPolicy needs eventId and executionArn ($$.Execution.Id)")
 
+    settle = float(os.environ.get("IAM_SETTLE_SECONDS", "5"))
     policy_id = None
     if target["kind"] == "managed":
         try:  # the policy's id, not its ARN: a policy deleted and created again is another policy
-            policy_id = _call(iam.get_policy, PolicyArn=target["policyArn"])["Policy"]["PolicyId"]
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "NoSuchEntity":
-                raise
-            return {"alreadyReverted": True, "gone": f"no policy {target['policyArn']}", "incidentId": None}
+            policy_id = _settled(lambda: _policy_id(iam, target["policyArn"]), settle)
+        except Gone as gone:
+            return {"alreadyReverted": True, "gone": str(gone), "incidentId": None}
     key = incident_key(target, policy_id, event_id)
     item_id = incident_id(key)
 
     existing = _item(dynamodb, table, item_id)
     if not existing:
         try:
-            found = _read(iam, target)
+            found = _settled(lambda: _read(iam, target), settle)
         except Gone as gone:
             # Taken away already (by hand, or by an execution for another event): nothing
             # is in force, nobody needs asking.

@@ -65,6 +65,7 @@ import hashlib
 import json
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
@@ -871,6 +872,20 @@ def read_target(iam, target) -> dict:
             "source": f"GetPolicyVersion {arn} {policy['DefaultVersionId']} (its default, attached to {principal} {name})"}
 
 
+def read_settled(iam, target, settle_seconds: float) -> dict:
+    """`read_target`, read again for up to `settle_seconds` while IAM says it holds nothing: IAM is
+    eventually consistent, and ending at AlreadyHandled for a change IAM merely did not show yet
+    would let it stand. Raises Gone only once IAM kept saying so."""
+    deadline = time.monotonic() + settle_seconds
+    while True:
+        try:
+            return read_target(iam, target)
+        except Gone:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+
+
 def approval_marker_id(state_key: str) -> str:
     """The incidents-table key RestorePolicy writes before it restores an approved change."""
     return hashlib.sha256(f"approved|{state_key}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
@@ -930,7 +945,7 @@ def handler(event, context):
     # The function's own ARN names the account's partition; the event could be forged.
     partition = partition_from_arn(getattr(context, "invoked_function_arn", None))
     try:
-        found = read_target(_raw_iam(), target)
+        found = read_settled(_raw_iam(), target, float(os.environ.get("IAM_SETTLE_SECONDS", "5")))
     except Gone as gone:
         print(json.dumps({"target": target.get("label"), "verdict": "gone"}))
         return {"action": "gone", "message": f"{target.get('label', 'the change')}: IAM no longer holds it ({gone}).",

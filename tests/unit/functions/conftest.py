@@ -28,6 +28,7 @@ def _stack(monkeypatch):
     monkeypatch.setenv("INCIDENTS_TABLE", TABLE)
     monkeypatch.setenv("RESTRICTED_ACTIONS", "s3:DeleteBucket,s3:DeleteObject")
     monkeypatch.setenv("API_BASE_URL", API_BASE_URL)
+    monkeypatch.setenv("IAM_SETTLE_SECONDS", "0")  # moto is consistent at once (a test sets its own)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         dynamodb = boto3.client("dynamodb")
         dynamodb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",

@@ -37,8 +37,8 @@ def test_the_lambda_folder_carries_the_data_and_needs_no_library():
     folder = FUNCTIONS / "validate_policy"
     assert app.DATA_PATH.parent == folder and app.DATA_PATH.exists()
     imports = re.findall(r"^(?:from|import) (\w+)", (folder / "app.py").read_text(), re.MULTILINE)
-    assert set(imports) <= {"difflib", "functools", "gzip", "hashlib", "json", "os", "re", "dataclasses", "pathlib",
-                            "urllib"}
+    assert set(imports) <= {"difflib", "functools", "gzip", "hashlib", "json", "os", "re", "time", "dataclasses",
+                            "pathlib", "urllib"}
     assert not (folder / "requirements.txt").exists()
 
 

@@ -29,6 +29,21 @@ def test_a_risky_version_that_is_not_the_default_is_reported_not_reverted(stack)
     assert judge(managed(arn, "v2"), event_name="SetDefaultPolicyVersion")["action"] == "remedy"
 
 
+def test_what_iam_does_not_show_yet_is_read_again_before_it_counts_as_gone(stack, monkeypatch):
+    """IAM is eventually consistent: a version created a moment before the read may not show yet."""
+    import threading
+
+    monkeypatch.setenv("IAM_SETTLE_SECONDS", "3")
+    arn = stack.iam.create_policy(PolicyName="late", PolicyDocument=GOOD)["Policy"]["Arn"]
+    timer = threading.Timer(0.5, lambda: stack.iam.create_policy_version(PolicyArn=arn, PolicyDocument=BAD,
+                                                                          SetAsDefault=True))
+    timer.start()
+    try:
+        assert judge(managed(arn, "v2"))["action"] == "remedy"  # v2 appears while the judge reads again
+    finally:
+        timer.join()
+
+
 def test_a_version_or_policy_already_gone_is_gone(stack):
     arn = stack.iam.create_policy(PolicyName="p", PolicyDocument=BAD)["Policy"]["Arn"]
     assert judge(managed(arn, "v7"))["action"] == "gone"
