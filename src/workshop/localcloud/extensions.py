@@ -34,15 +34,16 @@ NEEDS = {
 
 
 def install_eager(port: int, endpoint: str, credentials=None) -> None:
-    """What every request may need, cheap to import: Lambda, EventBridge, SNS mail, config."""
+    """What every request may need, cheap to import: dispatch, Lambda, EventBridge, SNS mail, config."""
     global _endpoint, _port, _credentials
     from moto.core.config import default_user_config
 
-    from . import eventbridge_targets, lambda_runtime, mailbox
+    from . import eventbridge_targets, lambda_runtime, mailbox, moto_dispatch
 
     _endpoint, _port, _credentials = endpoint, port, credentials
     os.environ["MOTO_PORT"] = str(port)  # moto's ASL engine calls services at localhost:$MOTO_PORT
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+    moto_dispatch.install()
     lambda_runtime.install(endpoint)
     eventbridge_targets.install()
     mailbox.install()

@@ -60,7 +60,7 @@ import uuid
 import zipfile
 from dataclasses import dataclass
 
-from . import sandbox
+from . import lambda_bytecode, sandbox
 
 log = logging.getLogger("workshop.localcloud.lambda")
 
@@ -219,9 +219,13 @@ class Worker:
         self.log_stream = f"{date}/[{spec.version}]{self.id}"
         self.interpreter = _interpreter_for(spec.runtime)
         library_dir, library_targets = libraries
+        # boto3 & co. compiled once for this interpreter, read-only to the worker (lambda_bytecode.py)
+        bytecode = lambda_bytecode.prefix_for(self.interpreter, library_dir, os.path.dirname(library_dir))
         command, task_root = sandbox.wrap(
-            [self.interpreter, "-I", "-S", "-B", "-u", WORKER_SCRIPT], code_dir,
-            read_only=[_prefix_of(self.interpreter), self.interpreter, WORKER_SCRIPT, library_dir, *library_targets])
+            [self.interpreter, "-I", "-S", "-B", *(["-X", f"pycache_prefix={bytecode}"] if bytecode else []),
+             "-u", WORKER_SCRIPT], code_dir,
+            read_only=[_prefix_of(self.interpreter), self.interpreter, WORKER_SCRIPT, library_dir, *library_targets,
+                       *([bytecode] if bytecode else [])])
         sandboxed = task_root != code_dir
         # Without a sandbox HOME is a fresh folder of its own; inside one, the private /tmp.
         self.home = None if sandboxed else tempfile.mkdtemp(prefix="localcloud-home-")

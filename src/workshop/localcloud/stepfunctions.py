@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 
@@ -34,12 +35,19 @@ def install(port: int, credentials=None) -> None:
     os.environ["MOTO_PORT"] = str(port)
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
     if credentials is not None:
-        install_engine_credentials(credentials)
+        install_engine_credentials(credentials, port)
 
+    install_execution_names()
+    install_task_token_errors()
+    install_engine_caches()
+    install_sdk_timestamps()
+
+
+def install_execution_names() -> None:
+    """An execution started without a name gets a UUID, as on AWS (moto named it "None")."""
     cls, name = seam()
     original = getattr(cls, name)
     if getattr(original, "_localcloud", False):
-        install_task_token_errors()
         return
 
     def start_execution(self, state_machine_arn, name=None, execution_input=None, trace_header=None):
@@ -47,38 +55,40 @@ def install(port: int, credentials=None) -> None:
 
     start_execution._localcloud = True
     setattr(cls, name, start_execution)
-    install_task_token_errors()
-    install_engine_caches()
 
 
-def install_engine_credentials(credentials) -> None:
-    """Sign the engine's service calls with the server's key.
+def install_engine_credentials(credentials, port: int | None = None) -> None:
+    """The engine's service calls: signed with the server's key, on shared clients, served in-process.
 
-    moto's `boto_client_for(region, service, state_credentials)` builds every
-    client the engine uses with the key "ak"; the local cloud refuses unknown
-    keys, so the function is replaced where it is defined (modules imported
-    later pick that up) and in every engine module that already imported it.
+    moto's `boto_client_for(region, service, state_credentials)` builds a new
+    client for every call the engine makes, signed with the key "ak" (which
+    the local cloud refuses), talking HTTP to localhost:$MOTO_PORT. The
+    replacement hands out `inprocess.client(...)`: one client per service and
+    region, signed with the server's key, whose calls the server's WSGI app
+    serves in-process once the server has attached it (see inprocess.py).
+    It replaces the function where it is defined (modules imported later pick
+    that up) and in every engine module that already imported it.
     """
     import sys
 
     from moto.stepfunctions.parser.asl.utils import boto_client
 
+    from . import inprocess
+
+    endpoint = f"http://127.0.0.1:{port or os.environ.get('MOTO_PORT', '5000')}"
     original = getattr(boto_client.boto_client_for, "__wrapped__", boto_client.boto_client_for)
 
     def boto_client_for(region, service, state_credentials=None):
-        client = original(region, service, state_credentials)
-        # botocore keeps the credentials on the signer: swap them for the server's key
-        from botocore.credentials import Credentials
-
-        client._request_signer._credentials = Credentials(credentials.access_key_id,
-                                                          credentials.secret_access_key)
-        return client
+        return inprocess.client(service, region, endpoint, credentials)
 
     boto_client_for.__wrapped__ = original
     boto_client_for._localcloud = True
+    inprocess.reset()
+    current = boto_client.boto_client_for
     boto_client.boto_client_for = boto_client_for
     for name, module in list(sys.modules.items()):
-        if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is original:
+        if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) in (
+                original, current):
             module.boto_client_for = boto_client_for
 
 
@@ -90,38 +100,73 @@ def engine_client_seam():
 
 
 def install_engine_caches() -> None:
-    """Parse each definition once, not once per execution.
+    """One evaluation program per definition, shared by its executions; JSONPath parsed once.
 
-    Profiling a burst of incidents showed about two thirds of the server's time
-    in moto re-parsing the same ASL text for every execution (two per incident:
-    the revert's own CloudTrail event starts one that ends at IgnoreOwnChange),
-    and most of the rest building a JSONPath parser per path. The ANTLR parse
-    tree is cached per definition text and each execution still gets fresh
-    evaluation components from it (`Preprocessor().visit`), so no execution
-    state is shared; parsed JSONPath expressions are immutable.
+    Profiling a burst of incidents showed moto re-parsing the same ASL text
+    for every execution (two per incident: the revert's own CloudTrail event
+    starts one that ends at IgnoreOwnChange), then re-building the program's
+    components from the parse tree (a fifth of the server's CPU), and building
+    a JSONPath parser per path.
+
+    Sharing the program is safe because moto's components keep no execution
+    state: every evaluation reads and writes its `Environment` (a Map state
+    already runs one program from several iteration threads at once). The one
+    exception is `EvalComponent.heap_key`, a key made lazily on first use (a
+    Retry's attempt counter lives under it in the environment): two executions
+    making it at once could each get another key, so `shared_program` makes
+    every component's key before the program is shared. Parsed JSONPath
+    expressions are immutable.
     """
-    import functools
-
-    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
-    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
     from moto.stepfunctions.parser.asl.utils import json_path
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     if getattr(ExecutionWorker._get_evaluation_entrypoint, "_localcloud", False):
         return
 
-    @functools.lru_cache(maxsize=64)
-    def parse_tree(definition: str):
-        return AmazonStateLanguageParser.parse(definition)[1]
-
     def _get_evaluation_entrypoint(self):
-        tree = parse_tree(self._evaluation_details.state_machine_details.definition)
-        return Preprocessor().visit(tree)
+        return shared_program(self._evaluation_details.state_machine_details.definition)
 
     _get_evaluation_entrypoint._localcloud = True
     ExecutionWorker._get_evaluation_entrypoint = _get_evaluation_entrypoint
     if not hasattr(json_path.parse, "cache_info"):
         json_path.parse = functools.lru_cache(maxsize=4096)(json_path.parse)
+
+
+def _shared_program(definition: str):
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    program = AmazonStateLanguageParser.parse(definition)[0]
+    _make_heap_keys(program)
+    return program
+
+
+def _make_heap_keys(root) -> int:
+    """Give every evaluation component under `root` its heap key now; how many there are."""
+    from moto.stepfunctions.parser.asl.component.component import Component
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+    seen: set[int] = set()
+    stack = [root]
+    count = 0
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, Component):
+            if isinstance(item, EvalComponent):
+                item.heap_key  # noqa: B018 -- made and stored on first access
+                count += 1
+            stack.extend(vars(item).values())
+    return count
+
+
+# parsed once per definition text (a state machine's versions and updates are new texts)
+shared_program = functools.lru_cache(maxsize=64)(_shared_program)
 
 
 def backend(account_id: str, region: str):
@@ -174,3 +219,64 @@ def install_task_token_errors() -> None:
 
         wrapper._localcloud = True
         setattr(cls, name, wrapper)
+
+
+# --- aws-sdk integrations: timestamps as AWS writes them ---------------------------
+
+
+def sdk_timestamp(moment) -> str:
+    """A timestamp as Step Functions' aws-sdk integrations write it: ISO 8601 in UTC, "Z", fraction only if any."""
+    from datetime import timezone
+
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    micro = moment.microsecond
+    if micro:
+        text += f".{micro // 1000:03d}" if micro % 1000 == 0 else f".{micro:06d}"
+    return text + "Z"
+
+
+def _json_ready(value):
+    """`value` with every date / datetime made text (the rest as it is)."""
+    from datetime import date, datetime
+
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_ready(item) for item in value]
+    if isinstance(value, datetime):
+        return sdk_timestamp(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def sdk_result_seam():
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+        StateTaskServiceAwsSdk,
+    )
+
+    return StateTaskServiceAwsSdk, "_eval_service_task"
+
+
+def install_sdk_timestamps() -> None:
+    """aws-sdk task results hold text, not Python datetimes.
+
+    moto's engine left boto3's datetime objects in the state's output, so an
+    execution whose output held one (IAM CreatePolicy's CreateDate, S3's
+    LastModified...) answered DescribeExecution with a 500 (json.dumps fails).
+    AWS writes them as ISO 8601 text ("2026-12-01T09:50:00.123Z").
+    """
+    cls, name = sdk_result_seam()
+    original = getattr(cls, name)
+    if getattr(original, "_localcloud", False):
+        return
+
+    def _eval_service_task(self, env, *args, **kwargs):
+        original(self, env, *args, **kwargs)
+        if env.stack:
+            env.stack[-1] = _json_ready(env.stack[-1])
+
+    _eval_service_task._localcloud = True
+    setattr(cls, name, _eval_service_task)
