@@ -38,13 +38,14 @@ def install_eager(port: int, endpoint: str, credentials=None) -> None:
     global _endpoint, _port, _credentials
     from moto.core.config import default_user_config
 
-    from . import eventbridge_targets, lambda_runtime, mailbox, moto_dispatch
+    from . import eventbridge_targets, lambda_runtime, mailbox, moto_dispatch, stepfunctions_integrations
 
     _endpoint, _port, _credentials = endpoint, port, credentials
     os.environ["MOTO_PORT"] = str(port)  # moto's ASL engine calls services at localhost:$MOTO_PORT
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
     moto_dispatch.install()
     lambda_runtime.install(endpoint)
+    stepfunctions_integrations.install_executed_version()  # Lambda's own answer: needed before any state machine
     eventbridge_targets.install()
     mailbox.install()
 

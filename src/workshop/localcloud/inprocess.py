@@ -31,6 +31,7 @@ _lock = threading.Lock()
 _clients: dict[tuple, object] = {}
 _session = None
 _app = None
+_last = threading.local()  # the last response a shared client got, per thread
 
 
 def attach(app) -> None:
@@ -79,7 +80,55 @@ def _make(service: str, region: str, endpoint: str, credentials):
                       s3={"addressing_style": "path"}, inject_host_prefix=False),
     )
     made.meta.events.register("before-send", _send_in_process)
+    made.meta.events.register("after-call", _remember)
     return made
+
+
+def _remember(http_response=None, **kwargs):
+    # never touch the body: a streaming one (Lambda's Payload) is read after this, and only once
+    if http_response is not None:
+        headers = dict(http_response.headers.items())
+        length = headers.get("Content-Length") or headers.get("content-length")
+        _last.response = (http_response.status_code, headers, int(length) if length else None)
+
+
+def last_response() -> tuple[int, dict, int | None] | None:
+    """(status, headers, body length if known) of the last call a shared client made in this thread."""
+    return getattr(_last, "response", None)
+
+
+def forget_last_response() -> None:
+    _last.response = None
+
+
+def call(method: str, path: str, headers: list[tuple[str, str]], body: bytes,
+         host: str | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+    """An HTTP request to the attached app (a local-cloud route such as execute-api): (status, headers, body)."""
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    app = _app
+    if app is None:
+        raise RuntimeError("the local cloud's app is not attached: this call is served only inside the server")
+    path, _, query = path.partition("?")
+    builder = EnvironBuilder(path=path, base_url=f"http://{host or _own_host(app)}", query_string=query,
+                             method=method, headers=headers, data=body)
+    try:
+        environ = builder.get_environ()
+    finally:
+        builder.close()
+    environ["REMOTE_ADDR"] = "127.0.0.1"
+    app_iter, status, response_headers = run_wsgi_app(app, environ, buffered=True)
+    try:
+        content = b"".join(app_iter)
+    finally:
+        if hasattr(app_iter, "close"):
+            app_iter.close()
+    return int(status.split(" ", 1)[0]), list(response_headers.items()), content
+
+
+def _own_host(app) -> str:
+    port = getattr(app, "port", None)
+    return f"127.0.0.1:{port}" if port else "127.0.0.1"
 
 
 def _send_in_process(request, **kwargs):

@@ -18,8 +18,11 @@
 
 from __future__ import annotations
 
+import base64
 import functools
+import json
 import os
+import threading
 import uuid
 
 
@@ -39,8 +42,13 @@ def install(port: int, credentials=None) -> None:
 
     install_execution_names()
     install_task_token_errors()
+    install_error_codes()
+    install_history_pages()
     install_engine_caches()
     install_sdk_timestamps()
+    from . import stepfunctions_integrations
+
+    stepfunctions_integrations.install()
 
 
 def install_execution_names() -> None:
@@ -175,50 +183,166 @@ def backend(account_id: str, region: str):
     return get_backend(account_id, region)
 
 
-def _finished_task_error(backend, task_token):
-    """TaskTimedOut / TaskDoesNotExist for a token of a task that is over, else None."""
-    from moto.stepfunctions.parser.api import TaskDoesNotExist, TaskTimedOut
-    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackConsumerTimeout
+# --- task tokens: answered once --------------------------------------------------------
 
+TASK_CLOSED = "Task Timed Out: 'Provided task does not exist anymore'"  # what AWS answers
+_answers = threading.Lock()
+
+
+def _endpoint_for(backend, task_token):
+    """The callback endpoint of `task_token` in any execution (running or over), else None."""
     for execution in backend._get_executions():
         try:
             endpoint = execution.exec_worker.env.callback_pool_manager.get(task_token)
-        except AttributeError:
+        except AttributeError:  # an execution whose worker has no environment yet
             continue
         if endpoint is not None:
-            # nobody answered before the task ended: it timed out; else it was answered already
-            if isinstance(endpoint.consumer_error, CallbackConsumerTimeout) or endpoint.get_outcome() is None:
-                return TaskTimedOut("Task Timed Out: 'Provided task does not exist anymore'", "TaskTimedOut", 400)
-            return TaskDoesNotExist("Task does not exist anymore", "TaskDoesNotExist", 400)
+            return endpoint
     return None
 
 
-def install_task_token_errors() -> None:
-    """A token whose task is over: TaskTimedOut / TaskDoesNotExist, as AWS answers, not InvalidToken.
+def _task_closed():
+    from moto.stepfunctions.parser.api import TaskTimedOut
 
-    moto looks a token up among RUNNING executions only, so answering an
-    approval after its timeout (the execution has FAILED) said "InvalidToken".
-    Patch points: `StepFunctionsParserBackend.send_task_success` / `send_task_failure`.
+    return TaskTimedOut(TASK_CLOSED, "TaskTimedOut", 400)
+
+
+def install_task_token_errors() -> None:
+    """A token whose task is over, answered or timed out, is refused with TaskTimedOut, as AWS documents.
+
+    AWS: TaskTimedOut "The task token has either expired or the task
+    associated with the token has already been closed". moto accepted a second
+    SendTaskSuccess sent before the engine had moved on (the first answer's
+    output was then replaced by the second's), and, once the execution had
+    ended, said InvalidToken (it looks tokens up in RUNNING executions only).
+    The check and the answer happen under one lock, so of two answers sent at
+    once exactly one is taken.
+    Patch points: `StepFunctionsParserBackend.send_task_success` / `send_task_failure` /
+    `send_task_heartbeat`.
     """
     from moto.stepfunctions.parser.api import InvalidToken
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend as cls
 
-    for name in ("send_task_success", "send_task_failure"):
+    for name in ("send_task_success", "send_task_failure", "send_task_heartbeat"):
         original = getattr(cls, name)
         if getattr(original, "_localcloud", False):
             continue
 
         def wrapper(self, task_token, *args, __original=original, **kwargs):
-            try:
-                return __original(self, task_token, *args, **kwargs)
-            except InvalidToken:
-                error = _finished_task_error(self, task_token)
-                if error is not None:
-                    raise error from None
-                raise
+            with _answers:
+                endpoint = _endpoint_for(self, task_token)
+                if endpoint is not None and (endpoint.get_outcome() is not None or endpoint.consumer_error is not None):
+                    raise _task_closed()
+                try:
+                    return __original(self, task_token, *args, **kwargs)
+                except InvalidToken:
+                    if endpoint is not None:  # issued, and its execution is over
+                        raise _task_closed() from None
+                    raise
 
         wrapper._localcloud = True
         setattr(cls, name, wrapper)
+
+
+# --- error codes: moto's Step Functions errors said no code ------------------------------
+
+
+def install_error_codes() -> None:
+    """Every error of moto's Step Functions engine API answers its AWS error code.
+
+    The error classes in `moto.stepfunctions.parser.api` name their code in a
+    `code` attribute, but their base (`moto.core.exceptions.AWSError`) reads
+    `TYPE` and puts the HTTP status in `code`: CreateStateMachine with an
+    invalid definition answered an empty error code, not InvalidDefinition.
+    """
+    from moto.core.exceptions import AWSError
+    from moto.stepfunctions.parser import api
+
+    for value in vars(api).values():
+        if isinstance(value, type) and issubclass(value, AWSError) and value.__module__ == api.__name__:
+            code = value.__dict__.get("code")
+            if isinstance(code, str) and not value.__dict__.get("TYPE"):
+                value.TYPE = code
+                value.STATUS = value.__dict__.get("status_code", 400)
+
+
+# --- GetExecutionHistory: pages, order, execution data -----------------------------------
+
+HISTORY_PAGE = 100  # AWS's default page; 1000 at most
+_DATA_FIELDS = ("input", "output", "inputDetails", "outputDetails")
+
+
+def history_page(events: list[dict], execution_arn: str, max_results: int = 0, reverse: bool = False,
+                 next_token: str | None = None, include_data: bool = True) -> dict:
+    """One GetExecutionHistory answer: {"events": [...], "nextToken"?}.
+
+    The token names the execution, the order and the id of the last event
+    handed out, so events added while the execution runs are neither skipped
+    nor repeated on the next page.
+    """
+    from moto.stepfunctions.parser.api import InvalidToken
+
+    if max_results < 0 or max_results > 1000:
+        from moto.stepfunctions.exceptions import ValidationException
+
+        raise ValidationException(
+            f"1 validation error detected: Value '{max_results}' at 'maxResults' failed to satisfy "
+            "constraint: Member must have value less than or equal to 1000")
+    size = max_results or HISTORY_PAGE
+    ordered = sorted(events, key=lambda e: e["id"], reverse=reverse)
+    if next_token:
+        try:
+            token = json.loads(base64.urlsafe_b64decode(next_token.encode()))
+            assert token["arn"] == execution_arn and token["reverse"] == reverse
+            after = int(token["after"])
+        except Exception:
+            raise InvalidToken(f"Invalid Token: '{next_token}'", "InvalidToken", 400) from None
+        ordered = [e for e in ordered if (e["id"] < after if reverse else e["id"] > after)]
+    page = ordered[:size]
+    if not include_data:
+        page = [_without_data(event) for event in page]
+    answer = {"events": page}
+    if len(ordered) > size:
+        answer["nextToken"] = base64.urlsafe_b64encode(json.dumps(
+            {"arn": execution_arn, "reverse": reverse, "after": page[-1]["id"]}).encode()).decode()
+    return answer
+
+
+def _without_data(event: dict) -> dict:
+    return {key: ({k: v for k, v in value.items() if k not in _DATA_FIELDS}
+                  if key.endswith("EventDetails") and isinstance(value, dict) else value)
+            for key, value in event.items()}
+
+
+def history_seam():
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    return StepFunctionResponse, "get_execution_history"
+
+
+def install_history_pages() -> None:
+    """GetExecutionHistory honours maxResults, nextToken, reverseOrder and includeExecutionData.
+
+    moto answered every event at once, oldest first, whatever was asked, with
+    no nextToken (so boto3's paginator made one page).
+    """
+    from moto.core.responses import ActionResult
+
+    cls, name = history_seam()
+    if getattr(getattr(cls, name), "_localcloud", False):
+        return
+
+    def get_execution_history(self):
+        arn = self._get_param("executionArn")
+        events = self.stepfunction_backend.get_execution_history(arn)["events"]
+        include = self._get_param("includeExecutionData")
+        return ActionResult(history_page(
+            events, arn, max_results=self._get_int_param("maxResults") or 0,
+            reverse=bool(self._get_param("reverseOrder")), next_token=self._get_param("nextToken"),
+            include_data=include is None or bool(include)))
+
+    get_execution_history._localcloud = True
+    setattr(cls, name, get_execution_history)
 
 
 # --- aws-sdk integrations: timestamps as AWS writes them ---------------------------
