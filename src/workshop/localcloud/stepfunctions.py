@@ -46,9 +46,10 @@ def install(port: int, credentials=None) -> None:
     install_history_pages()
     install_engine_caches()
     install_sdk_timestamps()
-    from . import stepfunctions_integrations
+    from . import stepfunctions_integrations, stepfunctions_map
 
     stepfunctions_integrations.install()
+    stepfunctions_map.install()
 
 
 def install_execution_names() -> None:
