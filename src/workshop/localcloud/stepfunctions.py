@@ -297,7 +297,7 @@ def history_page(events: list[dict], execution_arn: str, max_results: int = 0, r
             assert token["arn"] == execution_arn and token["reverse"] == reverse
             after = int(token["after"])
         except Exception:
-            raise InvalidToken(f"Invalid Token: '{next_token}'", "InvalidToken", 400) from None
+            raise InvalidToken() from None  # AWS: "Invalid Token: 'Invalid token'"
         ordered = [e for e in ordered if (e["id"] < after if reverse else e["id"] > after)]
     page = ordered[:size]
     if not include_data:

@@ -93,7 +93,8 @@ def install_executed_version() -> None:
         if status == 200:  # RequestResponse: AWS names the version that ran ($LATEST, or the alias's)
             function_name = unquote(self.path.rsplit("/", 2)[-2])
             try:
-                version = self.backend.get_function(function_name, self._get_param("qualifier")).version
+                qualifier = self._get_param("qualifier") or (self.querystring.get("Qualifier") or [None])[0]
+                version = self.backend.get_function(function_name, qualifier).version
             except Exception:  # answered already; the header is only missing
                 version = None
             if version is not None:

@@ -14,7 +14,9 @@ objects from S3. What it lacked, mended here:
   functions in it, any other field, no limit) is refused with
   InvalidDefinition naming the field. Each child then gets
   {"Items": [...], "BatchInput": ...}: items selected by ItemSelector first,
-  then batched, as AWS does. Patch point: `AmazonStateLanguageParser.parse`.
+  then batched, as AWS does. A whole ToleratedFailurePercentage (30) is
+  given to the grammar as 30.0 (it refused integers). Patch point:
+  `AmazonStateLanguageParser.parse`.
 * A child that failed was counted and ignored: the Map succeeded with a null
   in its output. Now failures beyond ToleratedFailureCount /
   ToleratedFailurePercentage (0 by default) fail the Map Run and the state
@@ -39,6 +41,7 @@ import threading
 from datetime import datetime, timezone
 
 BATCHER = "_localcloud_item_batcher"
+TOLERANCES = "_localcloud_tolerances"  # which thresholds the state names (moto fills in 0 for both)
 OUTCOMES = "_localcloud_outcomes"
 _BATCHER_FIELDS = ("MaxItemsPerBatch", "MaxItemsPerBatchPath", "MaxInputBytesPerBatch",
                    "MaxInputBytesPerBatchPath", "BatchInput")
@@ -106,7 +109,7 @@ def _check_batch_input(value, where: str) -> None:
 
 
 def prepare(definition: str) -> tuple[str, dict[str, dict]]:
-    """(the text moto's grammar accepts, {Map state name: its ItemBatcher}).
+    """(the text moto's grammar accepts, {distributed Map name: {"batcher"?, "tolerances"}}).
 
     The text comes back unchanged when it needs nothing (or is not JSON: the
     grammar then says what is wrong with it).
@@ -118,12 +121,12 @@ def prepare(definition: str) -> tuple[str, dict[str, dict]]:
     if not isinstance(document, dict) or not isinstance(document.get("States"), dict):
         return definition, {}
     document = copy.deepcopy(document)
-    batchers: dict[str, dict] = {}
-    changed = _prepare_states(document["States"], "/States", batchers)
-    return (json.dumps(document) if changed else definition), batchers
+    maps: dict[str, dict] = {}
+    changed = _prepare_states(document["States"], "/States", maps)
+    return (json.dumps(document) if changed else definition), maps
 
 
-def _prepare_states(states: dict, location: str, batchers: dict) -> bool:
+def _prepare_states(states: dict, location: str, maps: dict) -> bool:
     changed = False
     for name, state in states.items():
         if not isinstance(state, dict):
@@ -136,22 +139,30 @@ def _prepare_states(states: dict, location: str, batchers: dict) -> bool:
             if distributed and config.get("ExecutionType") == "EXPRESS":
                 config["ExecutionType"] = "STANDARD"  # children run in-process either way
                 changed = True
-            if "ItemBatcher" in state:
-                if name in batchers:
-                    raise _refused(where, f"two Map states named '{name}' batch items; the local cloud needs "
+            if distributed or "ItemBatcher" in state:
+                if name in maps:
+                    raise _refused(where, f"two distributed Map states are named '{name}'; the local cloud needs "
                                           "distinct names")
-                batchers[name] = _check_batcher(state.pop("ItemBatcher"), f"{where}/ItemBatcher", distributed)
+                maps[name] = {"tolerances": {kind for kind in ("Count", "Percentage")
+                                             if f"ToleratedFailure{kind}" in state
+                                             or f"ToleratedFailure{kind}Path" in state}}
+            percentage = state.get("ToleratedFailurePercentage")
+            if isinstance(percentage, int) and not isinstance(percentage, bool):
+                state["ToleratedFailurePercentage"] = float(percentage)  # the grammar takes 30.0, not 30
+                changed = True
+            if "ItemBatcher" in state:
+                maps[name]["batcher"] = _check_batcher(state.pop("ItemBatcher"), f"{where}/ItemBatcher", distributed)
                 changed = True
             if isinstance(processor, dict) and isinstance(processor.get("States"), dict):
-                changed |= _prepare_states(processor["States"], f"{where}/ItemProcessor/States", batchers)
+                changed |= _prepare_states(processor["States"], f"{where}/ItemProcessor/States", maps)
         elif state.get("Type") == "Parallel":
             for index, branch in enumerate(state.get("Branches") or []):
                 if isinstance(branch, dict) and isinstance(branch.get("States"), dict):
-                    changed |= _prepare_states(branch["States"], f"{where}/Branches/{index}/States", batchers)
+                    changed |= _prepare_states(branch["States"], f"{where}/Branches/{index}/States", maps)
     return changed
 
 
-def _attach_batchers(program, batchers: dict[str, dict]) -> None:
+def _attach(program, maps: dict[str, dict]) -> None:
     from moto.stepfunctions.parser.asl.component.component import Component
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map import StateMap
 
@@ -167,8 +178,10 @@ def _attach_batchers(program, batchers: dict[str, dict]) -> None:
         elif isinstance(item, dict):
             stack.extend(item.values())
         elif isinstance(item, Component):
-            if isinstance(item, StateMap) and item.name in batchers:
-                setattr(item.iteration_component, BATCHER, batchers[item.name])
+            if isinstance(item, StateMap) and item.name in maps:
+                found = maps[item.name]
+                setattr(item.iteration_component, BATCHER, found.get("batcher"))
+                setattr(item.iteration_component, TOLERANCES, found["tolerances"])
             stack.extend(vars(item).values())
 
 
@@ -186,10 +199,10 @@ def install_definitions() -> None:
     parse = original.__func__
 
     def prepared_parse(definition: str):
-        text, batchers = prepare(definition)
+        text, maps = prepare(definition)
         program, tree = parse(text)
-        if batchers:
-            _attach_batchers(program, batchers)
+        if maps:
+            _attach(program, maps)
         return program, tree
 
     prepared_parse._localcloud = True
@@ -304,7 +317,7 @@ def _fail(env, error: str, cause: str):
 
 
 def exceeds(failed: int, total: int, count: int | None, percentage: float | None) -> bool:
-    """Whether `failed` of `total` children is more than the Map tolerates (AWS: more than either threshold)."""
+    """Whether `failed` of `total` children is more than the Map tolerates: more than a threshold it names."""
     if failed == 0:
         return False
     if count is not None and failed > count:
@@ -353,7 +366,9 @@ def install_map_runs() -> None:
             original(self, env, eval_input)
             outcomes = getattr(record, OUTCOMES)
             failed = sum(1 for outcome in outcomes.values() if outcome["Status"] != "SUCCEEDED")
-            if exceeds(failed, len(items), eval_input.tolerated_failure_count, eval_input.tolerated_failure_percentage):
+            given = getattr(self, TOLERANCES, None) or {"Count", "Percentage"}  # neither given: none tolerated
+            if exceeds(failed, len(items), eval_input.tolerated_failure_count if "Count" in given else None,
+                       eval_input.tolerated_failure_percentage if "Percentage" in given else None):
                 raise _fail(env, "States.ExceedToleratedFailureThreshold",
                             "The specified tolerated failure threshold was exceeded")
 
