@@ -1,19 +1,28 @@
-"""Step Functions: moto's ASL engine switched on, and executions always named.
+"""Step Functions: moto's ASL engine switched on and mended; the extension point of its fixes.
 
-* `execute_state_machine` makes moto run executions (its port of the
+`install(port, credentials)` puts every mend in place (idempotent); each
+wraps one moto seam named in its function's docstring and pinned by a test
+(`SEAMS` in tests/unit/localcloud/conftest.py, and the seam tests in
+test_stepfunctions.py). The upstream issue text of each bug is in
+docs/upstream.md. Here:
+
+* `execute_state_machine` on: moto runs executions (its port of the
   LocalStack ASL interpreter): real histories, `waitForTaskToken`,
-  `SendTaskSuccess`, service integrations. The engine calls the other
-  services at `http://localhost:$MOTO_PORT`, so MOTO_PORT is set to the
-  local cloud's port.
-* moto's engine named an execution started without a name
-  `...:execution:NAME:None`, so the second such StartExecution failed with
-  ExecutionAlreadyExists. AWS picks a UUID; so does the patch here
-  (`StepFunctionsParserBackend.start_execution`).
-* the engine's own calls (Lambda, SNS, ... integrations) are signed with
-  the server's per-start key (`install_engine_credentials`): moto signs them
-  with a fixed dummy key, which the local cloud refuses.
-* a task token whose task is over (timed out, answered) gets TaskTimedOut /
-  TaskDoesNotExist, as on AWS; moto said InvalidToken (`install_task_token_errors`).
+  `SendTaskSuccess`, service integrations.
+* an execution started without a name gets a UUID, as on AWS
+  (`install_execution_names`; moto named it "None", so a second one collided).
+* the engine's service calls go through shared boto3 clients signed with the
+  server's per-start key and served in-process (`install_engine_credentials`,
+  inprocess.py); one evaluation program per definition
+  (`install_engine_caches`).
+* a task token is answered once; an answer or heartbeat after that, or after
+  the task timed out, gets TaskTimedOut as AWS documents
+  (`install_task_token_errors`).
+* the engine API's errors carry their AWS codes (`install_error_codes`).
+* GetExecutionHistory pages (`install_history_pages`).
+* aws-sdk task results hold timestamps as AWS's ISO text (`install_sdk_timestamps`).
+* integrations (Lambda's ExecutedVersion, SDK metadata, apigateway:invoke):
+  stepfunctions_integrations.py; Distributed Map: stepfunctions_map.py.
 """
 
 from __future__ import annotations
