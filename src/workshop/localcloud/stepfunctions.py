@@ -303,10 +303,11 @@ def history_page(events: list[dict], execution_arn: str, max_results: int = 0, r
     if next_token:
         try:
             token = json.loads(base64.urlsafe_b64decode(next_token.encode()))
-            assert token["arn"] == execution_arn and token["reverse"] == reverse
-            after = int(token["after"])
-        except Exception:
-            raise InvalidToken() from None  # AWS: "Invalid Token: 'Invalid token'"
+            after = int(token["after"]) if token["arn"] == execution_arn and token["reverse"] == reverse else None
+        except (ValueError, TypeError, KeyError):
+            after = None
+        if after is None:  # garbage, or the token of another execution or order
+            raise InvalidToken()  # AWS: "Invalid Token: 'Invalid token'"
         ordered = [e for e in ordered if (e["id"] < after if reverse else e["id"] > after)]
     page = ordered[:size]
     if not include_data:
