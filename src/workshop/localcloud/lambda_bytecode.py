@@ -11,9 +11,11 @@ incidents scales out.
 `prefix_for(interpreter, library_dir)` makes, once per interpreter, a
 bytecode tree (Python's `pycache_prefix`, keyed by the source's path and by
 the interpreter's own cache tag) by importing boto3 and making a client with
-that interpreter, outside any sandbox, as the server. Workers get the tree
-read-only (`-X pycache_prefix=...`, and still `-B`): a function cannot write
-bytecode another function would load. Python checks each file's recorded
+that interpreter, outside any sandbox, as the server. Sandboxed workers get
+the tree read-only (`-X pycache_prefix=...`, and still `-B`): a function
+cannot write bytecode another function would load. (Without a sandbox a
+function can write wherever the learner can, this tree included, as it could
+the other functions' code before.) Python checks each file's recorded
 source size and time, so a changed library is compiled afresh, never run
 stale. None when the warm-up fails: workers then compile as before.
 """
