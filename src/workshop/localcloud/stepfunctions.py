@@ -1,10 +1,11 @@
 """Step Functions: moto's ASL engine switched on and mended; the extension point of its fixes.
 
-`install(port, credentials)` puts every mend in place (idempotent); each
-wraps one moto seam named in its function's docstring and pinned by a test
-(`SEAMS` in tests/unit/localcloud/conftest.py, and the seam tests in
-test_stepfunctions.py). The upstream issue text of each bug is in
-docs/upstream.md. Here:
+`install(port, credentials)` switches the engine on and puts the kit's own
+engine plumbing in place; the mends of moto's bugs below are registered in
+moto_fixes.py (the one extension point for upstream fixes, applied with the
+"stepfunctions" group) and their issue text is in docs/upstream.md. Each
+wraps one moto seam named in its docstring, pinned by a test (`SEAMS` in
+tests/unit/localcloud/conftest.py, and the seam tests in test_stepfunctions.py).
 
 * `execute_state_machine` on: moto runs executions (its port of the
   LocalStack ASL interpreter): real histories, `waitForTaskToken`,
@@ -18,7 +19,6 @@ docs/upstream.md. Here:
 * a task token is answered once; an answer or heartbeat after that, or after
   the task timed out, gets TaskTimedOut as AWS documents
   (`install_task_token_errors`).
-* the engine API's errors carry their AWS codes (`install_error_codes`).
 * GetExecutionHistory pages (`install_history_pages`).
 * aws-sdk task results hold timestamps as AWS's ISO text (`install_sdk_timestamps`).
 * integrations (Lambda's ExecutedVersion, SDK metadata, apigateway:invoke):
@@ -50,15 +50,9 @@ def install(port: int, credentials=None) -> None:
         install_engine_credentials(credentials, port)
 
     install_execution_names()
-    install_task_token_errors()
-    install_error_codes()
-    install_history_pages()
     install_engine_caches()
-    install_sdk_timestamps()
-    from . import stepfunctions_integrations, stepfunctions_map
-
-    stepfunctions_integrations.install()
-    stepfunctions_map.install()
+    # moto's Step Functions bugs (history paging, task tokens, integrations, Distributed Map) are
+    # mended by moto_fixes.py, which extensions.ensure applies with this group
 
 
 def install_execution_names() -> None:
@@ -252,28 +246,6 @@ def install_task_token_errors() -> None:
 
         wrapper._localcloud = True
         setattr(cls, name, wrapper)
-
-
-# --- error codes: moto's Step Functions errors said no code ------------------------------
-
-
-def install_error_codes() -> None:
-    """Every error of moto's Step Functions engine API answers its AWS error code.
-
-    The error classes in `moto.stepfunctions.parser.api` name their code in a
-    `code` attribute, but their base (`moto.core.exceptions.AWSError`) reads
-    `TYPE` and puts the HTTP status in `code`: CreateStateMachine with an
-    invalid definition answered an empty error code, not InvalidDefinition.
-    """
-    from moto.core.exceptions import AWSError
-    from moto.stepfunctions.parser import api
-
-    for value in vars(api).values():
-        if isinstance(value, type) and issubclass(value, AWSError) and value.__module__ == api.__name__:
-            code = value.__dict__.get("code")
-            if isinstance(code, str) and not value.__dict__.get("TYPE"):
-                value.TYPE = code
-                value.STATUS = value.__dict__.get("status_code", 400)
 
 
 # --- GetExecutionHistory: pages, order, execution data -----------------------------------

@@ -1,7 +1,8 @@
 """Step Functions service integrations answering as AWS's do.
 
-Part of the Step Functions extension (`stepfunctions.install` installs it);
-each mend wraps one moto seam, pinned by tests/unit/localcloud/test_stepfunctions.py.
+Fixes of moto bugs, registered in moto_fixes.py (`lambda-executed-version`,
+`sfn-sdk-metadata`, `sfn-apigateway-invoke`); each wraps one moto seam, pinned
+by tests/unit/localcloud/test_stepfunctions.py.
 
 * Lambda Invoke answers `X-Amz-Executed-Version` (so boto3's `ExecutedVersion`
   is there, and so is the Step Functions task output's): moto sent no such
@@ -280,8 +281,3 @@ def install_api_gateway() -> None:
     # the engine drops every parameter not listed here before the task sees it
     cls._SUPPORTED_API_PARAM_BINDINGS = {"invoke": set(API_GATEWAY_PARAMETERS)}
 
-
-def install() -> None:
-    install_executed_version()
-    install_sdk_metadata()
-    install_api_gateway()

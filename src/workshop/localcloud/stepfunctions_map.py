@@ -1,6 +1,7 @@
 """Distributed Map in the local cloud: the forms AWS's own samples use, run by moto's engine.
 
-Part of the Step Functions extension (`stepfunctions.install` installs it).
+Fixes of moto bugs, registered in moto_fixes.py (`sfn-map-item-batcher`,
+`sfn-map-tolerated-failures`, `sfn-map-s3-listing`, `sfn-map-result-writer`).
 moto's engine runs a Distributed Map's items in threads of the parent
 execution (no child executions are listed) and reads ItemReader JSON and CSV
 objects from S3. What it lacked, mended here:
@@ -492,9 +493,3 @@ def install_result_writer() -> None:
     _handle_put_object._localcloud = True
     setattr(cls, name, staticmethod(_handle_put_object))
 
-
-def install() -> None:
-    install_definitions()
-    install_map_runs()
-    install_listing_reader()
-    install_result_writer()
