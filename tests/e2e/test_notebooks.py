@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import nbformat
 import pytest
+from notebook_outputs import output_text, outputs
 
 pytestmark = pytest.mark.e2e
 
@@ -43,12 +43,8 @@ def workshop_run():
         yield report, leftovers
 
 
-def _notebook(name):
-    return nbformat.read(str(OUT / f"{name}.ipynb"), as_version=4)
-
-
 def _outputs(name):
-    return [o for c in _notebook(name).cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    return outputs(OUT / f"{name}.ipynb")
 
 
 def _mime(name, mime):
@@ -56,14 +52,7 @@ def _mime(name, mime):
 
 
 def _text(name):
-    parts = []
-    for o in _outputs(name):
-        if o.get("output_type") == "stream":
-            parts.append(o.get("text", ""))
-        for mime in ("text/plain", "text/html"):
-            if mime in o.get("data", {}):
-                parts.append(o["data"][mime])
-    return "\n".join(parts)
+    return output_text(OUT / f"{name}.ipynb")
 
 
 def test_every_notebook_ran_without_an_error(workshop_run):
