@@ -10,6 +10,12 @@ the key changes at every start and is read again when it does), us-east-1.
 `target="aws"`: the learner's own credentials (environment, profile, SSO...),
 always in us-east-1 (IAM's CloudTrail events reach EventBridge only there).
 The notebooks' code is plain boto3 either way; only the endpoint differs.
+
+In a notebook, `connect` also installs the kit's exception handler
+(`workshop.failures`): a local cloud that stopped or restarted is explained
+on one screen, not with a botocore traceback. The session remembers which
+server process it first talked to, so it can tell a restart (a restarted
+local cloud forgot the deployed stack) from a missing resource.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from pathlib import Path
 
 import boto3
 from botocore.config import Config
+
+from workshop.failures import LocalCloudRestarted as LocalCloudRestartedNote, WorkshopError
 
 REGION = "us-east-1"
 DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
@@ -40,7 +48,7 @@ def default_endpoint() -> str:
     return os.environ.get("WORKSHOP_ENDPOINT") or DEFAULT_ENDPOINT
 
 
-class StackNotFound(Exception):
+class StackNotFound(WorkshopError):
     """The stack the notebook works on is not deployed (yet)."""
 
 
@@ -52,12 +60,18 @@ class TargetSession:
     endpoint: str | None = None
     region: str = REGION
     _clients: dict = field(default_factory=dict, repr=False)
+    _server_pid: int | None = field(default=None, repr=False)  # the local cloud process first seen
+    _restarted: str = field(default="", repr=False)
 
     def __post_init__(self):
         if self.target not in TARGETS:
             raise ValueError(f"target must be 'local' or 'aws', not {self.target!r}")
         if self.target == "local":
             self.endpoint = (self.endpoint or default_endpoint()).rstrip("/")
+            try:
+                self._server_pid = self.local_credentials().pid
+            except Exception:  # not running yet: the first call says so, on one screen
+                pass
         else:
             self.endpoint = None
 
@@ -69,7 +83,25 @@ class TargetSession:
         """The local cloud's current key (its key file); says how to start it when there is none."""
         from workshop.localcloud import credentials
 
-        return credentials.read(self.endpoint)
+        key = credentials.read(self.endpoint)
+        if self._server_pid is None:
+            self._server_pid = key.pid
+        elif key.pid != self._server_pid and not self._restarted:
+            self._restarted = (f"the server process was {self._server_pid}, it is now {key.pid}, "
+                               "started after this notebook connected")
+            from workshop.failures import announce
+
+            announce(LocalCloudRestartedNote(self.endpoint, self._restarted))
+        return key
+
+    def restart_note(self) -> str:
+        """Why the local cloud is not the one this session first talked to, or "" (it is the same)."""
+        if self.is_local and not self._restarted:
+            try:
+                self.local_credentials()
+            except Exception:
+                pass
+        return self._restarted
 
     def boto3_session(self) -> boto3.Session:
         if self.is_local:
@@ -110,9 +142,12 @@ class TargetSession:
             stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
         except Exception as exc:  # botocore ClientError: "Stack ... does not exist"
             if "does not exist" in str(exc) or "ValidationError" in str(exc):
+                restart = self.restart_note()
                 raise StackNotFound(
                     f"The stack {stack_name!r} is not deployed on the {self.target} target: "
                     "run notebooks/01_deploy.ipynb first."
+                    + (f"\nThe local cloud restarted ({restart}): a restart forgets everything deployed."
+                       if restart else "")
                 ) from None
             raise
         return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
@@ -125,4 +160,8 @@ class TargetSession:
 
 def connect(target: str = "local", endpoint: str | None = None) -> TargetSession:
     """Clients for the workshop target (see the module docstring)."""
-    return TargetSession(target=target, endpoint=endpoint)
+    from workshop.failures import install_notebook_handler
+
+    session = TargetSession(target=target, endpoint=endpoint)
+    install_notebook_handler(session)
+    return session

@@ -238,3 +238,53 @@ def test_outcome_before_any_click_does_not_wait_and_says_what_to_do():
     panel = ApprovalPanel(FakeStepFunctions([remediation_waiting()]), "sm", {}, wait_after_decision=0)
     outcome = decision_outcome(cloud=None, panel=panel)
     assert not outcome.decided and "click Approve or Deny" in repr(outcome)
+
+
+# --- nothing on the page stays "waiting" once decided ----------------------------------------------------
+
+
+def test_after_a_decision_the_header_snapshot_and_repr_say_it_was_decided(decision_server):
+    server = decision_server()
+    panel = ApprovalPanel(FakeStepFunctions([remediation_waiting(token="t1")]), "sm", server.urls(),
+                          wait_after_decision=0)
+    assert "1 approval(s) waiting" in panel._header_widget.value
+    panel.press("deny")
+    assert "No approval is waiting any more" in panel._header_widget.value
+    assert "1 decided here" in panel.html() and "approval(s) waiting" not in panel.html()
+    assert "decided: deny" in repr(panel)
+    assert panel.waiting() == [] and panel.decision_for(panel.pending[0].execution_arn).decision == "deny"
+    with pytest.raises(LookupError):
+        panel.press("allow")  # nothing is waiting any more: a second press does not reach the decided one
+
+
+def test_the_email_view_follows_the_panels_decision(decision_server):
+    from workshop.mail import Email
+
+    server = decision_server()
+    panel = ApprovalPanel(FakeStepFunctions([remediation_waiting(token="t1")]), "sm", server.urls(),
+                          wait_after_decision=0)
+    approval = panel.pending[0]
+    shown = []
+
+    class Tracked(Email):
+        def update_display(self):
+            shown.append(self._repr_html_())
+
+    def status():
+        result = panel.decision_for(approval.execution_arn)
+        return "Open" if result is None else f"Already decided: {result.decision}"
+
+    email = Tracked({"to": "a@example.com", "subject": "Approval needed", "sent_at": "now", "body": "links"},
+                    status=status)
+    panel.views.append(email)
+    assert "Open" in repr(email)
+    panel.press("allow")
+    assert shown and "Already decided: allow" in shown[-1]
+
+
+def test_no_waiting_request_means_no_open_email():
+    from workshop.mail import approval_email
+
+    panel = ApprovalPanel(FakeStepFunctions([remediation_approved()]), "sm", {})
+    email = approval_email(cloud=None, panel=panel)
+    assert email.message is None and "No approval is waiting" in repr(email)

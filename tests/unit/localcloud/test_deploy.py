@@ -24,7 +24,7 @@ def test_the_cli_prints_the_problem_and_exits_1(capsys):
     from workshop.localcloud.server import free_port
 
     assert deploy.main(["--endpoint", f"http://127.0.0.1:{free_port()}"]) == 1
-    assert "the local cloud is not running" in capsys.readouterr().err
+    assert "is not answering" in capsys.readouterr().err
 
 
 def test_a_missing_sam_is_explained(monkeypatch, tmp_path):
