@@ -5,7 +5,9 @@ Starts the local cloud (port 4566, or a free one if that is taken), tells the
 notebooks where it is (WORKSHOP_ENDPOINT) and gives JupyterLab its endpoint
 and per-start key (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...: plain boto3 in a
 notebook works), then runs JupyterLab on 127.0.0.1 with the notebooks folder
-open. Kernels talk to JupyterLab over IPC (Unix sockets), not TCP.
+open. Kernels talk to JupyterLab over IPC: Unix sockets in a private folder
+(mode 0700, a short path under the temporary directory, as socket paths are
+limited to about 100 characters), not TCP ports any local user could reach.
 
 If the local cloud stops while JupyterLab runs (it crashed, or someone killed
 it), it is started again on the same port with the same key, so open
@@ -19,8 +21,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess  # nosec B404: runs JupyterLab as an argument list, never through a shell
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -92,6 +96,7 @@ def main(argv=None) -> int:
         print(f"Port {args.port} is taken (another local cloud?); using a free port instead.", flush=True)
     log = (ROOT / "build" / "local-cloud.log")
     log.parent.mkdir(parents=True, exist_ok=True)
+    sockets = tempfile.mkdtemp(prefix="workshop-lab-")
     with log.open("w") as log_file:
         supervisor = Supervisor(port, log_file, say=lambda line: print(line, flush=True))
         try:
@@ -100,7 +105,7 @@ def main(argv=None) -> int:
                        **{SUPERVISED_ENV: "1"}, **supervisor.cloud.environment())
             command = [sys.executable, "-m", "jupyterlab", "--ip=127.0.0.1", f"--port={args.lab_port}",
                        f"--ServerApp.root_dir={ROOT}", "--LabApp.default_url=/lab/tree/notebooks",
-                       "--KernelManager.transport=ipc", *lab_args]
+                       "--KernelManager.transport=ipc", f"--KernelManager.ip={sockets}/kernel", *lab_args]
             if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in lab_args:
                 command.append("--allow-root")  # containers often run as root; JupyterLab refuses without it
             print("Stop with Ctrl-C: it stops JupyterLab and the local cloud.", flush=True)
@@ -112,6 +117,7 @@ def main(argv=None) -> int:
         finally:
             print("Stopping the local cloud.", flush=True)
             supervisor.stop()
+            shutil.rmtree(sockets, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from workshop.asl.substitution import PLACEHOLDER, substitute, substitutions_from  # noqa: F401 (re-exported)
 from workshop.failures import WorkshopError
-from workshop.history import Bundle
+from workshop.history import Bundle, no_math
 
 ACCOUNT = "123456789012"
 # Stand-ins used before the stack is deployed (same shapes as the real values).
@@ -198,8 +198,8 @@ class BuildStep:
     def _repr_mimebundle_(self, include=None, exclude=None):
         data = dict(self.graph)
         note = f"<p>{html.escape(self.note)}</p>" if self.note else ""
-        data["text/html"] = (self._given_html() + note + diagnostics_html(self.parts) + self._progress()
-                             + _svg_html(self.graph.get("image/svg+xml")))
+        data["text/html"] = no_math(self._given_html() + note + diagnostics_html(self.parts) + self._progress()
+                                    + _svg_html(self.graph.get("image/svg+xml")))
         data["text/plain"] = self.__repr__()
         return data
 
@@ -227,7 +227,7 @@ class DeployResult:
 
     def _repr_html_(self) -> str:
         colour = "#1d8102" if self.deployed else "#b35c00"
-        return "<p style='color:%s'>%s</p>" % (colour, html.escape(self.message).replace("\n", "<br>"))
+        return no_math("<p style='color:%s'>%s</p>" % (colour, html.escape(self.message).replace("\n", "<br>")))
 
 
 class StateMachineBuilder:
@@ -386,7 +386,7 @@ class Comparison:
         if self.identical:
             return ("<p style='color:#1d8102'><strong>Identical</strong> to "
                     "<code>statemachine/security_orchestrator.asl.json</code> (placeholders substituted).</p>")
-        return f"<p><strong>Differs</strong> from the file:</p><pre>{html.escape(self.diff())}</pre>"
+        return no_math(f"<p><strong>Differs</strong> from the file:</p><pre>{html.escape(self.diff())}</pre>")
 
 
 # --- trying one state on its own (TestState) ----------------------------------------------
@@ -415,8 +415,8 @@ class StateTest:
         rows = [("status", r.get("status")), ("next state", r.get("nextState", "(end)")),
                 ("error", r.get("error")), ("cause", r.get("cause"))]
         table = "".join(f"<tr><th>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows if v)
-        return (f"<p>TestState on <strong>{html.escape(self.name)}</strong>:</p><table>{table}</table>"
-                f"<pre>{html.escape(str(out or ''))}</pre>{note}")
+        return no_math(f"<p>TestState on <strong>{html.escape(self.name)}</strong>:</p><table>{table}</table>"
+                       f"<pre>{html.escape(str(out or ''))}</pre>{note}")
 
     def __repr__(self) -> str:
         if not self.supported:

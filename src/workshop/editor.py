@@ -255,8 +255,9 @@ class ASLEditor(widgets.VBox):
         svg = ""
         for output in self.graph.outputs:
             svg = (output.get("data") or {}).get("image/svg+xml", svg)
-        return (f"<pre>{html.escape(self.textarea.value)}</pre>{self.diagnostics.value}"
-                f"<div>{svg}</div>")
+        from workshop.history import no_math
+
+        return no_math(f"<pre>{html.escape(self.textarea.value)}</pre>{self.diagnostics.value}<div>{svg}</div>")
 
     def _repr_mimebundle_(self, **kwargs):
         data = super()._repr_mimebundle_(**kwargs) or {}

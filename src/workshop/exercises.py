@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workshop.builder import REFERENCE_NAME, split_diagnostics
-from workshop.history import _json
+from workshop.history import _json, no_math
 from workshop.session import project_root
 
 TOKEN = "exercise-task-token"  # the task token a `.waitForTaskToken` task gets in these checks
@@ -181,6 +181,7 @@ class Case:
     callback: bool = False          # the answer comes from a human, through the task token
     compare_limit: bool = False     # the task's time limit must be the file's
     accept: object = None           # (mine, file's) -> problem text or None, instead of "do as the file does"
+    accepted: str = ""              # what an accepted answer did right, in words (with `accept`)
     why: str = ""                   # why the expected behaviour is the right one
 
     def run(self, state: dict) -> Outcome:
@@ -329,7 +330,8 @@ def _choose_action_cases(builder) -> list:
         Case("action = 'alert'", alert, why="A policy that allows no restricted action is only reported."),
         Case("action = 'review' (a verdict it does not know)", _with(base, verdict_path, "review"),
              why="Fail closed: anything but a clear 'alert' is reverted."),
-        Case("no action at all in the verdict", _without(base, verdict_path), accept=_not_notify_only),
+        Case("no action at all in the verdict", _without(base, verdict_path), accept=_not_notify_only,
+             accepted="fine: it does not take the notify-only path"),
     ]
 
 
@@ -515,14 +517,15 @@ class ExerciseResult:
 
             parts.append(diagnostics_html({"errors": self.errors, "still_to_build": [], "warnings": []}))
         if self.cases:
+            left = "style='text-align:left;vertical-align:top'"
             rows = "".join(
-                f"<tr><td>{'✓' if not c.problem else '✗'}</td><td>{html.escape(c.case.label)}</td>"
-                f"<td>{html.escape(c.problem or 'your state ' + c.mine.words())}</td></tr>" for c in self.cases)
+                f"<tr><td {left}>{'✓' if not c.problem else '✗'}</td><td {left}>{html.escape(c.case.label)}</td>"
+                f"<td {left}>{html.escape(c.problem or _as_expected(c))}</td></tr>" for c in self.cases)
             parts.append(f"<p>Checked by running your state with TestState on these inputs:</p>"
                          f"<table><tbody>{rows}</tbody></table>")
         parts.append(f"<details><summary>Show the solution (the file's {html.escape(self.name)})</summary>"
                      f"<pre>{html.escape(json.dumps(self.reference, indent=2))}</pre></details>")
-        data = {"text/plain": repr(self), "text/html": "".join(parts)}
+        data = {"text/plain": repr(self), "text/html": no_math("".join(parts))}
         if self.step is not None:
             step = self.step._repr_mimebundle_()
             data["text/html"] += step["text/html"]
@@ -530,6 +533,11 @@ class ExerciseResult:
                 if mime in step:
                     data[mime] = step[mime]
         return data
+
+
+def _as_expected(result: "CaseResult") -> str:
+    text = "your state " + result.mine.words()
+    return f"{text}: {result.case.accepted}" if result.case.accepted else text
 
 
 def _parse_answer(answer):
@@ -656,7 +664,7 @@ class PolicyCheck:
     def _repr_html_(self) -> str:
         colour = "#1d8102" if self.ok else "#d13212"
         solution = html.escape(json.dumps(DEVELOPER_POLICY, indent=2))
-        return (f"<h4 style='color:{colour}'>{'✓' if self.ok else '✗'} Exercise: the developer's policy</h4>"
+        return no_math(f"<h4 style='color:{colour}'>{'✓' if self.ok else '✗'} Exercise: the developer's policy</h4>"
                 f"<p style='color:{colour}'>{html.escape(self.message)}</p>"
                 f"<details><summary>Show a solution</summary><pre>{solution}</pre></details>")
 
@@ -723,7 +731,7 @@ class DecisionCheck:
 
     def _repr_html_(self) -> str:
         colour = "#1d8102" if self.ok else ("#545b64" if not self.decided else "#d13212")
-        return (f"<h4 style='color:{colour}'>{'✓' if self.ok else ('…' if not self.decided else '✗')} Exercise: "
+        return no_math(f"<h4 style='color:{colour}'>{'✓' if self.ok else ('…' if not self.decided else '✗')} Exercise: "
                 f"your decision</h4><p style='color:{colour}'>{html.escape(self.message)}</p>"
                 "<details><summary>Show the answer</summary><p>Deny. The request was to read files; the policy "
                 "also allows restricted actions on every resource. Denying keeps the harmless version, and the "

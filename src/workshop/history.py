@@ -31,6 +31,12 @@ _ENDED_BADLY = {"FAILED", "TIMED_OUT", "ABORTED"}
 # --- display helpers -------------------------------------------------------------
 
 
+def no_math(fragment: str) -> str:
+    """HTML whose `$` signs stay text: JupyterLab and nbconvert's exports typeset `$...$` as LaTeX, which
+    turns JSONPath such as `'$.taskresult.action'` in a message into formulas."""
+    return f"<div class='mathjax_ignore tex2jax_ignore'>{fragment}</div>"
+
+
 class Html:
     """An HTML fragment that displays itself in a notebook."""
 
@@ -38,7 +44,7 @@ class Html:
         self.text, self.plain = text, plain or "(HTML output)"
 
     def _repr_html_(self) -> str:
-        return self.text
+        return no_math(self.text)
 
     def __repr__(self) -> str:
         return self.plain
