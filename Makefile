@@ -7,7 +7,7 @@ SCAN_VENV  := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.setup-done
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: setup chromium bubblewrap asl-reference asl-calibration test unit e2e browser local workshop lab approvals bench lint scan scan-tools clean
+.PHONY: setup chromium bubblewrap lambda-runtimes asl-reference asl-calibration test unit e2e browser local workshop lab approvals bench lint scan scan-tools clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,20 @@ bubblewrap:
 	  echo "Installing Debian's bubblewrap for the Lambda sandbox"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq bubblewrap >/dev/null; }
+
+# What the local cloud's Lambda runtimes provide besides a function's package, as Lambda
+# ships it (tools/lambda-runtimes/README.md): boto3 per installed python3.X from the pinned
+# requirements, and the AWS SDK for JavaScript v3 from the npm lock (when npm is here).
+LAMBDA_RUNTIMES := tools/lambda-runtimes
+LAMBDA_NODE_STAMP := $(LAMBDA_RUNTIMES)/nodejs/node_modules/.package-lock.json
+
+lambda-runtimes: setup $(LAMBDA_NODE_STAMP)
+	@$(BIN)/python $(LAMBDA_RUNTIMES)/build.py
+
+$(LAMBDA_NODE_STAMP): $(LAMBDA_RUNTIMES)/nodejs/package-lock.json $(LAMBDA_RUNTIMES)/nodejs/package.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm not found: nodejs functions get no AWS SDK (install Node.js 18+ and npm)"; exit 0; }
+	cd $(LAMBDA_RUNTIMES)/nodejs && npm ci --no-audit --no-fund --loglevel=error
+	touch $(LAMBDA_NODE_STAMP)
 
 # The two outside ASL validators the kit's validator is calibrated against
 # (tools/asl-reference/README.md): installed from the lock, re-run when it changes.
@@ -69,13 +83,13 @@ $(SCAN_STAMP): tools/scan-constraints.txt
 scan: scan-tools
 	$(SCAN_VENV)/bin/python tools/security_scan.py
 
-test: setup chromium bubblewrap asl-reference scan
+test: setup chromium bubblewrap lambda-runtimes asl-reference scan
 	$(BIN)/pytest
 
-unit: setup bubblewrap asl-reference
+unit: setup bubblewrap lambda-runtimes asl-reference
 	$(BIN)/pytest tests/unit
 
-e2e: setup bubblewrap
+e2e: setup bubblewrap lambda-runtimes
 	$(BIN)/pytest tests/e2e
 
 browser: setup chromium
@@ -86,13 +100,13 @@ lint: setup
 	$(BIN)/cfn-lint template.yaml
 
 # The local cloud in the foreground (Ctrl-C stops it).
-local: setup
+local: setup lambda-runtimes
 	$(BIN)/workshop local up
 
-workshop: setup
+workshop: setup lambda-runtimes
 	$(BIN)/python scripts/run_workshop.py
 
-lab: setup
+lab: setup lambda-runtimes
 	$(BIN)/python scripts/run_lab.py
 
 # The approval panel on its own page (Voila), for a workshop leader's screen.
@@ -103,4 +117,5 @@ bench: setup
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf build .aws-sam .pytest_cache .hypothesis $(ASL_REFERENCE)/node_modules
+	rm -rf build .aws-sam .pytest_cache .hypothesis $(ASL_REFERENCE)/node_modules \
+	  $(LAMBDA_RUNTIMES)/nodejs/node_modules $(LAMBDA_RUNTIMES)/python/3.*/

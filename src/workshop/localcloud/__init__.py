@@ -4,13 +4,16 @@ moto emulates the AWS APIs; each module here mends one gap so that notebook
 and test code is plain boto3 and the unmodified `sam` CLI, the only
 difference from real AWS being the endpoint URL:
 
-* `lambda_runtime`       runs deployed Python handlers in warm worker processes
+* `lambda_runtime`       runs deployed Python and Node.js handlers in warm worker processes
+* `runtimes`             which Lambda runtimes run here, with which SDK; the others refused at create
 * `cloudtrail`           IAM write calls -> "AWS API Call via CloudTrail" events
-* `eventbridge_targets`  rule targets that are state machines start executions
+* `eventbridge_targets`  rule targets that are state machines or Lambda functions get their events
+* `schedules`            rate() / cron() rules fire on time
 * `apigateway`           the deployed stage's URLs invoke Lambda proxy integrations
 * `mailbox`              SNS e-mail deliveries land in a readable mailbox
 * `cloudformation`       the SAM transform and what `sam deploy` needs
 * `stepfunctions`        moto's ASL engine switched on, executions named
+* `moto_fixes`           upstream moto bugs mended, one extension point (docs/upstream.md)
 * `extensions`           which extension is installed when (heavy ones on first use)
 * `server`               wiring (one WSGI app, one port), start / stop
 

@@ -6,7 +6,8 @@ Mends, each at one moto seam (`install()` applies them all):
   aws-sam-translator when moto parses them (`Stack.parse_template`,
   `ChangeSet._parse_template`); `GetTemplate` still returns the original.
 * API URLs - `https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/...`
-  in a `Fn::Sub` (the stack's outputs, a function's environment) becomes
+  (or `.amazonaws.com/...`, SAM hello-world's form; or the same spelled as a
+  `Fn::Join` of `Ref`s) in the stack's outputs or a function's environment becomes
   `http://127.0.0.1:PORT/_localcloud/execute-api/${Api}/...`, which the local
   cloud serves (see apigateway.py). This is the only change to the template.
 * `TemplateURL` - moto read templates from S3 only for a `localhost` host;
@@ -34,7 +35,9 @@ Mends, each at one moto seam (`install()` applies them all):
 * A resource that fails during ExecuteChangeSet no longer turns into an
   unparseable 500 / JSON-on-XML error: the stack ends ROLLBACK_COMPLETE (or
   UPDATE_ROLLBACK_COMPLETE) with a `CREATE_FAILED` event naming the resource
-  and its reason, which `sam deploy` prints and `workshop deploy` reports.
+  and its reason, which `sam deploy` prints and `workshop deploy` reports. The
+  resource blamed is the one that raised, not one made on its way (a Ref or
+  GetAtt target created while resolving the failing resource's properties).
 """
 
 from __future__ import annotations
@@ -48,8 +51,9 @@ from urllib.parse import urlparse
 log = logging.getLogger("workshop.localcloud.cloudformation")
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+# `${AWS::URLSuffix}` or SAM hello-world's literal `amazonaws.com`, as a Fn::Sub writes it
 _EXECUTE_API = re.compile(
-    r"https://\$\{([A-Za-z0-9]+)\}\.execute-api\.\$\{AWS::Region\}\.\$\{AWS::URLSuffix\}"
+    r"https://\$\{([A-Za-z0-9]+)\}\.execute-api\.\$\{AWS::Region\}\.(?:\$\{AWS::URLSuffix\}|amazonaws\.com)"
 )
 _endpoint = "http://127.0.0.1:4566"
 
@@ -89,13 +93,34 @@ def sam_transform(template: dict, parameters: dict | None = None) -> dict:
     return json.loads(json.dumps(translated))  # plain dicts / lists only
 
 
+def _localize_join(parts: list, endpoint: str):
+    """["https://", {"Ref": Api}, ".execute-api.", {"Ref": "AWS::Region"}, ".amazonaws.com/Prod"] -> local."""
+    out, i = [], 0
+    while i < len(parts):
+        window = parts[i:i + 5]
+        if (len(window) == 5 and window[0] == "https://" and isinstance(window[1], dict) and "Ref" in window[1]
+                and window[2] == ".execute-api." and window[3] == {"Ref": "AWS::Region"}
+                and isinstance(window[4], str) and window[4].startswith(".amazonaws.com")):
+            out += [endpoint.rstrip("/") + "/_localcloud/execute-api/", window[1],
+                    window[4][len(".amazonaws.com"):]]
+            i += 5
+        else:
+            out.append(localize_api_urls(parts[i], endpoint))
+            i += 1
+    return out
+
+
 def localize_api_urls(node, endpoint: str | None = None):
-    """Point execute-api URLs in `Fn::Sub` strings at the local cloud's API route."""
-    base = (endpoint or _endpoint).rstrip("/") + "/_localcloud/execute-api/${\\1}"
+    """Point execute-api URLs in `Fn::Sub` strings (and the plain `Fn::Join` form) at the local API route."""
+    endpoint = endpoint or _endpoint
+    base = endpoint.rstrip("/") + "/_localcloud/execute-api/${\\1}"
     if isinstance(node, dict):
         out = {}
         for key, value in node.items():
-            if key == "Fn::Sub" and isinstance(value, str):
+            if (key == "Fn::Join" and isinstance(value, list) and len(value) == 2 and value[0] == ""
+                    and isinstance(value[1], list)):
+                out[key] = ["", _localize_join(value[1], endpoint)]
+            elif key == "Fn::Sub" and isinstance(value, str):
                 out[key] = _EXECUTE_API.sub(base, value)
             elif key == "Fn::Sub" and isinstance(value, list) and value and isinstance(value[0], str):
                 out[key] = [_EXECUTE_API.sub(base, value[0])] + [localize_api_urls(v, endpoint) for v in value[1:]]
@@ -274,7 +299,15 @@ def install_failure_handling() -> None:
 
         def tracked(logical_id, resource_json, resources_map, *args, __original=original, __name=name, **kwargs):
             _current.resource = (logical_id, resource_json.get("Type", ""))
-            result = __original(logical_id, resource_json, resources_map, *args, **kwargs)
+            try:
+                result = __original(logical_id, resource_json, resources_map, *args, **kwargs)
+            except Exception as exc:
+                # A resource made on the way (a Ref / GetAtt target) re-raises the same error
+                # outwards: the innermost resource is the one that failed.
+                failed = getattr(_current, "failed", None)
+                if failed is None or failed[0] is not exc:
+                    _current.failed = (exc, logical_id, resource_json.get("Type", ""))
+                raise
             if result is None and __name == "parse_and_update_resource":
                 # moto cannot update this type in place: keep the resource (moto stored None)
                 return resources_map._parsed_resources.get(logical_id)
@@ -285,7 +318,7 @@ def install_failure_handling() -> None:
     original_execute = models.CloudFormationBackend.execute_change_set
 
     def execute_change_set(self, change_set_name, stack_name=None):
-        _current.resource = None
+        _current.resource = _current.failed = None
         try:
             result = original_execute(self, change_set_name, stack_name)
             change_set = self.change_sets.get(change_set_name) or next(
@@ -302,7 +335,9 @@ def install_failure_handling() -> None:
             if change_set is None:
                 raise
             stack = self.stacks[change_set.stack_id]
-            logical_id, resource_type = getattr(_current, "resource", None) or (stack.name, "AWS::CloudFormation::Stack")
+            failed = getattr(_current, "failed", None)
+            blamed = failed[1:] if failed else getattr(_current, "resource", None)
+            logical_id, resource_type = blamed or (stack.name, "AWS::CloudFormation::Stack")
             reason = _error_text(exc)
             log.warning("stack %s: %s (%s) failed: %s", stack.name, logical_id, resource_type, reason)
             creating = change_set.change_set_type == "CREATE"

@@ -1,11 +1,12 @@
-"""EventBridge -> Step Functions: a rule target that is a state machine starts an execution.
+"""EventBridge -> Step Functions and Lambda: rule targets moto does not deliver to.
 
 moto's `Rule.send_to_targets` delivers to logs, SQS, archives, other buses
-and API destinations, and silently skips a state machine ARN. The wrapper
-here hands moto's original the other targets (it raises on types it does
-not know) and starts an execution (input: the whole event, or the target's
-Input / InputTransformer result) for each `arn:aws:states:...:stateMachine:...`
-target.
+and API destinations, and raises on a state machine or Lambda ARN. The
+wrapper here hands moto's original the other targets and, with the target's
+input (the whole event, or its Input / InputTransformer result), starts an
+execution for each `arn:aws:states:...:stateMachine:...` target and invokes
+each `arn:aws:lambda:...:function:...` target asynchronously (as EventBridge
+invokes Lambda: InvocationType Event, in the background).
 
 Events arrive at least once: the execution is named after the CloudTrail
 event's `detail.eventID` (else the EventBridge event `id`), made a valid
@@ -25,6 +26,7 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import uuid
 from datetime import datetime, timezone
 
@@ -111,8 +113,45 @@ def as_delivered(event: dict) -> dict:
     return delivered
 
 
-def install() -> None:
+def target_input(target: dict, original_event: dict, transform_input: bool = True):
+    """What a target receives: its Input, its InputTransformer's result, or the whole event as AWS sends it."""
     from moto.events.utils import EventTemplateParser
+
+    if target.get("Input"):
+        return target["Input"]
+    if transform_input and target.get("InputTransformer"):
+        transformer = target["InputTransformer"]
+        return EventTemplateParser.parse(input_template=transformer.get("InputTemplate"),
+                                         input_paths_map=transformer.get("InputPathsMap", {}),
+                                         event=original_event)
+    return as_delivered(original_event)  # `account` included
+
+
+def invoke_function_for(function_arn: str, event) -> threading.Thread | None:
+    """Invoke a Lambda target asynchronously (InvocationType Event), as EventBridge does."""
+    from moto.awslambda.utils import get_backend
+    from moto.utilities.arns import parse_arn
+
+    arn = parse_arn(function_arn)
+    try:
+        function = get_backend(arn.account, arn.region).get_function(function_arn)
+    except Exception:
+        log.exception("EventBridge target %s: no such function", function_arn)
+        return None
+    payload = event if isinstance(event, str) else json.dumps(event)
+
+    def run():
+        try:
+            function.invoke(payload, {"x-amz-invocation-type": "Event"}, {})
+        except Exception:
+            log.exception("EventBridge could not invoke %s", function_arn)
+
+    worker = threading.Thread(target=run, name="localcloud-events-lambda", daemon=True)
+    worker.start()
+    return worker
+
+
+def install() -> None:
     from moto.utilities.arns import parse_arn
 
     cls, name = seam()
@@ -121,28 +160,21 @@ def install() -> None:
         return
 
     def send_to_targets(self, original_event, transform_input=True):
-        states = [t for t in self.targets if parse_arn(t["Arn"]).service == "states"]
-        if len(states) < len(self.targets):
+        ours = [t for t in self.targets if parse_arn(t["Arn"]).service in ("states", "lambda")]
+        if len(ours) < len(self.targets):
             # moto raises on target types it does not know: hand it only its own
             others = copy.copy(self)
-            others.targets = [t for t in self.targets if t not in states]
+            others.targets = [t for t in self.targets if t not in ours]
             original(others, original_event, transform_input)
-        if not states or not self.event_pattern.matches_event(original_event):
+        if not ours or not self.event_pattern.matches_event(original_event):
             return
-        for target in states:
-            if target.get("Input"):
-                event = target["Input"]
-            elif transform_input and target.get("InputTransformer"):
-                transformer = target["InputTransformer"]
-                event = EventTemplateParser.parse(
-                    input_template=transformer.get("InputTemplate"),
-                    input_paths_map=transformer.get("InputPathsMap", {}),
-                    event=original_event,
-                )
-            else:  # as AWS delivers it: the whole event, `account` included
-                event = as_delivered(original_event)
-            # named after the event (not the target input): a repeat delivery is refused
-            start_execution_for(target["Arn"], event, execution_name(original_event))
+        for target in ours:
+            event = target_input(target, original_event, transform_input)
+            if parse_arn(target["Arn"]).service == "lambda":
+                invoke_function_for(target["Arn"], event)
+            else:
+                # named after the event (not the target input): a repeat delivery is refused
+                start_execution_for(target["Arn"], event, execution_name(original_event))
 
     send_to_targets._localcloud = True
     setattr(cls, name, send_to_targets)

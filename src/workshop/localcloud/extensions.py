@@ -10,6 +10,7 @@ installing them just before the first request that needs them:
     apigateway        -> apigateway
     (execute-api route, EventBridge -> Step Functions target: the same, from code)
 
+Each group also applies its fixes of upstream moto bugs (moto_fixes.py).
 `ensure()` is idempotent and thread-safe; a request that needs a group waits
 until it is installed, so no request ever sees unpatched moto.
 """
@@ -34,18 +35,20 @@ NEEDS = {
 
 
 def install_eager(port: int, endpoint: str, credentials=None) -> None:
-    """What every request may need, cheap to import: Lambda, EventBridge, SNS mail, config."""
+    """What every request may need, cheap to import: Lambda, EventBridge (targets, schedules), SNS mail, config."""
     global _endpoint, _port, _credentials
     from moto.core.config import default_user_config
 
-    from . import eventbridge_targets, lambda_runtime, mailbox
+    from . import eventbridge_targets, lambda_runtime, mailbox, moto_fixes, schedules
 
     _endpoint, _port, _credentials = endpoint, port, credentials
     os.environ["MOTO_PORT"] = str(port)  # moto's ASL engine calls services at localhost:$MOTO_PORT
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
     lambda_runtime.install(endpoint)
     eventbridge_targets.install()
+    schedules.install()
     mailbox.install()
+    moto_fixes.install("eager")
 
 
 def ensure(*groups: str) -> None:
@@ -69,6 +72,9 @@ def ensure(*groups: str) -> None:
                 cloudformation.install(_endpoint)
             else:
                 raise ValueError(f"unknown extension group {group!r}")
+            from . import moto_fixes
+
+            moto_fixes.install(group)
             _installed.add(group)
 
 

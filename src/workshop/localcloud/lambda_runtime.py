@@ -1,4 +1,4 @@
-"""Lambda: run a deployed function's Python handler in warm worker processes.
+"""Lambda: run a deployed function's Python or Node.js handler in warm worker processes.
 
 moto stores a function's code zip and, to invoke it, would start a Docker
 container in `LambdaFunction._invoke_lambda(event) -> (payload, errored, logs)`.
@@ -6,7 +6,8 @@ That method is the single patch point (`install()`); `LambdaRuntime.invoke`
 takes its place:
 
 * the package is unzipped once per code version; a worker process
-  (`lambda_worker.py`) imports the handler once (the cold start) and then
+  (`lambda_worker.py`, or `lambda_worker.js` for Node.js; the same JSON-lines
+  protocol) imports the handler once (the cold start) and then
   serves invocation after invocation (warm). Concurrent invocations of one
   function get more workers, as Lambda scales out sandboxes;
 * the worker's environment is built from scratch, as Lambda's is: the
@@ -22,28 +23,25 @@ takes its place:
 * the timeout is enforced: a worker that overruns is killed (a new one starts
   on the next call) and the call returns "Task timed out after N seconds";
 * an exception comes back as Lambda returns it: `{"errorType", "errorMessage",
-  "stackTrace"}` with the function-error header, so Step Functions Retry /
-  Catch see the exception class name as the error;
+  "stackTrace", "requestId"}` from Python, `{"errorType", "errorMessage",
+  "trace"}` from Node.js, with the function-error header, so Step Functions
+  Retry / Catch see the exception's class (Node.js: its name) as the error;
 * START / END / REPORT lines and the handler's output go to CloudWatch Logs
   `/aws/lambda/<name>`;
 * a payload that is not JSON is refused before anything runs, as Lambda
   does: 400 `InvalidRequestContentException` (moto answered a 500 page).
   Patch point: `LambdaFunction.invoke`, wrapped (`install_payload_check`).
 
-The interpreter is python3.13 for a python3.13 function when one is installed,
-else the local cloud's own base interpreter (never its virtual environment),
-started with `-I -S`: the function imports its own package and, as Lambda's
-Python runtimes ship it, boto3 with its dependencies (`runtime_libraries`),
-nothing else of the kit's.
+Which interpreter, and which libraries beside the function's package (boto3
+for Python, the AWS SDK for JavaScript v3 for Node.js, as Lambda ships them,
+never the kit's site-packages), is `runtimes.launch_for`'s decision; a runtime
+this machine cannot run is refused at CreateFunction (`runtimes.install`).
 """
 
 from __future__ import annotations
 
-import functools
-import glob
 import hashlib
 import hmac
-import importlib.metadata
 import io
 import json
 import logging
@@ -60,11 +58,10 @@ import uuid
 import zipfile
 from dataclasses import dataclass
 
-from . import sandbox
+from . import runtimes, sandbox
 
 log = logging.getLogger("workshop.localcloud.lambda")
 
-WORKER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lambda_worker.py")
 ACCESS_KEY_PREFIX = "ASIALOCAL"
 
 
@@ -94,87 +91,6 @@ def identity_for_access_key(access_key: str) -> dict | None:
     """{"role_arn", "session_name", "function_arn"} for a key a Lambda worker uses, else None."""
     with _identities_lock:
         return _identities.get(access_key)
-
-
-# --- interpreters ---------------------------------------------------------------
-
-
-def _base_interpreter() -> str:
-    """This Python without its virtual environment (whose site-packages are the kit's)."""
-    return getattr(sys, "_base_executable", None) or sys.executable
-
-
-def _interpreter_for(runtime: str | None) -> str:
-    """python3.13 for a python3.13 function when it exists, else this interpreter."""
-    if runtime and runtime.startswith("python3."):
-        version = runtime[len("python"):]
-        if sys.version.startswith(version + "."):
-            return _base_interpreter()
-        for candidate in sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}*/bin/python{version}"))) + [
-            shutil.which(f"python{version}")
-        ]:
-            if candidate and os.access(candidate, os.X_OK) and _works(candidate):
-                return candidate
-    return _base_interpreter()
-
-
-_works_cache: dict[str, bool] = {}
-
-
-def _works(interpreter: str) -> bool:
-    if interpreter not in _works_cache:
-        try:
-            _works_cache[interpreter] = subprocess.run(  # nosec B603: probes a python found on PATH, no shell
-                [interpreter, "-c", "pass"], capture_output=True, timeout=10).returncode == 0
-        except (OSError, subprocess.TimeoutExpired):
-            _works_cache[interpreter] = False
-    return _works_cache[interpreter]
-
-
-# What Lambda's Python runtimes ship besides the standard library.
-RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
-
-
-def runtime_libraries(folder: str) -> tuple[str, list[str]]:
-    """A folder holding only boto3 and its dependencies (links into this environment).
-
-    Returns (the folder, the real paths the links point to): a sandboxed
-    worker needs those bound too.
-    """
-    os.makedirs(folder, exist_ok=True)
-    targets = []
-    for name in RUNTIME_DISTRIBUTIONS:
-        try:
-            dist = importlib.metadata.distribution(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-        tops = {str(f).split("/", 1)[0] for f in dist.files or []
-                if not str(f).startswith(("..", "__pycache__")) and ".dist-info" not in str(f).split("/", 1)[0]}
-        for top in sorted(tops):
-            source = os.path.join(str(dist.locate_file("")), top)
-            link = os.path.join(folder, top)
-            if os.path.exists(source) and not os.path.lexists(link):
-                try:
-                    os.symlink(source, link)
-                except FileExistsError:  # made by a concurrent first call
-                    pass
-            if os.path.exists(source):
-                targets.append(os.path.realpath(source))
-    return folder, targets
-
-
-@functools.lru_cache(maxsize=16)
-def _prefix_of(interpreter: str) -> str:
-    """The installation folder of an interpreter (what a sandbox must see to run it)."""
-    try:
-        done = subprocess.run(  # nosec B603: an interpreter found by runtime name, a fixed argument list
-            [interpreter, "-I", "-S", "-c", "import sys; print(sys.base_prefix)"],
-            capture_output=True, text=True, timeout=10)
-        if done.returncode == 0 and done.stdout.strip():
-            return done.stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        pass
-    return os.path.dirname(os.path.dirname(os.path.realpath(interpreter)))
 
 
 # --- one worker -----------------------------------------------------------------
@@ -212,16 +128,14 @@ class FunctionSpec:
 class Worker:
     """A process that imported the handler once (cold start) and serves calls (warm)."""
 
-    def __init__(self, spec: FunctionSpec, code_dir: str, endpoint: str, libraries: tuple[str, list[str]]):
+    def __init__(self, spec: FunctionSpec, code_dir: str, endpoint: str, launch: runtimes.Launch):
         self.spec = spec
+        self.language = launch.language
         self.id = uuid.uuid4().hex
         date = time.strftime("%Y/%m/%d", time.gmtime())
         self.log_stream = f"{date}/[{spec.version}]{self.id}"
-        self.interpreter = _interpreter_for(spec.runtime)
-        library_dir, library_targets = libraries
-        command, task_root = sandbox.wrap(
-            [self.interpreter, "-I", "-S", "-B", "-u", WORKER_SCRIPT], code_dir,
-            read_only=[_prefix_of(self.interpreter), self.interpreter, WORKER_SCRIPT, library_dir, *library_targets])
+        self.interpreter = launch.executable
+        command, task_root = sandbox.wrap(list(launch.command), code_dir, read_only=list(launch.read_only))
         sandboxed = task_root != code_dir
         # Without a sandbox HOME is a fresh folder of its own; inside one, the private /tmp.
         self.home = None if sandboxed else tempfile.mkdtemp(prefix="localcloud-home-")
@@ -230,10 +144,11 @@ class Worker:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": ":UTC",
                "HOME": inside if sandboxed else self.home, "TMPDIR": inside if sandboxed else self.home}
         env.update({str(k): str(v) for k, v in spec.environment})
+        env.update(launch.environment)
         env.update({
             "_HANDLER": spec.handler,
             "LAMBDA_TASK_ROOT": task_root,
-            "_LOCALCLOUD_EXTRA_PATH": library_dir,
+            "_LOCALCLOUD_EXTRA_PATH": launch.libraries,
             "_LOCALCLOUD_FUNCTION_ARN": spec.function_arn,
             "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
             "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
@@ -248,8 +163,6 @@ class Worker:
             "AWS_ACCESS_KEY_ID": access_key_for(spec.function_arn, spec.role_arn, spec.function_name),
             "AWS_SECRET_ACCESS_KEY": "localcloud-secret",  # nosec B105: a dummy key for the local cloud only
             "AWS_SESSION_TOKEN": "localcloud-session-" + spec.function_name,
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
         })
         started = time.perf_counter()
         self.proc = subprocess.Popen(  # nosec B603: the kit's worker script under the function's python, no shell
@@ -338,7 +251,6 @@ class LambdaRuntime:
         self._starting: dict[FunctionSpec, int] = {}
         self._lock = threading.Condition()
         self._code_root = tempfile.mkdtemp(prefix="localcloud-lambda-")
-        self._libraries: tuple[str, list[str]] | None = None
         self._setup_lock = threading.Lock()
         self.cold_starts = 0
         self.isolation = None  # said in the log at the first cold start
@@ -380,12 +292,12 @@ class LambdaRuntime:
                 self._lock.wait(timeout=1)
         try:
             with self._setup_lock:  # once per runtime, whichever call comes first
-                if self._libraries is None:
-                    self._libraries = runtime_libraries(os.path.join(self._code_root, "runtime-libraries"))
                 if self.isolation is None:
                     self.isolation = sandbox.isolation()
                     log.warning("Lambda isolation: %s", self.isolation)
-            worker = Worker(spec, self._code_dir(fn, spec), self.endpoint, self._libraries)
+                launch = runtimes.launch_for(spec.runtime, getattr(fn, "package_type", None),
+                                             kit_links=os.path.join(self._code_root, "kit-libraries"))
+            worker = Worker(spec, self._code_dir(fn, spec), self.endpoint, launch)
         finally:
             with self._lock:
                 self._starting[spec] -= 1
@@ -434,7 +346,10 @@ class LambdaRuntime:
             except ValueError:
                 pass
         started = time.perf_counter()
-        worker = self._acquire(fn, spec)
+        try:
+            worker = self._acquire(fn, spec)
+        except runtimes.UnsupportedRuntime as exc:  # created before this machine lost its Python / Node.js
+            raise runtime_unavailable(str(exc)) from None
         init_ms = worker.init_ms if worker.first_call else None
         worker.first_call = False
         lines = [f"INIT_START Runtime Version: {spec.runtime} Interpreter: {worker.interpreter}"] if init_ms else []
@@ -472,9 +387,12 @@ class LambdaRuntime:
             if timed_out:
                 lines.append(f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime())}Z {request_id} "
                              f"Task timed out after {spec.timeout:.2f} seconds")
-            else:
+            elif worker.language == "python":
                 lines.append(f"[ERROR] {error.get('errorType')}: {error.get('errorMessage')}")
                 lines += [f"  {frame.rstrip()}" for frame in error.get("stackTrace", [])]
+            elif worker.init_error:  # a Node.js worker logs its own invoke errors, not a failed init
+                lines.append(f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime())}Z\tundefined\tERROR\t"
+                             f"Uncaught Exception \t{json.dumps(error)}")
         lines.append(f"END RequestId: {request_id}")
         report = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
                   f"Billed Duration: {int(duration_ms) + 1} ms\tMemory Size: {spec.memory_size} MB\t"
@@ -487,7 +405,8 @@ class LambdaRuntime:
         if reply.get("ok"):
             return json.dumps(reply.get("result")), False, logs
         error = dict(reply["error"])
-        error["requestId"] = request_id
+        if worker.language == "python":  # Node.js errors carry no request id
+            error["requestId"] = request_id
         return json.dumps(error), True, logs
 
     @staticmethod
@@ -501,6 +420,15 @@ class LambdaRuntime:
                                    [{"timestamp": now, "message": line} for line in lines if line])
         except Exception:  # logs must never break an invocation
             log.exception("could not write the logs of %s", fn.function_name)
+
+
+def runtime_unavailable(message: str):
+    """The 502 Lambda answers when a function's runtime cannot start (InvalidRuntimeException)."""
+    from moto.awslambda.exceptions import LambdaClientError
+
+    error = LambdaClientError("InvalidRuntimeException", message)
+    error.code = 502
+    return error
 
 
 def _peak_memory_mb(pid: int) -> int:
@@ -545,6 +473,7 @@ def install(endpoint: str, spawn_per_invoke: bool = False) -> LambdaRuntime:
     _invoke_lambda.__doc__ = "workshop.localcloud.lambda_runtime: run the handler in a warm local worker."
     setattr(cls, name, _invoke_lambda)
     install_payload_check()
+    runtimes.install()
     # moto's "lambda-simple" backend (use_docker=False) never calls the seam: keep the real one.
     default_user_config.setdefault("lambda", {})["use_docker"] = True
     return _runtime

@@ -39,6 +39,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from . import ACCOUNT_ID, DEFAULT_PORT
@@ -50,6 +51,14 @@ log = logging.getLogger("workshop.localcloud")
 HOST = "127.0.0.1"
 _SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
 _REGION = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/[^/]+/aws4_request")
+
+
+def _signed_for_iam(environ, auth: str) -> bool:
+    """Signed for IAM in the Authorization header or, presigned, in the query string."""
+    if "/iam/aws4_request" in auth:
+        return True
+    query = environ.get("QUERY_STRING", "")
+    return "X-Amz-Credential=" in query and "/iam/aws4_request" in urllib.parse.unquote(query)
 
 
 class PortInUse(Exception):
@@ -132,6 +141,9 @@ class LocalCloudApp:
             ensure_for_scope(scope.group(1))
         if environ.get("REQUEST_METHOD") == "POST" and "/iam/aws4_request" in auth:
             return self._iam(environ, start_response, auth)
+        if environ.get("REQUEST_METHOD") == "GET" and _signed_for_iam(environ, auth):
+            # the query API sent as GET (Action=... in the query string) writes as well as a POST
+            return self._iam(environ, start_response, auth)
         from . import stepfunctions_api
 
         target = environ.get("HTTP_X_AMZ_TARGET")
@@ -192,6 +204,9 @@ class LocalCloudApp:
                 result.close()
         response = b"".join(chunks)
         status = captured.get("status", "500 INTERNAL SERVER ERROR")
+        if environ.get("REQUEST_METHOD") == "GET":  # the call's parameters, without a presigned URL's signature
+            body = urllib.parse.urlencode([(k, v) for k, v in urllib.parse.parse_qsl(
+                environ.get("QUERY_STRING", ""), keep_blank_values=True) if not k.startswith("X-Amz-")]).encode()
         if status.startswith("200") and b"Action=" in body:
             try:
                 self._emit(cloudtrail, body, response, auth, environ, captured)

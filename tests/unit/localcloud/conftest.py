@@ -12,6 +12,7 @@ import pytest
 SEAMS = [
     ("moto.awslambda.models", "LambdaFunction", "_invoke_lambda"),
     ("moto.events.models", "Rule", "send_to_targets"),
+    ("moto.events.models", "EventsBackend", "put_rule"),
     ("moto.sns.models", "Subscription", "publish"),
     ("moto.stepfunctions.parser.models", "StepFunctionsParserBackend", "start_execution"),
     ("moto.stepfunctions.parser.models", "StepFunctionsParserBackend", "send_task_success"),
@@ -19,6 +20,8 @@ SEAMS = [
     ("moto.stepfunctions.parser.backend.execution_worker", "ExecutionWorker", "_get_evaluation_entrypoint"),
     ("moto.stepfunctions.parser.asl.utils.json_path", None, "parse"),
     ("moto.awslambda.models", "LambdaFunction", "invoke"),
+    ("moto.awslambda.models", "LambdaBackend", "create_function"),
+    ("moto.awslambda.models", "LambdaFunction", "update_configuration"),
     ("moto.apigateway.models", "RestAPI", "create_from_cloudformation_json"),
     ("moto.stepfunctions.models", "StateMachine", "create_from_cloudformation_json"),
     ("moto.stepfunctions.models", "StateMachine", "update_from_cloudformation_json"),
@@ -31,6 +34,14 @@ SEAMS = [
     ("moto.cloudformation.responses", None, "get_stack_from_s3_url"),
     ("moto.cloudformation.parsing", None, "parse_and_create_resource"),
     ("moto.cloudformation.parsing", None, "parse_and_update_resource"),
+    # moto_fixes.py
+    ("moto.sns.models", "Topic", "has_cfn_attr"),
+    ("moto.sns.models", "Topic", "get_cfn_attribute"),
+    ("moto.cloudformation.parsing", "ResourceMap", "update"),
+    ("moto.stepfunctions.models", "StateMachine", "has_cfn_attr"),
+    ("moto.stepfunctions.models", "StateMachine", "get_cfn_attribute"),
+    ("moto.moto_server.werkzeug_app", "DomainDispatcherApplication", "infer_service_region_host"),
+    ("moto.events.utils", "EventTemplateParser", "DEFAULT_EVENT_INPUT_TEMPLATE"),
 ]
 
 
@@ -65,8 +76,9 @@ def restore_moto():
         os.environ.pop("MOTO_PORT", None)
     else:
         os.environ["MOTO_PORT"] = moto_port
-    from workshop.localcloud import lambda_runtime
+    from workshop.localcloud import lambda_runtime, moto_fixes
 
+    moto_fixes.forget()
     if lambda_runtime._runtime is not None:
         lambda_runtime._runtime.shutdown()
         lambda_runtime._runtime = None

@@ -137,3 +137,25 @@ def test_stage_throttling_access_log_and_account_role_are_recorded_with_a_note(c
     notes = [r.getMessage() for r in caplog.records]
     assert any("stage Prod" in n and "not enforced" in n for n in notes), notes
     assert any("arn:aws:iam::123456789012:role/api-logs recorded" in n for n in notes), notes
+
+
+@pytest.mark.parametrize("written", [
+    "https://${ServerlessRestApi}.execute-api.${AWS::Region}.amazonaws.com/Prod/hello/",  # sam init hello-world
+    "https://${ServerlessRestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/Prod/hello/",
+])
+def test_both_sub_forms_of_an_api_url_become_local(written):
+    template = {"Outputs": {"Url": {"Value": {"Fn::Sub": written}}},
+                "Resources": {"Fn": {"Properties": {"Environment": {"Variables": {"URL": {"Fn::Sub": [written, {}]}}}}}}}
+    local = cloudformation.localize_api_urls(template, "http://127.0.0.1:4566")
+    expected = "http://127.0.0.1:4566/_localcloud/execute-api/${ServerlessRestApi}/Prod/hello/"
+    assert local["Outputs"]["Url"]["Value"] == {"Fn::Sub": expected}
+    assert local["Resources"]["Fn"]["Properties"]["Environment"]["Variables"]["URL"] == {"Fn::Sub": [expected, {}]}
+
+
+def test_the_join_form_of_an_api_url_becomes_local():
+    joined = {"Fn::Join": ["", ["https://", {"Ref": "Api"}, ".execute-api.", {"Ref": "AWS::Region"},
+                                ".amazonaws.com/Prod/start"]]}
+    assert cloudformation.localize_api_urls({"Value": joined}, "http://127.0.0.1:4566") == {"Value": {"Fn::Join": [
+        "", ["http://127.0.0.1:4566/_localcloud/execute-api/", {"Ref": "Api"}, "/Prod/start"]]}}
+    other = {"Fn::Join": ["", ["https://example.com/", {"Ref": "Api"}]]}
+    assert cloudformation.localize_api_urls(other) == other

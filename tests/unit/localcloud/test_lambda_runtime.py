@@ -175,17 +175,3 @@ def test_shutdown_stops_every_worker(function):
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
-
-
-def test_python313_is_used_for_a_python313_function_when_installed():
-    interpreter = lambda_runtime._interpreter_for("python3.13")
-    import subprocess
-
-    version = subprocess.run([interpreter, "-c", "import sys; print(sys.version_info[:2])"],
-                             capture_output=True, text=True).stdout
-    import shutil
-    import glob
-    import os
-
-    if shutil.which("python3.13") or glob.glob(os.path.expanduser("~/.pyenv/versions/3.13*/bin/python3.13")):
-        assert version.strip() == "(3, 13)"

@@ -87,3 +87,44 @@ def test_it_stops_by_itself_when_its_parent_is_gone():
     else:
         os.kill(child, 9)
         pytest.fail("the local cloud outlived the process that started it")
+
+
+def _trail_queue(cloud, rule):
+    events, sqs = cloud_client(cloud, "events"), cloud_client(cloud, "sqs")
+    queue = sqs.create_queue(QueueName=rule)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["aws.iam"],
+                                                        "detail": {"eventName": ["PutUserPolicy"]}}))
+    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": arn}])
+    return sqs, queue
+
+
+@pytest.mark.parametrize("signing", ["header", "presigned"])
+def test_an_iam_write_sent_as_get_emits_its_cloudtrail_event(cloud, signing):
+    """IAM's query API accepts GET: a write sent that way is a write all the same."""
+    from urllib.parse import urlencode
+
+    import urllib3
+    from botocore.auth import SigV4Auth, SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    sqs, queue = _trail_queue(cloud, f"get-{signing}")
+    cloud_client(cloud, "iam").create_user(UserName=f"u-{signing}")
+    document = json.dumps({"Version": "2012-10-17",
+                           "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]})
+    params = {"Action": "PutUserPolicy", "Version": "2010-05-08", "UserName": f"u-{signing}",
+              "PolicyName": "via-get", "PolicyDocument": document}
+    request = AWSRequest(method="GET", url=f"{cloud.endpoint}/?{urlencode(params)}")
+    keys = Credentials(cloud.credentials.access_key_id, cloud.credentials.secret_access_key)
+    (SigV4Auth if signing == "header" else SigV4QueryAuth)(keys, "iam", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    answer = urllib3.request("GET", prepared.url, headers=dict(prepared.headers))
+    assert answer.status == 200, answer.data
+    assert cloud_client(cloud, "iam").get_user_policy(UserName=f"u-{signing}", PolicyName="via-get")
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])
+    assert len(messages) == 1
+    detail = json.loads(messages[0]["Body"])["detail"]
+    assert detail["eventName"] == "PutUserPolicy"
+    assert detail["requestParameters"] == {"userName": f"u-{signing}", "policyName": "via-get",
+                                           "policyDocument": document}

@@ -1,0 +1,246 @@
+"""The upstream moto bugs the local cloud mends (moto_fixes.py): each seam pinned, each bug shown mended."""
+
+import inspect
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from workshop.localcloud import cloudformation, moto_fixes
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.parametrize("fix", moto_fixes.FIXES, ids=lambda fix: fix.name)
+def test_every_fix_has_its_seam_and_its_upstream_issue_text(fix):
+    """Fails loudly if moto moves a seam, or a fix has no issue text to file upstream."""
+    assert hasattr(fix.target(), fix.attribute), f"moto moved {fix.module}.{fix.owner}.{fix.attribute}"
+    upstream = (ROOT / "docs" / "upstream.md").read_text()
+    assert f"`{fix.name}`" in upstream, f"docs/upstream.md has no issue text for {fix.name}"
+
+
+def test_the_seams_still_hold_the_bugs_the_fixes_work_around():
+    """If moto fixes one of these, the test says so: then drop the fix and its docs/upstream.md entry."""
+    from moto.awslambda.models import LambdaFunction
+    from moto.cloudformation.parsing import ResourceMap
+    from moto.sns.models import Topic
+    from moto.stepfunctions.parser.api import InvalidDefinition
+
+    from moto.core.exceptions import AWSError
+
+    assert '"Handled"' in inspect.getsource(LambdaFunction.invoke)
+    assert "code" in InvalidDefinition.__dict__ and "self.TYPE" in inspect.getsource(AWSError.__init__)
+    assert "TopicArn" not in inspect.getsource(Topic.get_cfn_attribute)
+    from moto.events.models import EventBus
+
+    own = EventBus.__dict__.get("physical_resource_id")
+    assert own is None or getattr(own.fget, "_localcloud_fix", None) == "events-eventbus-ref"
+    assert "DependsOn" not in inspect.getsource(ResourceMap.update)
+
+
+def test_a_functions_exception_is_unhandled_as_lambda_says():
+    from moto.awslambda.models import LambdaFunction
+
+    calls = []
+
+    class Fake:
+        def invoke(self, body, request_headers, response_headers):
+            calls.append(body)
+            response_headers["x-amz-function-error"] = "Handled"
+            return b"{}"
+
+    saved = LambdaFunction.invoke
+    try:
+        LambdaFunction.invoke = Fake.invoke
+        moto_fixes._function_error_unhandled()
+        headers = {}
+        LambdaFunction.invoke(object(), "{}", {}, headers)
+        assert headers["x-amz-function-error"] == "Unhandled" and calls == ["{}"]
+    finally:
+        LambdaFunction.invoke = saved
+
+
+def test_a_presigned_request_is_routed_by_the_scope_in_its_query():
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "HTTP_HOST": "127.0.0.1:4566",
+               "QUERY_STRING": "Action=ListUsers&X-Amz-Credential=AKID%2F20260101%2Fus-east-1%2Fiam%2Faws4_request"}
+    assert "iam" not in (dispatcher.infer_service_region_host(dict(environ), "/") or "")  # moto's guess
+    moto_fixes.install("eager")
+    assert "iam" in DomainDispatcherApplication.infer_service_region_host(dispatcher, dict(environ), "/")
+
+
+def test_an_event_delivered_whole_to_sqs_keeps_its_account():
+    with mock_aws():
+        moto_fixes.install("eager")
+        events, sqs = boto3.client("events", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
+        queue = sqs.create_queue(QueueName="q")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="all", EventPattern=json.dumps({"source": ["shop"]}))
+        events.put_targets(Rule="all", Targets=[{"Id": "q", "Arn": arn}])
+        events.put_events(Entries=[{"Source": "shop", "DetailType": "order", "Detail": "{}"}])
+        body = json.loads(sqs.receive_message(QueueUrl=queue)["Messages"][0]["Body"])
+    assert body["account"] == "123456789012" and body["detail-type"] == "order"
+
+
+def test_a_targets_input_and_input_path_are_delivered_instead_of_the_event():
+    with mock_aws():
+        moto_fixes.install("eager")
+        events, sqs = boto3.client("events", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
+        arns = {}
+        for name in ("constant", "path"):
+            queue = sqs.create_queue(QueueName=name)["QueueUrl"]
+            arns[name] = (queue, sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+                "Attributes"]["QueueArn"])
+        events.put_rule(Name="all", EventPattern=json.dumps({"source": ["shop"]}))
+        events.put_targets(Rule="all", Targets=[
+            {"Id": "c", "Arn": arns["constant"][1], "Input": json.dumps({"job": "<id> stays"})},
+            {"Id": "p", "Arn": arns["path"][1], "InputPath": "$.detail"}])
+        events.put_events(Entries=[{"Source": "shop", "DetailType": "order", "Detail": '{"n": 7}'}])
+        bodies = {name: json.loads(sqs.receive_message(QueueUrl=queue)["Messages"][0]["Body"])
+                  for name, (queue, _) in arns.items()}
+    assert bodies == {"constant": {"job": "<id> stays"}, "path": {"n": 7}}
+
+
+def test_an_invalid_state_machine_definition_answers_invalid_definition():
+    from moto.core.config import default_user_config
+
+    from workshop.localcloud import stepfunctions
+
+    with mock_aws():
+        default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+        stepfunctions.install(4566, None)
+        moto_fixes.install("stepfunctions")
+        client = boto3.client("stepfunctions", region_name="us-east-1")
+        with pytest.raises(ClientError) as refused:
+            client.create_state_machine(name="m", definition='{"StartAt": "A", "States": {}}',
+                                        roleArn="arn:aws:iam::123456789012:role/r")
+    assert refused.value.response["Error"]["Code"] == "InvalidDefinition"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def _cloud():
+    cloudformation.install("http://127.0.0.1:4566")
+    moto_fixes.install("eager")
+    moto_fixes.install("cloudformation")
+    return boto3.client("cloudformation", region_name="us-east-1")
+
+
+def _by_change_set(client, name, template, kind="CREATE"):
+    client.create_change_set(StackName=name, ChangeSetName=f"{name}-{kind}", TemplateBody=json.dumps(template),
+                             ChangeSetType=kind, Capabilities=["CAPABILITY_IAM"])
+    client.execute_change_set(ChangeSetName=f"{name}-{kind}", StackName=name)
+    return client.describe_stacks(StackName=name)["Stacks"][0]
+
+
+def _failures(client, name):
+    return [(e["LogicalResourceId"], e["ResourceStatusReason"])
+            for e in client.describe_stack_events(StackName=name)["StackEvents"]
+            if e["ResourceStatus"].endswith("_FAILED")]
+
+
+RULE_BEFORE_BUS = {"Resources": {
+    "Rule": {"Type": "AWS::Events::Rule", "DependsOn": "Bus",
+             "Properties": {"EventBusName": "orders", "EventPattern": {"source": ["shop"]}}},
+    "Bus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": "orders"}},
+}}
+
+
+def test_depends_on_orders_a_change_set_as_it_orders_create_stack():
+    with mock_aws():
+        client = _cloud()
+        stack = _by_change_set(client, "bus", RULE_BEFORE_BUS)
+        assert stack["StackStatus"] == "CREATE_COMPLETE", _failures(client, "bus")
+        events = boto3.client("events", region_name="us-east-1")
+        assert [r["Name"] for r in events.list_rules(EventBusName="orders")["Rules"]]
+        # an update that adds a second bus and its rule, rule first in the template
+        update = json.loads(json.dumps(RULE_BEFORE_BUS))
+        update["Resources"]["Rule2"] = {"Type": "AWS::Events::Rule", "DependsOn": ["Bus2"],
+                                        "Properties": {"EventBusName": "refunds",
+                                                       "EventPattern": {"source": ["shop"]}}}
+        update["Resources"]["Bus2"] = {"Type": "AWS::Events::EventBus", "Properties": {"Name": "refunds"}}
+        stack = _by_change_set(client, "bus", update, kind="UPDATE")
+        assert stack["StackStatus"] == "UPDATE_COMPLETE", _failures(client, "bus")
+
+
+def test_dependency_order_keeps_template_order_otherwise_and_survives_cycles():
+    resources = {"C": {"DependsOn": ["A", "Missing"]}, "B": {}, "A": {"DependsOn": "B"},
+                 "X": {"DependsOn": "Y"}, "Y": {"DependsOn": "X"}}
+    assert list(moto_fixes.dependency_order(resources)) == ["B", "A", "C", "Y", "X"]
+
+
+def test_getatt_topic_arn_and_topic_name():
+    template = {"Resources": {
+        "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "alerts"}}},
+        "Outputs": {"Arn": {"Value": {"Fn::GetAtt": ["Topic", "TopicArn"]}},
+                    "Name": {"Value": {"Fn::GetAtt": ["Topic", "TopicName"]}},
+                    "Ref": {"Value": {"Ref": "Topic"}}}}
+    with mock_aws():
+        client = _cloud()
+        stack = _by_change_set(client, "topic", template)
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    assert outputs == {"Arn": "arn:aws:sns:us-east-1:123456789012:alerts", "Name": "alerts",
+                       "Ref": "arn:aws:sns:us-east-1:123456789012:alerts"}
+
+
+def test_getatt_state_machine_arn():
+    from moto.core.config import default_user_config
+
+    from workshop.localcloud import stepfunctions
+
+    template = {"Resources": {"Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+        "RoleArn": "arn:aws:iam::123456789012:role/r", "StateMachineName": "m",
+        "DefinitionString": json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})}}},
+        "Outputs": {"Arn": {"Value": {"Fn::GetAtt": ["Machine", "Arn"]}}}}
+    with mock_aws():
+        default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+        stepfunctions.install(4566, None)
+        client = _cloud()
+        stack = _by_change_set(client, "machine-arn", template)
+        assert stack["StackStatus"] == "CREATE_COMPLETE", _failures(client, "machine-arn")
+    assert stack["Outputs"][0]["OutputValue"] == "arn:aws:states:us-east-1:123456789012:stateMachine:m"
+
+
+def test_ref_to_an_event_bus_is_its_name():
+    template = {"Resources": {"Bus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": "orders"}}},
+                "Outputs": {"Name": {"Value": {"Ref": "Bus"}}}}
+    with mock_aws():
+        client = _cloud()
+        stack = _by_change_set(client, "bus-ref", template)
+    assert stack["Outputs"][0]["OutputValue"] == "orders"
+
+
+def test_a_failure_is_blamed_on_the_resource_that_failed_not_on_one_made_on_its_way():
+    template = {"Resources": {
+        "Deployment": {"Type": "AWS::ApiGateway::Deployment",
+                       "Properties": {"RestApiId": "nope", "Description": {"Fn::GetAtt": ["Topic", "TopicName"]}}},
+        "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "made-on-the-way"}}}}
+    with mock_aws():
+        client = _cloud()
+        stack = _by_change_set(client, "blame", template)
+        assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+        assert [logical for logical, _ in _failures(client, "blame")] == ["Deployment"]
+        assert "Deployment" in next(e["ResourceStatusReason"] for e in client.describe_stack_events(
+            StackName="blame")["StackEvents"] if e["ResourceStatus"] == "ROLLBACK_IN_PROGRESS")
+
+
+def test_an_invalid_definition_in_a_stack_is_reported_as_invalid_definition():
+    template = {"Resources": {"Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+        "RoleArn": "arn:aws:iam::123456789012:role/r",
+        "DefinitionString": json.dumps({"StartAt": "Missing", "States": {}})}}}}
+    with mock_aws():
+        from moto.core.config import default_user_config
+
+        from workshop.localcloud import stepfunctions
+
+        default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+        stepfunctions.install(4566, None)
+        moto_fixes.install("stepfunctions")
+        client = _cloud()
+        _by_change_set(client, "machine", template)
+        (logical, reason), = _failures(client, "machine")
+    assert logical == "Machine" and "(Service error: InvalidDefinition)" in reason
