@@ -388,10 +388,7 @@ class ApprovalPanel:
             self._header_widget.value = self._header_html()
         self.update_display()
         for view in list(self.views):
-            try:
-                view.update_display()
-            except Exception:  # a view that cannot update must not undo the decision's display
-                continue
+            view.update_display()
 
     def waiting(self) -> list:
         """The pending approvals nobody decided from this panel yet."""

@@ -48,11 +48,13 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from workshop.builder import REFERENCE_NAME, split_diagnostics
 from workshop.history import _json, no_math
 from workshop.session import project_root
 
-TOKEN = "exercise-task-token"  # the task token a `.waitForTaskToken` task gets in these checks
+TOKEN = "exercise-task-token"  # nosec B105: the stand-in task token a .waitForTaskToken task gets offline
 FIXED_TIME = "2026-01-01T00:00:00.000Z"
 SAMPLE_EVENT = Path("events") / "create_policy.json"
 CALLBACK = ".waitForTaskToken"
@@ -645,8 +647,8 @@ def restricted_actions(cloud=None, stack_name: str | None = None) -> str:
                     config = cloud.client("lambda").get_function_configuration(
                         FunctionName=resource["PhysicalResourceId"])
                     return config["Environment"]["Variables"]["RESTRICTED_ACTIONS"]
-        except Exception:  # not deployed, or no such setting: the template's default is what a deploy gives
-            pass
+        except (BotoCoreError, ClientError, KeyError):  # not deployed, or no such setting
+            return DEFAULT_RESTRICTED  # what a deploy with the template's default gives
     return DEFAULT_RESTRICTED
 
 

@@ -68,10 +68,12 @@ class TargetSession:
             raise ValueError(f"target must be 'local' or 'aws', not {self.target!r}")
         if self.target == "local":
             self.endpoint = (self.endpoint or default_endpoint()).rstrip("/")
+            from workshop.localcloud.credentials import CredentialsNotFound
+
             try:
                 self._server_pid = self.local_credentials().pid
-            except Exception:  # not running yet: the first call says so, on one screen
-                pass
+            except CredentialsNotFound:  # not running yet: the first call says so, on one screen
+                self._server_pid = None
         else:
             self.endpoint = None
 
@@ -97,10 +99,12 @@ class TargetSession:
     def restart_note(self) -> str:
         """Why the local cloud is not the one this session first talked to, or "" (it is the same)."""
         if self.is_local and not self._restarted:
+            from workshop.localcloud.credentials import CredentialsNotFound
+
             try:
                 self.local_credentials()
-            except Exception:
-                pass
+            except CredentialsNotFound:  # not running: that is not a restart (yet)
+                return ""
         return self._restarted
 
     def boto3_session(self) -> boto3.Session:
