@@ -75,30 +75,7 @@ def test_deny_from_the_panel_keeps_the_policy_reverted(lab, page, new_incident, 
     assert not incident.is_restored()
 
 
-def test_build_notebook_draws_the_state_machine(lab, page, screenshots):
-    notebook = lab.open(page, "notebooks/02_build_state_machine.ipynb")
-    # Every state, validated and drawn (the exercises untouched: the file's states stand in);
-    # stop before the last section, which would deploy into the session's shared stack.
-    last_state = notebook.index_of("sm.add_remaining()")
-    notebook.run_all_above(last_state + 1)
-
-    output = notebook.cells().nth(last_state).locator(".jp-OutputArea")
-    # JupyterLab draws the Mermaid diagram (or the SVG beside it) once the output arrives.
-    graph = output.locator("svg").filter(has_text="IncidentFailed").first
-    graph.wait_for()
-    graph.scroll_into_view_if_needed()
-    text = graph.text_content()
-    for state in ("CheckEvent", "ValidatePolicy", "TempRemove", "AskUser", "usersChoice", "IncidentFailed"):
-        assert state in text, f"{state} is missing from the drawn graph"
-    box = graph.bounding_box()
-    assert box and box["width"] > 200 and box["height"] > 200, box
-    # The whole graph: a window tall enough for it, as on a big screen.
-    page.set_viewport_size({"width": 1400, "height": int(box["height"]) + 400})
-    graph.scroll_into_view_if_needed()
-    graph.screenshot(path=str(screenshots / "graph.png"))
-
-
-def test_a_learner_types_an_exercise_answer_in_the_editor_and_the_check_runs_it(lab, page, screenshots):
+def test_build_notebook_an_exercise_typed_in_the_editor_then_the_whole_graph(lab, page, screenshots):
     notebook = lab.open(page, "notebooks/02_build_state_machine.ipynb")
     editor_cell = notebook.index_of('sm.editor("ChooseAction")')
     notebook.run_all_above(editor_cell + 1)
@@ -130,3 +107,23 @@ def test_a_learner_types_an_exercise_answer_in_the_editor_and_the_check_runs_it(
     check.get_by_text("Correct: your ChooseAction behaves as it should").wait_for()
     check.scroll_into_view_if_needed()
     page.screenshot(path=str(screenshots / "exercise_right.png"))
+
+    # Then every state, validated and drawn (the other exercises untouched: the file's states stand in).
+    # Stop before the last section, which would deploy into the session's shared stack.
+    last_state = notebook.index_of("sm.add_remaining()")
+    notebook.run_all_above(last_state + 1)
+
+    output = notebook.cells().nth(last_state).locator(".jp-OutputArea")
+    # JupyterLab draws the Mermaid diagram (or the SVG beside it) once the output arrives.
+    graph = output.locator("svg").filter(has_text="IncidentFailed").first
+    graph.wait_for()
+    graph.scroll_into_view_if_needed()
+    text = graph.text_content()
+    for state in ("CheckEvent", "ValidatePolicy", "TempRemove", "AskUser", "usersChoice", "IncidentFailed"):
+        assert state in text, f"{state} is missing from the drawn graph"
+    box = graph.bounding_box()
+    assert box and box["width"] > 200 and box["height"] > 200, box
+    # The whole graph: a window tall enough for it, as on a big screen.
+    page.set_viewport_size({"width": 1400, "height": int(box["height"]) + 400})
+    graph.scroll_into_view_if_needed()
+    graph.screenshot(path=str(screenshots / "graph.png"))
