@@ -63,7 +63,7 @@ def shortened_approval_timeout(cloud, state_machine_arn: str, seconds: int = 3):
     sfn.update_state_machine(stateMachineArn=state_machine_arn, definition=json.dumps(shorter))
     try:
         yield (f"The deployed definition now waits at most {seconds} s for a decision (changed in "
-               f"{', '.join(states)} only); the rest of it, yours or the file's, is untouched, and the "
-               "original is put back after this cell.")
+               f"{', '.join(states)} only); the rest of it, yours or the file's, is untouched, and it is "
+               "put back as it was once the execution has started.")
     finally:
         sfn.update_state_machine(stateMachineArn=state_machine_arn, definition=original)

@@ -179,11 +179,18 @@ def pending_from_history(history: ExecutionHistory, approval_state: str = APPROV
     )
 
 
-def document_in_force(iam, policy_arn: str):
-    """The default version's document of a policy, or None if the policy is gone."""
+def document_in_force(iam, policy_arn: str, consistency_timeout: float = 0.0):
+    """The default version's document of a policy, or None if the policy is gone.
+
+    `consistency_timeout`: how long to read again while IAM does not show a version written a
+    moment ago (eventual consistency; `incident.iam_call`).
+    """
+    from workshop.incident import iam_call
+
     try:
-        policy = iam.get_policy(PolicyArn=policy_arn)["Policy"]
-        version = iam.get_policy_version(PolicyArn=policy_arn, VersionId=policy["DefaultVersionId"])
+        policy = iam_call(iam.get_policy, timeout=consistency_timeout, PolicyArn=policy_arn)["Policy"]
+        version = iam_call(iam.get_policy_version, timeout=consistency_timeout, PolicyArn=policy_arn,
+                           VersionId=policy["DefaultVersionId"])
     except Exception:
         return None
     document = version["PolicyVersion"]["Document"]
@@ -526,7 +533,7 @@ def decision_outcome(cloud, panel: ApprovalPanel, timeout: float = 30.0) -> Outc
     from workshop.incident import wait_for_end
 
     history = wait_for_end(cloud, approval.execution_arn, timeout=timeout)
-    in_force = document_in_force(cloud.client("iam"), approval.policy_arn)
+    in_force = document_in_force(cloud.client("iam"), approval.policy_arn, consistency_timeout=20.0)
     restored = in_force is not None and in_force == json.loads(pretty_document(approval.original_document))
     verdict = panel.results[approval.execution_arn].decision
     what = ("the original document is in force again" if restored

@@ -61,16 +61,40 @@ def reference_definition(path: str | Path = REFERENCE) -> dict:
     return json.loads(Path(path).read_text())
 
 
-def stack_substitutions(cloud, state_machine_arn: str | None) -> dict:
-    """The substitutions of the deployed stack (stand-ins when it is not deployed)."""
-    values = dict(DEFAULT_SUBSTITUTIONS)
+class StackValuesUnreadable(WorkshopError):
+    """On AWS, the deployed stack's values could not all be read: stand-ins would break the real machine."""
+
+
+class StackSubstitutions(dict):
+    """The `${Name}` values of the deployed stack, and its state machine's role (`role_arn`) when known."""
+
+    role_arn: str | None = None
+
+
+def stack_substitutions(cloud, state_machine_arn: str | None) -> StackSubstitutions:
+    """The substitutions of the deployed stack.
+
+    On the local target, stand-ins fill what cannot be read (nothing is harmed
+    there). On AWS every value must come from the deployed state machine:
+    otherwise StackValuesUnreadable names what is missing, rather than
+    writing ARNs of account 123456789012 into a real state machine.
+    """
+    values = StackSubstitutions(DEFAULT_SUBSTITUTIONS)
+    problem = "the stack's state machine ARN is missing (deploy with notebook 01 first)"
     if state_machine_arn:
         try:
-            deployed = json.loads(cloud.client("stepfunctions").describe_state_machine(
-                stateMachineArn=state_machine_arn)["definition"])
-            values.update(substitutions_from(reference_definition(), deployed))
-        except (BotoCoreError, ClientError, KeyError, ValueError):
-            pass  # not deployed (or not reachable): the stand-ins stay
+            machine = cloud.client("stepfunctions").describe_state_machine(stateMachineArn=state_machine_arn)
+            found = substitutions_from(reference_definition(), json.loads(machine["definition"]))
+            values.update(found)
+            values.role_arn = machine.get("roleArn")
+            missing = sorted(set(DEFAULT_SUBSTITUTIONS) - set(found))
+            problem = (f"{', '.join(missing)} could not be read from the deployed definition (it no longer matches "
+                       "statemachine/security_orchestrator.asl.json: redeploy with notebook 01)") if missing else ""
+        except (BotoCoreError, ClientError, KeyError, ValueError) as exc:
+            problem = f"the deployed state machine could not be read ({type(exc).__name__}: {exc})"
+    if problem and not getattr(cloud, "is_local", True):
+        raise StackValuesUnreadable(f"On AWS the builder needs the deployed stack's values, and {problem}. "
+                                    "Nothing was changed.")
     return values
 
 
@@ -237,6 +261,8 @@ class StateMachineBuilder:
         if comment:
             self.definition = {"Comment": comment, **self.definition}
         self.substitutions = dict(DEFAULT_SUBSTITUTIONS if substitutions is None else substitutions)
+        # the deployed state machine's own role (from stack_substitutions): what TestState assumes
+        self.role_arn = getattr(substitutions, "role_arn", None)
         self.plan = list(plan) if plan is not None else None
         self.reference = reference
         self.exercises: dict = {}  # state name -> workshop.exercises.ExerciseResult
@@ -427,27 +453,50 @@ class StateTest:
 
 # Errors with which the TestState API judges the request itself: a real answer, not a missing API.
 _TESTSTATE_ANSWERS = {"InvalidDefinition", "InvalidExecutionInput", "ValidationException", "InvalidArn"}
+_DENIED = {"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"}
+# Stands in for the machine's role on the local cloud before the stack is deployed (it checks no role).
+STAND_IN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/WorkshopTestState"
+
+
+def _permission_note(exc, role_arn: str | None) -> str:
+    return (f"TestState was refused ({str(exc)[:300]}). That is a permission problem, not a problem with your "
+            f"state: your credentials need states:TestState and iam:PassRole on {role_arn or 'the role'}, and "
+            "the role must trust states.amazonaws.com (the stack's state machine role does; the learner's "
+            "permission set is policies/learner-policy.json). Meanwhile the kit evaluated the state offline:")
 
 
 def try_state(cloud, builder: StateMachineBuilder, name: str, state_input: dict, mock: dict | None = None,
-              role_arn: str = f"arn:aws:iam::{ACCOUNT}:role/WorkshopTestState") -> StateTest:
+              role_arn: str | None = None) -> StateTest:
     """Run one state on its own with the Step Functions TestState API.
 
     `mock` ({"result": "<json>"} or {"errorOutput": {"error", "cause"}}) stands in for the task's
-    answer, as in the API. If the target does not offer TestState, the kit's offline evaluator
-    answers instead, and the result says so.
+    answer, as in the API. TestState assumes `role_arn`, by default the deployed state machine's
+    own role (`builder.role_arn`, from `stack_substitutions`), which may call what the state calls.
+    AccessDenied is reported as the permission problem it is. If the target does not offer
+    TestState, the kit's offline evaluator answers instead, and the result says so.
     """
     state = substitute(builder.definition["States"][name], builder.substitutions)
-    request = {"definition": json.dumps(state), "roleArn": role_arn, "input": json.dumps(state_input)}
+    role_arn = role_arn or builder.role_arn or (STAND_IN_ROLE if getattr(cloud, "is_local", True) else None)
+    request = {"definition": json.dumps(state), "input": json.dumps(state_input)}
+    if role_arn:
+        request["roleArn"] = role_arn
     if mock is not None:
         request["mock"] = mock
+    denied = None
     try:
         response = cloud.client("stepfunctions").test_state(**request)
         response.pop("ResponseMetadata", None)
         return StateTest(name, response)
     except Exception as exc:
+        from workshop.failures import explain
+
+        explained = explain(exc, cloud) if getattr(cloud, "is_local", False) else None
+        if explained is not None:  # the local cloud is gone: say so, do not quietly evaluate offline
+            raise explained from None
         code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-        if code in _TESTSTATE_ANSWERS:
+        if code in _DENIED:
+            denied = _permission_note(exc, role_arn)
+        elif code in _TESTSTATE_ANSWERS:
             return StateTest(name, {"status": "FAILED", "error": code, "cause": str(exc)})
         missing = f"{type(exc).__name__}: {str(exc)[:160]}"
     try:
@@ -460,7 +509,12 @@ def try_state(cloud, builder: StateMachineBuilder, name: str, state_input: dict,
         response = offline_test_state(request)
     except Exception as exc:  # the offline evaluator refuses what AWS would refuse
         return StateTest(name, {"status": "FAILED", "error": type(exc).__name__, "cause": str(exc)},
-                         note="Evaluated offline by the kit.", source="offline")
+                         note=denied or "Evaluated offline by the kit.", source="offline")
+    if denied:
+        return StateTest(name, response, source="offline", note=denied)
+    if not getattr(cloud, "is_local", True):
+        return StateTest(name, response, source="offline", note=(
+            f"TestState failed on AWS ({missing}); the kit's offline TestState evaluated the state instead."))
     return StateTest(name, response, source="offline", note=(
         f"This target does not offer the TestState API yet ({missing.split(':')[0]}): the kit's offline "
         "TestState evaluated the state, the same way."))

@@ -1,8 +1,33 @@
-"""Clean-up helpers for notebook 07 (the stack and policies: see stack.py and incident.py)."""
+"""Clean-up helpers for notebook 07 (the stack and policies: see stack.py and incident.py).
+
+    stop_running_executions(cloud, stack_name)
+    remove_leftovers(cloud, stack_name)     # what the stack's deletion leaves behind, removed or listed
+
+What deleting the stack does not remove, and what happens to it here:
+
+* the functions' log groups of an older version of the stack (made by Lambda
+  itself, outside the stack; the template now owns them and sets their
+  retention): `/aws/lambda/<stack name>-*`, deleted;
+* the artifacts `sam deploy --resolve-s3 --s3-prefix <stack name>` uploaded to
+  SAM's managed bucket: the objects under `<stack name>/`, deleted;
+* SAM's managed stack `aws-sam-cli-managed-default` and its bucket: shared by
+  every SAM deploy of the account and region, so listed with the commands
+  that remove them, never deleted;
+* the README's `aws iam create-policy --policy-name my-bad-policy` (from a
+  terminal, outside the workshop's `workshop-` names) and a CloudTrail trail
+  named `workshop-trail` (notebook 00's command): listed with the commands.
+"""
 
 from __future__ import annotations
 
+import html
+from dataclasses import dataclass, field
+
 from workshop.history import list_executions
+
+SAM_MANAGED_STACK = "aws-sam-cli-managed-default"
+README_POLICY = "my-bad-policy"
+WORKSHOP_TRAIL = "workshop-trail"
 
 
 def stop_running_executions(cloud, stack_name: str) -> str:
@@ -29,3 +54,95 @@ def clear_mailbox(cloud) -> str:
         return "This local cloud has no mailbox to clear."
     clear(cloud.endpoint)
     return "The local mailbox is empty."
+
+
+@dataclass
+class Leftovers:
+    """What the clean-up removed, and what it left for you with the command that removes it."""
+
+    removed: list = field(default_factory=list)
+    listed: list = field(default_factory=list)  # (what, why it stays, command)
+
+    def __repr__(self) -> str:
+        lines = [f"Removed: {item}" for item in self.removed] or ["Nothing else to remove."]
+        for what, why, command in self.listed:
+            lines.append(f"Left: {what} ({why}). To remove it: {command}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        removed = "".join(f"<li>{html.escape(item)}</li>" for item in self.removed) or "<li>nothing else</li>"
+        listed = "".join(f"<tr><td>{html.escape(what)}</td><td>{html.escape(why)}</td>"
+                         f"<td><code>{html.escape(command)}</code></td></tr>" for what, why, command in self.listed)
+        table = (f"<p>Left in place (remove them yourself if nothing else uses them):</p><table><thead><tr>"
+                 f"<th>what</th><th>why it stays</th><th>command</th></tr></thead><tbody>{listed}</tbody></table>"
+                 if self.listed else "<p>Nothing else is left.</p>")
+        return f"<p>Removed:</p><ul>{removed}</ul>{table}"
+
+
+def _delete_old_log_groups(cloud, stack_name: str, leftovers: Leftovers) -> None:
+    logs = cloud.client("logs")
+    prefix = f"/aws/lambda/{stack_name}-"
+    for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=prefix):
+        for group in page["logGroups"]:
+            logs.delete_log_group(logGroupName=group["logGroupName"])
+            leftovers.removed.append(f"log group {group['logGroupName']}")
+
+
+def _sam_bucket(cloud) -> str | None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        stack = cloud.client("cloudformation").describe_stacks(StackName=SAM_MANAGED_STACK)["Stacks"][0]
+    except (BotoCoreError, ClientError):
+        return None
+    return next((o["OutputValue"] for o in stack.get("Outputs") or [] if o["OutputKey"] == "SourceBucket"), None)
+
+
+def _delete_artifacts(cloud, bucket: str, stack_name: str, leftovers: Leftovers) -> None:
+    s3 = cloud.client("s3")
+    count = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{stack_name}/"):
+        for item in page.get("Contents") or []:
+            s3.delete_object(Bucket=bucket, Key=item["Key"])
+            count += 1
+    if count:
+        leftovers.removed.append(f"{count} artifact(s) of {stack_name} in s3://{bucket}/{stack_name}/")
+
+
+def _exists(call, **kwargs) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        call(**kwargs)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchEntity", "TrailNotFoundException"):
+            return False
+        raise
+    return True
+
+
+def remove_leftovers(cloud, stack_name: str) -> Leftovers:
+    """After the stack is deleted: remove what was the workshop's alone, list what may be shared."""
+    leftovers = Leftovers()
+    region = f"--region {cloud.region}"
+    _delete_old_log_groups(cloud, stack_name, leftovers)
+    bucket = _sam_bucket(cloud)
+    if bucket:
+        _delete_artifacts(cloud, bucket, stack_name, leftovers)
+        leftovers.listed.append((
+            f"SAM's managed stack {SAM_MANAGED_STACK} and its bucket {bucket}",
+            "every `sam deploy --resolve-s3` of this account and region shares them",
+            f"empty the bucket (S3 console -> {bucket} -> Empty: it is versioned, every version must go), then "
+            f"aws cloudformation delete-stack --stack-name {SAM_MANAGED_STACK} {region}"))
+    iam = cloud.client("iam")
+    account = cloud.client("sts").get_caller_identity()["Account"]
+    readme_policy = f"arn:aws:iam::{account}:policy/{README_POLICY}"
+    if _exists(iam.get_policy, PolicyArn=readme_policy):
+        leftovers.listed.append((f"the policy {README_POLICY}", "created from a terminal (README), and not named "
+                                 "workshop-*: it may be someone else's",
+                                 f"aws iam delete-policy --policy-arn {readme_policy}"))
+    if _exists(cloud.client("cloudtrail").get_trail_status, Name=WORKSHOP_TRAIL):
+        leftovers.listed.append((f"the CloudTrail trail {WORKSHOP_TRAIL}", "notebook 00's command made it; other "
+                                 "tools may rely on a trail", f"aws cloudtrail delete-trail --name {WORKSHOP_TRAIL} "
+                                 f"{region} (and empty its S3 bucket)"))
+    return leftovers

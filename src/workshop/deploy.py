@@ -1,7 +1,15 @@
 """`workshop deploy`: `sam build` + `sam deploy`, to the local cloud or to AWS.
 
-The same two commands run for both targets; `--target local` only adds
-`AWS_ENDPOINT_URL`, the local cloud's key and region us-east-1. From Python:
+The same two commands run for both targets, always in us-east-1 (`--region`
+and AWS_REGION, whatever the profile says: a region elsewhere is a warning,
+not a stop); `--target local` only adds `AWS_ENDPOINT_URL` and the local
+cloud's key, `--target aws` removes any configured endpoint URL (see
+`TargetSession.sam_environment`). Artifacts go to SAM's managed bucket
+(`--resolve-s3`) under the prefix `<stack name>/`, so the clean-up can find
+them. On AWS, `EmailAddress` is required (a real address: example.com and
+the other reserved domains receive nothing); left out on an update, the
+stack keeps the address it has (sam passes `UsePreviousValue`). After a
+deploy to AWS the output says to confirm the SNS subscription. From Python:
 
     from workshop.deploy import deploy
     outputs = deploy(target="local", endpoint="http://127.0.0.1:4566",
@@ -12,13 +20,15 @@ The same two commands run for both targets; `--target local` only adds
 Every failure a learner can hit raises `DeployError` with what happened and
 what to do next (the CLI prints it and exits 1): the local cloud not running,
 `sam` missing, AWS credentials or region wrong, a failed stack (its failing
-resource and reason, from the stack events).
+resource and reason, from the stack events), an e-mail address that
+cannot receive the approval requests.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess  # nosec B404: runs sam, the local cloud and Lambda workers as argument lists, never through a shell
 import sys
@@ -34,6 +44,10 @@ REGION = "us-east-1"
 # deploy() parameter name -> template parameter
 PARAMETER_NAMES = {"email": "EmailAddress", "restricted_actions": "RestrictedActions",
                    "approval_timeout": "ApprovalTimeoutSeconds"}
+# RFC 2606 / RFC 6761: names reserved for examples and tests; no mailbox behind them.
+_RESERVED_MAIL_DOMAIN = re.compile(r"(^|\.)(example\.(com|net|org)|[^.]+\.(example|invalid|test|localhost))$|"
+                                   r"^(example|invalid|test|localhost)$", re.IGNORECASE)
+EMAIL_VARIABLE = "WORKSHOP_EMAIL"
 
 
 class DeployError(WorkshopError):
@@ -60,7 +74,7 @@ def sam_executable() -> str:
 
 
 def local_environment(endpoint: str, base: dict | None = None, credentials=None) -> dict:
-    """The environment `sam` and boto3 need to talk to the local cloud (its key included)."""
+    """The environment `sam` and boto3 need to talk to the local cloud at `endpoint` (its key included)."""
     from workshop.localcloud import credentials as credentials_module
 
     key = credentials or credentials_module.read(endpoint)
@@ -79,19 +93,24 @@ def check_local_cloud(endpoint: str) -> None:
         raise DeployError(str(LocalCloudNotAnswering(endpoint)))
 
 
-def check_aws(env: dict) -> str:
-    """The account id, after checking credentials and region; DeployError explains what is wrong."""
-    import boto3
+def region_warning(configured: str | None) -> str | None:
+    """What to say when the learner's configuration names another region (the kit still uses us-east-1)."""
+    if configured == REGION:
+        return None
+    return (f"Note: your AWS configuration says region {configured or '(none)'}; the workshop deploys to and calls "
+            f"{REGION} only (IAM's CloudTrail events reach EventBridge only there), so nothing to change here. "
+            f"For your own `aws` commands add `--region {REGION}`.")
+
+
+def check_aws(cloud, stream=None) -> str:
+    """The account id, after checking the credentials; a region elsewhere is only a note (the kit pins us-east-1)."""
     from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
-    session = boto3.Session()
-    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or session.region_name
-    if region != REGION:
-        raise DeployError(f"the AWS region is {region or 'not set'}, and this stack deploys only to {REGION}: "
-                          f"IAM's CloudTrail events reach EventBridge only there. "
-                          f"Run `export AWS_REGION={REGION} AWS_DEFAULT_REGION={REGION}` (or `aws configure`).")
+    note = region_warning(cloud.configured_region())
+    if note and stream is not None:
+        stream.write(note + "\n")
     try:
-        identity = boto3.client("sts", region_name=REGION).get_caller_identity()
+        identity = cloud.client("sts").get_caller_identity()
     except NoCredentialsError:
         raise DeployError("no AWS credentials found: run `aws configure` (or `aws sso login`), "
                           "or deploy to the local cloud with --target local.") from None
@@ -154,25 +173,58 @@ def build(*, build_dir: str | Path = DEFAULT_BUILD_DIR, template: str | Path = "
     return build_path / "template.yaml"
 
 
-def stack_outputs(stack_name: str, env: dict) -> dict:
-    client = _cloudformation(env)
-    stack = client.describe_stacks(StackName=stack_name)["Stacks"][0]
+def stack_outputs(stack_name: str, cloud) -> dict:
+    stack = cloud.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs") or []}
 
 
-def _cloudformation(env: dict):
-    import boto3
+def deployed_parameter(cloud, stack_name: str, name: str) -> str | None:
+    """A parameter's value in the deployed stack, or None (no stack, no such parameter)."""
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    return boto3.client("cloudformation", region_name=REGION, endpoint_url=env.get("AWS_ENDPOINT_URL"),
-                        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
-                        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
-                        aws_session_token=env.get("AWS_SESSION_TOKEN"))
+    try:
+        stack = cloud.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+    except (BotoCoreError, ClientError):
+        return None
+    return next((p.get("ParameterValue") for p in stack.get("Parameters") or [] if p["ParameterKey"] == name), None)
 
 
-def failure_reasons(stack_name: str, env: dict) -> list[str]:
+def is_placeholder_address(address: str | None) -> bool:
+    """No mail can reach it: empty, not an address, or a domain reserved for examples (RFC 2606)."""
+    if not address or "@" not in address:
+        return True
+    return bool(_RESERVED_MAIL_DOMAIN.search(address.rsplit("@", 1)[1].strip()))
+
+
+def check_email(cloud, stack_name: str, parameters: dict) -> None:
+    """On AWS the approval requests must reach a real inbox: DeployError says how to give one."""
+    given = parameters.get("EmailAddress")
+    how = (f"set {EMAIL_VARIABLE}=you@your-domain before starting JupyterLab (the notebooks read it), or "
+           "deploy_parameters = {\"EmailAddress\": \"you@your-domain\"} in notebook 01, or "
+           "`workshop deploy --target aws --email you@your-domain`")
+    if given:
+        if is_placeholder_address(given):
+            raise DeployError(f"EmailAddress {given!r} cannot receive mail (a domain reserved for examples): "
+                              f"the approval requests would be lost. {how[0].upper()}{how[1:]}.")
+        return
+    kept = deployed_parameter(cloud, stack_name, "EmailAddress")
+    if kept and not is_placeholder_address(kept):
+        return  # sam keeps the deployed address (UsePreviousValue) when none is given
+    raise DeployError(f"EmailAddress is required on AWS: the approval requests are e-mailed there. {how[0].upper()}"
+                      f"{how[1:]}.")
+
+
+def confirm_subscription_note(address: str | None) -> str:
+    to = f" to {address}" if address else ""
+    return (f"Confirm the SNS subscription now: AWS sent \"AWS Notification - Subscription Confirmation\"{to}; "
+            "open it and click \"Confirm subscription\". Until then no approval e-mail is delivered "
+            "(the approval panel in notebook 04 works either way).")
+
+
+def failure_reasons(stack_name: str, cloud) -> list[str]:
     """"Resource (Type): reason" for each failed resource of the latest operation."""
     try:
-        events = _cloudformation(env).describe_stack_events(StackName=stack_name)["StackEvents"]
+        events = cloud.client("cloudformation").describe_stack_events(StackName=stack_name)["StackEvents"]
     except Exception:
         return []
     reasons = []
@@ -188,21 +240,26 @@ def deploy(*, target: str = "local", endpoint: str | None = None, stack_name: st
            template: str | Path = "template.yaml", project_dir: str | Path | None = None,
            skip_build: bool = False, stream=None) -> dict:
     """sam build + sam deploy; returns the stack outputs (ApiUrl, ApproveUrl, DenyUrl, ...)."""
+    from workshop.session import connect
+
     stream = stream or sys.stdout
     root = Path(project_dir) if project_dir else project_root()
+    parameters = {k: v for k, v in (parameters or {}).items() if v is not None and v != ""}
     if target == "local":
         endpoint = endpoint or os.environ.get("LOCALCLOUD_ENDPOINT") or DEFAULT_ENDPOINT
         check_local_cloud(endpoint)
         from workshop.localcloud.credentials import CredentialsNotFound
 
+        cloud = connect("local", endpoint)
         try:
-            env = local_environment(endpoint)
+            env = cloud.sam_environment()
         except CredentialsNotFound as exc:
             raise DeployError(f"{exc} (something answers at {endpoint}, but not a local cloud of yours).") from None
     elif target == "aws":
-        env = dict(os.environ)
-        env.pop("AWS_ENDPOINT_URL", None)
-        check_aws(env)
+        cloud = connect("aws")
+        check_aws(cloud, stream)
+        check_email(cloud, stack_name, parameters)
+        env = cloud.sam_environment()
     else:
         raise DeployError(f"unknown target {target!r}: use --target local or --target aws")
     env["SAM_CLI_TELEMETRY"] = "0"
@@ -217,19 +274,22 @@ def deploy(*, target: str = "local", endpoint: str | None = None, stack_name: st
     elif not skip_build or not built.is_file():
         built = build(build_dir=build_dir, template=template, project_dir=root, env=env, stream=stream)
     command = [sam, "deploy", "--template-file", str(built), "--stack-name", stack_name,
-               "--resolve-s3", "--capabilities", "CAPABILITY_IAM", "--region", REGION,
+               "--resolve-s3", "--s3-prefix", stack_name, "--capabilities", "CAPABILITY_IAM", "--region", REGION,
                "--no-confirm-changeset", "--no-fail-on-empty-changeset"]
-    overrides = [f"{k}={v}" for k, v in (parameters or {}).items() if v is not None]
+    overrides = [f"{k}={v}" for k, v in parameters.items()]
     if overrides:
         command += ["--parameter-overrides", *overrides]
     code = _run(command, env, root, stream, endpoint=endpoint if target == "local" else None)
     if code != 0:
-        reasons = failure_reasons(stack_name, env)
+        reasons = failure_reasons(stack_name, cloud)
         if reasons:
             raise DeployError(f"the stack {stack_name} failed to deploy:\n  " + "\n  ".join(reasons)
                               + "\nFix the cause and run the deploy again.")
         raise DeployError(f"`sam deploy` failed (exit {code}); its output is above.")
-    outputs = stack_outputs(stack_name, env)
+    outputs = stack_outputs(stack_name, cloud)
+    if not cloud.is_local:
+        stream.write("\n" + confirm_subscription_note(parameters.get("EmailAddress")
+                                                      or deployed_parameter(cloud, stack_name, "EmailAddress")) + "\n")
     return outputs
 
 
@@ -239,7 +299,9 @@ def main(argv=None) -> int:
     parser.add_argument("--target", choices=("local", "aws"), default="local")
     parser.add_argument("--endpoint", default=None, help=f"local cloud URL (default {DEFAULT_ENDPOINT})")
     parser.add_argument("--stack-name", default=DEFAULT_STACK_NAME)
-    parser.add_argument("--email", default=None, help="where approval requests go (EmailAddress)")
+    parser.add_argument("--email", default=os.environ.get(EMAIL_VARIABLE) or None,
+                        help=f"where approval requests go (EmailAddress; default ${EMAIL_VARIABLE}); "
+                             "required on AWS for a new stack")
     parser.add_argument("--restricted-actions", default=None, help="comma-separated IAM actions")
     parser.add_argument("--approval-timeout", type=int, default=None, help="seconds an approval request waits")
     parser.add_argument("--build-dir", default=DEFAULT_BUILD_DIR)

@@ -48,8 +48,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from workshop.builder import REFERENCE_NAME, split_diagnostics
 from workshop.history import _json, no_math
 from workshop.session import project_root
@@ -639,16 +637,12 @@ def validate_policy_module():
 
 
 def restricted_actions(cloud=None, stack_name: str | None = None) -> str:
-    """The restricted actions in force: the deployed ValidatePolicy's setting, else the template's default."""
+    """The restricted actions in force: the deployed stack's RestrictedActions (what ValidatePolicy is
+    given), else the template's default (what a deploy gives)."""
     if cloud is not None and stack_name:
-        try:
-            for resource in cloud.stack_resources(stack_name):
-                if resource["LogicalResourceId"] == "ValidatePolicy":
-                    config = cloud.client("lambda").get_function_configuration(
-                        FunctionName=resource["PhysicalResourceId"])
-                    return config["Environment"]["Variables"]["RESTRICTED_ACTIONS"]
-        except (BotoCoreError, ClientError, KeyError):  # not deployed, or no such setting
-            return DEFAULT_RESTRICTED  # what a deploy with the template's default gives
+        from workshop.deploy import deployed_parameter
+
+        return deployed_parameter(cloud, stack_name, "RestrictedActions") or DEFAULT_RESTRICTED
     return DEFAULT_RESTRICTED
 
 

@@ -289,7 +289,8 @@ def list_executions(sfn, state_machine_arn: str, status: str | None = None) -> l
 def find_latest(sfn, state_machine_arn: str, through, limit: int = 20) -> ExecutionHistory | None:
     """The newest execution whose path went through one of the states in `through`."""
     through = {through} if isinstance(through, str) else set(through)
-    for execution in list_executions(sfn, state_machine_arn)[:limit]:
+    page = sfn.list_executions(stateMachineArn=state_machine_arn, maxResults=limit)["executions"]  # one page
+    for execution in sorted(page, key=lambda e: _ts(e["startDate"]), reverse=True):
         history = load_history(sfn, execution["executionArn"])
         if through & set(history.path()):
             return history

@@ -5,6 +5,16 @@
     run = watch_incident(cloud, outputs["StateMachineArn"], fired, until="AskUser")
 
 Everything here is plain boto3; `fired.cli` is the same call as an `aws` command.
+
+Written for AWS as much as for the local cloud: CloudTrail hands IAM's events
+to EventBridge late on AWS (seconds to minutes, and only through a trail), so
+the watch waits up to 7 minutes, polls from 1 s up to every 5 s, reads one
+ListExecutions page (newest first) and describes each execution once, and a
+time-out says to re-run the cell. IAM is eventually consistent: reads right
+after CreatePolicy may answer NoSuchEntity for a while, so those reads are
+retried (`iam_call`). `approval_timeout_demo` and `missing_policy_event`
+start executions directly, so notebook 06 does not depend on when CloudTrail
+delivers.
 """
 
 from __future__ import annotations
@@ -13,15 +23,48 @@ import html
 import json
 import secrets
 import urllib.parse
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from workshop.history import STATUS_COLOURS, ExecutionHistory, list_executions, load_history, _ts
-from workshop.waiting import wait_for
+from workshop.history import STATUS_COLOURS, ExecutionHistory, load_history, _ts
+from workshop.waiting import WaitTimeout, poll_intervals, wait_for
 
 POLICY_PREFIX = "workshop-"
 ROOT = Path(__file__).resolve().parents[2]
+# IAM is eventually consistent: how long a read of something just created may miss it.
+IAM_CONSISTENCY_S = 20.0
+# One ListExecutions page: the change that started the execution is recent, so it is among the newest.
+EXECUTIONS_PAGE = 50
+
+
+def _code(exc) -> str:
+    return getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+
+
+def iam_call(call, *, timeout: float = IAM_CONSISTENCY_S, what: str = "IAM to show the change", **kwargs):
+    """`call(**kwargs)`, retried while IAM answers NoSuchEntity for something created a moment ago.
+
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency
+    """
+    from botocore.exceptions import ClientError
+
+    state = {}
+
+    def attempt():
+        try:
+            return {"value": call(**kwargs)}
+        except ClientError as exc:
+            if _code(exc) != "NoSuchEntity":
+                raise
+            state["error"] = exc
+            return None
+
+    try:
+        return wait_for(attempt, what=what, timeout=timeout, interval=0.5, max_interval=2.0, progress=False)["value"]
+    except WaitTimeout:
+        raise state["error"] from None
 
 
 def unique_policy_name(kind: str = "bad") -> str:
@@ -77,8 +120,8 @@ def fire_policy_version(cloud, policy_arn: str, document, set_as_default: bool =
     """iam:CreatePolicyVersion: an edit of an existing policy."""
     text = _document_text(document)
     fired_at = datetime.now(timezone.utc)
-    version = cloud.client("iam").create_policy_version(
-        PolicyArn=policy_arn, PolicyDocument=text, SetAsDefault=set_as_default)["PolicyVersion"]
+    version = iam_call(cloud.client("iam").create_policy_version, what="IAM to know the policy",
+                       PolicyArn=policy_arn, PolicyDocument=text, SetAsDefault=set_as_default)["PolicyVersion"]
     cli = (f"{cloud.cli_prefix()} iam create-policy-version --policy-arn {policy_arn} "
            f"--policy-document {_file_arg(document)}" + (" --set-as-default" if set_as_default else ""))
     return FiredPolicy(policy_arn.rsplit("/", 1)[-1], policy_arn, version["VersionId"], "CreatePolicyVersion",
@@ -96,18 +139,28 @@ def _matches(execution_input: dict, fired: FiredPolicy) -> bool:
             and (response.get("policyVersion") or {}).get("versionId") == fired.version_id)
 
 
-def find_execution(sfn, state_machine_arn: str, fired: FiredPolicy) -> str | None:
-    """The execution the policy change started (matched on the CloudTrail event it carries)."""
+def find_execution(sfn, state_machine_arn: str, fired: FiredPolicy, seen: set | None = None) -> str | None:
+    """The execution the policy change started (matched on the CloudTrail event it carries).
+
+    Reads one ListExecutions page (newest first) and describes only executions
+    that started after the change and are not in `seen` (those already looked
+    at: pass the same set on every poll), so a long wait stays a few calls.
+    """
     since = fired.fired_at - timedelta(seconds=30)
-    for execution in list_executions(sfn, state_machine_arn):
+    seen = set() if seen is None else seen
+    page = sfn.list_executions(stateMachineArn=state_machine_arn, maxResults=EXECUTIONS_PAGE)["executions"]
+    for execution in sorted(page, key=lambda e: _ts(e["startDate"]), reverse=True):
         if _ts(execution["startDate"]) < since:
             break
+        if execution["executionArn"] in seen:
+            continue
         described = sfn.describe_execution(executionArn=execution["executionArn"])
         try:
             if _matches(json.loads(described.get("input") or "{}"), fired):
                 return execution["executionArn"]
         except ValueError:
-            continue
+            pass
+        seen.add(execution["executionArn"])
     return None
 
 
@@ -143,23 +196,37 @@ class _LiveView:
             self.handle.update(self._html(text))
 
 
-# On AWS, CloudTrail hands IAM events to EventBridge with a delay (usually well under
-# five minutes); the local cloud does it at once.
+# On AWS, CloudTrail hands IAM events to EventBridge with a delay (seconds to a few
+# minutes, best effort); the local cloud does it at once.
 START_TIMEOUT = {"local": 30.0, "aws": 420.0}
+START_HINT = {
+    "local": ("CloudTrail -> EventBridge -> Step Functions did not start it. Is the stack deployed "
+              "(notebook 01) and its EventBridge rule enabled?"),
+    "aws": ("On AWS CloudTrail hands IAM's events to EventBridge only through a trail that logs management "
+            "write events (notebook 00 checks it), and late: from seconds to several minutes. Run this cell "
+            "again to keep waiting (it looks for the same execution). Still nothing? Check the trail in "
+            "notebook 00 and that the stack is in us-east-1."),
+}
 
 
 def watch_incident(cloud, state_machine_arn: str, fired: FiredPolicy, until: str | None = "AskUser",
                    start_timeout: float | None = None, timeout: float = 60.0) -> ExecutionHistory:
     """Wait for the execution the change started, then follow it live until it waits at `until` or ends."""
     sfn = cloud.client("stepfunctions")
+    kind = "local" if cloud.is_local else "aws"
     if start_timeout is None:
-        start_timeout = START_TIMEOUT["local" if cloud.is_local else "aws"]
+        start_timeout = START_TIMEOUT[kind]
+    seen = set()
     execution_arn = wait_for(
-        lambda: find_execution(sfn, state_machine_arn, fired),
+        lambda: find_execution(sfn, state_machine_arn, fired, seen),
         what=f"the execution started by {fired.event_name} {fired.name}", timeout=start_timeout,
-        hint=("CloudTrail -> EventBridge -> Step Functions did not start it. Is the stack deployed "
-              "(notebook 01) and its EventBridge rule enabled? On AWS, is the stack in us-east-1 "
-              "and CloudTrail on?"))
+        hint=START_HINT[kind], **poll_intervals(cloud))
+    return follow(cloud, execution_arn, until=until, timeout=timeout)
+
+
+def follow(cloud, execution_arn: str, until: str | None = "AskUser", timeout: float = 60.0) -> ExecutionHistory:
+    """Follow an execution live until it waits at `until` or ends."""
+    sfn = cloud.client("stepfunctions")
     view = _LiveView()
     state = {}
 
@@ -177,9 +244,10 @@ def watch_incident(cloud, state_machine_arn: str, fired: FiredPolicy, until: str
         return None
 
     return wait_for(reached, what=f"the execution to reach {until or 'its end'}", timeout=timeout,
-                        describe=lambda _: "at " + (state["history"].path() or ["(start)"])[-1]
-                        if state.get("history") else None,
-                    hint="Look at the event table in notebook 05 to see where it stopped.")
+                    describe=lambda _: "at " + (state["history"].path() or ["(start)"])[-1]
+                    if state.get("history") else None,
+                    hint="Run this cell again to keep waiting, or look at the event table in notebook 05 "
+                         "to see where it stopped.", **poll_intervals(cloud))
 
 
 def wait_for_end(cloud, execution_arn: str, timeout: float = 60.0) -> ExecutionHistory:
@@ -190,7 +258,84 @@ def wait_for_end(cloud, execution_arn: str, timeout: float = 60.0) -> ExecutionH
         return history if history.status != "RUNNING" else None
 
     return wait_for(ended, what="the execution to end", timeout=timeout,
-                    hint="If it waits at AskUser, nobody has decided yet: use the panel in notebook 04.")
+                    hint="If it waits at AskUser, nobody has decided yet: use the panel in notebook 04. "
+                         "Otherwise run this cell again to keep waiting.", **poll_intervals(cloud))
+
+
+# --- executions started directly (notebook 06), independent of CloudTrail's timing -------------------------
+
+SAMPLE_EVENT = ROOT / "events" / "create_policy.json"
+
+
+def cloudtrail_event(account: str, policy_name: str, document: str, version_id: str = "v1",
+                     event_id: str | None = None) -> dict:
+    """A CreatePolicy event as EventBridge delivers it (shaped like events/create_policy.json), for `account`."""
+    event = json.loads(SAMPLE_EVENT.read_text())
+    now = datetime.now(timezone.utc)
+    arn = f"arn:aws:iam::{account}:policy/{policy_name}"
+    detail = event["detail"]
+    event.update({"id": str(uuid.uuid4()), "account": account, "time": now.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    detail.update({"eventID": event_id or str(uuid.uuid4()), "requestID": str(uuid.uuid4()),
+                   "eventTime": event["time"], "recipientAccountId": account})
+    detail["userIdentity"].update({"accountId": account, "arn": f"arn:aws:iam::{account}:user/workshop-learner"})
+    detail["requestParameters"] = {"policyName": policy_name, "policyDocument": document}
+    detail["responseElements"]["policy"].update({"policyName": policy_name, "arn": arn,
+                                                 "defaultVersionId": version_id})
+    return event
+
+
+def _account(cloud) -> str:
+    return cloud.client("sts").get_caller_identity()["Account"]
+
+
+def missing_policy_event(cloud) -> dict:
+    """A CreatePolicy event for a policy of *your* account that does not exist: IAM answers NoSuchEntity.
+
+    (The sample in events/ names account 123456789012: on AWS that is AccessDenied, not NoSuchEntity.)
+    """
+    name = unique_policy_name("missing")
+    return cloudtrail_event(_account(cloud), name, _document_text(ROOT / "policies" / "badpolicy.json"))
+
+
+def start_with_event(cloud, state_machine_arn: str, event: dict, prefix: str = "workshop") -> str:
+    """StartExecution with `event` as input, as EventBridge would; the execution's ARN."""
+    name = f"{prefix}-{event['detail']['eventID']}"[:80]
+    return cloud.client("stepfunctions").start_execution(
+        stateMachineArn=state_machine_arn, name=name, input=json.dumps(event))["executionArn"]
+
+
+def approval_timeout_demo(cloud, state_machine_arn: str, document, seconds: int = 3,
+                          timeout: float = 60.0) -> ExecutionHistory:
+    """The approval timeout, seen in `seconds` instead of a day, whatever CloudTrail's timing.
+
+    Shortens the approval time limit to `seconds` in the definition deployed now (the learner's own
+    from notebook 02, or the file's: only the limit changes, `workshop.approval_timeout`), creates
+    the policy (a real one, in your account), at once starts an execution with its CloudTrail-shaped
+    event (so it runs the short definition), and puts the deployed definition back, exactly, as soon
+    as that execution has started. Nobody answers, so AskUser times out and the
+    execution ends at ApprovalTimedOut with the policy still reverted. The execution CloudTrail
+    starts for the same change (later, on AWS) finds the version already reverted and ends at
+    AlreadyHandled; if it was quicker (the local cloud), that one shows the time-out instead.
+    """
+    from workshop.approval_timeout import shortened_approval_timeout
+
+    sfn = cloud.client("stepfunctions")
+    with shortened_approval_timeout(cloud, state_machine_arn, seconds) as change:  # put back whatever happens
+        print(change)
+        fired = fire_policy(cloud, document, name=unique_policy_name("timeout"))
+        # RevertPolicy reads the version at once: wait until IAM shows it (eventual consistency)
+        iam_call(cloud.client("iam").get_policy_version, what="IAM to show the new policy",
+                 PolicyArn=fired.arn, VersionId=fired.version_id)
+        event = cloudtrail_event(_account(cloud), fired.name, fired.document, fired.version_id)
+        direct = start_with_event(cloud, state_machine_arn, event, prefix="timeout-demo")
+    history = wait_for_end(cloud, direct, timeout=timeout)
+    if "AlreadyHandled" not in history.path():
+        return history
+    # CloudTrail's own execution reverted first (it ran the short definition too): follow that one.
+    others = {direct}
+    other = wait_for(lambda: find_execution(sfn, state_machine_arn, fired, others), what="the other execution",
+                     timeout=30, **poll_intervals(cloud))
+    return wait_for_end(cloud, other, timeout=timeout)
 
 
 def _actions(document) -> str:
@@ -231,10 +376,14 @@ class PolicyVersions:
                 f"<th>version</th><th>default</th><th>created</th><th>grants</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
-def policy_versions(iam, policy_arn: str) -> PolicyVersions:
+def policy_versions(iam, policy_arn: str, consistency_timeout: float = IAM_CONSISTENCY_S) -> PolicyVersions:
+    """Every version of the policy with its document (read again while IAM does not show it yet)."""
     versions = []
-    for v in iam.list_policy_versions(PolicyArn=policy_arn)["Versions"]:
-        document = iam.get_policy_version(PolicyArn=policy_arn, VersionId=v["VersionId"])["PolicyVersion"]["Document"]
+    listed = iam_call(iam.list_policy_versions, timeout=consistency_timeout, what="IAM to show the new policy",
+                      PolicyArn=policy_arn)
+    for v in listed["Versions"]:
+        document = iam_call(iam.get_policy_version, timeout=consistency_timeout, what="IAM to show the version",
+                            PolicyArn=policy_arn, VersionId=v["VersionId"])["PolicyVersion"]["Document"]
         if isinstance(document, str):
             document = json.loads(urllib.parse.unquote(document))
         versions.append({**v, "Document": document})

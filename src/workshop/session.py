@@ -8,7 +8,11 @@
 when it started (read from its 0600 key file, `workshop.localcloud.credentials`;
 the key changes at every start and is read again when it does), us-east-1.
 `target="aws"`: the learner's own credentials (environment, profile, SSO...),
-always in us-east-1 (IAM's CloudTrail events reach EventBridge only there).
+always in us-east-1 (IAM's CloudTrail events reach EventBridge only there),
+whatever region the profile names, and never at a configured endpoint URL
+(`AWS_ENDPOINT_URL`, `endpoint_url` in ~/.aws/config): those clients are made
+with `Config(ignore_configured_endpoint_urls=True)`, so a shell that once
+pointed the AWS CLI at the local cloud cannot send the AWS target there.
 The notebooks' code is plain boto3 either way; only the endpoint differs.
 
 In a notebook, `connect` also installs the kit's exception handler
@@ -16,6 +20,15 @@ In a notebook, `connect` also installs the kit's exception handler
 on one screen, not with a botocore traceback. The session remembers which
 server process it first talked to, so it can tell a restart (a restarted
 local cloud forgot the deployed stack) from a missing resource.
+
+For tests only: `WORKSHOP_AWS_ENDPOINT_FOR_TESTS=http://127.0.0.1:PORT`
+sends the AWS target's calls (and `sam`'s) to a local cloud started in the
+AWS-like mode (`workshop local up --like-aws`), signed with that local
+cloud's key, so the AWS code paths (trail check, region pin, required
+e-mail, AWS waits and hints) run end to end without an account. It accepts
+only a loopback local cloud of this user (its key file) that runs in the
+AWS-like mode; the learner's own AWS credentials are never sent to it. No
+learner needs it: leave it unset.
 """
 
 from __future__ import annotations
@@ -32,6 +45,8 @@ from workshop.failures import LocalCloudRestarted as LocalCloudRestartedNote, Wo
 REGION = "us-east-1"
 DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
 TARGETS = ("local", "aws")
+AWS_TEST_ENDPOINT = "WORKSHOP_AWS_ENDPOINT_FOR_TESTS"
+_LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 
 
 def project_root() -> Path:
@@ -52,6 +67,34 @@ class StackNotFound(WorkshopError):
     """The stack the notebook works on is not deployed (yet)."""
 
 
+def aws_test_endpoint(environ=None) -> str | None:
+    """The AWS-like local cloud the AWS target uses in tests ($WORKSHOP_AWS_ENDPOINT_FOR_TESTS), or None.
+
+    Refuses (ValueError) anything but a loopback http URL of a local cloud of
+    this user (its key file) in the AWS-like mode.
+    """
+    from urllib.parse import urlparse
+
+    value = (os.environ if environ is None else environ).get(AWS_TEST_ENDPOINT)
+    if not value:
+        return None
+    endpoint = value.rstrip("/")
+    url = urlparse(endpoint)
+    if url.scheme != "http" or url.hostname is None or url.netloc.rsplit(":", 1)[0] not in _LOOPBACK \
+            or url.path or url.port is None:
+        raise ValueError(f"{AWS_TEST_ENDPOINT}={value!r}: only a local cloud on this machine "
+                         "(http://127.0.0.1:PORT) can stand in for AWS, and only in tests. Unset it for real AWS.")
+    from workshop.localcloud import credentials
+    from workshop.localcloud.server import health
+
+    credentials.read(endpoint)  # a local cloud of this user, or CredentialsNotFound says how to start one
+    doc = health(endpoint) or {}
+    if not doc.get("like_aws"):
+        raise ValueError(f"{AWS_TEST_ENDPOINT}={value!r}: that local cloud is not in the AWS-like mode; "
+                         "start it with `workshop local up --like-aws`. Unset the variable for real AWS.")
+    return endpoint
+
+
 @dataclass
 class TargetSession:
     """Where the workshop runs, and boto3 clients for it."""
@@ -59,6 +102,7 @@ class TargetSession:
     target: str = "local"
     endpoint: str | None = None
     region: str = REGION
+    test_endpoint: str | None = None  # AWS target in tests only: the AWS-like local cloud (module docstring)
     _clients: dict = field(default_factory=dict, repr=False)
     _server_pid: int | None = field(default=None, repr=False)  # the local cloud process first seen
     _restarted: str = field(default="", repr=False)
@@ -76,16 +120,22 @@ class TargetSession:
                 self._server_pid = None
         else:
             self.endpoint = None
+            self.test_endpoint = aws_test_endpoint()
 
     @property
     def is_local(self) -> bool:
         return self.target == "local"
 
+    @property
+    def api_endpoint(self) -> str | None:
+        """Where the clients go: the local cloud, the AWS-like one in tests, or None for AWS itself."""
+        return self.endpoint if self.is_local else self.test_endpoint
+
     def local_credentials(self):
         """The local cloud's current key (its key file); says how to start it when there is none."""
         from workshop.localcloud import credentials
 
-        key = credentials.read(self.endpoint)
+        key = credentials.read(self.api_endpoint)
         if self._server_pid is None:
             self._server_pid = key.pid
         elif key.pid != self._server_pid and not self._restarted:
@@ -93,7 +143,7 @@ class TargetSession:
                                "started after this notebook connected")
             from workshop.failures import announce
 
-            announce(LocalCloudRestartedNote(self.endpoint, self._restarted))
+            announce(LocalCloudRestartedNote(self.api_endpoint, self._restarted))
         return key
 
     def restart_note(self) -> str:
@@ -108,15 +158,20 @@ class TargetSession:
         return self._restarted
 
     def boto3_session(self) -> boto3.Session:
-        if self.is_local:
+        if self.api_endpoint:
             key = self.local_credentials()
             return boto3.Session(region_name=self.region, aws_access_key_id=key.access_key_id,
                                  aws_secret_access_key=key.secret_access_key)
         return boto3.Session(region_name=self.region)
 
+    def configured_region(self) -> str | None:
+        """The region the learner's AWS configuration names (the kit uses us-east-1 whatever it says)."""
+        return (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+                or boto3.Session().region_name)
+
     def client(self, service: str):
         """A cached boto3 client for `service` on this target (made anew when the local cloud restarted)."""
-        if self.is_local:
+        if self.api_endpoint:
             key = self.local_credentials().access_key_id
             if self._clients.get("__key__") != key:
                 self._clients.clear()
@@ -126,12 +181,33 @@ class TargetSession:
                             connect_timeout=5, read_timeout=60,
                             # TestState's endpoint has a "sync-" host prefix on AWS; on an
                             # endpoint URL like 127.0.0.1 that prefix would break the host.
-                            inject_host_prefix=not self.is_local)
+                            inject_host_prefix=not self.api_endpoint,
+                            # AWS_ENDPOINT_URL (or endpoint_url in a profile) must not send the AWS target elsewhere.
+                            ignore_configured_endpoint_urls=not self.is_local)
             kwargs = {"config": config}
-            if self.is_local:
-                kwargs["endpoint_url"] = self.endpoint
+            if self.api_endpoint:
+                kwargs["endpoint_url"] = self.api_endpoint
             self._clients[service] = self.boto3_session().client(service, **kwargs)
         return self._clients[service]
+
+    def sam_environment(self, base: dict | None = None) -> dict:
+        """The environment `sam` runs with on this target: region us-east-1, the right endpoint and key.
+
+        AWS: the learner's environment without any configured endpoint URL
+        (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>) and with
+        AWS_IGNORE_CONFIGURED_ENDPOINT_URLS for a profile's; local (and the
+        AWS target in tests): the local cloud's endpoint and key.
+        """
+        if self.api_endpoint:
+            from workshop.deploy import local_environment
+
+            return local_environment(self.api_endpoint, base, self.local_credentials())
+        env = dict(os.environ if base is None else base)
+        for name in [n for n in env if n == "AWS_ENDPOINT_URL" or n.startswith("AWS_ENDPOINT_URL_")]:
+            env.pop(name)
+        env["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"] = "true"
+        env.update({"AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region})
+        return env
 
     def cli_prefix(self) -> str:
         """How the same call looks with the AWS CLI on this target."""

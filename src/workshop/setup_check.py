@@ -2,17 +2,24 @@
 
     from workshop.setup_check import check_setup
     check_setup(target="local", endpoint="http://127.0.0.1:4566")
+    check_setup(target="aws", stack_name="security-orchestrator", email="you@your-domain")
 
-Local target: the local cloud answers at the endpoint. AWS target: credentials
-are found, STS knows who they are, and the region is us-east-1. Both: the
-tools the notebooks call (sam, the Python packages) are present.
+Local target: the local cloud answers at the endpoint. AWS target, the AWS
+checklist: the account (STS), the region (a warning only: the kit calls
+us-east-1 whatever the profile says), a CloudTrail trail that delivers IAM's
+events (DescribeTrails + GetTrailStatus + GetEventSelectors: logging on,
+IAM's Region, global service events, management write events; else the
+commands that make one), the approval e-mail (an address that can receive
+mail; once deployed, the subscription confirmed), and read access to the
+services the workshop uses. Both: the tools the notebooks call (sam, the
+Python packages) are present. A check with `warning=True` is shown but does
+not stop the workshop.
 """
 
 from __future__ import annotations
 
 import html
 import importlib.util
-import os
 import shutil
 import sys
 import urllib.error
@@ -31,6 +38,13 @@ class Check:
     ok: bool
     message: str
     fix: str = ""
+    warning: bool = False  # not ok, but the workshop can go on (shown, never blocking)
+
+
+def _mark(check: Check) -> tuple[str, str]:
+    if check.ok:
+        return "ok", "✅"
+    return ("warn", "⚠️") if check.warning else ("FAIL", "❌")
 
 
 @dataclass
@@ -40,15 +54,19 @@ class SetupReport:
 
     @property
     def ok(self) -> bool:
-        return all(c.ok for c in self.checks)
+        return all(c.ok or c.warning for c in self.checks)
 
     def problems(self) -> list:
-        return [c for c in self.checks if not c.ok]
+        return [c for c in self.checks if not c.ok and not c.warning]
+
+    @property
+    def title(self) -> str:
+        return "AWS checklist" if self.target == "aws" else f"Set-up check for target {self.target!r}"
 
     def text(self) -> str:
-        lines = [f"Set-up check for target {self.target!r}:"]
+        lines = [f"{self.title}:"]
         for c in self.checks:
-            lines.append(f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: {c.message}"
+            lines.append(f"  [{_mark(c)[0]}] {c.name}: {c.message}"
                          + (f" -> {c.fix}" if c.fix and not c.ok else ""))
         lines.append("Ready for the workshop." if self.ok
                      else f"{len(self.problems())} problem(s): fix them and run this cell again.")
@@ -57,15 +75,19 @@ class SetupReport:
     def __str__(self) -> str:
         return self.text()
 
+    def __repr__(self) -> str:
+        return self.text()
+
     def _repr_html_(self) -> str:
         rows = "".join(
-            f"<tr><td>{'✅' if c.ok else '❌'}</td><td>{html.escape(c.name)}</td>"
+            f"<tr><td>{_mark(c)[1]}</td><td>{html.escape(c.name)}</td>"
             f"<td>{html.escape(c.message)}</td><td>{'' if c.ok else html.escape(c.fix)}</td></tr>"
             for c in self.checks
         )
         verdict = ("<p><strong>Ready for the workshop.</strong></p>" if self.ok else
                    f"<p><strong>{len(self.problems())} problem(s)</strong>: fix them and run this cell again.</p>")
-        return (f"<table><thead><tr><th></th><th>check</th><th>result</th><th>what to do</th></tr></thead>"
+        return (f"<h4>{html.escape(self.title)}</h4>"
+                f"<table><thead><tr><th></th><th>check</th><th>result</th><th>what to do</th></tr></thead>"
                 f"<tbody>{rows}</tbody></table>{verdict}")
 
 
@@ -89,36 +111,177 @@ def check_local_cloud(endpoint: str, timeout: float = 3.0) -> Check:
         return Check(name, False, f"the local cloud is not running at {endpoint} ({reason})", fix)
 
 
-def check_aws_credentials(session=None) -> list:
-    """Credentials found, accepted by STS, region us-east-1."""
-    import boto3
+def _error_code(exc) -> str:
+    return getattr(exc, "response", {}).get("Error", {}).get("Code", "") or type(exc).__name__
+
+
+def _denied(exc) -> bool:
+    code = _error_code(exc)
+    return "AccessDenied" in code or code in ("UnauthorizedOperation", "AuthorizationError")
+
+
+def check_aws_credentials(cloud) -> list:
+    """The account STS says the credentials belong to, and the region (a warning: the kit pins us-east-1)."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    from workshop.deploy import region_warning
 
     checks = []
-    base = session or boto3.Session()
-    region = base.region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if region == REGION:
-        checks.append(Check("region", True, f"{REGION}"))
-    else:
-        checks.append(Check(
-            "region", False,
-            f"your AWS configuration says region {region or '(none)'}; the workshop runs in {REGION} only "
-            "(IAM's CloudTrail events reach EventBridge only there)",
-            f"nothing to change: the kit uses {REGION} for every call; set AWS_REGION={REGION} "
-            "for your own `aws` commands too"))
-    if base.get_credentials() is None:
-        checks.append(Check("AWS credentials", False, "no AWS credentials found",
+    note = region_warning(cloud.configured_region())
+    checks.append(Check("region", True, REGION) if note is None else Check(
+        "region", False, f"your AWS configuration says region {cloud.configured_region() or '(none)'}; the kit "
+        f"calls {REGION} for everything (IAM's CloudTrail events reach EventBridge only there)",
+        f"nothing to change for the notebooks; add `--region {REGION}` to your own `aws` commands", warning=True))
+    try:
+        identity = cloud.client("sts").get_caller_identity()
+    except NoCredentialsError:
+        checks.append(Check("AWS account", False, "no AWS credentials found",
                             "run `aws configure` (or `aws sso login --profile NAME` and set AWS_PROFILE), "
                             "then restart the kernel"))
         return checks
-    try:
-        identity = boto3.Session(region_name=REGION, profile_name=base.profile_name).client(
-            "sts").get_caller_identity()
-        checks.append(Check("AWS credentials", True,
-                            f"account {identity['Account']} as {identity['Arn']}"))
-    except Exception as exc:  # expired tokens, wrong keys, no network
-        checks.append(Check("AWS credentials", False, f"STS refused the credentials: {exc}",
+    except (BotoCoreError, ClientError) as exc:  # expired tokens, wrong keys, no network
+        checks.append(Check("AWS account", False, f"STS refused the credentials: {exc}",
                             "refresh them (`aws sso login`, or new access keys), then restart the kernel"))
+        return checks
+    checks.append(Check("AWS account", True, f"account {identity['Account']} as {identity['Arn']}"))
     return checks
+
+
+TRAIL_DOCS = "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html"
+CREATE_TRAIL = ("aws cloudtrail create-trail --name workshop-trail --s3-bucket-name BUCKET --is-multi-region-trail "
+                f"--region {REGION} && aws cloudtrail start-logging --name workshop-trail --region {REGION}")
+
+
+def check_trail(cloud) -> Check:
+    """A CloudTrail trail that hands IAM's write calls to EventBridge (else the incident never starts).
+
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail.html: "a CloudTrail
+    trail with logging enabled is required". IAM's events are global service events recorded in us-east-1:
+    the trail must be multi-Region or have its home in us-east-1, and include global service events.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from workshop.localcloud.aws_like import selects_management_writes
+
+    name = "CloudTrail trail"
+    create = (f"create one: CloudTrail console -> Trails -> Create trail (it makes the S3 bucket and its policy), "
+              f"or `{CREATE_TRAIL}` (BUCKET needs CloudTrail's bucket policy: {TRAIL_DOCS}); the first copy of "
+              "management events is free")
+    trail_client = cloud.client("cloudtrail")
+    try:
+        trails = trail_client.describe_trails(includeShadowTrails=True)["trailList"]
+    except (BotoCoreError, ClientError) as exc:
+        if _denied(exc):
+            return Check(name, False, f"could not list the trails ({_error_code(exc)})",
+                         "ask your facilitator whether a trail logs management write events in us-east-1 "
+                         "(cloudtrail:DescribeTrails is in policies/learner-policy.json)", warning=True)
+        raise
+    problems = []
+    for trail in trails:
+        label = trail.get("Name") or trail.get("TrailARN")
+        arn = trail.get("TrailARN") or label
+        home = trail.get("HomeRegion") or REGION
+        if not trail.get("IsMultiRegionTrail") and home != REGION:
+            problems.append((f"the trail {label} records only {home}; IAM's events are recorded in {REGION}",
+                             f"`aws cloudtrail update-trail --name {label} --is-multi-region-trail --region {home}`"))
+            continue
+        if not trail.get("IncludeGlobalServiceEvents", True):
+            problems.append((f"the trail {label} leaves out global service events (IAM's)",
+                             f"`aws cloudtrail update-trail --name {label} --include-global-service-events "
+                             f"--region {home}`"))
+            continue
+        try:
+            status = trail_client.get_trail_status(Name=arn)
+            selectors = trail_client.get_event_selectors(TrailName=arn)
+        except (BotoCoreError, ClientError) as exc:
+            problems.append((f"the trail {label} could not be read ({_error_code(exc)})",
+                             "ask your facilitator whether it logs management write events"))
+            continue
+        if not status.get("IsLogging"):
+            problems.append((f"the trail {label} is not logging",
+                             f"`aws cloudtrail start-logging --name {label} --region {home}`"))
+            continue
+        if not selects_management_writes(selectors.get("EventSelectors") or [],
+                                         selectors.get("AdvancedEventSelectors") or []):
+            problems.append((f"the trail {label} does not record management write events",
+                             f"`aws cloudtrail put-event-selectors --trail-name {label} --event-selectors "
+                             f"'[{{\"ReadWriteType\":\"All\",\"IncludeManagementEvents\":true}}]' --region {home}`"))
+            continue
+        return Check(name, True, f"{label} logs management write events, IAM's included")
+    if not problems:
+        return Check(name, False, "no trail in the account: EventBridge receives IAM's CloudTrail events only "
+                                  "through a trail with logging on, so no incident would start", create)
+    message, fix = problems[0]
+    return Check(name, False, message + ": EventBridge would not receive IAM's events", fix)
+
+
+def check_email(cloud, stack_name: str | None, email: str | None) -> Check:
+    """The approval e-mail: an address that receives mail; once deployed, a confirmed subscription."""
+    from workshop.deploy import EMAIL_VARIABLE, deployed_parameter, is_placeholder_address
+    from workshop.mail import subscription_status
+    from workshop.session import StackNotFound
+
+    name = "approval e-mail"
+    outputs = None
+    if stack_name:
+        try:
+            outputs = cloud.stack_outputs(stack_name)
+        except StackNotFound:
+            outputs = None
+    if outputs is None:
+        if email and not is_placeholder_address(email):
+            return Check(name, True, f"{email} (notebook 01 deploys with it; then confirm the subscription e-mail)")
+        what = f"{email!r} cannot receive mail" if email else "no address yet"
+        return Check(name, False, f"{what}: on AWS the approval requests are e-mailed",
+                     f"set {EMAIL_VARIABLE}=you@your-domain before starting JupyterLab (or EmailAddress in "
+                     "notebook 01's deploy_parameters)")
+    status = subscription_status(cloud, outputs)
+    deployed = deployed_parameter(cloud, stack_name, "EmailAddress")
+    if status.ok:
+        return Check(name, True, status.message())
+    return Check(name, False, status.message(), f"confirm the subscription sent to {deployed}", warning=True)
+
+
+def check_permissions(cloud, stack_name: str = "security-orchestrator") -> Check:
+    """One cheap read per service the workshop uses: an AccessDenied here is one in the notebooks.
+
+    Only reads are tried (nothing is created); the writes are first used by 01's deploy.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    probes = (
+        ("cloudformation:DescribeStacks", lambda: cloud.client("cloudformation").describe_stacks(StackName=stack_name)),
+        ("iam:ListPolicies", lambda: cloud.client("iam").list_policies(Scope="Local", MaxItems=1)),
+        ("states:ListStateMachines", lambda: cloud.client("stepfunctions").list_state_machines(maxResults=1)),
+        ("lambda:ListFunctions", lambda: cloud.client("lambda").list_functions(MaxItems=1)),
+        ("sns:ListTopics", lambda: cloud.client("sns").list_topics()),
+        ("logs:DescribeLogGroups", lambda: cloud.client("logs").describe_log_groups(
+            logGroupNamePrefix=f"/aws/lambda/{stack_name}-", limit=1)),
+    )
+    denied = []
+    for action, probe in probes:
+        try:
+            probe()
+        except (BotoCoreError, ClientError) as exc:
+            if _denied(exc):
+                denied.append(action)
+            elif _error_code(exc) != "ValidationError":  # "Stack ... does not exist": allowed, not deployed yet
+                raise
+    if denied:
+        return Check("permissions", False, "AccessDenied for " + ", ".join(denied),
+                     "ask your facilitator for the workshop's permission set (policies/learner-policy.json; "
+                     "docs/facilitator.md)")
+    return Check("permissions", True, "read access to CloudFormation, IAM, Step Functions, Lambda, SNS and "
+                                      "CloudWatch Logs; the full set the workshop needs is policies/learner-policy.json")
+
+
+def aws_checklist(cloud, stack_name: str | None = None, email: str | None = None) -> list:
+    """The AWS target's checks: account, region, trail, e-mail, permissions."""
+    checks = check_aws_credentials(cloud)
+    if not all(c.ok or c.warning for c in checks):
+        return checks  # without credentials nothing else can be asked
+    return checks + [check_trail(cloud), check_email(cloud, stack_name, email),
+                     check_permissions(cloud, stack_name or "security-orchestrator")]
 
 
 def find_tool(name: str) -> str | None:
@@ -148,13 +311,14 @@ def check_tools(tools=("sam",), packages=PACKAGES) -> list:
     return checks
 
 
-def check_setup(target: str = "local", endpoint: str | None = None, tools=("sam",)) -> SetupReport:
-    """Every check for `target`; display the result in a notebook, or print it."""
+def check_setup(target: str = "local", endpoint: str | None = None, tools=("sam",), stack_name: str | None = None,
+                email: str | None = None) -> SetupReport:
+    """Every check for `target` (the AWS checklist on AWS); display the result in a notebook, or print it."""
     cloud = connect(target, endpoint)
     report = SetupReport(target)
     if cloud.is_local:
         report.checks.append(check_local_cloud(cloud.endpoint))
     else:
-        report.checks.extend(check_aws_credentials())
+        report.checks.extend(aws_checklist(cloud, stack_name, email))
     report.checks.extend(check_tools(tools))
     return report

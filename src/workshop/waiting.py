@@ -5,7 +5,9 @@
                       timeout=30, hint="Is the EventBridge rule enabled?")
 
 `check` is called every `interval` seconds until it returns something truthy,
-which `wait_for` returns. After `timeout` seconds it raises `WaitTimeout`
+which `wait_for` returns; with `max_interval` the pause grows by half each
+time up to it (quick answers stay quick, a long wait stays cheap: on AWS the
+kit polls every ~5 s, `poll_intervals`). After `timeout` seconds it raises `WaitTimeout`
 whose message says what was awaited, for how long, what was last seen and
 what to do next. In a notebook the progress shows as a tqdm bar (a widget in
 JupyterLab, text elsewhere) from the first moment, with the seconds waited so
@@ -87,7 +89,14 @@ def _progress_bar(what: str, timeout: float, enabled: bool, clock=time.monotonic
         return None
 
 
-def wait_for(check, *, what: str, timeout: float = 60.0, interval: float = 0.5,
+def poll_intervals(cloud) -> dict:
+    """How often to ask: every 0.5 s on the local cloud; on AWS from 1 s up to 5 s (API rate limits)."""
+    if getattr(cloud, "is_local", True):
+        return {"interval": 0.5}
+    return {"interval": 1.0, "max_interval": 5.0}
+
+
+def wait_for(check, *, what: str, timeout: float = 60.0, interval: float = 0.5, max_interval: float | None = None,
              hint: str | None = None, describe=None, progress: bool = True,
              clock=time.monotonic, sleep=time.sleep):
     """Call `check()` until it returns a truthy value, and return that value.
@@ -117,6 +126,8 @@ def wait_for(check, *, what: str, timeout: float = 60.0, interval: float = 0.5,
             if elapsed >= timeout:
                 raise WaitTimeout(timeout_message(what, timeout, last_seen, hint), last_seen)
             sleep(min(interval, max(0.0, timeout - elapsed)) or interval)
+            if max_interval is not None:
+                interval = min(max_interval, interval * 1.5)
     finally:
         if bar is not None:
             bar.close()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from notebook_outputs import output_text, outputs
 
 pytestmark = pytest.mark.e2e
 
@@ -50,12 +51,8 @@ def workshop_run():
         yield report, leftovers
 
 
-def _notebook(name, folder=OUT):
-    return nbformat.read(str(folder / f"{name}.ipynb"), as_version=4)
-
-
 def _outputs(name, folder=OUT):
-    return [o for c in _notebook(name, folder).cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    return outputs(folder / f"{name}.ipynb")
 
 
 def _mime(name, mime, folder=OUT):
@@ -64,20 +61,14 @@ def _mime(name, mime, folder=OUT):
 
 def _exercise_text(name, folder=OUT):
     """The verdicts of a notebook's exercise cells (text and HTML)."""
-    cells = [c for c in _notebook(name, folder).cells if "exercise" in c.metadata.get("tags", [])]
+    notebook = nbformat.read(str(folder / f"{name}.ipynb"), as_version=4)
+    cells = [c for c in notebook.cells if "exercise" in c.metadata.get("tags", [])]
     return "\n".join(str(o.get("data", {}).get(m, "")) for c in cells for o in c.get("outputs", [])
                      for m in ("text/plain", "text/html"))
 
 
 def _text(name, folder=OUT):
-    parts = []
-    for o in _outputs(name, folder):
-        if o.get("output_type") == "stream":
-            parts.append(o.get("text", ""))
-        for mime in ("text/plain", "text/html"):
-            if mime in o.get("data", {}):
-                parts.append(o["data"][mime])
-    return "\n".join(parts)
+    return output_text(folder / f"{name}.ipynb")
 
 
 def test_every_notebook_ran_without_an_error(workshop_run):
@@ -179,7 +170,7 @@ def test_going_further_covers_edit_timeout_restricted_actions_and_catch(workshop
     text = _text("06_going_further")
     assert "ModifyVersionState" in text
     assert "NotifyTimeout → ApprovalTimedOut" in text
-    assert "waits at most 3 s for a decision" in text and "the original is put back after this cell" in text
+    assert "waits at most 3 s for a decision" in text and "put back as it was" in text
     assert "wildcardpolicy under iam:*: alert" in text
     assert "wildcardpolicy under s3:DeleteBucket,s3:DeleteObject: remedy" in text
     assert "TempRemove → NotifyFailure → IncidentFailed" in text

@@ -16,6 +16,22 @@ Session-scoped, shared by every test that asks for them (e2e and browser):
   ApprovalTimeoutSeconds=3, in a local cloud process of its own (so its rule
   does not react to the main stack's policies); its endpoint is `["endpoint"]`.
 
+The AWS-like mode (`workshop.localcloud.aws_like`, delays compressed to
+`AWS_LIKE`: CloudTrail events 1-3 s late and only through a trail, IAM reads
+0.5 s behind creations, e-mail subscriptions pending until confirmed):
+
+* `aws_like_cloud` -> str: the endpoint of an AWS-like local cloud for the
+  session, with a logging multi-Region trail `workshop-trail` (as a
+  facilitator sets up an account). A test that stops the trail starts it again.
+* `aws_target` -> TargetSession: `connect("aws")` aimed at `aws_like_cloud`
+  through the test-only WORKSHOP_AWS_ENDPOINT_FOR_TESTS (set for that test
+  only, AWS_ENDPOINT_URL and AWS_PROFILE unset): the kit's AWS code paths.
+* `aws_like_stack` -> dict: outputs of the stack deployed to it with
+  `workshop.deploy.deploy(target="aws")` (EmailAddress `AWS_EMAIL`; its
+  subscription left pending), stack name `e2e-aws-like`.
+* `confirm_subscriptions(endpoint)`: follow every confirmation link in the
+  mailbox, as the learner does in their inbox.
+
 While a test uses `local_cloud` (directly or through `deployed_stack`),
 AWS_ENDPOINT_URL points at it and the region and its per-start key are set,
 so plain `boto3.client("iam")` talks to the local cloud. Nothing is set for
@@ -25,17 +41,26 @@ tests that do not ask for it (unit tests never see these variables).
 from __future__ import annotations
 
 import io
+import os
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from workshop import deploy as deploy_module
 from workshop.localcloud import credentials
+from workshop.localcloud.aws_like import CONFIRMATION_PATH, CONFIRMATION_SUBJECT, Settings
 from workshop.localcloud.server import LocalCloud
+from workshop.session import AWS_TEST_ENDPOINT, connect
 
 MAIN_STACK = "e2e-orchestrator"
 TIMEOUT_STACK = "e2e-orchestrator-timeout"
+AWS_LIKE_STACK = "e2e-aws-like"
 EMAIL = "learner@example.com"
+AWS_EMAIL = "learner@security-orchestrator.dev"  # not a reserved domain: the AWS target refuses those
+AWS_LIKE = Settings(event_delay=(1.0, 3.0), iam_lag=0.5)
+TRAIL = "workshop-trail"
 
 
 def local_env(endpoint: str) -> dict:
@@ -104,3 +129,66 @@ def timeout_stack(tmp_path_factory, sam_build) -> dict:
                           {"EmailAddress": EMAIL, "ApprovalTimeoutSeconds": 3})
         yield {**outputs, "endpoint": cloud.endpoint}
     log.close()
+
+
+# --- the AWS-like mode ---------------------------------------------------------------------------------
+
+
+def create_trail(endpoint: str, name: str = TRAIL) -> str:
+    """A multi-Region trail that logs (management events by default), as on a prepared account."""
+    local_client(endpoint, "s3").create_bucket(Bucket=f"{name}-logs")
+    trails = local_client(endpoint, "cloudtrail")
+    trails.create_trail(Name=name, S3BucketName=f"{name}-logs", IsMultiRegionTrail=True)
+    trails.start_logging(Name=name)
+    return name
+
+
+def confirm_subscriptions(endpoint: str) -> list:
+    """Follow every subscription confirmation link in the mailbox (what the learner clicks); the pages read."""
+    from workshop.localcloud.mailbox import read_mailbox
+
+    pages = []
+    for message in read_mailbox(endpoint):
+        if message["subject"] != CONFIRMATION_SUBJECT:
+            continue
+        link = next(word for word in message["body"].split() if CONFIRMATION_PATH in word)
+        try:
+            with urllib.request.urlopen(link, timeout=10) as response:
+                pages.append(response.read().decode())
+        except urllib.error.HTTPError as exc:  # already confirmed: the link is used up
+            pages.append(exc.read().decode())
+    return pages
+
+
+@pytest.fixture(scope="session")
+def aws_like_cloud(tmp_path_factory):
+    log = open(tmp_path_factory.mktemp("localcloud-aws-like") / "server.log", "wb")
+    with LocalCloud(log_file=log, like_aws=AWS_LIKE) as cloud:
+        create_trail(cloud.endpoint)
+        yield cloud.endpoint
+    log.close()
+
+
+@pytest.fixture
+def aws_target(aws_like_cloud, monkeypatch):
+    monkeypatch.setenv(AWS_TEST_ENDPOINT, aws_like_cloud)
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return connect("aws")
+
+
+@pytest.fixture(scope="session")
+def aws_like_stack(aws_like_cloud, sam_build) -> dict:
+    log = io.StringIO()
+    saved = os.environ.get(AWS_TEST_ENDPOINT)
+    os.environ[AWS_TEST_ENDPOINT] = aws_like_cloud
+    try:
+        return deploy_module.deploy(target="aws", stack_name=AWS_LIKE_STACK, parameters={"EmailAddress": AWS_EMAIL},
+                                    build_dir=sam_build.parent, skip_build=True, stream=log)
+    except deploy_module.DeployError as exc:
+        pytest.fail(f"{exc}\n{log.getvalue()}")
+    finally:
+        if saved is None:
+            os.environ.pop(AWS_TEST_ENDPOINT, None)
+        else:
+            os.environ[AWS_TEST_ENDPOINT] = saved

@@ -15,6 +15,8 @@ difference from real AWS being the endpoint URL:
 * `stepfunctions`        moto's ASL engine switched on, executions named
 * `moto_fixes`           upstream moto bugs mended, one extension point (docs/upstream.md)
 * `extensions`           which extension is installed when (heavy ones on first use)
+* `aws_like`             the AWS-like mode (`--like-aws`): a trail needed, late events,
+                         subscriptions to confirm, TestState's role checked, IAM lagging
 * `server`               wiring (one WSGI app, one port), start / stop
 
 Start it with `workshop local up` or, from Python,

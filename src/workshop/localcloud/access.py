@@ -21,7 +21,8 @@ anything is served:
 
 Routes that are public on AWS stay public here, behind checks 1 and 2: the
 API Gateway stages (`/_localcloud/execute-api/...`, the e-mail's approve /
-deny links) and the health check. The mailbox holds those links, so it needs
+deny links), the SNS confirmation link of the AWS-like mode and the health
+check. The mailbox holds those links, so it needs
 the key (as `Authorization: Bearer <key id>`). moto's own `/moto-api`
 (reset, state dump) is refused to everyone: nothing in the kit needs it.
 
@@ -44,7 +45,8 @@ _V2_HEADER_KEY = re.compile(r"^AWS ([^:\s]+):")
 _SCOPE_SERVICE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
 # rest-json services (no X-Amz-Target): their SDKs parse JSON errors
 _REST_JSON = {"lambda", "apigateway", "execute-api", "scheduler", "pipes", "xray"}
-PUBLIC_ROUTES = ("/_localcloud/health", "/_localcloud/execute-api/")
+# The SNS confirmation link (AWS-like mode) is public as on AWS: its token is the secret.
+PUBLIC_ROUTES = ("/_localcloud/health", "/_localcloud/execute-api/", "/_localcloud/sns/confirmation")
 
 
 class Refused(Exception):
@@ -127,7 +129,7 @@ class Guard:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/moto-api"):
             raise Refused("refused: moto's own /moto-api (reset, state dump) is switched off in the local cloud.")
-        if path == PUBLIC_ROUTES[0] or path.startswith(PUBLIC_ROUTES[1]):
+        if path in (PUBLIC_ROUTES[0], PUBLIC_ROUTES[2]) or path.startswith(PUBLIC_ROUTES[1]):
             return
         if path.startswith("/_localcloud/"):
             if not self.is_known_key(bearer_of(environ)):

@@ -1,6 +1,9 @@
 """`workshop local ...`: run the local cloud.
 
     workshop local up [--port N]      serve on 127.0.0.1:N (default 4566) until Ctrl-C
+    workshop local up --like-aws [--event-delay 20-120] [--iam-lag 2]
+                                      the AWS-like mode (aws_like.py): a trail needed, events late,
+                                      subscriptions to confirm, TestState's role checked, IAM lagging
     workshop local status [--port N]  is one running there?
     workshop local env [--port N]     print `export` lines for its endpoint and key:
                                       eval "$(workshop local env)" and plain aws / sam / boto3 use it
@@ -26,6 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=int(os.environ.get("LOCALCLOUD_PORT", DEFAULT_PORT)))
     up.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     up.add_argument("--verbose", action="store_true", help="log requests and Lambda cold starts")
+    up.add_argument("--like-aws", action="store_true",
+                    help="behave like AWS where it is slower or stricter (see workshop.localcloud.aws_like)")
+    up.add_argument("--event-delay", default=None, metavar="MIN-MAX",
+                    help="with --like-aws: seconds CloudTrail takes to deliver an event (default 20-120)")
+    up.add_argument("--iam-lag", type=float, default=None, metavar="SECONDS",
+                    help="with --like-aws: seconds IAM reads answer NoSuchEntity after a creation (default 2)")
     for name, text in (("status", "is a local cloud answering on the port?"),
                        ("env", "print export lines (endpoint, key, region): eval \"$(workshop local env)\""),
                        ("mailbox", "print the e-mails the local cloud delivered (JSON)")):
@@ -66,8 +75,22 @@ def main(argv=None) -> int:
             logging.getLogger("samtranslator").setLevel(logging.ERROR)
             logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
             _quiet_sam_bucket_policy()
+        like_aws = None
+        if args.like_aws:
+            from .aws_like import DEFAULT_SETTINGS, Settings, parse_delay
+
+            try:
+                like_aws = Settings(
+                    event_delay=parse_delay(args.event_delay) if args.event_delay else DEFAULT_SETTINGS.event_delay,
+                    iam_lag=DEFAULT_SETTINGS.iam_lag if args.iam_lag is None else args.iam_lag)
+            except ValueError as exc:
+                print(f"workshop local up: {exc}", file=sys.stderr)
+                return 2
+        elif args.event_delay or args.iam_lag is not None:
+            print("workshop local up: --event-delay and --iam-lag need --like-aws", file=sys.stderr)
+            return 2
         try:
-            code = serve(args.port, parent_pid=args.parent_pid)
+            code = serve(args.port, parent_pid=args.parent_pid, like_aws=like_aws)
         except PortInUse as exc:
             print(f"workshop local up: {exc}", file=sys.stderr)
             return 1

@@ -242,6 +242,11 @@ def put_event(event: dict) -> None:
                          "Resources": event["resources"], "EventBusName": "default"}])
 
 
+# The one point where an event leaves for EventBridge: None puts it on the bus at
+# once; the AWS-like mode (aws_like.py) sets its trail check and CloudTrail's delay.
+deliver = None
+
+
 def emit_iam_call(*, body: bytes, response_xml: bytes, access_key: str, account_id: str,
                   source_ip: str = "127.0.0.1", user_agent: str = "", request_id: str | None = None) -> dict | None:
     """Called by the server after a successful IAM call; returns the event it put, if any."""
@@ -253,7 +258,7 @@ def emit_iam_call(*, body: bytes, response_xml: bytes, access_key: str, account_
                         account_id=account_id, source_ip=source_ip, user_agent=user_agent,
                         request_id=request_id)
     try:
-        put_event(event)
+        (deliver or put_event)(event)
     except Exception:
         log.exception("could not put the CloudTrail event for %s", action)
     return event

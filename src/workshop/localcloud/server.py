@@ -17,10 +17,16 @@ Routes the kit adds next to moto's:
 
     GET    /_localcloud/health                          {"status": "ready", ...} (public)
     GET    /_localcloud/mailbox, DELETE clears it       (see mailbox.py; needs the key)
+    GET    /_localcloud/sns/confirmation                 (AWS-like mode: the SNS confirmation link; public)
     ANY    /_localcloud/execute-api/<api>/<stage>/<path> (see apigateway.py; public, as on AWS)
 
 and two Step Functions operations moto lacks, by X-Amz-Target:
 TestState and ValidateStateMachineDefinition (see stepfunctions_api.py).
+
+`serve(port, like_aws=Settings(...))` (`workshop local up --like-aws`) adds
+the AWS-like mode (aws_like.py): CloudTrail events only through a trail and
+late, e-mail subscriptions that wait for confirmation, TestState's role
+checked, IAM reads that lag behind writes.
 """
 
 from __future__ import annotations
@@ -76,8 +82,9 @@ class PortInUse(Exception):
 class LocalCloudApp:
     """Routes /_localcloud/* to the kit, everything else to moto; watches IAM writes."""
 
-    def __init__(self, moto_app, port: int, credentials: credentials_module.Credentials):
+    def __init__(self, moto_app, port: int, credentials: credentials_module.Credentials, aws_like=None):
         self.moto_app = moto_app
+        self.aws_like = aws_like  # aws_like.AwsLikeMode, or None for the plain local cloud
         self.port = port
         self.credentials = credentials
         self.guard = Guard(port, self.is_known_key)
@@ -104,7 +111,7 @@ class LocalCloudApp:
         """
         def load():
             try:
-                self.moto_app = _moto_app(self.port, self.credentials)
+                self.moto_app = _moto_app(self.port, self.credentials, self.aws_like)
                 if server is not None:  # moto's handler keeps S3's underscored header names
                     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
@@ -175,7 +182,8 @@ class LocalCloudApp:
 
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
-        status, document = stepfunctions_api.handle(environ["HTTP_X_AMZ_TARGET"], body, ACCOUNT_ID, region)
+        refused = self.aws_like and self.aws_like.test_state_refusal(environ["HTTP_X_AMZ_TARGET"], body, ACCOUNT_ID)
+        status, document = refused or stepfunctions_api.handle(environ["HTTP_X_AMZ_TARGET"], body, ACCOUNT_ID, region)
         headers = [("Content-Type", "application/x-amz-json-1.0")]
         if status >= 400:
             headers.append(("x-amzn-ErrorType", document.get("__type", "InternalFailure")))
@@ -190,6 +198,10 @@ class LocalCloudApp:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
+        lagging = self.aws_like and self.aws_like.iam_read_refused(body or environ.get("QUERY_STRING", "").encode())
+        if lagging:
+            start_response("404 NOT FOUND", [("Content-Type", "text/xml")])
+            return [lagging]
         captured = {}
 
         def capture(status, headers, exc_info=None):
@@ -208,6 +220,8 @@ class LocalCloudApp:
             body = urllib.parse.urlencode([(k, v) for k, v in urllib.parse.parse_qsl(
                 environ.get("QUERY_STRING", ""), keep_blank_values=True) if not k.startswith("X-Amz-")]).encode()
         if status.startswith("200") and b"Action=" in body:
+            if self.aws_like:
+                self.aws_like.iam_written(body, response)
             try:
                 self._emit(cloudtrail, body, response, auth, environ, captured)
             except Exception:  # the IAM call succeeded: answer it, and say loudly what went wrong
@@ -245,13 +259,16 @@ class LocalCloudApp:
                     "loaded": self.loaded.is_set(),
                     "lambda_workers": len(rt.worker_pids()) if rt else 0,
                     "lambda_isolation": rt.isolation if rt else None,
-                    "lambda_cold_starts": rt.cold_starts if rt else 0}
+                    "lambda_cold_starts": rt.cold_starts if rt else 0,
+                    "like_aws": self.aws_like.describe() if self.aws_like else None}
             response = Response(json.dumps(body), content_type="application/json",
                                 status=500 if self.load_error else 200)
         elif path == "/_localcloud/mailbox":
             from . import mailbox
 
             response = mailbox.handle(request)
+        elif path == "/_localcloud/sns/confirmation" and self.aws_like:
+            response = self.aws_like.confirmation_page(request)
         elif path.startswith("/_localcloud/execute-api/"):
             from . import apigateway
             from .extensions import ensure
@@ -278,7 +295,7 @@ def install_extensions(port: int, credentials: credentials_module.Credentials, l
         extensions.install_all(port, endpoint, credentials)
 
 
-def _moto_app(port: int, credentials: credentials_module.Credentials):
+def _moto_app(port: int, credentials: credentials_module.Credentials, aws_like=None):
     # moto answers any Origin with "Access-Control-Allow-Origin: *" unless this is set before it loads.
     os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "true"
     import moto.settings
@@ -287,13 +304,24 @@ def _moto_app(port: int, credentials: credentials_module.Credentials):
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     install_extensions(port, credentials)
+    if aws_like is not None:
+        aws_like.install()
     return DomainDispatcherApplication(create_backend_app)
 
 
-def make_app(port: int, background: bool = False, credentials: credentials_module.Credentials | None = None):
-    """The WSGI app, moto loaded; with background=True call `app.load_in_background()` yourself."""
+def make_app(port: int, background: bool = False, credentials: credentials_module.Credentials | None = None,
+             like_aws=None):
+    """The WSGI app, moto loaded; with background=True call `app.load_in_background()` yourself.
+
+    `like_aws`: an `aws_like.Settings` for the AWS-like mode, None for the plain local cloud.
+    """
     credentials = credentials or credentials_module.new(f"http://{HOST}:{port}")
-    return LocalCloudApp(None if background else _moto_app(port, credentials), port, credentials)
+    mode = None
+    if like_aws is not None:
+        from .aws_like import AwsLikeMode
+
+        mode = AwsLikeMode(like_aws, f"http://{HOST}:{port}")
+    return LocalCloudApp(None if background else _moto_app(port, credentials, mode), port, credentials, mode)
 
 
 def _bind(port: int, app):
@@ -318,7 +346,7 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=print) -> int:
+def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=print, like_aws=None) -> int:
     """Run the local cloud in this process until SIGINT / SIGTERM; 0 on a clean stop."""
     if not port_is_free(port):
         raise PortInUse(port)
@@ -328,7 +356,7 @@ def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=prin
     # A key handed over by the starting process is not left for Lambda workers or children to find.
     os.environ.pop(credentials_module.ENV_KEY, None)
     os.environ.pop(credentials_module.ENV_SECRET, None)
-    app = make_app(port, background=True, credentials=credentials)
+    app = make_app(port, background=True, credentials=credentials, like_aws=like_aws)
     server = _bind(port, app)
     key_file = credentials_module.write(credentials)
     app.load_in_background(server)
@@ -345,6 +373,11 @@ def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=prin
     _wait_ready(f"http://{HOST}:{port}", timeout=10)
     announce(f"Local cloud ready at http://{HOST}:{port} (its key: {key_file}; "
              'for your shell: eval "$(workshop local env)")', flush=True)
+    if like_aws is not None:
+        low, high = like_aws.event_delay
+        announce(f"AWS-like mode: CloudTrail events only through a logging trail, {low:g}-{high:g} s late; "
+                 f"e-mail subscriptions wait for confirmation; TestState checks its role; IAM reads lag "
+                 f"{like_aws.iam_lag:g} s behind creations.", flush=True)
     try:
         while not stop.wait(0.5):
             if parent_pid and not _alive(parent_pid):
@@ -437,15 +470,18 @@ class LocalCloud:
 
     `.credentials` is its per-start key (read from the file the server
     writes, checked to be this process's); `.environment()` the variables
-    plain boto3 and `sam` read. `credentials=` hands the server a key to use
+    plain boto3 and `sam` read. `like_aws=aws_like.Settings(...)` starts it
+    in the AWS-like mode. `credentials=` hands the server a key to use
     instead of a random one (`make lab` keeps one across restarts). The
     process stops (Lambda workers included) on exit, and by itself if the
     starting process dies.
     """
 
     def __init__(self, port: int | None = None, start_timeout: float = 30, log_file=None,
-                 credentials: credentials_module.Credentials | None = None, extra_env: dict | None = None):
+                 credentials: credentials_module.Credentials | None = None, extra_env: dict | None = None,
+                 like_aws=None):
         self.port = port or free_port()
+        self.like_aws = like_aws
         self.endpoint = f"http://{HOST}:{self.port}"
         self.start_timeout = start_timeout
         self.log_file = log_file
@@ -467,7 +503,7 @@ class LocalCloud:
             env[credentials_module.ENV_SECRET] = self.credentials.secret_access_key
         self.proc = subprocess.Popen(  # nosec B603: this python running the kit's own module, no shell
             [sys.executable, "-m", "workshop.localcloud", "up", "--port", str(self.port),
-             "--parent-pid", str(os.getpid())],
+             "--parent-pid", str(os.getpid()), *(self.like_aws.cli_args() if self.like_aws else [])],
             stdout=self.log_file or subprocess.DEVNULL, stderr=self.log_file or subprocess.DEVNULL,
             stdin=subprocess.DEVNULL, env=env,
         )

@@ -116,3 +116,102 @@ def test_stack_not_deployed_says_which_notebook_to_run():
         cloud._clients["cloudformation"] = boto3.client("cloudformation", region_name="us-east-1")
         with pytest.raises(StackNotFound, match="01_deploy"):
             cloud.stack_outputs("nope")
+
+
+def test_the_aws_target_never_goes_to_a_configured_endpoint_url(monkeypatch, tmp_path):
+    """AWS_ENDPOINT_URL (left over from the local cloud's `workshop local env`) and a profile's
+    endpoint_url must not send the AWS target's calls to 127.0.0.1."""
+    from workshop.session import AWS_TEST_ENDPOINT
+
+    config = tmp_path / "config"
+    config.write_text("[default]\nregion = eu-west-1\nendpoint_url = http://127.0.0.1:4566\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:4566")
+    monkeypatch.delenv(AWS_TEST_ENDPOINT, raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    cloud = connect("aws")
+    assert cloud.client("sts").meta.endpoint_url == "https://sts.us-east-1.amazonaws.com"
+    assert cloud.client("iam").meta.endpoint_url.startswith("https://iam.")
+    assert cloud.client("stepfunctions").meta.region_name == "us-east-1"
+    assert cloud.configured_region() == "eu-west-1"
+
+
+def test_the_test_endpoint_override_refuses_anything_but_an_aws_like_local_cloud(monkeypatch, tmp_path):
+    from workshop.session import AWS_TEST_ENDPOINT, aws_test_endpoint
+
+    monkeypatch.setenv("WORKSHOP_STATE_DIR", str(tmp_path))
+    for value in ("https://127.0.0.1:4566", "http://example.org:4566", "http://127.0.0.1", "http://10.0.0.1:4566",
+                  "http://127.0.0.1:4566/path"):
+        with pytest.raises(ValueError, match="only a local cloud on this machine"):
+            aws_test_endpoint({AWS_TEST_ENDPOINT: value})
+    with pytest.raises(credentials.CredentialsNotFound):  # no local cloud of this user there
+        aws_test_endpoint({AWS_TEST_ENDPOINT: "http://127.0.0.1:9"})
+    assert aws_test_endpoint({}) is None
+
+
+@mock_aws
+def test_finding_the_execution_reads_one_page_and_describes_each_execution_once():
+    from workshop.incident import find_execution
+
+    iam = boto3.client("iam", region_name="us-east-1")
+    role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    machine = sfn.create_state_machine(name="m", roleArn=role, definition=json.dumps(
+        {"StartAt": "W", "States": {"W": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+    for i in range(3):
+        sfn.start_execution(stateMachineArn=machine, name=f"other-{i}", input="{}")
+    calls = []
+    original = sfn.describe_execution
+    sfn.describe_execution = lambda **kw: calls.append(kw["executionArn"]) or original(**kw)
+    listed = []
+    original_list = sfn.list_executions
+    sfn.list_executions = lambda **kw: listed.append(kw) or original_list(**kw)
+    seen = set()
+    fired = _fired("CreatePolicy")
+    assert find_execution(sfn, machine, fired, seen) is None
+    assert find_execution(sfn, machine, fired, seen) is None
+    assert len(calls) == 3 and len(seen) == 3  # the second poll described nothing again
+    assert all("nextToken" not in kw and kw["maxResults"] == 50 for kw in listed)
+    event = json.loads((ROOT / "events" / "create_policy.json").read_text())
+    event["detail"]["responseElements"]["policy"]["arn"] = fired.arn
+    started = sfn.start_execution(stateMachineArn=machine, name="mine", input=json.dumps(event))["executionArn"]
+    assert find_execution(sfn, machine, fired, seen) == started
+
+
+def test_polling_on_aws_backs_off_to_five_seconds():
+    from workshop.waiting import poll_intervals, wait_for
+
+    class Clock:
+        now = 0.0
+        pauses = []
+
+        def __call__(self):
+            return self.now
+
+        def sleep(self, seconds):
+            self.pauses.append(seconds)
+            self.now += seconds
+
+    clock = Clock()
+    aws = poll_intervals(InProcess())
+    with pytest.raises(Exception, match="Gave up after 60 s"):
+        wait_for(lambda: None, what="x", timeout=60, progress=False, clock=clock, sleep=clock.sleep, **aws)
+    assert clock.pauses[0] == 1.0 and max(clock.pauses) == 5.0 and len(clock.pauses) < 20
+    assert poll_intervals(connect("local", "http://127.0.0.1:9")) == {"interval": 0.5}
+
+
+@mock_aws
+def test_stack_substitutions_fall_back_to_stand_ins_only_on_the_local_target():
+    from workshop.builder import DEFAULT_SUBSTITUTIONS, StackValuesUnreadable, stack_substitutions
+
+    class Local(InProcess):
+        is_local = True
+
+    assert stack_substitutions(Local(), None) == DEFAULT_SUBSTITUTIONS
+    with pytest.raises(StackValuesUnreadable, match="state machine ARN is missing"):
+        stack_substitutions(InProcess(), None)
+    missing = "arn:aws:states:us-east-1:123456789012:stateMachine:gone"
+    assert stack_substitutions(Local(), missing) == DEFAULT_SUBSTITUTIONS
+    with pytest.raises(StackValuesUnreadable, match="could not be read"):
+        stack_substitutions(InProcess(), missing)

@@ -100,10 +100,11 @@ def test_aws_target_outside_us_east_1_and_without_credentials(monkeypatch, tmp_p
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     report = check_setup(target="aws", tools=())
     text = report.text()
-    assert not report.ok
-    assert "region eu-west-1" in text and "us-east-1 only" in text
-    assert "no AWS credentials found" in text and "aws configure" in text
-    assert "problem(s)" in report._repr_html_()
+    assert not report.ok and text.startswith("AWS checklist:")
+    assert "[warn] region: your AWS configuration says region eu-west-1" in text and "nothing to change" in text
+    assert "[FAIL] AWS account: no AWS credentials found" in text and "aws configure" in text
+    assert [c.name for c in report.problems()] == ["AWS account"]  # the region alone never stops the workshop
+    assert "problem(s)" in report._repr_html_() and "⚠️" in report._repr_html_()
 
 
 def test_the_bar_shows_progress_from_the_start_and_never_0_of_0():

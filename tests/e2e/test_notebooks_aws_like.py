@@ -1,0 +1,143 @@
+"""The whole workshop on the AWS target, against the AWS-like local cloud (papermill, every notebook).
+
+`WORKSHOP_TARGET=aws` and the test-only `WORKSHOP_AWS_ENDPOINT_FOR_TESTS` send
+every notebook through the kit's AWS code paths (the AWS checklist, the region
+pin, the required e-mail, no stand-in ARNs, TestState with the machine's role,
+AWS waits and hints) to a local cloud that behaves like AWS where AWS is
+slower or stricter (workshop/localcloud/aws_like.py, delays compressed to
+1-3 s). The environment is a learner's who once ran `workshop local env` and
+whose profile names another region. The account has a logging trail, as a
+facilitator prepares it; the learner confirms the subscription e-mail only
+when 04 starts, so 01 and 03 run while it is pending (and SNS drops 03's
+approval e-mail, as AWS does).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cloud_fixtures import AWS_EMAIL, AWS_LIKE, TRAIL, confirm_subscriptions, create_trail
+from notebook_outputs import output_text, outputs
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "build" / "notebooks-aws-like"
+STACK = "security-orchestrator"
+NAMES = ["00_setup_check", "01_deploy", "02_build_state_machine", "03_fire_bad_policy", "04_decide",
+         "05_execution_history", "06_going_further", "07_cleanup"]
+
+
+@pytest.fixture(scope="module")
+def aws_run(tmp_path_factory):
+    from workshop.deploy import deployed_parameter
+    from workshop.localcloud.mailbox import read_mailbox
+    from workshop.localcloud.server import LocalCloud
+    from workshop.notebook_run import run_all
+    from workshop.session import AWS_TEST_ENDPOINT, connect
+
+    log = open(tmp_path_factory.mktemp("localcloud-aws-run") / "server.log", "wb")
+    with LocalCloud(like_aws=AWS_LIKE, log_file=log) as cloud, pytest.MonkeyPatch.context() as env:
+        create_trail(cloud.endpoint)
+        env.setenv("SAM_CLI_TELEMETRY", "0")
+        env.setenv(AWS_TEST_ENDPOINT, cloud.endpoint)
+        env.setenv("WORKSHOP_TARGET", "aws")
+        env.setenv("WORKSHOP_EMAIL", AWS_EMAIL)
+        env.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # left over from `workshop local env`: must not matter
+        env.setenv("AWS_REGION", "eu-west-1")  # a profile elsewhere: a warning, never a stop
+        for name in ("AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_SESSION_TOKEN"):
+            env.delenv(name, raising=False)
+        target = connect("aws")
+        facts = {}
+
+        def learner(message):
+            if message.startswith("running 02_"):
+                facts["email after 01"] = deployed_parameter(target, STACK, "EmailAddress")
+            if message.startswith("running 04_"):  # the learner opens the e-mail from AWS and clicks
+                facts["confirmation pages"] = confirm_subscriptions(cloud.endpoint)
+                facts["mail before confirming"] = read_mailbox(cloud.endpoint)
+
+        report = run_all(None, out_dir=OUT, decision="allow", target="aws", html=True, announce=learner,
+                         wrong_answers=False)  # the AWS code paths, not the exercises: once is enough
+        leftovers = {
+            "policies": [p["PolicyName"] for p in target.client("iam").list_policies(Scope="Local")["Policies"]
+                         if p["PolicyName"].startswith("workshop-")],
+            "stacks": [s["StackName"] for s in target.client("cloudformation").list_stacks()["StackSummaries"]
+                       if s["StackStatus"] != "DELETE_COMPLETE" and s["StackName"] != "aws-sam-cli-managed-default"],
+        }
+        yield report, leftovers, facts, read_mailbox(cloud.endpoint)
+    log.close()
+
+
+def _outputs(name):
+    return outputs(OUT / f"{name}.ipynb")
+
+
+def _text(name):
+    return output_text(OUT / f"{name}.ipynb")
+
+
+def test_every_notebook_ran_on_the_aws_target(aws_run):
+    report, _, _, _ = aws_run
+    assert [r.name for r in report.results] == NAMES
+    assert report.ok, report.text()
+    for name in NAMES:
+        errors = [o for o in _outputs(name) if o.get("output_type") == "error"]
+        assert not errors, f"{name}: {errors[0].get('ename')}: {errors[0].get('evalue')}"
+
+
+def test_00_shows_the_aws_checklist_with_the_trail_and_a_region_warning(aws_run):
+    text = _text("00_setup_check")
+    assert "AWS checklist" in text and f"{TRAIL} logs management write events" in text
+    assert "eu-west-1" in text and "⚠️" in text  # the region: a warning
+    assert AWS_EMAIL in text and "All set" in text
+
+
+def test_01_deploys_with_the_learners_address_and_says_confirm_it(aws_run):
+    _, _, facts, _ = aws_run
+    text = _text("01_deploy")
+    assert "Confirm the SNS subscription now" in text and AWS_EMAIL in text
+    assert "--region us-east-1" in text and "--s3-prefix security-orchestrator" in text
+    assert facts["email after 01"] == AWS_EMAIL
+
+
+def test_02_uses_the_deployed_values_and_teststate_with_the_machines_role(aws_run):
+    text = _text("02_build_state_machine")
+    assert "does not offer the TestState API" not in text and "permission problem" not in text
+    assert "TestState on" in text and "identical to the file: True" in text
+
+
+def test_03_warns_while_the_subscription_is_pending_and_waits_for_cloudtrail(aws_run):
+    text = _text("03_fire_bad_policy")
+    assert "Confirm the SNS subscription now" in text
+    assert "aws --region us-east-1 iam create-policy" in text and "--endpoint-url" not in text
+    assert "reverted; the execution waits at AskUser" in text
+
+
+def test_sns_delivered_nothing_until_the_learner_confirmed(aws_run):
+    _, _, facts, mail = aws_run
+    before = [m for m in facts["mail before confirming"] if m["to"] == AWS_EMAIL]
+    assert [m["subject"] for m in before] == ["AWS Notification - Subscription Confirmation"]
+    assert any("Subscription confirmed" in page for page in facts["confirmation pages"])
+    after = [m["subject"] for m in mail[len(facts["mail before confirming"]):] if m["to"] == AWS_EMAIL]
+    assert any(s.startswith("Policy change detected") for s in after), after  # 05's alert, once confirmed
+
+
+def test_04_to_06_on_aws(aws_run):
+    text = _text("04_decide")
+    assert "Approved (HTTP 200)" in text and "check your" in text
+    assert "the original document is in force again" in text  # read again while IAM catches up
+    assert "remediation path:" in _text("05_execution_history")
+    text = _text("06_going_further")
+    assert "NotifyTimeout → ApprovalTimedOut" in text and "TempRemove → NotifyFailure → IncidentFailed" in text
+
+
+def test_07_removes_what_is_the_workshops_and_lists_what_is_shared(aws_run):
+    _, leftovers, _, _ = aws_run
+    text = _text("07_cleanup")
+    assert "is deleted" in text
+    assert "artifact(s) of security-orchestrator" in text
+    assert "aws-sam-cli-managed-default" in text and f"the CloudTrail trail {TRAIL}" in text
+    assert leftovers == {"policies": [], "stacks": []}
+

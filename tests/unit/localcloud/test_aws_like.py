@@ -1,0 +1,125 @@
+"""The AWS-like mode's rules, on their own (the mode end to end: tests/e2e/test_aws_like.py)."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from workshop.localcloud import aws_like
+from workshop.localcloud.aws_like import AwsLikeMode, Settings, parse_delay, trail_records_iam_writes, \
+    trusts_step_functions
+
+
+def _trail(logging=True, multi_region=True, region="eu-west-1", global_events=True, basic=(), advanced=()):
+    return SimpleNamespace(status=SimpleNamespace(is_logging=logging), is_multi_region=multi_region,
+                           region_name=region, include_global_service_events=global_events,
+                           get_event_selectors=lambda: (list(basic), list(advanced)))
+
+
+def test_a_trail_records_iam_writes_only_when_every_condition_holds():
+    assert trail_records_iam_writes(_trail())
+    assert trail_records_iam_writes(_trail(multi_region=False, region="us-east-1"))
+    assert not trail_records_iam_writes(_trail(logging=False))
+    assert not trail_records_iam_writes(_trail(multi_region=False, region="eu-west-1"))  # IAM's are in us-east-1
+    assert not trail_records_iam_writes(_trail(global_events=False))
+
+
+@pytest.mark.parametrize("basic, recorded", [
+    ([{"ReadWriteType": "All", "IncludeManagementEvents": True}], True),
+    ([{"ReadWriteType": "WriteOnly"}], True),
+    ([{"ReadWriteType": "ReadOnly", "IncludeManagementEvents": True}], False),
+    ([{"ReadWriteType": "All", "IncludeManagementEvents": False}], False),
+    ([{"ReadWriteType": "All", "ExcludeManagementEventSources": ["iam.amazonaws.com"]}], False),
+    ([{"ReadWriteType": "ReadOnly"}, {"ReadWriteType": "WriteOnly"}], True),
+])
+def test_basic_event_selectors(basic, recorded):
+    assert trail_records_iam_writes(_trail(basic=basic)) is recorded
+
+
+@pytest.mark.parametrize("fields, recorded", [
+    ([{"Field": "eventCategory", "Equals": ["Management"]}], True),
+    ([{"Field": "eventCategory", "Equals": ["Management"]}, {"Field": "readOnly", "Equals": ["false"]}], True),
+    ([{"Field": "eventCategory", "Equals": ["Management"]}, {"Field": "readOnly", "Equals": ["true"]}], False),
+    ([{"Field": "eventCategory", "Equals": ["Data"]}, {"Field": "resources.type", "Equals": ["AWS::S3::Object"]}],
+     False),
+    ([{"Field": "eventCategory", "Equals": ["Management"]},
+      {"Field": "eventSource", "NotEquals": ["iam.amazonaws.com"]}], False),
+])
+def test_advanced_event_selectors(fields, recorded):
+    assert trail_records_iam_writes(_trail(advanced=[{"FieldSelectors": fields}])) is recorded
+
+
+@pytest.mark.parametrize("trust, assumable", [
+    ({"Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+     True),
+    ({"Statement": {"Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com", "states.us-east-1.amazonaws.com"]},
+                    "Action": ["sts:TagSession", "sts:AssumeRole"]}}, True),
+    ({"Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:*"}]}, True),
+    ({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}]}, True),
+    ({"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+     False),
+    ({"Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
+                     "Action": "sts:AssumeRoleWithSAML"}]}, False),
+    ({"Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"},
+                    {"Effect": "Deny", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+     False),
+    ("not json", False), ({}, False),
+])
+def test_the_trust_policy_must_let_step_functions_assume_the_role(trust, assumable):
+    assert trusts_step_functions(trust) is assumable
+
+
+def test_settings_and_the_delay_option():
+    assert parse_delay("1-3") == (1.0, 3.0) and parse_delay("5") == (5.0, 5.0) and parse_delay("0.5-0.5") == (0.5, 0.5)
+    for bad in ("3-1", "a-b", "-1", "1-2-3", ""):
+        with pytest.raises(ValueError, match="MIN-MAX"):
+            parse_delay(bad)
+    with pytest.raises(ValueError):
+        Settings(event_delay=(2, 1))
+    with pytest.raises(ValueError):
+        Settings(iam_lag=-1)
+    assert Settings((1, 3), 0.5).cli_args() == ["--like-aws", "--event-delay", "1-3", "--iam-lag", "0.5"]
+
+
+def test_delays_are_drawn_from_the_range():
+    mode = AwsLikeMode(Settings((1, 3), 0.5))
+    draws = [mode.delay() for _ in range(200)]
+    assert all(1 <= d <= 3 for d in draws) and max(draws) - min(draws) > 1
+
+
+def test_iam_reads_lag_only_for_what_was_just_created(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(aws_like.time, "monotonic", lambda: clock[0])
+    mode = AwsLikeMode(Settings((1, 1), 2.0))
+    arn = "arn:aws:iam::123456789012:policy/p"
+    mode.iam_written(b"Action=CreatePolicy&PolicyName=p",
+                     f"<CreatePolicyResponse><CreatePolicyResult><Policy><Arn>{arn}</Arn></Policy>"
+                     "</CreatePolicyResult></CreatePolicyResponse>".encode())
+    read = f"Action=GetPolicyVersion&PolicyArn={arn}&VersionId=v1".encode()
+    refused = mode.iam_read_refused(read)
+    assert b"<Code>NoSuchEntity</Code>" in refused and arn.encode() in refused
+    assert mode.iam_read_refused(b"Action=GetPolicy&PolicyArn=arn:aws:iam::123456789012:policy/other") is None
+    assert mode.iam_read_refused(b"Action=CreatePolicyVersion&PolicyArn=" + arn.encode()) is None  # writes pass
+    mode.iam_written(b"Action=CreateRole&RoleName=r", b"<x/>")
+    assert b"The role with name r cannot be found." in mode.iam_read_refused(b"Action=GetRole&RoleName=r")
+    clock[0] += 2.5
+    assert mode.iam_read_refused(read) is None and mode.iam_read_refused(b"Action=GetRole&RoleName=r") is None
+
+
+def test_teststate_requests_the_mode_leaves_alone():
+    mode = AwsLikeMode(Settings())
+    assert mode.test_state_refusal("AWSStepFunctions.ValidateStateMachineDefinition", b"{}", "1") is None
+    assert mode.test_state_refusal("AWSStepFunctions.TestState", b"not json", "1") is None
+    status, error = mode.test_state_refusal("AWSStepFunctions.TestState", b'{"definition": "{}"}', "1")
+    assert status == 400 and error["__type"] == "ValidationException"
+    status, error = mode.test_state_refusal("AWSStepFunctions.TestState",
+                                            b'{"roleArn": "arn:aws:iam::1:user/u"}', "1")
+    assert error["__type"] == "InvalidArn"
+
+
+def test_the_cli_refuses_delays_without_the_mode_and_bad_ranges(capsys):
+    from workshop.localcloud.cli import main
+
+    assert main(["up", "--port", "1", "--event-delay", "1-2"]) == 2
+    assert "need --like-aws" in capsys.readouterr().err
+    assert main(["up", "--port", "1", "--like-aws", "--event-delay", "3-1"]) == 2
+    assert "MIN-MAX" in capsys.readouterr().err

