@@ -131,7 +131,8 @@ def _error_text(exc) -> str:
 
 
 def ipc_kernel_manager(folder: Path):
-    """A kernel manager class whose kernels listen on Unix sockets in `folder` (a private one), not on TCP."""
+    """A kernel manager class whose kernels listen on Unix sockets in `folder` (a private one), not on TCP,
+    and are shut down without the SIGINT that makes an idle ipykernel log an error."""
     from jupyter_client.manager import AsyncKernelManager
 
     class IpcKernelManager(AsyncKernelManager):
@@ -139,6 +140,13 @@ def ipc_kernel_manager(folder: Path):
             kwargs.setdefault("transport", "ipc")
             kwargs.setdefault("ip", str(Path(folder) / "kernel"))
             super().__init__(**kwargs)
+
+        async def _async_interrupt_kernel(self):
+            # jupyter_client sends SIGINT before every shutdown; to a kernel idle at the end of a run it
+            # only makes ipykernel print "ERROR | KeyboardInterrupt caught in kernel". A stuck kernel
+            # still gets SIGTERM, then SIGKILL, from the shutdown itself.
+            if not self.shutting_down:
+                await super()._async_interrupt_kernel()
 
     return IpcKernelManager
 
