@@ -113,7 +113,7 @@ lab: setup lambda-runtimes
 approvals: setup
 	$(BIN)/python scripts/run_approvals.py
 
-bench: setup
+bench: setup bubblewrap lambda-runtimes
 	$(BIN)/python benchmarks/run.py
 
 clean:

@@ -10,7 +10,10 @@ run() -> dict with
 * lambda_warm_speedup            spawn / warm
 * remediation_latency_ms_p50/_p99  iam.create_policy returning -> the default version is no
                                  longer the bad one (sequential, stack deployed with sam)
-* burst_incidents_per_s          50 bad policies from 8 threads -> all reverted
+* burst_incidents_per_s          50 bad policies from 8 threads -> all reverted and their
+                                 approval asked (e-mail in the mailbox); then checked:
+* burst_unreverted / _lost / _doubled  policies not reverted / without their e-mail or
+                                 incident / with more than one of either (all 0 when right)
 * deploy_s                       sam build + sam deploy of the stack
 """
 
@@ -79,6 +82,57 @@ def _reverted(iam, arn):
     return iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"] != "v1"
 
 
+def _burst(cloud, kwargs: dict, burst: int, threads: int) -> dict:
+    """`burst` bad policies from `threads` threads; timed until each is reverted and its approval asked.
+
+    The clock stops when every policy has its approval e-mail (AskUser runs
+    after the revert); only then is each policy checked (reverted, exactly one
+    e-mail, exactly one incident execution), so the checking does not load
+    the server while it is timed.
+    """
+    import boto3
+
+    from workshop.localcloud.mailbox import read_mailbox
+
+    prefix = f"burst-{uuid.uuid4().hex[:8]}"
+
+    def create(index):
+        client = boto3.client("iam", **kwargs)
+        return client.create_policy(PolicyName=f"{prefix}-{index:02d}", PolicyDocument=BAD)["Policy"]["Arn"]
+
+    def asked():
+        return [m for m in read_mailbox(cloud.endpoint, credentials=cloud.credentials)
+                if m["subject"].startswith("Approval needed") and prefix in m["body"]]
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        arns = list(pool.map(create, range(burst)))
+    deadline = time.perf_counter() + 300
+    mails = asked()
+    while len(mails) < burst and time.perf_counter() < deadline:
+        time.sleep(0.05)
+        mails = asked()
+    elapsed = time.perf_counter() - started
+
+    iam = boto3.client("iam", **kwargs)
+    sfn = boto3.client("stepfunctions", **kwargs)
+    mails_per_policy = {arn: sum(arn in m["body"] for m in mails) for arn in arns}
+    incidents = {arn: 0 for arn in arns}
+    machine = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"])
+    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine):
+        for execution in page["executions"]:
+            detail = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])["detail"]
+            arn = ((detail.get("responseElements") or {}).get("policy") or {}).get("arn")
+            if arn in incidents and detail["userIdentity"]["type"] != "AssumedRole":  # not the revert's own event
+                incidents[arn] += 1
+    for execution in sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]:
+        sfn.stop_execution(executionArn=execution["executionArn"], error="BenchDone")  # nobody will answer
+    return {"burst_incidents_per_s": round(sum(1 for n in mails_per_policy.values() if n) / elapsed, 2),
+            "burst_unreverted": sum(1 for arn in arns if not _reverted(iam, arn)),
+            "burst_lost": sum(1 for arn in arns if not mails_per_policy[arn] or not incidents[arn]),
+            "burst_doubled": sum(1 for arn in arns if mails_per_policy[arn] > 1 or incidents[arn] > 1)}
+
+
 def bench_incidents(sequential: int = 20, burst: int = 50, threads: int = 8) -> dict:
     import boto3
 
@@ -90,8 +144,7 @@ def bench_incidents(sequential: int = 20, burst: int = 50, threads: int = 8) -> 
     cloud = LocalCloud().start()
     figures["local_cloud_start_s"] = round(time.perf_counter() - started, 3)
     try:
-        kwargs = dict(endpoint_url=cloud.endpoint, region_name="us-east-1",
-                      aws_access_key_id="testing", aws_secret_access_key="testing")
+        kwargs = cloud.credentials.boto3_kwargs()
         with tempfile.TemporaryDirectory() as build_dir:
             started = time.perf_counter()
             deploy(target="local", endpoint=cloud.endpoint, stack_name="bench", build_dir=build_dir,
@@ -110,22 +163,7 @@ def bench_incidents(sequential: int = 20, burst: int = 50, threads: int = 8) -> 
         figures["remediation_latency_ms_p50"] = round(statistics.median(latencies), 1)
         figures["remediation_latency_ms_p99"] = round(_percentile(latencies, 0.99), 1)
 
-        def create(_):
-            client = boto3.client("iam", **kwargs)
-            return client.create_policy(PolicyName=f"burst-{uuid.uuid4().hex[:10]}", PolicyDocument=BAD)["Policy"]["Arn"]
-
-        started = time.perf_counter()
-        with ThreadPoolExecutor(threads) as pool:
-            arns = list(pool.map(create, range(burst)))
-        pending = set(arns)
-        deadline = time.perf_counter() + 300
-        while pending and time.perf_counter() < deadline:
-            pending = {arn for arn in pending if not _reverted(iam, arn)}
-            if pending:
-                time.sleep(0.02)
-        elapsed = time.perf_counter() - started
-        figures["burst_incidents_per_s"] = round((burst - len(pending)) / elapsed, 2)
-        figures["burst_unreverted"] = len(pending)
+        figures.update(_burst(cloud, kwargs, burst, threads))
         health = cloud.health() or {}
         figures["lambda_cold_starts"] = health.get("lambda_cold_starts")
     finally:

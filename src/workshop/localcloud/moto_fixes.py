@@ -31,6 +31,14 @@ Fixes (the names used in docs/upstream.md):
   (moto knew Name, DefinitionString, RoleArn, StateMachineName, Tags).
 * `events-eventbus-ref` - `Ref` to an `AWS::Events::EventBus` gave the model
   object's repr (the bus had no physical id); AWS gives the bus's name.
+* Step Functions (the fixes live beside the Step Functions extension, in
+  stepfunctions.py, stepfunctions_integrations.py, stepfunctions_map.py and
+  moto_dispatch.py; registered here): `sfn-history-paging`,
+  `sfn-task-token-answered-once`, `sfn-sdk-timestamps`,
+  `lambda-executed-version`, `sfn-sdk-metadata`, `sfn-apigateway-invoke`,
+  `sfn-map-item-batcher`, `sfn-map-tolerated-failures`, `sfn-map-s3-listing`,
+  `sfn-map-result-writer`, `server-dispatch-module-listing` (docs/upstream.md,
+  "Step Functions").
 * `cfn-changeset-dependson` - a stack created or updated through a change set
   (what `sam deploy` does) made new resources in template order, ignoring
   `DependsOn` (a rule made before the event bus it names); `CreateStack`
@@ -250,6 +258,28 @@ def _change_set_depends_on() -> None:
     ResourceMap.update = update
 
 
+def _stepfunctions(name: str):
+    """The installer `name` of the Step Functions fixes (imported when applied: moto's engine is heavy)."""
+    def apply() -> None:
+        import importlib
+
+        module, _, function = name.rpartition(".")
+        getattr(importlib.import_module(f"workshop.localcloud.{module}"), function)()
+
+    return apply
+
+
+def _map_item_batcher() -> None:
+    from . import stepfunctions_map
+
+    stepfunctions_map.install_definitions()
+    stepfunctions_map.install_map_runs()  # the batches are made where the Map Run starts
+
+
+_SFN = "moto.stepfunctions.parser.asl.component.state."
+_MAP = _SFN + "exec.state_map."
+_TASK = _SFN + "exec.state_task.service."
+
 FIXES = (
     Fix("lambda-function-error-unhandled", "eager", "moto.awslambda.models", "LambdaFunction", "invoke",
         _function_error_unhandled),
@@ -268,6 +298,30 @@ FIXES = (
         _event_bus_ref),
     Fix("cfn-changeset-dependson", "cloudformation", "moto.cloudformation.parsing", "ResourceMap", "update",
         _change_set_depends_on),
+    # Step Functions
+    Fix("server-dispatch-module-listing", "eager", "moto.backends", None, "list_of_moto_modules",
+        _stepfunctions("moto_dispatch.install")),
+    Fix("lambda-executed-version", "eager", "moto.awslambda.responses", "LambdaResponse", "invoke",
+        _stepfunctions("stepfunctions_integrations.install_executed_version")),
+    Fix("sfn-history-paging", "stepfunctions", "moto.stepfunctions.responses", "StepFunctionResponse",
+        "get_execution_history", _stepfunctions("stepfunctions.install_history_pages")),
+    Fix("sfn-task-token-answered-once", "stepfunctions", "moto.stepfunctions.parser.models",
+        "StepFunctionsParserBackend", "send_task_success", _stepfunctions("stepfunctions.install_task_token_errors")),
+    Fix("sfn-sdk-timestamps", "stepfunctions", _TASK + "state_task_service_aws_sdk", "StateTaskServiceAwsSdk",
+        "_eval_service_task", _stepfunctions("stepfunctions.install_sdk_timestamps")),
+    Fix("sfn-sdk-metadata", "stepfunctions", _TASK + "state_task_service_lambda", "StateTaskServiceLambda",
+        "_eval_service_task", _stepfunctions("stepfunctions_integrations.install_sdk_metadata")),
+    Fix("sfn-apigateway-invoke", "stepfunctions", _TASK + "state_task_service_api_gateway",
+        "StateTaskServiceApiGateway", "_eval_service_task", _stepfunctions("stepfunctions_integrations.install_api_gateway")),
+    Fix("sfn-map-item-batcher", "stepfunctions", "moto.stepfunctions.parser.asl.parse.asl_parser",
+        "AmazonStateLanguageParser", "parse", _map_item_batcher),
+    Fix("sfn-map-tolerated-failures", "stepfunctions",
+        _MAP + "iteration.itemprocessor.distributed_item_processor_worker", "DistributedItemProcessorWorker",
+        "_eval_job", _stepfunctions("stepfunctions_map.install_map_runs")),
+    Fix("sfn-map-s3-listing", "stepfunctions", _MAP + "item_reader.eval.resource_eval_s3", "ResourceEvalS3",
+        "_handle_list_objects_v2", _stepfunctions("stepfunctions_map.install_listing_reader")),
+    Fix("sfn-map-result-writer", "stepfunctions", _MAP + "result_writer.resource_eval.resource_eval_s3",
+        "ResourceEvalS3", "_handle_put_object", _stepfunctions("stepfunctions_map.install_result_writer")),
 )
 
 

@@ -92,7 +92,14 @@ class LocalCloudApp:
         self.loaded = threading.Event()
         self.load_error: BaseException | None = None
         if moto_app is not None:
+            self._serve_engine_calls()
             self.loaded.set()
+
+    def _serve_engine_calls(self) -> None:
+        """The Step Functions engine's own service calls: through this app, in-process (inprocess.py)."""
+        from . import inprocess
+
+        inprocess.attach(self)
 
     def is_known_key(self, key: str | None) -> bool:
         """The per-start key, or one this server handed a Lambda worker."""
@@ -112,6 +119,7 @@ class LocalCloudApp:
         def load():
             try:
                 self.moto_app = _moto_app(self.port, self.credentials, self.aws_like)
+                self._serve_engine_calls()
                 if server is not None:  # moto's handler keeps S3's underscored header names
                     from moto.moto_server.werkzeug_app import MotoRequestHandler
 

@@ -70,8 +70,11 @@ def test_answering_a_timed_out_task_says_task_timed_out():
     import pytest
     from botocore.exceptions import ClientError
 
+    from workshop.localcloud import moto_fixes
+
     with mock_aws():
         stepfunctions.install(port=5000)
+        moto_fixes.install("stepfunctions")  # sfn-task-token-answered-once
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
         sns = boto3.client("sns", region_name="us-east-1")
         sqs = boto3.client("sqs", region_name="us-east-1")

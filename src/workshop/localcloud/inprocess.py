@@ -1,0 +1,168 @@
+"""Calls made inside the server (the Step Functions engine's) served in-process, not over HTTP.
+
+moto's ASL engine calls the other services (Lambda, SNS, S3, API Gateway,
+any `aws-sdk:*` integration) with a boto3 client of its own, over HTTP, back
+to the same server: a new client per call, a socket, a server thread, HTTP
+parsing on both sides. Profiling a burst of incidents put about half of the
+server's CPU there (`benchmarks/bench_localcloud.py`).
+
+`client(service, region)` hands out one boto3 client per (service, region),
+made once and shared (botocore clients are thread-safe once made; making them
+is not, hence the lock). It is signed with the server's per-start key, so
+every call still passes `access.Guard` and is recorded in CloudTrail as
+before (the server's key: the account's root, as the engine's calls were).
+When the server has attached its WSGI app (`attach`), a `before-send` handler
+gives the signed request to that app in this process (werkzeug's test
+environ builder and `run_wsgi_app`): the same path through the guard, the
+kit's routes and moto, without the socket. Without an attached app (moto used
+in-process by unit tests) the client talks HTTP to the endpoint.
+
+The endpoint is `http://127.0.0.1:PORT`: an IP address makes botocore use S3
+path-style URLs, whose Host is the local cloud's own (virtual-hosted
+`bucket.localhost` would be refused as a rebinding attempt).
+"""
+
+from __future__ import annotations
+
+import threading
+from urllib.parse import urlsplit
+
+_lock = threading.Lock()
+_clients: dict[tuple, object] = {}
+_session = None
+_app = None
+_last = threading.local()  # the last response a shared client got, per thread
+
+
+def attach(app) -> None:
+    """Serve the shared clients' calls through `app` (the local cloud's WSGI app) in this process."""
+    global _app
+    _app = app
+
+
+def detach() -> None:
+    global _app
+    _app = None
+
+
+def reset() -> None:
+    """Forget the shared clients (a new key or endpoint)."""
+    with _lock:
+        _clients.clear()
+
+
+def client(service: str, region: str, endpoint: str, credentials):
+    """The shared boto3 client of `service` in `region`, signed with `credentials`."""
+    key = (service, region, endpoint, credentials.access_key_id)
+    found = _clients.get(key)
+    if found is not None:
+        return found
+    with _lock:
+        found = _clients.get(key)
+        if found is None:
+            found = _make(service, region, endpoint, credentials)
+            _clients[key] = found
+    return found
+
+
+def _make(service: str, region: str, endpoint: str, credentials):
+    global _session
+    import boto3
+    from botocore.config import Config
+
+    if _session is None:
+        _session = boto3.session.Session()
+    made = _session.client(
+        service, region_name=region, endpoint_url=endpoint,
+        aws_access_key_id=credentials.access_key_id, aws_secret_access_key=credentials.secret_access_key,
+        config=Config(parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1},
+                      connect_timeout=60, read_timeout=99999999, max_pool_connections=64,
+                      s3={"addressing_style": "path"}, inject_host_prefix=False),
+    )
+    made.meta.events.register("before-send", _send_in_process)
+    made.meta.events.register("after-call", _remember)
+    return made
+
+
+def _remember(http_response=None, **kwargs):
+    # never touch the body: a streaming one (Lambda's Payload) is read after this, and only once
+    if http_response is not None:
+        headers = dict(http_response.headers.items())
+        length = headers.get("Content-Length") or headers.get("content-length")
+        _last.response = (http_response.status_code, headers, int(length) if length else None)
+
+
+def last_response() -> tuple[int, dict, int | None] | None:
+    """(status, headers, body length if known) of the last call a shared client made in this thread."""
+    return getattr(_last, "response", None)
+
+
+def forget_last_response() -> None:
+    _last.response = None
+
+
+def call(method: str, path: str, headers: list[tuple[str, str]], body: bytes,
+         host: str | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+    """An HTTP request to the attached app (a local-cloud route such as execute-api): (status, headers, body)."""
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    app = _app
+    if app is None:
+        raise RuntimeError("the local cloud's app is not attached: this call is served only inside the server")
+    path, _, query = path.partition("?")
+    builder = EnvironBuilder(path=path, base_url=f"http://{host or _own_host(app)}", query_string=query,
+                             method=method, headers=headers, data=body)
+    try:
+        environ = builder.get_environ()
+    finally:
+        builder.close()
+    environ["REMOTE_ADDR"] = "127.0.0.1"
+    app_iter, status, response_headers = run_wsgi_app(app, environ, buffered=True)
+    try:
+        content = b"".join(app_iter)
+    finally:
+        if hasattr(app_iter, "close"):
+            app_iter.close()
+    return int(status.split(" ", 1)[0]), list(response_headers.items()), content
+
+
+def _own_host(app) -> str:
+    port = getattr(app, "port", None)
+    return f"127.0.0.1:{port}" if port else "127.0.0.1"
+
+
+def _send_in_process(request, **kwargs):
+    """botocore `before-send`: the response of the attached app, or None to send over HTTP."""
+    app = _app
+    if app is None:
+        return None
+    from moto.core.botocore_stubber import MockRawResponse
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+    from botocore.awsrequest import AWSResponse
+
+    url = urlsplit(request.url)
+    body = request.body
+    if hasattr(body, "read"):
+        body = body.read()
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    headers = [(name, value.decode("latin-1") if isinstance(value, bytes) else value)
+               for name, value in request.headers.items()]
+    builder = EnvironBuilder(path=url.path or "/", base_url=f"{url.scheme}://{url.netloc}",
+                             query_string=url.query, method=request.method, headers=headers,
+                             data=body or b"")
+    try:
+        environ = builder.get_environ()
+    finally:
+        builder.close()
+    environ["REMOTE_ADDR"] = "127.0.0.1"
+    # the path as sent (percent-encoded), as a real server would hand it over
+    environ["RAW_URI"] = environ["REQUEST_URI"] = url.path + ("?" + url.query if url.query else "")
+    app_iter, status, response_headers = run_wsgi_app(app, environ, buffered=True)
+    try:
+        content = b"".join(app_iter)
+    finally:
+        if hasattr(app_iter, "close"):
+            app_iter.close()
+    return AWSResponse(request.url, int(status.split(" ", 1)[0]), dict(response_headers.items()),
+                       MockRawResponse(content))

@@ -1,0 +1,283 @@
+"""Step Functions service integrations answering as AWS's do.
+
+Fixes of moto bugs, registered in moto_fixes.py (`lambda-executed-version`,
+`sfn-sdk-metadata`, `sfn-apigateway-invoke`); each wraps one moto seam, pinned
+by tests/unit/localcloud/test_stepfunctions.py.
+
+* Lambda Invoke answers `X-Amz-Executed-Version` (so boto3's `ExecutedVersion`
+  is there, and so is the Step Functions task output's): moto sent no such
+  header. Patch point: `moto.awslambda.responses.LambdaResponse.invoke`.
+* The optimized integrations built on AWS's Java SDK v1 (`lambda:invoke`,
+  `sns:publish`, `sqs:sendMessage`, `dynamodb:*Item`) put the call's HTTP
+  metadata in the task result, as AWS does:
+  `SdkHttpMetadata` {AllHttpHeaders, HttpHeaders, HttpStatusCode} and
+  `SdkResponseMetadata` {RequestId}; `lambda:invoke` also `ExecutedVersion`
+  and `StatusCode`. moto dropped them. The headers are the call's own (the
+  engine's shared client remembers its last response per thread,
+  `inprocess.last_response`), named as AWS names them. Patch points:
+  each integration class's `_eval_service_task`.
+* `arn:aws:states:::apigateway:invoke` calls the local API Gateway stage
+  (`apigateway.py`'s route) for an `ApiEndpoint` of the form
+  `<api-id>.execute-api.<region>.amazonaws.com`: Method, Headers and
+  QueryParameters (lists of values), Stage, Path, RequestBody (JSON or text);
+  the result is {ResponseBody, Headers, StatusCode, StatusText}; a non-2XX
+  status fails the task with `ApiGateway.<status>` and the body as cause.
+  moto's version failed with a TypeError (its method did not take the
+  arguments the engine passes), dropped every parameter but ApiEndpoint and
+  Method, and called LocalStack's URL scheme over HTTP. Patch points:
+  `StateTaskServiceApiGateway._eval_service_task`, `._from_error` and
+  `._SUPPORTED_API_PARAM_BINDINGS`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http
+import json
+import re
+import secrets
+import time
+from urllib.parse import urlencode
+
+# how AWS's SDK writes the headers these integrations return
+_HEADER_NAMES = {name.lower(): name for name in (
+    "Connection", "Content-Length", "Content-Type", "Date", "x-amzn-RequestId", "X-Amz-Executed-Version",
+    "x-amzn-Remapped-Content-Length", "X-Amzn-Trace-Id", "X-Amz-Function-Error", "x-amz-crc32", "Server",
+    "x-amz-log-result", "x-amzn-ErrorType")}
+_NOT_SENT = {"status", "server"}  # moto's internal status, werkzeug's server name
+
+
+def _trace_id() -> str:
+    return f"root=1-{int(time.time()):08x}-{secrets.token_hex(12)};sampled=0"
+
+
+def sdk_metadata(status: int, headers: dict, body_length: int | None = None,
+                 service: str = "") -> tuple[dict, dict]:
+    """(SdkHttpMetadata, SdkResponseMetadata) for one call's response, as the Java SDK v1 reports it."""
+    named = {}
+    for name, value in headers.items():
+        if name.lower() in _NOT_SENT or (service == "lambda" and name.lower() == "x-amz-crc32"):
+            continue  # Lambda sends no checksum header (moto adds one)
+        named[_HEADER_NAMES.get(name.lower(), name)] = str(value)
+    named.setdefault("Connection", "keep-alive")
+    named.setdefault("Date", email.utils.formatdate(usegmt=True))
+    if body_length is not None:
+        named.setdefault("Content-Length", str(body_length))
+    named.setdefault("X-Amzn-Trace-Id", _trace_id())
+    if service == "lambda":
+        named.setdefault("x-amzn-Remapped-Content-Length", "0")
+    ordered = dict(sorted(named.items(), key=lambda item: item[0].lower()))
+    http_metadata = {"AllHttpHeaders": {name: [value] for name, value in ordered.items()},
+                     "HttpHeaders": ordered, "HttpStatusCode": status}
+    return http_metadata, {"RequestId": ordered.get("x-amzn-RequestId", "")}
+
+
+# --- Lambda: ExecutedVersion ------------------------------------------------------------
+
+
+def executed_version_seam():
+    from moto.awslambda.responses import LambdaResponse
+
+    return LambdaResponse, "invoke"
+
+
+def install_executed_version() -> None:
+    from urllib.parse import unquote
+
+    cls, name = executed_version_seam()
+    original = getattr(cls, name)
+    if getattr(original, "_localcloud", False):
+        return
+
+    def invoke(self):
+        status, headers, body = original(self)
+        if status == 200:  # RequestResponse: AWS names the version that ran ($LATEST, or the alias's)
+            function_name = unquote(self.path.rsplit("/", 2)[-2])
+            try:
+                qualifier = self._get_param("qualifier") or (self.querystring.get("Qualifier") or [None])[0]
+                version = self.backend.get_function(function_name, qualifier).version
+            except Exception:  # answered already; the header is only missing
+                version = None
+            if version is not None:
+                headers["X-Amz-Executed-Version"] = str(version)
+        return status, headers, body
+
+    invoke._localcloud = True
+    invoke.__wrapped__ = original
+    setattr(cls, name, invoke)
+
+
+# --- the SDK metadata of the optimized integrations -----------------------------------------
+
+_SDK_V1_INTEGRATIONS = (
+    ("state_task_service_lambda", "StateTaskServiceLambda"),
+    ("state_task_service_sns", "StateTaskServiceSns"),
+    ("state_task_service_sqs", "StateTaskServiceSqs"),
+    ("state_task_service_dynamodb", "StateTaskServiceDynamoDB"),
+)
+_SERVICE_MODULES = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
+
+
+def metadata_seams():
+    import importlib
+
+    return [(getattr(importlib.import_module(_SERVICE_MODULES + module), name), "_eval_service_task")
+            for module, name in _SDK_V1_INTEGRATIONS]
+
+
+def install_sdk_metadata() -> None:
+    from . import inprocess
+
+    for cls, name in metadata_seams():
+        original = cls.__dict__[name]
+        if getattr(original, "_localcloud", False):
+            continue
+
+        def _eval_service_task(self, env, *args, __original=original, **kwargs):
+            inprocess.forget_last_response()
+            __original(self, env, *args, **kwargs)
+            last = inprocess.last_response()
+            if last is None or env.is_mocked_mode() or not env.stack or not isinstance(env.stack[-1], dict):
+                return
+            status, headers, length = last
+            result = dict(env.stack[-1])
+            result["SdkHttpMetadata"], result["SdkResponseMetadata"] = sdk_metadata(
+                status, headers, length, self._get_boto_service_name())
+            # AWS's SDK writes the fields in name order (ExecutedVersion, Payload, SdkHttpMetadata, ...)
+            env.stack[-1] = dict(sorted(result.items()))
+
+        _eval_service_task._localcloud = True
+        setattr(cls, name, _eval_service_task)
+
+
+# --- API Gateway --------------------------------------------------------------------------
+
+API_GATEWAY_PARAMETERS = ("ApiEndpoint", "Method", "Headers", "Stage", "Path", "QueryParameters", "RequestBody",
+                          "AllowNullValues", "AuthType")
+_API_ENDPOINT = re.compile(r"^(?:https?://)?([a-z0-9]+)\.execute-api\.([a-z0-9-]+)\.amazonaws\.com/?$")
+
+
+class ApiGatewayCallError(Exception):
+    """A non-2XX answer: the task fails with ApiGateway.<status>."""
+
+    def __init__(self, status: int, body: str):
+        super().__init__(body)
+        self.status = status
+        self.body = body
+
+
+def _values(mapping, field: str) -> list[tuple[str, str]]:
+    if mapping is None:
+        return []
+    if not isinstance(mapping, dict):
+        raise ValueError(f"The '{field}' field must be a JSON object of lists of strings.")
+    pairs = []
+    for key, values in mapping.items():
+        for value in values if isinstance(values, list) else [values]:
+            pairs.append((str(key), value if isinstance(value, str) else json.dumps(value)))
+    return pairs
+
+
+def api_gateway_request(parameters: dict) -> tuple[str, str, list, bytes]:
+    """(method, local path with query, headers, body) for the task's parameters; ValueError when unusable."""
+    from .apigateway import ROUTE_PREFIX
+
+    endpoint = str(parameters.get("ApiEndpoint", ""))
+    found = _API_ENDPOINT.match(endpoint)
+    if not found:
+        raise ValueError(f"ApiEndpoint {endpoint!r} is not '<api-id>.execute-api.<region>.amazonaws.com': "
+                         "the local cloud serves the stages of the API Gateway APIs it holds")
+    method = str(parameters.get("Method", "")).upper()
+    if method not in ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"):
+        raise ValueError(f"Method {parameters.get('Method')!r} is not one of GET, POST, PUT, DELETE, PATCH, "
+                         "HEAD, OPTIONS")
+    headers = _values(parameters.get("Headers"), "Headers")
+    for name, _ in headers:
+        lowered = name.lower()
+        if lowered.startswith(("x-forwarded", "x-amz", "x-amzn")) or lowered in _FORBIDDEN_HEADERS:
+            raise ValueError(f"The 'Headers' field contains unsupported values: {name}")
+    body = b""
+    if "RequestBody" in parameters and parameters["RequestBody"] is not None:
+        if method not in ("POST", "PUT", "PATCH"):
+            raise ValueError(f"RequestBody is only supported for PATCH, POST and PUT, not {method}")
+        given = parameters["RequestBody"]
+        body = (given if isinstance(given, str) else json.dumps(given)).encode("utf-8")
+        if not isinstance(given, str):
+            headers.append(("Content-Type", "application/json"))
+    stage = str(parameters.get("Stage") or "$default")
+    path = "/".join(part for part in str(parameters.get("Path") or "").split("/") if part)
+    query = urlencode(_values(parameters.get("QueryParameters"), "QueryParameters"))
+    local = f"{ROUTE_PREFIX}{found.group(1)}/{stage}" + (f"/{path}" if path else "") + (f"?{query}" if query else "")
+    return method, local, headers, body
+
+
+_FORBIDDEN_HEADERS = {h.lower() for h in (
+    "Authorization", "Connection", "Content-md5", "Expect", "Host", "Max-Forwards", "Proxy-Authenticate",
+    "Server", "TE", "Transfer-Encoding", "Trailer", "Upgrade", "Via", "Www-Authenticate")}
+
+
+def api_gateway_output(status: int, headers: list[tuple[str, str]], body: bytes) -> dict:
+    """The task result AWS documents: ResponseBody (JSON when it parses), Headers (lists), StatusCode, StatusText."""
+    text = body.decode("utf-8", "replace")
+    try:
+        parsed = json.loads(text) if text else {}
+    except ValueError:
+        parsed = text
+    grouped: dict[str, list[str]] = {}
+    for name, value in headers:
+        grouped.setdefault(name, []).append(value)
+    grouped.setdefault("Date", [email.utils.formatdate(usegmt=True)])
+    grouped.setdefault("Content-Length", [str(len(body))])
+    grouped.setdefault("Connection", ["keep-alive"])
+    grouped.setdefault("x-amzn-RequestId", [secrets.token_hex(16)])
+    grouped.setdefault("X-Amzn-Trace-Id", [_trace_id()])
+    return {"Headers": grouped, "ResponseBody": parsed, "StatusCode": status,
+            "StatusText": http.HTTPStatus(status).phrase if status in http.HTTPStatus._value2member_map_ else ""}
+
+
+def api_gateway_seam():
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_api_gateway import (
+        StateTaskServiceApiGateway,
+    )
+
+    return StateTaskServiceApiGateway, "_eval_service_task"
+
+
+def install_api_gateway() -> None:
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    from . import inprocess
+
+    cls, name = api_gateway_seam()
+    if getattr(cls.__dict__[name], "_localcloud", False):
+        return
+    original_from_error = cls._from_error
+
+    def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, *args, **kwargs):
+        method, path, headers, body = api_gateway_request(normalised_parameters)
+        status, answer_headers, answer = inprocess.call(method, path, headers, body)
+        if not 200 <= status < 300:
+            raise ApiGatewayCallError(status, answer.decode("utf-8", "replace"))
+        env.stack.append(api_gateway_output(status, answer_headers, answer))
+
+    def _from_error(self, env, ex):
+        if isinstance(ex, (ApiGatewayCallError, ValueError)):
+            error = f"ApiGateway.{ex.status}" if isinstance(ex, ApiGatewayCallError) else "ApiGateway.ValueError"
+            cause = ex.body if isinstance(ex, ApiGatewayCallError) else str(ex)
+            return FailureEvent(
+                env=env, error_name=CustomErrorName(error), event_type=HistoryEventType.TaskFailed,
+                event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
+                    error=error, cause=cause, resource=self._get_sfn_resource(),
+                    resourceType=self._get_sfn_resource_type())))
+        return original_from_error(self, env, ex)
+
+    _eval_service_task._localcloud = True
+    _from_error._localcloud = True
+    setattr(cls, name, _eval_service_task)
+    cls._from_error = _from_error
+    # the engine drops every parameter not listed here before the task sees it
+    cls._SUPPORTED_API_PARAM_BINDINGS = {"invoke": set(API_GATEWAY_PARAMETERS)}
+
