@@ -47,7 +47,7 @@ def run() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         with LocalCloud() as cloud:
             start = time.perf_counter()
-            report = run_all(cloud.endpoint, out_dir=Path(tmp) / "notebooks", decision="allow", html=False)
+            report = run_all(cloud.endpoint, out_dir=Path(tmp) / "notebooks", html=False, wrong_answers=False)
             workshop_s = time.perf_counter() - start
         if not report.ok:
             raise RuntimeError("the workshop run failed:\n" + report.text())

@@ -5,7 +5,15 @@ Starts the local cloud (port 4566, or a free one if that is taken), tells the
 notebooks where it is (WORKSHOP_ENDPOINT) and gives JupyterLab its endpoint
 and per-start key (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...: plain boto3 in a
 notebook works), then runs JupyterLab on 127.0.0.1 with the notebooks folder
-open. Ctrl-C (or closing JupyterLab) stops both.
+open. Kernels talk to JupyterLab over IPC: Unix sockets in a private folder
+(mode 0700, a short path under the temporary directory, as socket paths are
+limited to about 100 characters), not TCP ports any local user could reach.
+
+If the local cloud stops while JupyterLab runs (it crashed, or someone killed
+it), it is started again on the same port with the same key, so open
+notebooks reach it without a restart, and the terminal says so. A restarted
+local cloud starts empty: the notebooks notice (`workshop.failures`) and say
+to run 01_deploy again. Ctrl-C (or closing JupyterLab) stops both.
 The stack is deployed by notebook 01, as a learner would.
 """
 
@@ -13,11 +21,65 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
+import shutil
+import subprocess  # nosec B404: runs JupyterLab as an argument list, never through a shell
 import sys
+import tempfile
+import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+RESTART_MESSAGE = ("The local cloud stopped (exit {code}); starting it again on {endpoint} with the same key. "
+                   "It starts empty: run 01_deploy.ipynb again (the notebooks will say so too).")
+
+
+class Supervisor:
+    """Keeps one local cloud running on one port with one key until stopped."""
+
+    def __init__(self, port, log, say=print, poll: float = 1.0):
+        from workshop.localcloud.server import LocalCloud
+
+        self.log, self.say, self.poll = log, say, poll
+        self.cloud = LocalCloud(port=port, log_file=log).start()
+        self.endpoint = self.cloud.endpoint
+        self.restarts = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="localcloud-supervisor", daemon=True)
+
+    def start_watching(self):
+        self._thread.start()
+
+    def _watch(self):
+        from workshop.localcloud.server import LocalCloud
+
+        while not self._stop.wait(self.poll):
+            code = self.cloud.proc.poll() if self.cloud.proc is not None else None
+            if code is None:
+                continue
+            self.say(RESTART_MESSAGE.format(code=code, endpoint=self.endpoint))
+            for _attempt in range(30):  # the dead server's port may take a moment to free
+                if self._stop.is_set():
+                    return
+                try:
+                    self.cloud = LocalCloud(port=self.cloud.port, log_file=self.log,
+                                            credentials=self.cloud.credentials).start()
+                    break
+                except Exception as exc:  # port still held, or a slow start: try again shortly
+                    last = exc
+                    time.sleep(1)
+            else:
+                self.say(f"The local cloud could not be restarted ({last}): stop `make lab` (Ctrl-C) and start it "
+                         "again.")
+                return
+            self.restarts += 1
+            self.say(f"Local cloud running again at {self.endpoint} (restart {self.restarts}).")
+
+    def stop(self):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self.cloud.stop()
 
 
 def main(argv=None) -> int:
@@ -26,26 +88,36 @@ def main(argv=None) -> int:
     parser.add_argument("--lab-port", type=int, default=8888, help="JupyterLab port (default 8888)")
     args, lab_args = parser.parse_known_args(argv)
 
-    from workshop.localcloud.server import LocalCloud, port_is_free
+    from workshop.failures import SUPERVISED_ENV
+    from workshop.localcloud.server import port_is_free
 
     port = args.port if port_is_free(args.port) else None
     if port is None:
         print(f"Port {args.port} is taken (another local cloud?); using a free port instead.", flush=True)
     log = (ROOT / "build" / "local-cloud.log")
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("w") as log_file, LocalCloud(port=port, log_file=log_file) as cloud:
-        print(f"Local cloud ready at {cloud.endpoint} (log: {log.relative_to(ROOT)})", flush=True)
-        env = dict(os.environ, WORKSHOP_ENDPOINT=cloud.endpoint, SAM_CLI_TELEMETRY="0", **cloud.environment())
-        command = [sys.executable, "-m", "jupyterlab", "--ip=127.0.0.1", f"--port={args.lab_port}",
-                   f"--ServerApp.root_dir={ROOT}", "--LabApp.default_url=/lab/tree/notebooks", *lab_args]
-        if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in lab_args:
-            command.append("--allow-root")  # containers often run as root; JupyterLab refuses without it
+    sockets = tempfile.mkdtemp(prefix="workshop-lab-")
+    with log.open("w") as log_file:
+        supervisor = Supervisor(port, log_file, say=lambda line: print(line, flush=True))
         try:
-            return subprocess.call(command, cwd=ROOT, env=env)
-        except KeyboardInterrupt:
-            return 0
+            print(f"Local cloud ready at {supervisor.endpoint} (log: {log.relative_to(ROOT)})", flush=True)
+            env = dict(os.environ, WORKSHOP_ENDPOINT=supervisor.endpoint, SAM_CLI_TELEMETRY="0",
+                       **{SUPERVISED_ENV: "1"}, **supervisor.cloud.environment())
+            command = [sys.executable, "-m", "jupyterlab", "--ip=127.0.0.1", f"--port={args.lab_port}",
+                       f"--ServerApp.root_dir={ROOT}", "--LabApp.default_url=/lab/tree/notebooks",
+                       "--KernelManager.transport=ipc", f"--KernelManager.ip={sockets}/kernel", *lab_args]
+            if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in lab_args:
+                command.append("--allow-root")  # containers often run as root; JupyterLab refuses without it
+            print("Stop with Ctrl-C: it stops JupyterLab and the local cloud.", flush=True)
+            supervisor.start_watching()
+            try:
+                return subprocess.call(command, cwd=ROOT, env=env)  # nosec B603: this python running JupyterLab
+            except KeyboardInterrupt:
+                return 0
         finally:
             print("Stopping the local cloud.", flush=True)
+            supervisor.stop()
+            shutil.rmtree(sockets, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -276,6 +276,9 @@ class ApprovalPanel:
         self.results: dict = {}   # execution arn -> DecisionResult
         self.outcomes: dict = {}  # execution arn -> final execution status
         self._outcome_widgets: dict = {}
+        self._header_widget = None
+        self._handle = None       # the notebook display of this panel (updated after a decision)
+        self.views: list = []     # other views of these approvals to update after a decision (the e-mail)
         self.widget = None
         self.refresh()
 
@@ -311,17 +314,17 @@ class ApprovalPanel:
 
         Presses on the newest pending approval, or on the one of `execution_arn`.
         """
-        if not self.pending:
+        if not self.waiting():
             raise LookupError("No approval is waiting: run notebooks/03_fire_bad_policy.ipynb first, "
                               "then refresh the panel.")
         if execution_arn is not None:
-            matching = [a for a in self.pending if a.execution_arn == execution_arn]
+            matching = [a for a in self.waiting() if a.execution_arn == execution_arn]
             if not matching:
                 raise LookupError(f"The execution {execution_arn.rsplit(':', 1)[-1]} is not waiting for a "
                                   "decision (any more): refresh the panel to see what is.")
             approval = matching[0]
         else:
-            approval = self.pending[index]
+            approval = self.waiting()[index]
         button = self.buttons.get(approval.execution_arn, {}).get(decision)
         if button is not None:
             button.click()
@@ -347,6 +350,34 @@ class ApprovalPanel:
         if not result.ok:
             for button in buttons.values():
                 button.disabled = False
+        self._decided_views()
+
+    def _decided_views(self):
+        """After a decision nothing on the page may still say it is waiting: header, snapshot, e-mail."""
+        if self._header_widget is not None:
+            self._header_widget.value = self._header_html()
+        self.update_display()
+        for view in list(self.views):
+            view.update_display()
+
+    def waiting(self) -> list:
+        """The pending approvals nobody decided from this panel yet."""
+        return [a for a in self.pending
+                if not (a.execution_arn in self.results and self.results[a.execution_arn].ok)]
+
+    def decision_for(self, execution_arn: str):
+        """The DecisionResult sent from this panel for an execution, if one was accepted."""
+        result = self.results.get(execution_arn)
+        return result if result is not None and result.ok else None
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        self._handle = display(self._repr_mimebundle_(), raw=True, display_id=True)
+
+    def update_display(self):
+        if self._handle is not None:
+            self._handle.update(self._repr_mimebundle_(), raw=True)
 
     def outcome_html(self, approval: PendingApproval) -> str:
         result = self.results.get(approval.execution_arn)
@@ -387,14 +418,18 @@ class ApprovalPanel:
             return
         self.buttons, self._outcome_widgets = {}, {}
         cards = [self._card(approval)[0] for approval in self.pending]
-        header = widgets.HTML(self._header_html())
-        self.widget = widgets.VBox([header, *cards])
+        self._header_widget = widgets.HTML(self._header_html())
+        self.widget = widgets.VBox([self._header_widget, *cards])
 
     def _header_html(self) -> str:
         if not self.pending:
             return ("<p><strong>No approval is waiting.</strong> Fire the bad policy "
                     "(notebook 03) and run this cell again.</p>")
-        return f"<p><strong>{len(self.pending)} approval(s) waiting</strong> (newest first).</p>"
+        waiting, decided = len(self.waiting()), len(self.pending) - len(self.waiting())
+        done = f" · {decided} decided here (below)" if decided else ""
+        if not waiting:
+            return f"<p><strong>No approval is waiting any more</strong>{done}.</p>"
+        return f"<p><strong>{waiting} approval(s) waiting</strong> (newest first){done}.</p>"
 
     def html(self) -> str:
         """A static snapshot (survives HTML export, where widgets do not)."""
@@ -413,8 +448,13 @@ class ApprovalPanel:
     def __repr__(self) -> str:
         if not self.pending:
             return "No approval is waiting."
-        return "\n".join(f"{a.policy_name}: {', '.join(map(str, a.matched_actions())) or '—'} "
-                         f"({_left(a.time_left())})" for a in self.pending)
+
+        def state(a):
+            result = self.decision_for(a.execution_arn)
+            return f"decided: {result.decision}" if result else _left(a.time_left())
+
+        return "\n".join(f"{a.policy_name}: {', '.join(map(str, a.matched_actions())) or '—'} ({state(a)})"
+                         for a in self.pending)
 
 
 def approval_panel(cloud, outputs: dict, **kwargs) -> ApprovalPanel:

@@ -1,13 +1,26 @@
-"""Build a state machine one state per notebook cell, validated as you go.
+"""Build a state machine one section per notebook cell, validated as you go.
 
     from workshop.builder import StateMachineBuilder
-    sm = StateMachineBuilder(start_at="CheckEvent", substitutions=subs)
-    sm.add("CheckEvent", {...})     # shows diagnostics and the graph so far
+    sm = StateMachineBuilder.from_reference(substitutions=subs)   # plan: the file's states
+    sm.add_given("CheckEvent", "ModifyState")     # states given by the file, shown compactly
+    editor = sm.editor("ChooseAction")            # the live editor with the exercise's starting text
+    sm.exercise("ChooseAction", editor.value)     # checked by running it (workshop.exercises)
+    sm.add_remaining()                            # the rest of the file ("fast-forward")
+    sm.deploy(cloud, arn)                         # refused until every exercise passed
 
-After each `add`, the definition is validated with `workshop.asl.validate`
-(the ValidateStateMachineDefinition API's shape). Diagnostics about states
-that are named but not written yet (a `Next` to a state still to come, no end
-state yet) are listed as "still to build", not as errors.
+After each step the whole definition is validated with `workshop.asl.validate`
+(the ValidateStateMachineDefinition API's shape). With a *plan* (the names of
+the states the notebook will add), diagnostics are sorted the way a learner
+needs them: a `Next` to a planned state not written yet is "still to build";
+a `Next` to a name that is neither written nor planned is an error with a
+did-you-mean (`closest_state_name`); "no end state" and "unreachable" wait
+until every planned state is in. A single state checked on its own
+(`single_state=`) never gets whole-machine diagnostics.
+
+A state that fails its exercise is never put in the machine: the file's
+version is used instead, and the output says so. `deploy` refuses a
+definition whose exercises have not all passed unless asked with
+`anyway=True`.
 
 `${Name}` placeholders (the template's DefinitionSubstitutions) are replaced
 by `substitutions` before validating, drawing or deploying, exactly as SAM
@@ -20,15 +33,14 @@ import copy
 import difflib
 import html
 import json
-import re
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from workshop.history import Bundle
+from workshop.asl.substitution import PLACEHOLDER, substitute, substitutions_from  # noqa: F401 (re-exported)
+from workshop.failures import WorkshopError
+from workshop.history import Bundle, no_math
 
-STILL_TO_BUILD = {"MISSING_TRANSITION_TARGET", "MISSING_END_STATE"}
-PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 ACCOUNT = "123456789012"
 # Stand-ins used before the stack is deployed (same shapes as the real values).
 DEFAULT_SUBSTITUTIONS = {
@@ -42,58 +54,14 @@ DEFAULT_SUBSTITUTIONS = {
     "ApprovalTimeoutSeconds": "86400",
 }
 REFERENCE = Path(__file__).resolve().parents[2] / "statemachine" / "security_orchestrator.asl.json"
-
-
-def substitute(value, substitutions: dict):
-    """Replace `${Name}` in every string of a JSON value (keys too), like SAM's DefinitionSubstitutions."""
-    if isinstance(value, str):
-        return PLACEHOLDER.sub(lambda m: str(substitutions.get(m.group(1), m.group(0))), value)
-    if isinstance(value, list):
-        return [substitute(v, substitutions) for v in value]
-    if isinstance(value, dict):
-        return {substitute(k, substitutions): substitute(v, substitutions) for k, v in value.items()}
-    return value
-
-
-def substitutions_from(template_definition, deployed_definition) -> dict:
-    """Read the values SAM substituted by lining up the template's definition with the deployed one."""
-    found = {}
-
-    def walk(template, deployed):
-        if isinstance(template, str) and isinstance(deployed, str):
-            if PLACEHOLDER.search(template):
-                match = re.match(_regex_for(template), deployed, re.S)
-                if match:
-                    found.update(match.groupdict())
-        elif isinstance(template, dict) and isinstance(deployed, dict):
-            for key, value in template.items():
-                if key in deployed:
-                    walk(value, deployed[key])
-        elif isinstance(template, list) and isinstance(deployed, list):
-            for t, d in zip(template, deployed):
-                walk(t, d)
-
-    walk(template_definition, deployed_definition)
-    return found
-
-
-def _regex_for(template: str) -> str:
-    parts, last, seen = [], 0, set()
-    for match in PLACEHOLDER.finditer(template):
-        parts.append(re.escape(template[last:match.start()]))
-        name = match.group(1)
-        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.*?)")
-        seen.add(name)
-        last = match.end()
-    parts.append(re.escape(template[last:]))
-    return "^" + "".join(parts) + "$"
+REFERENCE_NAME = "statemachine/security_orchestrator.asl.json"
 
 
 def reference_definition(path: str | Path = REFERENCE) -> dict:
     return json.loads(Path(path).read_text())
 
 
-class StackValuesUnreadable(Exception):
+class StackValuesUnreadable(WorkshopError):
     """On AWS, the deployed stack's values could not all be read: stand-ins would break the real machine."""
 
 
@@ -130,12 +98,64 @@ def stack_substitutions(cloud, state_machine_arn: str | None) -> StackSubstituti
     return values
 
 
-def split_diagnostics(diagnostics: list) -> dict:
-    """{"errors", "still_to_build", "warnings"} from validate()'s diagnostics."""
+# --- sorting diagnostics for a learner ---------------------------------------------------------------
+
+
+def value_at(document, location: str):
+    """The value at a JSON-pointer `location` of `document`, or None."""
+    node = document
+    for token in [t for t in (location or "").split("/")[1:]]:
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict):
+            node = node.get(token)
+        elif isinstance(node, list) and token.lstrip("-").isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return None
+    return node
+
+
+def _unknown_target(diagnostic: dict, target: str, known) -> dict:
+    from workshop.asl.validator import closest_state_name
+
+    field = diagnostic.get("location", "").rsplit("/", 1)[-1] or "Next"
+    guess = closest_state_name(target, sorted(known))
+    hint = f" Did you mean '{guess}'?" if guess else ""
+    return {**diagnostic, "message": f"{field} '{target}' names no state of this state machine, written or still to "
+                                     f"come.{hint}"}
+
+
+def split_diagnostics(diagnostics: list, definition: dict | None = None, plan=None,
+                      single_state: str | None = None) -> dict:
+    """{"errors", "still_to_build", "warnings"} from validate()'s diagnostics.
+
+    `definition`: what was validated (to read which state a transition names).
+    `plan`: the state names the notebook will add; None when unknown, and then
+    every missing target is taken as still to build. `single_state`: the name
+    of a state checked on its own, which drops whole-machine diagnostics.
+    """
     out = {"errors": [], "still_to_build": [], "warnings": []}
+    built = set((definition or {}).get("States") or {})
+    planned = set(plan or ())
+    remaining = planned - built
     for d in diagnostics:
-        if d.get("code") in STILL_TO_BUILD:
-            out["still_to_build"].append(d)
+        code = d.get("code")
+        if code == "MISSING_TRANSITION_TARGET":
+            target = value_at(definition, d.get("location", "")) if definition is not None else None
+            if plan is None or not isinstance(target, str):
+                out["still_to_build"].append(d)
+            elif target in planned:
+                if not single_state:
+                    out["still_to_build"].append({**d, "message": f"'{target}' comes later in this notebook."})
+            else:
+                out["errors"].append(_unknown_target(d, target, planned | built))
+        elif code in ("MISSING_END_STATE", "UNREACHABLE_STATE"):
+            if single_state:
+                continue
+            if plan is None and code == "MISSING_END_STATE" or remaining:
+                out["still_to_build"].append(d)
+            else:
+                out["errors"].append(d)
         elif d.get("severity") == "ERROR":
             out["errors"].append(d)
         else:
@@ -143,41 +163,67 @@ def split_diagnostics(diagnostics: list) -> dict:
     return out
 
 
-def _diagnostics_html(parts: dict) -> str:
+def diagnostics_html(parts: dict, valid_text: str = "No errors.") -> str:
+    """The sorted diagnostics as HTML: errors, then what is still to build (one line), then warnings."""
     def rows(items, colour):
         return "".join(f"<li style='color:{colour}'><code>{html.escape(d['code'])}</code> at "
-                       f"<code>{html.escape(d.get('location', '/'))}</code>: {html.escape(d['message'])}</li>"
+                       f"<code>{html.escape(d.get('location') or '/')}</code>: {html.escape(d['message'])}</li>"
                        for d in items)
 
-    if not any(parts.values()):
-        return "<p style='color:#1d8102'><strong>Valid</strong>: no diagnostics.</p>"
-    text = ""
     if parts["errors"]:
-        text += f"<p><strong style='color:#d13212'>{len(parts['errors'])} error(s)</strong> to fix:</p><ul>{rows(parts['errors'], '#d13212')}</ul>"
+        text = (f"<p><strong style='color:#d13212'>{len(parts['errors'])} error(s)</strong> to fix:</p>"
+                f"<ul>{rows(parts['errors'], '#d13212')}</ul>")
     else:
-        text += "<p style='color:#1d8102'><strong>No errors.</strong></p>"
+        text = f"<p style='color:#1d8102'><strong>{html.escape(valid_text)}</strong></p>"
     if parts["still_to_build"]:
-        text += f"<p><strong>Still to build</strong> ({len(parts['still_to_build'])}): states named but not written yet.</p><ul>{rows(parts['still_to_build'], '#545b64')}</ul>"
+        todo = sorted({d["message"].split("'")[1] for d in parts["still_to_build"]
+                       if d.get("code") == "MISSING_TRANSITION_TARGET" and d["message"].count("'") >= 2})
+        others = [d for d in parts["still_to_build"] if d.get("code") != "MISSING_TRANSITION_TARGET"]
+        line = ", ".join(f"<code>{html.escape(t)}</code>" for t in todo)
+        text += (f"<p style='color:#545b64'>Still to build (named, written later): {line or '—'}"
+                 + "".join(f"; {html.escape(d['message'])}" for d in others) + "</p>")
     if parts["warnings"]:
         text += f"<p><strong>Warnings</strong>:</p><ul>{rows(parts['warnings'], '#ec7211')}</ul>"
     return text
 
 
 class BuildStep:
-    """What one `add` shows: the diagnostics, then the graph so far."""
+    """What one step shows: the states it added (compact), the diagnostics, then the graph so far."""
 
-    def __init__(self, name: str, result: dict, graph: dict):
-        self.name, self.result, self.graph = name, result, graph
-        self.parts = split_diagnostics(result["diagnostics"])
+    def __init__(self, names, result: dict, graph: dict, parts: dict, given: dict | None = None,
+                 built: list | None = None, plan=None, note: str = ""):
+        self.names = [names] if isinstance(names, str) else list(names)
+        self.name = ", ".join(self.names)
+        self.result, self.graph, self.parts = result, graph, parts
+        self.given = given or {}
+        self.built = list(built or [])
+        self.plan = list(plan or [])
+        self.note = note
 
     @property
     def errors(self) -> list:
         return self.parts["errors"]
 
+    def _given_html(self) -> str:
+        rows = []
+        for name, state in self.given.items():
+            comment = state.get("Comment", "")
+            rows.append(f"<details><summary><code>{html.escape(name)}</code> · {html.escape(str(state.get('Type')))}"
+                        f"{' — ' + html.escape(comment) if comment else ''}</summary>"
+                        f"<pre>{html.escape(json.dumps(state, indent=2))}</pre></details>")
+        return "".join(rows)
+
+    def _progress(self) -> str:
+        if not self.plan:
+            return ""
+        return (f"<p style='color:#545b64'>States so far ({len(self.built)} of {len(self.plan)}): "
+                + ", ".join(html.escape(n) for n in self.built) + "</p>")
+
     def _repr_mimebundle_(self, include=None, exclude=None):
         data = dict(self.graph)
-        data["text/html"] = (f"<h4>After adding {html.escape(self.name)}</h4>" + _diagnostics_html(self.parts)
-                             + _svg_html(self.graph.get("image/svg+xml")))
+        note = f"<p>{html.escape(self.note)}</p>" if self.note else ""
+        data["text/html"] = no_math(self._given_html() + note + diagnostics_html(self.parts) + self._progress()
+                                    + _svg_html(self.graph.get("image/svg+xml")))
         data["text/plain"] = self.__repr__()
         return data
 
@@ -187,17 +233,61 @@ class BuildStep:
 
 
 def _svg_html(svg: str | None) -> str:
-    return f"<div>{svg}</div>" if svg else ""
+    return f"<details open><summary>The state machine so far</summary><div>{svg}</div></details>" if svg else ""
+
+
+class DefinitionNotValid(WorkshopError):
+    """The built definition has errors: it is not deployed."""
+
+
+class DeployResult:
+    """What the deploy cell did: updated the state machine, or refused and why."""
+
+    def __init__(self, deployed: bool, message: str, description: dict | None = None):
+        self.deployed, self.message, self.description = deployed, message, description or {}
+
+    def __repr__(self) -> str:
+        return self.message
+
+    def _repr_html_(self) -> str:
+        colour = "#1d8102" if self.deployed else "#b35c00"
+        return no_math("<p style='color:%s'>%s</p>" % (colour, html.escape(self.message).replace("\n", "<br>")))
 
 
 class StateMachineBuilder:
-    def __init__(self, start_at: str, comment: str = "", substitutions: dict | None = None):
+    def __init__(self, start_at: str, comment: str = "", substitutions: dict | None = None, plan=None,
+                 reference: dict | None = None):
         self.definition = {"StartAt": start_at, "States": {}}
         if comment:
             self.definition = {"Comment": comment, **self.definition}
         self.substitutions = dict(DEFAULT_SUBSTITUTIONS if substitutions is None else substitutions)
         # the deployed state machine's own role (from stack_substitutions): what TestState assumes
         self.role_arn = getattr(substitutions, "role_arn", None)
+        self.plan = list(plan) if plan is not None else None
+        self.reference = reference
+        self.exercises: dict = {}  # state name -> workshop.exercises.ExerciseResult
+
+    @classmethod
+    def from_reference(cls, substitutions: dict | None = None, path: str | Path = REFERENCE) -> "StateMachineBuilder":
+        """A builder whose plan is the file's states (same StartAt and Comment), to be built in any order."""
+        reference = reference_definition(path)
+        return cls(reference["StartAt"], reference.get("Comment", ""), substitutions,
+                   plan=list(reference["States"]), reference=reference)
+
+    def _reference(self) -> dict:
+        if self.reference is None:
+            self.reference = reference_definition()
+        return self.reference
+
+    def reference_state(self, name: str) -> dict:
+        """A state of the reference file, by name (a copy)."""
+        states = self._reference()["States"]
+        if name not in states:
+            from workshop.asl.validator import closest_state_name
+
+            guess = closest_state_name(name, list(states))
+            raise KeyError(f"{REFERENCE_NAME} has no state {name!r}" + (f"; did you mean {guess!r}?" if guess else ""))
+        return copy.deepcopy(states[name])
 
     def substituted(self) -> dict:
         return substitute(self.definition, self.substitutions)
@@ -212,27 +302,91 @@ class StateMachineBuilder:
 
         return graph_bundle(self.substituted())
 
+    def _step(self, names, given: dict | None = None, note: str = "") -> BuildStep:
+        result = self.validate()
+        parts = split_diagnostics(result["diagnostics"], self.substituted(), self.plan)
+        return BuildStep(names, result, self.graph(), parts, given=given, built=list(self.definition["States"]),
+                         plan=self.plan, note=note)
+
     def add(self, name: str, state: dict) -> BuildStep:
         """Add (or replace) a state, then validate and draw the whole definition."""
         self.definition["States"][name] = copy.deepcopy(state)
-        return BuildStep(name, self.validate(), self.graph())
+        return self._step(name)
+
+    def add_given(self, *names: str) -> BuildStep:
+        """Add states as the reference file has them, shown compactly (each one's JSON folds open)."""
+        given = {name: self.reference_state(name) for name in names}
+        self.definition["States"].update(copy.deepcopy(given))
+        return self._step(names, given=given)
+
+    def add_remaining(self) -> BuildStep:
+        """Every state of the file not added yet ("fast-forward"), in the file's order."""
+        names = [n for n in self._reference()["States"] if n not in self.definition["States"]]
+        return self.add_given(*names)
+
+    def editor(self, name: str, **kwargs):
+        """The live editor, holding the exercise's starting text for state `name`."""
+        from workshop.editor import asl_editor
+        from workshop.exercises import starting_text
+
+        text = starting_text(name, self)
+        kwargs.setdefault("rows", min(32, text.count("\n") + 2))
+        return asl_editor(text, state_name=name, substitutions=self.substitutions, plan=self.plan, **kwargs)
+
+    def exercise(self, name: str, answer):
+        """Check the learner's state by running it; add it if it passes, else the file's version."""
+        from workshop.exercises import check_state
+
+        result = check_state(name, answer, self)
+        self.exercises[name] = result
+        self.definition["States"][name] = copy.deepcopy(result.used)
+        result.step = self._step(name)
+        return result
+
+    def pending_exercises(self) -> list:
+        """The exercises of the plan that have not passed (not tried, or failed)."""
+        from workshop.exercises import STATE_EXERCISES
+
+        names = [n for n in STATE_EXERCISES if self.plan is None or n in self.plan]
+        return [n for n in names if not (n in self.exercises and self.exercises[n].ok)]
 
     def show(self) -> Bundle:
         return Bundle(self.graph())
 
     def compare(self, reference: dict | None = None) -> "Comparison":
         """The built definition against the reference file, both substituted."""
-        reference = substitute(reference or reference_definition(), self.substitutions)
+        reference = substitute(reference or self._reference(), self.substitutions)
         return Comparison(self.substituted(), reference)
 
-    def deploy(self, cloud, state_machine_arn: str) -> dict:
-        """Update the deployed state machine with the built definition (only if it validates)."""
-        result = self.validate()
-        if result["result"] != "OK":
-            raise ValueError("The definition does not validate yet: fix the errors listed above first.")
+    def deploy(self, cloud, state_machine_arn: str, anyway: bool = False) -> DeployResult:
+        """Update the deployed state machine with the built definition.
+
+        Refused (nothing changes) while the definition has errors, and while an
+        exercise has not passed, unless `anyway` (the failed states are the
+        file's versions either way: a wrong state is never deployed).
+        """
+        parts = split_diagnostics(self.validate()["diagnostics"], self.substituted(), self.plan)
+        problems = parts["errors"] + parts["still_to_build"]
+        if problems:
+            raise DefinitionNotValid(
+                "The definition is not complete and valid, so it was not deployed:\n"
+                + "\n".join(f"  - {d['code']} at {d.get('location', '/')}: {d['message']}" for d in problems[:8])
+                + "\nFix the states above (or run the cells that add them), then run this cell again.")
+        pending = self.pending_exercises()
+        if pending and not anyway:
+            return DeployResult(False, (
+                f"Not deployed: {len(pending)} exercise(s) have not passed yet ({', '.join(pending)}). The deployed "
+                "state machine keeps the definition it has (the file's from 01_deploy, unless this cell deployed "
+                "yours before), so the next notebooks work either way.\nFix them and run this cell again, or set "
+                "deploy_anyway = True in the parameters to "
+                "deploy what you built (it holds the file's version of each of those states)."))
         sfn = cloud.client("stepfunctions")
         sfn.update_state_machine(stateMachineArn=state_machine_arn, definition=json.dumps(self.substituted()))
-        return sfn.describe_state_machine(stateMachineArn=state_machine_arn)
+        description = sfn.describe_state_machine(stateMachineArn=state_machine_arn)
+        identical = self.compare().identical
+        note = (f" ({', '.join(pending)} from the file: deployed anyway, as asked)" if pending else "")
+        return DeployResult(True, f"Updated {description['name']}{note} - identical to the file: {identical}",
+                            description)
 
 
 class Comparison:
@@ -258,7 +412,7 @@ class Comparison:
         if self.identical:
             return ("<p style='color:#1d8102'><strong>Identical</strong> to "
                     "<code>statemachine/security_orchestrator.asl.json</code> (placeholders substituted).</p>")
-        return f"<p><strong>Differs</strong> from the file:</p><pre>{html.escape(self.diff())}</pre>"
+        return no_math(f"<p><strong>Differs</strong> from the file:</p><pre>{html.escape(self.diff())}</pre>")
 
 
 # --- trying one state on its own (TestState) ----------------------------------------------
@@ -287,8 +441,8 @@ class StateTest:
         rows = [("status", r.get("status")), ("next state", r.get("nextState", "(end)")),
                 ("error", r.get("error")), ("cause", r.get("cause"))]
         table = "".join(f"<tr><th>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows if v)
-        return (f"<p>TestState on <strong>{html.escape(self.name)}</strong>:</p><table>{table}</table>"
-                f"<pre>{html.escape(str(out or ''))}</pre>{note}")
+        return no_math(f"<p>TestState on <strong>{html.escape(self.name)}</strong>:</p><table>{table}</table>"
+                       f"<pre>{html.escape(str(out or ''))}</pre>{note}")
 
     def __repr__(self) -> str:
         if not self.supported:
@@ -334,6 +488,11 @@ def try_state(cloud, builder: StateMachineBuilder, name: str, state_input: dict,
         response.pop("ResponseMetadata", None)
         return StateTest(name, response)
     except Exception as exc:
+        from workshop.failures import explain
+
+        explained = explain(exc, cloud) if getattr(cloud, "is_local", False) else None
+        if explained is not None:  # the local cloud is gone: say so, do not quietly evaluate offline
+            raise explained from None
         code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
         if code in _DENIED:
             denied = _permission_note(exc, role_arn)
@@ -359,46 +518,3 @@ def try_state(cloud, builder: StateMachineBuilder, name: str, state_input: dict,
     return StateTest(name, response, source="offline", note=(
         f"This target does not offer the TestState API yet ({missing.split(':')[0]}): the kit's offline "
         "TestState evaluated the state, the same way."))
-
-
-# --- the exercise -------------------------------------------------------------------------------
-
-
-def _without_comments(value):
-    if isinstance(value, dict):
-        return {k: _without_comments(v) for k, v in value.items() if k != "Comment"}
-    if isinstance(value, list):
-        return [_without_comments(v) for v in value]
-    return value
-
-
-class ExerciseCheck:
-    def __init__(self, ok: bool, message: str, used: dict):
-        self.ok, self.message, self.used = ok, message, used
-
-    def __repr__(self):
-        return self.message
-
-    def _repr_html_(self):
-        colour = "#1d8102" if self.ok else "#d13212"
-        return f"<p style='color:{colour}'>{html.escape(self.message)}</p>"
-
-
-def check_exercise(answer, solution: dict, name: str) -> ExerciseCheck:
-    """Compare a learner's state with the solution; without an answer, use the solution and say so."""
-    if answer is None:
-        return ExerciseCheck(False, f"No answer yet for {name}: the solution was used so the notebook can go on. "
-                                    "Write your own, set `my_state` to it and run the cell again.", solution)
-    if _without_comments(answer) == _without_comments(solution):
-        return ExerciseCheck(True, f"Correct: {name} does what the orchestrator needs.", answer)
-    hints = []
-    for key in sorted(set(solution) | set(answer)):
-        if key == "Comment":
-            continue
-        if key not in answer:
-            hints.append(f"it has no {key}")
-        elif key not in solution:
-            hints.append(f"{key} is not needed")
-        elif _without_comments(answer[key]) != _without_comments(solution[key]):
-            hints.append(f"look again at {key}")
-    return ExerciseCheck(False, f"Not quite: {'; '.join(hints)}.", answer)

@@ -32,7 +32,10 @@ import re
 import shutil
 import subprocess  # nosec B404: runs sam, the local cloud and Lambda workers as argument lists, never through a shell
 import sys
+import threading
 from pathlib import Path
+
+from workshop.failures import LocalCloudNotAnswering, WorkshopError
 
 DEFAULT_STACK_NAME = "security-orchestrator"
 DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
@@ -47,7 +50,7 @@ _RESERVED_MAIL_DOMAIN = re.compile(r"(^|\.)(example\.(com|net|org)|[^.]+\.(examp
 EMAIL_VARIABLE = "WORKSHOP_EMAIL"
 
 
-class DeployError(Exception):
+class DeployError(WorkshopError):
     """A deploy failed; the message says what happened and what to do."""
 
 
@@ -87,9 +90,7 @@ def check_local_cloud(endpoint: str) -> None:
     from workshop.localcloud.server import health
 
     if health(endpoint) is None:
-        port = endpoint.rsplit(":", 1)[-1].strip("/")
-        raise DeployError(f"the local cloud is not running at {endpoint}: start it with `make local` "
-                          f"(or `workshop local up --port {port}`) in another terminal, then deploy again.")
+        raise DeployError(str(LocalCloudNotAnswering(endpoint)))
 
 
 def region_warning(configured: str | None) -> str | None:
@@ -122,11 +123,16 @@ def check_aws(cloud, stream=None) -> str:
     return identity["Account"]
 
 
-def _run(command: list[str], env: dict, cwd: Path, stream) -> int:
+def _run(command: list[str], env: dict, cwd: Path, stream, endpoint: str | None = None) -> int:
+    """Run `command`, streaming its output. With a local `endpoint`, stop it as soon as the local cloud is
+    gone (sam would otherwise retry for half a minute in silence) and say so."""
     stream.write("$ " + " ".join(command) + "\n")
     stream.flush()
     proc = subprocess.Popen(command, env=env, cwd=str(cwd), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, bufsize=1)  # nosec B603: the kit's own sam command
+    gone = threading.Event()
+    if endpoint:
+        threading.Thread(target=_watch_local_cloud, args=(endpoint, proc, gone), daemon=True).start()
     tail = []
     for line in proc.stdout:
         stream.write(line)
@@ -134,7 +140,22 @@ def _run(command: list[str], env: dict, cwd: Path, stream) -> int:
     stream.flush()
     code = proc.wait()
     _run.tail = "".join(tail)
+    if gone.is_set():
+        raise DeployError(str(LocalCloudNotAnswering(endpoint, f"it stopped during `{' '.join(command[:2])}`")))
     return code
+
+
+def _watch_local_cloud(endpoint: str, proc, gone: threading.Event, every: float = 1.0) -> None:
+    from workshop.localcloud.server import health
+
+    misses = 0
+    while proc.poll() is None:
+        misses = 0 if health(endpoint, timeout=2) is not None else misses + 1
+        if misses >= 2:
+            gone.set()
+            proc.terminate()
+            return
+        threading.Event().wait(every)
 
 
 def build(*, build_dir: str | Path = DEFAULT_BUILD_DIR, template: str | Path = "template.yaml",
@@ -258,7 +279,7 @@ def deploy(*, target: str = "local", endpoint: str | None = None, stack_name: st
     overrides = [f"{k}={v}" for k, v in parameters.items()]
     if overrides:
         command += ["--parameter-overrides", *overrides]
-    code = _run(command, env, root, stream)
+    code = _run(command, env, root, stream, endpoint=endpoint if target == "local" else None)
     if code != 0:
         reasons = failure_reasons(stack_name, cloud)
         if reasons:

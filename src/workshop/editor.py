@@ -13,8 +13,12 @@ it stands `debounce_ms` after the last keystroke is checked.
 
 Diagnostics are grouped: errors to fix, warnings, and "still to build" (a
 `Next` naming a state not written yet, or no end state yet: normal while a
-machine is built state by state). Text that is not JSON shows the parser's
-message with its line and column; the editor never raises while typing.
+machine is built state by state). Given a `plan` (the states the machine will
+have), a `Next` to a name no planned state has is an error with a
+did-you-mean, and one state on its own gets no whole-machine diagnostics.
+A key written twice is an error (the text is validated, not the parsed dict).
+Text that is not JSON shows the parser's message with its line and column;
+the editor never raises while typing.
 
 For tests and scripts: `editor.value` reads or sets the text, `editor.refresh()`
 checks it now (what the debounce timer calls) and returns the analysis,
@@ -31,7 +35,6 @@ import ipywidgets as widgets
 __all__ = ["asl_editor", "ASLEditor", "analyse"]
 
 SINGLE_STATE_NAME = "ThisState"
-STILL_TO_BUILD = {"MISSING_TRANSITION_TARGET", "MISSING_END_STATE"}
 _COLOURS = {"errors": "#d13212", "warnings": "#ec7211", "still_to_build": "#545b64"}
 
 
@@ -45,16 +48,22 @@ def _as_text(initial) -> str:
     return json.dumps(initial, indent=2)
 
 
-def analyse(text: str, *, state_name: str = SINGLE_STATE_NAME, substitutions: dict | None = None) -> dict:
+def analyse(text: str, *, state_name: str = SINGLE_STATE_NAME, substitutions: dict | None = None,
+            plan=None) -> dict:
     """Check editor text; never raises.
 
     Returns {"kind": "empty"|"invalid_json"|"state"|"machine"|"other",
              "definition": the machine validated and drawn (or None),
              "result": "OK"|"FAIL"|None, "errors", "warnings", "still_to_build": [diagnostic, ...],
              "json_error": {"message", "line", "column"} or None}.
+    The text itself is validated (a key written twice is an error). `plan`:
+    the state names the machine will have (see `workshop.builder.split_diagnostics`);
+    a single state is never given whole-machine diagnostics.
     """
     from workshop.asl.source import JsonTextError, load_json
-    from workshop.asl.validator import validate
+    from workshop.asl.substitution import substitute, substitute_text
+    from workshop.asl.validator import validate, validate_state
+    from workshop.builder import split_diagnostics
 
     out = {"kind": "empty", "definition": None, "result": None, "errors": [], "warnings": [],
            "still_to_build": [], "json_error": None}
@@ -67,16 +76,16 @@ def analyse(text: str, *, state_name: str = SINGLE_STATE_NAME, substitutions: di
         out["result"] = "FAIL"
         out["json_error"] = {"message": str(exc), "line": exc.line, "column": exc.column}
         return out
-    prefix = ""
+    checked = substitute_text(text, substitutions) if substitutions else text
+    doc = substitute(doc, substitutions) if substitutions else doc
+    prefix, single = "", None
     if isinstance(doc, dict) and "Type" in doc and "States" not in doc:
         out["kind"] = "state"
-        prefix = f"/States/{state_name}"
+        prefix, single = f"/States/{state_name}", state_name
         machine = {"StartAt": state_name, "States": {state_name: doc}}
-        checked = {"StartAt": state_name, "States": {state_name: doc}}
     elif isinstance(doc, dict) and ("States" in doc or "StartAt" in doc):
         out["kind"] = "machine"
         machine = doc
-        checked = text  # the text, so repeated keys are reported too
     else:
         out["kind"] = "other"
         out["result"] = "FAIL"
@@ -85,29 +94,21 @@ def analyse(text: str, *, state_name: str = SINGLE_STATE_NAME, substitutions: di
                                          "\"End\": true}), or a whole state machine with \"StartAt\" and "
                                          "\"States\"."})
         return out
-    if substitutions:
-        from workshop.builder import substitute
-
-        machine = substitute(machine, substitutions)
-        checked = machine
     out["definition"] = machine
     try:
-        result = validate(checked)
+        result = validate_state(checked, state_name) if single else validate(checked)
+        parts = split_diagnostics(result["diagnostics"], machine, plan, single_state=single)
     except Exception as exc:  # the validator should never fail; if it does, say so instead of raising
         out["result"] = "FAIL"
         out["errors"].append({"severity": "ERROR", "code": "VALIDATOR_ERROR", "location": "/",
                               "message": f"The validator could not check this text ({type(exc).__name__}: {exc})."})
         return out
-    for d in result["diagnostics"]:
-        d = dict(d)
-        if prefix and d.get("location", "").startswith(prefix):
-            d["location"] = d["location"][len(prefix):] or "/"
-        if d["code"] in STILL_TO_BUILD:
-            out["still_to_build"].append(d)
-        elif d["severity"] == "ERROR":
-            out["errors"].append(d)
-        else:
-            out["warnings"].append(d)
+    for group, items in parts.items():
+        for d in items:
+            d = dict(d)
+            if prefix and d.get("location", "").startswith(prefix):
+                d["location"] = d["location"][len(prefix):] or "/"
+            out[group].append(d)
     out["result"] = "FAIL" if out["errors"] else "OK"
     return out
 
@@ -150,7 +151,7 @@ class ASLEditor(widgets.VBox):
     """The editor widget: `textarea`, then `diagnostics` (HTML), then `graph` (Output)."""
 
     def __init__(self, initial=None, *, debounce_ms: int = 300, on_change=None, substitutions: dict | None = None,
-                 state_name: str = SINGLE_STATE_NAME, rows: int = 14):
+                 state_name: str = SINGLE_STATE_NAME, rows: int = 14, plan=None):
         self.textarea = widgets.Textarea(
             value=_as_text(initial), placeholder='{"Type": "Pass", "End": true}', continuous_update=True,
             rows=rows, layout=widgets.Layout(width="100%"))
@@ -165,6 +166,7 @@ class ASLEditor(widgets.VBox):
         self.on_change = on_change
         self.substitutions = substitutions
         self.state_name = state_name
+        self.plan = list(plan) if plan is not None else None
         self.analysis: dict | None = None
         self.validations = 0
         self._timer: threading.Timer | None = None
@@ -230,7 +232,7 @@ class ASLEditor(widgets.VBox):
         """Check the text now, update the diagnostics and the graph, call on_change; return the analysis."""
         text = self.textarea.value
         try:
-            analysis = analyse(text, state_name=self.state_name, substitutions=self.substitutions)
+            analysis = analyse(text, state_name=self.state_name, substitutions=self.substitutions, plan=self.plan)
         except Exception as exc:  # never raise into the learner's notebook while typing
             analysis = {"kind": "other", "definition": None, "result": "FAIL", "warnings": [], "still_to_build": [],
                         "json_error": None, "errors": [{"severity": "ERROR", "code": "EDITOR_ERROR", "location": "/",
@@ -253,8 +255,9 @@ class ASLEditor(widgets.VBox):
         svg = ""
         for output in self.graph.outputs:
             svg = (output.get("data") or {}).get("image/svg+xml", svg)
-        return (f"<pre>{html.escape(self.textarea.value)}</pre>{self.diagnostics.value}"
-                f"<div>{svg}</div>")
+        from workshop.history import no_math
+
+        return no_math(f"<pre>{html.escape(self.textarea.value)}</pre>{self.diagnostics.value}<div>{svg}</div>")
 
     def _repr_mimebundle_(self, **kwargs):
         data = super()._repr_mimebundle_(**kwargs) or {}
@@ -283,7 +286,8 @@ class ASLEditor(widgets.VBox):
 
 
 def asl_editor(initial: str | dict | None = None, *, debounce_ms: int = 300, on_change=None,
-               substitutions: dict | None = None, state_name: str = SINGLE_STATE_NAME) -> ASLEditor:
+               substitutions: dict | None = None, state_name: str = SINGLE_STATE_NAME, plan=None,
+               rows: int = 14) -> ASLEditor:
     """A live ASL editor widget (see the module docstring)."""
     return ASLEditor(initial, debounce_ms=debounce_ms, on_change=on_change, substitutions=substitutions,
-                     state_name=state_name)
+                     state_name=state_name, plan=plan, rows=rows)

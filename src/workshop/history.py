@@ -31,6 +31,12 @@ _ENDED_BADLY = {"FAILED", "TIMED_OUT", "ABORTED"}
 # --- display helpers -------------------------------------------------------------
 
 
+def no_math(fragment: str) -> str:
+    """HTML whose `$` signs stay text: JupyterLab and nbconvert's exports typeset `$...$` as LaTeX, which
+    turns JSONPath such as `'$.taskresult.action'` in a message into formulas."""
+    return f"<div class='mathjax_ignore tex2jax_ignore'>{fragment}</div>"
+
+
 class Html:
     """An HTML fragment that displays itself in a notebook."""
 
@@ -38,7 +44,7 @@ class Html:
         self.text, self.plain = text, plain or "(HTML output)"
 
     def _repr_html_(self) -> str:
-        return self.text
+        return no_math(self.text)
 
     def __repr__(self) -> str:
         return self.plain
@@ -294,8 +300,24 @@ def find_latest(sfn, state_machine_arn: str, through, limit: int = 20) -> Execut
 # --- rendering -----------------------------------------------------------------------
 
 
+_STATUS_WORDS = {SUCCEEDED: ("green", "succeeded"), FAILED: ("red", "failed"),
+                 CAUGHT: ("orange", "failed, and a Catch moved the execution on"),
+                 IN_PROGRESS: ("blue", "in progress (waiting)"), NOT_RUN: ("grey", "not run")}
+
+
+def legend_html(statuses: dict) -> str:
+    """The colours this graph uses, and only those, with how many states have each."""
+    counts = {}
+    for status in statuses.values():
+        counts[status] = counts.get(status, 0) + 1
+    parts = [f"<span style='color:{STATUS_COLOURS[s]}'>&#9632;</span> {_STATUS_WORDS[s][0]}: {_STATUS_WORDS[s][1]} "
+             f"({n})" for s, n in counts.items() if s in _STATUS_WORDS]
+    return ("<p style='font-size:90%'>" + " · ".join(parts) + " · orange dashed arrows: where a Catch sends an "
+            "error</p>")
+
+
 def execution_graph(history: ExecutionHistory, definition: dict | None = None) -> Bundle:
-    """The state machine drawn with each state coloured by its status (Mermaid + SVG)."""
+    """The state machine drawn with each state coloured by its status (Mermaid + SVG), with its legend."""
     definition = definition or history.definition
     statuses = history.statuses(definition)
     plain = f"{history.name} ({history.status}): " + ", ".join(f"{k}={v}" for k, v in statuses.items())
@@ -305,6 +327,7 @@ def execution_graph(history: ExecutionHistory, definition: dict | None = None) -
         return Bundle({"text/plain": plain + "\n(the graph renderer workshop.asl.graph is not installed)"})
     bundle = dict(graph_bundle(definition, statuses=statuses))
     bundle.setdefault("text/plain", plain)
+    bundle["text/html"] = legend_html(statuses) + f"<div>{bundle.get('image/svg+xml', '')}</div>"
     return Bundle(bundle)
 
 
@@ -331,8 +354,11 @@ def _seconds(value: float | None) -> str:
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
 
 
-def event_table(history: ExecutionHistory) -> Html:
-    """Every event: id, time, time since start, type, state, duration, expandable details."""
+def event_table(history: ExecutionHistory, folded: bool = False) -> Html:
+    """Every event: id, time, time since start, type, state, duration, expandable details.
+
+    `folded`: behind a "show all events" toggle (the state table says the same, shorter).
+    """
     start = history.started
     state_of, duration_of = {}, {}
     for run in history.runs():
@@ -357,12 +383,19 @@ def event_table(history: ExecutionHistory) -> Html:
     head = ("<tr><th>#</th><th>time (UTC)</th><th>since start</th><th>event</th>"
             "<th>state</th><th>state took</th><th>input / output</th></tr>")
     title = f"<p><strong>{html.escape(history.name)}</strong> — {html.escape(history.status)}, {len(history.events)} events</p>"
-    return Html(f"{title}<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>",
-                plain=f"{history.name}: {len(history.events)} events")
+    table = f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+    if folded:
+        return Html(f"<details><summary>Show all {len(history.events)} events (the raw history "
+                    f"GetExecutionHistory returns)</summary>{table}</details>",
+                    plain=f"{history.name}: {len(history.events)} events")
+    return Html(f"{title}{table}", plain=f"{history.name}: {len(history.events)} events")
 
 
-def state_table(history: ExecutionHistory) -> Html:
-    """One row per state run: status, duration, input and output to expand."""
+def state_table(history: ExecutionHistory, events: bool = False) -> Html:
+    """One row per state run: status, duration, input and output to expand.
+
+    `events`: the full event table below it, folded ("show all events").
+    """
     rows = []
     for run in history.runs():
         colour = STATUS_COLOURS[run.status]
@@ -374,7 +407,8 @@ def state_table(history: ExecutionHistory) -> Html:
             f"<td>{_expandable('input', run.input)}</td><td>{_expandable('output', run.output)}</td></tr>"
         )
     head = "<tr><th>state</th><th>type</th><th>status</th><th>took</th><th>input</th><th>output</th></tr>"
-    return Html(f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>",
+    more = event_table(history, folded=True).text if events else ""
+    return Html(f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>{more}",
                 plain="\n".join(f"{r.name}: {r.status} ({_seconds(r.duration_s)})" for r in history.runs()))
 
 

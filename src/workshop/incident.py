@@ -344,30 +344,26 @@ def approval_timeout_demo(cloud, state_machine_arn: str, document, seconds: int 
                           timeout: float = 60.0) -> ExecutionHistory:
     """The approval timeout, seen in `seconds` instead of a day, whatever CloudTrail's timing.
 
-    Puts the reference definition with `seconds` as ApprovalTimeoutSeconds in the deployed state
-    machine, creates the policy (a real one, in your account), at once starts an execution with
-    its CloudTrail-shaped event (so it runs the short definition), and puts the real definition
-    back as soon as that execution has started. Nobody answers, so AskUser times out and the
+    Shortens the approval time limit to `seconds` in the definition deployed now (the learner's own
+    from notebook 02, or the file's: only the limit changes, `workshop.approval_timeout`), creates
+    the policy (a real one, in your account), at once starts an execution with its CloudTrail-shaped
+    event (so it runs the short definition), and puts the deployed definition back, exactly, as soon
+    as that execution has started. Nobody answers, so AskUser times out and the
     execution ends at ApprovalTimedOut with the policy still reverted. The execution CloudTrail
     starts for the same change (later, on AWS) finds the version already reverted and ends at
     AlreadyHandled; if it was quicker (the local cloud), that one shows the time-out instead.
     """
-    from workshop.builder import reference_definition, stack_substitutions, substitute
+    from workshop.approval_timeout import shortened_approval_timeout
 
     sfn = cloud.client("stepfunctions")
-    subs = stack_substitutions(cloud, state_machine_arn)
-    real = json.dumps(substitute(reference_definition(), subs))
-    quick = json.dumps(substitute(reference_definition(), {**subs, "ApprovalTimeoutSeconds": str(seconds)}))
-    sfn.update_state_machine(stateMachineArn=state_machine_arn, definition=quick)
-    try:
+    with shortened_approval_timeout(cloud, state_machine_arn, seconds) as change:  # put back whatever happens
+        print(change)
         fired = fire_policy(cloud, document, name=unique_policy_name("timeout"))
         # RevertPolicy reads the version at once: wait until IAM shows it (eventual consistency)
         iam_call(cloud.client("iam").get_policy_version, what="IAM to show the new policy",
                  PolicyArn=fired.arn, VersionId=fired.version_id)
         event = cloudtrail_event(_account(cloud), fired.name, fired.document, fired.version_id)
         direct = start_with_event(cloud, state_machine_arn, event, prefix="timeout-demo")
-    finally:  # the real definition back, whatever happened
-        sfn.update_state_machine(stateMachineArn=state_machine_arn, definition=real)
     history = wait_for_end(cloud, direct, timeout=timeout)
     if "AlreadyHandled" not in history.path():
         return history

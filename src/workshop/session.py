@@ -15,6 +15,12 @@ with `Config(ignore_configured_endpoint_urls=True)`, so a shell that once
 pointed the AWS CLI at the local cloud cannot send the AWS target there.
 The notebooks' code is plain boto3 either way; only the endpoint differs.
 
+In a notebook, `connect` also installs the kit's exception handler
+(`workshop.failures`): a local cloud that stopped or restarted is explained
+on one screen, not with a botocore traceback. The session remembers which
+server process it first talked to, so it can tell a restart (a restarted
+local cloud forgot the deployed stack) from a missing resource.
+
 For tests only: `WORKSHOP_AWS_ENDPOINT_FOR_TESTS=http://127.0.0.1:PORT`
 sends the AWS target's calls (and `sam`'s) to a local cloud started in the
 AWS-like mode (`workshop local up --like-aws`), signed with that local
@@ -33,6 +39,8 @@ from pathlib import Path
 
 import boto3
 from botocore.config import Config
+
+from workshop.failures import LocalCloudRestarted as LocalCloudRestartedNote, WorkshopError
 
 REGION = "us-east-1"
 DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
@@ -55,7 +63,7 @@ def default_endpoint() -> str:
     return os.environ.get("WORKSHOP_ENDPOINT") or DEFAULT_ENDPOINT
 
 
-class StackNotFound(Exception):
+class StackNotFound(WorkshopError):
     """The stack the notebook works on is not deployed (yet)."""
 
 
@@ -96,12 +104,20 @@ class TargetSession:
     region: str = REGION
     test_endpoint: str | None = None  # AWS target in tests only: the AWS-like local cloud (module docstring)
     _clients: dict = field(default_factory=dict, repr=False)
+    _server_pid: int | None = field(default=None, repr=False)  # the local cloud process first seen
+    _restarted: str = field(default="", repr=False)
 
     def __post_init__(self):
         if self.target not in TARGETS:
             raise ValueError(f"target must be 'local' or 'aws', not {self.target!r}")
         if self.target == "local":
             self.endpoint = (self.endpoint or default_endpoint()).rstrip("/")
+            from workshop.localcloud.credentials import CredentialsNotFound
+
+            try:
+                self._server_pid = self.local_credentials().pid
+            except CredentialsNotFound:  # not running yet: the first call says so, on one screen
+                self._server_pid = None
         else:
             self.endpoint = None
             self.test_endpoint = aws_test_endpoint()
@@ -119,7 +135,27 @@ class TargetSession:
         """The local cloud's current key (its key file); says how to start it when there is none."""
         from workshop.localcloud import credentials
 
-        return credentials.read(self.api_endpoint)
+        key = credentials.read(self.api_endpoint)
+        if self._server_pid is None:
+            self._server_pid = key.pid
+        elif key.pid != self._server_pid and not self._restarted:
+            self._restarted = (f"the server process was {self._server_pid}, it is now {key.pid}, "
+                               "started after this notebook connected")
+            from workshop.failures import announce
+
+            announce(LocalCloudRestartedNote(self.api_endpoint, self._restarted))
+        return key
+
+    def restart_note(self) -> str:
+        """Why the local cloud is not the one this session first talked to, or "" (it is the same)."""
+        if self.is_local and not self._restarted:
+            from workshop.localcloud.credentials import CredentialsNotFound
+
+            try:
+                self.local_credentials()
+            except CredentialsNotFound:  # not running: that is not a restart (yet)
+                return ""
+        return self._restarted
 
     def boto3_session(self) -> boto3.Session:
         if self.api_endpoint:
@@ -186,9 +222,12 @@ class TargetSession:
             stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
         except Exception as exc:  # botocore ClientError: "Stack ... does not exist"
             if "does not exist" in str(exc) or "ValidationError" in str(exc):
+                restart = self.restart_note()
                 raise StackNotFound(
                     f"The stack {stack_name!r} is not deployed on the {self.target} target: "
                     "run notebooks/01_deploy.ipynb first."
+                    + (f"\nThe local cloud restarted ({restart}): a restart forgets everything deployed."
+                       if restart else "")
                 ) from None
             raise
         return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
@@ -201,4 +240,8 @@ class TargetSession:
 
 def connect(target: str = "local", endpoint: str | None = None) -> TargetSession:
     """Clients for the workshop target (see the module docstring)."""
-    return TargetSession(target=target, endpoint=endpoint)
+    from workshop.failures import install_notebook_handler
+
+    session = TargetSession(target=target, endpoint=endpoint)
+    install_notebook_handler(session)
+    return session

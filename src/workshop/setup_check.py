@@ -94,7 +94,8 @@ class SetupReport:
 def check_local_cloud(endpoint: str, timeout: float = 3.0) -> Check:
     """The local cloud answers at `endpoint` (its /_localcloud/health route is the kit's own)."""
     name = "local cloud"
-    fix = "start it with `make local` (or `workshop local`) in a terminal, then run this cell again"
+    fix = ("start it with `make local` in a terminal (or use `make lab`, which starts it for you), "
+           "then run this cell again")
     url = endpoint.rstrip("/") + "/_localcloud/health"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # nosec B310: the configured endpoint

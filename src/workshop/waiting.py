@@ -10,11 +10,14 @@ time up to it (quick answers stay quick, a long wait stays cheap: on AWS the
 kit polls every ~5 s, `poll_intervals`). After `timeout` seconds it raises `WaitTimeout`
 whose message says what was awaited, for how long, what was last seen and
 what to do next. In a notebook the progress shows as a tqdm bar (a widget in
-JupyterLab, text elsewhere).
+JupyterLab, text elsewhere) from the first moment, with the seconds waited so
+far and the most it will wait; it ticks every half second even while a check
+is slow, and a wait that ended shows "done in N s".
 """
 
 from __future__ import annotations
 
+import threading
 import time
 
 
@@ -35,15 +38,55 @@ def timeout_message(what: str, timeout: float, last_seen: str | None = None, hin
     return " ".join(parts)
 
 
-def _progress_bar(what: str, timeout: float, enabled: bool):
+class _Progress:
+    """The bar: shown at once, ticking every half second even while a check blocks, full when done."""
+
+    def __init__(self, what: str, timeout: float, clock):
+        from tqdm.auto import tqdm
+
+        self.timeout, self.clock, self.start = timeout, clock, clock()
+        self.last_seen = ""
+        self.lock = threading.Lock()
+        self.bar = tqdm(total=max(timeout, 0.1), desc=f"waiting for {what}", leave=True,
+                        bar_format="{desc}: {bar}{postfix}")
+        self.tick()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="workshop-wait-progress", daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stopped.wait(0.5):
+            self.tick()
+
+    def tick(self):
+        with self.lock:
+            elapsed = max(self.clock() - self.start, 0.0)
+            self.bar.n = min(elapsed, self.bar.total)
+            seen = f" - last seen: {self.last_seen[:60]}" if self.last_seen else ""
+            self.bar.set_postfix_str(f"{elapsed:.0f} s of at most {self.timeout:g} s{seen}", refresh=False)
+            self.bar.refresh()
+
+    def done(self):
+        with self.lock:
+            elapsed = max(self.clock() - self.start, 0.0)
+            self.bar.n = self.bar.total  # a finished wait shows a full bar, however early it ended
+            self.bar.set_postfix_str(f"done in {elapsed:.1f} s", refresh=False)
+            self.bar.refresh()
+
+    def close(self):
+        self.stopped.set()
+        self.thread.join(timeout=2)
+        with self.lock:
+            self.bar.close()
+
+
+def _progress_bar(what: str, timeout: float, enabled: bool, clock=time.monotonic):
     if not enabled:
         return None
     try:
-        from tqdm.auto import tqdm
+        return _Progress(what, timeout, clock)
     except ImportError:  # pragma: no cover - tqdm is a dependency
         return None
-    return tqdm(total=round(timeout, 1), desc=f"waiting for {what}", unit="s", leave=True,
-                bar_format="{desc}: {bar} {n:.0f}/{total:.0f} s {postfix}")
 
 
 def poll_intervals(cloud) -> dict:
@@ -63,17 +106,14 @@ def wait_for(check, *, what: str, timeout: float = 60.0, interval: float = 0.5, 
     Exceptions from `check` propagate: a broken call is not worth waiting on.
     """
     start = clock()
-    bar = _progress_bar(what, timeout, progress)
+    bar = _progress_bar(what, timeout, progress, clock)
     last_seen = None
     try:
         while True:
             value = check()
             if value:
                 if bar is not None:
-                    # A finished wait shows a full bar, however early it ended.
-                    elapsed = clock() - start
-                    bar.total = bar.n = max(round(elapsed, 1), 0.1)
-                    bar.set_postfix_str(f"done in {elapsed:.1f} s")
+                    bar.done()
                 return value
             if describe is not None:
                 last_seen = describe(value)
@@ -81,10 +121,8 @@ def wait_for(check, *, what: str, timeout: float = 60.0, interval: float = 0.5, 
                 last_seen = last_seen if value is None else value
             elapsed = clock() - start
             if bar is not None:
-                bar.n = min(round(elapsed, 1), bar.total)
-                if last_seen:
-                    bar.set_postfix_str(str(last_seen)[:60])
-                bar.refresh()
+                bar.last_seen = str(last_seen or "")
+                bar.tick()
             if elapsed >= timeout:
                 raise WaitTimeout(timeout_message(what, timeout, last_seen, hint), last_seen)
             sleep(min(interval, max(0.0, timeout - elapsed)) or interval)

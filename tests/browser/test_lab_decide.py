@@ -75,11 +75,42 @@ def test_deny_from_the_panel_keeps_the_policy_reverted(lab, page, new_incident, 
     assert not incident.is_restored()
 
 
-def test_build_notebook_draws_the_state_machine(lab, page, screenshots):
+def test_build_notebook_an_exercise_typed_in_the_editor_then_the_whole_graph(lab, page, screenshots):
     notebook = lab.open(page, "notebooks/02_build_state_machine.ipynb")
-    # Every state, validated and drawn; stop before the last section, which would
-    # put the learner's definition into the session's shared stack.
-    last_state = notebook.index_of('sm.add("IncidentFailed"')
+    editor_cell = notebook.index_of('sm.editor("ChooseAction")')
+    notebook.run_all_above(editor_cell + 1)
+    editor = notebook.cells().nth(editor_cell).locator("textarea")
+    editor.scroll_into_view_if_needed()
+    # Wrong first: a fail-open Default. The live diagnostics say nothing is wrong with the JSON...
+    editor.fill('{"Type": "Choice", "Choices": [{"Variable": "$.taskresult.action", "StringEquals": "remedy", '
+                '"Next": "TempRemove"}], "Default": "AllowWithNotification"}')
+    output = notebook.cells().nth(editor_cell).locator(".jp-OutputArea")
+    output.get_by_text("No errors.").wait_for()
+    check = notebook.cells().nth(editor_cell + 1).locator(".jp-OutputArea")
+    notebook.run_cell(editor_cell + 1)
+    # ...but running it shows which input goes wrong.
+    check.get_by_text("went wrong on").wait_for()
+    assert "your state goes to AllowWithNotification; it should go to TempRemove" in check.inner_text()
+    check.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshots / "exercise_wrong.png"))
+    # A typo is caught while typing, with a did-you-mean.
+    editor.fill('{"Type": "Choice", "Choices": [{"Variable": "$.taskresult.action", "StringEquals": "alert", '
+                '"Next": "AllowWithNotification"}], "Default": "TempRemoval"}')
+    output.get_by_text("Did you mean 'TempRemove'?").wait_for()
+    editor.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshots / "exercise_typo.png"))
+    # The minimal right answer passes.
+    editor.fill('{"Type": "Choice", "Choices": [{"Variable": "$.taskresult.action", "StringEquals": "alert", '
+                '"Next": "AllowWithNotification"}], "Default": "TempRemove"}')
+    output.get_by_text("No errors.").wait_for()
+    notebook.run_cell(editor_cell + 1)
+    check.get_by_text("Correct: your ChooseAction behaves as it should").wait_for()
+    check.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshots / "exercise_right.png"))
+
+    # Then every state, validated and drawn (the other exercises untouched: the file's states stand in).
+    # Stop before the last section, which would deploy into the session's shared stack.
+    last_state = notebook.index_of("sm.add_remaining()")
     notebook.run_all_above(last_state + 1)
 
     output = notebook.cells().nth(last_state).locator(".jp-OutputArea")

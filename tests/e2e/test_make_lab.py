@@ -1,12 +1,13 @@
-"""`make lab`: the local cloud and JupyterLab start together and stop together."""
+"""`make lab`: the local cloud and JupyterLab start together, stop together, and a dead local cloud comes back."""
 
 from __future__ import annotations
 
+import json
 import os
-import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,42 +15,124 @@ import psutil
 import pytest
 import requests
 
-from workshop.localcloud.server import free_port
+from workshop.localcloud import credentials
+from workshop.localcloud.server import free_port, health
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "t0ken"
 
 
-def test_lab_and_local_cloud_start_and_stop_together(tmp_path):
-    lab_port, cloud_port = free_port(), free_port()
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTER_CONFIG_DIR=str(tmp_path / "config"))
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "run_lab.py"), "--port", str(cloud_port), "--lab-port", str(lab_port),
-         "--no-browser", "--IdentityProvider.token=t0ken"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        line = process.stdout.readline()
-        assert f"Local cloud ready at http://127.0.0.1:{cloud_port}" in line, line
-        deadline = time.monotonic() + 90
+class Lab:
+    """scripts/run_lab.py in its own process group, its terminal output collected line by line."""
+
+    def __init__(self, tmp_path):
+        self.lab_port, self.cloud_port = free_port(), free_port()
+        self.runtime = tmp_path / "runtime"
+        env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(self.runtime),
+                   JUPYTER_CONFIG_DIR=str(tmp_path / "config"))
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "run_lab.py"), "--port", str(self.cloud_port),
+             "--lab-port", str(self.lab_port), "--no-browser", f"--IdentityProvider.token={TOKEN}"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for_text(self, text: str, timeout: float = 90):
+        deadline = time.monotonic() + timeout
+        while text not in self.output:
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                pytest.fail(f"{text!r} never appeared:\n{self.output[-3000:]}")
+            time.sleep(0.2)
+
+    def api(self, method: str, path: str, **kwargs):
+        return requests.request(method, f"http://127.0.0.1:{self.lab_port}{path}", timeout=10,
+                                headers={"Authorization": f"token {TOKEN}"}, **kwargs)
+
+    def wait_for_lab(self, timeout: float = 90):
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"http://127.0.0.1:{lab_port}/api/status?token=t0ken", timeout=2).ok:
-                    break
+                if self.api("GET", "/api/status").ok:
+                    return
             except requests.RequestException:
                 time.sleep(0.3)
-        else:
-            pytest.fail("JupyterLab did not answer")
-        assert requests.get(f"http://127.0.0.1:{cloud_port}/_localcloud/health", timeout=5).json()["status"] == "ready"
-        children = psutil.Process(process.pid).children(recursive=True)
-        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in the terminal reaches the whole group
-        process.wait(timeout=60)
-        output = process.stdout.read()
-        assert "Stopping the local cloud." in output
-        gone, alive = psutil.wait_procs(children, timeout=30)
-        assert not alive, [p.cmdline() for p in alive]
-        with pytest.raises(requests.RequestException):
-            requests.get(f"http://127.0.0.1:{cloud_port}/_localcloud/health", timeout=2)
+        pytest.fail("JupyterLab did not answer")
+
+    def kill(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+@pytest.fixture
+def lab(tmp_path):
+    started = Lab(tmp_path)
+    try:
+        yield started
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        started.kill()
+
+
+def test_lab_and_local_cloud_start_and_stop_together(lab):
+    lab.wait_for_text(f"Local cloud ready at http://127.0.0.1:{lab.cloud_port}")
+    lab.wait_for_lab()
+    endpoint = f"http://127.0.0.1:{lab.cloud_port}"
+    assert health(endpoint)["status"] == "ready"
+    assert "Stop with Ctrl-C" in lab.output
+    children = psutil.Process(lab.process.pid).children(recursive=True)
+    os.killpg(lab.process.pid, signal.SIGINT)  # Ctrl-C in the terminal reaches the whole group
+    lab.process.wait(timeout=60)
+    lab.wait_for_text("Stopping the local cloud.", timeout=5)
+    gone, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive, [p.cmdline() for p in alive]
+    assert health(endpoint, timeout=2) is None
+
+
+def test_kernels_talk_over_ipc_not_tcp(lab):
+    from jupyter_client import BlockingKernelClient
+
+    lab.wait_for_lab()
+    started = lab.api("POST", "/api/kernels", json={"name": "python3"})
+    assert started.status_code == 201, started.text
+    kernel = started.json()
+    path = lab.runtime / f"kernel-{kernel['id']}.json"
+    connection = json.loads(path.read_text())
+    assert connection["transport"] == "ipc" and "/workshop-lab-" in connection["ip"]
+    assert Path(connection["ip"]).parent.stat().st_mode & 0o777 == 0o700
+    client = BlockingKernelClient(connection_file=str(path))
+    client.load_connection_file()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        printed = []
+        client.execute_interactive("print(6 * 7)", timeout=30,
+                                   output_hook=lambda msg: printed.append(msg["content"].get("text", "")))
+        assert "42" in "".join(printed)
+    finally:
+        client.stop_channels()
+    assert "Kernel is running over TCP" not in lab.output
+    assert lab.api("DELETE", f"/api/kernels/{kernel['id']}").status_code == 204
+
+
+def test_a_local_cloud_that_dies_comes_back_on_the_same_port_with_the_same_key(lab):
+    lab.wait_for_text(f"Local cloud ready at http://127.0.0.1:{lab.cloud_port}")
+    endpoint = f"http://127.0.0.1:{lab.cloud_port}"
+    before = credentials.read(endpoint)
+    pid = health(endpoint)["pid"]
+    assert psutil.Process(pid).ppid() == lab.process.pid  # the local cloud run_lab started
+    os.kill(pid, signal.SIGKILL)
+    lab.wait_for_text("The local cloud stopped (exit -9); starting it again on " + endpoint)
+    lab.wait_for_text(f"Local cloud running again at {endpoint} (restart 1).")
+    after = credentials.read(endpoint)
+    assert after.access_key_id == before.access_key_id and after.pid != before.pid
+    assert health(endpoint)["status"] == "ready" and health(endpoint)["pid"] == after.pid
+    assert "run 01_deploy.ipynb again" in lab.output

@@ -23,7 +23,11 @@ is replayed onto the `StateMachineBuilder(start_at=...)` it belongs to. A state
 given as an expression (e.g. an exercise's `check.used`) is taken from the
 reference definition, whose state is the exercise's right answer; literal
 states and machines written anywhere else in a notebook (answers, starters)
-are checked too.
+are checked too. A builder made with `StateMachineBuilder.from_reference()`
+gets its states from the reference by name (`add_given("A", ...)`,
+`add_remaining()`, `exercise("A", ...)`), as the kit does; the states its
+exercises start from and their typical wrong answers (`workshop.exercises`),
+each put in the reference machine, are cases of that notebook too.
 """
 
 from __future__ import annotations
@@ -109,6 +113,8 @@ class NotebookDefinitions:
         self.literals: dict[str, object] = {}  # variable -> literal value bound to it
         self.loose: list[tuple[str, dict, str | None]] = []  # (where, state or machine, state name if known)
         self.filled: list[str] = []
+        self.from_reference: set[str] = set()  # builders whose states come from the reference by name
+        self.exercise_cases = False
 
     def definitions(self) -> list[tuple[str, dict]]:
         notebook = json.loads(_read(self.path))
@@ -121,6 +127,14 @@ class NotebookDefinitions:
             if machine["States"]:
                 out.append((f"{variable}:built", machine))
         built = next((m for m in self.builders.values() if m["States"]), None)
+        if self.exercise_cases:
+            from workshop.exercises import STATE_EXERCISES
+
+            for name, exercise in STATE_EXERCISES.items():
+                state = self.reference.get("States", {}).get(name)
+                if state is not None:
+                    self.loose.append((f"exercise-{name}-start", exercise.starter(state), name))
+                    self.loose.append((f"exercise-{name}-wrong", exercise.wrong(state), name))
         for where, value, name in self.loose:
             if "States" in value:
                 out.append((where, value))
@@ -165,6 +179,13 @@ class NotebookDefinitions:
             self._visit(index, child)
 
     def _assign(self, variable: str, value: ast.AST):
+        if isinstance(value, ast.Call) and _call_name(value) == "from_reference":
+            machine = {"Comment": self.reference["Comment"]} if self.reference.get("Comment") else {}
+            machine.update({"StartAt": self.reference.get("StartAt"), "States": {}})
+            self.builders[variable] = machine
+            self.from_reference.add(variable)
+            self.exercise_cases = True
+            return
         if isinstance(value, ast.Call) and _call_name(value) == "StateMachineBuilder":
             start = next((_literal(k.value) for k in value.keywords if k.arg == "start_at"), None)
             if start is None and value.args:
@@ -180,6 +201,17 @@ class NotebookDefinitions:
 
     def _call(self, index: int, call: ast.Call):
         target = call.func
+        if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+                and target.value.id in self.from_reference):
+            states = self.builders[target.value.id]["States"]
+            known = self.reference.get("States", {})
+            if target.attr == "add_remaining":
+                states.update({n: s for n, s in known.items() if n not in states})
+                return
+            if target.attr in ("add_given", "exercise"):
+                names = [_literal(a) for a in (call.args if target.attr == "add_given" else call.args[:1])]
+                states.update({n: known[n] for n in names if isinstance(n, str) and n in known})
+                return
         if not (isinstance(target, ast.Attribute) and target.attr == "add" and isinstance(target.value, ast.Name)
                 and target.value.id in self.builders and len(call.args) >= 2):
             name = next((_literal(k.value) for k in call.keywords if k.arg in ("state_name", "name")), None)

@@ -128,7 +128,7 @@ def _diagnostic_text(diagnostics: list) -> str:
 def _load_definition(request: dict) -> tuple[str, dict, dict | None]:
     """(state name, state, whole machine or None) after validating the definition."""
     from workshop.asl.source import JsonTextError, load_json
-    from workshop.asl.validator import validate
+    from workshop.asl.validator import validate, validate_state
 
     text = request.get("definition")
     if text is None or (isinstance(text, str) and not text.strip()):
@@ -171,7 +171,8 @@ def _load_definition(request: dict) -> tuple[str, dict, dict | None]:
         raise InvalidDefinition("Invalid State Machine Definition: the state has no \"Type\" field (one of "
                                 f"{', '.join(TESTABLE_TYPES)}).")
     name = DEFAULT_STATE_NAME
-    result = validate({"StartAt": name, "States": {name: doc}})
+    # The text, not the parsed dict: a key written twice is an error (json keeps only the last one).
+    result = validate_state(text if isinstance(text, str) else doc, name)
     # Next/Default/Catch targets live in the machine the state will join, not here.
     errors = [d for d in result["diagnostics"]
               if d["severity"] == "ERROR" and d["code"] not in ("MISSING_TRANSITION_TARGET", "MISSING_END_STATE")]
@@ -928,9 +929,9 @@ def test_state(request: dict, *, substitutions: dict | None = None) -> dict:
         raise ValidationException("The request must be a dict of TestState parameters (definition, input, ...).")
     request = dict(request)
     if substitutions and isinstance(request.get("definition"), str):
-        from workshop.builder import substitute
+        from workshop.asl.substitution import substitute_text
 
-        request["definition"] = json.dumps(substitute(json.loads(request["definition"]), substitutions))
+        request["definition"] = substitute_text(request["definition"], substitutions)
     level = request.get("inspectionLevel") or "INFO"
     if level not in INSPECTION_LEVELS:
         raise ValidationException(f"inspectionLevel must be one of {', '.join(INSPECTION_LEVELS)}, not '{level}'.")
@@ -944,7 +945,7 @@ def test_state(request: dict, *, substitutions: dict | None = None) -> dict:
         names = ", ".join(sorted(set(leftover)))
         raise InvalidDefinition(f"Invalid State Machine Definition: the state still contains the placeholder(s) "
                                 f"{names}; substitute them first (test_state(..., substitutions=...) or "
-                                "workshop.builder.substitute) as `sam deploy` does.")
+                                "workshop.asl.substitution.substitute) as `sam deploy` does.")
     raw = _json_text(request.get("input"), "input", InvalidExecutionInput, default={})
     mock = _read_mock(request, state, state_type)
     if state_type in MOCKABLE_TYPES and mock is None:

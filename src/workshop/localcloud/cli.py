@@ -43,6 +43,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_sam_bucket_policy() -> None:
+    """Drop moto's two lines about AWS::S3::BucketPolicy, which only SAM's own artifact-bucket stack
+    (`--resolve-s3`) uses here: moto does not model bucket policies, and nothing local needs one. Every
+    other resource type moto cannot create still warns."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r".*AWS::S3::BucketPolicy.*", category=UserWarning)
+
+    class DropBucketPolicy(logging.Filter):
+        def filter(self, record):
+            return "AWS::S3::BucketPolicy" not in record.getMessage()
+
+    logging.getLogger("moto").addFilter(DropBucketPolicy())
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("--port") or argv[0] == "--verbose":
@@ -59,6 +74,7 @@ def main(argv=None) -> int:
             # samtranslator's metrics notes and the ASL engine's "IsPresent: no such path" are noise here
             logging.getLogger("samtranslator").setLevel(logging.ERROR)
             logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+            _quiet_sam_bucket_policy()
         like_aws = None
         if args.like_aws:
             from .aws_like import DEFAULT_SETTINGS, Settings, parse_delay

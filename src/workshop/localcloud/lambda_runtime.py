@@ -135,6 +135,7 @@ class Worker:
         date = time.strftime("%Y/%m/%d", time.gmtime())
         self.log_stream = f"{date}/[{spec.version}]{self.id}"
         self.interpreter = launch.executable
+        self.note = launch.note
         command, task_root = sandbox.wrap(list(launch.command), code_dir, read_only=list(launch.read_only))
         sandboxed = task_root != code_dir
         # Without a sandbox HOME is a fresh folder of its own; inside one, the private /tmp.
@@ -252,6 +253,7 @@ class LambdaRuntime:
         self._lock = threading.Condition()
         self._code_root = tempfile.mkdtemp(prefix="localcloud-lambda-")
         self._setup_lock = threading.Lock()
+        self._notes_said: set[str] = set()
         self.cold_starts = 0
         self.isolation = None  # said in the log at the first cold start
 
@@ -297,6 +299,9 @@ class LambdaRuntime:
                     log.warning("Lambda isolation: %s", self.isolation)
                 launch = runtimes.launch_for(spec.runtime, getattr(fn, "package_type", None),
                                              kit_links=os.path.join(self._code_root, "kit-libraries"))
+                if launch.note and launch.note not in self._notes_said:
+                    self._notes_said.add(launch.note)
+                    log.warning("%s", launch.note)
             worker = Worker(spec, self._code_dir(fn, spec), self.endpoint, launch)
         finally:
             with self._lock:
@@ -353,6 +358,8 @@ class LambdaRuntime:
         init_ms = worker.init_ms if worker.first_call else None
         worker.first_call = False
         lines = [f"INIT_START Runtime Version: {spec.runtime} Interpreter: {worker.interpreter}"] if init_ms else []
+        if init_ms and worker.note:
+            lines.append(f"[WARNING] {worker.note}")
         lines += [line for line in worker.init_logs.splitlines()] if init_ms else []
         lines.append(f"START RequestId: {request_id} Version: {spec.version}")
         if worker.init_error:

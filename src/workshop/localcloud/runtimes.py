@@ -9,7 +9,11 @@ A function's `Runtime` decides how its worker starts (`launch_for`):
   interpreter from the pinned `tools/lambda-runtimes/python/requirements-3.X.txt`
   (`make lambda-runtimes`). Without that folder the kit's own boto3 is linked
   in when it supports the interpreter (a `pip install` of the kit), else the
-  runtime is refused.
+  runtime is refused. When that Python is not installed at all, the function
+  runs on the local cloud's own Python instead (a *stand-in*), and its logs
+  and the server's say so: Binder and many laptops have no python3.13, and
+  the workshop's functions run on any Python 3.11+. `LOCALCLOUD_STRICT_RUNTIMES=1`
+  refuses such a function instead, naming what to install.
 * `nodejs18.x` ... `nodejs24.x` - `node` (18 or later) running
   `lambda_worker.js`; `@aws-sdk/*` clients resolve to the AWS SDK for
   JavaScript v3 installed from `tools/lambda-runtimes/nodejs/package-lock.json`
@@ -22,7 +26,8 @@ so to CloudFormation and `sam deploy`) with a message naming the runtime and
 what to install, never with an import error at the first invoke: runtimes AWS
 itself no longer accepts (nodejs16.x and older, python3.8 and older, ...),
 languages the local cloud has no worker for (java, dotnet, ruby, go,
-provided.*), container images, and a Python or Node.js this machine lacks.
+provided.*), container images, and a Node.js this machine lacks (a Python it lacks too, with
+`LOCALCLOUD_STRICT_RUNTIMES=1`).
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ class Launch:
     read_only: tuple[str, ...]  # what a sandbox must bind for the command to run
     environment: dict = field(default_factory=dict, hash=False, compare=False)
     libraries: str = ""  # the runtime-provided library folder ("" when none)
+    note: str = ""  # said in the function's INIT log lines (e.g. a stand-in interpreter)
 
 
 # --- where the libraries live -------------------------------------------------------
@@ -269,6 +275,13 @@ def launch_for(runtime: str | None, package_type: str | None = "Zip", kit_links:
 
 def _python_launch(runtime: str, version: str, kit_links: str | None) -> Launch:
     interpreter = find_python(version)
+    own = "%d.%d" % sys.version_info[:2]
+    if interpreter is None and not os.environ.get("LOCALCLOUD_STRICT_RUNTIMES"):
+        launch = _python_launch(runtime, own, kit_links)
+        note = (f"Python {version} is not installed here: {runtime} runs on the local cloud's Python {own} "
+                f"instead (install python{version} for an exact match; LOCALCLOUD_STRICT_RUNTIMES=1 refuses)")
+        return Launch(launch.language, launch.command, launch.executable, launch.read_only,
+                      launch.environment, launch.libraries, note)
     if interpreter is None:
         raise UnsupportedRuntime(
             f"runtime {runtime}: Python {version} is not installed on this machine. Install it so that "

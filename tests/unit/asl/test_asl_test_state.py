@@ -547,3 +547,12 @@ def test_ask_user_needs_its_timeout_seconds_path():
     assert response["status"] == "FAILED"
     assert response["error"] == "States.Runtime"
     assert "approvalTimeoutSeconds" in response["cause"]
+
+
+def test_a_single_state_with_a_key_written_twice_is_refused():
+    text = '{"Type": "Pass", "Result": {"a": 1}, "Result": {"b": 2}, "End": true}'
+    with pytest.raises(ts.InvalidDefinition, match="DUPLICATE_JSON_KEY at /Result"):
+        ts.test_state({"definition": text})
+    placeholder = '{"Type": "Pass", "Result": "${Value}", "Result": "${Value}", "End": true}'
+    with pytest.raises(ts.InvalidDefinition, match="DUPLICATE_JSON_KEY"):
+        ts.test_state({"definition": placeholder}, substitutions={"Value": "x"})

@@ -266,3 +266,50 @@ def test_fields_go_only_to_an_http_url(url):
     result = post_decision(url, {"token": "secret-token"}, "allow", timeout=2)
     assert result.status == 0 and result.title == "Not an approval link" and "ApproveUrl" in result.message
     assert "secret-token" not in result.message
+
+
+# --- nothing on the page stays "waiting" once decided ----------------------------------------------------
+
+
+def test_after_a_decision_the_header_snapshot_and_repr_say_it_was_decided(cloud):
+    cloud.asked()
+    panel = cloud.panel(wait_after_decision=0)
+    assert "1 approval(s) waiting" in panel._header_widget.value
+    panel.press("deny")
+    assert "No approval is waiting any more" in panel._header_widget.value
+    assert "1 decided here" in panel.html() and "approval(s) waiting" not in panel.html()
+    assert "decided: deny" in repr(panel)
+    assert panel.waiting() == [] and panel.decision_for(panel.pending[0].execution_arn).decision == "deny"
+    with pytest.raises(LookupError):
+        panel.press("allow")  # nothing is waiting any more: a second press does not reach the decided one
+
+
+def test_the_email_view_follows_the_panels_decision(cloud):
+    from workshop.mail import Email
+
+    cloud.asked()
+    panel = cloud.panel(wait_after_decision=0)
+    approval = panel.pending[0]
+    shown = []
+
+    class Tracked(Email):
+        def update_display(self):
+            shown.append(self._repr_html_())
+
+    def status():
+        result = panel.decision_for(approval.execution_arn)
+        return "Open" if result is None else f"Already decided: {result.decision}"
+
+    email = Tracked({"to": "a@example.com", "subject": "Approval needed", "sent_at": "now", "body": "links"},
+                    status=status)
+    panel.views.append(email)
+    assert "Open" in repr(email)
+    panel.press("allow")
+    assert shown and "Already decided: allow" in shown[-1]
+
+
+def test_no_waiting_request_means_no_open_email(cloud):
+    from workshop.mail import approval_email
+
+    email = approval_email(cloud=None, panel=cloud.panel())
+    assert email.message is None and "No approval is waiting" in repr(email)

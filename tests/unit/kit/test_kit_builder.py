@@ -1,11 +1,12 @@
-"""Building the state machine cell by cell: diagnostics, substitutions, comparison, the exercise."""
+"""Building the state machine cell by cell: diagnostics, substitutions, comparison, exercises, deploying."""
 
 import json
 
 import pytest
 
-from workshop.builder import (DEFAULT_SUBSTITUTIONS, StateMachineBuilder, check_exercise, reference_definition,
+from workshop.builder import (DEFAULT_SUBSTITUTIONS, DefinitionNotValid, StateMachineBuilder, reference_definition,
                               split_diagnostics, substitute, substitutions_from, try_state)
+from workshop.exercises import STATE_EXERCISES, exercise_answers
 
 
 def test_a_next_to_a_state_not_written_yet_is_still_to_build_not_an_error():
@@ -16,7 +17,7 @@ def test_a_next_to_a_state_not_written_yet_is_still_to_build_not_an_error():
     assert "MISSING_TRANSITION_TARGET" in codes and codes <= {"MISSING_TRANSITION_TARGET", "MISSING_END_STATE"}
     done = sm.add("Second", {"Type": "Succeed"})
     assert done.parts == {"errors": [], "still_to_build": [], "warnings": []}
-    assert "Valid" in done._repr_mimebundle_()["text/html"]
+    assert "No errors." in done._repr_mimebundle_()["text/html"]
 
 
 def test_a_real_mistake_is_an_error():
@@ -58,25 +59,6 @@ def test_substitutions_are_read_back_from_a_deployed_definition():
     deployed = substitute(reference, values)
     assert substitutions_from(reference, deployed) == values
     assert "States.StringToJson('42')" in json.dumps(deployed)
-
-
-def test_exercise_without_answer_uses_the_solution_and_says_so():
-    solution = reference_definition()["States"]["ChooseAction"]
-    check = check_exercise(None, solution, "ChooseAction")
-    assert not check.ok and check.used == solution and "solution was used" in repr(check)
-
-
-def test_exercise_right_answer_ignores_comments():
-    solution = reference_definition()["States"]["ChooseAction"]
-    answer = {**json.loads(json.dumps(solution)), "Comment": "mine"}
-    assert check_exercise(answer, solution, "ChooseAction").ok
-
-
-def test_exercise_wrong_answer_says_where_to_look():
-    solution = reference_definition()["States"]["ChooseAction"]
-    answer = {**solution, "Default": "AllowWithNotification"}
-    check = check_exercise(answer, solution, "ChooseAction")
-    assert not check.ok and "look again at Default" in check.message
 
 
 def test_split_diagnostics_by_kind():
@@ -137,3 +119,114 @@ def test_try_state_shows_the_output_when_testate_answers():
     result = try_state(WithTestState(), sm, "P", {"a": 1})
     assert result.supported and "SUCCEEDED" in result._repr_html_() and '&quot;b&quot;: 1' in result._repr_html_()
     assert json.loads(calls["definition"])["Type"] == "Pass" and json.loads(calls["input"]) == {"a": 1}
+
+
+# --- a plan: the states the notebook will add -----------------------------------------------------------
+
+
+def _planned():
+    return StateMachineBuilder.from_reference()
+
+
+def test_a_next_to_a_planned_state_is_still_to_build_and_a_typo_is_an_error_with_a_did_you_mean():
+    sm = _planned()
+    step = sm.add_given("CheckEvent", "WhichChange", "ReportUnrecognisedEvent", "InvalidEvent", "CreatePolicyTarget",
+                        "ModifyState")
+    assert step.errors == []
+    assert [d["message"] for d in step.parts["still_to_build"] if d["code"] == "MISSING_TRANSITION_TARGET"
+            and "ValidatePolicy" in d["message"]] == ["'ValidatePolicy' comes later in this notebook."]
+    typo = sm.add("ValidatePolicy", {**sm.reference_state("ValidatePolicy"), "Next": "ChooseActoin"})
+    assert [d["code"] for d in typo.errors] == ["MISSING_TRANSITION_TARGET"]
+    assert "Did you mean 'ChooseAction'?" in typo.errors[0]["message"]
+    assert "Existing states are" not in typo.errors[0]["message"]  # one list of states, at the end of a step
+    html = typo._repr_mimebundle_()["text/html"]
+    assert "1 error(s)" in html and "States so far (7 of 30)" in html
+
+
+def test_no_end_state_and_unreachable_wait_for_the_plan_then_are_errors():
+    sm = StateMachineBuilder("A", plan=["A", "B"])
+    first = sm.add("A", {"Type": "Pass", "Next": "B"})
+    assert {d["code"] for d in first.parts["still_to_build"]} == {"MISSING_TRANSITION_TARGET", "MISSING_END_STATE"}
+    done = sm.add("B", {"Type": "Pass", "Next": "A"})
+    assert [d["code"] for d in done.errors] == ["MISSING_END_STATE"]
+
+
+def test_a_single_state_gets_no_whole_machine_diagnostics():
+    from workshop.asl.validator import validate_state
+
+    state = {"Type": "Choice", "Choices": [{"Variable": "$.a", "StringEquals": "b", "Next": "TempRemove"}],
+             "Default": "TempRemoval"}
+    machine = {"StartAt": "ChooseAction", "States": {"ChooseAction": state}}
+    parts = split_diagnostics(validate_state(state, "ChooseAction")["diagnostics"], machine,
+                              plan=list(reference_definition()["States"]), single_state="ChooseAction")
+    assert [d["code"] for d in parts["errors"]] == ["MISSING_TRANSITION_TARGET"]  # the typo only
+    assert parts["still_to_build"] == [] and "TempRemove'?" in parts["errors"][0]["message"]
+
+
+def test_given_states_come_from_the_file_by_name_shown_folded():
+    sm = _planned()
+    step = sm.add_given("ModifyState")
+    assert sm.definition["States"]["ModifyState"] == reference_definition()["States"]["ModifyState"]
+    assert "<details><summary><code>ModifyState</code> · Pass" in step._repr_mimebundle_()["text/html"]
+    with pytest.raises(KeyError, match="did you mean 'ModifyState'"):
+        sm.add_given("ModifyStat")
+
+
+def test_add_remaining_fast_forwards_to_the_whole_file():
+    sm = _planned()
+    sm.add_given("CheckEvent")
+    last = sm.add_remaining()
+    assert last.parts == {"errors": [], "still_to_build": [], "warnings": []}
+    assert sm.compare().identical
+
+
+def test_a_failing_exercise_keeps_the_files_state_and_a_passing_one_is_used():
+    sm = _planned()
+    reference = reference_definition()["States"]["ChooseAction"]
+    wrong = sm.exercise("ChooseAction", exercise_answers("wrong")["ChooseAction"])
+    assert not wrong.ok and sm.definition["States"]["ChooseAction"] == reference
+    assert "The machine keeps the file's ChooseAction" in wrong.message
+    mine = {"Type": "Choice", "Choices": [
+        {"Variable": "$.taskresult.action", "StringEquals": "alert", "Next": "AllowWithNotification"}],
+        "Default": "TempRemove"}
+    right = sm.exercise("ChooseAction", mine)
+    assert right.ok and sm.definition["States"]["ChooseAction"] == mine
+
+
+def test_deploy_is_refused_until_every_exercise_passed_unless_asked():
+    class Cloud:
+        calls = []
+
+        def client(self, name):
+            cloud = self
+
+            class Client:
+                def update_state_machine(self, **kwargs):
+                    cloud.calls.append(kwargs)
+
+                def describe_state_machine(self, **kwargs):
+                    return {"name": "SM"}
+            return Client()
+
+    cloud = Cloud()
+    sm = _planned()
+    sm.add_remaining()
+    refused = sm.deploy(cloud, "arn:sm")
+    assert not refused.deployed and cloud.calls == []
+    assert all(name in refused.message for name in STATE_EXERCISES) and "deploy_anyway" in refused.message
+    anyway = sm.deploy(cloud, "arn:sm", anyway=True)
+    assert anyway.deployed and len(cloud.calls) == 1 and "deployed anyway" in anyway.message
+    for name, answer in exercise_answers("right").items():
+        if name in STATE_EXERCISES:
+            assert sm.exercise(name, answer).ok
+    done = sm.deploy(cloud, "arn:sm")
+    assert done.deployed and "identical to the file: True" in repr(done)
+    assert json.loads(cloud.calls[-1]["definition"]) == substitute(reference_definition(), sm.substitutions)
+
+
+def test_an_incomplete_definition_is_not_deployed():
+    sm = _planned()
+    sm.add_given("CheckEvent")
+    with pytest.raises(DefinitionNotValid, match="not complete and valid") as caught:
+        sm.deploy(None, "arn:sm", anyway=True)
+    assert "Traceback" not in "".join(caught.value._render_traceback_())

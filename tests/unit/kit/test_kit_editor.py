@@ -180,3 +180,32 @@ def test_the_editor_carries_a_static_snapshot_for_html_exports():
     bundle = editor._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "TempRemove" in bundle["text/html"] and "<svg" in bundle["text/html"]
+
+
+# --- with a plan: the states the machine will have ---------------------------------------------------------
+
+PLAN = ["CheckEvent", "ValidatePolicy", "ChooseAction", "TempRemove", "AllowWithNotification"]
+
+
+def test_with_a_plan_a_typo_is_an_error_with_a_did_you_mean_and_planned_targets_are_not_listed():
+    editor = asl_editor({"Type": "Choice", "Choices": [
+        {"Variable": "$.taskresult.action", "StringEquals": "alert", "Next": "AllowWithNotification"}],
+        "Default": "TempRemoval"}, debounce_ms=0, state_name="ChooseAction", plan=PLAN)
+    analysis = editor.analysis
+    assert [(d["code"], d["location"]) for d in analysis["errors"]] == [("MISSING_TRANSITION_TARGET", "/Default")]
+    assert "Did you mean 'TempRemove'?" in analysis["errors"][0]["message"]
+    assert analysis["still_to_build"] == []  # AllowWithNotification is planned: nothing to say about it
+    assert "MISSING_END_STATE" not in editor.diagnostics.value  # not for a lone state
+
+
+def test_a_key_written_twice_in_the_editor_is_an_error():
+    editor = asl_editor('{"Type": "Pass", "Next": "A", "Next": "B"}', debounce_ms=0)
+    assert [d["code"] for d in editor.analysis["errors"]] == ["DUPLICATE_JSON_KEY"]
+    assert editor.analysis["errors"][0]["location"] == "/Next"
+
+
+def test_a_whole_machine_with_a_plan_sorts_its_diagnostics_too():
+    text = '{"StartAt": "CheckEvent", "States": {"CheckEvent": {"Type": "Pass", "Next": "ValidatePolicy"}}}'
+    analysis = analyse(text, plan=PLAN)
+    assert analysis["errors"] == [] and {d["code"] for d in analysis["still_to_build"]} == {
+        "MISSING_TRANSITION_TARGET", "MISSING_END_STATE"}

@@ -109,3 +109,23 @@ def test_execution_graph_is_a_coloured_svg_and_mermaid_bundle():
     bundle = execution_graph(history, definition)._repr_mimebundle_()
     assert bundle["image/svg+xml"].lstrip().startswith("<svg")
     assert "text/vnd.mermaid" in bundle
+
+
+def test_the_full_event_table_is_folded_under_the_state_table():
+    history = remediation_approved().history()
+    page = state_table(history, events=True)._repr_html_()
+    assert f"<details><summary>Show all {len(history.events)} events" in page
+    assert "TaskStateEntered" in page or "LambdaFunctionSucceeded" in page
+
+
+def test_the_legend_names_only_the_colours_the_graph_uses():
+    from workshop.history import execution_graph
+
+    definition = json.load(open("statemachine/security_orchestrator.asl.json"))
+    waiting = execution_graph(remediation_waiting().history(), definition)._repr_mimebundle_()["text/html"]
+    assert "blue: in progress" in waiting and "green: succeeded" in waiting and "grey: not run" in waiting
+    assert "orange: failed" not in waiting and "red: failed" not in waiting
+    assert "orange dashed arrows" in waiting  # the Catch edges are orange in every graph
+    caught = (HistoryBuilder().passes("CheckEvent", "ModifyState")
+              .lambda_fails("ValidatePolicy", error="Boom", exit_event=False).fail("Boom").history())
+    assert "red: failed" in execution_graph(caught, definition)._repr_mimebundle_()["text/html"]

@@ -48,12 +48,45 @@ def test_notebooks_where_a_human_decides_have_a_decision_parameter():
     assert papermill.inspect_notebook(str(ROOT / "notebooks" / "04_decide.ipynb"))["decision"]["default"] == "None"
 
 
+def test_notebooks_with_exercises_take_their_answers_as_a_parameter():
+    import papermill
+
+    from workshop.notebook_run import has_exercises
+
+    for path in NOTEBOOKS:
+        if has_exercises(path):
+            params = papermill.inspect_notebook(str(path))
+            assert "answers" in params or "decision" in params, path.stem
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_code_cells_are_short(path):
     notebook = nbformat.read(str(path), as_version=4)
     for cell in notebook.cells:
-        if cell.cell_type == "code" and not cell.source.startswith("sm.add("):
+        if cell.cell_type == "code":
             assert len(cell.source.splitlines()) <= 12, cell.source
+
+
+def test_notebook_02_takes_every_given_state_from_the_file_by_name():
+    """No state is written out in the notebook: a change to the file flows through."""
+    import ast
+
+    notebook = nbformat.read(str(ROOT / "notebooks" / "02_build_state_machine.ipynb"), as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.Dict):
+                keys = {k.value for k in node.keys if isinstance(k, ast.Constant)}
+                assert "Type" not in keys and "States" not in keys, cell.source
+
+
+def test_at_least_five_exercises_across_the_notebooks_each_with_its_check_cell():
+    tagged = {path.stem: [c for c in nbformat.read(str(path), as_version=4).cells
+                          if "exercise" in c.metadata.get("tags", [])] for path in NOTEBOOKS}
+    checks = [c for cells in tagged.values() for c in cells]
+    assert len(checks) >= 5 and sum(bool(cells) for cells in tagged.values()) >= 3, tagged
+    assert all(c.cell_type == "code" for c in checks)
 
 
 def test_summary_lines_come_from_stdout_of_tagged_cells():

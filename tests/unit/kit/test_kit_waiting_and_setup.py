@@ -105,3 +105,47 @@ def test_aws_target_outside_us_east_1_and_without_credentials(monkeypatch, tmp_p
     assert "[FAIL] AWS account: no AWS credentials found" in text and "aws configure" in text
     assert [c.name for c in report.problems()] == ["AWS account"]  # the region alone never stops the workshop
     assert "problem(s)" in report._repr_html_() and "⚠️" in report._repr_html_()
+
+
+def test_the_bar_shows_progress_from_the_start_and_never_0_of_0():
+    import io
+    import time as real_time
+
+    from tqdm import tqdm
+
+    from workshop import waiting
+
+    seen = []
+
+    class Capture(tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, file=io.StringIO(), **kwargs)
+
+        def refresh(self, *args, **kwargs):
+            seen.append(str(self))
+            return super().refresh(*args, **kwargs)
+
+    original = waiting._Progress.__init__
+
+    def patched(self, what, timeout, clock):
+        import tqdm.auto
+
+        saved = tqdm.auto.tqdm
+        tqdm.auto.tqdm = Capture
+        try:
+            original(self, what, timeout, clock)
+        finally:
+            tqdm.auto.tqdm = saved
+
+    waiting._Progress.__init__ = patched
+    try:
+        started = real_time.monotonic()
+        value = waiting.wait_for(lambda: real_time.sleep(1.3) or "done", what="a slow check", timeout=10)
+    finally:
+        waiting._Progress.__init__ = original
+    assert value == "done" and real_time.monotonic() - started >= 1.2
+    first = next(line for line in seen if "of at most" in line)
+    assert " 0 s of at most 10 s" in first  # shown at once, before the first check returns
+    assert any("1 s of at most 10 s" in line for line in seen)  # it ticked while the check blocked
+    assert "done in 1." in seen[-1]
+    assert not any("0/0" in line for line in seen)

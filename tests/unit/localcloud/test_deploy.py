@@ -24,7 +24,7 @@ def test_the_cli_prints_the_problem_and_exits_1(capsys):
     from workshop.localcloud.server import free_port
 
     assert deploy.main(["--endpoint", f"http://127.0.0.1:{free_port()}"]) == 1
-    assert "the local cloud is not running" in capsys.readouterr().err
+    assert "is not answering" in capsys.readouterr().err
 
 
 def test_a_missing_sam_is_explained(monkeypatch, tmp_path):
@@ -75,6 +75,19 @@ def test_the_local_environment_points_sam_at_the_endpoint(tmp_path, monkeypatch)
     assert env["AWS_DEFAULT_REGION"] == env["AWS_REGION"] == "us-east-1"
     assert env["AWS_ACCESS_KEY_ID"] == key.access_key_id and env["AWS_SECRET_ACCESS_KEY"] == key.secret_access_key
     assert "AWS_PROFILE" not in env and env["PATH"] == "/bin"
+
+
+def test_a_local_cloud_that_stops_during_sam_deploy_stops_it_at_once(tmp_path):
+    """sam retries a vanished endpoint for half a minute in silence; the deploy says why it stopped instead."""
+    from workshop.localcloud.server import free_port
+
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing answers there: as if it just died
+    marker = tmp_path / "finished"
+    command = [sys.executable, "-c", f"import time; time.sleep(60); open({str(marker)!r}, 'w').close()"]
+    with pytest.raises(deploy.DeployError, match="is not answering") as caught:
+        deploy._run(command, dict(os.environ), tmp_path, io.StringIO(), endpoint=endpoint)
+    assert not marker.exists()  # the command was stopped, not waited for
+    assert "it stopped during" in str(caught.value) and "make local" in str(caught.value)
 
 
 def test_the_aws_environment_keeps_the_profile_and_drops_every_endpoint_url(monkeypatch):

@@ -1,5 +1,6 @@
 """Which runtimes run here: each Python with its own boto3, Node.js, and clear refusals for the rest."""
 
+import base64
 import json
 
 import boto3
@@ -104,12 +105,31 @@ def test_a_runtime_the_local_cloud_cannot_run_is_refused_at_create_function(lam,
         lam.get_function(FunctionName="nope")
 
 
-def test_a_python_that_is_not_installed_is_refused_naming_what_to_install(lam, monkeypatch):
+def test_a_python_that_is_not_installed_is_refused_naming_what_to_install_when_strict(lam, monkeypatch):
     real = runtimes.find_python
     monkeypatch.setattr(runtimes, "find_python", lambda version: None if version == "3.12" else real(version))
+    monkeypatch.setenv("LOCALCLOUD_STRICT_RUNTIMES", "1")
     with pytest.raises(ClientError, match=r"runtime python3\.12: Python 3\.12 is not installed on this machine.*"
                                           r"pyenv install 3\.12"):
         lam.create("py312", "python3.12")
+
+
+def test_a_python_that_is_not_installed_runs_on_the_local_clouds_own_and_says_so(lam, monkeypatch):
+    """Binder and many laptops have no python3.13: the workshop's functions must still run there."""
+    import sys
+
+    own = "%d.%d" % sys.version_info[:2]
+    real = runtimes.find_python
+    monkeypatch.setattr(runtimes, "find_python", lambda version: None if version == "3.12" else real(version))
+    launch = runtimes.launch_for("python3.12")
+    assert launch.executable == real(own)
+    assert "Python 3.12 is not installed here" in launch.note and f"Python {own}" in launch.note
+    lam.create("py312", "python3.12")
+    response = lam.invoke(FunctionName="py312", Payload=b"{}", LogType="Tail")
+    ran = json.loads(response["Payload"].read())
+    assert "FunctionError" not in response and ran["python"] == own and ran["boto3"]
+    logs = base64.b64decode(response["LogResult"]).decode()
+    assert "Python 3.12 is not installed here" in logs
 
 
 def test_without_node_a_nodejs_function_is_refused_naming_what_to_install(lam, monkeypatch):
