@@ -116,7 +116,7 @@ def test_wrong_answers_say_which_input_went_wrong_and_are_not_deployed(workshop_
     assert "With action = 'alert', your state fails with States.Runtime (Invalid path '$.action'" in verdicts
     assert "your state retries NoSuchEntity; it should catch NoSuchEntity and go to NotifyFailure" in verdicts
     assert "the Lambda was sent no task token" in verdicts
-    assert "eventId, eventName, policy and 3 more are missing" in verdicts
+    assert "eventId, eventName, eventTime and 4 more are missing" in verdicts
     assert verdicts.count("The machine keeps the file's") >= 4
     assert "Not deployed: 4 exercise(s) have not passed yet" in _text("02_build_state_machine", WRONG)
 
