@@ -14,6 +14,10 @@ run() -> dict with
                                  approval asked (e-mail in the mailbox); then checked:
 * burst_unreverted / _lost / _doubled  policies not reverted / without their e-mail or
                                  incident / with more than one of either (all 0 when right)
+* burst_server_cpu_ms_per_incident  the server process's CPU time over the timed burst, per
+                                 incident: steadier than the rate on a shared machine, and the
+                                 bound on it (one Python process: 1000 / this = incidents/s
+                                 at best)
 * deploy_s                       sam build + sam deploy of the stack
 """
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -82,6 +87,16 @@ def _reverted(iam, arn):
     return iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"] != "v1"
 
 
+def _process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of process `pid` (Linux /proc; None elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _burst(cloud, kwargs: dict, burst: int, threads: int) -> dict:
     """`burst` bad policies from `threads` threads; timed until each is reverted and its approval asked.
 
@@ -104,6 +119,7 @@ def _burst(cloud, kwargs: dict, burst: int, threads: int) -> dict:
         return [m for m in read_mailbox(cloud.endpoint, credentials=cloud.credentials)
                 if m["subject"].startswith("Approval needed") and prefix in m["body"]]
 
+    cpu_before = _process_cpu_s(cloud.proc.pid)
     started = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
         arns = list(pool.map(create, range(burst)))
@@ -113,6 +129,7 @@ def _burst(cloud, kwargs: dict, burst: int, threads: int) -> dict:
         time.sleep(0.05)
         mails = asked()
     elapsed = time.perf_counter() - started
+    cpu_after = _process_cpu_s(cloud.proc.pid)
 
     iam = boto3.client("iam", **kwargs)
     sfn = boto3.client("stepfunctions", **kwargs)
@@ -130,7 +147,9 @@ def _burst(cloud, kwargs: dict, burst: int, threads: int) -> dict:
     return {"burst_incidents_per_s": round(sum(1 for n in mails_per_policy.values() if n) / elapsed, 2),
             "burst_unreverted": sum(1 for arn in arns if not _reverted(iam, arn)),
             "burst_lost": sum(1 for arn in arns if not mails_per_policy[arn] or not incidents[arn]),
-            "burst_doubled": sum(1 for arn in arns if mails_per_policy[arn] > 1 or incidents[arn] > 1)}
+            "burst_doubled": sum(1 for arn in arns if mails_per_policy[arn] > 1 or incidents[arn] > 1),
+            "burst_server_cpu_ms_per_incident": (round((cpu_after - cpu_before) * 1000 / burst, 1)
+                                                 if cpu_before is not None and cpu_after is not None else None)}
 
 
 def bench_incidents(sequential: int = 20, burst: int = 50, threads: int = 8) -> dict:

@@ -18,6 +18,7 @@ page: fetching them (as e-mail scanners do) decides nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -182,6 +183,25 @@ def decision_secret() -> bytes:
     return _secret_cache[arn]
 
 
+# SDK clients are made once per sandbox and kept for its warm calls (AWS's advice: initialise
+# them outside the handler); again only when the region, endpoint or key changes (tests do).
+_SANDBOX_ENV = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID")
+
+
+def _sandbox() -> tuple:
+    return tuple(os.environ.get(name) for name in _SANDBOX_ENV)
+
+
+@functools.lru_cache(maxsize=4)
+def _dynamodb_for(_environment: tuple):
+    return boto3.client("dynamodb")
+
+
+@functools.lru_cache(maxsize=4)
+def _sns_for(_environment: tuple):
+    return boto3.client("sns")
+
+
 def keep_token(dynamodb, table: str, incident_id: str, execution_arn: str, token: str, expires: datetime) -> dict:
     """Store the task token in the incident (only the execution that holds it, only before a decision)."""
     try:
@@ -212,12 +232,12 @@ def handler(event, context):
     expires = deadline(event.get("enteredTime"), event.get("approvalTimeoutSeconds"))
     if expires.timestamp() <= time.time():
         raise InvalidEvent("the approval deadline has passed already")
-    item = keep_token(boto3.client("dynamodb"), table, event["incidentId"], event["executionArn"],
+    item = keep_token(_dynamodb_for(_sandbox()), table, event["incidentId"], event["executionArn"],
                       event["token"], expires)
     links = decision_links(os.environ["API_BASE_URL"], decision_secret(), event["incidentId"],
                            int(expires.timestamp()))
     subject, body = compose_email(item, links, expires, event.get("executionArn"))
-    published = _call(boto3.client("sns").publish, TopicArn=os.environ["TOPIC_ARN"], Subject=subject[:99],
+    published = _call(_sns_for(_sandbox()).publish, TopicArn=os.environ["TOPIC_ARN"], Subject=subject[:99],
                       Message=body)
     # Neither the token nor the links are logged.
     print(json.dumps({"incidentId": event["incidentId"], "messageId": published["MessageId"]}))

@@ -21,6 +21,7 @@ item and goes on. Safe to run twice.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -65,11 +66,30 @@ class Gone(Exception):
     """IAM no longer holds what the event named."""
 
 
+# SDK clients are made once per sandbox and kept for its warm calls (AWS's advice: initialise
+# them outside the handler); again only when the region, endpoint or key changes (tests do).
+_SANDBOX_ENV = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID")
+
+
+def _sandbox() -> tuple:
+    return tuple(os.environ.get(name) for name in _SANDBOX_ENV)
+
+
 def _iam():
     """An IAM client that returns policy documents as the text IAM holds (restored byte for byte)."""
+    return _iam_for(_sandbox())
+
+
+@functools.lru_cache(maxsize=4)
+def _iam_for(_environment: tuple):
     iam = boto3.client("iam", config=Config(retries={"max_attempts": 3, "mode": "standard"}))
     iam.meta.events.unregister("after-call.iam", json_decode_policies)
     return iam
+
+
+@functools.lru_cache(maxsize=4)
+def _dynamodb_for(_environment: tuple):
+    return boto3.client("dynamodb")
 
 
 def _call(fn, **kwargs):
@@ -135,14 +155,16 @@ def _principal_kwargs(target) -> dict:
     return {f"{target['principalType'].capitalize()}Name": target["principalName"]}
 
 
-def _read(iam, target) -> dict:
-    """What IAM holds for the target now; raises Gone when it holds nothing."""
+def _read(iam, target, policy_id: str | None = None) -> dict:
+    """What IAM holds for the target now; raises Gone when it holds nothing.
+    `policy_id`: the managed policy's id, when the caller has just read it."""
     try:
         if target["kind"] == "managed":
             arn = target["policyArn"]
-            policy = _call(iam.get_policy, PolicyArn=arn)["Policy"]
+            if policy_id is None:
+                policy_id = _call(iam.get_policy, PolicyArn=arn)["Policy"]["PolicyId"]
             version = _call(iam.get_policy_version, PolicyArn=arn, VersionId=target["versionId"])["PolicyVersion"]
-            return {"policyId": policy["PolicyId"], "document": iam_document_text(version["Document"]),
+            return {"policyId": policy_id, "document": iam_document_text(version["Document"]),
                     "wasDefault": bool(version["IsDefaultVersion"])}
         if target["kind"] == "inline":
             getter = {"user": iam.get_user_policy, "role": iam.get_role_policy,
@@ -217,8 +239,9 @@ def revert_managed(iam, arn: str, bad_version: str) -> dict:
         _call(iam.delete_policy_version, PolicyArn=arn, VersionId=bad_version)
         return {"harmlessVersionId": None, "deletedVersionId": bad_version}
 
-    harmless = next((v["VersionId"] for v in versions
-                     if _version_document(iam, arn, v["VersionId"]) == HARMLESS_DOCUMENT), None)
+    harmless = next((v["VersionId"] for v in versions  # the risky one is not harmless: not read again
+                     if v["VersionId"] != bad_version
+                     and _version_document(iam, arn, v["VersionId"]) == HARMLESS_DOCUMENT), None)
     if harmless is None:
         if len(versions) >= MAX_VERSIONS:
             # No room for the harmless version. The risky one must go first; IAM
@@ -308,7 +331,7 @@ def revert(iam, dynamodb, table: str, event: dict) -> dict:
     existing = _item(dynamodb, table, item_id)
     if not existing:
         try:
-            found = _settled(lambda: _read(iam, target), settle)
+            found = _settled(lambda: _read(iam, target, policy_id), settle)
         except Gone as gone:
             # Taken away already (by hand, or by an execution for another event): nothing
             # is in force, nobody needs asking.
@@ -353,7 +376,7 @@ def handler(event, context):
     table = os.environ.get("INCIDENTS_TABLE")
     if not table:
         raise InvalidEvent("INCIDENTS_TABLE is not set: deploy the stack's template")
-    result = revert(_iam(), boto3.client("dynamodb"), table, event)
+    result = revert(_iam(), _dynamodb_for(_sandbox()), table, event)
     label = (event.get("target") or {}).get("label", "the change")
     if result["alreadyReverted"]:
         result["message"] = f"{label}: already handled ({result.get('gone') or 'another execution holds it'})."

@@ -815,9 +815,23 @@ def _call(fn, **kwargs):
         raise
 
 
+# SDK clients are made once per sandbox and kept for its warm calls (AWS's advice: initialise
+# them outside the handler); again only when the region, endpoint or key changes (tests do).
+_SANDBOX_ENV = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID")
+
+
+def _sandbox() -> tuple:
+    return tuple(os.environ.get(name) for name in _SANDBOX_ENV)
+
+
 def _raw_iam():
     """An IAM client that hands policy documents back as IAM holds them (text), not parsed:
     a duplicate key must reach the judge, which rejects it (fail closed)."""
+    return _raw_iam_for(_sandbox())
+
+
+@functools.lru_cache(maxsize=4)
+def _raw_iam_for(_environment: tuple):
     import boto3
     from botocore.config import Config
     from botocore.handlers import json_decode_policies
@@ -891,11 +905,15 @@ def approval_marker_id(state_key: str) -> str:
     return hashlib.sha256(f"approved|{state_key}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def approved_restore(table: str, state_key: str) -> bool:
+@functools.lru_cache(maxsize=4)
+def _dynamodb_for(_environment: tuple):
     import boto3
 
-    dynamodb = boto3.client("dynamodb")
-    item = _call(dynamodb.get_item, TableName=table, Key={"incidentId": {"S": approval_marker_id(state_key)}},
+    return boto3.client("dynamodb")
+
+
+def approved_restore(table: str, state_key: str) -> bool:
+    item = _call(_dynamodb_for(_sandbox()).get_item, TableName=table, Key={"incidentId": {"S": approval_marker_id(state_key)}},
                  ConsistentRead=True).get("Item")
     return bool(item)
 

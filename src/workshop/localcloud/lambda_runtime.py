@@ -250,7 +250,10 @@ class LambdaRuntime:
         self._idle: dict[FunctionSpec, list[Worker]] = {}
         self._busy: set[Worker] = set()
         self._starting: dict[FunctionSpec, int] = {}
-        self._lock = threading.Condition()
+        self._lock = threading.Lock()
+        # One queue per function configuration: a freed sandbox wakes one caller of that
+        # function, not every waiting caller of every function (a burst's GIL churn).
+        self._turns: dict[FunctionSpec, threading.Condition] = {}
         self._code_root = tempfile.mkdtemp(prefix="localcloud-lambda-")
         self._setup_lock = threading.Lock()
         self._notes_said: set[str] = set()
@@ -274,6 +277,12 @@ class LambdaRuntime:
         return target
 
     # workers ----------------------------------------------------------------------
+    def _turn(self, spec: FunctionSpec) -> threading.Condition:
+        turn = self._turns.get(spec)  # under self._lock
+        if turn is None:
+            turn = self._turns[spec] = threading.Condition(self._lock)
+        return turn
+
     def _acquire(self, fn, spec: FunctionSpec) -> Worker:
         with self._lock:
             stale = [s for s in self._idle if s.function_arn == spec.function_arn and s != spec]
@@ -291,7 +300,7 @@ class LambdaRuntime:
                 if self.spawn_per_invoke or running < self.max_workers:
                     self._starting[spec] = self._starting.get(spec, 0) + 1
                     break
-                self._lock.wait(timeout=1)
+                self._turn(spec).wait(timeout=1)
         try:
             with self._setup_lock:  # once per runtime, whichever call comes first
                 if self.isolation is None:
@@ -303,10 +312,13 @@ class LambdaRuntime:
                     self._notes_said.add(launch.note)
                     log.warning("%s", launch.note)
             worker = Worker(spec, self._code_dir(fn, spec), self.endpoint, launch)
-        finally:
+        except BaseException:
             with self._lock:
                 self._starting[spec] -= 1
-        with self._lock:
+                self._turn(spec).notify()  # the place it held is free again
+            raise
+        with self._lock:  # one step: a waiter never sees it neither starting nor busy
+            self._starting[spec] -= 1
             self.cold_starts += 1
             self._busy.add(worker)
         return worker
@@ -318,12 +330,12 @@ class LambdaRuntime:
                 worker.stop()
             else:
                 self._idle.setdefault(worker.spec, []).append(worker)
-            self._lock.notify_all()
+            self._turn(worker.spec).notify()
 
     def _discard(self, worker: Worker) -> None:
         with self._lock:
             self._busy.discard(worker)
-            self._lock.notify_all()
+            self._turn(worker.spec).notify()
         worker.kill()
 
     def shutdown(self) -> None:
@@ -350,11 +362,11 @@ class LambdaRuntime:
                 event = json.loads(event or "{}")
             except ValueError:
                 pass
-        started = time.perf_counter()
         try:
             worker = self._acquire(fn, spec)
         except runtimes.UnsupportedRuntime as exc:  # created before this machine lost its Python / Node.js
             raise runtime_unavailable(str(exc)) from None
+        started = time.perf_counter()  # Lambda bills the handler, not the wait for a free sandbox
         init_ms = worker.init_ms if worker.first_call else None
         worker.first_call = False
         lines = [f"INIT_START Runtime Version: {spec.runtime} Interpreter: {worker.interpreter}"] if init_ms else []

@@ -37,7 +37,8 @@ Fixes (the names used in docs/upstream.md):
   `sfn-task-token-answered-once`, `sfn-sdk-timestamps`,
   `lambda-executed-version`, `sfn-sdk-metadata`, `sfn-apigateway-invoke`,
   `sfn-map-item-batcher`, `sfn-map-tolerated-failures`, `sfn-map-s3-listing`,
-  `sfn-map-result-writer`, `server-dispatch-module-listing` (docs/upstream.md,
+  `sfn-map-result-writer`, `server-dispatch-module-listing`,
+  `server-dispatch-method-names`, `sfn-jsonpath-reparse` (docs/upstream.md,
   "Step Functions").
 * `cfn-changeset-dependson` - a stack created or updated through a change set
   (what `sam deploy` does) made new resources in template order, ignoring
@@ -301,6 +302,10 @@ FIXES = (
     # Step Functions
     Fix("server-dispatch-module-listing", "eager", "moto.backends", None, "list_of_moto_modules",
         _stepfunctions("moto_dispatch.install")),
+    Fix("server-dispatch-method-names", "eager", "moto.core.responses", None, "method_names_from_class",
+        _stepfunctions("moto_dispatch.install_method_names")),
+    Fix("sfn-jsonpath-reparse", "stepfunctions", "moto.stepfunctions.parser.asl.component.common.path.result_path",
+        None, "parse", _stepfunctions("moto_dispatch.install_jsonpath_cache")),
     Fix("lambda-executed-version", "eager", "moto.awslambda.responses", "LambdaResponse", "invoke",
         _stepfunctions("stepfunctions_integrations.install_executed_version")),
     Fix("sfn-history-paging", "stepfunctions", "moto.stepfunctions.responses", "StepFunctionResponse",

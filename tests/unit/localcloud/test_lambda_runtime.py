@@ -175,3 +175,28 @@ def test_shutdown_stops_every_worker(function):
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_duration_is_the_handlers_time_not_the_wait_for_a_free_sandbox(function):
+    """Lambda bills from the handler's start: a call queued behind a busy sandbox reports the handler only."""
+    import base64
+    import re
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    client, runtime, _ = function
+    _invoke(client, {})  # the cold start is not what this is about
+    runtime.max_workers = 1
+
+    def call(_):
+        started = time.perf_counter()
+        response = boto3.client("lambda", region_name="us-east-1").invoke(
+            FunctionName="fn", Payload=json.dumps({"sleep": 0.8}), LogType="Tail")
+        report = base64.b64decode(response["LogResult"]).decode()
+        return time.perf_counter() - started, float(re.search(r"\tDuration: ([\d.]+) ms", report).group(1)) / 1000
+
+    with ThreadPoolExecutor(2) as pool:
+        (wall_a, billed_a), (wall_b, billed_b) = pool.map(call, range(2))
+    waited = max((wall_a, billed_a), (wall_b, billed_b))  # the call that queued took the longer
+    assert waited[0] >= 1.6  # it did wait for the other call's 0.8 s, then ran its own
+    assert 0.8 <= waited[1] < 1.5, waited
