@@ -38,7 +38,8 @@ Fixes (the names used in docs/upstream.md):
   `lambda-executed-version`, `sfn-sdk-metadata`, `sfn-apigateway-invoke`,
   `sfn-map-item-batcher`, `sfn-map-tolerated-failures`, `sfn-map-s3-listing`,
   `sfn-map-result-writer`, `server-dispatch-module-listing`,
-  `server-dispatch-method-names`, `sfn-jsonpath-reparse` (docs/upstream.md,
+  `server-dispatch-method-names`, `sfn-jsonpath-reparse`, `server-xml-name-check`
+  (docs/upstream.md,
   "Step Functions").
 * `cfn-changeset-dependson` - a stack created or updated through a change set
   (what `sam deploy` does) made new resources in template order, ignoring
@@ -304,6 +305,8 @@ FIXES = (
         _stepfunctions("moto_dispatch.install")),
     Fix("server-dispatch-method-names", "eager", "moto.core.responses", None, "method_names_from_class",
         _stepfunctions("moto_dispatch.install_method_names")),
+    Fix("server-xml-name-check", "eager", "xmltodict", None, "_validate_name",
+        _stepfunctions("moto_dispatch.install_xml_name_check")),
     Fix("sfn-jsonpath-reparse", "stepfunctions", "moto.stepfunctions.parser.asl.component.common.path.result_path",
         None, "parse", _stepfunctions("moto_dispatch.install_jsonpath_cache")),
     Fix("lambda-executed-version", "eager", "moto.awslambda.responses", "LambdaResponse", "invoke",

@@ -1,6 +1,7 @@
 """moto's dispatch lists its service folders once, not at every request; the seam pin."""
 
 import moto.backends
+import pytest
 
 from workshop.localcloud import moto_dispatch
 
@@ -113,3 +114,37 @@ def test_a_path_is_parsed_once_and_finds_what_a_fresh_parse_finds(monkeypatch):
     updated = result_path.parse("$.result.code").update_or_create({"a": 1}, 7)
     assert updated == {"a": 1, "result": {"code": 7}}
     assert result_path.parse("$.result.code").update_or_create({}, 8) == {"result": {"code": 8}}
+
+
+def test_the_xml_name_seam_is_what_unparse_calls():
+    """Fails loudly if xmltodict stops checking names through `_validate_name` (then drop the mend)."""
+    import inspect
+
+    import xmltodict
+
+    module, name = moto_dispatch.xml_name_seam()
+    assert module is xmltodict and name == "_validate_name"
+    assert '_validate_name(key, "element")' in inspect.getsource(xmltodict)
+
+
+def test_a_remembered_name_is_still_refused_when_invalid(monkeypatch):
+    import xmltodict
+
+    found = xmltodict._validate_name
+    monkeypatch.setattr(xmltodict, "_validate_name", getattr(found, "__wrapped__", found))
+    moto_dispatch.install_xml_name_check(size=2)
+    assert xmltodict._validate_name._localcloud
+    document = {"GetPolicyResponse": {"GetPolicyResult": {"Policy": {"PolicyName": "p"}}}}
+    first = xmltodict.unparse(document)
+    assert xmltodict.unparse(document) == first  # the second time from remembered names
+    for bad in ("bad name", "a<b", "?pi", "x/y", 'q"', "k=v"):
+        with pytest.raises(ValueError):
+            xmltodict.unparse({"Root": {bad: "v"}})
+        with pytest.raises(ValueError):  # refused every time, never remembered
+            xmltodict._validate_name(bad, "element")
+    with pytest.raises(ValueError):
+        xmltodict._validate_name(3, "element")
+    for many in ("A", "B", "C", "D"):  # past the bound, names are still checked
+        xmltodict._validate_name(many, "element")
+    with pytest.raises(ValueError):
+        xmltodict._validate_name("over the bound", "element")
