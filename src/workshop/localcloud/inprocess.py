@@ -104,19 +104,27 @@ def forget_last_response() -> None:
 def call(method: str, path: str, headers: list[tuple[str, str]], body: bytes,
          host: str | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
     """An HTTP request to the attached app (a local-cloud route such as execute-api): (status, headers, body)."""
-    from werkzeug.test import EnvironBuilder, run_wsgi_app
-
     app = _app
     if app is None:
         raise RuntimeError("the local cloud's app is not attached: this call is served only inside the server")
     path, _, query = path.partition("?")
-    builder = EnvironBuilder(path=path, base_url=f"http://{host or _own_host(app)}", query_string=query,
-                             method=method, headers=headers, data=body)
+    return _serve(app, method, path, f"http://{host or _own_host(app)}", query, headers, body)
+
+
+def _serve(app, method: str, path: str, base_url: str, query: str, headers, body: bytes,
+           raw_uri: str | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+    """One request through `app` in this thread, as the server would hand it over: (status, headers, body)."""
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    builder = EnvironBuilder(path=path, base_url=base_url, query_string=query, method=method,
+                             headers=headers, data=body)
     try:
         environ = builder.get_environ()
     finally:
         builder.close()
     environ["REMOTE_ADDR"] = "127.0.0.1"
+    if raw_uri is not None:
+        environ["RAW_URI"] = environ["REQUEST_URI"] = raw_uri
     app_iter, status, response_headers = run_wsgi_app(app, environ, buffered=True)
     try:
         content = b"".join(app_iter)
@@ -137,7 +145,6 @@ def _send_in_process(request, **kwargs):
     if app is None:
         return None
     from moto.core.botocore_stubber import MockRawResponse
-    from werkzeug.test import EnvironBuilder, run_wsgi_app
     from botocore.awsrequest import AWSResponse
 
     url = urlsplit(request.url)
@@ -148,21 +155,8 @@ def _send_in_process(request, **kwargs):
         body = body.encode("utf-8")
     headers = [(name, value.decode("latin-1") if isinstance(value, bytes) else value)
                for name, value in request.headers.items()]
-    builder = EnvironBuilder(path=url.path or "/", base_url=f"{url.scheme}://{url.netloc}",
-                             query_string=url.query, method=request.method, headers=headers,
-                             data=body or b"")
-    try:
-        environ = builder.get_environ()
-    finally:
-        builder.close()
-    environ["REMOTE_ADDR"] = "127.0.0.1"
     # the path as sent (percent-encoded), as a real server would hand it over
-    environ["RAW_URI"] = environ["REQUEST_URI"] = url.path + ("?" + url.query if url.query else "")
-    app_iter, status, response_headers = run_wsgi_app(app, environ, buffered=True)
-    try:
-        content = b"".join(app_iter)
-    finally:
-        if hasattr(app_iter, "close"):
-            app_iter.close()
-    return AWSResponse(request.url, int(status.split(" ", 1)[0]), dict(response_headers.items()),
-                       MockRawResponse(content))
+    status, response_headers, content = _serve(
+        app, request.method, url.path or "/", f"{url.scheme}://{url.netloc}", url.query, headers, body or b"",
+        raw_uri=url.path + ("?" + url.query if url.query else ""))
+    return AWSResponse(request.url, status, dict(response_headers), MockRawResponse(content))
