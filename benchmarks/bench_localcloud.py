@@ -26,6 +26,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import queue
 import statistics
 import sys
 import tempfile
@@ -110,10 +111,20 @@ def _burst(cloud, kwargs: dict, burst: int, threads: int) -> dict:
     from workshop.localcloud.mailbox import read_mailbox
 
     prefix = f"burst-{uuid.uuid4().hex[:8]}"
+    # One client per thread, made before the clock starts, as each learner's notebook holds one:
+    # making one per policy cost the load generator about 10 ms of CPU each, on the same two cores
+    # the server needs.
+    clients = [boto3.session.Session().client("iam", **kwargs) for _ in range(threads)]
+    free = queue.SimpleQueue()
+    for client in clients:
+        free.put(client)
 
     def create(index):
-        client = boto3.client("iam", **kwargs)
-        return client.create_policy(PolicyName=f"{prefix}-{index:02d}", PolicyDocument=BAD)["Policy"]["Arn"]
+        client = free.get()
+        try:
+            return client.create_policy(PolicyName=f"{prefix}-{index:02d}", PolicyDocument=BAD)["Policy"]["Arn"]
+        finally:
+            free.put(client)
 
     def asked():
         return [m for m in read_mailbox(cloud.endpoint, credentials=cloud.credentials)

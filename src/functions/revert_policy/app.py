@@ -328,14 +328,26 @@ def revert(iam, dynamodb, table: str, event: dict) -> dict:
     key = incident_key(target, policy_id, event_id)
     item_id = incident_id(key)
 
-    existing = _item(dynamodb, table, item_id)
-    if not existing:
+    def read():
+        """(what IAM holds, None); or (None, the incident) when IAM holds nothing but the
+        incident is recorded: an earlier attempt may have taken the change away itself."""
         try:
-            found = _settled(lambda: _read(iam, target, policy_id), settle)
-        except Gone as gone:
-            # Taken away already (by hand, or by an execution for another event): nothing
-            # is in force, nobody needs asking.
-            return {"alreadyReverted": True, "gone": str(gone), "incidentId": None}
+            return _read(iam, target, policy_id), None
+        except Gone:
+            recorded = _item(dynamodb, table, item_id)
+            if recorded:
+                return None, recorded
+            raise
+
+    # IAM first, the table after: the common case (a new change) costs no read of the table,
+    # the conditional put below is the check.
+    try:
+        found, existing = _settled(read, settle)
+    except Gone as gone:
+        # Taken away already (by hand, or by an execution for another event): nothing
+        # is in force, nobody needs asking.
+        return {"alreadyReverted": True, "gone": str(gone), "incidentId": None}
+    if found is not None:
         verdict = event.get("verdict") if isinstance(event.get("verdict"), dict) else {}
         fields = {
             "incidentKey": _s(key), "kind": _s(target["kind"]), "target": _s(target),

@@ -17,6 +17,8 @@ difference from real AWS being the endpoint URL:
 * `extensions`           which extension is installed when (heavy ones on first use)
 * `aws_like`             the AWS-like mode (`--like-aws`): a trail needed, late events,
                          subscriptions to confirm, TestState's role checked, IAM lagging
+* `moto_dispatch`        moto's per-request and per-state costs cut (registered in moto_fixes)
+* `heap`                 the surviving heap frozen when quiet: no full garbage collection mid-burst
 * `server`               wiring (one WSGI app, one port), start / stop
 
 Start it with `workshop local up` or, from Python,

@@ -38,7 +38,8 @@ Fixes (the names used in docs/upstream.md):
   `lambda-executed-version`, `sfn-sdk-metadata`, `sfn-apigateway-invoke`,
   `sfn-map-item-batcher`, `sfn-map-tolerated-failures`, `sfn-map-s3-listing`,
   `sfn-map-result-writer`, `server-dispatch-module-listing`,
-  `server-dispatch-method-names`, `sfn-jsonpath-reparse`, `server-xml-name-check`
+  `server-dispatch-method-names`, `sfn-jsonpath-reparse`, `server-xml-name-check`,
+  `server-serializer-key-lookup`, `ddb-update-expression-reparse`, `sfn-state-input-copy`
   (docs/upstream.md,
   "Step Functions").
 * `cfn-changeset-dependson` - a stack created or updated through a change set
@@ -307,6 +308,12 @@ FIXES = (
         _stepfunctions("moto_dispatch.install_method_names")),
     Fix("server-xml-name-check", "eager", "xmltodict", None, "_validate_name",
         _stepfunctions("moto_dispatch.install_xml_name_check")),
+    Fix("server-serializer-key-lookup", "eager", "moto.core.serialize", "AttributePicker", "__call__",
+        _stepfunctions("moto_dispatch.install_serializer_key_cache")),
+    Fix("ddb-update-expression-reparse", "eager", "moto.dynamodb.parsing.expressions", "UpdateExpressionParser",
+        "make", _stepfunctions("moto_dispatch.install_update_expression_cache")),
+    Fix("sfn-state-input-copy", "stepfunctions", "moto.stepfunctions.parser.asl.eval.states", None, "copy",
+        _stepfunctions("moto_dispatch.install_json_copy")),
     Fix("sfn-jsonpath-reparse", "stepfunctions", "moto.stepfunctions.parser.asl.component.common.path.result_path",
         None, "parse", _stepfunctions("moto_dispatch.install_jsonpath_cache")),
     Fix("lambda-executed-version", "eager", "moto.awslambda.responses", "LambdaResponse", "invoke",

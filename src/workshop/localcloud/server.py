@@ -50,6 +50,7 @@ import urllib.request
 
 from . import ACCOUNT_ID, DEFAULT_PORT
 from . import credentials as credentials_module
+from . import heap
 from .access import Guard, Refused, refusal
 
 log = logging.getLogger("workshop.localcloud")
@@ -90,6 +91,7 @@ class LocalCloudApp:
         self.guard = Guard(port, self.is_known_key)
         self.started = time.time()
         self.loaded = threading.Event()
+        self.heap = None  # heap.Settler, in the server process only (serve)
         self.load_error: BaseException | None = None
         if moto_app is not None:
             self._serve_engine_calls()
@@ -133,6 +135,16 @@ class LocalCloudApp:
         threading.Thread(target=load, name="localcloud-load", daemon=True).start()
 
     def __call__(self, environ, start_response):
+        heap = self.heap
+        if heap is None or environ.get("PATH_INFO") == "/_localcloud/health":  # a poll that allocates nothing
+            return self._dispatch(environ, start_response)
+        heap.request_started()
+        try:
+            return self._dispatch(environ, start_response)
+        finally:
+            heap.request_ended()
+
+    def _dispatch(self, environ, start_response):
         try:
             self.guard.check(environ)
         except Refused as refused:
@@ -268,6 +280,7 @@ class LocalCloudApp:
                     "lambda_workers": len(rt.worker_pids()) if rt else 0,
                     "lambda_isolation": rt.isolation if rt else None,
                     "lambda_cold_starts": rt.cold_starts if rt else 0,
+                    "heap": self.heap.describe() if self.heap else None,
                     "like_aws": self.aws_like.describe() if self.aws_like else None}
             response = Response(json.dumps(body), content_type="application/json",
                                 status=500 if self.load_error else 200)
@@ -368,6 +381,7 @@ def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=prin
     os.environ.pop(credentials_module.ENV_KEY, None)
     os.environ.pop(credentials_module.ENV_SECRET, None)
     app = make_app(port, background=True, credentials=credentials, like_aws=like_aws)
+    app.heap = heap.Settler().start()
     server = _bind(port, app)
     key_file = credentials_module.write(credentials)
     app.load_in_background(server)
@@ -399,6 +413,7 @@ def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=prin
 
         server.shutdown()
         server.server_close()
+        app.heap.stop()
         credentials_module.remove(credentials)
         rt = runtime()
         if rt is not None:

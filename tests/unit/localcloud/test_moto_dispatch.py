@@ -148,3 +148,186 @@ def test_a_remembered_name_is_still_refused_when_invalid(monkeypatch):
         xmltodict._validate_name(many, "element")
     with pytest.raises(ValueError):
         xmltodict._validate_name("over the bound", "element")
+
+
+# --- server-serializer-key-lookup ----------------------------------------------------------------
+
+
+def test_the_serializer_seam_rebuilds_the_candidate_names_per_value():
+    """Fails loudly if moto's picker stops asking `get_possible_keys` per value (then drop the mend)."""
+    import inspect
+
+    from moto.core.serialize import AttributePicker
+
+    picker_class, name = moto_dispatch.serializer_key_seam()
+    assert picker_class is AttributePicker and name == "__call__"
+    source = inspect.getsource(getattr(AttributePicker.__call__, "__wrapped__", AttributePicker.__call__))
+    assert "self.get_possible_keys(context)" in source
+
+
+def _answers(calls):
+    """What boto3 gets back from in-process moto for each call (request ids and dates dropped)."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        iam = boto3.client("iam", region_name="us-east-1")
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        answers = []
+        for call in calls:
+            answer = call(iam, dynamodb)
+            if isinstance(answer, dict):
+                answer.pop("ResponseMetadata", None)
+            answers.append(answer)
+        return answers
+
+
+def _serializer_calls():
+    document = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}'
+
+    def create_table(iam, dynamodb):
+        return dynamodb.create_table(
+            TableName="t", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST")["TableDescription"]["KeySchema"]
+
+    def update(iam, dynamodb):
+        return dynamodb.update_item(
+            TableName="t", Key={"k": {"S": "a"}}, UpdateExpression="SET #s = :s, n = :n, l = :l, m = :m",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":s": {"S": "x"}, ":n": {"N": "3"}, ":l": {"L": [{"S": "y"}, {"BOOL": True}]},
+                                       ":m": {"M": {"inner": {"NULL": True}}}},
+            ReturnValues="ALL_NEW")
+
+    def policy(iam, dynamodb):
+        made = iam.create_policy(PolicyName="p", PolicyDocument=document)["Policy"]
+        got = iam.get_policy(PolicyArn=made["Arn"])["Policy"]
+        versions = iam.list_policy_versions(PolicyArn=made["Arn"])["Versions"]
+        return {"names": sorted(got), "versions": [sorted(v) for v in versions], "id": got["PolicyId"] == made["PolicyId"]}
+
+    return [create_table, update, update, policy]
+
+
+def test_answers_are_the_same_with_the_candidate_names_kept(monkeypatch):
+    from moto.core.serialize import AttributePicker
+
+    original = AttributePicker.__call__
+    monkeypatch.setattr(AttributePicker, "__call__", getattr(original, "__wrapped__", original))
+    uncached = _answers(_serializer_calls())
+    moto_dispatch.install_serializer_key_cache()
+    assert AttributePicker.__call__._localcloud
+    assert _answers(_serializer_calls()) == uncached
+    assert _answers(_serializer_calls()) == uncached  # now from the kept names
+    assert uncached[1]["Attributes"]["l"] == {"L": [{"S": "y"}, {"BOOL": True}]}
+
+
+def test_an_object_with_its_own_alias_table_is_asked_every_time(monkeypatch):
+    from botocore.model import Shape
+    from moto.core.serialize import AttributePicker, AttributePickerContext
+
+    original = AttributePicker.__call__
+    monkeypatch.setattr(AttributePicker, "__call__", getattr(original, "__wrapped__", original))
+    moto_dispatch.install_serializer_key_cache()
+
+    class Thing:
+        def __init__(self, alias):
+            class Meta:
+                serialization_aliases = {"Name": alias}
+            self.Meta = Meta
+            self.first, self.second = "one", "two"
+
+    class Plain:
+        def __init__(self, name):
+            self.Name = name
+
+    picker = AttributePicker()
+    shape = Shape("Name", {"type": "string"})
+    ask = lambda obj: picker(AttributePickerContext(obj=obj, key="Name", shape=shape))  # noqa: E731
+    assert [ask(Thing("first")), ask(Thing("second")), ask(Thing("first"))] == ["one", "two", "one"]
+    assert [ask(Plain("a")), ask(Plain("b")), ask({"Name": "c"})] == ["a", "b", "c"]  # kept per class
+    assert ask({"name": "snake"}) is None and ask({"Name": "d"}) == "d"
+
+
+# --- ddb-update-expression-reparse ---------------------------------------------------------------
+
+
+def test_the_update_expression_seam_is_what_update_item_parses_with():
+    """Fails loudly if moto's UpdateItem stops parsing through `UpdateExpressionParser.make`."""
+    import inspect
+
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.dynamodb.responses import DynamoHandler
+
+    parser_class, name = moto_dispatch.update_expression_seam()
+    assert parser_class is UpdateExpressionParser and name == "make"
+    assert "UpdateExpressionParser.make(update_expression)" in inspect.getsource(DynamoDBBackend.update_item)
+    assert "UpdateExpressionParser.make(update_expression)" in inspect.getsource(DynamoHandler.update_item)
+
+
+def test_an_expression_is_parsed_once_and_runs_the_same(monkeypatch):
+    from moto.dynamodb.exceptions import MockValidationException
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    original = UpdateExpressionParser.__dict__["make"]
+    monkeypatch.setattr(UpdateExpressionParser, "make", classmethod(getattr(original.__func__, "__wrapped__",
+                                                                            original.__func__)))
+    calls = _serializer_calls()
+    uncached = _answers(calls)
+    moto_dispatch.install_update_expression_cache()
+    text = "SET #s = :s, n = :n REMOVE old"
+    assert UpdateExpressionParser.make(text) is UpdateExpressionParser.make(text)
+    assert _answers(calls) == uncached  # the same tree ran twice (two UpdateItems) and changed nothing
+    for _ in range(2):  # an invalid expression is refused every time, never kept
+        with pytest.raises(MockValidationException):
+            UpdateExpressionParser.make("SET = :v")
+
+
+# --- sfn-state-input-copy ------------------------------------------------------------------------
+
+
+def test_the_engine_deep_copies_its_input_through_its_copy_module():
+    """Fails loudly if the engine stops copying through `copy.deepcopy` in these modules."""
+    import inspect
+
+    from moto.stepfunctions.parser.asl.component.common.string.string_expression import StringJsonPath
+    from moto.stepfunctions.parser.asl.eval.states import States
+
+    seams = moto_dispatch.json_copy_seams()
+    assert [name for _, name in seams] == ["copy", "copy"]
+    assert "copy.deepcopy(result)" in inspect.getsource(States._extract)
+    assert "copy.deepcopy(output_value)" in inspect.getsource(StringJsonPath._eval_body)
+
+
+def test_a_json_copy_is_equal_and_independent():
+    import datetime
+
+    value = {"detail": {"items": [{"n": 1}, {"n": 2.5, "ok": True, "none": None}], "name": "x"},
+             "when": datetime.datetime(2026, 1, 1), "pair": (1, [2])}
+    copied = moto_dispatch.json_copy(value)
+    assert copied == value
+    copied["detail"]["items"][0]["n"] = 9
+    copied["detail"]["items"].append({})
+    copied["pair"][1].append(3)
+    assert value["detail"]["items"] == [{"n": 1}, {"n": 2.5, "ok": True, "none": None}]
+    assert value["pair"] == (1, [2])  # not JSON: copied by copy.deepcopy, still independent
+    assert copied["when"] == value["when"]
+
+
+def test_the_engine_modules_copy_json_after_install(monkeypatch):
+    import copy
+
+    for module, name in moto_dispatch.json_copy_seams():
+        monkeypatch.setattr(module, name, copy)
+    moto_dispatch.install_json_copy()
+    from moto.stepfunctions.parser.asl.eval.states import States
+
+    context = {"Execution": {"Input": {"a": [1, {"b": 2}]}}, "StateMachine": {}, "State": {}}
+    states = States(context=context)
+    got = states.get_input()
+    got["a"][1]["b"] = 3
+    assert states.get_input() == {"a": [1, {"b": 2}]}  # the state's input is untouched
+    assert states.get_input("$.a[1]") == {"b": 2}
+    moto_dispatch.install_json_copy()  # idempotent
+    for module, name in moto_dispatch.json_copy_seams():
+        assert getattr(module, name).deepcopy is moto_dispatch.json_copy

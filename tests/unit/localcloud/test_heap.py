@@ -1,0 +1,87 @@
+"""The server's surviving heap is frozen when it is quiet, and nothing frozen is kept for good (heap.py)."""
+
+import gc
+import time
+import weakref
+
+import pytest
+
+from workshop.localcloud import heap
+
+
+@pytest.fixture
+def settler():
+    made = heap.Settler(quiet_s=0.05, min_collections=3, poll_s=0.01)
+    yield made
+    made.stop()
+    gc.unfreeze()  # the test process goes on with a normal collector
+
+
+def _allocate(rounds: int = 5) -> None:
+    for _ in range(rounds):
+        [{} for _ in range(1000)]  # containers: each thousand or so is a young collection
+        gc.collect(0)
+
+
+class Node:
+    def __init__(self):
+        self.me = self  # a cycle: only the cyclic collector frees it
+
+
+def test_nothing_is_frozen_before_enough_has_been_allocated(settler):
+    assert not settler.due() and settler.settles == 0
+
+
+def test_the_heap_is_frozen_once_quiet_after_allocation(settler):
+    settler.start()
+    _allocate()
+    deadline = time.monotonic() + 5
+    while settler.settles == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert settler.settles >= 1
+    assert gc.get_freeze_count() > 0
+    assert settler.describe()["frozen"] == gc.get_freeze_count()
+
+
+def test_not_while_a_request_is_in_flight(settler):
+    gc.callbacks.append(settler._on_collection)
+    try:
+        _allocate()
+        time.sleep(0.1)
+        assert settler.due()
+        settler.request_started()
+        time.sleep(0.1)
+        assert not settler.due()  # a request running: its price is not paid now
+        settler.request_ended()
+        assert not settler.due()  # only just quiet
+        time.sleep(0.1)
+        assert settler.due()
+    finally:
+        gc.callbacks.remove(settler._on_collection)
+
+
+def test_a_cycle_frozen_and_dropped_is_freed_by_the_next_settle(settler):
+    kept = Node()
+    alive = weakref.ref(kept)
+    settler.settle()
+    assert alive() is not None
+    del kept
+    gc.collect()
+    assert alive() is not None  # frozen: a full collection does not look at it
+    settler.settle()  # unfreezes first
+    assert alive() is None
+
+
+def test_the_server_settles_after_a_deploy_like_load(cloud):
+    """The real server: after allocating (a stack's worth of resources) and a quiet moment, it has settled."""
+    time.sleep(1)  # the settle after start-up, if any, is done
+    before = cloud.health()["heap"]["settles"]
+    sqs = cloud.client("sqs")
+    for index in range(100):
+        sqs.create_queue(QueueName=f"heap-{index}")
+    deadline = time.monotonic() + 10
+    health = cloud.health()
+    while health["heap"]["settles"] == before and time.monotonic() < deadline:
+        time.sleep(0.2)  # health checks are not activity: polling them does not hold the settle off
+        health = cloud.health()
+    assert health["heap"]["settles"] > before and health["heap"]["frozen"] > 0
