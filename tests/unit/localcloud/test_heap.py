@@ -11,7 +11,7 @@ from workshop.localcloud import heap
 
 @pytest.fixture
 def settler():
-    made = heap.Settler(quiet_s=0.05, min_collections=3, poll_s=0.01)
+    made = heap.Settler(quiet_s=0.05, full_quiet_s=0.3, min_collections=3, poll_s=0.01)
     yield made
     made.stop()
     gc.unfreeze()  # the test process goes on with a normal collector
@@ -48,27 +48,42 @@ def test_not_while_a_request_is_in_flight(settler):
     try:
         _allocate()
         time.sleep(0.1)
-        assert settler.due()
+        assert settler.due() == "young"
         settler.request_started()
         time.sleep(0.1)
-        assert not settler.due()  # a request running: its price is not paid now
+        assert settler.due() is None  # a request running: its price is not paid now
         settler.request_ended()
-        assert not settler.due()  # only just quiet
+        assert settler.due() is None  # only just quiet
         time.sleep(0.1)
-        assert settler.due()
+        assert settler.due() == "young"
+        settler.settle(full=False)
+        assert settler.due() is None  # settled; nothing new allocated
+        time.sleep(0.35)
+        assert settler.due() == "full"  # a longer rest: the frozen part is judged again
     finally:
         gc.callbacks.remove(settler._on_collection)
 
 
-def test_a_cycle_frozen_and_dropped_is_freed_by_the_next_settle(settler):
+def test_a_cycle_frozen_and_dropped_is_freed_by_the_next_full_settle(settler):
     kept = Node()
     alive = weakref.ref(kept)
-    settler.settle()
+    settler.settle(full=False)
     assert alive() is not None
     del kept
     gc.collect()
     assert alive() is not None  # frozen: a full collection does not look at it
-    settler.settle()  # unfreezes first
+    settler.settle(full=False)
+    assert alive() is not None  # nor does a settle of the young part
+    settler.settle(full=True)  # unfreezes first
+    assert alive() is None
+
+
+def test_a_young_settle_collects_what_is_not_frozen(settler):
+    settler.settle()
+    dropped = Node()
+    alive = weakref.ref(dropped)
+    del dropped
+    settler.settle(full=False)
     assert alive() is None
 
 
