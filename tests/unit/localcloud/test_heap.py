@@ -11,7 +11,7 @@ from workshop.localcloud import heap
 
 @pytest.fixture
 def settler():
-    made = heap.Settler(quiet_s=0.05, full_quiet_s=0.3, min_collections=3, poll_s=0.01)
+    made = heap.Settler(quiet_s=0.05, full_quiet_s=1.0, min_collections=3, poll_s=0.01)
     yield made
     made.stop()
     gc.unfreeze()  # the test process goes on with a normal collector
@@ -57,8 +57,10 @@ def test_not_while_a_request_is_in_flight(settler):
         time.sleep(0.1)
         assert settler.due() == "young"
         settler.settle(full=False)
-        assert settler.due() is None  # settled; nothing new allocated
-        time.sleep(0.35)
+        settler.request_started()
+        settler.request_ended()
+        assert settler.due() is None  # settled, and only just quiet
+        time.sleep(1.05)
         assert settler.due() == "full"  # a longer rest: the frozen part is judged again
     finally:
         gc.callbacks.remove(settler._on_collection)
