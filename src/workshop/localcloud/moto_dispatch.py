@@ -43,7 +43,7 @@ server's DynamoDB UpdateItem took 3-5 ms, an IAM read about 1.5):
   prefix, model name) against the object, rebuilding that list of candidate
   names at each member: a fifth of an UpdateItem. The candidates depend only
   on the picker's rules, the object's class and the member's shape (and its
-  parent), so `install_serializer_key_cache` keeps them per that
+  parent), so `install_serializer_key_cache` keeps what `get_possible_keys` gives per that
   (`server-serializer-key-lookup`); an object with a `Meta` of its own (the
   explicit alias rule reads it) is never cached.
 * DynamoDB parses an UpdateExpression twice per UpdateItem (the response
@@ -190,7 +190,7 @@ def install_xml_name_check(size: int = 4096) -> None:
 def serializer_key_seam():
     import moto.core.serialize
 
-    return moto.core.serialize.AttributePicker, "__call__"
+    return moto.core.serialize.AttributePicker, "get_possible_keys"
 
 
 def install_serializer_key_cache(size: int = 65536) -> None:
@@ -198,36 +198,22 @@ def install_serializer_key_cache(size: int = 65536) -> None:
     original = picker_class.__dict__[name]
     if getattr(original, "_localcloud", False):
         return
-    from moto.core.serialize import MISSING, get_value
+    keys: dict = {}  # (the picker's rules, object class, key, shape, shape's parent) -> candidate names
 
-    keys: dict = {}  # (picker class, its rules, object class, key, shape, shape's parent) -> candidate names
-
-    def __call__(self, context):
+    def get_possible_keys(self, context):
         obj = context.obj
         if "Meta" in getattr(obj, "__dict__", ()):  # an instance's own alias table: asked every time
             return original(self, context)
         shape = context.shape
-        cache_key = (type(self), tuple(self.alias_providers), type(obj), context.key, shape,
-                     getattr(shape, "parent", None))
+        cache_key = (tuple(self.alias_providers), type(obj), context.key, shape, getattr(shape, "parent", None))
         candidates = keys.get(cache_key)
         if candidates is None:
-            candidates = tuple(self.get_possible_keys(context))
+            candidates = tuple(original(self, context))
             if len(keys) < size:  # shapes come from loaded models: a bounded set in practice
                 keys[cache_key] = candidates
-        for possible_key in candidates:
-            value = get_value(obj, possible_key, MISSING)
-            if value is not MISSING:
-                break
-        else:
-            value = None
-        if self.response_transformers:
-            key_path = f"{context.key_path}.{context.key}"
-            for transform_path, transform in self.response_transformers.items():
-                if key_path.endswith(transform_path):
-                    return transform(value)
-        return value
+        return candidates
 
-    _patch(picker_class, name, __call__, original)
+    _patch(picker_class, name, get_possible_keys, original)
 
 
 # --- ddb-update-expression-reparse ------------------------------------------------------------------
@@ -245,7 +231,7 @@ def install_update_expression_cache(size: int = 1024) -> None:
     if getattr(original.__func__, "_localcloud", False):
         return
     parse = original.__func__
-    cached = functools.lru_cache(maxsize=size)(lambda cls, text: parse(cls, text))
+    cached = functools.lru_cache(maxsize=size)(parse)
 
     def make(cls, expression_str):
         return cached(cls, expression_str) if isinstance(expression_str, str) else parse(cls, expression_str)

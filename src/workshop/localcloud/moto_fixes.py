@@ -308,7 +308,7 @@ FIXES = (
         _stepfunctions("moto_dispatch.install_method_names")),
     Fix("server-xml-name-check", "eager", "xmltodict", None, "_validate_name",
         _stepfunctions("moto_dispatch.install_xml_name_check")),
-    Fix("server-serializer-key-lookup", "eager", "moto.core.serialize", "AttributePicker", "__call__",
+    Fix("server-serializer-key-lookup", "eager", "moto.core.serialize", "AttributePicker", "get_possible_keys",
         _stepfunctions("moto_dispatch.install_serializer_key_cache")),
     Fix("ddb-update-expression-reparse", "eager", "moto.dynamodb.parsing.expressions", "UpdateExpressionParser",
         "make", _stepfunctions("moto_dispatch.install_update_expression_cache")),

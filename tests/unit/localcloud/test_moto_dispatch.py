@@ -160,9 +160,8 @@ def test_the_serializer_seam_rebuilds_the_candidate_names_per_value():
     from moto.core.serialize import AttributePicker
 
     picker_class, name = moto_dispatch.serializer_key_seam()
-    assert picker_class is AttributePicker and name == "__call__"
-    source = inspect.getsource(getattr(AttributePicker.__call__, "__wrapped__", AttributePicker.__call__))
-    assert "self.get_possible_keys(context)" in source
+    assert picker_class is AttributePicker and name == "get_possible_keys"
+    assert "self.get_possible_keys(context)" in inspect.getsource(AttributePicker.__call__)
 
 
 def _answers(calls):
@@ -211,11 +210,11 @@ def _serializer_calls():
 def test_answers_are_the_same_with_the_candidate_names_kept(monkeypatch):
     from moto.core.serialize import AttributePicker
 
-    original = AttributePicker.__call__
-    monkeypatch.setattr(AttributePicker, "__call__", getattr(original, "__wrapped__", original))
+    original = AttributePicker.get_possible_keys
+    monkeypatch.setattr(AttributePicker, "get_possible_keys", getattr(original, "__wrapped__", original))
     uncached = _answers(_serializer_calls())
     moto_dispatch.install_serializer_key_cache()
-    assert AttributePicker.__call__._localcloud
+    assert AttributePicker.get_possible_keys._localcloud
     assert _answers(_serializer_calls()) == uncached
     assert _answers(_serializer_calls()) == uncached  # now from the kept names
     assert uncached[1]["Attributes"]["l"] == {"L": [{"S": "y"}, {"BOOL": True}]}
@@ -225,8 +224,8 @@ def test_an_object_with_its_own_alias_table_is_asked_every_time(monkeypatch):
     from botocore.model import Shape
     from moto.core.serialize import AttributePicker, AttributePickerContext
 
-    original = AttributePicker.__call__
-    monkeypatch.setattr(AttributePicker, "__call__", getattr(original, "__wrapped__", original))
+    original = AttributePicker.get_possible_keys
+    monkeypatch.setattr(AttributePicker, "get_possible_keys", getattr(original, "__wrapped__", original))
     moto_dispatch.install_serializer_key_cache()
 
     class Thing:
