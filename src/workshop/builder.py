@@ -11,11 +11,8 @@
 After each step the whole definition is validated with `workshop.asl.validate`
 (the ValidateStateMachineDefinition API's shape). With a *plan* (the names of
 the states the notebook will add), diagnostics are sorted the way a learner
-needs them: a `Next` to a planned state not written yet is "still to build";
-a `Next` to a name that is neither written nor planned is an error with a
-did-you-mean (`closest_state_name`); "no end state" and "unreachable" wait
-until every planned state is in. A single state checked on its own
-(`single_state=`) never gets whole-machine diagnostics.
+needs them (`workshop.asl.diagnostics`): a `Next` to a planned state not
+written yet is "still to build", a typo is an error with a did-you-mean.
 
 A state that fails its exercise is never put in the machine: the file's
 version is used instead, and the output says so. `deploy` refuses a
@@ -37,6 +34,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from workshop.asl.diagnostics import diagnostics_html, split_diagnostics
 from workshop.asl.substitution import PLACEHOLDER, substitute, substitutions_from  # noqa: F401 (re-exported)
 from workshop.failures import WorkshopError
 from workshop.history import Bundle, no_math
@@ -98,95 +96,6 @@ def stack_substitutions(cloud, state_machine_arn: str | None) -> StackSubstituti
     return values
 
 
-# --- sorting diagnostics for a learner ---------------------------------------------------------------
-
-
-def value_at(document, location: str):
-    """The value at a JSON-pointer `location` of `document`, or None."""
-    node = document
-    for token in [t for t in (location or "").split("/")[1:]]:
-        token = token.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict):
-            node = node.get(token)
-        elif isinstance(node, list) and token.lstrip("-").isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            return None
-    return node
-
-
-def _unknown_target(diagnostic: dict, target: str, known) -> dict:
-    from workshop.asl.validator import closest_state_name
-
-    field = diagnostic.get("location", "").rsplit("/", 1)[-1] or "Next"
-    guess = closest_state_name(target, sorted(known))
-    hint = f" Did you mean '{guess}'?" if guess else ""
-    return {**diagnostic, "message": f"{field} '{target}' names no state of this state machine, written or still to "
-                                     f"come.{hint}"}
-
-
-def split_diagnostics(diagnostics: list, definition: dict | None = None, plan=None,
-                      single_state: str | None = None) -> dict:
-    """{"errors", "still_to_build", "warnings"} from validate()'s diagnostics.
-
-    `definition`: what was validated (to read which state a transition names).
-    `plan`: the state names the notebook will add; None when unknown, and then
-    every missing target is taken as still to build. `single_state`: the name
-    of a state checked on its own, which drops whole-machine diagnostics.
-    """
-    out = {"errors": [], "still_to_build": [], "warnings": []}
-    built = set((definition or {}).get("States") or {})
-    planned = set(plan or ())
-    remaining = planned - built
-    for d in diagnostics:
-        code = d.get("code")
-        if code == "MISSING_TRANSITION_TARGET":
-            target = value_at(definition, d.get("location", "")) if definition is not None else None
-            if plan is None or not isinstance(target, str):
-                out["still_to_build"].append(d)
-            elif target in planned:
-                if not single_state:
-                    out["still_to_build"].append({**d, "message": f"'{target}' comes later in this notebook."})
-            else:
-                out["errors"].append(_unknown_target(d, target, planned | built))
-        elif code in ("MISSING_END_STATE", "UNREACHABLE_STATE"):
-            if single_state:
-                continue
-            if plan is None and code == "MISSING_END_STATE" or remaining:
-                out["still_to_build"].append(d)
-            else:
-                out["errors"].append(d)
-        elif d.get("severity") == "ERROR":
-            out["errors"].append(d)
-        else:
-            out["warnings"].append(d)
-    return out
-
-
-def diagnostics_html(parts: dict, valid_text: str = "No errors.") -> str:
-    """The sorted diagnostics as HTML: errors, then what is still to build (one line), then warnings."""
-    def rows(items, colour):
-        return "".join(f"<li style='color:{colour}'><code>{html.escape(d['code'])}</code> at "
-                       f"<code>{html.escape(d.get('location') or '/')}</code>: {html.escape(d['message'])}</li>"
-                       for d in items)
-
-    if parts["errors"]:
-        text = (f"<p><strong style='color:#d13212'>{len(parts['errors'])} error(s)</strong> to fix:</p>"
-                f"<ul>{rows(parts['errors'], '#d13212')}</ul>")
-    else:
-        text = f"<p style='color:#1d8102'><strong>{html.escape(valid_text)}</strong></p>"
-    if parts["still_to_build"]:
-        todo = sorted({d["message"].split("'")[1] for d in parts["still_to_build"]
-                       if d.get("code") == "MISSING_TRANSITION_TARGET" and d["message"].count("'") >= 2})
-        others = [d for d in parts["still_to_build"] if d.get("code") != "MISSING_TRANSITION_TARGET"]
-        line = ", ".join(f"<code>{html.escape(t)}</code>" for t in todo)
-        text += (f"<p style='color:#545b64'>Still to build (named, written later): {line or '—'}"
-                 + "".join(f"; {html.escape(d['message'])}" for d in others) + "</p>")
-    if parts["warnings"]:
-        text += f"<p><strong>Warnings</strong>:</p><ul>{rows(parts['warnings'], '#ec7211')}</ul>"
-    return text
-
-
 class BuildStep:
     """What one step shows: the states it added (compact), the diagnostics, then the graph so far."""
 
@@ -222,7 +131,8 @@ class BuildStep:
     def _repr_mimebundle_(self, include=None, exclude=None):
         data = dict(self.graph)
         note = f"<p>{html.escape(self.note)}</p>" if self.note else ""
-        data["text/html"] = no_math(self._given_html() + note + diagnostics_html(self.parts) + self._progress()
+        data["text/html"] = no_math(self._given_html() + note
+                                    + diagnostics_html(self.parts, subject="The state machine") + self._progress()
                                     + _svg_html(self.graph.get("image/svg+xml")))
         data["text/plain"] = self.__repr__()
         return data

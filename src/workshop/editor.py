@@ -32,10 +32,11 @@ import threading
 
 import ipywidgets as widgets
 
+from workshop.asl.diagnostics import COLOURS, diagnostics_html, split_diagnostics
+
 __all__ = ["asl_editor", "ASLEditor", "analyse"]
 
 SINGLE_STATE_NAME = "ThisState"
-_COLOURS = {"errors": "#d13212", "warnings": "#ec7211", "still_to_build": "#545b64"}
 
 
 def _as_text(initial) -> str:
@@ -57,13 +58,12 @@ def analyse(text: str, *, state_name: str = SINGLE_STATE_NAME, substitutions: di
              "result": "OK"|"FAIL"|None, "errors", "warnings", "still_to_build": [diagnostic, ...],
              "json_error": {"message", "line", "column"} or None}.
     The text itself is validated (a key written twice is an error). `plan`:
-    the state names the machine will have (see `workshop.builder.split_diagnostics`);
+    the state names the machine will have (see `workshop.asl.diagnostics.split_diagnostics`);
     a single state is never given whole-machine diagnostics.
     """
     from workshop.asl.source import JsonTextError, load_json
     from workshop.asl.substitution import substitute, substitute_text
     from workshop.asl.validator import validate, validate_state
-    from workshop.builder import split_diagnostics
 
     out = {"kind": "empty", "definition": None, "result": None, "errors": [], "warnings": [],
            "still_to_build": [], "json_error": None}
@@ -113,38 +113,18 @@ def analyse(text: str, *, state_name: str = SINGLE_STATE_NAME, substitutions: di
     return out
 
 
-def diagnostics_html(analysis: dict) -> str:
-    """The grouped diagnostics of `analyse` as HTML."""
+def analysis_html(analysis: dict) -> str:
+    """What `analyse` found, as HTML: a hint for empty text, the JSON error, else the sorted diagnostics."""
     if analysis["kind"] == "empty":
         return "<p style='color:#545b64'>Type a state such as <code>{\"Type\": \"Pass\", \"End\": true}</code>, " \
                "or a whole state machine.</p>"
     if analysis["json_error"]:
         e = analysis["json_error"]
         where = f" at line {e['line']}, column {e['column']}" if e["line"] else ""
-        return (f"<p style='color:{_COLOURS['errors']}'><strong>Not valid JSON{where}</strong>: "
+        return (f"<p style='color:{COLOURS['errors']}'><strong>Not valid JSON{where}</strong>: "
                 f"{html.escape(e['message'])}.</p><p style='color:#545b64'>Check the quotes, commas and brackets "
                 "around that spot (JSON needs double quotes and no trailing commas).</p>")
-
-    def rows(items, colour):
-        return "".join(f"<li style='color:{colour}'><code>{html.escape(d['code'])}</code> at "
-                       f"<code>{html.escape(d.get('location') or '/')}</code>: {html.escape(d['message'])}</li>"
-                       for d in items)
-
-    parts = []
-    errors, warnings, todo = analysis["errors"], analysis["warnings"], analysis["still_to_build"]
-    if errors:
-        parts.append(f"<p><strong style='color:{_COLOURS['errors']}'>Errors ({len(errors)})</strong> to fix:</p>"
-                     f"<ul>{rows(errors, _COLOURS['errors'])}</ul>")
-    else:
-        what = "This state" if analysis["kind"] == "state" else "The state machine"
-        parts.append(f"<p style='color:#1d8102'><strong>No errors.</strong> {what} is valid so far.</p>")
-    if warnings:
-        parts.append(f"<p><strong style='color:{_COLOURS['warnings']}'>Warnings ({len(warnings)})</strong>:</p>"
-                     f"<ul>{rows(warnings, _COLOURS['warnings'])}</ul>")
-    if todo:
-        parts.append(f"<p><strong>Still to build ({len(todo)})</strong>: states named but not written yet.</p>"
-                     f"<ul>{rows(todo, _COLOURS['still_to_build'])}</ul>")
-    return "".join(parts)
+    return diagnostics_html(analysis, subject="This state" if analysis["kind"] == "state" else "The state machine")
 
 
 class ASLEditor(widgets.VBox):
@@ -240,13 +220,13 @@ class ASLEditor(widgets.VBox):
         analysis["text"] = text
         self.analysis = analysis
         self.validations += 1
-        self.diagnostics.value = diagnostics_html(analysis)
+        self.diagnostics.value = analysis_html(analysis)
         self._draw(analysis)
         if self.on_change is not None:
             try:
                 self.on_change(analysis)
             except Exception as exc:
-                self.diagnostics.value += (f"<p style='color:{_COLOURS['errors']}'>on_change failed: "
+                self.diagnostics.value += (f"<p style='color:{COLOURS['errors']}'>on_change failed: "
                                            f"{html.escape(f'{type(exc).__name__}: {exc}')}</p>")
         return analysis
 

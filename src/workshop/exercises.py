@@ -48,7 +48,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workshop.builder import REFERENCE_NAME, split_diagnostics
+from workshop.asl.diagnostics import diagnostics_html, split_diagnostics
+from workshop.builder import REFERENCE_NAME
 from workshop.history import _json, no_math
 from workshop.session import project_root
 
@@ -515,8 +516,6 @@ class ExerciseResult:
         parts = [f"<h4 style='color:{colour}'>{mark} Exercise {html.escape(self.name)}</h4>",
                  f"<p style='color:{colour}'><strong>{html.escape(self.message)}</strong></p>"]
         if self.errors:
-            from workshop.builder import diagnostics_html
-
             parts.append(diagnostics_html({"errors": self.errors, "still_to_build": [], "warnings": []}))
         if self.cases:
             left = "style='text-align:left;vertical-align:top'"

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
+from workshop.asl.diagnostics import split_diagnostics
 from workshop.builder import (DEFAULT_SUBSTITUTIONS, DefinitionNotValid, StateMachineBuilder, reference_definition,
-                              split_diagnostics, substitute, substitutions_from, try_state)
+                              substitute, substitutions_from, try_state)
 from workshop.exercises import STATE_EXERCISES, exercise_answers
 
 
@@ -23,7 +24,7 @@ def test_a_next_to_a_state_not_written_yet_is_still_to_build_not_an_error():
 def test_a_real_mistake_is_an_error():
     sm = StateMachineBuilder(start_at="First")
     step = sm.add("First", {"Type": "Pass", "Next": "Second", "End": True})
-    assert step.errors and "error(s)" in step._repr_mimebundle_()["text/html"]
+    assert step.errors and "Errors (1)" in step._repr_mimebundle_()["text/html"]
 
 
 def test_each_step_draws_the_graph_as_svg_and_mermaid():
@@ -140,7 +141,7 @@ def test_a_next_to_a_planned_state_is_still_to_build_and_a_typo_is_an_error_with
     assert "Did you mean 'ChooseAction'?" in typo.errors[0]["message"]
     assert "Existing states are" not in typo.errors[0]["message"]  # one list of states, at the end of a step
     html = typo._repr_mimebundle_()["text/html"]
-    assert "1 error(s)" in html and "States so far (7 of 30)" in html
+    assert "Errors (1)" in html and "States so far (7 of 30)" in html
 
 
 def test_no_end_state_and_unreachable_wait_for_the_plan_then_are_errors():

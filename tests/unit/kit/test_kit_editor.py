@@ -209,3 +209,15 @@ def test_a_whole_machine_with_a_plan_sorts_its_diagnostics_too():
     analysis = analyse(text, plan=PLAN)
     assert analysis["errors"] == [] and {d["code"] for d in analysis["still_to_build"]} == {
         "MISSING_TRANSITION_TARGET", "MISSING_END_STATE"}
+
+
+def test_the_editor_and_the_builder_show_diagnostics_the_same_way():
+    from workshop.asl.diagnostics import diagnostics_html
+    from workshop.builder import StateMachineBuilder
+
+    state = {"Type": "Task", "Resource": "nope", "Next": "B"}
+    editor = asl_editor({"StartAt": "A", "States": {"A": state}}, debounce_ms=0)
+    step = StateMachineBuilder(start_at="A").add("A", state)
+    assert editor.analysis["errors"] == step.parts["errors"] and editor.analysis["still_to_build"]
+    assert editor.diagnostics.value == diagnostics_html(step.parts, subject="The state machine")
+    assert editor.diagnostics.value in step._repr_mimebundle_()["text/html"]
