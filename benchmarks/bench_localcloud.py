@@ -166,7 +166,7 @@ def _burst(cloud, kwargs: dict, burst: int, threads: int) -> dict:
 def bench_incidents(sequential: int = 20, burst: int = 50, threads: int = 8) -> dict:
     import boto3
 
-    from workshop.deploy import deploy
+    from workshop.aws.deploy import deploy
     from workshop.localcloud.server import LocalCloud
 
     figures = {}

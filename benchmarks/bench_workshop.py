@@ -25,7 +25,7 @@ def _kernel_floor(count: int, folder: Path) -> float:
     import papermill
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from workshop.notebook_run import KERNEL
+    from workshop.teaching.notebook_run import KERNEL
 
     notebook = new_notebook(cells=[new_code_cell("1 + 1")])
     notebook.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
@@ -41,7 +41,7 @@ def _kernel_floor(count: int, folder: Path) -> float:
 def run() -> dict:
     os.environ.setdefault("SAM_CLI_TELEMETRY", "0")
     from workshop.localcloud.server import LocalCloud
-    from workshop.notebook_run import notebook_paths, run_all
+    from workshop.teaching.notebook_run import notebook_paths, run_all
 
     notebooks = notebook_paths(ROOT)
     with tempfile.TemporaryDirectory() as tmp:

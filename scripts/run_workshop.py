@@ -34,8 +34,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("SAM_CLI_TELEMETRY", "0")
-    from workshop.notebook_run import run_all
-    from workshop.reading_time import reading_times, summary
+    from workshop.teaching.notebook_run import run_all
+    from workshop.teaching.reading_time import reading_times, summary
 
     def run(endpoint):
         print(f"Local cloud at {endpoint}; notebooks -> {args.out}", flush=True)

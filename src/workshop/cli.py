@@ -12,7 +12,7 @@ import sys
 COMMANDS = {
     "asl": ("workshop.asl.cli", "validate and draw Amazon States Language definitions"),
     "local": ("workshop.localcloud.cli", "run the local cloud (moto-based AWS on 127.0.0.1)"),
-    "deploy": ("workshop.deploy", "sam build + sam deploy to the local cloud or to AWS"),
+    "deploy": ("workshop.aws.deploy", "sam build + sam deploy to the local cloud or to AWS"),
 }
 
 

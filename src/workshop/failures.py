@@ -7,7 +7,7 @@
 and what to do next, and in a notebook it is shown as that message alone
 (IPython calls `_render_traceback_` instead of printing frames).
 
-`install_notebook_handler(session)` (called by `workshop.session.connect`
+`install_notebook_handler(session)` (called by `workshop.aws.session.connect`
 inside IPython) registers a custom exception handler for the errors boto3
 raises when the local cloud is gone: a connection refused, a time-out, the
 key file missing, or, after a restart, "does not exist" answers about what

@@ -20,12 +20,12 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from cloud_fixtures import AWS_EMAIL, AWS_LIKE_STACK, TRAIL, confirm_subscriptions, local_client
 
-from workshop import deploy as deploy_module
-from workshop.builder import StackValuesUnreadable, StateMachineBuilder, stack_substitutions, try_state
+from workshop.aws import deploy as deploy_module
+from workshop.teaching.builder import StackValuesUnreadable, StateMachineBuilder, stack_substitutions, try_state
 from workshop.localcloud.aws_like import CONFIRMATION_SUBJECT
 from workshop.localcloud.mailbox import read_mailbox
 from workshop.localcloud.server import health
-from workshop.setup_check import check_setup, check_trail
+from workshop.teaching.setup_check import check_setup, check_trail
 
 pytestmark = pytest.mark.e2e
 
@@ -234,7 +234,7 @@ def test_try_state_reports_access_denied_as_a_permission_problem(aws_like_cloud,
 
 
 def test_reads_right_after_a_creation_miss_it_and_the_kit_reads_again(aws_like_cloud, aws_target):
-    from workshop.incident import fire_policy, policy_versions
+    from workshop.aws.iam_changes import fire_policy, policy_versions
 
     iam = local_client(aws_like_cloud, "iam")
     arn = iam.create_policy(PolicyName=_name("lag"), PolicyDocument=POLICY)["Policy"]["Arn"]
@@ -256,7 +256,7 @@ def test_the_aws_target_goes_to_the_test_endpoint_only_with_its_key(aws_like_clo
     client = aws_target.client("sts")
     assert client.meta.endpoint_url == aws_like_cloud
     monkeypatch.setenv("WORKSHOP_AWS_ENDPOINT_FOR_TESTS", "http://198.51.100.7:4566")
-    from workshop.session import connect
+    from workshop.aws.session import connect
 
     with pytest.raises(ValueError, match="only a local cloud on this machine"):
         connect("aws")
@@ -277,7 +277,7 @@ def test_on_aws_the_email_must_be_real_and_a_redeploy_keeps_the_deployed_one(aws
 
 
 def test_the_subscription_status_says_confirm_it_until_it_is_confirmed(aws_like_cloud, aws_like_stack, aws_target):
-    from workshop.mail import subscription_status
+    from workshop.aws.mail import subscription_status
 
     status = subscription_status(aws_target, aws_like_stack)
     assert status.pending == [AWS_EMAIL] and not status.ok
@@ -312,7 +312,8 @@ def test_try_state_uses_the_state_machines_own_role(aws_like_stack, aws_target):
 
 
 def test_an_incident_on_the_aws_target_waits_for_cloudtrail_and_reaches_the_human(aws_like_stack, aws_target):
-    from workshop.incident import fire_policy, watch_incident
+    from workshop.aws.iam_changes import fire_policy
+    from workshop.display.incidents import watch_incident
 
     fired = fire_policy(aws_target, ROOT / "policies" / "badpolicy.json", name=_name("workshop-bad"))
     assert "--endpoint-url" not in fired.cli and fired.cli.startswith("aws --region us-east-1 iam create-policy")
@@ -321,8 +322,9 @@ def test_an_incident_on_the_aws_target_waits_for_cloudtrail_and_reaches_the_huma
 
 
 def test_the_timeout_demo_and_the_missing_policy_need_no_cloudtrail_timing(aws_like_stack, aws_target):
-    from workshop.incident import (approval_timeout_demo, malformed_policy_event, missing_policy_event,
-                                   start_with_event, wait_for_end)
+    from workshop.aws.executions import wait_for_end
+    from workshop.aws.iam_changes import malformed_policy_event, missing_policy_event, start_with_event
+    from workshop.teaching.approval_timeout import approval_timeout_demo
 
     machine = aws_like_stack["StateMachineArn"]
     timed_out = approval_timeout_demo(aws_target, machine, ROOT / "policies" / "badpolicy.json", seconds=2)

@@ -21,7 +21,7 @@ from stack_incidents import (ADMIN_DOCUMENT, ADMINISTRATOR_ACCESS, BAD, GOOD, ap
                              versions, waiting_at)
 
 from polling import wait_for
-from workshop.approvals import find_token
+from workshop.aws.executions import find_token
 
 pytestmark = pytest.mark.e2e
 

@@ -13,8 +13,8 @@ import pytest
 from workshop.failures import LocalCloudNotAnswering, LocalCloudRestarted, explain
 from workshop.localcloud import credentials
 from workshop.localcloud.server import LocalCloud, free_port
-from workshop.notebook_run import run_notebook
-from workshop.session import StackNotFound, connect
+from workshop.teaching.notebook_run import run_notebook
+from workshop.aws.session import StackNotFound, connect
 
 pytestmark = pytest.mark.e2e
 SCREEN = 8  # lines: what fits above the fold of a notebook cell
@@ -46,7 +46,7 @@ def test_a_local_cloud_that_is_not_there_is_one_screen_in_the_notebook(tmp_path,
         credentials.write(credentials.new(endpoint, pid=1))
     result, errors = _run_cells(
         tmp_path,
-        f"from workshop.session import connect\ncloud = connect('local', {endpoint!r})",
+        f"from workshop.aws.session import connect\ncloud = connect('local', {endpoint!r})",
         "outputs = cloud.stack_outputs('security-orchestrator')")
     assert not result.ok and len(errors) == 1
     text = _assert_one_screen(errors[0], "LocalCloudNotAnswering")
@@ -59,14 +59,14 @@ def test_plain_boto3_in_a_cell_is_explained_too(tmp_path):
     credentials.write(credentials.new(endpoint, pid=1))
     _, errors = _run_cells(
         tmp_path,
-        f"from workshop.session import connect\ncloud = connect('local', {endpoint!r})\niam = cloud.client('iam')",
+        f"from workshop.aws.session import connect\ncloud = connect('local', {endpoint!r})\niam = cloud.client('iam')",
         "iam.list_policies()")
     _assert_one_screen(errors[0], "LocalCloudNotAnswering")
 
 
 def test_other_errors_keep_their_traceback(tmp_path):
     endpoint = f"http://127.0.0.1:{free_port()}"
-    _, errors = _run_cells(tmp_path, f"from workshop.session import connect\ncloud = connect('local', {endpoint!r})",
+    _, errors = _run_cells(tmp_path, f"from workshop.aws.session import connect\ncloud = connect('local', {endpoint!r})",
                            "1 / 0")
     assert errors[0]["ename"] == "ZeroDivisionError" and len(errors[0]["traceback"]) > 1
 

@@ -31,11 +31,11 @@ NAMES = ["00_setup_check", "01_deploy", "02_build_state_machine", "03_fire_bad_p
 
 @pytest.fixture(scope="module")
 def aws_run(tmp_path_factory):
-    from workshop.deploy import deployed_parameter
+    from workshop.aws.deploy import deployed_parameter
     from workshop.localcloud.mailbox import read_mailbox
     from workshop.localcloud.server import LocalCloud
-    from workshop.notebook_run import run_all
-    from workshop.session import AWS_TEST_ENDPOINT, connect
+    from workshop.teaching.notebook_run import run_all
+    from workshop.aws.session import AWS_TEST_ENDPOINT, connect
 
     log = open(tmp_path_factory.mktemp("localcloud-aws-run") / "server.log", "wb")
     with LocalCloud(like_aws=AWS_LIKE, log_file=log) as cloud, pytest.MonkeyPatch.context() as env:

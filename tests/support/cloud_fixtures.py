@@ -10,7 +10,7 @@ Session-scoped, shared by every test that asks for them (e2e and browser):
   into a temporary build dir).
 * `deployed_stack` -> dict: the stack outputs (ApiUrl, ApproveUrl, DenyUrl,
   AlertTopicArn, StateMachineArn, StateMachineName) of the real `sam deploy`
-  (through `workshop.deploy`) to `local_cloud`, default parameters
+  (through `workshop.aws.deploy`) to `local_cloud`, default parameters
   (EmailAddress learner@example.com), stack name `e2e-orchestrator`.
 * `timeout_stack` -> dict: outputs of a second stack with
   ApprovalTimeoutSeconds=3, in a local cloud process of its own (so its rule
@@ -27,7 +27,7 @@ The AWS-like mode (`workshop.localcloud.aws_like`, delays compressed to
   through the test-only WORKSHOP_AWS_ENDPOINT_FOR_TESTS (set for that test
   only, AWS_ENDPOINT_URL and AWS_PROFILE unset): the kit's AWS code paths.
 * `aws_like_stack` -> dict: outputs of the stack deployed to it with
-  `workshop.deploy.deploy(target="aws")` (EmailAddress `AWS_EMAIL`; its
+  `workshop.aws.deploy.deploy(target="aws")` (EmailAddress `AWS_EMAIL`; its
   subscription left pending), stack name `e2e-aws-like`.
 * `confirm_subscriptions(endpoint)`: follow every confirmation link in the
   mailbox, as the learner does in their inbox.
@@ -48,11 +48,11 @@ from pathlib import Path
 
 import pytest
 
-from workshop import deploy as deploy_module
+from workshop.aws import deploy as deploy_module
 from workshop.localcloud import credentials
 from workshop.localcloud.aws_like import CONFIRMATION_PATH, CONFIRMATION_SUBJECT, Settings
 from workshop.localcloud.server import LocalCloud
-from workshop.session import AWS_TEST_ENDPOINT, connect
+from workshop.aws.session import AWS_TEST_ENDPOINT, connect
 
 MAIN_STACK = "e2e-orchestrator"
 TIMEOUT_STACK = "e2e-orchestrator-timeout"

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from workshop import deploy as deploy_module
+from workshop.aws import deploy as deploy_module
+from workshop.aws.session import local_environment
 from workshop.localcloud import runtimes
 
 
@@ -50,7 +51,7 @@ def _python_path(env: dict) -> str:
 def deploy_app(folder: Path, endpoint: str, stack_name: str, workdir: Path, parameters: dict | None = None) -> dict:
     """`sam build` (into workdir) + `sam deploy` to the local cloud at `endpoint`; the stack outputs."""
     log = io.StringIO()
-    env = deploy_module.local_environment(endpoint)
+    env = local_environment(endpoint)
     env["PATH"] = _python_path(env)
     try:
         deploy_module.build(build_dir=workdir / "build", template="template.yaml", project_dir=folder,

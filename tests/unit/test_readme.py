@@ -4,7 +4,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from workshop.reading_time import reading_times, total_minutes
+from workshop.teaching.reading_time import reading_times, total_minutes
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()

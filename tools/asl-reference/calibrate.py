@@ -26,7 +26,7 @@ states and machines written anywhere else in a notebook (answers, starters)
 are checked too. A builder made with `StateMachineBuilder.from_reference()`
 gets its states from the reference by name (`add_given("A", ...)`,
 `add_remaining()`, `exercise("A", ...)`), as the kit does; the states its
-exercises start from and their typical wrong answers (`workshop.exercises`),
+exercises start from and their typical wrong answers (`workshop.teaching.exercises`),
 each put in the reference machine, are cases of that notebook too.
 """
 
@@ -80,14 +80,14 @@ def _read(path: Path) -> str:
 
 def stand_ins() -> dict:
     """The values the builder puts in for ${Name} placeholders before a stack exists."""
-    from workshop.builder import DEFAULT_SUBSTITUTIONS
+    from workshop.teaching.reference import DEFAULT_SUBSTITUTIONS
 
     return dict(DEFAULT_SUBSTITUTIONS)
 
 
 def substitute(value, values: dict):
     """Replace ${Name} in every string, as SAM's DefinitionSubstitutions (and the builder) do."""
-    from workshop.builder import substitute as replace_placeholders
+    from workshop.asl.substitution import substitute as replace_placeholders
 
     return replace_placeholders(value, values)
 
@@ -128,7 +128,7 @@ class NotebookDefinitions:
                 out.append((f"{variable}:built", machine))
         built = next((m for m in self.builders.values() if m["States"]), None)
         if self.exercise_cases:
-            from workshop.exercises import STATE_EXERCISES
+            from workshop.teaching.exercises import STATE_EXERCISES
 
             for name, exercise in STATE_EXERCISES.items():
                 state = self.reference.get("States", {}).get(name)

@@ -147,6 +147,6 @@ class Guard:
         if not self.is_known_key(key):
             raise Refused(
                 "refused: the request is signed with a key this local cloud did not make. Its key "
-                'changes at every start: eval "$(workshop local env)" (or use workshop.session.connect()) '
+                'changes at every start: eval "$(workshop local env)" (or use workshop.aws.session.connect()) '
                 "to get the current one.", about_key=True,
             )

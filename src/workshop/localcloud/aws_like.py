@@ -6,7 +6,7 @@
 
 The plain local cloud is fast and forgiving, so code written against it can
 stop or mislead a learner on a real account. In this mode the kit's AWS
-target (`target="aws"`, see `workshop.session`) runs end to end here, and
+target (`target="aws"`, see `workshop.aws.session`) runs end to end here, and
 every behaviour below is one the kit must cope with on AWS. Each follows an
 AWS documentation page:
 
@@ -136,7 +136,7 @@ def parse_delay(text: str) -> tuple[float, float]:
 def selects_management_writes(basic: list, advanced: list) -> bool:
     """Do a trail's event selectors (basic, advanced; as GetEventSelectors answers) record IAM's writes?
 
-    Also what the kit's trail check asks of a real trail (workshop.setup_check).
+    Also what the kit's trail check asks of a real trail (workshop.teaching.setup_check).
     """
     if advanced:
         for selector in advanced:

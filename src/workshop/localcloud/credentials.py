@@ -13,7 +13,7 @@ it started:
 * `write()` puts it, with the endpoint and the server's pid, in
   `<state dir>/localcloud-<port>.json`, created with mode 0600 in a folder of
   mode 0700 that only this user can read;
-* `read(endpoint)` is how the kit (`workshop.session.connect`, `workshop
+* `read(endpoint)` is how the kit (`workshop.aws.session.connect`, `workshop
   deploy`, the tests) and `workshop local env` find it again.
 
 The state dir is `$WORKSHOP_STATE_DIR`, else `$XDG_RUNTIME_DIR/workshop`

@@ -14,7 +14,7 @@ Other resources still need a mock, and the error says so.
 
 Note for plain boto3: botocore sends TestState to `sync-<host>`; with a
 local endpoint create the client with `Config(inject_host_prefix=False)`
-(the kit's `workshop.session` does).
+(the kit's `workshop.aws.session` does).
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ def test_notebook_extraction_without_running(tmp_path):
     reference = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Succeed"},
                                              "C": {"Type": "Fail", "Error": "E"}}}
     cells = [
-        "from workshop.builder import StateMachineBuilder\nsm = StateMachineBuilder(start_at='A')",
+        "from workshop.teaching.builder import StateMachineBuilder\nsm = StateMachineBuilder(start_at='A')",
         "sm.add('A', {'Type': 'Pass', 'Next': 'B'})",
         "answer = {'Type': 'Succeed'}\nsm.add('B', answer)",
         "%time check = check_exercise(my_state)\nsm.add('C', check.used)",  # an expression: the reference's state

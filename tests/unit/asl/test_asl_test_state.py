@@ -7,7 +7,8 @@ import botocore.loaders
 import pytest
 
 from workshop.asl import test_state as ts
-from workshop.builder import DEFAULT_SUBSTITUTIONS, substitute
+from workshop.asl.substitution import substitute
+from workshop.teaching.reference import DEFAULT_SUBSTITUTIONS
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = json.loads((ROOT / "statemachine" / "security_orchestrator.asl.json").read_text())

@@ -119,7 +119,7 @@ class HistoryBuilder:
                 "startDate": START.isoformat(), "input": self.events[0]["executionStartedEventDetails"]["input"]}
 
     def history(self):
-        from workshop.history import ExecutionHistory
+        from workshop.aws.executions import ExecutionHistory
 
         return ExecutionHistory(execution=self.execution(), events=[dict(e) for e in self.events],
                                 definition=DEFINITION)

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from workshop.approval_timeout import NoApprovalTimeout, with_timeout
-from workshop.builder import DEFAULT_SUBSTITUTIONS, reference_definition, substitute
+from workshop.teaching.approval_timeout import NoApprovalTimeout, with_timeout
+from workshop.asl.substitution import substitute
+from workshop.teaching.reference import DEFAULT_SUBSTITUTIONS, reference_definition
 
 
 def test_only_the_time_limit_literal_changes():
@@ -32,7 +33,7 @@ def test_a_definition_without_the_limit_is_refused_with_a_reason():
         def client(self, name):
             return Client()
 
-    from workshop.approval_timeout import shortened_approval_timeout
+    from workshop.teaching.approval_timeout import shortened_approval_timeout
 
     with pytest.raises(NoApprovalTimeout, match="Run 02 again"):
         with shortened_approval_timeout(Cloud(), "arn:sm", 3):

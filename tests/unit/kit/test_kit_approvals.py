@@ -13,8 +13,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from workshop.approvals import ApprovalPanel, decision_outcome, post_decision, statement_diff
-from workshop.incident_table import get_incident, incidents_view, list_incidents
+from workshop.aws.decision_endpoint import post_decision
+from workshop.aws.incidents import get_incident, list_incidents
+from workshop.display.incidents import incidents_view, statement_diff
+from workshop.widgets.approvals import ApprovalPanel, decision_outcome
 
 TABLE = "incidents"
 BAD = {"Version": "2012-10-17", "Statement": [{"Sid": "Wide", "Effect": "Allow",
@@ -103,12 +105,12 @@ def test_the_panel_lists_incidents_waiting_for_a_decision_newest_first(cloud):
     cloud.asked(deadline_in=-5)  # timed out: nothing to decide any more
     cloud.asked(status="reverted")  # not asked yet: no token
     panel = cloud.panel()
-    assert [a.incident_id for a in panel.pending] == [newer.id, older.id]
+    assert [a.incident.incident_id for a in panel.pending] == [newer.id, older.id]
     assert "2 approval(s) waiting" in panel.html()
-    approval = panel.pending[0]
-    assert approval.policy_name == "workshop-bad-policy-1" and approval.version_id == "v1"
-    assert approval.matched_actions() == ["s3:DeleteBucket", "s3:DeleteObject"]
-    assert 3500 < approval.time_left().total_seconds() <= 3600
+    incident = panel.pending[0].incident
+    assert incident.name == "workshop-bad-policy-1" and incident.version_id == "v1"
+    assert incident.matched_actions() == ["s3:DeleteBucket", "s3:DeleteObject"]
+    assert 3500 < incident.time_left().total_seconds() <= 3600
 
 
 def test_a_card_shows_who_changed_what_and_the_diff_against_what_is_in_force(cloud):
@@ -279,25 +281,25 @@ def test_after_a_decision_the_header_snapshot_and_repr_say_it_was_decided(cloud)
     assert "No approval is waiting any more" in panel._header_widget.value
     assert "1 decided here" in panel.html() and "approval(s) waiting" not in panel.html()
     assert "decided: deny" in repr(panel)
-    assert panel.waiting() == [] and panel.decision_for(panel.pending[0].execution_arn).decision == "deny"
+    assert panel.waiting() == [] and panel.decision_for(panel.pending[0].incident.execution_arn).decision == "deny"
     with pytest.raises(LookupError):
         panel.press("allow")  # nothing is waiting any more: a second press does not reach the decided one
 
 
 def test_the_email_view_follows_the_panels_decision(cloud):
-    from workshop.mail import Email
+    from workshop.display.records import EmailView
 
     cloud.asked()
     panel = cloud.panel(wait_after_decision=0)
     approval = panel.pending[0]
     shown = []
 
-    class Tracked(Email):
+    class Tracked(EmailView):
         def update_display(self):
             shown.append(self._repr_html_())
 
     def status():
-        result = panel.decision_for(approval.execution_arn)
+        result = panel.decision_for(approval.incident.execution_arn)
         return "Open" if result is None else f"Already decided: {result.decision}"
 
     email = Tracked({"to": "a@example.com", "subject": "Approval needed", "sent_at": "now", "body": "links"},
@@ -309,7 +311,7 @@ def test_the_email_view_follows_the_panels_decision(cloud):
 
 
 def test_no_waiting_request_means_no_open_email(cloud):
-    from workshop.mail import approval_email
+    from workshop.widgets.approvals import approval_email
 
     email = approval_email(cloud=None, panel=cloud.panel())
     assert email.message is None and "No approval is waiting" in repr(email)

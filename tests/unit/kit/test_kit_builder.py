@@ -5,9 +5,10 @@ import json
 import pytest
 
 from workshop.asl.diagnostics import split_diagnostics
-from workshop.builder import (DEFAULT_SUBSTITUTIONS, DefinitionNotValid, StateMachineBuilder, reference_definition,
-                              substitute, substitutions_from, try_state)
-from workshop.exercises import STATE_EXERCISES, exercise_answers
+from workshop.asl.substitution import substitute, substitutions_from
+from workshop.teaching.builder import DefinitionNotValid, StateMachineBuilder, try_state
+from workshop.teaching.reference import DEFAULT_SUBSTITUTIONS, reference_definition
+from workshop.teaching.exercises import STATE_EXERCISES, exercise_answers
 
 
 def test_a_next_to_a_state_not_written_yet_is_still_to_build_not_an_error():
@@ -86,7 +87,7 @@ def test_try_state_falls_back_with_a_clear_note_when_testate_is_missing():
 
 
 def test_try_state_offline_with_a_mocked_error_shows_the_catch():
-    from workshop.builder import DEFAULT_SUBSTITUTIONS
+    from workshop.teaching.reference import DEFAULT_SUBSTITUTIONS
 
     class NoTestState:
         def client(self, name):

@@ -7,7 +7,7 @@ from pathlib import Path
 import ipywidgets as widgets
 import pytest
 
-from workshop.editor import ASLEditor, analyse, asl_editor
+from workshop.widgets.editor import ASLEditor, analyse, asl_editor
 
 ROOT = Path(__file__).resolve().parents[3]
 MACHINE_TEXT = (ROOT / "statemachine" / "security_orchestrator.asl.json").read_text()
@@ -172,7 +172,7 @@ def test_clearing_the_text_clears_the_graph():
 
 
 def test_the_editor_carries_a_static_snapshot_for_html_exports():
-    from workshop.editor import asl_editor
+    from workshop.widgets.editor import asl_editor
 
     editor = asl_editor({"Type": "Choice", "Choices": [], "Default": "TempRemove"}, debounce_ms=0,
                         state_name="ChooseAction")
@@ -213,7 +213,7 @@ def test_a_whole_machine_with_a_plan_sorts_its_diagnostics_too():
 
 def test_the_editor_and_the_builder_show_diagnostics_the_same_way():
     from workshop.asl.diagnostics import diagnostics_html
-    from workshop.builder import StateMachineBuilder
+    from workshop.teaching.builder import StateMachineBuilder
 
     state = {"Type": "Task", "Resource": "nope", "Next": "B"}
     editor = asl_editor({"StartAt": "A", "States": {"A": state}}, debounce_ms=0)

@@ -5,8 +5,9 @@ import json
 
 import pytest
 
-from workshop.builder import StateMachineBuilder, reference_definition
-from workshop.exercises import (DEVELOPER_POLICY, STARTER_POLICY, STATE_EXERCISES, TOO_BROAD_POLICY, check_decision,
+from workshop.teaching.builder import StateMachineBuilder
+from workshop.teaching.reference import reference_definition
+from workshop.teaching.exercises import (DEVELOPER_POLICY, STARTER_POLICY, STATE_EXERCISES, TOO_BROAD_POLICY, check_decision,
                                 check_policy, check_state, data_before, exercise_answers, starting_text,
                                 verdict_table)
 
@@ -260,11 +261,15 @@ def test_verdict_table_uses_validate_policys_code():
 # --- the decision ---------------------------------------------------------------------------------------
 
 
-class _Approval:
-    execution_arn, policy_name = "arn:exec", "workshop-bad-policy-x"
+class _Incident:
+    execution_arn, name = "arn:exec", "workshop-bad-policy-x"
 
     def matched_actions(self):
         return ["s3:DeleteBucket", "s3:DeleteObject"]
+
+
+class _Approval:
+    incident = _Incident()
 
 
 class _Result:

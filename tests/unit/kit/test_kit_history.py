@@ -4,7 +4,7 @@ import json
 
 from kit_histories import DEFINITION, HistoryBuilder, alert_path, remediation_approved, remediation_waiting
 
-from workshop.history import event_table, side_by_side, state_table, timeline
+from workshop.display.history import event_table, side_by_side, state_table, timeline
 
 
 def test_succeeded_remediation_marks_its_path_and_leaves_the_rest_not_run():
@@ -94,7 +94,7 @@ def test_side_by_side_shows_both_paths():
 def test_history_from_json_round_trip():
     builder = remediation_approved()
     events = json.loads(json.dumps(builder.events))
-    from workshop.history import ExecutionHistory
+    from workshop.aws.executions import ExecutionHistory
 
     history = ExecutionHistory(builder.execution(), events)
     assert history.path()[-1] == "approved"
@@ -102,7 +102,7 @@ def test_history_from_json_round_trip():
 
 
 def test_execution_graph_is_a_coloured_svg_and_mermaid_bundle():
-    from workshop.history import execution_graph
+    from workshop.display.history import execution_graph
 
     definition = json.load(open("statemachine/security_orchestrator.asl.json"))
     history = remediation_waiting().history()
@@ -119,7 +119,7 @@ def test_the_full_event_table_is_folded_under_the_state_table():
 
 
 def test_the_legend_names_only_the_colours_the_graph_uses():
-    from workshop.history import execution_graph
+    from workshop.display.history import execution_graph
 
     definition = json.load(open("statemachine/security_orchestrator.asl.json"))
     waiting = execution_graph(remediation_waiting().history(), definition)._repr_mimebundle_()["text/html"]

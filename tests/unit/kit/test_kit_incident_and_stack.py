@@ -7,11 +7,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from workshop.incident import (FiredPolicy, _matches, delete_workshop_policies, fire_policy, fire_policy_version,
+from workshop.aws.iam_changes import (FiredPolicy, _matches, delete_workshop_policies, fire_policy, fire_policy_version,
                                policy_versions, unique_policy_name)
 from workshop.localcloud import credentials
-from workshop.session import connect
-from workshop.stack import architecture, outputs_table
+from workshop.aws.session import connect
+from workshop.display.stack import architecture, outputs_table
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[3]
 
@@ -109,7 +109,7 @@ def test_local_target_uses_the_endpoint_its_key_and_us_east_1(monkeypatch, tmp_p
 
 
 def test_stack_not_deployed_says_which_notebook_to_run():
-    from workshop.session import StackNotFound
+    from workshop.aws.session import StackNotFound
 
     with mock_aws():
         cloud = connect("aws")
@@ -121,7 +121,7 @@ def test_stack_not_deployed_says_which_notebook_to_run():
 def test_the_aws_target_never_goes_to_a_configured_endpoint_url(monkeypatch, tmp_path):
     """AWS_ENDPOINT_URL (left over from the local cloud's `workshop local env`) and a profile's
     endpoint_url must not send the AWS target's calls to 127.0.0.1."""
-    from workshop.session import AWS_TEST_ENDPOINT
+    from workshop.aws.session import AWS_TEST_ENDPOINT
 
     config = tmp_path / "config"
     config.write_text("[default]\nregion = eu-west-1\nendpoint_url = http://127.0.0.1:4566\n")
@@ -138,7 +138,7 @@ def test_the_aws_target_never_goes_to_a_configured_endpoint_url(monkeypatch, tmp
 
 
 def test_the_test_endpoint_override_refuses_anything_but_an_aws_like_local_cloud(monkeypatch, tmp_path):
-    from workshop.session import AWS_TEST_ENDPOINT, aws_test_endpoint
+    from workshop.aws.session import AWS_TEST_ENDPOINT, aws_test_endpoint
 
     monkeypatch.setenv("WORKSHOP_STATE_DIR", str(tmp_path))
     for value in ("https://127.0.0.1:4566", "http://example.org:4566", "http://127.0.0.1", "http://10.0.0.1:4566",
@@ -152,7 +152,7 @@ def test_the_test_endpoint_override_refuses_anything_but_an_aws_like_local_cloud
 
 @mock_aws
 def test_finding_the_execution_reads_one_page_and_describes_each_execution_once():
-    from workshop.incident import find_execution
+    from workshop.aws.iam_changes import find_execution
 
     iam = boto3.client("iam", region_name="us-east-1")
     role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
@@ -203,7 +203,8 @@ def test_polling_on_aws_backs_off_to_five_seconds():
 
 @mock_aws
 def test_stack_substitutions_fall_back_to_stand_ins_only_on_the_local_target():
-    from workshop.builder import DEFAULT_SUBSTITUTIONS, StackValuesUnreadable, stack_substitutions
+    from workshop.teaching.builder import StackValuesUnreadable, stack_substitutions
+    from workshop.teaching.reference import DEFAULT_SUBSTITUTIONS
 
     class Local(InProcess):
         is_local = True

@@ -5,7 +5,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from workshop.notebook_run import notebook_paths, summary_lines
+from workshop.teaching.notebook_run import notebook_paths, summary_lines
 
 ROOT = Path(__file__).resolve().parents[3]
 NOTEBOOKS = notebook_paths(ROOT)
@@ -51,7 +51,7 @@ def test_notebooks_where_a_human_decides_have_a_decision_parameter():
 def test_notebooks_with_exercises_take_their_answers_as_a_parameter():
     import papermill
 
-    from workshop.notebook_run import has_exercises
+    from workshop.teaching.notebook_run import has_exercises
 
     for path in NOTEBOOKS:
         if has_exercises(path):
@@ -101,7 +101,7 @@ def test_summary_lines_come_from_stdout_of_tagged_cells():
 def test_html_export_shows_a_widgets_static_snapshot(tmp_path):
     import nbformat
 
-    from workshop.notebook_run import WIDGET_VIEW, export_html
+    from workshop.teaching.notebook_run import WIDGET_VIEW, export_html
 
     notebook = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("panel")

@@ -1,6 +1,6 @@
 """The workshop's reading time holds its budget: 45 minutes for every notebook, by a stated model.
 
-The model (workshop.reading_time): every word of a stored notebook, markdown and code, at 200 words a
+The model (workshop.teaching.reading_time): every word of a stored notebook, markdown and code, at 200 words a
 minute, plus 20 seconds per code cell; folded `<details>` blocks (hidden solutions) are not counted.
 Eight of the 45 minutes are kept for the attack-and-defence notebook, whichever branch brings it.
 """
@@ -8,7 +8,7 @@ Eight of the 45 minutes are kept for the attack-and-defence notebook, whichever 
 import nbformat
 import pytest
 
-from workshop.reading_time import (BUDGET_MINUTES, RESERVED, SECONDS_PER_CODE_CELL, WORDS_PER_MINUTE, reading_time,
+from workshop.teaching.reading_time import (BUDGET_MINUTES, RESERVED, SECONDS_PER_CODE_CELL, WORDS_PER_MINUTE, reading_time,
                                    reading_times, summary, total_minutes)
 
 

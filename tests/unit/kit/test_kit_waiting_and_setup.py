@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from workshop.setup_check import check_local_cloud, check_setup, check_tools
+from workshop.teaching.setup_check import check_local_cloud, check_setup, check_tools
 from workshop.waiting import WaitTimeout, wait_for
 
 

@@ -1,4 +1,4 @@
-"""workshop.deploy: the failures a learner hits say what to do."""
+"""workshop.aws.deploy: the failures a learner hits say what to do."""
 
 import io
 import os
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from workshop import deploy
+from workshop.aws import deploy
 from workshop.localcloud import credentials
 
 
@@ -46,7 +46,7 @@ def test_aws_without_credentials_is_explained(tmp_path):
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "AWS_REGION": "us-east-1",
            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_CONFIG_FILE": str(tmp_path / "none"),
            "AWS_EC2_METADATA_DISABLED": "true"}
-    code = ("from workshop import deploy\nfrom workshop.session import connect\n"
+    code = ("from workshop.aws import deploy\nfrom workshop.aws.session import connect\n"
             "try:\n    deploy.check_aws(connect('aws'))\n"
             "except deploy.DeployError as exc:\n    print(exc)\n")
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
@@ -65,7 +65,7 @@ def test_real_looking_addresses_are_not_placeholders(address):
 
 
 def test_the_local_environment_points_sam_at_the_endpoint(tmp_path, monkeypatch):
-    from workshop.session import connect
+    from workshop.aws.session import connect
 
     monkeypatch.setenv("WORKSHOP_STATE_DIR", str(tmp_path))
     key = credentials.new("http://127.0.0.1:4566")
@@ -91,7 +91,7 @@ def test_a_local_cloud_that_stops_during_sam_deploy_stops_it_at_once(tmp_path):
 
 
 def test_the_aws_environment_keeps_the_profile_and_drops_every_endpoint_url(monkeypatch):
-    from workshop.session import AWS_TEST_ENDPOINT, connect
+    from workshop.aws.session import AWS_TEST_ENDPOINT, connect
 
     monkeypatch.delenv(AWS_TEST_ENDPOINT, raising=False)
     env = connect("aws").sam_environment(base={

@@ -11,7 +11,7 @@ the other reserved domains receive nothing); left out on an update, the
 stack keeps the address it has (sam passes `UsePreviousValue`). After a
 deploy to AWS the output says to confirm the SNS subscription. From Python:
 
-    from workshop.deploy import deploy
+    from workshop.aws.deploy import deploy
     outputs = deploy(target="local", endpoint="http://127.0.0.1:4566",
                      stack_name="security-orchestrator",
                      parameters={"EmailAddress": "me@example.com"})
@@ -35,12 +35,11 @@ import sys
 import threading
 from pathlib import Path
 
+from workshop.aws.session import DEFAULT_ENDPOINT, REGION, connect
 from workshop.failures import LocalCloudNotAnswering, WorkshopError
 
 DEFAULT_STACK_NAME = "security-orchestrator"
-DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
 DEFAULT_BUILD_DIR = ".aws-sam/build"  # sam's own default: its build.toml goes beside it, in .aws-sam
-REGION = "us-east-1"
 # deploy() parameter name -> template parameter
 PARAMETER_NAMES = {"email": "EmailAddress", "restricted_actions": "RestrictedActions",
                    "approval_timeout": "ApprovalTimeoutSeconds"}
@@ -55,7 +54,7 @@ class DeployError(WorkshopError):
 
 
 def project_root() -> Path:
-    """The checkout holding template.yaml (this file lives in src/workshop/)."""
+    """The checkout holding template.yaml (this file lives in src/workshop/aws/)."""
     here = Path(__file__).resolve()
     for parent in here.parents:
         if (parent / "template.yaml").is_file():
@@ -63,27 +62,21 @@ def project_root() -> Path:
     return Path.cwd()
 
 
+def find_tool(name: str) -> str | None:
+    """A command beside this Python (the venv's bin/) or on PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    return shutil.which(name)
+
+
 def sam_executable() -> str:
-    candidates = [Path(sys.executable).with_name("sam"), shutil.which("sam")]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            return str(candidate)
+    found = find_tool("sam")
+    if found:
+        return found
     raise DeployError("the `sam` command (AWS SAM CLI) is not installed: install the kit's dependencies "
                       "(`pip install -e .` or `make workshop`), or see "
                       "https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html")
-
-
-def local_environment(endpoint: str, base: dict | None = None, credentials=None) -> dict:
-    """The environment `sam` and boto3 need to talk to the local cloud at `endpoint` (its key included)."""
-    from workshop.localcloud import credentials as credentials_module
-
-    key = credentials or credentials_module.read(endpoint)
-    env = dict(os.environ if base is None else base)
-    env.update(key.environment())
-    env.update({"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION})
-    env.pop("AWS_SESSION_TOKEN", None)
-    env.pop("AWS_PROFILE", None)
-    return env
 
 
 def check_local_cloud(endpoint: str) -> None:
@@ -240,8 +233,6 @@ def deploy(*, target: str = "local", endpoint: str | None = None, stack_name: st
            template: str | Path = "template.yaml", project_dir: str | Path | None = None,
            skip_build: bool = False, stream=None) -> dict:
     """sam build + sam deploy; returns the stack outputs (ApiUrl, ApproveUrl, DenyUrl, ...)."""
-    from workshop.session import connect
-
     stream = stream or sys.stdout
     root = Path(project_dir) if project_dir else project_root()
     parameters = {k: v for k, v in (parameters or {}).items() if v is not None and v != ""}

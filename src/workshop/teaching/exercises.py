@@ -1,6 +1,6 @@
 """The workshop's exercises, checked by what the learner's answer does, not by its shape.
 
-    from workshop.exercises import check_state, check_policy, check_decision, exercise_answers
+    from workshop.teaching.exercises import check_state, check_policy, check_decision, exercise_answers
     result = check_state("ChooseAction", answer, builder)    # notebook 02 (via builder.exercise)
     check_policy(my_policy, restricted)                      # notebook 05
     check_decision(panel)                                    # notebook 04
@@ -49,9 +49,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workshop.asl.diagnostics import diagnostics_html, split_diagnostics
-from workshop.builder import REFERENCE_NAME
-from workshop.history import _json, no_math
-from workshop.session import project_root
+from workshop.aws.executions import parse_json
+from workshop.aws.session import project_root
+from workshop.display.html import Html, no_math
+from workshop.teaching.reference import REFERENCE_NAME, reference_definition
 
 TOKEN = "exercise-task-token"  # nosec B105: the stand-in task token a .waitForTaskToken task gets offline
 FIXED_TIME = "2026-01-01T00:00:00.000Z"
@@ -141,7 +142,7 @@ def _sent(response: dict):
     data = response.get("inspectionData") or {}
     for key in ("afterArguments", "afterParameters"):
         if key in data:
-            return _json(data[key])
+            return parse_json(data[key])
     return None
 
 
@@ -167,7 +168,7 @@ def time_limit(state: dict, data) -> int | None:
 
 def _outcome(response: dict, **extra) -> Outcome:
     return Outcome(status=response.get("status", "FAILED"), next=response.get("nextState"),
-                   output=_json(response.get("output")), error=response.get("error"), cause=response.get("cause"),
+                   output=parse_json(response.get("output")), error=response.get("error"), cause=response.get("cause"),
                    sent=_sent(response), **extra)
 
 
@@ -293,7 +294,7 @@ def data_before(builder, target: str, results: dict | None = None) -> dict:
         if response.get("status") != "SUCCEEDED" or not response.get("nextState"):
             raise RuntimeError(f"The file's {name} did not lead on towards {target} from {SAMPLE_EVENT} "
                                f"({response.get('status')}: {response.get('error') or response.get('cause')}).")
-        data, name = _json(response["output"]), response["nextState"]
+        data, name = parse_json(response["output"]), response["nextState"]
     raise RuntimeError(f"{target} is not on the path the file's machine takes from {SAMPLE_EVENT}.")
 
 
@@ -465,8 +466,6 @@ def starting_text(name: str, builder) -> str:
 
 def exercise_answers(kind: str = "right", reference: dict | None = None) -> dict:
     """Papermill parameters (`answers`) with a right or a typical wrong answer for every exercise."""
-    from workshop.builder import reference_definition
-
     if kind not in ("right", "wrong"):
         raise ValueError(f"kind must be 'right' or 'wrong', not {kind!r}")
     states = (reference or reference_definition())["States"]
@@ -641,7 +640,7 @@ def restricted_actions(cloud=None, stack_name: str | None = None) -> str:
     """The restricted actions in force: the deployed stack's RestrictedActions (what ValidatePolicy is
     given), else the template's default (what a deploy gives)."""
     if cloud is not None and stack_name:
-        from workshop.deploy import deployed_parameter
+        from workshop.aws.deploy import deployed_parameter
 
         return deployed_parameter(cloud, stack_name, "RestrictedActions") or DEFAULT_RESTRICTED
     return DEFAULT_RESTRICTED
@@ -737,18 +736,18 @@ class DecisionCheck:
 
 def check_decision(panel) -> DecisionCheck:
     """The learner's Approve/Deny in the panel, judged: the incident's policy allows far more than reading."""
-    decided = [(a, panel.results[a.execution_arn]) for a in panel.pending
-               if a.execution_arn in panel.results and panel.results[a.execution_arn].ok]
+    decided = [(a.incident, panel.results[a.incident.execution_arn]) for a in panel.pending
+               if a.incident.execution_arn in panel.results and panel.results[a.incident.execution_arn].ok]
     if not decided:
         return DecisionCheck(False, False, "No decision yet: click Approve or Deny in the panel above, then run this "
                                            "cell again.")
-    approval, result = decided[0]
-    actions = ", ".join(str(a) for a in approval.matched_actions()) or "actions IAM could not even read"
+    incident, result = decided[0]
+    actions = ", ".join(str(a) for a in incident.matched_actions()) or "actions IAM could not even read"
     if result.decision == "deny":
-        return DecisionCheck(True, True, f"Right: Deny. {approval.policy_name} allows {actions}, far beyond reading "
+        return DecisionCheck(True, True, f"Right: Deny. {incident.name} allows {actions}, far beyond reading "
                                          "files; it stays reverted to the harmless version.")
     return DecisionCheck(False, True, (
-        f"Approve put {approval.policy_name} back in force as written: anyone it is attached to may now use "
+        f"Approve put {incident.name} back in force as written: anyone it is attached to may now use "
         f"{actions}. The request was to read files, so Deny was the answer. (No harm done here: the policy is "
         "attached to no one. Run 03 and this notebook again to decide once more.)"))
 
@@ -762,8 +761,6 @@ def verdict_table(policies: dict, settings: list):
     The deployed function's own code decides, here in the kernel: what a redeploy with that setting
     would do, without redeploying.
     """
-    from workshop.history import Html
-
     app = validate_policy_module()
     head = "".join(f"<th><code>{html.escape(s)}</code></th>" for s in settings)
     rows, plain = [], []

@@ -1,6 +1,6 @@
 """Is everything ready for the workshop? One check per line, each with a fix.
 
-    from workshop.setup_check import check_setup
+    from workshop.teaching import check_setup
     check_setup(target="local", endpoint="http://127.0.0.1:4566")
     check_setup(target="aws", stack_name="security-orchestrator", email="you@your-domain")
 
@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import html
 import importlib.util
-import shutil
 import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from workshop.session import REGION, connect
+from workshop.aws.deploy import (EMAIL_VARIABLE, deployed_parameter, find_tool, is_placeholder_address,
+                                 region_warning)
+from workshop.aws.mail import subscription_status
+from workshop.aws.session import REGION, StackNotFound, connect
 
 PACKAGES = ("boto3", "ipywidgets", "papermill", "tqdm")
 
@@ -124,8 +125,6 @@ def check_aws_credentials(cloud) -> list:
     """The account STS says the credentials belong to, and the region (a warning: the kit pins us-east-1)."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-    from workshop.deploy import region_warning
-
     checks = []
     note = region_warning(cloud.configured_region())
     checks.append(Check("region", True, REGION) if note is None else Check(
@@ -217,10 +216,6 @@ def check_trail(cloud) -> Check:
 
 def check_email(cloud, stack_name: str | None, email: str | None) -> Check:
     """The approval e-mail: an address that receives mail; once deployed, a confirmed subscription."""
-    from workshop.deploy import EMAIL_VARIABLE, deployed_parameter, is_placeholder_address
-    from workshop.mail import subscription_status
-    from workshop.session import StackNotFound
-
     name = "approval e-mail"
     outputs = None
     if stack_name:
@@ -282,14 +277,6 @@ def aws_checklist(cloud, stack_name: str | None = None, email: str | None = None
         return checks  # without credentials nothing else can be asked
     return checks + [check_trail(cloud), check_email(cloud, stack_name, email),
                      check_permissions(cloud, stack_name or "security-orchestrator")]
-
-
-def find_tool(name: str) -> str | None:
-    """A command on PATH or beside this Python (the venv's bin/)."""
-    beside = Path(sys.executable).parent / name
-    if beside.exists():
-        return str(beside)
-    return shutil.which(name)
 
 
 def check_tools(tools=("sam",), packages=PACKAGES) -> list:

@@ -1,6 +1,6 @@
 """How long the notebooks take to read, by a stated model (the workshop's budget is 45 minutes).
 
-    from workshop.reading_time import reading_times, total_minutes
+    from workshop.teaching.reading_time import reading_times, total_minutes
     for name, reading in reading_times().items():
         print(name, f"{reading.minutes:.1f} min")
 
@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from workshop.teaching.notebook_run import notebook_paths
 
 WORDS_PER_MINUTE = 200
 SECONDS_PER_CODE_CELL = 20
@@ -59,8 +61,6 @@ def reading_time(path: str | Path) -> Reading:
 
 def reading_times(root: Path | None = None) -> dict:
     """{notebook stem: Reading} for the workshop's numbered notebooks, in order."""
-    from workshop.notebook_run import notebook_paths
-
     return {path.stem: reading_time(path) for path in notebook_paths(root)}
 
 

@@ -5,7 +5,7 @@ boto3 and HTTP against the deployed stack, and reports what happened and
 whether the defence held. Each attack worked on the design this kit started
 from; see the README's threat model for what the orchestrator cannot stop.
 
-    from workshop.attacks import approve_with_token_from_history
+    from workshop.teaching import approve_with_token_from_history
     approve_with_token_from_history(cloud, outputs, run.arn)   # -> an AttackResult
 """
 
@@ -18,11 +18,14 @@ import uuid
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
-from workshop import incident_table
-from workshop.approvals import find_token, post_decision
-from workshop.incident import (ROOT, fire_policy, fire_policy_version, fire_set_default, fire_user_policy,
-                               policy_versions, unique_policy_name, wait_for_end, watch_incident)
-from workshop.history import load_history
+from workshop.aws import incidents
+from workshop.aws.decision_endpoint import post_decision
+from workshop.aws.executions import find_token, load_history, wait_for_end
+from workshop.aws.iam_changes import (ROOT, fire_policy, fire_policy_version, fire_set_default, fire_user_policy,
+                                      policy_versions, unique_policy_name)
+from workshop.aws.mail import latest_email
+from workshop.display.incidents import watch_incident
+from workshop.waiting import wait_for
 
 ADMIN_DOCUMENT = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 
@@ -50,7 +53,7 @@ class AttackResult:
 
 
 def _incident_of(cloud, outputs: dict, execution_arn: str):
-    for incident in incident_table.list_incidents(cloud.client("dynamodb"), incident_table.table_name(outputs)):
+    for incident in incidents.list_incidents(cloud.client("dynamodb"), incidents.table_name(outputs)):
         if incident.execution_arn == execution_arn:
             return incident
     return None
@@ -92,8 +95,6 @@ def approve_with_an_edited_deny_link(cloud, outputs: dict, about: str) -> Attack
         result.happened.append("On AWS the link is in your inbox: change /deny? into /allow? in it and open it; "
                                "the page says «This link is not valid».")
         return result
-    from workshop.mail import latest_email
-
     mail = latest_email(cloud, about).message
     if not mail:
         result.happened.append(f"No approval e-mail about {about} in the local mailbox.")
@@ -105,8 +106,7 @@ def approve_with_an_edited_deny_link(cloud, outputs: dict, about: str) -> Attack
                            f"&signature={fields.get('signature', '?')[:8]}…")
     answer = post_decision(edited.split("?")[0], fields, "allow")
     result.happened.append(f"Its form posted to ApproveUrl: HTTP {answer.status} «{answer.title}»: {answer.message}")
-    incident = next((i for i in incident_table.list_incidents(cloud.client("dynamodb"),
-                                                              incident_table.table_name(outputs))
+    incident = next((i for i in incidents.list_incidents(cloud.client("dynamodb"), incidents.table_name(outputs))
                      if i.incident_id == fields.get("incident")), None)
     undecided = incident is not None and not incident.decision
     result.happened.append("The incident is " + ("still undecided." if undecided else "decided!"))
@@ -145,7 +145,7 @@ def forge_an_execution(cloud, outputs: dict, victim_arn: str, document: dict | N
     if history.status == "RUNNING":  # asked a human: the attacker approves (a fooled admin, or a stolen link)
         incident = _incident_of(cloud, outputs, started["executionArn"])
         if incident is not None:
-            incident_table.decide(cloud.client("dynamodb"), sfn, incident_table.table_name(outputs), incident,
+            incidents.decide(cloud.client("dynamodb"), sfn, incidents.table_name(outputs), incident,
                                   "allow", "attacker")
             wait_for_end(cloud, started["executionArn"])
     after = policy_versions(iam, victim_arn)
@@ -157,8 +157,6 @@ def forge_an_execution(cloud, outputs: dict, victim_arn: str, document: dict | N
 
 def watch_incident_end(cloud, execution_arn: str):
     """The execution once it ends or waits for a human (a forged one may do either)."""
-    from workshop.waiting import wait_for
-
     sfn = cloud.client("stepfunctions")
 
     def settled():

@@ -1,6 +1,6 @@
 """A live ASL editor for notebooks: type a state (or a whole machine), see it checked and drawn.
 
-    from workshop.editor import asl_editor
+    from workshop.widgets import asl_editor
     editor = asl_editor('{"Type": "Pass", "Next": "ValidatePolicy"}')
     editor                      # the widget: text box, diagnostics, graph
 
@@ -33,6 +33,7 @@ import threading
 import ipywidgets as widgets
 
 from workshop.asl.diagnostics import COLOURS, diagnostics_html, split_diagnostics
+from workshop.display.html import no_math
 
 __all__ = ["asl_editor", "ASLEditor", "analyse"]
 
@@ -235,8 +236,6 @@ class ASLEditor(widgets.VBox):
         svg = ""
         for output in self.graph.outputs:
             svg = (output.get("data") or {}).get("image/svg+xml", svg)
-        from workshop.history import no_math
-
         return no_math(f"<pre>{html.escape(self.textarea.value)}</pre>{self.diagnostics.value}<div>{svg}</div>")
 
     def _repr_mimebundle_(self, **kwargs):

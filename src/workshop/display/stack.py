@@ -1,14 +1,13 @@
-"""The deployed stack, shown: its resources, its outputs, the architecture; and its clean-up.
+"""The deployed stack, shown: the architecture, its resources and its outputs (notebook 01).
 
-    from workshop.stack import architecture, resources_table, outputs_table, delete_stack
+    from workshop.display.stack import architecture, resources_table, outputs_table
 """
 
 from __future__ import annotations
 
 import html
 
-from workshop.history import Bundle, Html
-from workshop.waiting import wait_for
+from workshop.display.html import Bundle, Html, table_html
 
 # name -> (label, x, y, kind)
 _NODES = {
@@ -89,75 +88,14 @@ def architecture() -> Bundle:
                                  "e-mail -> API Gateway -> SendTaskSuccess"})
 
 
-def _table(headers, rows) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def resources_table(cloud, stack_name: str) -> Html:
     rows = sorted((r["LogicalResourceId"], r["ResourceType"], r.get("PhysicalResourceId", ""), r["ResourceStatus"])
                   for r in cloud.stack_resources(stack_name))
     plain = "\n".join(f"{r[0]:<32} {r[1]:<36} {r[3]}" for r in rows)
     return Html(f"<p>{len(rows)} resources in <code>{html.escape(stack_name)}</code>:</p>"
-                + _table(["logical id", "type", "physical id", "status"], rows), plain=plain)
+                + table_html(["logical id", "type", "physical id", "status"], rows), plain=plain)
 
 
 def outputs_table(outputs: dict) -> Html:
     rows = sorted(outputs.items())
-    return Html(_table(["output", "value"], rows), plain="\n".join(f"{k}: {v}" for k, v in rows))
-
-
-def delete_stack(cloud, stack_name: str, timeout: float = 120.0) -> str:
-    """Delete the stack and wait until it is gone. Returns what happened, in words."""
-    cfn = cloud.client("cloudformation")
-    try:
-        cfn.describe_stacks(StackName=stack_name)
-    except Exception:
-        return f"The stack {stack_name} is not deployed: nothing to delete."
-    cfn.delete_stack(StackName=stack_name)
-
-    def gone():
-        try:
-            stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
-        except Exception:
-            return "gone"
-        if stack["StackStatus"] == "DELETE_COMPLETE":
-            return "gone"
-        if stack["StackStatus"] == "DELETE_FAILED":
-            raise RuntimeError(f"Deleting {stack_name} failed: {stack.get('StackStatusReason', '')}. "
-                               "Look at the stack's events, fix what holds it and run this cell again.")
-        return None
-
-    wait_for(gone, what=f"the stack {stack_name} to be deleted", timeout=timeout,
-             hint="On AWS a deletion can take a few minutes: run this cell again to keep waiting.")
-    return f"The stack {stack_name} is deleted."
-
-
-def lint_template(template: str = "template.yaml", stream=None) -> str:
-    """`sam validate --lint`: the template is valid SAM and passes cfn-lint. Prints the command and its output."""
-    import os
-    import subprocess  # nosec B404: runs sam as an argument list, never through a shell
-    import sys
-
-    from workshop.session import project_root
-    from workshop.setup_check import find_tool
-
-    stream = stream or sys.stdout
-    sam = find_tool("sam")
-    if sam is None:
-        raise RuntimeError("`sam` is not installed: run `make lab` (it installs aws-sam-cli into the venv).")
-    command = ["sam", "validate", "--lint", "--template-file", template, "--region", "us-east-1"]
-    stream.write("$ " + " ".join(command) + "\n")
-    env = dict(os.environ, SAM_CLI_TELEMETRY="0")
-    # Validation is offline; dummy credentials keep sam from looking for real ones.
-    env.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    env.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    done = subprocess.run([sam, *command[1:]], cwd=str(project_root()), env=env,  # nosec B603: sam, no shell
-                          capture_output=True, text=True)
-    output = (done.stdout + done.stderr).strip()
-    stream.write(output + "\n")
-    if done.returncode != 0:
-        raise RuntimeError(f"`sam validate --lint` found problems (exit {done.returncode}): fix template.yaml "
-                           "as the lines above say, then run this cell again.")
-    return output
+    return Html(table_html(["output", "value"], rows), plain="\n".join(f"{k}: {v}" for k, v in rows))

@@ -1,4 +1,4 @@
-"""The incidents table (DynamoDB): every reverted change and what became of it.
+"""The incidents table (DynamoDB): every reverted change and what became of it, and deciding one once.
 
 RevertPolicy writes an incident when it takes a change out of force: what IAM
 held (the document), who changed it (CloudTrail's `userIdentity`), when, the
@@ -7,24 +7,27 @@ how it was made (a signed e-mail link, or this kit's panel), by whom and
 when; RestorePolicy marks what it restored. It is the audit trail, and the
 only source RestorePolicy restores from.
 
-    from workshop.incident_table import incidents_view, list_incidents
-    incidents_view(cloud, outputs)                 # a table for the notebook, newest first
-    list_incidents(cloud.client("dynamodb"), outputs["IncidentsTableName"])
+    from workshop.aws.incidents import list_incidents, pending_approvals, decide
+    list_incidents(cloud.client("dynamodb"), table_name(outputs))     # newest first
+    pending_approvals(dynamodb, table, iam=iam)                       # waiting for a human
 
 Deciding from the panel (`decide`) is what the e-mail link does, done with
 the learner's own AWS credentials: the decision is recorded once (a
 conditional update: whichever decider comes second is told which decision
-stood), then SendTaskSuccess hands it to the waiting execution.
+stood), then SendTaskSuccess hands it to the waiting execution. The table as
+a notebook shows it is `workshop.display.incidents.incidents_view`.
 """
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from botocore.exceptions import ClientError
+
+from workshop.aws.iam_changes import iam_call
+from workshop.waiting import WaitTimeout, wait_for
 
 DECISION_ACTIONS = {"allow": "allow", "deny": "delete"}  # the decision -> what the state machine reads
 STOOD = {"allow": "approved", "deny": "denied"}
@@ -112,6 +115,25 @@ class Incident:
     @property
     def who_changed(self) -> str:
         return self.changed_by.get("arn") or self.changed_by.get("type") or "?"
+
+    @property
+    def execution_name(self) -> str:
+        return self.execution_arn.rsplit(":", 1)[-1]
+
+    @property
+    def version_id(self) -> str:
+        """The policy version the change put in force ("" for inline policies and attachments)."""
+        return self.target.get("versionId", "")
+
+    def matched_actions(self) -> list:
+        """The restricted actions the change allowed, as ValidatePolicy found them."""
+        return [m.get("action") for m in self.matches]
+
+    def time_left(self, now: datetime | None = None) -> timedelta | None:
+        """How long the approval request still waits (negative once it timed out); None without a time limit."""
+        if self.deadline is None:
+            return None
+        return self.deadline - (now or datetime.now(timezone.utc))
 
     def timed_out(self, now: datetime | None = None) -> bool:
         return not self.decision and self.deadline is not None and (now or datetime.now(timezone.utc)) > self.deadline
@@ -238,10 +260,8 @@ def in_force_now(iam, incident: Incident, consistency_timeout: float = 0.0):
     """What IAM holds now where the incident's change was: a document, the attached policy's ARN, or None.
 
     `consistency_timeout`: how long to read again while IAM does not show what was written a
-    moment ago (eventual consistency; `incident.iam_call`).
+    moment ago (eventual consistency; `iam_changes.iam_call`).
     """
-    from workshop.incident import iam_call
-
     target = incident.target
 
     def read(call, **kwargs):
@@ -268,8 +288,6 @@ def in_force_now(iam, incident: Incident, consistency_timeout: float = 0.0):
 def is_restored(iam, incident: Incident, consistency_timeout: float = 0.0) -> bool:
     """Is exactly what the incident took out of force in force again? (Read until it shows, up to
     `consistency_timeout` seconds: IAM is eventually consistent.)"""
-    from workshop.waiting import WaitTimeout, wait_for
-
     def restored():
         now = in_force_now(iam, incident, consistency_timeout=min(consistency_timeout, 2.0))
         if incident.kind == "attachment":
@@ -284,45 +302,8 @@ def is_restored(iam, incident: Incident, consistency_timeout: float = 0.0) -> bo
         return False
 
 
-# --- the view --------------------------------------------------------------------------------
-
-
-def _short(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
-
-
-class IncidentsView:
-    """The incidents as a table (newest first)."""
-
-    def __init__(self, incidents: list, note: str = ""):
-        self.incidents, self.note = incidents, note
-
-    def __len__(self) -> int:
-        return len(self.incidents)
-
-    def __repr__(self) -> str:
-        if not self.incidents:
-            return self.note or "No incidents yet."
-        return "\n".join(f"{_short(i.created_at)}  {i.label}  ({i.event_name} by {i.who_changed})  -> {i.outcome}"
-                         for i in self.incidents)
-
-    def _repr_html_(self) -> str:
-        if not self.incidents:
-            return f"<p><em>{html.escape(self.note or 'No incidents yet.')}</em></p>"
-        rows = "".join(
-            "<tr>"
-            f"<td>{_short(i.created_at)}</td><td>{html.escape(i.label)}</td>"
-            f"<td>{html.escape(i.event_name)}<br><small>{html.escape(i.who_changed)}</small></td>"
-            f"<td>{html.escape(i.verdict)}<br><small>{html.escape(i.why[:160])}</small></td>"
-            f"<td>{html.escape(i.outcome)}"
-            + (f"<br><small>by {html.escape(i.decided_by)} at {_short(i.decided_at)}</small>" if i.decision else "")
-            + "</td></tr>" for i in self.incidents)
-        return ("<table style='border-collapse:collapse;text-align:left'><thead><tr><th>recorded</th><th>change</th>"
-                "<th>call, by</th><th>verdict, why</th><th>decision</th></tr></thead>"
-                f"<tbody>{rows}</tbody></table>")
-
-
 def table_name(outputs: dict) -> str:
+    """The incidents table of the deployed stack (its IncidentsTableName output)."""
     name = outputs.get("IncidentsTableName")
     if not name:
         raise LookupError("The stack has no IncidentsTableName output: it predates the incidents table. "
@@ -330,7 +311,25 @@ def table_name(outputs: dict) -> str:
     return name
 
 
-def incidents_view(cloud, outputs: dict, limit: int = 20) -> IncidentsView:
-    """The newest `limit` incidents of the deployed stack's table."""
-    incidents = list_incidents(cloud.client("dynamodb"), table_name(outputs))
-    return IncidentsView(incidents[:limit], "No incidents yet: fire the bad policy (notebook 03).")
+# --- waiting for a human -----------------------------------------------------------------------
+
+
+@dataclass
+class PendingApproval:
+    """An incident waiting for a decision, with what IAM holds now where its change was."""
+
+    incident: Incident
+    in_force_document: object = None
+
+
+def pending_approvals(dynamodb, table: str, iam=None) -> list:
+    """Every incident waiting for a decision, newest first (with what is in force now, given `iam`)."""
+    found = []
+    for incident in list_incidents(dynamodb, table):
+        if not incident.pending:
+            continue
+        approval = PendingApproval(incident)
+        if iam is not None:
+            approval.in_force_document = in_force_now(iam, incident)
+        found.append(approval)
+    return found

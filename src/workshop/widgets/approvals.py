@@ -1,4 +1,4 @@
-"""Pending approvals and the approval panel.
+"""The approval panel: incidents waiting for a decision, as cards with Approve and Deny buttons.
 
 An approval is pending while its incident in the incidents table (DynamoDB)
 waits for a decision: AskUser put the execution's task token there and
@@ -7,212 +7,32 @@ learner needs to decide (the change, who made it, the restricted actions it
 allows, the document as IAM held it and what is in force now) and decides
 them as the e-mail link does, with the learner's own AWS credentials: the
 decision is recorded once in the table ("decided via panel", by whom, when),
-then SendTaskSuccess hands it to the waiting execution.
+then SendTaskSuccess hands it to the waiting execution
+(`workshop.aws.incidents.decide`).
 
-    from workshop.approvals import approval_panel
+    from workshop.widgets import approval_panel, approval_email, decision_outcome
     panel = approval_panel(cloud, outputs)   # outputs: the stack's outputs
     panel                                    # cards with Approve / Deny buttons
     panel.press("allow")                     # what a click does, for CI
-
-`post_decision` sends form fields to a decision URL as a browser's form does
-(notebook 07 uses it to show what the endpoint refuses).
+    approval_email(cloud, panel)             # the request's e-mail, kept up to date with the panel
+    decision_outcome(cloud, panel)           # once decided: what it did to the execution and the policy
 """
 
 from __future__ import annotations
 
-import difflib
 import html
-import json
-import re
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
-from workshop import incident_table
-from workshop.incident_table import Incident, caller_arn, in_force_now, is_restored
+from workshop.aws import incidents
+from workshop.aws.decision_endpoint import DecisionResult
+from workshop.aws.executions import status_once_ended, wait_for_end
+from workshop.aws.incidents import Incident, PendingApproval, caller_arn, is_restored, pending_approvals
+from workshop.aws.mail import latest_email
+from workshop.display.incidents import statement_diff
+from workshop.display.records import EmailView
 
-DECISIONS = {"allow": "Approve", "deny": "Deny"}
-
-
-# --- the model --------------------------------------------------------------------
-
-
-def find_token(value):
-    """The task token in a task's parameters: `Payload.token`, else any `token` key."""
-    if isinstance(value, dict):
-        payload = value.get("Payload")
-        if isinstance(payload, dict) and isinstance(payload.get("token"), str):
-            return payload["token"]
-        for key, item in value.items():
-            if key in ("token", "taskToken", "TaskToken") and isinstance(item, str):
-                return item
-            found = find_token(item)
-            if found:
-                return found
-    elif isinstance(value, list):
-        for item in value:
-            found = find_token(item)
-            if found:
-                return found
-    elif isinstance(value, str) and value.startswith("{"):
-        try:
-            return find_token(json.loads(value))
-        except ValueError:
-            return None
-    return None
-
-
-def pretty_document(document) -> str:
-    """A policy document as indented JSON (IAM gives URL-encoded text)."""
-    if isinstance(document, str):
-        text = document.strip()
-        if text.startswith("%7B") or text.startswith("%7b"):
-            text = urllib.parse.unquote(text)
-        try:
-            document = json.loads(text)
-        except ValueError:
-            return document
-    return json.dumps(document, indent=2, sort_keys=False)
-
-
-def statement_diff(original, in_force) -> str:
-    """A unified diff from the document as written to what is in force now."""
-    before = pretty_document(original).splitlines()
-    after = pretty_document(in_force).splitlines() if in_force is not None else ["(nothing: taken out of force)"]
-    return "\n".join(difflib.unified_diff(before, after, "as written (reverted)", "in force now", lineterm=""))
-
-
-@dataclass
-class PendingApproval:
-    """One incident waiting for a human."""
-
-    incident: Incident
-    in_force_document: object = None
-
-    @property
-    def incident_id(self) -> str:
-        return self.incident.incident_id
-
-    @property
-    def execution_arn(self) -> str:
-        return self.incident.execution_arn
-
-    @property
-    def execution_name(self) -> str:
-        return self.incident.execution_arn.rsplit(":", 1)[-1]
-
-    @property
-    def policy_arn(self) -> str:
-        return self.incident.target.get("policyArn", "")
-
-    @property
-    def policy_name(self) -> str:
-        return self.incident.name
-
-    @property
-    def event_name(self) -> str:
-        return self.incident.event_name
-
-    @property
-    def version_id(self) -> str:
-        return self.incident.target.get("versionId", "")
-
-    @property
-    def matches(self) -> list:
-        return self.incident.matches
-
-    @property
-    def reason(self) -> str:
-        return self.incident.why
-
-    @property
-    def original_document(self):
-        return self.incident.document
-
-    @property
-    def arrived(self) -> datetime | None:
-        return self.incident.created_at
-
-    @property
-    def deadline(self) -> datetime | None:
-        return self.incident.deadline
-
-    def time_left(self, now: datetime | None = None) -> timedelta | None:
-        if self.deadline is None:
-            return None
-        return self.deadline - (now or datetime.now(timezone.utc))
-
-    def matched_actions(self) -> list:
-        return [m.get("action") for m in self.matches]
-
-    def diff(self) -> str:
-        return statement_diff(self.original_document, self.in_force_document)
-
-
-def pending_approvals(dynamodb, table: str, iam=None) -> list:
-    """Every incident waiting for a decision, newest first."""
-    found = []
-    for incident in incident_table.list_incidents(dynamodb, table):
-        if not incident.pending:
-            continue
-        approval = PendingApproval(incident)
-        if iam is not None:
-            approval.in_force_document = in_force_now(iam, incident)
-        found.append(approval)
-    return found
-
-
-# --- deciding -------------------------------------------------------------------------
-
-
-@dataclass
-class DecisionResult:
-    decision: str
-    url: str
-    status: int  # the HTTP status of a POST (a panel decision: 200 done, 409 refused; 0 not sent)
-    title: str
-    message: str
-    via: str = "link"
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-    def __str__(self) -> str:
-        how = f"HTTP {self.status}" if self.via == "link" else "via panel"
-        return f"{self.title} ({how}): {self.message}"
-
-
-def _page_text(page: str) -> tuple:
-    title = re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S | re.I)
-    paragraphs = re.findall(r"<p[^>]*>(.*?)</p>", page, re.S | re.I)
-    strip = lambda s: html.unescape(re.sub(r"<[^>]+>", "", s)).strip()  # noqa: E731
-    return (strip(title.group(1)) if title else "", " ".join(strip(p) for p in paragraphs))
-
-
-def post_decision(url: str, fields: dict, decision: str = "", timeout: float = 30.0) -> DecisionResult:
-    """POST `fields` (form-encoded) to an approve/deny URL, as the confirmation page's button does."""
-    if urllib.parse.urlsplit(url or "").scheme not in ("http", "https"):
-        return DecisionResult(decision, url, 0, "Not an approval link",
-                              f"{url!r} is not an http(s) URL: decisions go only to the stack's "
-                              "ApproveUrl or DenyUrl (its outputs). Is the stack deployed? (notebook 01)")
-    body = urllib.parse.urlencode(fields).encode("utf-8")
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # nosec B310: http(s), checked above
-            status, page = response.status, response.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as exc:
-        status, page = exc.code, exc.read().decode("utf-8", "replace")
-    except (urllib.error.URLError, OSError) as exc:
-        return DecisionResult(decision, url, 0, "Could not reach the approval endpoint",
-                              f"{url} did not answer ({getattr(exc, 'reason', exc)}). "
-                              "Is the stack deployed and the local cloud running? (notebooks 00 and 01)")
-    title, message = _page_text(page)
-    return DecisionResult(decision, url, status, title or f"HTTP {status}", message or page[:300])
+DECISIONS = {"allow": "Approve", "deny": "Deny"}  # the decision -> its button
 
 
 # --- the panel ------------------------------------------------------------------------
@@ -244,19 +64,20 @@ def _heading(incident: Incident) -> str:
 
 def approval_card_html(approval: PendingApproval) -> str:
     incident = approval.incident
-    actions = ", ".join(f"<code>{html.escape(str(a))}</code>" for a in approval.matched_actions()) or "—"
-    version = f", version {html.escape(approval.version_id)}" if approval.version_id else ""
+    actions = ", ".join(f"<code>{html.escape(str(a))}</code>" for a in incident.matched_actions()) or "—"
+    version = f", version {html.escape(incident.version_id)}" if incident.version_id else ""
+    diff = statement_diff(incident.document, approval.in_force_document)
     return (
         f"<div style=\"line-height:1.4\"><strong>{html.escape(_heading(incident))}</strong> "
-        f"({html.escape(approval.event_name)}{version})<br>"
+        f"({html.escape(incident.event_name)}{version})<br>"
         f"<small>{html.escape(incident.label)}</small><br>"
         f"Changed by <code>{html.escape(incident.who_changed)}</code> at {html.escape(incident.event_time)}<br>"
         f"Restricted actions allowed: {actions}<br>"
-        f"Arrived: {_when(approval.arrived)} — {_left(approval.time_left())}<br>"
-        f"<small>{html.escape(approval.reason)}</small>"
+        f"Arrived: {_when(incident.created_at)} — {_left(incident.time_left())}<br>"
+        f"<small>{html.escape(incident.why)}</small>"
         f"<details open><summary>What changed: the document as IAM held it vs what is in force now</summary>"
-        f"<pre>{html.escape(approval.diff())}</pre></details>"
-        f"<small>Incident {html.escape(approval.incident_id)} · execution {html.escape(approval.execution_name)}"
+        f"<pre>{html.escape(diff)}</pre></details>"
+        f"<small>Incident {html.escape(incident.incident_id)} · execution {html.escape(incident.execution_name)}"
         "<br>Approve / Deny here record the decision in the incidents table as decided via panel, then call "
         "SendTaskSuccess with your own AWS credentials.</small></div>"
     )
@@ -265,7 +86,7 @@ def approval_card_html(approval: PendingApproval) -> str:
 class ApprovalPanel:
     """Cards for the pending approvals, each with Approve and Deny buttons."""
 
-    def __init__(self, sfn, dynamodb, table: str, iam=None, who: str = "", decide=incident_table.decide,
+    def __init__(self, sfn, dynamodb, table: str, iam=None, who: str = "", decide=incidents.decide,
                  wait_after_decision: float = 30.0):
         self.sfn, self.dynamodb, self.table, self.iam = sfn, dynamodb, table, iam
         self.who = who or "the learner (panel)"
@@ -294,20 +115,11 @@ class ApprovalPanel:
             raise ValueError(f"decision must be 'allow' or 'deny', not {decision!r}")
         made = self._decide(self.dynamodb, self.sfn, self.table, approval.incident, decision, self.who)
         result = DecisionResult(decision, "", 200 if made.ok else 409, made.title, made.message, via="panel")
-        self.results[approval.execution_arn] = result
+        self.results[approval.incident.execution_arn] = result
         if result.ok and self.wait_after_decision:
-            self.outcomes[approval.execution_arn] = self._wait_for_end(approval.execution_arn)
+            self.outcomes[approval.incident.execution_arn] = status_once_ended(
+                self.sfn, approval.incident.execution_arn, self.wait_after_decision)
         return result
-
-    def _wait_for_end(self, execution_arn: str) -> str:
-        deadline = time.monotonic() + self.wait_after_decision
-        status = "RUNNING"
-        while time.monotonic() < deadline:
-            status = self.sfn.describe_execution(executionArn=execution_arn)["status"]
-            if status != "RUNNING":
-                break
-            time.sleep(0.3)
-        return status
 
     def press(self, decision: str, index: int = 0, execution_arn: str | None = None) -> DecisionResult:
         """Click a button as a learner would (for CI runs with `decision` set).
@@ -318,33 +130,33 @@ class ApprovalPanel:
             raise LookupError("No approval is waiting: run notebooks/03_fire_bad_policy.ipynb first, "
                               "then refresh the panel.")
         if execution_arn is not None:
-            matching = [a for a in self.waiting() if a.execution_arn == execution_arn]
+            matching = [a for a in self.waiting() if a.incident.execution_arn == execution_arn]
             if not matching:
                 raise LookupError(f"The execution {execution_arn.rsplit(':', 1)[-1]} is not waiting for a "
                                   "decision (any more): refresh the panel to see what is.")
             approval = matching[0]
         else:
             approval = self.waiting()[index]
-        button = self.buttons.get(approval.execution_arn, {}).get(decision)
+        button = self.buttons.get(approval.incident.execution_arn, {}).get(decision)
         if button is not None:
             button.click()
         else:  # no ipywidgets: same handler, called directly
             self._on_click(approval, decision)
-        return self.results[approval.execution_arn]
+        return self.results[approval.incident.execution_arn]
 
     # view
     def _on_click(self, approval: PendingApproval, decision: str):
-        buttons = self.buttons.get(approval.execution_arn, {})
+        buttons = self.buttons.get(approval.incident.execution_arn, {})
         for button in buttons.values():
             button.disabled = True
-        out = self._outcome_widgets.get(approval.execution_arn)
+        out = self._outcome_widgets.get(approval.incident.execution_arn)
         if out is not None:
             out.value = f"<em>Sending {html.escape(DECISIONS[decision].lower())}…</em>"
         try:
             result = self.decide(approval, decision)
         except Exception as exc:  # shown in the card: a click must not die silently
             result = DecisionResult(decision, "", 0, "Not sent", str(exc), via="panel")
-            self.results[approval.execution_arn] = result
+            self.results[approval.incident.execution_arn] = result
         if out is not None:
             out.value = self.outcome_html(approval)
         if not result.ok:
@@ -363,7 +175,7 @@ class ApprovalPanel:
     def waiting(self) -> list:
         """The pending approvals nobody decided from this panel yet."""
         return [a for a in self.pending
-                if not (a.execution_arn in self.results and self.results[a.execution_arn].ok)]
+                if not (a.incident.execution_arn in self.results and self.results[a.incident.execution_arn].ok)]
 
     def decision_for(self, execution_arn: str):
         """The DecisionResult sent from this panel for an execution, if one was accepted."""
@@ -380,14 +192,14 @@ class ApprovalPanel:
             self._handle.update(self._repr_mimebundle_(), raw=True)
 
     def outcome_html(self, approval: PendingApproval) -> str:
-        result = self.results.get(approval.execution_arn)
+        result = self.results.get(approval.incident.execution_arn)
         if result is None:
             return ""
         colour = "#1d8102" if result.ok else "#d13212"
         how = f"HTTP {result.status}" if result.via == "link" else "via panel"
         text = (f"<p style='color:{colour}'><strong>{html.escape(result.title)}</strong> "
                 f"({how}): {html.escape(result.message)}</p>")
-        status = self.outcomes.get(approval.execution_arn)
+        status = self.outcomes.get(approval.incident.execution_arn)
         if status:
             text += f"<p>The execution is now <strong>{html.escape(status)}</strong>.</p>"
         return text
@@ -404,8 +216,8 @@ class ApprovalPanel:
         deny.on_click(lambda _b, a=approval: self._on_click(a, "deny"))
         outcome = widgets.HTML(self.outcome_html(approval))
         text = widgets.HTML(approval_card_html(approval))
-        self.buttons[approval.execution_arn] = {"allow": approve, "deny": deny}
-        self._outcome_widgets[approval.execution_arn] = outcome
+        self.buttons[approval.incident.execution_arn] = {"allow": approve, "deny": deny}
+        self._outcome_widgets[approval.incident.execution_arn] = outcome
         card = widgets.VBox([text, widgets.HBox([approve, deny]), outcome],
                             layout=widgets.Layout(border="1px solid #ccc", padding="6px", margin="4px 0"))
         return card, text
@@ -450,16 +262,16 @@ class ApprovalPanel:
             return "No approval is waiting."
 
         def state(a):
-            result = self.decision_for(a.execution_arn)
-            return f"decided: {result.decision}" if result else _left(a.time_left())
+            result = self.decision_for(a.incident.execution_arn)
+            return f"decided: {result.decision}" if result else _left(a.incident.time_left())
 
-        return "\n".join(f"{a.policy_name}: {', '.join(map(str, a.matched_actions())) or '—'} ({state(a)})"
-                         for a in self.pending)
+        return "\n".join(f"{a.incident.name}: {', '.join(map(str, a.incident.matched_actions())) or '—'} "
+                         f"({state(a)})" for a in self.pending)
 
 
 def approval_panel(cloud, outputs: dict, **kwargs) -> ApprovalPanel:
     """The panel for a deployed stack (`outputs` from `cloud.stack_outputs(stack_name)`)."""
-    return ApprovalPanel(cloud.client("stepfunctions"), cloud.client("dynamodb"), incident_table.table_name(outputs),
+    return ApprovalPanel(cloud.client("stepfunctions"), cloud.client("dynamodb"), incidents.table_name(outputs),
                          iam=cloud.client("iam"), who=caller_arn(cloud.client("sts")), **kwargs)
 
 
@@ -488,21 +300,48 @@ def decision_outcome(cloud, panel: ApprovalPanel, timeout: float = 30.0) -> Outc
 
     Never blocks waiting for a click (a busy kernel would not receive it): without a decision it says so.
     """
-    decided = [a for a in panel.pending if panel.results.get(a.execution_arn, None) is not None
-               and panel.results[a.execution_arn].ok]
+    decided = [a for a in panel.pending if panel.results.get(a.incident.execution_arn, None) is not None
+               and panel.results[a.incident.execution_arn].ok]
     if not decided:
         return Outcome(False, "No decision yet: click Approve or Deny in the panel above, "
                               "then run this cell again.")
     approval = decided[0]
-    from workshop.incident import wait_for_end
-
-    history = wait_for_end(cloud, approval.execution_arn, timeout=timeout)
-    verdict = panel.results[approval.execution_arn].decision
+    history = wait_for_end(cloud, approval.incident.execution_arn, timeout=timeout)
+    verdict = panel.results[approval.incident.execution_arn].decision
     # IAM is eventually consistent: what was restored a moment ago may not show yet.
     restored = is_restored(cloud.client("iam"), approval.incident,
                            consistency_timeout=20.0 if verdict == "allow" else 0.0)
     kept = "the harmless version stays in force" if approval.incident.kind == "managed" else "it stays reverted"
     what = "the original document is in force again" if restored else kept
     message = (f"{verdict.capitalize()}: execution {history.name} {history.status} via "
-               f"{' → '.join(history.path()[-3:])}; for {approval.policy_name} {what}.")
+               f"{' → '.join(history.path()[-3:])}; for {approval.incident.name} {what}.")
     return Outcome(True, message, history.status, history.path(), restored)
+
+
+def approval_email(cloud, panel: ApprovalPanel, timeout: float = 15.0) -> EmailView:
+    """The e-mail of the newest request waiting in `panel`, kept up to date with the panel's decisions.
+
+    A line above it says whether the request is still open; a decision made in the panel updates that
+    line, so the e-mail never looks undecided once it is decided (its links then lead to a page that
+    says so when used).
+    """
+    waiting = panel.waiting()
+    if not waiting:
+        return EmailView(None, "No approval is waiting, so there is no open e-mail to show: every earlier request "
+                               "was decided or timed out, and their links now answer that. Run 03 for a new one.")
+    approval = waiting[0]
+    found = latest_email(cloud, approval.incident.name, timeout=timeout)
+
+    def status() -> str:
+        result = panel.decision_for(approval.incident.execution_arn)
+        if result is None:
+            return "Open: nothing has been decided yet. Its links lead to a confirmation page; only its button decides."
+        verdict = "approved" if result.decision == "allow" else "denied"
+        return (f"Already decided: {verdict} from the panel. Its links still open the confirmation page, but its "
+                "button now answers \"Already decided\" and changes nothing.")
+
+    if found.message is None:
+        return EmailView(None, found.note)
+    email = EmailView(found.message, status=status)
+    panel.views.append(email)
+    return email

@@ -1,4 +1,4 @@
-"""The approval e-mail as the learner receives it, and whether the subscription is confirmed.
+"""The approval e-mail as the learner receives it, and whether the subscription is confirmed (data).
 
 On the local cloud, SNS e-mail lands in a mailbox the kit can read; on AWS
 it goes to the address given at deploy time ("check your inbox"), and only
@@ -6,64 +6,33 @@ once the recipient confirmed the subscription: SNS sends nothing to a
 subscription that is `PendingConfirmation`
 (https://docs.aws.amazon.com/sns/latest/api/API_Subscribe.html).
 
-    from workshop.mail import latest_email, subscription_status
-    subscription_status(cloud, outputs)   # "confirm it now" while it is pending
+    from workshop.aws.mail import latest_email, subscription_status
+    subscription_status(cloud, outputs).message()   # "confirm it now" while it is pending
 
-`approval_email(cloud, panel)` shows the e-mail of the request the panel is
-waiting on, with a line saying whether it is still open; a decision made in
-the panel updates that line, so the e-mail never looks undecided once it is
-decided (its links then lead to a page that says so when used).
+How they look in a notebook is `workshop.display.records`; the e-mail of the
+request the approval panel waits on is `workshop.widgets.approvals.approval_email`.
 """
 
 from __future__ import annotations
 
-import html
-import re
+from dataclasses import dataclass
 
 from workshop.waiting import WaitTimeout, wait_for
 
-_URL = re.compile(r"(https?://[^\s<>\"]+)")
 
-
+@dataclass
 class Email:
-    def __init__(self, message: dict | None, note: str = "", status=None):
-        self.message, self.note = message, note
-        self.status = status  # a function giving the request's state in words, or None
-        self._handle = None
+    """An e-mail as the local mailbox holds it ({"to", "subject", "sent_at", "body"}), or a note saying why
+    there is none to show."""
 
-    def _status_text(self) -> str:
-        return self.status() if self.status is not None else ""
-
-    def _ipython_display_(self):
-        from IPython.display import display
-
-        self._handle = display(self._repr_mimebundle_(), raw=True, display_id=True)
-
-    def update_display(self):
-        if self._handle is not None:
-            self._handle.update(self._repr_mimebundle_(), raw=True)
-
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"text/plain": repr(self), "text/html": self._repr_html_()}
+    message: dict | None
+    note: str = ""
 
     def __repr__(self) -> str:
         if not self.message:
             return self.note
         m = self.message
-        status = f"[{self._status_text()}]\n" if self.status is not None else ""
-        return f"{status}To: {m['to']}\nSubject: {m['subject']}\nDate: {m['sent_at']}\n\n{m['body']}"
-
-    def _repr_html_(self) -> str:
-        if not self.message:
-            return f"<p><em>{html.escape(self.note)}</em></p>"
-        m = self.message
-        body = _URL.sub(lambda u: f"<a href='{u.group(1)}' target='_blank'>{u.group(1)}</a>", html.escape(m["body"]))
-        status = (f"<p><strong>{html.escape(self._status_text())}</strong></p>" if self.status is not None else "")
-        return (status + "<div style='border:1px solid #ccc;padding:8px;max-width:60em'>"
-                f"<div><strong>To:</strong> {html.escape(m['to'])}</div>"
-                f"<div><strong>Subject:</strong> {html.escape(m['subject'])}</div>"
-                f"<div><strong>Date:</strong> {html.escape(str(m['sent_at']))}</div><hr>"
-                f"<pre style='white-space:pre-wrap'>{body}</pre></div>")
+        return f"To: {m['to']}\nSubject: {m['subject']}\nDate: {m['sent_at']}\n\n{m['body']}"
 
 
 PENDING = "PendingConfirmation"
@@ -104,11 +73,6 @@ class SubscriptionStatus:
 
     def __repr__(self) -> str:
         return self.message()
-
-    def _repr_html_(self) -> str:
-        colour = "#1d8102" if self.ok else "#d13212"
-        mark = "✅" if self.ok else "⚠️"
-        return f"<p style='color:{colour}'>{mark} {html.escape(self.message())}</p>"
 
 
 def subscription_status(cloud, outputs: dict) -> SubscriptionStatus:
@@ -153,26 +117,3 @@ def latest_email(cloud, contains: str = "", timeout: float = 15.0) -> Email:
                               progress=False))
     except WaitTimeout as exc:
         return Email(None, f"{exc} The AskUser Lambda publishes it to the SNS topic; look at its logs.")
-
-
-def approval_email(cloud, panel, timeout: float = 15.0) -> Email:
-    """The e-mail of the newest request waiting in `panel`, kept up to date with the panel's decisions."""
-    waiting = panel.waiting()
-    if not waiting:
-        return Email(None, "No approval is waiting, so there is no open e-mail to show: every earlier request was "
-                           "decided or timed out, and their links now answer that. Run 03 for a new one.")
-    approval = waiting[0]
-    email = latest_email(cloud, approval.policy_name, timeout=timeout)
-
-    def status() -> str:
-        result = panel.decision_for(approval.execution_arn)
-        if result is None:
-            return "Open: nothing has been decided yet. Its links lead to a confirmation page; only its button decides."
-        verdict = "approved" if result.decision == "allow" else "denied"
-        return (f"Already decided: {verdict} from the panel. Its links still open the confirmation page, but its "
-                "button now answers \"Already decided\" and changes nothing.")
-
-    if email.message is not None:
-        email.status = status
-        panel.views.append(email)
-    return email

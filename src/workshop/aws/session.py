@@ -1,6 +1,6 @@
-"""boto3 clients for a workshop target.
+"""boto3 clients for a workshop target, and the environment `sam` runs with there.
 
-    from workshop.session import connect
+    from workshop.aws.session import connect
     cloud = connect(target="local", endpoint="http://127.0.0.1:4566")
     iam = cloud.client("iam")
 
@@ -55,7 +55,7 @@ def project_root() -> Path:
     for folder in (here, *here.parents):
         if (folder / "template.yaml").exists() and (folder / "statemachine").is_dir():
             return folder
-    return Path(__file__).resolve().parents[2]
+    return Path(__file__).resolve().parents[3]
 
 
 def default_endpoint() -> str:
@@ -65,6 +65,19 @@ def default_endpoint() -> str:
 
 class StackNotFound(WorkshopError):
     """The stack the notebook works on is not deployed (yet)."""
+
+
+def local_environment(endpoint: str, base: dict | None = None, credentials=None) -> dict:
+    """The environment `sam` and boto3 need to talk to the local cloud at `endpoint` (its key included)."""
+    from workshop.localcloud import credentials as credentials_module
+
+    key = credentials or credentials_module.read(endpoint)
+    env = dict(os.environ if base is None else base)
+    env.update(key.environment())
+    env.update({"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION})
+    env.pop("AWS_SESSION_TOKEN", None)
+    env.pop("AWS_PROFILE", None)
+    return env
 
 
 def aws_test_endpoint(environ=None) -> str | None:
@@ -199,8 +212,6 @@ class TargetSession:
         AWS target in tests): the local cloud's endpoint and key.
         """
         if self.api_endpoint:
-            from workshop.deploy import local_environment
-
             return local_environment(self.api_endpoint, base, self.local_credentials())
         env = dict(os.environ if base is None else base)
         for name in [n for n in env if n == "AWS_ENDPOINT_URL" or n.startswith("AWS_ENDPOINT_URL_")]:

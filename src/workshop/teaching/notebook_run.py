@@ -1,13 +1,13 @@
 """Run the workshop notebooks end to end with papermill (for `make workshop`, CI and benchmarks).
 
-    from workshop.notebook_run import run_all
+    from workshop.teaching.notebook_run import run_all
     report = run_all(endpoint, out_dir="build/notebooks")
     print(report.text())
 
 Each notebook runs in a fresh kernel (the venv's `python3`), in order, with the
 parameters injected (`target`, `endpoint`, `stack_name`, and where the notebook
 has them `decision` and `answers`: the right answers to its exercises, from
-`workshop.exercises.exercise_answers("right")`). Outputs go to `out_dir`,
+`workshop.teaching.exercises.exercise_answers("right")`). Outputs go to `out_dir`,
 optionally also as HTML. After the first failure the rest is skipped, except
 the clean-up notebook, which always runs so that the next run starts clean.
 
@@ -31,7 +31,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workshop.session import project_root
+from workshop.aws.session import project_root
+from workshop.teaching.exercises import exercise_answers
 
 KERNEL = "python3"
 CLEANUP_SUFFIX = "_cleanup"
@@ -213,8 +214,6 @@ def export_html(notebook, target: Path) -> Path:
 def run_all(endpoint: str | None, out_dir: str | Path = "build/notebooks", decision: str = RIGHT_DECISION,
             target: str = "local", stack_name: str = "security-orchestrator", html: bool = True,
             notebooks: list | None = None, announce=None, wrong_answers: bool = True) -> RunReport:
-    from workshop.exercises import exercise_answers
-
     out_dir = Path(out_dir).resolve()
     parameters = {"target": target, "stack_name": stack_name, "decision": decision,
                   "answers": exercise_answers("right")}

@@ -1,8 +1,8 @@
-"""Fire a policy change and watch the incident it starts.
+"""Changes to IAM, made on purpose: firing a policy change, finding the execution it starts, cleaning up.
 
-    from workshop.incident import fire_policy, watch_incident, policy_versions
+    from workshop.aws.iam_changes import fire_policy, execution_started_by, policy_versions
     fired = fire_policy(cloud, "../policies/badpolicy.json")   # a unique name per run
-    run = watch_incident(cloud, outputs["StateMachineArn"], fired, until="AskUser")
+    execution_arn = execution_started_by(cloud, outputs["StateMachineArn"], fired)
 
 Other watched calls fire the same way: `fire_policy_version`, `fire_set_default` and
 `fire_user_policy` (an inline policy).
@@ -11,18 +11,18 @@ Everything here is plain boto3; `fired.cli` is the same call as an `aws` command
 
 Written for AWS as much as for the local cloud: CloudTrail hands IAM's events
 to EventBridge late on AWS (seconds to minutes, and only through a trail), so
-the watch waits up to 7 minutes, polls from 1 s up to every 5 s, reads one
+`execution_started_by` waits up to 7 minutes, polls from 1 s up to every 5 s, reads one
 ListExecutions page (newest first) and describes each execution once, and a
 time-out says to re-run the cell. IAM is eventually consistent: reads right
 after CreatePolicy may answer NoSuchEntity for a while, so those reads are
-retried (`iam_call`). `approval_timeout_demo`, `missing_policy_event` and
-`malformed_policy_event` start executions directly, so notebook 06 does not
-depend on when CloudTrail delivers.
+retried (`iam_call`). `missing_policy_event` and `malformed_policy_event`
+build CloudTrail-shaped events that `start_with_event` starts executions
+with directly, so notebook 06 does not depend on when CloudTrail delivers.
+Following an execution live is `workshop.display.incidents.watch_incident`.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import secrets
 import urllib.parse
@@ -31,11 +31,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from workshop.history import STATUS_COLOURS, ExecutionHistory, load_history, _ts
+from workshop.aws.executions import timestamp
 from workshop.waiting import WaitTimeout, poll_intervals, wait_for
 
 POLICY_PREFIX = "workshop-"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # IAM is eventually consistent: how long a read of something just created may miss it.
 IAM_CONSISTENCY_S = 20.0
 # One ListExecutions page: the change that started the execution is recent, so it is among the newest.
@@ -78,6 +78,10 @@ def unique_policy_name(kind: str = "bad") -> str:
 
 @dataclass
 class FiredPolicy:
+    """A watched IAM call made on purpose, and how to find the execution it starts.
+
+    `workshop.display.records` shows it with the same call as an `aws` command."""
+
     name: str
     arn: str
     version_id: str
@@ -89,11 +93,6 @@ class FiredPolicy:
 
     def __repr__(self) -> str:
         return f"{self.event_name} {self.name} ({self.version_id})\n$ {self.cli}"
-
-    def _repr_html_(self) -> str:
-        return (f"<p>{self.event_name} <strong>{html.escape(self.name)}</strong> → version "
-                f"{html.escape(self.version_id)}<br><small>{html.escape(self.arn)}</small></p>"
-                f"<p>The same call with the AWS CLI:</p><pre>$ {html.escape(self.cli)}</pre>")
 
 
 def _document_text(document) -> str:
@@ -176,8 +175,8 @@ def find_execution(sfn, state_machine_arn: str, fired: FiredPolicy, seen: set | 
     since = fired.fired_at - timedelta(seconds=30)
     seen = set() if seen is None else seen
     page = sfn.list_executions(stateMachineArn=state_machine_arn, maxResults=EXECUTIONS_PAGE)["executions"]
-    for execution in sorted(page, key=lambda e: _ts(e["startDate"]), reverse=True):
-        if _ts(execution["startDate"]) < since:
+    for execution in sorted(page, key=lambda e: timestamp(e["startDate"]), reverse=True):
+        if timestamp(execution["startDate"]) < since:
             break
         if execution["executionArn"] in seen:
             continue
@@ -189,38 +188,6 @@ def find_execution(sfn, state_machine_arn: str, fired: FiredPolicy, seen: set | 
             pass
         seen.add(execution["executionArn"])
     return None
-
-
-def progress_html(history: ExecutionHistory) -> str:
-    marks = {"succeeded": "✓", "failed": "✗", "caught_error": "!", "in_progress": "…"}
-    steps = " → ".join(
-        f"<span style='color:{STATUS_COLOURS[r.status]}'>{html.escape(r.name)} {marks.get(r.status, '')}</span>"
-        for r in history.runs())
-    return f"<p>Execution <code>{html.escape(history.name)}</code>: <strong>{history.status}</strong><br>{steps}</p>"
-
-
-class _LiveView:
-    """A display that updates in place in a notebook (printed lines elsewhere)."""
-
-    def __init__(self):
-        self.handle, self.last = None, None
-        try:
-            from IPython import get_ipython
-            from IPython.display import HTML, display
-
-            if get_ipython() is not None:
-                self._html = HTML
-                self.handle = display(HTML("<p>waiting for the execution to start…</p>"), display_id=True)
-        except ImportError:  # pragma: no cover
-            pass
-
-    def show(self, history: ExecutionHistory):
-        text = progress_html(history)
-        if text == self.last:
-            return
-        self.last = text
-        if self.handle is not None:
-            self.handle.update(self._html(text))
 
 
 # On AWS, CloudTrail hands IAM events to EventBridge with a delay (seconds to a few
@@ -236,57 +203,16 @@ START_HINT = {
 }
 
 
-def watch_incident(cloud, state_machine_arn: str, fired: FiredPolicy, until: str | None = "AskUser",
-                   start_timeout: float | None = None, timeout: float = 60.0) -> ExecutionHistory:
-    """Wait for the execution the change started, then follow it live until it waits at `until` or ends."""
+def execution_started_by(cloud, state_machine_arn: str, fired: FiredPolicy, timeout: float | None = None) -> str:
+    """Wait for the execution the change started (CloudTrail -> EventBridge -> Step Functions); its ARN."""
     sfn = cloud.client("stepfunctions")
     kind = "local" if cloud.is_local else "aws"
-    if start_timeout is None:
-        start_timeout = START_TIMEOUT[kind]
     seen = set()
-    execution_arn = wait_for(
+    return wait_for(
         lambda: find_execution(sfn, state_machine_arn, fired, seen),
-        what=f"the execution started by {fired.event_name} {fired.name}", timeout=start_timeout,
+        what=f"the execution started by {fired.event_name} {fired.name}",
+        timeout=START_TIMEOUT[kind] if timeout is None else timeout,
         hint=START_HINT[kind], **poll_intervals(cloud))
-    return follow(cloud, execution_arn, until=until, timeout=timeout)
-
-
-def follow(cloud, execution_arn: str, until: str | None = "AskUser", timeout: float = 60.0) -> ExecutionHistory:
-    """Follow an execution live until it waits at `until` or ends."""
-    sfn = cloud.client("stepfunctions")
-    view = _LiveView()
-    state = {}
-
-    def reached():
-        history = load_history(sfn, execution_arn)
-        state["history"] = history
-        view.show(history)
-        runs = history.runs()
-        if history.status != "RUNNING":
-            return history
-        if until and runs and runs[-1].name == until and runs[-1].status == "in_progress":
-            # Waiting at the callback only once the task was handed over (the e-mail went out).
-            if any(e["type"] in ("TaskSubmitted",) for e in runs[-1].events) or len(runs[-1].events) > 2:
-                return history
-        return None
-
-    return wait_for(reached, what=f"the execution to reach {until or 'its end'}", timeout=timeout,
-                    describe=lambda _: "at " + (state["history"].path() or ["(start)"])[-1]
-                    if state.get("history") else None,
-                    hint="Run this cell again to keep waiting, or look at the event table in notebook 05 "
-                         "to see where it stopped.", **poll_intervals(cloud))
-
-
-def wait_for_end(cloud, execution_arn: str, timeout: float = 60.0) -> ExecutionHistory:
-    sfn = cloud.client("stepfunctions")
-
-    def ended():
-        history = load_history(sfn, execution_arn)
-        return history if history.status != "RUNNING" else None
-
-    return wait_for(ended, what="the execution to end", timeout=timeout,
-                    hint="If it waits at AskUser, nobody has decided yet: use the panel in notebook 04. "
-                         "Otherwise run this cell again to keep waiting.", **poll_intervals(cloud))
 
 
 # --- executions started directly (notebook 06), independent of CloudTrail's timing -------------------------
@@ -311,7 +237,7 @@ def cloudtrail_event(account: str, policy_name: str, document: str, version_id: 
     return event
 
 
-def _account(cloud) -> str:
+def account_id(cloud) -> str:
     return cloud.client("sts").get_caller_identity()["Account"]
 
 
@@ -322,7 +248,7 @@ def missing_policy_event(cloud) -> dict:
     (The sample in events/ names account 123456789012: on AWS that is AccessDenied, not NoSuchEntity.)
     """
     name = unique_policy_name("missing")
-    return cloudtrail_event(_account(cloud), name, _document_text(ROOT / "policies" / "badpolicy.json"))
+    return cloudtrail_event(account_id(cloud), name, _document_text(ROOT / "policies" / "badpolicy.json"))
 
 
 def malformed_policy_event(cloud) -> dict:
@@ -340,41 +266,8 @@ def start_with_event(cloud, state_machine_arn: str, event: dict, prefix: str = "
         stateMachineArn=state_machine_arn, name=name, input=json.dumps(event))["executionArn"]
 
 
-def approval_timeout_demo(cloud, state_machine_arn: str, document, seconds: int = 3,
-                          timeout: float = 60.0) -> ExecutionHistory:
-    """The approval timeout, seen in `seconds` instead of a day, whatever CloudTrail's timing.
-
-    Shortens the approval time limit to `seconds` in the definition deployed now (the learner's own
-    from notebook 02, or the file's: only the limit changes, `workshop.approval_timeout`), creates
-    the policy (a real one, in your account), at once starts an execution with its CloudTrail-shaped
-    event (so it runs the short definition), and puts the deployed definition back, exactly, as soon
-    as that execution has started. Nobody answers, so AskUser times out and the
-    execution ends at ApprovalTimedOut with the policy still reverted. The execution CloudTrail
-    starts for the same change (later, on AWS) finds the version already reverted and ends at
-    AlreadyHandled; if it was quicker (the local cloud), that one shows the time-out instead.
-    """
-    from workshop.approval_timeout import shortened_approval_timeout
-
-    sfn = cloud.client("stepfunctions")
-    with shortened_approval_timeout(cloud, state_machine_arn, seconds) as change:  # put back whatever happens
-        print(change)
-        fired = fire_policy(cloud, document, name=unique_policy_name("timeout"))
-        # RevertPolicy reads the version at once: wait until IAM shows it (eventual consistency)
-        iam_call(cloud.client("iam").get_policy_version, what="IAM to show the new policy",
-                 PolicyArn=fired.arn, VersionId=fired.version_id)
-        event = cloudtrail_event(_account(cloud), fired.name, fired.document, fired.version_id)
-        direct = start_with_event(cloud, state_machine_arn, event, prefix="timeout-demo")
-    history = wait_for_end(cloud, direct, timeout=timeout)
-    if "AlreadyHandled" not in history.path():
-        return history
-    # CloudTrail's own execution reverted first (it ran the short definition too): follow that one.
-    others = {direct}
-    other = wait_for(lambda: find_execution(sfn, state_machine_arn, fired, others), what="the other execution",
-                     timeout=30, **poll_intervals(cloud))
-    return wait_for_end(cloud, other, timeout=timeout)
-
-
-def _actions(document) -> str:
+def granted_actions(document) -> str:
+    """What a policy document allows or denies, in one line ("Allow s3:GetObject; Deny NOT iam:*")."""
     if isinstance(document, str):
         document = json.loads(urllib.parse.unquote(document))
     statements = document.get("Statement", [])
@@ -390,6 +283,8 @@ def _actions(document) -> str:
 
 @dataclass
 class PolicyVersions:
+    """Every version of a managed policy, each with its document (`workshop.display.records` shows them)."""
+
     arn: str
     versions: list
 
@@ -400,16 +295,8 @@ class PolicyVersions:
         return [v["VersionId"] for v in self.versions]
 
     def __repr__(self) -> str:
-        return "\n".join(f"{v['VersionId']}{' (default)' if v['IsDefaultVersion'] else ''}: {_actions(v['Document'])}"
-                         for v in self.versions)
-
-    def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{v['VersionId']}</td><td>{'✅ in force' if v['IsDefaultVersion'] else ''}</td>"
-            f"<td>{html.escape(str(v.get('CreateDate', '')))}</td><td>{html.escape(_actions(v['Document']))}</td></tr>"
-            for v in self.versions)
-        return (f"<p>Versions of <code>{html.escape(self.arn.rsplit('/', 1)[-1])}</code>:</p><table><thead><tr>"
-                f"<th>version</th><th>default</th><th>created</th><th>grants</th></tr></thead><tbody>{rows}</tbody></table>")
+        return "\n".join(f"{v['VersionId']}{' (default)' if v['IsDefaultVersion'] else ''}: "
+                         f"{granted_actions(v['Document'])}" for v in self.versions)
 
 
 def policy_versions(iam, policy_arn: str, consistency_timeout: float = IAM_CONSISTENCY_S) -> PolicyVersions:

@@ -1,10 +1,10 @@
 """Build a state machine one section per notebook cell, validated as you go.
 
-    from workshop.builder import StateMachineBuilder
+    from workshop.teaching import StateMachineBuilder
     sm = StateMachineBuilder.from_reference(substitutions=subs)   # plan: the file's states
     sm.add_given("CheckEvent", "ModifyState")     # states given by the file, shown compactly
     editor = sm.editor("ChooseAction")            # the live editor with the exercise's starting text
-    sm.exercise("ChooseAction", editor.value)     # checked by running it (workshop.exercises)
+    sm.exercise("ChooseAction", editor.value)     # checked by running it (workshop.teaching.exercises)
     sm.add_remaining()                            # the rest of the file ("fast-forward")
     sm.deploy(cloud, arn)                         # refused until every exercise passed
 
@@ -35,29 +35,11 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from workshop.asl.diagnostics import diagnostics_html, split_diagnostics
-from workshop.asl.substitution import PLACEHOLDER, substitute, substitutions_from  # noqa: F401 (re-exported)
+from workshop.asl.substitution import substitute, substitutions_from
+from workshop.display.html import Bundle, no_math
 from workshop.failures import WorkshopError
-from workshop.history import Bundle, no_math
-
-ACCOUNT = "123456789012"
-# Stand-ins used before the stack is deployed (same shapes as the real values).
-DEFAULT_SUBSTITUTIONS = {
-    "ValidatePolicyArn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:ValidatePolicy",
-    "RevertPolicyArn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:RevertPolicy",
-    "AskUserArn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:AskUser",
-    "RestorePolicyArn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:RestorePolicy",
-    "RevertPolicyRoleArn": f"arn:aws:iam::{ACCOUNT}:role/RevertPolicyRole",
-    "RestorePolicyRoleArn": f"arn:aws:iam::{ACCOUNT}:role/RestorePolicyRole",
-    "AlertTopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:AlertTopic",
-    "ApprovalTimeoutSeconds": "86400",
-}
-REFERENCE = Path(__file__).resolve().parents[2] / "statemachine" / "security_orchestrator.asl.json"
-REFERENCE_NAME = "statemachine/security_orchestrator.asl.json"
-
-
-def reference_definition(path: str | Path = REFERENCE) -> dict:
-    return json.loads(Path(path).read_text())
-
+from workshop.teaching.exercises import STATE_EXERCISES, check_state, starting_text
+from workshop.teaching.reference import ACCOUNT, DEFAULT_SUBSTITUTIONS, REFERENCE, REFERENCE_NAME, reference_definition
 
 class StackValuesUnreadable(WorkshopError):
     """On AWS, the deployed stack's values could not all be read: stand-ins would break the real machine."""
@@ -175,7 +157,7 @@ class StateMachineBuilder:
         self.role_arn = getattr(substitutions, "role_arn", None)
         self.plan = list(plan) if plan is not None else None
         self.reference = reference
-        self.exercises: dict = {}  # state name -> workshop.exercises.ExerciseResult
+        self.exercises: dict = {}  # state name -> workshop.teaching.exercises.ExerciseResult
 
     @classmethod
     def from_reference(cls, substitutions: dict | None = None, path: str | Path = REFERENCE) -> "StateMachineBuilder":
@@ -236,8 +218,7 @@ class StateMachineBuilder:
 
     def editor(self, name: str, **kwargs):
         """The live editor, holding the exercise's starting text for state `name`."""
-        from workshop.editor import asl_editor
-        from workshop.exercises import starting_text
+        from workshop.widgets.editor import asl_editor  # ipywidgets: only when an editor is asked for
 
         text = starting_text(name, self)
         kwargs.setdefault("rows", min(32, text.count("\n") + 2))
@@ -245,8 +226,6 @@ class StateMachineBuilder:
 
     def exercise(self, name: str, answer):
         """Check the learner's state by running it; add it if it passes, else the file's version."""
-        from workshop.exercises import check_state
-
         result = check_state(name, answer, self)
         self.exercises[name] = result
         self.definition["States"][name] = copy.deepcopy(result.used)
@@ -255,8 +234,6 @@ class StateMachineBuilder:
 
     def pending_exercises(self) -> list:
         """The exercises of the plan that have not passed (not tried, or failed)."""
-        from workshop.exercises import STATE_EXERCISES
-
         names = [n for n in STATE_EXERCISES if self.plan is None or n in self.plan]
         return [n for n in names if not (n in self.exercises and self.exercises[n].ok)]
 

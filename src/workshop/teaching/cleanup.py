@@ -1,4 +1,4 @@
-"""Clean-up helpers for notebook 08 (the stack, policies and users: see stack.py and incident.py).
+"""Clean-up helpers for notebook 08 (the stack, policies and users: see workshop.aws.stack and iam_changes).
 
     stop_running_executions(cloud, stack_name)
     remove_leftovers(cloud, stack_name)     # what the stack's deletion leaves behind, removed or listed
@@ -23,7 +23,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
-from workshop.history import list_executions
+from workshop.aws.executions import list_executions
 
 SAM_MANAGED_STACK = "aws-sam-cli-managed-default"
 README_POLICY = "my-bad-policy"

@@ -1,11 +1,11 @@
 """The approvals dashboard: the approval panel on a workshop leader's screen.
 
-    from workshop.dashboard import approvals_dashboard
+    from workshop.widgets.dashboard import approvals_dashboard
     dashboard = approvals_dashboard(cloud, outputs, stack_name="security-orchestrator")
     dashboard            # header, pending approvals, recent decisions, recent executions
     dashboard.stop()     # stop refreshing (a kernel shutdown stops it too)
 
-It is the notebook panel (`workshop.approvals`: the same cards, the same
+It is the notebook panel (`workshop.widgets.approvals`: the same cards, the same
 Approve / Deny buttons, deciding with the leader's own AWS credentials and
 recording "decided via panel" in the incidents table), refreshed every few
 seconds from a background thread so that new incidents appear by themselves. A refresh updates the cards in place: a card stays the
@@ -24,9 +24,11 @@ import html
 import threading
 from datetime import datetime, timezone
 
-from workshop import incident_table
-from workshop.approvals import ApprovalPanel, PendingApproval, approval_card_html
-from workshop.history import list_executions, load_history
+from workshop.aws.executions import execution_status, list_executions, load_history
+from workshop.aws.incidents import PendingApproval, caller_arn, list_incidents, table_name
+from workshop.aws.session import StackNotFound, connect
+from workshop.display.html import Html
+from workshop.widgets.approvals import ApprovalPanel, approval_card_html
 
 # ipywidgets' HTML widget sets a 28 px line height (one widget row): fine for a label, not for a
 # card's wrapped text or the diff. Scoped to the dashboard, so nothing else on the page changes.
@@ -91,12 +93,12 @@ class LivePanel(ApprovalPanel):
             self._container = widgets.VBox()
         kept = {}
         for approval in self.pending:
-            card = self._cards.pop(approval.execution_arn, None)
+            card = self._cards.pop(approval.incident.execution_arn, None)
             if card is None:
                 card = self._card(approval)
             else:  # same execution: refresh the text (time left), keep the buttons
                 card[1].value = approval_card_html(approval)
-            kept[approval.execution_arn] = card
+            kept[approval.incident.execution_arn] = card
         for arn, (card, _text) in self._cards.items():  # decided, timed out or gone
             self.buttons.pop(arn, None)
             self._outcome_widgets.pop(arn, None)
@@ -124,9 +126,9 @@ class ApprovalsDashboard:
         self.refresh_seconds, self.recent = refresh_seconds, recent
         self.sfn = cloud.client("stepfunctions")
         self.dynamodb = cloud.client("dynamodb")
-        self.table = incident_table.table_name(outputs)
+        self.table = table_name(outputs)
         self.panel = LivePanel(self.sfn, self.dynamodb, self.table, iam=cloud.client("iam"),
-                               who=incident_table.caller_arn(cloud.client("sts")), on_decision=self._after_decision)
+                               who=caller_arn(cloud.client("sts")), on_decision=self._after_decision)
         self._ended: dict = {}  # execution arn -> ExecutionHistory (an ended execution never changes)
         self.last_error: Exception | None = None
         self.refreshed_at: datetime | None = None
@@ -202,7 +204,7 @@ class ApprovalsDashboard:
             self.executions.value = self._executions_html()
 
     def _decisions_html(self) -> str:
-        decided = [i for i in incident_table.list_incidents(self.dynamodb, self.table) if i.decision]
+        decided = [i for i in list_incidents(self.dynamodb, self.table) if i.decision]
         decided.sort(key=lambda i: i.decided_at or datetime.min.replace(tzinfo=timezone.utc), reverse=True)
         if not decided:
             return "<p><em>None yet.</em></p>"
@@ -222,10 +224,7 @@ class ApprovalsDashboard:
     def _status(self, execution_arn: str) -> str:
         if execution_arn in self._ended:
             return self._ended[execution_arn].status
-        try:
-            return self.sfn.describe_execution(executionArn=execution_arn)["status"]
-        except Exception:  # an execution deleted with its state machine: say so, keep the row
-            return "unknown"
+        return execution_status(self.sfn, execution_arn)
 
     def _history(self, execution: dict):
         arn = execution["executionArn"]
@@ -285,9 +284,6 @@ def approvals_dashboard(cloud, outputs: dict, stack_name: str = "", refresh_seco
 def open_dashboard(target: str = "local", endpoint: str | None = None, stack_name: str = "security-orchestrator",
                    refresh_seconds: float = 5.0):
     """The dashboard, or a message saying what to do when the target or the stack is not there."""
-    from workshop.history import Html
-    from workshop.session import StackNotFound, connect
-
     cloud = connect(target, endpoint)
     try:
         outputs = cloud.stack_outputs(stack_name)

@@ -1,0 +1,64 @@
+"""The stack's template checked before a deploy, and the deployed stack deleted (notebooks 01 and 08).
+
+    from workshop.aws.stack import lint_template, delete_stack
+
+Its views (architecture, resources and outputs tables) are `workshop.display.stack`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess  # nosec B404: runs sam as an argument list, never through a shell
+import sys
+
+from workshop.aws.deploy import find_tool
+from workshop.aws.session import project_root
+from workshop.waiting import wait_for
+
+
+def delete_stack(cloud, stack_name: str, timeout: float = 120.0) -> str:
+    """Delete the stack and wait until it is gone. Returns what happened, in words."""
+    cfn = cloud.client("cloudformation")
+    try:
+        cfn.describe_stacks(StackName=stack_name)
+    except Exception:
+        return f"The stack {stack_name} is not deployed: nothing to delete."
+    cfn.delete_stack(StackName=stack_name)
+
+    def gone():
+        try:
+            stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+        except Exception:
+            return "gone"
+        if stack["StackStatus"] == "DELETE_COMPLETE":
+            return "gone"
+        if stack["StackStatus"] == "DELETE_FAILED":
+            raise RuntimeError(f"Deleting {stack_name} failed: {stack.get('StackStatusReason', '')}. "
+                               "Look at the stack's events, fix what holds it and run this cell again.")
+        return None
+
+    wait_for(gone, what=f"the stack {stack_name} to be deleted", timeout=timeout,
+             hint="On AWS a deletion can take a few minutes: run this cell again to keep waiting.")
+    return f"The stack {stack_name} is deleted."
+
+
+def lint_template(template: str = "template.yaml", stream=None) -> str:
+    """`sam validate --lint`: the template is valid SAM and passes cfn-lint. Prints the command and its output."""
+    stream = stream or sys.stdout
+    sam = find_tool("sam")
+    if sam is None:
+        raise RuntimeError("`sam` is not installed: run `make lab` (it installs aws-sam-cli into the venv).")
+    command = ["sam", "validate", "--lint", "--template-file", template, "--region", "us-east-1"]
+    stream.write("$ " + " ".join(command) + "\n")
+    env = dict(os.environ, SAM_CLI_TELEMETRY="0")
+    # Validation is offline; dummy credentials keep sam from looking for real ones.
+    env.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    env.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    done = subprocess.run([sam, *command[1:]], cwd=str(project_root()), env=env,  # nosec B603: sam, no shell
+                          capture_output=True, text=True)
+    output = (done.stdout + done.stderr).strip()
+    stream.write(output + "\n")
+    if done.returncode != 0:
+        raise RuntimeError(f"`sam validate --lint` found problems (exit {done.returncode}): fix template.yaml "
+                           "as the lines above say, then run this cell again.")
+    return output

@@ -1,0 +1,134 @@
+"""Incidents, shown: the incidents table, an incident followed live, and what a change did to a policy.
+
+    from workshop.display.incidents import watch_incident, incidents_view, statement_diff
+    run = watch_incident(cloud, outputs["StateMachineArn"], fired, until="AskUser")   # live, in place
+    incidents_view(cloud, outputs)            # who changed what, the verdict, who decided: newest first
+    statement_diff(incident.document, in_force_now)   # the document as written vs what is in force
+
+`watch_incident` waits for the execution a change started
+(`workshop.aws.iam_changes.execution_started_by`), then follows it
+(`workshop.aws.executions.follow`) with a line that updates in place in a
+notebook: each state it went through, coloured by its status.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import json
+import urllib.parse
+from datetime import datetime
+
+from workshop.aws.executions import ExecutionHistory, follow
+from workshop.aws.iam_changes import FiredPolicy, execution_started_by
+from workshop.aws.incidents import list_incidents, table_name
+from workshop.display.html import STATUS_COLOURS
+
+
+# --- following an incident live ---------------------------------------------------------------
+
+
+def progress_html(history: ExecutionHistory) -> str:
+    marks = {"succeeded": "✓", "failed": "✗", "caught_error": "!", "in_progress": "…"}
+    steps = " → ".join(
+        f"<span style='color:{STATUS_COLOURS[r.status]}'>{html.escape(r.name)} {marks.get(r.status, '')}</span>"
+        for r in history.runs())
+    return f"<p>Execution <code>{html.escape(history.name)}</code>: <strong>{history.status}</strong><br>{steps}</p>"
+
+
+class LiveProgress:
+    """A display that updates in place in a notebook (nothing elsewhere): `show(history)` on every poll."""
+
+    def __init__(self):
+        self.handle, self.last = None, None
+        try:
+            from IPython import get_ipython
+            from IPython.display import HTML, display
+
+            if get_ipython() is not None:
+                self._html = HTML
+                self.handle = display(HTML("<p>waiting for the execution to start…</p>"), display_id=True)
+        except ImportError:  # pragma: no cover
+            pass
+
+    def show(self, history: ExecutionHistory):
+        text = progress_html(history)
+        if text == self.last:
+            return
+        self.last = text
+        if self.handle is not None:
+            self.handle.update(self._html(text))
+
+
+def watch_incident(cloud, state_machine_arn: str, fired: FiredPolicy, until: str | None = "AskUser",
+                   start_timeout: float | None = None, timeout: float = 60.0) -> ExecutionHistory:
+    """Wait for the execution the change started, then follow it live until it waits at `until` or ends."""
+    execution_arn = execution_started_by(cloud, state_machine_arn, fired, timeout=start_timeout)
+    return follow(cloud, execution_arn, until=until, timeout=timeout, on_history=LiveProgress().show)
+
+
+# --- what a change did to a policy ------------------------------------------------------------------
+
+
+def pretty_document(document) -> str:
+    """A policy document as indented JSON (IAM gives URL-encoded text)."""
+    if isinstance(document, str):
+        text = document.strip()
+        if text.startswith("%7B") or text.startswith("%7b"):
+            text = urllib.parse.unquote(text)
+        try:
+            document = json.loads(text)
+        except ValueError:
+            return document
+    return json.dumps(document, indent=2, sort_keys=False)
+
+
+def statement_diff(original, in_force) -> str:
+    """A unified diff from the document as written to what is in force now."""
+    before = pretty_document(original).splitlines()
+    after = pretty_document(in_force).splitlines() if in_force is not None else ["(nothing: taken out of force)"]
+    return "\n".join(difflib.unified_diff(before, after, "as written (reverted)", "in force now", lineterm=""))
+
+
+# --- the incidents table --------------------------------------------------------------------------------
+
+
+def _short(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
+
+
+class IncidentsView:
+    """The incidents as a table (newest first)."""
+
+    def __init__(self, incidents: list, note: str = ""):
+        self.incidents, self.note = incidents, note
+
+    def __len__(self) -> int:
+        return len(self.incidents)
+
+    def __repr__(self) -> str:
+        if not self.incidents:
+            return self.note or "No incidents yet."
+        return "\n".join(f"{_short(i.created_at)}  {i.label}  ({i.event_name} by {i.who_changed})  -> {i.outcome}"
+                         for i in self.incidents)
+
+    def _repr_html_(self) -> str:
+        if not self.incidents:
+            return f"<p><em>{html.escape(self.note or 'No incidents yet.')}</em></p>"
+        rows = "".join(
+            "<tr>"
+            f"<td>{_short(i.created_at)}</td><td>{html.escape(i.label)}</td>"
+            f"<td>{html.escape(i.event_name)}<br><small>{html.escape(i.who_changed)}</small></td>"
+            f"<td>{html.escape(i.verdict)}<br><small>{html.escape(i.why[:160])}</small></td>"
+            f"<td>{html.escape(i.outcome)}"
+            + (f"<br><small>by {html.escape(i.decided_by)} at {_short(i.decided_at)}</small>" if i.decision else "")
+            + "</td></tr>" for i in self.incidents)
+        return ("<table style='border-collapse:collapse;text-align:left'><thead><tr><th>recorded</th><th>change</th>"
+                "<th>call, by</th><th>verdict, why</th><th>decision</th></tr></thead>"
+                f"<tbody>{rows}</tbody></table>")
+
+
+def incidents_view(cloud, outputs: dict, limit: int = 20) -> IncidentsView:
+    """The newest `limit` incidents of the deployed stack's table."""
+    incidents = list_incidents(cloud.client("dynamodb"), table_name(outputs))
+    return IncidentsView(incidents[:limit], "No incidents yet: fire the bad policy (notebook 03).")

@@ -1,0 +1,31 @@
+"""What the notebooks teach with: the builder and its exercises, the attacks, the checks and the clean-up.
+
+    from workshop.teaching import StateMachineBuilder, check_policy, check_setup
+
+    reference         the state machine file every exercise is judged against
+    builder           build the state machine cell by cell, validated as you go; try one state (TestState)
+    exercises         the exercises, checked by what the answer does
+    attacks           attack and defence, side by side (notebook 07)
+    approval_timeout  a shorter approval time limit for a moment; the time-out seen in seconds
+    setup_check       is everything ready? one check per line, each with a fix
+    cleanup           what deleting the stack leaves behind, removed or listed
+    notebook_run      run every notebook with papermill (`make workshop`, CI)
+    reading_time      how long the notebooks take to read
+
+The names below are the ones the notebooks use.
+"""
+
+from workshop.teaching.approval_timeout import approval_timeout_demo
+from workshop.teaching.attacks import (add_an_inline_policy, approve_with_an_edited_deny_link,
+                                       approve_with_token_from_history, forge_an_execution, invoke_restore_directly,
+                                       put_back_a_risky_version)
+from workshop.teaching.builder import StateMachineBuilder, stack_substitutions, try_state
+from workshop.teaching.cleanup import clear_mailbox, remove_leftovers, stop_running_executions
+from workshop.teaching.exercises import check_decision, check_policy, restricted_actions, verdict_table
+from workshop.teaching.setup_check import check_setup
+
+__all__ = ["check_setup", "StateMachineBuilder", "stack_substitutions", "try_state", "check_decision",
+           "check_policy", "restricted_actions", "verdict_table", "approval_timeout_demo",
+           "approve_with_token_from_history", "approve_with_an_edited_deny_link", "forge_an_execution",
+           "invoke_restore_directly", "put_back_a_risky_version", "add_an_inline_policy", "stop_running_executions",
+           "clear_mailbox", "remove_leftovers"]
