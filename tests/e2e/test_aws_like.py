@@ -278,10 +278,11 @@ def test_on_aws_the_email_must_be_real_and_a_redeploy_keeps_the_deployed_one(aws
 
 def test_the_subscription_status_says_confirm_it_until_it_is_confirmed(aws_like_cloud, aws_like_stack, aws_target):
     from workshop.aws.mail import subscription_status
+    from workshop.display import show
 
     status = subscription_status(aws_target, aws_like_stack)
     assert status.pending == [AWS_EMAIL] and not status.ok
-    assert "Confirm the SNS subscription now" in status._repr_html_()
+    assert "Confirm the SNS subscription now" in show(status)._repr_html_()
     assert any("Subscription confirmed" in page for page in confirm_subscriptions(aws_like_cloud))
     status = subscription_status(aws_target, aws_like_stack)
     assert status.ok and status.confirmed == [AWS_EMAIL]

@@ -11,6 +11,7 @@ from workshop.aws.iam_changes import (FiredPolicy, _matches, delete_workshop_pol
                                policy_versions, unique_policy_name)
 from workshop.localcloud import credentials
 from workshop.aws.session import connect
+from workshop.display import show
 from workshop.display.stack import architecture, outputs_table
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[3]
@@ -42,6 +43,8 @@ def test_fire_policy_creates_it_and_shows_the_cli_line():
                                 "--policy-document file://")
     versions = policy_versions(cloud.client("iam"), fired.arn)
     assert versions.ids() == ["v1"] and "s3:DeleteBucket" in repr(versions)
+    assert "The same call with the AWS CLI" in show(fired)._repr_html_() and repr(show(fired)) == repr(fired)
+    assert "✅ in force" in show(versions)._repr_html_()
     edit = fire_policy_version(cloud, fired.arn, ROOT / "policies" / "goodpolicy.json")
     assert edit.event_name == "CreatePolicyVersion" and edit.version_id == "v2"
     assert "--set-as-default" in edit.cli
@@ -74,6 +77,11 @@ def test_execution_input_matches_the_change_that_started_it():
     edit["detail"]["requestParameters"]["policyArn"] = "arn:aws:iam::123456789012:policy/p"
     assert _matches(edit, _fired("CreatePolicyVersion", "v2"))
     assert not _matches(edit, _fired("CreatePolicyVersion", "v3"))  # the orchestrator's own revert
+
+
+def test_show_has_a_view_for_each_record_of_the_aws_layer_only():
+    with pytest.raises(TypeError, match="no view for dict"):
+        show({"not": "a record"})
 
 
 def test_architecture_is_mermaid_and_svg():
