@@ -75,7 +75,7 @@ def sam_executable() -> str:
 
 def local_environment(endpoint: str, base: dict | None = None, credentials=None) -> dict:
     """The environment `sam` and boto3 need to talk to the local cloud at `endpoint` (its key included)."""
-    from workshop.localcloud import credentials as credentials_module
+    from workshop.localcloud.server import credentials as credentials_module
 
     key = credentials or credentials_module.read(endpoint)
     env = dict(os.environ if base is None else base)
@@ -87,7 +87,7 @@ def local_environment(endpoint: str, base: dict | None = None, credentials=None)
 
 
 def check_local_cloud(endpoint: str) -> None:
-    from workshop.localcloud.server import health
+    from workshop.localcloud import health
 
     if health(endpoint) is None:
         raise DeployError(str(LocalCloudNotAnswering(endpoint)))
@@ -146,7 +146,7 @@ def _run(command: list[str], env: dict, cwd: Path, stream, endpoint: str | None 
 
 
 def _watch_local_cloud(endpoint: str, proc, gone: threading.Event, every: float = 1.0) -> None:
-    from workshop.localcloud.server import health
+    from workshop.localcloud import health
 
     misses = 0
     while proc.poll() is None:
@@ -248,7 +248,7 @@ def deploy(*, target: str = "local", endpoint: str | None = None, stack_name: st
     if target == "local":
         endpoint = endpoint or os.environ.get("LOCALCLOUD_ENDPOINT") or DEFAULT_ENDPOINT
         check_local_cloud(endpoint)
-        from workshop.localcloud.credentials import CredentialsNotFound
+        from workshop.localcloud import CredentialsNotFound
 
         cloud = connect("local", endpoint)
         try:

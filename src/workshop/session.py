@@ -5,7 +5,7 @@
     iam = cloud.client("iam")
 
 `target="local"`: the local cloud at `endpoint`, signed with the key it made
-when it started (read from its 0600 key file, `workshop.localcloud.credentials`;
+when it started (read from its 0600 key file, `workshop.localcloud.server.credentials`;
 the key changes at every start and is read again when it does), us-east-1.
 `target="aws"`: the learner's own credentials (environment, profile, SSO...),
 always in us-east-1 (IAM's CloudTrail events reach EventBridge only there),
@@ -84,8 +84,8 @@ def aws_test_endpoint(environ=None) -> str | None:
             or url.path or url.port is None:
         raise ValueError(f"{AWS_TEST_ENDPOINT}={value!r}: only a local cloud on this machine "
                          "(http://127.0.0.1:PORT) can stand in for AWS, and only in tests. Unset it for real AWS.")
-    from workshop.localcloud import credentials
-    from workshop.localcloud.server import health
+    from workshop.localcloud import health
+    from workshop.localcloud.server import credentials
 
     credentials.read(endpoint)  # a local cloud of this user, or CredentialsNotFound says how to start one
     doc = health(endpoint) or {}
@@ -112,7 +112,7 @@ class TargetSession:
             raise ValueError(f"target must be 'local' or 'aws', not {self.target!r}")
         if self.target == "local":
             self.endpoint = (self.endpoint or default_endpoint()).rstrip("/")
-            from workshop.localcloud.credentials import CredentialsNotFound
+            from workshop.localcloud import CredentialsNotFound
 
             try:
                 self._server_pid = self.local_credentials().pid
@@ -133,7 +133,7 @@ class TargetSession:
 
     def local_credentials(self):
         """The local cloud's current key (its key file); says how to start it when there is none."""
-        from workshop.localcloud import credentials
+        from workshop.localcloud.server import credentials
 
         key = credentials.read(self.api_endpoint)
         if self._server_pid is None:
@@ -149,7 +149,7 @@ class TargetSession:
     def restart_note(self) -> str:
         """Why the local cloud is not the one this session first talked to, or "" (it is the same)."""
         if self.is_local and not self._restarted:
-            from workshop.localcloud.credentials import CredentialsNotFound
+            from workshop.localcloud import CredentialsNotFound
 
             try:
                 self.local_credentials()

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from workshop import deploy as deploy_module
-from workshop.localcloud import runtimes
+from workshop.localcloud.services.awslambda import runtimes
 
 
 def sam_templates() -> Path:

@@ -9,7 +9,7 @@ from moto import mock_aws
 
 from workshop.incident import (FiredPolicy, _matches, delete_workshop_policies, fire_policy, fire_policy_version,
                                policy_versions, unique_policy_name)
-from workshop.localcloud import credentials
+from workshop.localcloud.server import credentials
 from workshop.session import connect
 from workshop.stack import architecture, outputs_table
 
