@@ -277,3 +277,76 @@ def test_an_invalid_definition_in_a_stack_is_reported_as_invalid_definition():
         (logical, reason), = _failures(client, "machine")
     assert logical == "Machine" and "(Service error: InvalidDefinition)" in reason
 
+
+# --- the registry against what installing really changes -------------------------------------
+
+_ABSENT = object()
+
+
+def _value(target):
+    return target.owner_object().__dict__.get(target.attribute, _ABSENT)
+
+
+def _kits(value) -> bool:
+    """Whether `value` (a function, a method wrapper, a property, a stand-in object) is the local cloud's code."""
+    for inner in (value, getattr(value, "__func__", None), getattr(value, "fget", None)):
+        if inner is not None and str(getattr(inner, "__module__", "") or "").startswith("workshop.localcloud"):
+            return True
+    return type(value).__module__.startswith("workshop.localcloud")
+
+
+def _patched_anywhere():
+    """(owner, attribute, value) of every attribute of moto (and xmltodict) that holds the kit's code."""
+    import sys
+
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name.startswith("moto.") or name == "xmltodict"):
+            continue
+        for attribute, value in list(vars(module).items()):
+            if _kits(value):
+                yield module, attribute, value
+            if isinstance(value, type) and value.__module__ == name:
+                for member, held in list(vars(value).items()):
+                    if _kits(held):
+                        yield value, member, held
+
+
+def test_each_group_changes_its_targets_and_nothing_unregistered(monkeypatch):
+    """Installing a group through the server's wiring changes exactly the targets its seams name
+    (no seam claims what it does not patch), and no attribute of moto holds the kit's code unregistered."""
+    from workshop.localcloud import aws_like
+    from workshop.localcloud.server import credentials, inprocess, wiring
+    from workshop.localcloud.services import cloudtrail
+    from workshop.localcloud.services.events import targets
+
+    monkeypatch.setattr(wiring, "_installed", set())
+    monkeypatch.setattr(targets, "_engine_ready", targets._engine_ready)
+    monkeypatch.setattr(cloudtrail, "deliver", cloudtrail.deliver)  # the AWS-like mode replaces it
+    changed = [(seam, target) for seam in seams.SEAMS for target in seam.targets if target.change != seams.READ]
+    before = {target: _value(target) for _, target in changed}
+    endpoint = "http://127.0.0.1:9"
+    steps = [(seams.EAGER, lambda: wiring.install_eager(9, endpoint, credentials.new(endpoint)))]
+    steps += [(group, lambda group=group: wiring.ensure(group))
+              for group in (seams.STEPFUNCTIONS, seams.APIGATEWAY, seams.CLOUDFORMATION)]
+    steps += [(seams.AWS_LIKE, lambda: aws_like.AwsLikeMode(aws_like.Settings(), endpoint).install())]
+    assert [group for group, _ in steps] == list(seams.GROUPS)
+    with mock_aws():
+        try:
+            done = set()
+            for group, step in steps:
+                step()
+                done.add(group)
+                for seam, target in changed:
+                    now = _value(target)
+                    if seam.group in done:
+                        assert now is not before[target], f"{seam.name} ({group}) did not change {target}"
+                    elif not any(other.group in done for other, same in changed if same == target):
+                        assert now is before[target], f"installing {group} changed {target} of {seam.name}"
+            registered = {(id(target.owner_object()), target.attribute) for _, target in changed}
+            values = [_value(target) for _, target in changed]
+            unregistered = [f"{getattr(owner, '__name__', owner)}.{attribute}"
+                            for owner, attribute, value in _patched_anywhere()
+                            if (id(owner), attribute) not in registered and not any(value is v for v in values)]
+            assert not unregistered, f"moto holds the kit's code at seams not in seams.py: {unregistered}"
+        finally:
+            inprocess.reset()
