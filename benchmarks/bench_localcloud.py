@@ -53,14 +53,14 @@ def bench_lambda(invocations: int = 30) -> dict:
     import boto3
     from moto import mock_aws
 
-    from workshop.localcloud import lambda_runtime
+    from workshop.localcloud.services.awslambda import workers
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("app.py", HANDLER)
     results = {}
     with mock_aws():
-        runtime = lambda_runtime.install("http://127.0.0.1:9")
+        runtime = workers.install("http://127.0.0.1:9")
         try:
             iam = boto3.client("iam", region_name="us-east-1")
             role = iam.create_role(RoleName="bench", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
@@ -78,7 +78,7 @@ def bench_lambda(invocations: int = 30) -> dict:
                 results[mode] = statistics.median(timings)
         finally:
             runtime.shutdown()
-            lambda_runtime._runtime = None
+            workers._runtime = None
     return {"lambda_invoke_warm_ms_p50": round(results["warm"], 2),
             "lambda_invoke_spawn_ms_p50": round(results["spawn"], 2),
             "lambda_warm_speedup": round(results["spawn"] / results["warm"], 1)}
@@ -108,7 +108,7 @@ def _burst(cloud, kwargs: dict, burst: int, threads: int) -> dict:
     """
     import boto3
 
-    from workshop.localcloud.mailbox import read_mailbox
+    from workshop.localcloud import read_mailbox
 
     prefix = f"burst-{uuid.uuid4().hex[:8]}"
     # One client per thread, made before the clock starts, as each learner's notebook holds one:
@@ -167,7 +167,7 @@ def bench_incidents(sequential: int = 20, burst: int = 50, threads: int = 8) -> 
     import boto3
 
     from workshop.aws.deploy import deploy
-    from workshop.localcloud.server import LocalCloud
+    from workshop.localcloud import LocalCloud
 
     figures = {}
     started = time.perf_counter()

@@ -40,7 +40,7 @@ def _kernel_floor(count: int, folder: Path) -> float:
 
 def run() -> dict:
     os.environ.setdefault("SAM_CLI_TELEMETRY", "0")
-    from workshop.localcloud.server import LocalCloud
+    from workshop.localcloud import LocalCloud
     from workshop.teaching.notebook_run import notebook_paths, run_all
 
     notebooks = notebook_paths(ROOT)

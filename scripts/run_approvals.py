@@ -27,7 +27,7 @@ import urllib.request
 from pathlib import Path
 
 # The same port checks as the local cloud (both bind 127.0.0.1 only).
-from workshop.localcloud.server import free_port, port_is_free
+from workshop.localcloud import free_port, port_is_free
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "dashboard" / "approvals.ipynb"

@@ -38,7 +38,7 @@ class Supervisor:
     """Keeps one local cloud running on one port with one key until stopped."""
 
     def __init__(self, port, log, say=print, poll: float = 1.0):
-        from workshop.localcloud.server import LocalCloud
+        from workshop.localcloud import LocalCloud
 
         self.log, self.say, self.poll = log, say, poll
         self.cloud = LocalCloud(port=port, log_file=log).start()
@@ -51,7 +51,7 @@ class Supervisor:
         self._thread.start()
 
     def _watch(self):
-        from workshop.localcloud.server import LocalCloud
+        from workshop.localcloud import LocalCloud
 
         while not self._stop.wait(self.poll):
             code = self.cloud.proc.poll() if self.cloud.proc is not None else None
@@ -89,7 +89,7 @@ def main(argv=None) -> int:
     args, lab_args = parser.parse_known_args(argv)
 
     from workshop.failures import SUPERVISED_ENV
-    from workshop.localcloud.server import port_is_free
+    from workshop.localcloud import port_is_free
 
     port = args.port if port_is_free(args.port) else None
     if port is None:

@@ -47,7 +47,7 @@ def main(argv=None) -> int:
         report = run(args.endpoint)
     else:
         try:
-            from workshop.localcloud.server import LocalCloud
+            from workshop.localcloud import LocalCloud
         except ImportError as exc:
             print(f"The local cloud is not installed ({exc}): reinstall the kit with `make lab`.", file=sys.stderr)
             return 2

@@ -11,7 +11,7 @@ import sys
 # name -> (module with a `main(argv) -> int`, one-line help)
 COMMANDS = {
     "asl": ("workshop.asl.cli", "validate and draw Amazon States Language definitions"),
-    "local": ("workshop.localcloud.cli", "run the local cloud (moto-based AWS on 127.0.0.1)"),
+    "local": ("workshop.localcloud.server.cli", "run the local cloud (moto-based AWS on 127.0.0.1)"),
     "deploy": ("workshop.aws.deploy", "sam build + sam deploy to the local cloud or to AWS"),
 }
 

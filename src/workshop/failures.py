@@ -94,7 +94,7 @@ def _connection_errors() -> tuple:
 
     from urllib.error import URLError
 
-    from workshop.localcloud.credentials import CredentialsNotFound
+    from workshop.localcloud import CredentialsNotFound
 
     return (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError, CredentialsNotFound,
             ConnectionError, URLError)
@@ -110,7 +110,7 @@ def explain(error: BaseException, session) -> WorkshopError | None:
         return None
     endpoint = session.endpoint
     if isinstance(error, _connection_errors()):
-        from workshop.localcloud.server import health
+        from workshop.localcloud import health
 
         if health(endpoint, timeout=1) is None:
             return LocalCloudNotAnswering(endpoint, type(error).__name__)

@@ -142,7 +142,7 @@ HARMLESS_SID = "RevertedBySecurityOrchestrator"
 def boto3_clients(endpoint: str) -> dict:
     import boto3
 
-    from workshop.localcloud import credentials
+    from workshop.localcloud.server import credentials
 
     kwargs = credentials.read(endpoint).boto3_kwargs()
     return {name: boto3.client(name, **kwargs) for name in ("iam", "stepfunctions")}

@@ -17,9 +17,8 @@ import pytest
 from polling import wait_for
 from sam_apps import deploy_app, sam_init
 
-from workshop.localcloud import schedules
-from workshop.localcloud.mailbox import read_mailbox
-from workshop.localcloud.server import LocalCloud
+from workshop.localcloud import LocalCloud, read_mailbox
+from workshop.localcloud.services.events import schedules
 
 APPS = Path(__file__).resolve().parents[1] / "apps"
 

@@ -22,9 +22,8 @@ from cloud_fixtures import AWS_EMAIL, AWS_LIKE_STACK, TRAIL, confirm_subscriptio
 
 from workshop.aws import deploy as deploy_module
 from workshop.teaching.builder import StackValuesUnreadable, StateMachineBuilder, stack_substitutions, try_state
+from workshop.localcloud import health, read_mailbox
 from workshop.localcloud.aws_like import CONFIRMATION_SUBJECT
-from workshop.localcloud.mailbox import read_mailbox
-from workshop.localcloud.server import health
 from workshop.teaching.setup_check import check_setup, check_trail
 
 pytestmark = pytest.mark.e2e

@@ -11,8 +11,8 @@ import nbformat
 import pytest
 
 from workshop.failures import LocalCloudNotAnswering, LocalCloudRestarted, explain
-from workshop.localcloud import credentials
-from workshop.localcloud.server import LocalCloud, free_port
+from workshop.localcloud import LocalCloud, free_port
+from workshop.localcloud.server import credentials
 from workshop.teaching.notebook_run import run_notebook
 from workshop.aws.session import StackNotFound, connect
 

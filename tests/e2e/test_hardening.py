@@ -26,7 +26,7 @@ import pytest
 import requests
 
 from cloud_fixtures import local_client
-from workshop.localcloud.mailbox import read_mailbox
+from workshop.localcloud import read_mailbox
 from polling import wait_for
 
 pytestmark = pytest.mark.e2e

@@ -15,8 +15,8 @@ import psutil
 import pytest
 import requests
 
-from workshop.localcloud import credentials
-from workshop.localcloud.server import free_port, health
+from workshop.localcloud import free_port, health
+from workshop.localcloud.server import credentials
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]

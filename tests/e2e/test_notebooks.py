@@ -34,7 +34,7 @@ RUNS = ["00_setup_check", "01_deploy", "02_build_state_machine (wrong answers)",
 
 @pytest.fixture(scope="module")
 def workshop_run():
-    from workshop.localcloud.server import LocalCloud
+    from workshop.localcloud import LocalCloud
     from workshop.teaching.notebook_run import run_all
     from workshop.aws.session import connect
 

@@ -32,8 +32,7 @@ NAMES = ["00_setup_check", "01_deploy", "02_build_state_machine", "03_fire_bad_p
 @pytest.fixture(scope="module")
 def aws_run(tmp_path_factory):
     from workshop.aws.deploy import deployed_parameter
-    from workshop.localcloud.mailbox import read_mailbox
-    from workshop.localcloud.server import LocalCloud
+    from workshop.localcloud import LocalCloud, read_mailbox
     from workshop.teaching.notebook_run import run_all
     from workshop.aws.session import AWS_TEST_ENDPOINT, connect
 

@@ -49,9 +49,9 @@ from pathlib import Path
 import pytest
 
 from workshop.aws import deploy as deploy_module
-from workshop.localcloud import credentials
+from workshop.localcloud import LocalCloud
 from workshop.localcloud.aws_like import CONFIRMATION_PATH, CONFIRMATION_SUBJECT, Settings
-from workshop.localcloud.server import LocalCloud
+from workshop.localcloud.server import credentials
 from workshop.aws.session import AWS_TEST_ENDPOINT, connect
 
 MAIN_STACK = "e2e-orchestrator"
@@ -145,7 +145,7 @@ def create_trail(endpoint: str, name: str = TRAIL) -> str:
 
 def confirm_subscriptions(endpoint: str) -> list:
     """Follow every subscription confirmation link in the mailbox (what the learner clicks); the pages read."""
-    from workshop.localcloud.mailbox import read_mailbox
+    from workshop.localcloud import read_mailbox
 
     pages = []
     for message in read_mailbox(endpoint):

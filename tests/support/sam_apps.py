@@ -20,7 +20,7 @@ import pytest
 
 from workshop.aws import deploy as deploy_module
 from workshop.aws.session import local_environment
-from workshop.localcloud import runtimes
+from workshop.localcloud.services.awslambda import runtimes
 
 
 def sam_templates() -> Path:

@@ -18,7 +18,7 @@ import boto3
 import requests
 
 from polling import wait_for
-from workshop.localcloud.mailbox import read_mailbox
+from workshop.localcloud import read_mailbox
 
 ROOT = Path(__file__).resolve().parents[2]
 BAD = (ROOT / "policies/badpolicy.json").read_text()

@@ -38,12 +38,7 @@ LAYERS = [
     ("teaching", ("workshop.teaching",)),
     ("cli", ("workshop.cli",)),
 ]
-# The only circles allowed, both inside the local cloud, which its restructuring removes (this test then asks
-# for the entry's removal): its extension registry and its EventBridge targets import each other (inside
-# functions); its server takes DEFAULT_PORT and ACCOUNT_ID from the package's face, which hands on LocalCloud
-# from the server (lazily).
-KNOWN_CYCLES = [{"workshop.localcloud.extensions", "workshop.localcloud.eventbridge_targets"},
-                {"workshop.localcloud", "workshop.localcloud.server"}]
+KNOWN_CYCLES: list = []  # no circle is allowed anywhere
 
 
 # --- reading the imports ----------------------------------------------------------------------

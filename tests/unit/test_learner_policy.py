@@ -213,7 +213,7 @@ def templates(monkeypatch_module):
     """The transformed workshop template and SAM's managed-stack template."""
     from samcli.lib.bootstrap.bootstrap import _get_stack_template
 
-    from workshop.localcloud.cloudformation import sam_transform
+    from workshop.localcloud.services.cloudformation.templates import sam_transform
 
     monkeypatch_module.setenv("AWS_DEFAULT_REGION", "us-east-1")
     template = load_template()

@@ -1,7 +1,7 @@
 """Build the libraries the local cloud's Lambda runtimes provide (`make lambda-runtimes`).
 
 For every `python/requirements-3.X.txt` whose Python is installed here (found
-as the local cloud finds it: `workshop.localcloud.runtimes.find_python`),
+as the local cloud finds it: `workshop.localcloud.services.awslambda.runtimes.find_python`),
 install exactly those pinned wheels from PyPI into `python/3.X/` and compile
 them with that interpreter, so a python3.X function imports boto3 as Lambda's
 python3.X runtime ships it, and nothing else. A folder is rebuilt only when
@@ -16,7 +16,7 @@ import subprocess  # nosec B404: pip and compileall as argument lists, no shell
 import sys
 from pathlib import Path
 
-from workshop.localcloud.runtimes import find_python
+from workshop.localcloud.services.awslambda.runtimes import find_python
 
 HERE = Path(__file__).resolve().parent
 

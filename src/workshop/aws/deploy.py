@@ -80,7 +80,7 @@ def sam_executable() -> str:
 
 
 def check_local_cloud(endpoint: str) -> None:
-    from workshop.localcloud.server import health
+    from workshop.localcloud import health
 
     if health(endpoint) is None:
         raise DeployError(str(LocalCloudNotAnswering(endpoint)))
@@ -139,7 +139,7 @@ def _run(command: list[str], env: dict, cwd: Path, stream, endpoint: str | None 
 
 
 def _watch_local_cloud(endpoint: str, proc, gone: threading.Event, every: float = 1.0) -> None:
-    from workshop.localcloud.server import health
+    from workshop.localcloud import health
 
     misses = 0
     while proc.poll() is None:
@@ -239,7 +239,7 @@ def deploy(*, target: str = "local", endpoint: str | None = None, stack_name: st
     if target == "local":
         endpoint = endpoint or os.environ.get("LOCALCLOUD_ENDPOINT") or DEFAULT_ENDPOINT
         check_local_cloud(endpoint)
-        from workshop.localcloud.credentials import CredentialsNotFound
+        from workshop.localcloud import CredentialsNotFound
 
         cloud = connect("local", endpoint)
         try:

@@ -94,7 +94,7 @@ def subscription_status(cloud, outputs: dict) -> SubscriptionStatus:
 
 
 def read_messages(cloud) -> list:
-    from workshop.localcloud.mailbox import read_mailbox
+    from workshop.localcloud import read_mailbox
 
     return read_mailbox(cloud.endpoint)
 

@@ -5,7 +5,7 @@
     iam = cloud.client("iam")
 
 `target="local"`: the local cloud at `endpoint`, signed with the key it made
-when it started (read from its 0600 key file, `workshop.localcloud.credentials`;
+when it started (read from its 0600 key file, `workshop.localcloud.server.credentials`;
 the key changes at every start and is read again when it does), us-east-1.
 `target="aws"`: the learner's own credentials (environment, profile, SSO...),
 always in us-east-1 (IAM's CloudTrail events reach EventBridge only there),
@@ -69,7 +69,7 @@ class StackNotFound(WorkshopError):
 
 def local_environment(endpoint: str, base: dict | None = None, credentials=None) -> dict:
     """The environment `sam` and boto3 need to talk to the local cloud at `endpoint` (its key included)."""
-    from workshop.localcloud import credentials as credentials_module
+    from workshop.localcloud.server import credentials as credentials_module
 
     key = credentials or credentials_module.read(endpoint)
     env = dict(os.environ if base is None else base)
@@ -97,8 +97,8 @@ def aws_test_endpoint(environ=None) -> str | None:
             or url.path or url.port is None:
         raise ValueError(f"{AWS_TEST_ENDPOINT}={value!r}: only a local cloud on this machine "
                          "(http://127.0.0.1:PORT) can stand in for AWS, and only in tests. Unset it for real AWS.")
-    from workshop.localcloud import credentials
-    from workshop.localcloud.server import health
+    from workshop.localcloud import health
+    from workshop.localcloud.server import credentials
 
     credentials.read(endpoint)  # a local cloud of this user, or CredentialsNotFound says how to start one
     doc = health(endpoint) or {}
@@ -125,7 +125,7 @@ class TargetSession:
             raise ValueError(f"target must be 'local' or 'aws', not {self.target!r}")
         if self.target == "local":
             self.endpoint = (self.endpoint or default_endpoint()).rstrip("/")
-            from workshop.localcloud.credentials import CredentialsNotFound
+            from workshop.localcloud import CredentialsNotFound
 
             try:
                 self._server_pid = self.local_credentials().pid
@@ -146,7 +146,7 @@ class TargetSession:
 
     def local_credentials(self):
         """The local cloud's current key (its key file); says how to start it when there is none."""
-        from workshop.localcloud import credentials
+        from workshop.localcloud.server import credentials
 
         key = credentials.read(self.api_endpoint)
         if self._server_pid is None:
@@ -162,7 +162,7 @@ class TargetSession:
     def restart_note(self) -> str:
         """Why the local cloud is not the one this session first talked to, or "" (it is the same)."""
         if self.is_local and not self._restarted:
-            from workshop.localcloud.credentials import CredentialsNotFound
+            from workshop.localcloud import CredentialsNotFound
 
             try:
                 self.local_credentials()

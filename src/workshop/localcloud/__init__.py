@@ -1,42 +1,43 @@
 """The local cloud: one moto server process on 127.0.0.1 with thin extensions.
 
-moto emulates the AWS APIs; each module here mends one gap so that notebook
-and test code is plain boto3 and the unmodified `sam` CLI, the only
-difference from real AWS being the endpoint URL:
+moto emulates the AWS APIs; the kit mends what it lacks so that notebook and
+test code is plain boto3 and the unmodified `sam` CLI, the only difference
+from real AWS being the endpoint URL:
 
-* `lambda_runtime`       runs deployed Python and Node.js handlers in warm worker processes
-* `runtimes`             which Lambda runtimes run here, with which SDK; the others refused at create
-* `cloudtrail`           IAM write calls -> "AWS API Call via CloudTrail" events
-* `eventbridge_targets`  rule targets that are state machines or Lambda functions get their events
-* `schedules`            rate() / cron() rules fire on time
-* `apigateway`           the deployed stage's URLs invoke Lambda proxy integrations
-* `mailbox`              SNS e-mail deliveries land in a readable mailbox
-* `cloudformation`       the SAM transform and what `sam deploy` needs
-* `stepfunctions`        moto's ASL engine switched on, executions named
-* `moto_fixes`           upstream moto bugs mended, one extension point (docs/upstream.md)
-* `extensions`           which extension is installed when (heavy ones on first use)
-* `aws_like`             the AWS-like mode (`--like-aws`): a trail needed, late events,
-                         subscriptions to confirm, TestState's role checked, IAM lagging
-* `moto_dispatch`        moto's per-request and per-state costs cut (registered in moto_fixes)
-* `heap`                 the surviving heap frozen when quiet: no full garbage collection mid-burst
-* `server`               wiring (one WSGI app, one port), start / stop
+* `server/`     the process (start, stop, health), its WSGI app and route
+                table, who may talk to it (host, origin, key), the AWS
+                protocols it reads, moto's speed patches, and `workshop local ...`
+* `services/`   one module or package per gap moto leaves in an AWS service:
+                Lambda (warm workers), Step Functions (engine, TestState,
+                integrations, Distributed Map), EventBridge (targets,
+                schedules), CloudTrail, SNS e-mail (mailbox), API Gateway, CloudFormation
+* `seams.py`    every place the kit patches moto, each named with its test and
+                its upstream note (docs/upstream.md)
+* `aws_like.py` the AWS-like mode (`--like-aws`): a trail needed, late events,
+                subscriptions to confirm, TestState's role checked, IAM lagging
 
 Start it with `workshop local up` or, from Python,
-`with LocalCloud() as cloud: ... cloud.endpoint ...`.
+`with LocalCloud() as cloud: ... cloud.endpoint ...`. This module is the
+kit's way in; importing it does not pull in moto.
 """
 
-DEFAULT_PORT = 4566
-ACCOUNT_ID = "123456789012"
-REGION = "us-east-1"
+from .server.address import ACCOUNT_ID, DEFAULT_PORT, REGION
+
+__all__ = ["ACCOUNT_ID", "DEFAULT_PORT", "REGION", "LocalCloud", "PortInUse", "health", "free_port",
+           "port_is_free", "read_mailbox", "clear_mailbox", "Credentials", "CredentialsNotFound"]
 
 
 def __getattr__(name):  # lazy: `import workshop.localcloud` must not pull in moto
-    if name == "LocalCloud":
-        from .server import LocalCloud
+    if name in ("LocalCloud", "PortInUse", "health", "free_port", "port_is_free"):
+        from .server import process
 
-        return LocalCloud
-    if name == "read_mailbox":
-        from .mailbox import read_mailbox
+        return getattr(process, name)
+    if name in ("read_mailbox", "clear_mailbox"):
+        from .services import mailbox
 
-        return read_mailbox
+        return getattr(mailbox, name)
+    if name in ("Credentials", "CredentialsNotFound"):
+        from .server import credentials
+
+        return getattr(credentials, name)
     raise AttributeError(name)

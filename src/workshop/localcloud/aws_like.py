@@ -81,10 +81,12 @@ from dataclasses import asdict, dataclass
 from html import escape
 from urllib.parse import parse_qs, urlencode
 
+from .server.address import SNS_CONFIRMATION_PATH
+
 log = logging.getLogger("workshop.localcloud.aws_like")
 
 EVENT_REGION = "us-east-1"
-CONFIRMATION_PATH = "/_localcloud/sns/confirmation"
+CONFIRMATION_PATH = SNS_CONFIRMATION_PATH
 CONFIRMATION_SUBJECT = "AWS Notification - Subscription Confirmation"
 TOKEN_LIFETIME_S = 3 * 24 * 3600
 EMAIL_PROTOCOLS = ("email", "email-json")
@@ -292,7 +294,7 @@ class AwsLikeMode:
 
     # installing -----------------------------------------------------------------------------------
     def install(self) -> None:
-        from . import cloudtrail
+        from .services import cloudtrail
 
         cloudtrail.deliver = self.deliver
         self._install_sns()
@@ -304,7 +306,7 @@ class AwsLikeMode:
 
     def deliver(self, event: dict) -> None:
         """Put a CloudTrail event on the bus later, if a trail records it now; else drop it."""
-        from . import cloudtrail
+        from .services import cloudtrail
 
         if recording_trail(event["account"]) is None:
             self.dropped_events += 1
@@ -393,7 +395,7 @@ class AwsLikeMode:
 
     def hold(self, subscription) -> str:
         """Mark an e-mail subscription pending and send its confirmation message; returns the token."""
-        from .mailbox import MAILBOX
+        from .services.mailbox import MAILBOX
 
         token = secrets.token_hex(64)
         with self._lock:

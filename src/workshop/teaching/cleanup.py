@@ -49,7 +49,7 @@ def clear_mailbox(cloud) -> str:
     if not cloud.is_local:
         return "On AWS: delete the workshop's e-mails from your inbox if you like."
     try:
-        from workshop.localcloud.mailbox import clear_mailbox as clear
+        from workshop.localcloud import clear_mailbox as clear
     except ImportError:
         return "This local cloud has no mailbox to clear."
     clear(cloud.endpoint)

@@ -9,7 +9,7 @@ from moto import mock_aws
 
 from workshop.aws.iam_changes import (FiredPolicy, _matches, delete_workshop_policies, fire_policy, fire_policy_version,
                                policy_versions, unique_policy_name)
-from workshop.localcloud import credentials
+from workshop.localcloud.server import credentials
 from workshop.aws.session import connect
 from workshop.display import show
 from workshop.display.stack import architecture, outputs_table

@@ -21,8 +21,8 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from workshop.localcloud import credentials
-from workshop.localcloud.server import LocalCloud
+from workshop.localcloud import LocalCloud
+from workshop.localcloud.server import credentials
 
 CANARY = "canary-" + uuid.uuid4().hex
 EVIL = "http://evil.example"

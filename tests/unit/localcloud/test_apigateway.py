@@ -3,7 +3,7 @@
 import boto3
 from moto import mock_aws
 
-from workshop.localcloud import apigateway
+from workshop.localcloud.services import apigateway
 
 FN = "arn:aws:lambda:us-east-1:123456789012:function:decide"
 SAM_BODY = {

@@ -117,7 +117,7 @@ def test_teststate_requests_the_mode_leaves_alone():
 
 
 def test_the_cli_refuses_delays_without_the_mode_and_bad_ranges(capsys):
-    from workshop.localcloud.cli import main
+    from workshop.localcloud.server.cli import main
 
     assert main(["up", "--port", "1", "--event-delay", "1-2"]) == 2
     assert "need --like-aws" in capsys.readouterr().err

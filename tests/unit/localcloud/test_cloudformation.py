@@ -7,7 +7,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from workshop.localcloud import cloudformation
+from workshop.localcloud.services.cloudformation import models, stacks, templates
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = (ROOT / "template.yaml").read_text()
@@ -27,7 +27,7 @@ def _parsed():
 
 
 def test_the_sam_transform_gives_a_plain_template():
-    plain = cloudformation.sam_transform(_parsed())
+    plain = templates.sam_transform(_parsed())
     types = {r["Type"] for r in plain["Resources"].values()}
     assert not any(t.startswith("AWS::Serverless::") for t in types)
     assert {"AWS::Lambda::Function", "AWS::StepFunctions::StateMachine", "AWS::ApiGateway::RestApi",
@@ -37,7 +37,7 @@ def test_the_sam_transform_gives_a_plain_template():
 
 
 def test_execute_api_urls_point_at_the_local_cloud():
-    plain = cloudformation.localize_api_urls(cloudformation.sam_transform(_parsed()), "http://127.0.0.1:4566")
+    plain = templates.localize_api_urls(templates.sam_transform(_parsed()), "http://127.0.0.1:4566")
     assert plain["Outputs"]["ApproveUrl"]["Value"] == {
         "Fn::Sub": "http://127.0.0.1:4566/_localcloud/execute-api/${ServerlessRestApi}/Prod/allow"}
     env = plain["Resources"]["AskUser"]["Properties"]["Environment"]["Variables"]
@@ -47,16 +47,16 @@ def test_execute_api_urls_point_at_the_local_cloud():
 
 def test_the_templates_region_rule_passes_in_us_east_1_only():
     template = _parsed()
-    cloudformation.check_rules(template, {}, "us-east-1", "123456789012")
-    with pytest.raises(cloudformation.RuleFailed, match="deploy this stack with --region us-east-1"):
-        cloudformation.check_rules(template, {}, "eu-west-1", "123456789012")
+    templates.check_rules(template, {}, "us-east-1", "123456789012")
+    with pytest.raises(templates.RuleFailed, match="deploy this stack with --region us-east-1"):
+        templates.check_rules(template, {}, "eu-west-1", "123456789012")
 
 
 def test_a_stack_outside_us_east_1_is_refused_with_the_assert_description():
     from botocore.exceptions import ClientError
 
     with mock_aws():
-        cloudformation.install("http://127.0.0.1:4566")
+        stacks.install("http://127.0.0.1:4566")
         client = boto3.client("cloudformation", region_name="eu-west-1")
         with pytest.raises(ClientError, match="us-east-1"):
             client.create_change_set(StackName="s", ChangeSetName="c", TemplateBody=TEMPLATE,
@@ -68,7 +68,7 @@ def test_definition_from_s3_with_substitutions():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="lc-bucket")
         s3.put_object(Bucket="lc-bucket", Key="sm.json", Body=b'{"Comment": "${Greeting}", "N": ${Count}}')
-        text = cloudformation._state_machine_definition(
+        text = stacks._state_machine_definition(
             {"DefinitionS3Location": {"Bucket": "lc-bucket", "Key": "sm.json"},
              "DefinitionSubstitutions": {"Greeting": "hello", "Count": 3}}, "123456789012")
     assert json.loads(text) == {"Comment": "hello", "N": 3}
@@ -76,7 +76,7 @@ def test_definition_from_s3_with_substitutions():
 
 def test_a_failing_resource_fails_the_stack_with_its_reason():
     with mock_aws():
-        cloudformation.install("http://127.0.0.1:4566")
+        stacks.install("http://127.0.0.1:4566")
         client = boto3.client("cloudformation", region_name="us-east-1")
         template = {"Resources": {"Bad": {"Type": "AWS::ApiGateway::Deployment",
                                           "Properties": {"RestApiId": "nope"}}}}
@@ -118,7 +118,7 @@ LOGGED_API = {
 
 def test_stage_throttling_access_log_and_account_role_are_recorded_with_a_note(caplog):
     with mock_aws():
-        cloudformation.install("http://127.0.0.1:4566")
+        stacks.install("http://127.0.0.1:4566")
         client = boto3.client("cloudformation", region_name="us-east-1")
         with caplog.at_level("WARNING", logger="workshop.localcloud.cloudformation"):
             client.create_stack(StackName="logged", TemplateBody=json.dumps(LOGGED_API))
@@ -146,7 +146,7 @@ def test_stage_throttling_access_log_and_account_role_are_recorded_with_a_note(c
 def test_both_sub_forms_of_an_api_url_become_local(written):
     template = {"Outputs": {"Url": {"Value": {"Fn::Sub": written}}},
                 "Resources": {"Fn": {"Properties": {"Environment": {"Variables": {"URL": {"Fn::Sub": [written, {}]}}}}}}}
-    local = cloudformation.localize_api_urls(template, "http://127.0.0.1:4566")
+    local = templates.localize_api_urls(template, "http://127.0.0.1:4566")
     expected = "http://127.0.0.1:4566/_localcloud/execute-api/${ServerlessRestApi}/Prod/hello/"
     assert local["Outputs"]["Url"]["Value"] == {"Fn::Sub": expected}
     assert local["Resources"]["Fn"]["Properties"]["Environment"]["Variables"]["URL"] == {"Fn::Sub": [expected, {}]}
@@ -155,10 +155,10 @@ def test_both_sub_forms_of_an_api_url_become_local(written):
 def test_the_join_form_of_an_api_url_becomes_local():
     joined = {"Fn::Join": ["", ["https://", {"Ref": "Api"}, ".execute-api.", {"Ref": "AWS::Region"},
                                 ".amazonaws.com/Prod/start"]]}
-    assert cloudformation.localize_api_urls({"Value": joined}, "http://127.0.0.1:4566") == {"Value": {"Fn::Join": [
+    assert templates.localize_api_urls({"Value": joined}, "http://127.0.0.1:4566") == {"Value": {"Fn::Join": [
         "", ["http://127.0.0.1:4566/_localcloud/execute-api/", {"Ref": "Api"}, "/Prod/start"]]}}
     other = {"Fn::Join": ["", ["https://example.com/", {"Ref": "Api"}]]}
-    assert cloudformation.localize_api_urls(other) == other
+    assert templates.localize_api_urls(other) == other
 
 
 DEFENCES = {
@@ -188,7 +188,7 @@ DEFENCES = {
 
 def test_the_incidents_table_secret_and_policies_are_created_as_aws_shows_them():
     with mock_aws():
-        cloudformation.install("http://127.0.0.1:4566")
+        stacks.install("http://127.0.0.1:4566")
         client = boto3.client("cloudformation", region_name="us-east-1")
         client.create_stack(StackName="defences", TemplateBody=json.dumps(DEFENCES))
         stack = client.describe_stacks(StackName="defences")["Stacks"][0]
@@ -199,7 +199,7 @@ def test_the_incidents_table_secret_and_policies_are_created_as_aws_shows_them()
         value = secrets.get_secret_value(SecretId=outputs["Secret"])["SecretString"]
         assert len(value) == 64 and value.isalnum()  # generated, no punctuation
         assert outputs["Secret"].startswith("arn:aws:secretsmanager:us-east-1:123456789012:secret:defences-Secret-")
-        again = cloudformation._define_security_models()[0].generated({"PasswordLength": 64,
+        again = models.SecretsManagerSecret.generated({"PasswordLength": 64,
                                                                        "ExcludePunctuation": True})
         assert again != value  # random each time
         policy = json.loads(secrets.get_resource_policy(SecretId=outputs["Secret"])["ResourcePolicy"])

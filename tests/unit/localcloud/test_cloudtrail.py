@@ -6,7 +6,8 @@ from urllib.parse import parse_qs, urlencode
 
 import yaml
 
-from workshop.localcloud import cloudtrail, lambda_runtime
+from workshop.localcloud.server import identities
+from workshop.localcloud.services import cloudtrail
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE_CREATE = json.loads((ROOT / "events/create_policy.json").read_text())
@@ -84,7 +85,7 @@ def test_every_event_gets_a_fresh_event_id():
 
 def test_a_lambda_workers_calls_are_recorded_as_its_assumed_role():
     role = "arn:aws:iam::123456789012:role/stack-RevertPolicyRole-ABC"
-    key = lambda_runtime.access_key_for("arn:aws:lambda:us-east-1:123456789012:function:stack-Revert-1", role,
+    key = identities.access_key_for("arn:aws:lambda:us-east-1:123456789012:function:stack-Revert-1", role,
                                         "stack-Revert-1")
     identity = cloudtrail.user_identity(key, "123456789012")
     assert identity["type"] == "AssumedRole"

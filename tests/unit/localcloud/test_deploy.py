@@ -8,11 +8,11 @@ import sys
 import pytest
 
 from workshop.aws import deploy
-from workshop.localcloud import credentials
+from workshop.localcloud.server import credentials
 
 
 def test_a_local_cloud_that_is_not_running_says_start_it(monkeypatch):
-    from workshop.localcloud.server import free_port
+    from workshop.localcloud import free_port
 
     port = free_port()
     with pytest.raises(deploy.DeployError, match="start it with `make local`") as caught:
@@ -21,7 +21,7 @@ def test_a_local_cloud_that_is_not_running_says_start_it(monkeypatch):
 
 
 def test_the_cli_prints_the_problem_and_exits_1(capsys):
-    from workshop.localcloud.server import free_port
+    from workshop.localcloud import free_port
 
     assert deploy.main(["--endpoint", f"http://127.0.0.1:{free_port()}"]) == 1
     assert "is not answering" in capsys.readouterr().err
@@ -79,7 +79,7 @@ def test_the_local_environment_points_sam_at_the_endpoint(tmp_path, monkeypatch)
 
 def test_a_local_cloud_that_stops_during_sam_deploy_stops_it_at_once(tmp_path):
     """sam retries a vanished endpoint for half a minute in silence; the deploy says why it stopped instead."""
-    from workshop.localcloud.server import free_port
+    from workshop.localcloud import free_port
 
     endpoint = f"http://127.0.0.1:{free_port()}"  # nothing answers there: as if it just died
     marker = tmp_path / "finished"

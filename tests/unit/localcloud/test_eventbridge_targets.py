@@ -6,7 +6,8 @@ import time
 import boto3
 from moto import mock_aws
 
-from workshop.localcloud import eventbridge_targets, stepfunctions
+from workshop.localcloud.services.events import targets
+from workshop.localcloud.services.stepfunctions import engine
 
 
 def _wait_for_executions(sfn, arn, count, timeout=10):
@@ -21,8 +22,8 @@ def _wait_for_executions(sfn, arn, count, timeout=10):
 
 def test_a_matching_event_starts_the_state_machine_with_the_event_as_input():
     with mock_aws():
-        stepfunctions.install(port=5000)
-        eventbridge_targets.install()
+        engine.install(port=5000)
+        targets.install()
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
         events = boto3.client("events", region_name="us-east-1")
         sqs = boto3.client("sqs", region_name="us-east-1")
@@ -54,7 +55,7 @@ def test_a_matching_event_starts_the_state_machine_with_the_event_as_input():
 
 def test_executions_started_without_a_name_get_distinct_uuid_names():
     with mock_aws():
-        stepfunctions.install(port=5000)
+        engine.install(port=5000)
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
         machine = sfn.create_state_machine(
             name="m", roleArn="arn:aws:iam::123456789012:role/r",
@@ -70,11 +71,11 @@ def test_answering_a_timed_out_task_says_task_timed_out():
     import pytest
     from botocore.exceptions import ClientError
 
-    from workshop.localcloud import moto_fixes
+    from workshop.localcloud import seams
 
     with mock_aws():
-        stepfunctions.install(port=5000)
-        moto_fixes.install("stepfunctions")  # sfn-task-token-answered-once
+        engine.install(port=5000)
+        seams.install("stepfunctions")  # sfn-task-token-answered-once
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
         sns = boto3.client("sns", region_name="us-east-1")
         sqs = boto3.client("sqs", region_name="us-east-1")

@@ -6,7 +6,7 @@ import weakref
 
 import pytest
 
-from workshop.localcloud import heap
+from workshop.localcloud.server import heap
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from local_clients import cloud_client
-from workshop.localcloud import credentials, inprocess, server
+from workshop.localcloud.server import credentials, inprocess, process
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ class Recorder:
 
 
 def test_the_attached_app_serves_the_call_without_a_socket(key):
-    port = server.free_port()  # nothing listens there: an HTTP call could only fail
+    port = process.free_port()  # nothing listens there: an HTTP call could only fail
     endpoint = f"http://127.0.0.1:{port}"
     app = Recorder()
     inprocess.attach(app)
@@ -76,9 +76,9 @@ def test_the_engine_factory_is_where_moto_builds_its_clients():
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.asl.utils import boto_client
 
-    from workshop.localcloud import stepfunctions
+    from workshop.localcloud.services.stepfunctions import engine
 
-    module, name = stepfunctions.engine_client_seam()
+    module, name = engine.engine_client_seam()
     assert module is boto_client and name == "boto_client_for"
     assert list(inspect.signature(getattr(module, name)).parameters) == ["region", "service", "state_credentials"]
     assert "boto_client_for" in lambda_eval_utils.__dict__  # imported by name: replaced there too

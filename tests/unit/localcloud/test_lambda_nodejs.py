@@ -1,4 +1,4 @@
-"""Node.js functions in warm workers (lambda_worker.js): handler lookup, context, errors, logs, the SDK."""
+"""Node.js functions in warm workers (worker.js): handler lookup, context, errors, logs, the SDK."""
 
 import base64
 import json
@@ -8,7 +8,8 @@ import pytest
 from lambda_packages import zip_package
 from moto import mock_aws
 
-from workshop.localcloud import lambda_runtime, moto_fixes
+from workshop.localcloud import seams
+from workshop.localcloud.services.awslambda import workers
 
 COMMONJS = """
 const crypto = require('crypto');
@@ -33,8 +34,8 @@ exports.handler = async (event, context) => {
 @pytest.fixture
 def lam():
     with mock_aws():
-        runtime = lambda_runtime.install("http://127.0.0.1:9")
-        moto_fixes.install("eager")
+        runtime = workers.install("http://127.0.0.1:9")
+        seams.install("eager")
         role = boto3.client("iam", region_name="us-east-1").create_role(
             RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         client = boto3.client("lambda", region_name="us-east-1")

@@ -8,7 +8,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from workshop.localcloud import lambda_runtime
+from workshop.localcloud.server import identities
+from workshop.localcloud.services.awslambda import workers
 
 HANDLER = '''
 import os, time, uuid
@@ -42,7 +43,7 @@ def _zip(source: str) -> bytes:
 @pytest.fixture
 def function():
     with mock_aws():
-        runtime = lambda_runtime.install("http://127.0.0.1:9")
+        runtime = workers.install("http://127.0.0.1:9")
         iam = boto3.client("iam", region_name="us-east-1")
         role = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         client = boto3.client("lambda", region_name="us-east-1")
@@ -61,7 +62,7 @@ def test_the_seam_is_where_moto_runs_docker():
     """Fails loudly if moto moves or renames the method the runtime replaces."""
     from moto.awslambda.models import LambdaFunction
 
-    cls, name = lambda_runtime.seam()
+    cls, name = workers.seam()
     assert cls is LambdaFunction and name == "_invoke_lambda"
     original = LambdaFunction.__dict__["_invoke_lambda"]
     assert "docker" in original.__code__.co_names or "docker" in str(original.__code__.co_consts)
@@ -108,9 +109,9 @@ def test_the_handler_sees_the_functions_environment(function):
 def test_the_credentials_identify_the_execution_role(function):
     client, _, role = function
     _, result = _invoke(client, {})
-    identity = lambda_runtime.identity_for_access_key(result["key"])
+    identity = identities.identity_for_access_key(result["key"])
     assert identity["role_arn"] == role and identity["session_name"] == "fn"
-    assert lambda_runtime.identity_for_access_key("AKIAOTHER") is None
+    assert identities.identity_for_access_key("AKIAOTHER") is None
 
 
 def test_an_exception_comes_back_as_lambda_returns_it(function):
@@ -120,7 +121,7 @@ def test_an_exception_comes_back_as_lambda_returns_it(function):
     assert error["errorType"] == "TransientError"
     assert error["errorMessage"] == "IAM said: slow down"
     assert any("app.py" in frame for frame in error["stackTrace"])
-    assert not any("lambda_worker" in frame for frame in error["stackTrace"])
+    assert not any("awslambda/worker.py" in frame for frame in error["stackTrace"])
 
 
 def test_a_timeout_kills_the_worker_and_the_next_call_gets_a_fresh_one(function):

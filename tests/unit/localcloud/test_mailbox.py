@@ -3,7 +3,7 @@
 import boto3
 from moto import mock_aws
 
-from workshop.localcloud import mailbox
+from workshop.localcloud.services import mailbox
 
 
 def test_email_subscriptions_receive_published_messages():

@@ -3,7 +3,7 @@
 import moto.backends
 import pytest
 
-from workshop.localcloud import moto_dispatch
+from workshop.localcloud.server import speedups
 
 
 def test_the_seam_is_what_the_dispatcher_asks_per_request():
@@ -12,7 +12,7 @@ def test_the_seam_is_what_the_dispatcher_asks_per_request():
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-    module, name = moto_dispatch.seam()
+    module, name = speedups.seam()
     assert module is moto.backends and name == "list_of_moto_modules"
     assert "backends.list_of_moto_modules()" in inspect.getsource(DomainDispatcherApplication.get_backend_for_host)
 
@@ -21,12 +21,12 @@ def test_the_list_is_made_once_and_says_the_same(monkeypatch):
     original = moto.backends.list_of_moto_modules
     monkeypatch.setattr(moto.backends, "list_of_moto_modules", original)
     expected = list(original())
-    moto_dispatch.install()
+    speedups.install()
     patched = moto.backends.list_of_moto_modules
     assert patched is not original and list(patched()) == expected
     assert patched() is patched()  # no folder listing per call
     assert "iam" in patched() and "stepfunctions" in patched()
-    moto_dispatch.install()  # idempotent
+    speedups.install()  # idempotent
     assert moto.backends.list_of_moto_modules is patched
 
 
@@ -37,7 +37,7 @@ def test_the_method_name_seam_is_what_call_action_asks():
     import moto.core.responses
     from moto.core.responses import BaseResponse
 
-    module, name = moto_dispatch.method_names_seam()
+    module, name = speedups.method_names_seam()
     assert module is moto.core.responses and name == "method_names_from_class"
     assert "method_names_from_class(self.__class__)" in inspect.getsource(BaseResponse.call_action)
 
@@ -52,7 +52,7 @@ def test_function_names_answer_as_moto_lists_them(monkeypatch):
     found = moto.core.responses.method_names_from_class
     original = getattr(found, "__wrapped__", found)  # moto's own, even if the server's fixes are in
     monkeypatch.setattr(moto.core.responses, "method_names_from_class", original)
-    moto_dispatch.install_method_names()
+    speedups.install_method_names()
     patched = moto.core.responses.method_names_from_class
     assert patched is not original
     for clazz in (IamResponse, DynamoHandler):
@@ -71,7 +71,7 @@ def test_a_method_added_later_is_found(monkeypatch):
 
     found = moto.core.responses.method_names_from_class
     monkeypatch.setattr(moto.core.responses, "method_names_from_class", getattr(found, "__wrapped__", found))
-    moto_dispatch.install_method_names()
+    speedups.install_method_names()
     names = moto.core.responses.method_names_from_class(IamResponse)
     assert "brand_new_action" not in names
     monkeypatch.setattr(IamResponse, "brand_new_action", lambda self: "ok", raising=False)
@@ -85,8 +85,8 @@ def test_the_jsonpath_seams_parse_at_each_evaluation():
     from moto.stepfunctions.parser.asl.component.common.path.result_path import ResultPath
     from moto.stepfunctions.parser.asl.utils import json_path
 
-    seams = moto_dispatch.jsonpath_seams()
-    assert [module.__name__ for module, _ in seams] == list(moto_dispatch._JSONPATH_MODULES)
+    seams = speedups.jsonpath_seams()
+    assert [module.__name__ for module, _ in seams] == list(speedups._JSONPATH_MODULES)
     assert "parse(self.result_path_src)" in inspect.getsource(ResultPath._eval_body)
     assert "parse(path)" in inspect.getsource(json_path.extract_json)
 
@@ -95,13 +95,13 @@ def test_a_path_is_parsed_once_and_finds_what_a_fresh_parse_finds(monkeypatch):
     from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.utils import json_path
 
-    for module, name in moto_dispatch.jsonpath_seams():
+    for module, name in speedups.jsonpath_seams():
         original = getattr(module, name)
         monkeypatch.setattr(module, name, getattr(original, "__wrapped__", original))
     data = {"detail": {"items": [{"n": 1}, {"n": 2}], "name": "x"}}
     paths = ["$.detail.name", "$.detail.items[1].n", "$.detail.items[*].n", "$.detail.items[0]", "$"]
     uncached = [json_path.extract_json(path, data) for path in paths]
-    moto_dispatch.install_jsonpath_cache()
+    speedups.install_jsonpath_cache()
     assert [json_path.extract_json(path, data) for path in paths] == uncached
     assert [json_path.extract_json(path, data) for path in paths] == uncached  # the second time from the cache
     for module in (result_path, json_path):
@@ -122,7 +122,7 @@ def test_the_xml_name_seam_is_what_unparse_calls():
 
     import xmltodict
 
-    module, name = moto_dispatch.xml_name_seam()
+    module, name = speedups.xml_name_seam()
     assert module is xmltodict and name == "_validate_name"
     assert '_validate_name(key, "element")' in inspect.getsource(xmltodict)
 
@@ -132,7 +132,7 @@ def test_a_remembered_name_is_still_refused_when_invalid(monkeypatch):
 
     found = xmltodict._validate_name
     monkeypatch.setattr(xmltodict, "_validate_name", getattr(found, "__wrapped__", found))
-    moto_dispatch.install_xml_name_check(size=2)
+    speedups.install_xml_name_check(size=2)
     assert xmltodict._validate_name._localcloud
     document = {"GetPolicyResponse": {"GetPolicyResult": {"Policy": {"PolicyName": "p"}}}}
     first = xmltodict.unparse(document)
@@ -159,7 +159,7 @@ def test_the_serializer_seam_rebuilds_the_candidate_names_per_value():
 
     from moto.core.serialize import AttributePicker
 
-    picker_class, name = moto_dispatch.serializer_key_seam()
+    picker_class, name = speedups.serializer_key_seam()
     assert picker_class is AttributePicker and name == "get_possible_keys"
     assert "self.get_possible_keys(context)" in inspect.getsource(AttributePicker.__call__)
 
@@ -213,7 +213,7 @@ def test_answers_are_the_same_with_the_candidate_names_kept(monkeypatch):
     original = AttributePicker.get_possible_keys
     monkeypatch.setattr(AttributePicker, "get_possible_keys", getattr(original, "__wrapped__", original))
     uncached = _answers(_serializer_calls())
-    moto_dispatch.install_serializer_key_cache()
+    speedups.install_serializer_key_cache()
     assert AttributePicker.get_possible_keys._localcloud
     assert _answers(_serializer_calls()) == uncached
     assert _answers(_serializer_calls()) == uncached  # now from the kept names
@@ -226,7 +226,7 @@ def test_an_object_with_its_own_alias_table_is_asked_every_time(monkeypatch):
 
     original = AttributePicker.get_possible_keys
     monkeypatch.setattr(AttributePicker, "get_possible_keys", getattr(original, "__wrapped__", original))
-    moto_dispatch.install_serializer_key_cache()
+    speedups.install_serializer_key_cache()
 
     class Thing:
         def __init__(self, alias):
@@ -258,7 +258,7 @@ def test_the_update_expression_seam_is_what_update_item_parses_with():
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
     from moto.dynamodb.responses import DynamoHandler
 
-    parser_class, name = moto_dispatch.update_expression_seam()
+    parser_class, name = speedups.update_expression_seam()
     assert parser_class is UpdateExpressionParser and name == "make"
     assert "UpdateExpressionParser.make(update_expression)" in inspect.getsource(DynamoDBBackend.update_item)
     assert "UpdateExpressionParser.make(update_expression)" in inspect.getsource(DynamoHandler.update_item)
@@ -273,7 +273,7 @@ def test_an_expression_is_parsed_once_and_runs_the_same(monkeypatch):
                                                                             original.__func__)))
     calls = _serializer_calls()
     uncached = _answers(calls)
-    moto_dispatch.install_update_expression_cache()
+    speedups.install_update_expression_cache()
     text = "SET #s = :s, n = :n REMOVE old"
     assert UpdateExpressionParser.make(text) is UpdateExpressionParser.make(text)
     assert _answers(calls) == uncached  # the same tree ran twice (two UpdateItems) and changed nothing
@@ -292,7 +292,7 @@ def test_the_engine_deep_copies_its_input_through_its_copy_module():
     from moto.stepfunctions.parser.asl.component.common.string.string_expression import StringJsonPath
     from moto.stepfunctions.parser.asl.eval.states import States
 
-    seams = moto_dispatch.json_copy_seams()
+    seams = speedups.json_copy_seams()
     assert [name for _, name in seams] == ["copy", "copy"]
     assert "copy.deepcopy(result)" in inspect.getsource(States._extract)
     assert "copy.deepcopy(output_value)" in inspect.getsource(StringJsonPath._eval_body)
@@ -303,7 +303,7 @@ def test_a_json_copy_is_equal_and_independent():
 
     value = {"detail": {"items": [{"n": 1}, {"n": 2.5, "ok": True, "none": None}], "name": "x"},
              "when": datetime.datetime(2026, 1, 1), "pair": (1, [2])}
-    copied = moto_dispatch.json_copy(value)
+    copied = speedups.json_copy(value)
     assert copied == value
     copied["detail"]["items"][0]["n"] = 9
     copied["detail"]["items"].append({})
@@ -316,9 +316,9 @@ def test_a_json_copy_is_equal_and_independent():
 def test_the_engine_modules_copy_json_after_install(monkeypatch):
     import copy
 
-    for module, name in moto_dispatch.json_copy_seams():
+    for module, name in speedups.json_copy_seams():
         monkeypatch.setattr(module, name, copy)
-    moto_dispatch.install_json_copy()
+    speedups.install_json_copy()
     from moto.stepfunctions.parser.asl.eval.states import States
 
     context = {"Execution": {"Input": {"a": [1, {"b": 2}]}}, "StateMachine": {}, "State": {}}
@@ -327,6 +327,6 @@ def test_the_engine_modules_copy_json_after_install(monkeypatch):
     got["a"][1]["b"] = 3
     assert states.get_input() == {"a": [1, {"b": 2}]}  # the state's input is untouched
     assert states.get_input("$.a[1]") == {"b": 2}
-    moto_dispatch.install_json_copy()  # idempotent
-    for module, name in moto_dispatch.json_copy_seams():
-        assert getattr(module, name).deepcopy is moto_dispatch.json_copy
+    speedups.install_json_copy()  # idempotent
+    for module, name in speedups.json_copy_seams():
+        assert getattr(module, name).deepcopy is speedups.json_copy

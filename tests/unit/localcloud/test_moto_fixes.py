@@ -1,7 +1,13 @@
-"""The upstream moto bugs the local cloud mends (moto_fixes.py): each seam pinned, each bug shown mended."""
+"""Every place the local cloud patches moto (seams.py): each seam pinned, each bug shown mended.
+
+The registry is checked against the pinned moto (a moto upgrade that moves a
+seam fails here, loudly), against the tests and docs/upstream.md it names,
+and against what installing each group really changes.
+"""
 
 import inspect
 import json
+import re
 from pathlib import Path
 
 import boto3
@@ -9,17 +15,43 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from workshop.localcloud import cloudformation, moto_fixes
+from workshop.localcloud import seams
+from workshop.localcloud.services.awslambda import workers
+from workshop.localcloud.services.cloudformation import stacks
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-@pytest.mark.parametrize("fix", moto_fixes.FIXES, ids=lambda fix: fix.name)
-def test_every_fix_has_its_seam_and_its_upstream_issue_text(fix):
-    """Fails loudly if moto moves a seam, or a fix has no issue text to file upstream."""
-    assert hasattr(fix.target(), fix.attribute), f"moto moved {fix.module}.{fix.owner}.{fix.attribute}"
+def _test_names() -> set[str]:
+    names = set()
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        names.update(re.findall(r"^def (test_\w+)\(", path.read_text(), re.MULTILINE))
+    return names
+
+
+@pytest.mark.parametrize("seam", seams.SEAMS, ids=lambda seam: seam.name)
+def test_every_seam_has_its_target_its_test_and_its_upstream_issue_text(seam):
+    """Fails loudly if moto moves a seam, or a seam names no test or (fix, speed patch) no issue text."""
+    assert seam.kind in (seams.FIX, seams.SPEED, seams.SERVICE) and seam.group in seams.GROUPS
+    assert seam.targets, f"{seam.name} names nothing it patches"
+    for target in seam.targets:
+        target.check(seam.name)  # raises "moto moved ..."
+    assert seam.test in _test_names(), f"no test named {seam.test} shows {seam.name}"
+    assert (seam.apply is None) == (seam.kind == seams.SERVICE), "fixes and speed patches are applied here"
+    if seam.kind in (seams.FIX, seams.SPEED):
+        upstream = (ROOT / "docs" / "upstream.md").read_text()
+        assert f"### `{seam.upstream_section}`" in upstream, f"docs/upstream.md has no issue text for {seam.name}"
+
+
+def test_every_upstream_section_belongs_to_a_seam():
     upstream = (ROOT / "docs" / "upstream.md").read_text()
-    assert f"`{fix.name}`" in upstream, f"docs/upstream.md has no issue text for {fix.name}"
+    sections = set(re.findall(r"^### `([a-z0-9-]+)`", upstream, re.MULTILINE))
+    assert sections == {seam.upstream_section for seam in seams.SEAMS if seam.upstream_section}
+
+
+def test_seam_names_are_unique():
+    names = [seam.name for seam in seams.SEAMS]
+    assert len(names) == len(set(names))
 
 
 def test_the_seams_still_hold_the_bugs_the_fixes_work_around():
@@ -55,7 +87,7 @@ def test_a_functions_exception_is_unhandled_as_lambda_says():
     saved = LambdaFunction.invoke
     try:
         LambdaFunction.invoke = Fake.invoke
-        moto_fixes._function_error_unhandled()
+        workers.install_function_error_unhandled()
         headers = {}
         LambdaFunction.invoke(object(), "{}", {}, headers)
         assert headers["x-amz-function-error"] == "Unhandled" and calls == ["{}"]
@@ -70,13 +102,13 @@ def test_a_presigned_request_is_routed_by_the_scope_in_its_query():
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "HTTP_HOST": "127.0.0.1:4566",
                "QUERY_STRING": "Action=ListUsers&X-Amz-Credential=AKID%2F20260101%2Fus-east-1%2Fiam%2Faws4_request"}
     assert "iam" not in (dispatcher.infer_service_region_host(dict(environ), "/") or "")  # moto's guess
-    moto_fixes.install("eager")
+    seams.install("eager")
     assert "iam" in DomainDispatcherApplication.infer_service_region_host(dispatcher, dict(environ), "/")
 
 
 def test_an_event_delivered_whole_to_sqs_keeps_its_account():
     with mock_aws():
-        moto_fixes.install("eager")
+        seams.install("eager")
         events, sqs = boto3.client("events", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
         queue = sqs.create_queue(QueueName="q")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -89,7 +121,7 @@ def test_an_event_delivered_whole_to_sqs_keeps_its_account():
 
 def test_a_targets_input_and_input_path_are_delivered_instead_of_the_event():
     with mock_aws():
-        moto_fixes.install("eager")
+        seams.install("eager")
         events, sqs = boto3.client("events", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
         arns = {}
         for name in ("constant", "path"):
@@ -109,12 +141,12 @@ def test_a_targets_input_and_input_path_are_delivered_instead_of_the_event():
 def test_an_invalid_state_machine_definition_answers_invalid_definition():
     from moto.core.config import default_user_config
 
-    from workshop.localcloud import stepfunctions
+    from workshop.localcloud.services.stepfunctions import engine
 
     with mock_aws():
         default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
-        stepfunctions.install(4566, None)
-        moto_fixes.install("stepfunctions")
+        engine.install(4566, None)
+        seams.install("stepfunctions")
         client = boto3.client("stepfunctions", region_name="us-east-1")
         with pytest.raises(ClientError) as refused:
             client.create_state_machine(name="m", definition='{"StartAt": "A", "States": {}}',
@@ -124,9 +156,9 @@ def test_an_invalid_state_machine_definition_answers_invalid_definition():
 
 
 def _cloud():
-    cloudformation.install("http://127.0.0.1:4566")
-    moto_fixes.install("eager")
-    moto_fixes.install("cloudformation")
+    stacks.install("http://127.0.0.1:4566")
+    seams.install("eager")
+    seams.install("cloudformation")
     return boto3.client("cloudformation", region_name="us-east-1")
 
 
@@ -170,7 +202,7 @@ def test_depends_on_orders_a_change_set_as_it_orders_create_stack():
 def test_dependency_order_keeps_template_order_otherwise_and_survives_cycles():
     resources = {"C": {"DependsOn": ["A", "Missing"]}, "B": {}, "A": {"DependsOn": "B"},
                  "X": {"DependsOn": "Y"}, "Y": {"DependsOn": "X"}}
-    assert list(moto_fixes.dependency_order(resources)) == ["B", "A", "C", "Y", "X"]
+    assert list(stacks.dependency_order(resources)) == ["B", "A", "C", "Y", "X"]
 
 
 def test_getatt_topic_arn_and_topic_name():
@@ -190,7 +222,7 @@ def test_getatt_topic_arn_and_topic_name():
 def test_getatt_state_machine_arn():
     from moto.core.config import default_user_config
 
-    from workshop.localcloud import stepfunctions
+    from workshop.localcloud.services.stepfunctions import engine
 
     template = {"Resources": {"Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
         "RoleArn": "arn:aws:iam::123456789012:role/r", "StateMachineName": "m",
@@ -198,7 +230,7 @@ def test_getatt_state_machine_arn():
         "Outputs": {"Arn": {"Value": {"Fn::GetAtt": ["Machine", "Arn"]}}}}
     with mock_aws():
         default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
-        stepfunctions.install(4566, None)
+        engine.install(4566, None)
         client = _cloud()
         stack = _by_change_set(client, "machine-arn", template)
         assert stack["StackStatus"] == "CREATE_COMPLETE", _failures(client, "machine-arn")
@@ -235,12 +267,86 @@ def test_an_invalid_definition_in_a_stack_is_reported_as_invalid_definition():
     with mock_aws():
         from moto.core.config import default_user_config
 
-        from workshop.localcloud import stepfunctions
+        from workshop.localcloud.services.stepfunctions import engine
 
         default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
-        stepfunctions.install(4566, None)
-        moto_fixes.install("stepfunctions")
+        engine.install(4566, None)
+        seams.install("stepfunctions")
         client = _cloud()
         _by_change_set(client, "machine", template)
         (logical, reason), = _failures(client, "machine")
     assert logical == "Machine" and "(Service error: InvalidDefinition)" in reason
+
+
+# --- the registry against what installing really changes -------------------------------------
+
+_ABSENT = object()
+
+
+def _value(target):
+    return target.owner_object().__dict__.get(target.attribute, _ABSENT)
+
+
+def _kits(value) -> bool:
+    """Whether `value` (a function, a method wrapper, a property, a stand-in object) is the local cloud's code."""
+    for inner in (value, getattr(value, "__func__", None), getattr(value, "fget", None)):
+        if inner is not None and str(getattr(inner, "__module__", "") or "").startswith("workshop.localcloud"):
+            return True
+    return type(value).__module__.startswith("workshop.localcloud")
+
+
+def _patched_anywhere():
+    """(owner, attribute, value) of every attribute of moto (and xmltodict) that holds the kit's code."""
+    import sys
+
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name.startswith("moto.") or name == "xmltodict"):
+            continue
+        for attribute, value in list(vars(module).items()):
+            if _kits(value):
+                yield module, attribute, value
+            if isinstance(value, type) and value.__module__ == name:
+                for member, held in list(vars(value).items()):
+                    if _kits(held):
+                        yield value, member, held
+
+
+def test_each_group_changes_its_targets_and_nothing_unregistered(monkeypatch):
+    """Installing a group through the server's wiring changes exactly the targets its seams name
+    (no seam claims what it does not patch), and no attribute of moto holds the kit's code unregistered."""
+    from workshop.localcloud import aws_like
+    from workshop.localcloud.server import credentials, inprocess, wiring
+    from workshop.localcloud.services import cloudtrail
+    from workshop.localcloud.services.events import targets
+
+    monkeypatch.setattr(wiring, "_installed", set())
+    monkeypatch.setattr(targets, "_engine_ready", targets._engine_ready)
+    monkeypatch.setattr(cloudtrail, "deliver", cloudtrail.deliver)  # the AWS-like mode replaces it
+    changed = [(seam, target) for seam in seams.SEAMS for target in seam.targets if target.change != seams.READ]
+    before = {target: _value(target) for _, target in changed}
+    endpoint = "http://127.0.0.1:9"
+    steps = [(seams.EAGER, lambda: wiring.install_eager(9, endpoint, credentials.new(endpoint)))]
+    steps += [(group, lambda group=group: wiring.ensure(group))
+              for group in (seams.STEPFUNCTIONS, seams.APIGATEWAY, seams.CLOUDFORMATION)]
+    steps += [(seams.AWS_LIKE, lambda: aws_like.AwsLikeMode(aws_like.Settings(), endpoint).install())]
+    assert [group for group, _ in steps] == list(seams.GROUPS)
+    with mock_aws():
+        try:
+            done = set()
+            for group, step in steps:
+                step()
+                done.add(group)
+                for seam, target in changed:
+                    now = _value(target)
+                    if seam.group in done:
+                        assert now is not before[target], f"{seam.name} ({group}) did not change {target}"
+                    elif not any(other.group in done for other, same in changed if same == target):
+                        assert now is before[target], f"installing {group} changed {target} of {seam.name}"
+            registered = {(id(target.owner_object()), target.attribute) for _, target in changed}
+            values = [_value(target) for _, target in changed]
+            unregistered = [f"{getattr(owner, '__name__', owner)}.{attribute}"
+                            for owner, attribute, value in _patched_anywhere()
+                            if (id(owner), attribute) not in registered and not any(value is v for v in values)]
+            assert not unregistered, f"moto holds the kit's code at seams not in seams.py: {unregistered}"
+        finally:
+            inprocess.reset()

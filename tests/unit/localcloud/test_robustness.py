@@ -1,7 +1,7 @@
 """The local cloud under bad input: AWS-shaped errors, a server that stays up, no stray processes.
 
 * Replay: an event delivered twice starts one execution (executions are named
-  after the CloudTrail eventID, see eventbridge_targets.execution_name).
+  after the CloudTrail eventID, see targets.execution_name).
 * Every extension (mailbox, execute-api route, CloudTrail emitter, TestState /
   ValidateStateMachineDefinition, unknown /_localcloud routes, the JSON
   protocol, Lambda Invoke) answers garbage with an error a client can read,
@@ -27,7 +27,11 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from local_clients import cloud_client
-from workshop.localcloud import cloudtrail, eventbridge_targets, lambda_runtime, server, stepfunctions
+from workshop.localcloud.server import process
+from workshop.localcloud.services import cloudtrail
+from workshop.localcloud.services.awslambda import workers
+from workshop.localcloud.services.events import targets
+from workshop.localcloud.services.stepfunctions import engine
 
 # Step Functions' rules for a name: 1-80 characters; no whitespace, brackets,
 # wildcards, special characters or control characters.
@@ -47,7 +51,7 @@ def mailbox_key(cloud):
 
 @pytest.fixture(autouse=True)
 def _restore_lambda_invoke():
-    """lambda_runtime.install() also wraps LambdaFunction.invoke (the payload check): put it back."""
+    """workers.install() also wraps LambdaFunction.invoke (the payload check): put it back."""
     from moto.awslambda.models import LambdaFunction
 
     saved = LambdaFunction.__dict__["invoke"]
@@ -60,16 +64,16 @@ def _restore_lambda_invoke():
 
 def test_an_execution_is_named_after_the_cloudtrail_event_id():
     event = {"id": "envelope-id", "detail": {"eventID": "6c0d1f0e-93b2-4e51-9c5c-0a8f5cbb8f00"}}
-    assert eventbridge_targets.execution_name(event) == "6c0d1f0e-93b2-4e51-9c5c-0a8f5cbb8f00"
+    assert targets.execution_name(event) == "6c0d1f0e-93b2-4e51-9c5c-0a8f5cbb8f00"
 
 
 def test_without_an_event_id_the_eventbridge_id_names_it():
-    assert eventbridge_targets.execution_name({"id": "abc-123", "detail": {}}) == "abc-123"
-    assert eventbridge_targets.execution_name({"id": "abc-123", "detail": "not an object"}) == "abc-123"
+    assert targets.execution_name({"id": "abc-123", "detail": {}}) == "abc-123"
+    assert targets.execution_name({"id": "abc-123", "detail": "not an object"}) == "abc-123"
 
 
 def test_without_any_id_a_fresh_uuid_names_it():
-    first, second = (eventbridge_targets.execution_name({"detail": {}}) for _ in range(2))
+    first, second = (targets.execution_name({"detail": {}}) for _ in range(2))
     assert first != second and VALID_NAME.fullmatch(first)
 
 
@@ -78,17 +82,17 @@ def test_without_any_id_a_fresh_uuid_names_it():
     "é-ünïcode", "x" * 200, "'; DROP TABLE executions; --", "${jndi:ldap://x}",
 ])
 def test_an_unusual_event_id_becomes_a_valid_distinct_name(raw):
-    name = eventbridge_targets.execution_name({"detail": {"eventID": raw}})
+    name = targets.execution_name({"detail": {"eventID": raw}})
     assert VALID_NAME.fullmatch(name), name
     # a changed id keeps a digest of the original: a near-twin does not share the name
-    twin = eventbridge_targets.execution_name({"detail": {"eventID": raw + "!"}})
+    twin = targets.execution_name({"detail": {"eventID": raw + "!"}})
     assert twin != name
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.one_of(st.text(max_size=300), st.integers(), st.none()), st.one_of(st.text(max_size=100), st.none()))
 def test_any_event_id_gives_a_valid_name(event_id, envelope_id):
-    name = eventbridge_targets.execution_name({"id": envelope_id, "detail": {"eventID": event_id}})
+    name = targets.execution_name({"id": envelope_id, "detail": {"eventID": event_id}})
     assert VALID_NAME.fullmatch(name), repr(name)
 
 
@@ -98,8 +102,8 @@ def test_different_event_ids_give_different_names(a, b):
     if a == b:
         return
     # (ids with no usable character at all fall back to fresh UUIDs: distinct anyway)
-    assert eventbridge_targets.execution_name({"detail": {"eventID": a}}) != \
-        eventbridge_targets.execution_name({"detail": {"eventID": b}})
+    assert targets.execution_name({"detail": {"eventID": a}}) != \
+        targets.execution_name({"detail": {"eventID": b}})
 
 
 # --- replay: the same event twice, one execution -----------------------------------------
@@ -124,8 +128,8 @@ def _executions(sfn, machine, expected, timeout=10):
 
 def test_an_event_delivered_twice_starts_one_execution_named_after_it():
     with mock_aws():
-        stepfunctions.install(port=5000)
-        eventbridge_targets.install()
+        engine.install(port=5000)
+        targets.install()
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
         events = boto3.client("events", region_name="us-east-1")
         machine = _machine(sfn)
@@ -145,17 +149,17 @@ def test_an_event_delivered_twice_starts_one_execution_named_after_it():
 
 def test_a_replay_after_the_first_run_ended_is_dropped_too():
     with mock_aws():
-        stepfunctions.install(port=5000)
+        engine.install(port=5000)
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
         machine = sfn.create_state_machine(
             name="quick", roleArn="arn:aws:iam::123456789012:role/r",
             definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
         event = {"id": "e1", "detail": {"eventID": "ev-1"}}
-        first = eventbridge_targets.start_execution_for(machine, event, "ev-1")
+        first = targets.start_execution_for(machine, event, "ev-1")
         deadline = time.monotonic() + 10
         while sfn.describe_execution(executionArn=first)["status"] == "RUNNING" and time.monotonic() < deadline:
             time.sleep(0.05)
-        again = eventbridge_targets.start_execution_for(machine, dict(event, id="e2"), "ev-1")
+        again = targets.start_execution_for(machine, dict(event, id="e2"), "ev-1")
         assert again is None  # refused (ExecutionAlreadyExists), logged, not raised
         assert [e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]] == [first]
 
@@ -344,7 +348,7 @@ def _gone(pid: int) -> bool:
 
 def test_stopping_and_starting_leaves_no_stray_processes():
     for _ in range(2):  # stop, start again, stop again
-        cloud = server.LocalCloud().start()
+        cloud = process.LocalCloud().start()
         try:
             lam = _function(cloud, "warm", "def handler(event, context):\n    return 1\n")
             lam.invoke(FunctionName="warm", Payload=b"{}")  # a warm worker now waits for the next call
@@ -360,11 +364,11 @@ def test_stopping_and_starting_leaves_no_stray_processes():
             time.sleep(0.05)
         stray = [pid for pid in pids if not _gone(pid)]
         assert not stray, f"still running after stop: {stray}"
-        assert server.port_is_free(cloud.port)
+        assert process.port_is_free(cloud.port)
 
 
 def test_which_invoke_payloads_lambda_refuses():
     for good in (None, "", b"", "{}", b"[1]", "\"text\"", "null", "3"):
-        assert lambda_runtime.invalid_payload(good) is None, good
+        assert workers.invalid_payload(good) is None, good
     for bad in ("{not json", b"\xff\xfe", "[1,", "{" * 5000):
-        assert "Could not parse request body into json" in lambda_runtime.invalid_payload(bad)
+        assert "Could not parse request body into json" in workers.invalid_payload(bad)

@@ -9,7 +9,8 @@ from botocore.exceptions import ClientError
 from lambda_packages import zip_package
 from moto import mock_aws
 
-from workshop.localcloud import cloudformation, lambda_runtime, runtimes
+from workshop.localcloud.services.awslambda import runtimes, workers
+from workshop.localcloud.services.cloudformation import stacks
 
 PROBE = '''
 import sys
@@ -37,7 +38,7 @@ def _pins(version: str) -> dict:
 @pytest.fixture
 def lam():
     with mock_aws():
-        lambda_runtime.install("http://127.0.0.1:9")
+        workers.install("http://127.0.0.1:9")
         role = boto3.client("iam", region_name="us-east-1").create_role(
             RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         client = boto3.client("lambda", region_name="us-east-1")
@@ -171,8 +172,8 @@ def test_a_stack_with_an_unsupported_function_fails_on_that_function_with_the_re
             "Runtime": "java11", "Handler": "Handler::handleRequest", "Role": {"Fn::GetAtt": ["Role", "Arn"]},
             "Code": {"ZipFile": "irrelevant"}}}}}
     with mock_aws():
-        lambda_runtime.install("http://127.0.0.1:9")
-        cloudformation.install("http://127.0.0.1:4566")
+        workers.install("http://127.0.0.1:9")
+        stacks.install("http://127.0.0.1:4566")
         client = boto3.client("cloudformation", region_name="us-east-1")
         client.create_change_set(StackName="s", ChangeSetName="c", TemplateBody=json.dumps(template),
                                  ChangeSetType="CREATE", Capabilities=["CAPABILITY_IAM"])

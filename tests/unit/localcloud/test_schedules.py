@@ -10,7 +10,10 @@ from lambda_packages import zip_package
 from local_clients import cloud_client
 from moto import mock_aws
 
-from workshop.localcloud import eventbridge_targets, lambda_runtime, moto_fixes, schedules, server
+from workshop.localcloud import seams
+from workshop.localcloud.server import process
+from workshop.localcloud.services.awslambda import workers
+from workshop.localcloud.services.events import schedules, targets
 
 T0 = datetime(2026, 12, 1, 12, 7, 30, tzinfo=timezone.utc)
 
@@ -53,8 +56,8 @@ def events(monkeypatch):
         monkeypatch.setattr(schedules, "_scheduler", schedules.Scheduler(clock=clock))
         monkeypatch.setattr(schedules.Scheduler, "start", lambda self: None)
         schedules.install()
-        eventbridge_targets.install()
-        moto_fixes.install("eager")
+        targets.install()
+        seams.install("eager")
         client = boto3.client("events", region_name="us-east-1")
         sqs = boto3.client("sqs", region_name="us-east-1")
         queue = sqs.create_queue(QueueName="ticks")["QueueUrl"]
@@ -120,7 +123,7 @@ def test_an_invalid_expression_is_refused_as_aws_refuses_it(events):
 
 
 def test_a_lambda_target_is_invoked_with_the_scheduled_event(events):
-    lambda_runtime.install("http://127.0.0.1:9")
+    workers.install("http://127.0.0.1:9")
     role = boto3.client("iam", region_name="us-east-1").create_role(
         RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     lam = boto3.client("lambda", region_name="us-east-1")
@@ -130,12 +133,12 @@ def test_a_lambda_target_is_invoked_with_the_scheduled_event(events):
     events.put_rule(Name="to-lambda", ScheduleExpression="rate(1 minute)")
     events.put_targets(Rule="to-lambda", Targets=[{"Id": "fn", "Arn": arn}])
     started = []
-    original = eventbridge_targets.invoke_function_for
-    eventbridge_targets.invoke_function_for = lambda *a: started.append(original(*a)) or started[-1]
+    original = targets.invoke_function_for
+    targets.invoke_function_for = lambda *a: started.append(original(*a)) or started[-1]
     try:
         assert events.at(T0 + timedelta(minutes=1)) == 1
     finally:
-        eventbridge_targets.invoke_function_for = original
+        targets.invoke_function_for = original
     started[0].join(timeout=30)
     logs = boto3.client("logs", region_name="us-east-1")
     messages = [e["message"] for e in logs.filter_log_events(logGroupName="/aws/lambda/tick")["events"]]
@@ -154,7 +157,7 @@ def test_the_put_rule_seam_is_where_moto_stores_rules():
 
 def test_a_sped_up_local_cloud_fires_rate_1_minute_every_second(tmp_path):
     """The real server: the scheduler thread starts with the first scheduled rule, on a 60x clock."""
-    with server.LocalCloud(extra_env={schedules.SPEEDUP_ENV: "60"}) as cloud:
+    with process.LocalCloud(extra_env={schedules.SPEEDUP_ENV: "60"}) as cloud:
         assert cloud.health()["status"] == "ready"
         sqs, events = cloud_client(cloud, "sqs"), cloud_client(cloud, "events")
         queue = sqs.create_queue(QueueName="ticks")["QueueUrl"]

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from local_clients import cloud_client
-from workshop.localcloud import server
-from workshop.localcloud.mailbox import clear_mailbox, read_mailbox
+from workshop.localcloud import clear_mailbox, read_mailbox
+from workshop.localcloud.server import process
 
 
 def test_it_answers_health(cloud):
@@ -62,16 +62,16 @@ def test_an_iam_write_reaches_a_rule_target(cloud):
 
 
 def test_stopping_ends_the_process_and_its_workers():
-    cloud = server.LocalCloud().start()
+    cloud = process.LocalCloud().start()
     pid = cloud.proc.pid
     cloud.stop()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
-    assert server.port_is_free(cloud.port)
+    assert process.port_is_free(cloud.port)
 
 
 def test_it_stops_by_itself_when_its_parent_is_gone():
-    port = server.free_port()
+    port = process.free_port()
     code = ("import subprocess, sys; p = subprocess.Popen([sys.executable, '-m', 'workshop.localcloud', 'up', "
             f"'--port', '{port}', '--parent-pid', str(__import__('os').getpid())], "
             "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); print(p.pid, flush=True)")

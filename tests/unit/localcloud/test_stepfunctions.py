@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local_clients import cloud_client
-from workshop.localcloud import stepfunctions
+from workshop.localcloud.services.stepfunctions import engine, integrations
 
 ROLE = "arn:aws:iam::123456789012:role/r"
 
@@ -46,9 +46,9 @@ def test_executions_of_one_definition_share_one_program_with_its_heap_keys_made(
     from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 
     text = json.dumps(RETRYING)
-    program = stepfunctions.shared_program(text)
-    assert stepfunctions.shared_program(text) is program
-    assert stepfunctions.shared_program(json.dumps(RETRYING, indent=1)) is not program
+    program = engine.shared_program(text)
+    assert engine.shared_program(text) is program
+    assert engine.shared_program(json.dumps(RETRYING, indent=1)) is not program
     made = []
 
     def visit(item, seen=set()):
@@ -100,10 +100,10 @@ def test_sdk_timestamps_read_as_aws_writes_them():
     from datetime import datetime, timedelta, timezone
 
     plain = datetime(2026, 12, 1, 9, 50, 0, tzinfo=timezone.utc)
-    assert stepfunctions.sdk_timestamp(plain) == "2026-12-01T09:50:00Z"
-    assert stepfunctions.sdk_timestamp(plain.replace(microsecond=123000)) == "2026-12-01T09:50:00.123Z"
-    assert stepfunctions.sdk_timestamp(plain.replace(microsecond=123456)) == "2026-12-01T09:50:00.123456Z"
-    assert stepfunctions.sdk_timestamp(plain.astimezone(timezone(timedelta(hours=2)))) == "2026-12-01T09:50:00Z"
+    assert integrations.sdk_timestamp(plain) == "2026-12-01T09:50:00Z"
+    assert integrations.sdk_timestamp(plain.replace(microsecond=123000)) == "2026-12-01T09:50:00.123Z"
+    assert integrations.sdk_timestamp(plain.replace(microsecond=123456)) == "2026-12-01T09:50:00.123456Z"
+    assert integrations.sdk_timestamp(plain.astimezone(timezone(timedelta(hours=2)))) == "2026-12-01T09:50:00Z"
 
 
 # --- the seams ---------------------------------------------------------------------------------
@@ -115,7 +115,7 @@ def test_the_engine_seams_are_where_moto_has_them():
 
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
-    cls, name = stepfunctions.sdk_result_seam()
+    cls, name = integrations.sdk_result_seam()
     assert list(inspect.signature(cls.__dict__[name]).parameters)[:3] == ["self", "env", "resource_runtime_part"]
     assert "env.stack.append(response)" in inspect.getsource(cls.__dict__[name])
     entry = ExecutionWorker.__dict__["_get_evaluation_entrypoint"]
@@ -542,8 +542,8 @@ def test_the_map_seams_are_where_moto_has_them():
     """Fails loudly if moto moves a Distributed Map method the kit wraps."""
     import inspect
 
-    from workshop.localcloud import stepfunctions_integrations as integrations
-    from workshop.localcloud import stepfunctions_map as dmap
+    from workshop.localcloud.services.awslambda import workers
+    from workshop.localcloud.services.stepfunctions import distributed_map as dmap
 
     cls, name = dmap.parser_seam()
     assert isinstance(cls.__dict__[name], staticmethod)
@@ -562,7 +562,7 @@ def test_the_map_seams_are_where_moto_has_them():
     assert "invoke" in cls._SUPPORTED_API_PARAM_BINDINGS
     for cls, name in integrations.metadata_seams():
         assert name in cls.__dict__
-    cls, name = integrations.executed_version_seam()
+    cls, name = workers.executed_version_seam()
     assert name in cls.__dict__
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     assert "select_from_typed_dict" in inspect.getsource(lambda_eval_utils.execute_lambda_function_integration)

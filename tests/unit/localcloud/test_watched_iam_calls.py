@@ -13,7 +13,9 @@ import boto3
 import yaml
 from moto import mock_aws
 
-from workshop.localcloud import cloudtrail, eventbridge_targets, stepfunctions
+from workshop.localcloud.services import cloudtrail
+from workshop.localcloud.services.events import targets
+from workshop.localcloud.services.stepfunctions import engine
 
 ROOT = Path(__file__).resolve().parents[3]
 DOCUMENT = (ROOT / "policies/badpolicy.json").read_text()
@@ -71,8 +73,8 @@ def test_the_templates_rule_matches_every_watched_call():
 
 def test_a_disabled_rule_delivers_nothing():
     with mock_aws():
-        stepfunctions.install(port=5000)
-        eventbridge_targets.install()
+        engine.install(port=5000)
+        targets.install()
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
         events = boto3.client("events", region_name="us-east-1")
         machine = sfn.create_state_machine(

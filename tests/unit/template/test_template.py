@@ -220,7 +220,7 @@ def deployed_template():
     """The plain CloudFormation `sam deploy` makes of the template (the SAM transform)."""
     from moto.cloudformation.models import Stack
 
-    from workshop.localcloud.cloudformation import sam_transform
+    from workshop.localcloud.services.cloudformation.templates import sam_transform
 
     template = Stack.parse_template(TEMPLATE.read_text())
     for name, resource in template["Resources"].items():

@@ -22,6 +22,8 @@ import json
 import threading
 from datetime import datetime, timezone
 
+from ..server.address import MAILBOX_PATH
+
 EMAIL_PROTOCOLS = ("email", "email-json")
 
 
@@ -104,10 +106,10 @@ def _request(endpoint: str, method: str = "GET", credentials=None):
     """A mailbox request carrying the local cloud's key (the mailbox holds decision links)."""
     import urllib.request
 
-    from . import credentials as credentials_module
+    from ..server import credentials as credentials_module
 
     credentials = credentials or credentials_module.read(endpoint)
-    return urllib.request.Request(endpoint.rstrip("/") + "/_localcloud/mailbox", method=method,
+    return urllib.request.Request(endpoint.rstrip("/") + MAILBOX_PATH, method=method,
                                   headers={"Authorization": f"Bearer {credentials.access_key_id}"})
 
 

@@ -21,7 +21,7 @@ Two gaps in moto, mended here:
 
 Stack outputs and environment variables built as
 `https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/Stage` are
-rewritten at deploy time to this route (see cloudformation.py), so the links
+rewritten at deploy time to this route (see cloudformation/templates.py), so the links
 in the e-mails work locally.
 """
 
@@ -34,7 +34,9 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-ROUTE_PREFIX = "/_localcloud/execute-api/"
+from ..server.address import EXECUTE_API_PREFIX
+
+ROUTE_PREFIX = EXECUTE_API_PREFIX
 ANY_METHOD = "x-amazon-apigateway-any-method"
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", ANY_METHOD}
 _LAMBDA_URI = re.compile(r"functions/(arn:[^/]+)/invocations")

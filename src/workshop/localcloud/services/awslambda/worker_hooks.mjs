@@ -1,4 +1,4 @@
-// Module resolution hooks for lambda_worker.js (registered with module.register).
+// Module resolution hooks for worker.js (registered with module.register).
 //
 // ES modules ignore NODE_PATH, yet on Lambda `import { SFNClient } from "@aws-sdk/client-sfn"`
 // works in an .mjs handler without packaging the SDK. A bare specifier the

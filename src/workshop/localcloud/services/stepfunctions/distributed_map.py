@@ -1,6 +1,6 @@
 """Distributed Map in the local cloud: the forms AWS's own samples use, run by moto's engine.
 
-Fixes of moto bugs, registered in moto_fixes.py (`sfn-map-item-batcher`,
+Fixes of moto bugs, registered in seams.py (`sfn-map-item-batcher`,
 `sfn-map-tolerated-failures`, `sfn-map-s3-listing`, `sfn-map-result-writer`).
 moto's engine runs a Distributed Map's items in threads of the parent
 execution (no child executions are listed) and reads ItemReader JSON and CSV
@@ -190,6 +190,13 @@ def parser_seam():
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
     return AmazonStateLanguageParser, "parse"
+
+
+def install_item_batcher() -> None:
+    """ItemBatcher and EXPRESS children (`sfn-map-item-batcher`): the definitions, and the batches made
+    where the Map Run starts."""
+    install_definitions()
+    install_map_runs()
 
 
 def install_definitions() -> None:
@@ -446,7 +453,7 @@ def writer_seam():
 
 
 def _result_entry(record, index: int, outcome: dict) -> dict:
-    from .stepfunctions import sdk_timestamp
+    from .integrations import sdk_timestamp
 
     entry = {"ExecutionArn": f"{record.map_run_arn.replace(':mapRun:', ':execution:')}:{index}",
              "Input": json.dumps(outcome["Input"]), "InputDetails": {"Included": True},

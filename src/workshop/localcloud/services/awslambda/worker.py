@@ -1,6 +1,6 @@
 """One warm Lambda sandbox: a process that imports a handler once and runs it per request.
 
-Started by `lambda_runtime.Worker` with the function's environment. It speaks
+Started by `workers.Worker` with the function's environment. It speaks
 JSON lines on its original stdout (fd 1 is re-pointed to stderr so nothing the
 handler writes can corrupt the protocol); the handler's prints and log records
 are captured per invocation and sent back with the result.

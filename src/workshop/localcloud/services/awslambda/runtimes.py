@@ -15,7 +15,7 @@ A function's `Runtime` decides how its worker starts (`launch_for`):
   the workshop's functions run on any Python 3.11+. `LOCALCLOUD_STRICT_RUNTIMES=1`
   refuses such a function instead, naming what to install.
 * `nodejs18.x` ... `nodejs24.x` - `node` (18 or later) running
-  `lambda_worker.js`; `@aws-sdk/*` clients resolve to the AWS SDK for
+  `worker.js`; `@aws-sdk/*` clients resolve to the AWS SDK for
   JavaScript v3 installed from `tools/lambda-runtimes/nodejs/package-lock.json`
   (`make lambda-runtimes`), after the function's own `node_modules`, as on
   Lambda.
@@ -46,9 +46,9 @@ from dataclasses import dataclass, field
 log = logging.getLogger("workshop.localcloud.lambda")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PYTHON_WORKER = os.path.join(HERE, "lambda_worker.py")
-NODE_WORKER = os.path.join(HERE, "lambda_worker.js")
-NODE_HOOKS = os.path.join(HERE, "lambda_worker_hooks.mjs")
+PYTHON_WORKER = os.path.join(HERE, "worker.py")
+NODE_WORKER = os.path.join(HERE, "worker.js")
+NODE_HOOKS = os.path.join(HERE, "worker_hooks.mjs")
 
 NODE_RUNTIMES = tuple(f"nodejs{major}.x" for major in range(18, 25))
 PYTHON_MINORS = range(9, 15)  # python3.9 ... python3.14
@@ -90,7 +90,10 @@ def library_root() -> str:
     configured = os.environ.get("LOCALCLOUD_LAMBDA_LIBRARIES")
     if configured:
         return configured
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(HERE))), "tools", "lambda-runtimes")
+    import workshop
+
+    checkout = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(workshop.__file__))))  # src/workshop/
+    return os.path.join(checkout, "tools", "lambda-runtimes")
 
 
 def python_library_dir(version: str) -> str | None:

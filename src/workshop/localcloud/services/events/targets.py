@@ -75,6 +75,13 @@ def execution_name(event) -> str:
     return str(uuid.uuid4())
 
 
+def _engine_installed() -> None:
+    """Without the server's wiring (moto used in-process): the caller installed the engine."""
+
+
+_engine_ready = _engine_installed
+
+
 def _already_exists(exc: Exception) -> bool:
     return type(exc).__name__ == "ExecutionAlreadyExists" or getattr(exc, "code", None) == "ExecutionAlreadyExists"
 
@@ -85,17 +92,15 @@ def start_execution_for(target_arn: str, event, name: str | None = None) -> str 
     `name` defaults to a fresh UUID. A name that is taken (the same event
     delivered again) is not an error: the duplicate is logged and dropped.
     """
+    from moto.stepfunctions.responses import get_backend
     from moto.utilities.arns import parse_arn
 
-    from .extensions import ensure
-    from .stepfunctions import backend
-
-    ensure("stepfunctions")  # executions get their names and their engine
+    _engine_ready()  # executions get their names and their engine
     arn = parse_arn(target_arn)
     payload = event if isinstance(event, str) else json.dumps(event)
     name = name or str(uuid.uuid4())
     try:
-        execution = backend(arn.account, arn.region).start_execution(target_arn, name, payload)
+        execution = get_backend(arn.account, arn.region).start_execution(target_arn, name, payload)
     except Exception as exc:
         if _already_exists(exc):
             log.info("EventBridge delivered event %s again: %s already has an execution of that name; "
@@ -153,9 +158,18 @@ def invoke_function_for(function_arn: str, event) -> threading.Thread | None:
     return worker
 
 
-def install() -> None:
+def install(engine_ready=None) -> None:
+    """Deliver to state machine and Lambda targets; `engine_ready()` is called before an execution starts.
+
+    The server's wiring passes one that installs the Step Functions engine (on
+    first use, as a Step Functions request would); without one the engine is
+    taken as installed.
+    """
+    global _engine_ready
     from moto.utilities.arns import parse_arn
 
+    if engine_ready is not None:
+        _engine_ready = engine_ready
     cls, name = seam()
     original = getattr(cls, name)
     if getattr(original, "_localcloud", False):
@@ -182,3 +196,53 @@ def install() -> None:
 
     send_to_targets._localcloud = True
     setattr(cls, name, send_to_targets)
+
+
+# --- mends of moto's own delivery -------------------------------------------------------
+
+
+def install_event_account() -> None:
+    """An event delivered whole to moto's own targets (SQS, logs) keeps its `account` (`events-target-event-account`).
+
+    moto's default input template omits it. Patch point: `EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE`.
+    """
+    from moto.events.utils import EventTemplateParser
+
+    template = EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
+    if '"account"' not in template:
+        EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = template.replace(
+            '"version": "0", ', '"version": "0", "account": "<account>", ')
+
+
+def as_input_transformer(target: dict) -> dict:
+    """A target with Input / InputPath, spelled as the InputTransformer moto does apply."""
+    if target.get("InputTransformer") or not (target.get("Input") or target.get("InputPath")):
+        return target
+    spelled = {k: v for k, v in target.items() if k not in ("Input", "InputPath")}
+    if target.get("Input"):  # a paths map of its own: with an empty one moto fills in its default paths
+        spelled["InputTransformer"] = {"InputTemplate": target["Input"], "InputPathsMap": {"unused": "$.id"}}
+    else:
+        spelled["InputTransformer"] = {"InputTemplate": "<selected>",
+                                       "InputPathsMap": {"selected": target["InputPath"]}}
+    return spelled
+
+
+def install_target_input() -> None:
+    """A target's `Input` and `InputPath` are delivered for moto's own target types (`events-target-input`).
+
+    moto ignored them (the whole event went to SQS, logs, buses). Patch point:
+    `Rule.send_to_targets`, wrapped (outside the kit's delivery to state machines and functions).
+    """
+    from moto.events.models import Rule
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(self, original_event, transform_input=True):
+        if any(t.get("Input") or t.get("InputPath") for t in self.targets):
+            spelled = copy.copy(self)
+            spelled.targets = [as_input_transformer(t) for t in self.targets]
+            return original(spelled, original_event, transform_input)
+        return original(self, original_event, transform_input)
+
+    send_to_targets.__wrapped__ = original
+    Rule.send_to_targets = send_to_targets

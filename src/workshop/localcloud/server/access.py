@@ -35,18 +35,16 @@ text.
 from __future__ import annotations
 
 import json
-import re
 from html import escape
 from urllib.parse import unquote
 
-_HEADER_KEY = re.compile(r"Credential=([^/,\s]+)/")
-_QUERY_KEY = re.compile(r"(?:^|&)(?:X-Amz-Credential|AWSAccessKeyId)=([^&]+)", re.IGNORECASE)
-_V2_HEADER_KEY = re.compile(r"^AWS ([^:\s]+):")
-_SCOPE_SERVICE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
+from .address import EXECUTE_API_PREFIX, HEALTH_PATH, KIT_PREFIX, SNS_CONFIRMATION_PATH
+from .protocols import key_of, scope_service
+
 # rest-json services (no X-Amz-Target): their SDKs parse JSON errors
 _REST_JSON = {"lambda", "apigateway", "execute-api", "scheduler", "pipes", "xray"}
 # The SNS confirmation link (AWS-like mode) is public as on AWS: its token is the secret.
-PUBLIC_ROUTES = ("/_localcloud/health", "/_localcloud/execute-api/", "/_localcloud/sns/confirmation")
+PUBLIC_ROUTES = (HEALTH_PATH, EXECUTE_API_PREFIX, SNS_CONFIRMATION_PATH)
 
 
 class Refused(Exception):
@@ -61,8 +59,7 @@ def refusal(environ, refused: Refused) -> tuple[list[tuple[str, str]], bytes]:
     """(headers, body) of the 403, shaped as the client's protocol expects its errors."""
     reason = str(refused)
     auth = environ.get("HTTP_AUTHORIZATION", "") + "&" + unquote(environ.get("QUERY_STRING", ""))
-    scope = _SCOPE_SERVICE.search(auth)
-    service = scope.group(1) if scope else None
+    service = scope_service(auth)
     common = [("Cache-Control", "no-store")]
     if environ.get("HTTP_X_AMZ_TARGET") or "json" in environ.get("CONTENT_TYPE", "") or service in _REST_JSON:
         code = "UnrecognizedClientException" if refused.about_key else "AccessDeniedException"
@@ -83,18 +80,6 @@ def own_hosts(port: int) -> frozenset[str]:
 
 def own_origins(port: int) -> frozenset[str]:
     return frozenset("http://" + host for host in own_hosts(port))
-
-
-def key_of(environ) -> str | None:
-    """The access key id a request is signed with, or None for an unsigned one."""
-    auth = environ.get("HTTP_AUTHORIZATION", "")
-    match = _HEADER_KEY.search(auth) or _V2_HEADER_KEY.match(auth)
-    if match:
-        return match.group(1)
-    match = _QUERY_KEY.search(environ.get("QUERY_STRING", ""))
-    if match:
-        return unquote(match.group(1)).split("/", 1)[0]
-    return None
 
 
 def bearer_of(environ) -> str | None:
@@ -131,7 +116,7 @@ class Guard:
             raise Refused("refused: moto's own /moto-api (reset, state dump) is switched off in the local cloud.")
         if path in (PUBLIC_ROUTES[0], PUBLIC_ROUTES[2]) or path.startswith(PUBLIC_ROUTES[1]):
             return
-        if path.startswith("/_localcloud/"):
+        if path.startswith(KIT_PREFIX):
             if not self.is_known_key(bearer_of(environ)):
                 raise Refused(
                     "refused: this local cloud route needs the local cloud's key as "

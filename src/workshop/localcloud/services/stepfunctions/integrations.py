@@ -1,23 +1,21 @@
 """Step Functions service integrations answering as AWS's do.
 
-Fixes of moto bugs, registered in moto_fixes.py (`lambda-executed-version`,
-`sfn-sdk-metadata`, `sfn-apigateway-invoke`); each wraps one moto seam, pinned
-by tests/unit/localcloud/test_stepfunctions.py.
+Mends of moto bugs, registered in seams.py (`sfn-sdk-metadata`,
+`sfn-apigateway-invoke`, `sfn-sdk-timestamps`, group "stepfunctions"); each
+wraps one moto seam, pinned by tests/unit/localcloud/test_stepfunctions.py.
 
-* Lambda Invoke answers `X-Amz-Executed-Version` (so boto3's `ExecutedVersion`
-  is there, and so is the Step Functions task output's): moto sent no such
-  header. Patch point: `moto.awslambda.responses.LambdaResponse.invoke`.
 * The optimized integrations built on AWS's Java SDK v1 (`lambda:invoke`,
   `sns:publish`, `sqs:sendMessage`, `dynamodb:*Item`) put the call's HTTP
   metadata in the task result, as AWS does:
   `SdkHttpMetadata` {AllHttpHeaders, HttpHeaders, HttpStatusCode} and
   `SdkResponseMetadata` {RequestId}; `lambda:invoke` also `ExecutedVersion`
+  (which Lambda's Invoke now answers: services/awslambda, `lambda-executed-version`)
   and `StatusCode`. moto dropped them. The headers are the call's own (the
   engine's shared client remembers its last response per thread,
   `inprocess.last_response`), named as AWS names them. Patch points:
   each integration class's `_eval_service_task`.
 * `arn:aws:states:::apigateway:invoke` calls the local API Gateway stage
-  (`apigateway.py`'s route) for an `ApiEndpoint` of the form
+  (services/apigateway.py's route) for an `ApiEndpoint` of the form
   `<api-id>.execute-api.<region>.amazonaws.com`: Method, Headers and
   QueryParameters (lists of values), Stage, Path, RequestBody (JSON or text);
   the result is {ResponseBody, Headers, StatusCode, StatusText}; a non-2XX
@@ -27,6 +25,8 @@ by tests/unit/localcloud/test_stepfunctions.py.
   Method, and called LocalStack's URL scheme over HTTP. Patch points:
   `StateTaskServiceApiGateway._eval_service_task`, `._from_error` and
   `._SUPPORTED_API_PARAM_BINDINGS`.
+* aws-sdk task results hold timestamps as AWS's ISO text, not Python
+  datetimes (`install_sdk_timestamps`).
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ import re
 import secrets
 import time
 from urllib.parse import urlencode
+
+from ...server.address import EXECUTE_API_PREFIX
 
 # how AWS's SDK writes the headers these integrations return
 _HEADER_NAMES = {name.lower(): name for name in (
@@ -72,41 +74,6 @@ def sdk_metadata(status: int, headers: dict, body_length: int | None = None,
     return http_metadata, {"RequestId": ordered.get("x-amzn-RequestId", "")}
 
 
-# --- Lambda: ExecutedVersion ------------------------------------------------------------
-
-
-def executed_version_seam():
-    from moto.awslambda.responses import LambdaResponse
-
-    return LambdaResponse, "invoke"
-
-
-def install_executed_version() -> None:
-    from urllib.parse import unquote
-
-    cls, name = executed_version_seam()
-    original = getattr(cls, name)
-    if getattr(original, "_localcloud", False):
-        return
-
-    def invoke(self):
-        status, headers, body = original(self)
-        if status == 200:  # RequestResponse: AWS names the version that ran ($LATEST, or the alias's)
-            function_name = unquote(self.path.rsplit("/", 2)[-2])
-            try:
-                qualifier = self._get_param("qualifier") or (self.querystring.get("Qualifier") or [None])[0]
-                version = self.backend.get_function(function_name, qualifier).version
-            except Exception:  # answered already; the header is only missing
-                version = None
-            if version is not None:
-                headers["X-Amz-Executed-Version"] = str(version)
-        return status, headers, body
-
-    invoke._localcloud = True
-    invoke.__wrapped__ = original
-    setattr(cls, name, invoke)
-
-
 # --- the SDK metadata of the optimized integrations -----------------------------------------
 
 _SDK_V1_INTEGRATIONS = (
@@ -126,7 +93,7 @@ def metadata_seams():
 
 
 def install_sdk_metadata() -> None:
-    from . import inprocess
+    from ...server import inprocess
 
     for cls, name in metadata_seams():
         original = cls.__dict__[name]
@@ -180,8 +147,6 @@ def _values(mapping, field: str) -> list[tuple[str, str]]:
 
 def api_gateway_request(parameters: dict) -> tuple[str, str, list, bytes]:
     """(method, local path with query, headers, body) for the task's parameters; ValueError when unusable."""
-    from .apigateway import ROUTE_PREFIX
-
     endpoint = str(parameters.get("ApiEndpoint", ""))
     found = _API_ENDPOINT.match(endpoint)
     if not found:
@@ -207,7 +172,7 @@ def api_gateway_request(parameters: dict) -> tuple[str, str, list, bytes]:
     stage = str(parameters.get("Stage") or "$default")
     path = "/".join(part for part in str(parameters.get("Path") or "").split("/") if part)
     query = urlencode(_values(parameters.get("QueryParameters"), "QueryParameters"))
-    local = f"{ROUTE_PREFIX}{found.group(1)}/{stage}" + (f"/{path}" if path else "") + (f"?{query}" if query else "")
+    local = f"{EXECUTE_API_PREFIX}{found.group(1)}/{stage}" + (f"/{path}" if path else "") + (f"?{query}" if query else "")
     return method, local, headers, body
 
 
@@ -249,7 +214,7 @@ def install_api_gateway() -> None:
     from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
     from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
-    from . import inprocess
+    from ...server import inprocess
 
     cls, name = api_gateway_seam()
     if getattr(cls.__dict__[name], "_localcloud", False):
@@ -281,3 +246,63 @@ def install_api_gateway() -> None:
     # the engine drops every parameter not listed here before the task sees it
     cls._SUPPORTED_API_PARAM_BINDINGS = {"invoke": set(API_GATEWAY_PARAMETERS)}
 
+
+# --- aws-sdk integrations: timestamps as AWS writes them ---------------------------
+
+
+def sdk_timestamp(moment) -> str:
+    """A timestamp as Step Functions' aws-sdk integrations write it: ISO 8601 in UTC, "Z", fraction only if any."""
+    from datetime import timezone
+
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    micro = moment.microsecond
+    if micro:
+        text += f".{micro // 1000:03d}" if micro % 1000 == 0 else f".{micro:06d}"
+    return text + "Z"
+
+
+def _json_ready(value):
+    """`value` with every date / datetime made text (the rest as it is)."""
+    from datetime import date, datetime
+
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_ready(item) for item in value]
+    if isinstance(value, datetime):
+        return sdk_timestamp(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def sdk_result_seam():
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+        StateTaskServiceAwsSdk,
+    )
+
+    return StateTaskServiceAwsSdk, "_eval_service_task"
+
+
+def install_sdk_timestamps() -> None:
+    """aws-sdk task results hold text, not Python datetimes.
+
+    moto's engine left boto3's datetime objects in the state's output, so an
+    execution whose output held one (IAM CreatePolicy's CreateDate, S3's
+    LastModified...) answered DescribeExecution with a 500 (json.dumps fails).
+    AWS writes them as ISO 8601 text ("2026-12-01T09:50:00.123Z").
+    """
+    cls, name = sdk_result_seam()
+    original = getattr(cls, name)
+    if getattr(original, "_localcloud", False):
+        return
+
+    def _eval_service_task(self, env, *args, **kwargs):
+        original(self, env, *args, **kwargs)
+        if env.stack:
+            env.stack[-1] = _json_ready(env.stack[-1])
+
+    _eval_service_task._localcloud = True
+    setattr(cls, name, _eval_service_task)

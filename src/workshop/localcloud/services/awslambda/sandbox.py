@@ -4,10 +4,10 @@ A function's code is whatever the learner deployed, perhaps a public SAM
 application they did not read. On AWS it runs in a micro-VM that sees its
 code package, /tmp and its own environment. Here it runs as the learner, so:
 
-* always: the worker's environment is built from scratch (`lambda_runtime`:
+* always: the worker's environment is built from scratch (`workers.py`:
   the function's variables, the ones Lambda defines, the endpoint and the
   worker's own key) with a temporary HOME, and the server process is made
-  non-dumpable (`server._not_dumpable`) so other processes of this user
+  non-dumpable (`server/process.py`) so other processes of this user
   cannot read its /proc/<pid>/environ;
 * with bubblewrap (`bwrap`, Debian's `bubblewrap` package) and Linux user
   namespaces: the worker runs in new user / pid / ipc / uts namespaces, sees

@@ -11,7 +11,7 @@ a fresh `eventID`, `readOnly`, `eventType: AwsApiCall`, `managementEvent`,
 `recipientAccountId`, `eventCategory`. Refused calls emit nothing.
 
 Who called: credentials a local Lambda worker uses map back to the
-function's execution role (`lambda_runtime.identity_for_access_key`) and are
+function's execution role (`server/identities.py`) and are
 recorded as `AssumedRole` with `sessionContext.sessionIssuer`, as AWS records a
 Lambda function's calls; an IAM user's access key as `IAMUser`; anything else
 (e.g. the dummy `testing` keys) as the account's `Root`.
@@ -29,6 +29,8 @@ from urllib.parse import parse_qs
 # The response echoes what the request sent: parse it without DTDs or entities.
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
+
+from ..server.identities import identity_for_access_key
 
 log = logging.getLogger("workshop.localcloud.cloudtrail")
 
@@ -142,8 +144,6 @@ def _principal_id(prefix: str, text: str) -> str:
 
 
 def user_identity(access_key: str, account_id: str, now: datetime | None = None) -> dict:
-    from .lambda_runtime import identity_for_access_key
-
     worker = identity_for_access_key(access_key)
     if worker:
         role_arn = worker["role_arn"]
@@ -235,7 +235,7 @@ def put_event(event: dict) -> None:
 
     backend = events_backends[event["account"]][EVENT_REGION]
     # moto keeps `time` as epoch seconds (its input templates need a number);
-    # eventbridge_targets delivers it as the ISO text AWS sends.
+    # services/events/targets.py delivers it as the ISO text AWS sends.
     moment = datetime.strptime(event["time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
     backend.put_events([{"Source": event["source"], "DetailType": event["detail-type"],
                          "Detail": json.dumps(event["detail"]), "Time": moment.timestamp(),
@@ -243,7 +243,7 @@ def put_event(event: dict) -> None:
 
 
 # The one point where an event leaves for EventBridge: None puts it on the bus at
-# once; the AWS-like mode (aws_like.py) sets its trail check and CloudTrail's delay.
+# once; the AWS-like mode (localcloud/aws_like.py) sets its trail check and CloudTrail's delay.
 deliver = None
 
 

@@ -9,7 +9,7 @@ for a plain IAM call, and every request queued behind it. The installed
 package does not change while the server runs, so the list is made once.
 
 Patch point: `moto.backends.list_of_moto_modules` (the dispatcher looks it up
-on the module at each call). Registered in moto_fixes.py as
+on the module at each call). Registered in seams.py as
 `server-dispatch-module-listing`; upstream issue text: docs/upstream.md.
 
 Two more per-request costs, found by profiling a burst of incidents (the

@@ -26,10 +26,6 @@ OPERATIONS = ("TestState", "ValidateStateMachineDefinition")
 _LAMBDA_ARN = "arn:aws:lambda:"
 
 
-def handles(target: str | None) -> bool:
-    return bool(target) and target.startswith(TARGET_PREFIX) and target[len(TARGET_PREFIX):] in OPERATIONS
-
-
 def _error(code: str, message: str, status: int = 400):
     return status, {"__type": code, "message": message}
 

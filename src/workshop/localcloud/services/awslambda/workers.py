@@ -6,7 +6,7 @@ That method is the single patch point (`install()`); `LambdaRuntime.invoke`
 takes its place:
 
 * the package is unzipped once per code version; a worker process
-  (`lambda_worker.py`, or `lambda_worker.js` for Node.js; the same JSON-lines
+  (`worker.py`, or `worker.js` for Node.js; the same JSON-lines
   protocol) imports the handler once (the cold start) and then
   serves invocation after invocation (warm). Concurrent invocations of one
   function get more workers, as Lambda scales out sandboxes;
@@ -14,7 +14,7 @@ takes its place:
   function's Environment variables, the ones Lambda defines (AWS_REGION,
   AWS_LAMBDA_FUNCTION_NAME, ...), a temporary HOME, `AWS_ENDPOINT_URL`
   pointing back at the local cloud and credentials that identify the
-  function's execution role (`identity_for_access_key` maps them back;
+  function's execution role (`server/identities.py` maps them back;
   CloudTrail records such calls as the assumed role, as AWS does). Nothing
   of the server's environment (the learner's shell) reaches it, and where
   bubblewrap works the worker runs in a sandbox (`sandbox.py`);
@@ -41,12 +41,10 @@ this machine cannot run is refused at CreateFunction (`runtimes.install`).
 from __future__ import annotations
 
 import hashlib
-import hmac
 import io
 import json
 import logging
 import os
-import secrets
 import select
 import shutil
 import subprocess  # nosec B404: Lambda workers run as argument lists, never through a shell
@@ -58,39 +56,13 @@ import uuid
 import zipfile
 from dataclasses import dataclass
 
+from ...server.identities import access_key_for
 from . import runtimes, sandbox
 
 log = logging.getLogger("workshop.localcloud.lambda")
 
-ACCESS_KEY_PREFIX = "ASIALOCAL"
-
-
 class LambdaTimeout(Exception):
     pass
-
-
-# --- identities: credentials handed to a function map back to its role --------
-
-_identities: dict[str, dict] = {}
-_identities_lock = threading.Lock()
-# Made at start: without it anyone who knows a function's ARN could compute its key.
-_KEY_SECRET = secrets.token_bytes(32)
-
-
-def access_key_for(function_arn: str, role_arn: str, function_name: str) -> str:
-    """A stable access key id for a function; remembered so CloudTrail can name the role."""
-    digest = hmac.new(_KEY_SECRET, f"{function_arn}|{role_arn}".encode(), hashlib.sha256).hexdigest().upper()
-    key = ACCESS_KEY_PREFIX + digest[: 20 - len(ACCESS_KEY_PREFIX)]
-    with _identities_lock:
-        _identities[key] = {"role_arn": role_arn, "session_name": function_name,
-                            "function_arn": function_arn}
-    return key
-
-
-def identity_for_access_key(access_key: str) -> dict | None:
-    """{"role_arn", "session_name", "function_arn"} for a key a Lambda worker uses, else None."""
-    with _identities_lock:
-        return _identities.get(access_key)
 
 
 # --- one worker -----------------------------------------------------------------
@@ -489,7 +461,7 @@ def install(endpoint: str, spawn_per_invoke: bool = False) -> LambdaRuntime:
     def _invoke_lambda(self, event=None):
         return _runtime.invoke(self, event)
 
-    _invoke_lambda.__doc__ = "workshop.localcloud.lambda_runtime: run the handler in a warm local worker."
+    _invoke_lambda.__doc__ = "workshop.localcloud.services.awslambda.workers: run the handler in a warm local worker."
     setattr(cls, name, _invoke_lambda)
     install_payload_check()
     runtimes.install()
@@ -536,3 +508,59 @@ def install_payload_check() -> None:
     invoke._localcloud = True
     invoke.__wrapped__ = original
     LambdaFunction.invoke = invoke
+
+
+# --- Invoke's answer, as Lambda's ------------------------------------------------------------
+
+
+def install_function_error_unhandled() -> None:
+    """A function's exception: `X-Amz-Function-Error: Unhandled`, as Lambda answers (`lambda-function-error-unhandled`).
+
+    moto answered `Handled`. Patch point: `LambdaFunction.invoke`, wrapped.
+    """
+    from moto.awslambda.models import LambdaFunction
+
+    original = LambdaFunction.invoke
+
+    def invoke(self, body, request_headers, response_headers):
+        payload = original(self, body, request_headers, response_headers)
+        if response_headers.get("x-amz-function-error") == "Handled":
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return payload
+
+    invoke.__wrapped__ = original
+    LambdaFunction.invoke = invoke
+
+
+def executed_version_seam():
+    from moto.awslambda.responses import LambdaResponse
+
+    return LambdaResponse, "invoke"
+
+
+def install_executed_version() -> None:
+    """Invoke answers `X-Amz-Executed-Version` (`lambda-executed-version`): boto3's `ExecutedVersion`,
+    and the Step Functions `lambda:invoke` task's. moto sent no such header."""
+    from urllib.parse import unquote
+
+    cls, name = executed_version_seam()
+    original = getattr(cls, name)
+    if getattr(original, "_localcloud", False):
+        return
+
+    def invoke(self):
+        status, headers, body = original(self)
+        if status == 200:  # RequestResponse: AWS names the version that ran ($LATEST, or the alias's)
+            function_name = unquote(self.path.rsplit("/", 2)[-2])
+            try:
+                qualifier = self._get_param("qualifier") or (self.querystring.get("Qualifier") or [None])[0]
+                version = self.backend.get_function(function_name, qualifier).version
+            except Exception:  # answered already; the header is only missing
+                version = None
+            if version is not None:
+                headers["X-Amz-Executed-Version"] = str(version)
+        return status, headers, body
+
+    invoke._localcloud = True
+    invoke.__wrapped__ = original
+    setattr(cls, name, invoke)

@@ -1,4 +1,9 @@
-"""Which extension is installed when: cheap ones at start, heavy ones on first use.
+"""What the server installs in moto, and when: cheap extensions at start, heavy ones on first use.
+
+The services (`services/`) do not know each other; this module wires them:
+it installs each service's extension, hands the events service the way to
+start a state machine, and applies the registered fixes and speed patches of
+each group (`seams.py`).
 
 moto's Step Functions engine (the ASL parser) and its CloudFormation (which
 imports every service, API Gateway's OpenAPI validator included) take about
@@ -10,7 +15,6 @@ installing them just before the first request that needs them:
     apigateway        -> apigateway
     (execute-api route, EventBridge -> Step Functions target: the same, from code)
 
-Each group also applies its fixes of upstream moto bugs (moto_fixes.py).
 `ensure()` is idempotent and thread-safe; a request that needs a group waits
 until it is installed, so no request ever sees unpatched moto.
 """
@@ -20,10 +24,12 @@ from __future__ import annotations
 import os
 import threading
 
+from .address import DEFAULT_PORT, endpoint_for
+
 _lock = threading.RLock()
 _installed: set[str] = set()
-_endpoint = "http://127.0.0.1:4566"
-_port = 4566
+_endpoint = endpoint_for(DEFAULT_PORT)
+_port = DEFAULT_PORT
 _credentials = None  # the server's per-start key (credentials.Credentials)
 
 # credential-scope service -> extension groups its requests need
@@ -34,21 +40,29 @@ NEEDS = {
 }
 
 
-def install_eager(port: int, endpoint: str, credentials=None) -> None:
-    """What every request may need, cheap to import: Lambda, EventBridge (targets, schedules), SNS mail, config."""
+def install_eager(port: int, endpoint: str, credentials=None):
+    """What every request may need, cheap to import: Lambda, EventBridge (targets, schedules), SNS mail, config.
+
+    Returns the Lambda runtime (its warm workers), which the server reports and stops.
+    """
     global _endpoint, _port, _credentials
     from moto.core.config import default_user_config
 
-    from . import eventbridge_targets, lambda_runtime, mailbox, moto_fixes, schedules
+    from .. import seams
+    from ..services import mailbox
+    from ..services.awslambda import workers
+    from ..services.events import schedules, targets
 
     _endpoint, _port, _credentials = endpoint, port, credentials
     os.environ["MOTO_PORT"] = str(port)  # moto's ASL engine calls services at localhost:$MOTO_PORT
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
-    lambda_runtime.install(endpoint)
-    eventbridge_targets.install()
+    runtime = workers.install(endpoint)
+    # a state machine target's execution needs the engine: installed with its first event
+    targets.install(engine_ready=lambda: ensure("stepfunctions"))
     schedules.install()
     mailbox.install()
-    moto_fixes.install("eager")
+    seams.install("eager")
+    return runtime
 
 
 def ensure(*groups: str) -> None:
@@ -59,22 +73,22 @@ def ensure(*groups: str) -> None:
             if group in _installed:
                 continue
             if group == "stepfunctions":
-                from . import stepfunctions
+                from ..services.stepfunctions import engine
 
-                stepfunctions.install(_port, _credentials)
+                engine.install(_port, _credentials)
             elif group == "apigateway":
-                from . import apigateway
+                from ..services import apigateway
 
                 apigateway.install()
             elif group == "cloudformation":
-                from . import cloudformation
+                from ..services.cloudformation import stacks
 
-                cloudformation.install(_endpoint)
+                stacks.install(_endpoint)
             else:
                 raise ValueError(f"unknown extension group {group!r}")
-            from . import moto_fixes
+            from .. import seams
 
-            moto_fixes.install(group)
+            seams.install(group)
             _installed.add(group)
 
 
@@ -84,6 +98,7 @@ def ensure_for_scope(service: str) -> None:
         ensure(*needs)
 
 
-def install_all(port: int, endpoint: str, credentials=None) -> None:
-    install_eager(port, endpoint, credentials)
+def install_all(port: int, endpoint: str, credentials=None):
+    runtime = install_eager(port, endpoint, credentials)
     ensure("stepfunctions", "apigateway", "cloudformation")
+    return runtime

@@ -18,7 +18,7 @@ import logging
 import os
 import sys
 
-from . import DEFAULT_PORT
+from .address import DEFAULT_PORT
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     endpoint = f"http://127.0.0.1:{args.port}"
     if args.command == "up":
-        from .server import PortInUse, serve
+        from .process import PortInUse, serve
 
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                             format="%(asctime)s %(name)s %(message)s")
@@ -77,7 +77,7 @@ def main(argv=None) -> int:
             _quiet_sam_bucket_policy()
         like_aws = None
         if args.like_aws:
-            from .aws_like import DEFAULT_SETTINGS, Settings, parse_delay
+            from ..aws_like import DEFAULT_SETTINGS, Settings, parse_delay
 
             try:
                 like_aws = Settings(
@@ -99,7 +99,7 @@ def main(argv=None) -> int:
         sys.stderr.flush()
         os._exit(code)
     if args.command == "status":
-        from .server import health
+        from .process import health
 
         doc = health(endpoint)
         if doc is None:
@@ -122,7 +122,7 @@ def main(argv=None) -> int:
         return 0
     if args.command == "mailbox":
         from .credentials import CredentialsNotFound
-        from .mailbox import read_mailbox
+        from ..services.mailbox import read_mailbox
 
         try:
             print(json.dumps(read_mailbox(endpoint), indent=2))

@@ -1,6 +1,6 @@
 // One warm Lambda sandbox for Node.js: loads a handler once, then runs it per request.
 //
-// The Node.js twin of lambda_worker.py, started by lambda_runtime.Worker for
+// The Node.js twin of worker.py, started by workers.Worker for
 // nodejs18.x ... nodejs24.x functions, speaking the same JSON lines:
 //
 //   -> {"ready": true, "init_ms": 12.3, "logs": "..."} | {"ready": false, "error": {...}, "logs": "..."}

@@ -5,7 +5,7 @@ thread does, started when the first scheduled rule is put (PutRule, or
 CloudFormation / SAM's `Type: Schedule` events), so a local cloud without
 schedules runs no extra thread. Each tick it looks at every ENABLED rule with
 a schedule on the default buses and, when one is due, hands its targets (the
-kit's `eventbridge_targets` delivery: state machines, Lambda functions, and
+kit's `targets` delivery: state machines, Lambda functions, and
 moto's own SQS / logs / buses) the event AWS sends:
 
     {"version": "0", "id": ..., "detail-type": "Scheduled Event", "source": "aws.events",

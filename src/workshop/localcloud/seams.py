@@ -1,0 +1,289 @@
+"""Every place the local cloud patches moto, in one registry: what, where, when, shown by which test.
+
+A `Seam` is one named change to moto (or a library moto uses):
+
+* kind `fix`     - an upstream moto bug mended until moto mends it;
+* kind `speed`   - a per-request or per-state cost of moto's cut, behaviour unchanged;
+* kind `service` - the kit's own extension where moto leaves a gap by design
+                   (Lambda code without Docker, EventBridge delivering to Step
+                   Functions, SNS e-mail, the SAM transform, ...).
+
+Each names its targets (the moto module, class and attribute it replaces,
+adds or reads), the group that installs it (`eager` at start; `stepfunctions`,
+`apigateway`, `cloudformation` on their first request; `aws-like` with that
+mode; see server/wiring.py), the test that shows it working, and, for fixes
+and speed patches, the section of `docs/upstream.md` that holds the issue
+text to file upstream. When moto ships a fix, delete the seam, its code, its
+test and its section.
+
+Fixes and speed patches are applied here, group by group (`install`); the
+service seams by their service's own `install()` (they need the server's
+endpoint, port or key), which the wiring calls for the group. The code of
+each lives with the service or the server part it concerns; this module only
+lists it.
+
+tests/unit/localcloud/test_moto_fixes.py checks every target against the
+pinned moto (a moto upgrade that moves one fails loudly), every test and
+upstream note named here, and that installing each group changes exactly
+its targets and nothing unregistered; the unit tests' fixture that puts moto
+back after each test restores `restorable_targets()`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from dataclasses import dataclass
+from typing import Callable
+
+from .server import protocols, speedups
+from .services.awslambda import workers
+from .services.cloudformation import stacks
+from .services.events import targets
+from .services.stepfunctions import distributed_map, engine, history, integrations, task_tokens
+
+FIX, SPEED, SERVICE = "fix", "speed", "service"
+EAGER, STEPFUNCTIONS, APIGATEWAY, CLOUDFORMATION, AWS_LIKE = (
+    "eager", "stepfunctions", "apigateway", "cloudformation", "aws-like")
+REPLACED, ADDED, READ = "replaced", "added", "read"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A moto attribute a seam replaces, adds (moto lacks it) or reads (moto finds the kit's code through it)."""
+
+    module: str
+    owner: str | None  # a class in `module`, or None for a module attribute
+    attribute: str
+    change: str = REPLACED
+
+    def owner_object(self):
+        module = importlib.import_module(self.module)
+        return getattr(module, self.owner) if self.owner else module
+
+    def check(self, seam: str) -> None:
+        """Raise RuntimeError when the pinned moto no longer has this seam."""
+        try:
+            owner = self.owner_object()
+        except (ImportError, AttributeError):
+            owner = None
+        if owner is None or (self.change != ADDED and not hasattr(owner, self.attribute)):
+            raise RuntimeError(f"moto moved {self.module}.{self.owner or ''}.{self.attribute}: the local "
+                               f"cloud's seam {seam} needs a new place (see docs/upstream.md)")
+
+    def spelled(self) -> tuple[str, str | None, str]:
+        return self.module, self.owner, self.attribute
+
+
+@dataclass(frozen=True)
+class Seam:
+    name: str
+    kind: str
+    group: str
+    targets: tuple[Target, ...]
+    test: str  # the name of the test function that shows it
+    apply: Callable[[], list | None] | None = None  # fixes and speed patches; returns what it added to moto
+    upstream: str | None = None  # docs/upstream.md section, when another seam's section tells it
+
+    @property
+    def upstream_section(self) -> str | None:
+        return self.upstream or (self.name if self.kind in (FIX, SPEED) else None)
+
+
+def _t(module: str, owner: str | None, *attributes: str, change: str = REPLACED) -> tuple[Target, ...]:
+    return tuple(Target(module, owner, attribute, change) for attribute in attributes)
+
+
+_SFN = "moto.stepfunctions.parser."
+_STATE = _SFN + "asl.component.state."
+_MAP = _STATE + "exec.state_map."
+_TASK = _STATE + "exec.state_task.service."
+
+# In installation order within each group (the order matters where two seams wrap one attribute).
+SEAMS: tuple[Seam, ...] = (
+    # --- eager: at start --------------------------------------------------------------------------
+    Seam("lambda-warm-workers", SERVICE, EAGER, _t("moto.awslambda.models", "LambdaFunction", "_invoke_lambda"),
+         "test_a_function_runs_warm_after_one_cold_start"),
+    Seam("lambda-payload-check", SERVICE, EAGER, _t("moto.awslambda.models", "LambdaFunction", "invoke"),
+         "test_a_lambda_invoke_with_a_broken_payload_is_refused_as_lambda_does"),
+    Seam("lambda-runtimes-check", SERVICE, EAGER,
+         _t("moto.awslambda.models", "LambdaBackend", "create_function")
+         + _t("moto.awslambda.models", "LambdaFunction", "update_configuration"),
+         "test_a_runtime_the_local_cloud_cannot_run_is_refused_at_create_function"),
+    Seam("events-states-and-lambda-targets", SERVICE, EAGER, _t("moto.events.models", "Rule", "send_to_targets"),
+         "test_a_matching_event_starts_the_state_machine_with_the_event_as_input"),
+    Seam("events-schedules", SERVICE, EAGER, _t("moto.events.models", "EventsBackend", "put_rule"),
+         "test_a_rate_rule_fires_one_period_after_it_is_put_then_every_period"),
+    Seam("sns-email-mailbox", SERVICE, EAGER, _t("moto.sns.models", "Subscription", "publish"),
+         "test_email_subscriptions_receive_published_messages"),
+    Seam("lambda-function-error-unhandled", FIX, EAGER, _t("moto.awslambda.models", "LambdaFunction", "invoke"),
+         "test_a_functions_exception_is_unhandled_as_lambda_says", workers.install_function_error_unhandled),
+    Seam("sns-topic-getatt-topicarn", FIX, EAGER,
+         _t("moto.sns.models", "Topic", "has_cfn_attr", "get_cfn_attribute"),
+         "test_getatt_topic_arn_and_topic_name", stacks.install_topic_arn_attribute),
+    Seam("server-presigned-routing", FIX, EAGER,
+         _t("moto.moto_server.werkzeug_app", "DomainDispatcherApplication", "infer_service_region_host"),
+         "test_a_presigned_request_is_routed_by_the_scope_in_its_query", protocols.install_presigned_routing),
+    Seam("events-target-event-account", FIX, EAGER,
+         _t("moto.events.utils", "EventTemplateParser", "DEFAULT_EVENT_INPUT_TEMPLATE"),
+         "test_an_event_delivered_whole_to_sqs_keeps_its_account", targets.install_event_account),
+    Seam("events-target-input", FIX, EAGER, _t("moto.events.models", "Rule", "send_to_targets"),
+         "test_a_targets_input_and_input_path_are_delivered_instead_of_the_event", targets.install_target_input),
+    Seam("server-dispatch-module-listing", SPEED, EAGER, _t("moto.backends", None, "list_of_moto_modules"),
+         "test_the_list_is_made_once_and_says_the_same", speedups.install),
+    Seam("server-dispatch-method-names", SPEED, EAGER, _t("moto.core.responses", None, "method_names_from_class"),
+         "test_function_names_answer_as_moto_lists_them", speedups.install_method_names),
+    Seam("server-xml-name-check", SPEED, EAGER, _t("xmltodict", None, "_validate_name"),
+         "test_a_remembered_name_is_still_refused_when_invalid", speedups.install_xml_name_check),
+    Seam("server-serializer-key-lookup", SPEED, EAGER,
+         _t("moto.core.serialize", "AttributePicker", "get_possible_keys"),
+         "test_answers_are_the_same_with_the_candidate_names_kept", speedups.install_serializer_key_cache),
+    Seam("ddb-update-expression-reparse", SPEED, EAGER,
+         _t("moto.dynamodb.parsing.expressions", "UpdateExpressionParser", "make"),
+         "test_an_expression_is_parsed_once_and_runs_the_same", speedups.install_update_expression_cache),
+    Seam("lambda-executed-version", FIX, EAGER, _t("moto.awslambda.responses", "LambdaResponse", "invoke"),
+         "test_lambda_invoke_names_the_version_that_ran", workers.install_executed_version),
+    # --- stepfunctions: with the first Step Functions (or CloudFormation) request ---------------------
+    Seam("sfn-engine-clients", SERVICE, STEPFUNCTIONS, _t(_SFN + "asl.utils.boto_client", None, "boto_client_for"),
+         "test_the_engines_iam_call_passes_the_guard_and_is_in_cloudtrail"),
+    Seam("sfn-execution-names", SERVICE, STEPFUNCTIONS,
+         _t(_SFN + "models", "StepFunctionsParserBackend", "start_execution"),
+         "test_executions_started_without_a_name_get_distinct_uuid_names"),
+    Seam("sfn-definition-reparse", SPEED, STEPFUNCTIONS,
+         _t(_SFN + "backend.execution_worker", "ExecutionWorker", "_get_evaluation_entrypoint")
+         + _t(_SFN + "asl.utils.json_path", None, "parse"),
+         "test_executions_of_one_definition_share_one_program_with_its_heap_keys_made",
+         engine.install_engine_caches, upstream="server-dispatch-module-listing"),
+    Seam("sfn-parser-error-codes", FIX, STEPFUNCTIONS,
+         _t(_SFN + "api", "InvalidDefinition", "TYPE", "STATUS", change=ADDED),
+         "test_an_invalid_state_machine_definition_answers_invalid_definition", engine.install_parser_error_codes),
+    Seam("sfn-state-input-copy", SPEED, STEPFUNCTIONS,
+         _t(_SFN + "asl.eval.states", None, "copy")
+         + _t(_SFN + "asl.component.common.string.string_expression", None, "copy"),
+         "test_the_engine_modules_copy_json_after_install", speedups.install_json_copy),
+    Seam("sfn-jsonpath-reparse", SPEED, STEPFUNCTIONS,
+         _t(_SFN + "asl.component.common.path.result_path", None, "parse")
+         + _t(_SFN + "asl.utils.json_path", None, "parse"),
+         "test_a_path_is_parsed_once_and_finds_what_a_fresh_parse_finds", speedups.install_jsonpath_cache),
+    Seam("sfn-history-paging", FIX, STEPFUNCTIONS,
+         _t("moto.stepfunctions.responses", "StepFunctionResponse", "get_execution_history"),
+         "test_history_pages_with_max_results_and_next_token", history.install_history_pages),
+    Seam("sfn-task-token-answered-once", FIX, STEPFUNCTIONS,
+         _t(_SFN + "models", "StepFunctionsParserBackend", "send_task_success", "send_task_failure",
+            "send_task_heartbeat"),
+         "test_a_second_answer_right_after_the_first_is_refused", task_tokens.install_task_token_errors),
+    Seam("sfn-sdk-timestamps", FIX, STEPFUNCTIONS,
+         _t(_TASK + "state_task_service_aws_sdk", "StateTaskServiceAwsSdk", "_eval_service_task"),
+         "test_an_sdk_result_with_timestamps_is_described_with_aws_text", integrations.install_sdk_timestamps),
+    Seam("sfn-sdk-metadata", FIX, STEPFUNCTIONS,
+         _t(_TASK + "state_task_service_lambda", "StateTaskServiceLambda", "_eval_service_task")
+         + _t(_TASK + "state_task_service_sns", "StateTaskServiceSns", "_eval_service_task")
+         + _t(_TASK + "state_task_service_sqs", "StateTaskServiceSqs", "_eval_service_task")
+         + _t(_TASK + "state_task_service_dynamodb", "StateTaskServiceDynamoDB", "_eval_service_task"),
+         "test_a_lambda_invoke_task_returns_what_aws_returns", integrations.install_sdk_metadata),
+    Seam("sfn-apigateway-invoke", FIX, STEPFUNCTIONS,
+         _t(_TASK + "state_task_service_api_gateway", "StateTaskServiceApiGateway", "_eval_service_task",
+            "_from_error", "_SUPPORTED_API_PARAM_BINDINGS"),
+         "test_apigateway_invoke_calls_the_local_stage", integrations.install_api_gateway),
+    Seam("sfn-map-item-batcher", FIX, STEPFUNCTIONS,
+         _t(_SFN + "asl.parse.asl_parser", "AmazonStateLanguageParser", "parse")
+         + _t(_MAP + "iteration.distributed_iteration_component", "DistributedIterationComponent", "_map_run")
+         + _t(_MAP + "iteration.itemprocessor.distributed_item_processor_worker", "DistributedItemProcessorWorker",
+              "_eval_job"),
+         "test_item_batcher_batches_selected_items_with_the_batch_input", distributed_map.install_item_batcher),
+    Seam("sfn-map-tolerated-failures", FIX, STEPFUNCTIONS,
+         _t(_MAP + "iteration.distributed_iteration_component", "DistributedIterationComponent", "_map_run")
+         + _t(_MAP + "iteration.itemprocessor.distributed_item_processor_worker", "DistributedItemProcessorWorker",
+              "_eval_job"),
+         "test_failed_children_beyond_the_tolerance_fail_the_map", distributed_map.install_map_runs),
+    Seam("sfn-map-s3-listing", FIX, STEPFUNCTIONS,
+         _t(_MAP + "item_reader.eval.resource_eval_s3", "ResourceEvalS3", "_handle_list_objects_v2"),
+         "test_a_distributed_map_over_an_s3_listing_gets_every_object_as_aws_lists_it",
+         distributed_map.install_listing_reader),
+    Seam("sfn-map-result-writer", FIX, STEPFUNCTIONS,
+         _t(_MAP + "result_writer.resource_eval.resource_eval_s3", "ResourceEvalS3", "_handle_put_object"),
+         "test_the_result_writer_writes_each_childs_result", distributed_map.install_result_writer),
+    # --- apigateway: with the first API Gateway request or stage call -----------------------------------
+    Seam("apigateway-openapi-body", SERVICE, APIGATEWAY,
+         _t("moto.apigateway.models", "RestAPI", "create_from_cloudformation_json"),
+         "test_a_sam_body_is_imported_with_name_methods_and_integrations"),
+    # --- cloudformation: with the first CloudFormation request -------------------------------------------
+    Seam("cfn-template-processing", SERVICE, CLOUDFORMATION,
+         _t("moto.cloudformation.models", "Stack", "parse_template")
+         + _t("moto.cloudformation.models", "ChangeSet", "_parse_template"),
+         "test_sam_init_hello_world_answers_on_its_api_url"),
+    Seam("cfn-template-url", SERVICE, CLOUDFORMATION,
+         _t("moto.cloudformation.responses", None, "get_stack_from_s3_url"),
+         "test_sam_init_hello_world_answers_on_its_api_url"),
+    Seam("cfn-rules", SERVICE, CLOUDFORMATION,
+         _t("moto.cloudformation.models", "CloudFormationBackend", "create_stack", "create_change_set"),
+         "test_a_stack_outside_us_east_1_is_refused_with_the_assert_description"),
+    Seam("cfn-failed-resource", SERVICE, CLOUDFORMATION,
+         _t("moto.cloudformation.parsing", None, "parse_and_create_resource", "parse_and_update_resource")
+         + _t("moto.cloudformation.models", "CloudFormationBackend", "execute_change_set"),
+         "test_a_failing_resource_fails_the_stack_with_its_reason"),
+    Seam("cfn-resource-types", SERVICE, CLOUDFORMATION,
+         _t("moto.cloudformation.parsing", None, "get_model_map", change=READ),
+         "test_the_incidents_table_secret_and_policies_are_created_as_aws_shows_them"),
+    Seam("cfn-dynamodb-table-properties", SERVICE, CLOUDFORMATION,
+         _t("moto.dynamodb.models.table", "Table", "create_from_cloudformation_json"),
+         "test_the_incidents_table_secret_and_policies_are_created_as_aws_shows_them"),
+    Seam("cfn-state-machines", SERVICE, CLOUDFORMATION,
+         _t("moto.stepfunctions.models", "StateMachine", "create_from_cloudformation_json",
+            "update_from_cloudformation_json", "delete_from_cloudformation_json"),
+         "test_policy_orchestrator_reverts_a_bad_policy_and_obeys_the_emailed_decision"),
+    Seam("sfn-statemachine-getatt-arn", FIX, CLOUDFORMATION,
+         _t("moto.stepfunctions.models", "StateMachine", "has_cfn_attr", "get_cfn_attribute"),
+         "test_getatt_state_machine_arn", stacks.install_state_machine_arn_attribute),
+    Seam("events-eventbus-ref", FIX, CLOUDFORMATION,
+         _t("moto.events.models", "EventBus", "physical_resource_id", change=ADDED),
+         "test_ref_to_an_event_bus_is_its_name", stacks.install_event_bus_ref),
+    Seam("cfn-changeset-dependson", FIX, CLOUDFORMATION, _t("moto.cloudformation.parsing", "ResourceMap", "update"),
+         "test_depends_on_orders_a_change_set_as_it_orders_create_stack", stacks.install_change_set_depends_on),
+    # --- aws-like: the AWS-like mode (aws_like.py) -----------------------------------------------------------
+    Seam("aws-like-email-confirmation", SERVICE, AWS_LIKE,
+         _t("moto.sns.models", "SNSBackend", "subscribe") + _t("moto.sns.models", "Subscription", "publish")
+         + _t("moto.sns.responses", "SNSResponse", "subscribe", "list_subscriptions", "list_subscriptions_by_topic",
+              "confirm_subscription"),
+         "test_an_email_subscription_waits_for_its_confirmation_link"),
+)
+
+GROUPS = (EAGER, STEPFUNCTIONS, APIGATEWAY, CLOUDFORMATION, AWS_LIKE)
+
+_lock = threading.Lock()
+_applied: set[str] = set()
+_added: list[tuple[object, str]] = []  # attributes a seam added to moto (forget() takes them away)
+
+
+def install(group: str) -> None:
+    """Apply the fixes and speed patches of one group, once per process."""
+    for seam in SEAMS:
+        if seam.group != group or seam.apply is None:
+            continue
+        with _lock:
+            if seam.name in _applied:
+                continue
+            for target in seam.targets:
+                target.check(seam.name)
+            _added.extend(seam.apply() or ())
+            _applied.add(seam.name)
+
+
+def forget() -> None:
+    """Tests: after moto's seams are restored, take away what seams added and let them apply again."""
+    with _lock:
+        _applied.clear()
+        while _added:
+            owner, name = _added.pop()
+            if name in owner.__dict__:
+                delattr(owner, name)
+
+
+def restorable_targets() -> list[tuple[str, str | None, str]]:
+    """(module, class or None, attribute) of every attribute a seam replaces or adds, each once."""
+    found: dict[tuple, None] = {}
+    for seam in SEAMS:
+        for target in seam.targets:
+            if target.change != READ:
+                found.setdefault(target.spelled())
+    return list(found)
