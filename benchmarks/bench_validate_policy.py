@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 from policy_worst_case import deny_not_action_document  # noqa: E402
+from workshop import iam  # noqa: E402
+from workshop.iam import globs  # noqa: E402
 
 OLD_COMMIT = "c85e91c"
 OLD_SIZES = (8, 10, 12)
@@ -63,25 +65,24 @@ def _best_ms(call, runs=3) -> float:
 
 
 def run() -> dict:
-    app = _load(ROOT / "src" / "functions" / "validate_policy" / "app.py", "validate_policy_app")
     figures = {}
-    figures["validate_data_load_ms"] = round(_best_ms(app.IamDatabase.load), 1)
+    figures["validate_data_load_ms"] = round(_best_ms(iam.IamDatabase.load), 1)
 
-    database = app.default_database()
+    database = iam.default_database()
     bad = (ROOT / "policies" / "badpolicy.json").read_text()
     restricted = ["s3:DeleteBucket", "s3:DeleteObject"]
-    app.evaluate_policy(bad, restricted)
+    iam.evaluate_policy(bad, restricted)
     started, rounds = time.perf_counter(), 200
     for _ in range(rounds):
-        app.evaluate_policy(bad, restricted)
+        iam.evaluate_policy(bad, restricted)
     figures["validate_typical_ms"] = round((time.perf_counter() - started) * 1000 / rounds, 3)
 
     def fresh(document, entries):
         # The judge's caches live per call; clear the process-wide glob caches too.
-        for cached in (app.globs_intersect, app.glob_includes, app._glob, app._action_regex):
+        for cached in (globs.globs_intersect, globs.glob_includes, globs._glob, globs._action_regex):
             cached.cache_clear()
         database.matching.cache_clear()
-        return app.evaluate_policy(document, entries, database=database)
+        return iam.evaluate_policy(document, entries, database=database)
 
     new = {}
     for size in NEW_SIZES:

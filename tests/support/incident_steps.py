@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from types import SimpleNamespace
+from urllib.parse import parse_qs, urlsplit
 
 from lambda_loader import ROOT, load_function
 
@@ -15,6 +16,7 @@ validate = load_function("validate_policy")
 revert = load_function("revert_policy")
 restore = load_function("restore_policy")
 ask_user = load_function("ask_user")
+receive_decision = load_function("receive_decision")
 
 TABLE = "incidents"
 SECRET = "s3cr3t" * 11  # 66 characters, as the template's GenerateSecretString makes 64
@@ -66,6 +68,16 @@ def revert_change(target: dict, event_id: str = "event-1", execution: str = EXEC
                            "verdict": verdict or {"action": "remedy", "message": "allows s3:DeleteBucket",
                                                   "matches": [{"action": "s3:DeleteBucket", "statement": 0}]},
                            "executionArn": execution}, None)
+
+
+def link_fields(link: str) -> dict:
+    """The query fields of a decision link (incident, expires, signature)."""
+    return {name: values[0] for name, values in parse_qs(urlsplit(link).query).items()}
+
+
+def signed_link(secret: bytes, incident_id: str, decision: str, expires: int) -> dict:
+    """The fields of the link AskUser e-mails for `decision`, signed by AskUser's own code."""
+    return link_fields(ask_user.decision_links(API_BASE_URL, secret, incident_id, expires)[decision])
 
 
 def item(stack, incident_id: str) -> dict:

@@ -41,7 +41,7 @@ import cfnlint
 import pytest
 from botocore import xform_name
 from cfn_template import load_template
-from lambda_loader import load_function
+from workshop.iam import globs_intersect, parse_policy_document, parse_statements
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "policies" / "learner-policy.json"
@@ -332,8 +332,6 @@ def test_no_action_wildcards_and_every_statement_allows():
 
 
 def test_every_resource_is_only_as_wide_as_iam_allows():
-    globs_intersect = load_function("validate_policy").globs_intersect
-
     for name, statement in _statements():
         resources = _as_list(statement["Resource"])
         for action in _as_list(statement["Action"]):
@@ -381,9 +379,8 @@ def test_the_policies_name_the_stack_the_notebooks_deploy():
 
 
 def test_valid_iam_grammar_and_within_the_managed_policy_quota():
-    validate = load_function("validate_policy")
     for name, document in _documents().items():
-        validate.parse_statements(validate.parse_policy_document(json.dumps(document)))
+        parse_statements(parse_policy_document(json.dumps(document)))
         size = len(json.dumps(document, separators=(",", ":")))
         assert size <= MANAGED_POLICY_QUOTA, f"{name}: {size} characters, IAM allows {MANAGED_POLICY_QUOTA}"
 

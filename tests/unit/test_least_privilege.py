@@ -4,10 +4,11 @@
   no resource-level permissions for (`NO_RESOURCE_LEVEL`), and no action is a
   wildcard.
 * Each function's IAM actions are exactly the AWS calls its code makes: the
-  code (`src/functions/<name>/app.py`) is read with `ast` for boto3 clients and
-  the client methods it calls or passes around (`iam.create_policy_version(...)`,
-  `_call(iam.get_policy_version, ...)`), which botocore's service models turn
-  into IAM actions (`iam:CreatePolicyVersion`). Granted but unused fails;
+  code (`src/functions/<name>/app.py` and every definition of `_shared` it
+  reaches, as packaged with it) is read with `ast` for boto3 clients and the
+  client methods it calls or passes around (`iam.create_policy_version(...)`,
+  `aws_call(iam.get_policy_version, ...)`), which botocore's service models
+  turn into IAM actions (`iam:CreatePolicyVersion`). Granted but unused fails;
   used but not granted fails.
 * The state machine's role is exactly what its definition calls: each Lambda
   it invokes and the topic it publishes to, no more, no less.
@@ -31,6 +32,7 @@ from botocore import xform_name
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
+SHARED = ROOT / "src" / "functions" / "_shared"
 
 # Actions with no resource-level permissions: IAM accepts only "*" for them
 # (the task token is the secret). Nothing else may use "*".
@@ -143,13 +145,14 @@ def boto3_services(tree: ast.AST) -> set[str]:
     return services
 
 
-def used_actions(source: str) -> set[str]:
-    """IAM actions of every client method the code calls, references or paginates."""
-    tree = ast.parse(source)
+def used_actions(code) -> set[str]:
+    """IAM actions of every client method the code (source text, or a list of syntax trees) calls,
+    references or paginates."""
+    trees = [ast.parse(code)] if isinstance(code, str) else code
     actions = set()
-    for service in boto3_services(tree):
+    for service in set().union(*map(boto3_services, trees)):
         prefix, methods = _operations(service)
-        for node in ast.walk(tree):
+        for node in (node for tree in trees for node in ast.walk(tree)):
             if isinstance(node, ast.Attribute) and node.attr in methods:
                 actions.add(f"{prefix}:{methods[node.attr]}")
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
@@ -162,6 +165,64 @@ def used_actions(source: str) -> set[str]:
 
 def code_of(resource) -> Path:
     return ROOT / resource["Properties"]["CodeUri"] / "app.py"
+
+
+def _shared_module(name: str) -> tuple[dict, dict]:
+    """({top-level name: its definition}, {imported name: (module, name)}) of _shared/<name>.py."""
+    tree = ast.parse((SHARED / f"{name}.py").read_text())
+    definitions, imported = {}, {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            definitions[node.name] = node
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target]):
+                if isinstance(target, ast.Name):
+                    definitions[target.id] = node
+        elif isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+            for alias in node.names:
+                imported[alias.asname or alias.name] = (node.module, alias.name)
+    return definitions, imported
+
+
+def _references(node, imported: dict, local: str | None) -> set[tuple[str, str]]:
+    """(module, name) of each `_shared` definition `node` names: directly, through an imported
+    name, or as an attribute of an imported module (`attr.DECISION`)."""
+    found = set()
+    for inner in ast.walk(node):
+        if isinstance(inner, ast.Name):
+            if inner.id in imported and imported[inner.id][1] is not None:
+                found.add(imported[inner.id])
+            elif local is not None:
+                found.add((local, inner.id))
+        elif isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name) and \
+                inner.value.id in imported and imported[inner.value.id][1] is None:
+            found.add((imported[inner.value.id][0], inner.attr))
+    return found
+
+
+def function_code(resource) -> list[ast.AST]:
+    """The syntax trees of the code a function runs: its app.py, and each definition of `_shared`
+    it reaches (what one function does not use of `_shared` is not its call)."""
+    app = ast.parse(code_of(resource).read_text())
+    imported = {}  # name in app.py -> (_shared module, name), or (module, None) for a module
+    for node in app.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "_shared":
+            for alias in node.names:
+                if node.module == "_shared":
+                    imported[alias.asname or alias.name] = (alias.name, None)
+                else:
+                    imported[alias.asname or alias.name] = (node.module.split(".", 1)[1], alias.name)
+    trees, seen = [app], set()
+    wanted = _references(app, imported, None)
+    while wanted:
+        module, name = wanted.pop()
+        definitions, module_imports = _shared_module(module)
+        if (module, name) in seen or name not in definitions:
+            continue
+        seen.add((module, name))
+        trees.append(definitions[name])
+        wanted |= _references(definitions[name], module_imports, module)
+    return trees
 
 
 # --- the analysis itself works ------------------------------------------------------------
@@ -234,7 +295,7 @@ def test_no_action_is_a_wildcard_and_no_grant_reaches_another_account(template):
 @pytest.mark.parametrize("function", ["ValidatePolicy", "RevertPolicy", "AskUser", "ReceiveDecision", "RestorePolicy"])
 def test_a_functions_permissions_are_exactly_the_calls_its_code_makes(template, function):
     resource = functions(template)[function]
-    used = used_actions(code_of(resource).read_text())
+    used = used_actions(function_code(resource))
     granted = granted_actions(resource)
     unused = sorted(granted - used)
     missing = sorted(used - granted)
@@ -251,7 +312,7 @@ def test_every_function_is_checked(template):
 def test_the_judge_and_the_mailer_write_no_iam(template):
     """ValidatePolicy reads IAM and the table; AskUser writes only the task token to the table."""
     for name in ("ValidatePolicy", "AskUser", "ReceiveDecision"):
-        used = used_actions(code_of(functions(template)[name]).read_text())
+        used = used_actions(function_code(functions(template)[name]))
         writes = {a for a in used if a.startswith("iam:") and not a.split(":")[1].startswith(("Get", "List"))}
         assert not writes, f"{name} writes IAM: {writes}"
 

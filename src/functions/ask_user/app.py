@@ -18,9 +18,6 @@ page: fetching them (as e-mail scanners do) decides nothing.
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import hmac
 import json
 import os
 import time
@@ -30,47 +27,27 @@ from urllib.parse import urlencode
 import boto3
 from botocore.exceptions import ClientError
 
-ACTIONS = ("allow", "deny")
+from _shared import incident_item as attr
+from _shared.decisions import DECISIONS
+from _shared.incident_item import item_key, json_value, text, timestamp
+from _shared.link_signature import decision_secret, signed_fields
+from _shared.sdk_clients import dynamodb_client, per_sandbox
+from _shared.transient import TransientError, aws_call, error_code
+
+# The handler, and the errors Step Functions sees by name (TransientError is retried).
+__all__ = ["handler", "TransientError", "InvalidEvent"]
 MAX_DOCUMENT_IN_MAIL = 3000
-_secret_cache: dict = {}
+MIN_SECRET_BYTES = 32
 
 
 class InvalidEvent(Exception):
     """The payload lacks the task token or the incident it is about."""
 
 
-class TransientError(Exception):
-    """DynamoDB, Secrets Manager or SNS was busy; the state machine retries this error by name."""
-
-
-_TRANSIENT_CODES = {"Throttling", "ThrottlingException", "ProvisionedThroughputExceededException",
-                    "InternalServerError", "InternalFailure", "ServiceUnavailable", "RequestLimitExceeded"}
-
-
-def _call(fn, **kwargs):
-    try:
-        return fn(**kwargs)
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in _TRANSIENT_CODES:
-            raise TransientError(f"{fn.__name__}: {code}") from exc
-        raise
-
-
-def signature(secret: bytes, incident_id: str, action: str, expires: int) -> str:
-    """HMAC-SHA256 over (incident, action, expiry): what makes a link a decision."""
-    message = f"{incident_id}\n{action}\n{int(expires)}".encode("utf-8")
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
-
-
 def decision_links(base_url: str, secret: bytes, incident_id: str, expires: int) -> dict:
     base = base_url.rstrip("/")
-    links = {}
-    for action in ACTIONS:
-        query = urlencode({"incident": incident_id, "expires": str(int(expires)),
-                           "signature": signature(secret, incident_id, action, expires)})
-        links[action] = f"{base}/{action}?{query}"
-    return links
+    return {decision: f"{base}/{decision}?{urlencode(signed_fields(secret, incident_id, decision, expires))}"
+            for decision in DECISIONS}
 
 
 def deadline(entered_time, timeout_seconds) -> datetime:
@@ -87,19 +64,8 @@ def deadline(entered_time, timeout_seconds) -> datetime:
     return start + timedelta(seconds=seconds)
 
 
-def _text(item: dict, name: str, default: str = "") -> str:
-    return item.get(name, {}).get("S", default)
-
-
-def _json(item: dict, name: str, default):
-    try:
-        return json.loads(_text(item, name)) if name in item else default
-    except ValueError:
-        return default
-
-
 def _what_was_done(item: dict, target: dict) -> list:
-    revert = _json(item, "revert", {})
+    revert = json_value(item, attr.REVERT, {})
     if target.get("kind") == "managed":
         harmless = revert.get("harmlessVersionId")
         return [f"Policy: {target.get('policyArn', '?')}",
@@ -126,7 +92,7 @@ def _short_name(target: dict, label: str) -> str:
 
 
 def _why(item: dict) -> str:
-    matches = _json(item, "matches", [])
+    matches = json_value(item, attr.MATCHES, [])
     if matches:
         listed = "\n".join(
             f"  - {m.get('action')} (statement {m.get('statement')}"
@@ -134,24 +100,24 @@ def _why(item: dict) -> str:
             + f", granted by {m.get('grantedBy')})"
             for m in matches if isinstance(m, dict))
         return f"It allows these restricted actions:\n{listed}"
-    verdict, why = _text(item, "verdict"), _text(item, "why")
+    verdict, why = text(item, attr.VERDICT), text(item, attr.WHY)
     if verdict and verdict not in ("remedy", "alert", "unknown"):
         return f"Its document could not be checked ({verdict}: {why}), so it was reverted to be safe."
     return f"It was reverted to be safe. {why}".strip()
 
 
 def compose_email(item: dict, links: dict, expires: datetime, execution_arn: str | None) -> tuple[str, str]:
-    target = _json(item, "target", {})
-    label = _text(item, "label", "a policy")
-    changed_by = _json(item, "changedBy", {})
+    target = json_value(item, attr.TARGET, {})
+    label = text(item, attr.LABEL, "a policy")
+    changed_by = json_value(item, attr.CHANGED_BY, {})
     who = changed_by.get("arn") or changed_by.get("type") or "unknown"
-    document = _text(item, "document")
+    document = text(item, attr.DOCUMENT)
     if len(document) > MAX_DOCUMENT_IN_MAIL:
         document = document[:MAX_DOCUMENT_IN_MAIL] + "\n[... the whole document is in the incidents table]"
     subject = f"Approval needed: {_short_name(target, label)} was reverted"
     lines = [
-        f"A change was detected and taken out of force: {label} ({_text(item, 'eventName', 'change')}).",
-        f"Changed by: {who} at {_text(item, 'eventTime', '?')}",
+        f"A change was detected and taken out of force: {label} ({text(item, attr.EVENT_NAME, 'change')}).",
+        f"Changed by: {who} at {text(item, attr.EVENT_TIME, '?')}",
         *_what_was_done(item, target),
         "",
         _why(item),
@@ -166,58 +132,41 @@ def compose_email(item: dict, links: dict, expires: datetime, execution_arn: str
         "Each link opens a page where you confirm with a button; opening a link decides nothing.",
         "The links are signed for this incident and this decision only, and work once.",
         f"If nobody decides by {expires.strftime('%Y-%m-%d %H:%M UTC')}, the change stays reverted.",
-        f"Incident: {_text(item, 'incidentId')}",
+        f"Incident: {text(item, attr.INCIDENT_ID)}",
     ]
     if execution_arn:
         lines.append(f"Execution: {execution_arn}")
     return subject, "\n".join(lines)
 
 
-def decision_secret() -> bytes:
-    arn = os.environ["DECISION_SECRET_ARN"]
-    if arn not in _secret_cache:
-        value = _call(boto3.client("secretsmanager").get_secret_value, SecretId=arn)["SecretString"]
-        if len(value) < 32:
-            raise InvalidEvent("the decision secret is shorter than 32 characters: redeploy the stack")
-        _secret_cache[arn] = value.encode("utf-8")
-    return _secret_cache[arn]
+def signing_key() -> bytes:
+    secret = decision_secret(lambda: boto3.client("secretsmanager"))
+    if len(secret) < MIN_SECRET_BYTES:
+        raise InvalidEvent(f"the decision secret is shorter than {MIN_SECRET_BYTES} characters: redeploy the stack")
+    return secret
 
 
-# SDK clients are made once per sandbox and kept for its warm calls (AWS's advice: initialise
-# them outside the handler); again only when the region, endpoint or key changes (tests do).
-_SANDBOX_ENV = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID")
-
-
-def _sandbox() -> tuple:
-    return tuple(os.environ.get(name) for name in _SANDBOX_ENV)
-
-
-@functools.lru_cache(maxsize=4)
-def _dynamodb_for(_environment: tuple):
-    return boto3.client("dynamodb")
-
-
-@functools.lru_cache(maxsize=4)
-def _sns_for(_environment: tuple):
+@per_sandbox
+def _sns():
     return boto3.client("sns")
 
 
 def keep_token(dynamodb, table: str, incident_id: str, execution_arn: str, token: str, expires: datetime) -> dict:
     """Store the task token in the incident (only the execution that holds it, only before a decision)."""
     try:
-        return _call(
-            dynamodb.update_item, TableName=table, Key={"incidentId": {"S": incident_id}},
-            UpdateExpression="SET taskToken = :token, #status = :awaiting, askedAt = :now, deadline = :deadline",
-            ConditionExpression="attribute_exists(incidentId) AND executionArn = :execution "
-                                "AND attribute_not_exists(decision)",
-            ExpressionAttributeNames={"#status": "status"},
+        return aws_call(
+            dynamodb.update_item, TableName=table, Key=item_key(incident_id),
+            UpdateExpression=f"SET {attr.TASK_TOKEN} = :token, #status = :awaiting, {attr.ASKED_AT} = :now, "
+                             f"{attr.DEADLINE} = :deadline",
+            ConditionExpression=f"attribute_exists({attr.INCIDENT_ID}) AND {attr.EXECUTION_ARN} = :execution "
+                                f"AND attribute_not_exists({attr.DECISION})",
+            ExpressionAttributeNames={"#status": attr.STATUS},
             ExpressionAttributeValues={
-                ":token": {"S": token}, ":awaiting": {"S": "awaiting"},
-                ":now": {"S": datetime.now(timezone.utc).isoformat(timespec="milliseconds")},
+                ":token": {"S": token}, ":awaiting": {"S": attr.AWAITING}, ":now": {"S": timestamp()},
                 ":deadline": {"N": str(int(expires.timestamp()))}, ":execution": {"S": execution_arn}},
             ReturnValues="ALL_NEW")["Attributes"]
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if error_code(exc) == "ConditionalCheckFailedException":
             raise InvalidEvent(f"incident {incident_id} is not this execution's, or was already decided") from exc
         raise
 
@@ -232,13 +181,10 @@ def handler(event, context):
     expires = deadline(event.get("enteredTime"), event.get("approvalTimeoutSeconds"))
     if expires.timestamp() <= time.time():
         raise InvalidEvent("the approval deadline has passed already")
-    item = keep_token(_dynamodb_for(_sandbox()), table, event["incidentId"], event["executionArn"],
-                      event["token"], expires)
-    links = decision_links(os.environ["API_BASE_URL"], decision_secret(), event["incidentId"],
-                           int(expires.timestamp()))
+    item = keep_token(dynamodb_client(), table, event["incidentId"], event["executionArn"], event["token"], expires)
+    links = decision_links(os.environ["API_BASE_URL"], signing_key(), event["incidentId"], int(expires.timestamp()))
     subject, body = compose_email(item, links, expires, event.get("executionArn"))
-    published = _call(_sns_for(_sandbox()).publish, TopicArn=os.environ["TOPIC_ARN"], Subject=subject[:99],
-                      Message=body)
+    published = aws_call(_sns().publish, TopicArn=os.environ["TOPIC_ARN"], Subject=subject[:99], Message=body)
     # Neither the token nor the links are logged.
     print(json.dumps({"incidentId": event["incidentId"], "messageId": published["MessageId"]}))
     return {"status": "sent", "messageId": published["MessageId"]}

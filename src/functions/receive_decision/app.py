@@ -26,28 +26,27 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import html
 import json
 import os
-import re
 import time
-from datetime import datetime, timezone
 from urllib.parse import parse_qs
 
 import boto3
 from botocore.exceptions import ClientError
 
+from _shared import incident_item as attr
+from _shared.decisions import ALLOW, DENY, WIRE_VALUES
+from _shared.incident_item import item_key, text, timestamp
+from _shared.link_signature import FIELDS, decision_secret, is_signed, well_formed
+from _shared.transient import error_code
+
 # A decision POST carries three short fields; anything much larger is not one.
 MAX_BODY_BYTES = 4096
-_INCIDENT_SHAPE = re.compile(r"[0-9a-f]{32}")
-_SIGNATURE_SHAPE = re.compile(r"[0-9a-f]{64}")
-_EXPIRES_SHAPE = re.compile(r"[0-9]{1,12}")
-# path -> (action sent to the execution, button label, what it does, title once done)
-DECISIONS = {"allow": ("allow", "Approve", "restore exactly what was taken out of force", "Approved"),
-             "deny": ("delete", "Deny", "keep the change reverted", "Denied")}
-STOOD = {"allow": "approved", "deny": "denied"}
+# decision (the link's path) -> (button label, what it does, title once done)
+PAGES = {ALLOW: ("Approve", "restore exactly what was taken out of force", "Approved"),
+         DENY: ("Deny", "keep the change reverted", "Denied")}
+STOOD = {ALLOW: "approved", DENY: "denied"}
 HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
     "Cache-Control": "no-store",
@@ -57,7 +56,6 @@ HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
 }
-_secret_cache: dict = {}
 
 
 class BadRequest(Exception):
@@ -92,7 +90,7 @@ def _decision_from_path(event: dict) -> str | None:
     context = event.get("requestContext") if isinstance(event.get("requestContext"), dict) else {}
     path = str(event.get("resource") or event.get("path") or context.get("resourcePath") or "").rstrip("/")
     name = path.rsplit("/", 1)[-1].lower()
-    return name if name in DECISIONS else None
+    return name if name in PAGES else None
 
 
 def _form(event: dict) -> dict:
@@ -124,36 +122,23 @@ def _form(event: dict) -> dict:
         raise BadRequest(400, "Bad request", "The request body has too many fields for a decision.") from None
 
 
-def decision_secret() -> bytes:
-    arn = os.environ["DECISION_SECRET_ARN"]
-    if arn not in _secret_cache:
-        value = boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
-        _secret_cache[arn] = value.encode("utf-8")
-    return _secret_cache[arn]
-
-
-def signature(secret: bytes, incident_id: str, action: str, expires: int) -> str:
-    """AskUser's signature over (incident, action, expiry)."""
-    message = f"{incident_id}\n{action}\n{int(expires)}".encode("utf-8")
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+def signing_key() -> bytes:
+    return decision_secret(lambda: boto3.client("secretsmanager"))
 
 
 def check_link(fields: dict, decision: str, secret: bytes) -> tuple[str, int]:
     """(incident id, expiry) of a link signed for exactly this decision, else BadRequest."""
-    incident, expires, signed = fields.get("incident"), fields.get("expires"), fields.get("signature")
-    if not incident and not expires and not signed:
+    if not any(fields.get(name) for name in FIELDS):
         if fields.get("token"):
             raise BadRequest(403, "This link is not valid",
                              "A task token on its own decides nothing here: use the signed link from the e-mail.")
         raise BadRequest(400, "This link is not valid",
                          "The link carries no incident. Use the link from the e-mail exactly as it arrived.")
-    if not all(isinstance(v, str) for v in (incident, expires, signed)) or not (
-            _INCIDENT_SHAPE.fullmatch(incident) and _EXPIRES_SHAPE.fullmatch(expires)
-            and _SIGNATURE_SHAPE.fullmatch(signed)):
+    if not well_formed(fields):
         raise BadRequest(400, *INVALID_LINK)
-    if not hmac.compare_digest(signature(secret, incident, decision, int(expires)), signed):
+    if not is_signed(secret, fields, decision):
         raise BadRequest(403, *INVALID_LINK)
-    return incident, int(expires)
+    return fields["incident"], int(fields["expires"])
 
 
 def _expired_page() -> dict:
@@ -163,12 +148,12 @@ def _expired_page() -> dict:
 
 
 def _stood_page(item: dict) -> dict:
-    decision = item.get("decision", {}).get("S")
+    decision = text(item, attr.DECISION)
     if not decision:
         return _problem(409, "Not waiting for a decision",
                         "This incident is not waiting for a decision (it was not asked yet, or it ended).")
-    via = item.get("decidedVia", {}).get("S", "?")
-    when = item.get("decidedAt", {}).get("S", "?")
+    via = text(item, attr.DECIDED_VIA, "?")
+    when = text(item, attr.DECIDED_AT, "?")
     return _problem(409, "Already decided",
                     f"This change was already {STOOD.get(decision, decision)} (via {via}, at {when}); that "
                     "decision stands and nothing was changed now.")
@@ -176,19 +161,18 @@ def _stood_page(item: dict) -> dict:
 
 def record_decision(dynamodb, table: str, incident_id: str, decision: str, who: str) -> dict | None:
     """Record the decision once: the item (with its task token), or None when one was there first."""
-    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
     try:
         return dynamodb.update_item(
-            TableName=table, Key={"incidentId": {"S": incident_id}},
-            UpdateExpression="SET decision = :decision, decidedVia = :via, decidedBy = :who, decidedAt = :now, "
-                             "#status = :decided",
-            ConditionExpression="attribute_exists(taskToken) AND attribute_not_exists(decision)",
-            ExpressionAttributeNames={"#status": "status"},
+            TableName=table, Key=item_key(incident_id),
+            UpdateExpression=f"SET {attr.DECISION} = :decision, {attr.DECIDED_VIA} = :via, {attr.DECIDED_BY} = :who, "
+                             f"{attr.DECIDED_AT} = :now, #status = :decided",
+            ConditionExpression=f"attribute_exists({attr.TASK_TOKEN}) AND attribute_not_exists({attr.DECISION})",
+            ExpressionAttributeNames={"#status": attr.STATUS},
             ExpressionAttributeValues={":decision": {"S": decision}, ":via": {"S": "link"}, ":who": {"S": who},
-                                       ":now": {"S": now}, ":decided": {"S": "decided"}},
+                                       ":now": {"S": timestamp()}, ":decided": {"S": attr.DECIDED}},
             ReturnValues="ALL_NEW")["Attributes"]
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if error_code(exc) == "ConditionalCheckFailedException":
             return None
         raise
 
@@ -197,13 +181,14 @@ def take_back(dynamodb, table: str, item: dict) -> None:
     """Undo a decision the execution could not take (it timed out), so the table tells the truth."""
     try:
         dynamodb.update_item(
-            TableName=table, Key={"incidentId": item["incidentId"]},
-            UpdateExpression="REMOVE decision, decidedVia, decidedBy, decidedAt SET #status = :expired",
-            ConditionExpression="decidedAt = :mine",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":mine": item["decidedAt"], ":expired": {"S": "expired"}})
+            TableName=table, Key={attr.INCIDENT_ID: item[attr.INCIDENT_ID]},
+            UpdateExpression=f"REMOVE {attr.DECISION}, {attr.DECIDED_VIA}, {attr.DECIDED_BY}, {attr.DECIDED_AT} "
+                             "SET #status = :expired",
+            ConditionExpression=f"{attr.DECIDED_AT} = :mine",
+            ExpressionAttributeNames={"#status": attr.STATUS},
+            ExpressionAttributeValues={":mine": item[attr.DECIDED_AT], ":expired": {"S": attr.EXPIRED}})
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        if error_code(exc) != "ConditionalCheckFailedException":
             raise
 
 
@@ -214,9 +199,9 @@ def _who(event: dict) -> str:
 
 
 def _confirm_page(decision: str, fields: dict) -> dict:
-    _, verb, effect, _ = DECISIONS[decision]
+    verb, effect, _ = PAGES[decision]
     hidden = "".join(f'<input type="hidden" name="{name}" value="{html.escape(fields[name], quote=True)}">'
-                     for name in ("incident", "expires", "signature"))
+                     for name in FIELDS)
     body = (
         f"<p>You are about to <strong>{html.escape(verb.lower())}</strong> this policy change: "
         f"{html.escape(effect)}.</p>"
@@ -228,23 +213,22 @@ def _confirm_page(decision: str, fields: dict) -> dict:
 
 
 def decide(event: dict, decision: str, fields: dict) -> dict:
-    incident, expires = check_link(fields, decision, decision_secret())
+    incident, expires = check_link(fields, decision, signing_key())
     if time.time() > expires:
         return _expired_page()
     table = os.environ["INCIDENTS_TABLE"]
     dynamodb = boto3.client("dynamodb")
     item = record_decision(dynamodb, table, incident, decision, _who(event))
     if item is None:
-        found = dynamodb.get_item(TableName=table, Key={"incidentId": {"S": incident}},
-                                  ConsistentRead=True).get("Item") or {}
+        found = dynamodb.get_item(TableName=table, Key=item_key(incident), ConsistentRead=True).get("Item") or {}
         return _stood_page(found)
-    action, verb, effect, done = DECISIONS[decision]
-    output = {"action": action, "incidentId": incident, "decidedVia": "link",
-              "decidedAt": item["decidedAt"]["S"]}
+    action = WIRE_VALUES[decision]
+    _, effect, done = PAGES[decision]
+    output = {"action": action, "incidentId": incident, "decidedVia": "link", "decidedAt": text(item, attr.DECIDED_AT)}
     try:
-        boto3.client("stepfunctions").send_task_success(taskToken=item["taskToken"]["S"], output=json.dumps(output))
+        boto3.client("stepfunctions").send_task_success(taskToken=text(item, attr.TASK_TOKEN), output=json.dumps(output))
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
+        code = error_code(exc)
         if code in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
             take_back(dynamodb, table, item)
             return _expired_page()
@@ -268,14 +252,14 @@ def handler(event, context):
         if isinstance(query, dict) else {}
     try:
         if method in ("GET", "HEAD"):
-            check_link(query, decision, decision_secret())
+            check_link(query, decision, signing_key())
             return _confirm_page(decision, query)
         if method != "POST":
             response = _problem(405, "Method not allowed", "Open the link in a browser and use the button.")
             response["headers"]["Allow"] = "GET, POST"
             return response
         fields = _form(event)
-        for name in ("incident", "expires", "signature", "token"):
+        for name in (*FIELDS, "token"):
             fields.setdefault(name, query.get(name))
         return decide(event, decision, {k: v for k, v in fields.items() if v is not None})
     except BadRequest as bad:

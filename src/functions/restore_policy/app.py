@@ -21,26 +21,23 @@ Safe to run twice.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from datetime import datetime, timezone
-from urllib.parse import unquote
 
 import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
-from botocore.handlers import json_decode_policies
 
+from _shared import incident_item as attr
+from _shared.decisions import ALLOW
+from _shared.harmless_version import is_placeholder
+from _shared.iam_reader import document_json, iam_client
+from _shared.incident_item import item_key, outcome, string, text, timestamp
+from _shared.incident_keys import approval_marker_id, state_key
+from _shared.targets import principal_kwargs
+from _shared.transient import TransientError, aws_call
+
+# The handler, and the errors Step Functions sees by name (TransientError is retried).
+__all__ = ["handler", "TransientError", "InvalidEvent", "NotApproved"]
 MAX_VERSIONS = 5
-PLACEHOLDER_SID = "RevertedBySecurityOrchestrator"
-_TRANSIENT_CODES = {"Throttling", "ThrottlingException", "ServiceFailure", "ServiceUnavailable",
-                    "RequestLimitExceeded", "InternalFailure", "ProvisionedThroughputExceededException",
-                    "InternalServerError"}
-
-
-class TransientError(Exception):
-    """IAM or DynamoDB was busy; the state machine retries this error by name."""
 
 
 class InvalidEvent(Exception):
@@ -51,150 +48,84 @@ class NotApproved(Exception):
     """The incidents table holds no "allow" decision for this incident: nothing is restored."""
 
 
-def _call(fn, **kwargs):
-    try:
-        return fn(**kwargs)
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in _TRANSIENT_CODES:
-            raise TransientError(f"{fn.__name__}: {code}") from exc
-        raise
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _parsed(document):
-    if isinstance(document, str):
-        text = document if document.lstrip().startswith("{") else unquote(document)
-        try:
-            return json.loads(text)
-        except (ValueError, RecursionError):
-            return text
-    return document
-
-
-def document_digest(text: str) -> str:
-    """SHA-256 of the document's canonical JSON (ValidatePolicy computes the same)."""
-    try:
-        canonical = json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
-    except (ValueError, RecursionError):
-        canonical = text
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def approval_marker_id(state_key: str) -> str:
-    return hashlib.sha256(f"approved|{state_key}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
-
-
-def _is_placeholder(document) -> bool:
-    statements = (document or {}).get("Statement") if isinstance(document, dict) else None
-    return isinstance(statements, list) and any(
-        isinstance(s, dict) and s.get("Sid") == PLACEHOLDER_SID for s in statements
-    )
-
-
-def restore_managed(iam, arn: str, text: str, as_default: bool = True) -> dict:
+def restore_managed(iam, arn: str, document: str, as_default: bool = True) -> dict:
     """The stored document as a new version of `arn` (the default when `as_default`)."""
-    versions = _call(iam.list_policy_versions, PolicyArn=arn)["Versions"]
+    versions = aws_call(iam.list_policy_versions, PolicyArn=arn)["Versions"]
     documents = {
-        v["VersionId"]: _parsed(_call(iam.get_policy_version, PolicyArn=arn, VersionId=v["VersionId"])
-                                ["PolicyVersion"]["Document"])
+        v["VersionId"]: document_json(aws_call(iam.get_policy_version, PolicyArn=arn, VersionId=v["VersionId"])
+                                      ["PolicyVersion"]["Document"])
         for v in versions
     }
     default = next(v["VersionId"] for v in versions if v["IsDefaultVersion"])
-    wanted = _parsed(text)
+    wanted = document_json(document)
     same = [v["VersionId"] for v in versions if documents[v["VersionId"]] == wanted]
     if (as_default and documents[default] == wanted) or (not as_default and same):
         return {"restoredVersionId": default if as_default else same[0], "alreadyRestored": True}
 
-    placeholder_in_force = as_default and _is_placeholder(documents.get(default))
+    placeholder_in_force = as_default and is_placeholder(documents.get(default))
     if len(versions) >= MAX_VERSIONS:
         others = [v for v in versions if not v["IsDefaultVersion"]]
-        spare = [v for v in others if _is_placeholder(documents[v["VersionId"]])]
+        spare = [v for v in others if is_placeholder(documents[v["VersionId"]])]
         if spare:
-            _call(iam.delete_policy_version, PolicyArn=arn, VersionId=spare[0]["VersionId"])
+            aws_call(iam.delete_policy_version, PolicyArn=arn, VersionId=spare[0]["VersionId"])
         elif placeholder_in_force and others:
             # The placeholder is the default and IAM will not delete a default:
             # put the newest earlier (already accepted) version in force for the
             # moment it takes, so no version of the policy is lost.
             newest = max(others, key=lambda v: v["CreateDate"])
-            _call(iam.set_default_policy_version, PolicyArn=arn, VersionId=newest["VersionId"])
-            _call(iam.delete_policy_version, PolicyArn=arn, VersionId=default)
+            aws_call(iam.set_default_policy_version, PolicyArn=arn, VersionId=newest["VersionId"])
+            aws_call(iam.delete_policy_version, PolicyArn=arn, VersionId=default)
             placeholder_in_force = False
         else:
             oldest = min(others, key=lambda v: v["CreateDate"])
-            _call(iam.delete_policy_version, PolicyArn=arn, VersionId=oldest["VersionId"])
-    created = _call(iam.create_policy_version, PolicyArn=arn, PolicyDocument=text, SetAsDefault=as_default)
+            aws_call(iam.delete_policy_version, PolicyArn=arn, VersionId=oldest["VersionId"])
+    created = aws_call(iam.create_policy_version, PolicyArn=arn, PolicyDocument=document, SetAsDefault=as_default)
     restored = created["PolicyVersion"]["VersionId"]
     if placeholder_in_force:
-        _call(iam.delete_policy_version, PolicyArn=arn, VersionId=default)
+        aws_call(iam.delete_policy_version, PolicyArn=arn, VersionId=default)
     return {"restoredVersionId": restored, "alreadyRestored": False}
 
 
-def _principal_kwargs(target) -> dict:
-    return {f"{target['principalType'].capitalize()}Name": target["principalName"]}
-
-
-def restore_inline(iam, target: dict, text: str) -> dict:
+def restore_inline(iam, target: dict, document: str) -> dict:
     putter = {"user": iam.put_user_policy, "role": iam.put_role_policy,
               "group": iam.put_group_policy}[target["principalType"]]
-    _call(putter, PolicyName=target["policyName"], PolicyDocument=text, **_principal_kwargs(target))
+    aws_call(putter, PolicyName=target["policyName"], PolicyDocument=document, **principal_kwargs(target))
     return {"restoredPolicyName": target["policyName"]}
 
 
 def restore_attachment(iam, target: dict) -> dict:
     attacher = {"user": iam.attach_user_policy, "role": iam.attach_role_policy,
                 "group": iam.attach_group_policy}[target["principalType"]]
-    _call(attacher, PolicyArn=target["policyArn"], **_principal_kwargs(target))
+    aws_call(attacher, PolicyArn=target["policyArn"], **principal_kwargs(target))
     return {"reattachedPolicyArn": target["policyArn"]}
 
 
-def _text(item: dict, name: str, default: str = "") -> str:
-    return item.get(name, {}).get("S", default)
-
-
-def state_key(item: dict, target: dict) -> str:
-    """The state the restore puts in force, as ValidatePolicy names it (`read_target`)."""
-    kind = target["kind"]
-    if kind == "managed":
-        return f"managed|{_text(item, 'policyId')}|{document_digest(_text(item, 'document'))}"
-    if kind == "inline":
-        return (f"inline|{target['principalType']}|{target['principalName']}|{target['policyName']}|"
-                f"{document_digest(_text(item, 'document'))}")
-    return f"attachment|{target['principalType']}|{target['principalName']}|{target['policyArn']}"
-
-
 def restore(iam, dynamodb, table: str, incident_id: str) -> dict:
-    key = {"incidentId": {"S": incident_id}}
-    item = _call(dynamodb.get_item, TableName=table, Key=key, ConsistentRead=True).get("Item")
-    if not item or not item.get("target"):
+    item = aws_call(dynamodb.get_item, TableName=table, Key=item_key(incident_id), ConsistentRead=True).get("Item")
+    if not item or not item.get(attr.TARGET):
         raise InvalidEvent(f"the incidents table has no incident {incident_id}")
-    if _text(item, "decision") != "allow":
+    if text(item, attr.DECISION) != ALLOW:
         raise NotApproved(f"incident {incident_id} has no recorded approval (decision: "
-                          f"{_text(item, 'decision', 'none')}): nothing was restored")
-    if _text(item, "status") == "restored":
-        return {**json.loads(_text(item, "restore", "{}")), "alreadyRestored": True}
-    target = json.loads(_text(item, "target"))
-    text = _text(item, "document")
+                          f"{text(item, attr.DECISION, 'none')}): nothing was restored")
+    if text(item, attr.STATUS) == attr.RESTORED:
+        return {**json.loads(text(item, attr.RESTORE, "{}")), "alreadyRestored": True}
+    target = json.loads(text(item, attr.TARGET))
+    document = text(item, attr.DOCUMENT)
 
-    marker = approval_marker_id(state_key(item, target))
-    _call(dynamodb.put_item, TableName=table, Item={
-        "incidentId": {"S": marker}, "kind": {"S": "approval"}, "approvedIncident": {"S": incident_id},
-        "createdAt": {"S": _now()}})
+    # The state ValidatePolicy will see once IAM holds the document again: marked as approved first.
+    marker = approval_marker_id(state_key(target, text(item, attr.POLICY_ID), document))
+    aws_call(dynamodb.put_item, TableName=table, Item={
+        **item_key(marker), attr.KIND: string(attr.APPROVAL_KIND), attr.APPROVED_INCIDENT: string(incident_id),
+        attr.CREATED_AT: string(timestamp())})
     if target["kind"] == "managed":
-        wanted_default = item.get("wasDefault", {}).get("BOOL", True)
-        result = restore_managed(iam, target["policyArn"], text, as_default=wanted_default)
+        wanted_default = item.get(attr.WAS_DEFAULT, {}).get("BOOL", True)
+        result = restore_managed(iam, target["policyArn"], document, as_default=wanted_default)
     elif target["kind"] == "inline":
-        result = restore_inline(iam, target, text)
+        result = restore_inline(iam, target, document)
     else:
         result = restore_attachment(iam, target)
-    _call(dynamodb.update_item, TableName=table, Key=key,
-          UpdateExpression="SET #status = :restored, restoredAt = :now, #restore = :result",
-          ExpressionAttributeNames={"#status": "status", "#restore": "restore"},
-          ExpressionAttributeValues={":restored": {"S": "restored"}, ":now": {"S": _now()},
-                                     ":result": {"S": json.dumps(result)}})
+    aws_call(dynamodb.update_item, TableName=table, Key=item_key(incident_id),
+             **outcome(attr.RESTORED, attr.RESTORED_AT, attr.RESTORE, result))
     return result
 
 
@@ -205,9 +136,7 @@ def handler(event, context):
     table = os.environ.get("INCIDENTS_TABLE")
     if not table:
         raise InvalidEvent("INCIDENTS_TABLE is not set: deploy the stack's template")
-    iam = boto3.client("iam", config=Config(retries={"max_attempts": 3, "mode": "standard"}))
-    iam.meta.events.unregister("after-call.iam", json_decode_policies)
-    result = restore(iam, boto3.client("dynamodb"), table, incident_id)
+    result = restore(iam_client(), boto3.client("dynamodb"), table, incident_id)
     result["message"] = f"Incident {incident_id}: approved; what was taken out of force is in force again."
     print(json.dumps({"incidentId": incident_id, **{k: v for k, v in result.items() if k != "message"}}))
     return result

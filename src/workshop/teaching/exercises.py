@@ -30,7 +30,7 @@ minimal forms), and a wrong one is told, per input, what happened and what
 should have.
 
 **The policy (notebook 05)** is judged by ValidatePolicy's own matcher
-(`src/functions/validate_policy/app.py::evaluate_policy`, the deployed code):
+(`workshop.iam.evaluate_policy`, the engine deployed inside the function):
 it must get "alert" under the stack's restricted actions and still allow each
 action the developer needs on the resource they need it for.
 
@@ -43,11 +43,11 @@ from __future__ import annotations
 
 import copy
 import html
-import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workshop import iam
 from workshop.asl.diagnostics import diagnostics_html, split_diagnostics
 from workshop.aws.executions import parse_json
 from workshop.aws.session import project_root
@@ -627,15 +627,6 @@ TOO_BROAD_POLICY = {"Version": "2012-10-17",
 DEFAULT_RESTRICTED = "s3:DeleteBucket,s3:DeleteObject"
 
 
-def validate_policy_module():
-    """ValidatePolicy's code, as deployed (src/functions/validate_policy/app.py)."""
-    path = project_root() / "src" / "functions" / "validate_policy" / "app.py"
-    spec = importlib.util.spec_from_file_location("workshop_exercise_validate_policy", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def restricted_actions(cloud=None, stack_name: str | None = None) -> str:
     """The restricted actions in force: the deployed stack's RestrictedActions (what ValidatePolicy is
     given), else the template's default (what a deploy gives)."""
@@ -667,22 +658,21 @@ class PolicyCheck:
 
 def check_policy(answer, restricted: str = DEFAULT_RESTRICTED) -> PolicyCheck:
     """Does `answer` get "alert" from ValidatePolicy, and still grant what the developer needs?"""
-    app = validate_policy_module()
     fallback = json.loads((project_root() / "policies" / "goodpolicy.json").read_text())
     instead = " The next cell fires policies/goodpolicy.json instead of yours."
     listed = [a.strip() for a in restricted.split(",") if a.strip()]
     try:
-        verdict = app.evaluate_policy(json.dumps(answer) if isinstance(answer, dict) else answer, listed)
-    except app.InvalidPolicyDocument as exc:
+        verdict = iam.evaluate_policy(json.dumps(answer) if isinstance(answer, dict) else answer, listed)
+    except iam.InvalidPolicyDocument as exc:
         return PolicyCheck(False, f"IAM would refuse this document: {exc}{instead}", fallback, answer)
     if verdict["action"] != "alert":
         return PolicyCheck(False, f"ValidatePolicy says {verdict['action']}: {verdict['message']} It would be reverted "
                                   f"at once. Name the actions the developer needs instead.{instead}",
                            fallback, answer, verdict)
-    statements = app.parse_statements(app.parse_policy_document(
+    statements = iam.parse_statements(iam.parse_policy_document(
         json.dumps(answer) if isinstance(answer, dict) else answer))
     missing = [f"{action} on {shown}" for action, example, shown in NEEDS
-               if not _grants(app, statements, action, example)]
+               if not _grants(iam, statements, action, example)]
     if missing:
         return PolicyCheck(False, f"ValidatePolicy says alert, but the developer also needs {', '.join(missing)}."
                                   f"{instead}", fallback, answer, verdict)
@@ -761,13 +751,12 @@ def verdict_table(policies: dict, settings: list):
     The deployed function's own code decides, here in the kernel: what a redeploy with that setting
     would do, without redeploying.
     """
-    app = validate_policy_module()
     head = "".join(f"<th><code>{html.escape(s)}</code></th>" for s in settings)
     rows, plain = [], []
     for name, document in policies.items():
         cells = []
         for setting in settings:
-            verdict = app.evaluate_policy(json.dumps(document), [a.strip() for a in setting.split(",") if a.strip()])
+            verdict = iam.evaluate_policy(json.dumps(document), [a.strip() for a in setting.split(",") if a.strip()])
             actions = sorted({m["example"] for m in verdict["matches"]})
             shown = ", ".join(actions[:3]) + (f" and {len(actions) - 3} more" if len(actions) > 3 else "")
             text = verdict["action"] + (f": {shown}" if actions else "")

@@ -5,7 +5,8 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from incident_steps import API_BASE_URL, BAD, EXECUTION, item, managed, record, revert_change
+from incident_steps import API_BASE_URL, BAD, EXECUTION, item, link_fields, managed, receive_decision, record, \
+    revert_change
 
 from lambda_loader import load_function
 
@@ -56,10 +57,15 @@ def test_the_token_goes_to_the_incident_and_the_mail_has_signed_links_without_it
     assert mail["Subject"] == "Approval needed: IAM policy my-bad-policy was reverted"
     links = {name: next(line.strip() for line in body.splitlines() if f"/Prod/{name}?" in line)
              for name in ("allow", "deny")}
+    other = {"allow": "deny", "deny": "allow"}
     for name, link in links.items():
-        query = parse_qs(urlsplit(link).query)
-        assert query["incident"] == [incident_id] and query["expires"] == [str(deadline)]
-        assert query["signature"] == [app.signature(stack.secret, incident_id, name, deadline)]
+        fields = link_fields(link)
+        assert set(fields) == {"incident", "expires", "signature"}
+        assert fields["incident"] == incident_id and fields["expires"] == str(deadline)
+        # ReceiveDecision's own code accepts it for this decision, and only for this one.
+        assert receive_decision.check_link(fields, name, stack.secret) == (incident_id, deadline)
+        with pytest.raises(receive_decision.BadRequest):
+            receive_decision.check_link(fields, other[name], stack.secret)
     # One decision's signature is not the other's: a deny link cannot be edited into an allow link.
     assert parse_qs(urlsplit(links["allow"]).query)["signature"] != parse_qs(urlsplit(links["deny"]).query)["signature"]
     assert TOKEN not in capsys.readouterr().out

@@ -170,7 +170,7 @@ def test_iam_errors_are_raised_not_swallowed(stack):
     def refused(**kwargs):
         raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "DeleteUserPolicy")
 
-    iam = revert._iam()
+    iam = stack.iam  # this test's own client: the function's is kept for the sandbox
     iam.delete_user_policy = refused
     with pytest.raises(ClientError, match="AccessDenied"):
         revert.revert_inline(iam, inline("user", "u", "p"))
@@ -181,4 +181,4 @@ def test_throttling_becomes_transient_error_for_the_retry():
         raise ClientError({"Error": {"Code": "Throttling", "Message": "slow down"}}, "ListPolicyVersions")
 
     with pytest.raises(revert.TransientError):
-        revert._call(throttled)
+        revert.aws_call(throttled)

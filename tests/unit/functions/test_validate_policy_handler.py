@@ -1,12 +1,25 @@
 """ValidatePolicy's handler: the event only points; the document judged is the one IAM holds."""
 
 import json
+import re
 
 import pytest
-from incident_steps import (BAD, GOOD, HUMAN, RESTORE_ROLE, REVERT_ROLE, as_role, attachment, inline, judge,
-                            managed, record, restore_incident, revert, revert_change, validate)
+from incident_steps import (BAD, CONTEXT, GOOD, HUMAN, RESTORE_ROLE, REVERT_ROLE, ROLES, as_role, attachment, inline,
+                            judge, managed, record, restore_incident, revert, revert_change, validate)
 
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+
+
+def doc(*statements):
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def allow(action="*", resource="*"):
+    return {"Effect": "Allow", "Action": action, "Resource": resource}
+
+
+def deny(action="*", resource="*"):
+    return {"Effect": "Deny", "Action": action, "Resource": resource}
 
 
 def test_the_document_comes_from_iam_not_from_the_event(stack):
@@ -111,6 +124,32 @@ def test_an_approved_restore_is_its_own_change_and_nothing_else_by_its_role_is(s
     assert judge(managed(arn, newest), changed_by=as_role(REVERT_ROLE))["action"] == "remedy"
 
 
+def test_a_busy_table_during_the_approved_restore_check_is_retried_not_judged(stack):
+    """DynamoDB answers 500 (InternalServerError) once botocore's own retries are spent: that is
+    the state machine's TransientError to retry, not an error that sends the change to the revert
+    path (an approved change reverted again, the human asked again)."""
+    from botocore.client import BaseClient
+    from botocore.exceptions import ClientError
+
+    arn = stack.iam.create_policy(PolicyName="bad", PolicyDocument=BAD)["Policy"]["Arn"]
+    incident = revert_change(managed(arn, "v1"))["incidentId"]
+    record(stack, incident, "allow")
+    restored = restore_incident(incident)["restoredVersionId"]
+    sent = BaseClient._make_api_call
+
+    def busy_table(client, operation, parameters):
+        if client.meta.service_model.service_name == "dynamodb" and operation == "GetItem":
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "Internal server error"},
+                               "ResponseMetadata": {"HTTPStatusCode": 500}}, operation)
+        return sent(client, operation, parameters)
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(BaseClient, "_make_api_call", busy_table)
+        with pytest.raises(validate.TransientError, match="InternalServerError"):
+            judge(managed(arn, restored), changed_by=as_role(RESTORE_ROLE))
+    assert judge(managed(arn, restored), changed_by=as_role(RESTORE_ROLE))["action"] == "ignore"
+
+
 def test_a_claimed_own_role_in_a_forged_event_ignores_nothing_risky(stack):
     arn = stack.iam.create_policy(PolicyName="victim", PolicyDocument=BAD)["Policy"]["Arn"]
     assert judge(managed(arn, "v1"), changed_by=as_role(REVERT_ROLE))["action"] == "remedy"
@@ -143,3 +182,24 @@ def test_handler_without_restricted_actions_fails_loudly(stack, monkeypatch):
 def test_a_malformed_input_raises_not_returns(stack, given):
     with pytest.raises(validate.InvalidTarget):
         validate.handler(given, None)
+
+
+def test_the_handler_takes_the_partition_from_its_own_arn_not_the_event(stack, monkeypatch):
+    monkeypatch.setenv("RESTRICTED_ACTIONS", "s3:DeleteBucket")
+    arn = stack.iam.create_policy(PolicyName="p1", PolicyDocument=doc(allow("*"), deny("s3:*", "arn:aws:s3:::*")))[
+        "Policy"]["Arn"]
+    # A forged event cannot move the judgement to another partition: it is not even asked.
+    event = {"target": managed(arn.replace("arn:aws:", "arn:aws-cn:"), "v1"), "changedBy": HUMAN,
+             "orchestratorRoleArns": ROLES}
+    event["target"]["policyArn"] = arn
+    assert validate.handler(event, CONTEXT)["action"] == "alert"
+    assert validate.handler(event, None)["action"] == "remedy"  # partition unknown: any
+
+
+def test_the_handler_reports_risk_sets(stack, monkeypatch):
+    monkeypatch.setenv("RESTRICTED_ACTIONS", "s3:DeleteBucket,s3:DeleteObject,@privilege-escalation")
+    arn = stack.iam.create_policy(PolicyName="p2", PolicyDocument=doc(
+        allow("iam:PutRolePolicy", "arn:aws:iam::123456789012:role/*")))["Policy"]["Arn"]
+    result = judge(managed(arn, "v1"), event_name="CreatePolicyVersion")
+    assert result["action"] == "remedy" and arn in result["policyName"]
+    assert re.search(r"iam:PutRolePolicy \[@privilege-escalation\] \(statement 0", result["message"])

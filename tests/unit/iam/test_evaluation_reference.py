@@ -1,4 +1,4 @@
-"""ValidatePolicy against slow, obvious references (hypothesis).
+"""The IAM evaluation engine (ValidatePolicy's judge) against slow, obvious references (hypothesis).
 
 The matcher runs on a small made-up IAM database (a few actions, ARN formats
 over a small alphabet) and is compared with a brute-force judge that tries
@@ -16,10 +16,9 @@ from itertools import product
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lambda_loader import load_function
+from workshop import iam
 
-app = load_function("validate_policy")
-SEGMENT = app.SEGMENT
+SEGMENT = iam.SEGMENT
 
 # --- a made-up IAM database ----------------------------------------------------------------
 
@@ -27,7 +26,7 @@ SERVICES = {
     "a": {"X": [("thing", "r/${BucketName}")], "Xy": [("path", "s${Path}")], "Y": []},
     "b": {"X": [("thing", "r/${BucketName}"), ("fixed", "rs")], "Z": [("named", "r${Partition}:${Name}")]},
 }
-DATABASE = app.IamDatabase(SERVICES, source="made-up")
+DATABASE = iam.IamDatabase(SERVICES, source="made-up")
 KNOWN = {f"{prefix}:{name}".lower(): kinds for prefix, actions in SERVICES.items() for name, kinds in actions.items()}
 
 RESOURCE_CHARS = "rs/:"
@@ -111,7 +110,7 @@ def reference_matches(statements, restricted, partition=None) -> set:
 
 
 def matcher_matches(statements, restricted, partition=None) -> set:
-    result = app.evaluate_policy(json.dumps({"Statement": statements}), restricted,
+    result = iam.evaluate_policy(json.dumps({"Statement": statements}), restricted,
                                  partition=partition, database=DATABASE)
     assert result["action"] == ("remedy" if result["matches"] else "alert")
     return {(m["statement"], m["action"]) for m in result["matches"]}
@@ -183,7 +182,7 @@ def test_globs_intersect_agrees_with_brute_force(first, second):
     a, b = glob_regex(first, ignore_case=True), glob_regex(second, ignore_case=True)
     # A shortest common string is no longer than the two patterns together.
     expected = any(a.fullmatch(s) and b.fullmatch(s) for s in SMALL)
-    assert app.globs_intersect(first, second) == expected
+    assert iam.globs_intersect(first, second) == expected
 
 
 @settings(max_examples=300, deadline=None)
@@ -192,7 +191,7 @@ def test_glob_includes_is_never_wrong_and_exact_without_question_marks(outer, in
     o, i = glob_regex(outer), glob_regex(inner)
     # A counterexample, if any, is no longer than `inner` with each `*` one character.
     counterexample = next((s for s in SMALL_CASED if i.fullmatch(s) and not o.fullmatch(s)), None)
-    got = app.glob_includes(outer, inner)
+    got = iam.glob_includes(outer, inner)
     if got:
         assert counterexample is None, f"{inner!r} is not inside {outer!r}: {counterexample!r}"
     elif "?" not in outer + inner and SEGMENT not in inner:
@@ -203,4 +202,4 @@ def test_glob_includes_is_never_wrong_and_exact_without_question_marks(outer, in
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet="aAb:*?", max_size=5), st.text(alphabet="aAb:", max_size=6))
 def test_action_matching_agrees_with_a_plain_regex(pattern, action):
-    assert app.action_matches(pattern, action) == (glob_regex(pattern, ignore_case=True).fullmatch(action) is not None)
+    assert iam.action_matches(pattern, action) == (glob_regex(pattern, ignore_case=True).fullmatch(action) is not None)

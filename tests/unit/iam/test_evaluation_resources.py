@@ -1,20 +1,17 @@
-"""ValidatePolicy knows resources, IAM's identity-policy grammar and risk sets.
+"""The IAM evaluation engine (ValidatePolicy's judge) knows resources, IAM's identity-policy grammar and risk sets.
 
 The false-alarm cases here each got the wrong answer from the automaton
 matcher this one replaced (commit c85e91c), which ignored `Resource`.
 """
 
 import json
-import re
-from types import SimpleNamespace
 
 import pytest
 
 from cfn_template import load_template
-from lambda_loader import load_function
 from policy_worst_case import deny_not_action_document, surviving
+from workshop import iam
 
-app = load_function("validate_policy")
 RESTRICTED = ["s3:DeleteBucket", "s3:DeleteObject"]
 TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/orders"
 
@@ -32,7 +29,7 @@ def deny(action="*", resource="*", **extra):
 
 
 def judge(document, restricted=RESTRICTED, **options):
-    return app.evaluate_policy(document, restricted, **options)
+    return iam.evaluate_policy(document, restricted, **options)
 
 
 # --- the false alarms --------------------------------------------------------------
@@ -197,7 +194,7 @@ def test_a_policy_variable_in_an_allow_may_name_any_resource():
 @pytest.mark.parametrize("key", ["Principal", "NotPrincipal"])
 def test_a_principal_is_rejected_with_the_fix(key):
     statement = allow("s3:GetObject", "*", **{key: {"AWS": "arn:aws:iam::123456789012:root"}})
-    with pytest.raises(app.InvalidPolicyDocument) as info:
+    with pytest.raises(iam.InvalidPolicyDocument) as info:
         judge(doc(statement))
     message = str(info.value)
     assert key in message and "statement 0" in message
@@ -226,7 +223,7 @@ def test_a_principal_is_rejected_with_the_fix(key):
     ],
 )
 def test_documents_iam_rejects_are_invalid(document, fragments):
-    with pytest.raises(app.InvalidPolicyDocument) as info:
+    with pytest.raises(iam.InvalidPolicyDocument) as info:
         judge(document)
     for fragment in fragments:
         assert fragment in str(info.value)
@@ -237,17 +234,17 @@ def test_id_and_sid_are_accepted():
 
 
 def test_deeply_nested_json_is_invalid_not_a_crash():
-    with pytest.raises(app.InvalidPolicyDocument):
+    with pytest.raises(iam.InvalidPolicyDocument):
         judge('{"Statement": ' + "[" * 100_000 + "]" * 100_000 + "}")
 
 
 # --- risk sets -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(app.RISK_SETS))
+@pytest.mark.parametrize("name", sorted(iam.RISK_SETS))
 def test_every_risk_set_member_is_an_action_aws_publishes(name):
-    database = app.default_database()
-    for member in app.RISK_SETS[name]:
+    database = iam.default_database()
+    for member in iam.RISK_SETS[name]:
         assert database.get(member) is not None and database.get(member).name == member
 
 
@@ -294,7 +291,7 @@ def test_data_destruction_ignores_reads():
 
 
 def test_sets_and_actions_mix_and_each_action_counts_once():
-    entries = app.restricted_entries(["s3:DeleteBucket", "@data-destruction", "iam:*"])
+    entries = iam.restricted_entries(["s3:DeleteBucket", "@data-destruction", "iam:*"])
     patterns = [p for p, _ in entries]
     assert patterns.count("s3:DeleteBucket") == 1 and "iam:*" in patterns
     assert dict(entries)["s3:DeleteBucket"] is None  # named first, as a plain action
@@ -302,9 +299,9 @@ def test_sets_and_actions_mix_and_each_action_counts_once():
 
 
 def test_an_unknown_risk_set_names_the_known_ones():
-    for call in (lambda: app.parse_restricted_actions("s3:DeleteBucket,@privesc"),
+    for call in (lambda: iam.parse_restricted_actions("s3:DeleteBucket,@privesc"),
                  lambda: judge(doc(allow()), ["@privesc"])):
-        with pytest.raises(app.ConfigurationError) as info:
+        with pytest.raises(iam.ConfigurationError) as info:
             call()
         assert "@privesc" in str(info.value)
         assert "@privilege-escalation" in str(info.value) and "@data-destruction" in str(info.value)
@@ -312,21 +309,21 @@ def test_an_unknown_risk_set_names_the_known_ones():
 
 @pytest.mark.parametrize("value", ["DeleteBucket", "s3:Delete:Bucket", "*:DeleteBucket", " , "])
 def test_malformed_restricted_actions_fail_at_configuration(value):
-    with pytest.raises(app.ConfigurationError):
-        app.parse_restricted_actions(value)
+    with pytest.raises(iam.ConfigurationError):
+        iam.parse_restricted_actions(value)
 
 
 def test_the_default_stays_the_samples_two_s3_actions():
     parameter = load_template()["Parameters"]["RestrictedActions"]
     assert parameter["Default"] == "s3:DeleteBucket,s3:DeleteObject"
-    assert app.parse_restricted_actions(parameter["Default"]) == RESTRICTED
+    assert iam.parse_restricted_actions(parameter["Default"]) == RESTRICTED
 
 
 # --- the worst case: many wildcard Deny+NotAction statements ---------------------------------------
 
 
 def _iam_actions_surviving(chosen):
-    return surviving([a.name for a in app.default_database().matching("iam:*")], chosen)
+    return surviving([a.name for a in iam.default_database().matching("iam:*")], chosen)
 
 
 def test_a_hundred_wildcard_deny_not_action_statements_are_judged():
@@ -343,31 +340,3 @@ def test_a_hundred_wildcard_deny_not_action_statements_that_cover_everything():
     assert not _iam_actions_surviving(chosen)
     assert judge(document, ["iam:*"])["action"] == "alert"
     assert judge(document, ["@privilege-escalation"])["action"] == "alert"
-
-
-# --- the handler -------------------------------------------------------------------------------
-
-
-def test_the_handler_takes_the_partition_from_its_own_arn_not_the_event(stack, monkeypatch):
-    from incident_steps import CONTEXT, HUMAN, ROLES, managed
-
-    monkeypatch.setenv("RESTRICTED_ACTIONS", "s3:DeleteBucket")
-    arn = stack.iam.create_policy(PolicyName="p1", PolicyDocument=doc(allow("*"), deny("s3:*", "arn:aws:s3:::*")))[
-        "Policy"]["Arn"]
-    # A forged event cannot move the judgement to another partition: it is not even asked.
-    event = {"target": managed(arn.replace("arn:aws:", "arn:aws-cn:"), "v1"), "changedBy": HUMAN,
-             "orchestratorRoleArns": ROLES}
-    event["target"]["policyArn"] = arn
-    assert app.handler(event, CONTEXT)["action"] == "alert"
-    assert app.handler(event, None)["action"] == "remedy"  # partition unknown: any
-
-
-def test_the_handler_reports_risk_sets(stack, monkeypatch):
-    from incident_steps import judge, managed
-
-    monkeypatch.setenv("RESTRICTED_ACTIONS", "s3:DeleteBucket,s3:DeleteObject,@privilege-escalation")
-    arn = stack.iam.create_policy(PolicyName="p2", PolicyDocument=doc(
-        allow("iam:PutRolePolicy", "arn:aws:iam::123456789012:role/*")))["Policy"]["Arn"]
-    result = judge(managed(arn, "v1"), event_name="CreatePolicyVersion")
-    assert result["action"] == "remedy" and arn in result["policyName"]
-    assert re.search(r"iam:PutRolePolicy \[@privilege-escalation\] \(statement 0", result["message"])

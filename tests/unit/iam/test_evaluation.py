@@ -1,14 +1,14 @@
-"""ValidatePolicy: IAM semantics of "does this policy allow a restricted action?"."""
+"""The IAM evaluation engine (ValidatePolicy's judge): IAM semantics of "does this policy allow a restricted action?"."""
 
 import json
 import re
 
 import pytest
 
-from lambda_loader import ROOT, load_function
+from lambda_loader import ROOT
 from sample_logic import sample_verdict
+from workshop import iam
 
-app = load_function("validate_policy")
 RESTRICTED = ["s3:DeleteBucket", "s3:DeleteObject"]
 
 
@@ -33,7 +33,7 @@ def deny(action=None, not_action=None, resource="*", **extra):
 
 
 def verdict(document, restricted=RESTRICTED):
-    return app.evaluate_policy(document, restricted)["action"]
+    return iam.evaluate_policy(document, restricted)["action"]
 
 
 # --- the sample's defects: each case fails on the sample's logic and passes now ---
@@ -105,7 +105,7 @@ def test_unconditional_deny_on_all_resources_wins():
 
 
 def test_deny_of_one_action_leaves_the_other():
-    result = app.evaluate_policy(doc(allow("s3:*"), deny("s3:DeleteBucket")), RESTRICTED)
+    result = iam.evaluate_policy(doc(allow("s3:*"), deny("s3:DeleteBucket")), RESTRICTED)
     assert result["action"] == "remedy"
     assert [m["action"] for m in result["matches"]] == ["s3:DeleteObject"]
 
@@ -138,7 +138,7 @@ def test_deny_not_action_denies_everything_outside_its_list():
 
 def test_conditional_allow_still_counts():
     statement = allow("s3:DeleteBucket", Condition={"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}})
-    result = app.evaluate_policy(doc(statement), RESTRICTED)
+    result = iam.evaluate_policy(doc(statement), RESTRICTED)
     assert result["action"] == "remedy"
     assert result["matches"][0]["conditional"] is True
 
@@ -158,7 +158,7 @@ def test_empty_statement_list_grants_nothing():
 
 def test_matches_name_statement_sid_and_action():
     document = doc(allow("s3:GetObject", Sid="Read"), allow(["s3:Delete*"], Sid="Cleanup"))
-    result = app.evaluate_policy(document, RESTRICTED)
+    result = iam.evaluate_policy(document, RESTRICTED)
     assert {(m["statement"], m["sid"], m["action"], m["grantedBy"]) for m in result["matches"]} == {
         (1, "Cleanup", "s3:DeleteBucket", "s3:Delete*"),
         (1, "Cleanup", "s3:DeleteObject", "s3:Delete*"),
@@ -167,10 +167,10 @@ def test_matches_name_statement_sid_and_action():
 
 
 def test_example_action_is_allowed_by_the_statement():
-    result = app.evaluate_policy(doc(allow("iam:Create*")), ["iam:*"])
+    result = iam.evaluate_policy(doc(allow("iam:Create*")), ["iam:*"])
     example = result["matches"][0]["example"]
     assert re.fullmatch(r"iam:create.*", example, re.IGNORECASE)
-    assert app.default_database().get(example).name == example  # spelt as AWS spells it
+    assert iam.default_database().get(example).name == example  # spelt as AWS spells it
 
 
 def test_badpolicy_file_is_remedy():
@@ -212,8 +212,8 @@ def test_url_encoded_document_from_cloudtrail():
     ],
 )
 def test_invalid_documents_raise_invalid_policy_document(text, fragment):
-    with pytest.raises(app.InvalidPolicyDocument) as info:
-        app.evaluate_policy(text, RESTRICTED)
+    with pytest.raises(iam.InvalidPolicyDocument) as info:
+        iam.evaluate_policy(text, RESTRICTED)
     assert fragment in str(info.value)
     assert type(info.value).__name__ == "InvalidPolicyDocument"
 
@@ -222,5 +222,5 @@ def test_duplicate_key_hiding_a_grant_is_not_silently_resolved():
     # Python's json keeps the last key; IAM's verdict is ambiguous: refuse.
     text = '{"Statement": [{"Effect": "Allow", "Action": "s3:DeleteBucket", "Action": "s3:GetObject", "Resource": "*"}]}'
     assert json.loads(text)["Statement"][0]["Action"] == "s3:GetObject"
-    with pytest.raises(app.InvalidPolicyDocument):
-        app.evaluate_policy(text, RESTRICTED)
+    with pytest.raises(iam.InvalidPolicyDocument):
+        iam.evaluate_policy(text, RESTRICTED)

@@ -1,0 +1,131 @@
+"""What IAM holds for a target, read from IAM: the event only says which thing changed.
+
+Documents are kept as the text IAM holds (the IAM client here does not parse
+them): a duplicate key must reach the judge, which rejects it, and a restore
+must give IAM back the text byte for byte. A target IAM no longer holds raises
+`Gone`; IAM is eventually consistent, so `settled` reads again for a while
+before "gone" counts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from botocore.handlers import json_decode_policies
+
+from .sdk_clients import per_sandbox
+from .targets import principal_kwargs
+from .transient import aws_call, error_code
+
+
+class Gone(Exception):
+    """IAM no longer holds what the event named."""
+
+
+@per_sandbox
+def iam_client():
+    """An IAM client that hands policy documents back as IAM holds them (text), not parsed."""
+    iam = boto3.client("iam", config=Config(retries={"max_attempts": 3, "mode": "standard"}))
+    iam.meta.events.unregister("after-call.iam", json_decode_policies)
+    return iam
+
+
+def document_text(raw) -> str:
+    """A document as IAM returned it: URL-encoded JSON text (a raw JSON object is kept as it is)."""
+    if isinstance(raw, (dict, list)):
+        return json.dumps(raw)
+    text = str(raw)
+    return text if text.lstrip().startswith("{") else unquote(text)
+
+
+def document_json(raw):
+    """The document's JSON value, or its text when it is not JSON."""
+    text = document_text(raw)
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+
+
+@dataclass(frozen=True)
+class Held:
+    """What IAM holds for a target now."""
+
+    document: str  # the text, as IAM holds it
+    in_force: bool  # a managed version: whether it is the default
+    source: str  # the IAM call that read it, for the verdict
+    policy_id: str | None = None  # the managed policy's id, when the reader knows it
+    attached_version_id: str | None = None  # an attachment: the default version read
+
+
+def policy_id(iam, arn: str) -> str:
+    """The managed policy's id: a policy deleted and created again under its ARN is another policy."""
+    try:
+        return aws_call(iam.get_policy, PolicyArn=arn)["Policy"]["PolicyId"]
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            raise Gone(f"no policy {arn}") from exc
+        raise
+
+
+def is_attached(iam, target: dict) -> bool:
+    paginator = {"user": lambda: iam.get_paginator("list_attached_user_policies"),
+                 "role": lambda: iam.get_paginator("list_attached_role_policies"),
+                 "group": lambda: iam.get_paginator("list_attached_group_policies")}[target["principalType"]]()
+
+    def attached_policies(**kwargs):
+        return [p["PolicyArn"] for page in paginator.paginate(**kwargs) for p in page["AttachedPolicies"]]
+
+    return target["policyArn"] in aws_call(attached_policies, **principal_kwargs(target))
+
+
+def read_held(iam, target: dict, known_policy_id: str | None = None) -> Held:
+    """What IAM holds for the target (a checked one, see targets.target_problem); raises Gone when
+    it holds nothing (a version deleted, an inline policy removed, a policy detached, a principal
+    deleted). `known_policy_id`: a managed policy's id, when the caller has read it."""
+    try:
+        kind = target["kind"]
+        if kind == "managed":
+            arn, version_id = target["policyArn"], target["versionId"]
+            version = aws_call(iam.get_policy_version, PolicyArn=arn, VersionId=version_id)["PolicyVersion"]
+            return Held(document_text(version["Document"]), bool(version["IsDefaultVersion"]),
+                        f"GetPolicyVersion {arn} {version_id}", known_policy_id)
+        principal, name = target["principalType"], target["principalName"]
+        if kind == "inline":
+            getter = {"user": iam.get_user_policy, "role": iam.get_role_policy,
+                      "group": iam.get_group_policy}[principal]
+            found = aws_call(getter, PolicyName=target["policyName"], **principal_kwargs(target))
+            return Held(document_text(found["PolicyDocument"]), True,
+                        f"Get{principal.capitalize()}Policy {name} {target['policyName']}")
+        if not is_attached(iam, target):
+            raise Gone(f"{target['policyArn']} is not attached to {principal} {name}")
+        arn = target["policyArn"]
+        policy = aws_call(iam.get_policy, PolicyArn=arn)["Policy"]
+        default = policy["DefaultVersionId"]
+        version = aws_call(iam.get_policy_version, PolicyArn=arn, VersionId=default)["PolicyVersion"]
+        return Held(document_text(version["Document"]), True,
+                    f"GetPolicyVersion {arn} {default} (its default, attached to {principal} {name})",
+                    policy["PolicyId"], default)
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            raise Gone(exc.response["Error"].get("Message", "NoSuchEntity")) from exc
+        raise
+
+
+def settled(read, settle_seconds: float):
+    """`read()`, again for up to `settle_seconds` while it raises Gone: IAM is eventually
+    consistent, and "already gone" must not be a change IAM merely did not show yet."""
+    deadline = time.monotonic() + settle_seconds
+    while True:
+        try:
+            return read()
+        except Gone:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))

@@ -1,0 +1,67 @@
+"""The names of incidents and of the states they restore, as keys of the incidents table.
+
+* `incident_key` / `incident_id`: one incident per change (RevertPolicy writes
+  it with a conditional put, so a second delivery of the same change finds the
+  key taken).
+* `state_key` / `approval_marker_id`: the state an approved restore puts in
+  force. RestorePolicy writes the marker before it writes IAM; ValidatePolicy,
+  judging the orchestrator's own change, looks the marker up to tell an
+  approved restore from a misuse of the role. The two must name a state the
+  same way: this is that one way.
+* `document_digest`: a document's SHA-256 over its canonical JSON, so the same
+  policy spelt with other spacing is the same state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+# incident_id's shape: what a link may name (ReceiveDecision refuses anything else unread).
+INCIDENT_ID_SHAPE = re.compile(r"[0-9a-f]{32}")
+
+
+def incident_key(target: dict, policy_id: str | None, event_id: str) -> str:
+    """One key per change. A managed version is immutable, so (policy id, version) names it
+    whoever reports it; an inline policy or an attachment can change again under the same
+    name, so each CloudTrail event is its own change."""
+    if target["kind"] == "managed":
+        return f"managed|{policy_id}|{target['versionId']}"
+    what = target["policyName"] if target["kind"] == "inline" else target["policyArn"]
+    return f"{target['kind']}|{target['principalType']}|{target['principalName']}|{what}|{event_id}"
+
+
+def incident_id(key: str) -> str:
+    """The incidents-table key of the incident named `key` (INCIDENT_ID_SHAPE)."""
+    return _hash32(key)
+
+
+def document_digest(text: str) -> str:
+    """SHA-256 of the document's canonical JSON (or of its text when it is not JSON)."""
+    try:
+        canonical = json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
+    except (ValueError, RecursionError):
+        canonical = text
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def state_key(target: dict, policy_id: str | None, document: str) -> str:
+    """The state in force once `document` is back for `target` (the managed policy's id for a
+    managed version: a policy deleted and created again under its name is another policy)."""
+    kind = target["kind"]
+    if kind == "managed":
+        return f"managed|{policy_id}|{document_digest(document)}"
+    if kind == "inline":
+        return (f"inline|{target['principalType']}|{target['principalName']}|{target['policyName']}|"
+                f"{document_digest(document)}")
+    return f"attachment|{target['principalType']}|{target['principalName']}|{target['policyArn']}"
+
+
+def approval_marker_id(state: str) -> str:
+    """The incidents-table key RestorePolicy writes before it restores the approved `state`."""
+    return _hash32(f"approved|{state}")
+
+
+def _hash32(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]

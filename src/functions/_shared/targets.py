@@ -1,0 +1,42 @@
+"""What changed, as the state machine's *Target states name it (the `target` of the input).
+
+* managed: a policy version (`policyArn`, `versionId`);
+* inline: a principal's inline policy (`principalType`, `principalName`, `policyName`);
+* attachment: a managed policy attached to a principal (`principalType`, `principalName`, `policyArn`).
+
+Every function that takes a target checks it the same way (`checked_target`),
+each raising its own error: the name Step Functions sees.
+"""
+
+from __future__ import annotations
+
+PRINCIPAL_TYPES = ("user", "role", "group")
+REQUIRED = {"managed": ("policyArn", "versionId"),
+            "inline": ("principalType", "principalName", "policyName"),
+            "attachment": ("principalType", "principalName", "policyArn")}
+KINDS = tuple(REQUIRED)
+
+
+def target_problem(target) -> str | None:
+    """What is wrong with `target`, or None when it names a change."""
+    if not isinstance(target, dict) or target.get("kind") not in KINDS:
+        return "the input has no target of kind managed, inline or attachment (the output of ModifyState)"
+    for key in REQUIRED[target["kind"]]:
+        if not isinstance(target.get(key), str) or not target[key]:
+            return f"the {target['kind']} target has no {key}"
+    if target["kind"] != "managed" and target["principalType"] not in PRINCIPAL_TYPES:
+        return f"principalType must be one of {', '.join(PRINCIPAL_TYPES)}"
+    return None
+
+
+def checked_target(target, invalid: type[Exception], function: str) -> dict:
+    """`target` when it names a change, else `invalid` saying what is wrong."""
+    problem = target_problem(target)
+    if problem:
+        raise invalid(f"{function}: {problem}")
+    return target
+
+
+def principal_kwargs(target: dict) -> dict:
+    """The principal as IAM's API names it: {"UserName": ...}, {"RoleName": ...} or {"GroupName": ...}."""
+    return {f"{target['principalType'].capitalize()}Name": target["principalName"]}
