@@ -36,7 +36,7 @@ REVERT = "revert"  # JSON: what the revert did
 REVERTED_AT = "revertedAt"
 
 # Written by AskUser: the token stays here, never in a link.
-TASK_TOKEN = "taskToken"
+TASK_TOKEN = "taskToken"  # nosec B105: the name of an attribute, not a token
 ASKED_AT = "askedAt"
 DEADLINE = "deadline"  # N: epoch seconds, the links' expiry
 

@@ -21,7 +21,7 @@ from .transient import aws_call
 FIELDS = ("incident", "expires", "signature")
 _EXPIRES_SHAPE = re.compile(r"[0-9]{1,12}")
 _SIGNATURE_SHAPE = re.compile(r"[0-9a-f]{64}")
-SECRET_ARN_VARIABLE = "DECISION_SECRET_ARN"
+SECRET_ARN_VARIABLE = "DECISION_SECRET_ARN"  # nosec B105: the name of a variable, not its value
 _secrets: dict = {}
 
 

@@ -226,7 +226,8 @@ def decide(event: dict, decision: str, fields: dict) -> dict:
     _, effect, done = PAGES[decision]
     output = {"action": action, "incidentId": incident, "decidedVia": "link", "decidedAt": text(item, attr.DECIDED_AT)}
     try:
-        boto3.client("stepfunctions").send_task_success(taskToken=text(item, attr.TASK_TOKEN), output=json.dumps(output))
+        boto3.client("stepfunctions").send_task_success(taskToken=text(item, attr.TASK_TOKEN),
+                                                        output=json.dumps(output))
     except ClientError as exc:
         code = error_code(exc)
         if code in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):

@@ -42,7 +42,8 @@ def approved_restore(iam, table: str, target: dict, held) -> bool:
     # not the harmless version): one IAM call fewer for every other change.
     known = policy_id(iam, target["policyArn"]) if target["kind"] == "managed" else None
     marker = approval_marker_id(state_key(target, known, held.document))
-    return bool(aws_call(dynamodb_client().get_item, TableName=table, Key=item_key(marker), ConsistentRead=True).get("Item"))
+    found = aws_call(dynamodb_client().get_item, TableName=table, Key=item_key(marker), ConsistentRead=True)
+    return bool(found.get("Item"))
 
 
 def is_own_change(changed_by, orchestrator_roles) -> bool:

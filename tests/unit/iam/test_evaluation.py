@@ -1,4 +1,5 @@
-"""The IAM evaluation engine (ValidatePolicy's judge): IAM semantics of "does this policy allow a restricted action?"."""
+"""The IAM evaluation engine (ValidatePolicy's judge): IAM semantics of "does this policy allow a restricted
+action?"."""
 
 import json
 import re
