@@ -5,12 +5,13 @@ path), so each signs or checks with the copy of `_shared` its own package
 carries, not with one helper both tests share.
 """
 
+import json
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from incident_steps import link_fields
-from lambda_loader import FUNCTIONS, load_function
+from lambda_loader import FUNCTIONS, ROOT, load_function
 
 ask_user = load_function("ask_user")
 receive_decision = load_function("receive_decision")
@@ -69,3 +70,11 @@ def test_a_link_decides_only_its_own_decision_and_only_under_its_key(decision):
         with pytest.raises(receive_decision.BadRequest) as refused:
             receive_decision.check_link(fields, checked_as, secret)
         assert refused.value.status == 403
+
+
+def test_the_decision_reaches_the_execution_as_the_state_machine_reads_it():
+    definition = json.loads((ROOT / "statemachine" / "security_orchestrator.asl.json").read_text())
+    choices = {c["StringEquals"]: c["Next"] for c in definition["States"]["usersChoice"]["Choices"]}
+    assert choices == {receive_decision.WIRE_VALUES["allow"]: "approved",
+                       receive_decision.WIRE_VALUES["deny"]: "denied"}
+    assert receive_decision.WIRE_VALUES["deny"] == "delete"  # the sample's word, kept on the wire
