@@ -177,9 +177,11 @@ def test_every_relative_link_reaches_a_file_and_its_anchor(page):
 def _paths_named(text: str) -> set:
     """Repository paths a page names: in backticks, or first on a line of a code block (the layout tree)."""
     candidates = set(re.findall(r"`([^`\s]+)`", re.sub(r"```.*?```", "", text, flags=re.S)))
-    for block in re.findall(r"```[a-z]*\n(.*?)```", text, re.S):
-        candidates |= {line.split()[0] for line in block.splitlines() if line.strip()}
     paths = set()
+    for block in re.findall(r"```[a-z]*\n(.*?)```", text, re.S):
+        firsts = {line.split()[0] for line in block.splitlines() if line.strip() and not line[0].isspace()}
+        paths |= {first for first in firsts if re.fullmatch(r"[a-z]+/", first)}  # a top folder of a layout tree
+        candidates |= firsts
     for candidate in candidates:
         candidate = candidate.split("::")[0]
         if candidate.startswith(_ROOTS) or candidate in _ROOT_FILES:
