@@ -175,6 +175,9 @@ SEAMS: tuple[Seam, ...] = (
     Seam("sfn-sdk-timestamps", FIX, STEPFUNCTIONS,
          _t(_TASK + "state_task_service_aws_sdk", "StateTaskServiceAwsSdk", "_eval_service_task"),
          "test_an_sdk_result_with_timestamps_is_described_with_aws_text", integrations.install_sdk_timestamps),
+    Seam("sfn-sdk-names", FIX, STEPFUNCTIONS,
+         _t(_TASK + "state_task_service", "StateTaskService", "_normalise_parameters", "_normalise_response"),
+         "test_a_parent_starts_a_child_with_the_documented_parameter_names", integrations.install_sdk_names),
     Seam("sfn-sdk-metadata", FIX, STEPFUNCTIONS,
          _t(_TASK + "state_task_service_lambda", "StateTaskServiceLambda", "_eval_service_task")
          + _t(_TASK + "state_task_service_sns", "StateTaskServiceSns", "_eval_service_task")
