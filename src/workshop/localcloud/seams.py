@@ -154,6 +154,8 @@ SEAMS: tuple[Seam, ...] = (
          + _t(_SFN + "asl.utils.json_path", None, "parse"),
          "test_executions_of_one_definition_share_one_program_with_its_heap_keys_made",
          engine.install_engine_caches, upstream="server-dispatch-module-listing"),
+    Seam("sfn-express-execution-arns", FIX, STEPFUNCTIONS, _t(_SFN + "backend.execution", "Execution", "__init__"),
+         "test_an_express_execution_has_the_express_arn_and_runs_synchronously", engine.install_express_execution_arns),
     Seam("sfn-parser-error-codes", FIX, STEPFUNCTIONS,
          _t(_SFN + "api", "InvalidDefinition", "TYPE", "STATUS", change=ADDED),
          "test_an_invalid_state_machine_definition_answers_invalid_definition", engine.install_parser_error_codes),
