@@ -40,7 +40,7 @@ from .server import protocols, speedups
 from .services.awslambda import workers
 from .services.cloudformation import stacks
 from .services.events import targets
-from .services.stepfunctions import distributed_map, engine, history, integrations, task_tokens
+from .services.stepfunctions import distributed_map, engine, history, integrations, paths, task_tokens
 
 FIX, SPEED, SERVICE = "fix", "speed", "service"
 EAGER, STEPFUNCTIONS, APIGATEWAY, CLOUDFORMATION, AWS_LIKE = (
@@ -167,6 +167,20 @@ SEAMS: tuple[Seam, ...] = (
          _t(_SFN + "asl.component.common.path.result_path", None, "parse")
          + _t(_SFN + "asl.utils.json_path", None, "parse"),
          "test_a_path_is_parsed_once_and_finds_what_a_fresh_parse_finds", speedups.install_jsonpath_cache),
+    Seam("sfn-jsonpath-definite", FIX, STEPFUNCTIONS,
+         _t(_SFN + "asl.utils.json_path", None, "extract_json")
+         + _t(_SFN + "asl.eval.states", None, "extract_json")
+         + _t(_SFN + "asl.component.intrinsic.argument.argument", None, "extract_json")
+         + _t(_SFN + "asl.component.common.string.string_expression", None, "extract_json")
+         + tuple(Target(_STATE + "choice.comparison.operator.implementations." + module, None, "extract_json")
+                 for module in ("boolean_equals", "numeric", "string_operators", "timestamp_operators")),
+         "test_an_index_then_a_key_selects_one_value", paths.install_definite_paths),
+    Seam("sfn-choice-missing-path", FIX, STEPFUNCTIONS,
+         _t(_STATE + "choice.comparison.comparison_variable", "ComparisonVariable", "_eval_body"),
+         "test_a_choice_rule_on_a_missing_path_fails_the_execution", paths.install_choice_missing_path),
+    Seam("sfn-task-failure-cause", FIX, STEPFUNCTIONS,
+         _t("moto.stepfunctions.responses", "StepFunctionResponse", "send_task_failure"),
+         "test_send_task_failure_keeps_its_cause", paths.install_task_failure_cause),
     Seam("sfn-history-paging", FIX, STEPFUNCTIONS,
          _t("moto.stepfunctions.responses", "StepFunctionResponse", "get_execution_history"),
          "test_history_pages_with_max_results_and_next_token", history.install_history_pages),

@@ -1,0 +1,65 @@
+"""Paths, Choice rules and task-token failures as AWS's documentation describes them."""
+
+import json
+
+import pytest
+from state_machines import create, finished, history, run
+
+
+@pytest.fixture(scope="module")
+def sfn(shared_cloud):
+    return shared_cloud.client("stepfunctions")
+
+
+def test_an_index_then_a_key_selects_one_value(sfn):
+    """AWS (amazon-states-language-paths.html): a path that selects one node gives that node's value;
+    only paths that can select several (wildcards, slices, filters) give an array."""
+    definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {
+        "label.$": "$[1].Labels", "nested.$": "$[0].Tags[1].Key", "all.$": "$[*].Labels",
+        "text.$": "States.Format('label {}', $[1].Labels)"}, "End": True}}}
+    given = [{"Labels": "a", "Tags": [{"Key": "x"}, {"Key": "y"}]}, {"Labels": "b"}]
+    output = json.loads(run(sfn, definition, given)["output"])
+    assert output == {"label": "b", "nested": "y", "all": ["a", "b"], "text": "label b"}
+
+
+def _choice(rule: dict) -> dict:
+    return {"StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Choices": [{**rule, "Next": "Matched"}], "Default": "Other"},
+        "Matched": {"Type": "Pass", "Result": {"went": "matched"}, "End": True},
+        "Other": {"Type": "Pass", "Result": {"went": "other"}, "End": True}}}
+
+
+def test_a_choice_rule_on_a_missing_path_fails_the_execution(sfn):
+    """AWS (state-choice.html): a rule's Variable path missing from the input is a States.Runtime error
+    ("Invalid path ..."), not a non-match; only IsPresent tests for a path that may be missing."""
+    for rule in ({"Variable": "$.missing", "StringEquals": "x"},
+                 {"Not": {"Variable": "$.missing", "StringEquals": "x"}},
+                 {"And": [{"Variable": "$.here", "BooleanEquals": True},
+                          {"Variable": "$.missing", "NumericGreaterThan": 1}]}):
+        described = run(sfn, _choice(rule), {"here": True})
+        assert described["status"] == "FAILED", (rule, described)
+        assert described["error"] == "States.Runtime" and "$.missing" in described["cause"]
+    present = run(sfn, _choice({"Variable": "$.missing", "IsPresent": False}), {"here": True})
+    assert json.loads(present["output"]) == {"went": "matched"}
+    guarded = run(sfn, _choice({"And": [{"Variable": "$.here", "IsPresent": True},
+                                        {"Variable": "$.here", "BooleanEquals": True}]}), {"here": True})
+    assert json.loads(guarded["output"]) == {"went": "matched"}
+
+
+def test_send_task_failure_keeps_its_cause(shared_cloud, sfn):
+    """AWS (API_SendTaskFailure.html): the error and the cause reach the TaskFailed event and the execution."""
+    sqs = shared_cloud.client("sqs")
+    queue = sqs.create_queue(QueueName="task-failure-cause")["QueueUrl"]
+    arn = create(sfn, {"StartAt": "Wait", "States": {"Wait": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token"}}, "End": True}}})
+    execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    messages = []
+    while not messages:
+        messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages", [])
+    token = json.loads(messages[0]["Body"])["token"]
+    sfn.send_task_failure(taskToken=token, error="Rejected", cause="the reviewer said no")
+    described = finished(sfn, execution)
+    assert (described["error"], described["cause"]) == ("Rejected", "the reviewer said no")
+    failed = [e["taskFailedEventDetails"] for e in history(sfn, execution) if e["type"] == "TaskFailed"]
+    assert failed[0]["cause"] == "the reviewer said no"
