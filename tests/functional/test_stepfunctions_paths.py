@@ -63,3 +63,27 @@ def test_send_task_failure_keeps_its_cause(shared_cloud, sfn):
     assert (described["error"], described["cause"]) == ("Rejected", "the reviewer said no")
     failed = [e["taskFailedEventDetails"] for e in history(sfn, execution) if e["type"] == "TaskFailed"]
     assert failed[0]["cause"] == "the reviewer said no"
+
+
+def test_a_workflow_raises_and_catches_error_names_that_begin_with_states(sfn):
+    """AWS (concepts-error-handling.html, "Error names"): States.Runtime and the other States.* names are
+    errors a state may report; a workflow may raise one from a Fail state (inside a Map too) and catch it,
+    and Step Functions deploys a Catch naming a States.* error of the workflow's own."""
+    inner_map = {"StartAt": "Each", "States": {"Each": {
+        "Type": "Map", "ItemsPath": "$.items", "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Check", "States": {
+                "Check": {"Type": "Fail", "Error": "States.Runtime", "Cause": "bad item"}}},
+        "Catch": [{"ErrorEquals": ["States.Runtime"], "ResultPath": "$.caught", "Next": "Caught"}],
+        "End": True}, "Caught": {"Type": "Pass", "End": True}}}
+    described = run(sfn, inner_map, {"items": [1]})
+    assert described["status"] == "SUCCEEDED", described
+    caught = json.loads(described["output"])["caught"]
+    assert caught["Error"] == "States.Runtime" and caught["Cause"].endswith("bad item")
+    own = {"StartAt": "Branches", "States": {"Branches": {
+        "Type": "Parallel", "Branches": [{"StartAt": "Raise", "States": {"Raise": {
+            "Type": "Fail", "Error": "States.QuotaReached", "Cause": "too many"}}}],
+        "Catch": [{"ErrorEquals": ["States.QuotaReached"], "Next": "Handled"}], "End": True},
+        "Handled": {"Type": "Succeed"}}}
+    assert run(sfn, own)["status"] == "SUCCEEDED"
+    uncaught = run(sfn, {"StartAt": "Raise", "States": {"Raise": {"Type": "Fail", "Error": "States.Runtime"}}})
+    assert (uncaught["status"], uncaught["error"]) == ("FAILED", "States.Runtime")

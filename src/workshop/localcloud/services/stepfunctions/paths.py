@@ -131,3 +131,25 @@ def install_task_failure_cause() -> None:
 
     send_task_failure._localcloud = True
     StepFunctionResponse.send_task_failure = send_task_failure
+
+
+def install_states_error_names() -> None:
+    """Error names that begin with `States.` may be raised and caught by a workflow (`sfn-states-error-names`).
+
+    AWS's service deploys and runs them (a Fail state's `States.Runtime` inside
+    a Map, an `ErrorEquals` of a name of the workflow's own); moto refused them
+    at CreateStateMachine ("Custom Error Names MUST NOT begin with the prefix
+    'States.'"), and a `States.Runtime` raised inside an inline Map failed the
+    execution with that refusal. Patch point: `CustomErrorName.__init__`.
+    """
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
+
+    if getattr(CustomErrorName.__dict__["__init__"], "_localcloud", False):
+        return
+
+    def __init__(self, error_name):
+        ErrorName.__init__(self, error_name=error_name)
+
+    __init__._localcloud = True
+    CustomErrorName.__init__ = __init__
