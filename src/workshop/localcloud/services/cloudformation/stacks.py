@@ -226,7 +226,30 @@ def _state_machine_definition(properties: dict, account_id: str) -> str:
     for name, value in (properties.get("DefinitionSubstitutions") or {}).items():
         text = value if isinstance(value, str) else json.dumps(value)
         definition = definition.replace("${" + name + "}", text)
-    return definition
+    return definition_as_json(definition)
+
+
+def _random_suffix() -> str:
+    import secrets
+    import string
+
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(12))
+
+
+def definition_as_json(definition: str) -> str:
+    """A definition file in YAML (`*.asl.yaml`, which CloudFormation and SAM accept) as JSON text; JSON as it is."""
+    try:
+        json.loads(definition)
+        return definition
+    except ValueError:
+        pass
+    import yaml
+
+    try:
+        document = yaml.safe_load(definition)
+    except yaml.YAMLError:
+        return definition  # neither: the definition's own error says what is wrong
+    return json.dumps(document) if isinstance(document, dict) else definition
 
 
 def install_dynamodb_table_properties() -> None:
@@ -280,8 +303,11 @@ def install_resource_types() -> None:
 
         p = cloudformation_json["Properties"]
         backend = get_backend(account_id, region_name)
+        # CloudFormation names an unnamed state machine {LogicalId}-{12 random characters}
+        name = p.get("StateMachineName") or (f"{kwargs['LogicalId']}-{_random_suffix()}" if kwargs.get("LogicalId")
+                                             else resource_name)
         return backend.create_state_machine(
-            p.get("StateMachineName", resource_name), _state_machine_definition(p, account_id),
+            name, _state_machine_definition(p, account_id),
             p.get("RoleArn", ""), tags=cfn_to_api_tags(p.get("Tags", [])),
             sm_type=p.get("StateMachineType", "STANDARD"))
 
