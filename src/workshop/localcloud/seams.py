@@ -106,6 +106,8 @@ SEAMS: tuple[Seam, ...] = (
          "test_a_function_runs_warm_after_one_cold_start"),
     Seam("lambda-payload-check", SERVICE, EAGER, _t("moto.awslambda.models", "LambdaFunction", "invoke"),
          "test_a_lambda_invoke_with_a_broken_payload_is_refused_as_lambda_does"),
+    Seam("lambda-function-urls", SERVICE, EAGER, _t("moto.awslambda.models", "FunctionUrlConfig", "__init__"),
+         "test_a_function_url_made_by_cloudformation_answers_with_payload_format_2"),
     Seam("lambda-runtimes-check", SERVICE, EAGER,
          _t("moto.awslambda.models", "LambdaBackend", "create_function")
          + _t("moto.awslambda.models", "LambdaFunction", "update_configuration"),

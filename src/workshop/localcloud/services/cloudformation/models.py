@@ -11,6 +11,8 @@ it loads moto's API Gateway, SNS and Secrets Manager models.
   its `MethodSettings` and `AccessLogSetting`, and `AWS::ApiGateway::Account`
   with its `CloudWatchRoleArn`: recorded as AWS shows them (GetStage,
   GetAccount) but not enforced, and a logged note says so;
+* `AWS::Lambda::Url`: the function's URL configuration, `Fn::GetAtt .FunctionUrl`
+  the local route that serves it (services/awslambda/function_urls.py);
 * `AWS::SecretsManager::Secret` (its `GenerateSecretString` made here),
   `AWS::SecretsManager::ResourcePolicy` and `AWS::SNS::TopicPolicy`: policies
   are stored as AWS shows them (GetResourcePolicy, GetTopicAttributes); like
@@ -25,6 +27,7 @@ import secrets
 import string
 
 from moto.apigateway.models import apigateway_backends
+from moto.awslambda.models import lambda_backends
 from moto.core.common_models import CloudFormationModel
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.sns.models import sns_backends
@@ -162,6 +165,57 @@ class ApiGatewayAccount(ReplacedOnUpdate, CloudFormationModel):
             log.warning("API Gateway account setting: CloudWatch role %s recorded; the local cloud writes "
                         "no API Gateway logs", role_arn)
         return cls(resource_name)
+
+
+class LambdaUrl(CloudFormationModel):
+    """AWS::Lambda::Url: Fn::GetAtt FunctionUrl and FunctionArn, as CloudFormation answers them."""
+
+    def __init__(self, function_arn: str, url: str):
+        self.function_arn, self.url = function_arn, url
+
+    @property
+    def physical_resource_id(self):
+        return self.function_arn
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::Lambda::Url"
+
+    @staticmethod
+    def cloudformation_name_type():
+        return ""
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("FunctionUrl", "FunctionArn")
+
+    def get_cfn_attribute(self, attribute_name: str):
+        return self.url if attribute_name == "FunctionUrl" else self.function_arn
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name,
+                                        **kwargs):
+        p = cloudformation_json["Properties"]
+        target = getattr(p["TargetFunctionArn"], "function_arn", p["TargetFunctionArn"])
+        config = {key: p[key] for key in ("AuthType", "Cors", "InvokeMode") if key in p}
+        made = lambda_backends[account_id][region_name].create_function_url_config(target, config)
+        return cls(made.function.function_arn, made.url)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        p = cloudformation_json["Properties"]
+        config = {key: p[key] for key in ("AuthType", "Cors", "InvokeMode") if key in p}
+        made = lambda_backends[account_id][region_name].update_function_url_config(original_resource.function_arn,
+                                                                                   config)
+        return cls(original_resource.function_arn, made.url)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        try:
+            lambda_backends[account_id][region_name].delete_function_url_config(resource_name)
+        except Exception:  # the function went first (a stack delete): its URL went with it
+            log.info("the URL of %s went with its function", resource_name)
 
 
 def _document(value) -> str:
