@@ -231,6 +231,9 @@ SEAMS: tuple[Seam, ...] = (
     Seam("apigateway-openapi-body", SERVICE, APIGATEWAY,
          _t("moto.apigateway.models", "RestAPI", "create_from_cloudformation_json"),
          "test_a_sam_body_is_imported_with_name_methods_and_integrations"),
+    Seam("apigateway-service-integrations", SERVICE, APIGATEWAY,
+         _t("moto.apigateway.models", "Method", "create_from_cloudformation_json"),
+         "test_an_express_machine_behind_a_service_integration_answers_through_its_mapping_templates"),
     # --- cloudformation: with the first CloudFormation request -------------------------------------------
     Seam("cfn-template-processing", SERVICE, CLOUDFORMATION,
          _t("moto.cloudformation.models", "Stack", "parse_template")

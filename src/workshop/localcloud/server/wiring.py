@@ -80,7 +80,7 @@ def ensure(*groups: str) -> None:
             elif group == "apigateway":
                 from ..services import apigateway
 
-                apigateway.install()
+                apigateway.install(_endpoint, _credentials)
             elif group == "cloudformation":
                 from ..services.cloudformation import stacks
 
