@@ -39,3 +39,29 @@ def test_a_yaml_definition_file_is_deployed_and_an_unnamed_machine_is_named_afte
     assert re.fullmatch(r"Greeter-[A-Za-z0-9]{12}", arn.rsplit(":", 1)[1]), arn
     described = clients["stepfunctions"].describe_state_machine(stateMachineArn=arn)
     assert json.loads(described["definition"])["States"]["Greet"]["Result"] == {"greeting": "hello"}
+
+
+def test_a_buckets_eventbridge_notification_set_in_the_template_sends_object_created(shared_cloud, clients):
+    """AWS (aws-properties-s3-bucket-notificationconfiguration.html, EventBridge.html in the S3 guide):
+    EventBridgeConfiguration {EventBridgeEnabled: true} sends the bucket's events to the default bus, where
+    a rule on source aws.s3 / detail-type "Object Created" receives them."""
+    sqs = shared_cloud.client("sqs")
+    queue = sqs.create_queue(QueueName="object-created")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    stack = deploy(clients["cloudformation"], {"Resources": {
+        "Uploads": {"Type": "AWS::S3::Bucket", "Properties": {
+            "NotificationConfiguration": {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}}},
+        "Created": {"Type": "AWS::Events::Rule", "Properties": {
+            "EventPattern": {"source": ["aws.s3"], "detail-type": ["Object Created"]},
+            "Targets": [{"Id": "queue", "Arn": queue_arn}]}}},
+        "Outputs": {"Bucket": {"Value": {"Ref": "Uploads"}}}}, prefix="s3-events")
+    bucket = stack["Outputs"]["Bucket"]
+    clients["s3"].put_object(Bucket=bucket, Key="in/report.csv", Body=b"a,b\n")
+    messages = []
+    for _ in range(20):
+        messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages", [])
+        if messages:
+            break
+    event = json.loads(messages[0]["Body"])
+    assert event["detail-type"] == "Object Created"
+    assert event["detail"]["bucket"]["name"] == bucket and event["detail"]["object"]["key"] == "in/report.csv"

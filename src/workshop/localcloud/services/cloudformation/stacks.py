@@ -414,3 +414,26 @@ def install_change_set_depends_on() -> None:
 
     update.__wrapped__ = original
     ResourceMap.update = update
+
+
+def install_bucket_eventbridge_notifications() -> None:
+    """`AWS::S3::Bucket`'s `NotificationConfiguration.EventBridgeConfiguration` is applied
+    (`s3-bucket-eventbridge-notifications`): moto's bucket model ignored the whole
+    NotificationConfiguration, so "Object Created" events never reached EventBridge (set through
+    PutBucketNotificationConfiguration they did). Patch point: `FakeBucket.create_from_cloudformation_json`."""
+    from moto.s3.models import FakeBucket
+
+    original = FakeBucket.create_from_cloudformation_json.__func__
+    if getattr(original, "_localcloud", False):
+        return
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        bucket = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        notifications = (cloudformation_json.get("Properties") or {}).get("NotificationConfiguration") or {}
+        bridge = notifications.get("EventBridgeConfiguration") or {}
+        if str(bridge.get("EventBridgeEnabled", "true")).lower() == "true" and "EventBridgeConfiguration" in notifications:
+            bucket.set_notification_configuration({"EventBridgeConfiguration": {}})
+        return bucket
+
+    create._localcloud = True
+    FakeBucket.create_from_cloudformation_json = classmethod(create)
