@@ -65,3 +65,37 @@ def test_a_buckets_eventbridge_notification_set_in_the_template_sends_object_cre
     event = json.loads(messages[0]["Body"])
     assert event["detail-type"] == "Object Created"
     assert event["detail"]["bucket"]["name"] == bucket and event["detail"]["object"]["key"] == "in/report.csv"
+
+
+API_SNIPPET = """\
+openapi: "3.0.1"
+info: {title: included-api, version: "1"}
+paths:
+  /hello:
+    get:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {application/json: '{"statusCode": 200}'}
+"""
+
+
+def test_an_aws_include_inside_resource_properties_is_replaced_by_its_snippet(clients):
+    """AWS (create-reusable-transform-function-snippets-and-add-to-your-template-with-aws-include-transform.html):
+    Fn::Transform with Name AWS::Include puts the YAML or JSON snippet at Location (an S3 URI) in its place;
+    a snippet that cannot be read fails the request."""
+    from botocore.exceptions import ClientError
+
+    clients["s3"].create_bucket(Bucket="snippets")
+    clients["s3"].put_object(Bucket="snippets", Key="api.yaml", Body=API_SNIPPET.encode())
+    include = {"Fn::Transform": {"Name": "AWS::Include", "Parameters": {"Location": "s3://snippets/api.yaml"}}}
+    stack = deploy(clients["cloudformation"], {"Resources": {"Api": {
+        "Type": "AWS::ApiGateway::RestApi", "Properties": {"Body": include}}},
+        "Outputs": {"Api": {"Value": {"Ref": "Api"}}}}, prefix="include")
+    api = clients["apigateway"].get_rest_api(restApiId=stack["Outputs"]["Api"])
+    assert api["name"] == "included-api"
+    paths = [r["path"] for r in clients["apigateway"].get_resources(restApiId=api["id"])["items"]]
+    assert "/hello" in paths
+    missing = {"Fn::Transform": {"Name": "AWS::Include", "Parameters": {"Location": "s3://snippets/none.yaml"}}}
+    with pytest.raises(ClientError, match="AWS::Include"):
+        clients["cloudformation"].create_stack(StackName="include-missing", TemplateBody=json.dumps(
+            {"Resources": {"Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Body": missing}}}}))

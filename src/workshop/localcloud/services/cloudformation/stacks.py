@@ -45,7 +45,7 @@ import threading
 from urllib.parse import urlparse
 
 from ...server.address import DEFAULT_PORT, endpoint_for
-from .templates import RuleFailed, check_rules, process
+from .templates import IncludeFailed, RuleFailed, check_rules, process
 
 log = logging.getLogger("workshop.localcloud.cloudformation")
 
@@ -69,13 +69,19 @@ def install(endpoint: str) -> None:
 
     # the transform, when moto parses a stack's or change set's template
     def parse_template(template):
-        return process(_original_parse(template), _endpoint)
+        try:
+            return process(_original_parse(template), _endpoint, read_location)
+        except IncludeFailed as exc:  # what CloudFormation answers for a snippet it cannot read
+            raise ValidationError(message=f"Transform AWS::Include failed with: {exc}") from None
 
     parse_template._localcloud = True
     models.Stack.parse_template = staticmethod(parse_template)
 
     def change_set_parse(self):
-        self.template_dict = process(_original_parse(self.template), _endpoint)
+        try:
+            self.template_dict = process(_original_parse(self.template), _endpoint, read_location)
+        except IncludeFailed as exc:
+            raise ValidationError(message=f"Transform AWS::Include failed with: {exc}") from None
 
     models.ChangeSet._parse_template = change_set_parse
 
@@ -117,6 +123,25 @@ def install(endpoint: str) -> None:
     backend_cls.create_change_set = create_change_set
     install_failure_handling()
     install_resource_types()
+
+
+def read_location(location: str) -> str:
+    """The text of an S3 object named as `s3://bucket/key` or an S3 HTTPS URL (AWS::Include's Location)."""
+    from moto.s3.models import s3_backends
+
+    from ...server.address import ACCOUNT_ID
+
+    parts = urlparse(location)
+    if parts.scheme == "s3":
+        bucket, key = parts.netloc, parts.path.lstrip("/")
+    elif ".s3" in (parts.hostname or "") and not (parts.hostname or "").startswith("s3"):
+        bucket, key = (parts.hostname or "").split(".s3", 1)[0], parts.path.lstrip("/")
+    else:
+        bucket, _, key = parts.path.lstrip("/").partition("/")
+    try:
+        return s3_backends[ACCOUNT_ID]["aws"].get_object(bucket, key).value.decode("utf-8")
+    except Exception:  # moto's MissingBucket / MissingKey
+        raise IncludeFailed(f"S3 object {location} does not exist or cannot be read") from None
 
 
 # --- failed deployments: a failed stack with the failing resource, not a garbled error ----------
