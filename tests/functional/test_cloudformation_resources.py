@@ -4,7 +4,10 @@ import json
 import re
 
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 from stacks import deploy
+from state_machines import finished, history
 
 ROLE = "arn:aws:iam::123456789012:role/state-machine-role"
 YAML_DEFINITION = """\
@@ -83,8 +86,6 @@ def test_an_aws_include_inside_resource_properties_is_replaced_by_its_snippet(cl
     """AWS (create-reusable-transform-function-snippets-and-add-to-your-template-with-aws-include-transform.html):
     Fn::Transform with Name AWS::Include puts the YAML or JSON snippet at Location (an S3 URI) in its place;
     a snippet that cannot be read fails the request."""
-    from botocore.exceptions import ClientError
-
     clients["s3"].create_bucket(Bucket="snippets")
     clients["s3"].put_object(Bucket="snippets", Key="api.yaml", Body=API_SNIPPET.encode())
     include = {"Fn::Transform": {"Name": "AWS::Include", "Parameters": {"Location": "s3://snippets/api.yaml"}}}
@@ -99,3 +100,30 @@ def test_an_aws_include_inside_resource_properties_is_replaced_by_its_snippet(cl
     with pytest.raises(ClientError, match="AWS::Include"):
         clients["cloudformation"].create_stack(StackName="include-missing", TemplateBody=json.dumps(
             {"Resources": {"Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Body": missing}}}}))
+
+
+def test_an_activity_made_by_cloudformation_gives_its_task_to_a_polling_worker(shared_cloud, clients):
+    """AWS (aws-resource-stepfunctions-activity.html, concepts-activities.html): Ref is the activity's ARN;
+    an execution reaching the activity's Task waits until a worker's GetActivityTask takes the task
+    ({taskToken, input}); the worker's heartbeat and SendTaskSuccess answer it."""
+    stack = deploy(clients["cloudformation"], {"Resources": {
+        "Review": {"Type": "AWS::StepFunctions::Activity", "Properties": {"Name": "manual-review"}},
+        "Flow": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+            "RoleArn": ROLE, "DefinitionString": {"Fn::Sub": json.dumps({"StartAt": "Review", "States": {
+                "Review": {"Type": "Task", "Resource": "${Review}", "HeartbeatSeconds": 30,
+                           "Parameters": {"document.$": "$.document"}, "End": True}}})}}}},
+        "Outputs": {"Activity": {"Value": {"Ref": "Review"}}, "Name": {"Value": {"Fn::GetAtt": ["Review", "Name"]}},
+                    "Flow": {"Value": {"Ref": "Flow"}}}}, prefix="activity")
+    activity = stack["Outputs"]["Activity"]
+    assert activity.endswith(":activity:manual-review") and stack["Outputs"]["Name"] == "manual-review"
+    sfn = shared_cloud.client("stepfunctions", config=Config(read_timeout=70))
+    execution = sfn.start_execution(stateMachineArn=stack["Outputs"]["Flow"],
+                                    input=json.dumps({"document": "d-1"}))["executionArn"]
+    task = sfn.get_activity_task(activityArn=activity, workerName="reviewer-1")
+    assert json.loads(task["input"]) == {"document": "d-1"}
+    sfn.send_task_heartbeat(taskToken=task["taskToken"])
+    sfn.send_task_success(taskToken=task["taskToken"], output=json.dumps({"approved": True}))
+    described = finished(sfn, execution)
+    assert described["status"] == "SUCCEEDED" and json.loads(described["output"]) == {"approved": True}
+    started = [e for e in history(sfn, execution) if e["type"] == "ActivityStarted"]
+    assert started[0]["activityStartedEventDetails"]["workerName"] == "reviewer-1"

@@ -40,7 +40,7 @@ from .server import protocols, speedups
 from .services.awslambda import workers
 from .services.cloudformation import stacks
 from .services.events import targets
-from .services.stepfunctions import distributed_map, engine, history, integrations, paths, task_tokens
+from .services.stepfunctions import activities, distributed_map, engine, history, integrations, paths, task_tokens
 
 FIX, SPEED, SERVICE = "fix", "speed", "service"
 EAGER, STEPFUNCTIONS, APIGATEWAY, CLOUDFORMATION, AWS_LIKE = (
@@ -158,6 +158,9 @@ SEAMS: tuple[Seam, ...] = (
          engine.install_engine_caches, upstream="server-dispatch-module-listing"),
     Seam("sfn-express-execution-arns", FIX, STEPFUNCTIONS, _t(_SFN + "backend.execution", "Execution", "__init__"),
          "test_an_express_execution_has_the_express_arn_and_runs_synchronously", engine.install_express_execution_arns),
+    Seam("sfn-activity-tasks", FIX, STEPFUNCTIONS, _t(_SFN + "backend.execution", "Execution", "__init__"),
+         "test_an_activity_made_by_cloudformation_gives_its_task_to_a_polling_worker",
+         activities.install_activity_tasks),
     Seam("sfn-parser-error-codes", FIX, STEPFUNCTIONS,
          _t(_SFN + "api", "InvalidDefinition", "TYPE", "STATUS", change=ADDED),
          "test_an_invalid_state_machine_definition_answers_invalid_definition", engine.install_parser_error_codes),

@@ -11,6 +11,8 @@ it loads moto's API Gateway, SNS and Secrets Manager models.
   its `MethodSettings` and `AccessLogSetting`, and `AWS::ApiGateway::Account`
   with its `CloudWatchRoleArn`: recorded as AWS shows them (GetStage,
   GetAccount) but not enforced, and a logged note says so;
+* `AWS::StepFunctions::Activity` (Ref its ARN, GetAtt Name), whose tasks
+  workers take with GetActivityTask (services/stepfunctions/activities.py);
 * `AWS::Lambda::Url`: the function's URL configuration, `Fn::GetAtt .FunctionUrl`
   the local route that serves it (services/awslambda/function_urls.py);
 * `AWS::SecretsManager::Secret` (its `GenerateSecretString` made here),
@@ -165,6 +167,54 @@ class ApiGatewayAccount(ReplacedOnUpdate, CloudFormationModel):
             log.warning("API Gateway account setting: CloudWatch role %s recorded; the local cloud writes "
                         "no API Gateway logs", role_arn)
         return cls(resource_name)
+
+
+class StepFunctionsActivity(CloudFormationModel):
+    """AWS::StepFunctions::Activity: Ref is its ARN, Fn::GetAtt Name its name."""
+
+    def __init__(self, arn: str, name: str):
+        self.arn, self.name = arn, name
+
+    @property
+    def physical_resource_id(self):
+        return self.arn
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::StepFunctions::Activity"
+
+    @staticmethod
+    def cloudformation_name_type():
+        return "Name"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Arn", "Name")
+
+    def get_cfn_attribute(self, attribute_name: str):
+        return self.name if attribute_name == "Name" else self.arn
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name,
+                                        **kwargs):
+        from moto.stepfunctions.responses import get_backend
+
+        p = cloudformation_json.get("Properties") or {}
+        name = p.get("Name") or resource_name
+        tags = [{"key": tag["Key"], "value": tag["Value"]} for tag in p.get("Tags") or []]
+        activity = get_backend(account_id, region_name).create_activity(name, tags=tags or None)
+        return cls(activity.arn, activity.name)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        return original_resource  # Name replaces the resource on AWS; tags alone change nothing here
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        from moto.stepfunctions.responses import get_backend
+
+        get_backend(account_id, region_name).delete_activity(resource_name)
 
 
 class LambdaUrl(CloudFormationModel):

@@ -2,7 +2,8 @@
 
 moto serves none of them fully, so the server routes these Step Functions
 operations (by their `X-Amz-Target`) here; StartSyncExecution runs an Express
-machine's execution in moto's engine and answers when it ends. The other two go to the kit's own offline
+machine's execution in moto's engine and answers when it ends; GetActivityTask
+is activities.py's. The other two go to the kit's own offline
 implementations in `workshop.asl.test_state`; notebook code is then the same
 boto3 call on both targets.
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 import json
 
 TARGET_PREFIX = "AWSStepFunctions."
-OPERATIONS = ("TestState", "ValidateStateMachineDefinition", "StartSyncExecution")
+OPERATIONS = ("TestState", "ValidateStateMachineDefinition", "StartSyncExecution", "GetActivityTask")
 _LAMBDA_ARN = "arn:aws:lambda:"
 
 
@@ -44,6 +45,10 @@ def handle(target: str, body: bytes, account_id: str, region: str) -> tuple[int,
         return _error("SerializationException", "The request body must be a JSON object.")
     if operation == "StartSyncExecution":
         return start_sync_execution(request, account_id, region)
+    if operation == "GetActivityTask":
+        from . import activities
+
+        return activities.get_activity_task(request, account_id, region)
     try:
         if operation == "ValidateStateMachineDefinition":
             return 200, engine.validate_state_machine_definition(request)
