@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from lambda_packages import zip_package
 from state_machines import create, finished, history, run
 
 
@@ -87,3 +88,34 @@ def test_a_workflow_raises_and_catches_error_names_that_begin_with_states(sfn):
     assert run(sfn, own)["status"] == "SUCCEEDED"
     uncaught = run(sfn, {"StartAt": "Raise", "States": {"Raise": {"Type": "Fail", "Error": "States.Runtime"}}})
     assert (uncaught["status"], uncaught["error"]) == ("FAILED", "States.Runtime")
+
+
+CALLBACK = '''
+import json
+import boto3
+sfn = boto3.client("stepfunctions")
+def handler(event, context):
+    sfn.send_task_success(taskToken=event["token"], output=json.dumps({"answered": "early"}))
+    return {"sent": True}
+'''
+
+
+def test_an_answer_sent_before_the_task_waits_is_not_lost(shared_cloud, sfn):
+    """AWS (connect-to-resource.html#connect-wait-token; API_SendTaskSuccess.html): the task resumes with the
+    output of the SendTaskSuccess its token was answered with, however early the answer comes, and
+    HeartbeatSeconds only bounds the time between heartbeats of a task still waiting."""
+    role = shared_cloud.client("iam").create_role(
+        RoleName="early-answer-role", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    )["Role"]["Arn"]
+    shared_cloud.client("lambda").create_function(
+        FunctionName="answers-early", Runtime="python3.11", Handler="app.handler", Role=role, Timeout=10,
+        Code={"ZipFile": zip_package({"app.py": CALLBACK})})
+    definition = {"StartAt": "Ask", "States": {"Ask": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Parameters": {"FunctionName": "answers-early", "Payload": {"token.$": "$$.Task.Token"}},
+        "HeartbeatSeconds": 600, "TimeoutSeconds": 900, "End": True}}}
+    for _ in range(2):  # the first call starts the function cold, the second answers within milliseconds
+        described = run(sfn, definition)
+        assert described["status"] == "SUCCEEDED", described
+        assert json.loads(described["output"]) == {"answered": "early"}
