@@ -108,6 +108,8 @@ SEAMS: tuple[Seam, ...] = (
          "test_a_lambda_invoke_with_a_broken_payload_is_refused_as_lambda_does"),
     Seam("lambda-function-urls", SERVICE, EAGER, _t("moto.awslambda.models", "FunctionUrlConfig", "__init__"),
          "test_a_function_url_made_by_cloudformation_answers_with_payload_format_2"),
+    Seam("lambda-layers", SERVICE, EAGER, _t("moto.awslambda.models", "LambdaFunction", "_get_layers_data"),
+         "test_a_function_imports_from_its_own_layer_and_from_a_public_one"),
     Seam("lambda-runtimes-check", SERVICE, EAGER,
          _t("moto.awslambda.models", "LambdaBackend", "create_function")
          + _t("moto.awslambda.models", "LambdaFunction", "update_configuration"),
