@@ -119,3 +119,24 @@ def test_an_answer_sent_before_the_task_waits_is_not_lost(shared_cloud, sfn):
         described = run(sfn, definition)
         assert described["status"] == "SUCCEEDED", described
         assert json.loads(described["output"]) == {"answered": "early"}
+
+
+def test_a_distributed_map_child_reads_its_own_execution_in_the_context_object(sfn):
+    """AWS (state-map-distributed.html): a Distributed Map runs each item as a child workflow execution whose
+    input is the item, so the child's $$.Execution.Input is its item and $$.Execution.Id its own ARN; children
+    that succeed leave no failure for ToleratedFailurePercentage to count."""
+    definition = {"StartAt": "Each", "States": {"Each": {
+        "Type": "Map", "ItemsPath": "$.items", "ToleratedFailurePercentage": 5,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "Read", "States": {"Read": {"Type": "Pass", "Parameters": {
+                              "record.$": "$$.Execution.Input.recordId", "execution.$": "$$.Execution.Id"},
+                              "End": True}}},
+        "End": True}}}
+    described = run(sfn, definition, {"items": [{"recordId": "a"}, {"recordId": "b"}]})
+    assert described["status"] == "SUCCEEDED", described
+    children = json.loads(described["output"])
+    assert [child["record"] for child in children] == ["a", "b"]
+    machine = described["stateMachineArn"].rsplit(":", 1)[1]
+    assert all(child["execution"].split(":")[5:7][0] == "execution"
+               and child["execution"].split(":")[6].startswith(machine + "/") for child in children)
+    assert children[0]["execution"] != children[1]["execution"] != described["executionArn"]
