@@ -310,10 +310,6 @@ def install_sdk_timestamps() -> None:
 
 # --- aws-sdk and states:startExecution: AWS's parameter and result names -------------------------
 
-# the Step Functions integration answers with the Java SDK v1's dates: epoch milliseconds
-_MILLISECOND_DATES = "StateTaskServiceSfn"
-
-
 def _operation_model(service: str, action: str):
     """botocore's model of `service`'s `action` (snake_case), or None when botocore has no such operation."""
     import botocore.session
@@ -403,7 +399,7 @@ def install_sdk_names() -> None:
                                      self._get_boto_service_action(service_action_name))
         if operation is not None and operation.output_shape is not None:
             self._from_boto_response(response, operation.output_shape)
-        if type(self).__name__ == _MILLISECOND_DATES:
+        if isinstance(self, StateTaskServiceSfn):  # the Java SDK v1's dates: epoch milliseconds
             response.update(_epoch_milliseconds(response))
 
     _normalise_parameters._localcloud = True
