@@ -40,7 +40,7 @@ from .server import protocols, speedups
 from .services.awslambda import workers
 from .services.cloudformation import stacks
 from .services.events import targets
-from .services.stepfunctions import distributed_map, engine, history, integrations, task_tokens
+from .services.stepfunctions import activities, distributed_map, engine, history, integrations, paths, task_tokens
 
 FIX, SPEED, SERVICE = "fix", "speed", "service"
 EAGER, STEPFUNCTIONS, APIGATEWAY, CLOUDFORMATION, AWS_LIKE = (
@@ -106,6 +106,10 @@ SEAMS: tuple[Seam, ...] = (
          "test_a_function_runs_warm_after_one_cold_start"),
     Seam("lambda-payload-check", SERVICE, EAGER, _t("moto.awslambda.models", "LambdaFunction", "invoke"),
          "test_a_lambda_invoke_with_a_broken_payload_is_refused_as_lambda_does"),
+    Seam("lambda-function-urls", SERVICE, EAGER, _t("moto.awslambda.models", "FunctionUrlConfig", "__init__"),
+         "test_a_function_url_made_by_cloudformation_answers_with_payload_format_2"),
+    Seam("lambda-layers", SERVICE, EAGER, _t("moto.awslambda.models", "LambdaFunction", "_get_layers_data"),
+         "test_a_function_imports_from_its_own_layer_and_from_a_public_one"),
     Seam("lambda-runtimes-check", SERVICE, EAGER,
          _t("moto.awslambda.models", "LambdaBackend", "create_function")
          + _t("moto.awslambda.models", "LambdaFunction", "update_configuration"),
@@ -154,6 +158,11 @@ SEAMS: tuple[Seam, ...] = (
          + _t(_SFN + "asl.utils.json_path", None, "parse"),
          "test_executions_of_one_definition_share_one_program_with_its_heap_keys_made",
          engine.install_engine_caches, upstream="server-dispatch-module-listing"),
+    Seam("sfn-express-execution-arns", FIX, STEPFUNCTIONS, _t(_SFN + "backend.execution", "Execution", "__init__"),
+         "test_an_express_execution_has_the_express_arn_and_runs_synchronously", engine.install_express_execution_arns),
+    Seam("sfn-activity-tasks", FIX, STEPFUNCTIONS, _t(_SFN + "backend.execution", "Execution", "__init__"),
+         "test_an_activity_made_by_cloudformation_gives_its_task_to_a_polling_worker",
+         activities.install_activity_tasks),
     Seam("sfn-parser-error-codes", FIX, STEPFUNCTIONS,
          _t(_SFN + "api", "InvalidDefinition", "TYPE", "STATUS", change=ADDED),
          "test_an_invalid_state_machine_definition_answers_invalid_definition", engine.install_parser_error_codes),
@@ -165,6 +174,23 @@ SEAMS: tuple[Seam, ...] = (
          _t(_SFN + "asl.component.common.path.result_path", None, "parse")
          + _t(_SFN + "asl.utils.json_path", None, "parse"),
          "test_a_path_is_parsed_once_and_finds_what_a_fresh_parse_finds", speedups.install_jsonpath_cache),
+    Seam("sfn-jsonpath-definite", FIX, STEPFUNCTIONS,
+         _t(_SFN + "asl.utils.json_path", None, "extract_json")
+         + _t(_SFN + "asl.eval.states", None, "extract_json")
+         + _t(_SFN + "asl.component.intrinsic.argument.argument", None, "extract_json")
+         + _t(_SFN + "asl.component.common.string.string_expression", None, "extract_json")
+         + tuple(Target(_STATE + "choice.comparison.operator.implementations." + module, None, "extract_json")
+                 for module in ("boolean_equals", "numeric", "string_operators", "timestamp_operators")),
+         "test_an_index_then_a_key_selects_one_value", paths.install_definite_paths),
+    Seam("sfn-choice-missing-path", FIX, STEPFUNCTIONS,
+         _t(_STATE + "choice.comparison.comparison_variable", "ComparisonVariable", "_eval_body"),
+         "test_a_choice_rule_on_a_missing_path_fails_the_execution", paths.install_choice_missing_path),
+    Seam("sfn-task-failure-cause", FIX, STEPFUNCTIONS,
+         _t("moto.stepfunctions.responses", "StepFunctionResponse", "send_task_failure"),
+         "test_send_task_failure_keeps_its_cause", paths.install_task_failure_cause),
+    Seam("sfn-states-error-names", FIX, STEPFUNCTIONS,
+         _t(_SFN + "asl.component.common.error_name.custom_error_name", "CustomErrorName", "__init__"),
+         "test_a_workflow_raises_and_catches_error_names_that_begin_with_states", paths.install_states_error_names),
     Seam("sfn-history-paging", FIX, STEPFUNCTIONS,
          _t("moto.stepfunctions.responses", "StepFunctionResponse", "get_execution_history"),
          "test_history_pages_with_max_results_and_next_token", history.install_history_pages),
@@ -172,9 +198,15 @@ SEAMS: tuple[Seam, ...] = (
          _t(_SFN + "models", "StepFunctionsParserBackend", "send_task_success", "send_task_failure",
             "send_task_heartbeat"),
          "test_a_second_answer_right_after_the_first_is_refused", task_tokens.install_task_token_errors),
+    Seam("sfn-task-token-early-answer", FIX, STEPFUNCTIONS,
+         _t(_SFN + "asl.eval.callback.callback", "CallbackEndpoint", "setup_heartbeat_endpoint"),
+         "test_an_answer_sent_before_the_task_waits_is_not_lost", task_tokens.install_early_answers),
     Seam("sfn-sdk-timestamps", FIX, STEPFUNCTIONS,
          _t(_TASK + "state_task_service_aws_sdk", "StateTaskServiceAwsSdk", "_eval_service_task"),
          "test_an_sdk_result_with_timestamps_is_described_with_aws_text", integrations.install_sdk_timestamps),
+    Seam("sfn-sdk-names", FIX, STEPFUNCTIONS,
+         _t(_TASK + "state_task_service", "StateTaskService", "_normalise_parameters", "_normalise_response"),
+         "test_a_parent_starts_a_child_with_the_documented_parameter_names", integrations.install_sdk_names),
     Seam("sfn-sdk-metadata", FIX, STEPFUNCTIONS,
          _t(_TASK + "state_task_service_lambda", "StateTaskServiceLambda", "_eval_service_task")
          + _t(_TASK + "state_task_service_sns", "StateTaskServiceSns", "_eval_service_task")
@@ -207,6 +239,9 @@ SEAMS: tuple[Seam, ...] = (
     Seam("apigateway-openapi-body", SERVICE, APIGATEWAY,
          _t("moto.apigateway.models", "RestAPI", "create_from_cloudformation_json"),
          "test_a_sam_body_is_imported_with_name_methods_and_integrations"),
+    Seam("apigateway-service-integrations", SERVICE, APIGATEWAY,
+         _t("moto.apigateway.models", "Method", "create_from_cloudformation_json"),
+         "test_an_express_machine_behind_a_service_integration_answers_through_its_mapping_templates"),
     # --- cloudformation: with the first CloudFormation request -------------------------------------------
     Seam("cfn-template-processing", SERVICE, CLOUDFORMATION,
          _t("moto.cloudformation.models", "Stack", "parse_template")
@@ -235,6 +270,10 @@ SEAMS: tuple[Seam, ...] = (
     Seam("sfn-statemachine-getatt-arn", FIX, CLOUDFORMATION,
          _t("moto.stepfunctions.models", "StateMachine", "has_cfn_attr", "get_cfn_attribute"),
          "test_getatt_state_machine_arn", stacks.install_state_machine_arn_attribute),
+    Seam("s3-bucket-eventbridge-notifications", FIX, CLOUDFORMATION,
+         _t("moto.s3.models", "FakeBucket", "create_from_cloudformation_json"),
+         "test_a_buckets_eventbridge_notification_set_in_the_template_sends_object_created",
+         stacks.install_bucket_eventbridge_notifications),
     Seam("events-eventbus-ref", FIX, CLOUDFORMATION,
          _t("moto.events.models", "EventBus", "physical_resource_id", change=ADDED),
          "test_ref_to_an_event_bus_is_its_name", stacks.install_event_bus_ref),

@@ -12,6 +12,7 @@ to its handlers:
     GET    /_localcloud/mailbox, DELETE clears it       (services/mailbox.py; needs the key)
     GET    /_localcloud/sns/confirmation                 (AWS-like mode: the SNS confirmation link; public)
     ANY    /_localcloud/execute-api/<api>/<stage>/<path> (services/apigateway.py; public, as on AWS)
+    ANY    /_localcloud/lambda-url/<url id>/<path>       (services/awslambda/function_urls.py; AuthType decides)
 
 AWS API requests: first the extension groups their service needs are
 installed (`wiring.ensure_for_scope`, by the credential scope they are
@@ -45,8 +46,8 @@ from ..services.stepfunctions import api as stepfunctions_api
 from . import credentials as credentials_module
 from . import identities, protocols
 from .access import Guard, Refused, refusal
-from .address import (ACCOUNT_ID, EXECUTE_API_PREFIX, HEALTH_PATH, HOST, KIT_PREFIX, MAILBOX_PATH, REGION,
-                      SNS_CONFIRMATION_PATH, endpoint_for)
+from .address import (ACCOUNT_ID, EXECUTE_API_PREFIX, HEALTH_PATH, HOST, KIT_PREFIX, LAMBDA_URL_PREFIX,
+                      MAILBOX_PATH, REGION, SNS_CONFIRMATION_PATH, endpoint_for)
 
 log = logging.getLogger("workshop.localcloud")
 
@@ -56,6 +57,7 @@ KIT_ROUTES = (
     (re.compile("^" + re.escape(MAILBOX_PATH) + "$"), "_mailbox"),
     (re.compile("^" + re.escape(SNS_CONFIRMATION_PATH) + "$"), "_sns_confirmation"),
     (re.compile("^" + re.escape(EXECUTE_API_PREFIX)), "_execute_api"),
+    (re.compile("^" + re.escape(LAMBDA_URL_PREFIX)), "_lambda_url"),
 )
 # AWS operations served by the kit instead of moto: X-Amz-Target -> handler method
 TARGET_ROUTES = {stepfunctions_api.TARGET_PREFIX + operation: "_stepfunctions_api"
@@ -294,6 +296,11 @@ class LocalCloudApp:
 
         ensure("apigateway")
         return apigateway.handle(request)
+
+    def _lambda_url(self, request):
+        from ..services.awslambda import function_urls
+
+        return function_urls.handle(request, self.is_known_key)
 
     @staticmethod
     def _no_route(request):

@@ -50,13 +50,14 @@ def install_eager(port: int, endpoint: str, credentials=None):
 
     from .. import seams
     from ..services import mailbox
-    from ..services.awslambda import workers
+    from ..services.awslambda import function_urls, workers
     from ..services.events import schedules, targets
 
     _endpoint, _port, _credentials = endpoint, port, credentials
     os.environ["MOTO_PORT"] = str(port)  # moto's ASL engine calls services at localhost:$MOTO_PORT
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
     runtime = workers.install(endpoint)
+    function_urls.install(endpoint)
     # a state machine target's execution needs the engine: installed with its first event
     targets.install(engine_ready=lambda: ensure("stepfunctions"))
     schedules.install()
@@ -79,7 +80,7 @@ def ensure(*groups: str) -> None:
             elif group == "apigateway":
                 from ..services import apigateway
 
-                apigateway.install()
+                apigateway.install(_endpoint, _credentials)
             elif group == "cloudformation":
                 from ..services.cloudformation import stacks
 

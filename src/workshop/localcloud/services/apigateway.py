@@ -40,6 +40,9 @@ ROUTE_PREFIX = EXECUTE_API_PREFIX
 ANY_METHOD = "x-amazon-apigateway-any-method"
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", ANY_METHOD}
 _LAMBDA_URI = re.compile(r"functions/(arn:[^/]+)/invocations")
+_SERVICE_ACTION = re.compile(r"^arn:aws[a-z-]*:apigateway:([a-z0-9-]+):([a-z0-9-]+):action/([A-Za-z0-9]+)$")
+_credentials = None  # the server's key (server/credentials.py): a service integration calls with it
+_endpoint = "http://127.0.0.1:4566"
 
 
 def local_url(endpoint: str, api_id: str, stage: str) -> str:
@@ -77,11 +80,27 @@ def import_body(backend, api, body: dict) -> None:
                     function_id=api.id, resource_id=resource.id, method_type=method,
                     integration_type=str(integration.get("type", "aws_proxy")).upper(),
                     uri=uri, integration_method=integration.get("httpMethod", "POST"),
+                    credentials=integration.get("credentials") if isinstance(integration.get("credentials"), str)
+                    else None,
+                    request_templates=integration.get("requestTemplates"),
+                    passthrough_behavior=integration.get("passthroughBehavior"),
                 )
+                for selection, answer in (integration.get("responses") or {}).items():
+                    if isinstance(answer, dict) and answer.get("statusCode"):
+                        backend.put_integration_response(
+                            function_id=api.id, resource_id=resource.id, method_type=method,
+                            status_code=str(answer["statusCode"]),
+                            selection_pattern=None if selection == "default" else selection,
+                            response_templates=answer.get("responseTemplates") or {},
+                            response_parameters=answer.get("responseParameters"), content_handling=None)
 
 
-def install() -> None:
+def install(endpoint: str | None = None, credentials=None) -> None:
+    global _credentials, _endpoint
     from moto.apigateway import models
+
+    if credentials is not None:
+        _credentials, _endpoint = credentials, endpoint or _endpoint
 
     cls = models.RestAPI
     if getattr(cls.create_from_cloudformation_json, "_localcloud", False):
@@ -103,6 +122,42 @@ def install() -> None:
 
     create_from_cloudformation_json._localcloud = True
     cls.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+    install_method_integrations()
+
+
+def install_method_integrations() -> None:
+    """`AWS::ApiGateway::Method`'s Integration keeps its RequestTemplates, Credentials, PassthroughBehavior
+    and IntegrationResponses (moto kept only type, URI and method, so a service integration lost its
+    mapping template). Patch point: `Method.create_from_cloudformation_json`."""
+    from moto.apigateway import models
+
+    original = models.Method.create_from_cloudformation_json.__func__
+    if getattr(original, "_localcloud", False):
+        return
+
+    def create(klass, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        method = original(klass, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        properties = cloudformation_json["Properties"]
+        integration = properties.get("Integration") or {}
+        backend = models.apigateway_backends[account_id][region_name]
+        api, resource, verb = properties["RestApiId"], properties["ResourceId"], properties["HttpMethod"]
+        if integration.get("Type") and integration.get("Type", "").upper() != "MOCK":
+            backend.put_integration(
+                function_id=api, resource_id=resource, method_type=verb, integration_type=integration["Type"],
+                uri=integration.get("Uri"), integration_method=integration.get("IntegrationHttpMethod"),
+                credentials=integration.get("Credentials"), request_templates=integration.get("RequestTemplates"),
+                passthrough_behavior=integration.get("PassthroughBehavior"))
+            for answer in integration.get("IntegrationResponses") or []:
+                backend.put_integration_response(
+                    function_id=api, resource_id=resource, method_type=verb,
+                    status_code=str(answer.get("StatusCode", "200")),
+                    selection_pattern=answer.get("SelectionPattern"),
+                    response_templates=answer.get("ResponseTemplates") or {},
+                    response_parameters=answer.get("ResponseParameters"), content_handling=None)
+        return method
+
+    create._localcloud = True
+    models.Method.create_from_cloudformation_json = classmethod(create)
 
 
 # --- serving a stage ------------------------------------------------------------------------
@@ -252,8 +307,14 @@ def handle(request):
     integration = getattr(method_obj, "method_integration", None)
     uri = getattr(integration, "uri", "") or ""
     match = _LAMBDA_URI.search(uri)
-    if integration is None or not match or str(getattr(integration, "integration_type", "")).upper() != "AWS_PROXY":
-        return _json_response(500, "Only Lambda proxy integrations are served by the local cloud")
+    kind = str(getattr(integration, "integration_type", "")).upper()
+    if kind == "AWS" and _SERVICE_ACTION.match(uri):
+        return service_integration(request, integration, api_id=api_id, account_id=account_id, stage=stage,
+                                   stage_variables=getattr(stage_obj, "variables", None) or {},
+                                   path_parameters=path_parameters or {}, resource_path=resource.get_path())
+    if integration is None or not match or kind != "AWS_PROXY":
+        return _json_response(500, "The local cloud serves Lambda proxy integrations and AWS service integrations "
+                                   "of the form arn:aws:apigateway:REGION:SERVICE:action/ACTION")
     event = proxy_event(
         api_id=api_id, account_id=account_id, region=region, stage=stage, resource_path=resource.get_path(),
         resource_id=resource.id, path=path, method=method,
@@ -276,3 +337,120 @@ def handle(request):
     if "Content-Type" not in response.headers:
         response.headers["Content-Type"] = "application/json"
     return response
+
+
+# --- AWS service integrations (type AWS): a mapping template, then the service's action ---------------
+
+_TEMPLATE_CALL = re.compile(
+    r"\$util\.escapeJavaScript\(\s*\$input\.json\(\s*'([^']*)'\s*\)\s*\)"
+    r"|\$input\.json\(\s*'([^']*)'\s*\)"
+    r"|\$input\.params\(\s*'([^']*)'\s*\)"
+    r"|\$input\.body"
+    r"|\$context\.([A-Za-z.]+)"
+    r"|\$stageVariables\.([A-Za-z0-9_]+)")
+
+
+def _json_at(document, path: str):
+    from jsonpath_ng.ext import parse
+
+    if path in ("$", ""):
+        return document
+    found = [match.value for match in parse(path).find(document)]
+    return found[0] if len(found) == 1 else (found or None)
+
+
+def _escape_javascript(text: str) -> str:
+    return json.dumps(text)[1:-1].replace("'", "\\'")
+
+
+def render_template(template: str, *, body: bytes, params: dict, context: dict, stage_variables: dict) -> str:
+    """A mapping template with the references AWS's examples use (apigateway-mapping-template-reference.html):
+    `$input.json(path)`, `$util.escapeJavaScript($input.json(path))`, `$input.body`, `$input.params(name)`,
+    `$context.*`, `$stageVariables.*`. Anything else of VTL is left as written."""
+    text = body.decode("utf-8", "replace")
+    try:
+        document = json.loads(text) if text.strip() else {}
+    except ValueError:
+        document = text
+
+    def value(match):
+        escaped_path, json_path, param, context_key, stage_key = match.groups()
+        if escaped_path is not None:
+            return _escape_javascript(json.dumps(_json_at(document, escaped_path)))
+        if json_path is not None:
+            return json.dumps(_json_at(document, json_path))
+        if param is not None:
+            return str(params.get(param, ""))
+        if context_key is not None:
+            found = context
+            for part in context_key.split("."):
+                found = found.get(part, "") if isinstance(found, dict) else ""
+            return str(found)
+        if stage_key is not None:
+            return str(stage_variables.get(stage_key, ""))
+        return text  # $input.body
+
+    return _TEMPLATE_CALL.sub(value, template)
+
+
+def _json_ready(value):
+    from datetime import datetime
+
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_ready(item) for item in value]
+    if isinstance(value, datetime):
+        return value.timestamp()  # the JSON protocols' epoch seconds
+    return value
+
+
+def service_integration(request, integration, *, api_id, account_id, stage, stage_variables, path_parameters,
+                        resource_path):
+    """An `AWS` integration with an action URI: the request template's output is the action's request,
+    the action's answer (through the 200 response template, when there is one) the method's answer."""
+    from botocore.exceptions import ClientError
+    from werkzeug.wrappers import Response
+
+    from ..server import inprocess
+
+    region, service, action = _SERVICE_ACTION.match(integration.uri).groups()
+    content_type = (request.headers.get("Content-Type") or "application/json").split(";")[0].strip()
+    templates = getattr(integration, "request_templates", None) or {}
+    params = {**dict(request.args.items()), **path_parameters,
+              **{name: value for name, value in request.headers.items()}}
+    context = {"requestId": str(uuid.uuid4()), "stage": stage, "apiId": api_id, "accountId": account_id,
+               "resourcePath": resource_path, "httpMethod": request.method.upper(),
+               "identity": {"sourceIp": request.remote_addr or "127.0.0.1"}}
+    template = templates.get(content_type) if templates else None
+    if templates and template is None and getattr(integration, "passthrough_behaviour", None) == "NEVER":
+        return _json_response(415, "Unsupported Media Type")
+    body = request.get_data()
+    rendered = render_template(template, body=body, params=params, context=context,
+                               stage_variables=stage_variables) if template else body.decode("utf-8", "replace")
+    try:
+        parameters = json.loads(rendered) if rendered.strip() else {}
+    except ValueError:
+        return _json_response(500, f"the mapping template did not make JSON for {service}:{action}: {rendered[:200]}")
+    boto_service = {"states": "stepfunctions"}.get(service, service)
+    client = inprocess.client(boto_service, region, _endpoint, _credentials)
+    operation = re.sub(r"(?<!^)(?=[A-Z])", "_", action).lower()
+    try:
+        answer = getattr(client, operation)(**parameters)
+        status = 200
+    except ClientError as failed:
+        answer = {"__type": failed.response["Error"].get("Code"), "message": failed.response["Error"].get("Message")}
+        status = failed.response["ResponseMetadata"].get("HTTPStatusCode", 400)
+    except Exception as failed:  # a parameter the action does not take: as AWS, a 400 from the service
+        answer, status = {"__type": "ValidationException", "message": str(failed)}, 400
+    answer = answer if isinstance(answer, dict) else {}
+    answer.pop("ResponseMetadata", None)
+    output = json.dumps(_json_ready(answer))
+    responses = getattr(integration, "integration_responses", None) or {}
+    chosen = responses.get(str(status)) or (responses.get("200") if status == 200 else None)
+    response_templates = getattr(chosen, "response_templates", None) or {}
+    if response_templates.get("application/json"):
+        output = render_template(response_templates["application/json"], body=output.encode(), params=params,
+                                 context=context, stage_variables=stage_variables)
+    return Response(output, status=int(getattr(chosen, "status_code", None) or status),
+                    content_type="application/json")

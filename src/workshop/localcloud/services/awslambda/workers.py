@@ -57,7 +57,7 @@ import zipfile
 from dataclasses import dataclass
 
 from ...server.identities import access_key_for
-from . import runtimes, sandbox
+from . import layers, runtimes, sandbox
 
 log = logging.getLogger("workshop.localcloud.lambda")
 
@@ -84,6 +84,7 @@ class FunctionSpec:
     region: str
     log_group: str
     version: str = "$LATEST"
+    layers: tuple = ()  # layer version ARNs, in the function's order
 
     @classmethod
     def of(cls, fn) -> "FunctionSpec":
@@ -94,13 +95,16 @@ class FunctionSpec:
             code_sha=getattr(fn, "code_sha_256", "") or "",
             environment=tuple(sorted((fn.environment_vars or {}).items())),
             region=fn.region, log_group=fn.logs_group_name, version=str(fn.version),
+            layers=tuple(layer["Arn"] if isinstance(layer, dict) else str(layer)
+                         for layer in getattr(fn, "layers", None) or []),
         )
 
 
 class Worker:
     """A process that imported the handler once (cold start) and serves calls (warm)."""
 
-    def __init__(self, spec: FunctionSpec, code_dir: str, endpoint: str, launch: runtimes.Launch):
+    def __init__(self, spec: FunctionSpec, code_dir: str, endpoint: str, launch: runtimes.Launch,
+                 layer_folders: list[str] | None = None):
         self.spec = spec
         self.language = launch.language
         self.id = uuid.uuid4().hex
@@ -108,7 +112,9 @@ class Worker:
         self.log_stream = f"{date}/[{spec.version}]{self.id}"
         self.interpreter = launch.executable
         self.note = launch.note
-        command, task_root = sandbox.wrap(list(launch.command), code_dir, read_only=list(launch.read_only))
+        layer_folders = layer_folders or []
+        command, task_root = sandbox.wrap(list(launch.command), code_dir,
+                                          read_only=list(launch.read_only) + layer_folders)
         sandboxed = task_root != code_dir
         # Without a sandbox HOME is a fresh folder of its own; inside one, the private /tmp.
         self.home = None if sandboxed else tempfile.mkdtemp(prefix="localcloud-home-")
@@ -118,8 +124,13 @@ class Worker:
                "HOME": inside if sandboxed else self.home, "TMPDIR": inside if sandboxed else self.home}
         env.update({str(k): str(v) for k, v in spec.environment})
         env.update(launch.environment)
+        version = spec.runtime[len("python"):] if spec.runtime.startswith("python") else ""
+        layer_paths = layers.search_paths(layer_folders, launch.language, version)
+        if layer_paths and launch.language == "nodejs":  # after the function's own node_modules, before the SDK
+            env["NODE_PATH"] = os.pathsep.join(layer_paths + [env.get("NODE_PATH", "")]).rstrip(os.pathsep)
         env.update({
             "_HANDLER": spec.handler,
+            "_LOCALCLOUD_LAYER_PATHS": os.pathsep.join(layer_paths) if launch.language == "python" else "",
             "LAMBDA_TASK_ROOT": task_root,
             "_LOCALCLOUD_EXTRA_PATH": launch.libraries,
             "_LOCALCLOUD_FUNCTION_ARN": spec.function_arn,
@@ -283,7 +294,8 @@ class LambdaRuntime:
                 if launch.note and launch.note not in self._notes_said:
                     self._notes_said.add(launch.note)
                     log.warning("%s", launch.note)
-            worker = Worker(spec, self._code_dir(fn, spec), self.endpoint, launch)
+            folders = layers.contents(fn, self._code_root)
+            worker = Worker(spec, self._code_dir(fn, spec), self.endpoint, launch, folders)
         except BaseException:
             with self._lock:
                 self._starting[spec] -= 1
@@ -336,7 +348,7 @@ class LambdaRuntime:
                 pass
         try:
             worker = self._acquire(fn, spec)
-        except runtimes.UnsupportedRuntime as exc:  # created before this machine lost its Python / Node.js
+        except (runtimes.UnsupportedRuntime, layers.UnknownLayer) as exc:  # its Python / Node.js or a layer is gone
             raise runtime_unavailable(str(exc)) from None
         started = time.perf_counter()  # Lambda bills the handler, not the wait for a free sandbox
         init_ms = worker.init_ms if worker.first_call else None
@@ -465,6 +477,7 @@ def install(endpoint: str, spawn_per_invoke: bool = False) -> LambdaRuntime:
     setattr(cls, name, _invoke_lambda)
     install_payload_check()
     runtimes.install()
+    layers.install()
     # moto's "lambda-simple" backend (use_docker=False) never calls the seam: keep the real one.
     default_user_config.setdefault("lambda", {})["use_docker"] = True
     return _runtime

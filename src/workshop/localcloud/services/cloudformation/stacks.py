@@ -45,7 +45,7 @@ import threading
 from urllib.parse import urlparse
 
 from ...server.address import DEFAULT_PORT, endpoint_for
-from .templates import RuleFailed, check_rules, process
+from .templates import IncludeFailed, RuleFailed, check_rules, process
 
 log = logging.getLogger("workshop.localcloud.cloudformation")
 
@@ -69,13 +69,19 @@ def install(endpoint: str) -> None:
 
     # the transform, when moto parses a stack's or change set's template
     def parse_template(template):
-        return process(_original_parse(template), _endpoint)
+        try:
+            return process(_original_parse(template), _endpoint, read_location)
+        except IncludeFailed as exc:  # what CloudFormation answers for a snippet it cannot read
+            raise ValidationError(message=f"Transform AWS::Include failed with: {exc}") from None
 
     parse_template._localcloud = True
     models.Stack.parse_template = staticmethod(parse_template)
 
     def change_set_parse(self):
-        self.template_dict = process(_original_parse(self.template), _endpoint)
+        try:
+            self.template_dict = process(_original_parse(self.template), _endpoint, read_location)
+        except IncludeFailed as exc:
+            raise ValidationError(message=f"Transform AWS::Include failed with: {exc}") from None
 
     models.ChangeSet._parse_template = change_set_parse
 
@@ -117,6 +123,25 @@ def install(endpoint: str) -> None:
     backend_cls.create_change_set = create_change_set
     install_failure_handling()
     install_resource_types()
+
+
+def read_location(location: str) -> str:
+    """The text of an S3 object named as `s3://bucket/key` or an S3 HTTPS URL (AWS::Include's Location)."""
+    from moto.s3.models import s3_backends
+
+    from ...server.address import ACCOUNT_ID
+
+    parts = urlparse(location)
+    if parts.scheme == "s3":
+        bucket, key = parts.netloc, parts.path.lstrip("/")
+    elif ".s3" in (parts.hostname or "") and not (parts.hostname or "").startswith("s3"):
+        bucket, key = (parts.hostname or "").split(".s3", 1)[0], parts.path.lstrip("/")
+    else:
+        bucket, _, key = parts.path.lstrip("/").partition("/")
+    try:
+        return s3_backends[ACCOUNT_ID]["aws"].get_object(bucket, key).value.decode("utf-8")
+    except Exception:  # moto's MissingBucket / MissingKey
+        raise IncludeFailed(f"S3 object {location} does not exist or cannot be read") from None
 
 
 # --- failed deployments: a failed stack with the failing resource, not a garbled error ----------
@@ -226,7 +251,30 @@ def _state_machine_definition(properties: dict, account_id: str) -> str:
     for name, value in (properties.get("DefinitionSubstitutions") or {}).items():
         text = value if isinstance(value, str) else json.dumps(value)
         definition = definition.replace("${" + name + "}", text)
-    return definition
+    return definition_as_json(definition)
+
+
+def _random_suffix() -> str:
+    import secrets
+    import string
+
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(12))
+
+
+def definition_as_json(definition: str) -> str:
+    """A definition file in YAML (`*.asl.yaml`, which CloudFormation and SAM accept) as JSON text; JSON as it is."""
+    try:
+        json.loads(definition)
+        return definition
+    except ValueError:
+        pass
+    import yaml
+
+    try:
+        document = yaml.safe_load(definition)
+    except yaml.YAMLError:
+        return definition  # neither: the definition's own error says what is wrong
+    return json.dumps(document) if isinstance(document, dict) else definition
 
 
 def install_dynamodb_table_properties() -> None:
@@ -280,8 +328,11 @@ def install_resource_types() -> None:
 
         p = cloudformation_json["Properties"]
         backend = get_backend(account_id, region_name)
+        # CloudFormation names an unnamed state machine {LogicalId}-{12 random characters}
+        name = p.get("StateMachineName") or (f"{kwargs['LogicalId']}-{_random_suffix()}" if kwargs.get("LogicalId")
+                                             else resource_name)
         return backend.create_state_machine(
-            p.get("StateMachineName", resource_name), _state_machine_definition(p, account_id),
+            name, _state_machine_definition(p, account_id),
             p.get("RoleArn", ""), tags=cfn_to_api_tags(p.get("Tags", [])),
             sm_type=p.get("StateMachineType", "STANDARD"))
 
@@ -388,3 +439,26 @@ def install_change_set_depends_on() -> None:
 
     update.__wrapped__ = original
     ResourceMap.update = update
+
+
+def install_bucket_eventbridge_notifications() -> None:
+    """`AWS::S3::Bucket`'s `NotificationConfiguration.EventBridgeConfiguration` is applied
+    (`s3-bucket-eventbridge-notifications`): moto's bucket model ignored the whole
+    NotificationConfiguration, so "Object Created" events never reached EventBridge (set through
+    PutBucketNotificationConfiguration they did). Patch point: `FakeBucket.create_from_cloudformation_json`."""
+    from moto.s3.models import FakeBucket
+
+    original = FakeBucket.create_from_cloudformation_json.__func__
+    if getattr(original, "_localcloud", False):
+        return
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        bucket = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        notifications = (cloudformation_json.get("Properties") or {}).get("NotificationConfiguration") or {}
+        bridge = notifications.get("EventBridgeConfiguration") or {}
+        if str(bridge.get("EventBridgeEnabled", "true")).lower() == "true" and "EventBridgeConfiguration" in notifications:
+            bucket.set_notification_configuration({"EventBridgeConfiguration": {}})
+        return bucket
+
+    create._localcloud = True
+    FakeBucket.create_from_cloudformation_json = classmethod(create)
