@@ -38,7 +38,6 @@ import signal
 import subprocess  # nosec B404: starts the deploy and JupyterLab as argument lists, never through a shell
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 STACK_NAME = "security-orchestrator"
@@ -121,6 +120,8 @@ def main(argv=None) -> int:
         elif "running again" in line:
             progress.record("", "local-cloud", "up", line, environ=reporting)
 
+    # The hub's token and addresses are JupyterLab's, not the local cloud's (it runs the learner's Lambda code).
+    hub_env = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("JUPYTERHUB_")}
     supervisor = Supervisor(None, log, say=say)
     server = None
     stopping = False
@@ -137,7 +138,7 @@ def main(argv=None) -> int:
         print(f"Local cloud ready at {supervisor.endpoint} (log: {state / 'local-cloud.log'})", flush=True)
         cloud_env = supervisor.cloud.environment()
         progress.record("", "local-cloud", "up", supervisor.endpoint, environ=reporting)
-        deployed = deploy_stack(supervisor.endpoint, {**os.environ, **cloud_env}, log,
+        deployed = deploy_stack(supervisor.endpoint, {**os.environ, **cloud_env}, log,  # no hub token in it
                                 os.environ.get("WORKSHOP_SHARED_BUILD"))
         progress.record("01_deploy", "stack", "deployed" if deployed else "failed",
                         None if deployed else f"the deploy at start failed: see {state / 'local-cloud.log'}",
@@ -148,7 +149,7 @@ def main(argv=None) -> int:
         if stopping:
             return 0
         jupyter = str(root / CLASS_JUPYTER)
-        env = {**os.environ, **cloud_env, "WORKSHOP_ENDPOINT": supervisor.endpoint, SUPERVISED_ENV: "1",
+        env = {**os.environ, **hub_env, **cloud_env, "WORKSHOP_ENDPOINT": supervisor.endpoint, SUPERVISED_ENV: "1",
                "SAM_CLI_TELEMETRY": "0",
                "JUPYTER_PATH": os.pathsep.join(filter(None, [jupyter, os.environ.get("JUPYTER_PATH")])),
                "JUPYTER_CONFIG_PATH": os.pathsep.join(filter(None, [jupyter, os.environ.get("JUPYTER_CONFIG_PATH")]))}
@@ -173,5 +174,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    time.tzset() if hasattr(time, "tzset") else None
     sys.exit(main())
