@@ -54,9 +54,9 @@ def _needs_root_python_visible() -> bool:
 
 def _namespace_wrapper(hidden: Path) -> list:
     """A mount namespace in which /root shows only pyenv's Pythons (the learners' users can run them)."""
-    script = ("set -e; mount --bind \"$0\" \"$1\"; mount -t tmpfs -o mode=0755 tmpfs /root; mkdir /root/.pyenv; "
-              "mount --bind \"$1\" /root/.pyenv; umount \"$1\" 2>/dev/null || true; shift 2; exec \"$@\"")
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(PYENV), str(hidden)]
+    script = ("set -e; mount --bind \"$1\" \"$2\"; mount -t tmpfs -o mode=0755 tmpfs /root; mkdir /root/.pyenv; "
+              "mount --bind \"$2\" /root/.pyenv; umount \"$2\" 2>/dev/null || true; shift 2; exec \"$@\"")
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "class-hub", str(PYENV), str(hidden)]
 
 
 class ClassHub:

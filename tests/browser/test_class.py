@@ -1,0 +1,61 @@
+"""A class in a real browser: the facilitator's page with the three learners, and a learner's JupyterLab
+opening the notebooks with their local cloud running and the facilitator's note on top.
+
+The class is tests/support/class_fixtures.py's (notebooks 00-04 already run by its three learners).
+Screenshots: build/screenshots/class-facilitator.png, class-learner-lab.png.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+NOTE = "Break until 10:30: finish notebook 04 first"
+
+
+def _log_in(page, hub, name):
+    page.goto(f"{hub.url}/hub/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", hub.password(name))
+    page.click("[type=submit]")
+
+
+def test_the_facilitator_sees_three_learners_and_broadcasts_a_note_a_learner_sees(class_run, browser, screenshots):
+    hub = class_run.hub
+    facilitator = browser.new_context(viewport={"width": 1500, "height": 700})
+    page = facilitator.new_page()
+    _log_in(page, hub, "facilitator")
+    page.goto(f"{hub.url}/services/facilitator/")  # the hub's OAuth, then the page
+    page.wait_for_selector("#board")
+    rows = page.locator("#board tbody tr")
+    assert rows.count() == 3
+    for learner in class_run.learners:
+        assert page.locator(f"tr[data-learner='{learner.name}']").count() == 1
+    stuck = page.locator("tr.stuck")
+    assert stuck.count() == 1 and stuck.get_attribute("data-learner") == class_run.cleo.name
+    assert "STUCK" in stuck.inner_text()
+    assert page.locator(f"tr[data-learner='{class_run.ben.name}'] td.failed").count() == 5
+    assert page.locator(f"tr[data-learner='{class_run.ana.name}'] td.passed").count() == 5
+    page.fill("textarea[name=note]", NOTE)
+    page.click("form button[type=submit]")
+    page.wait_for_selector(f"text=Shown to every learner now: {NOTE}")
+    page.screenshot(path=str(screenshots / "class-facilitator.png"), full_page=True)
+    page.goto(f"{hub.url}/services/facilitator/learner/{class_run.ben.name}")
+    assert '"$.action"' in page.locator("#answer").inner_text()
+    facilitator.close()
+
+    learner = browser.new_context(viewport={"width": 1400, "height": 800})
+    page = learner.new_page()
+    _log_in(page, hub, class_run.ana.name)
+    page.wait_for_url(f"**/user/{class_run.ana.name}/lab/**", timeout=120_000)
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=120_000)
+    banner = page.locator(".jp-NotebookPanel .workshop-class-banner")
+    banner.locator(".workshop-class-cloud", has_text="Local cloud: up").wait_for(timeout=60_000)
+    banner.locator(".workshop-class-note", has_text=NOTE).wait_for(timeout=60_000)
+    assert "00 · Set-up check" in page.content() or page.locator(".jp-Notebook").count() == 1
+    page.screenshot(path=str(screenshots / "class-learner-lab.png"))
+    # a learner does not get into the facilitator's view
+    answer = page.goto(f"{hub.url}/services/facilitator/")
+    assert answer.status == 403
+    learner.close()
