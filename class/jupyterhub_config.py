@@ -2,20 +2,13 @@
 #
 # Everything listens on 127.0.0.1 (the proxy for browsers, the hub's API, the facilitator's
 # service); put a TLS reverse proxy in front to open it to a room (docs/facilitator.md).
-# Settings come from the environment run_class.py sets:
-#
-#   WORKSHOP_CLASS_DIR          the class's private folder (0700): hub database, cookie secret,
-#                               accounts.json, the facilitator's events, demo homes
-#   WORKSHOP_CLASS_MODE         "system" (one OS user per learner: the hub runs as root) or "demo"
-#   WORKSHOP_CLASS_PORT         the proxy's port for browsers (default 8000)
-#   WORKSHOP_CLASS_HUB_PORT, WORKSHOP_CLASS_PROXY_API_PORT, WORKSHOP_CLASS_SERVICE_PORT
-#                               the hub's API, the proxy's API, the facilitator's view (8081, 8001, 8090)
-#   WORKSHOP_CLASS_IDLE_MINUTES a learner's server idle this long is stopped (default 30)
-#   WORKSHOP_CLASS_STUCK_MINUTES, WORKSHOP_CLASS_STUCK_FAILURES
-#                               when the facilitator's view calls a learner stuck (10 min, 3 failures)
-#   WORKSHOP_SHARED_BUILD       the class's one `sam build` output (readable by every learner)
-#   LOCALCLOUD_LAMBDA_IDLE_SECONDS  a learner's idle Lambda workers stop after this long (default 60)
-import os
+# Its settings are the class's: class-settings.json in the hub's working folder (the class's
+# private folder, mode 0700), written by `make class` (workshop.classroom.hub.write_settings):
+# the mode ("system": one OS user per learner, the hub runs as root; "demo": everyone as you),
+# the ports (the proxy's for browsers, the hub's API, the proxy's API, the facilitator's view),
+# the idle culler's minutes, when the view calls a learner stuck, the shared `sam build` output
+# and how long a learner's idle Lambda workers are kept.
+import json
 import sys
 from pathlib import Path
 
@@ -26,13 +19,12 @@ c = get_config()  # noqa: F821: JupyterHub defines it when it loads this file
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-CLASS_DIR = Path(os.environ["WORKSHOP_CLASS_DIR"])
-MODE = os.environ.get("WORKSHOP_CLASS_MODE", "demo")
-PORT = int(os.environ.get("WORKSHOP_CLASS_PORT", "8000"))
-HUB_PORT = int(os.environ.get("WORKSHOP_CLASS_HUB_PORT", "8081"))
-PROXY_API_PORT = int(os.environ.get("WORKSHOP_CLASS_PROXY_API_PORT", "8001"))
-SERVICE_PORT = int(os.environ.get("WORKSHOP_CLASS_SERVICE_PORT", "8090"))
-IDLE_SECONDS = int(float(os.environ.get("WORKSHOP_CLASS_IDLE_MINUTES", "30")) * 60)
+SETTINGS = json.loads(Path("class-settings.json").read_text())
+CLASS_DIR = Path(SETTINGS["class_dir"])
+MODE = SETTINGS["mode"]
+PORT, HUB_PORT = SETTINGS["port"], SETTINGS["hub_port"]
+PROXY_API_PORT, SERVICE_PORT = SETTINGS["proxy_api_port"], SETTINGS["service_port"]
+IDLE_SECONDS = int(SETTINGS["idle_minutes"] * 60)
 accounts = Accounts.load(CLASS_DIR / "accounts.json")
 
 # --- the hub and its proxy, on loopback ------------------------------------------------------------
@@ -66,8 +58,8 @@ c.Spawner.notebook_dir = "~"
 c.Spawner.default_url = "/lab/tree/notebooks/00_setup_check.ipynb"
 c.Spawner.environment = {
     "WORKSHOP_PROGRESS_URL": f"http://127.0.0.1:{SERVICE_PORT}/services/{SERVICE_NAME}/",
-    "WORKSHOP_SHARED_BUILD": os.environ.get("WORKSHOP_SHARED_BUILD", ""),
-    "LOCALCLOUD_LAMBDA_IDLE_SECONDS": os.environ.get("LOCALCLOUD_LAMBDA_IDLE_SECONDS", "60"),
+    "WORKSHOP_SHARED_BUILD": SETTINGS["shared_build"],
+    "LOCALCLOUD_LAMBDA_IDLE_SECONDS": str(SETTINGS["lambda_idle_seconds"]),
     "SAM_CLI_TELEMETRY": "0",
 }
 # The start deploys the stack (sam deploy, 20-40 s when a room logs in at once) before JupyterLab answers.
@@ -78,8 +70,8 @@ c.Spawner.http_timeout = 300
 c.JupyterHub.services = [
     {"name": SERVICE_NAME, "url": f"http://127.0.0.1:{SERVICE_PORT}", "display": True, "oauth_no_confirm": True,
      "command": [PYTHON, "-m", "workshop.classroom.facilitator", "--data-dir", str(CLASS_DIR),
-                 "--stuck-minutes", os.environ.get("WORKSHOP_CLASS_STUCK_MINUTES", "10"),
-                 "--stuck-failures", os.environ.get("WORKSHOP_CLASS_STUCK_FAILURES", "3")]},
+                 "--stuck-minutes", str(SETTINGS["stuck_minutes"]),
+                 "--stuck-failures", str(SETTINGS["stuck_failures"])]},
     {"name": "idle-culler",
      "command": [PYTHON, "-m", "jupyterhub_idle_culler", f"--timeout={IDLE_SECONDS}",
                  f"--cull-every={max(10, min(300, IDLE_SECONDS // 4))}"]},

@@ -280,7 +280,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workshop.classroom.facilitator", description=__doc__.splitlines()[0])
     parser.add_argument("--stuck-minutes", type=float, default=STUCK_MINUTES)
     parser.add_argument("--stuck-failures", type=int, default=STUCK_FAILURES)
-    parser.add_argument("--data-dir", default=os.environ.get("WORKSHOP_CLASS_DIR"))
+    parser.add_argument("--data-dir", default=None, help="where the events and the note are kept")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s facilitator %(message)s")
     log.setLevel(logging.INFO)

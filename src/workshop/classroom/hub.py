@@ -2,15 +2,17 @@
 
     settings = ClassSettings(class_dir=Path("build/class"), mode="demo", learners=["learner1", ...])
     accounts = prepare(settings)                  # accounts.json, OS users (system mode), the shared build
-    subprocess.run(hub_command(settings), env=hub_environment(settings))
+    subprocess.run(hub_command(), env=hub_environment(settings), cwd=settings.class_dir)
 
-The hub itself is configured by class/jupyterhub_config.py, which reads what
-`hub_environment` sets.
+The hub itself is configured by class/jupyterhub_config.py, which reads the
+settings `prepare` writes into the class's folder (class-settings.json), the
+hub's working folder.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import stat
 import sys
@@ -88,6 +90,7 @@ def prepare(settings: ClassSettings, stream=None, new_accounts: bool = False) ->
     if settings.shared_build is None:
         settings.shared_build = checkout() / "build" / "class-sam-build"
     build_shared(settings.shared_build, stream)
+    write_settings(settings)
     return accounts
 
 
@@ -110,22 +113,24 @@ def build_shared(build_dir: Path, stream) -> Path:
     return built
 
 
+SETTINGS_FILE = "class-settings.json"
+
+
+def write_settings(settings: ClassSettings) -> Path:
+    """What class/jupyterhub_config.py reads: one file in the class's folder (the hub's working folder)."""
+    doc = {"class_dir": str(settings.class_dir.resolve()), "mode": settings.mode, "port": settings.port,
+           "hub_port": settings.hub_port, "proxy_api_port": settings.proxy_api_port,
+           "service_port": settings.service_port, "idle_minutes": settings.idle_minutes,
+           "stuck_minutes": settings.stuck_minutes, "stuck_failures": settings.stuck_failures,
+           "lambda_idle_seconds": settings.lambda_idle_seconds, "shared_build": str(settings.shared_build or "")}
+    path = settings.class_dir / SETTINGS_FILE
+    path.write_text(json.dumps(doc, indent=2))
+    return path
+
+
 def hub_environment(settings: ClassSettings, environ=None) -> dict:
     env = dict(os.environ if environ is None else environ)
-    env.update({
-        "WORKSHOP_CLASS_DIR": str(settings.class_dir.resolve()),
-        "WORKSHOP_CLASS_MODE": settings.mode,
-        "WORKSHOP_CLASS_PORT": str(settings.port),
-        "WORKSHOP_CLASS_HUB_PORT": str(settings.hub_port),
-        "WORKSHOP_CLASS_PROXY_API_PORT": str(settings.proxy_api_port),
-        "WORKSHOP_CLASS_SERVICE_PORT": str(settings.service_port),
-        "WORKSHOP_CLASS_IDLE_MINUTES": str(settings.idle_minutes),
-        "WORKSHOP_CLASS_STUCK_MINUTES": str(settings.stuck_minutes),
-        "WORKSHOP_CLASS_STUCK_FAILURES": str(settings.stuck_failures),
-        "LOCALCLOUD_LAMBDA_IDLE_SECONDS": str(settings.lambda_idle_seconds),
-        "WORKSHOP_SHARED_BUILD": str(settings.shared_build or ""),
-        "SAM_CLI_TELEMETRY": "0",
-    })
+    env["SAM_CLI_TELEMETRY"] = "0"
     # The hub's own key file folder is not the learners': each has theirs in their home.
     env.pop("WORKSHOP_STATE_DIR", None)
     return env
