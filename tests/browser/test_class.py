@@ -7,6 +7,8 @@ Screenshots: build/screenshots/class-facilitator.png, class-learner-lab.png.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -14,19 +16,40 @@ pytestmark = pytest.mark.browser
 NOTE = "Break until 10:30: finish notebook 04 first"
 
 
-def _log_in(page, hub, name):
-    page.goto(f"{hub.url}/hub/login")
+def _log_in(page, hub, name, then="/hub/home"):
+    page.goto(f"{hub.url}/hub/login?next={then}")
     page.fill("input[name=username]", name)
     page.fill("input[name=password]", hub.password(name))
     page.click("[type=submit]")
 
 
+@contextmanager
+def shown_on_failure(page, path):
+    """What the page showed when a step failed, for the one who reads the failure."""
+    try:
+        yield
+    except Exception:
+        page.screenshot(path=str(path))
+        raise
+
+
 def test_the_facilitator_sees_three_learners_and_broadcasts_a_note_a_learner_sees(class_run, browser, screenshots):
-    hub = class_run.hub
     facilitator = browser.new_context(viewport={"width": 1500, "height": 700})
     page = facilitator.new_page()
-    _log_in(page, hub, "facilitator")
-    page.goto(f"{hub.url}/services/facilitator/")  # the hub's OAuth, then the page
+    with shown_on_failure(page, screenshots / "class-facilitator-failure.png"):
+        _facilitator_steps(page, class_run, screenshots)
+    facilitator.close()
+
+    learner = browser.new_context(viewport={"width": 1400, "height": 800})
+    page = learner.new_page()
+    with shown_on_failure(page, screenshots / "class-learner-failure.png"):
+        _learner_steps(page, class_run, screenshots)
+    learner.close()
+
+
+def _facilitator_steps(page, class_run, screenshots):
+    hub = class_run.hub
+    _log_in(page, hub, "facilitator", then="/services/facilitator/")  # the hub's OAuth, then the page
     page.wait_for_selector("#board")
     rows = page.locator("#board tbody tr")
     assert rows.count() == 3
@@ -43,19 +66,18 @@ def test_the_facilitator_sees_three_learners_and_broadcasts_a_note_a_learner_see
     page.screenshot(path=str(screenshots / "class-facilitator.png"), full_page=True)
     page.goto(f"{hub.url}/services/facilitator/learner/{class_run.ben.name}")
     assert '"$.action"' in page.locator("#answer").inner_text()
-    facilitator.close()
 
-    learner = browser.new_context(viewport={"width": 1400, "height": 800})
-    page = learner.new_page()
-    _log_in(page, hub, class_run.ana.name)
+
+def _learner_steps(page, class_run, screenshots):
+    hub = class_run.hub
+    _log_in(page, hub, class_run.ana.name, then=f"/user/{class_run.ana.name}/lab/tree/notebooks/00_setup_check.ipynb")
     page.wait_for_url(f"**/user/{class_run.ana.name}/lab/**", timeout=120_000)
     page.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=120_000)
     banner = page.locator(".jp-NotebookPanel .workshop-class-banner")
     banner.locator(".workshop-class-cloud", has_text="Local cloud: up").wait_for(timeout=60_000)
     banner.locator(".workshop-class-note", has_text=NOTE).wait_for(timeout=60_000)
-    assert "00 · Set-up check" in page.content() or page.locator(".jp-Notebook").count() == 1
+    assert page.locator(".lm-TabBar-tabLabel", has_text="00_setup_check.ipynb").count() >= 1
     page.screenshot(path=str(screenshots / "class-learner-lab.png"))
     # a learner does not get into the facilitator's view
     answer = page.goto(f"{hub.url}/services/facilitator/")
     assert answer.status == 403
-    learner.close()

@@ -54,6 +54,12 @@ from workshop.teaching.notebook_run import run_notebook
 home = Path.home()
 endpoint = os.environ["WORKSHOP_ENDPOINT"]
 params = {{"target": "local", "endpoint": endpoint, "decision": {decision!r}, "answers": exercise_answers({kind!r})}}
+from workshop.aws import connect
+try:
+    connect("local", endpoint).stack_outputs("security-orchestrator")  # deployed when the server started
+except Exception as exc:
+    log = credentials.state_dir() / "local-cloud.log"
+    raise RuntimeError(f"no stack after the start ({{exc}}); the start's log ends:\\n" + log.read_text()[-3000:])
 results, seconds = {{}}, {{}}
 for name in {notebooks!r}:
     path = home / "notebooks" / (name + ".ipynb")
@@ -161,7 +167,10 @@ def class_run():
         timings["notebooks_00_04_three_learners_s"] = time.monotonic() - started
         yield ClassRun(hub, mode, ana, ben, cleo, facilitator, timings)
     except Exception:
-        print(hub.log_tail(80))
+        kept = Path(__file__).resolve().parents[2] / "build" / "class-test-hub.log"
+        kept.parent.mkdir(exist_ok=True)
+        shutil.copyfile(hub.log_path, kept)
+        print(f"the hub's log: {kept}\n{hub.log_tail(40)}")
         raise
     finally:
         hub.stop()

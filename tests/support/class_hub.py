@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
@@ -172,7 +173,9 @@ class ClassHub:
 
     def run_code(self, name: str, token: str, code: str, timeout: float = 300) -> str:
         """Run `code` in a fresh kernel of the learner's server; its output (stdout and results) as text."""
-        return asyncio.run(_run_in_kernel(self.url, name, token, code, timeout))
+        # a thread of its own: a test's browser (Playwright) may be running an event loop in this one
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, _run_in_kernel(self.url, name, token, code, timeout)).result()
 
 
 async def _run_in_kernel(url: str, name: str, token: str, code: str, timeout: float) -> str:

@@ -167,7 +167,8 @@ def make_app(board: Board, event_log: EventLog | None, note: Note, prefix: str, 
     from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
     from tornado import web
 
-    hub_auth = hub_auth or HubOAuth(cache_max_age=60)
+    # One instance for every handler: the OAuth callback finds the login's PKCE verifier in it.
+    hub_auth = hub_auth or HubOAuth.instance(cache_max_age=60)
     lister = hub_api or (lambda: _no_hub())
 
     class TokenHandler(web.RequestHandler):
@@ -238,6 +239,13 @@ def make_app(board: Board, event_log: EventLog | None, note: Note, prefix: str, 
             self.finish(learner_html(board.summary(name), prefix))
 
     class NoteHandler(FacilitatorHandler):
+        def check_xsrf_cookie(self):
+            # A token in the Authorization header is no cookie a foreign page could ride on: a tool may post
+            # with the facilitator's token; a browser's form carries the XSRF token as usual.
+            if self.request.headers.get("Authorization"):
+                return None
+            return super().check_xsrf_cookie()
+
         @web.authenticated
         def post(self):
             note.set(self.get_body_argument("note", ""))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import stat
 import sys
 from dataclasses import dataclass, field
@@ -87,9 +88,15 @@ def prepare(settings: ClassSettings, stream=None, new_accounts: bool = False) ->
     if settings.mode == "system":
         for name in [*accounts.learners, FACILITATOR]:
             ensure_system_user(name)
-    if settings.shared_build is None:
-        settings.shared_build = checkout() / "build" / "class-sam-build"
-    build_shared(settings.shared_build, stream)
+    if shutil.which("python3.13") is None:
+        # as on Binder: the functions need no third-party packages, each learner deploys their source folders
+        stream.write("python3.13 (the Lambda runtime) is not installed: learners deploy the functions from "
+                     "their source folders, without a shared `sam build`.\n")
+        settings.shared_build = None
+    else:
+        if settings.shared_build is None:
+            settings.shared_build = checkout() / "build" / "class-sam-build"
+        build_shared(settings.shared_build, stream)
     write_settings(settings)
     return accounts
 

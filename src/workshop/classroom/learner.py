@@ -69,20 +69,30 @@ def copy_notebooks(source: Path, home: Path) -> list:
     return copied
 
 
-def deploy_stack(endpoint: str, environment: dict, log, shared_build: str | None) -> bool:
-    """Deploy the stack to the learner's local cloud (in a process of its own, so this one stays small)."""
-    command = [sys.executable, "-m", "workshop.aws.deploy", "--target", "local", "--endpoint", endpoint,
+def deploy_stack(endpoint: str, environment: dict, log, shared_build: str | None, attempts: int = 2) -> bool:
+    """Deploy the stack to the learner's local cloud (in a process of its own, so this one stays small).
+
+    A second try follows a failed one: forty learners logging in at once load a class server enough
+    for a deploy to give up on its first try."""
+    command = [sys.executable, "-m", "workshop.cli", "deploy", "--target", "local", "--endpoint", endpoint,
                "--stack-name", STACK_NAME]
+    env = {k: v for k, v in environment.items() if k not in ("WORKSHOP_PROGRESS_URL", "WORKSHOP_SHARED_BUILD")}
     if shared_build and (Path(shared_build) / "template.yaml").is_file():
-        command += ["--build-dir", shared_build]
+        env["WORKSHOP_SHARED_BUILD"] = shared_build  # `workshop deploy` deploys it as it is: no build
     else:
         command += ["--no-build"]  # the functions need no third-party packages (as on Binder)
-    env = {k: v for k, v in environment.items() if k not in ("WORKSHOP_PROGRESS_URL", "WORKSHOP_SHARED_BUILD")}
-    log.write(f"Deploying {STACK_NAME} to {endpoint}\n")
-    log.flush()
-    done = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                          cwd=str(project_root()))  # nosec B603: this python running the kit's own deploy
-    return done.returncode == 0
+    for attempt in range(1, attempts + 1):
+        log.write(f"Deploying {STACK_NAME} to {endpoint} (try {attempt} of {attempts})\n")
+        log.flush()
+        done = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              stdin=subprocess.DEVNULL, cwd=str(project_root()))  # nosec B603: the kit's own deploy
+        log.write(done.stdout)
+        log.flush()
+        if done.returncode == 0:
+            return True
+        print(f"The stack's deploy at start failed (try {attempt} of {attempts}):\n"
+              + "\n".join(done.stdout.splitlines()[-15:]), flush=True)
+    return False
 
 
 def server_command(argv: list, sockets: str) -> list:

@@ -49,3 +49,22 @@ def test_a_folder_closed_to_other_users_is_named(tmp_path):
     problem = shared_to_everyone(closed / "inside" / "file")
     assert problem and "is not open to other users (mode drwx------)" in problem
     assert shared_to_everyone(Path("/usr/bin/env")) is None
+
+
+def test_the_demo_spawner_gives_each_learner_a_private_home_of_their_own(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from workshop.classroom.accounts import demo_spawner_class
+
+    spawner = demo_spawner_class()(user=SimpleNamespace(name="ana", url="/user/ana/", server=None,
+                                                        escaped_name="ana"), home_root=str(tmp_path))
+    assert spawner.user_env({}) == {"USER": "ana", "HOME": str(tmp_path / "ana"), "SHELL": "/bin/bash"}
+    monkeypatch.chdir(tmp_path)
+    spawner.make_preexec_fn("ana")()  # what runs in the server's process before it starts
+    import os
+
+    assert os.getcwd() == str(tmp_path / "ana") and (tmp_path / "ana").stat().st_mode & 0o777 == 0o700
+    evil = demo_spawner_class()(user=SimpleNamespace(name="../x", url="/", server=None, escaped_name="x"),
+                                home_root=str(tmp_path))
+    with pytest.raises(AccountsError):
+        evil.user_env({})
