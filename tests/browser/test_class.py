@@ -65,7 +65,11 @@ def _facilitator_steps(page, class_run, screenshots):
     page.wait_for_selector(f"text=Shown to every learner now: {NOTE}")
     page.screenshot(path=str(screenshots / "class-facilitator.png"), full_page=True)
     page.goto(f"{hub.url}/services/facilitator/learner/{class_run.ben.name}")
-    assert '"$.action"' in page.locator("#answer").inner_text()
+    assert page.locator("#answer").inner_text() == "allow", "ben's last wrong answer: Approve in 04"
+    choose = page.locator("details[data-exercise='ChooseAction']")
+    choose.locator("summary").click()
+    assert '"$.action"' in choose.locator("pre").inner_text()
+    page.screenshot(path=str(screenshots / "class-facilitator-learner.png"), full_page=True)
 
 
 def _learner_steps(page, class_run, screenshots):

@@ -92,7 +92,7 @@ STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #16191f; }
 table { border-collapse: collapse; font-size: 14px; }
 th, td { border: 1px solid #d5dbdb; padding: 4px 8px; text-align: left; vertical-align: top; }
-th { background: #f2f3f3; }
+th { background: #f2f3f3; } td:first-child { white-space: nowrap; }
 td.passed { color: #1d8102; } td.failed { color: #d13212; font-weight: bold; } td.untried { color: #687078; }
 td.cloud-up { color: #1d8102; } td.cloud-down { color: #d13212; }
 tr.stuck { background: #fde2e1; } tr.stuck td.status { color: #d13212; font-weight: bold; }
@@ -128,6 +128,12 @@ def learner_html(summary, prefix: str) -> str:
     answer = ("<h2>Last wrong answer: " + html.escape(wrong.name) + "</h2><p>" + html.escape(wrong.message) +
               "</p><pre id='answer'>" + html.escape(wrong.answer or "(no answer text)") + "</pre>") if wrong \
         else "<p>No wrong answer so far.</p>"
+    others = "".join(
+        f"<details data-exercise='{html.escape(s.name)}'><summary>{html.escape(LABELS.get(s.name, s.name))}: the last "
+        f"wrong answer</summary><p>{html.escape(s.message)}</p><pre>{html.escape(s.answer or '(no answer text)')}"
+        f"</pre></details>" for s in summary.exercises.values() if s.answer and s is not wrong)
+    if others:
+        answer += "<h2>Other exercises' last wrong answers</h2>" + others
     stuck = f"<p class='note'>Stuck: {html.escape('; '.join(summary.why_stuck))}</p>" if summary.stuck else ""
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(summary.name)}</title>"
             f"<style>{STYLE}</style></head><body><p><a href='{html.escape(prefix)}'>← the class</a></p>"

@@ -118,3 +118,12 @@ def test_the_page_highlights_stuck_learners_and_escapes_what_learners_wrote():
     assert "class='cloud-down'>down" in page, "a learner whose server is stopped shows the local cloud down"
     detail = learner_html(board.summary("ana", now=T0 + 2), "/services/facilitator/")
     assert "<img" not in detail and "&lt;img src=x" in detail
+
+
+def test_the_learners_page_shows_the_last_wrong_answer_and_each_other_exercises():
+    board = Board()
+    _add(board, "ben", "exercise:ChooseAction", "failed", 1, message="reads $.action", answer='{"Variable": "$.action"}')
+    _add(board, "ben", "exercise:decision", "failed", 2, message="Approve put it back", answer="allow")
+    page = learner_html(board.summary("ben", now=T0 + 3), "/services/facilitator/")
+    assert "<pre id='answer'>allow</pre>" in page and "Last wrong answer: decision" in page
+    assert "<details data-exercise='ChooseAction'>" in page and "{&quot;Variable&quot;: &quot;$.action&quot;}" in page
