@@ -76,11 +76,16 @@ def _learner_steps(page, class_run, screenshots):
     hub = class_run.hub
     _log_in(page, hub, class_run.ana.name, then=f"/user/{class_run.ana.name}/lab/tree/notebooks/00_setup_check.ipynb")
     page.wait_for_url(f"**/user/{class_run.ana.name}/lab/**", timeout=120_000)
-    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=120_000)
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=120_000)
+    page.locator(".jp-Notebook .jp-RenderedMarkdown h1").first.wait_for(timeout=60_000)
+    no_news = page.locator(".jp-Notification-Toast-Close, button:has-text('No')")
+    if no_news.count():
+        no_news.first.click()  # JupyterLab's "official Jupyter news?" question: not part of the class
     banner = page.locator(".jp-NotebookPanel .workshop-class-banner")
     banner.locator(".workshop-class-cloud", has_text="Local cloud: up").wait_for(timeout=60_000)
     banner.locator(".workshop-class-note", has_text=NOTE).wait_for(timeout=60_000)
     assert page.locator(".lm-TabBar-tabLabel", has_text="00_setup_check.ipynb").count() >= 1
+    page.get_by_text("Idle", exact=False).first.wait_for(timeout=60_000)  # the kernel is up
     page.screenshot(path=str(screenshots / "class-learner-lab.png"))
     # a learner does not get into the facilitator's view
     answer = page.goto(f"{hub.url}/services/facilitator/")

@@ -164,7 +164,8 @@ def main(argv=None) -> int:
                "JUPYTER_PATH": os.pathsep.join(filter(None, [jupyter, os.environ.get("JUPYTER_PATH")])),
                "JUPYTER_CONFIG_PATH": os.pathsep.join(filter(None, [jupyter, os.environ.get("JUPYTER_CONFIG_PATH")]))}
         supervisor.start_watching()
-        server = subprocess.Popen(server_command(argv, sockets), env=env, cwd=str(home))  # nosec B603: jupyterhub-singleuser
+        server = subprocess.Popen(server_command(argv, sockets), env=env,  # nosec B603: the venv's jupyterhub-singleuser, no shell
+                                  cwd=str(home))
         while True:
             try:
                 return server.wait()
