@@ -78,9 +78,6 @@ def _learner_steps(page, class_run, screenshots):
     page.wait_for_url(f"**/user/{class_run.ana.name}/lab/**", timeout=120_000)
     page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=120_000)
     page.locator(".jp-Notebook .jp-RenderedMarkdown h1").first.wait_for(timeout=60_000)
-    no_news = page.locator(".jp-Notification-Toast-Close, button:has-text('No')")
-    if no_news.count():
-        no_news.first.click()  # JupyterLab's "official Jupyter news?" question: not part of the class
     banner = page.locator(".jp-NotebookPanel .workshop-class-banner")
     banner.locator(".workshop-class-cloud", has_text="Local cloud: up").wait_for(timeout=60_000)
     banner.locator(".workshop-class-note", has_text=NOTE).wait_for(timeout=60_000)

@@ -19,9 +19,10 @@ The same start as `make lab` (scripts/run_lab.py) and Binder (binder/start):
    that notebook 00 can begin at once;
 4. `jupyterhub-singleuser` runs with the local cloud's endpoint and key in its
    environment (plain boto3 in a notebook talks to it), kernels on Unix
-   sockets in a private folder, and the class's JupyterLab settings (the
-   banner over each notebook: the local cloud's state and the facilitator's
-   note, `workshop.classroom.status`);
+   sockets in a private folder, and the class's JupyterLab settings
+   (class/jupyter: the banner over each notebook with the local cloud's state
+   and the facilitator's note, `workshop.classroom.status`; no question about
+   JupyterLab's news feed, which a room without internet cannot reach);
 5. when the server stops (the hub stops it, the idle culler, or it dies) the
    local cloud stops with it, Lambda workers included.
 
