@@ -25,61 +25,9 @@ import shutil
 import subprocess  # nosec B404: runs JupyterLab as an argument list, never through a shell
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESTART_MESSAGE = ("The local cloud stopped (exit {code}); starting it again on {endpoint} with the same key. "
-                   "It starts empty: run 01_deploy.ipynb again (the notebooks will say so too).")
-
-
-class Supervisor:
-    """Keeps one local cloud running on one port with one key until stopped."""
-
-    def __init__(self, port, log, say=print, poll: float = 1.0):
-        from workshop.localcloud import LocalCloud
-
-        self.log, self.say, self.poll = log, say, poll
-        self.cloud = LocalCloud(port=port, log_file=log).start()
-        self.endpoint = self.cloud.endpoint
-        self.restarts = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="localcloud-supervisor", daemon=True)
-
-    def start_watching(self):
-        self._thread.start()
-
-    def _watch(self):
-        from workshop.localcloud import LocalCloud
-
-        while not self._stop.wait(self.poll):
-            code = self.cloud.proc.poll() if self.cloud.proc is not None else None
-            if code is None:
-                continue
-            self.say(RESTART_MESSAGE.format(code=code, endpoint=self.endpoint))
-            for _attempt in range(30):  # the dead server's port may take a moment to free
-                if self._stop.is_set():
-                    return
-                try:
-                    self.cloud = LocalCloud(port=self.cloud.port, log_file=self.log,
-                                            credentials=self.cloud.credentials).start()
-                    break
-                except Exception as exc:  # port still held, or a slow start: try again shortly
-                    last = exc
-                    time.sleep(1)
-            else:
-                self.say(f"The local cloud could not be restarted ({last}): stop `make lab` (Ctrl-C) and start it "
-                         "again.")
-                return
-            self.restarts += 1
-            self.say(f"Local cloud running again at {self.endpoint} (restart {self.restarts}).")
-
-    def stop(self):
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
-        self.cloud.stop()
 
 
 def main(argv=None) -> int:
@@ -90,6 +38,7 @@ def main(argv=None) -> int:
 
     from workshop.failures import SUPERVISED_ENV
     from workshop.localcloud import port_is_free
+    from workshop.localcloud.supervisor import Supervisor
 
     port = args.port if port_is_free(args.port) else None
     if port is None:

@@ -15,4 +15,4 @@ import tempfile
 if "WORKSHOP_STATE_DIR" not in os.environ:
     os.environ["WORKSHOP_STATE_DIR"] = tempfile.mkdtemp(prefix="workshop-test-state-")
 
-pytest_plugins = ["cloud_fixtures"]
+pytest_plugins = ["cloud_fixtures", "class_fixtures"]

@@ -36,6 +36,7 @@ import threading
 from pathlib import Path
 
 from workshop.aws.session import DEFAULT_ENDPOINT, REGION, connect
+from workshop import progress
 from workshop.failures import LocalCloudNotAnswering, WorkshopError
 
 DEFAULT_STACK_NAME = "security-orchestrator"
@@ -47,6 +48,9 @@ PARAMETER_NAMES = {"email": "EmailAddress", "restricted_actions": "RestrictedAct
 _RESERVED_MAIL_DOMAIN = re.compile(r"(^|\.)(example\.(com|net|org)|[^.]+\.(example|invalid|test|localhost))$|"
                                    r"^(example|invalid|test|localhost)$", re.IGNORECASE)
 EMAIL_VARIABLE = "WORKSHOP_EMAIL"
+# A class's one `sam build` output, made by `make class` for every learner (forty builds of the same
+# functions at the same minute would only load the class's server).
+SHARED_BUILD_VARIABLE = "WORKSHOP_SHARED_BUILD"
 
 
 class DeployError(WorkshopError):
@@ -233,6 +237,19 @@ def deploy(*, target: str = "local", endpoint: str | None = None, stack_name: st
            template: str | Path = "template.yaml", project_dir: str | Path | None = None,
            skip_build: bool = False, stream=None) -> dict:
     """sam build + sam deploy; returns the stack outputs (ApiUrl, ApproveUrl, DenyUrl, ...)."""
+    try:
+        outputs = _deploy(target=target, endpoint=endpoint, stack_name=stack_name, parameters=parameters,
+                          build_dir=build_dir, template=template, project_dir=project_dir, skip_build=skip_build,
+                          stream=stream)
+    except DeployError as exc:
+        progress.record("01_deploy", "deploy", "failed", str(exc))
+        raise
+    progress.record("01_deploy", "deploy", "deployed", f"{stack_name}: {len(outputs)} outputs")
+    return outputs
+
+
+def _deploy(*, target, endpoint, stack_name, parameters, build_dir, template, project_dir, skip_build,
+            stream) -> dict:
     stream = stream or sys.stdout
     root = Path(project_dir) if project_dir else project_root()
     parameters = {k: v for k, v in (parameters or {}).items() if v is not None and v != ""}
@@ -255,6 +272,11 @@ def deploy(*, target: str = "local", endpoint: str | None = None, stack_name: st
         raise DeployError(f"unknown target {target!r}: use --target local or --target aws")
     env["SAM_CLI_TELEMETRY"] = "0"
     sam = sam_executable()
+    shared = os.environ.get(SHARED_BUILD_VARIABLE)
+    if shared and not skip_build and (Path(shared) / "template.yaml").is_file():
+        stream.write(f"Using the class's shared build in {shared} (`make class` ran `sam build` once for every "
+                     "learner).\n")
+        build_dir, skip_build = Path(shared), True
     built = (root / build_dir / "template.yaml").resolve()
     if not skip_build and shutil.which("python3.13") is None:
         # Binder and many laptops lack the Lambda runtime's Python; the functions

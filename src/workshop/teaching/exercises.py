@@ -47,7 +47,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workshop import iam
+from workshop import iam, progress
 from workshop.asl.diagnostics import diagnostics_html, split_diagnostics
 from workshop.aws.executions import parse_json
 from workshop.aws.session import project_root
@@ -558,8 +558,20 @@ def _parse_answer(answer):
     return None, None, f"Your answer must be a state (a dict, or its JSON text), not {type(answer).__name__}."
 
 
+def _told(result, notebook: str, exercise: str, attempted: bool, answer=None):
+    """The verdict, also told to the class's facilitator view (a no-op outside a class)."""
+    outcome = "passed" if result.ok else ("failed" if attempted else "not-tried")
+    progress.record(notebook, f"exercise:{exercise}", outcome, result.message, answer if attempted else None)
+    return result
+
+
 def check_state(name: str, answer, builder) -> ExerciseResult:
     """Check the learner's `answer` for state `name`: validate it alone, then run it against the file's."""
+    result = _check_state(name, answer, builder)
+    return _told(result, "02_build_state_machine", name, result.attempted, answer)
+
+
+def _check_state(name: str, answer, builder) -> ExerciseResult:
     from workshop.asl.substitution import substitute, substitute_text
     from workshop.asl.validator import validate_state
 
@@ -658,6 +670,10 @@ class PolicyCheck:
 
 def check_policy(answer, restricted: str = DEFAULT_RESTRICTED) -> PolicyCheck:
     """Does `answer` get "alert" from ValidatePolicy, and still grant what the developer needs?"""
+    return _told(_check_policy(answer, restricted), "05_execution_history", "developer_policy", True, answer)
+
+
+def _check_policy(answer, restricted: str = DEFAULT_RESTRICTED) -> PolicyCheck:
     fallback = json.loads((project_root() / "policies" / "goodpolicy.json").read_text())
     instead = " The next cell fires policies/goodpolicy.json instead of yours."
     listed = [a.strip() for a in restricted.split(",") if a.strip()]
@@ -726,6 +742,12 @@ class DecisionCheck:
 
 def check_decision(panel) -> DecisionCheck:
     """The learner's Approve/Deny in the panel, judged: the incident's policy allows far more than reading."""
+    result = _check_decision(panel)
+    decisions = [r.decision for r in panel.results.values() if r.ok]
+    return _told(result, "04_decide", "decision", result.decided, decisions[0] if decisions else None)
+
+
+def _check_decision(panel) -> DecisionCheck:
     decided = [(a.incident, panel.results[a.incident.execution_arn]) for a in panel.pending
                if a.incident.execution_arn in panel.results and panel.results[a.incident.execution_arn].ok]
     if not decided:

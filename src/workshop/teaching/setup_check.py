@@ -29,6 +29,7 @@ from workshop.aws.deploy import (EMAIL_VARIABLE, deployed_parameter, find_tool, 
                                  region_warning)
 from workshop.aws.mail import subscription_status
 from workshop.aws.session import REGION, StackNotFound, connect
+from workshop import progress
 
 PACKAGES = ("boto3", "ipywidgets", "papermill", "tqdm")
 
@@ -308,4 +309,7 @@ def check_setup(target: str = "local", endpoint: str | None = None, tools=("sam"
     else:
         report.checks.extend(aws_checklist(cloud, stack_name, email))
     report.checks.extend(check_tools(tools))
+    problems = report.problems()
+    progress.record("00_setup_check", "setup", "ok" if report.ok else "failed",
+                    "; ".join(f"{c.name}: {c.message}" for c in problems) or None)
     return report

@@ -31,6 +31,7 @@ from workshop.aws.incidents import Incident, PendingApproval, caller_arn, is_res
 from workshop.aws.mail import latest_email
 from workshop.display.incidents import statement_diff
 from workshop.display.records import EmailView
+from workshop import progress
 
 DECISIONS = {"allow": "Approve", "deny": "Deny"}  # the decision -> its button
 
@@ -116,6 +117,8 @@ class ApprovalPanel:
         made = self._decide(self.dynamodb, self.sfn, self.table, approval.incident, decision, self.who)
         result = DecisionResult(decision, "", 200 if made.ok else 409, made.title, made.message, via="panel")
         self.results[approval.incident.execution_arn] = result
+        if result.ok:
+            progress.record("04_decide", "decision", decision, f"{approval.incident.name}: {made.title}")
         if result.ok and self.wait_after_decision:
             self.outcomes[approval.incident.execution_arn] = status_once_ended(
                 self.sfn, approval.incident.execution_arn, self.wait_after_decision)

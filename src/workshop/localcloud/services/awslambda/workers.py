@@ -22,6 +22,10 @@ takes its place:
   server start, so no other local user can compute one;
 * the timeout is enforced: a worker that overruns is killed (a new one starts
   on the next call) and the call returns "Task timed out after N seconds";
+* a worker left idle for `LOCALCLOUD_LAMBDA_IDLE_SECONDS` (default 60; 0 keeps
+  them) is stopped, as Lambda retires quiet sandboxes, and the next call
+  starts a new one (a cold start of tens of milliseconds): a local cloud at
+  rest holds no worker processes, which halves its memory;
 * an exception comes back as Lambda returns it: `{"errorType", "errorMessage",
   "stackTrace", "requestId"}` from Python, `{"errorType", "errorMessage",
   "trace"}` from Node.js, with the function-error header, so Step Functions
@@ -60,6 +64,10 @@ from ...server.identities import access_key_for
 from . import layers, runtimes, sandbox
 
 log = logging.getLogger("workshop.localcloud.lambda")
+
+# Lambda keeps a quiet sandbox for minutes; a laptop's memory is better spent elsewhere after one.
+DEFAULT_IDLE_SECONDS = 60.0
+
 
 class LambdaTimeout(Exception):
     pass
@@ -160,6 +168,7 @@ class Worker:
         self.init_logs = ready.get("logs", "")
         self.init_error = None if ready.get("ready") else ready.get("error")
         self.first_call = True
+        self.last_used = time.monotonic()
         log.info("cold start of %s with %s (%.0f ms)", spec.function_name, self.interpreter, self.cold_start_ms)
 
     def _read_line(self, timeout: float) -> dict:
@@ -242,6 +251,11 @@ class LambdaRuntime:
         self._notes_said: set[str] = set()
         self.cold_starts = 0
         self.isolation = None  # said in the log at the first cold start
+        idle = os.environ.get("LOCALCLOUD_LAMBDA_IDLE_SECONDS")
+        self.idle_seconds = DEFAULT_IDLE_SECONDS if idle in (None, "") else float(idle)
+        self.idle_stops = 0
+        self._closing = threading.Event()
+        self._reaper: threading.Thread | None = None
 
     # code -------------------------------------------------------------------------
     def _code_dir(self, fn, spec: FunctionSpec) -> str:
@@ -313,8 +327,37 @@ class LambdaRuntime:
             if self.spawn_per_invoke or not worker.alive():
                 worker.stop()
             else:
+                worker.last_used = time.monotonic()
                 self._idle.setdefault(worker.spec, []).append(worker)
+                self._start_reaper()
             self._turn(worker.spec).notify()
+
+    def _start_reaper(self) -> None:
+        if self.idle_seconds > 0 and self._reaper is None:  # under self._lock
+            self._reaper = threading.Thread(target=self._reap, name="lambda-idle-workers", daemon=True)
+            self._reaper.start()
+
+    def _reap(self) -> None:
+        every = min(10.0, max(0.05, self.idle_seconds / 4))
+        while not self._closing.wait(every):
+            self.stop_idle_workers()
+
+    def stop_idle_workers(self, older_than: float | None = None) -> int:
+        """Stop the warm workers unused for `older_than` seconds (default: the idle setting); how many."""
+        limit = self.idle_seconds if older_than is None else older_than
+        now = time.monotonic()
+        quiet = []
+        with self._lock:
+            for spec, pool in list(self._idle.items()):
+                keep = [w for w in pool if now - w.last_used < limit]
+                quiet += [w for w in pool if now - w.last_used >= limit]
+                self._idle[spec] = keep
+            self.idle_stops += len(quiet)
+        for worker in quiet:  # outside the lock: a call that comes meanwhile starts a fresh worker
+            worker.stop()
+        if quiet:
+            log.info("stopped %d idle Lambda worker(s)", len(quiet))
+        return len(quiet)
 
     def _discard(self, worker: Worker) -> None:
         with self._lock:
@@ -324,6 +367,7 @@ class LambdaRuntime:
 
     def shutdown(self) -> None:
         """Stop every worker (warm and busy) and remove the unpacked code."""
+        self._closing.set()
         with self._lock:
             workers = [w for pool in self._idle.values() for w in pool] + list(self._busy)
             self._idle.clear()
