@@ -38,3 +38,47 @@ def test_a_definition_without_the_limit_is_refused_with_a_reason():
     with pytest.raises(NoApprovalTimeout, match="Run 02 again"):
         with shortened_approval_timeout(Cloud(), "arn:sm", 3):
             pass
+
+
+class _Recording:
+    """A Step Functions client that records what the helper asks of it."""
+
+    def __init__(self, definition, publish_fails=False):
+        self.definition, self.publish_fails, self.calls = definition, publish_fails, []
+
+    def describe_state_machine(self, **kwargs):
+        return {"definition": self.definition}
+
+    def update_state_machine(self, **kwargs):
+        self.calls.append(("update", kwargs))
+        if kwargs.get("publish"):
+            if self.publish_fails:
+                raise RuntimeError("throttled")
+            return {"stateMachineVersionArn": kwargs["stateMachineArn"] + ":7"}
+        return {}
+
+    def delete_state_machine_version(self, **kwargs):
+        self.calls.append(("delete", kwargs))
+
+    def client(self, name):
+        return self
+
+
+def test_the_short_limit_lives_in_a_version_and_the_deployed_definition_is_back_at_once():
+    from workshop.teaching.approval_timeout import shortened_approval_timeout, time_limits
+
+    deployed = json.dumps(substitute(reference_definition(), DEFAULT_SUBSTITUTIONS))
+    sfn = _Recording(deployed)
+    with shortened_approval_timeout(sfn, "arn:sm", 3) as short:
+        assert short.version_arn == "arn:sm:7" and "ModifyState" in str(short)
+        (_, published), (_, restored) = sfn.calls
+        assert published["publish"] is True and time_limits(published["definition"]) == [3]
+        assert restored == {"stateMachineArn": "arn:sm", "definition": deployed}  # byte for byte, before any start
+    assert sfn.calls[-1] == ("delete", {"stateMachineVersionArn": "arn:sm:7"})
+    assert time_limits(deployed) == [86400]
+
+    failing = _Recording(deployed, publish_fails=True)
+    with pytest.raises(RuntimeError, match="throttled"):
+        with shortened_approval_timeout(failing, "arn:sm", 3):
+            pass
+    assert failing.calls[-1] == ("update", {"stateMachineArn": "arn:sm", "definition": deployed})
