@@ -11,7 +11,8 @@ Session-scoped, shared by every test that asks for them (e2e and browser):
 * `deployed_stack` -> dict: the stack outputs (ApiUrl, ApproveUrl, DenyUrl,
   AlertTopicArn, StateMachineArn, StateMachineName) of the real `sam deploy`
   (through `workshop.aws.deploy`) to `local_cloud`, default parameters
-  (EmailAddress learner@example.com), stack name `e2e-orchestrator`.
+  (EmailAddress learner@example.com) but DecisionConcurrency=5 (the default
+  reserves none; the plain local cloud has room), stack name `e2e-orchestrator`.
 * `timeout_stack` -> dict: outputs of a second stack with
   ApprovalTimeoutSeconds=3, in a local cloud process of its own (so its rule
   does not react to the main stack's policies); its endpoint is `["endpoint"]`.
@@ -124,7 +125,7 @@ def _deploy(endpoint: str, built: Path, stack_name: str, parameters: dict) -> di
 
 @pytest.fixture(scope="session")
 def deployed_stack(local_cloud, sam_build) -> dict:
-    return _deploy(local_cloud, sam_build, MAIN_STACK, {"EmailAddress": EMAIL})
+    return _deploy(local_cloud, sam_build, MAIN_STACK, {"EmailAddress": EMAIL, "DecisionConcurrency": 5})
 
 
 @pytest.fixture(scope="session")

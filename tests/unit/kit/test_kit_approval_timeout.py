@@ -82,3 +82,45 @@ def test_the_short_limit_lives_in_a_version_and_the_deployed_definition_is_back_
         with shortened_approval_timeout(failing, "arn:sm", 3):
             pass
     assert failing.calls[-1] == ("update", {"stateMachineArn": "arn:sm", "definition": deployed})
+
+
+def test_when_cloudtrails_own_execution_reverted_first_on_the_day_long_limit_the_demo_says_so(monkeypatch):
+    """Only on a quick CloudTrail (never on AWS, where it takes minutes): followed if it runs the short limit,
+    else stopped, with what happened and what to do."""
+    from types import SimpleNamespace
+
+    from workshop.teaching import approval_timeout as demo
+
+    deployed = json.dumps(substitute(reference_definition(), DEFAULT_SUBSTITUTIONS))
+    short, _ = with_timeout(json.loads(deployed), 3)
+
+    class Sfn(_Recording):  # the demo's Step Functions and IAM clients
+        ran = deployed
+        get_policy_version = None  # only handed to iam_call, which is replaced below
+
+        def describe_state_machine_for_execution(self, executionArn):
+            return {"definition": self.ran}
+
+        def stop_execution(self, **kwargs):
+            self.calls.append(("stop", kwargs))
+
+    sfn = Sfn(deployed)
+    fired = SimpleNamespace(arn="arn:aws:iam::123456789012:policy/workshop-timeout", name="workshop-timeout",
+                            document="{}", version_id="v1")
+    ended = {"direct": SimpleNamespace(path=lambda: ["TempRemove", "CheckDuplicate", "AlreadyHandled"]),
+             "other": SimpleNamespace(path=lambda: ["AskUser", "NotifyTimeout", "ApprovalTimedOut"])}
+    started = []
+    for name, value in {"fire_policy": lambda *a, **k: fired, "iam_call": lambda *a, **k: None,
+                        "account_id": lambda cloud: "123456789012", "cloudtrail_event": lambda *a: {},
+                        "start_with_event": lambda cloud, arn, event, prefix: started.append(arn) or "direct",
+                        "wait_for_end": lambda cloud, arn, timeout: ended[arn],
+                        "find_execution": lambda *a: "other"}.items():
+        monkeypatch.setattr(demo, name, value)
+    with pytest.raises(demo.TimeoutDemoRaced, match="Run this cell again") as raced:
+        demo.approval_timeout_demo(sfn, "arn:sm", "policies/badpolicy.json", seconds=3)
+    assert started == ["arn:sm:7"]  # the demo's own execution ran the version
+    assert "86400 s to decide" in str(raced.value)
+    assert ("stop", {"executionArn": "other", "error": "WorkshopTimeoutDemo",
+                     "cause": "CloudTrail's execution of the demo's policy ran the deployed time limit"}) in sfn.calls
+    Sfn.ran = json.dumps(short)  # CloudTrail's execution started while the short limit was deployed
+    assert demo.approval_timeout_demo(sfn, "arn:sm", "policies/badpolicy.json", seconds=3) is ended["other"]
