@@ -11,14 +11,17 @@ Session-scoped, shared by every test that asks for them (e2e and browser):
 * `deployed_stack` -> dict: the stack outputs (ApiUrl, ApproveUrl, DenyUrl,
   AlertTopicArn, StateMachineArn, StateMachineName) of the real `sam deploy`
   (through `workshop.aws.deploy`) to `local_cloud`, default parameters
-  (EmailAddress learner@example.com), stack name `e2e-orchestrator`.
+  (EmailAddress learner@example.com) but DecisionConcurrency=5 (the default
+  reserves none; the plain local cloud has room), stack name `e2e-orchestrator`.
 * `timeout_stack` -> dict: outputs of a second stack with
   ApprovalTimeoutSeconds=3, in a local cloud process of its own (so its rule
   does not react to the main stack's policies); its endpoint is `["endpoint"]`.
 
 The AWS-like mode (`workshop.localcloud.aws_like`, delays compressed to
 `AWS_LIKE`: CloudTrail events 1-3 s late and only through a trail, IAM reads
-0.5 s behind creations, e-mail subscriptions pending until confirmed):
+0.5 s behind creations, e-mail subscriptions pending until confirmed, a new
+account's Lambda concurrency of 10, a new state machine definition used 3 s
+late):
 
 * `aws_like_cloud` -> str: the endpoint of an AWS-like local cloud for the
   session, with a logging multi-Region trail `workshop-trail` (as a
@@ -28,7 +31,11 @@ The AWS-like mode (`workshop.localcloud.aws_like`, delays compressed to
   only, AWS_ENDPOINT_URL and AWS_PROFILE unset): the kit's AWS code paths.
 * `aws_like_stack` -> dict: outputs of the stack deployed to it with
   `workshop.aws.deploy.deploy(target="aws")` (EmailAddress `AWS_EMAIL`; its
-  subscription left pending), stack name `e2e-aws-like`.
+  subscription left pending), stack name `e2e-aws-like`, as a learner with a
+  new account gets there: a first deploy reserving DecisionConcurrency=5
+  fails (ROLLBACK_COMPLETE; the `FailedStack` it raised is `["first_try"]`),
+  the second, with `replace_failed=True` and the default (no reservation),
+  replaces it.
 * `confirm_subscriptions(endpoint)`: follow every confirmation link in the
   mailbox, as the learner does in their inbox.
 
@@ -59,7 +66,7 @@ TIMEOUT_STACK = "e2e-orchestrator-timeout"
 AWS_LIKE_STACK = "e2e-aws-like"
 EMAIL = "learner@example.com"
 AWS_EMAIL = "learner@security-orchestrator.dev"  # not a reserved domain: the AWS target refuses those
-AWS_LIKE = Settings(event_delay=(1.0, 3.0), iam_lag=0.5)
+AWS_LIKE = Settings(event_delay=(1.0, 3.0), iam_lag=0.5, lambda_concurrency_limit=10, definition_lag=3.0)
 TRAIL = "workshop-trail"
 
 
@@ -118,7 +125,7 @@ def _deploy(endpoint: str, built: Path, stack_name: str, parameters: dict) -> di
 
 @pytest.fixture(scope="session")
 def deployed_stack(local_cloud, sam_build) -> dict:
-    return _deploy(local_cloud, sam_build, MAIN_STACK, {"EmailAddress": EMAIL})
+    return _deploy(local_cloud, sam_build, MAIN_STACK, {"EmailAddress": EMAIL, "DecisionConcurrency": 5})
 
 
 @pytest.fixture(scope="session")
@@ -182,9 +189,17 @@ def aws_like_stack(aws_like_cloud, sam_build) -> dict:
     log = io.StringIO()
     saved = os.environ.get(AWS_TEST_ENDPOINT)
     os.environ[AWS_TEST_ENDPOINT] = aws_like_cloud
+    first_try = None
     try:
-        return deploy_module.deploy(target="aws", stack_name=AWS_LIKE_STACK, parameters={"EmailAddress": AWS_EMAIL},
-                                    build_dir=sam_build.parent, skip_build=True, stream=log)
+        try:  # what reserving concurrency did by default, in an account of 10
+            deploy_module.deploy(target="aws", stack_name=AWS_LIKE_STACK,
+                                 parameters={"EmailAddress": AWS_EMAIL, "DecisionConcurrency": 5},
+                                 build_dir=sam_build.parent, skip_build=True, stream=log)
+        except deploy_module.FailedStack as failed:
+            first_try = failed
+        outputs = deploy_module.deploy(target="aws", stack_name=AWS_LIKE_STACK, parameters={"EmailAddress": AWS_EMAIL},
+                                       build_dir=sam_build.parent, skip_build=True, replace_failed=True, stream=log)
+        return {**outputs, "first_try": first_try, "deploy_log": log.getvalue()}
     except deploy_module.DeployError as exc:
         pytest.fail(f"{exc}\n{log.getvalue()}")
     finally:

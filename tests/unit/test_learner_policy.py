@@ -60,10 +60,14 @@ RECEIVERS = {"sfn": "stepfunctions", "iam": "iam", "cfn": "cloudformation", "sns
              "sts": "sts", "trail_client": "cloudtrail", "dynamodb": "dynamodb"}
 # API operations whose IAM action has another name (Service Authorization Reference)
 ACTION_OF_OPERATION = {"s3:ListObjectsV2": "s3:ListBucket", "s3:HeadObject": "s3:GetObject",
-                       "lambda:Invoke": "lambda:InvokeFunction"}
+                       "s3:ListObjectVersions": "s3:ListBucketVersions", "lambda:Invoke": "lambda:InvokeFunction"}
 # TestState with a roleArn passes that role: "IAM permissions for using TestState API",
 # https://docs.aws.amazon.com/step-functions/latest/dg/test-state-isolation.html
-IMPLIED = {"states:TestState": {"iam:PassRole"}}
+# UpdateStateMachine with publish=True (notebook 06's timeout demo) also needs states:PublishStateMachineVersion
+# (its dependent action in the Service Authorization Reference); DeleteObject with a VersionId (the clean-up
+# of SAM's versioned bucket) needs s3:DeleteObjectVersion (Amazon S3's "Required permissions" page).
+IMPLIED = {"states:TestState": {"iam:PassRole"}, "states:UpdateStateMachine": {"states:PublishStateMachineVersion"},
+           "s3:DeleteObject": {"s3:DeleteObjectVersion"}}
 # sam deploy --resolve-s3 --s3-prefix STACK (sam 1.170) with the caller's credentials; matches
 # https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-permissions-cloudformation.html
 SAM_CLI = {"cloudformation:DescribeStacks", "cloudformation:GetTemplateSummary", "cloudformation:CreateChangeSet",
@@ -399,3 +403,79 @@ def test_what_is_left_out_belongs_to_features_the_templates_do_not_use(templates
     for pattern, (_, resource_type, prop) in EXCLUDED.items():
         assert prop in FEATURE_PROPERTIES[resource_type], pattern
     assert {a for a in every if _excluded(a)}, "the exclusions match nothing: remove them"
+
+
+# --- the link-signing secret: read by its two functions, and by CloudFormation as the deployer ------------
+
+ACCOUNT = "123456789012"
+SECRET = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:DecisionSecret-AbCdEf"
+CLOUDFORMATION = "cloudformation.amazonaws.com"
+
+
+def _resolved(value):
+    """The template's role ARNs (`Fn::GetAtt Role.Arn`) as this account's ARNs, for the evaluation below."""
+    if isinstance(value, dict) and list(value) == ["Fn::GetAtt"]:
+        return f"arn:aws:iam::{ACCOUNT}:role/{value['Fn::GetAtt'][0]}"
+    if isinstance(value, list):
+        return [_resolved(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _resolved(v) for k, v in value.items()}
+    return value
+
+
+def _condition_holds(condition: dict, context: dict) -> bool:
+    """The condition operators these policies use, as IAM's policy evaluation logic defines them."""
+    for operator, keys in condition.items():
+        for key, wanted in keys.items():
+            wanted, present = _as_list(wanted), _as_list(context.get(key, []))
+            if operator == "ArnNotEquals":
+                holds = bool(present) and all(value not in wanted for value in present)
+            elif operator == "ForAllValues:StringNotEquals":  # true for a key the request does not carry
+                holds = all(value not in wanted for value in present)
+            elif operator == "ForAnyValue:StringEquals":  # false for a key the request does not carry
+                holds = any(value in wanted for value in present)
+            else:
+                raise AssertionError(f"no evaluation written for {operator}")
+            if not holds:
+                return False
+    return True
+
+
+def _matches(statement, action, resource, context) -> bool:
+    actions = [a.lower() for a in _as_list(statement["Action"])]
+    return (action.lower() in actions or "*" in actions) \
+        and any(globs_intersect(pattern, resource) for pattern in _as_list(statement.get("Resource", "*"))) \
+        and _condition_holds(statement.get("Condition", {}), context)
+
+
+def _may_read_secret(identity_statements, resource_policy, principal, called_via=()) -> bool:
+    """GetSecretValue in the same account: an identity Allow, and no Deny of the secret's resource policy."""
+    context = {"aws:PrincipalArn": principal, "aws:CalledVia": list(called_via)}
+    action = "secretsmanager:GetSecretValue"
+    denied = any(s["Effect"] == "Deny" and _matches(s, action, SECRET, context) for s in resource_policy)
+    allowed = any(s["Effect"] == "Allow" and _matches(s, action, SECRET, context) for s in identity_statements)
+    return allowed and not denied
+
+
+def test_only_the_two_functions_read_the_link_secret_and_cloudformation_updates_it_as_the_learner(templates):
+    resources = _resolved(templates[0]["Resources"])
+    resource_policy = next(r for r in resources.values() if r["Type"] == "AWS::SecretsManager::ResourcePolicy")[
+        "Properties"]["ResourcePolicy"]["Statement"]
+    learner = [s for _, s in _statements()]
+    learner_arn = f"arn:aws:iam::{ACCOUNT}:role/WorkshopLearner"
+    # CloudFormation's Secret handler reads the secret as the caller to update it (its update and read
+    # permissions): a stack update that touches the secret works
+    assert _may_read_secret(learner, resource_policy, learner_arn, called_via=[CLOUDFORMATION])
+    # the learner never reads it directly: not granted, and the resource policy denies it anyway
+    assert not _may_read_secret(learner, resource_policy, learner_arn)
+    administrator = [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+    assert not _may_read_secret(administrator, resource_policy, f"arn:aws:iam::{ACCOUNT}:role/Admin")
+    assert not _may_read_secret(administrator, resource_policy, f"arn:aws:iam::{ACCOUNT}:role/Admin",
+                                called_via=["athena.amazonaws.com"])
+    for function in ("AskUser", "ReceiveDecision"):
+        role = resources[f"{function}Role"]
+        statements = [s for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+        # `Ref DecisionSecret` is the secret's ARN; the other references name other resources
+        statements = [{**s, "Resource": SECRET if s["Resource"] == {"Ref": "DecisionSecret"} else "arn:aws:other"}
+                      for s in statements]
+        assert _may_read_secret(statements, resource_policy, f"arn:aws:iam::{ACCOUNT}:role/{function}Role")

@@ -40,7 +40,7 @@ from .server import protocols, speedups
 from .services.awslambda import workers
 from .services.cloudformation import stacks
 from .services.events import targets
-from .services.stepfunctions import activities, distributed_map, engine, history, integrations, paths, task_tokens
+from .services.stepfunctions import activities, distributed_map, engine, history, integrations, paths, task_tokens, versions
 
 FIX, SPEED, SERVICE = "fix", "speed", "service"
 EAGER, STEPFUNCTIONS, APIGATEWAY, CLOUDFORMATION, AWS_LIKE = (
@@ -201,6 +201,13 @@ SEAMS: tuple[Seam, ...] = (
     Seam("sfn-task-token-early-answer", FIX, STEPFUNCTIONS,
          _t(_SFN + "asl.eval.callback.callback", "CallbackEndpoint", "setup_heartbeat_endpoint"),
          "test_an_answer_sent_before_the_task_waits_is_not_lost", task_tokens.install_early_answers),
+    Seam("sfn-version-executions", FIX, STEPFUNCTIONS,
+         _t(_SFN + "models", "StepFunctionsParserBackend", "start_execution")
+         + _t("moto.stepfunctions.responses", "StepFunctionResponse", "describe_execution",
+              "describe_state_machine_for_execution")
+         + _t("moto.stepfunctions.responses", "StepFunctionResponse", "delete_state_machine_version", change=ADDED)
+         + _t("moto.stepfunctions.models", "StateMachineVersion", "_handle_name_input_idempotency", change=ADDED),
+         "test_an_execution_on_a_version_runs_that_version", versions.install_version_executions),
     Seam("sfn-sdk-timestamps", FIX, STEPFUNCTIONS,
          _t(_TASK + "state_task_service_aws_sdk", "StateTaskServiceAwsSdk", "_eval_service_task"),
          "test_an_sdk_result_with_timestamps_is_described_with_aws_text", integrations.install_sdk_timestamps),
@@ -263,6 +270,9 @@ SEAMS: tuple[Seam, ...] = (
     Seam("cfn-dynamodb-table-properties", SERVICE, CLOUDFORMATION,
          _t("moto.dynamodb.models.table", "Table", "create_from_cloudformation_json"),
          "test_the_incidents_table_secret_and_policies_are_created_as_aws_shows_them"),
+    Seam("cfn-s3-bucket-versioning", SERVICE, CLOUDFORMATION,
+         _t("moto.s3.models", "FakeBucket", "create_from_cloudformation_json"),
+         "test_a_bucket_made_by_cloudformation_keeps_its_versioning"),
     Seam("cfn-state-machines", SERVICE, CLOUDFORMATION,
          _t("moto.stepfunctions.models", "StateMachine", "create_from_cloudformation_json",
             "update_from_cloudformation_json", "delete_from_cloudformation_json"),
@@ -285,6 +295,17 @@ SEAMS: tuple[Seam, ...] = (
          + _t("moto.sns.responses", "SNSResponse", "subscribe", "list_subscriptions", "list_subscriptions_by_topic",
               "confirm_subscription"),
          "test_an_email_subscription_waits_for_its_confirmation_link"),
+    Seam("aws-like-lambda-concurrency", SERVICE, AWS_LIKE,
+         _t("moto.awslambda.models", "LambdaBackend", "create_function", "put_function_concurrency")
+         + _t("moto.awslambda.responses", "LambdaResponse", "get_account_settings", change=ADDED)
+         + _t("moto.awslambda.urls", None, "url_paths", change=READ),
+         "test_a_reservation_must_leave_100_executions_unreserved"),
+    Seam("aws-like-failed-stacks", SERVICE, AWS_LIKE,
+         _t("moto.cloudformation.models", "CloudFormationBackend", "create_change_set", "update_stack"),
+         "test_a_stack_that_failed_to_create_can_only_be_deleted"),
+    Seam("aws-like-definition-lag", SERVICE, AWS_LIKE,
+         _t(_SFN + "models", "StepFunctionsParserBackend", "update_state_machine", "start_execution"),
+         "test_executions_started_right_after_an_update_run_the_previous_definition"),
 )
 
 GROUPS = (EAGER, STEPFUNCTIONS, APIGATEWAY, CLOUDFORMATION, AWS_LIKE)

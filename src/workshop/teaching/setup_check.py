@@ -10,10 +10,13 @@ us-east-1 whatever the profile says), a CloudTrail trail that delivers IAM's
 events (DescribeTrails + GetTrailStatus + GetEventSelectors: logging on,
 IAM's Region, global service events, management write events; else the
 commands that make one), the approval e-mail (an address that can receive
-mail; once deployed, the subscription confirmed), and read access to the
-services the workshop uses. Both: the tools the notebooks call (sam, the
-Python packages) are present. A check with `warning=True` is shown but does
-not stop the workshop.
+mail; once deployed, the subscription confirmed, else who may ask SNS for a
+new confirmation and how), read access to the services the workshop uses,
+and the account's Lambda concurrency (GetAccountSettings: the stack reserves
+none by default; what a reservation for the decision endpoint would need, and
+whether this account has room for one). Both: the tools the notebooks call
+(sam, the Python packages) are present. A check with `warning=True` is shown
+but does not stop the workshop.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field
 
 from workshop.aws.deploy import (EMAIL_VARIABLE, deployed_parameter, find_tool, is_placeholder_address,
                                  region_warning)
-from workshop.aws.mail import subscription_status
+from workshop.aws.mail import subscribe_command, subscription_status
 from workshop.aws.session import REGION, StackNotFound, connect
 from workshop import progress
 
@@ -235,7 +238,14 @@ def check_email(cloud, stack_name: str | None, email: str | None) -> Check:
     deployed = deployed_parameter(cloud, stack_name, "EmailAddress")
     if status.ok:
         return Check(name, True, status.message())
-    return Check(name, False, status.message(), f"confirm the subscription sent to {deployed}", warning=True)
+    admins = [arn for arn in (deployed_parameter(cloud, stack_name, "AdminPrincipalArns") or "").split(",") if arn]
+    who = ("the principals in the stack's AdminPrincipalArns (" + ", ".join(admins) + ")" if admins else
+           "the account root (the stack's AdminPrincipalArns is empty)")
+    again = (f"if that e-mail is lost or more than two days old, ask SNS for a new one: "
+             f"`{subscribe_command(outputs['AlertTopicArn'], deployed or email or 'you@your-domain', REGION)}`, run "
+             f"as {who}: the topic policy lets nobody else subscribe")
+    fix = (f"confirm the subscription sent to {deployed}; " + again) if status.pending else again
+    return Check(name, False, status.message(), fix, warning=True)
 
 
 def check_permissions(cloud, stack_name: str = "security-orchestrator") -> Check:
@@ -271,13 +281,53 @@ def check_permissions(cloud, stack_name: str = "security-orchestrator") -> Check
                                       "CloudWatch Logs; the full set the workshop needs is policies/learner-policy.json")
 
 
+UNRESERVED_MINIMUM = 100  # PutFunctionConcurrency: "leave at least 100 simultaneous executions unreserved"
+CONCURRENCY_DOCS = "https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionConcurrency.html"
+QUOTA_DOCS = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"
+
+
+def reservation_room(unreserved: int) -> int:
+    """The most executions DecisionConcurrency could reserve in an account with `unreserved` left: Lambda
+    keeps 100 unreserved (0 when there is no room at all)."""
+    return max(0, int(unreserved) - UNRESERVED_MINIMUM)
+
+
+def check_lambda_concurrency(cloud) -> Check:
+    """The account's Lambda concurrency (GetAccountSettings), and what a reservation would need.
+
+    The stack reserves nothing by default (DecisionConcurrency=0): new accounts get a reduced quota (often
+    10), and Lambda refuses any reservation that leaves fewer than 100 executions unreserved, so a default
+    reservation would fail a new account's first deploy. A reservation is offered only where there is room.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    name = "Lambda concurrency"
+    try:
+        limits = cloud.client("lambda").get_account_settings()["AccountLimit"]
+    except (BotoCoreError, ClientError) as exc:
+        return Check(name, False, f"could not read the account's Lambda settings ({_error_code(exc)})",
+                     "nothing to do for the workshop: the stack reserves no concurrency by default "
+                     "(lambda:GetAccountSettings is in policies/learner-policy.json)", warning=True)
+    total, unreserved = limits.get("ConcurrentExecutions", 0), limits.get("UnreservedConcurrentExecutions", 0)
+    room = reservation_room(unreserved)
+    said = f"{total} concurrent executions in this account, {unreserved} unreserved; the stack reserves none " \
+           "by default (DecisionConcurrency=0)"
+    if room:
+        return Check(name, True, f"{said}. To cap the public decision endpoint, deploy with DecisionConcurrency=N, "
+                                 f"N at most {room} here (Lambda keeps {UNRESERVED_MINIMUM} unreserved: "
+                                 f"{CONCURRENCY_DOCS})")
+    return Check(name, True, f"{said}. No reservation is possible here: Lambda keeps {UNRESERVED_MINIMUM} "
+                             f"executions unreserved and this account has {total} (new accounts get a reduced "
+                             f"quota, raised with use or on request: {QUOTA_DOCS}); leave DecisionConcurrency at 0")
+
+
 def aws_checklist(cloud, stack_name: str | None = None, email: str | None = None) -> list:
-    """The AWS target's checks: account, region, trail, e-mail, permissions."""
+    """The AWS target's checks: account, region, trail, e-mail, permissions, Lambda concurrency."""
     checks = check_aws_credentials(cloud)
     if not all(c.ok or c.warning for c in checks):
         return checks  # without credentials nothing else can be asked
     return checks + [check_trail(cloud), check_email(cloud, stack_name, email),
-                     check_permissions(cloud, stack_name or "security-orchestrator")]
+                     check_permissions(cloud, stack_name or "security-orchestrator"), check_lambda_concurrency(cloud)]
 
 
 def check_tools(tools=("sam",), packages=PACKAGES) -> list:

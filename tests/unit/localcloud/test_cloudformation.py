@@ -213,3 +213,22 @@ def test_the_incidents_table_secret_and_policies_are_created_as_aws_shows_them()
         assert table["SSEDescription"]["Status"] == "ENABLED"
         backups = dynamodb.describe_continuous_backups(TableName=outputs["Table"])["ContinuousBackupsDescription"]
         assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+
+
+def test_a_bucket_made_by_cloudformation_keeps_its_versioning():
+    """SAM's artifact bucket is versioned on AWS (its managed stack says so): a plain delete leaves the object."""
+    from samcli.lib.bootstrap.bootstrap import _get_stack_template
+
+    with mock_aws():
+        stacks.install("http://127.0.0.1:4566")
+        client = boto3.client("cloudformation", region_name="us-east-1")
+        managed = _get_stack_template()
+        client.create_stack(StackName="sam-managed", TemplateBody=managed if isinstance(managed, str)
+                            else json.dumps(managed), Capabilities=["CAPABILITY_AUTO_EXPAND"])
+        bucket = client.describe_stacks(StackName="sam-managed")["Stacks"][0]["Outputs"][0]["OutputValue"]
+        s3 = boto3.client("s3", region_name="us-east-1")
+        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+        s3.put_object(Bucket=bucket, Key="stack/template", Body=b"one")
+        s3.delete_object(Bucket=bucket, Key="stack/template")
+        listed = s3.list_object_versions(Bucket=bucket, Prefix="stack/")
+        assert len(listed["Versions"]) == 1 and len(listed["DeleteMarkers"]) == 1

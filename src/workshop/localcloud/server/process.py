@@ -13,7 +13,8 @@ exit; `.endpoint` is what boto3 / `sam` need as `AWS_ENDPOINT_URL`.
 `serve(port, like_aws=Settings(...))` (`workshop local up --like-aws`) adds
 the AWS-like mode (aws_like.py): CloudTrail events only through a trail and
 late, e-mail subscriptions that wait for confirmation, TestState's role
-checked, IAM reads that lag behind writes.
+checked, IAM reads that lag behind writes, Lambda's concurrency quota, failed
+stacks that can only be deleted, definitions used a few seconds late.
 """
 
 from __future__ import annotations
@@ -101,8 +102,10 @@ def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=prin
     if like_aws is not None:
         low, high = like_aws.event_delay
         announce(f"AWS-like mode: CloudTrail events only through a logging trail, {low:g}-{high:g} s late; "
-                 f"e-mail subscriptions wait for confirmation; TestState checks its role; IAM reads lag "
-                 f"{like_aws.iam_lag:g} s behind creations.", flush=True)
+                 f"e-mail subscriptions wait for confirmation (tokens last two days of {like_aws.day_length:g} s); "
+                 f"TestState checks its role; IAM reads lag {like_aws.iam_lag:g} s behind creations; Lambda "
+                 f"concurrency {like_aws.lambda_concurrency_limit}; a failed stack can only be deleted; a new "
+                 f"state machine definition is used after {like_aws.definition_lag:g} s.", flush=True)
     try:
         while not stop.wait(0.5):
             if parent_pid and not _alive(parent_pid):

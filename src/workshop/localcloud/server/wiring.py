@@ -16,7 +16,10 @@ installing them just before the first request that needs them:
     (execute-api route, EventBridge -> Step Functions target: the same, from code)
 
 `ensure()` is idempotent and thread-safe; a request that needs a group waits
-until it is installed, so no request ever sees unpatched moto.
+until it is installed, so no request ever sees unpatched moto. `after(group,
+install)` runs `install` once that group is in place (at once if it is): the
+AWS-like mode changes moto's CloudFormation and Step Functions only then, so
+it does not import them at start.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ _installed: set[str] = set()
 _endpoint = endpoint_for(DEFAULT_PORT)
 _port = DEFAULT_PORT
 _credentials = None  # the server's per-start key (credentials.Credentials)
+_after: dict[str, list] = {}  # group -> what to install once it is installed
 
 # credential-scope service -> extension groups its requests need
 NEEDS = {
@@ -90,7 +94,19 @@ def ensure(*groups: str) -> None:
             from .. import seams
 
             seams.install(group)
+            for install in _after.pop(group, []):
+                install()
             _installed.add(group)
+
+
+def after(group: str, install) -> None:
+    """Run `install()` once `group` is installed: now if it is, else right after it (before any request
+    that needs the group goes on)."""
+    with _lock:
+        if group in _installed:
+            install()
+        else:
+            _after.setdefault(group, []).append(install)
 
 
 def ensure_for_scope(service: str) -> None:

@@ -19,7 +19,9 @@ CloudFormation request) applies them all:
   the backend that executes it (moto put it in the non-executing one).
 * resource types moto's CloudFormation skipped are created (models.py,
   imported here on first use); `AWS::DynamoDB::Table`'s `SSESpecification`
-  and `PointInTimeRecoverySpecification`, which moto ignored, are applied.
+  and `PointInTimeRecoverySpecification`, and `AWS::S3::Bucket`'s
+  `VersioningConfiguration` (SAM's artifact bucket is versioned), which moto
+  ignored, are applied.
   (Any other type moto cannot create is skipped with moto's own logged "No
   Moto CloudFormation support for ..." note.)
 * Change sets: a stack created through a change set (what `sam deploy` does)
@@ -308,6 +310,26 @@ def install_dynamodb_table_properties() -> None:
     Table.create_from_cloudformation_json = classmethod(create)
 
 
+def install_s3_bucket_versioning() -> None:
+    """AWS::S3::Bucket's VersioningConfiguration (moto ignored it): SAM's own artifact bucket is versioned, as on
+    AWS, so a delete without a version id leaves the object behind a delete marker there too."""
+    from moto.s3.models import FakeBucket, s3_backends
+
+    original = FakeBucket.create_from_cloudformation_json.__func__
+    if getattr(original, "_localcloud", False):
+        return
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        bucket = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        status = ((cloudformation_json.get("Properties") or {}).get("VersioningConfiguration") or {}).get("Status")
+        if status in ("Enabled", "Suspended"):
+            s3_backends[account_id][bucket.partition].put_bucket_versioning(bucket.name, status)
+        return bucket
+
+    create._localcloud = True
+    FakeBucket.create_from_cloudformation_json = classmethod(create)
+
+
 def install_resource_types() -> None:
     from moto.cloudformation import parsing
     from moto.stepfunctions import models as sfn_models
@@ -318,6 +340,7 @@ def install_resource_types() -> None:
     from . import models  # noqa: F401 -- defining its classes registers them with moto
 
     install_dynamodb_table_properties()
+    install_s3_bucket_versioning()
     for cached in (parsing.get_model_list, parsing.get_model_map, getattr(parsing, "get_name_type_map", None)):
         if cached is not None and hasattr(cached, "cache_clear"):
             cached.cache_clear()
