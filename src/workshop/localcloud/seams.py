@@ -105,10 +105,8 @@ _TASK = _STATE + "exec.state_task.service."
 # In installation order within each group (the order matters where two seams wrap one attribute).
 SEAMS: tuple[Seam, ...] = (
     # --- data: at start, and in the functions' unit tests ------------------------------------------
-    Seam("ddb-conditional-write-lock", FIX, DATA,
-         _t("moto.dynamodb.models", "DynamoDBBackend", "put_item", "update_item", "delete_item",
-            "transact_write_items"),
-         "test_of_two_conditional_writes_at_once_exactly_one_succeeds", dynamodb.install_atomic_conditional_writes),
+    Seam("ddb-conditional-write-lock", FIX, DATA, _t("moto.dynamodb.responses", "DynamoHandler", "call_action"),
+         "test_of_two_conditional_writes_at_once_exactly_one_succeeds", dynamodb.install_atomic_requests),
     Seam("kms-mac-checks", FIX, DATA, _t("moto.kms.models", "KmsBackend", "generate_mac", "verify_mac"),
          "test_a_mac_is_made_and_verified_only_with_its_keys_algorithm_on_an_enabled_key", kms.install_mac_checks),
     # --- eager: at start --------------------------------------------------------------------------

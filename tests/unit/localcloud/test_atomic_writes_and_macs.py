@@ -9,6 +9,7 @@ import inspect
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import boto3
 import pytest
@@ -24,6 +25,16 @@ def _table(dynamodb):
     dynamodb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
                           KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
                           AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+
+
+@contextmanager
+def mended_table():
+    """moto with the mend, a table, and two more clients to race with: (dynamodb, [client, client])."""
+    with mock_aws():
+        seams.install(seams.DATA)
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        _table(dynamodb)
+        yield dynamodb, [boto3.client("dynamodb", region_name="us-east-1") for _ in range(2)]
 
 
 @pytest.fixture
@@ -81,9 +92,11 @@ def _decide_twice(clients, key) -> int:
 def test_moto_still_checks_a_condition_and_writes_without_a_lock():
     """If moto makes conditional writes atomic itself, drop `ddb-conditional-write-lock` and its note."""
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
 
-    source = inspect.getsource(getattr(DynamoDBBackend.update_item, "__wrapped__", DynamoDBBackend.update_item))
-    assert "condition_op.expr(item)" in source and "lock" not in source.lower()
+    backend = inspect.getsource(DynamoDBBackend.update_item)
+    handler = inspect.getsource(getattr(DynamoHandler.call_action, "__wrapped__", DynamoHandler.call_action))
+    assert "condition_op.expr(item)" in backend and "lock" not in (backend + handler).lower()
 
 
 def test_of_two_conditional_writes_at_once_exactly_one_succeeds(widened_check):
@@ -104,11 +117,7 @@ def test_of_two_conditional_writes_at_once_exactly_one_succeeds(widened_check):
 
 
 def test_a_conditional_put_and_a_transaction_are_atomic_too(widened_check):
-    with mock_aws():
-        seams.install(seams.DATA)
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        _table(dynamodb)
-        clients = [boto3.client("dynamodb", region_name="us-east-1") for _ in range(2)]
+    with mended_table() as (_, clients):
         barrier = threading.Barrier(2)
 
         def claim(index):
@@ -129,6 +138,27 @@ def test_a_conditional_put_and_a_transaction_are_atomic_too(widened_check):
 
         with ThreadPoolExecutor(2) as pool:
             assert sum(pool.map(claim, range(2))) == 1
+
+
+def test_a_read_during_a_write_sees_it_whole_or_not_at_all(widened_check):
+    """moto's UpdateItem handler copies the item for ReturnValues while another request changes it."""
+    with mended_table() as (dynamodb, clients):
+        for round_ in range(20):
+            key = {"id": {"S": f"whole-{round_}"}}
+            dynamodb.put_item(TableName=TABLE, Item=key)
+            barrier = threading.Barrier(2)
+
+            def write(index):
+                barrier.wait(timeout=10)
+                return clients[index].update_item(
+                    TableName=TABLE, Key=key, ReturnValues="ALL_OLD",
+                    UpdateExpression="SET a = :v, b = :v", ExpressionAttributeValues={":v": {"S": str(index)}})
+
+            with ThreadPoolExecutor(2) as pool:
+                olds = [r.get("Attributes", {}) for r in pool.map(write, range(2))]
+            assert sorted(len(old) for old in olds) == [1, 3]  # one saw nothing set, the other the first whole
+            whole = next(old for old in olds if len(old) == 3)
+            assert whole["a"] == whole["b"]
 
 
 def test_a_transaction_over_two_tables_and_writes_to_each_do_not_wait_forever():
