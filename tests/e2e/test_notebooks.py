@@ -185,10 +185,12 @@ def test_attack_and_defence_shows_every_defence_holding(workshop_run):
                    "turn the e-mail's deny link into an approval by editing its path",
                    "make a harmless policy admin with a forged execution, then approve it",
                    "invoke RestorePolicy directly with a victim policy and an admin document",
+                   "forge an approved incident in the table, then have RestorePolicy restore it",
+                   "plant 'already handled' incidents at a policy's next keys, then make it admin",
                    "put a risky policy version in force with SetDefaultPolicyVersion",
                    "give a user a risky inline policy with PutUserPolicy"):
         assert f"held: {attack}" in text
-    assert "Denied 3 incident(s)." in text
+    assert "Denied 4 incident(s)." in text
 
 
 def test_cleanup_leaves_nothing_behind(workshop_run):

@@ -148,6 +148,7 @@ def test_07_attack_and_defence_on_aws(aws_run):
     assert "held: approve an incident with the task token read from the execution history" in text
     assert "not tried here: turn the e-mail's deny link into an approval" in text  # the link is in the inbox
     for attack in ("make a harmless policy admin with a forged execution", "invoke RestorePolicy directly",
+                   "forge an approved incident in the table", "plant 'already handled' incidents",
                    "put a risky policy version in force with SetDefaultPolicyVersion",
                    "give a user a risky inline policy with PutUserPolicy"):
         assert f"held: {attack}" in text

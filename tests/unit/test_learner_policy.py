@@ -19,7 +19,17 @@ What the learner's credentials call, in three parts, each read from its source:
   resource handlers list (create, read, update, delete) in the CloudFormation
   registry schemas cfn-lint ships, except those `EXCLUDED` for features the
   templates do not use (each exclusion names the property; a test checks the
-  property is absent).
+  property is absent). What only CloudFormation needs and a learner must not
+  do by hand (`CLOUDFORMATION_ONLY`: the incidents table's items, the seal
+  key) is granted only with `aws:CalledVia` = CloudFormation.
+* **calls the kit makes other than through its own boto3 code** (`INDIRECT`):
+  the panel's signed request (`execute-api:Invoke` on the stack's decision
+  method, signed with botocore), and the seal check the kit runs with the
+  functions' own code (`kms:VerifyMac`, `_shared/seal.py`).
+
+What notebook 07 only *tries* as an attacker (`ATTEMPTED`: a write to the
+incidents table, invoking RestorePolicy) is not needed: the learner's policy
+refusing it is the first defence, and a test checks it is refused.
 
 Then: every needed action is granted and nothing else; `"Resource": "*"` only
 for actions IAM offers no resource-level permissions for; every resource
@@ -54,10 +64,25 @@ MANAGED_POLICY_QUOTA = 6144  # https://docs.aws.amazon.com/IAM/latest/UserGuide/
 
 # --- the calls ---------------------------------------------------------------------------------------------
 
-SERVICES = ("iam", "stepfunctions", "cloudformation", "sns", "sts", "cloudtrail", "logs", "s3", "lambda", "dynamodb")
+SERVICES = ("iam", "stepfunctions", "cloudformation", "sns", "sts", "cloudtrail", "logs", "s3", "lambda", "dynamodb",
+            "kms")
 # the names the kit gives its clients (function parameters, attributes)
 RECEIVERS = {"sfn": "stepfunctions", "iam": "iam", "cfn": "cloudformation", "sns": "sns", "logs": "logs", "s3": "s3",
-             "sts": "sts", "trail_client": "cloudtrail", "dynamodb": "dynamodb"}
+             "sts": "sts", "trail_client": "cloudtrail", "dynamodb": "dynamodb", "kms": "kms"}
+# action -> (the kit's module, what in it makes the call): the panel's request to the stack's IAM-authorised
+# decision method (signed by the kit itself), and the seal check it runs with the functions' contract.
+INDIRECT = {"execute-api:Invoke": (ROOT / "src" / "workshop" / "aws" / "decision_endpoint.py", '"execute-api"'),
+            "kms:VerifyMac": (ROOT / "src" / "workshop" / "aws" / "incidents.py", 'contract("seal").check(kms')}
+# What notebook 07's attacks try, to show it refused: no learner may do it.
+ATTACKS = ROOT / "src" / "workshop" / "teaching" / "attacks.py"
+ATTEMPTED = {"dynamodb:PutItem", "lambda:InvokeFunction"}
+# What CloudFormation does as the caller and the learner must never do directly: granted only through it.
+CLOUDFORMATION_ONLY = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+                       "kms:CreateKey", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey",
+                       "kms:EnableKey", "kms:TagResource", "kms:UntagResource", "kms:UpdateKeyDescription",
+                       "kms:EnableKeyRotation", "kms:DisableKeyRotation", "kms:GetKeyPolicy", "kms:DescribeKey",
+                       "kms:GetKeyRotationStatus", "kms:ListResourceTags"}
+THROUGH_CLOUDFORMATION = {"ForAnyValue:StringEquals": {"aws:CalledVia": ["cloudformation.amazonaws.com"]}}
 # API operations whose IAM action has another name (Service Authorization Reference)
 ACTION_OF_OPERATION = {"s3:ListObjectsV2": "s3:ListBucket", "s3:HeadObject": "s3:GetObject",
                        "s3:ListObjectVersions": "s3:ListBucketVersions", "lambda:Invoke": "lambda:InvokeFunction"}
@@ -81,7 +106,10 @@ EXCLUDED = {
     "ec2:*": ("Lambda in a VPC", "AWS::Lambda::Function", "VpcConfig"),
     "elasticfilesystem:*": ("EFS file systems", "AWS::Lambda::Function", "FileSystemConfigs"),
     "s3files:*": ("S3 file systems", "AWS::Lambda::Function", "FileSystemConfigs"),
-    "kms:*": ("customer managed keys (functions, state machine)", "AWS::Lambda::Function", "KmsKeyArn"),
+    **{action: ("customer managed keys encrypting functions, the state machine or the table", "AWS::Lambda::Function",
+                "KmsKeyArn")
+       for action in ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant", "kms:RevokeGrant",
+                      "kms:ListAliases")},
     "lambda:GetLayerVersion": ("layers", "AWS::Lambda::Function", "Layers"),
     "lambda:GetCodeSigningConfig": ("code signing", "AWS::Lambda::Function", "CodeSigningConfigArn"),
     "lambda:PassCapacityProvider": ("Lambda managed instances", "AWS::Lambda::Function", "CapacityProviderConfig"),
@@ -197,7 +225,11 @@ def kit_actions() -> set[str]:
     for path in sorted(kit.rglob("*.py")):
         if path.relative_to(kit).parts[0] in SERVER_SIDE:
             continue
-        actions |= aws_calls(path.read_text(), path.name)
+        calls = aws_calls(path.read_text(), path.name)
+        actions |= calls - ATTEMPTED if path == ATTACKS else calls
+    for action, (source, call) in INDIRECT.items():
+        if call in source.read_text():
+            actions.add(action)
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         cells = json.loads(path.read_text())["cells"]
         code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
@@ -260,6 +292,12 @@ def cloudformation_actions(templates) -> set[str]:
 
 def needed(templates) -> set[str]:
     return kit_actions() | SAM_CLI | cloudformation_actions(templates)
+
+
+def granted_directly() -> set[str]:
+    """What the learner may call by hand: statements that do not ask for CloudFormation as the caller."""
+    return {action for _, s in _statements() if s.get("Condition") != THROUGH_CLOUDFORMATION
+            for action in _as_list(s["Action"])}
 
 
 # --- the policies ----------------------------------------------------------------------------------------
@@ -328,6 +366,22 @@ def test_every_needed_action_is_granted_and_nothing_else(templates):
     assert not sorted(have - need), f"granted but never needed: {sorted(have - need)}"
 
 
+def test_what_only_cloudformation_needs_is_granted_only_through_it(templates):
+    direct = granted_directly()
+    assert not sorted((kit_actions() | SAM_CLI) - direct), "the kit's own calls need no CloudFormation"
+    assert not sorted(CLOUDFORMATION_ONLY & direct), "items of the incidents table and the seal key: only by deploying"
+    through = {a for _, s in _statements() if s.get("Condition") == THROUGH_CLOUDFORMATION for a in _as_list(s["Action"])}
+    assert through == CLOUDFORMATION_ONLY and through <= cloudformation_actions(templates)
+
+
+def test_what_notebook_07_only_attempts_the_learner_policy_refuses():
+    """Forging an incident and invoking RestorePolicy are tried in notebook 07; on AWS the learner's own policy
+    refuses them (first defence); no statement grants them, nor SendTaskSuccess (the panel no longer needs it)."""
+    assert ATTEMPTED <= aws_calls(ATTACKS.read_text(), ATTACKS.name)
+    direct = granted_directly()
+    assert not (ATTEMPTED | {"states:SendTaskSuccess", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}) & direct
+
+
 def test_no_action_wildcards_and_every_statement_allows():
     for name, statement in _statements():
         assert statement["Effect"] == "Allow", (name, statement["Sid"])
@@ -360,8 +414,13 @@ def test_resources_are_the_workshops_own():
         for resource in _as_list(statement["Resource"]):
             if resource == "*" or statement["Sid"] in ("ReadTrailsForTheSetupCheck", "DecisionApi"):
                 continue
+            if resource == "arn:aws:kms:us-east-1:*:key/*":  # a key's ARN names no stack: a condition does
+                assert statement.get("Condition") in (THROUGH_CLOUDFORMATION, {"StringEquals": {
+                    "aws:ResourceTag/aws:cloudformation:stack-name": STACK_NAME}}), statement["Sid"]
+                continue
             assert any(part in resource for part in (STACK_NAME, "aws-sam-cli-managed-default", "workshop-",
                                                      "my-bad-policy", "StateMachine", "transform/Serverless",
+                                                     "/Prod/POST/decision",
                                                      ":user/*", ":group/*", ":role/*", "DecisionSecret-",
                                                      "aws-service-role/replication.dynamodb.amazonaws.com/")), resource
     detach = next(s for _, s in _statements() if s["Sid"] == "DetachOnlyWorkshopPolicies")

@@ -9,7 +9,9 @@ A `Seam` is one named change to moto (or a library moto uses):
                    Functions, SNS e-mail, the SAM transform, ...).
 
 Each names its targets (the moto module, class and attribute it replaces,
-adds or reads), the group that installs it (`eager` at start; `stepfunctions`,
+adds or reads), the group that installs it (`data` and `eager` at start;
+`data` is also what the functions' unit tests install in their in-process
+moto, so it holds only mends of moto's own behaviour; `stepfunctions`,
 `apigateway`, `cloudformation` on their first request; `aws-like` with that
 mode; see server/wiring.py), the test that shows it working, and, for fixes
 and speed patches, the section of `docs/upstream.md` that holds the issue
@@ -37,14 +39,15 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .server import protocols, speedups
+from .services import dynamodb, kms
 from .services.awslambda import workers
 from .services.cloudformation import stacks
 from .services.events import targets
 from .services.stepfunctions import activities, distributed_map, engine, history, integrations, paths, task_tokens, versions
 
 FIX, SPEED, SERVICE = "fix", "speed", "service"
-EAGER, STEPFUNCTIONS, APIGATEWAY, CLOUDFORMATION, AWS_LIKE = (
-    "eager", "stepfunctions", "apigateway", "cloudformation", "aws-like")
+DATA, EAGER, STEPFUNCTIONS, APIGATEWAY, CLOUDFORMATION, AWS_LIKE = (
+    "data", "eager", "stepfunctions", "apigateway", "cloudformation", "aws-like")
 REPLACED, ADDED, READ = "replaced", "added", "read"
 
 
@@ -101,6 +104,11 @@ _TASK = _STATE + "exec.state_task.service."
 
 # In installation order within each group (the order matters where two seams wrap one attribute).
 SEAMS: tuple[Seam, ...] = (
+    # --- data: at start, and in the functions' unit tests ------------------------------------------
+    Seam("ddb-conditional-write-lock", FIX, DATA, _t("moto.dynamodb.responses", "DynamoHandler", "call_action"),
+         "test_of_two_conditional_writes_at_once_exactly_one_succeeds", dynamodb.install_atomic_requests),
+    Seam("kms-mac-checks", FIX, DATA, _t("moto.kms.models", "KmsBackend", "generate_mac", "verify_mac"),
+         "test_a_mac_is_made_and_verified_only_with_its_keys_algorithm_on_an_enabled_key", kms.install_mac_checks),
     # --- eager: at start --------------------------------------------------------------------------
     Seam("lambda-warm-workers", SERVICE, EAGER, _t("moto.awslambda.models", "LambdaFunction", "_invoke_lambda"),
          "test_a_function_runs_warm_after_one_cold_start"),
@@ -287,6 +295,10 @@ SEAMS: tuple[Seam, ...] = (
     Seam("events-eventbus-ref", FIX, CLOUDFORMATION,
          _t("moto.events.models", "EventBus", "physical_resource_id", change=ADDED),
          "test_ref_to_an_event_bus_is_its_name", stacks.install_event_bus_ref),
+    Seam("cfn-kms-key-properties", FIX, CLOUDFORMATION,
+         _t("moto.kms.models", "Key", "create_from_cloudformation_json"),
+         "test_a_kms_key_in_a_template_is_made_with_its_spec_usage_policy_and_tags",
+         kms.install_cloudformation_key_properties),
     Seam("cfn-changeset-dependson", FIX, CLOUDFORMATION, _t("moto.cloudformation.parsing", "ResourceMap", "update"),
          "test_depends_on_orders_a_change_set_as_it_orders_create_stack", stacks.install_change_set_depends_on),
     # --- aws-like: the AWS-like mode (aws_like.py) -----------------------------------------------------------
@@ -308,7 +320,7 @@ SEAMS: tuple[Seam, ...] = (
          "test_executions_started_right_after_an_update_run_the_previous_definition"),
 )
 
-GROUPS = (EAGER, STEPFUNCTIONS, APIGATEWAY, CLOUDFORMATION, AWS_LIKE)
+GROUPS = (DATA, EAGER, STEPFUNCTIONS, APIGATEWAY, CLOUDFORMATION, AWS_LIKE)
 
 _lock = threading.Lock()
 _applied: set[str] = set()
@@ -329,9 +341,13 @@ def install(group: str) -> None:
             _applied.add(seam.name)
 
 
-def forget() -> None:
-    """Tests: after moto's seams are restored, take away what seams added and let them apply again."""
+def forget(group: str | None = None) -> None:
+    """Tests: after moto's seams are restored, take away what seams added and let them apply again
+    (those of one group, or all)."""
     with _lock:
+        if group is not None:
+            _applied.difference_update(seam.name for seam in SEAMS if seam.group == group)
+            return
         _applied.clear()
         while _added:
             owner, name = _added.pop()

@@ -1,4 +1,10 @@
-"""The approval panel: pending approvals from the incidents table, deciding with your own credentials."""
+"""The approval panel: pending approvals from the incidents table, decided through the signed endpoint.
+
+The panel's decider is the kit's own (`SignedDecider`, SigV4 for execute-api);
+the endpoint is API Gateway's IAM-authorised method played on 127.0.0.1
+(tests/support/iam_authorised_endpoint.py), which verifies the signature and
+hands the request to ReceiveDecision in process, as on AWS.
+"""
 
 import json
 import threading
@@ -11,14 +17,19 @@ from urllib.parse import parse_qs
 
 import boto3
 import pytest
+from botocore.credentials import Credentials
+from iam_authorised_endpoint import IamAuthorisedEndpoint
+from lambda_loader import load_function
 from moto import mock_aws
 
-from workshop.aws.decision_endpoint import post_decision
+from workshop.aws.decision_endpoint import SignedDecider, post_decision
 from workshop.aws.incidents import get_incident, list_incidents
 from workshop.display.incidents import incidents_view, statement_diff
 from workshop.widgets.approvals import ApprovalPanel, decision_outcome
 
 TABLE = "incidents"
+ADMIN = "arn:aws:iam::123456789012:user/admin"  # who API Gateway names for the panel's key
+receive_decision = load_function("receive_decision")
 BAD = {"Version": "2012-10-17", "Statement": [{"Sid": "Wide", "Effect": "Allow",
                                                "Action": ["s3:DeleteBucket", "s3:DeleteObject"], "Resource": "*"}]}
 HARMLESS = {"Version": "2012-10-17", "Statement": [{"Sid": "RevertedBySecurityOrchestrator", "Effect": "Allow",
@@ -46,6 +57,8 @@ def cloud(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("INCIDENTS_TABLE", TABLE)
+    endpoint = IamAuthorisedEndpoint(receive_decision.handler, {"panelkey": ("panelsecret", ADMIN)})
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         dynamodb, sfn, iam = boto3.client("dynamodb"), boto3.client("stepfunctions"), boto3.client("iam")
         sqs, sns = boto3.client("sqs"), boto3.client("sns")
@@ -89,11 +102,14 @@ def cloud(monkeypatch):
                 k: {"N": str(v)} if isinstance(v, int) else {"S": v} for k, v in item.items()})
             return SimpleNamespace(id=item["incidentId"], execution=execution)
 
-        def panel(**kwargs):
-            return ApprovalPanel(sfn, dynamodb, TABLE, iam=iam, who="arn:aws:iam::123456789012:user/admin",
+        def panel(decide=None, **kwargs):
+            decide = decide or SignedDecider(endpoint.url, Credentials("panelkey", "panelsecret"), "us-east-1")
+            return ApprovalPanel(sfn, dynamodb, TABLE, decide, iam=iam, who="shown only: not what is recorded",
                                  **{"wait_after_decision": 10, **kwargs})
 
-        yield SimpleNamespace(dynamodb=dynamodb, sfn=sfn, iam=iam, asked=asked, panel=panel, policy=policy)
+        yield SimpleNamespace(dynamodb=dynamodb, sfn=sfn, iam=iam, asked=asked, panel=panel, policy=policy,
+                              endpoint=endpoint)
+    endpoint.close()
 
 
 # --- the pending list -------------------------------------------------------------
@@ -118,7 +134,7 @@ def test_a_card_shows_who_changed_what_and_the_diff_against_what_is_in_force(clo
     html = cloud.panel().html()
     assert "Policy workshop-bad-policy-1" in html and "user/mallory" in html
     assert "s3:DeleteBucket" in html and "RevertedBySecurityOrchestrator" in html
-    assert "decided via panel" in html and "SendTaskSuccess with your own AWS credentials" in html
+    assert "decided via panel" in html and "signed with your own AWS credentials" in html
 
 
 def test_the_diff_shows_the_restricted_actions_removed_and_the_harmless_statement():
@@ -149,7 +165,8 @@ def test_approve_records_it_via_panel_and_resumes_the_execution(cloud):
                                   "decidedAt": output["decision"]["decidedAt"]}
     recorded = get_incident(cloud.dynamodb, TABLE, incident.id)
     assert recorded.decision == "allow" and recorded.decided_via == "panel"
-    assert recorded.decided_by == "arn:aws:iam::123456789012:user/admin"
+    assert recorded.decided_by == ADMIN  # the signer API Gateway named, not what the panel says of itself
+    assert [r["key"] for r in cloud.endpoint.requests] == ["panelkey"]
     buttons = panel.buttons[incident.execution]
     assert buttons["allow"].disabled and buttons["deny"].disabled
     assert "Approved</strong> (via panel)" in panel.html() and "SUCCEEDED" in panel.html()
@@ -186,13 +203,49 @@ class TimedOut:
         raise ClientError({"Error": {"Code": "TaskTimedOut", "Message": "Task Timed Out"}}, "SendTaskSuccess")
 
 
-def test_an_execution_that_ended_meanwhile_is_expired_and_the_decision_taken_back(cloud):
+def test_an_execution_that_ended_meanwhile_is_expired_and_the_decision_taken_back(cloud, monkeypatch):
     incident = cloud.asked()
     panel = cloud.panel(wait_after_decision=0)
-    panel.sfn = TimedOut()
+    client = boto3.client
+    monkeypatch.setattr(receive_decision.boto3, "client",
+                        lambda service, *a, **k: TimedOut() if service == "stepfunctions" else client(service, *a, **k))
     result = panel.press("allow")
     assert not result.ok and "expired" in result.title
     assert get_incident(cloud.dynamodb, TABLE, incident.id).decision == ""
+
+
+class ReadOnly:
+    """A client that may read, and fails the test on any write."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def __getattr__(self, name):
+        if name in ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items",
+                    "send_task_success", "send_task_failure"):
+            raise AssertionError(f"the panel called {name}: it must only ask the decision endpoint")
+        return getattr(self._client, name)
+
+
+def test_the_panel_writes_no_table_and_sends_no_task_answer_itself(cloud):
+    incident = cloud.asked()
+    panel = cloud.panel(wait_after_decision=0)
+    panel.dynamodb, panel.sfn = ReadOnly(panel.dynamodb), ReadOnly(panel.sfn)
+    assert panel.press("deny").ok
+    assert get_incident(cloud.dynamodb, TABLE, incident.id).decision == "deny"
+
+
+def test_a_request_not_signed_with_a_key_api_gateway_knows_decides_nothing(cloud):
+    incident = cloud.asked()
+    for credentials, message in ((Credentials("panelkey", "a-wrong-secret"), "signature we calculated"),
+                                 (Credentials("otherkey", "x"), "security token included")):
+        result = cloud.panel(decide=SignedDecider(cloud.endpoint.url, credentials)).press("allow")
+        assert result.status == 403 and message in result.message and "execute-api:Invoke" in result.message
+    assert get_incident(cloud.dynamodb, TABLE, incident.id).decision == ""
+    no_key = SignedDecider(cloud.endpoint.url, None)("0" * 32, "allow")
+    assert no_key.status == 0 and "No AWS credentials" in no_key.title
+    elsewhere = SignedDecider("file:///etc/passwd", Credentials("panelkey", "panelsecret"))("0" * 32, "allow")
+    assert elsewhere.status == 0 and "DecisionUrl" in elsewhere.message
 
 
 def test_the_outcome_says_what_is_in_force(cloud):

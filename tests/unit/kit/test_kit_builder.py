@@ -99,7 +99,7 @@ def test_try_state_offline_with_a_mocked_error_shows_the_catch():
     reference = reference_definition()
     sm = StateMachineBuilder(start_at="ValidatePolicy", substitutions=DEFAULT_SUBSTITUTIONS)
     sm.add("ValidatePolicy", reference["States"]["ValidatePolicy"])
-    given = {"target": {"kind": "managed"}, "eventName": "CreatePolicy", "changedBy": {}}
+    given = {"target": {"kind": "managed"}, "eventId": "e1", "eventName": "CreatePolicy", "changedBy": {}}
     result = try_state(NoTestState(), sm, "ValidatePolicy", given,
                        mock={"errorOutput": {"error": "InvalidPolicyDocument", "cause": "no Statement"}})
     assert result.response["status"] == "CAUGHT_ERROR" and result.response["nextState"] == "TempRemove"

@@ -11,7 +11,8 @@ to its handlers:
     GET    /_localcloud/health                          {"status": "ready", ...} (public)
     GET    /_localcloud/mailbox, DELETE clears it       (services/mailbox.py; needs the key)
     GET    /_localcloud/sns/confirmation                 (AWS-like mode: the SNS confirmation link; public)
-    ANY    /_localcloud/execute-api/<api>/<stage>/<path> (services/apigateway.py; public, as on AWS)
+    ANY    /_localcloud/execute-api/<api>/<stage>/<path> (services/apigateway.py; public, as on AWS; an
+                                                          IAM-authorised method takes only signed requests)
     ANY    /_localcloud/lambda-url/<url id>/<path>       (services/awslambda/function_urls.py; AuthType decides)
 
 AWS API requests: first the extension groups their service needs are
@@ -295,7 +296,11 @@ class LocalCloudApp:
         from .wiring import ensure
 
         ensure("apigateway")
-        return apigateway.handle(request)
+        return apigateway.handle(request, identify=self.caller_for_key)
+
+    def caller_for_key(self, key: str | None):
+        """Who `key` stands for (an `identities.Caller`), or None: IAM-authorised API methods ask."""
+        return identities.caller_for_key(key, ACCOUNT_ID, learner_key=self.credentials.access_key_id)
 
     def _lambda_url(self, request):
         from ..services.awslambda import function_urls

@@ -45,7 +45,8 @@ NEEDS = {
 
 
 def install_eager(port: int, endpoint: str, credentials=None):
-    """What every request may need, cheap to import: Lambda, EventBridge (targets, schedules), SNS mail, config.
+    """What every request may need, cheap to import: Lambda, EventBridge (targets, schedules), SNS mail, config,
+    and the mends of moto's data services (atomic conditional writes, KMS MACs).
 
     Returns the Lambda runtime (its warm workers), which the server reports and stops.
     """
@@ -66,6 +67,7 @@ def install_eager(port: int, endpoint: str, credentials=None):
     targets.install(engine_ready=lambda: ensure("stepfunctions"))
     schedules.install()
     mailbox.install()
+    seams.install("data")
     seams.install("eager")
     return runtime
 

@@ -19,6 +19,18 @@ Two gaps in moto, mended here:
   and returns its statusCode / headers / body. A function error is a 502
   `{"message": "Internal server error"}`, as on AWS.
 
+* A method with IAM authorisation (`AuthorizationType: AWS_IAM`; in a Body, a
+  `security` requirement on a scheme whose `x-amazon-apigateway-authtype` is
+  `awsSigv4`, as SAM writes `Auth: Authorizer: AWS_IAM`) takes only requests
+  signed for `execute-api`, as API Gateway does: unsigned, 403 "Missing
+  Authentication Token"; a key the local cloud does not know, 403 "The
+  security token included in the request is invalid." The caller goes into
+  the proxy event's `requestContext.identity` as AWS puts it (`accessKey`,
+  `accountId`, `caller`, `user`, `userArn`). The caller is named by the
+  signature's key id (`server/identities.caller_for_key`); the signature
+  itself is checked by the server's SigV4 verification where it runs, and
+  `execute-api:Invoke` by its IAM evaluation.
+
 Stack outputs and environment variables built as
 `https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/Stage` are
 rewritten at deploy time to this route (see cloudformation/templates.py), so the links
@@ -33,10 +45,14 @@ import re
 import time
 import uuid
 from datetime import datetime, timezone
+from urllib.parse import unquote
 
 from ..server.address import EXECUTE_API_PREFIX
+from ..server.protocols import key_of, scope_service
 
 ROUTE_PREFIX = EXECUTE_API_PREFIX
+IAM_AUTHORISATION = "AWS_IAM"
+SIGV4_AUTHTYPE = "awsSigv4"  # x-amazon-apigateway-authtype of an IAM-authorised security scheme
 ANY_METHOD = "x-amazon-apigateway-any-method"
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", ANY_METHOD}
 _LAMBDA_URI = re.compile(r"functions/(arn:[^/]+)/invocations")
@@ -62,15 +78,33 @@ def _ensure_resource(backend, api, path: str):
                                    path_part=path.rsplit("/", 1)[1])
 
 
+def _sigv4_schemes(body: dict) -> set:
+    """The names of the Body's security schemes that are IAM authorisation (Swagger 2 or OpenAPI 3)."""
+    schemes = dict(body.get("securityDefinitions") or {})
+    schemes.update(((body.get("components") or {}).get("securitySchemes")) or {})
+    return {name for name, scheme in schemes.items()
+            if isinstance(scheme, dict) and str(scheme.get("x-amazon-apigateway-authtype", "")).lower()
+            == SIGV4_AUTHTYPE.lower()}
+
+
+def authorization_type(operation: dict, body: dict) -> str:
+    """AWS_IAM when the operation's security (or the Body's default) requires an IAM scheme, else NONE."""
+    requirements = operation.get("security", body.get("security")) or []
+    sigv4 = _sigv4_schemes(body)
+    named = {name for requirement in requirements if isinstance(requirement, dict) for name in requirement}
+    return IAM_AUTHORISATION if named & sigv4 else "NONE"
+
+
 def import_body(backend, api, body: dict) -> None:
-    """Paths, methods and integrations of an OpenAPI 3 or Swagger 2 document into `api`."""
+    """Paths, methods (with IAM authorisation where the Body asks for it) and integrations of an
+    OpenAPI 3 or Swagger 2 document into `api`."""
     for path, item in sorted((body.get("paths") or {}).items()):
         resource = _ensure_resource(backend, api, path)
         for key, operation in (item or {}).items():
             if key.lower() not in HTTP_METHODS or not isinstance(operation, dict):
                 continue
             method = "ANY" if key == ANY_METHOD else key.upper()
-            backend.put_method(api.id, resource.id, method, "NONE")
+            backend.put_method(api.id, resource.id, method, authorization_type(operation, body))
             integration = operation.get("x-amazon-apigateway-integration")
             if integration:
                 uri = integration.get("uri")
@@ -199,8 +233,9 @@ def match_resource(api, path: str):
 def proxy_event(*, api_id: str, account_id: str, region: str, stage: str, resource_path: str, resource_id: str,
                 path: str, method: str, headers: list[tuple[str, str]], query: list[tuple[str, str]],
                 body: bytes, path_parameters: dict | None, stage_variables: dict | None,
-                source_ip: str = "127.0.0.1") -> dict:
-    """The event a REST API Lambda proxy integration receives."""
+                source_ip: str = "127.0.0.1", caller=None) -> dict:
+    """The event a REST API Lambda proxy integration receives (`caller`: an IAM-authorised request's
+    signer, an `identities.Caller`)."""
     single_headers, multi_headers = {}, {}
     for name, value in headers:
         single_headers[name] = value
@@ -238,10 +273,12 @@ def proxy_event(*, api_id: str, account_id: str, region: str, stage: str, resour
             "domainPrefix": api_id,
             "requestTimeEpoch": int(time.time() * 1000),
             "requestId": str(uuid.uuid4()),
-            "identity": {"cognitoIdentityPoolId": None, "accountId": None, "cognitoIdentityId": None,
-                         "caller": None, "sourceIp": source_ip, "principalOrgId": None, "accessKey": None,
+            "identity": {"cognitoIdentityPoolId": None, "accountId": caller and caller.account_id,
+                         "cognitoIdentityId": None, "caller": caller and caller.user_id, "sourceIp": source_ip,
+                         "principalOrgId": None, "accessKey": caller and caller.access_key_id,
                          "cognitoAuthenticationType": None, "cognitoAuthenticationProvider": None,
-                         "userArn": None, "userAgent": user_agent, "user": None},
+                         "userArn": caller and caller.principal_arn, "userAgent": user_agent,
+                         "user": caller and caller.user_id},
             "domainName": f"{api_id}.execute-api.{region}.amazonaws.com",
             "apiId": api_id,
         },
@@ -250,11 +287,31 @@ def proxy_event(*, api_id: str, account_id: str, region: str, stage: str, resour
     }
 
 
-def _json_response(status: int, message: str):
+def _json_response(status: int, message: str, error_type: str | None = None):
     from werkzeug.wrappers import Response
 
+    error_type = error_type or ("NotFoundException" if status == 404 else "InternalServerErrorException")
     return Response(json.dumps({"message": message}), status=status, content_type="application/json",
-                    headers={"x-amzn-ErrorType": "NotFoundException" if status == 404 else "InternalServerErrorException"})
+                    headers={"x-amzn-ErrorType": error_type})
+
+
+def signer(request, identify):
+    """The caller of an IAM-authorised method's request, or the 403 API Gateway answers instead."""
+    environ = request.environ
+    key = key_of(environ)
+    signed = environ.get("HTTP_AUTHORIZATION", "").startswith("AWS4-HMAC-SHA256") or \
+        "X-Amz-Signature" in environ.get("QUERY_STRING", "")
+    if key is None or not signed:
+        return None, _json_response(403, "Missing Authentication Token", "MissingAuthenticationTokenException")
+    scope = scope_service(environ.get("HTTP_AUTHORIZATION", "") + "&" + unquote(environ.get("QUERY_STRING", "")))
+    if scope != "execute-api":
+        return None, _json_response(403, "Credential should be scoped to correct service: 'execute-api'. ",
+                                    "InvalidSignatureException")
+    caller = identify(key) if identify is not None else None
+    if caller is None:
+        return None, _json_response(403, "The security token included in the request is invalid.",
+                                    "UnrecognizedClientException")
+    return caller, None
 
 
 def invoke_proxy(function_arn: str, account_id: str, region: str, event: dict):
@@ -278,8 +335,11 @@ def invoke_proxy(function_arn: str, account_id: str, region: str, event: dict):
             result.get("multiValueHeaders") or {}, raw)
 
 
-def handle(request):
-    """Serve `/_localcloud/execute-api/<api-id>/<stage>/<path>` (werkzeug request -> response)."""
+def handle(request, identify=None):
+    """Serve `/_localcloud/execute-api/<api-id>/<stage>/<path>` (werkzeug request -> response).
+
+    `identify(access key id) -> Caller | None`: who a key stands for (the server's), for IAM-authorised
+    methods; without it they refuse every request."""
     from werkzeug.wrappers import Response
 
     rest = request.path[len(ROUTE_PREFIX):]
@@ -308,6 +368,11 @@ def handle(request):
     uri = getattr(integration, "uri", "") or ""
     match = _LAMBDA_URI.search(uri)
     kind = str(getattr(integration, "integration_type", "")).upper()
+    caller = None
+    if str(getattr(method_obj, "authorization_type", "") or "").upper() == IAM_AUTHORISATION:
+        caller, refused = signer(request, identify)
+        if refused is not None:
+            return refused
     if kind == "AWS" and _SERVICE_ACTION.match(uri):
         return service_integration(request, integration, api_id=api_id, account_id=account_id, stage=stage,
                                    stage_variables=getattr(stage_obj, "variables", None) or {},
@@ -321,7 +386,7 @@ def handle(request):
         headers=[(k, v) for k, v in request.headers.items()],
         query=list(request.args.items(multi=True)), body=request.get_data(),
         path_parameters=path_parameters, stage_variables=getattr(stage_obj, "variables", None),
-        source_ip=request.remote_addr or "127.0.0.1",
+        source_ip=request.remote_addr or "127.0.0.1", caller=caller,
     )
     result = invoke_proxy(match.group(1), account_id, region, event)
     if result is None:
