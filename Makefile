@@ -7,7 +7,7 @@ SCAN_VENV  := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.setup-done
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: setup chromium bubblewrap lambda-runtimes asl-reference asl-calibration test unit e2e browser local workshop lab approvals bench lint scan scan-tools clean
+.PHONY: setup chromium bubblewrap lambda-runtimes asl-reference asl-calibration test unit e2e browser local workshop lab lab-like-aws approvals bench lint scan scan-tools clean
 
 setup: $(STAMP)
 
@@ -108,6 +108,10 @@ workshop: setup lambda-runtimes
 
 lab: setup lambda-runtimes
 	$(BIN)/python scripts/run_lab.py
+
+# Rehearse the AWS path without an account: the AWS-like local cloud, the notebooks on the AWS target.
+lab-like-aws: setup lambda-runtimes
+	$(BIN)/python scripts/run_lab.py --like-aws
 
 # The approval panel on its own page (Voila), for a workshop leader's screen.
 approvals: setup

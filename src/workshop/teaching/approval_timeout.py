@@ -101,6 +101,9 @@ def approval_timeout_demo(cloud, state_machine_arn: str, document, seconds: int 
         return history
     # CloudTrail's own execution reverted first (it ran the short definition too): follow that one.
     others = {direct}
-    other = wait_for(lambda: find_execution(sfn, state_machine_arn, fired, others), what="the other execution",
+    print(f"The execution started here ended at AlreadyHandled: the one CloudTrail's event started for "
+          f"{fired.name} reverted it first. That one waits for the decision, so it is the one that times out.")
+    other = wait_for(lambda: find_execution(sfn, state_machine_arn, fired, others),
+                     what=f"the execution CloudTrail's event started for {fired.name}",
                      timeout=30, **poll_intervals(cloud))
     return wait_for_end(cloud, other, timeout=timeout)
