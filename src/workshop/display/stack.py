@@ -131,8 +131,15 @@ def resources_table(cloud, stack_name: str, template: str = "template.yaml") -> 
     head = (f"{len(rows)} resources in {stack_name}: the {len(written)} that template.yaml names, after SAM's "
             f"transform made each of its {serverless} AWS::Serverless:: resources into several")
     plain = head + ":\n" + "\n".join(f"{r[0]:<32} {r[1]:<36} {r[3]}" for r in rows)
-    return Html(f"<p>{html.escape(head)}:</p>"
-                + table_html(["logical id", "type", "physical id", "status"], rows), plain=plain)
+    kinds: dict = {}
+    for _, kind, _, _ in rows:
+        kinds[kind] = kinds.get(kind, 0) + 1
+    by_kind = ", ".join(f"{count} {kind.split('::', 1)[-1]}" for kind, count in
+                        sorted(kinds.items(), key=lambda item: (-item[1], item[0])))
+    statuses = sorted({r[3] for r in rows})
+    return Html(f"<p>{html.escape(head)}: {html.escape(by_kind)}; all {html.escape(' / '.join(statuses))}.</p>"
+                "<details><summary>Every resource (logical id, type, physical id, status)</summary>"
+                + table_html(["logical id", "type", "physical id", "status"], rows) + "</details>", plain=plain)
 
 
 def outputs_table(outputs: dict) -> Html:

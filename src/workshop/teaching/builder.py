@@ -102,11 +102,9 @@ class BuildStep:
 
     def _given_html(self) -> str:
         rows = []
-        for name, state in self.given.items():
-            comment = state.get("Comment", "")
+        for name, state in self.given.items():  # the markdown above says what each does; its JSON says how
             rows.append(f"<details><summary><code>{html.escape(name)}</code> · {html.escape(str(state.get('Type')))}"
-                        f"{' — ' + html.escape(comment) if comment else ''}</summary>"
-                        f"<pre>{html.escape(json.dumps(state, indent=2))}</pre></details>")
+                        f"</summary><pre>{html.escape(json.dumps(state, indent=2))}</pre></details>")
         if len(rows) > FOLD_GIVEN_AT:  # a fast-forward: one line to open, not a page of summaries
             return (f"<details><summary>{len(rows)} states from the file (open to see each, with its comment)"
                     f"</summary>{''.join(rows)}</details>")

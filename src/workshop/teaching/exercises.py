@@ -618,7 +618,7 @@ class ExerciseResult:
             rows = "".join(
                 f"<tr><td {left}>{'✓' if not c.problem else '✗'}</td><td {left}>{html.escape(c.case.label)}</td>"
                 f"<td {left}>{html.escape(c.row_text)}</td></tr>" for c in self.cases)
-            parts.append(f"<p>Checked by running your state with TestState on these inputs:</p>"
+            parts.append(f"<p>Checked by running your state with TestState on:</p>"
                          f"<table><tbody>{rows}</tbody></table>")
         parts.append(f"<details><summary>Show the solution (the file's {html.escape(self.name)})</summary>"
                      f"<pre>{html.escape(json.dumps(self.reference, indent=2))}</pre></details>")
@@ -633,7 +633,7 @@ class ExerciseResult:
 
 
 def _as_expected(result: "CaseResult") -> str:
-    text = "your state " + result.mine.words()
+    text = result.mine.words()
     return f"{text}: {result.case.accepted}" if result.case.accepted else text
 
 
@@ -690,7 +690,7 @@ def check_state(name: str, answer, builder) -> ExerciseResult:
                    f"The machine keeps the file's {name} until yours passes.")
         return ExerciseResult(name, False, True, message, reference, reference, answer, cases=results)
     return ExerciseResult(name, True, True, f"Correct: your {name} behaves as it should on all {len(results)} "
-                                            "inputs, and it is now part of the machine.", doc, reference, answer,
+                                            "inputs; it is now in the machine.", doc, reference, answer,
                           cases=results)
 
 

@@ -5,7 +5,8 @@
     for name, reading in times.items():
         print(name, f"{reading.minutes:.1f} min")
 
-The model: every word a learner reads, at 200 words a minute: the notebook's
+The model: every word a learner reads (a token with a letter or a digit in it:
+"→", "·", "=" are not words), at 200 words a minute: the notebook's
 markdown and code, and what its cells show once run (stream text, the text
 of HTML outputs, plain-text results), plus 15 seconds per picture (a graph,
 a timeline) and 5 seconds per code cell (running it). What a learner opens
@@ -43,7 +44,7 @@ _OPEN = re.compile(r"\bopen\b", re.I)
 _PICTURE = re.compile(r"<svg\b.*?</svg>|<img\b[^>]*>", re.S | re.I)
 _HIDDEN = re.compile(r"<(style|script)\b.*?</\1>", re.S | re.I)
 _TAG = re.compile(r"<[^>]+>")
-_WORD = re.compile(r"\S+")
+_WORD = re.compile(r"\S*\w\S*")  # a word has a letter or a digit: arrows, bullets and dashes are not read
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 

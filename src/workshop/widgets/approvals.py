@@ -91,16 +91,16 @@ def approval_card_html(approval: PendingApproval) -> str:
     return (
         f"<div style=\"line-height:1.4\"><strong>{html.escape(_heading(incident))}</strong> "
         f"({html.escape(incident.event_name)}{version})<br>"
-        f"<small>{html.escape(incident.label)}</small><br>"
         f"Changed by <code>{html.escape(incident.who_changed)}</code> at {html.escape(incident.event_time)}<br>"
         f"Restricted actions allowed: {actions}<br>"
         f"Arrived: {_when(incident.created_at)} — {_left(incident.time_left())}<br>"
-        f"<small>{html.escape(incident.why)}</small>"
+        f"<details><summary>ValidatePolicy's verdict, statement by statement</summary>"
+        f"<small>{html.escape(incident.label)}: {html.escape(incident.why)}</small></details>"
         f"<details open><summary>What changed: the document as IAM held it vs what is in force now</summary>"
         f"<pre>{html.escape(diff)}</pre></details>"
-        f"<small>Incident {html.escape(incident.incident_id)} · execution {html.escape(incident.execution_name)}"
-        "<br>Approve / Deny here record the decision in the incidents table as decided via panel, then call "
-        "SendTaskSuccess with your own AWS credentials.</small></div>"
+        f"<small>Incident {html.escape(incident.incident_id)} · execution {html.escape(incident.execution_name)}. "
+        "A click records the decision (decided via panel), then calls SendTaskSuccess with your own AWS "
+        "credentials.</small></div>"
     )
 
 
