@@ -1089,7 +1089,7 @@ def full_picture_html(definition, statuses=None) -> str:
     if not folds_anything(definition):
         return ""
     svg = to_svg(definition, statuses, fold=False).replace("<svg ", '<svg style="max-width:none" ', 1)
-    return ("<details><summary>The full picture, every state (scroll to pan; zoom with the browser)</summary>"
+    return ("<details><summary>Every state, unfolded (scroll to pan)</summary>"
             f"<div style='overflow:auto;max-height:70vh;border:1px solid #d5dbdb'>{svg}</div></details>")
 
 

@@ -127,7 +127,7 @@ def state_table(history: ExecutionHistory, events: bool = False) -> Html:
             f"<tr><td>{html.escape(run.name)}</td><td>{html.escape(run.type)}</td>"
             f"<td style='color:{colour};font-weight:bold'>{run.status}{error}</td>"
             f"<td>{_seconds(run.duration_s)}</td>"
-            f"<td>{_expandable('input', run.input)}</td><td>{_expandable('output', run.output)}</td></tr>"
+            f"<td>{_expandable('{…}', run.input)}</td><td>{_expandable('{…}', run.output)}</td></tr>"
         )
     head = "<tr><th>state</th><th>type</th><th>status</th><th>took</th><th>input</th><th>output</th></tr>"
     more = event_table(history, folded=True).text if events else ""

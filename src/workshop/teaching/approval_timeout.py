@@ -101,8 +101,8 @@ def approval_timeout_demo(cloud, state_machine_arn: str, document, seconds: int 
         return history
     # CloudTrail's own execution reverted first (it ran the short definition too): follow that one.
     others = {direct}
-    print(f"The execution started here ended at AlreadyHandled: the one CloudTrail's event started for "
-          f"{fired.name} reverted it first. That one waits for the decision, so it is the one that times out.")
+    print(f"This execution found the change already reverted (AlreadyHandled) by the one CloudTrail's event "
+          f"started for {fired.name}: that one waits, and times out.")
     other = wait_for(lambda: find_execution(sfn, state_machine_arn, fired, others),
                      what=f"the execution CloudTrail's event started for {fired.name}",
                      timeout=30, **poll_intervals(cloud))
