@@ -9,7 +9,7 @@ SCAN_STAMP := $(SCAN_VENV)/.setup-done
 CLASS_PROXY_STAMP := class/node_modules/.package-lock.json
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: setup class chromium bubblewrap lambda-runtimes asl-reference asl-calibration test unit e2e browser local workshop lab approvals bench lint scan scan-tools clean
+.PHONY: setup class chromium bubblewrap lambda-runtimes asl-reference asl-calibration test unit e2e browser local workshop lab lab-like-aws approvals bench lint scan scan-tools clean
 
 setup: $(STAMP)
 
@@ -121,6 +121,10 @@ $(CLASS_PROXY_STAMP): class/package-lock.json class/package.json
 
 class: setup bubblewrap lambda-runtimes $(CLASS_PROXY_STAMP)
 	$(BIN)/python scripts/run_class.py
+
+# Rehearse the AWS path without an account: the AWS-like local cloud, the notebooks on the AWS target.
+lab-like-aws: setup lambda-runtimes
+	$(BIN)/python scripts/run_lab.py --like-aws
 
 # The approval panel on its own page (Voila), for a workshop leader's screen.
 approvals: setup

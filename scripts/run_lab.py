@@ -15,6 +15,12 @@ notebooks reach it without a restart, and the terminal says so. A restarted
 local cloud starts empty: the notebooks notice (`workshop.failures`) and say
 to run 01_deploy again. Ctrl-C (or closing JupyterLab) stops both.
 The stack is deployed by notebook 01, as a learner would.
+
+`--like-aws` (`make lab-like-aws`) rehearses the AWS path without an
+account: the local cloud runs in the AWS-like mode (a trail needed, events
+late, subscriptions to confirm, IAM lagging) and the notebooks use the AWS
+target against it (WORKSHOP_TARGET=aws, WORKSHOP_AWS_REHEARSAL). As on a new
+account there is no trail yet: notebook 00's checklist says how to make one.
 """
 
 from __future__ import annotations
@@ -30,10 +36,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+REHEARSAL_MESSAGE = (
+    "AWS rehearsal: the notebooks use the AWS target against the AWS-like local cloud at {endpoint} (nothing "
+    "reaches AWS). Approval e-mails go to {email}, in the local mailbox. As on a new account there is no trail: "
+    "notebook 00 says how to make one (in a terminal: WORKSHOP_AWS_REHEARSAL={endpoint} .venv/bin/workshop trail "
+    "create).")
+REHEARSAL_EMAIL = "learner@aws-rehearsal.workshop"  # stays in the local mailbox; not a domain reserved for examples
+
+
+def rehearsal_environment(endpoint: str, environ) -> dict:
+    """What JupyterLab's notebooks need to run the AWS path against the AWS-like local cloud at `endpoint`."""
+    from workshop.aws.session import REHEARSAL
+
+    return {"WORKSHOP_TARGET": "aws", REHEARSAL: endpoint,
+            "WORKSHOP_EMAIL": environ.get("WORKSHOP_EMAIL") or REHEARSAL_EMAIL}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=4566, help="local cloud port (default 4566)")
     parser.add_argument("--lab-port", type=int, default=8888, help="JupyterLab port (default 8888)")
+    parser.add_argument("--like-aws", action="store_true",
+                        help="rehearse the AWS path: the AWS-like local cloud, the notebooks on the AWS target")
     args, lab_args = parser.parse_known_args(argv)
 
     from workshop.failures import SUPERVISED_ENV
@@ -47,11 +71,17 @@ def main(argv=None) -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     sockets = tempfile.mkdtemp(prefix="workshop-lab-")
     with log.open("w") as log_file:
-        supervisor = Supervisor(port, log_file, say=lambda line: print(line, flush=True))
+        like_aws = None
+        if args.like_aws:
+            from workshop.localcloud.aws_like import DEFAULT_SETTINGS as like_aws
+        supervisor = Supervisor(port, log_file, say=lambda line: print(line, flush=True), like_aws=like_aws)
         try:
             print(f"Local cloud ready at {supervisor.endpoint} (log: {log.relative_to(ROOT)})", flush=True)
             env = dict(os.environ, WORKSHOP_ENDPOINT=supervisor.endpoint, SAM_CLI_TELEMETRY="0",
                        **{SUPERVISED_ENV: "1"}, **supervisor.cloud.environment())
+            if args.like_aws:
+                env.update(rehearsal_environment(supervisor.endpoint, os.environ))
+                print(REHEARSAL_MESSAGE.format(endpoint=supervisor.endpoint, email=env["WORKSHOP_EMAIL"]), flush=True)
             command = [sys.executable, "-m", "jupyterlab", "--ip=127.0.0.1", f"--port={args.lab_port}",
                        f"--ServerApp.root_dir={ROOT}", "--LabApp.default_url=/lab/tree/notebooks",
                        "--KernelManager.transport=ipc", f"--KernelManager.ip={sockets}/kernel", *lab_args]

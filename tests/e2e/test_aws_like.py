@@ -114,6 +114,49 @@ def test_without_a_trail_that_records_iam_writes_nothing_arrives(aws_like_cloud,
         trails.update_trail(Name=TRAIL, IncludeGlobalServiceEvents=True)
 
 
+def test_a_trail_whose_bucket_lacks_cloudtrails_policy_is_refused_as_aws_refuses_it(aws_like_cloud, aws_target):
+    from workshop.aws.trail import bucket_policy, create_trail
+
+    s3, trails = local_client(aws_like_cloud, "s3"), local_client(aws_like_cloud, "cloudtrail")
+    bare, other = _name("bare"), _name("other")
+    s3.create_bucket(Bucket=bare)
+    with pytest.raises(ClientError) as refused:
+        trails.create_trail(Name=_name("trail"), S3BucketName=bare, IsMultiRegionTrail=True)
+    assert refused.value.response["Error"]["Code"] == "InsufficientS3BucketPolicyException"
+    assert refused.value.response["Error"]["Message"] == f"Incorrect S3 bucket policy is detected for bucket: {bare}"
+    s3.create_bucket(Bucket=other)  # CloudTrail's policy, but for another trail (aws:SourceArn)
+    s3.put_bucket_policy(Bucket=other, Policy=json.dumps(bucket_policy(other, "123456789012", "someone-else")))
+    with pytest.raises(ClientError, match="InsufficientS3BucketPolicyException"):
+        trails.create_trail(Name=_name("trail"), S3BucketName=other)
+    with pytest.raises(ClientError, match="InsufficientS3BucketPolicyException"):  # moving a trail there too
+        trails.update_trail(Name=TRAIL, S3BucketName=bare)
+    made = create_trail(aws_target, name=_name("made"))  # `workshop trail create`: bucket, policy, trail, logging
+    try:
+        assert trails.get_trail_status(Name=made.name)["IsLogging"]
+        assert json.loads(s3.get_bucket_policy(Bucket=made.bucket)["Policy"]) == bucket_policy(
+            made.bucket, "123456789012", made.name)
+    finally:
+        trails.delete_trail(Name=made.name)
+
+
+def test_waiting_for_an_incident_checks_the_trail_first_and_says_why_at_once(aws_like_cloud, aws_target):
+    from workshop.aws.iam_changes import execution_started_by, fire_policy, unique_policy_name
+    from workshop.aws.trail import NoTrailLogging
+
+    trails = local_client(aws_like_cloud, "cloudtrail")
+    trails.stop_logging(Name=TRAIL)
+    try:
+        fired = fire_policy(aws_target, ROOT / "policies" / "goodpolicy.json", name=unique_policy_name("untrailed"))
+        started = time.monotonic()
+        with pytest.raises(NoTrailLogging) as said:
+            execution_started_by(aws_target, "arn:aws:states:us-east-1:123456789012:stateMachine:any", fired)
+        assert time.monotonic() - started < 30  # not the 7 minutes a delivered event may take
+        assert f"the trail {TRAIL} is not logging" in str(said.value)
+        assert f"aws cloudtrail start-logging --name {TRAIL}" in str(said.value)
+    finally:
+        trails.start_logging(Name=TRAIL)
+
+
 def test_the_aws_checklist_finds_the_trail_or_says_how_to_make_one(aws_like_cloud, aws_target):
     trails = local_client(aws_like_cloud, "cloudtrail")
     assert check_trail(aws_target).ok
@@ -257,7 +300,7 @@ def test_reads_right_after_a_creation_miss_it_and_the_kit_reads_again(aws_like_c
 def test_the_aws_target_goes_to_the_test_endpoint_only_with_its_key(aws_like_cloud, aws_target, monkeypatch):
     client = aws_target.client("sts")
     assert client.meta.endpoint_url == aws_like_cloud
-    monkeypatch.setenv("WORKSHOP_AWS_ENDPOINT_FOR_TESTS", "http://198.51.100.7:4566")
+    monkeypatch.setenv("WORKSHOP_AWS_REHEARSAL", "http://198.51.100.7:4566")
     from workshop.aws.session import connect
 
     with pytest.raises(ValueError, match="only a local cloud on this machine"):

@@ -1,6 +1,6 @@
 """The whole workshop on the AWS target, against the AWS-like local cloud (papermill, every notebook).
 
-`WORKSHOP_TARGET=aws` and the test-only `WORKSHOP_AWS_ENDPOINT_FOR_TESTS` send
+`WORKSHOP_TARGET=aws` and `WORKSHOP_AWS_REHEARSAL` (what `make lab-like-aws` sets) send
 every notebook through the kit's AWS code paths (the AWS checklist, the region
 pin, the required e-mail, no stand-in ARNs, TestState with the machine's role,
 AWS waits and hints) to a local cloud that behaves like AWS where AWS is

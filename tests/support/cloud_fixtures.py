@@ -27,7 +27,7 @@ late):
   session, with a logging multi-Region trail `workshop-trail` (as a
   facilitator sets up an account). A test that stops the trail starts it again.
 * `aws_target` -> TargetSession: `connect("aws")` aimed at `aws_like_cloud`
-  through the test-only WORKSHOP_AWS_ENDPOINT_FOR_TESTS (set for that test
+  through WORKSHOP_AWS_REHEARSAL (set for that test
   only, AWS_ENDPOINT_URL and AWS_PROFILE unset): the kit's AWS code paths.
 * `aws_like_stack` -> dict: outputs of the stack deployed to it with
   `workshop.aws.deploy.deploy(target="aws")` (EmailAddress `AWS_EMAIL`; its
@@ -56,7 +56,7 @@ from pathlib import Path
 import pytest
 
 from workshop.aws import deploy as deploy_module
-from workshop.localcloud import LocalCloud
+from workshop.localcloud import ACCOUNT_ID, LocalCloud
 from workshop.localcloud.aws_like import CONFIRMATION_PATH, CONFIRMATION_SUBJECT, Settings
 from workshop.localcloud.server import credentials
 from workshop.aws.session import AWS_TEST_ENDPOINT, connect
@@ -142,8 +142,15 @@ def timeout_stack(tmp_path_factory, sam_build) -> dict:
 
 
 def create_trail(endpoint: str, name: str = TRAIL) -> str:
-    """A multi-Region trail that logs (management events by default), as on a prepared account."""
-    local_client(endpoint, "s3").create_bucket(Bucket=f"{name}-logs")
+    """A multi-Region trail that logs (management events by default), as on a prepared account: its bucket has
+    CloudTrail's bucket policy (the AWS-like mode refuses the trail otherwise, as AWS does)."""
+    import json
+
+    from workshop.aws.trail import bucket_policy
+
+    s3 = local_client(endpoint, "s3")
+    s3.create_bucket(Bucket=f"{name}-logs")
+    s3.put_bucket_policy(Bucket=f"{name}-logs", Policy=json.dumps(bucket_policy(f"{name}-logs", ACCOUNT_ID, name)))
     trails = local_client(endpoint, "cloudtrail")
     trails.create_trail(Name=name, S3BucketName=f"{name}-logs", IsMultiRegionTrail=True)
     trails.start_logging(Name=name)

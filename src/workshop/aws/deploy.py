@@ -43,8 +43,8 @@ import sys
 import threading
 from pathlib import Path
 
-from workshop.aws.session import DEFAULT_ENDPOINT, REGION, connect
 from workshop import progress
+from workshop.aws.session import DEFAULT_ENDPOINT, REGION, checked_endpoint, connect
 from workshop.failures import LocalCloudNotAnswering, WorkshopError
 
 DEFAULT_STACK_NAME = "security-orchestrator"
@@ -108,10 +108,11 @@ def sam_executable() -> str:
 
 
 def check_local_cloud(endpoint: str) -> None:
+    from workshop.failures import other_local_cloud
     from workshop.localcloud import health
 
     if health(endpoint) is None:
-        raise DeployError(str(LocalCloudNotAnswering(endpoint)))
+        raise DeployError(str(LocalCloudNotAnswering(endpoint, elsewhere=other_local_cloud(endpoint))))
 
 
 def region_warning(configured: str | None) -> str | None:
@@ -144,6 +145,63 @@ def check_aws(cloud, stream=None) -> str:
     return identity["Account"]
 
 
+# What a learner needs of sam's output in a notebook: the outcome of each command (the rest goes to a log file).
+_OUTCOME = re.compile(r"^\s*(Build Succeeded|Build Failed|Successfully created/updated stack|No changes to deploy|"
+                      r"Error:|Failed to create|.*_FAILED\s)")
+LOG_DIR = Path("build") / "logs"
+
+
+class NotebookLog:
+    """sam's output in a notebook: each command and its outcome shown, every line kept in a log file.
+
+    In a terminal (`workshop deploy`) sam's output streams as it comes; in a notebook its hundreds of lines
+    would bury what matters, so they go to build/logs/sam-<command>.log and the notebook says where.
+    """
+
+    def __init__(self, shown, folder: Path):
+        self.shown, self.folder = shown, folder
+        self.log = None
+        self.lines = 0
+        self.path = None
+
+    def write(self, text: str) -> None:
+        if text.startswith("$ "):
+            self._close()
+            command = text.split()[2] if len(text.split()) > 2 else "command"
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.path = self.folder / f"sam-{command}.log"
+            self.log = self.path.open("w")
+            self.shown.write(text)
+            return
+        if self.log is None:
+            self.shown.write(text)
+            return
+        self.log.write(text)
+        self.lines += text.count("\n")
+        for line in text.splitlines():
+            if _OUTCOME.match(line):
+                self.shown.write(line.strip() + "\n")
+
+    def flush(self) -> None:
+        if self.log is not None:
+            self.log.flush()
+        self.shown.flush()
+
+    def _close(self) -> None:
+        if self.log is not None:
+            self.log.close()
+            self.shown.write(f"  ({self.lines} lines of output in {self.path})\n")
+            self.log, self.lines = None, 0
+
+    def close(self) -> None:
+        self._close()
+        self.shown.flush()
+
+
+def _in_a_notebook(stream) -> bool:
+    return type(stream).__module__.startswith("ipykernel")
+
+
 def _run(command: list[str], env: dict, cwd: Path, stream, endpoint: str | None = None) -> int:
     """Run `command`, streaming its output. With a local `endpoint`, stop it as soon as the local cloud is
     gone (sam would otherwise retry for half a minute in silence) and say so."""
@@ -161,6 +219,8 @@ def _run(command: list[str], env: dict, cwd: Path, stream, endpoint: str | None 
     stream.flush()
     code = proc.wait()
     _run.tail = "".join(tail)
+    if code != 0 and isinstance(stream, NotebookLog):  # what went wrong is in the last lines: show them
+        stream.shown.write("".join(tail))
     if gone.is_set():
         raise DeployError(str(LocalCloudNotAnswering(endpoint, f"it stopped during `{' '.join(command[:2])}`")))
     return code
@@ -332,11 +392,22 @@ def deploy(*, target: str = "local", endpoint: str | None = None, stack_name: st
     """sam build + sam deploy; returns the stack outputs (ApiUrl, ApproveUrl, DenyUrl, ...).
 
     A stack CloudFormation can only delete (ROLLBACK_COMPLETE, ROLLBACK_FAILED, DELETE_FAILED) raises
-    `FailedStack`, unless `replace_failed`: then it is deleted first and deployed anew."""
+    `FailedStack`, unless `replace_failed`: then it is deleted first and deployed anew.
+    In a notebook (and no `stream` given) each command and its outcome are shown and sam's full output goes to
+    build/logs/ (NotebookLog)."""
+    root = Path(project_dir) if project_dir else project_root()
+    if stream is None and _in_a_notebook(sys.stdout):
+        log = NotebookLog(sys.stdout, root / LOG_DIR)
+        try:
+            return deploy(target=target, endpoint=endpoint, stack_name=stack_name, parameters=parameters,
+                          build_dir=build_dir, template=template, project_dir=root, skip_build=skip_build,
+                          replace_failed=replace_failed, stream=log)
+        finally:
+            log.close()
     try:
         outputs = _deploy(target=target, endpoint=endpoint, stack_name=stack_name, parameters=parameters,
-                          build_dir=build_dir, template=template, project_dir=project_dir, skip_build=skip_build,
-                          replace_failed=replace_failed, stream=stream)
+                          build_dir=build_dir, template=template, root=root, skip_build=skip_build,
+                          replace_failed=replace_failed, stream=stream or sys.stdout)
     except DeployError as exc:
         progress.record("01_deploy", "deploy", "failed", str(exc))
         raise
@@ -344,13 +415,11 @@ def deploy(*, target: str = "local", endpoint: str | None = None, stack_name: st
     return outputs
 
 
-def _deploy(*, target, endpoint, stack_name, parameters, build_dir, template, project_dir, skip_build,
+def _deploy(*, target, endpoint, stack_name, parameters, build_dir, template, root, skip_build,
             replace_failed, stream) -> dict:
-    stream = stream or sys.stdout
-    root = Path(project_dir) if project_dir else project_root()
     parameters = {k: v for k, v in (parameters or {}).items() if v is not None and v != ""}
     if target == "local":
-        endpoint = endpoint or os.environ.get("LOCALCLOUD_ENDPOINT") or DEFAULT_ENDPOINT
+        endpoint = checked_endpoint(endpoint or os.environ.get("LOCALCLOUD_ENDPOINT") or DEFAULT_ENDPOINT)
         check_local_cloud(endpoint)
         from workshop.localcloud import CredentialsNotFound
 

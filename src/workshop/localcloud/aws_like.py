@@ -106,13 +106,26 @@ AWS documentation page:
      use the previous state machine definition and roleArn")
    - https://docs.aws.amazon.com/step-functions/latest/dg/concepts-state-machine-version.html
 
+8. **A trail's bucket must let CloudTrail write.** CreateTrail (and an
+   UpdateTrail that names a bucket) is refused with
+   `InsufficientS3BucketPolicyException` ("Incorrect S3 bucket policy is
+   detected for bucket: NAME") unless the bucket's policy allows the service
+   principal cloudtrail.amazonaws.com `s3:GetBucketAcl` on the bucket and
+   `s3:PutObject` on `[prefix/]AWSLogs/ACCOUNT/*` with the ACL
+   bucket-owner-full-control (conditions on `aws:SourceArn` /
+   `aws:SourceAccount` must name the trail / account). `workshop trail
+   create` makes such a bucket (`workshop.aws.trail`).
+   - https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html
+   - https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_CreateTrail.html (its errors)
+
 Where it hooks in (nothing else of the local cloud changes): CloudTrail's
 one delivery point (`cloudtrail.deliver`); moto's SNS backend and response
 methods for subscriptions; moto's Lambda backend (reservations) and a
 `GetAccountSettings` response; moto's CloudFormation backend (updates of a
 failed stack); the Step Functions engine's `update_state_machine` and
 `start_execution`; the server's IAM handler and its TestState route call
-`iam_read_refused` / `iam_written` / `test_state_refusal`; the public route
+`iam_read_refused` / `iam_written` / `test_state_refusal`; CloudTrail's
+CreateTrail / UpdateTrail call `trail_refusal`; the public route
 `/_localcloud/sns/confirmation` serves the confirmation link. Each moto
 attribute it changes is registered in seams.py (group "aws-like").
 """
@@ -775,6 +788,126 @@ class AwsLikeMode:
             return None
         message = lagging[0]
         return iam_error("NoSuchEntity", message)
+
+
+    # 8. A trail's bucket must let CloudTrail write ------------------------------------------------------
+    def trail_refusal(self, target: str, body: bytes, account_id: str, region: str) -> tuple[int, dict] | None:
+        """(status, AWS error) when CloudTrail would refuse CreateTrail / UpdateTrail for the bucket's policy;
+        else None (moto answers, a bucket that does not exist included)."""
+        if not target.endswith((".CreateTrail", ".UpdateTrail")):
+            return None
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            return None
+        if not isinstance(request, dict) or not isinstance(request.get("S3BucketName"), str):
+            return None
+        bucket_name, name = request["S3BucketName"], str(request.get("Name", ""))
+        if name.startswith("arn:"):
+            name = name.rsplit("/", 1)[-1]
+        policy = _bucket_policy(account_id, bucket_name)
+        if policy is _NO_BUCKET:
+            return None
+        prefix = str(request.get("S3KeyPrefix") or "")
+        arn = f"arn:aws:cloudtrail:{region}:{account_id}:trail/{name}"
+        if cloudtrail_may_write(policy, bucket_name, prefix, account_id, arn):
+            return None
+        return 400, {"__type": "InsufficientS3BucketPolicyException",
+                     "message": f"Incorrect S3 bucket policy is detected for bucket: {bucket_name}"}
+
+
+_NO_BUCKET = object()
+CLOUDTRAIL_SERVICE = "cloudtrail.amazonaws.com"
+
+
+def _bucket_policy(account_id: str, bucket_name: str):
+    """The bucket's policy as a dict (None: the bucket has none), or _NO_BUCKET."""
+    from moto.s3.models import s3_backends
+
+    try:
+        bucket = s3_backends[account_id]["aws"].get_bucket(bucket_name)
+    except Exception:  # moto's MissingBucket: CreateTrail answers S3BucketDoesNotExistException itself
+        return _NO_BUCKET
+    raw = getattr(bucket, "policy", None)
+    if not raw:
+        return None
+    try:
+        return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    except ValueError:
+        return None
+
+
+def _glob_matches(pattern: str, value: str) -> bool:
+    """IAM's `*` and `?` (any run, one character; "/" included), nothing else special."""
+    return fnmatch.fnmatchcase(value, pattern.replace("[", "[[]"))
+
+
+def cloudtrail_may_write(policy, bucket: str, prefix: str, account_id: str, trail_arn: str) -> bool:
+    """Does the bucket policy let CloudTrail read the bucket's ACL and write this trail's log files?
+
+    What AWS's page asks (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html):
+    an Allow for the service principal cloudtrail.amazonaws.com of s3:GetBucketAcl on the bucket, and of
+    s3:PutObject on [prefix/]AWSLogs/ACCOUNT/* with the ACL bucket-owner-full-control. Conditions on
+    aws:SourceArn / aws:SourceAccount must name this trail / account; any other condition key is taken as
+    not met.
+    """
+    if not isinstance(policy, dict):
+        return False
+    statements = policy.get("Statement")
+    statements = [statements] if isinstance(statements, dict) else statements
+    if not isinstance(statements, list):
+        return False
+    folder = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+    log_file = f"arn:aws:s3:::{bucket}/{folder}AWSLogs/{account_id}/CloudTrail/us-east-1/2026/01/01/x.json.gz"
+    context = {"aws:sourcearn": trail_arn, "aws:sourceaccount": account_id,
+               "s3:x-amz-acl": "bucket-owner-full-control"}
+
+    def allows(action: str, resource: str, keys: set) -> bool:
+        for statement in statements:
+            if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+                continue
+            principal = statement.get("Principal")
+            services = _as_list(principal.get("Service")) if isinstance(principal, dict) else []
+            if principal != "*" and CLOUDTRAIL_SERVICE not in services:
+                continue
+            if not any(_glob_matches(str(a).lower(), action) for a in _as_list(statement.get("Action"))):
+                continue
+            if not any(_glob_matches(str(r), resource) for r in _as_list(statement.get("Resource"))):
+                continue
+            if _conditions_met(statement.get("Condition"), context, keys):
+                return True
+        return False
+
+    return (allows("s3:getbucketacl", f"arn:aws:s3:::{bucket}", {"aws:sourcearn", "aws:sourceaccount"})
+            and allows("s3:putobject", log_file, {"aws:sourcearn", "aws:sourceaccount", "s3:x-amz-acl"}))
+
+
+def _conditions_met(condition, context: dict, keys: set) -> bool:
+    if condition is None:
+        return True
+    if not isinstance(condition, dict):
+        return False
+    for operator, pairs in condition.items():
+        if not isinstance(pairs, dict):
+            return False
+        test = operator.removesuffix("IfExists")
+        for key, wanted in pairs.items():
+            key = key.lower()
+            if key not in keys:
+                return False
+            value = context[key]
+            allowed = [str(w) for w in _as_list(wanted)]
+            if test in ("StringEquals", "ArnEquals"):
+                ok = value in allowed
+            elif test == "StringEqualsIgnoreCase":
+                ok = value.lower() in [w.lower() for w in allowed]
+            elif test in ("StringLike", "ArnLike"):
+                ok = any(_glob_matches(w, value) for w in allowed)
+            else:
+                return False
+            if not ok:
+                return False
+    return True
 
 
 def refuse_update(backend, name_or_id) -> None:

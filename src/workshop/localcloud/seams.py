@@ -268,6 +268,9 @@ SEAMS: tuple[Seam, ...] = (
     Seam("cfn-rules", SERVICE, CLOUDFORMATION,
          _t("moto.cloudformation.models", "CloudFormationBackend", "create_stack", "create_change_set"),
          "test_a_stack_outside_us_east_1_is_refused_with_the_assert_description"),
+    Seam("cfn-empty-change-set", SERVICE, CLOUDFORMATION,
+         _t("moto.cloudformation.models", "CloudFormationBackend", "create_change_set"),
+         "test_a_change_set_that_changes_nothing_fails_as_cloudformation_answers"),
     Seam("cfn-failed-resource", SERVICE, CLOUDFORMATION,
          _t("moto.cloudformation.parsing", None, "parse_and_create_resource", "parse_and_update_resource")
          + _t("moto.cloudformation.models", "CloudFormationBackend", "execute_change_set"),

@@ -20,11 +20,11 @@ RESTART_MESSAGE = ("The local cloud stopped (exit {code}); starting it again on 
 class Supervisor:
     """Keeps one local cloud running on one port with one key until stopped."""
 
-    def __init__(self, port, log, say=print, poll: float = 1.0):
+    def __init__(self, port, log, say=print, poll: float = 1.0, like_aws=None):
         from .server.process import LocalCloud
 
-        self.log, self.say, self.poll = log, say, poll
-        self.cloud = LocalCloud(port=port, log_file=log).start()
+        self.log, self.say, self.poll, self.like_aws = log, say, poll, like_aws
+        self.cloud = LocalCloud(port=port, log_file=log, like_aws=like_aws).start()
         self.endpoint = self.cloud.endpoint
         self.restarts = 0
         self._stop = threading.Event()
@@ -45,7 +45,7 @@ class Supervisor:
                 if self._stop.is_set():
                     return
                 try:
-                    self.cloud = LocalCloud(port=self.cloud.port, log_file=self.log,
+                    self.cloud = LocalCloud(port=self.cloud.port, log_file=self.log, like_aws=self.like_aws,
                                             credentials=self.cloud.credentials).start()
                     break
                 except Exception as exc:  # port still held, or a slow start: try again shortly

@@ -158,7 +158,10 @@ def approval_timeout_demo(cloud, state_machine_arn: str, document, seconds: int 
         return history
     # CloudTrail's own execution reverted first: follow it if it runs the short limit too.
     others = {direct}
-    other = wait_for(lambda: find_execution(sfn, state_machine_arn, fired, others), what="the other execution",
+    print(f"This execution found the change already reverted (AlreadyHandled) by the one CloudTrail's event "
+          f"started for {fired.name}: that one waits, and times out.")
+    other = wait_for(lambda: find_execution(sfn, state_machine_arn, fired, others),
+                     what=f"the execution CloudTrail's event started for {fired.name}",
                      timeout=30, **poll_intervals(cloud))
     limits = time_limits(sfn.describe_state_machine_for_execution(executionArn=other)["definition"])
     if not limits or any(limit != int(seconds) for limit in limits):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import html
 import importlib.util
+import json
 import sys
 import urllib.error
 import urllib.request
@@ -44,6 +45,7 @@ class Check:
     message: str
     fix: str = ""
     warning: bool = False  # not ok, but the workshop can go on (shown, never blocking)
+    details: tuple = ()    # (summary, text) shown folded under the table: what the fix needs in full
 
 
 def _mark(check: Check) -> tuple[str, str]:
@@ -91,9 +93,11 @@ class SetupReport:
         )
         verdict = ("<p><strong>Ready for the workshop.</strong></p>" if self.ok else
                    f"<p><strong>{len(self.problems())} problem(s)</strong>: fix them and run this cell again.</p>")
+        folded = "".join(f"<details><summary>{html.escape(c.details[0])}</summary><pre>{html.escape(c.details[1])}"
+                         "</pre></details>" for c in self.checks if c.details and not c.ok)
         return (f"<h4>{html.escape(self.title)}</h4>"
                 f"<table><thead><tr><th></th><th>check</th><th>result</th><th>what to do</th></tr></thead>"
-                f"<tbody>{rows}</tbody></table>{verdict}")
+                f"<tbody>{rows}</tbody></table>{verdict}{folded}")
 
 
 def check_local_cloud(endpoint: str, timeout: float = 3.0) -> Check:
@@ -150,72 +154,20 @@ def check_aws_credentials(cloud) -> list:
     return checks
 
 
-TRAIL_DOCS = "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html"
-CREATE_TRAIL = ("aws cloudtrail create-trail --name workshop-trail --s3-bucket-name BUCKET --is-multi-region-trail "
-                f"--region {REGION} && aws cloudtrail start-logging --name workshop-trail --region {REGION}")
-
-
 def check_trail(cloud) -> Check:
-    """A CloudTrail trail that hands IAM's write calls to EventBridge (else the incident never starts).
+    """A CloudTrail trail that hands IAM's write calls to EventBridge (else the incident never starts):
+    `workshop.aws.trail.find_recording_trail`, as a checklist line."""
+    from workshop.aws.trail import find_recording_trail
 
-    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail.html: "a CloudTrail
-    trail with logging enabled is required". IAM's events are global service events recorded in us-east-1:
-    the trail must be multi-Region or have its home in us-east-1, and include global service events.
-    """
-    from botocore.exceptions import BotoCoreError, ClientError
+    from workshop.aws.trail import POLICY_PAGE, bucket_policy
 
-    from workshop.localcloud.aws_like import selects_management_writes
-
-    name = "CloudTrail trail"
-    create = (f"create one: CloudTrail console -> Trails -> Create trail (it makes the S3 bucket and its policy), "
-              f"or `{CREATE_TRAIL}` (BUCKET needs CloudTrail's bucket policy: {TRAIL_DOCS}); the first copy of "
-              "management events is free")
-    trail_client = cloud.client("cloudtrail")
-    try:
-        trails = trail_client.describe_trails(includeShadowTrails=True)["trailList"]
-    except (BotoCoreError, ClientError) as exc:
-        if _denied(exc):
-            return Check(name, False, f"could not list the trails ({_error_code(exc)})",
-                         "ask your facilitator whether a trail logs management write events in us-east-1 "
-                         "(cloudtrail:DescribeTrails is in policies/learner-policy.json)", warning=True)
-        raise
-    problems = []
-    for trail in trails:
-        label = trail.get("Name") or trail.get("TrailARN")
-        arn = trail.get("TrailARN") or label
-        home = trail.get("HomeRegion") or REGION
-        if not trail.get("IsMultiRegionTrail") and home != REGION:
-            problems.append((f"the trail {label} records only {home}; IAM's events are recorded in {REGION}",
-                             f"`aws cloudtrail update-trail --name {label} --is-multi-region-trail --region {home}`"))
-            continue
-        if not trail.get("IncludeGlobalServiceEvents", True):
-            problems.append((f"the trail {label} leaves out global service events (IAM's)",
-                             f"`aws cloudtrail update-trail --name {label} --include-global-service-events "
-                             f"--region {home}`"))
-            continue
-        try:
-            status = trail_client.get_trail_status(Name=arn)
-            selectors = trail_client.get_event_selectors(TrailName=arn)
-        except (BotoCoreError, ClientError) as exc:
-            problems.append((f"the trail {label} could not be read ({_error_code(exc)})",
-                             "ask your facilitator whether it logs management write events"))
-            continue
-        if not status.get("IsLogging"):
-            problems.append((f"the trail {label} is not logging",
-                             f"`aws cloudtrail start-logging --name {label} --region {home}`"))
-            continue
-        if not selects_management_writes(selectors.get("EventSelectors") or [],
-                                         selectors.get("AdvancedEventSelectors") or []):
-            problems.append((f"the trail {label} does not record management write events",
-                             f"`aws cloudtrail put-event-selectors --trail-name {label} --event-selectors "
-                             f"'[{{\"ReadWriteType\":\"All\",\"IncludeManagementEvents\":true}}]' --region {home}`"))
-            continue
-        return Check(name, True, f"{label} logs management write events, IAM's included")
-    if not problems:
-        return Check(name, False, "no trail in the account: EventBridge receives IAM's CloudTrail events only "
-                                  "through a trail with logging on, so no incident would start", create)
-    message, fix = problems[0]
-    return Check(name, False, message + ": EventBridge would not receive IAM's events", fix)
+    found = find_recording_trail(cloud)
+    details = ()
+    if found.missing:
+        account = cloud.client("sts").get_caller_identity()["Account"]
+        details = (f"CloudTrail's bucket policy, for a bucket of your own (from {POLICY_PAGE})",
+                   json.dumps(bucket_policy("BUCKET", account), indent=2).replace("BUCKET", "<your bucket>"))
+    return Check("CloudTrail trail", found.ok, found.message, found.fix, warning=found.unreadable, details=details)
 
 
 def check_email(cloud, stack_name: str | None, email: str | None) -> Check:

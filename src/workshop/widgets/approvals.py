@@ -33,8 +33,29 @@ from workshop.aws.mail import latest_email
 from workshop.display.incidents import statement_diff
 from workshop.display.records import EmailView
 from workshop import progress
+from workshop.failures import WorkshopError
 
 DECISIONS = {"allow": "Approve", "deny": "Deny"}  # the decision -> its button
+# What a learner may type for each decision: the buttons' labels, in any case, and the wire values.
+_SPELLINGS = {"approve": "allow", "allow": "allow", "deny": "deny"}
+
+
+class NotADecision(WorkshopError, ValueError):
+    """A typed decision that is neither button."""
+
+
+class NothingWaiting(WorkshopError, LookupError):
+    """No approval waits for the decision a notebook would click."""
+
+
+def decision_from(value) -> str:
+    """"allow" or "deny" from what a learner typed: "Approve", "deny", "DENY", "allow"; anything else is refused
+    with the spellings that work."""
+    word = value.strip().lower() if isinstance(value, str) else None
+    if word in _SPELLINGS:
+        return _SPELLINGS[word]
+    raise NotADecision(f"decision = {value!r} is not a decision: write \"approve\" or \"deny\" (the buttons' "
+                       "labels, in any case), or None to click in the panel yourself.")
 
 
 # --- the panel ------------------------------------------------------------------------
@@ -94,11 +115,12 @@ def approval_card_html(approval: PendingApproval) -> str:
     return (
         f"<div style=\"line-height:1.4\"><strong>{html.escape(_heading(incident))}</strong> "
         f"({html.escape(incident.event_name)}{version})<br>"
-        f"<small>{html.escape(incident.label)}</small><br>"
         f"Changed by <code>{html.escape(incident.who_changed)}</code> at {html.escape(incident.event_time)}<br>"
         f"Restricted actions allowed: {actions}<br>"
         f"Arrived: {_when(incident.created_at)} — {_left(incident.time_left())}<br>"
-        f"<small>{html.escape(incident.why)}</small><br>{_seal_line(approval)}{_planted_line(incident)}"
+        f"{_seal_line(approval)}{_planted_line(incident)}"
+        f"<details><summary>ValidatePolicy's verdict, statement by statement</summary>"
+        f"<small>{html.escape(incident.label)}: {html.escape(incident.why)}</small></details>"
         f"<details open><summary>What changed: the document as IAM held it vs what is in force now</summary>"
         f"<pre>{html.escape(diff)}</pre></details>"
         f"<small>Incident {html.escape(incident.incident_id)} · execution {html.escape(incident.execution_name)}"
@@ -140,12 +162,11 @@ class ApprovalPanel:
     def decide(self, approval: PendingApproval, decision: str) -> DecisionResult:
         """Send the decision for one incident through the decision endpoint, then wait briefly for the
         execution to end."""
-        if decision not in DECISIONS:
-            raise ValueError(f"decision must be 'allow' or 'deny', not {decision!r}")
+        decision = decision_from(decision)
         result = self._decide(approval.incident.incident_id, decision)
         self.results[approval.incident.execution_arn] = result
         if result.ok:
-            progress.record("04_decide", "decision", decision, f"{approval.incident.name}: {made.title}")
+            progress.record("04_decide", "decision", decision, f"{approval.incident.name}: {result.title}")
         if result.ok and self.wait_after_decision:
             self.outcomes[approval.incident.execution_arn] = status_once_ended(
                 self.sfn, approval.incident.execution_arn, self.wait_after_decision)
@@ -154,15 +175,17 @@ class ApprovalPanel:
     def press(self, decision: str, index: int = 0, execution_arn: str | None = None) -> DecisionResult:
         """Click a button as a learner would (for CI runs with `decision` set).
 
-        Presses on the newest pending approval, or on the one of `execution_arn`.
+        Presses on the newest pending approval, or on the one of `execution_arn`. `decision` is a button's
+        label ("Approve", "Deny", any case) or "allow" / "deny".
         """
+        decision = decision_from(decision)
         if not self.waiting():
-            raise LookupError("No approval is waiting: run notebooks/03_fire_bad_policy.ipynb first, "
-                              "then refresh the panel.")
+            raise NothingWaiting("No approval is waiting: run notebooks/03_fire_bad_policy.ipynb first, "
+                                 "then run this notebook again.")
         if execution_arn is not None:
             matching = [a for a in self.waiting() if a.incident.execution_arn == execution_arn]
             if not matching:
-                raise LookupError(f"The execution {execution_arn.rsplit(':', 1)[-1]} is not waiting for a "
+                raise NothingWaiting(f"The execution {execution_arn.rsplit(':', 1)[-1]} is not waiting for a "
                                   "decision (any more): refresh the panel to see what is.")
             approval = matching[0]
         else:
@@ -173,6 +196,18 @@ class ApprovalPanel:
         else:  # no ipywidgets: same handler, called directly
             self._on_click(approval, decision)
         return self.results[approval.incident.execution_arn]
+
+    def decide_all(self, decision: str, arrived_after: datetime) -> "BatchDecision":
+        """Decide every waiting approval that arrived after `arrived_after` (what a notebook made since it
+        started); the others, the learner's own from earlier notebooks, are listed and left alone."""
+        decision = decision_from(decision)
+        mine, others = [], []
+        for approval in self.waiting():
+            created = approval.incident.created_at
+            (mine if created is not None and created >= arrived_after else others).append(approval)
+        results = [self.decide(approval, decision) for approval in mine]
+        self._decided_views()
+        return BatchDecision(decision, [a.incident for a in mine], results, [a.incident for a in others])
 
     # view
     def _on_click(self, approval: PendingApproval, decision: str):
@@ -297,6 +332,28 @@ class ApprovalPanel:
 
         return "\n".join(f"{a.incident.name}: {', '.join(map(str, a.incident.matched_actions())) or '—'} "
                          f"({state(a)})" for a in self.pending)
+
+
+@dataclass
+class BatchDecision:
+    """What `ApprovalPanel.decide_all` decided, and what it left alone."""
+
+    decision: str
+    decided: list
+    results: list
+    left: list
+
+    @property
+    def ok(self) -> int:
+        return sum(1 for result in self.results if result.ok)
+
+    def __repr__(self) -> str:
+        verb = "Approved" if self.decision == "allow" else "Denied"
+        lines = [f"{verb} {self.ok} incident(s) this notebook made."]
+        if self.left:
+            lines.append(f"Left alone, still waiting for you: {len(self.left)} incident(s) from before this notebook: "
+                         + ", ".join(incident.label for incident in self.left) + ".")
+        return "\n".join(lines)
 
 
 def approval_panel(cloud, outputs: dict, **kwargs) -> ApprovalPanel:

@@ -25,7 +25,7 @@ from moto import mock_aws
 from workshop.aws.decision_endpoint import SignedDecider, post_decision
 from workshop.aws.incidents import get_incident, list_incidents
 from workshop.display.incidents import incidents_view, statement_diff
-from workshop.widgets.approvals import ApprovalPanel, decision_outcome
+from workshop.widgets.approvals import ApprovalPanel, NotADecision, decision_from, decision_outcome
 
 TABLE = "incidents"
 ADMIN = "arn:aws:iam::123456789012:user/admin"  # who API Gateway names for the panel's key
@@ -171,6 +171,42 @@ def test_approve_records_it_via_panel_and_resumes_the_execution(cloud):
     assert buttons["allow"].disabled and buttons["deny"].disabled
     assert "Approved</strong> (via panel)" in panel.html() and "SUCCEEDED" in panel.html()
     assert cloud.panel().pending == []
+
+
+@pytest.mark.parametrize("typed, meant", [("Deny", "deny"), ("DENY", "deny"), (" deny ", "deny"),
+                                          ("Approve", "allow"), ("approve", "allow"), ("allow", "allow")])
+def test_a_decision_is_a_buttons_label_in_any_case(typed, meant):
+    assert decision_from(typed) == meant
+
+
+@pytest.mark.parametrize("typed", ["maybe", "delete", "", None, True])
+def test_anything_else_is_refused_on_one_screen_with_what_works(typed):
+    with pytest.raises(NotADecision) as refused:
+        decision_from(typed)
+    assert repr(typed) in str(refused.value) and '"approve" or "deny"' in str(refused.value)
+    assert refused.value._render_traceback_()[0].startswith("\x1b[31mNotADecision")  # a message, no frames
+
+
+def test_the_deny_button_label_presses_deny(cloud):
+    incident = cloud.asked()
+    result = cloud.panel().press("Deny")
+    assert result.ok and result.decision == "deny"
+    output = json.loads(cloud.sfn.describe_execution(executionArn=incident.execution)["output"])
+    assert output["decision"]["action"] == "delete"
+
+
+def test_deciding_everything_since_a_moment_leaves_what_came_before_waiting(cloud):
+    earlier = cloud.asked(minutes_ago=20)  # the learner's own, from an earlier notebook
+    since = datetime.now(timezone.utc) - timedelta(minutes=5)
+    made = [cloud.asked(minutes_ago=1), cloud.asked()]
+    panel = cloud.panel(wait_after_decision=0)
+    batch = panel.decide_all("Deny", arrived_after=since)
+    assert batch.ok == 2 and sorted(i.incident_id for i in batch.decided) == sorted(m.id for m in made)
+    assert [i.incident_id for i in batch.left] == [earlier.id]
+    assert "Denied 2 incident(s) this notebook made." in repr(batch)
+    assert "Left alone, still waiting for you: 1 incident(s)" in repr(batch)
+    assert [a.incident.incident_id for a in cloud.panel().pending] == [earlier.id]
+    assert get_incident(cloud.dynamodb, TABLE, earlier.id).decision == ""
 
 
 def test_deny_sends_delete(cloud):

@@ -201,3 +201,41 @@ def test_the_cli_refuses_delays_without_the_mode_and_bad_ranges(capsys):
     assert "need --like-aws" in capsys.readouterr().err
     assert main(["up", "--port", "1", "--like-aws", "--lambda-concurrency-limit", "0"]) == 2
     assert "lambda_concurrency_limit" in capsys.readouterr().err
+
+
+# --- 5. a trail's bucket must let CloudTrail write -----------------------------------------------------------
+
+TRAIL_ARN = "arn:aws:cloudtrail:us-east-1:123456789012:trail/workshop-trail"
+
+
+def _cloudtrail_policy(bucket="logs", prefix="", source=TRAIL_ARN, acl="bucket-owner-full-control"):
+    from workshop.aws.trail import bucket_policy
+
+    policy = bucket_policy(bucket, "123456789012", "workshop-trail", prefix=prefix)
+    for statement in policy["Statement"]:
+        statement["Condition"]["StringEquals"]["aws:SourceArn"] = source
+    policy["Statement"][1]["Condition"]["StringEquals"]["s3:x-amz-acl"] = acl
+    return policy
+
+
+@pytest.mark.parametrize("policy, allowed", [
+    (_cloudtrail_policy(), True),
+    (_cloudtrail_policy(prefix="audit"), False),  # written for a prefix the trail does not use
+    (_cloudtrail_policy(source="arn:aws:cloudtrail:us-east-1:123456789012:trail/another"), False),
+    (_cloudtrail_policy(acl="private"), False),
+    ({"Version": "2012-10-17", "Statement": [_cloudtrail_policy()["Statement"][0]]}, False),  # the ACL check alone
+    ({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:*",
+         "Resource": ["arn:aws:s3:::logs", "arn:aws:s3:::logs/*"]}]}, True),  # broader, unconditioned: enough
+    ({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "s3:*",
+         "Resource": ["arn:aws:s3:::logs", "arn:aws:s3:::logs/*"]}]}, False),  # not CloudTrail's principal
+    (None, False),
+])
+def test_cloudtrail_may_write_only_where_the_bucket_policy_lets_this_trail(policy, allowed):
+    assert aws_like.cloudtrail_may_write(policy, "logs", "", "123456789012", TRAIL_ARN) is allowed
+
+
+def test_a_policy_for_a_prefix_fits_a_trail_with_that_prefix():
+    assert aws_like.cloudtrail_may_write(_cloudtrail_policy(prefix="audit"), "logs", "audit", "123456789012",
+                                         TRAIL_ARN)

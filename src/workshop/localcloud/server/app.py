@@ -29,7 +29,8 @@ signed for); then
 * everything else goes to moto.
 
 With the AWS-like mode (`aws_like.AwsLikeMode`) the IAM handler, the
-TestState route and the confirmation route ask the mode first.
+TestState route, CloudTrail's CreateTrail / UpdateTrail and the
+confirmation route ask the mode first.
 """
 
 from __future__ import annotations
@@ -179,6 +180,11 @@ class LocalCloudApp:
             rejected = self._check_json_request(environ, target, service, start_response)
             if rejected is not None:
                 return rejected
+        if self.aws_like and target and target.endswith("Trail"):
+            refused = self.aws_like.trail_refusal(target, _read_body(environ), ACCOUNT_ID,
+                                                  protocols.scope_region(auth) or REGION)
+            if refused:
+                return _json_error(start_response, *refused)
         handler = TARGET_ROUTES.get(target) if target else None
         if handler is not None:
             return getattr(self, handler)(environ, start_response, protocols.scope_region(auth) or REGION)
@@ -313,6 +319,13 @@ class LocalCloudApp:
 
         return Response(json.dumps({"message": f"no such local cloud route: {request.path}"}),
                         status=404, content_type="application/json")
+
+
+def _json_error(start_response, status: int, document: dict):
+    """An AWS JSON-protocol error answer."""
+    start_response(f"{status} BAD REQUEST", [("Content-Type", "application/x-amz-json-1.1"),
+                                            ("x-amzn-ErrorType", document["__type"])])
+    return [json.dumps(document).encode("utf-8")]
 
 
 def _read_body(environ) -> bytes:

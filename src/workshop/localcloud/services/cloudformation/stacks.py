@@ -119,7 +119,9 @@ def install(endpoint: str) -> None:
 
     def create_change_set(self, stack_name, change_set_name, template, parameters, *args, **kwargs):
         _rules(self, template, parameters)
-        return original_create_change_set(self, stack_name, change_set_name, template, parameters, *args, **kwargs)
+        made = original_create_change_set(self, stack_name, change_set_name, template, parameters, *args, **kwargs)
+        _fail_when_empty(self.change_sets.get(made[0]))
+        return made
 
     backend_cls.create_stack = create_stack
     backend_cls.create_change_set = create_change_set
@@ -144,6 +146,33 @@ def read_location(location: str) -> str:
         return s3_backends[ACCOUNT_ID]["aws"].get_object(bucket, key).value.decode("utf-8")
     except Exception:  # moto's MissingBucket / MissingKey
         raise IncludeFailed(f"S3 object {location} does not exist or cannot be read") from None
+
+
+# --- an update that changes nothing: FAILED, as CloudFormation answers (`sam deploy`: "No changes to deploy") --
+
+NO_CHANGES = ("The submitted information didn't contain changes. Submit different information to create a "
+              "change set.")
+
+
+def _parameter_values(parameters) -> dict:
+    return {key: ",".join(map(str, value)) if isinstance(value, list) else str(value)
+            for key, value in (parameters or {}).items()}
+
+
+def _fail_when_empty(change_set) -> None:
+    """An UPDATE change set with no resource change and the stack's parameters is FAILED with CloudFormation's
+    reason. moto means to do the same, but compares the raw template and parameters, which the SAM transform and
+    sam's UsePreviousValue make differ; the change set then went to CREATE_COMPLETE with nothing in it."""
+    if change_set is None or change_set.change_set_type != "UPDATE" or change_set.status == "FAILED":
+        return
+    if change_set.changes:
+        return
+    resource_map = getattr(change_set.stack, "resource_map", None)
+    in_force = _parameter_values(getattr(resource_map, "resolved_parameters", None) or change_set.stack.parameters)
+    asked = _parameter_values(change_set.parameters)
+    if any(in_force.get(key) != value for key, value in asked.items()):
+        return
+    change_set.status, change_set.execution_status, change_set.status_reason = "FAILED", "UNAVAILABLE", NO_CHANGES
 
 
 # --- failed deployments: a failed stack with the failing resource, not a garbled error ----------
