@@ -47,7 +47,10 @@ def test_an_idle_worker_is_stopped_and_the_next_call_starts_a_new_one(quiet_func
     assert runtime.idle_stops == 1
     import psutil
 
-    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    def gone():  # the reaper takes the worker out of the pool first, then stops it
+        return not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+    wait_for(gone, timeout=10, what="the idle worker's process to end")
     second = _sandbox(client)
     assert second != first and runtime.cold_starts == 2
 
