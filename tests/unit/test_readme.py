@@ -110,15 +110,23 @@ def _variables_read() -> set:
     return names
 
 
-def test_the_settings_table_lists_every_variable_the_code_reads_and_no_other():
-    table = _section(README, "Settings")
+def _settings_listed(text: str) -> set:
     listed = set()
-    for cell in _table_first_cells(table):
+    for cell in _table_first_cells(_section(text, "Settings")):
         listed |= set(re.findall(r"`([A-Z_]+)`", cell))
+    return listed
+
+
+def test_the_settings_tables_list_every_variable_the_code_reads_and_no_other():
+    """The kit's variables in the README's table, the local cloud's in docs/local-cloud.md's."""
+    kit, local = _settings_listed(README), _settings_listed(PAGES["docs/local-cloud.md"])
     read = _variables_read()
     assert {"WORKSHOP_TARGET", "WORKSHOP_ENDPOINT", "WORKSHOP_EMAIL"} <= read  # what the notebooks read
-    assert read - listed == set(), f"read by the code, missing from the README's settings: {read - listed}"
-    assert listed - read == set(), f"in the README's settings, read by nothing: {listed - read}"
+    assert all(name.startswith("WORKSHOP_") for name in kit), kit
+    assert all(name.startswith("LOCALCLOUD_") for name in local), local
+    listed = kit | local
+    assert read - listed == set(), f"read by the code, missing from the settings tables: {read - listed}"
+    assert listed - read == set(), f"in the settings tables, read by nothing: {listed - read}"
 
 
 def _slug(heading: str) -> str:
