@@ -90,7 +90,7 @@ def test_build_notebook_an_exercise_typed_in_the_editor_then_the_whole_graph(lab
     notebook.run_cell(editor_cell + 1)
     # ...but running it shows which input goes wrong.
     check.get_by_text("went wrong on").wait_for()
-    assert "your state goes to AllowWithNotification; it should go to TempRemove" in check.inner_text()
+    assert "Your state goes to AllowWithNotification; it should go to TempRemove" in check.inner_text()
     check.scroll_into_view_if_needed()
     page.screenshot(path=str(screenshots / "exercise_wrong.png"))
     # A typo is caught while typing, with a did-you-mean.

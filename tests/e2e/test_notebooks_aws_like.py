@@ -115,7 +115,7 @@ def test_01_deploys_with_the_learners_address_and_says_confirm_it(aws_run):
 def test_02_uses_the_deployed_values_and_teststate_with_the_machines_role(aws_run):
     text = _text("02_build_state_machine")
     assert "does not offer the TestState API" not in text and "permission problem" not in text
-    assert "TestState on" in text and "identical to the file: True" in text
+    assert "TestState on" in text and "the built definition is the file's, state for state" in text
 
 
 def test_03_warns_while_the_subscription_is_pending_and_waits_for_cloudtrail(aws_run):

@@ -33,7 +33,7 @@ from workshop.aws import incidents
 from workshop.aws.decision_endpoint import panel_decider, post_decision
 from workshop.aws.executions import find_token, load_history, wait_for_end
 from workshop.aws.iam_changes import (ROOT, fire_policy, fire_policy_version, fire_set_default, fire_user_policy,
-                                      policy_versions, unique_policy_name)
+                                      iam_call, policy_versions, unique_policy_name)
 from workshop.aws.mail import latest_email
 from workshop.display.incidents import watch_incident
 from workshop.waiting import wait_for
@@ -253,7 +253,9 @@ def forge_an_incident_item(cloud, outputs: dict, stack_name: str) -> AttackResul
                            f"AdministratorAccess to {user}, with a made-up seal.")
     denied, answer = _invoke_restore(cloud, stack_name, {"incidentId": forged, "executionId": execution})
     result.happened.append(answer)
-    attached = [p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]]
+    # IAM shows a user made a moment ago only after a while (eventual consistency): read as the kit does
+    attached = [p["PolicyArn"] for p in iam_call(iam.list_attached_user_policies, what="IAM to show the new user",
+                                                 UserName=user)["AttachedPolicies"]]
     result.happened.append(f"{user}'s attached policies now: {attached or 'none'}.")
     if not attached:  # nothing was granted: the stand-in victim goes
         iam.delete_user(UserName=user)
