@@ -106,6 +106,9 @@ def main(argv=None) -> int:
             print(f"no local cloud answers at {endpoint}: start it with `make local` (or `workshop local up --port {args.port}`)")
             return 1
         print(json.dumps(doc, indent=2))
+        if doc.get("lambda_sandbox") not in (None, "bubblewrap"):
+            print(f"WARNING: Lambda functions run without bubblewrap's sandbox: {doc.get('lambda_isolation')}",
+                  file=sys.stderr)
         return 0
     if args.command == "env":
         import shlex

@@ -98,6 +98,7 @@ def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=prin
     _wait_ready(endpoint_for(port), timeout=10)
     announce(f"Local cloud ready at http://{HOST}:{port} (its key: {key_file}; "
              'for your shell: eval "$(workshop local env)")', flush=True)
+    _warn_without_sandbox()
     if like_aws is not None:
         low, high = like_aws.event_delay
         announce(f"AWS-like mode: CloudTrail events only through a logging trail, {low:g}-{high:g} s late; "
@@ -117,6 +118,16 @@ def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=prin
             app.lambda_runtime.shutdown()
         announce("Local cloud stopped.", flush=True)
     return 0
+
+
+def _warn_without_sandbox() -> None:
+    """Say loudly, on stderr and in the log, when Lambda functions run without bubblewrap's sandbox."""
+    from ..services.awslambda import sandbox
+
+    warning = sandbox.warning()
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+        log.warning("%s", warning)
 
 
 def _not_dumpable() -> None:
