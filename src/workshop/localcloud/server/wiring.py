@@ -41,7 +41,8 @@ NEEDS = {
 
 
 def install_eager(port: int, endpoint: str, credentials=None):
-    """What every request may need, cheap to import: Lambda, EventBridge (targets, schedules), SNS mail, config.
+    """What every request may need, cheap to import: Lambda, EventBridge (targets, schedules), SNS mail,
+    CloudTrail from the IAM model, STS's sessions, config.
 
     Returns the Lambda runtime (its warm workers), which the server reports and stops.
     """
@@ -49,7 +50,7 @@ def install_eager(port: int, endpoint: str, credentials=None):
     from moto.core.config import default_user_config
 
     from .. import seams
-    from ..services import mailbox
+    from ..services import cloudtrail, mailbox
     from ..services.awslambda import workers
     from ..services.events import schedules, targets
 
@@ -61,6 +62,7 @@ def install_eager(port: int, endpoint: str, credentials=None):
     targets.install(engine_ready=lambda: ensure("stepfunctions"))
     schedules.install()
     mailbox.install()
+    cloudtrail.install()
     seams.install("eager")
     return runtime
 
