@@ -544,6 +544,25 @@ def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8", "surrogateescape"), b.encode("utf-8", "surrogateescape"))
 
 
+_CREDENTIAL_PARAMETERS = re.compile(r"((?:X-Amz-Security-Token|X-Amz-Signature|Signature|x-amz-security-token)=)[^&\s\"']*",
+                                    re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """A request line fit for a log: a presigned URL's session token and signature left out."""
+    return _CREDENTIAL_PARAMETERS.sub(r"\1<redacted>", text)
+
+
+class RedactCredentials:
+    """A logging filter: the request lines werkzeug logs (`--verbose`) never carry a presigned URL's token."""
+
+    def filter(self, record) -> bool:
+        if record.args:
+            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
+        record.msg = redact(record.msg) if isinstance(record.msg, str) else record.msg
+        return True
+
+
 def _redacted(canonical: str, signed: _Signed) -> str:
     """A canonical request to show: the session token in it is a credential, never echoed."""
     return canonical.replace(signed.token, "<session token>") if signed.token else canonical

@@ -67,8 +67,11 @@ def main(argv=None) -> int:
     if args.command == "up":
         from .process import PortInUse, serve
 
+        from .authentication import RedactCredentials
+
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                             format="%(asctime)s %(name)s %(message)s")
+        logging.getLogger("werkzeug").addFilter(RedactCredentials())
         if not args.verbose:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
             # samtranslator's metrics notes and the ASL engine's "IsPresent: no such path" are noise here

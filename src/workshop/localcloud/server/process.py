@@ -205,7 +205,8 @@ class LocalCloud:
     `.credentials` is its per-start key (read from the file the server
     writes, checked to be this process's); `.environment()` the variables
     plain boto3 and `sam` read. `like_aws=aws_like.Settings(...)` starts it
-    in the AWS-like mode. `credentials=` hands the server a key to use
+    in the AWS-like mode; `verbose=True` logs every request line to
+    `log_file` (`workshop local up --verbose`). `credentials=` hands the server a key to use
     instead of a random one (`make lab` keeps one across restarts). The
     process stops (Lambda workers included) on exit, and by itself if the
     starting process dies.
@@ -213,8 +214,9 @@ class LocalCloud:
 
     def __init__(self, port: int | None = None, start_timeout: float = 30, log_file=None,
                  credentials: credentials_module.Credentials | None = None, extra_env: dict | None = None,
-                 like_aws=None):
+                 like_aws=None, verbose: bool = False):
         self.port = port or free_port()
+        self.verbose = verbose
         self.like_aws = like_aws
         self.endpoint = endpoint_for(self.port)
         self.start_timeout = start_timeout
@@ -239,7 +241,8 @@ class LocalCloud:
             env[credentials_module.ENV_SECRET] = self.credentials.secret_access_key
         self.proc = subprocess.Popen(  # nosec B603: this python running the kit's own module, no shell
             [sys.executable, "-m", "workshop.localcloud", "up", "--port", str(self.port),
-             "--parent-pid", str(os.getpid()), *(self.like_aws.cli_args() if self.like_aws else [])],
+             "--parent-pid", str(os.getpid()), *(self.like_aws.cli_args() if self.like_aws else []),
+             *(["--verbose"] if self.verbose else [])],
             stdout=self.log_file or subprocess.DEVNULL, stderr=self.log_file or subprocess.DEVNULL,
             stdin=subprocess.DEVNULL, env=env,
         )

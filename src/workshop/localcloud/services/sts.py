@@ -34,9 +34,9 @@ def seams():
 
 
 def install_session_tokens() -> None:
-    from moto.core.exceptions import ServiceException
     from moto.core.responses import ActionResult
     from moto.iam.models import iam_backends
+    from moto.sts.exceptions import STSClientError
     from moto.sts.utils import random_session_token
 
     cls, _ = seams()
@@ -45,10 +45,10 @@ def install_session_tokens() -> None:
     def get_session_token(self) -> ActionResult:
         call = calls.current()
         if call is None:  # not served by the local cloud's app (moto used in-process): who asks is unknown
-            raise ServiceException("AccessDenied", "GetSessionToken needs a signed request.")
+            raise STSClientError("AccessDenied", "GetSessionToken needs a signed request.")
         caller = call.caller
         if caller.kind == ASSUMED_ROLE or caller.expires is not None:
-            raise ServiceException("AccessDenied", "Cannot call GetSessionToken with session credentials")
+            raise STSClientError("AccessDenied", "Cannot call GetSessionToken with session credentials")
         duration = self._get_int_param("DurationSeconds", 43200)
         key = iam_backends[caller.account_id]["aws"].create_temp_access_key()
         token = random_session_token()
