@@ -215,7 +215,7 @@ class LocalCloudApp:
     def _call(environ, caller, service) -> calls.Call:
         """What is known of the call before it is served (CloudTrail and STS read it)."""
         parameters = None
-        if service == "iam":  # the query API's form, as CloudTrail records it (a presigned URL's signature left out)
+        if service in ("iam", "cloudformation"):  # the query API's form: CloudTrail's requestParameters, a stack's role
             from urllib.parse import parse_qs
 
             text = environ.get("localcloud.body", b"").decode("utf-8", "replace") \

@@ -115,7 +115,9 @@ def parameters_of_arguments(arguments: dict) -> dict:
             continue
         if name == "tags" and isinstance(value, list):
             value = [{"key": tag.get("Key"), "value": tag.get("Value")} for tag in value if isinstance(tag, dict)]
-        elif not isinstance(value, (str, bool, int, float, list)):
+        elif isinstance(value, (dict, list)):  # a document CloudFormation passed as an object: its JSON text
+            value = json.dumps(value, default=str)
+        elif not isinstance(value, (str, bool, int, float)):
             value = str(value)
         params[api_name] = value
     return params
