@@ -35,6 +35,7 @@ TestState route and the confirmation route ask the mode first.
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import logging
@@ -63,6 +64,8 @@ KIT_ROUTES = (
 # AWS operations served by the kit instead of moto: X-Amz-Target -> handler method
 TARGET_ROUTES = {stepfunctions_api.TARGET_PREFIX + operation: "_stepfunctions_api"
                  for operation in stepfunctions_api.OPERATIONS}
+# a body this large is collected as soon as its answer is sent (LocalCloudApp._answered)
+_LARGE_BODY = 1024 * 1024
 
 
 class LocalCloudApp:
@@ -132,12 +135,36 @@ class LocalCloudApp:
     def __call__(self, environ, start_response):
         heap = self.heap
         if heap is None or environ.get("PATH_INFO") == HEALTH_PATH:  # a poll that allocates nothing
-            return self._dispatch(environ, start_response)
+            return self._answered(environ, self._dispatch(environ, start_response))
         heap.request_started()
         try:
-            return self._dispatch(environ, start_response)
+            return self._answered(environ, self._dispatch(environ, start_response))
         finally:
             heap.request_ended()
+
+    @staticmethod
+    def _answered(environ, answer):
+        """The answer; once it is sent, a large body collected rather than left to wait.
+
+        A request's body ends in reference cycles (werkzeug's `Request` and its
+        environ, moto's response object and its decoded copies of the body) that
+        only a full collection frees, and the heap settler holds those back
+        while requests keep coming (heap.py): twenty accepted 12 MB requests in a
+        row held over 400 MB. Collecting after each body over `_LARGE_BODY`
+        (rare: a template, a package) keeps the server flat for the price of
+        one collection of what is not frozen yet.
+        """
+        from werkzeug.wsgi import ClosingIterator
+
+        def let_go():
+            environ.pop("werkzeug.request", None)
+            body = environ.pop("localcloud.body", None)
+            environ["wsgi.input"] = io.BytesIO()
+            if body is not None and len(body) > _LARGE_BODY:
+                del body
+                gc.collect()
+
+        return ClosingIterator(answer, let_go)
 
     def _dispatch(self, environ, start_response):
         try:
