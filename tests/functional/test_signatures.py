@@ -16,6 +16,8 @@ import shutil
 import subprocess  # nosec B404: the AWS CLI, as an argument list
 import time
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlencode
+from xml.etree import ElementTree
 
 import boto3
 import pytest
@@ -249,6 +251,28 @@ def test_assumed_role_credentials_need_their_token_and_stop_at_their_expiry(clou
         call = client.list_buckets if service == "s3" else \
             client.get_caller_identity if service == "sts" else client.list_state_machines
         assert _code(call) == code, service
+
+
+def test_web_identity_sessions_need_their_secret_and_token_and_an_unsigned_request_for_one_is_refused(cloud):
+    cloud.client("iam").create_role(RoleName="web-identity", AssumeRolePolicyDocument="{}")
+    asked = {"RoleArn": f"arn:aws:iam::{ACCOUNT}:role/web-identity", "RoleSessionName": "web-session",
+             "WebIdentityToken": "an-oidc-token", "DurationSeconds": 900}
+    # botocore sends this call unsigned, as AWS takes it; moto checks neither the token nor the trust policy,
+    # so the local cloud wants it signed, else any local process could have any role
+    assert _code(lambda: _client(cloud, "sts").assume_role_with_web_identity(**asked)) == "MissingAuthenticationToken"
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    body = urlencode({"Action": "AssumeRoleWithWebIdentity", "Version": "2011-06-15", **asked}).encode()
+    answer = requests.post(cloud.endpoint + "/", data=body, timeout=30, headers={**form, **signed_headers(
+        cloud.credentials, "POST", cloud.endpoint + "/", body, "sts", form)})
+    assert answer.status_code == 200, answer.text
+    made = {name: ElementTree.fromstring(answer.content).find(f".//{{*}}{name}").text
+            for name in ("AccessKeyId", "SecretAccessKey", "SessionToken")}
+    session = {"key": made["AccessKeyId"], "secret": made["SecretAccessKey"]}
+    assert _client(cloud, "sts", token=made["SessionToken"], **session).get_caller_identity()["Arn"] == \
+        f"arn:aws:sts::{ACCOUNT}:assumed-role/web-identity/web-session"
+    assert _code(lambda: _client(cloud, "sts", **session).get_caller_identity()) == "InvalidClientTokenId"
+    assert _code(lambda: _client(cloud, "sts", key=made["AccessKeyId"], secret="not-its-secret",
+                                 token=made["SessionToken"]).get_caller_identity()) == "SignatureDoesNotMatch"
 
 
 def test_keys_made_by_iam_work_until_deactivated_or_deleted(cloud):
