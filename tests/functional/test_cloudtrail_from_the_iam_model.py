@@ -106,6 +106,21 @@ def test_a_stacks_role_gets_its_managed_policies_and_each_iam_write_is_in_cloudt
         assert identity["sessionContext"]["sessionIssuer"]["arn"] == deployer
 
 
+def test_a_rule_a_stack_makes_after_its_role_does_not_receive_the_roles_events(cloud):
+    """Each of CloudFormation's IAM writes is told when it is made, not once the whole stack is made."""
+    sqs = cloud.client("sqs")
+    queue = sqs.create_queue(QueueName="late-rule")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    template = json.loads(_template("before-the-rule"))
+    template["Resources"]["Rule"] = {"Type": "AWS::Events::Rule", "DependsOn": ["Role", "Managed"], "Properties": {
+        "EventPattern": {"source": ["aws.iam"]}, "Targets": [{"Id": "q", "Arn": arn}]}}
+    cloud.client("cloudformation").create_stack(StackName="role-then-rule", TemplateBody=json.dumps(template),
+                                                Capabilities=["CAPABILITY_NAMED_IAM"])
+    assert _received(sqs, queue, 1, timeout=2) == []
+    cloud.client("iam").put_role_policy(RoleName="before-the-rule", PolicyName="later", PolicyDocument=json.dumps(POLICY))
+    assert [d["eventName"] for d in _received(sqs, queue, 1)] == ["PutRolePolicy"]  # the rule does work
+
+
 def test_an_iam_write_sent_presigned_is_in_cloudtrail(cloud):
     from signing import presigned
 

@@ -323,7 +323,9 @@ def _changed(action: str, arguments: dict, result, account_id: str) -> None:
     except Exception:  # the change happened: keep it, and say loudly that its event could not be made
         log.exception("could not make the CloudTrail event for %s", action)
         return
-    if call is not None and call.pending is not None:
+    # CloudFormation's own writes are each an IAM call of their own, told at once: held until the stack's
+    # call is answered, they would reach a rule the same stack made after them (its orchestrator's own)
+    if call is not None and call.pending is not None and call.via != CLOUDFORMATION:
         call.pending.append(event)
     else:
         _send(event)
