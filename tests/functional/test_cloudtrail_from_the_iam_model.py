@@ -91,6 +91,10 @@ def test_a_stacks_role_gets_its_managed_policies_and_each_iam_write_is_in_cloudt
     inline = next(d for d in details if d["eventName"] == "PutRolePolicy")
     assert inline["requestParameters"]["roleName"] == "stack-role"
     assert json.loads(inline["requestParameters"]["policyDocument"]) == POLICY
+    cloudformation.delete_stack(StackName="roles")  # its managed policies detached first, as CloudFormation does
+    with pytest.raises(ClientError, match="NoSuchEntity"):
+        iam.get_role(RoleName="stack-role")
+    _received(sqs, queue, 10, timeout=2)  # the deletion's own events
 
     # with a service role (`--role-arn`), CloudFormation writes as that role's session
     deployer = iam.create_role(RoleName="deployer", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]

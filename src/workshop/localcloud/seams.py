@@ -249,7 +249,7 @@ SEAMS: tuple[Seam, ...] = (
     Seam("cfn-changeset-dependson", FIX, CLOUDFORMATION, _t("moto.cloudformation.parsing", "ResourceMap", "update"),
          "test_depends_on_orders_a_change_set_as_it_orders_create_stack", stacks.install_change_set_depends_on),
     Seam("iam-role-managed-policy-arns", FIX, CLOUDFORMATION,
-         _t("moto.iam.models", "Role", "create_from_cloudformation_json"),
+         _t("moto.iam.models", "Role", "create_from_cloudformation_json", "delete_from_cloudformation_json"),
          "test_a_stacks_role_gets_its_managed_policies_and_each_iam_write_is_in_cloudtrail",
          stacks.install_role_managed_policies),
     # --- aws-like: the AWS-like mode (aws_like.py) -----------------------------------------------------------

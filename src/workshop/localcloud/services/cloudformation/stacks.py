@@ -345,7 +345,8 @@ def install_role_managed_policies() -> None:
     ones, so a SAM function's role lacked `AWSLambdaBasicExecutionRole` (and
     whatever its `Policies` named by ARN). Each is attached through IAM, as
     CloudFormation does (and so recorded by CloudTrail as its AttachRolePolicy);
-    one IAM does not hold fails the resource, as on AWS.
+    one IAM does not hold fails the resource, as on AWS. Deleting the role
+    detaches them first, as CloudFormation does.
     """
     from moto.iam.models import Role, iam_backends
     from moto.utilities.utils import get_partition
@@ -362,6 +363,20 @@ def install_role_managed_policies() -> None:
 
     create_from_cloudformation_json.__wrapped__ = original
     Role.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+    deleting = Role.delete_from_cloudformation_json.__func__
+
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        # moto deletes the role with its managed policies still attached, which IAM refuses (DeleteConflict):
+        # CloudFormation detaches them first
+        backend = iam_backends[account_id][get_partition(region_name)]
+        role = next((r for r in backend.roles.values() if r.name == resource_name), None)
+        for policy_arn in list(role.managed_policies) if role is not None else []:
+            backend.detach_role_policy(policy_arn=policy_arn, role_name=resource_name)
+        return deleting(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+    delete_from_cloudformation_json.__wrapped__ = deleting
+    Role.delete_from_cloudformation_json = classmethod(delete_from_cloudformation_json)
 
 
 def install_event_bus_ref() -> list:
