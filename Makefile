@@ -11,7 +11,7 @@ export SAM_CLI_TELEMETRY := 0
 
 .PHONY: setup class chromium bubblewrap lambda-runtimes asl-reference asl-calibration test unit e2e browser local workshop lab lab-like-aws approvals bench lint scan scan-tools clean
 
-setup: $(STAMP)
+setup: $(STAMP) bubblewrap
 
 # Re-run only when the dependencies change; pip installs exact versions from
 # constraints.txt (the lock: regenerate with `make lock`).
@@ -33,12 +33,21 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-# Debian's bubblewrap: the local cloud runs Lambda workers in a sandbox with it (see README).
+# Debian's bubblewrap: the local cloud runs Lambda workers in a sandbox with it (docs/local-cloud.md).
+# Installed where it can be (root, or sudo without a password, and apt-get); elsewhere this says
+# so and goes on: the local cloud then fences functions with Landlock, or warns at every start.
 bubblewrap:
 	@command -v bwrap >/dev/null 2>&1 || { \
-	  echo "Installing Debian's bubblewrap for the Lambda sandbox"; \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq bubblewrap >/dev/null; }
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO=sudo; \
+	  else SUDO=none; fi; \
+	  if [ "$$SUDO" = none ] || ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "bubblewrap is not installed, and installing it needs root (or sudo) and apt-get: Lambda functions will run without its sandbox (apt-get install bubblewrap adds it)." >&2; \
+	  else \
+	    echo "Installing Debian's bubblewrap for the Lambda sandbox"; \
+	    { $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq bubblewrap >/dev/null; } \
+	      || echo "could not install bubblewrap: Lambda functions will run without its sandbox (apt-get install bubblewrap adds it)." >&2; \
+	  fi; }
 
 # What the local cloud's Lambda runtimes provide besides a function's package, as Lambda
 # ships it (tools/lambda-runtimes/README.md): boto3 per installed python3.X from the pinned
@@ -85,13 +94,13 @@ $(SCAN_STAMP): tools/scan-constraints.txt
 scan: scan-tools
 	$(SCAN_VENV)/bin/python tools/security_scan.py
 
-test: setup chromium bubblewrap lambda-runtimes asl-reference $(CLASS_PROXY_STAMP) scan
+test: setup chromium lambda-runtimes asl-reference $(CLASS_PROXY_STAMP) scan
 	$(BIN)/pytest
 
-unit: setup bubblewrap lambda-runtimes asl-reference
+unit: setup lambda-runtimes asl-reference
 	$(BIN)/pytest tests/unit
 
-e2e: setup bubblewrap lambda-runtimes $(CLASS_PROXY_STAMP)
+e2e: setup lambda-runtimes $(CLASS_PROXY_STAMP)
 	$(BIN)/pytest tests/e2e
 
 browser: setup chromium $(CLASS_PROXY_STAMP)
@@ -130,7 +139,7 @@ lab-like-aws: setup lambda-runtimes
 approvals: setup
 	$(BIN)/python scripts/run_approvals.py
 
-bench: setup bubblewrap lambda-runtimes $(CLASS_PROXY_STAMP)
+bench: setup lambda-runtimes $(CLASS_PROXY_STAMP)
 	$(BIN)/python benchmarks/run.py
 
 clean:

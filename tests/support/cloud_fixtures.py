@@ -47,6 +47,7 @@ tests that do not ask for it (unit tests never see these variables).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import urllib.error
@@ -80,6 +81,14 @@ def local_client(endpoint: str, service: str, **kwargs):
     import boto3
 
     return boto3.client(service, **{**credentials.read(endpoint).boto3_kwargs(), **kwargs})
+
+
+@contextlib.contextmanager
+def logged_cloud(directory: Path, **options):
+    """A local cloud of its own (a test module's), its log in `directory`/server.log: (cloud, log path)."""
+    path = directory / "server.log"
+    with open(path, "wb") as log, LocalCloud(log_file=log, **options) as cloud:
+        yield cloud, path
 
 
 @pytest.fixture(scope="session")

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .server import protocols, speedups
-from .services import dynamodb, kms
+from .services import cloudtrail, dynamodb, kms, sts
 from .services.awslambda import workers
 from .services.cloudformation import stacks
 from .services.events import targets
@@ -155,6 +155,13 @@ SEAMS: tuple[Seam, ...] = (
          "test_an_expression_is_parsed_once_and_runs_the_same", speedups.install_update_expression_cache),
     Seam("lambda-executed-version", FIX, EAGER, _t("moto.awslambda.responses", "LambdaResponse", "invoke"),
          "test_lambda_invoke_names_the_version_that_ran", workers.install_executed_version),
+    Seam("iam-cloudtrail-events", SERVICE, EAGER,
+         tuple(Target(module, owner, attribute) for module, owner, attribute in cloudtrail.targets()),
+         "test_each_change_of_the_iam_model_is_one_event_with_its_callers_identity"),
+    Seam("sts-session-tokens", FIX, EAGER, _t("moto.sts.responses", "TokenResponse", "get_session_token"),
+         "test_get_session_token_makes_a_session_of_the_caller_that_expires", sts.install_session_tokens),
+    Seam("sts-caller-identity", FIX, EAGER, _t("moto.sts.responses", "TokenResponse", "get_caller_identity"),
+         "test_get_caller_identity_names_the_caller_the_signature_proves", sts.install_caller_identity),
     # --- stepfunctions: with the first Step Functions (or CloudFormation) request ---------------------
     Seam("sfn-engine-clients", SERVICE, STEPFUNCTIONS, _t(_SFN + "asl.utils.boto_client", None, "boto_client_for"),
          "test_the_engines_iam_call_passes_the_guard_and_is_in_cloudtrail"),
@@ -304,6 +311,10 @@ SEAMS: tuple[Seam, ...] = (
          kms.install_cloudformation_key_properties),
     Seam("cfn-changeset-dependson", FIX, CLOUDFORMATION, _t("moto.cloudformation.parsing", "ResourceMap", "update"),
          "test_depends_on_orders_a_change_set_as_it_orders_create_stack", stacks.install_change_set_depends_on),
+    Seam("iam-role-managed-policy-arns", FIX, CLOUDFORMATION,
+         _t("moto.iam.models", "Role", "create_from_cloudformation_json", "delete_from_cloudformation_json"),
+         "test_a_stacks_role_gets_its_managed_policies_and_each_iam_write_is_in_cloudtrail",
+         stacks.install_role_managed_policies),
     # --- aws-like: the AWS-like mode (aws_like.py) -----------------------------------------------------------
     Seam("aws-like-email-confirmation", SERVICE, AWS_LIKE,
          _t("moto.sns.models", "SNSBackend", "subscribe") + _t("moto.sns.models", "Subscription", "publish")

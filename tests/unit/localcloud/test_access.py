@@ -21,6 +21,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from signing import signed_headers
 from workshop.localcloud import LocalCloud
 from workshop.localcloud.server import credentials
 
@@ -42,9 +43,15 @@ def cloud(home):
         yield running
 
 
-def _signed_headers(cloud, key, service="iam"):
-    return {"Authorization": f"AWS4-HMAC-SHA256 Credential={key}/20261201/us-east-1/{service}/aws4_request, "
-                             "SignedHeaders=host, Signature=0", "Content-Type": "application/x-www-form-urlencoded"}
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def _signed_headers(cloud, body, key=None, service="iam", host=None, secret=None):
+    """A form POST to / signed (with the cloud's key unless `key`, a key it never made, is given) for `host`."""
+    keys = credentials.Credentials(cloud.endpoint, key or cloud.credentials.access_key_id,
+                                   secret or ("x" if key else cloud.credentials.secret_access_key))
+    host = host or f"127.0.0.1:{cloud.port}"
+    return {**FORM, **signed_headers(keys, "POST", cloud.endpoint + "/", body.encode(), service, {**FORM, "Host": host})}
 
 
 def _users(cloud):
@@ -60,7 +67,7 @@ def test_the_key_file_is_private_and_the_key_changes_at_every_start(cloud):
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert credentials.read(cloud.endpoint) == cloud.credentials
     assert cloud.credentials.access_key_id.startswith("LCAK") and len(cloud.credentials.access_key_id) == 20
-    assert cloud.credentials.access_key_id not in repr(cloud.credentials)
+    assert cloud.credentials.secret_access_key not in repr(cloud.credentials)
     with LocalCloud() as other:
         assert other.credentials.access_key_id != cloud.credentials.access_key_id
         other_path = credentials.path_for(other.endpoint)
@@ -73,16 +80,22 @@ def test_unsigned_requests_and_other_keys_are_refused_and_change_nothing(cloud):
     unsigned = requests.post(cloud.endpoint + "/", data=body.format("unsigned"), timeout=30,
                              headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert unsigned.status_code == 403 and "not signed" in unsigned.text
+    assert "<Code>MissingAuthenticationToken</Code>" in unsigned.text
     forged = requests.post(cloud.endpoint + "/", data=body.format("forged"), timeout=30,
-                           headers=_signed_headers(cloud, "AKIAIOSFODNN7EXAMPLE"))
-    assert forged.status_code == 403 and "did not make" in forged.text
+                           headers=_signed_headers(cloud, body.format("forged"), key="AKIAIOSFODNN7EXAMPLE"))
+    assert forged.status_code == 403 and "was made by this local cloud" in forged.text
+    assert "<Code>InvalidClientTokenId</Code>" in forged.text
+    # the key id alone proves nothing: it is no secret (CloudTrail events carry it, as on AWS)
+    guessed = requests.post(cloud.endpoint + "/", data=body.format("guessed"), timeout=30,
+                            headers=_signed_headers(cloud, body.format("guessed"), secret="not-the-secret"))
+    assert guessed.status_code == 403 and "<Code>SignatureDoesNotMatch</Code>" in guessed.text
     # what another user, or a learner's old shell, gets with plain boto3 and a guessed key
     stranger = boto3.client("iam", endpoint_url=cloud.endpoint, region_name="us-east-1",
                             aws_access_key_id="testing", aws_secret_access_key="testing")
     with pytest.raises(ClientError) as refused:
         stranger.create_user(UserName="stranger")
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
-    assert not {"unsigned", "forged", "stranger"} & set(_users(cloud))
+    assert not {"unsigned", "forged", "guessed", "stranger"} & set(_users(cloud))
     cloud.client("iam").create_user(UserName="with-the-key")
     assert "with-the-key" in _users(cloud)
 
@@ -104,10 +117,10 @@ def test_presigned_urls_carry_the_key_too(cloud):
 
 
 def test_a_foreign_web_page_cannot_act_even_with_a_signed_request(cloud):
-    """A page cannot know the key, but even a request that has it is refused from a foreign origin."""
-    headers = dict(_signed_headers(cloud, cloud.credentials.access_key_id), Origin=EVIL)
-    response = requests.post(cloud.endpoint + "/", headers=headers, timeout=30,
-                             data="Action=CreateUser&Version=2010-05-08&UserName=from-evil")
+    """A page cannot know the key, but even a request signed with it is refused from a foreign origin."""
+    body = "Action=CreateUser&Version=2010-05-08&UserName=from-evil"
+    headers = dict(_signed_headers(cloud, body), Origin=EVIL)
+    response = requests.post(cloud.endpoint + "/", headers=headers, timeout=30, data=body)
     assert response.status_code == 403 and "evil.example" in response.text
     assert "Access-Control-Allow-Origin" not in response.headers
     assert "from-evil" not in _users(cloud)
@@ -126,8 +139,8 @@ def test_the_reported_attack_a_page_posting_createstack_with_an_inline_lambda_ru
 
     body = urlencode({"Action": "CreateStack", "Version": "2010-05-15", "StackName": "from-evil",
                       "TemplateBody": json.dumps(template)})
-    for key in ("AKIAIOSFODNN7EXAMPLE", cloud.credentials.access_key_id):
-        headers = dict(_signed_headers(cloud, key, "cloudformation"), Origin=EVIL)
+    for key in ("AKIAIOSFODNN7EXAMPLE", None):
+        headers = dict(_signed_headers(cloud, body, key=key, service="cloudformation"), Origin=EVIL)
         response = requests.post(cloud.endpoint + "/", data=body, headers=headers, timeout=60)
         assert response.status_code == 403
     stacks = cloud.client("cloudformation").list_stacks()["StackSummaries"]
@@ -145,9 +158,9 @@ def test_a_preflight_from_a_foreign_origin_grants_nothing(cloud):
 
 def test_moto_global_cors_is_off(cloud):
     """Even where an Origin is allowed (the local cloud's own), no CORS grant is made for other pages to read."""
-    headers = dict(_signed_headers(cloud, cloud.credentials.access_key_id), Origin=cloud.endpoint)
-    response = requests.post(cloud.endpoint + "/", headers=headers, timeout=30,
-                             data="Action=ListUsers&Version=2010-05-08")
+    body = "Action=ListUsers&Version=2010-05-08"
+    headers = dict(_signed_headers(cloud, body), Origin=cloud.endpoint)
+    response = requests.post(cloud.endpoint + "/", headers=headers, timeout=30, data=body)
     assert response.status_code == 200
     assert response.headers.get("Access-Control-Allow-Origin") in (None, cloud.endpoint)
 
@@ -156,19 +169,19 @@ def test_moto_global_cors_is_off(cloud):
                                   "localhost.evil.example:{port}", ""])
 def test_a_rebinding_host_name_is_refused(cloud, host):
     """DNS rebinding: the attacker's name resolves to 127.0.0.1; the browser sends that name as Host."""
-    headers = dict(_signed_headers(cloud, cloud.credentials.access_key_id),
+    body = "Action=CreateUser&Version=2010-05-08&UserName=rebound"
+    headers = dict(_signed_headers(cloud, body, host=host.format(port=cloud.port) or None),
                    Host=host.format(port=cloud.port))
-    response = requests.post(cloud.endpoint + "/", headers=headers, timeout=30,
-                             data="Action=CreateUser&Version=2010-05-08&UserName=rebound")
+    response = requests.post(cloud.endpoint + "/", headers=headers, timeout=30, data=body)
     assert response.status_code == 403 and "Host" in response.text
     assert "rebound" not in _users(cloud)
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1:{port}", "localhost:{port}", "LOCALHOST:{port}"])
 def test_its_own_host_names_are_served(cloud, host):
-    headers = dict(_signed_headers(cloud, cloud.credentials.access_key_id), Host=host.format(port=cloud.port))
-    response = requests.post(cloud.endpoint + "/", headers=headers, timeout=30,
-                             data="Action=ListUsers&Version=2010-05-08")
+    body = "Action=ListUsers&Version=2010-05-08"
+    headers = dict(_signed_headers(cloud, body, host=host.format(port=cloud.port)), Host=host.format(port=cloud.port))
+    response = requests.post(cloud.endpoint + "/", headers=headers, timeout=30, data=body)
     assert response.status_code == 200
 
 
@@ -188,14 +201,27 @@ def test_the_mailbox_needs_the_key_and_moto_api_is_off(cloud):
     sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="learner@example.com")
     sns.publish(TopicArn=topic, Subject="links", Message="approve: http://secret-link")
     mailbox = cloud.endpoint + "/_localcloud/mailbox"
-    for headers in ({}, {"Authorization": "Bearer AKIAIOSFODNN7EXAMPLE"}):
-        for method in ("GET", "DELETE"):
+
+    def signed_by(key, secret, method):
+        return signed_headers(credentials.Credentials(cloud.endpoint, key, secret), method, mailbox,
+                              service="localcloud")
+
+    # an IAM user's own key is a proven caller, but not the learner: the mailbox is the learner's inbox
+    iam = cloud.client("iam")
+    iam.create_user(UserName="mail-reader")
+    reader = iam.create_access_key(UserName="mail-reader")["AccessKey"]
+    key_id = cloud.credentials.access_key_id
+    for method in ("GET", "DELETE"):
+        for headers in ({}, {"Authorization": f"Bearer {key_id}"}, signed_by("AKIAIOSFODNN7EXAMPLE", "x", method),
+                        signed_by(key_id, "not-the-secret", method),
+                        signed_by(reader["AccessKeyId"], reader["SecretAccessKey"], method)):
             response = requests.request(method, mailbox, headers=headers, timeout=30)
             assert response.status_code == 403 and "secret-link" not in response.text
-    key = {"Authorization": f"Bearer {cloud.credentials.access_key_id}"}
-    assert "secret-link" in requests.get(mailbox, headers=key, timeout=30).text
+    own = signed_by(key_id, cloud.credentials.secret_access_key, "GET")
+    assert "secret-link" in requests.get(mailbox, headers=own, timeout=30).text
     for path in ("/moto-api/", "/moto-api/reset", "/moto-api/data.json"):
-        response = requests.post(cloud.endpoint + path, headers=key, timeout=30)
+        headers = signed_headers(cloud.credentials, "POST", cloud.endpoint + path, service="localcloud")
+        response = requests.post(cloud.endpoint + path, headers=headers, timeout=30)
         assert response.status_code == 403
     assert "access-mail" in str(sns.list_topics())
 
@@ -247,6 +273,7 @@ def test_a_function_cannot_read_the_learners_home_or_the_servers_environment(clo
     assert "FunctionError" not in answer, seen
     leaks = [where for where, text in seen.items() if CANARY in text]
     assert not leaks, f"the function read the learner's secret from {leaks}"
+    assert cloud.credentials.secret_access_key not in json.dumps(seen), "the function saw the server's secret"
     assert cloud.credentials.access_key_id not in json.dumps(seen), "the function saw the server's key"
     assert seen["home"] != str(home) and not seen["home"].startswith(os.path.expanduser("~"))
     assert seen["code_writable"] == "no", "the code package is read-only on Lambda"

@@ -137,11 +137,14 @@ def _served(monkeypatch):
     return events
 
 
-def _caller(key):
-    from workshop.localcloud.server.identities import Caller
+def _caller(request):
+    """The server's signer_of, for a request signed with AKIDKNOWN (what the signature proves is tested in
+    test_authentication.py)."""
+    from workshop.localcloud.server.authentication import Caller
+    from workshop.localcloud.server.protocols import key_of
 
-    if key == "AKIDKNOWN":
-        return Caller(key, "arn:aws:iam::123456789012:user/admin", "123456789012", "user", "AIDAADMIN")
+    if key_of(request.environ) == "AKIDKNOWN":
+        return Caller("AKIDKNOWN", "arn:aws:iam::123456789012:user/admin", "123456789012", "user", "AIDAADMIN")
     return None
 
 
@@ -182,23 +185,3 @@ def test_an_iam_authorised_method_refuses_what_api_gateway_refuses(monkeypatch):
             assert response.status_code == 403 and message in response.get_data(as_text=True), message
         assert events == []
         assert apigateway.handle(_request(api.id, "/allow", signed_for=None), identify=None).status_code == 200
-
-
-def test_a_key_names_the_learner_a_functions_role_or_an_iam_user():
-    from workshop.localcloud.server import identities
-
-    with mock_aws():
-        iam = boto3.client("iam", region_name="us-east-1")
-        iam.create_user(UserName="alice")
-        key = iam.create_access_key(UserName="alice")["AccessKey"]["AccessKeyId"]
-        user = identities.caller_for_key(key, "123456789012", learner_key="LCAKLEARNER")
-        assert (user.principal_arn, user.kind) == ("arn:aws:iam::123456789012:user/alice", "user")
-        learner = identities.caller_for_key("LCAKLEARNER", "123456789012", learner_key="LCAKLEARNER")
-        assert (learner.principal_arn, learner.kind) == ("arn:aws:iam::123456789012:root", "learner-admin")
-        worker_key = identities.access_key_for("arn:aws:lambda:us-east-1:123456789012:function:f",
-                                               "arn:aws:iam::123456789012:role/stack-FRole-X", "f")
-        role = identities.caller_for_key(worker_key, "123456789012", learner_key="LCAKLEARNER")
-        assert (role.principal_arn, role.kind) == (
-            "arn:aws:sts::123456789012:assumed-role/stack-FRole-X/f", "assumed-role")
-        assert identities.caller_for_key("AKIDNOBODY", "123456789012", learner_key="LCAKLEARNER") is None
-        assert identities.caller_for_key(None, "123456789012") is None

@@ -1,4 +1,4 @@
-"""The engine's service calls: shared clients, signed with the server's key, served in-process."""
+"""The engine's service calls: shared clients per role, served in-process as the state machine's role."""
 
 import json
 
@@ -6,13 +6,15 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from local_clients import cloud_client
-from workshop.localcloud.server import credentials, inprocess, process
+from workshop.localcloud.server import inprocess, process
+from workshop.localcloud.server.authentication import IN_PROCESS_CALLER, engine_caller
+
+ROLE = "arn:aws:iam::123456789012:role/machine-role"
 
 
 @pytest.fixture
 def key():
-    made = credentials.new("http://127.0.0.1:9")
-    yield made
+    yield engine_caller(ROLE)
     inprocess.detach()
     inprocess.reset()
 
@@ -24,7 +26,7 @@ class Recorder:
         self.seen = []
 
     def __call__(self, environ, start_response):
-        self.seen.append({k: v for k, v in environ.items() if isinstance(v, str)})
+        self.seen.append({k: v for k, v in environ.items() if isinstance(v, str) or k == IN_PROCESS_CALLER})
         start_response("200 OK", [("Content-Type", "application/json")])
         return [b'{"Functions": []}']
 
@@ -38,7 +40,8 @@ def test_the_attached_app_serves_the_call_without_a_socket(key):
     assert client.list_functions()["Functions"] == []
     seen = app.seen[0]
     assert seen["HTTP_HOST"] == f"127.0.0.1:{port}"  # the guard's own host name
-    assert f"Credential={key.access_key_id}/" in seen["HTTP_AUTHORIZATION"]  # the server's key
+    assert seen[IN_PROCESS_CALLER] is key  # the state machine's role, unsigned: no HTTP request can say so
+    assert f"Credential={inprocess.PLACEHOLDER_KEY}/" in seen["HTTP_AUTHORIZATION"]  # a key no server accepts
     assert "/eu-west-1/lambda/aws4_request" in seen["HTTP_AUTHORIZATION"]
     assert seen["PATH_INFO"] == "/2015-03-31/functions" and seen["REQUEST_METHOD"] == "GET"
 
@@ -61,12 +64,12 @@ def test_a_percent_encoded_path_reaches_the_app_decoded_as_a_server_would(key):
     assert seen["HTTP_HOST"] == "127.0.0.1:9"
 
 
-def test_clients_are_made_once_per_service_region_and_key(key):
+def test_clients_are_made_once_per_service_region_and_role(key):
     endpoint = "http://127.0.0.1:9"
     first = inprocess.client("lambda", "us-east-1", endpoint, key)
-    assert inprocess.client("lambda", "us-east-1", endpoint, key) is first
+    assert inprocess.client("lambda", "us-east-1", endpoint, engine_caller(ROLE)) is first
     assert inprocess.client("lambda", "eu-west-1", endpoint, key) is not first
-    assert inprocess.client("lambda", "us-east-1", endpoint, credentials.new(endpoint)) is not first
+    assert inprocess.client("lambda", "us-east-1", endpoint, engine_caller(ROLE + "-other")) is not first
 
 
 def test_the_engine_factory_is_where_moto_builds_its_clients():
@@ -85,7 +88,7 @@ def test_the_engine_factory_is_where_moto_builds_its_clients():
 
 
 def test_the_engines_iam_call_passes_the_guard_and_is_in_cloudtrail(cloud):
-    """An aws-sdk:iam task, served in-process: refused keys would fail it; CloudTrail still records it."""
+    """An aws-sdk:iam task, served in-process, unsigned: CloudTrail records it as the state machine's role."""
     iam, events, sqs, sfn = (cloud_client(cloud, s) for s in ("iam", "events", "sqs", "stepfunctions"))
     queue = sqs.create_queue(QueueName="engine-trail")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -107,7 +110,11 @@ def test_the_engines_iam_call_passes_the_guard_and_is_in_cloudtrail(cloud):
     messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])
     details = [json.loads(m["Body"])["detail"] for m in messages]
     assert [d["requestParameters"]["policyName"] for d in details] == ["made-by-the-engine"]
-    assert details[0]["userIdentity"]["type"] == "Root"  # the server's own key, as the engine's calls were
+    identity = details[0]["userIdentity"]
+    assert identity["type"] == "AssumedRole" and identity["sessionContext"]["sessionIssuer"]["arn"] == \
+        "arn:aws:iam::123456789012:role/r"
+    assert identity["arn"].startswith("arn:aws:sts::123456789012:assumed-role/r/") and "accessKeyId" not in identity
+    assert details[0]["sourceIPAddress"] == details[0]["userAgent"] == "states.amazonaws.com"
     assert iam.get_policy(PolicyArn=json.loads(described["output"])["Policy"]["Arn"])
 
 

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from workshop.localcloud.server import identities
+from workshop.localcloud.server import authentication
 from workshop.localcloud.services.awslambda import workers
 
 HANDLER = '''
@@ -109,9 +109,10 @@ def test_the_handler_sees_the_functions_environment(function):
 def test_the_credentials_identify_the_execution_role(function):
     client, _, role = function
     _, result = _invoke(client, {})
-    identity = identities.identity_for_access_key(result["key"])
-    assert identity["role_arn"] == role and identity["session_name"] == "fn"
-    assert identities.identity_for_access_key("AKIAOTHER") is None
+    known = authentication.worker_secret(result["key"])
+    assert known.caller.principal_arn == role and known.caller.session_name == "fn"
+    assert known.caller.kind == "assumed-role" and known.session_token
+    assert authentication.worker_secret("AKIAOTHER") is None
 
 
 def test_an_exception_comes_back_as_lambda_returns_it(function):

@@ -71,6 +71,15 @@ def test_the_seams_still_hold_the_bugs_the_fixes_work_around():
     own = EventBus.__dict__.get("physical_resource_id")
     assert own is None or getattr(own.fget, "_localcloud_fix", None) == "events-eventbus-ref"
     assert "DependsOn" not in inspect.getsource(ResourceMap.update)
+    from moto.iam.models import Role
+    from moto.sts.models import STSBackend
+    from moto.sts.responses import TokenResponse
+
+    assert "AKIAIOSFODNN7EXAMPLE" in inspect.getsource(getattr(TokenResponse.get_session_token, "__wrapped__",
+                                                               TokenResponse.get_session_token))
+    assert "user/moto" in inspect.getsource(STSBackend.get_caller_identity)
+    create = Role.create_from_cloudformation_json
+    assert "ManagedPolicyArns" not in inspect.getsource(getattr(create, "__wrapped__", create))
 
 
 def test_a_functions_exception_is_unhandled_as_lambda_says():

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from local_clients import cloud_client
+from signing import signed_headers
 from workshop.localcloud.server import process
 from workshop.localcloud.services import cloudtrail
 from workshop.localcloud.services.awslambda import workers
@@ -37,16 +38,14 @@ from workshop.localcloud.services.stepfunctions import engine
 # wildcards, special characters or control characters.
 VALID_NAME = re.compile(r"[A-Za-z0-9_.-]{1,80}")
 TARGET = "AWSStepFunctions.{}"
-SIGNED = "AWS4-HMAC-SHA256 Credential={key}/20261128/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=x"
+def signed(cloud, method, path, body=b"", service="iam", headers=None):
+    """The headers of a raw request signed with the cloud's key (its signature checks out: the body is what is tried)."""
+    return {**(headers or {}), **signed_headers(cloud.credentials, method, cloud.endpoint + path, body, service,
+                                                headers)}
 
 
-def signed(cloud, service):
-    """A hand-made Authorization header with the cloud's key (the signature is not checked)."""
-    return SIGNED.format(key=cloud.credentials.access_key_id, service=service)
-
-
-def mailbox_key(cloud):
-    return {"Authorization": f"Bearer {cloud.credentials.access_key_id}"}
+def mailbox_key(cloud, method="GET", path="/_localcloud/mailbox", body=b""):
+    return signed(cloud, method, path, body, "localcloud")
 
 
 @pytest.fixture(autouse=True)
@@ -167,19 +166,27 @@ def test_a_replay_after_the_first_run_ended_is_dropped_too():
 # --- the CloudTrail emitter with garbage ----------------------------------------------------
 
 
-@pytest.mark.parametrize("body", [
-    b"", b"\xff\xfe\x00garbage", b"Action=CreatePolicy", b"Action=CreatePolicy&&&==&%zz", b"Action=" + b"A" * 10000,
-    b"Action=CreatePolicy&Tags.member.1.Key=k&Tags.member.1.Value=v&Tags.member.2.Key=only-a-key",
-    b"Action=CreatePolicyVersion&Tags.member.x=1",
-    b"Action=CreatePolicy&Tags.member.a.Key=k&Tags.member.a.Value=v",
+@pytest.mark.parametrize("form", [
+    {}, {"\ufffd\x00garbage": [""]}, {"Action": ["CreatePolicy"]}, {"Action": ["CreatePolicy"], "": ["", "="]},
+    {"Action": ["A" * 10000]},
+    {"Action": ["CreatePolicy"], "Tags.member.1.Key": ["k"], "Tags.member.1.Value": ["v"],
+     "Tags.member.2.Key": ["only-a-key"]},
+    {"Action": ["CreatePolicyVersion"], "Tags.member.x": ["1"]},
+    {"Action": ["CreatePolicy"], "Tags.member.a.Key": ["k"], "Tags.member.a.Value": ["v"]},
 ])
-@pytest.mark.parametrize("response", [b"", b"not xml", b"<a><b>", b"<CreatePolicyResponse/>"])
-def test_the_cloudtrail_emitter_never_raises_on_garbage(body, response, monkeypatch):
+@pytest.mark.parametrize("arguments", [{}, {"policy_arn": None, "tags": "not a list"}, {"tags": [1, "x", {}]},
+                                       {"policy_document": object()}])
+def test_the_cloudtrail_emitter_never_raises_on_garbage(form, arguments, monkeypatch):
+    from workshop.localcloud.server import calls
+    from workshop.localcloud.server.authentication import learner_caller
+
     put = []
     monkeypatch.setattr(cloudtrail, "put_event", put.append)
-    event = cloudtrail.emit_iam_call(body=body, response_xml=response, access_key="", account_id="123456789012")
-    if event is not None:
-        assert event["detail"]["eventName"] in cloudtrail.IAM_WRITE_ACTIONS and put == [event]
+    call = calls.Call(learner_caller("LCAKTEST"), service="iam", parameters=form,
+                      action=(form.get("Action") or [None])[0])
+    with calls.serving(call):
+        cloudtrail._changed("CreatePolicy", arguments, None, "123456789012")
+    assert [event["detail"]["eventName"] for event in put] == ["CreatePolicy"]
 
 
 # --- a real server process with garbage -----------------------------------------------------
@@ -200,11 +207,11 @@ def _json_error(response) -> dict:
 
 
 def test_unknown_local_cloud_routes_answer_404_json(cloud):
-    for path in ("/_localcloud/nope", "/_localcloud/", "/_localcloud/health/extra", "/_localcloud/%00%ff",
+    for path in ("/_localcloud/nope", "/_localcloud/", "/_localcloud/health/extra", "/_localcloud/%00%FF",
                  "/_localcloud/../_localcloud/mailbox/x"):
         for method in ("GET", "POST", "DELETE"):
             response = requests.request(method, cloud.endpoint + path, data=b"\xff" * 100,
-                                        headers=mailbox_key(cloud), timeout=30)
+                                        headers=mailbox_key(cloud, method, path, b"\xff" * 100), timeout=30)
             assert response.status_code == 404, (method, path)
             _json_error(response)
     _alive(cloud)
@@ -217,8 +224,8 @@ def test_garbage_to_the_mailbox_changes_nothing(cloud):
     sns.publish(TopicArn=topic, Subject="kept", Message="kept")
     before = requests.get(cloud.endpoint + "/_localcloud/mailbox", headers=mailbox_key(cloud), timeout=30).json()
     for method, body in (("POST", b"\x00\xff garbage"), ("PUT", b"{"), ("PATCH", b"[]"), ("POST", b"x" * 100_000)):
-        response = requests.request(method, cloud.endpoint + "/_localcloud/mailbox?x=%ff", data=body,
-                                    headers=mailbox_key(cloud), timeout=30)
+        response = requests.request(method, cloud.endpoint + "/_localcloud/mailbox?x=%FF", data=body,
+                                    headers=mailbox_key(cloud, method, "/_localcloud/mailbox?x=%FF", body), timeout=30)
         assert response.status_code < 500 and "Traceback" not in response.text
     assert requests.get(cloud.endpoint + "/_localcloud/mailbox", headers=mailbox_key(cloud), timeout=30).json() == before
     _alive(cloud)
@@ -236,8 +243,8 @@ def test_bad_execute_api_requests_answer_json_errors(cloud, path):
 
 
 def _post_target(cloud, target, body, service="states", content_type="application/x-amz-json-1.0"):
-    return requests.post(cloud.endpoint + "/", data=body, timeout=60, headers={
-        "X-Amz-Target": target, "Content-Type": content_type, "Authorization": signed(cloud, service)})
+    return requests.post(cloud.endpoint + "/", data=body, timeout=60, headers=signed(
+        cloud, "POST", "/", body, service, {"X-Amz-Target": target, "Content-Type": content_type}))
 
 
 GARBAGE_BODIES = [b"not json", b"[]", b"\xff\xfe", b"{\"definition\": \"{\"}", b"{\"definition\": \"{}\", \"input\": 7}",
@@ -288,13 +295,14 @@ def test_garbage_iam_calls_emit_nothing_and_keep_the_server_up(cloud):
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(Name="robust-iam", EventPattern=json.dumps({"source": ["aws.iam"]}))
     events.put_targets(Rule="robust-iam", Targets=[{"Id": "q", "Arn": queue_arn}])
-    headers = {"Content-Type": "application/x-www-form-urlencoded", "Authorization": signed(cloud, "iam")}
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
     for body in (b"", b"\xff\xfe\x00Action=CreatePolicy&&&==", b"Action=CreatePolicy&Version=2010-05-08&PolicyName=x",
                  b"Action=CreatePolicy&Version=2010-05-08&PolicyName=y&PolicyDocument=%7Bnot",
                  b"Action=CreatePolicyVersion&Version=2010-05-08&PolicyArn=arn:aws:iam::123456789012:policy/none"
                  b"&PolicyDocument=%7B%7D"):
-        response = requests.post(cloud.endpoint + "/", data=body, headers=headers, timeout=30)
-        assert response.status_code != 200 and "Traceback" not in response.text
+        response = requests.post(cloud.endpoint + "/", data=body, headers=signed(cloud, "POST", "/", body, "iam", form),
+                                 timeout=30)
+        assert response.status_code not in (200, 403) and "Traceback" not in response.text
     assert sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages") is None  # refused: no events
     _alive(cloud)
 

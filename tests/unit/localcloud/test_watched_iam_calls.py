@@ -21,7 +21,6 @@ ROOT = Path(__file__).resolve().parents[3]
 DOCUMENT = (ROOT / "policies/badpolicy.json").read_text()
 POLICY = "arn:aws:iam::123456789012:policy/p"
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
-EMPTY_RESPONSE = b"<SetDefaultPolicyVersionResponse><ResponseMetadata/></SetDefaultPolicyVersionResponse>"
 
 # call -> (the IAM API's parameters, CloudTrail's requestParameters for them)
 CALLS = {
@@ -39,9 +38,14 @@ CALLS = {
 
 
 def _event(action: str) -> dict:
+    """The event the IAM model emits for the call sent over HTTP (its form is CloudTrail's requestParameters)."""
+    from workshop.localcloud.server import calls
+    from workshop.localcloud.server.authentication import learner_caller
+
     parameters, _ = CALLS[action]
-    return cloudtrail.build_event(action=action, form=parse_qs(urlencode({"Action": action, **parameters})),
-                                  response_xml=EMPTY_RESPONSE, access_key="k", account_id="123456789012")
+    form = parse_qs(urlencode({"Action": action, **parameters}))
+    call = calls.Call(learner_caller("LCAKTEST"), service="iam", action=action, parameters=form)
+    return cloudtrail.event_for_change(action, {}, None, "123456789012", call)
 
 
 def _rule_pattern() -> dict:

@@ -1,15 +1,17 @@
 """The local cloud's WSGI app: moto's, behind the kit's guard and beside the kit's own routes.
 
 Every request first passes `access.Guard` (its own host names, no foreign
-`Origin`, signed with a key the server knows: `credentials.py`,
-`identities.py`); moto's global CORS is off. Then a request goes where the
-route tables below send it, as moto's `urls.py` maps each service's paths
-to its handlers:
+`Origin`; moto's global CORS is off), then the body limit of its route
+(`bodies.py`: refused before the body is read), then, unless the route is
+public, the check of its signature (`authentication.py`): it names the
+`Caller`, which the call is served as (`calls.serving`). Then a request goes
+where the route tables below send it, as moto's `urls.py` maps each
+service's paths to its handlers:
 
 `KIT_ROUTES`, the kit's own paths (`address.KIT_PREFIX`):
 
     GET    /_localcloud/health                          {"status": "ready", ...} (public)
-    GET    /_localcloud/mailbox, DELETE clears it       (services/mailbox.py; needs the key)
+    GET    /_localcloud/mailbox, DELETE clears it       (services/mailbox.py; signed with the per-start key)
     GET    /_localcloud/sns/confirmation                 (AWS-like mode: the SNS confirmation link; public)
     ANY    /_localcloud/execute-api/<api>/<stage>/<path> (services/apigateway.py; public, as on AWS; an
                                                           IAM-authorised method takes only signed requests)
@@ -20,8 +22,9 @@ installed (`wiring.ensure_for_scope`, by the credential scope they are
 signed for); then
 
 * IAM calls (signed for `iam`; POST, or GET with the query API) are served
-  by moto and each successful write emits its CloudTrail event
-  (services/cloudtrail.py);
+  by moto; the AWS-like mode sees them first and after. Each change of the IAM
+  model, whatever asked for it, emits its CloudTrail event
+  (services/cloudtrail.py), sent when the request is answered;
 * a JSON-protocol request (`X-Amz-Target`) with a malformed body gets AWS's
   SerializationException (protocols.py);
 * `TARGET_ROUTES`: Step Functions operations moto lacks, by `X-Amz-Target`
@@ -35,19 +38,20 @@ confirmation route ask the mode first.
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import logging
 import os
 import re
-import secrets
 import threading
 import time
 
 from ..services.stepfunctions import api as stepfunctions_api
+from . import bodies, calls, protocols
 from . import credentials as credentials_module
-from . import identities, protocols
-from .access import Guard, Refused, refusal
+from .access import AWS, KIT, PUBLIC, Guard, Refused, refusal
+from .authentication import LEARNER_ADMIN, AuthenticationFailed, Authenticator
 from .address import (ACCOUNT_ID, EXECUTE_API_PREFIX, HEALTH_PATH, HOST, KIT_PREFIX, LAMBDA_URL_PREFIX,
                       MAILBOX_PATH, REGION, SNS_CONFIRMATION_PATH, endpoint_for)
 
@@ -64,6 +68,8 @@ KIT_ROUTES = (
 # AWS operations served by the kit instead of moto: X-Amz-Target -> handler method
 TARGET_ROUTES = {stepfunctions_api.TARGET_PREFIX + operation: "_stepfunctions_api"
                  for operation in stepfunctions_api.OPERATIONS}
+# a body this large is collected as soon as its answer is sent (LocalCloudApp._answered)
+_LARGE_BODY = 1024 * 1024
 
 
 class LocalCloudApp:
@@ -73,21 +79,14 @@ class LocalCloudApp:
         self.port = port
         self.credentials = credentials
         self.aws_like = aws_like  # aws_like.AwsLikeMode, or None for the plain local cloud
-        self.guard = Guard(port, self.is_known_key)
+        self.guard = Guard(port)
+        self.authenticator = Authenticator(credentials.access_key_id, credentials.secret_access_key, ACCOUNT_ID)
         self.started = time.time()
         self.moto_app = None
         self.lambda_runtime = None  # the warm Lambda workers (services/awslambda), once loaded
         self.loaded = threading.Event()
         self.heap = None  # heap.Settler, in the server process only (process.serve)
         self.load_error: BaseException | None = None
-
-    def is_known_key(self, key: str | None) -> bool:
-        """The per-start key, or one this server handed a Lambda worker."""
-        if not key:
-            return False
-        if secrets.compare_digest(key, self.credentials.access_key_id):
-            return True
-        return identities.identity_for_access_key(key) is not None
 
     # loading moto and the extensions ----------------------------------------------------------
     def load(self) -> None:
@@ -140,69 +139,169 @@ class LocalCloudApp:
     def __call__(self, environ, start_response):
         heap = self.heap
         if heap is None or environ.get("PATH_INFO") == HEALTH_PATH:  # a poll that allocates nothing
-            return self._dispatch(environ, start_response)
+            return self._answered(environ, self._dispatch(environ, start_response))
         heap.request_started()
         try:
-            return self._dispatch(environ, start_response)
+            return self._answered(environ, self._dispatch(environ, start_response))
         finally:
             heap.request_ended()
 
+    @staticmethod
+    def _answered(environ, answer):
+        """The answer; once it is sent, a large body collected rather than left to wait.
+
+        A request's body ends in reference cycles (werkzeug's `Request` and its
+        environ, moto's response object and its decoded copies of the body) that
+        only a full collection frees, and the heap settler holds those back
+        while requests keep coming (heap.py): twenty accepted 12 MB requests in a
+        row held over 400 MB. Collecting after each body over `_LARGE_BODY`
+        (rare: a template, a package) keeps the server flat for the price of
+        one collection of what is not frozen yet.
+        """
+        from werkzeug.wsgi import ClosingIterator
+
+        def let_go():
+            environ.pop("werkzeug.request", None)
+            body = environ.pop("localcloud.body", None)
+            environ["wsgi.input"] = io.BytesIO()
+            if body is not None and len(body) > _LARGE_BODY:
+                del body
+                gc.collect()
+
+        return ClosingIterator(answer, let_go)
+
     def _dispatch(self, environ, start_response):
         try:
-            self.guard.check(environ)
+            route = self.guard.check(environ)
         except Refused as refused:
             log.warning("%s %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), refused)
             headers, body = refusal(environ, refused)
             start_response("403 FORBIDDEN", headers)
             return [body]
+        limit = bodies.limit_for(environ)
+        try:
+            bodies.check_declared(environ, limit)
+        except bodies.TooLarge as too_large:
+            return self._too_large(environ, start_response, too_large)
         path = environ.get("PATH_INFO", "")
         if path != HEALTH_PATH:
             self.loaded.wait()
             if self.load_error is not None:
                 start_response("500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")])
                 return [f"the local cloud failed to start: {self.load_error!r}".encode()]
-        if path.startswith(KIT_PREFIX):
+        try:
+            if route == PUBLIC:
+                bodies.read(environ, limit)
+                return self._kit(environ, start_response)
+            caller = self.authenticator.authenticate(environ, lambda: bodies.read(environ, limit))
+            bodies.read(environ, limit)
+        except bodies.TooLarge as too_large:
+            return self._too_large(environ, start_response, too_large)
+        except AuthenticationFailed as failed:
+            log.warning("%s %s refused: %s", environ.get("REQUEST_METHOD"), path, failed.message.split("\n", 1)[0])
+            status, headers, body = failed.answer(environ)
+            start_response(status, headers)
+            return [body]
+        if route == KIT:
+            if caller.kind != LEARNER_ADMIN:
+                refused = Refused("refused: the local cloud's own routes (the mailbox) answer only requests signed "
+                                  "with its per-start key (see `workshop local env`).")
+                headers, body = refusal(environ, refused)
+                start_response("403 FORBIDDEN", headers)
+                return [body]
             return self._kit(environ, start_response)
-        return self._aws(environ, start_response)
+        assert route == AWS
+        return self._aws(environ, start_response, caller)
+
+    @staticmethod
+    def _too_large(environ, start_response, too_large):
+        log.warning("%s %s refused: %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), too_large)
+        status, headers, body = too_large.answer(environ)
+        start_response(status, headers)
+        return [body]
 
     # AWS API requests ----------------------------------------------------------------------------
-    def _aws(self, environ, start_response):
+    def _aws(self, environ, start_response, caller):
         auth = environ.get("HTTP_AUTHORIZATION", "")
-        service = protocols.scope_service(auth)
+        service = protocols.request_service(environ)
         if service:
             from .wiring import ensure_for_scope
 
             ensure_for_scope(service)
-        if protocols.is_iam_call(environ, auth):
-            return self._iam(environ, start_response, auth)
-        target = environ.get("HTTP_X_AMZ_TARGET")
-        if target and "amz-json" in environ.get("CONTENT_TYPE", "") and service:
-            rejected = self._check_json_request(environ, target, service, start_response)
-            if rejected is not None:
-                return rejected
-        if self.aws_like and target and target.endswith("Trail"):
-            refused = self.aws_like.trail_refusal(target, _read_body(environ), ACCOUNT_ID,
-                                                  protocols.scope_region(auth) or REGION)
-            if refused:
-                return _json_error(start_response, *refused)
-        handler = TARGET_ROUTES.get(target) if target else None
-        if handler is not None:
-            return getattr(self, handler)(environ, start_response, protocols.scope_region(auth) or REGION)
-        return self.moto_app(environ, start_response)
+        call = self._call(environ, caller, service)
+        with calls.serving(call):
+            if protocols.is_iam_call(environ, auth):
+                return self._iam(environ, start_response, call)
+            target = environ.get("HTTP_X_AMZ_TARGET")
+            if target and "amz-json" in environ.get("CONTENT_TYPE", "") and service:
+                rejected = self._check_json_request(environ, target, service, start_response)
+                if rejected is not None:
+                    return rejected
+            if self.aws_like and target and target.endswith("Trail"):
+                refused = self.aws_like.trail_refusal(target, _read_body(environ), ACCOUNT_ID,
+                                                      protocols.request_region(environ) or REGION)
+                if refused:
+                    return _json_error(start_response, *refused)
+            handler = TARGET_ROUTES.get(target) if target else None
+            if handler is not None:
+                return getattr(self, handler)(environ, start_response, protocols.request_region(environ) or REGION)
+            return self._served(self.moto_app, environ, start_response, call)
+
+    @staticmethod
+    def _call(environ, caller, service) -> calls.Call:
+        """What is known of the call before it is served (CloudTrail and STS read it)."""
+        parameters = None
+        if service in ("iam", "cloudformation"):  # the query API's form: CloudTrail's requestParameters, a stack's role
+            from urllib.parse import parse_qs
+
+            text = environ.get("localcloud.body", b"").decode("utf-8", "replace") \
+                if environ.get("REQUEST_METHOD") == "POST" else environ.get("QUERY_STRING", "")
+            parameters = {name: values for name, values in parse_qs(text, keep_blank_values=True).items()
+                          if not name.startswith("X-Amz-")}
+        service_call = caller.source == "states.amazonaws.com"
+        return calls.Call(
+            caller=caller, service=service, parameters=parameters,
+            action=(parameters or {}).get("Action", [None])[0] if parameters else None,
+            source_ip="states.amazonaws.com" if service_call else environ.get("REMOTE_ADDR", HOST),
+            user_agent="states.amazonaws.com" if service_call else environ.get("HTTP_USER_AGENT", ""),
+            via="cloudformation.amazonaws.com" if service == "cloudformation" else None, pending=[])
+
+    @staticmethod
+    def _served(app, environ, start_response, call):
+        """`app`'s answer, then the CloudTrail events of what the call changed (services/cloudtrail.py)."""
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: captured.setdefault("written", []).append(data)
+
+        result = app(environ, capture)
+        try:
+            chunks = captured.pop("written", []) + list(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        if call.pending:
+            from ..services import cloudtrail
+
+            headers = dict(captured.get("headers", []))
+            request_id = headers.get("x-amzn-RequestId") or headers.get("x-amz-request-id")
+            cloudtrail.send_pending(call, request_id if call.service == "iam" else None)
+        start_response(captured.get("status", "500 INTERNAL SERVER ERROR"), captured.get("headers", []))
+        return chunks
 
     def _check_json_request(self, environ, target, service, start_response):
         body = _read_body(environ)
-        reason = protocols.problem(target, body, service)
-        if reason is None:
+        found = protocols.check(target, body, service)
+        if found is None:
             return None
-        start_response("400 BAD REQUEST", [("Content-Type", "application/x-amz-json-1.1"),
-                                           ("x-amzn-ErrorType", "SerializationException")])
-        return [protocols.error_body(reason)]
+        code, reason = found
+        start_response("400 BAD REQUEST", [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", code)])
+        return [protocols.error_body(reason, code)]
 
     # TestState / ValidateStateMachineDefinition: served by the kit (services/stepfunctions/api.py)
     def _stepfunctions_api(self, environ, start_response, region):
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
+        body = _read_body(environ)
         refused = self.aws_like and self.aws_like.test_state_refusal(environ["HTTP_X_AMZ_TARGET"], body, ACCOUNT_ID)
         status, document = refused or stepfunctions_api.handle(environ["HTTP_X_AMZ_TARGET"], body, ACCOUNT_ID, region)
         headers = [("Content-Type", "application/x-amz-json-1.0")]
@@ -212,53 +311,25 @@ class LocalCloudApp:
         start_response(f"{status} {reason}", headers)
         return [json.dumps(document).encode("utf-8")]
 
-    # IAM: serve, then emit the CloudTrail event of a successful write
-    def _iam(self, environ, start_response, auth):
-        import urllib.parse
-
-        body = _read_body(environ)
+    # IAM: the AWS-like mode's lag before, its record of writes after
+    def _iam(self, environ, start_response, call):
+        body = environ.get("localcloud.body", b"")
         lagging = self.aws_like and self.aws_like.iam_read_refused(body or environ.get("QUERY_STRING", "").encode())
         if lagging:
             start_response("404 NOT FOUND", [("Content-Type", "text/xml")])
             return [lagging]
-        captured = {}
+        answered = {}
 
-        def capture(status, headers, exc_info=None):
-            captured["status"], captured["headers"] = status, headers
-            return lambda data: captured.setdefault("written", []).append(data)
+        def remember(status, headers, exc_info=None):
+            answered["status"] = status
+            return start_response(status, headers, exc_info)
 
-        result = self.moto_app(environ, capture)
-        try:
-            chunks = captured.pop("written", []) + list(result)
-        finally:
-            if hasattr(result, "close"):
-                result.close()
-        response = b"".join(chunks)
-        status = captured.get("status", "500 INTERNAL SERVER ERROR")
-        if environ.get("REQUEST_METHOD") == "GET":  # the call's parameters, without a presigned URL's signature
-            body = urllib.parse.urlencode([(k, v) for k, v in urllib.parse.parse_qsl(
-                environ.get("QUERY_STRING", ""), keep_blank_values=True) if not k.startswith("X-Amz-")]).encode()
-        if status.startswith("200") and b"Action=" in body:
-            if self.aws_like:
-                self.aws_like.iam_written(body, response)
-            try:
-                self._emit(body, response, environ, captured)
-            except Exception:  # the IAM call succeeded: answer it, and say loudly what went wrong
-                log.exception("could not emit the CloudTrail event for an IAM call")
-        start_response(status, captured.get("headers", []))
-        return [response]
+        chunks = self._served(self.moto_app, environ, remember, call)
+        if self.aws_like and answered.get("status", "").startswith("200") and call.parameters:
+            from urllib.parse import urlencode
 
-    @staticmethod
-    def _emit(body, response, environ, captured):
-        from ..services import cloudtrail
-
-        headers = dict(captured.get("headers", []))
-        cloudtrail.emit_iam_call(
-            body=body, response_xml=response, access_key=protocols.key_of(environ) or "",
-            account_id=ACCOUNT_ID, source_ip=environ.get("REMOTE_ADDR", HOST),
-            user_agent=environ.get("HTTP_USER_AGENT", ""),
-            request_id=headers.get("x-amzn-RequestId") or headers.get("x-amz-request-id"),
-        )
+            self.aws_like.iam_written(urlencode(call.parameters, doseq=True).encode(), b"".join(chunks))
+        return chunks
 
     # the kit's own routes ------------------------------------------------------------------------
     def _kit(self, environ, start_response):
@@ -282,6 +353,7 @@ class LocalCloudApp:
                 "loaded": self.loaded.is_set(),
                 "lambda_workers": len(rt.worker_pids()) if rt else 0,
                 "lambda_isolation": rt.isolation if rt else None,
+                "lambda_sandbox": rt.sandbox if rt else None,
                 "lambda_cold_starts": rt.cold_starts if rt else 0,
                 "heap": self.heap.describe() if self.heap else None,
                 "like_aws": self.aws_like.describe() if self.aws_like else None}
@@ -302,16 +374,20 @@ class LocalCloudApp:
         from .wiring import ensure
 
         ensure("apigateway")
-        return apigateway.handle(request, identify=self.caller_for_key)
+        return apigateway.handle(request, identify=self.signer_of)
 
-    def caller_for_key(self, key: str | None):
-        """Who `key` stands for (an `identities.Caller`), or None: IAM-authorised API methods ask."""
-        return identities.caller_for_key(key, ACCOUNT_ID, learner_key=self.credentials.access_key_id)
+    def signer_of(self, request):
+        """Who signed `request` (an `authentication.Caller`), proven by its signature; None when it is not signed
+        or its signature does not check out. IAM-authorised API methods and AWS_IAM function URLs ask."""
+        try:
+            return self.authenticator.authenticate(request.environ, lambda: request.get_data(cache=True))
+        except AuthenticationFailed:
+            return None
 
     def _lambda_url(self, request):
         from ..services.awslambda import function_urls
 
-        return function_urls.handle(request, self.is_known_key)
+        return function_urls.handle(request, self.signer_of)
 
     @staticmethod
     def _no_route(request):
@@ -329,10 +405,12 @@ def _json_error(start_response, status: int, document: dict):
 
 
 def _read_body(environ) -> bytes:
-    """The request body, read once and put back for whoever reads it next (moto)."""
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(length) if length else b""
-    environ["wsgi.input"] = io.BytesIO(body)
+    """The request body (read once by `bodies.read` before the request got here)."""
+    body = environ.get("localcloud.body")
+    if body is None:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
     return body
 
 

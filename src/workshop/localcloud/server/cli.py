@@ -79,8 +79,11 @@ def main(argv=None) -> int:
     if args.command == "up":
         from .process import PortInUse, serve
 
+        from .authentication import RedactCredentials
+
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                             format="%(asctime)s %(name)s %(message)s")
+        logging.getLogger("werkzeug").addFilter(RedactCredentials())
         if not args.verbose:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
             # samtranslator's metrics notes and the ASL engine's "IsPresent: no such path" are noise here
@@ -122,6 +125,9 @@ def main(argv=None) -> int:
             print(f"no local cloud answers at {endpoint}: start it with `make local` (or `workshop local up --port {args.port}`)")
             return 1
         print(json.dumps(doc, indent=2))
+        if doc.get("lambda_sandbox") not in (None, "bubblewrap"):
+            print(f"WARNING: Lambda functions run without bubblewrap's sandbox: {doc.get('lambda_isolation')}",
+                  file=sys.stderr)
         return 0
     if args.command == "env":
         import shlex

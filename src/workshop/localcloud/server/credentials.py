@@ -19,11 +19,11 @@ it started:
 The state dir is `$WORKSHOP_STATE_DIR`, else `$XDG_RUNTIME_DIR/workshop`
 (a per-user tmpfs on Linux desktops), else `~/.cache/workshop`.
 
-The access key id is what the server checks (SigV4's `Credential=` in the
-`Authorization` header or `X-Amz-Credential` in a presigned URL); the
-signature itself is not verified, as moto does not. On loopback the key id
-never leaves this user's processes, so it is the secret here: it is never
-logged and never shown in full by the kit.
+The server checks each request's SigV4 signature with the secret of the key
+it names (authentication.py). As on AWS, the access key id is not a secret
+(CloudTrail events carry it); the secret access key is: it is only in this
+file and in the environment of the processes the kit starts, never logged,
+never in an event, an error or a repr.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class Credentials:
                 "AWS_SECRET_ACCESS_KEY": self.secret_access_key, "AWS_REGION": self.region,
                 "AWS_DEFAULT_REGION": self.region}
 
-    def __repr__(self) -> str:  # never print the key in a traceback or a notebook
+    def __repr__(self) -> str:  # never print the secret in a traceback or a notebook
         return f"Credentials(endpoint={self.endpoint!r}, access_key_id='{self.access_key_id[:6]}…', pid={self.pid})"
 
 

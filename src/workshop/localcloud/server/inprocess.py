@@ -6,16 +6,19 @@ to the same server: a new client per call, a socket, a server thread, HTTP
 parsing on both sides. Profiling a burst of incidents put about half of the
 server's CPU there (`benchmarks/bench_localcloud.py`).
 
-`client(service, region)` hands out one boto3 client per (service, region),
-made once and shared (botocore clients are thread-safe once made; making them
-is not, hence the lock). It is signed with the server's per-start key, so
-every call still passes `access.Guard` and is recorded in CloudTrail as
-before (the server's key: the account's root, as the engine's calls were).
-When the server has attached its WSGI app (`attach`), a `before-send` handler
-gives the signed request to that app in this process (werkzeug's test
-environ builder and `run_wsgi_app`): the same path through the guard, the
-kit's routes and moto, without the socket. Without an attached app (moto used
-in-process by unit tests) the client talks HTTP to the endpoint.
+`client(service, region, endpoint, caller)` hands out one boto3 client per
+(service, region, caller), made once and shared (botocore clients are
+thread-safe once made; making them is not, hence the lock). Its caller is the
+state machine's role (`authentication.engine_caller`): when the server has
+attached its WSGI app (`attach`), a `before-send` handler gives the request to
+that app in this process (werkzeug's test environ builder and `run_wsgi_app`)
+with the caller in the environ (`authentication.IN_PROCESS_CALLER`, a key no
+HTTP request can set), so it passes the guard's other checks, the kit's routes
+and moto, and CloudTrail records it as that role, without a socket and
+without a signature to check. The client still signs with a placeholder key
+no server accepts: a request of it that went out over HTTP would be refused.
+Without an attached app (moto used in-process by unit tests, which intercepts
+every boto3 request) nothing goes out at all.
 
 The endpoint is `http://127.0.0.1:PORT`: an IP address makes botocore use S3
 path-style URLs, whose Host is the local cloud's own (virtual-hosted
@@ -51,22 +54,28 @@ def reset() -> None:
         _clients.clear()
 
 
-def client(service: str, region: str, endpoint: str, credentials):
-    """The shared boto3 client of `service` in `region`, signed with `credentials`."""
-    key = (service, region, endpoint, credentials.access_key_id)
+# What the shared clients sign with: no server knows this key, so only the in-process path serves them.
+PLACEHOLDER_KEY, PLACEHOLDER_SECRET = "LOCALCLOUDINPROCESS0", "in-process"  # nosec B105: not a credential
+
+
+def client(service: str, region: str, endpoint: str, caller):
+    """The shared boto3 client of `service` in `region` whose calls are `caller`'s (an `authentication.Caller`)."""
+    key = (service, region, endpoint, caller.principal_arn, caller.session_name)
     found = _clients.get(key)
     if found is not None:
         return found
     with _lock:
         found = _clients.get(key)
         if found is None:
-            found = _make(service, region, endpoint, credentials)
+            found = _make(service, region, endpoint, caller)
             _clients[key] = found
     return found
 
 
-def _make(service: str, region: str, endpoint: str, credentials):
+def _make(service: str, region: str, endpoint: str, caller):
     global _session
+    import functools
+
     import boto3
     from botocore.config import Config
 
@@ -74,12 +83,12 @@ def _make(service: str, region: str, endpoint: str, credentials):
         _session = boto3.session.Session()
     made = _session.client(
         service, region_name=region, endpoint_url=endpoint,
-        aws_access_key_id=credentials.access_key_id, aws_secret_access_key=credentials.secret_access_key,
+        aws_access_key_id=PLACEHOLDER_KEY, aws_secret_access_key=PLACEHOLDER_SECRET,
         config=Config(parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1},
                       connect_timeout=60, read_timeout=99999999, max_pool_connections=64,
                       s3={"addressing_style": "path"}, inject_host_prefix=False),
     )
-    made.meta.events.register("before-send", _send_in_process)
+    made.meta.events.register("before-send", functools.partial(_send_in_process, caller=caller))
     made.meta.events.register("after-call", _remember)
     return made
 
@@ -112,7 +121,7 @@ def call(method: str, path: str, headers: list[tuple[str, str]], body: bytes,
 
 
 def _serve(app, method: str, path: str, base_url: str, query: str, headers, body: bytes,
-           raw_uri: str | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+           raw_uri: str | None = None, caller=None) -> tuple[int, list[tuple[str, str]], bytes]:
     """One request through `app` in this thread, as the server would hand it over: (status, headers, body)."""
     from werkzeug.test import EnvironBuilder, run_wsgi_app
 
@@ -123,6 +132,10 @@ def _serve(app, method: str, path: str, base_url: str, query: str, headers, body
     finally:
         builder.close()
     environ["REMOTE_ADDR"] = "127.0.0.1"
+    if caller is not None:
+        from .authentication import IN_PROCESS_CALLER
+
+        environ[IN_PROCESS_CALLER] = caller
     if raw_uri is not None:
         environ["RAW_URI"] = environ["REQUEST_URI"] = raw_uri
     app_iter, status, response_headers = run_wsgi_app(app, environ, buffered=True)
@@ -139,7 +152,7 @@ def _own_host(app) -> str:
     return f"127.0.0.1:{port}" if port else "127.0.0.1"
 
 
-def _send_in_process(request, **kwargs):
+def _send_in_process(request, caller=None, **kwargs):
     """botocore `before-send`: the response of the attached app, or None to send over HTTP."""
     app = _app
     if app is None:
@@ -158,5 +171,5 @@ def _send_in_process(request, **kwargs):
     # the path as sent (percent-encoded), as a real server would hand it over
     status, response_headers, content = _serve(
         app, request.method, url.path or "/", f"{url.scheme}://{url.netloc}", url.query, headers, body or b"",
-        raw_uri=url.path + ("?" + url.query if url.query else ""))
+        raw_uri=url.path + ("?" + url.query if url.query else ""), caller=caller)
     return AWSResponse(request.url, status, dict(response_headers), MockRawResponse(content))

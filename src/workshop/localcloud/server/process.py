@@ -100,6 +100,7 @@ def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=prin
     _wait_ready(endpoint_for(port), timeout=10)
     announce(f"Local cloud ready at http://{HOST}:{port} (its key: {key_file}; "
              f"for your shell: {credentials_module.env_line(port)})", flush=True)
+    _warn_without_sandbox()
     if like_aws is not None:
         low, high = like_aws.event_delay
         announce(f"AWS-like mode: CloudTrail events only through a logging trail, {low:g}-{high:g} s late; "
@@ -121,6 +122,16 @@ def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=prin
             app.lambda_runtime.shutdown()
         announce("Local cloud stopped.", flush=True)
     return 0
+
+
+def _warn_without_sandbox() -> None:
+    """Say loudly, on stderr and in the log, when Lambda functions run without bubblewrap's sandbox."""
+    from ..services.awslambda import sandbox
+
+    warning = sandbox.warning()
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+        log.warning("%s", warning)
 
 
 def _not_dumpable() -> None:
@@ -213,7 +224,8 @@ class LocalCloud:
     `.credentials` is its per-start key (read from the file the server
     writes, checked to be this process's); `.environment()` the variables
     plain boto3 and `sam` read. `like_aws=aws_like.Settings(...)` starts it
-    in the AWS-like mode. `credentials=` hands the server a key to use
+    in the AWS-like mode; `verbose=True` logs every request line to
+    `log_file` (`workshop local up --verbose`). `credentials=` hands the server a key to use
     instead of a random one (`make lab` keeps one across restarts). The
     process stops (Lambda workers included) on exit, and by itself if the
     starting process dies.
@@ -221,8 +233,9 @@ class LocalCloud:
 
     def __init__(self, port: int | None = None, start_timeout: float = 30, log_file=None,
                  credentials: credentials_module.Credentials | None = None, extra_env: dict | None = None,
-                 like_aws=None):
+                 like_aws=None, verbose: bool = False):
         self.port = port or free_port()
+        self.verbose = verbose
         self.like_aws = like_aws
         self.endpoint = endpoint_for(self.port)
         self.start_timeout = start_timeout
@@ -247,7 +260,8 @@ class LocalCloud:
             env[credentials_module.ENV_SECRET] = self.credentials.secret_access_key
         self.proc = subprocess.Popen(  # nosec B603: this python running the kit's own module, no shell
             [sys.executable, "-m", "workshop.localcloud", "up", "--port", str(self.port),
-             "--parent-pid", str(os.getpid()), *(self.like_aws.cli_args() if self.like_aws else [])],
+             "--parent-pid", str(os.getpid()), *(self.like_aws.cli_args() if self.like_aws else []),
+             *(["--verbose"] if self.verbose else [])],
             stdout=self.log_file or subprocess.DEVNULL, stderr=self.log_file or subprocess.DEVNULL,
             stdin=subprocess.DEVNULL, env=env,
         )

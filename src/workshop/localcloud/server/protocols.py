@@ -45,6 +45,22 @@ def scope_region(text: str) -> str | None:
     return found.group(1) if found else None
 
 
+def _scope_text(environ) -> str:
+    """Where a request's credential scope is: its Authorization header, else a presigned URL's query."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    query = environ.get("QUERY_STRING", "")
+    return auth if auth or "X-Amz-Credential=" not in query else unquote(query)
+
+
+def request_service(environ) -> str | None:
+    """The service a request is signed for: its header's credential scope, or a presigned URL's."""
+    return scope_service(_scope_text(environ))
+
+
+def request_region(environ) -> str | None:
+    return scope_region(_scope_text(environ))
+
+
 def key_of(environ) -> str | None:
     """The access key id a request is signed with, or None for an unsigned one."""
     auth = environ.get("HTTP_AUTHORIZATION", "")
@@ -98,17 +114,41 @@ def install_presigned_routing() -> None:
     DomainDispatcherApplication.infer_service_region_host = infer_service_region_host
 
 
-# --- the JSON protocol ---------------------------------------------------------------------
+# --- which protocol a service speaks ---------------------------------------------------------
 
 # credential-scope service name -> botocore's service name, where they differ
-_SERVICES = {"states": "stepfunctions", "monitoring": "cloudwatch", "email": "ses"}
+_SERVICES = {"states": "stepfunctions", "monitoring": "cloudwatch", "email": "ses", "execute-api": "apigateway",
+             "tagging": "resourcegroupstaggingapi", "elasticmapreduce": "emr", "es": "opensearch"}
+
+
+@functools.lru_cache(maxsize=128)
+def protocol_of(service: str) -> str | None:
+    """The wire protocol of the service a credential scope names ("query", "json", "rest-json", "rest-xml", ...).
+
+    Its errors are written in it (a refused signature, a body too large); None for a
+    service botocore does not know.
+    """
+    try:
+        model = _session().get_service_model(_SERVICES.get(service, service))
+    except Exception:  # botocore knows no such service
+        return None
+    protocol = model.protocol
+    return "query" if protocol == "ec2" else "json" if protocol == "smithy-rpc-v2-cbor" else protocol
+
+
+@functools.lru_cache(maxsize=1)
+def _session():
+    import botocore.session
+
+    return botocore.session.get_session()
+
+
+# --- the JSON protocol ---------------------------------------------------------------------
 
 
 @functools.lru_cache(maxsize=32)
 def _operations(service: str) -> dict:
-    import botocore.session
-
-    model = botocore.session.get_session().get_service_model(_SERVICES.get(service, service))
+    model = _session().get_service_model(_SERVICES.get(service, service))
     if model.protocol not in ("json",):
         return {}
     return {name: model.operation_model(name) for name in model.operation_names}
@@ -116,12 +156,27 @@ def _operations(service: str) -> dict:
 
 def problem(target: str, body: bytes, service: str) -> str | None:
     """Why the request is malformed, or None if moto may have it."""
+    found = check(target, body, service)
+    return found[1] if found else None
+
+
+SERIALIZATION, VALIDATION = "SerializationException", "ValidationException"
+
+
+def check(target: str, body: bytes, service: str) -> tuple[str, str] | None:
+    """(AWS's error code, why) for a request AWS refuses before acting, or None if moto may have it.
+
+    A body that is not a JSON object or does not fit the operation's model is a
+    SerializationException; a text member longer than the model allows (Step
+    Functions' 256 KB `input` and `output`, ...) a ValidationException, as AWS
+    answers it.
+    """
     try:
         document = json.loads(body.decode("utf-8")) if body else {}
     except (UnicodeDecodeError, ValueError) as exc:
-        return f"the request body is not valid JSON: {exc}"
+        return SERIALIZATION, f"the request body is not valid JSON: {exc}"
     if not isinstance(document, dict):
-        return "the request body must be a JSON object"
+        return SERIALIZATION, "the request body must be a JSON object"
     operation = target.rsplit(".", 1)[-1]
     try:
         model = _operations(service).get(operation)
@@ -133,9 +188,14 @@ def problem(target: str, body: bytes, service: str) -> str | None:
 
     report = ParamValidator().validate(document, model.input_shape)
     if report.has_errors():
-        return report.generate_report().replace("\n", " ")
+        return SERIALIZATION, report.generate_report().replace("\n", " ")
+    for name, shape in model.input_shape.members.items():
+        value, most = document.get(name), shape.metadata.get("max")
+        if isinstance(value, str) and most is not None and len(value) > most:
+            return VALIDATION, (f"1 validation error detected: Value at '{name}' failed to satisfy constraint: "
+                                f"Member must have length less than or equal to {most}")
     return None
 
 
-def error_body(message: str) -> bytes:
-    return json.dumps({"__type": "SerializationException", "message": message}).encode("utf-8")
+def error_body(message: str, code: str = SERIALIZATION) -> bytes:
+    return json.dumps({"__type": code, "message": message}).encode("utf-8")

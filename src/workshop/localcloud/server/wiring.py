@@ -46,7 +46,8 @@ NEEDS = {
 
 def install_eager(port: int, endpoint: str, credentials=None):
     """What every request may need, cheap to import: Lambda, EventBridge (targets, schedules), SNS mail, config,
-    and the mends of moto's data services (atomic conditional writes, KMS MACs).
+    CloudTrail from the IAM model, STS's sessions, and the mends of moto's data services (atomic conditional
+    writes, KMS MACs).
 
     Returns the Lambda runtime (its warm workers), which the server reports and stops.
     """
@@ -54,7 +55,7 @@ def install_eager(port: int, endpoint: str, credentials=None):
     from moto.core.config import default_user_config
 
     from .. import seams
-    from ..services import mailbox
+    from ..services import cloudtrail, mailbox
     from ..services.awslambda import function_urls, workers
     from ..services.events import schedules, targets
 
@@ -68,6 +69,7 @@ def install_eager(port: int, endpoint: str, credentials=None):
     schedules.install()
     mailbox.install()
     seams.install("data")
+    cloudtrail.install()
     seams.install("eager")
     return runtime
 

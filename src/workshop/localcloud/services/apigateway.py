@@ -26,10 +26,9 @@ Two gaps in moto, mended here:
   Authentication Token"; a key the local cloud does not know, 403 "The
   security token included in the request is invalid." The caller goes into
   the proxy event's `requestContext.identity` as AWS puts it (`accessKey`,
-  `accountId`, `caller`, `user`, `userArn`). The caller is named by the
-  signature's key id (`server/identities.caller_for_key`); the signature
-  itself is checked by the server's SigV4 verification where it runs, and
-  `execute-api:Invoke` by its IAM evaluation.
+  `accountId`, `caller`, `user`, `userArn`). The caller is the one the
+  signature proves (`server/authentication.py`, as for every AWS request):
+  a key id alone, or a wrong secret, is refused like an unknown key.
 
 Stack outputs and environment variables built as
 `https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/Stage` are
@@ -235,7 +234,7 @@ def proxy_event(*, api_id: str, account_id: str, region: str, stage: str, resour
                 body: bytes, path_parameters: dict | None, stage_variables: dict | None,
                 source_ip: str = "127.0.0.1", caller=None) -> dict:
     """The event a REST API Lambda proxy integration receives (`caller`: an IAM-authorised request's
-    signer, an `identities.Caller`)."""
+    signer, an `authentication.Caller`)."""
     single_headers, multi_headers = {}, {}
     for name, value in headers:
         single_headers[name] = value
@@ -277,7 +276,7 @@ def proxy_event(*, api_id: str, account_id: str, region: str, stage: str, resour
                          "cognitoIdentityId": None, "caller": caller and caller.user_id, "sourceIp": source_ip,
                          "principalOrgId": None, "accessKey": caller and caller.access_key_id,
                          "cognitoAuthenticationType": None, "cognitoAuthenticationProvider": None,
-                         "userArn": caller and caller.principal_arn, "userAgent": user_agent,
+                         "userArn": caller and caller.arn, "userAgent": user_agent,
                          "user": caller and caller.user_id},
             "domainName": f"{api_id}.execute-api.{region}.amazonaws.com",
             "apiId": api_id,
@@ -307,7 +306,7 @@ def signer(request, identify):
     if scope != "execute-api":
         return None, _json_response(403, "Credential should be scoped to correct service: 'execute-api'. ",
                                     "InvalidSignatureException")
-    caller = identify(key) if identify is not None else None
+    caller = identify(request) if identify is not None else None
     if caller is None:
         return None, _json_response(403, "The security token included in the request is invalid.",
                                     "UnrecognizedClientException")

@@ -1,48 +1,78 @@
-"""CloudTrail -> EventBridge: IAM write calls emit "AWS API Call via CloudTrail" events.
+"""CloudTrail -> EventBridge: every change of the IAM model emits its "AWS API Call via CloudTrail" event.
 
-moto keeps no trail. The server hands every successful IAM write call it
-served (`IAM_WRITE_ACTIONS`) to `emit_iam_call`, which puts an event on the
-default bus in us-east-1 (where AWS delivers IAM's CloudTrail events) shaped
-like a real one - see `events/create_policy.json`: `detail.requestParameters`
-as sent (the policy document is the JSON text of the request),
-`detail.responseElements` from the response (`policy` for CreatePolicy,
-`policyVersion` for CreatePolicyVersion, null for calls that return nothing),
-a fresh `eventID`, `readOnly`, `eventType: AwsApiCall`, `managementEvent`,
-`recipientAccountId`, `eventCategory`. Refused calls emit nothing.
+moto keeps no trail. The events come from where the IAM model changes
+(`install`: moto's `IAMBackend` write methods, and the inline-policy writes of
+its roles, users and groups, wrapped), whatever asked for the change: an IAM
+call over HTTP (signed for any scope, sent as POST or GET, presigned or not),
+CloudFormation creating a stack's roles and policies, the Step Functions
+engine's `aws-sdk:iam` tasks. Only the outermost change of a call is an event
+(moto's `PutRolePolicy` writes through the role's own `put_policy`; AWS records
+one call). A change that fails emits nothing.
 
-Who called: credentials a local Lambda worker uses map back to the
-function's execution role (`server/identities.py`) and are
-recorded as `AssumedRole` with `sessionContext.sessionIssuer`, as AWS records a
-Lambda function's calls; an IAM user's access key as `IAMUser`; anything else
-(e.g. the dummy `testing` keys) as the account's `Root`.
+Each event goes on the default bus in us-east-1 (where AWS delivers IAM's
+CloudTrail events), shaped like a real one - see `events/create_policy.json`:
+`detail.requestParameters` as sent (the query form of an HTTP call; for a
+change CloudFormation made, the properties it passed), `detail.responseElements`
+for the calls that return something (`policy`, `policyVersion`, `role`,
+`user`), null otherwise, a fresh `eventID`, `readOnly`, `eventType: AwsApiCall`,
+`managementEvent`, `recipientAccountId`, `eventCategory`. It is sent once the
+request that made the change is answered (`send_pending`, from the app), with
+that request's id when it was an IAM call; a change made outside any request
+(unit tests) is sent at once.
+
+Who called (`user_identity`): the call's `Caller` (server/calls.py), as
+CloudTrail's userIdentity reference records each kind: the per-start key as
+the account's `Root`; an IAM user's key as `IAMUser`; a Lambda worker, an STS
+session or the Step Functions engine as `AssumedRole` with
+`sessionContext.sessionIssuer` (the role). A change CloudFormation makes names
+it in `invokedBy`, `sourceIPAddress` and `userAgent`
+(`cloudformation.amazonaws.com`), made with the caller's identity, or as the
+session `AWSCloudFormation` of the stack's service role (`--role-arn`) when it
+has one. The access key id is in `accessKeyId`, as on AWS: it is not a
+secret. No secret or session token is ever part of an event.
 """
 
 from __future__ import annotations
 
+import contextvars
+import functools
+import inspect
 import json
 import logging
 import uuid
 from datetime import datetime, timezone
-from urllib.parse import parse_qs
 
-# The response echoes what the request sent: parse it without DTDs or entities.
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import ParseError, fromstring
-
-from ..server.identities import iam_user_for_key, identity_for_access_key, role_id_of
+from ..server import calls
+from ..server.address import ACCOUNT_ID
+from ..server.authentication import ASSUMED_ROLE, LEARNER_ADMIN, ROOT, USER, Caller, role_session_caller
 
 log = logging.getLogger("workshop.localcloud.cloudtrail")
 
 EVENT_REGION = "us-east-1"
 DETAIL_TYPE = "AWS API Call via CloudTrail"
-IAM_WRITE_ACTIONS = frozenset({
-    "CreatePolicy", "CreatePolicyVersion", "DeletePolicy", "DeletePolicyVersion",
-    "SetDefaultPolicyVersion", "AttachRolePolicy", "DetachRolePolicy", "PutRolePolicy",
-    "DeleteRolePolicy", "AttachUserPolicy", "DetachUserPolicy", "PutUserPolicy",
-    "DeleteUserPolicy", "AttachGroupPolicy", "DetachGroupPolicy", "PutGroupPolicy",
-    "CreateRole", "DeleteRole", "CreateUser", "DeleteUser", "UpdateAssumeRolePolicy",
-})
+CLOUDFORMATION = "cloudformation.amazonaws.com"
+CLOUDFORMATION_SESSION = "AWSCloudFormation"  # the session CloudFormation opens on a stack's service role
+# IAMBackend method -> the IAM call it serves (the event's name)
+BACKEND_WRITES = {
+    "create_policy": "CreatePolicy", "create_policy_version": "CreatePolicyVersion",
+    "delete_policy": "DeletePolicy", "delete_policy_version": "DeletePolicyVersion",
+    "set_default_policy_version": "SetDefaultPolicyVersion",
+    "attach_role_policy": "AttachRolePolicy", "detach_role_policy": "DetachRolePolicy",
+    "put_role_policy": "PutRolePolicy", "delete_role_policy": "DeleteRolePolicy",
+    "attach_user_policy": "AttachUserPolicy", "detach_user_policy": "DetachUserPolicy",
+    "put_user_policy": "PutUserPolicy", "delete_user_policy": "DeleteUserPolicy",
+    "attach_group_policy": "AttachGroupPolicy", "detach_group_policy": "DetachGroupPolicy",
+    "put_group_policy": "PutGroupPolicy", "create_role": "CreateRole", "delete_role": "DeleteRole",
+    "create_user": "CreateUser", "delete_user": "DeleteUser",
+    "update_assume_role_policy": "UpdateAssumeRolePolicy",
+}
+# the inline-policy writes of moto's models, which CloudFormation's roles use directly: class -> (event, owner)
+MODEL_WRITES = {"Role": ("PutRolePolicy", "roleName"), "User": ("PutUserPolicy", "userName"),
+                "Group": ("PutGroupPolicy", "groupName")}
+IAM_WRITE_ACTIONS = frozenset(BACKEND_WRITES.values())
 _BOOLEAN_PARAMETERS = {"SetAsDefault"}
+# backend argument -> the IAM API's parameter, where its name is not the argument camel-cased
+_ARGUMENT_NAMES = {"policy_json": "policyDocument", "region_name": None}
 
 
 # --- request parameters ------------------------------------------------------------
@@ -73,103 +103,122 @@ def request_parameters(form: dict[str, list[str]]) -> dict:
     return params
 
 
+def parameters_of_arguments(arguments: dict) -> dict:
+    """CloudTrail's requestParameters from what a backend method was given (a change nobody sent as a form)."""
+    params: dict = {}
+    for name, value in arguments.items():
+        if name in ("self", "cls") or value is None or value == "" or value == [] or value == {}:
+            continue
+        api_name = _ARGUMENT_NAMES.get(name, "") if name in _ARGUMENT_NAMES else \
+            "".join(part.capitalize() if i else part for i, part in enumerate(name.split("_")))
+        if not api_name:
+            continue
+        if name == "tags" and isinstance(value, list):
+            value = [{"key": tag.get("Key"), "value": tag.get("Value")} for tag in value if isinstance(tag, dict)]
+        elif isinstance(value, (dict, list)):  # a document CloudFormation passed as an object: its JSON text
+            value = json.dumps(value, default=str)
+        elif not isinstance(value, (str, bool, int, float)):
+            value = str(value)
+        params[api_name] = value
+    return params
+
+
 # --- response elements ---------------------------------------------------------------
 
 
-def _strip(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _find(root, name):
-    for element in root.iter():
-        if _strip(element.tag) == name:
-            return element
-    return None
-
-
-def _fields(element) -> dict[str, str]:
-    return {_strip(child.tag): (child.text or "") for child in element}
-
-
-def cloudtrail_date(value: str | None) -> str:
+def cloudtrail_date(value) -> str:
     """IAM's CloudTrail dates read "Nov 28, 2026, 10:15:30 AM"."""
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        moment = datetime.now(timezone.utc)
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            moment = datetime.now(timezone.utc)
     return moment.strftime("%b %-d, %Y, %-I:%M:%S %p")
 
 
-def response_elements(action: str, response_xml: bytes | str) -> dict | None:
-    try:
-        root = fromstring(response_xml)
-    except (ParseError, DefusedXmlException):
+def response_elements(action: str, result) -> dict | None:
+    """What the call answered, as CloudTrail records it, from the model object moto returned."""
+    if result is None:
         return None
     if action == "CreatePolicy":
-        element = _find(root, "Policy")
-        if element is None:
-            return None
-        f = _fields(element)
         return {"policy": {
-            "policyName": f.get("PolicyName"),
-            "policyId": f.get("PolicyId"),
-            "arn": f.get("Arn"),
-            "path": f.get("Path", "/"),
-            "defaultVersionId": f.get("DefaultVersionId", "v1"),
-            "attachmentCount": int(f.get("AttachmentCount") or 0),
-            "permissionsBoundaryUsageCount": int(f.get("PermissionsBoundaryUsageCount") or 0),
-            "isAttachable": (f.get("IsAttachable", "true").lower() == "true"),
-            "createDate": cloudtrail_date(f.get("CreateDate")),
-            "updateDate": cloudtrail_date(f.get("UpdateDate") or f.get("CreateDate")),
+            "policyName": result.name, "policyId": result.id, "arn": result.arn, "path": result.path or "/",
+            "defaultVersionId": result.default_version_id, "attachmentCount": int(result.attachment_count or 0),
+            "permissionsBoundaryUsageCount": 0, "isAttachable": True,
+            "createDate": cloudtrail_date(result.create_date),
+            "updateDate": cloudtrail_date(getattr(result, "update_date", None) or result.create_date),
         }}
     if action == "CreatePolicyVersion":
-        element = _find(root, "PolicyVersion")
-        if element is None:
-            return None
-        f = _fields(element)
-        return {"policyVersion": {
-            "versionId": f.get("VersionId"),
-            "isDefaultVersion": f.get("IsDefaultVersion", "false").lower() == "true",
-            "createDate": cloudtrail_date(f.get("CreateDate")),
-        }}
+        return {"policyVersion": {"versionId": result.version_id, "isDefaultVersion": bool(result.is_default),
+                                  "createDate": cloudtrail_date(result.create_date)}}
+    if action == "CreateRole":
+        return {"role": {"path": result.path, "roleName": result.name, "roleId": result.id, "arn": result.arn,
+                         "createDate": cloudtrail_date(result.create_date),
+                         "assumeRolePolicyDocument": result.assume_role_policy_document}}
+    if action == "CreateUser":
+        return {"user": {"path": result.path, "userName": result.name, "userId": result.id, "arn": result.arn,
+                         "createDate": cloudtrail_date(result.create_date)}}
     return None
 
 
 # --- who called -----------------------------------------------------------------------
 
 
-def user_identity(access_key: str, account_id: str, now: datetime | None = None) -> dict:
-    worker = identity_for_access_key(access_key)
-    if worker:
-        role_arn = worker["role_arn"]
-        role_name = role_arn.rsplit("/", 1)[-1]
-        role_id = role_id_of(role_arn, account_id)
-        session = worker["session_name"]
+def user_identity(caller: Caller, now: datetime | None = None) -> dict:
+    """CloudTrail's userIdentity for a caller (the reference's shape for each kind of identity)."""
+    now = now or datetime.now(timezone.utc)
+    account = caller.account_id
+    key = {"accessKeyId": caller.access_key_id} if caller.access_key_id else {}
+    attributes = {"creationDate": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "mfaAuthenticated": "false"}
+    if caller.kind == ASSUMED_ROLE:
+        role_arn = caller.principal_arn
+        role_id = caller.user_id.split(":", 1)[0]
         return {
-            "type": "AssumedRole",
-            "principalId": f"{role_id}:{session}",
-            "arn": f"arn:aws:sts::{account_id}:assumed-role/{role_name}/{session}",
-            "accountId": account_id,
-            "accessKeyId": access_key,
+            "type": "AssumedRole", "principalId": caller.user_id, "arn": caller.arn, "accountId": account, **key,
             "sessionContext": {
-                "sessionIssuer": {"type": "Role", "principalId": role_id, "arn": role_arn,
-                                  "accountId": account_id, "userName": role_name},
-                "attributes": {"creationDate": (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                               "mfaAuthenticated": "false"},
+                "sessionIssuer": {"type": "Role", "principalId": role_id, "arn": role_arn, "accountId": account,
+                                  "userName": role_arn.rsplit("/", 1)[-1]},
+                "attributes": attributes,
             },
         }
-    user = iam_user_for_key(access_key, account_id)
-    if user is not None:
-        return {"type": "IAMUser", "principalId": user.id, "arn": user.arn, "accountId": account_id,
-                "accessKeyId": access_key, "userName": user.name}
-    return {"type": "Root", "principalId": account_id, "arn": f"arn:aws:iam::{account_id}:root",
-            "accountId": account_id, "accessKeyId": access_key}
+    session = {"sessionContext": {"attributes": attributes}} if caller.expires is not None else {}
+    if caller.kind == USER:
+        return {"type": "IAMUser", "principalId": caller.user_id, "arn": caller.principal_arn, "accountId": account,
+                **key, "userName": caller.principal_arn.rsplit("/", 1)[-1], **session}
+    # the per-start key: the account's administrator, a learner's own account (its root)
+    assert caller.kind in (LEARNER_ADMIN, ROOT), caller.kind
+    return {"type": "Root", "principalId": account, "arn": f"arn:aws:iam::{account}:root", "accountId": account,
+            **key, **session}
+
+
+def _cloudformation_role(call: calls.Call) -> str | None:
+    """The stack's service role, when the CloudFormation call has one (`RoleARN`, or the stack's own)."""
+    form = call.parameters or {}
+    role = (form.get("RoleARN") or [None])[0]
+    if role:
+        return role
+    stack_name = (form.get("StackName") or [None])[0]
+    if not stack_name:
+        return None
+    try:
+        from moto.cloudformation.models import cloudformation_backends
+
+        for regions in list(cloudformation_backends.values()):
+            for backend in list(regions.values()):
+                for stack in list(backend.stacks.values()):
+                    if stack_name in (stack.name, stack.stack_id):
+                        return getattr(stack, "role_arn", None)
+    except Exception:  # no CloudFormation loaded: no stack to ask
+        return None
+    return None
 
 
 # --- the event -----------------------------------------------------------------------------
 
 
-def build_event(*, action: str, form: dict[str, list[str]], response_xml: bytes | str, access_key: str,
+def build_event(*, action: str, request_parameters: dict, response_elements: dict | None, identity: dict,
                 account_id: str, source_ip: str = "127.0.0.1", user_agent: str = "",
                 request_id: str | None = None, now: datetime | None = None) -> dict:
     """The EventBridge event (as a rule target receives it) for one successful IAM call."""
@@ -177,15 +226,15 @@ def build_event(*, action: str, form: dict[str, list[str]], response_xml: bytes 
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     detail = {
         "eventVersion": "1.09",
-        "userIdentity": user_identity(access_key, account_id, now),
+        "userIdentity": identity,
         "eventTime": stamp,
         "eventSource": "iam.amazonaws.com",
         "eventName": action,
         "awsRegion": EVENT_REGION,
         "sourceIPAddress": source_ip,
         "userAgent": user_agent,
-        "requestParameters": request_parameters(form),
-        "responseElements": response_elements(action, response_xml),
+        "requestParameters": request_parameters,
+        "responseElements": response_elements,
         "requestID": request_id or str(uuid.uuid4()),
         "eventID": str(uuid.uuid4()),
         "readOnly": False,
@@ -198,6 +247,31 @@ def build_event(*, action: str, form: dict[str, list[str]], response_xml: bytes 
     }
     return {"version": "0", "id": str(uuid.uuid4()), "detail-type": DETAIL_TYPE, "source": "aws.iam",
             "account": account_id, "time": stamp, "region": EVENT_REGION, "resources": [], "detail": detail}
+
+
+def event_for_change(action: str, arguments: dict, result, account_id: str, call: calls.Call | None) -> dict:
+    """The event of one change of the IAM model, told as the call that made it (None: the account's root)."""
+    now = datetime.now(timezone.utc)
+    if call is not None and call.parameters and call.action == action and call.service == "iam":
+        parameters = request_parameters(call.parameters)
+    else:
+        parameters = parameters_of_arguments(arguments)
+    caller = call.caller if call is not None else Caller(
+        access_key_id=None, principal_arn=f"arn:aws:iam::{account_id}:root", account_id=account_id, kind=ROOT,
+        user_id=account_id)
+    source_ip = call.source_ip if call is not None else "127.0.0.1"
+    user_agent = call.user_agent if call is not None else ""
+    invoked_by = call.via if call is not None else None
+    if invoked_by == CLOUDFORMATION:
+        service_role = _cloudformation_role(call)
+        if service_role:
+            caller = role_session_caller(service_role, CLOUDFORMATION_SESSION)
+        source_ip = user_agent = invoked_by
+    identity = user_identity(caller, now)
+    if invoked_by:
+        identity["invokedBy"] = invoked_by
+    return build_event(action=action, request_parameters=parameters, response_elements=response_elements(action, result),
+                       identity=identity, account_id=account_id, source_ip=source_ip, user_agent=user_agent, now=now)
 
 
 def put_event(event: dict) -> None:
@@ -218,18 +292,89 @@ def put_event(event: dict) -> None:
 deliver = None
 
 
-def emit_iam_call(*, body: bytes, response_xml: bytes, access_key: str, account_id: str,
-                  source_ip: str = "127.0.0.1", user_agent: str = "", request_id: str | None = None) -> dict | None:
-    """Called by the server after a successful IAM call; returns the event it put, if any."""
-    form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-    action = (form.get("Action") or [""])[0]
-    if action not in IAM_WRITE_ACTIONS:
-        return None
-    event = build_event(action=action, form=form, response_xml=response_xml, access_key=access_key,
-                        account_id=account_id, source_ip=source_ip, user_agent=user_agent,
-                        request_id=request_id)
+def _send(event: dict) -> None:
     try:
         (deliver or put_event)(event)
     except Exception:
-        log.exception("could not put the CloudTrail event for %s", action)
-    return event
+        log.exception("could not put the CloudTrail event for %s", event["detail"].get("eventName"))
+
+
+def send_pending(call: calls.Call, request_id: str | None = None) -> list[dict]:
+    """Send the events of what `call` changed, now that it is answered; the events sent."""
+    sent = []
+    while call.pending:
+        event = call.pending.pop(0)
+        if request_id:
+            event["detail"]["requestID"] = request_id
+        _send(event)
+        sent.append(event)
+    return sent
+
+
+# --- where the IAM model changes -------------------------------------------------------------
+
+_changing: contextvars.ContextVar[bool] = contextvars.ContextVar("localcloud_iam_change", default=False)
+
+
+def _changed(action: str, arguments: dict, result, account_id: str) -> None:
+    call = calls.current()
+    try:
+        event = event_for_change(action, arguments, result, account_id, call)
+    except Exception:  # the change happened: keep it, and say loudly that its event could not be made
+        log.exception("could not make the CloudTrail event for %s", action)
+        return
+    # CloudFormation's own writes are each an IAM call of their own, told at once: held until the stack's
+    # call is answered, they would reach a rule the same stack made after them (its orchestrator's own)
+    if call is not None and call.pending is not None and call.via != CLOUDFORMATION:
+        call.pending.append(event)
+    else:
+        _send(event)
+
+
+def _watch(original, action: str, owner_parameter: str | None = None):
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def watched(self, *args, **kwargs):
+        if _changing.get():  # a change inside another: AWS records the call, once
+            return original(self, *args, **kwargs)
+        token = _changing.set(True)
+        try:
+            result = original(self, *args, **kwargs)
+        finally:
+            _changing.reset(token)
+        try:
+            arguments = dict(signature.bind(self, *args, **kwargs).arguments)
+        except TypeError:
+            arguments = {}
+        if owner_parameter:  # a model's own write: name its owner as the IAM call does
+            arguments = {_snake(owner_parameter): self.name, **arguments}
+        _changed(action, arguments, result, getattr(self, "account_id", ACCOUNT_ID))
+        return result
+
+    watched._localcloud = True
+    return watched
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name)
+
+
+def targets() -> list[tuple[str, str, str]]:
+    """(module, class, attribute) of every moto method `install` wraps."""
+    return [("moto.iam.models", "IAMBackend", name) for name in BACKEND_WRITES] + \
+        [("moto.iam.models", owner, "put_policy") for owner in MODEL_WRITES]
+
+
+def install() -> None:
+    """Wrap the IAM model's writes so each one emits its CloudTrail event."""
+    from moto.iam import models
+
+    for name, action in BACKEND_WRITES.items():
+        original = getattr(models.IAMBackend, name)
+        if not getattr(original, "_localcloud", False):
+            setattr(models.IAMBackend, name, _watch(original, action))
+    for owner, (action, owner_parameter) in MODEL_WRITES.items():
+        cls = getattr(models, owner)
+        if not getattr(cls.put_policy, "_localcloud", False):
+            cls.put_policy = _watch(cls.put_policy, action, owner_parameter)

@@ -6,8 +6,9 @@ them. Here every delivery is kept, in order, as
 
 * `GET /_localcloud/mailbox` returns the list (newest last),
   `DELETE /_localcloud/mailbox` empties it;
-* `read_mailbox(endpoint)` / `clear_mailbox(endpoint)` do the same from Python
-  (with the local cloud's key as a Bearer token: the mailbox holds decision links).
+* `read_mailbox(endpoint)` / `clear_mailbox(endpoint)` do the same from Python,
+  signed (SigV4) with the local cloud's per-start key: the mailbox holds
+  decision links, so only that key reads it.
 
 Subscriptions need no confirmation locally: moto marks an e-mail
 subscription confirmed at once (on AWS the recipient clicks a link first).
@@ -102,15 +103,24 @@ def handle(request):
     return Response(json.dumps(MAILBOX.messages()), content_type="application/json")
 
 
+SIGNING_SERVICE = "localcloud"  # the credential scope's service of the kit's own routes
+
+
 def _request(endpoint: str, method: str = "GET", credentials=None):
-    """A mailbox request carrying the local cloud's key (the mailbox holds decision links)."""
+    """A mailbox request signed with the local cloud's per-start key (the mailbox holds decision links)."""
     import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials as BotoCredentials
 
     from ..server import credentials as credentials_module
 
     credentials = credentials or credentials_module.read(endpoint)
-    return urllib.request.Request(endpoint.rstrip("/") + MAILBOX_PATH, method=method,
-                                  headers={"Authorization": f"Bearer {credentials.access_key_id}"})
+    signed = AWSRequest(method=method, url=endpoint.rstrip("/") + MAILBOX_PATH)
+    SigV4Auth(BotoCredentials(credentials.access_key_id, credentials.secret_access_key), SIGNING_SERVICE,
+              credentials.region).add_auth(signed)
+    return urllib.request.Request(signed.url, method=method, headers=dict(signed.headers.items()))
 
 
 def read_mailbox(endpoint: str, timeout: float = 10, credentials=None) -> list[dict]:

@@ -116,20 +116,14 @@ def event(*, url_id: str, region: str, account_id: str, method: str, path: str, 
     return document
 
 
-def _caller(request, is_known_key) -> dict | None:
-    """The IAM caller of a signed request, or None when it is unsigned or signed with an unknown key."""
-    from ...server import identities
-    from ...server.address import ACCOUNT_ID
-    from ...server.protocols import key_of
-
-    key = key_of(request.environ)
-    if not key or not is_known_key(key):
+def _caller(request, signer_of) -> dict | None:
+    """The IAM caller of a request its signature proves, or None (unsigned, or a signature that does not check
+    out)."""
+    caller = signer_of(request)
+    if caller is None:
         return None
-    identity = identities.identity_for_access_key(key)
-    role = identity.get("role_arn") if identity else None
-    return {"accessKey": key, "accountId": ACCOUNT_ID, "callerId": key,
-            "userArn": role or f"arn:aws:iam::{ACCOUNT_ID}:root", "userId": key,
-            "cognitoIdentity": None, "principalOrgId": None}
+    return {"accessKey": caller.access_key_id, "accountId": caller.account_id, "callerId": caller.user_id,
+            "userArn": caller.arn, "userId": caller.user_id, "cognitoIdentity": None, "principalOrgId": None}
 
 
 def _json(status: int, message: str):
@@ -139,7 +133,7 @@ def _json(status: int, message: str):
                     headers={"x-amzn-ErrorType": "AccessDeniedException" if status == 403 else "NotFoundException"})
 
 
-def handle(request, is_known_key):
+def handle(request, signer_of):
     """Serve `/_localcloud/lambda-url/<url id>/<path>` (werkzeug request -> response)."""
     from werkzeug.wrappers import Response
 
@@ -151,7 +145,7 @@ def handle(request, is_known_key):
     function, config = found
     authorizer = None
     if (config.config.get("AuthType") or "NONE") == "AWS_IAM":
-        authorizer = _caller(request, is_known_key)
+        authorizer = _caller(request, signer_of)
         if authorizer is None:
             return _json(403, "Forbidden")
     payload = event(url_id=url_id, region=function.region, account_id=function.account_id,

@@ -17,9 +17,10 @@ takes its place:
   function's execution role (`server/identities.py` maps them back;
   CloudTrail records such calls as the assumed role, as AWS does). Nothing
   of the server's environment (the learner's shell) reaches it, and where
-  bubblewrap works the worker runs in a sandbox (`sandbox.py`);
-* a worker's key is an HMAC of its function and role under a secret made at
-  server start, so no other local user can compute one;
+  bubblewrap (else Landlock) works the worker runs in a sandbox (`sandbox.py`);
+* a worker's credentials (key, secret, session token) are HMACs of its
+  function and role under a secret made at server start, so no other local
+  user can compute them; they are in its environment only;
 * the timeout is enforced: a worker that overruns is killed (a new one starts
   on the next call) and the call returns "Task timed out after N seconds";
 * a worker left idle for `LOCALCLOUD_LAMBDA_IDLE_SECONDS` (default 60; 0 keeps
@@ -60,7 +61,7 @@ import uuid
 import zipfile
 from dataclasses import dataclass
 
-from ...server.identities import access_key_for
+from ...server.identities import credentials_for
 from . import layers, runtimes, sandbox
 
 log = logging.getLogger("workshop.localcloud.lambda")
@@ -121,11 +122,13 @@ class Worker:
         self.interpreter = launch.executable
         self.note = launch.note
         layer_folders = layer_folders or []
-        command, task_root = sandbox.wrap(list(launch.command), code_dir,
-                                          read_only=list(launch.read_only) + layer_folders)
-        sandboxed = task_root != code_dir
-        # Without a sandbox HOME is a fresh folder of its own; inside one, the private /tmp.
+        # Without bubblewrap HOME is a fresh folder of its own (the one a Landlock fence lets it write);
+        # inside bubblewrap, the private /tmp.
+        sandboxed = sandbox.mode() == sandbox.BUBBLEWRAP
         self.home = None if sandboxed else tempfile.mkdtemp(prefix="localcloud-home-")
+        command, task_root = sandbox.wrap(list(launch.command), code_dir,
+                                          read_only=list(launch.read_only) + layer_folders,
+                                          writable=[self.home] if self.home else [])
         # Built from scratch: nothing of the learner's shell (AWS keys, tokens, HOME) reaches the code.
         inside = "/tmp"  # nosec B108: the sandbox's own private tmpfs, as Lambda's /tmp
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": ":UTC",
@@ -152,9 +155,7 @@ class Worker:
             "AWS_REGION": spec.region,
             "AWS_DEFAULT_REGION": spec.region,
             "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": access_key_for(spec.function_arn, spec.role_arn, spec.function_name),
-            "AWS_SECRET_ACCESS_KEY": "localcloud-secret",  # nosec B105: a dummy key for the local cloud only
-            "AWS_SESSION_TOKEN": "localcloud-session-" + spec.function_name,
+            **credentials_for(spec.function_arn, spec.role_arn, spec.function_name).environment(),
         })
         started = time.perf_counter()
         self.proc = subprocess.Popen(  # nosec B603: the kit's worker script under the function's python, no shell
@@ -250,7 +251,9 @@ class LambdaRuntime:
         self._setup_lock = threading.Lock()
         self._notes_said: set[str] = set()
         self.cold_starts = 0
-        self.isolation = None  # said in the log at the first cold start
+        self.sandbox = sandbox.mode()  # bubblewrap, landlock or environment (the health answer says which)
+        self.isolation = sandbox.isolation()  # in the health answer; said in the log at the first cold start
+        self._isolation_said = False
         idle = os.environ.get("LOCALCLOUD_LAMBDA_IDLE_SECONDS")
         self.idle_seconds = DEFAULT_IDLE_SECONDS if idle in (None, "") else float(idle)
         self.idle_stops = 0
@@ -300,8 +303,8 @@ class LambdaRuntime:
                 self._turn(spec).wait(timeout=1)
         try:
             with self._setup_lock:  # once per runtime, whichever call comes first
-                if self.isolation is None:
-                    self.isolation = sandbox.isolation()
+                if not self._isolation_said:
+                    self._isolation_said = True
                     log.warning("Lambda isolation: %s", self.isolation)
                 launch = runtimes.launch_for(spec.runtime, getattr(fn, "package_type", None),
                                              kit_links=os.path.join(self._code_root, "kit-libraries"))

@@ -441,6 +441,47 @@ def install_state_machine_arn_attribute() -> None:
     add_getatt(StateMachine, "Arn", lambda machine: machine.arn)
 
 
+def install_role_managed_policies() -> None:
+    """`AWS::IAM::Role`'s `ManagedPolicyArns` are attached (`iam-role-managed-policy-arns`).
+
+    moto created the role with its inline `Policies` and dropped the managed
+    ones, so a SAM function's role lacked `AWSLambdaBasicExecutionRole` (and
+    whatever its `Policies` named by ARN). Each is attached through IAM, as
+    CloudFormation does (and so recorded by CloudTrail as its AttachRolePolicy);
+    one IAM does not hold fails the resource, as on AWS. Deleting the role
+    detaches them first, as CloudFormation does.
+    """
+    from moto.iam.models import Role, iam_backends
+    from moto.utilities.utils import get_partition
+
+    original = Role.create_from_cloudformation_json.__func__
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name,
+                                        **kwargs):
+        role = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        backend = iam_backends[account_id][get_partition(region_name)]
+        for policy_arn in (cloudformation_json.get("Properties") or {}).get("ManagedPolicyArns") or []:
+            backend.attach_role_policy(policy_arn=policy_arn, role_name=role.name)
+        return role
+
+    create_from_cloudformation_json.__wrapped__ = original
+    Role.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+    deleting = Role.delete_from_cloudformation_json.__func__
+
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        # moto deletes the role with its managed policies still attached, which IAM refuses (DeleteConflict):
+        # CloudFormation detaches them first
+        backend = iam_backends[account_id][get_partition(region_name)]
+        role = next((r for r in backend.roles.values() if r.name == resource_name), None)
+        for policy_arn in list(role.managed_policies) if role is not None else []:
+            backend.detach_role_policy(policy_arn=policy_arn, role_name=resource_name)
+        return deleting(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+    delete_from_cloudformation_json.__wrapped__ = deleting
+    Role.delete_from_cloudformation_json = classmethod(delete_from_cloudformation_json)
+
+
 def install_event_bus_ref() -> list:
     """`Ref` to an `AWS::Events::EventBus` is the bus's name (`events-eventbus-ref`); moto gave the model
     object's repr (the bus had no physical id). Returns the attribute added."""

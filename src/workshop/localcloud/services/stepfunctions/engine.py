@@ -8,9 +8,9 @@ Step Functions or CloudFormation request):
   `SendTaskSuccess`, service integrations.
 * an execution started without a name gets a UUID, as on AWS
   (`install_execution_names`; moto named it "None", so a second one collided).
-* the engine's service calls go through shared boto3 clients signed with the
-  server's per-start key and served in-process (`install_engine_credentials`,
-  server/inprocess.py).
+* the engine's service calls are the state machine's role's (or the task's
+  `Credentials.RoleArn`), on shared boto3 clients served in-process
+  (`install_engine_credentials`, server/inprocess.py).
 
 Registered in seams.py and applied with the "stepfunctions" group: one
 evaluation program per definition (`install_engine_caches`, a speed patch)
@@ -59,15 +59,16 @@ def install_execution_names() -> None:
     setattr(cls, name, start_execution)
 
 
-def install_engine_credentials(credentials, port: int | None = None) -> None:
-    """The engine's service calls: signed with the server's key, on shared clients, served in-process.
+def install_engine_credentials(credentials=None, port: int | None = None) -> None:
+    """The engine's service calls: as the state machine's role, on shared clients, served in-process.
 
     moto's `boto_client_for(region, service, state_credentials)` builds a new
     client for every call the engine makes, signed with the key "ak" (which
     the local cloud refuses), talking HTTP to localhost:$MOTO_PORT. The
-    replacement hands out `inprocess.client(...)`: one client per service and
-    region, signed with the server's key, whose calls the server's WSGI app
-    serves in-process once the server has attached it (see server/inprocess.py).
+    replacement hands out `inprocess.client(...)`: one client per service,
+    region and role (`state_credentials.role_arn`: the execution role, or the
+    task's `Credentials`), whose calls the server's WSGI app serves in-process
+    as that role's session once the server has attached it (see server/inprocess.py).
     It replaces the function where it is defined (modules imported later pick
     that up) and in every engine module that already imported it.
     """
@@ -76,12 +77,13 @@ def install_engine_credentials(credentials, port: int | None = None) -> None:
     from moto.stepfunctions.parser.asl.utils import boto_client
 
     from ...server import inprocess
+    from ...server.authentication import engine_caller
 
     endpoint = f"http://127.0.0.1:{port or os.environ.get('MOTO_PORT', '5000')}"
     original = getattr(boto_client.boto_client_for, "__wrapped__", boto_client.boto_client_for)
 
     def boto_client_for(region, service, state_credentials=None):
-        return inprocess.client(service, region, endpoint, credentials)
+        return inprocess.client(service, region, endpoint, engine_caller(getattr(state_credentials, "role_arn", None)))
 
     boto_client_for.__wrapped__ = original
     boto_client_for._localcloud = True
