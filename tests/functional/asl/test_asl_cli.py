@@ -10,7 +10,7 @@ import pytest
 
 from workshop.asl.cli import main
 
-CASES = Path(__file__).parent / "cases"
+CASES = Path(__file__).resolve().parents[2] / "unit" / "asl" / "cases"  # the corpus of the unit tests
 GOOD = '{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Succeed"}}}'
 BAD = '{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nope", "End": true}}}'
 

@@ -14,7 +14,7 @@ from cloud_fixtures import local_client
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DEFINITION = json.loads((ROOT / "statemachine/security_orchestrator.asl.json").read_text())
 EVENT = (ROOT / "events/create_policy.json").read_text()
 
