@@ -1,4 +1,4 @@
-"""Step Functions in the local cloud: the engine's patches, each against a real local cloud, and their seams."""
+"""Step Functions in the local cloud: the engine's patches, each against a real local cloud (their seams: tests/unit)."""
 
 import json
 import time
@@ -8,7 +8,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local_clients import cloud_client
-from workshop.localcloud.services.stepfunctions import engine, integrations
+from waiting_executions import waiting_machine
+from workshop.localcloud.services.stepfunctions import engine
 
 ROLE = "arn:aws:iam::123456789012:role/r"
 
@@ -42,6 +43,17 @@ RETRYING = {"StartAt": "Get", "States": {"Get": {
     "End": True}}}
 
 
+def test_concurrent_executions_of_a_shared_program_keep_their_own_retry_counts(cloud):
+    sfn = cloud_client(cloud, "stepfunctions")
+    arn = machine(sfn, "shared-retries", RETRYING)
+    with ThreadPoolExecutor(6) as pool:
+        executions = list(pool.map(lambda _: sfn.start_execution(stateMachineArn=arn)["executionArn"], range(6)))
+    for execution in executions:
+        assert finished(sfn, execution)["status"] == "FAILED"
+        attempts = [e for e in history(sfn, execution) if e["type"] == "TaskScheduled"]
+        assert len(attempts) == 3  # the first try and two retries, for each execution
+
+
 def test_executions_of_one_definition_share_one_program_with_its_heap_keys_made():
     from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 
@@ -69,17 +81,6 @@ def test_executions_of_one_definition_share_one_program_with_its_heap_keys_made(
     assert made and all(made)
 
 
-def test_concurrent_executions_of_a_shared_program_keep_their_own_retry_counts(cloud):
-    sfn = cloud_client(cloud, "stepfunctions")
-    arn = machine(sfn, "shared-retries", RETRYING)
-    with ThreadPoolExecutor(6) as pool:
-        executions = list(pool.map(lambda _: sfn.start_execution(stateMachineArn=arn)["executionArn"], range(6)))
-    for execution in executions:
-        assert finished(sfn, execution)["status"] == "FAILED"
-        attempts = [e for e in history(sfn, execution) if e["type"] == "TaskScheduled"]
-        assert len(attempts) == 3  # the first try and two retries, for each execution
-
-
 # --- aws-sdk results -------------------------------------------------------------------------
 
 
@@ -94,33 +95,6 @@ def test_an_sdk_result_with_timestamps_is_described_with_aws_text(cloud):
     assert described["status"] == "SUCCEEDED"
     created = json.loads(described["output"])["Role"]["CreateDate"]
     assert isinstance(created, str) and created.endswith("Z") and created[10] == "T"
-
-
-def test_sdk_timestamps_read_as_aws_writes_them():
-    from datetime import datetime, timedelta, timezone
-
-    plain = datetime(2026, 12, 1, 9, 50, 0, tzinfo=timezone.utc)
-    assert integrations.sdk_timestamp(plain) == "2026-12-01T09:50:00Z"
-    assert integrations.sdk_timestamp(plain.replace(microsecond=123000)) == "2026-12-01T09:50:00.123Z"
-    assert integrations.sdk_timestamp(plain.replace(microsecond=123456)) == "2026-12-01T09:50:00.123456Z"
-    assert integrations.sdk_timestamp(plain.astimezone(timezone(timedelta(hours=2)))) == "2026-12-01T09:50:00Z"
-
-
-# --- the seams ---------------------------------------------------------------------------------
-
-
-def test_the_engine_seams_are_where_moto_has_them():
-    """Fails loudly if moto moves or reshapes a method the kit wraps."""
-    import inspect
-
-    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
-
-    cls, name = integrations.sdk_result_seam()
-    assert list(inspect.signature(cls.__dict__[name]).parameters)[:3] == ["self", "env", "resource_runtime_part"]
-    assert "env.stack.append(response)" in inspect.getsource(cls.__dict__[name])
-    entry = ExecutionWorker.__dict__["_get_evaluation_entrypoint"]
-    assert list(inspect.signature(entry).parameters) == ["self"]
-    assert "_get_evaluation_entrypoint()" in inspect.getsource(ExecutionWorker._execution_logic)
 
 
 # --- GetExecutionHistory ---------------------------------------------------------------------
@@ -188,21 +162,8 @@ def test_a_token_of_another_request_is_refused(long_history, cloud):
 
 def _waiting(sfn, cloud, name, timeout=None):
     """An execution waiting on a task token (an SQS message carries it); (execution, token)."""
-    sqs = cloud_client(cloud, "sqs")
-    queue = sqs.create_queue(QueueName=name)["QueueUrl"]
-    state = {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-             "Parameters": {"QueueUrl": queue, "MessageBody.$": "$$.Task.Token"}, "Next": "After"}
-    if timeout:
-        state["TimeoutSeconds"] = timeout
-    arn = machine(sfn, name, {"StartAt": "Wait", "States": {"Wait": state, "After": {"Type": "Pass", "End": True}}})
-    execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        messages = sqs.receive_message(QueueUrl=queue).get("Messages")
-        if messages:
-            return execution, messages[0]["Body"]
-        time.sleep(0.05)
-    raise AssertionError("no task token was sent")
+    return waiting_machine(sfn, cloud_client(cloud, "sqs"), name=name, timeout_seconds=timeout,
+                           then={"After": {"Type": "Pass", "End": True}}).start()
 
 
 def test_a_second_answer_right_after_the_first_is_refused(cloud):
@@ -536,33 +497,3 @@ def test_the_result_writer_writes_each_childs_result(cloud, items_bucket):
     assert sorted(json.loads(r["Input"]) for r in succeeded) == [1, 3]
     assert all(r["Status"] == "SUCCEEDED" and "Output" in r for r in succeeded)
     assert [(json.loads(r["Input"]), r["Status"], r["Error"], r["Cause"]) for r in failed] == [(2, "FAILED", "Boom", "two")]
-
-
-def test_the_map_seams_are_where_moto_has_them():
-    """Fails loudly if moto moves a Distributed Map method the kit wraps."""
-    import inspect
-
-    from workshop.localcloud.services.awslambda import workers
-    from workshop.localcloud.services.stepfunctions import distributed_map as dmap
-
-    cls, name = dmap.parser_seam()
-    assert isinstance(cls.__dict__[name], staticmethod)
-    cls, name = dmap.map_run_seam()
-    assert list(inspect.signature(cls.__dict__[name]).parameters) == ["self", "env", "eval_input"]
-    source = inspect.getsource(cls.__dict__[name])  # moto's own: the items come from the stack, outputs go back
-    assert "env.stack.pop()" in source and "env.stack.append(outputs)" in source
-    cls, name = dmap.worker_seam()
-    assert list(inspect.signature(cls.__dict__[name]).parameters) == ["self", "env", "job"]
-    assert "job.job_output = job_output" in inspect.getsource(cls.__dict__[name])
-    for seam in (dmap.reader_seam, dmap.writer_seam):
-        cls, name = seam()
-        assert list(inspect.signature(cls.__dict__[name]).parameters) == ["env", "resource_runtime_part",
-                                                                          "state_credentials"]
-    cls, name = integrations.api_gateway_seam()
-    assert "invoke" in cls._SUPPORTED_API_PARAM_BINDINGS
-    for cls, name in integrations.metadata_seams():
-        assert name in cls.__dict__
-    cls, name = workers.executed_version_seam()
-    assert name in cls.__dict__
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-    assert "select_from_typed_dict" in inspect.getsource(lambda_eval_utils.execute_lambda_function_integration)

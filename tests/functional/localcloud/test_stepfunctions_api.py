@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
