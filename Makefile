@@ -7,7 +7,7 @@ SCAN_VENV  := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.setup-done
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: setup chromium bubblewrap lambda-runtimes asl-reference asl-calibration test unit e2e browser local workshop lab approvals bench lint scan scan-tools clean
+.PHONY: setup chromium bubblewrap lambda-runtimes asl-reference asl-calibration test unit functional e2e browser local workshop lab approvals bench lint scan scan-tools clean
 
 setup: $(STAMP)
 
@@ -83,17 +83,31 @@ $(SCAN_STAMP): tools/scan-constraints.txt
 scan: scan-tools
 	$(SCAN_VENV)/bin/python tools/security_scan.py
 
-test: setup chromium bubblewrap lambda-runtimes asl-reference scan
-	$(BIN)/pytest
+# The suite on parallel workers (pytest-xdist): tests that share a session's processes (a local
+# cloud, its deployed stack, JupyterLab) are sent to one worker; tests/conftest.py groups them and
+# puts the slow folders first. `make test WORKERS=1` runs it in one process. The scan is one of
+# the tests (tests/functional/test_security_scan.py): it runs beside the others.
+WORKERS ?= 4
+PARALLEL = $(if $(filter-out 1,$(WORKERS)),-n $(WORKERS) --dist loadgroup --no-loadscope-reorder)
+# The tests start many Python processes that import the same modules: let them keep their bytecode
+# (__pycache__, ignored by git) even where the environment asks Python not to write it.
+unexport PYTHONDONTWRITEBYTECODE
 
-unit: setup bubblewrap lambda-runtimes asl-reference
-	$(BIN)/pytest tests/unit
+test: setup chromium bubblewrap lambda-runtimes asl-reference scan-tools
+	$(BIN)/pytest $(PARALLEL)
+
+# No process, no socket: the unit tests need nothing but the venv.
+unit: setup
+	$(BIN)/pytest tests/unit $(PARALLEL)
+
+functional: setup bubblewrap lambda-runtimes asl-reference scan-tools
+	$(BIN)/pytest tests/functional $(PARALLEL)
 
 e2e: setup bubblewrap lambda-runtimes
-	$(BIN)/pytest tests/e2e
+	$(BIN)/pytest tests/e2e $(PARALLEL)
 
-browser: setup chromium
-	$(BIN)/pytest tests/browser
+browser: setup chromium bubblewrap lambda-runtimes
+	$(BIN)/pytest tests/browser $(PARALLEL)
 
 lint: setup
 	$(BIN)/sam validate --lint --template template.yaml
