@@ -5,6 +5,11 @@
 * `restore_moto`: every attribute a seam of the local cloud replaces or adds (workshop.localcloud.seams)
   put back after the test, moto's config and MOTO_PORT too, the Lambda workers stopped: the next test
   sees plain moto. The local cloud's tests use it for every test (their conftest.py).
+
+moto gives every test a new boto3 session, and each new session would read and parse botocore's
+service models again (a tenth of a second and more per test that makes clients): the sessions of a
+test process share one loader instead (`share_service_models`, done when this plugin loads), as the
+clients of one long-lived session always do.
 """
 
 from __future__ import annotations
@@ -12,9 +17,41 @@ from __future__ import annotations
 import importlib
 import os
 
+import botocore.session
 import pytest
 
 _ABSENT = object()
+
+
+class _SearchPaths(list):
+    """A loader's search paths, where a path already there is not added again (every boto3 session adds
+    its own data folder to the loader it gets)."""
+
+    def append(self, path):
+        if path not in self:
+            super().append(path)
+
+
+def share_service_models() -> None:
+    """Every botocore session of this process gets the same data loader for the same search path, so
+    each service model is parsed once per process (the loader caches what it read)."""
+    if getattr(botocore.session.create_loader, "shared", False):
+        return
+    create = botocore.session.create_loader
+    loaders = {}
+
+    def shared_loader(search_path_string=None):
+        if search_path_string not in loaders:
+            loader = create(search_path_string)
+            loader._search_paths = _SearchPaths(loader.search_paths)
+            loaders[search_path_string] = loader
+        return loaders[search_path_string]
+
+    shared_loader.shared = True
+    botocore.session.create_loader = shared_loader
+
+
+share_service_models()
 
 
 @pytest.fixture
