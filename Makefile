@@ -5,9 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.setup-done
 SCAN_VENV  := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.setup-done
+# JupyterHub's proxy for `make class`, from npm (class/package-lock.json)
+CLASS_PROXY_STAMP := class/node_modules/.package-lock.json
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: setup chromium bubblewrap lambda-runtimes asl-reference asl-calibration test unit functional e2e browser local workshop lab approvals bench lint scan scan-tools clean
+.PHONY: setup class chromium bubblewrap lambda-runtimes asl-reference asl-calibration test unit functional e2e browser local workshop lab lab-like-aws approvals bench lint scan scan-tools clean
 
 setup: $(STAMP)
 
@@ -16,7 +18,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,class]'
 	# papermill and JupyterLab run notebooks with this venv's kernel.
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (workshop)" >/dev/null
 	touch $(STAMP)
@@ -93,7 +95,7 @@ PARALLEL = $(if $(filter-out 1,$(WORKERS)),-n $(WORKERS) --dist loadgroup --no-l
 # (__pycache__, ignored by git) even where the environment asks Python not to write it.
 unexport PYTHONDONTWRITEBYTECODE
 
-test: setup chromium bubblewrap lambda-runtimes asl-reference scan-tools
+test: setup chromium bubblewrap lambda-runtimes asl-reference $(CLASS_PROXY_STAMP) scan-tools
 	$(BIN)/pytest $(PARALLEL)
 
 # No process, no socket: the unit tests need nothing but the venv.
@@ -103,10 +105,10 @@ unit: setup
 functional: setup bubblewrap lambda-runtimes asl-reference scan-tools
 	$(BIN)/pytest tests/functional $(PARALLEL)
 
-e2e: setup bubblewrap lambda-runtimes
+e2e: setup bubblewrap lambda-runtimes $(CLASS_PROXY_STAMP)
 	$(BIN)/pytest tests/e2e $(PARALLEL)
 
-browser: setup chromium bubblewrap lambda-runtimes
+browser: setup chromium bubblewrap lambda-runtimes $(CLASS_PROXY_STAMP)
 	$(BIN)/pytest tests/browser $(PARALLEL)
 
 lint: setup
@@ -123,13 +125,28 @@ workshop: setup lambda-runtimes
 lab: setup lambda-runtimes
 	$(BIN)/python scripts/run_lab.py
 
+# A JupyterHub for a class on this machine: a local cloud per learner, the facilitator's view
+# (scripts/run_class.py, class/jupyterhub_config.py, docs/facilitator.md). JupyterHub's proxy
+# comes from npm, pinned by class/package-lock.json.
+$(CLASS_PROXY_STAMP): class/package-lock.json class/package.json
+	@command -v npm >/dev/null 2>&1 || { echo "make class needs Node.js 18+ and npm on PATH (JupyterHub's proxy)." >&2; exit 1; }
+	cd class && npm ci --no-audit --no-fund --loglevel=error
+	touch $(CLASS_PROXY_STAMP)
+
+class: setup bubblewrap lambda-runtimes $(CLASS_PROXY_STAMP)
+	$(BIN)/python scripts/run_class.py
+
+# Rehearse the AWS path without an account: the AWS-like local cloud, the notebooks on the AWS target.
+lab-like-aws: setup lambda-runtimes
+	$(BIN)/python scripts/run_lab.py --like-aws
+
 # The approval panel on its own page (Voila), for a workshop leader's screen.
 approvals: setup
 	$(BIN)/python scripts/run_approvals.py
 
-bench: setup bubblewrap lambda-runtimes
+bench: setup bubblewrap lambda-runtimes $(CLASS_PROXY_STAMP)
 	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf build .aws-sam .pytest_cache .hypothesis $(ASL_REFERENCE)/node_modules \
-	  $(LAMBDA_RUNTIMES)/nodejs/node_modules $(LAMBDA_RUNTIMES)/python/3.*/
+	  $(LAMBDA_RUNTIMES)/nodejs/node_modules $(LAMBDA_RUNTIMES)/python/3.*/ class/node_modules

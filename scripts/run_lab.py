@@ -15,6 +15,12 @@ notebooks reach it without a restart, and the terminal says so. A restarted
 local cloud starts empty: the notebooks notice (`workshop.failures`) and say
 to run 01_deploy again. Ctrl-C (or closing JupyterLab) stops both.
 The stack is deployed by notebook 01, as a learner would.
+
+`--like-aws` (`make lab-like-aws`) rehearses the AWS path without an
+account: the local cloud runs in the AWS-like mode (a trail needed, events
+late, subscriptions to confirm, IAM lagging) and the notebooks use the AWS
+target against it (WORKSHOP_TARGET=aws, WORKSHOP_AWS_REHEARSAL). As on a new
+account there is no trail yet: notebook 00's checklist says how to make one.
 """
 
 from __future__ import annotations
@@ -25,71 +31,38 @@ import shutil
 import subprocess  # nosec B404: runs JupyterLab as an argument list, never through a shell
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESTART_MESSAGE = ("The local cloud stopped (exit {code}); starting it again on {endpoint} with the same key. "
-                   "It starts empty: run 01_deploy.ipynb again (the notebooks will say so too).")
 
 
-class Supervisor:
-    """Keeps one local cloud running on one port with one key until stopped."""
+REHEARSAL_MESSAGE = (
+    "AWS rehearsal: the notebooks use the AWS target against the AWS-like local cloud at {endpoint} (nothing "
+    "reaches AWS). Approval e-mails go to {email}, in the local mailbox. As on a new account there is no trail: "
+    "notebook 00 says how to make one (in a terminal: WORKSHOP_AWS_REHEARSAL={endpoint} .venv/bin/workshop trail "
+    "create).")
+REHEARSAL_EMAIL = "learner@aws-rehearsal.workshop"  # stays in the local mailbox; not a domain reserved for examples
 
-    def __init__(self, port, log, say=print, poll: float = 1.0):
-        from workshop.localcloud import LocalCloud
 
-        self.log, self.say, self.poll = log, say, poll
-        self.cloud = LocalCloud(port=port, log_file=log).start()
-        self.endpoint = self.cloud.endpoint
-        self.restarts = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="localcloud-supervisor", daemon=True)
+def rehearsal_environment(endpoint: str, environ) -> dict:
+    """What JupyterLab's notebooks need to run the AWS path against the AWS-like local cloud at `endpoint`."""
+    from workshop.aws.session import REHEARSAL
 
-    def start_watching(self):
-        self._thread.start()
-
-    def _watch(self):
-        from workshop.localcloud import LocalCloud
-
-        while not self._stop.wait(self.poll):
-            code = self.cloud.proc.poll() if self.cloud.proc is not None else None
-            if code is None:
-                continue
-            self.say(RESTART_MESSAGE.format(code=code, endpoint=self.endpoint))
-            for _attempt in range(30):  # the dead server's port may take a moment to free
-                if self._stop.is_set():
-                    return
-                try:
-                    self.cloud = LocalCloud(port=self.cloud.port, log_file=self.log,
-                                            credentials=self.cloud.credentials).start()
-                    break
-                except Exception as exc:  # port still held, or a slow start: try again shortly
-                    last = exc
-                    time.sleep(1)
-            else:
-                self.say(f"The local cloud could not be restarted ({last}): stop `make lab` (Ctrl-C) and start it "
-                         "again.")
-                return
-            self.restarts += 1
-            self.say(f"Local cloud running again at {self.endpoint} (restart {self.restarts}).")
-
-    def stop(self):
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
-        self.cloud.stop()
+    return {"WORKSHOP_TARGET": "aws", REHEARSAL: endpoint,
+            "WORKSHOP_EMAIL": environ.get("WORKSHOP_EMAIL") or REHEARSAL_EMAIL}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=4566, help="local cloud port (default 4566)")
     parser.add_argument("--lab-port", type=int, default=8888, help="JupyterLab port (default 8888)")
+    parser.add_argument("--like-aws", action="store_true",
+                        help="rehearse the AWS path: the AWS-like local cloud, the notebooks on the AWS target")
     args, lab_args = parser.parse_known_args(argv)
 
     from workshop.failures import SUPERVISED_ENV
     from workshop.localcloud import port_is_free
+    from workshop.localcloud.supervisor import Supervisor
 
     port = args.port if port_is_free(args.port) else None
     if port is None:
@@ -98,11 +71,17 @@ def main(argv=None) -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     sockets = tempfile.mkdtemp(prefix="workshop-lab-")
     with log.open("w") as log_file:
-        supervisor = Supervisor(port, log_file, say=lambda line: print(line, flush=True))
+        like_aws = None
+        if args.like_aws:
+            from workshop.localcloud.aws_like import DEFAULT_SETTINGS as like_aws
+        supervisor = Supervisor(port, log_file, say=lambda line: print(line, flush=True), like_aws=like_aws)
         try:
             print(f"Local cloud ready at {supervisor.endpoint} (log: {log.relative_to(ROOT)})", flush=True)
             env = dict(os.environ, WORKSHOP_ENDPOINT=supervisor.endpoint, SAM_CLI_TELEMETRY="0",
                        **{SUPERVISED_ENV: "1"}, **supervisor.cloud.environment())
+            if args.like_aws:
+                env.update(rehearsal_environment(supervisor.endpoint, os.environ))
+                print(REHEARSAL_MESSAGE.format(endpoint=supervisor.endpoint, email=env["WORKSHOP_EMAIL"]), flush=True)
             command = [sys.executable, "-m", "jupyterlab", "--ip=127.0.0.1", f"--port={args.lab_port}",
                        f"--ServerApp.root_dir={ROOT}", "--LabApp.default_url=/lab/tree/notebooks",
                        "--KernelManager.transport=ipc", f"--KernelManager.ip={sockets}/kernel", *lab_args]

@@ -28,7 +28,7 @@ import pytest
 if "WORKSHOP_STATE_DIR" not in os.environ:
     os.environ["WORKSHOP_STATE_DIR"] = tempfile.mkdtemp(prefix="workshop-test-state-")
 
-pytest_plugins = ["cloud_fixtures", "moto_fixtures"]
+pytest_plugins = ["cloud_fixtures", "class_fixtures", "moto_fixtures"]
 
 # A session fixture that starts processes -> the group of the worker that runs every test using it.
 WORKER_GROUPS = {
@@ -38,6 +38,8 @@ WORKER_GROUPS = {
     "timeout_stack": "timeout-stack",     # a local cloud of its own
     "aws_like_cloud": "aws-like",         # the AWS-like local cloud and its stack
     "aws_like_stack": "aws-like",
+    "shared_cloud": "functional-cloud",   # tests/functional's one local cloud
+    "class_run": "class",                 # the class's hub, its learners' servers
 }
 # Modules that must not run at the same time as each other, whatever worker they are on.
 SHARED_GROUPS = {

@@ -13,6 +13,7 @@ COMMANDS = {
     "asl": ("workshop.asl.cli", "validate and draw Amazon States Language definitions"),
     "local": ("workshop.localcloud.server.cli", "run the local cloud (moto-based AWS on 127.0.0.1)"),
     "deploy": ("workshop.aws.deploy", "sam build + sam deploy to the local cloud or to AWS"),
+    "trail": ("workshop.aws.trail", "a CloudTrail trail with its bucket and bucket policy, as AWS accepts it"),
 }
 
 

@@ -40,8 +40,19 @@ def _how_to_start(endpoint: str) -> str:
                 "this cell again.")
     port = endpoint.rsplit(":", 1)[-1].strip("/")
     extra = "" if port == "4566" else f" (this notebook uses port {port}: `workshop local up --port {port}`)"
-    return f"start it with `make local` in a terminal and leave it running{extra}; or use `make lab`, " \
-           "which starts and restarts it for you."
+    return f"`make local` in a terminal, left running{extra}; or `make lab`, which starts and restarts it for you."
+
+
+def other_local_cloud(endpoint: str) -> str | None:
+    """Another local cloud of this user's that answers, when none answers at `endpoint` (a typo in the port)."""
+    from workshop.localcloud import running_local_clouds
+
+    others = running_local_clouds(exclude=endpoint)
+    return others[0] if others else None
+
+
+class WrongEndpoint(WorkshopError, ValueError):
+    """The endpoint a learner typed cannot be the local cloud's: the message names the value and the fix."""
 
 
 _FORGETS = ("A restarted local cloud starts empty: it forgets the deployed stack and any incident waiting for a "
@@ -56,9 +67,16 @@ class _LocalCloudProblem(WorkshopError):
 
 
 class LocalCloudNotAnswering(_LocalCloudProblem):
-    """Nothing answers at the local cloud's URL."""
+    """Nothing answers at the local cloud's URL (and, when another local cloud of the learner's does, says so)."""
 
-    def __init__(self, endpoint: str, detail: str = ""):
+    def __init__(self, endpoint: str, detail: str = "", elsewhere: str | None = None):
+        if elsewhere:
+            port = endpoint.rsplit(":", 1)[-1].strip("/")
+            super().__init__(endpoint, f"Nothing answers on port {port} ({endpoint}); your local cloud is on "
+                                       f"{elsewhere.rsplit(':', 1)[-1]} ({elsewhere}).",
+                             f"Set endpoint = \"{elsewhere}\" in the parameters cell (or WORKSHOP_ENDPOINT before "
+                             "starting JupyterLab), then run the notebook from the top.")
+            return
         super().__init__(endpoint, f"The local cloud at {endpoint} is not answering{f' ({detail})' if detail else ''}.",
                          f"To start it: {_how_to_start(endpoint)}", f"{_FORGETS} {_AGAIN}")
 
@@ -113,7 +131,7 @@ def explain(error: BaseException, session) -> WorkshopError | None:
         from workshop.localcloud import health
 
         if health(endpoint, timeout=1) is None:
-            return LocalCloudNotAnswering(endpoint, type(error).__name__)
+            return LocalCloudNotAnswering(endpoint, type(error).__name__, elsewhere=other_local_cloud(endpoint))
         restart = session.restart_note()
         return LocalCloudRestarted(endpoint, restart) if restart else None
     from botocore.exceptions import ClientError

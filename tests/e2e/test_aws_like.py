@@ -3,7 +3,10 @@
 Each behaviour the mode imitates (workshop/localcloud/aws_like.py names the AWS
 page) is checked first as AWS's API shows it, then the kit's answer to it on
 the AWS target: the trail check, the e-mail that must be confirmed, TestState
-with the state machine's role, IAM's lag after CreatePolicy, the AWS waits.
+with the state machine's role, IAM's lag after CreatePolicy, the AWS waits,
+a new account's Lambda concurrency (a first deploy that failed, replaced),
+the lag of a new state machine definition (notebook 06's timeout demo).
+The account limits and lags on their own: tests/functional/test_aws_like_mode.py.
 """
 
 from __future__ import annotations
@@ -109,6 +112,49 @@ def test_without_a_trail_that_records_iam_writes_nothing_arrives(aws_like_cloud,
         trails.put_event_selectors(TrailName=TRAIL, EventSelectors=[
             {"ReadWriteType": "All", "IncludeManagementEvents": True}])
         trails.update_trail(Name=TRAIL, IncludeGlobalServiceEvents=True)
+
+
+def test_a_trail_whose_bucket_lacks_cloudtrails_policy_is_refused_as_aws_refuses_it(aws_like_cloud, aws_target):
+    from workshop.aws.trail import bucket_policy, create_trail
+
+    s3, trails = local_client(aws_like_cloud, "s3"), local_client(aws_like_cloud, "cloudtrail")
+    bare, other = _name("bare"), _name("other")
+    s3.create_bucket(Bucket=bare)
+    with pytest.raises(ClientError) as refused:
+        trails.create_trail(Name=_name("trail"), S3BucketName=bare, IsMultiRegionTrail=True)
+    assert refused.value.response["Error"]["Code"] == "InsufficientS3BucketPolicyException"
+    assert refused.value.response["Error"]["Message"] == f"Incorrect S3 bucket policy is detected for bucket: {bare}"
+    s3.create_bucket(Bucket=other)  # CloudTrail's policy, but for another trail (aws:SourceArn)
+    s3.put_bucket_policy(Bucket=other, Policy=json.dumps(bucket_policy(other, "123456789012", "someone-else")))
+    with pytest.raises(ClientError, match="InsufficientS3BucketPolicyException"):
+        trails.create_trail(Name=_name("trail"), S3BucketName=other)
+    with pytest.raises(ClientError, match="InsufficientS3BucketPolicyException"):  # moving a trail there too
+        trails.update_trail(Name=TRAIL, S3BucketName=bare)
+    made = create_trail(aws_target, name=_name("made"))  # `workshop trail create`: bucket, policy, trail, logging
+    try:
+        assert trails.get_trail_status(Name=made.name)["IsLogging"]
+        assert json.loads(s3.get_bucket_policy(Bucket=made.bucket)["Policy"]) == bucket_policy(
+            made.bucket, "123456789012", made.name)
+    finally:
+        trails.delete_trail(Name=made.name)
+
+
+def test_waiting_for_an_incident_checks_the_trail_first_and_says_why_at_once(aws_like_cloud, aws_target):
+    from workshop.aws.iam_changes import execution_started_by, fire_policy, unique_policy_name
+    from workshop.aws.trail import NoTrailLogging
+
+    trails = local_client(aws_like_cloud, "cloudtrail")
+    trails.stop_logging(Name=TRAIL)
+    try:
+        fired = fire_policy(aws_target, ROOT / "policies" / "goodpolicy.json", name=unique_policy_name("untrailed"))
+        started = time.monotonic()
+        with pytest.raises(NoTrailLogging) as said:
+            execution_started_by(aws_target, "arn:aws:states:us-east-1:123456789012:stateMachine:any", fired)
+        assert time.monotonic() - started < 30  # not the 7 minutes a delivered event may take
+        assert f"the trail {TRAIL} is not logging" in str(said.value)
+        assert f"aws cloudtrail start-logging --name {TRAIL}" in str(said.value)
+    finally:
+        trails.start_logging(Name=TRAIL)
 
 
 def test_the_aws_checklist_finds_the_trail_or_says_how_to_make_one(aws_like_cloud, aws_target):
@@ -254,7 +300,7 @@ def test_reads_right_after_a_creation_miss_it_and_the_kit_reads_again(aws_like_c
 def test_the_aws_target_goes_to_the_test_endpoint_only_with_its_key(aws_like_cloud, aws_target, monkeypatch):
     client = aws_target.client("sts")
     assert client.meta.endpoint_url == aws_like_cloud
-    monkeypatch.setenv("WORKSHOP_AWS_ENDPOINT_FOR_TESTS", "http://198.51.100.7:4566")
+    monkeypatch.setenv("WORKSHOP_AWS_REHEARSAL", "http://198.51.100.7:4566")
     from workshop.aws.session import connect
 
     with pytest.raises(ValueError, match="only a local cloud on this machine"):
@@ -273,6 +319,25 @@ def test_on_aws_the_email_must_be_real_and_a_redeploy_keeps_the_deployed_one(aws
                          build_dir=sam_build.parent, skip_build=True, stream=log)
     assert deploy_module.deployed_parameter(aws_target, AWS_LIKE_STACK, "EmailAddress") == AWS_EMAIL
     assert "Confirm the SNS subscription now" in log.getvalue() and AWS_EMAIL in log.getvalue()
+
+
+def test_a_new_account_with_a_concurrency_of_10_recovers_a_failed_first_deploy_with_replace_failed(
+        aws_like_cloud, aws_like_stack, aws_target):
+    from workshop.localcloud.aws_like import RESERVATION_REFUSED
+    from workshop.teaching.setup_check import check_lambda_concurrency
+
+    first = aws_like_stack["first_try"]  # DecisionConcurrency=5, what the template reserved by default
+    assert isinstance(first, deploy_module.FailedStack) and first.status == "ROLLBACK_COMPLETE", first
+    assert RESERVATION_REFUSED in str(first) and "DecisionConcurrency=0" in str(first) and "--replace-failed" in str(first)
+    assert "deleting it before deploying again" in aws_like_stack["deploy_log"]
+    assert deploy_module.stack_status(aws_target, AWS_LIKE_STACK) in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+    settings = aws_target.client("lambda").get_account_settings()["AccountLimit"]
+    assert settings["ConcurrentExecutions"] == settings["UnreservedConcurrentExecutions"] == 10  # nothing reserved
+    assert "No reservation is possible here" in check_lambda_concurrency(aws_target).message
+    resources = aws_target.client("cloudformation").describe_stack_resources(StackName=AWS_LIKE_STACK)["StackResources"]
+    api = next(r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::ApiGateway::RestApi")
+    # the throttled, logged stage only: no "Stage" stage beside it
+    assert [stage["stageName"] for stage in aws_target.client("apigateway").get_stages(restApiId=api)["item"]] == ["Prod"]
 
 
 def test_the_subscription_status_says_confirm_it_until_it_is_confirmed(aws_like_cloud, aws_like_stack, aws_target):
@@ -321,14 +386,27 @@ def test_an_incident_on_the_aws_target_waits_for_cloudtrail_and_reaches_the_huma
     assert run.path()[-1] == "AskUser" and "TempRemove" in run.path()
 
 
-def test_the_timeout_demo_and_the_missing_policy_need_no_cloudtrail_timing(aws_like_stack, aws_target):
+def test_the_timeout_demo_and_the_missing_policy_need_no_cloudtrail_timing(aws_like_cloud, aws_like_stack,
+                                                                               aws_target):
     from workshop.aws.executions import wait_for_end
     from workshop.aws.iam_changes import malformed_policy_event, missing_policy_event, start_with_event
     from workshop.teaching.approval_timeout import approval_timeout_demo
 
     machine = aws_like_stack["StateMachineArn"]
-    timed_out = approval_timeout_demo(aws_target, machine, ROOT / "policies" / "badpolicy.json", seconds=2)
+    # The mode runs the previous definition for 3 s after UpdateStateMachine: only a version is sure to run the
+    # 2 s limit. No trail logs meanwhile (as on AWS, where CloudTrail's own execution comes minutes later), so
+    # the demo's execution is the only one and cannot lean on CloudTrail's.
+    trails = local_client(aws_like_cloud, "cloudtrail")
+    trails.stop_logging(Name=TRAIL)
+    try:
+        timed_out = approval_timeout_demo(aws_target, machine, ROOT / "policies" / "badpolicy.json", seconds=2)
+    finally:
+        trails.start_logging(Name=TRAIL)
     assert timed_out.path()[-2:] == ["NotifyTimeout", "ApprovalTimedOut"], timed_out.path()
+    from workshop.teaching.approval_timeout import time_limits
+
+    assert time_limits(aws_target.client("stepfunctions").describe_state_machine_for_execution(
+        executionArn=timed_out.arn)["definition"]) == [2]
     definition = json.loads(aws_target.client("stepfunctions").describe_state_machine(stateMachineArn=machine)[
         "definition"])
     assert "'86400'" in definition["States"]["ModifyState"]["Parameters"]["approvalTimeoutSeconds.$"]

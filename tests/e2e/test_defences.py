@@ -1,10 +1,18 @@
-"""Issue 10's attacks, each against the deployed stack: the orchestrator defends itself.
+"""The attacks on the orchestrator, each against the deployed stack: the orchestrator defends itself.
 
 Every test here is an attack that worked on the design this kit started from
 (the token in the links, the document taken from the event, RestorePolicy
-restoring whatever its input said, only two IAM calls watched) and fails
-now. Plain boto3 and HTTP against the session's local cloud, with the stack
-deployed by the real `sam deploy`.
+restoring whatever its input said, only two IAM calls watched) or on the kit
+before its incidents were sealed (a forged or edited item of the incidents
+table, planted keys, a decision written to the table) and fails now. Plain
+boto3 and HTTP against the session's local cloud, with the stack deployed by
+the real `sam deploy`; where notebook 07 shows the same attack, the test runs
+its implementation (`workshop.teaching.attacks`).
+
+The local cloud does not evaluate IAM policies yet: the attacker's table
+writes and RestorePolicy invokes succeed here, so what holds is the
+orchestrator's own defence. Where the learner's policy refuses the call on
+AWS, the test says so.
 """
 
 from __future__ import annotations
@@ -14,14 +22,20 @@ import threading
 
 import pytest
 import requests
+from botocore.credentials import Credentials
 from stack_incidents import (ADMIN_DOCUMENT, ADMINISTRATOR_ACCESS, BAD, GOOD, approval_mail, approval_mails,
                              attached, aws, cloudtrail_event, decide_by_link, default_document, finished,
-                             harmless_in_force, incidents_about, inline_text, link, link_fields, mails_about,
+                             harmless_in_force, incidents, incidents_about, inline_text, link, link_fields, mails_about,
                              new_principal, put_on_the_bus, rule_paused, states_entered, task_parameters, unique,
                              versions, waiting_at)
 
 from polling import wait_for
+from workshop.aws.decision_endpoint import SignedDecider
 from workshop.aws.executions import find_token
+from workshop.aws.session import connect
+from workshop.teaching.attacks import forge_an_incident_item, plant_incident_keys
+
+STACK = "e2e-orchestrator"
 
 pytestmark = pytest.mark.e2e
 
@@ -181,14 +195,14 @@ def test_invoking_restore_policy_directly_restores_nothing(deployed_stack, local
     assert answer.get("FunctionError") and "InvalidEvent" in answer["Payload"].read().decode()
     assert default_document(victim) == ("v1", json.loads(GOOD))
 
-    # A real incident nobody approved (yet): its id alone restores nothing.
+    # A real incident nobody approved (yet): its id and its execution restore nothing.
     arn, execution, mail = waiting_incident(deployed_stack, local_cloud, kind="undecided")
-    incident = incidents_about(deployed_stack, arn)[0]["incidentId"]
-    answer = lam.invoke(FunctionName=function, Payload=json.dumps({"incidentId": incident}))
+    incident = {"incidentId": incidents_about(deployed_stack, arn)[0]["incidentId"], "executionId": execution}
+    answer = lam.invoke(FunctionName=function, Payload=json.dumps(incident))
     assert answer.get("FunctionError") and "NotApproved" in answer["Payload"].read().decode()
     assert harmless_in_force(arn)
     assert decide_by_link(mail, "deny").status_code == 200
-    answer = lam.invoke(FunctionName=function, Payload=json.dumps({"incidentId": incident}))  # denied: still no
+    answer = lam.invoke(FunctionName=function, Payload=json.dumps(incident))  # denied: still no
     assert answer.get("FunctionError") and "NotApproved" in answer["Payload"].read().decode()
     assert harmless_in_force(arn)
 
@@ -310,3 +324,94 @@ def test_an_unrecognised_event_is_e_mailed_not_dropped(deployed_stack, local_clo
     notice = wait_for(lambda: (mails_about(local_cloud, event["detail"]["eventID"], "Unrecognised") or [None])[0],
                       what="the e-mail about the unrecognised event")
     assert "check the change by hand" in notice["subject"].lower() or "Check the change by hand" in notice["body"]
+
+
+# --- the incident is evidence: sealed, bound to its execution, restored only as sealed ------------------
+
+
+def test_a_forged_incident_and_a_direct_invoke_change_no_iam(deployed_stack, local_cloud):
+    """PutItem an approved incident attaching AdministratorAccess to a user, invoke RestorePolicy with it:
+    the sample and the unsealed kit attached it. (On AWS the learner policy refuses both calls first: once
+    the local cloud evaluates IAM, this runs as a principal holding exactly policies/learner-policy*.json.)"""
+    result = forge_an_incident_item(connect("local", local_cloud), deployed_stack, STACK)
+    assert result.held, result
+    assert any("TamperedIncident" in line or "refused" in line for line in result.happened), result
+
+
+def test_a_pending_targets_change_restores_it_to_nobody(deployed_stack, local_cloud):
+    """AdministratorAccess attached to one user is reverted; a table writer changes the pending incident's
+    target to another user; the human approves the genuine link. Nobody gets it, and the admin is told why."""
+    sfn = aws("stepfunctions")
+    victim, beneficiary = new_principal("user"), new_principal("user")
+    aws("iam").attach_user_policy(UserName=victim, PolicyArn=ADMINISTRATOR_ACCESS)
+    mail = approval_mail(local_cloud, f"user {victim}")
+    [incident] = incidents_about(deployed_stack, victim)
+    wait_for(lambda: waiting_at(sfn, incident["executionArn"], "AskUser"), what="the incident to wait at AskUser")
+    changed = json.loads(incident["target"]) | {"principalName": beneficiary}
+    aws("dynamodb").update_item(TableName=deployed_stack["IncidentsTableName"],
+                                Key={"incidentId": {"S": incident["incidentId"]}}, UpdateExpression="SET target = :t",
+                                ExpressionAttributeValues={":t": {"S": json.dumps(changed)}})
+    assert decide_by_link(mail, "allow").status_code == 200
+    done = finished(sfn, incident["executionArn"])
+    assert done["status"] == "FAILED" and "approved" in states_entered(sfn, incident["executionArn"])
+    assert attached("user", victim) == [] and attached("user", beneficiary) == []
+    notice = wait_for(lambda: (mails_about(local_cloud, incident["executionArn"], "failed") or [None])[0],
+                      what="the failure notice")
+    assert "TamperedIncident" in notice["body"] and "changed after RevertPolicy sealed them" in notice["body"]
+
+
+def test_planted_keys_leave_the_real_incident_to_revert_and_ask(deployed_stack, local_cloud):
+    """Items planted at the keys of a quiet policy's next versions: the sample-derived kit ended the real
+    change at AlreadyHandled with "Action": "*" in force. Now it is reverted, asked, and the plant reported."""
+    result = plant_incident_keys(connect("local", local_cloud), deployed_stack)
+    assert result.held, result
+    incident = sorted((i for i in incidents(deployed_stack) if i.get("planted")), key=lambda i: i["createdAt"])[-1]
+    policy = json.loads(incident["target"])["policyArn"]
+    assert harmless_in_force(policy)
+    mail = approval_mail(local_cloud, policy)
+    assert "WARNING: the incidents table held a planted item" in mail["body"]
+    assert decide_by_link(mail, "deny").status_code == 200
+
+
+def _decider_user(stack: dict) -> tuple[str, Credentials]:
+    """An IAM user of the local cloud with an access key: the panel's decider, named by its key."""
+    iam = aws("iam")
+    name = new_principal("user")
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return iam.get_user(UserName=name)["User"]["Arn"], Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+
+
+def test_the_panel_decides_through_the_endpoint_and_the_item_records_the_callers_arn(deployed_stack, local_cloud):
+    sfn = aws("stepfunctions")
+    arn, execution, _ = waiting_incident(deployed_stack, local_cloud, kind="panel")
+    incident = incidents_about(deployed_stack, arn)[0]["incidentId"]
+    unsigned = requests.post(deployed_stack["DecisionUrl"], json={"incident": incident, "decision": "deny"},
+                             timeout=60)
+    assert unsigned.status_code == 403 and "Missing Authentication Token" in unsigned.text
+    decider_arn, credentials = _decider_user(deployed_stack)
+    result = SignedDecider(deployed_stack["DecisionUrl"], credentials)(incident, "deny")
+    assert result.status == 200 and decider_arn in result.message, result
+    recorded = incidents_about(deployed_stack, arn)[0]
+    assert (recorded["decision"], recorded["decidedVia"], recorded["decidedBy"]) == ("deny", "panel", decider_arn)
+    assert finished(sfn, execution)["status"] == "SUCCEEDED" and harmless_in_force(arn)
+    again = SignedDecider(deployed_stack["DecisionUrl"], credentials)(incident, "allow")
+    assert again.status == 409 and "already denied" in again.message
+
+
+def test_a_decision_written_to_the_table_without_the_endpoint_decides_nothing(deployed_stack, local_cloud):
+    """The learner's old panel wrote the decision to the table itself: a table writer "approves" by writing
+    it. Nothing follows: the execution waits for the decision endpoint, and nothing is restored."""
+    sfn = aws("stepfunctions")
+    arn, execution, mail = waiting_incident(deployed_stack, local_cloud, kind="written")
+    incident = incidents_about(deployed_stack, arn)[0]["incidentId"]
+    aws("dynamodb").update_item(
+        TableName=deployed_stack["IncidentsTableName"], Key={"incidentId": {"S": incident}},
+        UpdateExpression="SET decision = :d, decidedVia = :v, decidedBy = :b, #s = :s",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":d": {"S": "allow"}, ":v": {"S": "panel"}, ":b": {"S": "a table writer"},
+                                   ":s": {"S": "decided"}})
+    assert waiting_at(sfn, execution, "AskUser") and harmless_in_force(arn)
+    # The genuine link now finds the incident "decided": a table writer can block a decision, never make one.
+    assert decide_by_link(mail, "allow").status_code == 409
+    assert waiting_at(sfn, execution, "AskUser") and harmless_in_force(arn)
+    sfn.stop_execution(executionArn=execution, error="TestDone")

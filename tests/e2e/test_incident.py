@@ -261,7 +261,7 @@ def test_the_stack_deploys_with_encryption_limits_and_access_log(deployed_stack,
     assert topic["KmsMasterKeyId"] == "alias/aws/sns"
 
     concurrency = boto3.client("lambda").get_function_concurrency(FunctionName=resources["ReceiveDecision"])
-    assert int(concurrency["ReservedConcurrentExecutions"]) == 5  # DecisionConcurrency's default
+    assert int(concurrency["ReservedConcurrentExecutions"]) == 5  # the fixture's DecisionConcurrency (default: 0)
 
     apigateway = boto3.client("apigateway")
     stage = apigateway.get_stage(restApiId=resources["ServerlessRestApi"], stageName="Prod")

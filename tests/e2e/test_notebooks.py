@@ -41,6 +41,7 @@ def workshop_run():
     os.environ.setdefault("SAM_CLI_TELEMETRY", "0")
     with LocalCloud() as cloud:
         report = run_all(cloud.endpoint, out_dir=OUT, html=True)
+        report.endpoint = cloud.endpoint
         target = connect("local", cloud.endpoint)
         leftovers = {
             "policies": [p["PolicyName"] for p in target.client("iam").list_policies(Scope="Local")["Policies"]
@@ -100,7 +101,7 @@ def test_build_validates_every_state_and_matches_the_file(workshop_run):
     assert len(_mime("02_build_state_machine", "image/svg+xml")) >= 7  # after each step that adds states
     text = _text("02_build_state_machine")
     assert "still to build" in text.lower()
-    assert "identical to the file: True" in text
+    assert "the definition is the file's, state for state (30 states)" in text
 
 
 def test_right_answers_pass_by_behaviour_and_are_deployed(workshop_run):
@@ -117,6 +118,8 @@ def test_wrong_answers_say_which_input_went_wrong_and_are_not_deployed(workshop_
     assert "your state retries NoSuchEntity; it should catch NoSuchEntity and go to NotifyFailure" in verdicts
     assert "the Lambda was sent no task token" in verdicts
     assert "eventId, eventName, eventTime and 4 more are missing" in verdicts
+    assert 'Your Catch of TransientError has no ResultPath' in verdicts and '"ResultPath": "$.failure"' in verdicts
+    assert "There is no $.action in the input; action is at $.taskresult.action." in verdicts
     assert verdicts.count("The machine keeps the file's") >= 4
     assert "Not deployed: 4 exercise(s) have not passed yet" in _text("02_build_state_machine", WRONG)
 
@@ -164,8 +167,9 @@ def test_history_graph_table_timeline_and_side_by_side(workshop_run):
 def test_the_developers_policy_is_checked_by_validate_policys_code_then_fired(workshop_run):
     assert "Correct: ValidatePolicy says alert" in _exercise_text("05_execution_history")
     assert "the developer's policy" in _text("05_execution_history")
-    wrong = _exercise_text("05_execution_history", WRONG)
-    assert "ValidatePolicy says remedy" in wrong and "s3:DeleteObject" in wrong
+    wrong = _exercise_text("05_execution_history", WRONG)  # NotAction: everything but the restricted actions
+    assert "ValidatePolicy says alert, and the developer gets what they need, but not only that" in wrong
+    assert "statement 0 (Sid Everything) also grants" in wrong and "Correct" not in wrong
     assert "goodpolicy.json instead" in wrong
 
 
@@ -185,13 +189,89 @@ def test_attack_and_defence_shows_every_defence_holding(workshop_run):
                    "turn the e-mail's deny link into an approval by editing its path",
                    "make a harmless policy admin with a forged execution, then approve it",
                    "invoke RestorePolicy directly with a victim policy and an admin document",
+                   "forge an approved incident in the table, then have RestorePolicy restore it",
+                   "plant 'already handled' incidents at a policy's next keys, then make it admin",
                    "put a risky policy version in force with SetDefaultPolicyVersion",
                    "give a user a risky inline policy with PutUserPolicy"):
         assert f"held: {attack}" in text
-    assert "Denied 3 incident(s)." in text
+    assert "Denied 4 incident(s) this notebook made." in text  # the learner's earlier ones are left alone
 
 
 def test_cleanup_leaves_nothing_behind(workshop_run):
     _, leftovers = workshop_run
     assert "is deleted" in _text("08_cleanup")
     assert leftovers == {"policies": [], "stacks": []}
+
+
+def test_a_decision_typed_as_the_buttons_label_is_accepted(workshop_run):
+    from workshop.teaching.notebook_run import RIGHT_DECISION, WRONG_DECISION
+
+    assert (RIGHT_DECISION, WRONG_DECISION) == ("Deny", "Approve")  # what the runs above typed
+    assert "Right: Deny." in _exercise_text("04_decide")
+    assert "Approve put workshop-bad-policy-" in _exercise_text("04_decide", WRONG)
+
+
+def test_the_sam_log_is_kept_in_a_file_and_the_outcome_shown(workshop_run):
+    text = _text("01_deploy")
+    assert "$ " in text and "sam build" in text and "Build Succeeded" in text
+    assert "Successfully created/updated stack - security-orchestrator in us-east-1" in text
+    assert "lines of output in" in text and "sam-deploy.log" in text
+    assert "Running PythonPipBuilder" not in text  # the log itself is not in the notebook
+    assert "resources in security-orchestrator: the 20 that template.yaml names" in text
+
+
+# --- what a learner types: one screen each, no traceback ----------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["no scheme", "https", "a port nothing answers on"])
+def test_a_wrong_endpoint_in_00_is_one_screen_naming_the_value_and_the_fix(workshop_run, kind, tmp_path):
+    from workshop.localcloud import free_port
+    from workshop.teaching.notebook_run import run_notebook
+
+    report, _ = workshop_run
+    address = report.endpoint.split("://", 1)[1]
+    typed = {"no scheme": address, "https": f"https://{address}",
+             "a port nothing answers on": f"http://127.0.0.1:{free_port()}"}[kind]
+    result = run_notebook(ROOT / "notebooks" / "00_setup_check.ipynb", tmp_path,
+                          {"target": "local", "endpoint": typed})
+    assert not result.ok
+    errors = [o for o in outputs(tmp_path / "00_setup_check.ipynb") if o.get("output_type") == "error"]
+    assert len(errors) == 1
+    screen = "\n".join(errors[0]["traceback"])
+    assert "Traceback" not in screen and "File " not in screen and len(screen.splitlines()) <= 8, screen
+    assert repr(typed) in screen or typed.rsplit(":", 1)[1] in screen
+    expected = {"no scheme": f'write "http://{address}"', "https": f'write "http://{address}"',
+                "a port nothing answers on": "your local cloud is on"}[kind]
+    assert expected in screen, screen
+
+
+# --- reading time, counted on what the learner sees --------------------------------------------------------
+
+
+def test_the_workshop_reads_within_its_budget_counting_what_the_cells_show(workshop_run):
+    from workshop.teaching.reading_time import BUDGET_MINUTES, RESERVED, reading_times, summary, total_minutes
+
+    times = reading_times(executed=OUT)
+    print("\n" + summary(times))
+    assert all(times[name].output_words > 0 for name in NAMES), summary(times)  # the outputs are counted
+    assert total_minutes(times) <= BUDGET_MINUTES, summary(times)
+    others = {name: t for name, t in times.items() if not any(key in name for key in RESERVED)}
+    assert total_minutes(others) <= BUDGET_MINUTES - sum(RESERVED.values()), summary(times)
+    assert all(t.minutes <= BUDGET_MINUTES / 3 for t in times.values()), summary(times)
+    assert times["02_build_state_machine"].minutes <= 15, summary(times)
+
+
+def test_the_readme_gives_the_reading_times_measured_here(workshop_run):
+    import re
+
+    from workshop.teaching.reading_time import reading_times, total_minutes
+
+    readme = (ROOT / "README.md").read_text()
+    times = reading_times(executed=OUT)
+    for name, reading in times.items():
+        row = re.search(rf"\| `{name}` \|[^\n]*\| ([\d.]+) min \|", readme)
+        assert row, f"{name} has no row in the README's workshop table"
+        assert abs(float(row.group(1)) - reading.minutes) <= 0.15, f"{name}: README {row.group(1)}, " \
+                                                                    f"measured {reading.minutes:.1f}"
+    total = re.search(r"Today's total is ([\d.]+) minutes", readme)
+    assert total and abs(float(total.group(1)) - total_minutes(times)) <= 0.3

@@ -1,12 +1,13 @@
 """The whole workshop on the AWS target, against the AWS-like local cloud (papermill, every notebook).
 
-`WORKSHOP_TARGET=aws` and the test-only `WORKSHOP_AWS_ENDPOINT_FOR_TESTS` send
+`WORKSHOP_TARGET=aws` and `WORKSHOP_AWS_REHEARSAL` (what `make lab-like-aws` sets) send
 every notebook through the kit's AWS code paths (the AWS checklist, the region
 pin, the required e-mail, no stand-in ARNs, TestState with the machine's role,
 AWS waits and hints) to a local cloud that behaves like AWS where AWS is
 slower or stricter (workshop/localcloud/aws_like.py, delays compressed to
 1-3 s). The environment is a learner's who once ran `workshop local env` and
-whose profile names another region. The account has a logging trail, as a
+whose profile names another region, in a new account (Lambda concurrency
+10), where a new state machine definition is used a few seconds late. The account has a logging trail, as a
 facilitator prepares it; the learner confirms the subscription e-mail only
 when 04 starts, so 01 and 03 run while it is pending (and SNS drops 03's
 approval e-mail, as AWS does).
@@ -59,11 +60,19 @@ def aws_run(tmp_path_factory):
 
         report = run_all(None, out_dir=OUT, decision="allow", target="aws", html=True, announce=learner,
                          wrong_answers=False)  # the AWS code paths, not the exercises: once is enough
+        bucket = next(o["OutputValue"] for o in target.client("cloudformation").describe_stacks(
+            StackName="aws-sam-cli-managed-default")["Stacks"][0]["Outputs"] if o["OutputKey"] == "SourceBucket")
+        s3 = target.client("s3")
+        versions = s3.list_object_versions(Bucket=bucket, Prefix=f"{STACK}/")
         leftovers = {
             "policies": [p["PolicyName"] for p in target.client("iam").list_policies(Scope="Local")["Policies"]
                          if p["PolicyName"].startswith("workshop-")],
             "stacks": [s["StackName"] for s in target.client("cloudformation").list_stacks()["StackSummaries"]
                        if s["StackStatus"] != "DELETE_COMPLETE" and s["StackName"] != "aws-sam-cli-managed-default"],
+            # SAM's bucket is versioned: a delete without a version id leaves versions and a delete marker
+            "artifact versions": [(v["Key"], v["VersionId"]) for v in
+                                  versions.get("Versions", []) + versions.get("DeleteMarkers", [])],
+            "bucket versioning": s3.get_bucket_versioning(Bucket=bucket).get("Status"),
         }
         yield report, leftovers, facts, read_mailbox(cloud.endpoint)
     log.close()
@@ -91,6 +100,8 @@ def test_00_shows_the_aws_checklist_with_the_trail_and_a_region_warning(aws_run)
     assert "AWS checklist" in text and f"{TRAIL} logs management write events" in text
     assert "eu-west-1" in text and "⚠️" in text  # the region: a warning
     assert AWS_EMAIL in text and "All set" in text
+    # a new account's concurrency (10): the stack reserves none, and no reservation is offered
+    assert "10 concurrent executions in this account" in text and "No reservation is possible here" in text
 
 
 def test_01_deploys_with_the_learners_address_and_says_confirm_it(aws_run):
@@ -137,6 +148,7 @@ def test_07_attack_and_defence_on_aws(aws_run):
     assert "held: approve an incident with the task token read from the execution history" in text
     assert "not tried here: turn the e-mail's deny link into an approval" in text  # the link is in the inbox
     for attack in ("make a harmless policy admin with a forged execution", "invoke RestorePolicy directly",
+                   "forge an approved incident in the table", "plant 'already handled' incidents",
                    "put a risky policy version in force with SetDefaultPolicyVersion",
                    "give a user a risky inline policy with PutUserPolicy"):
         assert f"held: {attack}" in text
@@ -148,5 +160,5 @@ def test_08_removes_what_is_the_workshops_and_lists_what_is_shared(aws_run):
     assert "is deleted" in text
     assert "artifact(s) of security-orchestrator" in text
     assert "aws-sam-cli-managed-default" in text and f"the CloudTrail trail {TRAIL}" in text
-    assert leftovers == {"policies": [], "stacks": []}
+    assert leftovers == {"policies": [], "stacks": [], "artifact versions": [], "bucket versioning": "Enabled"}
 

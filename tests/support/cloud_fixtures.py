@@ -11,24 +11,31 @@ Session-scoped, shared by every test that asks for them (e2e and browser):
 * `deployed_stack` -> dict: the stack outputs (ApiUrl, ApproveUrl, DenyUrl,
   AlertTopicArn, StateMachineArn, StateMachineName) of the real `sam deploy`
   (through `workshop.aws.deploy`) to `local_cloud`, default parameters
-  (EmailAddress learner@example.com), stack name `e2e-orchestrator`.
+  (EmailAddress learner@example.com) but DecisionConcurrency=5 (the default
+  reserves none; the plain local cloud has room), stack name `e2e-orchestrator`.
 * `timeout_stack` -> dict: outputs of a second stack with
   ApprovalTimeoutSeconds=3, in a local cloud process of its own (so its rule
   does not react to the main stack's policies); its endpoint is `["endpoint"]`.
 
 The AWS-like mode (`workshop.localcloud.aws_like`, delays compressed to
 `AWS_LIKE`: CloudTrail events 1-3 s late and only through a trail, IAM reads
-0.5 s behind creations, e-mail subscriptions pending until confirmed):
+0.5 s behind creations, e-mail subscriptions pending until confirmed, a new
+account's Lambda concurrency of 10, a new state machine definition used 3 s
+late):
 
 * `aws_like_cloud` -> str: the endpoint of an AWS-like local cloud for the
   session, with a logging multi-Region trail `workshop-trail` (as a
   facilitator sets up an account). A test that stops the trail starts it again.
 * `aws_target` -> TargetSession: `connect("aws")` aimed at `aws_like_cloud`
-  through the test-only WORKSHOP_AWS_ENDPOINT_FOR_TESTS (set for that test
+  through WORKSHOP_AWS_REHEARSAL (set for that test
   only, AWS_ENDPOINT_URL and AWS_PROFILE unset): the kit's AWS code paths.
 * `aws_like_stack` -> dict: outputs of the stack deployed to it with
   `workshop.aws.deploy.deploy(target="aws")` (EmailAddress `AWS_EMAIL`; its
-  subscription left pending), stack name `e2e-aws-like`.
+  subscription left pending), stack name `e2e-aws-like`, as a learner with a
+  new account gets there: a first deploy reserving DecisionConcurrency=5
+  fails (ROLLBACK_COMPLETE; the `FailedStack` it raised is `["first_try"]`),
+  the second, with `replace_failed=True` and the default (no reservation),
+  replaces it.
 * `confirm_subscriptions(endpoint)`: follow every confirmation link in the
   mailbox, as the learner does in their inbox.
 
@@ -51,7 +58,7 @@ from pathlib import Path
 import pytest
 
 from workshop.aws import deploy as deploy_module
-from workshop.localcloud import LocalCloud
+from workshop.localcloud import ACCOUNT_ID, LocalCloud
 from workshop.localcloud.aws_like import CONFIRMATION_PATH, CONFIRMATION_SUBJECT, Settings
 from workshop.localcloud.server import credentials
 from workshop.aws.session import AWS_TEST_ENDPOINT, connect
@@ -61,7 +68,7 @@ TIMEOUT_STACK = "e2e-orchestrator-timeout"
 AWS_LIKE_STACK = "e2e-aws-like"
 EMAIL = "learner@example.com"
 AWS_EMAIL = "learner@security-orchestrator.dev"  # not a reserved domain: the AWS target refuses those
-AWS_LIKE = Settings(event_delay=(1.0, 3.0), iam_lag=0.5)
+AWS_LIKE = Settings(event_delay=(1.0, 3.0), iam_lag=0.5, lambda_concurrency_limit=10, definition_lag=3.0)
 TRAIL = "workshop-trail"
 
 
@@ -146,7 +153,7 @@ def _deploy(endpoint: str, built: Path, stack_name: str, parameters: dict) -> di
 
 @pytest.fixture(scope="session")
 def deployed_stack(local_cloud, sam_build) -> dict:
-    return _deploy(local_cloud, sam_build, MAIN_STACK, {"EmailAddress": EMAIL})
+    return _deploy(local_cloud, sam_build, MAIN_STACK, {"EmailAddress": EMAIL, "DecisionConcurrency": 5})
 
 
 @pytest.fixture(scope="session")
@@ -163,8 +170,15 @@ def timeout_stack(tmp_path_factory, sam_build) -> dict:
 
 
 def create_trail(endpoint: str, name: str = TRAIL) -> str:
-    """A multi-Region trail that logs (management events by default), as on a prepared account."""
-    local_client(endpoint, "s3").create_bucket(Bucket=f"{name}-logs")
+    """A multi-Region trail that logs (management events by default), as on a prepared account: its bucket has
+    CloudTrail's bucket policy (the AWS-like mode refuses the trail otherwise, as AWS does)."""
+    import json
+
+    from workshop.aws.trail import bucket_policy
+
+    s3 = local_client(endpoint, "s3")
+    s3.create_bucket(Bucket=f"{name}-logs")
+    s3.put_bucket_policy(Bucket=f"{name}-logs", Policy=json.dumps(bucket_policy(f"{name}-logs", ACCOUNT_ID, name)))
     trails = local_client(endpoint, "cloudtrail")
     trails.create_trail(Name=name, S3BucketName=f"{name}-logs", IsMultiRegionTrail=True)
     trails.start_logging(Name=name)
@@ -210,9 +224,17 @@ def aws_like_stack(aws_like_cloud, sam_build) -> dict:
     log = io.StringIO()
     saved = os.environ.get(AWS_TEST_ENDPOINT)
     os.environ[AWS_TEST_ENDPOINT] = aws_like_cloud
+    first_try = None
     try:
-        return deploy_module.deploy(target="aws", stack_name=AWS_LIKE_STACK, parameters={"EmailAddress": AWS_EMAIL},
-                                    build_dir=sam_build.parent, skip_build=True, stream=log)
+        try:  # what reserving concurrency did by default, in an account of 10
+            deploy_module.deploy(target="aws", stack_name=AWS_LIKE_STACK,
+                                 parameters={"EmailAddress": AWS_EMAIL, "DecisionConcurrency": 5},
+                                 build_dir=sam_build.parent, skip_build=True, stream=log)
+        except deploy_module.FailedStack as failed:
+            first_try = failed
+        outputs = deploy_module.deploy(target="aws", stack_name=AWS_LIKE_STACK, parameters={"EmailAddress": AWS_EMAIL},
+                                       build_dir=sam_build.parent, skip_build=True, replace_failed=True, stream=log)
+        return {**outputs, "first_try": first_try, "deploy_log": log.getvalue()}
     except deploy_module.DeployError as exc:
         pytest.fail(f"{exc}\n{log.getvalue()}")
     finally:

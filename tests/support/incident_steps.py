@@ -54,10 +54,11 @@ def attachment(principal_type: str, principal: str, arn: str) -> dict:
             "label": f"{arn} attached to {principal_type} {principal}"}
 
 
-def judge(target: dict, changed_by: dict | None = None, event_name: str = "CreatePolicy") -> dict:
-    """ValidatePolicy's Parameters: target, eventName, changedBy, the orchestrator's roles."""
-    return validate.handler({"target": target, "eventName": event_name, "changedBy": changed_by or HUMAN,
-                             "orchestratorRoleArns": ROLES}, CONTEXT)
+def judge(target: dict, changed_by: dict | None = None, event_name: str = "CreatePolicy",
+          event_id: str = "event-judged") -> dict:
+    """ValidatePolicy's Parameters: target, eventId, eventName, changedBy, the orchestrator's roles."""
+    return validate.handler({"target": target, "eventId": event_id, "eventName": event_name,
+                             "changedBy": changed_by or HUMAN, "orchestratorRoleArns": ROLES}, CONTEXT)
 
 
 def revert_change(target: dict, event_id: str = "event-1", execution: str = EXECUTION,
@@ -94,9 +95,9 @@ def record(stack, incident_id: str, decision: str, via: str = "panel") -> None:
         ExpressionAttributeValues={":d": {"S": decision}, ":v": {"S": via}, ":t": {"S": "2026-11-28T10:16:00Z"}})
 
 
-def restore_incident(incident_id: str) -> dict:
-    """approved's Parameters: only the incident's id."""
-    return restore.handler({"incidentId": incident_id}, None)
+def restore_incident(incident_id: str, execution: str = EXECUTION) -> dict:
+    """approved's Parameters: the incident's id and the execution's own ($$.Execution.Id)."""
+    return restore.handler({"incidentId": incident_id, "executionId": execution}, None)
 
 
 def default_document(iam, arn: str) -> tuple[str, dict]:

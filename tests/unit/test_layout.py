@@ -9,11 +9,13 @@ layer and lower ones:
 
     asl, iam                  ASL tools; IAM policy evaluation (nothing else of the kit)
     localcloud                the local cloud (asl and iam only)
-    failures, waiting         one-screen errors; waiting with a progress bar
+    failures, waiting,        one-screen errors; waiting with a progress bar;
+    progress                  a learner's progress told to a class's facilitator view
     aws                       the workshop's AWS calls, returning data (no HTML)
     display                   HTML views of that data (no boto3)
     widgets                   live widgets (no boto3: they ask aws)
     teaching                  builder, exercises, attacks, checks, clean-up
+    classroom                 a class on JupyterHub: the learner's server start, the facilitator's view
     cli                       the `workshop` command
 """
 
@@ -31,11 +33,12 @@ LAYERS = [
     ("the package itself", ("workshop",)),
     ("asl, iam", ("workshop.asl", "workshop.iam")),
     ("localcloud", ("workshop.localcloud",)),
-    ("failures, waiting", ("workshop.failures", "workshop.waiting")),
+    ("failures, waiting, progress", ("workshop.failures", "workshop.waiting", "workshop.progress")),
     ("aws", ("workshop.aws",)),
     ("display", ("workshop.display",)),
     ("widgets", ("workshop.widgets",)),
     ("teaching", ("workshop.teaching",)),
+    ("classroom", ("workshop.classroom",)),
     ("cli", ("workshop.cli",)),
 ]
 KNOWN_CYCLES: list = []  # no circle is allowed anywhere

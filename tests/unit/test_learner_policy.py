@@ -19,7 +19,17 @@ What the learner's credentials call, in three parts, each read from its source:
   resource handlers list (create, read, update, delete) in the CloudFormation
   registry schemas cfn-lint ships, except those `EXCLUDED` for features the
   templates do not use (each exclusion names the property; a test checks the
-  property is absent).
+  property is absent). What only CloudFormation needs and a learner must not
+  do by hand (`CLOUDFORMATION_ONLY`: the incidents table's items, the seal
+  key) is granted only with `aws:CalledVia` = CloudFormation.
+* **calls the kit makes other than through its own boto3 code** (`INDIRECT`):
+  the panel's signed request (`execute-api:Invoke` on the stack's decision
+  method, signed with botocore), and the seal check the kit runs with the
+  functions' own code (`kms:VerifyMac`, `_shared/seal.py`).
+
+What notebook 07 only *tries* as an attacker (`ATTEMPTED`: a write to the
+incidents table, invoking RestorePolicy) is not needed: the learner's policy
+refusing it is the first defence, and a test checks it is refused.
 
 Then: every needed action is granted and nothing else; `"Resource": "*"` only
 for actions IAM offers no resource-level permissions for; every resource
@@ -54,16 +64,35 @@ MANAGED_POLICY_QUOTA = 6144  # https://docs.aws.amazon.com/IAM/latest/UserGuide/
 
 # --- the calls ---------------------------------------------------------------------------------------------
 
-SERVICES = ("iam", "stepfunctions", "cloudformation", "sns", "sts", "cloudtrail", "logs", "s3", "lambda", "dynamodb")
+SERVICES = ("iam", "stepfunctions", "cloudformation", "sns", "sts", "cloudtrail", "logs", "s3", "lambda", "dynamodb",
+            "kms")
 # the names the kit gives its clients (function parameters, attributes)
 RECEIVERS = {"sfn": "stepfunctions", "iam": "iam", "cfn": "cloudformation", "sns": "sns", "logs": "logs", "s3": "s3",
-             "sts": "sts", "trail_client": "cloudtrail", "dynamodb": "dynamodb"}
+             "sts": "sts", "trail_client": "cloudtrail", "dynamodb": "dynamodb", "kms": "kms"}
+# action -> (the kit's module, what in it makes the call): the panel's request to the stack's IAM-authorised
+# decision method (signed by the kit itself), and the seal check it runs with the functions' contract.
+INDIRECT = {"execute-api:Invoke": (ROOT / "src" / "workshop" / "aws" / "decision_endpoint.py", '"execute-api"'),
+            "kms:VerifyMac": (ROOT / "src" / "workshop" / "aws" / "incidents.py", 'contract("seal").check(kms')}
+# What notebook 07's attacks try, to show it refused: no learner may do it.
+ATTACKS = ROOT / "src" / "workshop" / "teaching" / "attacks.py"
+ATTEMPTED = {"dynamodb:PutItem", "lambda:InvokeFunction"}
+# What CloudFormation does as the caller and the learner must never do directly: granted only through it.
+CLOUDFORMATION_ONLY = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+                       "kms:CreateKey", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey",
+                       "kms:EnableKey", "kms:TagResource", "kms:UntagResource", "kms:UpdateKeyDescription",
+                       "kms:EnableKeyRotation", "kms:DisableKeyRotation", "kms:GetKeyPolicy", "kms:DescribeKey",
+                       "kms:GetKeyRotationStatus", "kms:ListResourceTags"}
+THROUGH_CLOUDFORMATION = {"ForAnyValue:StringEquals": {"aws:CalledVia": ["cloudformation.amazonaws.com"]}}
 # API operations whose IAM action has another name (Service Authorization Reference)
 ACTION_OF_OPERATION = {"s3:ListObjectsV2": "s3:ListBucket", "s3:HeadObject": "s3:GetObject",
-                       "lambda:Invoke": "lambda:InvokeFunction"}
+                       "s3:ListObjectVersions": "s3:ListBucketVersions", "lambda:Invoke": "lambda:InvokeFunction"}
 # TestState with a roleArn passes that role: "IAM permissions for using TestState API",
 # https://docs.aws.amazon.com/step-functions/latest/dg/test-state-isolation.html
-IMPLIED = {"states:TestState": {"iam:PassRole"}}
+# UpdateStateMachine with publish=True (notebook 06's timeout demo) also needs states:PublishStateMachineVersion
+# (its dependent action in the Service Authorization Reference); DeleteObject with a VersionId (the clean-up
+# of SAM's versioned bucket) needs s3:DeleteObjectVersion (Amazon S3's "Required permissions" page).
+IMPLIED = {"states:TestState": {"iam:PassRole"}, "states:UpdateStateMachine": {"states:PublishStateMachineVersion"},
+           "s3:DeleteObject": {"s3:DeleteObjectVersion"}}
 # sam deploy --resolve-s3 --s3-prefix STACK (sam 1.170) with the caller's credentials; matches
 # https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-permissions-cloudformation.html
 SAM_CLI = {"cloudformation:DescribeStacks", "cloudformation:GetTemplateSummary", "cloudformation:CreateChangeSet",
@@ -77,7 +106,10 @@ EXCLUDED = {
     "ec2:*": ("Lambda in a VPC", "AWS::Lambda::Function", "VpcConfig"),
     "elasticfilesystem:*": ("EFS file systems", "AWS::Lambda::Function", "FileSystemConfigs"),
     "s3files:*": ("S3 file systems", "AWS::Lambda::Function", "FileSystemConfigs"),
-    "kms:*": ("customer managed keys (functions, state machine)", "AWS::Lambda::Function", "KmsKeyArn"),
+    **{action: ("customer managed keys encrypting functions, the state machine or the table", "AWS::Lambda::Function",
+                "KmsKeyArn")
+       for action in ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant", "kms:RevokeGrant",
+                      "kms:ListAliases")},
     "lambda:GetLayerVersion": ("layers", "AWS::Lambda::Function", "Layers"),
     "lambda:GetCodeSigningConfig": ("code signing", "AWS::Lambda::Function", "CodeSigningConfigArn"),
     "lambda:PassCapacityProvider": ("Lambda managed instances", "AWS::Lambda::Function", "CapacityProviderConfig"),
@@ -185,6 +217,9 @@ def aws_calls(source: str, where: str = "") -> set[str]:
 
 # What runs in the local cloud or offline, never with the learner's credentials.
 SERVER_SIDE = ("localcloud", "asl")
+# The account's set-up, run by an administrator before the class (docs/aws.md): making a trail.
+# The same module's reads are notebook 00's trail check, made with the learner's credentials.
+ACCOUNT_SETUP = {ROOT / "src" / "workshop" / "aws" / "trail.py": {"cloudtrail:CreateTrail", "cloudtrail:StartLogging"}}
 
 
 def kit_actions() -> set[str]:
@@ -193,7 +228,11 @@ def kit_actions() -> set[str]:
     for path in sorted(kit.rglob("*.py")):
         if path.relative_to(kit).parts[0] in SERVER_SIDE:
             continue
-        actions |= aws_calls(path.read_text(), path.name)
+        calls = aws_calls(path.read_text(), path.name)
+        actions |= (calls - ATTEMPTED if path == ATTACKS else calls) - ACCOUNT_SETUP.get(path, set())
+    for action, (source, call) in INDIRECT.items():
+        if call in source.read_text():
+            actions.add(action)
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         cells = json.loads(path.read_text())["cells"]
         code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
@@ -256,6 +295,12 @@ def cloudformation_actions(templates) -> set[str]:
 
 def needed(templates) -> set[str]:
     return kit_actions() | SAM_CLI | cloudformation_actions(templates)
+
+
+def granted_directly() -> set[str]:
+    """What the learner may call by hand: statements that do not ask for CloudFormation as the caller."""
+    return {action for _, s in _statements() if s.get("Condition") != THROUGH_CLOUDFORMATION
+            for action in _as_list(s["Action"])}
 
 
 # --- the policies ----------------------------------------------------------------------------------------
@@ -324,6 +369,22 @@ def test_every_needed_action_is_granted_and_nothing_else(templates):
     assert not sorted(have - need), f"granted but never needed: {sorted(have - need)}"
 
 
+def test_what_only_cloudformation_needs_is_granted_only_through_it(templates):
+    direct = granted_directly()
+    assert not sorted((kit_actions() | SAM_CLI) - direct), "the kit's own calls need no CloudFormation"
+    assert not sorted(CLOUDFORMATION_ONLY & direct), "items of the incidents table and the seal key: only by deploying"
+    through = {a for _, s in _statements() if s.get("Condition") == THROUGH_CLOUDFORMATION for a in _as_list(s["Action"])}
+    assert through == CLOUDFORMATION_ONLY and through <= cloudformation_actions(templates)
+
+
+def test_what_notebook_07_only_attempts_the_learner_policy_refuses():
+    """Forging an incident and invoking RestorePolicy are tried in notebook 07; on AWS the learner's own policy
+    refuses them (first defence); no statement grants them, nor SendTaskSuccess (the panel no longer needs it)."""
+    assert ATTEMPTED <= aws_calls(ATTACKS.read_text(), ATTACKS.name)
+    direct = granted_directly()
+    assert not (ATTEMPTED | {"states:SendTaskSuccess", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}) & direct
+
+
 def test_no_action_wildcards_and_every_statement_allows():
     for name, statement in _statements():
         assert statement["Effect"] == "Allow", (name, statement["Sid"])
@@ -356,8 +417,13 @@ def test_resources_are_the_workshops_own():
         for resource in _as_list(statement["Resource"]):
             if resource == "*" or statement["Sid"] in ("ReadTrailsForTheSetupCheck", "DecisionApi"):
                 continue
+            if resource == "arn:aws:kms:us-east-1:*:key/*":  # a key's ARN names no stack: a condition does
+                assert statement.get("Condition") in (THROUGH_CLOUDFORMATION, {"StringEquals": {
+                    "aws:ResourceTag/aws:cloudformation:stack-name": STACK_NAME}}), statement["Sid"]
+                continue
             assert any(part in resource for part in (STACK_NAME, "aws-sam-cli-managed-default", "workshop-",
                                                      "my-bad-policy", "StateMachine", "transform/Serverless",
+                                                     "/Prod/POST/decision",
                                                      ":user/*", ":group/*", ":role/*", "DecisionSecret-",
                                                      "aws-service-role/replication.dynamodb.amazonaws.com/")), resource
     detach = next(s for _, s in _statements() if s["Sid"] == "DetachOnlyWorkshopPolicies")
@@ -399,3 +465,87 @@ def test_what_is_left_out_belongs_to_features_the_templates_do_not_use(templates
     for pattern, (_, resource_type, prop) in EXCLUDED.items():
         assert prop in FEATURE_PROPERTIES[resource_type], pattern
     assert {a for a in every if _excluded(a)}, "the exclusions match nothing: remove them"
+
+
+# --- the link-signing secret: read by its two functions, and by CloudFormation as the deployer ------------
+
+ACCOUNT = "123456789012"
+SECRET = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:DecisionSecret-AbCdEf"
+CLOUDFORMATION = "cloudformation.amazonaws.com"
+
+
+def _resolved(value):
+    """The template's role ARNs (`Fn::GetAtt Role.Arn`) as this account's ARNs, for the evaluation below."""
+    if isinstance(value, dict) and list(value) == ["Fn::GetAtt"]:
+        return f"arn:aws:iam::{ACCOUNT}:role/{value['Fn::GetAtt'][0]}"
+    if isinstance(value, list):
+        return [_resolved(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _resolved(v) for k, v in value.items()}
+    return value
+
+
+def _condition_holds(condition: dict, context: dict) -> bool:
+    """The condition operators these policies use, as IAM's policy evaluation logic defines them."""
+    for operator, keys in condition.items():
+        for key, wanted in keys.items():
+            wanted, present = _as_list(wanted), _as_list(context.get(key, []))
+            if operator == "ArnNotEquals":
+                holds = bool(present) and all(value not in wanted for value in present)
+            elif operator == "ForAllValues:StringNotEquals":  # true for a key the request does not carry
+                holds = all(value not in wanted for value in present)
+            elif operator == "ForAnyValue:StringEquals":  # false for a key the request does not carry
+                holds = any(value in wanted for value in present)
+            else:
+                raise AssertionError(f"no evaluation written for {operator}")
+            if not holds:
+                return False
+    return True
+
+
+def _matches(statement, action, resource, context) -> bool:
+    actions = [a.lower() for a in _as_list(statement["Action"])]
+    return (action.lower() in actions or "*" in actions) \
+        and any(globs_intersect(pattern, resource) for pattern in _as_list(statement.get("Resource", "*"))) \
+        and _condition_holds(statement.get("Condition", {}), context)
+
+
+def _may_read_secret(identity_statements, resource_policy, principal, called_via=()) -> bool:
+    """GetSecretValue in the same account: an identity Allow, and no Deny of the secret's resource policy."""
+    context = {"aws:PrincipalArn": principal, "aws:CalledVia": list(called_via)}
+    action = "secretsmanager:GetSecretValue"
+    denied = any(s["Effect"] == "Deny" and _matches(s, action, SECRET, context) for s in resource_policy)
+    allowed = any(s["Effect"] == "Allow" and _matches(s, action, SECRET, context) for s in identity_statements)
+    return allowed and not denied
+
+
+def test_only_the_two_functions_read_the_link_secret_and_cloudformation_updates_it_as_the_learner(templates):
+    resources = _resolved(templates[0]["Resources"])
+    resource_policy = next(r for r in resources.values() if r["Type"] == "AWS::SecretsManager::ResourcePolicy")[
+        "Properties"]["ResourcePolicy"]["Statement"]
+    learner = [s for _, s in _statements()]
+    learner_arn = f"arn:aws:iam::{ACCOUNT}:role/WorkshopLearner"
+    # CloudFormation's Secret handler reads the secret as the caller to update it (its update and read
+    # permissions): a stack update that touches the secret works
+    assert _may_read_secret(learner, resource_policy, learner_arn, called_via=[CLOUDFORMATION])
+    # the learner never reads it directly: not granted, and the resource policy denies it anyway
+    assert not _may_read_secret(learner, resource_policy, learner_arn)
+    administrator = [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+    assert not _may_read_secret(administrator, resource_policy, f"arn:aws:iam::{ACCOUNT}:role/Admin")
+    assert not _may_read_secret(administrator, resource_policy, f"arn:aws:iam::{ACCOUNT}:role/Admin",
+                                called_via=["athena.amazonaws.com"])
+    for function in ("AskUser", "ReceiveDecision"):
+        role = resources[f"{function}Role"]
+        statements = [s for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+        # `Ref DecisionSecret` is the secret's ARN; the other references name other resources
+        statements = [{**s, "Resource": SECRET if s["Resource"] == {"Ref": "DecisionSecret"} else "arn:aws:other"}
+                      for s in statements]
+        assert _may_read_secret(statements, resource_policy, f"arn:aws:iam::{ACCOUNT}:role/{function}Role")
+
+
+def test_making_a_trail_is_left_to_the_account_administrator():
+    """`workshop trail create` makes the account's trail; the learner policy grants reading a trail, not making one."""
+    direct = granted_directly()
+    for path, actions in ACCOUNT_SETUP.items():
+        assert actions <= aws_calls(path.read_text(), path.name), f"{path.name} no longer calls {actions}"
+        assert not actions & direct

@@ -3,7 +3,10 @@
 * No statement grants `Resource: "*"` unless all its actions are ones IAM offers
   no resource-level permissions for (`NO_RESOURCE_LEVEL`), and no action is a
   wildcard.
-* Each function's IAM actions are exactly the AWS calls its code makes: the
+* Each function's IAM actions (its role's policies, and what a KMS key's own
+  policy grants its role by name: a key policy that names a principal of the
+  account needs no grant in the principal's policies) are exactly the AWS
+  calls its code makes: the
   code (`src/functions/<name>/app.py` and every definition of `_shared` it
   reaches, as packaged with it) is read with `ast` for boto3 clients and the
   client methods it calls or passes around (`iam.create_policy_version(...)`,
@@ -107,6 +110,21 @@ def functions(template) -> dict:
 def granted_actions(resource) -> set[str]:
     return {action for statement in statements(resource) if statement.get("effect") == "Allow"
             for action in statement.get("actions", [])}
+
+
+def key_policy_grants(template, function: str) -> set[str]:
+    """What the stack's KMS keys' policies allow the function's role (SAM names it <Function>Role)."""
+    role = {"Fn::GetAtt": [f"{function}Role", "Arn"]}
+    granted = set()
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::KMS::Key":
+            continue
+        for statement in resource["Properties"]["KeyPolicy"]["Statement"]:
+            principals = _as_list((statement.get("Principal") or {}).get("AWS", []) if isinstance(
+                statement.get("Principal"), dict) else [])
+            if statement["Effect"] == "Allow" and role in principals:
+                granted |= set(_as_list(statement["Action"]))
+    return granted
 
 
 # --- reading the code -------------------------------------------------------------------
@@ -296,11 +314,18 @@ def test_no_action_is_a_wildcard_and_no_grant_reaches_another_account(template):
 def test_a_functions_permissions_are_exactly_the_calls_its_code_makes(template, function):
     resource = functions(template)[function]
     used = used_actions(function_code(resource))
-    granted = granted_actions(resource)
+    granted = granted_actions(resource) | key_policy_grants(template, function)
     unused = sorted(granted - used)
     missing = sorted(used - granted)
     assert not unused, f"{function} is granted actions its code never uses: {unused}"
     assert not missing, f"{function}'s code calls AWS actions it is not granted (AccessDenied on AWS): {missing}"
+
+
+def test_the_seal_key_grants_its_functions_by_name_and_nobody_else(template):
+    assert key_policy_grants(template, "RevertPolicy") == {"kms:GenerateMac", "kms:VerifyMac"}
+    assert key_policy_grants(template, "RestorePolicy") == {"kms:VerifyMac"}
+    for name in ("ValidatePolicy", "AskUser", "ReceiveDecision"):
+        assert key_policy_grants(template, name) == set()
 
 
 def test_every_function_is_checked(template):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from workshop.teaching.reading_time import (BUDGET_MINUTES, RESERVED, SECONDS_PER_CODE_CELL, WORDS_PER_MINUTE, reading_times,
-                                   total_minutes)
+from workshop.teaching.reading_time import (BUDGET_MINUTES, RESERVED, SECONDS_PER_CODE_CELL, SECONDS_PER_PICTURE,
+                                            WORDS_PER_MINUTE, reading_times)
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -46,23 +46,16 @@ def test_the_readme_stays_short():
     assert len(README.splitlines()) <= MAX_README_LINES, "move detail into docs/ and link to it"
 
 
-def test_the_reading_times_in_the_readme_are_the_tests_figures():
-    times = reading_times()
-    for name, reading in times.items():
-        row = re.search(rf"\| `{name}` \|[^\n]*\| ([\d.]+) min \|", README)
-        assert row, f"{name} has no row in the README's workshop table"
-        assert row.group(1) == f"{reading.minutes:.1f}", f"{name}: README {row.group(1)}, measured {reading.minutes:.1f}"
-    assert f"Today's total is {total_minutes(times):.1f} minutes" in README
-
-
 def test_the_readme_states_the_reading_time_model_the_test_holds():
+    """The figures themselves are the executed notebooks' (tests/e2e/test_notebooks.py checks them)."""
     text = " ".join(README.split())
-    assert f"at {WORDS_PER_MINUTE} words a minute, plus {SECONDS_PER_CODE_CELL} seconds per code cell" in text
+    assert (f"at {WORDS_PER_MINUTE} words a minute, plus {SECONDS_PER_PICTURE} seconds per picture and "
+            f"{SECONDS_PER_CODE_CELL} seconds per code cell") in text
     assert f"The budget is {BUDGET_MINUTES} minutes" in text
     [(reserved_for, minutes)] = RESERVED.items()
     [notebook] = [name for name in reading_times() if reserved_for in name]
     assert f"the notebooks other than `{notebook}` must fit in {BUDGET_MINUTES - minutes} of them" in text
-    assert f"none may take more than {BUDGET_MINUTES // 3}" in text  # test_kit_reading_time: a third of the budget
+    assert f"none may take more than {BUDGET_MINUTES // 3}" in text  # a third of the budget
 
 
 def _make_targets() -> set:
@@ -100,15 +93,23 @@ def _variables_read() -> set:
     return names
 
 
-def test_the_settings_table_lists_every_variable_the_code_reads_and_no_other():
-    table = _section(README, "Settings")
+def _settings_listed(text: str) -> set:
     listed = set()
-    for cell in _table_first_cells(table):
+    for cell in _table_first_cells(_section(text, "Settings")):
         listed |= set(re.findall(r"`([A-Z_]+)`", cell))
+    return listed
+
+
+def test_the_settings_tables_list_every_variable_the_code_reads_and_no_other():
+    """The kit's variables in the README's table, the local cloud's in docs/local-cloud.md's."""
+    kit, local = _settings_listed(README), _settings_listed(PAGES["docs/local-cloud.md"])
     read = _variables_read()
     assert {"WORKSHOP_TARGET", "WORKSHOP_ENDPOINT", "WORKSHOP_EMAIL"} <= read  # what the notebooks read
-    assert read - listed == set(), f"read by the code, missing from the README's settings: {read - listed}"
-    assert listed - read == set(), f"in the README's settings, read by nothing: {listed - read}"
+    assert all(name.startswith("WORKSHOP_") for name in kit), kit
+    assert all(name.startswith("LOCALCLOUD_") for name in local), local
+    listed = kit | local
+    assert read - listed == set(), f"read by the code, missing from the settings tables: {read - listed}"
+    assert listed - read == set(), f"in the settings tables, read by nothing: {listed - read}"
 
 
 def _slug(heading: str) -> str:

@@ -16,6 +16,8 @@ otherwise each write again:
 * `decisions`: what a human decides and what the execution reads;
 * `link_signature`: the signed approve / deny link (AskUser signs,
   ReceiveDecision checks) and the key it is signed with;
+* `seal`: the canonical serialisation of an incident's sealed fields, and
+  sealing and checking it with the stack's KMS HMAC key;
 * `transient`: the AWS errors worth retrying, raised as `TransientError`;
 * `targets`: what the state machine's target names (managed version, inline
   policy, attachment) and how to name its principal to IAM;

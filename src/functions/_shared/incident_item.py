@@ -1,9 +1,11 @@
 """An incident's item in the incidents table (DynamoDB): attribute names, status values, readers.
 
-RevertPolicy writes the item, AskUser keeps the task token in it,
-ReceiveDecision (or the kit's panel) records the decision, RestorePolicy
-restores from it and writes an approval marker item beside it. Each reads
-what another wrote, so each attribute is named here once.
+RevertPolicy writes the item and seals what must never change (`seal.py`),
+AskUser keeps the task token in it, ReceiveDecision records the decision (from
+the e-mail's signed link, or from the kit's panel through the IAM-authorised
+endpoint), RestorePolicy restores from it and writes an approval marker item
+beside it, which ValidatePolicy spends. Each reads what another wrote, so
+each attribute is named here once.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ WHY = "why"
 MATCHES = "matches"  # JSON: ValidatePolicy's matches
 REVERT = "revert"  # JSON: what the revert did
 REVERTED_AT = "revertedAt"
+PLANTED = "planted"  # JSON: an item that held this change's key without being one of this stack's (reported)
+SEAL = "seal"  # base64 KMS MAC over seal.message(item)
 
 # Written by AskUser: the token stays here, never in a link.
 TASK_TOKEN = "taskToken"  # nosec B105: the name of an attribute, not a token
@@ -51,6 +55,8 @@ RESTORE = "restore"  # JSON: what the restore did
 RESTORED_AT = "restoredAt"
 APPROVED_INCIDENT = "approvedIncident"  # on an approval marker: the incident it restores
 APPROVAL_KIND = "approval"  # KIND of an approval marker
+USED_BY = "usedBy"  # on an approval marker: the CloudTrail event of the restore that spent it
+USED_AT = "usedAt"
 
 # STATUS values, in the order an incident goes through them.
 REVERTING = "reverting"

@@ -2,7 +2,10 @@
 
 * `incident_key` / `incident_id`: one incident per change (RevertPolicy writes
   it with a conditional put, so a second delivery of the same change finds the
-  key taken).
+  key taken). Keys are predictable, so an item under a key is a duplicate only
+  when its seal says this stack wrote it (`seal.py`); an item planted there
+  is reported, and the incident goes on under `displaced_key`, which nobody
+  can compute without the seal key.
 * `state_key` / `approval_marker_id`: the state an approved restore puts in
   force. RestorePolicy writes the marker before it writes IAM; ValidatePolicy,
   judging the orchestrator's own change, looks the marker up to tell an
@@ -30,6 +33,18 @@ def incident_key(target: dict, policy_id: str | None, event_id: str) -> str:
         return f"managed|{policy_id}|{target['versionId']}"
     what = target["policyName"] if target["kind"] == "inline" else target["policyArn"]
     return f"{target['kind']}|{target['principalType']}|{target['principalName']}|{what}|{event_id}"
+
+
+def displacement_message(key: str, execution_arn: str) -> bytes:
+    """What the seal key MACs to name the key an incident takes when an item was planted at `key`."""
+    return f"displaced-key\n{key}\n{execution_arn}".encode("utf-8", "surrogatepass")
+
+
+def displaced_key(key: str, execution_arn: str, mac: bytes) -> str:
+    """The key of `key`'s incident in `execution_arn` when another item holds `key`: it carries the
+    seal key's MAC of both (`displacement_message`), so it cannot be planted in advance, and a retry
+    of the same execution finds it again (an HMAC is deterministic)."""
+    return f"{key}|displaced|{execution_arn}|{hashlib.sha256(mac).hexdigest()}"
 
 
 def incident_id(key: str) -> str:

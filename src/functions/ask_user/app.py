@@ -115,7 +115,13 @@ def compose_email(item: dict, links: dict, expires: datetime, execution_arn: str
     if len(document) > MAX_DOCUMENT_IN_MAIL:
         document = document[:MAX_DOCUMENT_IN_MAIL] + "\n[... the whole document is in the incidents table]"
     subject = f"Approval needed: {_short_name(target, label)} was reverted"
+    planted = json_value(item, attr.PLANTED, None)
+    warning = [f"WARNING: the incidents table held a planted item under this change's key (incident "
+               f"{planted.get('incidentId', '?')}: {planted.get('why', '?')}). Someone who can write the table "
+               "tried to make this change look handled; it was set aside. Check who can write the table.", ""] \
+        if isinstance(planted, dict) else []
     lines = [
+        *warning,
         f"A change was detected and taken out of force: {label} ({text(item, attr.EVENT_NAME, 'change')}).",
         f"Changed by: {who} at {text(item, attr.EVENT_TIME, '?')}",
         *_what_was_done(item, target),

@@ -1,4 +1,4 @@
-"""ReceiveDecision: the page behind the signed approve / deny links (API Gateway proxy).
+"""ReceiveDecision: the page behind the signed approve / deny links, and the panel's decision endpoint.
 
 A link names an incident, a decision (its path: /allow or /deny) and an
 expiry, signed with HMAC-SHA256 under a secret only AskUser and this function
@@ -20,6 +20,17 @@ incidents table, where AskUser put it.
   4xx page that says what happened, never a 5xx or a trace. Everything echoed
   is HTML-escaped, and the page asks browsers not to cache it, frame it or
   send the URL as a referrer.
+
+The kit's approval panel decides through `POST /decision`, an API Gateway
+method with IAM authorisation (`AWS_IAM`): API Gateway lets only requests
+signed with AWS credentials that may `execute-api:Invoke` it through, and puts
+the caller's ARN in `requestContext.identity.userArn`. The body names the
+incident and the decision (JSON); the decision is recorded once in the same
+conditional update, "decided via panel" by that ARN, and sent the same way.
+So no human needs to write the incidents table or call SendTaskSuccess: the
+decision is written by this function, from a signed link or a signed request.
+A request without a caller ARN is refused (403): the method must be
+IAM-authorised, and a misconfigured one decides nothing.
 """
 
 from __future__ import annotations
@@ -36,8 +47,9 @@ import boto3
 from botocore.exceptions import ClientError
 
 from _shared import incident_item as attr
-from _shared.decisions import ALLOW, DENY, WIRE_VALUES
+from _shared.decisions import ALLOW, DECISIONS, DENY, WIRE_VALUES
 from _shared.incident_item import item_key, text, timestamp
+from _shared.incident_keys import INCIDENT_ID_SHAPE
 from _shared.link_signature import FIELDS, decision_secret, is_signed, well_formed
 from _shared.transient import error_code
 
@@ -47,6 +59,8 @@ MAX_BODY_BYTES = 4096
 PAGES = {ALLOW: ("Approve", "restore exactly what was taken out of force", "Approved"),
          DENY: ("Deny", "keep the change reverted", "Denied")}
 STOOD = {ALLOW: "approved", DENY: "denied"}
+PANEL_PATH = "decision"  # the last segment of the IAM-authorised method's path
+VIA_LINK, VIA_PANEL = "link", "panel"
 HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
     "Cache-Control": "no-store",
@@ -159,7 +173,8 @@ def _stood_page(item: dict) -> dict:
                     "decision stands and nothing was changed now.")
 
 
-def record_decision(dynamodb, table: str, incident_id: str, decision: str, who: str) -> dict | None:
+def record_decision(dynamodb, table: str, incident_id: str, decision: str, who: str,
+                    via: str = VIA_LINK) -> dict | None:
     """Record the decision once: the item (with its task token), or None when one was there first."""
     try:
         return dynamodb.update_item(
@@ -168,7 +183,7 @@ def record_decision(dynamodb, table: str, incident_id: str, decision: str, who: 
                              f"{attr.DECIDED_AT} = :now, #status = :decided",
             ConditionExpression=f"attribute_exists({attr.TASK_TOKEN}) AND attribute_not_exists({attr.DECISION})",
             ExpressionAttributeNames={"#status": attr.STATUS},
-            ExpressionAttributeValues={":decision": {"S": decision}, ":via": {"S": "link"}, ":who": {"S": who},
+            ExpressionAttributeValues={":decision": {"S": decision}, ":via": {"S": via}, ":who": {"S": who},
                                        ":now": {"S": timestamp()}, ":decided": {"S": attr.DECIDED}},
             ReturnValues="ALL_NEW")["Attributes"]
     except ClientError as exc:
@@ -212,38 +227,123 @@ def _confirm_page(decision: str, fields: dict) -> dict:
     return _page(200, f"{verb} the policy change?", body)
 
 
-def decide(event: dict, decision: str, fields: dict) -> dict:
-    incident, expires = check_link(fields, decision, signing_key())
-    if time.time() > expires:
-        return _expired_page()
-    table = os.environ["INCIDENTS_TABLE"]
-    dynamodb = boto3.client("dynamodb")
-    item = record_decision(dynamodb, table, incident, decision, _who(event))
+class Outcome:
+    """What recording and sending a decision came to: done, already decided, expired, or not sent."""
+
+    DONE, STOOD, EXPIRED, NOT_SENT = "done", "stood", "expired", "not sent"
+
+    def __init__(self, kind: str, item: dict):
+        self.kind, self.item = kind, item
+
+
+def record_and_send(dynamodb, table: str, incident: str, decision: str, who: str, via: str) -> Outcome:
+    """Record the decision once, then hand it to the waiting execution (SendTaskSuccess)."""
+    item = record_decision(dynamodb, table, incident, decision, who, via)
     if item is None:
         found = dynamodb.get_item(TableName=table, Key=item_key(incident), ConsistentRead=True).get("Item") or {}
-        return _stood_page(found)
+        return Outcome(Outcome.STOOD, found)
     action = WIRE_VALUES[decision]
-    _, effect, done = PAGES[decision]
-    output = {"action": action, "incidentId": incident, "decidedVia": "link", "decidedAt": text(item, attr.DECIDED_AT)}
+    output = {"action": action, "incidentId": incident, "decidedVia": via, "decidedAt": text(item, attr.DECIDED_AT)}
     try:
         boto3.client("stepfunctions").send_task_success(taskToken=text(item, attr.TASK_TOKEN),
                                                         output=json.dumps(output))
     except ClientError as exc:
         code = error_code(exc)
-        if code in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
-            take_back(dynamodb, table, item)
-            return _expired_page()
         take_back(dynamodb, table, item)
+        if code in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
+            return Outcome(Outcome.EXPIRED, item)
         print(json.dumps({"error": code, "decision": action, "incidentId": incident}))
+        return Outcome(Outcome.NOT_SENT, item)
+    print(json.dumps({"incidentId": incident, "decision": action, "via": via}))
+    return Outcome(Outcome.DONE, item)
+
+
+def decide(event: dict, decision: str, fields: dict) -> dict:
+    incident, expires = check_link(fields, decision, signing_key())
+    if time.time() > expires:
+        return _expired_page()
+    outcome = record_and_send(boto3.client("dynamodb"), os.environ["INCIDENTS_TABLE"], incident, decision,
+                              _who(event), VIA_LINK)
+    if outcome.kind == Outcome.STOOD:
+        return _stood_page(outcome.item)
+    if outcome.kind == Outcome.EXPIRED:
+        return _expired_page()
+    if outcome.kind == Outcome.NOT_SENT:
         return _problem(502, "Your decision was not recorded",
                         "Step Functions did not accept the decision just now. Try the link again in a minute.")
-    print(json.dumps({"incidentId": incident, "decision": action, "via": "link"}))
+    _, effect, done = PAGES[decision]
     return _page(200, done, f"<p>Your decision was recorded: {html.escape(effect)}.</p>")
+
+
+# --- the panel's IAM-authorised endpoint -----------------------------------------------------
+
+
+def _answer(status: int, title: str, message: str, **extra) -> dict:
+    """The panel endpoint's JSON answer (what the kit shows in the card)."""
+    return {"statusCode": status, "headers": {"Content-Type": "application/json", "Cache-Control": "no-store",
+                                              "X-Content-Type-Options": "nosniff"},
+            "body": json.dumps({"title": title, "message": message, **extra})}
+
+
+def caller_arn(event: dict) -> str | None:
+    """The ARN of whoever signed the request, as API Gateway's IAM authorisation puts it in the event."""
+    context = event.get("requestContext") if isinstance(event.get("requestContext"), dict) else {}
+    identity = context.get("identity") if isinstance(context.get("identity"), dict) else {}
+    arn = identity.get("userArn")
+    return arn if isinstance(arn, str) and arn.startswith("arn:") else None
+
+
+def panel_decision(event: dict) -> dict:
+    """POST /decision {"incident": ..., "decision": "allow" | "deny"}, signed with the decider's credentials."""
+    if str(event.get("httpMethod") or "").upper() != "POST":
+        response = _answer(405, "Method not allowed", "POST the decision as JSON.")
+        response["headers"]["Allow"] = "POST"
+        return response
+    who = caller_arn(event)
+    if who is None:
+        return _answer(403, "Not signed", "This endpoint takes only requests signed with AWS credentials (API "
+                                          "Gateway's IAM authorisation names the caller); nothing was decided.")
+    try:
+        fields = _form({**event, "headers": {"content-type": "application/json"}})
+    except BadRequest as bad:
+        return _answer(bad.status, bad.title, bad.text)
+    incident, decision = fields.get("incident"), fields.get("decision")
+    if not isinstance(incident, str) or not INCIDENT_ID_SHAPE.fullmatch(incident) or decision not in DECISIONS:
+        return _answer(400, "Bad request", 'The body must be {"incident": "<incident id>", "decision": "allow" or '
+                                           '"deny"}.')
+    outcome = record_and_send(boto3.client("dynamodb"), os.environ["INCIDENTS_TABLE"], incident, decision, who,
+                              VIA_PANEL)
+    item = outcome.item
+    if outcome.kind == Outcome.STOOD:
+        stood = text(item, attr.DECISION)
+        if not stood:
+            return _answer(409, "Not waiting for a decision",
+                           "The incident is not waiting for a decision (not asked yet, or it ended).")
+        return _answer(409, "Already decided",
+                       f"This change was already {STOOD.get(stood, stood)} (via {text(item, attr.DECIDED_VIA, '?')}, "
+                       f"at {text(item, attr.DECIDED_AT, '?')}); that decision stands.", decision=stood)
+    if outcome.kind == Outcome.EXPIRED:
+        return _answer(410, "This approval request has expired", "Nobody decided in time, so the change stays "
+                                                                 "reverted.")
+    if outcome.kind == Outcome.NOT_SENT:
+        return _answer(502, "Your decision was not recorded",
+                       "Step Functions did not accept the decision just now. Try again in a minute.")
+    _, effect, done = PAGES[decision]
+    return _answer(200, done, f"Recorded as decided via panel by {who}: {effect}.", decision=decision,
+                   decidedBy=who, decidedAt=text(item, attr.DECIDED_AT))
+
+
+def _is_panel_path(event: dict) -> bool:
+    context = event.get("requestContext") if isinstance(event.get("requestContext"), dict) else {}
+    path = str(event.get("resource") or event.get("path") or context.get("resourcePath") or "").rstrip("/")
+    return path.rsplit("/", 1)[-1].lower() == PANEL_PATH
 
 
 def handler(event, context):
     if not isinstance(event, dict):
         return _problem(400, "Bad request", "The request could not be read.")
+    if _is_panel_path(event):
+        return panel_decision(event)
     decision = _decision_from_path(event)
     if decision is None:
         return _problem(404, "Not found", "Use the approve or deny link from the e-mail.")

@@ -1,11 +1,22 @@
 """RestorePolicy (the sample's PolicyChangerApprove): a human approved the change.
 
-Takes only the incident's id. Everything else comes from the incidents table,
-where RevertPolicy stored what it took out of force (read from IAM) and a
-decider (the signed e-mail link, or the panel with the learner's own
-credentials) recorded the decision. Nothing is restored unless the table
-says "allow": an execution forged with a document, or this function invoked
-directly, restores nothing that a human did not approve.
+Takes only the incident's id and the execution's own id (`$$.Execution.Id`,
+which only Step Functions writes into the task's input). Everything else comes
+from the incidents table, where RevertPolicy recorded what it took out of
+force (read from IAM) and sealed it (`_shared.seal`), and ReceiveDecision
+recorded the decision (the signed e-mail link, or the panel through the
+IAM-authorised endpoint). Nothing is restored unless
+
+* the incident's seal verifies (KMS VerifyMac): its target, document, policy
+  and execution are exactly what RevertPolicy recorded, not a forged item nor
+  one whose target someone changed afterwards (TamperedIncident);
+* its sealed execution is the execution that invokes this function
+  (NotThisExecution): an incident restores only in the execution that holds it;
+* the table records "allow" for it (NotApproved).
+
+Only the state machine's role may invoke it (no human's policy grants
+`lambda:InvokeFunction` on it); invoked directly anyway, it restores nothing
+those checks refuse.
 
 * managed policy: the stored document becomes a new version, the default if
   the reverted one was (IAM's five-version limit handled by removing the
@@ -14,9 +25,10 @@ directly, restores nothing that a human did not approve.
 * attachment: attached again.
 
 Before it writes IAM it records an approval marker (the exact state it is about
-to restore) in the table: its own CloudTrail event is then recognised as an
-approved restore (ValidatePolicy's IgnoreOwnChange) instead of a new incident.
-Safe to run twice.
+to restore, and this incident) in the table: its own CloudTrail event is then
+recognised as an approved restore (ValidatePolicy's IgnoreOwnChange, which
+spends the marker: it lets one change through, once) instead of a new
+incident. Safe to run twice: what is already in force is not written again.
 """
 
 from __future__ import annotations
@@ -25,18 +37,21 @@ import json
 import os
 
 import boto3
+from botocore.exceptions import ClientError
 
 from _shared import incident_item as attr
+from _shared import seal
 from _shared.decisions import ALLOW
 from _shared.harmless_version import is_placeholder
-from _shared.iam_reader import document_json, iam_client
+from _shared.iam_reader import document_json, document_text, iam_client, is_attached
 from _shared.incident_item import item_key, outcome, string, text, timestamp
 from _shared.incident_keys import approval_marker_id, state_key
+from _shared.sdk_clients import dynamodb_client, per_sandbox
 from _shared.targets import principal_kwargs
-from _shared.transient import TransientError, aws_call
+from _shared.transient import TransientError, aws_call, error_code
 
 # The handler, and the errors Step Functions sees by name (TransientError is retried).
-__all__ = ["handler", "TransientError", "InvalidEvent", "NotApproved"]
+__all__ = ["handler", "TransientError", "InvalidEvent", "NotApproved", "TamperedIncident", "NotThisExecution"]
 MAX_VERSIONS = 5
 
 
@@ -46,6 +61,14 @@ class InvalidEvent(Exception):
 
 class NotApproved(Exception):
     """The incidents table holds no "allow" decision for this incident: nothing is restored."""
+
+
+class TamperedIncident(Exception):
+    """The incident's seal does not verify: it was forged, or changed after RevertPolicy sealed it."""
+
+
+class NotThisExecution(Exception):
+    """The incident is sealed to another execution than the one restoring it."""
 
 
 def restore_managed(iam, arn: str, document: str, as_default: bool = True) -> dict:
@@ -87,6 +110,15 @@ def restore_managed(iam, arn: str, document: str, as_default: bool = True) -> di
 
 
 def restore_inline(iam, target: dict, document: str) -> dict:
+    getter = {"user": iam.get_user_policy, "role": iam.get_role_policy,
+              "group": iam.get_group_policy}[target["principalType"]]
+    try:  # already in force (an earlier attempt): writing it again would be a change to judge again
+        held = aws_call(getter, PolicyName=target["policyName"], **principal_kwargs(target))["PolicyDocument"]
+        if document_text(held) == document:
+            return {"restoredPolicyName": target["policyName"], "alreadyRestored": True}
+    except ClientError as exc:
+        if error_code(exc) != "NoSuchEntity":
+            raise
     putter = {"user": iam.put_user_policy, "role": iam.put_role_policy,
               "group": iam.put_group_policy}[target["principalType"]]
     aws_call(putter, PolicyName=target["policyName"], PolicyDocument=document, **principal_kwargs(target))
@@ -94,16 +126,44 @@ def restore_inline(iam, target: dict, document: str) -> dict:
 
 
 def restore_attachment(iam, target: dict) -> dict:
+    if is_attached(iam, target):  # an earlier attempt attached it: attaching again is a new event
+        return {"reattachedPolicyArn": target["policyArn"], "alreadyRestored": True}
     attacher = {"user": iam.attach_user_policy, "role": iam.attach_role_policy,
                 "group": iam.attach_group_policy}[target["principalType"]]
     aws_call(attacher, PolicyArn=target["policyArn"], **principal_kwargs(target))
     return {"reattachedPolicyArn": target["policyArn"]}
 
 
-def restore(iam, dynamodb, table: str, incident_id: str) -> dict:
+def mark_approved(dynamodb, table: str, marker: str, incident_id: str) -> None:
+    """The approval marker of the state about to be restored, for this incident, unspent.
+
+    ValidatePolicy spends it on the first change of the orchestrator's own that puts the state in
+    force. Written again for another incident (a later approval of the same state) it is armed
+    afresh; a retry of this incident's restore leaves a marker its own change has spent as it is."""
+    try:
+        aws_call(dynamodb.update_item, TableName=table, Key=item_key(marker),
+                 UpdateExpression=f"SET {attr.KIND} = :kind, {attr.APPROVED_INCIDENT} = :incident, "
+                                  f"{attr.CREATED_AT} = :now REMOVE {attr.USED_BY}, {attr.USED_AT}",
+                 ConditionExpression=f"attribute_not_exists({attr.INCIDENT_ID}) OR "
+                                     f"{attr.APPROVED_INCIDENT} <> :incident OR attribute_not_exists({attr.USED_BY})",
+                 ExpressionAttributeValues={":kind": string(attr.APPROVAL_KIND), ":incident": string(incident_id),
+                                            ":now": string(timestamp())})
+    except ClientError as exc:
+        if error_code(exc) != "ConditionalCheckFailedException":
+            raise
+
+
+def restore(iam, dynamodb, table: str, incident_id: str, execution_id: str, kms=None, key_id: str | None = None) -> dict:
     item = aws_call(dynamodb.get_item, TableName=table, Key=item_key(incident_id), ConsistentRead=True).get("Item")
     if not item or not item.get(attr.TARGET):
         raise InvalidEvent(f"the incidents table has no incident {incident_id}")
+    verdict = seal.check(kms or kms_client(), key_id or seal.key_id(), item)
+    if verdict != seal.SEALED:
+        raise TamperedIncident(f"incident {incident_id} cannot be trusted: {seal.WHY[verdict]}. Nothing was "
+                               "restored; someone with write access to the incidents table forged or edited it")
+    if text(item, attr.EXECUTION_ARN) != execution_id:
+        raise NotThisExecution(f"incident {incident_id} is sealed to execution {text(item, attr.EXECUTION_ARN)}, "
+                               f"not {execution_id}: nothing was restored")
     if text(item, attr.DECISION) != ALLOW:
         raise NotApproved(f"incident {incident_id} has no recorded approval (decision: "
                           f"{text(item, attr.DECISION, 'none')}): nothing was restored")
@@ -113,10 +173,8 @@ def restore(iam, dynamodb, table: str, incident_id: str) -> dict:
     document = text(item, attr.DOCUMENT)
 
     # The state ValidatePolicy will see once IAM holds the document again: marked as approved first.
-    marker = approval_marker_id(state_key(target, text(item, attr.POLICY_ID), document))
-    aws_call(dynamodb.put_item, TableName=table, Item={
-        **item_key(marker), attr.KIND: string(attr.APPROVAL_KIND), attr.APPROVED_INCIDENT: string(incident_id),
-        attr.CREATED_AT: string(timestamp())})
+    mark_approved(dynamodb, table, approval_marker_id(state_key(target, text(item, attr.POLICY_ID), document)),
+                  incident_id)
     if target["kind"] == "managed":
         wanted_default = item.get(attr.WAS_DEFAULT, {}).get("BOOL", True)
         result = restore_managed(iam, target["policyArn"], document, as_default=wanted_default)
@@ -129,14 +187,22 @@ def restore(iam, dynamodb, table: str, incident_id: str) -> dict:
     return result
 
 
+@per_sandbox
+def kms_client():
+    """The seal key's client (KMS)."""
+    return boto3.client("kms")
+
+
 def handler(event, context):
-    incident_id = event.get("incidentId") if isinstance(event, dict) else None
-    if not isinstance(incident_id, str) or not incident_id:
-        raise InvalidEvent("RestorePolicy takes only incidentId (an incident of the incidents table)")
+    event = event if isinstance(event, dict) else {}
+    incident_id, execution_id = event.get("incidentId"), event.get("executionId")
+    if not isinstance(incident_id, str) or not incident_id or not isinstance(execution_id, str) or not execution_id:
+        raise InvalidEvent("RestorePolicy takes incidentId (an incident of the incidents table) and executionId "
+                           "($$.Execution.Id: the execution that holds it)")
     table = os.environ.get("INCIDENTS_TABLE")
-    if not table:
-        raise InvalidEvent("INCIDENTS_TABLE is not set: deploy the stack's template")
-    result = restore(iam_client(), boto3.client("dynamodb"), table, incident_id)
+    if not table or not os.environ.get(seal.KEY_VARIABLE):
+        raise InvalidEvent(f"INCIDENTS_TABLE or {seal.KEY_VARIABLE} is not set: deploy the stack's template")
+    result = restore(iam_client(), dynamodb_client(), table, incident_id, execution_id)
     result["message"] = f"Incident {incident_id}: approved; what was taken out of force is in force again."
     print(json.dumps({"incidentId": incident_id, **{k: v for k, v in result.items() if k != "message"}}))
     return result

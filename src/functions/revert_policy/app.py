@@ -10,13 +10,19 @@ RestorePolicy can bring back exactly that, and only after a human approved:
 * an inline policy (Put{User,Role,Group}Policy): deleted;
 * an attachment (Attach{User,Role,Group}Policy): detached.
 
-The incident is written first, with a conditional put keyed by the change
-(the policy's id and version; for inline policies and attachments the
-principal, the name and the CloudTrail event id): two deliveries of one event,
-or an execution forged to repeat it, find the key taken and end at
-AlreadyHandled, so one human is asked once. A retry of the same execution
-(whose earlier attempt's answer was lost) finds its own execution ARN on the
-item and goes on. Safe to run twice.
+The incident is written first, sealed (`_shared.seal`: a KMS MAC only this
+function's role can make, over the target, the document as IAM held it, the
+policy's id and version, this execution's ARN, who changed it and when), with
+a conditional put keyed by the change (the policy's id and version; for
+inline policies and attachments the principal, the name and the CloudTrail
+event id). An item already under that key counts only if its seal verifies:
+another execution of this state machine holding it is a second delivery of
+the same change (AlreadyHandled, so one human is asked once); this
+execution's own is an earlier attempt whose answer was lost (it goes on).
+Anything else was planted by someone who can write the table: it decides
+nothing. The incident goes on under a fresh key derived with the seal key
+(which nobody can plant in advance), the change is reverted and the human
+asked, and the planted item is reported. Safe to run twice.
 """
 
 from __future__ import annotations
@@ -24,24 +30,42 @@ from __future__ import annotations
 import json
 import os
 
+import boto3
 from botocore.exceptions import ClientError
 
 from _shared import incident_item as attr
+from _shared import seal
 from _shared.harmless_version import HARMLESS_DOCUMENT
 from _shared.iam_reader import Gone, document_json, iam_client, policy_id, read_held, settled
-from _shared.incident_item import item_key, outcome, string, timestamp
-from _shared.incident_keys import incident_id, incident_key
-from _shared.sdk_clients import dynamodb_client
+from _shared.incident_item import item_key, json_value, outcome, string, timestamp
+from _shared.incident_keys import displaced_key, displacement_message, incident_id, incident_key
+from _shared.sdk_clients import dynamodb_client, per_sandbox
 from _shared.targets import checked_target, principal_kwargs
 from _shared.transient import TransientError, aws_call, error_code
 
 # The handler, and the errors Step Functions sees by name (TransientError is retried).
-__all__ = ["handler", "TransientError", "InvalidEvent"]
+__all__ = ["handler", "TransientError", "InvalidEvent", "PlantedIncident"]
 MAX_VERSIONS = 5
+# whose(): who wrote an item found under an incident's key
+OWN, DUPLICATE, PLANTED = "own", "duplicate", "planted"
 
 
 class InvalidEvent(Exception):
     """The input does not name what to revert."""
+
+
+class PlantedIncident(Exception):
+    """Even the incident's fresh key holds an item this execution did not write."""
+
+
+class Held:
+    """The incident this execution holds (or, `duplicate`, the one another execution holds).
+
+    `existing`: the item as found, when it was there before this attempt's write; `planted`: the
+    item set aside at the change's key, reported."""
+
+    def __init__(self, item_id: str, existing: dict | None, duplicate: bool = False, planted: dict | None = None):
+        self.item_id, self.existing, self.duplicate, self.planted = item_id, existing, duplicate, planted
 
 
 # --- the remedies ---------------------------------------------------------------------------
@@ -115,23 +139,86 @@ def revert_attachment(iam, target) -> dict:
 # --- the incidents table --------------------------------------------------------------------
 
 
-def claim(dynamodb, table: str, item_id: str, execution_arn: str, fields: dict) -> dict | None:
-    """Write the incident unless it exists: None when this execution holds it now, else
-    the item that was there first."""
-    item = {**item_key(item_id), attr.EXECUTION_ARN: string(execution_arn), attr.STATUS: string(attr.REVERTING),
-            attr.CREATED_AT: string(timestamp()), **{k: v for k, v in fields.items() if v is not None}}
+@per_sandbox
+def kms_client():
+    """The seal key's client (KMS)."""
+    return boto3.client("kms")
+
+
+def _item(dynamodb, table: str, item_id: str) -> dict:
+    return aws_call(dynamodb.get_item, TableName=table, Key=item_key(item_id), ConsistentRead=True).get("Item") or {}
+
+
+def _put_sealed(dynamodb, kms, table: str, key_id: str, item: dict) -> dict | None:
+    """Seal `item` and write it unless its key is taken: None when written, else the item there first."""
+    sealed = {**item, attr.SEAL: seal.seal(kms, key_id, item)}
     try:
-        aws_call(dynamodb.put_item, TableName=table, Item=item,
+        aws_call(dynamodb.put_item, TableName=table, Item=sealed,
                  ConditionExpression=f"attribute_not_exists({attr.INCIDENT_ID})")
         return None
     except ClientError as exc:
         if error_code(exc) != "ConditionalCheckFailedException":
             raise
-    return _item(dynamodb, table, item_id)
+    return _item(dynamodb, table, item[attr.INCIDENT_ID]["S"])
 
 
-def _item(dynamodb, table: str, item_id: str) -> dict:
-    return aws_call(dynamodb.get_item, TableName=table, Key=item_key(item_id), ConsistentRead=True).get("Item") or {}
+def whose(kms, key_id: str, found: dict, execution_arn: str) -> tuple[str, str]:
+    """(OWN | DUPLICATE | PLANTED, why) of an item found under an incident's key.
+
+    Only a sealed item counts: this execution's own (an earlier attempt), or another execution of
+    this state machine's (a second delivery of the same change). Anything else (no seal, a seal
+    that does not match, an execution of another state machine) was planted: it decides nothing."""
+    verdict = seal.check(kms, key_id, found)
+    holder = found.get(attr.EXECUTION_ARN, {}).get("S", "")
+    if verdict != seal.SEALED:
+        return PLANTED, seal.WHY[verdict]
+    if holder == execution_arn:
+        return OWN, "this execution's own"
+    if seal.same_state_machine(holder, execution_arn):
+        return DUPLICATE, f"execution {holder} holds it"
+    return PLANTED, f"its execution {holder or '(none)'} is not one of this state machine's"
+
+
+def _displaced_id(kms, key_id: str, key: str, execution_arn: str) -> tuple[str, str]:
+    displaced = displaced_key(key, execution_arn, seal.mac_of(kms, key_id, displacement_message(key, execution_arn)))
+    return displaced, incident_id(displaced)
+
+
+def record(dynamodb, kms, table: str, key_id: str, key: str, execution_arn: str, fields: dict) -> Held:
+    """Record the incident (sealed) under its key; under a fresh key when an item was planted there."""
+    item_id = incident_id(key)
+    item = {**item_key(item_id), attr.EXECUTION_ARN: string(execution_arn), attr.STATUS: string(attr.REVERTING),
+            attr.CREATED_AT: string(timestamp()), **{k: v for k, v in fields.items() if v is not None}}
+    found = _put_sealed(dynamodb, kms, table, key_id, item)
+    if not found:
+        return Held(item_id, None)
+    holder, why = whose(kms, key_id, found, execution_arn)
+    if holder != PLANTED:
+        return Held(item_id, found, duplicate=holder == DUPLICATE)
+    planted = {"incidentId": item_id, "why": why,
+               "executionArn": found.get(attr.EXECUTION_ARN, {}).get("S", "")}
+    displaced, displaced_id = _displaced_id(kms, key_id, key, execution_arn)
+    item = {**item, **item_key(displaced_id), attr.INCIDENT_KEY: string(displaced), attr.PLANTED: string(planted)}
+    found = _put_sealed(dynamodb, kms, table, key_id, item)
+    if found and whose(kms, key_id, found, execution_arn)[0] != OWN:
+        raise PlantedIncident(f"incident {displaced_id} (the fresh key after a planted item at {item_id}) holds an "
+                              "item this execution did not write: someone can make the seal key's MACs")
+    return Held(displaced_id, found or None, planted=planted)
+
+
+def recorded_by_this_execution(dynamodb, kms, table: str, key_id: str, key: str, execution_arn: str) -> Held | None:
+    """The incident an earlier attempt of this execution recorded (under its key, or its fresh key), if any."""
+    item_id = incident_id(key)
+    found = _item(dynamodb, table, item_id)
+    if not found:
+        return None
+    if whose(kms, key_id, found, execution_arn)[0] == OWN:
+        return Held(item_id, found)
+    _, displaced_id = _displaced_id(kms, key_id, key, execution_arn)
+    displaced = _item(dynamodb, table, displaced_id)
+    if displaced and whose(kms, key_id, displaced, execution_arn)[0] == OWN:
+        return Held(displaced_id, displaced, planted=json_value(displaced, attr.PLANTED, None))
+    return None
 
 
 def _incident_fields(target: dict, key: str, found, event: dict, event_id: str) -> dict:
@@ -152,12 +239,13 @@ def _incident_fields(target: dict, key: str, found, event: dict, event_id: str) 
     }
 
 
-def revert(iam, dynamodb, table: str, event: dict) -> dict:
+def revert(iam, dynamodb, table: str, event: dict, kms=None, key_id: str | None = None) -> dict:
     target = checked_target(event.get("target"), InvalidEvent, "RevertPolicy")
     event_id = event.get("eventId")
     execution_arn = event.get("executionArn")
-    if not isinstance(event_id, str) or not event_id or not isinstance(execution_arn, str) or not execution_arn:
-        raise InvalidEvent("RevertPolicy needs eventId and executionArn ($$.Execution.Id)")
+    if not isinstance(event_id, str) or not event_id or seal.state_machine_of(execution_arn) is None:
+        raise InvalidEvent("RevertPolicy needs eventId and executionArn ($$.Execution.Id, an execution's ARN)")
+    kms, key_id = kms or kms_client(), key_id or seal.key_id()
 
     settle = float(os.environ.get("IAM_SETTLE_SECONDS", "5"))
     known_policy_id = None
@@ -167,36 +255,37 @@ def revert(iam, dynamodb, table: str, event: dict) -> dict:
         except Gone as gone:
             return {"alreadyReverted": True, "gone": str(gone), "incidentId": None}
     key = incident_key(target, known_policy_id, event_id)
-    item_id = incident_id(key)
 
     def read():
-        """(what IAM holds, None); or (None, the incident) when IAM holds nothing but the
-        incident is recorded: an earlier attempt may have taken the change away itself."""
+        """(what IAM holds, None); or (None, the incident) when IAM holds nothing but this execution
+        recorded the incident: an earlier attempt may have taken the change away itself."""
         try:
             return read_held(iam, target, known_policy_id), None
         except Gone:
-            recorded = _item(dynamodb, table, item_id)
-            if recorded:
+            recorded = recorded_by_this_execution(dynamodb, kms, table, key_id, key, execution_arn)
+            if recorded is not None:
                 return None, recorded
             raise
 
     # IAM first, the table after: the common case (a new change) costs no read of the table,
     # the conditional put below is the check.
     try:
-        found, existing = settled(read, settle)
+        found, held = settled(read, settle)
     except Gone as gone:
         # Taken away already (by hand, or by an execution for another event): nothing
         # is in force, nobody needs asking.
         return {"alreadyReverted": True, "gone": str(gone), "incidentId": None}
     if found is not None:
-        fields = _incident_fields(target, key, found, event, event_id)
-        existing = claim(dynamodb, table, item_id, execution_arn, fields) or {}
-    if existing and existing.get(attr.EXECUTION_ARN, {}).get("S") != execution_arn:
-        # Another delivery of the same change (or an execution forged to repeat it) holds it.
-        return {"alreadyReverted": True, "incidentId": item_id,
-                "handledBy": existing.get(attr.EXECUTION_ARN, {}).get("S", "")}
+        held = record(dynamodb, kms, table, key_id, key, execution_arn,
+                      _incident_fields(target, key, found, event, event_id))
+    reported = {"planted": held.planted} if held.planted else {}
+    if held.duplicate:  # another delivery of the same change, recorded by this state machine, holds it
+        return {"alreadyReverted": True, "incidentId": held.item_id,
+                "handledBy": held.existing.get(attr.EXECUTION_ARN, {}).get("S", "")}
+    existing = held.existing or {}
     if existing.get(attr.STATUS, {}).get("S") == attr.REVERTED:  # this execution's earlier attempt finished
-        return {"alreadyReverted": False, "incidentId": item_id, **json.loads(existing[attr.REVERT]["S"])}
+        return {"alreadyReverted": False, "incidentId": held.item_id, **reported,
+                **json.loads(existing[attr.REVERT]["S"])}
 
     if target["kind"] == "managed":
         result = revert_managed(iam, target["policyArn"], target["versionId"])
@@ -204,23 +293,26 @@ def revert(iam, dynamodb, table: str, event: dict) -> dict:
         result = revert_inline(iam, target)
     else:
         result = revert_attachment(iam, target)
-    aws_call(dynamodb.update_item, TableName=table, Key=item_key(item_id),
+    aws_call(dynamodb.update_item, TableName=table, Key=item_key(held.item_id),
              **outcome(attr.REVERTED, attr.REVERTED_AT, attr.REVERT, result))
-    return {"alreadyReverted": False, "incidentId": item_id, **result}
+    return {"alreadyReverted": False, "incidentId": held.item_id, **reported, **result}
 
 
 def handler(event, context):
     if not isinstance(event, dict):
         raise InvalidEvent("RevertPolicy needs the incident's target, eventId and executionArn")
     table = os.environ.get("INCIDENTS_TABLE")
-    if not table:
-        raise InvalidEvent("INCIDENTS_TABLE is not set: deploy the stack's template")
+    if not table or not os.environ.get(seal.KEY_VARIABLE):
+        raise InvalidEvent(f"INCIDENTS_TABLE or {seal.KEY_VARIABLE} is not set: deploy the stack's template")
     result = revert(iam_client(), dynamodb_client(), table, event)
     label = (event.get("target") or {}).get("label", "the change")
     if result["alreadyReverted"]:
         result["message"] = f"{label}: already handled ({result.get('gone') or 'another execution holds it'})."
     else:
         result["message"] = f"{label}: taken out of force; incident {result['incidentId']} waits for a decision."
+        if result.get("planted"):
+            result["message"] += (f" An item planted under its key ({result['planted']['incidentId']}: "
+                                  f"{result['planted']['why']}) was set aside and is reported.")
     result["action"] = "remedy"
     print(json.dumps({k: v for k, v in result.items() if k != "message"}))
     return result

@@ -9,8 +9,10 @@ copied into this function's package): IAM's semantics, every doubt leaning to
 
 The orchestrator's own changes are not incidents: the harmless version
 RevertPolicy puts in force, and a restore a human approved (RestorePolicy
-writes an approval marker for exactly that state before it writes IAM). Any
-other change by the orchestrator's roles is judged like anyone's.
+writes an approval marker for exactly that state and that incident before it
+writes IAM; the first own change that puts the state in force spends it, so a
+marker lets one change through, once). Any other change by the orchestrator's
+roles is judged like anyone's.
 """
 
 from __future__ import annotations
@@ -18,13 +20,17 @@ from __future__ import annotations
 import json
 import os
 
+from botocore.exceptions import ClientError
+
+from _shared import incident_item as attr
+from _shared.decisions import ALLOW
 from _shared.harmless_version import HARMLESS_DOCUMENT
 from _shared.iam_reader import Gone, iam_client, policy_id, read_held, settled
-from _shared.incident_item import item_key
+from _shared.incident_item import item_key, json_value, string, text, timestamp
 from _shared.incident_keys import approval_marker_id, state_key
 from _shared.sdk_clients import dynamodb_client
-from _shared.targets import checked_target
-from _shared.transient import TransientError, aws_call
+from _shared.targets import checked_target, target_problem
+from _shared.transient import TransientError, aws_call, error_code
 from iam import ConfigurationError, InvalidPolicyDocument, evaluate_policy, parse_restricted_actions, partition_from_arn
 
 # The handler, and the errors Step Functions sees by name: TransientError is retried; any
@@ -36,14 +42,43 @@ class InvalidTarget(Exception):
     """The input does not name a policy version, an inline policy or an attachment."""
 
 
-def approved_restore(iam, table: str, target: dict, held) -> bool:
-    """Whether the incidents table holds a human-approved restore of exactly what IAM holds."""
+def _get(dynamodb, table: str, item_id: str) -> dict:
+    return aws_call(dynamodb.get_item, TableName=table, Key=item_key(item_id), ConsistentRead=True).get("Item") or {}
+
+
+def approved_restore(iam, table: str, target: dict, held, event_id: str) -> bool:
+    """Whether the incidents table holds an unspent approval marker for exactly what IAM holds, whose
+    incident was approved for that state; spent here, by this event (a retry of the same event finds
+    it spent by itself)."""
+    if not event_id:
+        return False
     # The policy's id is read only for the one verdict that needs it (an own change that is
     # not the harmless version): one IAM call fewer for every other change.
     known = policy_id(iam, target["policyArn"]) if target["kind"] == "managed" else None
-    marker = approval_marker_id(state_key(target, known, held.document))
-    found = aws_call(dynamodb_client().get_item, TableName=table, Key=item_key(marker), ConsistentRead=True)
-    return bool(found.get("Item"))
+    state = state_key(target, known, held.document)
+    marker_id = approval_marker_id(state)
+    dynamodb = dynamodb_client()
+    marker = _get(dynamodb, table, marker_id)
+    incident_id = text(marker, attr.APPROVED_INCIDENT)
+    if text(marker, attr.KIND) != attr.APPROVAL_KIND or not incident_id:
+        return False
+    incident = _get(dynamodb, table, incident_id)
+    approved_target = json_value(incident, attr.TARGET, None)
+    if text(incident, attr.DECISION) != ALLOW or target_problem(approved_target) or state_key(
+            approved_target, text(incident, attr.POLICY_ID) or None, text(incident, attr.DOCUMENT)) != state:
+        return False
+    try:
+        aws_call(dynamodb.update_item, TableName=table, Key=item_key(marker_id),
+                 UpdateExpression=f"SET {attr.USED_BY} = :event, {attr.USED_AT} = :now",
+                 ConditionExpression=f"{attr.APPROVED_INCIDENT} = :incident AND "
+                                     f"(attribute_not_exists({attr.USED_BY}) OR {attr.USED_BY} = :event)",
+                 ExpressionAttributeValues={":event": string(event_id), ":now": string(timestamp()),
+                                            ":incident": string(incident_id)})
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def is_own_change(changed_by, orchestrator_roles) -> bool:
@@ -95,7 +130,8 @@ def handler(event, context):
     try:
         held = settled(lambda: read_held(iam, target), float(os.environ.get("IAM_SETTLE_SECONDS", "5")))
         # inside the try: the approval marker's key reads the policy's id, which may be gone by now
-        verdict = judge(target, held, restricted, partition, own, lambda: approved_restore(iam, table, target, held))
+        verdict = judge(target, held, restricted, partition, own,
+                        lambda: approved_restore(iam, table, target, held, str(event.get("eventId") or "")))
     except Gone as gone:
         print(json.dumps({"target": target.get("label"), "verdict": "gone"}))
         return {"action": "gone", "message": f"{target.get('label', 'the change')}: IAM no longer holds it ({gone}).",

@@ -77,7 +77,7 @@ def split_diagnostics(diagnostics: list, definition: dict | None = None, plan=No
             if single_state:
                 continue
             if plan is None and code == "MISSING_END_STATE" or remaining:
-                out["still_to_build"].append(d)
+                out["still_to_build"].append({**d, "message": _not_yet(d)})
             else:
                 out["errors"].append(d)
         elif d.get("severity") == "ERROR":
@@ -87,21 +87,34 @@ def split_diagnostics(diagnostics: list, definition: dict | None = None, plan=No
     return out
 
 
+def _not_yet(diagnostic: dict) -> str:
+    """A whole-machine diagnostic while states are still to come: what is not there yet, not a mistake."""
+    message = diagnostic.get("message", "")
+    if diagnostic.get("code") == "UNREACHABLE_STATE" and message.count("'") >= 2:
+        return f"nothing leads to {message.split(chr(39))[1]} yet (the state that does comes later)"
+    if diagnostic.get("code") == "MISSING_END_STATE":
+        return "no state ends the execution yet"
+    return message
+
+
 def _rows(items, colour) -> str:
     return "".join(f"<li style='color:{colour}'><code>{html.escape(d['code'])}</code> at "
                    f"<code>{html.escape(d.get('location') or '/')}</code>: {html.escape(d['message'])}</li>"
                    for d in items)
 
 
-def diagnostics_html(parts: dict, subject: str | None = None) -> str:
+def diagnostics_html(parts: dict, subject: str | None = None, valid: str | None = None) -> str:
     """Sorted diagnostics as HTML: errors, or "No errors."; then what is still to build (one line); then warnings.
 
     `subject` ("This state", "The state machine") completes "No errors." with "... is valid so far".
+    `valid`: a neutral line said instead of "No errors." (where a verdict above already gives the status).
     """
     errors, todo, warnings = parts["errors"], parts["still_to_build"], parts["warnings"]
     if errors:
         text = (f"<p><strong style='color:{COLOURS['errors']}'>Errors ({len(errors)})</strong> to fix:</p>"
                 f"<ul>{_rows(errors, COLOURS['errors'])}</ul>")
+    elif valid:
+        text = f"<p style='color:{COLOURS['still_to_build']}'>{html.escape(valid)}</p>"
     else:
         so_far = f" {html.escape(subject)} is valid so far." if subject else ""
         text = f"<p style='color:{COLOURS['valid']}'><strong>No errors.</strong>{so_far}</p>"
@@ -110,9 +123,10 @@ def diagnostics_html(parts: dict, subject: str | None = None) -> str:
                         if d.get("code") == "MISSING_TRANSITION_TARGET" and d["message"].count("'") >= 2})
         others = [d for d in todo if d.get("code") != "MISSING_TRANSITION_TARGET"]
         line = ", ".join(f"<code>{html.escape(name)}</code>" for name in named)
-        text += (f"<p style='color:{COLOURS['still_to_build']}'><strong>Still to build ({len(named) + len(others)})</strong>: "
-                 f"named, written later: {line or '—'}" + "".join(f"; {html.escape(d['message'])}" for d in others)
-                 + "</p>")
+        notes = "".join(f"<br>{html.escape(d['message'])}" for d in others)
+        text += (f"<details style='color:{COLOURS['still_to_build']}'><summary><strong>Still to build "
+                 f"({len(named) + len(others)})</strong>: named, written later (not a mistake)</summary>"
+                 f"{line or '—'}{notes}</details>")
     if warnings:
         text += (f"<p><strong style='color:{COLOURS['warnings']}'>Warnings ({len(warnings)})</strong>:</p>"
                  f"<ul>{_rows(warnings, COLOURS['warnings'])}</ul>")

@@ -67,13 +67,14 @@ def _text_width(text: str, size: float = _FONT) -> float:
 
 
 class _Node:
-    __slots__ = ("id", "name", "kind", "children", "w", "h", "x", "y", "layer", "loop")
+    __slots__ = ("id", "name", "kind", "children", "w", "h", "x", "y", "layer", "loop", "members")
 
     def __init__(self, node_id: str, name: str, kind: str):
         self.id = node_id
         self.name = name
         self.kind = kind  # a state Type, or "missing", "start", "end"
         self.children: list[_Machine] = []
+        self.members: list[str] = []  # a folded group: the states it stands for
         self.w = self.h = self.x = self.y = 0.0
         self.layer = 0
         self.loop = None  # an edge from this state to itself, drawn as a loop on its right
@@ -341,10 +342,117 @@ def _build(node: dict, ids: list, title: str, top: bool) -> _Machine:
     return machine
 
 
-def _model(definition) -> _Machine:
+FOLD_AT = 4  # this many alike states side by side fold into one box (the full picture keeps them)
+
+
+def _fold(machine: _Machine) -> None:
+    """Fold a fan of alike states into one box: a state whose transitions lead to FOLD_AT or more states
+    that nothing else leads to, of one type, each with only a `Next` to the same state (the nine
+    `...Target` states of the orchestrator). Side by side they make the picture several screens wide."""
+    incoming: dict[str, list[_Edge]] = {}
+    outgoing: dict[str, list[_Edge]] = {}
+    for edge in machine.edges:
+        incoming.setdefault(edge.dst.id, []).append(edge)
+        outgoing.setdefault(edge.src.id, []).append(edge)
+    for source in list(machine.nodes):
+        fans: dict[tuple, list[_Edge]] = {}
+        for edge in outgoing.get(source.id, []):
+            node = edge.dst
+            out = outgoing.get(node.id, [])
+            if (node.children or node.kind in ("missing", "start", "end") or node.loop is not None
+                    or len(incoming.get(node.id, [])) != 1 or len(out) != 1
+                    or any(kind != "next" for kind, _, _ in out[0].parts) or out[0].dst is node):
+                continue
+            fans.setdefault((node.kind, out[0].dst.id), []).append(edge)
+        for (kind, _), edges in fans.items():
+            if len(edges) < FOLD_AT:
+                continue
+            members = [edge.dst for edge in edges]
+            following = outgoing[members[0].id][0].dst
+            group = _Node(members[0].id, _group_name([m.name for m in members]), kind)
+            group.members = [m.name for m in members]
+            into = _Edge(source, group)
+            into.parts = [_fan_label([part for edge in edges for part in edge.parts], len(members))]
+            onward = _Edge(group, following)
+            onward.parts = [("next", "", "")]
+            gone = {id(m) for m in members}
+            dropped = {id(e) for e in edges} | {id(outgoing[m.id][0]) for m in members}
+            position = machine.nodes.index(members[0])
+            machine.nodes = [n for n in machine.nodes if id(n) not in gone]
+            machine.nodes.insert(position, group)
+            machine.edges = [e for e in machine.edges if id(e) not in dropped] + [into, onward]
+
+
+def _fan_label(parts: list, count: int) -> tuple:
+    """One label for the transitions into a folded group: "eventName == one of 9 values"."""
+    fulls = _unique(full for kind, full, _ in parts if kind != "next")
+    shorts = [short for kind, _, short in parts if kind == "rule"]
+    variables = {short.split(" == ", 1)[0] for short in shorts if " == " in short}
+    if len(variables) == 1 and len(shorts) == len(parts):
+        short = f"{variables.pop()} == one of {count} values"
+    else:
+        short = f"{count} transitions, one to each"
+    return ("rule", " | ".join(fulls) or short, short)
+
+
+def _group_name(names: list[str]) -> str:
+    """"9 ...Target states": the count, and the ending the names share (if any)."""
+    ending = names[0]
+    for name in names[1:]:
+        while ending and not name.endswith(ending):
+            ending = ending[1:]
+    ending = ending if len(ending) >= 3 else ""
+    return f"{len(names)} …{ending} states" if ending else f"{len(names)} states"
+
+
+def _model(definition, fold: bool = True, ran: set | None = None) -> _Machine:
     if isinstance(definition, (str, bytes)):
         definition = json.loads(definition)
-    return _build(definition if isinstance(definition, dict) else {}, [0], "", True)
+    machine = _build(definition if isinstance(definition, dict) else {}, [0], "", True)
+    if ran is not None:
+        _keep_only(machine, ran)
+    if fold:
+        pending = [machine]
+        while pending:
+            current = pending.pop()
+            _fold(current)
+            pending.extend(child for node in current.nodes for child in node.children)
+    return machine
+
+
+def _keep_only(machine: _Machine, ran: set) -> None:
+    """Only the states that ran (and the start, and their end markers): the path an execution took."""
+    kept = {n.id for n in machine.nodes if n.kind == "start" or n.name in ran}
+    kept |= {e.dst.id for e in machine.edges if e.dst.kind == "end" and e.src.id in kept}
+    machine.nodes = [n for n in machine.nodes if n.id in kept]
+    machine.edges = [e for e in machine.edges if e.src.id in kept and e.dst.id in kept]
+    for node in machine.nodes:
+        if node.loop is not None and node.loop.src.id not in kept:
+            node.loop = None
+
+
+def ran_states(statuses: dict) -> set:
+    """The states an execution entered (every status but "not_run")."""
+    return {name for name, status in (statuses or {}).items() if status and status != "not_run"}
+
+
+def _status(node: _Node, statuses: dict):
+    """A state's status; a folded group's is the one of its states that ran (if one did)."""
+    if node.kind in ("missing", "start", "end"):
+        return None
+    if not node.members:
+        return statuses.get(node.name)
+    ran = [statuses[m] for m in node.members if statuses.get(m) not in (None, "not_run")]
+    return ran[0] if ran else statuses.get(node.members[0])
+
+
+def _shown_name(node: _Node, statuses: dict) -> str:
+    """What a box says: a folded group names the state of it that ran, with how many others it holds."""
+    if node.members and statuses:
+        ran = [m for m in node.members if statuses.get(m) not in (None, "not_run")]
+        if len(ran) == 1:
+            return f"{ran[0]} (+{len(node.members) - 1} more)"
+    return f"missing: {node.name}" if node.kind == "missing" else node.name
 
 
 # ---------------------------------------------------------------- mermaid
@@ -391,10 +499,9 @@ def _mermaid_machine(machine: _Machine, lines: list, statuses: dict, indent: str
         elif node.kind == "end":
             lines.append(f'{indent}{node.id}((" ")):::endmark')
         else:
-            label = f"missing: {node.name}" if node.kind == "missing" else node.name
             left, right = _SHAPES.get(node.kind, ('["', '"]'))
-            lines.append(f"{indent}{node.id}{left}{_mermaid_text(label)}{right}")
-        status = statuses.get(node.name) if node.kind not in ("missing", "start", "end") else None
+            lines.append(f"{indent}{node.id}{left}{_mermaid_text(_shown_name(node, statuses))}{right}")
+        status = _status(node, statuses)
         if node.kind == "missing":
             lines.append(f"{indent}class {node.id} missing")
         elif status in STATUS_COLOURS:
@@ -407,11 +514,12 @@ def _mermaid_machine(machine: _Machine, lines: list, statuses: dict, indent: str
         lines.append(f"{indent}{edge.src.id} {arrow}{label} {edge.dst.id}")
 
 
-def to_mermaid(definition, statuses=None) -> str:
-    """Mermaid `flowchart TD` text for a definition (dict or JSON text)."""
+def to_mermaid(definition, statuses=None, fold: bool = True) -> str:
+    """Mermaid `flowchart TD` text for a definition (dict or JSON text); `fold`: alike states side by side
+    in one box (see _fold)."""
     lines = ["flowchart TD", "  classDef missing fill:#ffffff,stroke:#d13212,stroke-width:2px,stroke-dasharray:5 5",
              "  classDef endmark fill:#545b64,stroke:#545b64"]
-    _mermaid_machine(_model(definition), lines, statuses or {}, "  ")
+    _mermaid_machine(_model(definition, fold), lines, statuses or {}, "  ")
     return "\n".join(lines)
 
 
@@ -673,8 +781,9 @@ def _layout(machine: _Machine):
         elif node.kind == "end":
             node.w = node.h = 2 * _END_R
         else:
-            label = f"missing: {node.name}" if node.kind == "missing" else node.name
-            node.w = max(96.0, _text_width(label) + 2 * _PAD)
+            labels = [f"missing: {node.name}" if node.kind == "missing" else node.name]
+            labels += [f"{m} (+{len(node.members) - 1} more)" for m in node.members]
+            node.w = max(96.0, max(_text_width(label) for label in labels) + 2 * _PAD)
             node.h = float(_NODE_H)
     edges = []
     for edge in machine.edges:
@@ -787,14 +896,14 @@ def _layout(machine: _Machine):
                 edge.box = (right_x + 30, node.y + node.h / 2 - h / 2, w, h)
 
 
-def layout_boxes(definition) -> list[tuple[str, str, float, float, float, float]]:
+def layout_boxes(definition, fold: bool = True) -> list[tuple[str, str, float, float, float, float]]:
     """Every box the SVG draws, as (kind, name, x, y, width, height) in drawing coordinates.
 
     kind is "state", "group" (a Parallel or Map box, which holds other boxes),
     "end" (a terminal state's end marker) or "label" (an edge label, named by
     its full text); used to check that nothing overlaps.
     """
-    machine = _model(definition)
+    machine = _model(definition, fold)
     _layout(machine)
     boxes: list = []
 
@@ -875,10 +984,12 @@ def _svg_node(node: _Node, ox: float, oy: float, out: list, statuses: dict):
         out.append(f'<g class="end-marker"><title>End</title><circle cx="{x + node.w / 2:.1f}" '
                    f'cy="{y + node.h / 2:.1f}" r="{_END_R:.1f}" fill="#545b64"/></g>')
         return
-    status = statuses.get(node.name) if node.kind not in ("missing", "start", "end") else None
+    status = _status(node, statuses)
     fill, stroke = STATUS_COLOURS.get(status, DEFAULT_COLOURS)
     css = f"state state-{_xml(node.kind.lower())}" + (f" status-{_xml(status)}" if status in STATUS_COLOURS else "")
     tip = f"{node.name} ({node.kind})" + (f": {status}" if status else "")
+    if node.members:
+        tip += "\n" + "\n".join(f"{m}: {statuses[m]}" if statuses.get(m) else m for m in node.members)
     out.append(f'<g class="{css}" data-state="{_xml(node.name)}"><title>{_xml(tip)}</title>')
     if node.kind == "start":
         out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{node.w:.1f}" height="{node.h:.1f}" rx="14" '
@@ -890,7 +1001,8 @@ def _svg_node(node: _Node, ox: float, oy: float, out: list, statuses: dict):
         fill, stroke = MISSING_COLOURS
         dash, label = ' stroke-dasharray="5 4"', f"missing: {node.name}"
     else:
-        dash, label = "", node.name
+        dash, label = "", _shown_name(node, statuses)
+
     rx = 20 if node.kind in ("Succeed", "Fail") else 6 if node.kind in ("Pass", "Choice", "Wait") else 3
     if node.children:
         out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{node.w:.1f}" height="{node.h:.1f}" rx="6" '
@@ -905,15 +1017,19 @@ def _svg_node(node: _Node, ox: float, oy: float, out: list, statuses: dict):
         out.append("</g>")
         return
     width = 2 if status in STATUS_COLOURS else 1.4
+    for offset in ((6, -6), (3, -3)) if node.members else ():  # a folded group: a stack of cards
+        out.append(f'<rect x="{x + offset[0]:.1f}" y="{y + offset[1]:.1f}" width="{node.w:.1f}" '
+                   f'height="{node.h:.1f}" rx="{rx}" fill="{fill}" stroke="{stroke}" stroke-width="1"/>')
     out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{node.w:.1f}" height="{node.h:.1f}" rx="{rx}" '
                f'fill="{fill}" stroke="{stroke}" stroke-width="{width}"{dash}/>')
     out.append(f'<text x="{x + node.w / 2:.1f}" y="{y + node.h / 2 + 4.5:.1f}" text-anchor="middle" '
                f'font-size="{_FONT}" fill="#16191f">{_xml(label)}</text></g>')
 
 
-def to_svg(definition, statuses=None) -> str:
-    """A self-contained SVG drawing of a definition (dict or JSON text)."""
-    machine = _model(definition)
+def to_svg(definition, statuses=None, fold: bool = True, path_only: bool = False) -> str:
+    """A self-contained SVG drawing of a definition (dict or JSON text); `fold`: alike states side by side
+    in one box (see _fold); `path_only`: only the states that ran (by `statuses`), the path an execution took."""
+    machine = _model(definition, fold, ran_states(statuses) if path_only else None)
     _layout(machine)
     width, height = machine.w + 2 * _MARGIN, machine.h + 2 * _MARGIN
     out = [
@@ -947,7 +1063,7 @@ def _text_summary(definition, statuses) -> str:
                 lines.append(f"{indent}{node.name} / {child.title}:")
                 walk(child, indent + "  ")
 
-    walk(_model(definition), "  ")
+    walk(_model(definition, fold=False), "  ")
     if statuses:
         lines.append("statuses: " + ", ".join(f"{k}={v}" for k, v in statuses.items()))
     return "State machine graph:\n" + "\n".join(lines)
@@ -960,6 +1076,21 @@ def graph_bundle(definition, statuses=None) -> dict:
         "image/svg+xml": to_svg(definition, statuses),
         "text/plain": _text_summary(definition, statuses),
     }
+
+
+def folds_anything(definition) -> bool:
+    """Does the drawing fold states into a group (so the full picture shows more)?"""
+    return any(node.members for node in _model(definition).nodes)
+
+
+def full_picture_html(definition, statuses=None) -> str:
+    """The unfolded drawing at its own size in a box that scrolls (pan by scrolling, zoom with the browser),
+    folded away under a summary; "" when nothing is folded."""
+    if not folds_anything(definition):
+        return ""
+    svg = to_svg(definition, statuses, fold=False).replace("<svg ", '<svg style="max-width:none" ', 1)
+    return ("<details><summary>Every state, unfolded (scroll to pan)</summary>"
+            f"<div style='overflow:auto;max-height:70vh;border:1px solid #d5dbdb'>{svg}</div></details>")
 
 
 class StateMachineGraph:

@@ -177,6 +177,10 @@ def check_path(
                 i += 1
             if i >= n:
                 return "the path ends with '.'; name a field after it"
+            if text[i] == "[" and not text.startswith("..", i - 2):
+                # `$.[0]`, `$.Items.[0].Id`: AWS's JSONPath reads '.[' as '[' (definitions in AWS's own
+                # workflow collection use it)
+                continue
             if text[i] == "*":
                 if reference:
                     return "a reference path cannot use the wildcard '*'"

@@ -38,6 +38,9 @@ STRING_INTRINSICS = {
     "States.Hash", "States.UUID",
 }
 
+# Fields of a state machine that a definition may misplace among its States (reported as such, not as a state).
+_MACHINE_FIELDS = {"Comment", "QueryLanguage", "StartAt", "TimeoutSeconds", "Version"}
+
 # Every code this validator can emit, with its severity and meaning.
 CODES = {
     # AWS's own codes
@@ -62,7 +65,9 @@ CODES = {
     "INVALID_JSONATA": ("ERROR", "a {% ... %} JSONata expression does not parse, or is not opened and closed exactly"),
     "DUPLICATE_JSON_KEY": ("ERROR", "an object repeats a key"),
     "INVALID_VARIABLE_NAME": ("ERROR", "an Assign key is not a valid variable name"),
-    "INVALID_ERROR_NAME": ("ERROR", "ErrorEquals uses an unknown States.* error or misplaces States.ALL"),
+    "INVALID_ERROR_NAME": ("ERROR", "ErrorEquals misplaces States.ALL"),
+    "RESERVED_ERROR_NAME": ("WARNING", "ErrorEquals names a States.* error Step Functions does not define (AWS "
+                                       "accepts it: a workflow may raise such a name itself)"),
 }
 
 
@@ -110,9 +115,9 @@ ACCEPTED_DISAGREEMENTS: tuple[Disagreement, ...] = (
     Disagreement(
         "INVALID_ERROR_NAME", "https://states-language.net/spec.html#retrying-after-error",
         "The States Language (AWS's spec, used by concepts-error-handling.html) says States.ALL MUST appear alone in "
-        "ErrorEquals and in the last Retrier/Catcher, and reserves every 'States.' name for the predefined errors.",
+        "ErrorEquals and in the last Retrier/Catcher.",
         ("corpus/invalid/catch_states_all_not_last", "corpus/invalid/retry_states_all_not_alone",
-         "corpus/invalid/retry_states_all_not_last", "corpus/invalid/retry_unknown_states_error")),
+         "corpus/invalid/retry_states_all_not_last")),
     Disagreement(
         "INVALID_JSONPATH", _DG + "amazon-states-language-paths.html",
         "ResultPath is a reference path into the state's input: it names one node (no wildcard) and cannot point into "
@@ -328,6 +333,11 @@ class _Validator:
         for name, state in states.items():
             state_loc = _child(states_loc, name)
             self.state_name(name, state_loc)
+            if not isinstance(state, dict) and name in _MACHINE_FIELDS:
+                self.add("SCHEMA_VALIDATION_FAILED",
+                         f"'{name}' is a field of the state machine (or of a state), not a state: move it out of "
+                         f"States, next to StartAt.", state_loc)
+                continue
             if not isinstance(state, dict):
                 self.add("SCHEMA_VALIDATION_FAILED", f"State '{name}' must be an object with a Type.", state_loc)
                 terminal = True
@@ -558,9 +568,12 @@ class _Validator:
                 self.add("SCHEMA_VALIDATION_FAILED", "Each ErrorEquals entry must be a non-empty string.",
                          _child(eloc, index))
             elif error.startswith("States.") and error not in spec.PREDEFINED_ERRORS:
-                self.add("INVALID_ERROR_NAME",
-                         f"{error!r} is not a Step Functions error; names starting with 'States.' are reserved. "
-                         f"Known ones: {', '.join(sorted(spec.PREDEFINED_ERRORS))}.", _child(eloc, index))
+                # Step Functions deploys and runs these (a workflow may raise a States.* name from a Fail
+                # state, and AWS's own patterns catch such names); the prefix is only reserved by convention.
+                self.add("RESERVED_ERROR_NAME",
+                         f"{error!r} is not one of Step Functions' own errors; AWS accepts it (a state of this "
+                         f"workflow may raise it), but names starting with 'States.' are meant for the predefined "
+                         f"ones: {', '.join(sorted(spec.PREDEFINED_ERRORS))}.", _child(eloc, index))
         if "States.ALL" in errors:
             if len(errors) != 1:
                 self.add("INVALID_ERROR_NAME",
@@ -1166,7 +1179,7 @@ class _Validator:
                         seen.add(nxt)
                         todo.append(nxt)
             for name in scope.states:
-                if name not in seen:
+                if name not in seen and (isinstance(scope.states[name], dict) or name not in _MACHINE_FIELDS):
                     self.add("UNREACHABLE_STATE",
                              f"State '{name}' cannot be reached from StartAt '{scope.start}'; point a Next, Default "
                              "or Catch at it, or delete it.", _child(scope.states_loc, name))

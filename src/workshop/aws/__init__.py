@@ -6,10 +6,11 @@
     deploy          `workshop deploy`: sam build + sam deploy (from workshop.aws.deploy import deploy)
     stack           lint the template, delete the stack
     iam_changes     fire a policy change, find the execution it starts, build CloudTrail events, clean up
-    incidents       the incidents table: read it, decide an incident once, what is in force now
+    incidents       the incidents table: read it, whether an incident's seal holds, what is in force now
     executions      an execution's history as data; waiting on executions
     mail            the approval e-mail and the SNS subscription
-    decision_endpoint   post to the stack's approve/deny URLs as a browser does
+    decision_endpoint   post to the stack's approve/deny URLs as a browser does; the panel's signed decisions
+    function_contract   the functions' shared contract (src/functions/_shared), loaded for the kit
 
 The names below are the ones the notebooks use.
 """

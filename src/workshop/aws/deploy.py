@@ -22,6 +22,14 @@ what to do next (the CLI prints it and exits 1): the local cloud not running,
 `sam` missing, AWS credentials or region wrong, a failed stack (its failing
 resource and reason, from the stack events), an e-mail address that
 cannot receive the approval requests.
+
+A stack whose first deploy failed ends in `ROLLBACK_COMPLETE`, and one whose
+rollback or deletion failed in `ROLLBACK_FAILED` / `DELETE_FAILED`: in those
+states CloudFormation can only delete it, and `sam deploy` would fail again
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-describing-stacks.html,
+stack status codes). `FailedStack` says so on one screen, with the failing
+resources' reasons from the stack events; `replace_failed=True`
+(`workshop deploy --replace-failed`) deletes such a stack and deploys it anew.
 """
 
 from __future__ import annotations
@@ -35,18 +43,38 @@ import sys
 import threading
 from pathlib import Path
 
-from workshop.aws.session import DEFAULT_ENDPOINT, REGION, connect
+from workshop import progress
+from workshop.aws.session import DEFAULT_ENDPOINT, REGION, checked_endpoint, connect
 from workshop.failures import LocalCloudNotAnswering, WorkshopError
 
 DEFAULT_STACK_NAME = "security-orchestrator"
 DEFAULT_BUILD_DIR = ".aws-sam/build"  # sam's own default: its build.toml goes beside it, in .aws-sam
 # deploy() parameter name -> template parameter
 PARAMETER_NAMES = {"email": "EmailAddress", "restricted_actions": "RestrictedActions",
-                   "approval_timeout": "ApprovalTimeoutSeconds"}
+                   "approval_timeout": "ApprovalTimeoutSeconds", "decision_concurrency": "DecisionConcurrency"}
+# Stack statuses in which CloudFormation can only delete the stack (stack status codes page).
+ONLY_DELETABLE = {
+    "ROLLBACK_COMPLETE": "its first deploy failed and CloudFormation rolled it back",
+    "ROLLBACK_FAILED": "its first deploy failed and so did the rollback",
+    "DELETE_FAILED": "deleting it failed",
+}
+# A stack event that starts an operation: the failures after it are the latest operation's.
+OPERATION_STARTS = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "IMPORT_IN_PROGRESS")
+CANCELLED = "Resource creation cancelled"  # resources stopped because another one failed
+# What a failure reason means for this stack, and the fix.
+KNOWN_CAUSES = (
+    ("UnreservedConcurrentExecution",
+     "Your account's Lambda concurrency leaves no room for DecisionConcurrency (Lambda keeps 100 executions "
+     "unreserved, and new accounts get a small quota): deploy with DecisionConcurrency=0, the default, which "
+     "reserves nothing; notebook 00 says what a reservation would need here."),
+)
 # RFC 2606 / RFC 6761: names reserved for examples and tests; no mailbox behind them.
 _RESERVED_MAIL_DOMAIN = re.compile(r"(^|\.)(example\.(com|net|org)|[^.]+\.(example|invalid|test|localhost))$|"
                                    r"^(example|invalid|test|localhost)$", re.IGNORECASE)
 EMAIL_VARIABLE = "WORKSHOP_EMAIL"
+# A class's one `sam build` output, made by `make class` for every learner (forty builds of the same
+# functions at the same minute would only load the class's server).
+SHARED_BUILD_VARIABLE = "WORKSHOP_SHARED_BUILD"
 
 
 class DeployError(WorkshopError):
@@ -80,10 +108,11 @@ def sam_executable() -> str:
 
 
 def check_local_cloud(endpoint: str) -> None:
+    from workshop.failures import other_local_cloud
     from workshop.localcloud import health
 
     if health(endpoint) is None:
-        raise DeployError(str(LocalCloudNotAnswering(endpoint)))
+        raise DeployError(str(LocalCloudNotAnswering(endpoint, elsewhere=other_local_cloud(endpoint))))
 
 
 def region_warning(configured: str | None) -> str | None:
@@ -116,6 +145,63 @@ def check_aws(cloud, stream=None) -> str:
     return identity["Account"]
 
 
+# What a learner needs of sam's output in a notebook: the outcome of each command (the rest goes to a log file).
+_OUTCOME = re.compile(r"^\s*(Build Succeeded|Build Failed|Successfully created/updated stack|No changes to deploy|"
+                      r"Error:|Failed to create|.*_FAILED\s)")
+LOG_DIR = Path("build") / "logs"
+
+
+class NotebookLog:
+    """sam's output in a notebook: each command and its outcome shown, every line kept in a log file.
+
+    In a terminal (`workshop deploy`) sam's output streams as it comes; in a notebook its hundreds of lines
+    would bury what matters, so they go to build/logs/sam-<command>.log and the notebook says where.
+    """
+
+    def __init__(self, shown, folder: Path):
+        self.shown, self.folder = shown, folder
+        self.log = None
+        self.lines = 0
+        self.path = None
+
+    def write(self, text: str) -> None:
+        if text.startswith("$ "):
+            self._close()
+            command = text.split()[2] if len(text.split()) > 2 else "command"
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.path = self.folder / f"sam-{command}.log"
+            self.log = self.path.open("w")
+            self.shown.write(text)
+            return
+        if self.log is None:
+            self.shown.write(text)
+            return
+        self.log.write(text)
+        self.lines += text.count("\n")
+        for line in text.splitlines():
+            if _OUTCOME.match(line):
+                self.shown.write(line.strip() + "\n")
+
+    def flush(self) -> None:
+        if self.log is not None:
+            self.log.flush()
+        self.shown.flush()
+
+    def _close(self) -> None:
+        if self.log is not None:
+            self.log.close()
+            self.shown.write(f"  ({self.lines} lines of output in {self.path})\n")
+            self.log, self.lines = None, 0
+
+    def close(self) -> None:
+        self._close()
+        self.shown.flush()
+
+
+def _in_a_notebook(stream) -> bool:
+    return type(stream).__module__.startswith("ipykernel")
+
+
 def _run(command: list[str], env: dict, cwd: Path, stream, endpoint: str | None = None) -> int:
     """Run `command`, streaming its output. With a local `endpoint`, stop it as soon as the local cloud is
     gone (sam would otherwise retry for half a minute in silence) and say so."""
@@ -133,6 +219,8 @@ def _run(command: list[str], env: dict, cwd: Path, stream, endpoint: str | None 
     stream.flush()
     code = proc.wait()
     _run.tail = "".join(tail)
+    if code != 0 and isinstance(stream, NotebookLog):  # what went wrong is in the last lines: show them
+        stream.shown.write("".join(tail))
     if gone.is_set():
         raise DeployError(str(LocalCloudNotAnswering(endpoint, f"it stopped during `{' '.join(command[:2])}`")))
     return code
@@ -215,29 +303,123 @@ def confirm_subscription_note(address: str | None) -> str:
 
 
 def failure_reasons(stack_name: str, cloud) -> list[str]:
-    """"Resource (Type): reason" for each failed resource of the latest operation."""
+    """"Resource (Type): reason" for each failed resource of the latest operation (the stack events, newest
+    first, back to the event that started it); resources only cancelled because another failed come last."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    failed, cancelled = [], []
     try:
-        events = cloud.client("cloudformation").describe_stack_events(StackName=stack_name)["StackEvents"]
-    except Exception:
-        return []
-    reasons = []
-    for event in events:
-        if event.get("ResourceStatus", "").endswith("_FAILED"):
-            reasons.append(f"{event['LogicalResourceId']} ({event.get('ResourceType', '?')}): "
-                           f"{event.get('ResourceStatusReason', 'no reason given')}")
-    return reasons
+        pages = cloud.client("cloudformation").get_paginator("describe_stack_events").paginate(StackName=stack_name)
+        for page in pages:
+            for event in page["StackEvents"]:
+                is_stack = event.get("ResourceType") == "AWS::CloudFormation::Stack"
+                if is_stack and event.get("ResourceStatus") in OPERATION_STARTS:
+                    return failed + cancelled
+                if is_stack or not event.get("ResourceStatus", "").endswith("_FAILED"):
+                    continue
+                reason = event.get("ResourceStatusReason") or "no reason given"
+                line = f"{event['LogicalResourceId']} ({event.get('ResourceType', '?')}): {reason}"
+                (cancelled if reason.startswith(CANCELLED) else failed).append(line)
+    except (BotoCoreError, ClientError):
+        pass
+    return failed + cancelled
+
+
+def stack_status(cloud, stack_name: str) -> str | None:
+    """The stack's status, or None when there is no such stack."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return cloud.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"]
+    except ClientError as exc:
+        if "does not exist" in str(exc):
+            return None
+        raise DeployError(f"could not read the stack {stack_name} ({exc}): check your permissions "
+                          "(cloudformation:DescribeStacks, in policies/learner-policy.json).") from None
+
+
+def _replace_command(target: str) -> str:
+    return (f"`workshop deploy --target {target} --replace-failed` (notebook 01: set `replace_failed = True` in its "
+            "parameters cell)")
+
+
+class FailedStack(DeployError):
+    """The stack is in a state CloudFormation can only delete; the message says why it failed and what to do."""
+
+    def __init__(self, stack_name: str, status: str, reasons: list, target: str):
+        self.stack_name, self.status, self.reasons = stack_name, status, list(reasons)
+        lines = [f"The stack {stack_name} is {status}: {ONLY_DELETABLE[status]}, so CloudFormation can only "
+                 "delete it; deploying again cannot update it."]
+        if reasons:
+            lines.append("Why (from the stack events): " + reasons[0])
+            lines += [f"  also: {reason}" for reason in reasons[1:3]]
+        hints = [hint for marker, hint in KNOWN_CAUSES if any(marker in reason for reason in reasons)]
+        lines += hints
+        if status == "DELETE_FAILED":
+            lines.append(f"Fix what holds the resources above, then run {_replace_command(target)}: it deletes the "
+                         "stack again and deploys it anew.")
+        else:
+            lines.append(f"Fix the cause, then run {_replace_command(target)}: it deletes the failed stack and "
+                         "deploys it anew.")
+        super().__init__("\n".join(lines))
+
+
+def replace_failed_stack(cloud, stack_name: str, status: str, stream, timeout: float | None = None) -> None:
+    """Delete a stack CloudFormation can only delete, and wait until it is gone (FailedStack if it is not)."""
+    from workshop.waiting import poll_intervals, wait_for
+
+    stream.write(f"The stack {stack_name} is {status} ({ONLY_DELETABLE[status]}): deleting it before deploying "
+                 "again (--replace-failed).\n")
+    cfn = cloud.client("cloudformation")
+    cfn.delete_stack(StackName=stack_name)
+
+    def gone():
+        now = stack_status(cloud, stack_name)
+        if now == "DELETE_FAILED":
+            raise FailedStack(stack_name, now, failure_reasons(stack_name, cloud), cloud.target)
+        return now in (None, "DELETE_COMPLETE")
+
+    wait_for(gone, what=f"the failed stack {stack_name} to be deleted",
+             timeout=timeout or (60.0 if cloud.is_local else 900.0), **poll_intervals(cloud),
+             hint="A deletion can take a few minutes on AWS: run the deploy again to keep waiting.")
+    stream.write(f"The failed stack {stack_name} is deleted.\n")
 
 
 def deploy(*, target: str = "local", endpoint: str | None = None, stack_name: str = DEFAULT_STACK_NAME,
            parameters: dict | None = None, build_dir: str | Path = DEFAULT_BUILD_DIR,
            template: str | Path = "template.yaml", project_dir: str | Path | None = None,
-           skip_build: bool = False, stream=None) -> dict:
-    """sam build + sam deploy; returns the stack outputs (ApiUrl, ApproveUrl, DenyUrl, ...)."""
-    stream = stream or sys.stdout
+           skip_build: bool = False, replace_failed: bool = False, stream=None) -> dict:
+    """sam build + sam deploy; returns the stack outputs (ApiUrl, ApproveUrl, DenyUrl, ...).
+
+    A stack CloudFormation can only delete (ROLLBACK_COMPLETE, ROLLBACK_FAILED, DELETE_FAILED) raises
+    `FailedStack`, unless `replace_failed`: then it is deleted first and deployed anew.
+    In a notebook (and no `stream` given) each command and its outcome are shown and sam's full output goes to
+    build/logs/ (NotebookLog)."""
     root = Path(project_dir) if project_dir else project_root()
+    if stream is None and _in_a_notebook(sys.stdout):
+        log = NotebookLog(sys.stdout, root / LOG_DIR)
+        try:
+            return deploy(target=target, endpoint=endpoint, stack_name=stack_name, parameters=parameters,
+                          build_dir=build_dir, template=template, project_dir=root, skip_build=skip_build,
+                          replace_failed=replace_failed, stream=log)
+        finally:
+            log.close()
+    try:
+        outputs = _deploy(target=target, endpoint=endpoint, stack_name=stack_name, parameters=parameters,
+                          build_dir=build_dir, template=template, root=root, skip_build=skip_build,
+                          replace_failed=replace_failed, stream=stream or sys.stdout)
+    except DeployError as exc:
+        progress.record("01_deploy", "deploy", "failed", str(exc))
+        raise
+    progress.record("01_deploy", "deploy", "deployed", f"{stack_name}: {len(outputs)} outputs")
+    return outputs
+
+
+def _deploy(*, target, endpoint, stack_name, parameters, build_dir, template, root, skip_build,
+            replace_failed, stream) -> dict:
     parameters = {k: v for k, v in (parameters or {}).items() if v is not None and v != ""}
     if target == "local":
-        endpoint = endpoint or os.environ.get("LOCALCLOUD_ENDPOINT") or DEFAULT_ENDPOINT
+        endpoint = checked_endpoint(endpoint or os.environ.get("LOCALCLOUD_ENDPOINT") or DEFAULT_ENDPOINT)
         check_local_cloud(endpoint)
         from workshop.localcloud import CredentialsNotFound
 
@@ -255,6 +437,16 @@ def deploy(*, target: str = "local", endpoint: str | None = None, stack_name: st
         raise DeployError(f"unknown target {target!r}: use --target local or --target aws")
     env["SAM_CLI_TELEMETRY"] = "0"
     sam = sam_executable()
+    shared = os.environ.get(SHARED_BUILD_VARIABLE)
+    if shared and not skip_build and (Path(shared) / "template.yaml").is_file():
+        stream.write(f"Using the class's shared build in {shared} (`make class` ran `sam build` once for every "
+                     "learner).\n")
+        build_dir, skip_build = Path(shared), True
+    status = stack_status(cloud, stack_name)
+    if status in ONLY_DELETABLE:
+        if not replace_failed:
+            raise FailedStack(stack_name, status, failure_reasons(stack_name, cloud), target)
+        replace_failed_stack(cloud, stack_name, status, stream)
     built = (root / build_dir / "template.yaml").resolve()
     if not skip_build and shutil.which("python3.13") is None:
         # Binder and many laptops lack the Lambda runtime's Python; the functions
@@ -273,6 +465,9 @@ def deploy(*, target: str = "local", endpoint: str | None = None, stack_name: st
     code = _run(command, env, root, stream, endpoint=endpoint if target == "local" else None)
     if code != 0:
         reasons = failure_reasons(stack_name, cloud)
+        status = stack_status(cloud, stack_name)
+        if status in ONLY_DELETABLE:
+            raise FailedStack(stack_name, status, reasons, target)
         if reasons:
             raise DeployError(f"the stack {stack_name} failed to deploy:\n  " + "\n  ".join(reasons)
                               + "\nFix the cause and run the deploy again.")
@@ -295,16 +490,22 @@ def main(argv=None) -> int:
                              "required on AWS for a new stack")
     parser.add_argument("--restricted-actions", default=None, help="comma-separated IAM actions")
     parser.add_argument("--approval-timeout", type=int, default=None, help="seconds an approval request waits")
+    parser.add_argument("--decision-concurrency", type=int, default=None,
+                        help="Lambda executions reserved for the decision endpoint (DecisionConcurrency; default 0, "
+                             "none: most new accounts have no room for a reservation)")
+    parser.add_argument("--replace-failed", action="store_true",
+                        help="a stack whose first deploy (or deletion) failed can only be deleted: delete it and "
+                             "deploy it anew")
     parser.add_argument("--build-dir", default=DEFAULT_BUILD_DIR)
     parser.add_argument("--no-build", action="store_true",
                         help="skip `sam build`: deploy the functions from their source folders")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     parameters = {"EmailAddress": args.email, "RestrictedActions": args.restricted_actions,
-                  "ApprovalTimeoutSeconds": args.approval_timeout}
+                  "ApprovalTimeoutSeconds": args.approval_timeout, "DecisionConcurrency": args.decision_concurrency}
     try:
         outputs = deploy(target=args.target, endpoint=args.endpoint, stack_name=args.stack_name,
                          parameters=parameters, build_dir="." if args.no_build else args.build_dir,
-                         skip_build=args.no_build)
+                         skip_build=args.no_build, replace_failed=args.replace_failed)
     except DeployError as exc:
         print(f"\nworkshop deploy: {exc}", file=sys.stderr)
         return 1

@@ -215,6 +215,14 @@ def execution_started_by(cloud, state_machine_arn: str, fired: FiredPolicy, time
     """Wait for the execution the change started (CloudTrail -> EventBridge -> Step Functions); its ARN."""
     sfn = cloud.client("stepfunctions")
     kind = "local" if cloud.is_local else "aws"
+    if not cloud.is_local:  # say at once when no trail can deliver the event, instead of after minutes
+        from workshop.aws.trail import NoTrailLogging, find_recording_trail
+
+        found = find_recording_trail(cloud)
+        if not found.ok and not found.unreadable:
+            raise NoTrailLogging(f"No execution can start for {fired.event_name} {fired.name}: {found.message}.\n"
+                                 f"  - {found.fix}.\n  - Then run the cell that makes the change again, and this one: this "
+                                 "change was not recorded, so no execution will come for it.")
     seen = set()
     return wait_for(
         lambda: find_execution(sfn, state_machine_arn, fired, seen),

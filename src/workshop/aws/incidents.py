@@ -1,21 +1,20 @@
-"""The incidents table (DynamoDB): every reverted change and what became of it, and deciding one once.
+"""The incidents table (DynamoDB): every reverted change and what became of it, read for people.
 
 RevertPolicy writes an incident when it takes a change out of force: what IAM
 held (the document), who changed it (CloudTrail's `userIdentity`), when, the
-verdict and why. AskUser adds the task token; a decider adds the decision,
-how it was made (a signed e-mail link, or this kit's panel), by whom and
+verdict and why, sealed with the stack's KMS HMAC key. AskUser adds the task
+token; ReceiveDecision adds the decision, how it was made (a signed e-mail
+link, or this kit's panel through the IAM-authorised endpoint), by whom and
 when; RestorePolicy marks what it restored. It is the audit trail, and the
-only source RestorePolicy restores from.
+only source RestorePolicy restores from: only as sealed.
 
-    from workshop.aws.incidents import list_incidents, pending_approvals, decide
+    from workshop.aws.incidents import list_incidents, pending_approvals, seal_status
     list_incidents(cloud.client("dynamodb"), table_name(outputs))     # newest first
-    pending_approvals(dynamodb, table, iam=iam)                       # waiting for a human
+    pending_approvals(dynamodb, table, iam=iam, kms=kms, seal_key=outputs["SealKeyArn"])
 
-Deciding from the panel (`decide`) is what the e-mail link does, done with
-the learner's own AWS credentials: the decision is recorded once (a
-conditional update: whichever decider comes second is told which decision
-stood), then SendTaskSuccess hands it to the waiting execution. The table as
-a notebook shows it is `workshop.display.incidents.incidents_view`.
+The kit only reads the table: deciding is ReceiveDecision's (the panel asks it
+through `workshop.aws.decision_endpoint.panel_decider`). The table as a
+notebook shows it is `workshop.display.incidents.incidents_view`.
 """
 
 from __future__ import annotations
@@ -26,10 +25,10 @@ from datetime import datetime, timedelta, timezone
 
 from botocore.exceptions import ClientError
 
+from workshop.aws.function_contract import contract
 from workshop.aws.iam_changes import iam_call
 from workshop.waiting import WaitTimeout, wait_for
 
-DECISION_ACTIONS = {"allow": "allow", "deny": "delete"}  # the decision -> what the state machine reads
 STOOD = {"allow": "approved", "deny": "denied"}
 
 
@@ -87,6 +86,8 @@ class Incident:
     decided_at: datetime | None = None
     revert: dict = field(default_factory=dict)
     restore: dict = field(default_factory=dict)
+    planted: dict = field(default_factory=dict)  # an item set aside at this change's key (RevertPolicy reported it)
+    item: dict = field(default_factory=dict, repr=False)  # the item as DynamoDB holds it (what the seal covers)
 
     @classmethod
     def from_item(cls, item: dict) -> "Incident":
@@ -103,7 +104,7 @@ class Incident:
             deadline=datetime.fromtimestamp(int(deadline), timezone.utc) if deadline is not None else None,
             decision=p.get("decision", ""), decided_via=p.get("decidedVia", ""), decided_by=p.get("decidedBy", ""),
             decided_at=_when(p.get("decidedAt")), revert=_json(p.get("revert"), {}),
-            restore=_json(p.get("restore"), {}))
+            restore=_json(p.get("restore"), {}), planted=_json(p.get("planted"), {}), item=dict(item))
 
     @property
     def name(self) -> str:
@@ -173,75 +174,23 @@ def get_incident(dynamodb, table: str, incident_id: str) -> Incident | None:
 
 
 def caller_arn(sts) -> str:
-    """Who you are to AWS (sts:GetCallerIdentity), recorded as the decider."""
+    """Who you are to AWS (sts:GetCallerIdentity): the ARN the decision endpoint records for your decisions."""
     try:
         return sts.get_caller_identity()["Arn"]
     except (ClientError, KeyError):
         return "unknown"
 
 
-@dataclass
-class Decision:
-    ok: bool
-    decision: str
-    title: str
-    message: str
+SEAL_UNCHECKED = "unchecked"
 
 
-def decide(dynamodb, sfn, table: str, incident: Incident, decision: str, who: str) -> Decision:
-    """Record `decision` ("allow" | "deny") for the incident once, then SendTaskSuccess with your credentials."""
-    if decision not in DECISION_ACTIONS:
-        raise ValueError(f"decision must be 'allow' or 'deny', not {decision!r}")
-    now = _now()
+def seal_status(kms, seal_key: str, incident: Incident) -> str:
+    """Whether the incident is as RevertPolicy sealed it: "sealed", "unsealed" (never RevertPolicy's), "altered"
+    (changed since), or "unchecked: <why>" when KMS would not say (no kms:VerifyMac for you, no key)."""
     try:
-        item = dynamodb.update_item(
-            TableName=table, Key={"incidentId": {"S": incident.incident_id}},
-            UpdateExpression="SET decision = :decision, decidedVia = :via, decidedBy = :who, decidedAt = :now, "
-                             "#status = :decided",
-            ConditionExpression="attribute_exists(taskToken) AND attribute_not_exists(decision)",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":decision": {"S": decision}, ":via": {"S": "panel"}, ":who": {"S": who},
-                                       ":now": {"S": now}, ":decided": {"S": "decided"}},
-            ReturnValues="ALL_NEW")["Attributes"]
+        return contract("seal").check(kms, seal_key, incident.item)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
-        current = get_incident(dynamodb, table, incident.incident_id)
-        if current is not None and current.decision:
-            return Decision(False, decision, "Already decided",
-                            f"This change was already {STOOD.get(current.decision, current.decision)} (via "
-                            f"{current.decided_via}, at {current.decided_at}); that decision stands.")
-        return Decision(False, decision, "Not waiting for a decision",
-                        "The incident is not waiting for a decision (not asked yet, or it ended).")
-    output = {"action": DECISION_ACTIONS[decision], "incidentId": incident.incident_id, "decidedVia": "panel",
-              "decidedAt": now}
-    try:
-        sfn.send_task_success(taskToken=item["taskToken"]["S"], output=json.dumps(output))
-    except ClientError as exc:
-        _take_back(dynamodb, table, incident.incident_id, now)
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
-            return Decision(False, decision, "This approval request has expired",
-                            "Nobody decided in time, so the change stays reverted.")
-        return Decision(False, decision, "Your decision was not recorded",
-                        f"Step Functions refused SendTaskSuccess ({code}): check your credentials "
-                        "(states:SendTaskSuccess) and try again.")
-    verb = {"allow": "Approved", "deny": "Denied"}[decision]
-    return Decision(True, decision, verb,
-                    f"Recorded in the incidents table as decided via panel by {who}; SendTaskSuccess (with your "
-                    "own AWS credentials) resumed the execution.")
-
-
-def _take_back(dynamodb, table: str, incident_id: str, decided_at: str) -> None:
-    try:
-        dynamodb.update_item(
-            TableName=table, Key={"incidentId": {"S": incident_id}},
-            UpdateExpression="REMOVE decision, decidedVia, decidedBy, decidedAt SET #status = :expired",
-            ConditionExpression="decidedAt = :mine", ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":mine": {"S": decided_at}, ":expired": {"S": "expired"}})
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
+        return f"{SEAL_UNCHECKED}: {exc.response.get('Error', {}).get('Code', 'error')}"
 
 
 def _document(raw):
@@ -316,14 +265,16 @@ def table_name(outputs: dict) -> str:
 
 @dataclass
 class PendingApproval:
-    """An incident waiting for a decision, with what IAM holds now where its change was."""
+    """An incident waiting for a decision, with what IAM holds now where its change was, and its seal."""
 
     incident: Incident
     in_force_document: object = None
+    seal: str = ""  # seal_status(): "" when not checked
 
 
-def pending_approvals(dynamodb, table: str, iam=None) -> list:
-    """Every incident waiting for a decision, newest first (with what is in force now, given `iam`)."""
+def pending_approvals(dynamodb, table: str, iam=None, kms=None, seal_key: str | None = None) -> list:
+    """Every incident waiting for a decision, newest first (with what is in force now, given `iam`, and
+    whether its seal holds, given `kms` and the stack's `seal_key`)."""
     found = []
     for incident in list_incidents(dynamodb, table):
         if not incident.pending:
@@ -331,5 +282,7 @@ def pending_approvals(dynamodb, table: str, iam=None) -> list:
         approval = PendingApproval(incident)
         if iam is not None:
             approval.in_force_document = in_force_now(iam, incident)
+        if kms is not None and seal_key:
+            approval.seal = seal_status(kms, seal_key, incident)
         found.append(approval)
     return found

@@ -5,9 +5,18 @@ it goes to the address given at deploy time ("check your inbox"), and only
 once the recipient confirmed the subscription: SNS sends nothing to a
 subscription that is `PendingConfirmation`
 (https://docs.aws.amazon.com/sns/latest/api/API_Subscribe.html).
+"Confirmation tokens are valid for two days" (same page), and SNS deletes a
+subscription still unconfirmed after 48 hours
+(https://docs.aws.amazon.com/sns/latest/dg/sns-delete-subscription-topic.html):
+then the stack's own subscription is gone, and deploying again with the same
+address changes nothing (CloudFormation sees no change). A new confirmation
+e-mail comes from `Subscribe`, by a principal the topic policy lets subscribe:
+the account root, or one named in the stack's `AdminPrincipalArns`
+(`request_confirmation`).
 
-    from workshop.aws.mail import latest_email, subscription_status
+    from workshop.aws.mail import latest_email, request_confirmation, subscription_status
     subscription_status(cloud, outputs).message()   # "confirm it now" while it is pending
+    request_confirmation(cloud, outputs, "you@your-domain")   # a lost or lapsed confirmation, sent again
 
 How they look in a notebook is `workshop.display.records`; the e-mail of the
 request the approval panel waits on is `workshop.widgets.approvals.approval_email`.
@@ -17,7 +26,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from workshop.failures import WorkshopError
 from workshop.waiting import WaitTimeout, wait_for
+
+CONFIRMATION_DAYS = 2  # SNS Subscribe: "Confirmation tokens are valid for two days"
 
 
 @dataclass
@@ -64,12 +76,15 @@ class SubscriptionStatus:
         if self.pending:
             return (f"Confirm the SNS subscription now: {', '.join(self.pending)} has not confirmed it yet, and SNS "
                     "delivers nothing until then. Open \"AWS Notification - Subscription Confirmation\" in that "
-                    "inbox and click \"Confirm subscription\" (check the spam folder). The approval panel in "
-                    "notebook 04 works either way.")
+                    f"inbox and click \"Confirm subscription\" (check the spam folder); its link lasts "
+                    f"{CONFIRMATION_DAYS} days. The approval panel in notebook 04 works either way.")
         if self.confirmed:
             where = "the local mailbox" if self.target == "local" else ", ".join(self.confirmed)
             return f"The approval e-mails go to {where}: the subscription is confirmed."
-        return "The alert topic has no e-mail subscription: redeploy with an EmailAddress (notebook 01)."
+        return ("The alert topic has no e-mail subscription: SNS deletes one not confirmed within two days, and "
+                "deploying again with the same address changes nothing. Ask for a new confirmation e-mail: "
+                "`request_confirmation(cloud, outputs, \"you@your-domain\")` (workshop.aws.mail) or `aws sns "
+                "subscribe --protocol email`, as the account root or a principal in the stack's AdminPrincipalArns.")
 
     def __repr__(self) -> str:
         return self.message()
@@ -91,6 +106,41 @@ def subscription_status(cloud, outputs: dict) -> SubscriptionStatus:
     except (BotoCoreError, ClientError, KeyError) as exc:
         return SubscriptionStatus(cloud.target, {}, error=f"{type(exc).__name__}: {exc}")
     return SubscriptionStatus(cloud.target, addresses)
+
+
+class SubscribeDenied(WorkshopError):
+    """The topic policy lets only the account root and the stack's AdminPrincipalArns subscribe."""
+
+
+def subscribe_command(topic_arn: str, address: str, region: str = "us-east-1") -> str:
+    return (f"aws sns subscribe --topic-arn {topic_arn} --protocol email --notification-endpoint {address} "
+            f"--region {region}")
+
+
+def request_confirmation(cloud, outputs: dict, address: str) -> str:
+    """Ask SNS for a new confirmation e-mail to `address` (lost, or lapsed after two days): `Subscribe` again.
+
+    The stack's topic policy denies sns:Subscribe to every principal but the account root and those named
+    in its AdminPrincipalArns parameter (its messages carry the approval links): `SubscribeDenied` says
+    who may, with the command to run as them."""
+    from botocore.exceptions import ClientError
+
+    topic = outputs["AlertTopicArn"]
+    try:
+        cloud.client("sns").subscribe(TopicArn=topic, Protocol="email", Endpoint=address)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("AuthorizationError", "AccessDenied",
+                                                               "AccessDeniedException"):
+            raise
+        raise SubscribeDenied(
+            f"SNS refused the subscription ({exc.response['Error'].get('Message', 'AuthorizationError')}): the "
+            "topic policy lets only the account root and the principals in the stack's AdminPrincipalArns "
+            "subscribe, because its messages carry the approval links.\n"
+            f"Run, as one of them: {subscribe_command(topic, address, cloud.region)}\n"
+            "Or deploy once with --parameter-overrides AdminPrincipalArns=<the role you work with> (as someone "
+            "allowed to update the stack), then ask again.") from None
+    return (f"SNS sent \"AWS Notification - Subscription Confirmation\" to {address}: click its link within "
+            f"{CONFIRMATION_DAYS} days.")
 
 
 def read_messages(cloud) -> list:

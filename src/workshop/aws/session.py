@@ -21,14 +21,15 @@ on one screen, not with a botocore traceback. The session remembers which
 server process it first talked to, so it can tell a restart (a restarted
 local cloud forgot the deployed stack) from a missing resource.
 
-For tests only: `WORKSHOP_AWS_ENDPOINT_FOR_TESTS=http://127.0.0.1:PORT`
-sends the AWS target's calls (and `sam`'s) to a local cloud started in the
-AWS-like mode (`workshop local up --like-aws`), signed with that local
-cloud's key, so the AWS code paths (trail check, region pin, required
-e-mail, AWS waits and hints) run end to end without an account. It accepts
-only a loopback local cloud of this user (its key file) that runs in the
-AWS-like mode; the learner's own AWS credentials are never sent to it. No
-learner needs it: leave it unset.
+A rehearsal of the AWS path: `WORKSHOP_AWS_REHEARSAL=http://127.0.0.1:PORT`
+(set by `make lab-like-aws`) sends the AWS target's calls (and `sam`'s) to
+a local cloud started in the AWS-like mode (`workshop local up --like-aws`),
+signed with that local cloud's key, so the AWS code paths (trail check,
+region pin, required e-mail, AWS waits and hints) run end to end without an
+account; the tests use it the same way. It accepts only a loopback local
+cloud of this user (its key file) that runs in the AWS-like mode; the
+learner's own AWS credentials are never sent to it. Unset, the AWS target is
+AWS.
 """
 
 from __future__ import annotations
@@ -40,12 +41,13 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
-from workshop.failures import LocalCloudRestarted as LocalCloudRestartedNote, WorkshopError
+from workshop.failures import LocalCloudRestarted as LocalCloudRestartedNote, WorkshopError, WrongEndpoint
 
 REGION = "us-east-1"
 DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
 TARGETS = ("local", "aws")
-AWS_TEST_ENDPOINT = "WORKSHOP_AWS_ENDPOINT_FOR_TESTS"
+REHEARSAL = "WORKSHOP_AWS_REHEARSAL"
+AWS_TEST_ENDPOINT = REHEARSAL  # the tests rehearse the AWS path the same way
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 
 
@@ -80,31 +82,79 @@ def local_environment(endpoint: str, base: dict | None = None, credentials=None)
     return env
 
 
+def checked_endpoint(value) -> str:
+    """The local cloud's endpoint as the kit uses it (`http://127.0.0.1:PORT`), or WrongEndpoint naming the value
+    and the fix: no scheme, https:// (the local cloud speaks plain HTTP), another host, no port, a path."""
+    from urllib.parse import urlparse
+
+    text = value.strip().rstrip("/") if isinstance(value, str) else ""
+    where = "the endpoint parameter (or WORKSHOP_ENDPOINT)"
+    if not text:
+        raise WrongEndpoint(f"endpoint = {value!r} is not a URL: write \"{DEFAULT_ENDPOINT}\" in {where}.")
+    if "://" not in text:
+        raise WrongEndpoint(f"endpoint = {value!r} has no scheme: write \"http://{text}\" in {where} (the local "
+                            "cloud is a plain-HTTP server on this machine).")
+    url = urlparse(text)
+    rest = text.split("://", 1)[1]
+    if url.scheme == "https":
+        raise WrongEndpoint(f"endpoint = {value!r} uses https://, but the local cloud speaks plain HTTP (on "
+                            f"127.0.0.1 nothing leaves this machine): write \"http://{rest}\" in {where}.")
+    if url.scheme != "http":
+        raise WrongEndpoint(f"endpoint = {value!r} is not an http:// URL: write \"http://{rest}\" in {where}.")
+    try:
+        port = url.port
+    except ValueError:
+        port = -1
+    if url.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise WrongEndpoint(f"endpoint = {value!r} names the host {url.hostname or '(none)'}, but the local cloud "
+                            f"listens on this machine only: write \"http://127.0.0.1:{port if port and port > 0 else 4566}\""
+                            f" in {where}.")
+    if port is None or port <= 0:
+        host = url.netloc.split("]")[0] + "]" if url.netloc.startswith("[") else url.netloc.split(":")[0]
+        raise WrongEndpoint(f"endpoint = {value!r} names no port (or not a number): write "
+                            f"\"http://{host}:4566\" (the usual port; `make lab` prints the one it uses) "
+                            f"in {where}.")
+    if url.path or "?" in text or "#" in text:
+        raise WrongEndpoint(f"endpoint = {value!r} has a path after the port: write \"http://{url.netloc}\" in "
+                            f"{where}.")
+    return f"http://{url.netloc}"
+
+
+def local_env_command(endpoint: str) -> str:
+    """`eval "$(.../workshop local env --port N)"`: what puts the local cloud's endpoint and key in a shell."""
+    from urllib.parse import urlparse
+
+    from workshop.localcloud.server.credentials import env_line
+
+    return env_line(urlparse(endpoint).port)
+
+
 def aws_test_endpoint(environ=None) -> str | None:
-    """The AWS-like local cloud the AWS target uses in tests ($WORKSHOP_AWS_ENDPOINT_FOR_TESTS), or None.
+    """The AWS-like local cloud the AWS target rehearses on ($WORKSHOP_AWS_REHEARSAL), or None.
 
     Refuses (ValueError) anything but a loopback http URL of a local cloud of
     this user (its key file) in the AWS-like mode.
     """
     from urllib.parse import urlparse
 
-    value = (os.environ if environ is None else environ).get(AWS_TEST_ENDPOINT)
+    value = (os.environ if environ is None else environ).get(REHEARSAL)
     if not value:
         return None
     endpoint = value.rstrip("/")
     url = urlparse(endpoint)
     if url.scheme != "http" or url.hostname is None or url.netloc.rsplit(":", 1)[0] not in _LOOPBACK \
             or url.path or url.port is None:
-        raise ValueError(f"{AWS_TEST_ENDPOINT}={value!r}: only a local cloud on this machine "
-                         "(http://127.0.0.1:PORT) can stand in for AWS, and only in tests. Unset it for real AWS.")
+        raise ValueError(f"{REHEARSAL}={value!r}: only a local cloud on this machine "
+                         "(http://127.0.0.1:PORT) can stand in for AWS. Unset it for real AWS.")
     from workshop.localcloud import health
     from workshop.localcloud.server import credentials
 
     credentials.read(endpoint)  # a local cloud of this user, or CredentialsNotFound says how to start one
     doc = health(endpoint) or {}
     if not doc.get("like_aws"):
-        raise ValueError(f"{AWS_TEST_ENDPOINT}={value!r}: that local cloud is not in the AWS-like mode; "
-                         "start it with `workshop local up --like-aws`. Unset the variable for real AWS.")
+        raise ValueError(f"{REHEARSAL}={value!r}: that local cloud is not in the AWS-like mode; "
+                         "start it with `make lab-like-aws` (or `workshop local up --like-aws`). Unset the variable "
+                         "for real AWS.")
     return endpoint
 
 
@@ -115,7 +165,7 @@ class TargetSession:
     target: str = "local"
     endpoint: str | None = None
     region: str = REGION
-    test_endpoint: str | None = None  # AWS target in tests only: the AWS-like local cloud (module docstring)
+    test_endpoint: str | None = None  # AWS target in a rehearsal: the AWS-like local cloud (module docstring)
     _clients: dict = field(default_factory=dict, repr=False)
     _server_pid: int | None = field(default=None, repr=False)  # the local cloud process first seen
     _restarted: str = field(default="", repr=False)
@@ -124,16 +174,31 @@ class TargetSession:
         if self.target not in TARGETS:
             raise ValueError(f"target must be 'local' or 'aws', not {self.target!r}")
         if self.target == "local":
-            self.endpoint = (self.endpoint or default_endpoint()).rstrip("/")
+            self.endpoint = checked_endpoint(self.endpoint or default_endpoint())
             from workshop.localcloud import CredentialsNotFound
 
             try:
                 self._server_pid = self.local_credentials().pid
             except CredentialsNotFound:  # not running yet: the first call says so, on one screen
                 self._server_pid = None
+                self._check_port()
         else:
             self.endpoint = None
             self.test_endpoint = aws_test_endpoint()
+
+    def _check_port(self) -> None:
+        """Nothing of this user's answers at the endpoint: if another local cloud of theirs does, the port is a
+        typo, said now (one screen) rather than as advice to start a second, empty local cloud."""
+        from workshop.failures import LocalCloudNotAnswering, other_local_cloud
+        from workshop.localcloud import health
+        from workshop.localcloud.server import credentials
+
+        if not any(credentials.state_dir().glob("localcloud-*.json")):  # no local cloud of this user anywhere
+            return
+        if health(self.endpoint, timeout=1) is None:
+            elsewhere = other_local_cloud(self.endpoint)
+            if elsewhere:
+                raise LocalCloudNotAnswering(self.endpoint, elsewhere=elsewhere)
 
     @property
     def is_local(self) -> bool:
@@ -141,7 +206,7 @@ class TargetSession:
 
     @property
     def api_endpoint(self) -> str | None:
-        """Where the clients go: the local cloud, the AWS-like one in tests, or None for AWS itself."""
+        """Where the clients go: the local cloud, the AWS-like one of a rehearsal, or None for AWS itself."""
         return self.endpoint if self.is_local else self.test_endpoint
 
     def local_credentials(self):
@@ -209,7 +274,7 @@ class TargetSession:
         AWS: the learner's environment without any configured endpoint URL
         (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>) and with
         AWS_IGNORE_CONFIGURED_ENDPOINT_URLS for a profile's; local (and the
-        AWS target in tests): the local cloud's endpoint and key.
+        AWS target of a rehearsal): the local cloud's endpoint and key.
         """
         if self.api_endpoint:
             return local_environment(self.api_endpoint, base, self.local_credentials())
@@ -221,9 +286,11 @@ class TargetSession:
         return env
 
     def cli_prefix(self) -> str:
-        """How the same call looks with the AWS CLI on this target."""
+        """How the same call looks with the AWS CLI on this target, as a line that works pasted into a terminal:
+        on the local cloud its key comes first (`workshop local env`, by its full path: the venv need not be
+        on the terminal's PATH)."""
         if self.is_local:
-            return f"aws --endpoint-url {self.endpoint} --region {self.region}"
+            return f"{local_env_command(self.endpoint)} && aws --endpoint-url {self.endpoint} --region {self.region}"
         return f"aws --region {self.region}"
 
     def stack_outputs(self, stack_name: str) -> dict:

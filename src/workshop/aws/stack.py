@@ -1,6 +1,6 @@
 """The stack's template checked before a deploy, and the deployed stack deleted (notebooks 01 and 08).
 
-    from workshop.aws.stack import lint_template, delete_stack
+    from workshop.aws.stack import lint_template, delete_stack, template_resources
 
 Its views (architecture, resources and outputs tables) are `workshop.display.stack`.
 """
@@ -14,6 +14,26 @@ import sys
 from workshop.aws.deploy import find_tool
 from workshop.aws.session import project_root
 from workshop.waiting import wait_for
+
+
+def template_resources(template: str = "template.yaml") -> dict:
+    """{logical id: type} of the template's Resources, as written (before SAM's transform adds its own)."""
+    import yaml
+
+    class TemplateLoader(yaml.SafeLoader):
+        """Reads CloudFormation's short-form tags (!Ref, !Sub, ...) as plain values: only names and types
+        are wanted here."""
+
+    def any_tag(loader, suffix, node):
+        if isinstance(node, yaml.MappingNode):
+            return loader.construct_mapping(node)
+        if isinstance(node, yaml.SequenceNode):
+            return loader.construct_sequence(node)
+        return loader.construct_scalar(node)
+
+    TemplateLoader.add_multi_constructor("!", any_tag)
+    document = yaml.load((project_root() / template).read_text(), Loader=TemplateLoader)  # nosec B506: a SafeLoader subclass; its only addition reads tags as plain values
+    return {name: (body or {}).get("Type", "?") for name, body in (document.get("Resources") or {}).items()}
 
 
 def delete_stack(cloud, stack_name: str, timeout: float = 120.0) -> str:

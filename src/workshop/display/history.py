@@ -45,9 +45,12 @@ def execution_graph(history: ExecutionHistory, definition: dict | None = None) -
         from workshop.asl.graph import graph_bundle
     except ImportError:
         return Bundle({"text/plain": plain + "\n(the graph renderer workshop.asl.graph is not installed)"})
+    from workshop.asl.graph import full_picture_html
+
     bundle = dict(graph_bundle(definition, statuses=statuses))
     bundle.setdefault("text/plain", plain)
-    bundle["text/html"] = legend_html(statuses) + f"<div>{bundle.get('image/svg+xml', '')}</div>"
+    bundle["text/html"] = (legend_html(statuses) + f"<div>{bundle.get('image/svg+xml', '')}</div>"
+                           + full_picture_html(definition, statuses))
     return Bundle(bundle)
 
 
@@ -124,7 +127,7 @@ def state_table(history: ExecutionHistory, events: bool = False) -> Html:
             f"<tr><td>{html.escape(run.name)}</td><td>{html.escape(run.type)}</td>"
             f"<td style='color:{colour};font-weight:bold'>{run.status}{error}</td>"
             f"<td>{_seconds(run.duration_s)}</td>"
-            f"<td>{_expandable('input', run.input)}</td><td>{_expandable('output', run.output)}</td></tr>"
+            f"<td>{_expandable('{…}', run.input)}</td><td>{_expandable('{…}', run.output)}</td></tr>"
         )
     head = "<tr><th>state</th><th>type</th><th>status</th><th>took</th><th>input</th><th>output</th></tr>"
     more = event_table(history, folded=True).text if events else ""
@@ -177,12 +180,13 @@ def _svg_img(svg: str | None) -> str:
 
 
 def side_by_side(*histories: ExecutionHistory, titles=None) -> Bundle:
-    """Executions next to each other: status, path and coloured graph of each."""
-    columns, svgs = [], []
+    """Executions next to each other: status, path and the graph of the states each one ran (the whole
+    machine twice would be too small to read side by side; each has its own full graph)."""
+    from workshop.asl.graph import to_svg
+
+    columns = []
     for i, history in enumerate(histories):
-        graph = execution_graph(history).data
-        svg = graph.get("image/svg+xml")
-        svgs.append(svg)
+        svg = to_svg(history.definition, history.statuses(history.definition), path_only=True)
         title = (titles[i] if titles else None) or history.name
         columns.append(
             "<div style='flex:1;min-width:18em;border:1px solid #ddd;padding:.5em'>"

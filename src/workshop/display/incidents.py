@@ -23,6 +23,7 @@ from workshop.aws.executions import ExecutionHistory, follow
 from workshop.aws.iam_changes import FiredPolicy, execution_started_by
 from workshop.aws.incidents import list_incidents, table_name
 from workshop.display.html import STATUS_COLOURS
+from workshop import progress
 
 
 # --- following an incident live ---------------------------------------------------------------
@@ -63,8 +64,15 @@ class LiveProgress:
 def watch_incident(cloud, state_machine_arn: str, fired: FiredPolicy, until: str | None = "AskUser",
                    start_timeout: float | None = None, timeout: float = 60.0) -> ExecutionHistory:
     """Wait for the execution the change started, then follow it live until it waits at `until` or ends."""
-    execution_arn = execution_started_by(cloud, state_machine_arn, fired, timeout=start_timeout)
-    return follow(cloud, execution_arn, until=until, timeout=timeout, on_history=LiveProgress().show)
+    try:
+        execution_arn = execution_started_by(cloud, state_machine_arn, fired, timeout=start_timeout)
+        run = follow(cloud, execution_arn, until=until, timeout=timeout, on_history=LiveProgress().show)
+    except Exception as exc:
+        progress.record("03_fire_bad_policy", "incident", "failed", f"{type(exc).__name__}: {exc}", fired.name)
+        raise
+    progress.record("03_fire_bad_policy", "incident", "reverted", f"{fired.name}: {' -> '.join(run.path()[-3:])}",
+                    fired.name)
+    return run
 
 
 # --- what a change did to a policy ------------------------------------------------------------------

@@ -24,11 +24,11 @@ kit's way in; importing it does not pull in moto.
 from .server.address import ACCOUNT_ID, DEFAULT_PORT, REGION
 
 __all__ = ["ACCOUNT_ID", "DEFAULT_PORT", "REGION", "LocalCloud", "PortInUse", "health", "free_port",
-           "port_is_free", "read_mailbox", "clear_mailbox", "Credentials", "CredentialsNotFound"]
+           "port_is_free", "running_local_clouds", "read_mailbox", "clear_mailbox", "Credentials", "CredentialsNotFound"]
 
 
 def __getattr__(name):  # lazy: `import workshop.localcloud` must not pull in moto
-    if name in ("LocalCloud", "PortInUse", "health", "free_port", "port_is_free"):
+    if name in ("LocalCloud", "PortInUse", "health", "free_port", "port_is_free", "running_local_clouds"):
         from .server import process
 
         return getattr(process, name)

@@ -1,7 +1,7 @@
 """The AWS-like mode of the local cloud: where AWS is slower or stricter, behave like AWS.
 
     workshop local up --like-aws                       # delays as on AWS (see DEFAULT_SETTINGS)
-    workshop local up --like-aws --event-delay 1-3 --iam-lag 0.5
+    workshop local up --like-aws --event-delay 1-3 --iam-lag 0.5 --lambda-concurrency-limit 10
     LocalCloud(like_aws=Settings(event_delay=(1, 3), iam_lag=0.5))   # the tests' fixture
 
 The plain local cloud is fast and forgiving, so code written against it can
@@ -36,10 +36,19 @@ AWS documentation page:
    `PendingConfirmation: "true"`, and a publish delivers nothing to it. The
    mailbox receives "AWS Notification - Subscription Confirmation" with a
    link; following it (a plain GET, as on AWS; the token is the secret) or
-   `ConfirmSubscription` with the token confirms it. Tokens last three days.
+   `ConfirmSubscription` with the token confirms it. Tokens last two days
+   ("Confirmation tokens are valid for two days"), and SNS deletes an
+   unconfirmed subscription after 48 hours: then the link is refused and a
+   new `Subscribe` starts again (a new pending subscription, a new e-mail).
+   `Subscribe` for an address still pending sends a new confirmation e-mail
+   (AWS documents no answer for that case; this is what the learner needs to
+   rehearse). Days pass on a clock `day_length` real seconds long per day
+   (86400 by default; the tests compress it).
    - https://docs.aws.amazon.com/sns/latest/api/API_Subscribe.html
    - https://docs.aws.amazon.com/sns/latest/api/API_ConfirmSubscription.html
    - https://docs.aws.amazon.com/sns/latest/dg/sns-email-notifications.html
+   - https://docs.aws.amazon.com/sns/latest/dg/sns-delete-subscription-topic.html
+     ("Amazon SNS automatically deletes unconfirmed subscriptions after 48 hours")
 
 3. **TestState assumes the role it is given.** Without a `mock`, `roleArn`
    is required (ValidationException); a `roleArn` that is not an IAM role
@@ -60,11 +69,65 @@ AWS documentation page:
    - https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency
    - https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_manage-versions.html
 
+5. **Lambda has an account concurrency quota.** `GetAccountSettings`
+   answers `ConcurrentExecutions` = `lambda_concurrency_limit` (1000, AWS's
+   default; new accounts get less) and what is left unreserved. A
+   reservation (`PutFunctionConcurrency`, or `ReservedConcurrentExecutions`
+   of a function CloudFormation creates) that would leave fewer than 100
+   executions unreserved is refused with AWS's
+   `InvalidParameterValueException` ("Specified ReservedConcurrentExecutions
+   for function decreases account's UnreservedConcurrentExecution below its
+   minimum value of [100]."), so a stack that reserves any in an account of
+   10 fails to create.
+   - https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionConcurrency.html
+     ("as long as you leave at least 100 simultaneous executions unreserved")
+   - https://docs.aws.amazon.com/lambda/latest/api/API_GetAccountSettings.html
+   - https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+     ("New AWS accounts have reduced concurrency and memory quotas")
+
+6. **A stack whose creation failed can only be deleted.** It ends in
+   `ROLLBACK_COMPLETE` (the local cloud's CloudFormation does that in both
+   modes); here an update of a stack in `ROLLBACK_COMPLETE`,
+   `ROLLBACK_FAILED`, `DELETE_FAILED` or `UPDATE_ROLLBACK_FAILED`
+   (`CreateChangeSet` of type UPDATE, what `sam deploy` sends, or
+   `UpdateStack`) is refused with CloudFormation's `ValidationError`
+   "Stack:<stack id> is in ROLLBACK_COMPLETE state and can not be updated."
+   - https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-describing-stacks.html
+     (stack status codes: ROLLBACK_COMPLETE, "When in this state, only a delete
+     operation can be performed")
+
+7. **A new definition takes a few seconds to be used.** For
+   `definition_lag` seconds after `UpdateStateMachine` changes a definition,
+   executions started on the state machine's (unqualified) ARN run the
+   previous definition (AWS: "may"; here always). An execution started on a
+   version ARN runs that version: versions do not change.
+   - https://docs.aws.amazon.com/step-functions/latest/apireference/API_UpdateStateMachine.html
+     ("Executions started immediately after you call UpdateStateMachine may
+     use the previous state machine definition and roleArn")
+   - https://docs.aws.amazon.com/step-functions/latest/dg/concepts-state-machine-version.html
+
+8. **A trail's bucket must let CloudTrail write.** CreateTrail (and an
+   UpdateTrail that names a bucket) is refused with
+   `InsufficientS3BucketPolicyException` ("Incorrect S3 bucket policy is
+   detected for bucket: NAME") unless the bucket's policy allows the service
+   principal cloudtrail.amazonaws.com `s3:GetBucketAcl` on the bucket and
+   `s3:PutObject` on `[prefix/]AWSLogs/ACCOUNT/*` with the ACL
+   bucket-owner-full-control (conditions on `aws:SourceArn` /
+   `aws:SourceAccount` must name the trail / account). `workshop trail
+   create` makes such a bucket (`workshop.aws.trail`).
+   - https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html
+   - https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_CreateTrail.html (its errors)
+
 Where it hooks in (nothing else of the local cloud changes): CloudTrail's
 one delivery point (`cloudtrail.deliver`); moto's SNS backend and response
-methods for subscriptions; the server's IAM handler and its TestState route
-call `iam_read_refused` / `iam_written` / `test_state_refusal`; the public
-route `/_localcloud/sns/confirmation` serves the confirmation link.
+methods for subscriptions; moto's Lambda backend (reservations) and a
+`GetAccountSettings` response; moto's CloudFormation backend (updates of a
+failed stack); the Step Functions engine's `update_state_machine` and
+`start_execution`; the server's IAM handler and its TestState route call
+`iam_read_refused` / `iam_written` / `test_state_refusal`; CloudTrail's
+CreateTrail / UpdateTrail call `trail_refusal`; the public route
+`/_localcloud/sns/confirmation` serves the confirmation link. Each moto
+attribute it changes is registered in seams.py (group "aws-like").
 """
 
 from __future__ import annotations
@@ -88,19 +151,38 @@ log = logging.getLogger("workshop.localcloud.aws_like")
 EVENT_REGION = "us-east-1"
 CONFIRMATION_PATH = SNS_CONFIRMATION_PATH
 CONFIRMATION_SUBJECT = "AWS Notification - Subscription Confirmation"
-TOKEN_LIFETIME_S = 3 * 24 * 3600
+TOKEN_LIFETIME_DAYS = 2  # and SNS deletes an unconfirmed subscription after 48 hours
+DAY_S = 24 * 3600.0
 EMAIL_PROTOCOLS = ("email", "email-json")
 STATES_PRINCIPALS = ("states.amazonaws.com", f"states.{EVENT_REGION}.amazonaws.com")
 ASSUME_DENIED = ("Neither the global service principal states.amazonaws.com, nor the regional one "
                  "is authorized to assume the provided role.")
+UNRESERVED_MINIMUM = 100
+RESERVATION_REFUSED = ("Specified ReservedConcurrentExecutions for function decreases account's "
+                       f"UnreservedConcurrentExecution below its minimum value of [{UNRESERVED_MINIMUM}].")
+# Lambda's code-size quotas, as GetAccountSettings reports them (https://docs.aws.amazon.com/lambda/latest/dg/
+# gettingstarted-limits.html): 75 GB of storage, 250 MB unzipped, 50 MB zipped.
+CODE_SIZE_LIMITS = {"TotalCodeSize": 80530636800, "CodeSizeUnzipped": 262144000, "CodeSizeZipped": 52428800}
+ACCOUNT_SETTINGS_PATH = r"{0}/(?P<api_version>[^/]+)/account-settings/?$"
+# CloudFormation: only a delete can follow these (the stack status codes page)
+NOT_UPDATABLE = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "UPDATE_ROLLBACK_FAILED")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """How slow the AWS-like mode is: `event_delay` (min, max) seconds, `iam_lag` seconds."""
+    """How slow and how strict the AWS-like mode is.
+
+    `event_delay` (min, max) seconds CloudTrail takes; `iam_lag` seconds IAM reads lag behind creations;
+    `lambda_concurrency_limit` the account's Lambda concurrency (AWS's default 1000; a new account's may
+    be 10); `definition_lag` seconds a new state machine definition takes to be used; `day_length` real
+    seconds per day on the clock SNS confirmation tokens expire by.
+    """
 
     event_delay: tuple[float, float] = (20.0, 120.0)
     iam_lag: float = 2.0
+    lambda_concurrency_limit: int = 1000
+    definition_lag: float = 5.0
+    day_length: float = DAY_S
 
     def __post_init__(self):
         low, high = self.event_delay
@@ -108,10 +190,20 @@ class Settings:
             raise ValueError(f"event_delay must be (min, max) with 0 <= min <= max, not {self.event_delay!r}")
         if self.iam_lag < 0:
             raise ValueError(f"iam_lag must be 0 or more seconds, not {self.iam_lag!r}")
+        if isinstance(self.lambda_concurrency_limit, bool) or not isinstance(self.lambda_concurrency_limit, int) \
+                or self.lambda_concurrency_limit < 1:
+            raise ValueError("lambda_concurrency_limit must be a whole number of executions, 1 or more, not "
+                             f"{self.lambda_concurrency_limit!r}")
+        if self.definition_lag < 0:
+            raise ValueError(f"definition_lag must be 0 or more seconds, not {self.definition_lag!r}")
+        if not self.day_length > 0:
+            raise ValueError(f"day_length must be more than 0 seconds, not {self.day_length!r}")
 
     def cli_args(self) -> list[str]:
         low, high = self.event_delay
-        return ["--like-aws", "--event-delay", f"{low:g}-{high:g}", "--iam-lag", f"{self.iam_lag:g}"]
+        return ["--like-aws", "--event-delay", f"{low:g}-{high:g}", "--iam-lag", f"{self.iam_lag:g}",
+                "--lambda-concurrency-limit", str(self.lambda_concurrency_limit),
+                "--definition-lag", f"{self.definition_lag:g}", "--day-length", f"{self.day_length:g}"]
 
     def describe(self) -> dict:
         return asdict(self)
@@ -285,6 +377,8 @@ class AwsLikeMode:
         self._lock = threading.Lock()
         self._pending: dict[str, _Pending] = {}          # subscription ARN -> its confirmation
         self._created: dict[tuple, float] = {}            # IAM entity key -> monotonic time it was created
+        self._definitions: dict[str, tuple] = {}          # state machine ARN -> (monotonic time, definition before)
+        self._definition_lock = threading.Lock()          # updates and starts of state machines, one at a time
         self.dropped_events = 0                           # CloudTrail events no trail recorded
         self.delivered_events = 0
 
@@ -296,8 +390,14 @@ class AwsLikeMode:
     def install(self) -> None:
         from .services import cloudtrail
 
+        from .server import wiring
+
         cloudtrail.deliver = self.deliver
         self._install_sns()
+        self._install_lambda_concurrency()
+        # moto's CloudFormation and Step Functions engine load slowly: changed when the server loads them
+        wiring.after("cloudformation", self._install_failed_stacks)
+        wiring.after("stepfunctions", self._install_definition_lag)
 
     # 1. CloudTrail -----------------------------------------------------------------------------------
     def delay(self) -> float:
@@ -337,10 +437,13 @@ class AwsLikeMode:
         respond_list, respond_list_by_topic = SNSResponse.list_subscriptions, SNSResponse.list_subscriptions_by_topic
 
         def subscribe_pending(self, topic_arn, endpoint, protocol):
+            mode.lapse_expired()
             existing = self._find_subscription(topic_arn, endpoint, protocol)
             subscription = subscribe(self, topic_arn, endpoint, protocol)
             if protocol in EMAIL_PROTOCOLS and existing is None:
                 mode.hold(subscription)
+            elif protocol in EMAIL_PROTOCOLS and mode.is_pending(subscription.arn):
+                mode.hold(subscription, again=True)
             return subscription
 
         def publish_confirmed(self, message, message_id, subject=None, **kwargs):
@@ -362,9 +465,11 @@ class AwsLikeMode:
             return result
 
         def list_subscriptions(self):
+            mode.lapse_expired()
             return shown(respond_list(self))
 
         def list_subscriptions_by_topic(self):
+            mode.lapse_expired()
             return shown(respond_list_by_topic(self))
 
         def respond_to_subscribe(self):
@@ -393,16 +498,24 @@ class AwsLikeMode:
             patched._aws_like = True
             setattr(owner, name, patched)
 
-    def hold(self, subscription) -> str:
-        """Mark an e-mail subscription pending and send its confirmation message; returns the token."""
+    def token_lifetime(self) -> float:
+        """Seconds a confirmation token (and an unconfirmed subscription) lasts: two days on this mode's clock."""
+        return TOKEN_LIFETIME_DAYS * self.settings.day_length
+
+    def hold(self, subscription, again: bool = False) -> str:
+        """Mark an e-mail subscription pending and send its confirmation message; returns the token.
+
+        `again`: a Subscribe for an address still pending, which gets a new message (and a new two days).
+        """
         from .services.mailbox import MAILBOX
 
         token = secrets.token_hex(64)
         with self._lock:
             self._pending[subscription.arn] = _Pending(token, subscription.topic.arn, subscription.arn,
-                                                       time.time() + TOKEN_LIFETIME_S)
+                                                       time.time() + self.token_lifetime())
         subscription.attributes.update({"PendingConfirmation": "true", "ConfirmationWasAuthenticated": "false"})
-        _count(subscription.topic, pending=+1)
+        if not again:
+            _count(subscription.topic, pending=+1)
         link = self.endpoint + CONFIRMATION_PATH + "?" + urlencode(
             {"TopicArn": subscription.topic.arn, "Token": token, "Endpoint": subscription.endpoint})
         body = (f"You have chosen to subscribe to the topic:\n{subscription.topic.arn}\n\n"
@@ -418,10 +531,32 @@ class AwsLikeMode:
         with self._lock:
             return subscription_arn in self._pending
 
+    def lapse_expired(self) -> list:
+        """Delete the subscriptions still unconfirmed when their token expired, as SNS does after 48 hours;
+        returns their ARNs. Their links are refused from then on; a new Subscribe starts again."""
+        from moto.sns.models import sns_backends
+
+        now = time.time()
+        with self._lock:
+            lapsed = [p for p in self._pending.values() if p.expires <= now]
+            for pending in lapsed:
+                del self._pending[pending.subscription_arn]
+        for pending in lapsed:
+            parts = pending.topic_arn.split(":")
+            backend = sns_backends[parts[4]][parts[3]]
+            subscription = backend.subscriptions.get(pending.subscription_arn)
+            if subscription is not None:
+                _count(subscription.topic, pending=-1)
+                backend.unsubscribe(pending.subscription_arn)
+            log.info("SNS: the subscription %s was not confirmed within two days: deleted",
+                     pending.subscription_arn.rsplit(":", 1)[-1])
+        return [p.subscription_arn for p in lapsed]
+
     def confirm(self, topic_arn: str, token: str) -> str | None:
         """The confirmed subscription's ARN, or None for a wrong, expired or used token."""
         from moto.sns.models import sns_backends
 
+        self.lapse_expired()
         with self._lock:
             match = next((p for p in self._pending.values() if p.topic_arn == topic_arn
                           and secrets.compare_digest(p.token, token or "")), None)
@@ -451,6 +586,134 @@ class AwsLikeMode:
         return Response(f"<h1>Subscription confirmed!</h1><p>You have successfully subscribed.</p>"
                         f"<p>Your subscription's id is: {escape(arn)}</p>", headers=headers,
                         content_type="text/html")
+
+    # 5. Lambda's account concurrency -------------------------------------------------------------------
+    def _install_lambda_concurrency(self) -> None:
+        from moto.awslambda import urls
+        from moto.awslambda.models import LambdaBackend
+        from moto.awslambda.responses import LambdaResponse
+
+        mode = self
+        if getattr(LambdaBackend.put_function_concurrency, "_aws_like", False):  # once per process
+            return
+        create, put = LambdaBackend.create_function, LambdaBackend.put_function_concurrency
+
+        def create_function(self, spec):
+            wanted = spec.get("ReservedConcurrentExecutions")
+            if wanted not in (None, ""):  # CloudFormation's AWS::Lambda::Function reserves as it creates
+                mode.check_reservation(self, None, wanted)
+            return create(self, spec)
+
+        def put_function_concurrency(self, function_name, reserved_concurrency):
+            mode.check_reservation(self, self.get_function(function_name), reserved_concurrency)
+            return put(self, function_name, reserved_concurrency)
+
+        def get_account_settings(self):
+            return 200, {}, json.dumps(mode.account_settings(self.backend))
+
+        for owner, name, patched in ((LambdaBackend, "create_function", create_function),
+                                     (LambdaBackend, "put_function_concurrency", put_function_concurrency),
+                                     (LambdaResponse, "get_account_settings", get_account_settings)):
+            patched._aws_like = True
+            setattr(owner, name, patched)
+        urls.url_paths.setdefault(ACCOUNT_SETTINGS_PATH, LambdaResponse.dispatch)
+
+    @staticmethod
+    def reserved(backend, leaving_out=None) -> int:
+        """Executions the account's functions reserve (but `leaving_out`'s, a reservation being replaced)."""
+        return sum(int(fn.reserved_concurrency) for fn in backend.list_functions()
+                   if fn is not leaving_out and fn.reserved_concurrency not in (None, ""))
+
+    def check_reservation(self, backend, function, wanted) -> None:
+        """Refuse, as Lambda does, a reservation that would leave fewer than 100 executions unreserved."""
+        from moto.awslambda.exceptions import InvalidParameterValueException
+
+        wanted = int(wanted)
+        if wanted <= 0:  # reserving 0 (throttling a function) takes nothing from the others
+            return
+        unreserved = self.settings.lambda_concurrency_limit - self.reserved(backend, function) - wanted
+        if unreserved < UNRESERVED_MINIMUM:
+            raise InvalidParameterValueException(RESERVATION_REFUSED)
+
+    def account_settings(self, backend) -> dict:
+        """GetAccountSettings: the account's concurrency quota and what is unreserved, its code storage."""
+        functions = list(backend.list_functions())
+        limit = self.settings.lambda_concurrency_limit
+        return {"AccountLimit": {**CODE_SIZE_LIMITS, "ConcurrentExecutions": limit,
+                                 "UnreservedConcurrentExecutions": limit - self.reserved(backend)},
+                "AccountUsage": {"TotalCodeSize": sum(int(getattr(fn, "code_size", 0) or 0) for fn in functions),
+                                 "FunctionCount": len(functions)}}
+
+    # 6. A stack whose creation failed can only be deleted ------------------------------------------------
+    def _install_failed_stacks(self) -> None:
+        from moto.cloudformation.models import CloudFormationBackend
+
+        if getattr(CloudFormationBackend.update_stack, "_aws_like", False):  # once per process
+            return
+        create_change_set, update_stack = CloudFormationBackend.create_change_set, CloudFormationBackend.update_stack
+
+        def create_change_set_checked(self, *args, **kwargs):
+            # moto's order: stack_name, change_set_name, template, parameters, description, change_set_type
+            change_set_type = kwargs.get("change_set_type", args[5] if len(args) > 5 else None)
+            if change_set_type == "UPDATE":
+                refuse_update(self, kwargs.get("stack_name", args[0] if args else None))
+            return create_change_set(self, *args, **kwargs)
+
+        def update_stack_checked(self, *args, **kwargs):
+            refuse_update(self, kwargs.get("name", args[0] if args else None))
+            return update_stack(self, *args, **kwargs)
+
+        for name, patched in (("create_change_set", create_change_set_checked),
+                              ("update_stack", update_stack_checked)):
+            patched._aws_like = True
+            setattr(CloudFormationBackend, name, patched)
+
+    # 7. A new definition takes a few seconds to be used ------------------------------------------------
+    def _install_definition_lag(self) -> None:
+        from moto.stepfunctions.parser.models import StepFunctionsParserBackend as backend_cls
+
+        mode = self
+        if getattr(backend_cls.update_state_machine, "_aws_like", False):  # once per process
+            return
+        update, start = backend_cls.update_state_machine, backend_cls.start_execution
+
+        def update_state_machine(self, arn, definition=None, *args, **kwargs):
+            with mode._definition_lock:
+                try:
+                    before = self.describe_state_machine(arn).definition
+                except Exception:  # moto answers for a missing machine itself
+                    before = None
+                result = update(self, arn, definition, *args, **kwargs)
+                if definition is not None and before is not None and definition != before:
+                    mode._definitions[arn] = (time.monotonic(), before)
+                return result
+
+        def start_execution(self, state_machine_arn, name=None, execution_input=None, trace_header=None):
+            with mode._definition_lock:
+                previous = mode.lagging_definition(state_machine_arn)
+                if previous is None:
+                    return start(self, state_machine_arn, name, execution_input, trace_header)
+                machine = self.describe_state_machine(state_machine_arn)
+                current, machine.definition = machine.definition, previous
+                try:  # the engine copies the machine as it is now: this execution keeps the previous one
+                    return start(self, state_machine_arn, name, execution_input, trace_header)
+                finally:
+                    machine.definition = current
+
+        for name, patched in (("update_state_machine", update_state_machine), ("start_execution", start_execution)):
+            patched._aws_like = True
+            setattr(backend_cls, name, patched)
+
+    def lagging_definition(self, state_machine_arn: str) -> str | None:
+        """The definition an execution started now on `state_machine_arn` still gets, when a newer one
+        was set less than `definition_lag` seconds ago; else None. A version ARN never lags."""
+        changed = self._definitions.get(state_machine_arn)
+        if changed is None:
+            return None
+        if time.monotonic() - changed[0] >= self.settings.definition_lag:
+            self._definitions.pop(state_machine_arn, None)
+            return None
+        return changed[1]
 
     # 3. TestState's role -------------------------------------------------------------------------------
     def test_state_refusal(self, target: str, body: bytes, account_id: str) -> tuple[int, dict] | None:
@@ -525,6 +788,135 @@ class AwsLikeMode:
             return None
         message = lagging[0]
         return iam_error("NoSuchEntity", message)
+
+
+    # 8. A trail's bucket must let CloudTrail write ------------------------------------------------------
+    def trail_refusal(self, target: str, body: bytes, account_id: str, region: str) -> tuple[int, dict] | None:
+        """(status, AWS error) when CloudTrail would refuse CreateTrail / UpdateTrail for the bucket's policy;
+        else None (moto answers, a bucket that does not exist included)."""
+        if not target.endswith((".CreateTrail", ".UpdateTrail")):
+            return None
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            return None
+        if not isinstance(request, dict) or not isinstance(request.get("S3BucketName"), str):
+            return None
+        bucket_name, name = request["S3BucketName"], str(request.get("Name", ""))
+        if name.startswith("arn:"):
+            name = name.rsplit("/", 1)[-1]
+        policy = _bucket_policy(account_id, bucket_name)
+        if policy is _NO_BUCKET:
+            return None
+        prefix = str(request.get("S3KeyPrefix") or "")
+        arn = f"arn:aws:cloudtrail:{region}:{account_id}:trail/{name}"
+        if cloudtrail_may_write(policy, bucket_name, prefix, account_id, arn):
+            return None
+        return 400, {"__type": "InsufficientS3BucketPolicyException",
+                     "message": f"Incorrect S3 bucket policy is detected for bucket: {bucket_name}"}
+
+
+_NO_BUCKET = object()
+CLOUDTRAIL_SERVICE = "cloudtrail.amazonaws.com"
+
+
+def _bucket_policy(account_id: str, bucket_name: str):
+    """The bucket's policy as a dict (None: the bucket has none), or _NO_BUCKET."""
+    from moto.s3.models import s3_backends
+
+    try:
+        bucket = s3_backends[account_id]["aws"].get_bucket(bucket_name)
+    except Exception:  # moto's MissingBucket: CreateTrail answers S3BucketDoesNotExistException itself
+        return _NO_BUCKET
+    raw = getattr(bucket, "policy", None)
+    if not raw:
+        return None
+    try:
+        return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    except ValueError:
+        return None
+
+
+def _glob_matches(pattern: str, value: str) -> bool:
+    """IAM's `*` and `?` (any run, one character; "/" included), nothing else special."""
+    return fnmatch.fnmatchcase(value, pattern.replace("[", "[[]"))
+
+
+def cloudtrail_may_write(policy, bucket: str, prefix: str, account_id: str, trail_arn: str) -> bool:
+    """Does the bucket policy let CloudTrail read the bucket's ACL and write this trail's log files?
+
+    What AWS's page asks (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html):
+    an Allow for the service principal cloudtrail.amazonaws.com of s3:GetBucketAcl on the bucket, and of
+    s3:PutObject on [prefix/]AWSLogs/ACCOUNT/* with the ACL bucket-owner-full-control. Conditions on
+    aws:SourceArn / aws:SourceAccount must name this trail / account; any other condition key is taken as
+    not met.
+    """
+    if not isinstance(policy, dict):
+        return False
+    statements = policy.get("Statement")
+    statements = [statements] if isinstance(statements, dict) else statements
+    if not isinstance(statements, list):
+        return False
+    folder = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+    log_file = f"arn:aws:s3:::{bucket}/{folder}AWSLogs/{account_id}/CloudTrail/us-east-1/2026/01/01/x.json.gz"
+    context = {"aws:sourcearn": trail_arn, "aws:sourceaccount": account_id,
+               "s3:x-amz-acl": "bucket-owner-full-control"}
+
+    def allows(action: str, resource: str, keys: set) -> bool:
+        for statement in statements:
+            if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+                continue
+            principal = statement.get("Principal")
+            services = _as_list(principal.get("Service")) if isinstance(principal, dict) else []
+            if principal != "*" and CLOUDTRAIL_SERVICE not in services:
+                continue
+            if not any(_glob_matches(str(a).lower(), action) for a in _as_list(statement.get("Action"))):
+                continue
+            if not any(_glob_matches(str(r), resource) for r in _as_list(statement.get("Resource"))):
+                continue
+            if _conditions_met(statement.get("Condition"), context, keys):
+                return True
+        return False
+
+    return (allows("s3:getbucketacl", f"arn:aws:s3:::{bucket}", {"aws:sourcearn", "aws:sourceaccount"})
+            and allows("s3:putobject", log_file, {"aws:sourcearn", "aws:sourceaccount", "s3:x-amz-acl"}))
+
+
+def _conditions_met(condition, context: dict, keys: set) -> bool:
+    if condition is None:
+        return True
+    if not isinstance(condition, dict):
+        return False
+    for operator, pairs in condition.items():
+        if not isinstance(pairs, dict):
+            return False
+        test = operator.removesuffix("IfExists")
+        for key, wanted in pairs.items():
+            key = key.lower()
+            if key not in keys:
+                return False
+            value = context[key]
+            allowed = [str(w) for w in _as_list(wanted)]
+            if test in ("StringEquals", "ArnEquals"):
+                ok = value in allowed
+            elif test == "StringEqualsIgnoreCase":
+                ok = value.lower() in [w.lower() for w in allowed]
+            elif test in ("StringLike", "ArnLike"):
+                ok = any(_glob_matches(w, value) for w in allowed)
+            else:
+                return False
+            if not ok:
+                return False
+    return True
+
+
+def refuse_update(backend, name_or_id) -> None:
+    """CloudFormation's answer to an update of a stack that can only be deleted now (a ValidationError)."""
+    from moto.cloudformation.exceptions import ValidationError
+
+    for stack in list(backend.stacks.values()):
+        if name_or_id in (stack.name, stack.stack_id) and stack.status in NOT_UPDATABLE:
+            raise ValidationError(message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
 
 
 def _count(topic, pending: int = 0, confirmed: int = 0) -> None:

@@ -9,7 +9,9 @@ A `Seam` is one named change to moto (or a library moto uses):
                    Functions, SNS e-mail, the SAM transform, ...).
 
 Each names its targets (the moto module, class and attribute it replaces,
-adds or reads), the group that installs it (`eager` at start; `stepfunctions`,
+adds or reads), the group that installs it (`data` and `eager` at start;
+`data` is also what the functions' unit tests install in their in-process
+moto, so it holds only mends of moto's own behaviour; `stepfunctions`,
 `apigateway`, `cloudformation` on their first request; `aws-like` with that
 mode; see server/wiring.py), the test that shows it working, and, for fixes
 and speed patches, the section of `docs/upstream.md` that holds the issue
@@ -37,14 +39,15 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .server import protocols, speedups
+from .services import dynamodb, kms
 from .services.awslambda import workers
 from .services.cloudformation import stacks
 from .services.events import targets
-from .services.stepfunctions import distributed_map, engine, history, integrations, task_tokens
+from .services.stepfunctions import activities, distributed_map, engine, history, integrations, paths, task_tokens, versions
 
 FIX, SPEED, SERVICE = "fix", "speed", "service"
-EAGER, STEPFUNCTIONS, APIGATEWAY, CLOUDFORMATION, AWS_LIKE = (
-    "eager", "stepfunctions", "apigateway", "cloudformation", "aws-like")
+DATA, EAGER, STEPFUNCTIONS, APIGATEWAY, CLOUDFORMATION, AWS_LIKE = (
+    "data", "eager", "stepfunctions", "apigateway", "cloudformation", "aws-like")
 REPLACED, ADDED, READ = "replaced", "added", "read"
 
 
@@ -101,11 +104,20 @@ _TASK = _STATE + "exec.state_task.service."
 
 # In installation order within each group (the order matters where two seams wrap one attribute).
 SEAMS: tuple[Seam, ...] = (
+    # --- data: at start, and in the functions' unit tests ------------------------------------------
+    Seam("ddb-conditional-write-lock", FIX, DATA, _t("moto.dynamodb.responses", "DynamoHandler", "call_action"),
+         "test_of_two_conditional_writes_at_once_exactly_one_succeeds", dynamodb.install_atomic_requests),
+    Seam("kms-mac-checks", FIX, DATA, _t("moto.kms.models", "KmsBackend", "generate_mac", "verify_mac"),
+         "test_a_mac_is_made_and_verified_only_with_its_keys_algorithm_on_an_enabled_key", kms.install_mac_checks),
     # --- eager: at start --------------------------------------------------------------------------
     Seam("lambda-warm-workers", SERVICE, EAGER, _t("moto.awslambda.models", "LambdaFunction", "_invoke_lambda"),
          "test_a_function_runs_warm_after_one_cold_start"),
     Seam("lambda-payload-check", SERVICE, EAGER, _t("moto.awslambda.models", "LambdaFunction", "invoke"),
          "test_a_lambda_invoke_with_a_broken_payload_is_refused_as_lambda_does"),
+    Seam("lambda-function-urls", SERVICE, EAGER, _t("moto.awslambda.models", "FunctionUrlConfig", "__init__"),
+         "test_a_function_url_made_by_cloudformation_answers_with_payload_format_2"),
+    Seam("lambda-layers", SERVICE, EAGER, _t("moto.awslambda.models", "LambdaFunction", "_get_layers_data"),
+         "test_a_function_imports_from_its_own_layer_and_from_a_public_one"),
     Seam("lambda-runtimes-check", SERVICE, EAGER,
          _t("moto.awslambda.models", "LambdaBackend", "create_function")
          + _t("moto.awslambda.models", "LambdaFunction", "update_configuration"),
@@ -154,6 +166,11 @@ SEAMS: tuple[Seam, ...] = (
          + _t(_SFN + "asl.utils.json_path", None, "parse"),
          "test_executions_of_one_definition_share_one_program_with_its_heap_keys_made",
          engine.install_engine_caches, upstream="server-dispatch-module-listing"),
+    Seam("sfn-express-execution-arns", FIX, STEPFUNCTIONS, _t(_SFN + "backend.execution", "Execution", "__init__"),
+         "test_an_express_execution_has_the_express_arn_and_runs_synchronously", engine.install_express_execution_arns),
+    Seam("sfn-activity-tasks", FIX, STEPFUNCTIONS, _t(_SFN + "backend.execution", "Execution", "__init__"),
+         "test_an_activity_made_by_cloudformation_gives_its_task_to_a_polling_worker",
+         activities.install_activity_tasks),
     Seam("sfn-parser-error-codes", FIX, STEPFUNCTIONS,
          _t(_SFN + "api", "InvalidDefinition", "TYPE", "STATUS", change=ADDED),
          "test_an_invalid_state_machine_definition_answers_invalid_definition", engine.install_parser_error_codes),
@@ -165,6 +182,23 @@ SEAMS: tuple[Seam, ...] = (
          _t(_SFN + "asl.component.common.path.result_path", None, "parse")
          + _t(_SFN + "asl.utils.json_path", None, "parse"),
          "test_a_path_is_parsed_once_and_finds_what_a_fresh_parse_finds", speedups.install_jsonpath_cache),
+    Seam("sfn-jsonpath-definite", FIX, STEPFUNCTIONS,
+         _t(_SFN + "asl.utils.json_path", None, "extract_json")
+         + _t(_SFN + "asl.eval.states", None, "extract_json")
+         + _t(_SFN + "asl.component.intrinsic.argument.argument", None, "extract_json")
+         + _t(_SFN + "asl.component.common.string.string_expression", None, "extract_json")
+         + tuple(Target(_STATE + "choice.comparison.operator.implementations." + module, None, "extract_json")
+                 for module in ("boolean_equals", "numeric", "string_operators", "timestamp_operators")),
+         "test_an_index_then_a_key_selects_one_value", paths.install_definite_paths),
+    Seam("sfn-choice-missing-path", FIX, STEPFUNCTIONS,
+         _t(_STATE + "choice.comparison.comparison_variable", "ComparisonVariable", "_eval_body"),
+         "test_a_choice_rule_on_a_missing_path_fails_the_execution", paths.install_choice_missing_path),
+    Seam("sfn-task-failure-cause", FIX, STEPFUNCTIONS,
+         _t("moto.stepfunctions.responses", "StepFunctionResponse", "send_task_failure"),
+         "test_send_task_failure_keeps_its_cause", paths.install_task_failure_cause),
+    Seam("sfn-states-error-names", FIX, STEPFUNCTIONS,
+         _t(_SFN + "asl.component.common.error_name.custom_error_name", "CustomErrorName", "__init__"),
+         "test_a_workflow_raises_and_catches_error_names_that_begin_with_states", paths.install_states_error_names),
     Seam("sfn-history-paging", FIX, STEPFUNCTIONS,
          _t("moto.stepfunctions.responses", "StepFunctionResponse", "get_execution_history"),
          "test_history_pages_with_max_results_and_next_token", history.install_history_pages),
@@ -172,9 +206,22 @@ SEAMS: tuple[Seam, ...] = (
          _t(_SFN + "models", "StepFunctionsParserBackend", "send_task_success", "send_task_failure",
             "send_task_heartbeat"),
          "test_a_second_answer_right_after_the_first_is_refused", task_tokens.install_task_token_errors),
+    Seam("sfn-task-token-early-answer", FIX, STEPFUNCTIONS,
+         _t(_SFN + "asl.eval.callback.callback", "CallbackEndpoint", "setup_heartbeat_endpoint"),
+         "test_an_answer_sent_before_the_task_waits_is_not_lost", task_tokens.install_early_answers),
+    Seam("sfn-version-executions", FIX, STEPFUNCTIONS,
+         _t(_SFN + "models", "StepFunctionsParserBackend", "start_execution")
+         + _t("moto.stepfunctions.responses", "StepFunctionResponse", "describe_execution",
+              "describe_state_machine_for_execution")
+         + _t("moto.stepfunctions.responses", "StepFunctionResponse", "delete_state_machine_version", change=ADDED)
+         + _t("moto.stepfunctions.models", "StateMachineVersion", "_handle_name_input_idempotency", change=ADDED),
+         "test_an_execution_on_a_version_runs_that_version", versions.install_version_executions),
     Seam("sfn-sdk-timestamps", FIX, STEPFUNCTIONS,
          _t(_TASK + "state_task_service_aws_sdk", "StateTaskServiceAwsSdk", "_eval_service_task"),
          "test_an_sdk_result_with_timestamps_is_described_with_aws_text", integrations.install_sdk_timestamps),
+    Seam("sfn-sdk-names", FIX, STEPFUNCTIONS,
+         _t(_TASK + "state_task_service", "StateTaskService", "_normalise_parameters", "_normalise_response"),
+         "test_a_parent_starts_a_child_with_the_documented_parameter_names", integrations.install_sdk_names),
     Seam("sfn-sdk-metadata", FIX, STEPFUNCTIONS,
          _t(_TASK + "state_task_service_lambda", "StateTaskServiceLambda", "_eval_service_task")
          + _t(_TASK + "state_task_service_sns", "StateTaskServiceSns", "_eval_service_task")
@@ -207,6 +254,9 @@ SEAMS: tuple[Seam, ...] = (
     Seam("apigateway-openapi-body", SERVICE, APIGATEWAY,
          _t("moto.apigateway.models", "RestAPI", "create_from_cloudformation_json"),
          "test_a_sam_body_is_imported_with_name_methods_and_integrations"),
+    Seam("apigateway-service-integrations", SERVICE, APIGATEWAY,
+         _t("moto.apigateway.models", "Method", "create_from_cloudformation_json"),
+         "test_an_express_machine_behind_a_service_integration_answers_through_its_mapping_templates"),
     # --- cloudformation: with the first CloudFormation request -------------------------------------------
     Seam("cfn-template-processing", SERVICE, CLOUDFORMATION,
          _t("moto.cloudformation.models", "Stack", "parse_template")
@@ -218,6 +268,9 @@ SEAMS: tuple[Seam, ...] = (
     Seam("cfn-rules", SERVICE, CLOUDFORMATION,
          _t("moto.cloudformation.models", "CloudFormationBackend", "create_stack", "create_change_set"),
          "test_a_stack_outside_us_east_1_is_refused_with_the_assert_description"),
+    Seam("cfn-empty-change-set", SERVICE, CLOUDFORMATION,
+         _t("moto.cloudformation.models", "CloudFormationBackend", "create_change_set"),
+         "test_a_change_set_that_changes_nothing_fails_as_cloudformation_answers"),
     Seam("cfn-failed-resource", SERVICE, CLOUDFORMATION,
          _t("moto.cloudformation.parsing", None, "parse_and_create_resource", "parse_and_update_resource")
          + _t("moto.cloudformation.models", "CloudFormationBackend", "execute_change_set"),
@@ -228,6 +281,9 @@ SEAMS: tuple[Seam, ...] = (
     Seam("cfn-dynamodb-table-properties", SERVICE, CLOUDFORMATION,
          _t("moto.dynamodb.models.table", "Table", "create_from_cloudformation_json"),
          "test_the_incidents_table_secret_and_policies_are_created_as_aws_shows_them"),
+    Seam("cfn-s3-bucket-versioning", SERVICE, CLOUDFORMATION,
+         _t("moto.s3.models", "FakeBucket", "create_from_cloudformation_json"),
+         "test_a_bucket_made_by_cloudformation_keeps_its_versioning"),
     Seam("cfn-state-machines", SERVICE, CLOUDFORMATION,
          _t("moto.stepfunctions.models", "StateMachine", "create_from_cloudformation_json",
             "update_from_cloudformation_json", "delete_from_cloudformation_json"),
@@ -235,9 +291,17 @@ SEAMS: tuple[Seam, ...] = (
     Seam("sfn-statemachine-getatt-arn", FIX, CLOUDFORMATION,
          _t("moto.stepfunctions.models", "StateMachine", "has_cfn_attr", "get_cfn_attribute"),
          "test_getatt_state_machine_arn", stacks.install_state_machine_arn_attribute),
+    Seam("s3-bucket-eventbridge-notifications", FIX, CLOUDFORMATION,
+         _t("moto.s3.models", "FakeBucket", "create_from_cloudformation_json"),
+         "test_a_buckets_eventbridge_notification_set_in_the_template_sends_object_created",
+         stacks.install_bucket_eventbridge_notifications),
     Seam("events-eventbus-ref", FIX, CLOUDFORMATION,
          _t("moto.events.models", "EventBus", "physical_resource_id", change=ADDED),
          "test_ref_to_an_event_bus_is_its_name", stacks.install_event_bus_ref),
+    Seam("cfn-kms-key-properties", FIX, CLOUDFORMATION,
+         _t("moto.kms.models", "Key", "create_from_cloudformation_json"),
+         "test_a_kms_key_in_a_template_is_made_with_its_spec_usage_policy_and_tags",
+         kms.install_cloudformation_key_properties),
     Seam("cfn-changeset-dependson", FIX, CLOUDFORMATION, _t("moto.cloudformation.parsing", "ResourceMap", "update"),
          "test_depends_on_orders_a_change_set_as_it_orders_create_stack", stacks.install_change_set_depends_on),
     # --- aws-like: the AWS-like mode (aws_like.py) -----------------------------------------------------------
@@ -246,9 +310,20 @@ SEAMS: tuple[Seam, ...] = (
          + _t("moto.sns.responses", "SNSResponse", "subscribe", "list_subscriptions", "list_subscriptions_by_topic",
               "confirm_subscription"),
          "test_an_email_subscription_waits_for_its_confirmation_link"),
+    Seam("aws-like-lambda-concurrency", SERVICE, AWS_LIKE,
+         _t("moto.awslambda.models", "LambdaBackend", "create_function", "put_function_concurrency")
+         + _t("moto.awslambda.responses", "LambdaResponse", "get_account_settings", change=ADDED)
+         + _t("moto.awslambda.urls", None, "url_paths", change=READ),
+         "test_a_reservation_must_leave_100_executions_unreserved"),
+    Seam("aws-like-failed-stacks", SERVICE, AWS_LIKE,
+         _t("moto.cloudformation.models", "CloudFormationBackend", "create_change_set", "update_stack"),
+         "test_a_stack_that_failed_to_create_can_only_be_deleted"),
+    Seam("aws-like-definition-lag", SERVICE, AWS_LIKE,
+         _t(_SFN + "models", "StepFunctionsParserBackend", "update_state_machine", "start_execution"),
+         "test_executions_started_right_after_an_update_run_the_previous_definition"),
 )
 
-GROUPS = (EAGER, STEPFUNCTIONS, APIGATEWAY, CLOUDFORMATION, AWS_LIKE)
+GROUPS = (DATA, EAGER, STEPFUNCTIONS, APIGATEWAY, CLOUDFORMATION, AWS_LIKE)
 
 _lock = threading.Lock()
 _applied: set[str] = set()
@@ -269,9 +344,13 @@ def install(group: str) -> None:
             _applied.add(seam.name)
 
 
-def forget() -> None:
-    """Tests: after moto's seams are restored, take away what seams added and let them apply again."""
+def forget(group: str | None = None) -> None:
+    """Tests: after moto's seams are restored, take away what seams added and let them apply again
+    (those of one group, or all)."""
     with _lock:
+        if group is not None:
+            _applied.difference_update(seam.name for seam in SEAMS if seam.group == group)
+            return
         _applied.clear()
         while _added:
             owner, name = _added.pop()

@@ -1,17 +1,27 @@
-"""A shorter approval time limit for a moment, on whatever definition is deployed; the time-out seen in seconds.
+"""A shorter approval time limit, in a version of its own; the time-out seen in seconds.
 
     from workshop.teaching.approval_timeout import shortened_approval_timeout, approval_timeout_demo
-    with shortened_approval_timeout(cloud, state_machine_arn, seconds=3) as change:
-        print(change)       # what changed, and that it is put back afterwards
-        ...                 # fire a policy, let nobody answer
+    with shortened_approval_timeout(cloud, state_machine_arn, seconds=3) as short:
+        print(short)        # what changed, and that the deployed definition is as it was
+        ...                 # start executions on short.version_arn, let nobody answer
 
 The stack's ApprovalTimeoutSeconds reaches the state machine as the literal in
 `"approvalTimeoutSeconds.$": "States.StringToJson('86400')"` (ModifyState and
 ModifyVersionState). Only that literal changes, in the definition that is
-deployed now (the learner's own from notebook 02, or the file's): nothing
-else of it is replaced, and the exact text is put back on leaving, whatever
-happened inside. `approval_timeout_demo` (notebook 06) uses it to show an
-approval timing out in seconds instead of a day.
+deployed now (the learner's own from notebook 02, or the file's), and only in
+a published **version**: `UpdateStateMachine` with `publish=True` makes it,
+and the deployed definition is put back, exactly, at once. An execution
+started on the version's ARN runs the short limit for certain: AWS says
+executions started right after `UpdateStateMachine` on the state machine's
+own ARN "may use the previous state machine definition"
+(https://docs.aws.amazon.com/step-functions/latest/apireference/API_UpdateStateMachine.html),
+and a version never changes
+(https://docs.aws.amazon.com/step-functions/latest/dg/concepts-state-machine-version.html).
+The version is deleted on leaving; "deleting a state machine version won't
+terminate its in-progress executions"
+(https://docs.aws.amazon.com/step-functions/latest/apireference/API_DeleteStateMachineVersion.html).
+`approval_timeout_demo` (notebook 06) uses it to show an approval timing out
+in seconds instead of a day.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from __future__ import annotations
 import json
 import re
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from workshop.aws.executions import ExecutionHistory, wait_for_end
 from workshop.aws.iam_changes import (account_id, cloudtrail_event, find_execution, fire_policy, iam_call,
@@ -55,6 +66,43 @@ def with_timeout(definition: dict, seconds: int) -> tuple[dict, list]:
     return walk(definition, ""), changed
 
 
+@dataclass(frozen=True)
+class ShortenedTimeout:
+    """The published version with the short limit (start executions on `version_arn`), and what changed."""
+
+    version_arn: str
+    seconds: int
+    states: tuple
+
+    def __str__(self) -> str:
+        return (f"Published version {self.version_arn.rsplit(':', 1)[-1]} of the deployed definition with at most "
+                f"{self.seconds} s to decide (changed in {', '.join(self.states)} only); the state machine itself "
+                "keeps its definition, yours or the file's, exactly as it was.")
+
+
+def time_limits(definition: str) -> list:
+    """The approval time limits (seconds) a definition's text sets; [] when it sets none or is not JSON."""
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                match = _LITERAL.fullmatch(value) if key == KEY and isinstance(value, str) else None
+                if match:
+                    found.append(int(match.group(1)))
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    try:
+        walk(json.loads(definition))
+    except ValueError:
+        return []
+    return found
+
+
 @contextmanager
 def shortened_approval_timeout(cloud, state_machine_arn: str, seconds: int = 3):
     sfn = cloud.client("stepfunctions")
@@ -64,43 +112,63 @@ def shortened_approval_timeout(cloud, state_machine_arn: str, seconds: int = 3):
         raise NoApprovalTimeout(
             f"The deployed definition has no \"{KEY}\": \"States.StringToJson('...')\" to shorten, so the time "
             "limit cannot be changed here. Run 02 again (its last cell deploys a complete definition).")
-    states = sorted({where.split("/")[2] for where in changed if where.startswith("/States/")})
-    sfn.update_state_machine(stateMachineArn=state_machine_arn, definition=json.dumps(shorter))
+    states = tuple(sorted({where.split("/")[2] for where in changed if where.startswith("/States/")}))
     try:
-        yield (f"The deployed definition now waits at most {seconds} s for a decision (changed in "
-               f"{', '.join(states)} only); the rest of it, yours or the file's, is untouched, and it is "
-               "put back as it was once the execution has started.")
-    finally:
+        version_arn = sfn.update_state_machine(
+            stateMachineArn=state_machine_arn, definition=json.dumps(shorter), publish=True,
+            versionDescription=f"workshop notebook 06: approval timeout {int(seconds)} s")["stateMachineVersionArn"]
+    finally:  # the deployed definition back, exactly, whatever happened
         sfn.update_state_machine(stateMachineArn=state_machine_arn, definition=original)
+    try:
+        yield ShortenedTimeout(version_arn, int(seconds), states)
+    finally:
+        sfn.delete_state_machine_version(stateMachineVersionArn=version_arn)
+
+
+class TimeoutDemoRaced(WorkshopError):
+    """CloudTrail's own execution for the demo's policy reverted it first, on the deployed day-long limit."""
 
 
 def approval_timeout_demo(cloud, state_machine_arn: str, document, seconds: int = 3,
                           timeout: float = 60.0) -> ExecutionHistory:
     """The approval timeout, seen in `seconds` instead of a day, whatever CloudTrail's timing.
 
-    Shortens the approval time limit to `seconds` in the definition deployed now (the learner's own
-    from notebook 02, or the file's: only the limit changes, `shortened_approval_timeout`), creates
-    the policy (a real one, in your account), at once starts an execution with its CloudTrail-shaped
-    event (so it runs the short definition), and puts the deployed definition back, exactly, as soon
-    as that execution has started. Nobody answers, so AskUser times out and the
-    execution ends at ApprovalTimedOut with the policy still reverted. The execution CloudTrail
-    starts for the same change (later, on AWS) finds the version already reverted and ends at
-    AlreadyHandled; if it was quicker (the local cloud), that one shows the time-out instead.
+    Publishes a version of the definition deployed now with the approval time limit set to `seconds`
+    (the learner's own from notebook 02, or the file's: only the limit changes; the state machine
+    keeps its definition, `shortened_approval_timeout`), creates the policy (a real one, in your
+    account) and at once starts an execution on that version with its CloudTrail-shaped event.
+    Nobody answers, so AskUser times out and the execution ends at ApprovalTimedOut with the
+    policy still reverted. The execution CloudTrail starts for the same change (later, on AWS)
+    runs the deployed definition, finds the version already reverted and ends at AlreadyHandled.
+    If CloudTrail's was quicker (the local cloud), the demo's own ends at AlreadyHandled instead
+    and the other one is followed, once its definition (DescribeStateMachineForExecution) shows
+    the short limit.
     """
     sfn = cloud.client("stepfunctions")
-    with shortened_approval_timeout(cloud, state_machine_arn, seconds) as change:  # put back whatever happens
-        print(change)
+    with shortened_approval_timeout(cloud, state_machine_arn, seconds) as short:
+        print(short)
         fired = fire_policy(cloud, document, name=unique_policy_name("timeout"))
         # RevertPolicy reads the version at once: wait until IAM shows it (eventual consistency)
         iam_call(cloud.client("iam").get_policy_version, what="IAM to show the new policy",
                  PolicyArn=fired.arn, VersionId=fired.version_id)
         event = cloudtrail_event(account_id(cloud), fired.name, fired.document, fired.version_id)
-        direct = start_with_event(cloud, state_machine_arn, event, prefix="timeout-demo")
+        direct = start_with_event(cloud, short.version_arn, event, prefix="timeout-demo")
     history = wait_for_end(cloud, direct, timeout=timeout)
     if "AlreadyHandled" not in history.path():
         return history
-    # CloudTrail's own execution reverted first (it ran the short definition too): follow that one.
+    # CloudTrail's own execution reverted first: follow it if it runs the short limit too.
     others = {direct}
-    other = wait_for(lambda: find_execution(sfn, state_machine_arn, fired, others), what="the other execution",
+    print(f"This execution found the change already reverted (AlreadyHandled) by the one CloudTrail's event "
+          f"started for {fired.name}: that one waits, and times out.")
+    other = wait_for(lambda: find_execution(sfn, state_machine_arn, fired, others),
+                     what=f"the execution CloudTrail's event started for {fired.name}",
                      timeout=30, **poll_intervals(cloud))
+    limits = time_limits(sfn.describe_state_machine_for_execution(executionArn=other)["definition"])
+    if not limits or any(limit != int(seconds) for limit in limits):
+        sfn.stop_execution(executionArn=other, error="WorkshopTimeoutDemo",
+                           cause="CloudTrail's execution of the demo's policy ran the deployed time limit")
+        raise TimeoutDemoRaced(
+            f"CloudTrail's own execution for {fired.name} reverted it before the demo's did, and it ran the "
+            f"deployed definition ({max(limits, default=0)} s to decide), so no time-out could be seen in "
+            f"{seconds} s: it was stopped (the policy stays reverted). Run this cell again: it makes a new policy.")
     return wait_for_end(cloud, other, timeout=timeout)

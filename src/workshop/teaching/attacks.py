@@ -3,7 +3,14 @@
 Each function does what an attacker with *some* access would do, with plain
 boto3 and HTTP against the deployed stack, and reports what happened and
 whether the defence held. Each attack worked on the design this kit started
-from; see the README's threat model for what the orchestrator cannot stop.
+from (or on the kit before its incidents were sealed); see docs/security.md's
+threat model for what the orchestrator cannot stop. The same functions are
+the attacks of tests/e2e/test_defences.py.
+
+Where the learner's own policy refuses the attacker's call (on AWS: no write
+to the incidents table, no invoking RestorePolicy), that refusal is reported
+as the first defence; where it is not refused (the local cloud lets its key
+do anything), the orchestrator's own defence is what holds.
 
     from workshop.teaching import approve_with_token_from_history
     approve_with_token_from_history(cloud, outputs, run.arn)   # -> an AttackResult
@@ -11,15 +18,19 @@ from; see the README's threat model for what the orchestrator cannot stop.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import secrets
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from urllib.parse import parse_qs
 
+from botocore.exceptions import ClientError
+
 from workshop.aws import incidents
-from workshop.aws.decision_endpoint import post_decision
+from workshop.aws.decision_endpoint import panel_decider, post_decision
 from workshop.aws.executions import find_token, load_history, wait_for_end
 from workshop.aws.iam_changes import (ROOT, fire_policy, fire_policy_version, fire_set_default, fire_user_policy,
                                       policy_versions, unique_policy_name)
@@ -28,6 +39,7 @@ from workshop.display.incidents import watch_incident
 from workshop.waiting import wait_for
 
 ADMIN_DOCUMENT = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+ADMINISTRATOR_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
 
 
 @dataclass
@@ -145,8 +157,7 @@ def forge_an_execution(cloud, outputs: dict, victim_arn: str, document: dict | N
     if history.status == "RUNNING":  # asked a human: the attacker approves (a fooled admin, or a stolen link)
         incident = _incident_of(cloud, outputs, started["executionArn"])
         if incident is not None:
-            incidents.decide(cloud.client("dynamodb"), sfn, incidents.table_name(outputs), incident,
-                                  "allow", "attacker")
+            panel_decider(cloud, outputs)(incident.incident_id, "allow")
             wait_for_end(cloud, started["executionArn"])
     after = policy_versions(iam, victim_arn)
     result.happened.append(f"The victim's versions: before {before.ids()}, after {after.ids()}; its document in "
@@ -167,23 +178,126 @@ def watch_incident_end(cloud, execution_arn: str):
     return wait_for(settled, what="the forged execution to end", timeout=60, progress=False)
 
 
+def _restore_function(cloud, stack_name: str) -> str:
+    return next(r["PhysicalResourceId"] for r in cloud.stack_resources(stack_name)
+                if r["LogicalResourceId"] == "RestorePolicy")
+
+
+def _invoke_restore(cloud, stack_name: str, payload: dict) -> tuple[bool, str]:
+    """(refused, what happened) of invoking RestorePolicy with `payload` as an attacker would."""
+    try:
+        answer = cloud.client("lambda").invoke(FunctionName=_restore_function(cloud, stack_name),
+                                               Payload=json.dumps(payload))
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        return True, f"Invoke refused ({code}): no policy of yours grants lambda:InvokeFunction on RestorePolicy."
+    answered = json.loads(answer["Payload"].read() or b"{}")
+    return bool(answer.get("FunctionError")), (f"RestorePolicy answered {answered.get('errorType', 'success')}: "
+                                               f"{answered.get('errorMessage', answered)}")
+
+
 def invoke_restore_directly(cloud, stack_name: str, victim_arn: str) -> AttackResult:
     """lambda:InvokeFunction on RestorePolicy with the sample's input: an ARN and a document to restore."""
     result = AttackResult("invoke RestorePolicy directly with a victim policy and an admin document",
                           "lambda:InvokeFunction on RestorePolicy")
-    function = next(r["PhysicalResourceId"] for r in cloud.stack_resources(stack_name)
-                    if r["LogicalResourceId"] == "RestorePolicy")
     iam = cloud.client("iam")
     before = policy_versions(iam, victim_arn)
-    answer = cloud.client("lambda").invoke(FunctionName=function, Payload=json.dumps(
-        {"policyMeta": {"arn": victim_arn, "versionId": "v1"}, "policy": json.dumps(ADMIN_DOCUMENT)}))
-    payload = json.loads(answer["Payload"].read() or b"{}")
-    result.happened.append(f"RestorePolicy answered {payload.get('errorType', 'success')}: "
-                           f"{payload.get('errorMessage', payload)}")
+    refused, answer = _invoke_restore(cloud, stack_name, {"policyMeta": {"arn": victim_arn, "versionId": "v1"},
+                                                          "policy": json.dumps(ADMIN_DOCUMENT)})
+    result.happened.append(answer)
     after = policy_versions(iam, victim_arn)
     result.happened.append(f"The victim's versions: before {before.ids()}, after {after.ids()}.")
-    result.held = bool(answer.get("FunctionError")) and after.ids() == before.ids() and \
-        after.default_document() == before.default_document()
+    result.held = refused and after.ids() == before.ids() and after.default_document() == before.default_document()
+    return result
+
+
+# --- the incidents table ------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _write_item(cloud, outputs: dict, item: dict) -> str:
+    """PutItem as the attacker; "" when it was written, else why not."""
+    try:
+        cloud.client("dynamodb").put_item(TableName=incidents.table_name(outputs), Item=item)
+        return ""
+    except ClientError as exc:
+        return exc.response.get("Error", {}).get("Code", "refused")
+
+
+def _execution_arn(outputs: dict, name: str) -> str:
+    """An execution ARN of the stack's state machine (what a forger puts in an item)."""
+    return outputs["StateMachineArn"].replace(":stateMachine:", ":execution:") + f":{name}"
+
+
+def forge_an_incident_item(cloud, outputs: dict, stack_name: str) -> AttackResult:
+    """PutItem an approved incident that attaches AdministratorAccess to a user, then invoke RestorePolicy."""
+    result = AttackResult("forge an approved incident in the table, then have RestorePolicy restore it",
+                          "dynamodb:PutItem on the incidents table and lambda:InvokeFunction on RestorePolicy")
+    iam = cloud.client("iam")
+    user = f"workshop-victim-{secrets.token_hex(3)}"
+    iam.create_user(UserName=user)
+    execution, forged = _execution_arn(outputs, f"forged-{uuid.uuid4()}"), secrets.token_hex(16)
+    target = {"kind": "attachment", "principalType": "user", "principalName": user, "policyArn": ADMINISTRATOR_ACCESS,
+              "label": f"{ADMINISTRATOR_ACCESS} attached to user {user}"}
+    refused = _write_item(cloud, outputs, {
+        "incidentId": {"S": forged}, "kind": {"S": "attachment"}, "target": {"S": json.dumps(target)},
+        "label": {"S": target["label"]}, "document": {"S": json.dumps(ADMIN_DOCUMENT)},
+        "executionArn": {"S": execution}, "status": {"S": "decided"}, "decision": {"S": "allow"},
+        "decidedVia": {"S": "panel"}, "createdAt": {"S": _now()},
+        "seal": {"S": secrets.token_urlsafe(32)}})  # a made-up seal: a real one needs the seal key
+    result.happened.append(f"PutItem refused ({refused}): your policy grants no write to the incidents table."
+                           if refused else f"PutItem: incident {forged[:8]}…, decision allow, attaching "
+                           f"AdministratorAccess to {user}, with a made-up seal.")
+    denied, answer = _invoke_restore(cloud, stack_name, {"incidentId": forged, "executionId": execution})
+    result.happened.append(answer)
+    attached = [p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]]
+    result.happened.append(f"{user}'s attached policies now: {attached or 'none'}.")
+    if not attached:  # nothing was granted: the stand-in victim goes
+        iam.delete_user(UserName=user)
+    result.held = denied and ADMINISTRATOR_ACCESS not in attached
+    return result
+
+
+def plant_incident_keys(cloud, outputs: dict, versions: int = 4) -> AttackResult:
+    """Plant items at the keys of a quiet policy's next versions, then put `"Action": "*"` in force in it."""
+    result = AttackResult("plant 'already handled' incidents at a policy's next keys, then make it admin",
+                          "dynamodb:PutItem on the incidents table and iam:CreatePolicyVersion on a policy")
+    iam, machine = cloud.client("iam"), outputs["StateMachineArn"]
+    quiet = fire_policy(cloud, ROOT / "policies" / "goodpolicy.json", name=unique_policy_name("planted"))
+    watch_incident(cloud, machine, quiet, until=None)
+    policy_id = iam.get_policy(PolicyArn=quiet.arn)["Policy"]["PolicyId"]
+    planted, refused = [], ""
+    for version in range(2, 2 + versions):  # RevertPolicy's key for a version: sha256("managed|<id>|vN")
+        key = f"managed|{policy_id}|v{version}"
+        item_id = hashlib.sha256(key.encode()).hexdigest()[:32]
+        refused = _write_item(cloud, outputs, {
+            "incidentId": {"S": item_id}, "incidentKey": {"S": key}, "kind": {"S": "managed"},
+            "status": {"S": "reverted"}, "executionArn": {"S": _execution_arn(outputs, f"planted-{version}")},
+            "createdAt": {"S": _now()}})
+        if refused:
+            break
+        planted.append(item_id)
+    result.happened.append(f"PutItem refused ({refused}): your policy grants no write to the incidents table."
+                           if refused else f"PutItem: {len(planted)} items at the keys of "
+                           f"{quiet.name} v2…v{1 + versions}, each looking handled.")
+    admin = fire_policy_version(cloud, quiet.arn, ADMIN_DOCUMENT)
+    run = watch_incident(cloud, machine, admin, until="AskUser")
+    path = run.path()
+    result.happened.append(f"CreatePolicyVersion {admin.version_id} with \"Action\": \"*\": "
+                           + " → ".join(path[-3:]))
+    incident = _incident_of(cloud, outputs, run.arn)
+    if incident is not None and incident.planted:
+        result.happened.append(f"The real incident went on under a fresh key; the planted item "
+                               f"{incident.planted.get('incidentId', '?')[:8]}… is reported "
+                               f"({incident.planted.get('why')}). It waits for a decision: deny it below.")
+    after = policy_versions(iam, quiet.arn)
+    harmless = any(s.get("Sid") == "RevertedBySecurityOrchestrator"
+                   for s in (after.default_document() or {}).get("Statement", []))
+    result.held = (path[-1:] == ["AskUser"] and "TempRemove" in path and harmless
+                   and (bool(refused) or (incident is not None and incident.planted.get("incidentId") in planted)))
     return result
 
 

@@ -78,11 +78,14 @@ def stack_substitutions(cloud, state_machine_arn: str | None) -> StackSubstituti
     return values
 
 
+FOLD_GIVEN_AT = 6  # more given states than this at once are listed folded
+
+
 class BuildStep:
     """What one step shows: the states it added (compact), the diagnostics, then the graph so far."""
 
     def __init__(self, names, result: dict, graph: dict, parts: dict, given: dict | None = None,
-                 built: list | None = None, plan=None, note: str = ""):
+                 built: list | None = None, plan=None, note: str = "", full_picture: str = ""):
         self.names = [names] if isinstance(names, str) else list(names)
         self.name = ", ".join(self.names)
         self.result, self.graph, self.parts = result, graph, parts
@@ -90,6 +93,8 @@ class BuildStep:
         self.built = list(built or [])
         self.plan = list(plan or [])
         self.note = note
+        self.full_picture = full_picture  # the unfolded drawing, once the machine is complete
+        self.valid_text = None  # what to say instead of "No errors." (an exercise's step: its verdict speaks)
 
     @property
     def errors(self) -> list:
@@ -97,25 +102,26 @@ class BuildStep:
 
     def _given_html(self) -> str:
         rows = []
-        for name, state in self.given.items():
-            comment = state.get("Comment", "")
+        for name, state in self.given.items():  # the markdown above says what each does; its JSON says how
             rows.append(f"<details><summary><code>{html.escape(name)}</code> · {html.escape(str(state.get('Type')))}"
-                        f"{' — ' + html.escape(comment) if comment else ''}</summary>"
-                        f"<pre>{html.escape(json.dumps(state, indent=2))}</pre></details>")
+                        f"</summary><pre>{html.escape(json.dumps(state, indent=2))}</pre></details>")
+        if len(rows) > FOLD_GIVEN_AT:  # a fast-forward: one line to open, not a page of summaries
+            return (f"<details><summary>{len(rows)} states from the file (open to see each, with its comment)"
+                    f"</summary>{''.join(rows)}</details>")
         return "".join(rows)
 
     def _progress(self) -> str:
         if not self.plan:
             return ""
-        return (f"<p style='color:#545b64'>States so far ({len(self.built)} of {len(self.plan)}): "
-                + ", ".join(html.escape(n) for n in self.built) + "</p>")
+        return f"<p style='color:#545b64'>States so far: {len(self.built)} of {len(self.plan)}.</p>"
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         data = dict(self.graph)
         note = f"<p>{html.escape(self.note)}</p>" if self.note else ""
         data["text/html"] = no_math(self._given_html() + note
-                                    + diagnostics_html(self.parts, subject="The state machine") + self._progress()
-                                    + _svg_html(self.graph.get("image/svg+xml")))
+                                    + diagnostics_html(self.parts, subject="The state machine", valid=self.valid_text)
+                                    + self._progress() + _svg_html(self.graph.get("image/svg+xml"))
+                                    + self.full_picture)
         data["text/plain"] = self.__repr__()
         return data
 
@@ -195,10 +201,14 @@ class StateMachineBuilder:
         return graph_bundle(self.substituted())
 
     def _step(self, names, given: dict | None = None, note: str = "") -> BuildStep:
+        from workshop.asl.graph import full_picture_html
+
         result = self.validate()
         parts = split_diagnostics(result["diagnostics"], self.substituted(), self.plan)
+        complete = not parts["still_to_build"] and not parts["errors"]
         return BuildStep(names, result, self.graph(), parts, given=given, built=list(self.definition["States"]),
-                         plan=self.plan, note=note)
+                         plan=self.plan, note=note,
+                         full_picture=full_picture_html(self.substituted()) if complete else "")
 
     def add(self, name: str, state: dict) -> BuildStep:
         """Add (or replace) a state, then validate and draw the whole definition."""
@@ -230,6 +240,8 @@ class StateMachineBuilder:
         self.exercises[name] = result
         self.definition["States"][name] = copy.deepcopy(result.used)
         result.step = self._step(name)
+        if not result.ok:  # one status per cell: the verdict above it, not a green "No errors." for the file's state
+            result.step.valid_text = f"The machine so far holds the file's {name} in place of yours."
         return result
 
     def pending_exercises(self) -> list:
@@ -241,9 +253,11 @@ class StateMachineBuilder:
         return Bundle(self.graph())
 
     def compare(self, reference: dict | None = None) -> "Comparison":
-        """The built definition against the reference file, both substituted."""
+        """The built definition against the reference file, both substituted, by what each state does: a state
+        written by the learner that passed its exercise behaves as the file's (TestState said so)."""
         reference = substitute(reference or self._reference(), self.substitutions)
-        return Comparison(self.substituted(), reference)
+        checked = {name: len(result.cases) for name, result in self.exercises.items() if result.ok}
+        return Comparison(self.substituted(), reference, checked)
 
     def deploy(self, cloud, state_machine_arn: str, anyway: bool = False) -> DeployResult:
         """Update the deployed state machine with the built definition.
@@ -270,36 +284,82 @@ class StateMachineBuilder:
         sfn = cloud.client("stepfunctions")
         sfn.update_state_machine(stateMachineArn=state_machine_arn, definition=json.dumps(self.substituted()))
         description = sfn.describe_state_machine(stateMachineArn=state_machine_arn)
-        identical = self.compare().identical
         note = (f" ({', '.join(pending)} from the file: deployed anyway, as asked)" if pending else "")
-        return DeployResult(True, f"Updated {description['name']}{note} - identical to the file: {identical}",
+        return DeployResult(True, f"Updated {description['name']}{note}: the definition {self.compare().summary()}",
                             description)
 
 
 class Comparison:
-    def __init__(self, built: dict, reference: dict):
+    """The built definition against the file's, state by state, by behaviour.
+
+    Three kinds of state: the same as the file's; written by the learner and checked by running it (its
+    exercise passed: TestState found it behaves as the file's on every input that matters); or different
+    with nothing to say it behaves the same. Only the last, and anything outside the states, get a diff.
+    """
+
+    def __init__(self, built: dict, reference: dict, checked: dict | None = None):
         self.built, self.reference = built, reference
+        self.checked = dict(checked or {})  # state name -> how many inputs its exercise ran it on
+        built_states, file_states = built.get("States") or {}, reference.get("States") or {}
+        self.same = [n for n in file_states if built_states.get(n) == file_states[n]]
+        self.yours = [n for n in file_states if n in built_states and built_states[n] != file_states[n]
+                      and n in self.checked]
+        self.differ = [n for n in file_states if n in built_states and built_states[n] != file_states[n]
+                       and n not in self.checked]
+        self.missing = [n for n in file_states if n not in built_states]
+        self.extra = [n for n in built_states if n not in file_states]
+        self.top = {k for k in set(built) | set(reference) if k != "States" and built.get(k) != reference.get(k)}
 
     @property
     def identical(self) -> bool:
         return self.built == self.reference
 
+    @property
+    def behaves_the_same(self) -> bool:
+        return not (self.differ or self.missing or self.extra or self.top)
+
+    def summary(self) -> str:
+        total = len(self.reference.get("States") or {})
+        if self.identical:
+            return f"is the file's, state for state ({total} states)"
+        parts = []
+        if self.yours:
+            parts.append(f"{len(self.yours)} written by you ({', '.join(self.yours)}), each checked with TestState "
+                         "to behave as the file's")
+        if self.same:
+            parts.append(f"{len(self.same)} as in the file")
+        for names, what in ((self.differ, "different from the file's, unchecked"), (self.missing, "missing"),
+                            (self.extra, "not in the file")):
+            if names:
+                parts.append(f"{len(names)} {what} ({', '.join(names)})")
+        if self.top:
+            parts.append(f"the definition's {', '.join(sorted(self.top))} differ")
+        verdict = "behaves as the file's" if self.behaves_the_same else "differs from the file's in behaviour"
+        return f"{verdict}: " + "; ".join(parts)
+
     def diff(self) -> str:
-        a = json.dumps(self.reference, indent=2, sort_keys=True).splitlines()
-        b = json.dumps(self.built, indent=2, sort_keys=True).splitlines()
+        """A diff of what differs without a check that it behaves the same (the checked states left out)."""
+        def shown(definition):
+            states = definition.get("States") or {}
+            return {**{k: v for k, v in definition.items() if k != "States"},
+                    "States": {n: s for n, s in states.items() if n not in self.yours and n not in self.same}}
+
+        a = json.dumps(shown(self.reference), indent=2, sort_keys=True).splitlines()
+        b = json.dumps(shown(self.built), indent=2, sort_keys=True).splitlines()
         return "\n".join(difflib.unified_diff(a, b, "statemachine/security_orchestrator.asl.json", "built here",
                                               lineterm=""))
 
     def __repr__(self) -> str:
-        if self.identical:
-            return "The built definition is the same as statemachine/security_orchestrator.asl.json."
-        return "The built definition differs from the file:\n" + self.diff()
+        text = f"Compared with statemachine/security_orchestrator.asl.json, the built definition {self.summary()}."
+        return text if self.behaves_the_same else text + "\n" + self.diff()
 
     def _repr_html_(self) -> str:
-        if self.identical:
-            return ("<p style='color:#1d8102'><strong>Identical</strong> to "
-                    "<code>statemachine/security_orchestrator.asl.json</code> (placeholders substituted).</p>")
-        return no_math(f"<p><strong>Differs</strong> from the file:</p><pre>{html.escape(self.diff())}</pre>")
+        colour = "#1d8102" if self.behaves_the_same else "#b35c00"
+        head = (f"<p style='color:{colour}'>Compared with <code>statemachine/security_orchestrator.asl.json</code> "
+                f"(placeholders substituted), the built definition {html.escape(self.summary())}.</p>")
+        if self.behaves_the_same:
+            return no_math(head)
+        return no_math(head + f"<p>Where it differs:</p><pre>{html.escape(self.diff())}</pre>")
 
 
 # --- trying one state on its own (TestState) ----------------------------------------------
@@ -328,8 +388,10 @@ class StateTest:
         rows = [("status", r.get("status")), ("next state", r.get("nextState", "(end)")),
                 ("error", r.get("error")), ("cause", r.get("cause"))]
         table = "".join(f"<tr><th>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows if v)
+        shown = (f"<details><summary>Its output (the data the next state gets)</summary><pre>{html.escape(str(out))}"
+                 "</pre></details>") if out else ""
         return no_math(f"<p>TestState on <strong>{html.escape(self.name)}</strong>:</p><table>{table}</table>"
-                       f"<pre>{html.escape(str(out or ''))}</pre>{note}")
+                       f"{shown}{note}")
 
     def __repr__(self) -> str:
         if not self.supported:

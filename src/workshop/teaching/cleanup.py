@@ -9,13 +9,20 @@ What deleting the stack does not remove, and what happens to it here:
   itself, outside the stack; the template now owns them and sets their
   retention): `/aws/lambda/<stack name>-*`, deleted;
 * the artifacts `sam deploy --resolve-s3 --s3-prefix <stack name>` uploaded to
-  SAM's managed bucket: the objects under `<stack name>/`, deleted;
+  SAM's managed bucket: every version and delete marker under `<stack name>/`
+  (`ListObjectVersions`), deleted by version id. The bucket is versioned: a
+  delete without a version id only adds a delete marker and the object stays
+  (and is billed): https://docs.aws.amazon.com/AmazonS3/latest/userguide/DeletingObjectVersions.html;
 * SAM's managed stack `aws-sam-cli-managed-default` and its bucket: shared by
   every SAM deploy of the account and region, so listed with the commands
   that remove them, never deleted;
 * the README's `aws iam create-policy --policy-name my-bad-policy` (from a
   terminal, outside the workshop's `workshop-` names) and a CloudTrail trail
-  named `workshop-trail` (notebook 00's command): listed with the commands.
+  named `workshop-trail` (notebook 00's command): listed with the commands;
+* a trail's KMS key: a trail made in the CloudTrail console may encrypt its
+  log files with a new customer managed key, which costs $1.00 a month while
+  it exists (https://aws.amazon.com/kms/pricing/): listed, with its trail and
+  the command that schedules its deletion (after the trail is gone).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from workshop.aws.executions import list_executions
 SAM_MANAGED_STACK = "aws-sam-cli-managed-default"
 README_POLICY = "my-bad-policy"
 WORKSHOP_TRAIL = "workshop-trail"
+KMS_KEY_MONTHLY_USD = 1.00  # a customer managed key, prorated by the hour (https://aws.amazon.com/kms/pricing/)
 
 
 def stop_running_executions(cloud, stack_name: str) -> str:
@@ -99,14 +107,39 @@ def _sam_bucket(cloud) -> str | None:
 
 
 def _delete_artifacts(cloud, bucket: str, stack_name: str, leftovers: Leftovers) -> None:
+    """Every version and delete marker under `<stack name>/`: deleted by version id, so nothing stays."""
     s3 = cloud.client("s3")
-    count = 0
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{stack_name}/"):
-        for item in page.get("Contents") or []:
-            s3.delete_object(Bucket=bucket, Key=item["Key"])
-            count += 1
-    if count:
-        leftovers.removed.append(f"{count} artifact(s) of {stack_name} in s3://{bucket}/{stack_name}/")
+    versions = set()
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=f"{stack_name}/"):
+        for item in (page.get("Versions") or []) + (page.get("DeleteMarkers") or []):
+            s3.delete_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
+            versions.add((item["Key"], item["VersionId"]))
+    if versions:
+        keys = len({key for key, _ in versions})
+        leftovers.removed.append(f"{keys} artifact(s) of {stack_name} in s3://{bucket}/{stack_name}/ "
+                                 f"({len(versions)} version(s) and delete marker(s))")
+
+
+def _trail_keys(cloud, leftovers: Leftovers) -> None:
+    """The KMS key each trail encrypts its log files with: a customer managed key bills every month."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        trails = cloud.client("cloudtrail").describe_trails(includeShadowTrails=False)["trailList"]
+    except (BotoCoreError, ClientError):
+        return
+    for trail in trails:
+        key = trail.get("KmsKeyId")
+        if not key:
+            continue
+        name, home = trail.get("Name", "?"), trail.get("HomeRegion") or cloud.region
+        leftovers.listed.append((
+            f"the KMS key {key} of the CloudTrail trail {name}",
+            f"a customer managed key costs ${KMS_KEY_MONTHLY_USD:.2f} a month while it exists "
+            "(https://aws.amazon.com/kms/pricing/); if you made this trail for the workshop, neither is needed "
+            "any more",
+            f"aws cloudtrail delete-trail --name {name} --region {home} && aws kms schedule-key-deletion "
+            f"--key-id {key} --pending-window-in-days 7 --region {key.split(':')[3] if key.count(':') >= 5 else home}"))
 
 
 def _exists(call, **kwargs) -> bool:
@@ -145,4 +178,5 @@ def remove_leftovers(cloud, stack_name: str) -> Leftovers:
         leftovers.listed.append((f"the CloudTrail trail {WORKSHOP_TRAIL}", "notebook 00's command made it; other "
                                  "tools may rely on a trail", f"aws cloudtrail delete-trail --name {WORKSHOP_TRAIL} "
                                  f"{region} (and empty its S3 bucket)"))
+    _trail_keys(cloud, leftovers)
     return leftovers

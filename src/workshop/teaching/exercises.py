@@ -44,10 +44,11 @@ from __future__ import annotations
 import copy
 import html
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workshop import iam
+from workshop import iam, progress
 from workshop.asl.diagnostics import diagnostics_html, split_diagnostics
 from workshop.aws.executions import parse_json
 from workshop.aws.session import project_root
@@ -185,7 +186,8 @@ class Case:
     compare_limit: bool = False     # the task's time limit must be the file's
     accept: object = None           # (mine, file's) -> problem text or None, instead of "do as the file does"
     accepted: str = ""              # what an accepted answer did right, in words (with `accept`)
-    why: str = ""                   # why the expected behaviour is the right one
+    why: str = ""                   # why the expected path (or time limit) is the right one
+    why_output: str = ""            # why the expected output is the right one (said only when the output differs)
 
     def run(self, state: dict) -> Outcome:
         if state.get("Type") not in ("Task", "Map", "Parallel"):
@@ -235,7 +237,13 @@ def difference(mine, theirs, where: str = "") -> str:
             prefix = where + "." if where else ""
             named = ", ".join(prefix + k for k in missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3
                                                                   else "")
-            return f"{named} {'is' if len(missing) == 1 else 'are'} missing"
+            text = f"{named} {'is' if len(missing) == 1 else 'are'} missing"
+            alike = [(m, e) for m in missing for e in extra if m.lower() == e.lower()]
+            if alike:
+                return f"{text}: your answer wrote {prefix}{alike[0][1]}, and keys are case-sensitive"
+            if extra and len(extra) <= 3:
+                return f"{text}; your answer wrote " + ", ".join(prefix + k for k in extra) + " instead"
+            return text
         for key in theirs:
             if mine[key] != theirs[key]:
                 return difference(mine[key], theirs[key], f"{where}.{key}" if where else key)
@@ -244,26 +252,103 @@ def difference(mine, theirs, where: str = "") -> str:
     return f"{where or 'it'} is {_describe_value(mine)} where it should be {_describe_value(theirs)}"
 
 
-def judge(case: Case, mine: Outcome, theirs: Outcome) -> str | None:
-    """What went wrong with this input (None: it behaves as it should)."""
+def judge(case: Case, mine: Outcome, theirs: Outcome, states: tuple | None = None) -> str | None:
+    """What went wrong with this input (None: it behaves as it should).
+
+    `states` (the answer's state, the file's state) lets the message name the field that makes the difference.
+    A case's `why` is said only where it concerns what went wrong: the path or the time limit (`why`), the
+    output (`why_output`).
+    """
     note = f" ({mine.note})" if mine.note else ""
     why = f" {case.why}" if case.why else ""
+    mine_state, theirs_state = states or ({}, {})
     if case.accept is not None:
         problem = case.accept(mine, theirs)
         return f"With {case.label}, your state {mine.words()}{note}; {problem}.{why}" if problem else None
     if not mine.same_path(theirs):
-        return f"With {case.label}, your state {mine.words()}{note}; it should {theirs.words(should=True)}.{why}"
+        hint = _path_hint(mine, case.input)
+        return (f"With {case.label}, your state {mine.words()}{note}; it should {theirs.words(should=True)}."
+                f"{hint}{why}")
     if case.compare_limit and mine.limit != theirs.limit:
         yours = f"{mine.limit} s" if mine.limit is not None else "without a limit"
         return (f"With {case.label}, your state waits {yours}; it should wait {theirs.limit} s, the time the input "
                 f"gives.{why}")
     if mine.status in ("SUCCEEDED", "CAUGHT_ERROR") and mine.output != theirs.output:
+        hint = _output_hint(mine, mine_state, theirs_state)
+        why_output = f" {case.why_output}" if case.why_output else ""
         return (f"With {case.label}, your state {mine.words()} as it should, but its output differs: "
-                f"{difference(mine.output, theirs.output)}{note}.{why}")
+                f"{difference(mine.output, theirs.output)}{note}.{hint}{why_output}")
     if theirs.sent is not None and mine.sent != theirs.sent:
         return (f"With {case.label}, your state's task is sent something else: "
-                f"{difference(mine.sent, theirs.sent)}.{why}")
+                f"{difference(mine.sent, theirs.sent)}.")
     return None
+
+
+_CONTEXT_ROOTS = ("Task", "Execution", "State", "StateMachine", "Map")
+_INVALID_PATH = re.compile(r"Invalid path '(\$\.[^']*)'")
+
+
+def _path_hint(mine: Outcome, data) -> str:
+    """A path the answer wrote that reads nothing: the context object's `$$`, or where the key really is."""
+    found = _INVALID_PATH.search(str(mine.cause or ""))
+    if mine.status != "FAILED" or not found:
+        return ""
+    path = found.group(1)
+    first = path[2:].split(".")[0].split("[")[0]
+    if first in _CONTEXT_ROOTS:
+        return (f" {path} reads the state's input; {first} belongs to the context object (facts about the "
+                f"execution), which a path reads with two dollars: ${path}.")
+    last = path.rsplit(".", 1)[-1]
+    places = _paths_to_key(data, last)
+    if places:
+        return f" There is no {path} in the input; {last} is at {places[0]}."
+    return ""
+
+
+def _paths_to_key(data, key: str, where: str = "$") -> list:
+    found = []
+    if isinstance(data, dict):
+        for name, value in data.items():
+            here = f"{where}.{name}"
+            if name == key:
+                found.append(here)
+            found.extend(_paths_to_key(value, key, here))
+    return found[:3]
+
+
+def _catcher(state: dict, error: str | None):
+    for catcher in state.get("Catch") or []:
+        if isinstance(catcher, dict) and (error in (catcher.get("ErrorEquals") or [])
+                                          or "States.ALL" in (catcher.get("ErrorEquals") or [])):
+            return catcher
+    return None
+
+
+def _output_hint(mine: Outcome, mine_state: dict, theirs_state: dict) -> str:
+    """The field of the answer that makes its output differ: a Catch's or the state's ResultPath, OutputPath..."""
+    if mine.status == "CAUGHT_ERROR":
+        ours, files = _catcher(mine_state, mine.error), _catcher(theirs_state, mine.error)
+        if ours is None or files is None:
+            return ""
+        wanted = files.get("ResultPath", "$")
+        if "ResultPath" not in ours and wanted != "$":
+            return (f" Your Catch of {mine.error} has no ResultPath, so the error replaces the whole data; give it "
+                    f"\"ResultPath\": \"{wanted}\" to add the error beside the data.")
+        if ours.get("ResultPath", "$") != wanted:
+            return f" Your Catch of {mine.error} has ResultPath {ours.get('ResultPath', '$')!r}; it should be {wanted!r}."
+        return ""
+    for field, meaning in (("ResultPath", "where the result goes"), ("ResultSelector", "what is kept of the result"),
+                           ("OutputPath", "what is passed on"), ("InputPath", "what the task reads")):
+        if mine_state.get(field) == theirs_state.get(field):
+            continue
+        yours, wanted = mine_state.get(field), theirs_state.get(field)
+        if field == "ResultPath" and yours in (None, "$") and wanted not in (None, "$"):
+            said = "Your ResultPath is $" if yours else "Your state has no ResultPath (the default is $)"
+            return f" {said}: the result replaces the whole data. \"ResultPath\": \"{wanted}\" adds it beside it."
+        if isinstance(yours, str) and isinstance(wanted, str) and yours.lower() == wanted.lower():
+            return f" Your {field} {yours!r} should be {wanted!r}: letter case matters."
+        return f" Your {field} ({meaning}) is {json.dumps(yours)}; it should be {json.dumps(wanted)}."
+    return ""
 
 
 # --- the state exercises -------------------------------------------------------------------------------
@@ -342,7 +427,7 @@ def _validate_policy_cases(builder) -> list:
     data = data_before(builder, "ValidatePolicy")
     return [
         Case("the Lambda's verdict 'remedy'", data, result=VERDICT["remedy"],
-             why="The next states still need the policy: the verdict is added beside it (ResultPath)."),
+             why_output="The next states still need the policy: the verdict is added beside it (ResultPath)."),
         Case("the Lambda's verdict 'alert'", data, result=VERDICT["alert"]),
         Case("a policy that is not valid JSON (InvalidPolicyDocument)", data, error="InvalidPolicyDocument",
              why="A policy that cannot be read is reverted: fail closed."),
@@ -362,7 +447,8 @@ def _temp_remove_cases(builder) -> list:
         Case("Lambda throttled on the first try (Lambda.TooManyRequestsException)", data,
              error="Lambda.TooManyRequestsException", why="Lambda's own transient errors are retried too."),
         Case("IAM still busy after 10 attempts (TransientError)", data, error="TransientError", retry_count=10,
-             why="Retries end: then Catch tells the admin (NotifyFailure), who needs the policy's ARN and the error."),
+             why="Retries end: then Catch tells the admin (NotifyFailure).",
+             why_output="NotifyFailure tells the admin which policy failed and why: it needs the data and the error."),
         Case("a policy deleted meanwhile (NoSuchEntity) on the first try", data, error="NoSuchEntity",
              why="Not transient: retrying only delays the admin's alert."),
     ]
@@ -415,9 +501,12 @@ def _broken_validate_policy(state: dict) -> dict:
 
 
 def _retry_everything(state: dict) -> dict:
+    """Two mistakes learners make together: every error retried, and a Catch that forgets its ResultPath."""
     state = copy.deepcopy(state)
     for retrier in state.get("Retry") or []:
         retrier["ErrorEquals"] = ["States.ALL"]
+    for catcher in state.get("Catch") or []:
+        catcher.pop("ResultPath", None)
     return state
 
 
@@ -472,7 +561,7 @@ def exercise_answers(kind: str = "right", reference: dict | None = None) -> dict
     answers = {}
     for name, exercise in STATE_EXERCISES.items():
         answers[name] = copy.deepcopy(states[name]) if kind == "right" else exercise.wrong(states[name])
-    answers["developer_policy"] = copy.deepcopy(DEVELOPER_POLICY if kind == "right" else TOO_BROAD_POLICY)
+    answers["developer_policy"] = copy.deepcopy(DEVELOPER_POLICY if kind == "right" else NEAR_ADMIN_POLICY)
     return answers
 
 
@@ -482,6 +571,14 @@ class CaseResult:
     mine: Outcome
     theirs: Outcome
     problem: str | None
+
+    @property
+    def row_text(self) -> str:
+        """What this input's row says: the problem without the input's label, which the row shows beside it."""
+        if not self.problem:
+            return _as_expected(self)
+        text = self.problem.removeprefix(f"With {self.case.label}, ")
+        return text[:1].upper() + text[1:]
 
 
 @dataclass
@@ -520,8 +617,8 @@ class ExerciseResult:
             left = "style='text-align:left;vertical-align:top'"
             rows = "".join(
                 f"<tr><td {left}>{'✓' if not c.problem else '✗'}</td><td {left}>{html.escape(c.case.label)}</td>"
-                f"<td {left}>{html.escape(c.problem or _as_expected(c))}</td></tr>" for c in self.cases)
-            parts.append(f"<p>Checked by running your state with TestState on these inputs:</p>"
+                f"<td {left}>{html.escape(c.row_text)}</td></tr>" for c in self.cases)
+            parts.append(f"<p>Checked by running your state with TestState on:</p>"
                          f"<table><tbody>{rows}</tbody></table>")
         parts.append(f"<details><summary>Show the solution (the file's {html.escape(self.name)})</summary>"
                      f"<pre>{html.escape(json.dumps(self.reference, indent=2))}</pre></details>")
@@ -536,7 +633,7 @@ class ExerciseResult:
 
 
 def _as_expected(result: "CaseResult") -> str:
-    text = "your state " + result.mine.words()
+    text = result.mine.words()
     return f"{text}: {result.case.accepted}" if result.case.accepted else text
 
 
@@ -558,8 +655,20 @@ def _parse_answer(answer):
     return None, None, f"Your answer must be a state (a dict, or its JSON text), not {type(answer).__name__}."
 
 
+def _told(result, notebook: str, exercise: str, attempted: bool, answer=None):
+    """The verdict, also told to the class's facilitator view (a no-op outside a class)."""
+    outcome = "passed" if result.ok else ("failed" if attempted else "not-tried")
+    progress.record(notebook, f"exercise:{exercise}", outcome, result.message, answer if attempted else None)
+    return result
+
+
 def check_state(name: str, answer, builder) -> ExerciseResult:
     """Check the learner's `answer` for state `name`: validate it alone, then run it against the file's."""
+    result = _check_state(name, answer, builder)
+    return _told(result, "02_build_state_machine", name, result.attempted, answer)
+
+
+def _check_state(name: str, answer, builder) -> ExerciseResult:
     from workshop.asl.substitution import substitute, substitute_text
     from workshop.asl.validator import validate_state
 
@@ -586,14 +695,14 @@ def check_state(name: str, answer, builder) -> ExerciseResult:
     results = []
     for case in exercise.cases(builder):
         mine, theirs = case.run(mine_state), case.run(theirs_state)
-        results.append(CaseResult(case, mine, theirs, judge(case, mine, theirs)))
+        results.append(CaseResult(case, mine, theirs, judge(case, mine, theirs, (mine_state, theirs_state))))
     failed = [r for r in results if r.problem]
     if failed:
-        message = (f"Not yet: your {name} went wrong on {len(failed)} of {len(results)} inputs. "
-                   f"{failed[0].problem} {keep}")
+        message = (f"Not yet: your {name} went wrong on {len(failed)} of {len(results)} inputs (✗ below). "
+                   f"The machine keeps the file's {name} until yours passes.")
         return ExerciseResult(name, False, True, message, reference, reference, answer, cases=results)
     return ExerciseResult(name, True, True, f"Correct: your {name} behaves as it should on all {len(results)} "
-                                            "inputs, and it is now part of the machine.", doc, reference, answer,
+                                            "inputs; it is now in the machine.", doc, reference, answer,
                           cases=results)
 
 
@@ -624,6 +733,10 @@ STARTER_POLICY = {"Version": "2012-10-17",
                   "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": f"{BUCKET}/*"}]}
 TOO_BROAD_POLICY = {"Version": "2012-10-17",
                     "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": [BUCKET, f"{BUCKET}/*"]}]}
+# What a learner who reads "no restricted action" literally writes: ValidatePolicy alerts, least privilege it is not.
+NEAR_ADMIN_POLICY = {"Version": "2012-10-17",
+                     "Statement": [{"Sid": "Everything", "Effect": "Allow",
+                                    "NotAction": ["s3:DeleteBucket", "s3:DeleteObject"], "Resource": "*"}]}
 DEFAULT_RESTRICTED = "s3:DeleteBucket,s3:DeleteObject"
 
 
@@ -657,29 +770,91 @@ class PolicyCheck:
 
 
 def check_policy(answer, restricted: str = DEFAULT_RESTRICTED) -> PolicyCheck:
-    """Does `answer` get "alert" from ValidatePolicy, and still grant what the developer needs?"""
+    """Is `answer` least privilege for the developer: ValidatePolicy says "alert", it grants what the
+    developer needs, and nothing else (no other action, no other resource)?"""
+    return _told(_check_policy(answer, restricted), "05_execution_history", "developer_policy", True, answer)
+
+
+def _check_policy(answer, restricted: str = DEFAULT_RESTRICTED) -> PolicyCheck:
     fallback = json.loads((project_root() / "policies" / "goodpolicy.json").read_text())
     instead = " The next cell fires policies/goodpolicy.json instead of yours."
     listed = [a.strip() for a in restricted.split(",") if a.strip()]
+    text = json.dumps(answer) if isinstance(answer, dict) else answer
     try:
-        verdict = iam.evaluate_policy(json.dumps(answer) if isinstance(answer, dict) else answer, listed)
+        verdict = iam.evaluate_policy(text, listed)
+        statements = iam.parse_statements(iam.parse_policy_document(text))
     except iam.InvalidPolicyDocument as exc:
         return PolicyCheck(False, f"IAM would refuse this document: {exc}{instead}", fallback, answer)
     if verdict["action"] != "alert":
         return PolicyCheck(False, f"ValidatePolicy says {verdict['action']}: {verdict['message']} It would be reverted "
                                   f"at once. Name the actions the developer needs instead.{instead}",
                            fallback, answer, verdict)
-    statements = iam.parse_statements(iam.parse_policy_document(
-        json.dumps(answer) if isinstance(answer, dict) else answer))
     missing = [f"{action} on {shown}" for action, example, shown in NEEDS
                if not _grants(iam, statements, action, example)]
     if missing:
         return PolicyCheck(False, f"ValidatePolicy says alert, but the developer also needs {', '.join(missing)}."
                                   f"{instead}", fallback, answer, verdict)
+    excess = beyond_the_need(text)
+    if excess:
+        return PolicyCheck(False, "ValidatePolicy says alert, and the developer gets what they need, but not only "
+                                  f"that: {'; '.join(excess)}. Least privilege: grant s3:GetObject and s3:PutObject "
+                                  f"on {BUCKET}/*, s3:ListBucket on {BUCKET}, nothing else.{instead}",
+                           fallback, answer, verdict)
     document = answer if isinstance(answer, dict) else json.loads(answer)
     return PolicyCheck(True, "Correct: ValidatePolicy says alert (no restricted action), and the developer can read, "
-                             "upload and list the reports. The next cell fires your policy.", document, answer,
-                       verdict)
+                             "upload and list the reports, and nothing more. The next cell fires your policy.",
+                       document, answer, verdict)
+
+
+# Actions asked about first, so that what a statement grants too much is named by a telling example; "*" finds
+# anything else. Each is asked of the same engine ValidatePolicy uses.
+_PROBES = ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "iam:CreateUser", "ec2:RunInstances", "s3:*", "*"]
+
+
+def beyond_the_need(document) -> list:
+    """What `document` grants beyond the developer's need, one line per statement that grants it.
+
+    The need is taken away with explicit Denies (the three actions, each on the resource the exercise names)
+    and whatever the document still allows is judged by ValidatePolicy's engine: an action or a resource
+    outside the need is found wherever the engine finds a restricted one.
+    """
+    policy = iam.parse_policy_document(document)
+    statements = policy.get("Statement")
+    statements = [statements] if isinstance(statements, dict) else list(statements or [])
+    needs = {}
+    for action, _, resource in NEEDS:
+        needs.setdefault(resource, []).append(action)
+    masked = {**policy, "Statement": statements + [{"Effect": "Deny", "Action": actions, "Resource": resource}
+                                                   for resource, actions in needs.items()]}
+    parsed = iam.parse_statements(masked)
+    needed = {action.lower() for action, _, _ in NEEDS}
+    found: dict = {}
+    for match in iam.evaluate_policy(json.dumps(masked), _PROBES)["matches"]:
+        if match["statement"] >= len(statements):
+            continue
+        what = found.setdefault(match["statement"], {"actions": [], "elsewhere": [], "via": match["grantedBy"]})
+        kind = "elsewhere" if match["example"].lower() in needed else "actions"
+        if match["example"] not in what[kind]:
+            what[kind].append(match["example"])
+    lines = []
+    for index, what in sorted(found.items()):
+        statement = parsed[index]
+        name = f"statement {index}" + (f" (Sid {statement.sid})" if statement.sid else "")
+        parts = []
+        if what["actions"]:
+            wildcard = statement.actions is None or any(c in what["via"] for c in "*?")
+            more = " and more" if len(what["actions"]) > 2 or wildcard else ""
+            if statement.actions is None:
+                via = " (its NotAction allows every action but " + ", ".join(statement.not_actions) + ")"
+            else:
+                via = f" (through {what['via']})" if wildcard else ""
+            parts.append(f"{', '.join(what['actions'][:2])}{more}{via}")
+        if what["elsewhere"]:
+            resources = (", ".join(statement.resources) if statement.resources is not None
+                         else "every resource but " + ", ".join(statement.not_resources))
+            parts.append(f"{', '.join(what['elsewhere'])} beyond the reports bucket (its Resource: {resources})")
+        lines.append(f"{name} also grants " + "; and ".join(parts))
+    return lines
 
 
 def _grants(app, statements, action: str, arn: str) -> bool:
@@ -726,6 +901,12 @@ class DecisionCheck:
 
 def check_decision(panel) -> DecisionCheck:
     """The learner's Approve/Deny in the panel, judged: the incident's policy allows far more than reading."""
+    result = _check_decision(panel)
+    decisions = [r.decision for r in panel.results.values() if r.ok]
+    return _told(result, "04_decide", "decision", result.decided, decisions[0] if decisions else None)
+
+
+def _check_decision(panel) -> DecisionCheck:
     decided = [(a.incident, panel.results[a.incident.execution_arn]) for a in panel.pending
                if a.incident.execution_arn in panel.results and panel.results[a.incident.execution_arn].ok]
     if not decided:

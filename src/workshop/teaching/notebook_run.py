@@ -37,7 +37,8 @@ from workshop.teaching.exercises import exercise_answers
 KERNEL = "python3"
 CLEANUP_SUFFIX = "_cleanup"
 WRONG_DIR = "wrong-answers"
-RIGHT_DECISION, WRONG_DECISION = "deny", "allow"
+# As a learner types them: the buttons' labels (the notebooks accept them in any case, and "allow" / "deny").
+RIGHT_DECISION, WRONG_DECISION = "Deny", "Approve"
 # A notebook whose wrong-answer run uses up what another made (stem suffix -> stem suffix): that one runs again.
 NEEDS_BEFORE_WRONG = {"_decide": "_fire_bad_policy"}
 

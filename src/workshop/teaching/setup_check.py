@@ -10,16 +10,20 @@ us-east-1 whatever the profile says), a CloudTrail trail that delivers IAM's
 events (DescribeTrails + GetTrailStatus + GetEventSelectors: logging on,
 IAM's Region, global service events, management write events; else the
 commands that make one), the approval e-mail (an address that can receive
-mail; once deployed, the subscription confirmed), and read access to the
-services the workshop uses. Both: the tools the notebooks call (sam, the
-Python packages) are present. A check with `warning=True` is shown but does
-not stop the workshop.
+mail; once deployed, the subscription confirmed, else who may ask SNS for a
+new confirmation and how), read access to the services the workshop uses,
+and the account's Lambda concurrency (GetAccountSettings: the stack reserves
+none by default; what a reservation for the decision endpoint would need, and
+whether this account has room for one). Both: the tools the notebooks call
+(sam, the Python packages) are present. A check with `warning=True` is shown
+but does not stop the workshop.
 """
 
 from __future__ import annotations
 
 import html
 import importlib.util
+import json
 import sys
 import urllib.error
 import urllib.request
@@ -27,8 +31,9 @@ from dataclasses import dataclass, field
 
 from workshop.aws.deploy import (EMAIL_VARIABLE, deployed_parameter, find_tool, is_placeholder_address,
                                  region_warning)
-from workshop.aws.mail import subscription_status
+from workshop.aws.mail import subscribe_command, subscription_status
 from workshop.aws.session import REGION, StackNotFound, connect
+from workshop import progress
 
 PACKAGES = ("boto3", "ipywidgets", "papermill", "tqdm")
 
@@ -40,6 +45,7 @@ class Check:
     message: str
     fix: str = ""
     warning: bool = False  # not ok, but the workshop can go on (shown, never blocking)
+    details: tuple = ()    # (summary, text) shown folded under the table: what the fix needs in full
 
 
 def _mark(check: Check) -> tuple[str, str]:
@@ -87,9 +93,11 @@ class SetupReport:
         )
         verdict = ("<p><strong>Ready for the workshop.</strong></p>" if self.ok else
                    f"<p><strong>{len(self.problems())} problem(s)</strong>: fix them and run this cell again.</p>")
+        folded = "".join(f"<details><summary>{html.escape(c.details[0])}</summary><pre>{html.escape(c.details[1])}"
+                         "</pre></details>" for c in self.checks if c.details and not c.ok)
         return (f"<h4>{html.escape(self.title)}</h4>"
                 f"<table><thead><tr><th></th><th>check</th><th>result</th><th>what to do</th></tr></thead>"
-                f"<tbody>{rows}</tbody></table>{verdict}")
+                f"<tbody>{rows}</tbody></table>{verdict}{folded}")
 
 
 def check_local_cloud(endpoint: str, timeout: float = 3.0) -> Check:
@@ -146,72 +154,20 @@ def check_aws_credentials(cloud) -> list:
     return checks
 
 
-TRAIL_DOCS = "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html"
-CREATE_TRAIL = ("aws cloudtrail create-trail --name workshop-trail --s3-bucket-name BUCKET --is-multi-region-trail "
-                f"--region {REGION} && aws cloudtrail start-logging --name workshop-trail --region {REGION}")
-
-
 def check_trail(cloud) -> Check:
-    """A CloudTrail trail that hands IAM's write calls to EventBridge (else the incident never starts).
+    """A CloudTrail trail that hands IAM's write calls to EventBridge (else the incident never starts):
+    `workshop.aws.trail.find_recording_trail`, as a checklist line."""
+    from workshop.aws.trail import find_recording_trail
 
-    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail.html: "a CloudTrail
-    trail with logging enabled is required". IAM's events are global service events recorded in us-east-1:
-    the trail must be multi-Region or have its home in us-east-1, and include global service events.
-    """
-    from botocore.exceptions import BotoCoreError, ClientError
+    from workshop.aws.trail import POLICY_PAGE, bucket_policy
 
-    from workshop.localcloud.aws_like import selects_management_writes
-
-    name = "CloudTrail trail"
-    create = (f"create one: CloudTrail console -> Trails -> Create trail (it makes the S3 bucket and its policy), "
-              f"or `{CREATE_TRAIL}` (BUCKET needs CloudTrail's bucket policy: {TRAIL_DOCS}); the first copy of "
-              "management events is free")
-    trail_client = cloud.client("cloudtrail")
-    try:
-        trails = trail_client.describe_trails(includeShadowTrails=True)["trailList"]
-    except (BotoCoreError, ClientError) as exc:
-        if _denied(exc):
-            return Check(name, False, f"could not list the trails ({_error_code(exc)})",
-                         "ask your facilitator whether a trail logs management write events in us-east-1 "
-                         "(cloudtrail:DescribeTrails is in policies/learner-policy.json)", warning=True)
-        raise
-    problems = []
-    for trail in trails:
-        label = trail.get("Name") or trail.get("TrailARN")
-        arn = trail.get("TrailARN") or label
-        home = trail.get("HomeRegion") or REGION
-        if not trail.get("IsMultiRegionTrail") and home != REGION:
-            problems.append((f"the trail {label} records only {home}; IAM's events are recorded in {REGION}",
-                             f"`aws cloudtrail update-trail --name {label} --is-multi-region-trail --region {home}`"))
-            continue
-        if not trail.get("IncludeGlobalServiceEvents", True):
-            problems.append((f"the trail {label} leaves out global service events (IAM's)",
-                             f"`aws cloudtrail update-trail --name {label} --include-global-service-events "
-                             f"--region {home}`"))
-            continue
-        try:
-            status = trail_client.get_trail_status(Name=arn)
-            selectors = trail_client.get_event_selectors(TrailName=arn)
-        except (BotoCoreError, ClientError) as exc:
-            problems.append((f"the trail {label} could not be read ({_error_code(exc)})",
-                             "ask your facilitator whether it logs management write events"))
-            continue
-        if not status.get("IsLogging"):
-            problems.append((f"the trail {label} is not logging",
-                             f"`aws cloudtrail start-logging --name {label} --region {home}`"))
-            continue
-        if not selects_management_writes(selectors.get("EventSelectors") or [],
-                                         selectors.get("AdvancedEventSelectors") or []):
-            problems.append((f"the trail {label} does not record management write events",
-                             f"`aws cloudtrail put-event-selectors --trail-name {label} --event-selectors "
-                             f"'[{{\"ReadWriteType\":\"All\",\"IncludeManagementEvents\":true}}]' --region {home}`"))
-            continue
-        return Check(name, True, f"{label} logs management write events, IAM's included")
-    if not problems:
-        return Check(name, False, "no trail in the account: EventBridge receives IAM's CloudTrail events only "
-                                  "through a trail with logging on, so no incident would start", create)
-    message, fix = problems[0]
-    return Check(name, False, message + ": EventBridge would not receive IAM's events", fix)
+    found = find_recording_trail(cloud)
+    details = ()
+    if found.missing:
+        account = cloud.client("sts").get_caller_identity()["Account"]
+        details = (f"CloudTrail's bucket policy, for a bucket of your own (from {POLICY_PAGE})",
+                   json.dumps(bucket_policy("BUCKET", account), indent=2).replace("BUCKET", "<your bucket>"))
+    return Check("CloudTrail trail", found.ok, found.message, found.fix, warning=found.unreadable, details=details)
 
 
 def check_email(cloud, stack_name: str | None, email: str | None) -> Check:
@@ -234,7 +190,14 @@ def check_email(cloud, stack_name: str | None, email: str | None) -> Check:
     deployed = deployed_parameter(cloud, stack_name, "EmailAddress")
     if status.ok:
         return Check(name, True, status.message())
-    return Check(name, False, status.message(), f"confirm the subscription sent to {deployed}", warning=True)
+    admins = [arn for arn in (deployed_parameter(cloud, stack_name, "AdminPrincipalArns") or "").split(",") if arn]
+    who = ("the principals in the stack's AdminPrincipalArns (" + ", ".join(admins) + ")" if admins else
+           "the account root (the stack's AdminPrincipalArns is empty)")
+    again = (f"if that e-mail is lost or more than two days old, ask SNS for a new one: "
+             f"`{subscribe_command(outputs['AlertTopicArn'], deployed or email or 'you@your-domain', REGION)}`, run "
+             f"as {who}: the topic policy lets nobody else subscribe")
+    fix = (f"confirm the subscription sent to {deployed}; " + again) if status.pending else again
+    return Check(name, False, status.message(), fix, warning=True)
 
 
 def check_permissions(cloud, stack_name: str = "security-orchestrator") -> Check:
@@ -270,13 +233,53 @@ def check_permissions(cloud, stack_name: str = "security-orchestrator") -> Check
                                       "CloudWatch Logs; the full set the workshop needs is policies/learner-policy.json")
 
 
+UNRESERVED_MINIMUM = 100  # PutFunctionConcurrency: "leave at least 100 simultaneous executions unreserved"
+CONCURRENCY_DOCS = "https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionConcurrency.html"
+QUOTA_DOCS = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"
+
+
+def reservation_room(unreserved: int) -> int:
+    """The most executions DecisionConcurrency could reserve in an account with `unreserved` left: Lambda
+    keeps 100 unreserved (0 when there is no room at all)."""
+    return max(0, int(unreserved) - UNRESERVED_MINIMUM)
+
+
+def check_lambda_concurrency(cloud) -> Check:
+    """The account's Lambda concurrency (GetAccountSettings), and what a reservation would need.
+
+    The stack reserves nothing by default (DecisionConcurrency=0): new accounts get a reduced quota (often
+    10), and Lambda refuses any reservation that leaves fewer than 100 executions unreserved, so a default
+    reservation would fail a new account's first deploy. A reservation is offered only where there is room.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    name = "Lambda concurrency"
+    try:
+        limits = cloud.client("lambda").get_account_settings()["AccountLimit"]
+    except (BotoCoreError, ClientError) as exc:
+        return Check(name, False, f"could not read the account's Lambda settings ({_error_code(exc)})",
+                     "nothing to do for the workshop: the stack reserves no concurrency by default "
+                     "(lambda:GetAccountSettings is in policies/learner-policy.json)", warning=True)
+    total, unreserved = limits.get("ConcurrentExecutions", 0), limits.get("UnreservedConcurrentExecutions", 0)
+    room = reservation_room(unreserved)
+    said = f"{total} concurrent executions in this account, {unreserved} unreserved; the stack reserves none " \
+           "by default (DecisionConcurrency=0)"
+    if room:
+        return Check(name, True, f"{said}. To cap the public decision endpoint, deploy with DecisionConcurrency=N, "
+                                 f"N at most {room} here (Lambda keeps {UNRESERVED_MINIMUM} unreserved: "
+                                 f"{CONCURRENCY_DOCS})")
+    return Check(name, True, f"{said}. No reservation is possible here: Lambda keeps {UNRESERVED_MINIMUM} "
+                             f"executions unreserved and this account has {total} (new accounts get a reduced "
+                             f"quota, raised with use or on request: {QUOTA_DOCS}); leave DecisionConcurrency at 0")
+
+
 def aws_checklist(cloud, stack_name: str | None = None, email: str | None = None) -> list:
-    """The AWS target's checks: account, region, trail, e-mail, permissions."""
+    """The AWS target's checks: account, region, trail, e-mail, permissions, Lambda concurrency."""
     checks = check_aws_credentials(cloud)
     if not all(c.ok or c.warning for c in checks):
         return checks  # without credentials nothing else can be asked
     return checks + [check_trail(cloud), check_email(cloud, stack_name, email),
-                     check_permissions(cloud, stack_name or "security-orchestrator")]
+                     check_permissions(cloud, stack_name or "security-orchestrator"), check_lambda_concurrency(cloud)]
 
 
 def check_tools(tools=("sam",), packages=PACKAGES) -> list:
@@ -308,4 +311,7 @@ def check_setup(target: str = "local", endpoint: str | None = None, tools=("sam"
     else:
         report.checks.extend(aws_checklist(cloud, stack_name, email))
     report.checks.extend(check_tools(tools))
+    problems = report.problems()
+    progress.record("00_setup_check", "setup", "ok" if report.ok else "failed",
+                    "; ".join(f"{c.name}: {c.message}" for c in problems) or None)
     return report

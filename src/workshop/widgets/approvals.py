@@ -4,11 +4,12 @@ An approval is pending while its incident in the incidents table (DynamoDB)
 waits for a decision: AskUser put the execution's task token there and
 e-mailed signed links. The panel lists those incidents with what the
 learner needs to decide (the change, who made it, the restricted actions it
-allows, the document as IAM held it and what is in force now) and decides
-them as the e-mail link does, with the learner's own AWS credentials: the
-decision is recorded once in the table ("decided via panel", by whom, when),
-then SendTaskSuccess hands it to the waiting execution
-(`workshop.aws.incidents.decide`).
+allows, the document as IAM held it and what is in force now, and whether the
+incident is still as RevertPolicy sealed it) and decides them through the
+stack's IAM-authorised decision method, signed with the learner's own AWS
+credentials (`workshop.aws.decision_endpoint.panel_decider`): ReceiveDecision
+records the decision once ("decided via panel", by the caller's ARN, when)
+and hands it to the waiting execution. The panel writes nothing itself.
 
     from workshop.widgets import approval_panel, approval_email, decision_outcome
     panel = approval_panel(cloud, outputs)   # outputs: the stack's outputs
@@ -25,14 +26,36 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from workshop.aws import incidents
-from workshop.aws.decision_endpoint import DecisionResult
+from workshop.aws.decision_endpoint import DecisionResult, panel_decider
 from workshop.aws.executions import status_once_ended, wait_for_end
 from workshop.aws.incidents import Incident, PendingApproval, caller_arn, is_restored, pending_approvals
 from workshop.aws.mail import latest_email
 from workshop.display.incidents import statement_diff
 from workshop.display.records import EmailView
+from workshop import progress
+from workshop.failures import WorkshopError
 
 DECISIONS = {"allow": "Approve", "deny": "Deny"}  # the decision -> its button
+# What a learner may type for each decision: the buttons' labels, in any case, and the wire values.
+_SPELLINGS = {"approve": "allow", "allow": "allow", "deny": "deny"}
+
+
+class NotADecision(WorkshopError, ValueError):
+    """A typed decision that is neither button."""
+
+
+class NothingWaiting(WorkshopError, LookupError):
+    """No approval waits for the decision a notebook would click."""
+
+
+def decision_from(value) -> str:
+    """"allow" or "deny" from what a learner typed: "Approve", "deny", "DENY", "allow"; anything else is refused
+    with the spellings that work."""
+    word = value.strip().lower() if isinstance(value, str) else None
+    if word in _SPELLINGS:
+        return _SPELLINGS[word]
+    raise NotADecision(f"decision = {value!r} is not a decision: write \"approve\" or \"deny\" (the buttons' "
+                       "labels, in any case), or None to click in the panel yourself.")
 
 
 # --- the panel ------------------------------------------------------------------------
@@ -62,6 +85,28 @@ def _heading(incident: Incident) -> str:
     return f"Policy {incident.name} attached to {target.get('principalType')} {target.get('principalName')}"
 
 
+SEAL_LINES = {
+    "sealed": ("#1d8102", "Sealed: the incident is as RevertPolicy recorded it."),
+    "unsealed": ("#d13212", "NOT SEALED: RevertPolicy never wrote this item; approving restores nothing."),
+    "altered": ("#d13212", "ALTERED since RevertPolicy sealed it (someone wrote the table); approving restores "
+                           "nothing."),
+}
+
+
+def _seal_line(approval: PendingApproval) -> str:
+    if not approval.seal:
+        return ""
+    colour, text = SEAL_LINES.get(approval.seal, ("#555", f"Seal not checked ({approval.seal})."))
+    return f"<span style='color:{colour}'>{html.escape(text)}</span><br>"
+
+
+def _planted_line(incident: Incident) -> str:
+    if not incident.planted:
+        return ""
+    return ("<span style='color:#d13212'>An item planted under this change's key was set aside "
+            f"({html.escape(str(incident.planted.get('why', '')))}).</span><br>")
+
+
 def approval_card_html(approval: PendingApproval) -> str:
     incident = approval.incident
     actions = ", ".join(f"<code>{html.escape(str(a))}</code>" for a in incident.matched_actions()) or "—"
@@ -70,25 +115,29 @@ def approval_card_html(approval: PendingApproval) -> str:
     return (
         f"<div style=\"line-height:1.4\"><strong>{html.escape(_heading(incident))}</strong> "
         f"({html.escape(incident.event_name)}{version})<br>"
-        f"<small>{html.escape(incident.label)}</small><br>"
         f"Changed by <code>{html.escape(incident.who_changed)}</code> at {html.escape(incident.event_time)}<br>"
         f"Restricted actions allowed: {actions}<br>"
         f"Arrived: {_when(incident.created_at)} — {_left(incident.time_left())}<br>"
-        f"<small>{html.escape(incident.why)}</small>"
+        f"{_seal_line(approval)}{_planted_line(incident)}"
+        f"<details><summary>ValidatePolicy's verdict, statement by statement</summary>"
+        f"<small>{html.escape(incident.label)}: {html.escape(incident.why)}</small></details>"
         f"<details open><summary>What changed: the document as IAM held it vs what is in force now</summary>"
         f"<pre>{html.escape(diff)}</pre></details>"
         f"<small>Incident {html.escape(incident.incident_id)} · execution {html.escape(incident.execution_name)}"
-        "<br>Approve / Deny here record the decision in the incidents table as decided via panel, then call "
-        "SendTaskSuccess with your own AWS credentials.</small></div>"
+        "<br>Approve / Deny here send a request signed with your own AWS credentials to the stack's decision "
+        "endpoint, which records it as decided via panel by your ARN.</small></div>"
     )
 
 
 class ApprovalPanel:
     """Cards for the pending approvals, each with Approve and Deny buttons."""
 
-    def __init__(self, sfn, dynamodb, table: str, iam=None, who: str = "", decide=incidents.decide,
-                 wait_after_decision: float = 30.0):
+    def __init__(self, sfn, dynamodb, table: str, decide, iam=None, who: str = "", kms=None,
+                 seal_key: str | None = None, wait_after_decision: float = 30.0):
+        """`decide(incident_id, decision) -> DecisionResult`: the stack's signed decision method
+        (`panel_decider`); `kms` and `seal_key`: to show whether each incident's seal holds."""
         self.sfn, self.dynamodb, self.table, self.iam = sfn, dynamodb, table, iam
+        self.kms, self.seal_key = kms, seal_key
         self.who = who or "the learner (panel)"
         self._decide = decide
         self.wait_after_decision = wait_after_decision
@@ -105,17 +154,19 @@ class ApprovalPanel:
 
     # model
     def refresh(self) -> list:
-        self.pending = pending_approvals(self.dynamodb, self.table, iam=self.iam)
+        self.pending = pending_approvals(self.dynamodb, self.table, iam=self.iam, kms=self.kms,
+                                         seal_key=self.seal_key)
         self._build_widget()
         return self.pending
 
     def decide(self, approval: PendingApproval, decision: str) -> DecisionResult:
-        """Record the decision for one incident and send it, then wait briefly for the execution to end."""
-        if decision not in DECISIONS:
-            raise ValueError(f"decision must be 'allow' or 'deny', not {decision!r}")
-        made = self._decide(self.dynamodb, self.sfn, self.table, approval.incident, decision, self.who)
-        result = DecisionResult(decision, "", 200 if made.ok else 409, made.title, made.message, via="panel")
+        """Send the decision for one incident through the decision endpoint, then wait briefly for the
+        execution to end."""
+        decision = decision_from(decision)
+        result = self._decide(approval.incident.incident_id, decision)
         self.results[approval.incident.execution_arn] = result
+        if result.ok:
+            progress.record("04_decide", "decision", decision, f"{approval.incident.name}: {result.title}")
         if result.ok and self.wait_after_decision:
             self.outcomes[approval.incident.execution_arn] = status_once_ended(
                 self.sfn, approval.incident.execution_arn, self.wait_after_decision)
@@ -124,15 +175,17 @@ class ApprovalPanel:
     def press(self, decision: str, index: int = 0, execution_arn: str | None = None) -> DecisionResult:
         """Click a button as a learner would (for CI runs with `decision` set).
 
-        Presses on the newest pending approval, or on the one of `execution_arn`.
+        Presses on the newest pending approval, or on the one of `execution_arn`. `decision` is a button's
+        label ("Approve", "Deny", any case) or "allow" / "deny".
         """
+        decision = decision_from(decision)
         if not self.waiting():
-            raise LookupError("No approval is waiting: run notebooks/03_fire_bad_policy.ipynb first, "
-                              "then refresh the panel.")
+            raise NothingWaiting("No approval is waiting: run notebooks/03_fire_bad_policy.ipynb first, "
+                                 "then run this notebook again.")
         if execution_arn is not None:
             matching = [a for a in self.waiting() if a.incident.execution_arn == execution_arn]
             if not matching:
-                raise LookupError(f"The execution {execution_arn.rsplit(':', 1)[-1]} is not waiting for a "
+                raise NothingWaiting(f"The execution {execution_arn.rsplit(':', 1)[-1]} is not waiting for a "
                                   "decision (any more): refresh the panel to see what is.")
             approval = matching[0]
         else:
@@ -143,6 +196,18 @@ class ApprovalPanel:
         else:  # no ipywidgets: same handler, called directly
             self._on_click(approval, decision)
         return self.results[approval.incident.execution_arn]
+
+    def decide_all(self, decision: str, arrived_after: datetime) -> "BatchDecision":
+        """Decide every waiting approval that arrived after `arrived_after` (what a notebook made since it
+        started); the others, the learner's own from earlier notebooks, are listed and left alone."""
+        decision = decision_from(decision)
+        mine, others = [], []
+        for approval in self.waiting():
+            created = approval.incident.created_at
+            (mine if created is not None and created >= arrived_after else others).append(approval)
+        results = [self.decide(approval, decision) for approval in mine]
+        self._decided_views()
+        return BatchDecision(decision, [a.incident for a in mine], results, [a.incident for a in others])
 
     # view
     def _on_click(self, approval: PendingApproval, decision: str):
@@ -269,10 +334,33 @@ class ApprovalPanel:
                          f"({state(a)})" for a in self.pending)
 
 
+@dataclass
+class BatchDecision:
+    """What `ApprovalPanel.decide_all` decided, and what it left alone."""
+
+    decision: str
+    decided: list
+    results: list
+    left: list
+
+    @property
+    def ok(self) -> int:
+        return sum(1 for result in self.results if result.ok)
+
+    def __repr__(self) -> str:
+        verb = "Approved" if self.decision == "allow" else "Denied"
+        lines = [f"{verb} {self.ok} incident(s) this notebook made."]
+        if self.left:
+            lines.append(f"Left alone, still waiting for you: {len(self.left)} incident(s) from before this notebook: "
+                         + ", ".join(incident.label for incident in self.left) + ".")
+        return "\n".join(lines)
+
+
 def approval_panel(cloud, outputs: dict, **kwargs) -> ApprovalPanel:
     """The panel for a deployed stack (`outputs` from `cloud.stack_outputs(stack_name)`)."""
     return ApprovalPanel(cloud.client("stepfunctions"), cloud.client("dynamodb"), incidents.table_name(outputs),
-                         iam=cloud.client("iam"), who=caller_arn(cloud.client("sts")), **kwargs)
+                         panel_decider(cloud, outputs), iam=cloud.client("iam"), who=caller_arn(cloud.client("sts")),
+                         kms=cloud.client("kms"), seal_key=outputs.get("SealKeyArn"), **kwargs)
 
 
 # --- after the click ------------------------------------------------------------------------

@@ -6,8 +6,8 @@
     dashboard.stop()     # stop refreshing (a kernel shutdown stops it too)
 
 It is the notebook panel (`workshop.widgets.approvals`: the same cards, the same
-Approve / Deny buttons, deciding with the leader's own AWS credentials and
-recording "decided via panel" in the incidents table), refreshed every few
+Approve / Deny buttons, deciding through the stack's decision endpoint with
+the leader's own AWS credentials, recorded "decided via panel"), refreshed every few
 seconds from a background thread so that new incidents appear by themselves. A refresh updates the cards in place: a card stays the
 same widget while its execution waits, so a click is never lost to a refresh,
 and decisions and refreshes never run at the same time (one lock). Decided
@@ -24,6 +24,7 @@ import html
 import threading
 from datetime import datetime, timezone
 
+from workshop.aws.decision_endpoint import panel_decider
 from workshop.aws.executions import execution_status, list_executions, load_history
 from workshop.aws.incidents import PendingApproval, caller_arn, list_incidents, table_name
 from workshop.aws.session import StackNotFound, connect
@@ -127,8 +128,9 @@ class ApprovalsDashboard:
         self.sfn = cloud.client("stepfunctions")
         self.dynamodb = cloud.client("dynamodb")
         self.table = table_name(outputs)
-        self.panel = LivePanel(self.sfn, self.dynamodb, self.table, iam=cloud.client("iam"),
-                               who=caller_arn(cloud.client("sts")), on_decision=self._after_decision)
+        self.panel = LivePanel(self.sfn, self.dynamodb, self.table, panel_decider(cloud, outputs),
+                               iam=cloud.client("iam"), who=caller_arn(cloud.client("sts")), kms=cloud.client("kms"),
+                               seal_key=outputs.get("SealKeyArn"), on_decision=self._after_decision)
         self._ended: dict = {}  # execution arn -> ExecutionHistory (an ended execution never changes)
         self.last_error: Exception | None = None
         self.refreshed_at: datetime | None = None

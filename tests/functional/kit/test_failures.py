@@ -20,6 +20,13 @@ pytestmark = pytest.mark.e2e
 SCREEN = 8  # lines: what fits above the fold of a notebook cell
 
 
+@pytest.fixture(autouse=True)
+def own_key_files(monkeypatch, tmp_path):
+    """Key files of these tests' own: another local cloud of the test session would be "the learner's local
+    cloud on another port", and the messages would point at it (test_a_typo_in_the_port_... wants that)."""
+    monkeypatch.setenv("WORKSHOP_STATE_DIR", str(tmp_path / "state"))
+
+
 def _run_cells(tmp_path, *cells):
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -96,3 +103,12 @@ def test_a_restart_under_a_running_notebook_is_noticed(tmp_path):
         assert "Run 01_deploy.ipynb again" in str(explained)
     finally:
         second.stop()
+
+
+def test_a_typo_in_the_port_names_the_local_cloud_that_answers(tmp_path):
+    with LocalCloud() as cloud:
+        typo = f"http://127.0.0.1:{free_port()}"
+        _, errors = _run_cells(tmp_path, f"from workshop.aws.session import connect\ncloud = connect('local', {typo!r})")
+    text = _assert_one_screen(errors[0], "LocalCloudNotAnswering")
+    assert f"Nothing answers on port {typo.rsplit(':', 1)[1]}" in text
+    assert f"your local cloud is on {cloud.port} ({cloud.endpoint})" in text and "make local" not in text

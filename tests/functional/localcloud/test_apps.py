@@ -188,3 +188,40 @@ def test_order_events_are_priced_recorded_and_audited(deployed, cloud):
     assert orders == [{"orderId": {"S": "o-1"}, "total": {"N": "16"}}]
     assert [(a["orderId"]["S"], a["detailType"]["S"], a["account"]["S"]) for a in audit] == \
         [("o-1", "OrderPlaced", "123456789012")]
+
+
+def _post_json(url: str, document: dict):
+    request = urllib.request.Request(url, data=json.dumps(document).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the local cloud's own URL
+        return response.status, json.loads(response.read())
+
+
+def test_order_approval_quotes_through_the_api_and_approves_through_a_function_url(deployed, cloud):
+    """tests/apps/order-approval/README.md: an Express machine behind an API Gateway service integration,
+    a parent starting its child with .sync:2, the child's callback through a function URL."""
+    outputs = deployed(APPS / "order-approval", "order-approval")
+    assert outputs["QuoteUrl"].startswith(cloud.endpoint + "/_localcloud/execute-api/")
+    status, quote = _post_json(outputs["QuoteUrl"], {"orderId": "o-1", "items": [1, 2], "subtotal": 30,
+                                                     "shipping": 5})
+    assert status == 200 and json.loads(quote) == {"orderId": "o-1", "lines": 2, "total": 35}
+    sfn = cloud.client("stepfunctions")
+    assert outputs["QuoteMachineArn"].split(":")[6].startswith("QuoteMachine-")  # {LogicalId}-{random}
+    parent = sfn.start_execution(stateMachineArn=outputs["OrderMachineArn"],
+                                 input=json.dumps({"orderId": "o-1", "total": 35}))["executionArn"]
+
+    def asked():
+        mails = [m for m in read_mailbox(cloud.endpoint) if "Order o-1" in m["body"]]
+        return mails[-1] if mails else None
+
+    mail = wait_for(asked, timeout=60, what="the approval e-mail")
+    link = mail["body"].split("Approve: ", 1)[1].strip()
+    assert link.startswith(outputs["ApproveFunctionUrl"] + "?decision=approve&token=")
+    status, page = _get(link)
+    assert status == 200 and page == "Recorded: approve"
+    finished = _finished(sfn, parent)
+    assert finished["status"] == "SUCCEEDED", finished
+    output = json.loads(finished["output"])
+    assert output["orderId"] == "o-1" and output["status"] == "approved"
+    child = sfn.describe_execution(executionArn=output["child"])
+    assert child["stateMachineArn"] == outputs["ApprovalMachineArn"] and child["status"] == "SUCCEEDED"

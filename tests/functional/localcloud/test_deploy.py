@@ -10,18 +10,20 @@ import pytest
 from workshop.aws import deploy
 
 
-def test_a_local_cloud_that_is_not_running_says_start_it(monkeypatch):
+def test_a_local_cloud_that_is_not_running_says_start_it(monkeypatch, tmp_path):
     from workshop.localcloud import free_port
 
+    monkeypatch.setenv("WORKSHOP_STATE_DIR", str(tmp_path))  # no other local cloud of "the learner" to point at
     port = free_port()
-    with pytest.raises(deploy.DeployError, match="start it with `make local`") as caught:
+    with pytest.raises(deploy.DeployError, match="To start it: `make local`") as caught:
         deploy.deploy(target="local", endpoint=f"http://127.0.0.1:{port}", stream=io.StringIO())
     assert str(port) in str(caught.value)
 
 
-def test_the_cli_prints_the_problem_and_exits_1(capsys):
+def test_the_cli_prints_the_problem_and_exits_1(capsys, monkeypatch, tmp_path):
     from workshop.localcloud import free_port
 
+    monkeypatch.setenv("WORKSHOP_STATE_DIR", str(tmp_path))
     assert deploy.main(["--endpoint", f"http://127.0.0.1:{free_port()}"]) == 1
     assert "is not answering" in capsys.readouterr().err
 

@@ -270,7 +270,7 @@ def test_each_terminal_state_has_its_own_end_marker_and_there_is_one_start():
 
 def test_parallel_edges_between_two_states_are_merged_with_one_label():
     definition = json.loads(WORKSHOP.read_text())
-    root = ET.fromstring(to_svg(definition))
+    root = ET.fromstring(to_svg(definition, fold=False))
     labels = {"".join(g.find(f"{SVG}title").itertext()): [t.text for t in g.iter(f"{SVG}tspan")]
               for g in root.iter(f"{SVG}g") if g.get("class") == "edge-label"}
     # ValidatePolicy -> TempRemove: two catches, one dashed edge, one line.
@@ -280,7 +280,7 @@ def test_parallel_edges_between_two_states_are_merged_with_one_label():
     edges = [p for p in root.iter(f"{SVG}path") if p.get("class") == "edge"]
     transitions = sum(1 for _ in _model_edges(definition))
     assert len(edges) == transitions - 3  # ValidatePolicy, ChooseAction and usersChoice each merge a pair
-    mermaid = to_mermaid(definition)
+    mermaid = to_mermaid(definition, fold=False)
     assert '-.->|"catch: InvalidPolicyDocument, States.ALL"|' in mermaid
     assert '-->|"$.taskresult.action == #quot;remedy#quot;<br>Default"|' in mermaid
 
@@ -337,3 +337,62 @@ def test_labels_do_not_overlap_with_many_choices_into_one_state():
     labels = [b for b in boxes if b[0] == "label"]
     assert len(labels) == 3  # C->T, C->U, T->C (back); T->T is an unlabelled loop on its right
     ET.fromstring(to_svg(definition))
+
+
+# --- readable at notebook width -----------------------------------------------------------------------
+
+TARGETS = [name for name in json.loads(WORKSHOP.read_text())["States"] if name.endswith("Target")]
+
+
+def _smallest_text_at(svg: str, width: float) -> float:
+    """The smallest font size, in screen pixels, when the picture is shown `width` pixels wide at most
+    (a notebook shrinks a wider picture to fit and never enlarges one)."""
+    root = ET.fromstring(svg)
+    scale = min(1.0, width / float(root.get("width")))
+    sizes = [float(t.get("font-size") or root.get("font-size") or 16) for t in root.iter(f"{SVG}text")]
+    return min(sizes) * scale
+
+
+def test_the_nine_target_states_fold_into_one_box_with_a_count():
+    definition = json.loads(WORKSHOP.read_text())
+    assert len(TARGETS) == 9
+    root = ET.fromstring(to_svg(definition))
+    states = {g.get("data-state") for g in root.iter(f"{SVG}g") if g.get("data-state")}
+    assert "9 …Target states" in states and not states & set(TARGETS)
+    tip = next("".join(g.find(f"{SVG}title").itertext()) for g in root.iter(f"{SVG}g")
+               if g.get("data-state") == "9 …Target states")
+    assert all(name in tip for name in TARGETS)  # the tooltip names every folded state
+    assert 'eventName == one of 9 values' in to_svg(definition)
+    assert "9 …Target states" in to_mermaid(definition)
+    full = ET.fromstring(to_svg(definition, fold=False))
+    assert set(TARGETS) <= {g.get("data-state") for g in full.iter(f"{SVG}g")}
+
+
+def test_the_picture_is_taller_than_wide_and_its_text_readable_at_900_px():
+    definition = json.loads(WORKSHOP.read_text())
+    root = ET.fromstring(to_svg(definition))
+    assert float(root.get("height")) > float(root.get("width"))
+    assert _smallest_text_at(to_svg(definition), 900) >= 9
+    assert _smallest_text_at(to_svg(definition, fold=False), 900) < 9  # what the folding is for
+
+
+def test_a_folded_group_shows_the_state_that_ran_in_its_colour():
+    definition = json.loads(WORKSHOP.read_text())
+    statuses = {name: "not_run" for name in definition["States"]}
+    statuses.update(CheckEvent="succeeded", WhichChange="succeeded", CreatePolicyVersionTarget="succeeded")
+    root = ET.fromstring(to_svg(definition, statuses))
+    group = next(g for g in root.iter(f"{SVG}g") if g.get("data-state") == "9 …Target states")
+    assert "status-succeeded" in group.get("class")
+    assert [t.text for t in group.iter(f"{SVG}text")] == ["CreatePolicyVersionTarget (+8 more)"]
+    assert _smallest_text_at(to_svg(definition, statuses), 900) >= 9
+
+
+def test_the_path_an_execution_took_alone():
+    definition = json.loads(WORKSHOP.read_text())
+    ran = ["CheckEvent", "WhichChange", "CreatePolicyTarget", "ModifyState", "ValidatePolicy", "CheckOwnOrGone",
+           "ChooseAction", "AllowWithNotification"]
+    statuses = {name: ("succeeded" if name in ran else "not_run") for name in definition["States"]}
+    root = ET.fromstring(to_svg(definition, statuses, path_only=True))
+    drawn = {g.get("data-state") for g in root.iter(f"{SVG}g") if g.get("data-state")} - {"Start"}
+    assert drawn == set(ran)
+    assert float(root.get("width")) <= 440  # two of them side by side fit a notebook's width

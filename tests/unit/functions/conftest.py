@@ -9,26 +9,32 @@ import pytest
 from moto import mock_aws
 
 from incident_steps import API_BASE_URL, SECRET, TABLE
+from moto_seams import seams_installed
 from waiting_executions import create_incidents_table
+
 
 @contextmanager
 def _stack(monkeypatch):
-    """moto with what the template gives the functions: the incidents table, the decision
-    secret, the alert topic, and their names in the environment."""
+    """moto (with the local cloud's mends of its data services) with what the template gives the
+    functions: the incidents table, the decision secret, the seal key, the alert topic, and their
+    names in the environment."""
     monkeypatch.setenv("INCIDENTS_TABLE", TABLE)
     monkeypatch.setenv("RESTRICTED_ACTIONS", "s3:DeleteBucket,s3:DeleteObject")
     monkeypatch.setenv("API_BASE_URL", API_BASE_URL)
     monkeypatch.setenv("IAM_SETTLE_SECONDS", "0")  # moto is consistent at once (a test sets its own)
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), seams_installed():
         dynamodb = boto3.client("dynamodb")
         create_incidents_table(dynamodb, TABLE)
         secret = boto3.client("secretsmanager").create_secret(Name="decision", SecretString=SECRET)["ARN"]
         monkeypatch.setenv("DECISION_SECRET_ARN", secret)
         topic = boto3.client("sns").create_topic(Name="alerts")["TopicArn"]
         monkeypatch.setenv("TOPIC_ARN", topic)
+        kms = boto3.client("kms")
+        seal_key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"]
+        monkeypatch.setenv("SEAL_KEY_ID", seal_key)
         yield SimpleNamespace(iam=boto3.client("iam"), dynamodb=dynamodb, sns=boto3.client("sns"),
-                              sfn=boto3.client("stepfunctions"), sqs=boto3.client("sqs"), table=TABLE,
-                              topic=topic, secret=SECRET.encode())
+                              sfn=boto3.client("stepfunctions"), sqs=boto3.client("sqs"), kms=kms, table=TABLE,
+                              topic=topic, secret=SECRET.encode(), seal_key=seal_key)
 
 
 @pytest.fixture

@@ -314,3 +314,52 @@ def test_any_request_gets_a_page_never_an_exception_or_5xx(monkeypatch, event):
     for value in query.values():
         if "<" in value:
             assert page["body"].count(value) == calm["body"].count(value), "echoed input must be escaped"
+
+
+# --- the panel's IAM-authorised method ---------------------------------------------------------------
+
+ADMIN_ARN = "arn:aws:iam::123456789012:user/admin"
+
+
+def panel_event(incident_id, decision, caller=ADMIN_ARN, method="POST", body=None):
+    """What API Gateway's IAM-authorised method hands the function: the signer's ARN in requestContext."""
+    event = api_event("/decision", method, body=body if body is not None else json.dumps(
+        {"incident": incident_id, "decision": decision}), content_type="application/json")
+    event["requestContext"]["identity"]["userArn"] = caller
+    return event
+
+
+def test_the_panel_decides_through_the_function_and_the_signer_is_recorded(stack, asked):
+    incident = asked()
+    answer = app.handler(panel_event(incident.id, "deny"), None)
+    body = json.loads(answer["body"])
+    assert answer["statusCode"] == 200 and body["title"] == "Denied" and body["decidedBy"] == ADMIN_ARN
+    recorded = item(stack, incident.id)
+    assert (recorded["decision"], recorded["decidedVia"], recorded["decidedBy"]) == ("deny", "panel", ADMIN_ARN)
+    assert json.loads(incident.status()["output"]) == {"action": "delete", "incidentId": incident.id,
+                                                       "decidedVia": "panel", "decidedAt": recorded["decidedAt"]}
+
+
+def test_a_panel_request_without_a_signer_decides_nothing(stack, asked):
+    incident = asked()
+    for caller in (None, "", "not-an-arn"):
+        answer = app.handler(panel_event(incident.id, "allow", caller=caller), None)
+        assert answer["statusCode"] == 403 and "signed with AWS credentials" in json.loads(answer["body"])["message"]
+    assert "decision" not in item(stack, incident.id) and running(stack, incident)
+
+
+@pytest.mark.parametrize("body, status", [("{", 400), ('{"incident": "x", "decision": "allow"}', 400),
+                                          ('{"incident": "' + "a" * 32 + '", "decision": "maybe"}', 400),
+                                          ("[" * 5000, 413)])
+def test_a_malformed_panel_request_is_a_4xx(stack, body, status):
+    answer = app.handler(panel_event("", "", body=body), None)
+    assert answer["statusCode"] == status and json.loads(answer["body"])["title"]
+    assert app.handler(panel_event("a" * 32, "allow", method="GET"), None)["statusCode"] == 405
+
+
+def test_the_panel_after_a_link_is_told_which_decision_stood(stack, asked):
+    incident = asked()
+    assert post("/allow", incident.link("allow"))["statusCode"] == 200
+    answer = app.handler(panel_event(incident.id, "deny"), None)
+    assert answer["statusCode"] == 409 and "already approved (via link" in json.loads(answer["body"])["message"]
+    assert item(stack, incident.id)["decision"] == "allow"

@@ -45,13 +45,13 @@ def test_two_executions_at_the_same_moment_record_one_incident(stack, monkeypatc
     """Both read the version before either deletes it: the conditional put lets one through."""
     arn = stack.iam.create_policy(PolicyName="bad", PolicyDocument=BAD)["Policy"]["Arn"]
     barrier = threading.Barrier(2)
-    original = revert.claim
+    original = revert._put_sealed
 
     def claim_together(*args, **kwargs):
         barrier.wait(timeout=10)  # both have read IAM and are about to write the incident
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(revert, "claim", claim_together)
+    monkeypatch.setattr(revert, "_put_sealed", claim_together)
     results = []
     threads = [threading.Thread(target=lambda n=n: results.append(
         revert_change(managed(arn, "v1"), event_id="ev-1", execution=f"{EXECUTION}-{n}"))) for n in range(2)]

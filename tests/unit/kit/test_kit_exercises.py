@@ -2,12 +2,14 @@
 
 import copy
 import json
+from html import unescape
 
 import pytest
 
 from workshop.teaching.builder import StateMachineBuilder
 from workshop.teaching.reference import reference_definition
-from workshop.teaching.exercises import (DEVELOPER_POLICY, STARTER_POLICY, STATE_EXERCISES, TOO_BROAD_POLICY, check_decision,
+from workshop.teaching.exercises import (BUCKET, DEVELOPER_POLICY, STARTER_POLICY, STATE_EXERCISES, TOO_BROAD_POLICY,
+                                check_decision,
                                 check_policy, check_state, data_before, exercise_answers, starting_text,
                                 verdict_table)
 
@@ -149,16 +151,32 @@ def test_temp_remove_more_attempts_or_fewer_errors_listed_still_pass_when_they_b
 
 
 def test_temp_remove_retrying_everything_delays_the_alert(sm):
-    result = check_state("TempRemove", exercise_answers("wrong")["TempRemove"], sm)
+    retry_all = _state("TempRemove", lambda s: s["Retry"][0].update(ErrorEquals=["States.ALL"]))
+    result = check_state("TempRemove", retry_all, sm)
     assert result.problems == ["With a policy deleted meanwhile (NoSuchEntity) on the first try, your state retries "
                                "NoSuchEntity; it should catch NoSuchEntity and go to NotifyFailure. Not transient: "
                                "retrying only delays the admin's alert."]
+
+
+def test_the_typical_wrong_temp_remove_is_told_both_of_its_mistakes(sm):
+    problems = _problems(check_state("TempRemove", exercise_answers("wrong")["TempRemove"], sm))
+    assert "your state retries NoSuchEntity; it should catch NoSuchEntity" in problems
+    assert "Your Catch of TransientError has no ResultPath" in problems
 
 
 def test_temp_remove_a_catch_that_replaces_the_data(sm):
     replaced = _state("TempRemove", lambda s: s["Catch"][0].update(ResultPath="$"))
     assert "catches NoSuchEntity and goes to NotifyFailure as it should, but its output differs" in \
         _problems(check_state("TempRemove", replaced, sm))
+
+
+def test_a_catch_without_result_path_is_named_as_the_cause(sm):
+    no_result_path = _state("TempRemove", lambda s: s["Catch"][0].pop("ResultPath"))
+    result = check_state("TempRemove", no_result_path, sm)
+    assert not result.ok
+    assert ('Your Catch of NoSuchEntity has no ResultPath, so the error replaces the whole data; give it '
+            '"ResultPath": "$.failure"') in _problems(result)
+    assert "your answer wrote Error, Cause instead" in _problems(result)
 
 
 def test_temp_remove_without_lambda_errors_retried(sm):
@@ -203,6 +221,55 @@ def test_ask_user_token_under_another_key_is_not_what_the_lambda_reads(sm):
         _problems(check_state("AskUser", renamed, sm))
 
 
+def test_the_task_token_read_with_one_dollar_points_at_the_context_object(sm):
+    one_dollar = _state("AskUser", lambda s: s["Parameters"]["Payload"].update({"token.$": "$.Task.Token"}))
+    problems = _problems(check_state("AskUser", one_dollar, sm))
+    assert "Invalid path '$.Task.Token'" in problems
+    assert "$.Task.Token reads the state's input; Task belongs to the context object" in problems
+    assert "two dollars: $$.Task.Token" in problems
+
+
+def test_a_key_written_in_another_case_is_named_as_written(sm):
+    camel = _state("ValidatePolicy", lambda s: s.update(ResultPath="$.taskResult"))
+    problems = _problems(check_state("ValidatePolicy", camel, sm))
+    assert "taskresult is missing: your answer wrote taskResult, and keys are case-sensitive" in problems
+    assert "Your ResultPath '$.taskResult' should be '$.taskresult'" in problems
+
+
+def test_a_path_to_a_key_elsewhere_says_where_it_is(sm):
+    problems = _problems(check_state("ChooseAction", exercise_answers("wrong")["ChooseAction"], sm))
+    assert "There is no $.action in the input; action is at $.taskresult.action." in problems
+
+
+def test_a_why_is_said_only_where_it_concerns_what_went_wrong(sm):
+    renamed = _state("AskUser", lambda s: s["Parameters"]["Payload"].update(
+        {"taskToken.$": s["Parameters"]["Payload"].pop("token.$")}))
+    result = check_state("AskUser", renamed, sm)
+    waiting = next(c for c in result.cases if c.case.compare_limit)
+    assert "Payload.token is missing; your answer wrote Payload.taskToken instead" in waiting.problem
+    assert "TimeoutSecondsPath" not in waiting.problem  # the time limit was right: its why is not said
+
+
+def test_each_row_says_only_what_concerns_it(sm):
+    result = check_state("ChooseAction", exercise_answers("wrong")["ChooseAction"], sm)
+    for row in result.cases:
+        assert not row.row_text.startswith("With "), row.row_text
+    html = unescape(result._repr_mimebundle_()["text/html"])
+    assert "With action = 'alert'" not in html and "Your state fails with States.Runtime" in html
+
+
+def test_a_failed_exercise_shows_one_status(sm):
+    builder = StateMachineBuilder.from_reference()
+    builder.add_given("CheckEvent", "WhichChange", "ReportUnrecognisedEvent", "InvalidEvent", "CreatePolicyTarget",
+                      "ModifyState")
+    wrong = builder.exercise("ValidatePolicy", exercise_answers("wrong")["ValidatePolicy"])
+    html = unescape(wrong._repr_mimebundle_()["text/html"])
+    assert "✗ Exercise ValidatePolicy" in html and "No errors." not in html
+    assert "The machine so far holds the file's ValidatePolicy in place of yours." in html
+    right = builder.exercise("ValidatePolicy", exercise_answers("right")["ValidatePolicy"])
+    assert "No errors." in right._repr_mimebundle_()["text/html"]
+
+
 def test_the_cases_inputs_are_what_the_files_machine_hands_the_state(sm):
     data = data_before(sm, "AskUser")
     assert data["target"]["policyArn"] == "arn:aws:iam::123456789012:policy/my-bad-policy"
@@ -216,9 +283,51 @@ def test_a_policy_that_grants_what_is_needed_and_only_alerts_passes():
     result = check_policy(DEVELOPER_POLICY)
     assert result.ok and result.used == DEVELOPER_POLICY
     assert check_policy(json.dumps(DEVELOPER_POLICY)).ok  # as JSON text too
+    one_statement = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"{BUCKET}/*"},
+        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [BUCKET]}]}
+    assert check_policy(one_statement).ok  # another form of the same grant
+
+
+def test_a_near_admin_policy_with_not_action_is_not_least_privilege():
+    near_admin = exercise_answers("wrong")["developer_policy"]
+    result = check_policy(near_admin)
+    assert result.verdict["action"] == "alert"  # ValidatePolicy alone would let it through
+    assert not result.ok and result.used != near_admin
+    assert "statement 0 (Sid Everything) also grants" in result.message
+    assert "its NotAction allows every action but s3:DeleteBucket, s3:DeleteObject" in result.message
+    assert "goodpolicy.json instead" in result.message
+
+
+def test_the_needed_actions_on_every_bucket_are_too_much():
     on_star = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"], "Resource": "*"}]}
-    assert check_policy(on_star).ok  # broad, but no restricted action: ValidatePolicy alerts
+        {"Sid": "Everywhere", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
+         "Resource": "*"}]}
+    result = check_policy(on_star)
+    assert not result.ok
+    assert ("statement 0 (Sid Everywhere) also grants s3:GetObject, s3:PutObject, s3:ListBucket beyond the "
+            "reports bucket (its Resource: *)") in result.message
+
+
+@pytest.mark.parametrize("extra, named", [
+    ({"Sid": "Roles", "Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}, "statement 2 (Sid Roles) also "
+                                                                                      "grants iam:PassRole"),
+    ({"Effect": "Allow", "Action": "s3:Get*", "Resource": f"{BUCKET}/*"}, "statement 2 also grants"),
+])
+def test_each_statement_that_grants_more_is_named(extra, named):
+    policy = copy.deepcopy(DEVELOPER_POLICY)
+    policy["Statement"].append(extra)
+    result = check_policy(policy)
+    assert not result.ok and named in result.message
+    assert "statement 0" not in result.message and "statement 1" not in result.message
+
+
+def test_a_deny_can_take_back_what_a_broad_allow_grants_too_much():
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"{BUCKET}/*"},
+        {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:ListBucketVersions"], "Resource": BUCKET},
+        {"Effect": "Deny", "Action": "s3:ListBucketVersions", "Resource": "*"}]}
+    assert check_policy(policy).ok
 
 
 def test_a_policy_with_s3_star_is_remedy_and_is_not_fired():

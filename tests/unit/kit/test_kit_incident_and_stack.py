@@ -102,6 +102,40 @@ def test_architecture_is_mermaid_and_svg():
     assert bundle["image/svg+xml"].startswith("<svg") and "Step Functions" in bundle["image/svg+xml"]
 
 
+def _crosses(segment, box, margin=0.0) -> bool:
+    """Does the segment pass through the box (shrunk by `margin`)? Sampled finely: boxes are tens of px."""
+    (x1, y1), (x2, y2) = segment
+    bx, by, bw, bh = box
+    for step in range(201):
+        t = step / 200
+        x, y = x1 + (x2 - x1) * t, y1 + (y2 - y1) * t
+        if bx + margin < x < bx + bw - margin and by + margin < y < by + bh - margin:
+            return True
+    return False
+
+
+def test_the_architecture_picture_has_no_label_on_a_box_or_a_line_and_no_line_through_a_box():
+    from workshop.display.stack import architecture_layout
+
+    layout = architecture_layout()
+    width, height = layout["size"]
+    assert width <= 900  # a notebook's width: nothing shrinks
+    boxes, lines, labels = layout["boxes"], layout["lines"], layout["labels"]
+    for edge, label in labels.items():
+        x, y, w, h = label
+        assert 0 <= x and x + w <= width and 0 <= y and y + h <= height, edge
+        for name, box in boxes.items():
+            bx, by, bw, bh = box
+            assert x + w <= bx or bx + bw <= x or y + h <= by or by + bh <= y, f"{edge} label on the {name} box"
+        for other, points in lines.items():
+            if other != edge:
+                assert not any(_crosses(s, label) for s in zip(points, points[1:])), f"{edge} label on {other}"
+    for (a, b), points in lines.items():
+        for name, box in boxes.items():
+            if name not in (a, b):
+                assert not any(_crosses(s, box, margin=1) for s in zip(points, points[1:])), f"{a}->{b} crosses {name}"
+
+
 def test_outputs_table_lists_every_output():
     html = outputs_table({"ApproveUrl": "http://x/allow", "DenyUrl": "http://x/deny"})._repr_html_()
     assert "ApproveUrl" in html and "http://x/deny" in html

@@ -76,3 +76,129 @@ def test_a_binary_body_is_base64_encoded():
         stage_variables=None)
     assert event["isBase64Encoded"] is True and event["body"] == "//4="
     assert event["headers"] is None and event["queryStringParameters"] is None
+
+
+# --- IAM authorisation (AWS_IAM methods) -----------------------------------------------------------
+
+IAM_BODY = {
+    "swagger": "2.0",
+    "info": {"version": "1.0", "title": "decisions"},
+    "paths": {
+        "/allow": SAM_BODY["paths"]["/allow"],
+        "/decision": {"post": {
+            "x-amazon-apigateway-integration": SAM_BODY["paths"]["/allow"]["x-amazon-apigateway-any-method"][
+                "x-amazon-apigateway-integration"],
+            "security": [{"AWS_IAM": []}], "responses": {}}},
+    },
+    # what SAM writes for `Auth: Authorizer: AWS_IAM`
+    "securityDefinitions": {"AWS_IAM": {"x-amazon-apigateway-authtype": "awsSigv4", "type": "apiKey",
+                                        "name": "Authorization", "in": "header"}},
+}
+
+
+def _deployed_iam_api():
+    from moto.apigateway.models import RestAPI
+
+    apigateway.install()
+    api = RestAPI.create_from_cloudformation_json("ServerlessRestApi", {"Properties": {"Body": IAM_BODY}},
+                                                  "123456789012", "us-east-1")
+    client = boto3.client("apigateway", region_name="us-east-1")
+    client.create_deployment(restApiId=api.id, stageName="Prod")
+    return api, client
+
+
+def _request(api_id: str, path: str, signed_for: str | None = "execute-api", key: str = "AKIDKNOWN"):
+    """A werkzeug request for the local stage route, signed with botocore's SigV4 as an SDK signs."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    url = f"http://127.0.0.1:4566{apigateway.ROUTE_PREFIX}{api_id}/Prod{path}"
+    body = b'{"incident": "x", "decision": "deny"}'
+    headers = {"Content-Type": "application/json"}
+    if signed_for:
+        signed = AWSRequest(method="POST", url=url, data=body, headers=headers)
+        SigV4Auth(Credentials(key, "secret"), signed_for, "us-east-1").add_auth(signed)
+        headers = dict(signed.headers.items())
+    return Request(EnvironBuilder(method="POST", base_url="http://127.0.0.1:4566",
+                                  path=url.split("4566", 1)[1], data=body, headers=headers).get_environ())
+
+
+def _served(monkeypatch):
+    events = []
+
+    def invoke(function_arn, account_id, region, event):
+        events.append(event)
+        return 200, {"Content-Type": "application/json"}, {}, b"{}"
+
+    monkeypatch.setattr(apigateway, "invoke_proxy", invoke)
+    return events
+
+
+def _caller(key):
+    from workshop.localcloud.server.identities import Caller
+
+    if key == "AKIDKNOWN":
+        return Caller(key, "arn:aws:iam::123456789012:user/admin", "123456789012", "user", "AIDAADMIN")
+    return None
+
+
+def test_an_iam_authorised_method_is_imported_as_aws_iam_and_a_plain_one_as_none():
+    with mock_aws():
+        api, client = _deployed_iam_api()
+        resources = {r["path"]: r["id"] for r in client.get_resources(restApiId=api.id)["items"]}
+        assert client.get_method(restApiId=api.id, resourceId=resources["/decision"],
+                                 httpMethod="POST")["authorizationType"] == "AWS_IAM"
+        assert client.get_method(restApiId=api.id, resourceId=resources["/allow"],
+                                 httpMethod="ANY")["authorizationType"] == "NONE"
+
+
+def test_an_iam_authorised_method_names_its_signer_in_the_event_as_api_gateway_does(monkeypatch):
+    events = _served(monkeypatch)
+    with mock_aws():
+        api, _ = _deployed_iam_api()
+        response = apigateway.handle(_request(api.id, "/decision"), identify=_caller)
+        assert response.status_code == 200
+        identity = events[0]["requestContext"]["identity"]
+        assert (identity["userArn"], identity["accessKey"], identity["accountId"], identity["caller"],
+                identity["user"]) == ("arn:aws:iam::123456789012:user/admin", "AKIDKNOWN", "123456789012",
+                                      "AIDAADMIN", "AIDAADMIN")
+        apigateway.handle(_request(api.id, "/allow"), identify=_caller)  # a public method: nobody is named
+        assert events[1]["requestContext"]["identity"]["userArn"] is None
+
+
+def test_an_iam_authorised_method_refuses_what_api_gateway_refuses(monkeypatch):
+    events = _served(monkeypatch)
+    with mock_aws():
+        api, _ = _deployed_iam_api()
+        refusals = [(_request(api.id, "/decision", signed_for=None), _caller, "Missing Authentication Token"),
+                    (_request(api.id, "/decision", signed_for="iam"), _caller, "scoped to correct service"),
+                    (_request(api.id, "/decision", key="AKIDUNKNOWN"), _caller, "security token included"),
+                    (_request(api.id, "/decision"), None, "security token included")]  # nobody to ask
+        for request, identify, message in refusals:
+            response = apigateway.handle(request, identify=identify)
+            assert response.status_code == 403 and message in response.get_data(as_text=True), message
+        assert events == []
+        assert apigateway.handle(_request(api.id, "/allow", signed_for=None), identify=None).status_code == 200
+
+
+def test_a_key_names_the_learner_a_functions_role_or_an_iam_user():
+    from workshop.localcloud.server import identities
+
+    with mock_aws():
+        iam = boto3.client("iam", region_name="us-east-1")
+        iam.create_user(UserName="alice")
+        key = iam.create_access_key(UserName="alice")["AccessKey"]["AccessKeyId"]
+        user = identities.caller_for_key(key, "123456789012", learner_key="LCAKLEARNER")
+        assert (user.principal_arn, user.kind) == ("arn:aws:iam::123456789012:user/alice", "user")
+        learner = identities.caller_for_key("LCAKLEARNER", "123456789012", learner_key="LCAKLEARNER")
+        assert (learner.principal_arn, learner.kind) == ("arn:aws:iam::123456789012:root", "learner-admin")
+        worker_key = identities.access_key_for("arn:aws:lambda:us-east-1:123456789012:function:f",
+                                               "arn:aws:iam::123456789012:role/stack-FRole-X", "f")
+        role = identities.caller_for_key(worker_key, "123456789012", learner_key="LCAKLEARNER")
+        assert (role.principal_arn, role.kind) == (
+            "arn:aws:sts::123456789012:assumed-role/stack-FRole-X/f", "assumed-role")
+        assert identities.caller_for_key("AKIDNOBODY", "123456789012", learner_key="LCAKLEARNER") is None
+        assert identities.caller_for_key(None, "123456789012") is None

@@ -63,6 +63,32 @@ def test_a_stack_outside_us_east_1_is_refused_with_the_assert_description():
                                      ChangeSetType="CREATE", Capabilities=["CAPABILITY_IAM"])
 
 
+SMALL = json.dumps({"Parameters": {"Name": {"Type": "String", "Default": "a"}},
+                    "Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": {"Ref": "Name"}}}}})
+
+
+def test_a_change_set_that_changes_nothing_fails_as_cloudformation_answers():
+    with mock_aws():
+        stacks.install("http://127.0.0.1:4566")
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="artifacts")
+        s3.put_object(Bucket="artifacts", Key="template.json", Body=SMALL.encode())
+        uploaded = "http://127.0.0.1:4566/artifacts/template.json"  # as `sam deploy` hands it over
+        client = boto3.client("cloudformation", region_name="us-east-1")
+        client.create_change_set(StackName="s", ChangeSetName="first", TemplateURL=uploaded, ChangeSetType="CREATE")
+        client.execute_change_set(ChangeSetName="first", StackName="s")
+        # what `sam deploy` sends again: the same template, every parameter kept
+        same = client.describe_change_set(ChangeSetName=client.create_change_set(
+            StackName="s", ChangeSetName="again", TemplateURL=uploaded, ChangeSetType="UPDATE",
+            Parameters=[{"ParameterKey": "Name", "UsePreviousValue": True}])["Id"])
+        assert (same["Status"], same["ExecutionStatus"]) == ("FAILED", "UNAVAILABLE")
+        assert same["StatusReason"] == stacks.NO_CHANGES and same["Changes"] == []
+        other = client.describe_change_set(ChangeSetName=client.create_change_set(
+            StackName="s", ChangeSetName="other", TemplateURL=uploaded, ChangeSetType="UPDATE",
+            Parameters=[{"ParameterKey": "Name", "ParameterValue": "b"}])["Id"])
+        assert other["Status"] == "CREATE_COMPLETE"  # a new parameter value is a change
+
+
 def test_definition_from_s3_with_substitutions():
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
@@ -213,3 +239,22 @@ def test_the_incidents_table_secret_and_policies_are_created_as_aws_shows_them()
         assert table["SSEDescription"]["Status"] == "ENABLED"
         backups = dynamodb.describe_continuous_backups(TableName=outputs["Table"])["ContinuousBackupsDescription"]
         assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+
+
+def test_a_bucket_made_by_cloudformation_keeps_its_versioning():
+    """SAM's artifact bucket is versioned on AWS (its managed stack says so): a plain delete leaves the object."""
+    from samcli.lib.bootstrap.bootstrap import _get_stack_template
+
+    with mock_aws():
+        stacks.install("http://127.0.0.1:4566")
+        client = boto3.client("cloudformation", region_name="us-east-1")
+        managed = _get_stack_template()
+        client.create_stack(StackName="sam-managed", TemplateBody=managed if isinstance(managed, str)
+                            else json.dumps(managed), Capabilities=["CAPABILITY_AUTO_EXPAND"])
+        bucket = client.describe_stacks(StackName="sam-managed")["Stacks"][0]["Outputs"][0]["OutputValue"]
+        s3 = boto3.client("s3", region_name="us-east-1")
+        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+        s3.put_object(Bucket=bucket, Key="stack/template", Body=b"one")
+        s3.delete_object(Bucket=bucket, Key="stack/template")
+        listed = s3.list_object_versions(Bucket=bucket, Prefix="stack/")
+        assert len(listed["Versions"]) == 1 and len(listed["DeleteMarkers"]) == 1

@@ -325,7 +325,8 @@ def test_each_group_changes_its_targets_and_nothing_unregistered(monkeypatch):
     changed = [(seam, target) for seam in seams.SEAMS for target in seam.targets if target.change != seams.READ]
     before = {target: _value(target) for _, target in changed}
     endpoint = "http://127.0.0.1:9"
-    steps = [(seams.EAGER, lambda: wiring.install_eager(9, endpoint, credentials.new(endpoint)))]
+    steps = [(seams.DATA, lambda: seams.install(seams.DATA)),  # what the functions' unit tests install
+             (seams.EAGER, lambda: wiring.install_eager(9, endpoint, credentials.new(endpoint)))]
     steps += [(group, lambda group=group: wiring.ensure(group))
               for group in (seams.STEPFUNCTIONS, seams.APIGATEWAY, seams.CLOUDFORMATION)]
     steps += [(seams.AWS_LIKE, lambda: aws_like.AwsLikeMode(aws_like.Settings(), endpoint).install())]

@@ -21,7 +21,8 @@ anything is served:
 
 Routes that are public on AWS stay public here, behind checks 1 and 2: the
 API Gateway stages (`/_localcloud/execute-api/...`, the e-mail's approve /
-deny links), the SNS confirmation link of the AWS-like mode and the health
+deny links), Lambda function URLs (`/_localcloud/lambda-url/...`; one whose
+AuthType is AWS_IAM wants a signed request itself), the SNS confirmation link of the AWS-like mode and the health
 check. The mailbox holds those links, so it needs
 the key (as `Authorization: Bearer <key id>`). moto's own `/moto-api`
 (reset, state dump) is refused to everyone: nothing in the kit needs it.
@@ -38,7 +39,7 @@ import json
 from html import escape
 from urllib.parse import unquote
 
-from .address import EXECUTE_API_PREFIX, HEALTH_PATH, KIT_PREFIX, SNS_CONFIRMATION_PATH
+from .address import EXECUTE_API_PREFIX, HEALTH_PATH, KIT_PREFIX, LAMBDA_URL_PREFIX, SNS_CONFIRMATION_PATH
 from .protocols import key_of, scope_service
 
 # rest-json services (no X-Amz-Target): their SDKs parse JSON errors
@@ -115,6 +116,8 @@ class Guard:
         if path.startswith("/moto-api"):
             raise Refused("refused: moto's own /moto-api (reset, state dump) is switched off in the local cloud.")
         if path in (PUBLIC_ROUTES[0], PUBLIC_ROUTES[2]) or path.startswith(PUBLIC_ROUTES[1]):
+            return
+        if path.startswith(LAMBDA_URL_PREFIX):  # public as on AWS; an AWS_IAM URL checks its own signature
             return
         if path.startswith(KIT_PREFIX):
             if not self.is_known_key(bearer_of(environ)):

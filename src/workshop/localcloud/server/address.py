@@ -15,6 +15,7 @@ HEALTH_PATH = KIT_PREFIX + "health"
 MAILBOX_PATH = KIT_PREFIX + "mailbox"
 SNS_CONFIRMATION_PATH = KIT_PREFIX + "sns/confirmation"  # the AWS-like mode's confirmation link
 EXECUTE_API_PREFIX = KIT_PREFIX + "execute-api/"  # + <api id>/<stage>/<path>: API Gateway stages
+LAMBDA_URL_PREFIX = KIT_PREFIX + "lambda-url/"  # + <url id>/<path>: Lambda function URLs
 
 
 def endpoint_for(port: int) -> str:

@@ -11,7 +11,9 @@ to its handlers:
     GET    /_localcloud/health                          {"status": "ready", ...} (public)
     GET    /_localcloud/mailbox, DELETE clears it       (services/mailbox.py; needs the key)
     GET    /_localcloud/sns/confirmation                 (AWS-like mode: the SNS confirmation link; public)
-    ANY    /_localcloud/execute-api/<api>/<stage>/<path> (services/apigateway.py; public, as on AWS)
+    ANY    /_localcloud/execute-api/<api>/<stage>/<path> (services/apigateway.py; public, as on AWS; an
+                                                          IAM-authorised method takes only signed requests)
+    ANY    /_localcloud/lambda-url/<url id>/<path>       (services/awslambda/function_urls.py; AuthType decides)
 
 AWS API requests: first the extension groups their service needs are
 installed (`wiring.ensure_for_scope`, by the credential scope they are
@@ -27,7 +29,8 @@ signed for); then
 * everything else goes to moto.
 
 With the AWS-like mode (`aws_like.AwsLikeMode`) the IAM handler, the
-TestState route and the confirmation route ask the mode first.
+TestState route, CloudTrail's CreateTrail / UpdateTrail and the
+confirmation route ask the mode first.
 """
 
 from __future__ import annotations
@@ -45,8 +48,8 @@ from ..services.stepfunctions import api as stepfunctions_api
 from . import credentials as credentials_module
 from . import identities, protocols
 from .access import Guard, Refused, refusal
-from .address import (ACCOUNT_ID, EXECUTE_API_PREFIX, HEALTH_PATH, HOST, KIT_PREFIX, MAILBOX_PATH, REGION,
-                      SNS_CONFIRMATION_PATH, endpoint_for)
+from .address import (ACCOUNT_ID, EXECUTE_API_PREFIX, HEALTH_PATH, HOST, KIT_PREFIX, LAMBDA_URL_PREFIX,
+                      MAILBOX_PATH, REGION, SNS_CONFIRMATION_PATH, endpoint_for)
 
 log = logging.getLogger("workshop.localcloud")
 
@@ -56,6 +59,7 @@ KIT_ROUTES = (
     (re.compile("^" + re.escape(MAILBOX_PATH) + "$"), "_mailbox"),
     (re.compile("^" + re.escape(SNS_CONFIRMATION_PATH) + "$"), "_sns_confirmation"),
     (re.compile("^" + re.escape(EXECUTE_API_PREFIX)), "_execute_api"),
+    (re.compile("^" + re.escape(LAMBDA_URL_PREFIX)), "_lambda_url"),
 )
 # AWS operations served by the kit instead of moto: X-Amz-Target -> handler method
 TARGET_ROUTES = {stepfunctions_api.TARGET_PREFIX + operation: "_stepfunctions_api"
@@ -176,6 +180,11 @@ class LocalCloudApp:
             rejected = self._check_json_request(environ, target, service, start_response)
             if rejected is not None:
                 return rejected
+        if self.aws_like and target and target.endswith("Trail"):
+            refused = self.aws_like.trail_refusal(target, _read_body(environ), ACCOUNT_ID,
+                                                  protocols.scope_region(auth) or REGION)
+            if refused:
+                return _json_error(start_response, *refused)
         handler = TARGET_ROUTES.get(target) if target else None
         if handler is not None:
             return getattr(self, handler)(environ, start_response, protocols.scope_region(auth) or REGION)
@@ -293,7 +302,16 @@ class LocalCloudApp:
         from .wiring import ensure
 
         ensure("apigateway")
-        return apigateway.handle(request)
+        return apigateway.handle(request, identify=self.caller_for_key)
+
+    def caller_for_key(self, key: str | None):
+        """Who `key` stands for (an `identities.Caller`), or None: IAM-authorised API methods ask."""
+        return identities.caller_for_key(key, ACCOUNT_ID, learner_key=self.credentials.access_key_id)
+
+    def _lambda_url(self, request):
+        from ..services.awslambda import function_urls
+
+        return function_urls.handle(request, self.is_known_key)
 
     @staticmethod
     def _no_route(request):
@@ -301,6 +319,13 @@ class LocalCloudApp:
 
         return Response(json.dumps({"message": f"no such local cloud route: {request.path}"}),
                         status=404, content_type="application/json")
+
+
+def _json_error(start_response, status: int, document: dict):
+    """An AWS JSON-protocol error answer."""
+    start_response(f"{status} BAD REQUEST", [("Content-Type", "application/x-amz-json-1.1"),
+                                            ("x-amzn-ErrorType", document["__type"])])
+    return [json.dumps(document).encode("utf-8")]
 
 
 def _read_body(environ) -> bytes:

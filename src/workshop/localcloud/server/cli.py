@@ -1,9 +1,12 @@
 """`workshop local ...`: run the local cloud.
 
     workshop local up [--port N]      serve on 127.0.0.1:N (default 4566) until Ctrl-C
-    workshop local up --like-aws [--event-delay 20-120] [--iam-lag 2]
+    workshop local up --like-aws [--event-delay 20-120] [--iam-lag 2] [--lambda-concurrency-limit 1000]
+                                 [--definition-lag 5] [--day-length 86400]
                                       the AWS-like mode (aws_like.py): a trail needed, events late,
-                                      subscriptions to confirm, TestState's role checked, IAM lagging
+                                      subscriptions to confirm, TestState's role checked, IAM lagging,
+                                      Lambda's concurrency quota, failed stacks only deletable,
+                                      new definitions used after a few seconds
     workshop local status [--port N]  is one running there?
     workshop local env [--port N]     print `export` lines for its endpoint and key:
                                       eval "$(workshop local env)" and plain aws / sam / boto3 use it
@@ -35,6 +38,15 @@ def _parser() -> argparse.ArgumentParser:
                     help="with --like-aws: seconds CloudTrail takes to deliver an event (default 20-120)")
     up.add_argument("--iam-lag", type=float, default=None, metavar="SECONDS",
                     help="with --like-aws: seconds IAM reads answer NoSuchEntity after a creation (default 2)")
+    up.add_argument("--lambda-concurrency-limit", type=int, default=None, metavar="N",
+                    help="with --like-aws: the account's Lambda concurrency (default 1000; a new account's may "
+                         "be 10): reservations that leave under 100 unreserved are refused")
+    up.add_argument("--definition-lag", type=float, default=None, metavar="SECONDS",
+                    help="with --like-aws: seconds executions still run the previous state machine definition "
+                         "after UpdateStateMachine (default 5)")
+    up.add_argument("--day-length", type=float, default=None, metavar="SECONDS",
+                    help="with --like-aws: real seconds per day on the clock SNS confirmation tokens expire by "
+                         "(two days; default 86400)")
     for name, text in (("status", "is a local cloud answering on the port?"),
                        ("env", "print export lines (endpoint, key, region): eval \"$(workshop local env)\""),
                        ("mailbox", "print the e-mails the local cloud delivered (JSON)")):
@@ -76,18 +88,22 @@ def main(argv=None) -> int:
             logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
             _quiet_sam_bucket_policy()
         like_aws = None
+        tuned = {"iam_lag": args.iam_lag, "lambda_concurrency_limit": args.lambda_concurrency_limit,
+                 "definition_lag": args.definition_lag, "day_length": args.day_length}
         if args.like_aws:
             from ..aws_like import DEFAULT_SETTINGS, Settings, parse_delay
 
             try:
                 like_aws = Settings(
                     event_delay=parse_delay(args.event_delay) if args.event_delay else DEFAULT_SETTINGS.event_delay,
-                    iam_lag=DEFAULT_SETTINGS.iam_lag if args.iam_lag is None else args.iam_lag)
+                    **{name: getattr(DEFAULT_SETTINGS, name) if value is None else value
+                       for name, value in tuned.items()})
             except ValueError as exc:
                 print(f"workshop local up: {exc}", file=sys.stderr)
                 return 2
-        elif args.event_delay or args.iam_lag is not None:
-            print("workshop local up: --event-delay and --iam-lag need --like-aws", file=sys.stderr)
+        elif args.event_delay or any(value is not None for value in tuned.values()):
+            print("workshop local up: --event-delay, --iam-lag, --lambda-concurrency-limit, --definition-lag and "
+                  "--day-length need --like-aws", file=sys.stderr)
             return 2
         try:
             code = serve(args.port, parent_pid=args.parent_pid, like_aws=like_aws)

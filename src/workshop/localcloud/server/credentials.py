@@ -104,6 +104,26 @@ def path_for(endpoint: str | int) -> Path:
     return state_dir() / f"localcloud-{port_of(endpoint)}.json"
 
 
+def kit_command(name: str = "workshop") -> str:
+    """A kit command by its full path (the venv's bin/, beside this Python): it works pasted into any terminal,
+    the venv on PATH or not."""
+    import shlex
+    import sys
+
+    beside = Path(sys.executable).parent / name
+    return shlex.quote(str(beside)) if beside.exists() else name
+
+
+def env_line(port: int) -> str:
+    """`eval "$(.../workshop local env --port N)"`: what puts the local cloud's endpoint and key in a shell
+    (with this kernel's WORKSHOP_STATE_DIR, where the key file is, when it is not the default)."""
+    import shlex
+
+    state = os.environ.get("WORKSHOP_STATE_DIR")
+    prefix = f"WORKSHOP_STATE_DIR={shlex.quote(state)} " if state else ""
+    return f'eval "$({prefix}{kit_command()} local env --port {port})"'
+
+
 def _private_dir(folder: Path) -> None:
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     info = folder.lstat()

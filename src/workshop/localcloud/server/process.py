@@ -13,7 +13,8 @@ exit; `.endpoint` is what boto3 / `sam` need as `AWS_ENDPOINT_URL`.
 `serve(port, like_aws=Settings(...))` (`workshop local up --like-aws`) adds
 the AWS-like mode (aws_like.py): CloudTrail events only through a trail and
 late, e-mail subscriptions that wait for confirmation, TestState's role
-checked, IAM reads that lag behind writes.
+checked, IAM reads that lag behind writes, Lambda's concurrency quota, failed
+stacks that can only be deleted, definitions used a few seconds late.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def port_is_free(port: int) -> bool:
     return True
 
 
+
 def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=print, like_aws=None) -> int:
     """Run the local cloud in this process until SIGINT / SIGTERM; 0 on a clean stop."""
     if not port_is_free(port):
@@ -97,12 +99,14 @@ def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=prin
     signal.signal(signal.SIGINT, _on_signal)
     _wait_ready(endpoint_for(port), timeout=10)
     announce(f"Local cloud ready at http://{HOST}:{port} (its key: {key_file}; "
-             'for your shell: eval "$(workshop local env)")', flush=True)
+             f"for your shell: {credentials_module.env_line(port)})", flush=True)
     if like_aws is not None:
         low, high = like_aws.event_delay
         announce(f"AWS-like mode: CloudTrail events only through a logging trail, {low:g}-{high:g} s late; "
-                 f"e-mail subscriptions wait for confirmation; TestState checks its role; IAM reads lag "
-                 f"{like_aws.iam_lag:g} s behind creations.", flush=True)
+                 f"e-mail subscriptions wait for confirmation (tokens last two days of {like_aws.day_length:g} s); "
+                 f"TestState checks its role; IAM reads lag {like_aws.iam_lag:g} s behind creations; Lambda "
+                 f"concurrency {like_aws.lambda_concurrency_limit}; a failed stack can only be deleted; a new "
+                 f"state machine definition is used after {like_aws.definition_lag:g} s.", flush=True)
     try:
         while not stop.wait(0.5):
             if parent_pid and not _alive(parent_pid):
@@ -183,6 +187,21 @@ def health(endpoint: str, timeout: float = 2) -> dict | None:
             return json.loads(response.read())
     except (urllib.error.URLError, OSError, ValueError):
         return None
+
+
+def running_local_clouds(exclude: str | None = None, timeout: float = 1) -> list:
+    """The endpoints of this user's local clouds that answer now (from their key files), but `exclude`:
+    where a learner's typo in a port can be pointed at the local cloud they meant."""
+    found = []
+    for path in sorted(credentials_module.state_dir().glob("localcloud-*.json")):
+        try:
+            endpoint = json.loads(path.read_text()).get("endpoint")
+        except (OSError, ValueError):
+            continue
+        if isinstance(endpoint, str) and endpoint.rstrip("/") != (exclude or "").rstrip("/") \
+                and health(endpoint, timeout=timeout) is not None:
+            found.append(endpoint.rstrip("/"))
+    return found
 
 
 class LocalCloud:

@@ -16,7 +16,10 @@ installing them just before the first request that needs them:
     (execute-api route, EventBridge -> Step Functions target: the same, from code)
 
 `ensure()` is idempotent and thread-safe; a request that needs a group waits
-until it is installed, so no request ever sees unpatched moto.
+until it is installed, so no request ever sees unpatched moto. `after(group,
+install)` runs `install` once that group is in place (at once if it is): the
+AWS-like mode changes moto's CloudFormation and Step Functions only then, so
+it does not import them at start.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ _installed: set[str] = set()
 _endpoint = endpoint_for(DEFAULT_PORT)
 _port = DEFAULT_PORT
 _credentials = None  # the server's per-start key (credentials.Credentials)
+_after: dict[str, list] = {}  # group -> what to install once it is installed
 
 # credential-scope service -> extension groups its requests need
 NEEDS = {
@@ -41,7 +45,8 @@ NEEDS = {
 
 
 def install_eager(port: int, endpoint: str, credentials=None):
-    """What every request may need, cheap to import: Lambda, EventBridge (targets, schedules), SNS mail, config.
+    """What every request may need, cheap to import: Lambda, EventBridge (targets, schedules), SNS mail, config,
+    and the mends of moto's data services (atomic conditional writes, KMS MACs).
 
     Returns the Lambda runtime (its warm workers), which the server reports and stops.
     """
@@ -50,17 +55,19 @@ def install_eager(port: int, endpoint: str, credentials=None):
 
     from .. import seams
     from ..services import mailbox
-    from ..services.awslambda import workers
+    from ..services.awslambda import function_urls, workers
     from ..services.events import schedules, targets
 
     _endpoint, _port, _credentials = endpoint, port, credentials
     os.environ["MOTO_PORT"] = str(port)  # moto's ASL engine calls services at localhost:$MOTO_PORT
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
     runtime = workers.install(endpoint)
+    function_urls.install(endpoint)
     # a state machine target's execution needs the engine: installed with its first event
     targets.install(engine_ready=lambda: ensure("stepfunctions"))
     schedules.install()
     mailbox.install()
+    seams.install("data")
     seams.install("eager")
     return runtime
 
@@ -79,7 +86,7 @@ def ensure(*groups: str) -> None:
             elif group == "apigateway":
                 from ..services import apigateway
 
-                apigateway.install()
+                apigateway.install(_endpoint, _credentials)
             elif group == "cloudformation":
                 from ..services.cloudformation import stacks
 
@@ -89,7 +96,19 @@ def ensure(*groups: str) -> None:
             from .. import seams
 
             seams.install(group)
+            for install in _after.pop(group, []):
+                install()
             _installed.add(group)
+
+
+def after(group: str, install) -> None:
+    """Run `install()` once `group` is installed: now if it is, else right after it (before any request
+    that needs the group goes on)."""
+    with _lock:
+        if group in _installed:
+            install()
+        else:
+            _after.setdefault(group, []).append(install)
 
 
 def ensure_for_scope(service: str) -> None:

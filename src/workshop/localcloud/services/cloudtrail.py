@@ -19,7 +19,6 @@ Lambda function's calls; an IAM user's access key as `IAMUser`; anything else
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import uuid
@@ -30,7 +29,7 @@ from urllib.parse import parse_qs
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
-from ..server.identities import identity_for_access_key
+from ..server.identities import iam_user_for_key, identity_for_access_key, role_id_of
 
 log = logging.getLogger("workshop.localcloud.cloudtrail")
 
@@ -139,16 +138,12 @@ def response_elements(action: str, response_xml: bytes | str) -> dict | None:
 # --- who called -----------------------------------------------------------------------
 
 
-def _principal_id(prefix: str, text: str) -> str:
-    return prefix + hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest().upper()[:17]
-
-
 def user_identity(access_key: str, account_id: str, now: datetime | None = None) -> dict:
     worker = identity_for_access_key(access_key)
     if worker:
         role_arn = worker["role_arn"]
         role_name = role_arn.rsplit("/", 1)[-1]
-        role_id = _role_id(role_arn, account_id) or _principal_id("AROA", role_arn)
+        role_id = role_id_of(role_arn, account_id)
         session = worker["session_name"]
         return {
             "type": "AssumedRole",
@@ -163,36 +158,12 @@ def user_identity(access_key: str, account_id: str, now: datetime | None = None)
                                "mfaAuthenticated": "false"},
             },
         }
-    user = _iam_user_for_key(access_key, account_id)
+    user = iam_user_for_key(access_key, account_id)
     if user is not None:
         return {"type": "IAMUser", "principalId": user.id, "arn": user.arn, "accountId": account_id,
                 "accessKeyId": access_key, "userName": user.name}
     return {"type": "Root", "principalId": account_id, "arn": f"arn:aws:iam::{account_id}:root",
             "accountId": account_id, "accessKeyId": access_key}
-
-
-def _iam_backend(account_id: str):
-    from moto.iam.models import iam_backends
-
-    return iam_backends[account_id]["aws"]
-
-
-def _role_id(role_arn: str, account_id: str) -> str | None:
-    try:
-        return _iam_backend(account_id).get_role_by_arn(role_arn).id
-    except Exception:
-        return None
-
-
-def _iam_user_for_key(access_key: str, account_id: str):
-    try:
-        backend = _iam_backend(account_id)
-        for user in list(backend.users.values()):
-            if any(key.access_key_id == access_key for key in user.access_keys):
-                return user
-    except Exception:
-        return None
-    return None
 
 
 # --- the event -----------------------------------------------------------------------------

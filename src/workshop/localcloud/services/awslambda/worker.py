@@ -72,6 +72,9 @@ def main() -> int:
 
     code_dir, handler_spec = os.environ["LAMBDA_TASK_ROOT"], os.environ["_HANDLER"]
     sys.path.insert(0, code_dir)
+    # the layers' folders (what Lambda extracts to /opt): after the package, before the runtime's boto3
+    for position, folder in enumerate(filter(None, os.environ.get("_LOCALCLOUD_LAYER_PATHS", "").split(os.pathsep))):
+        sys.path.insert(1 + position, folder)
     for extra in filter(None, os.environ.get("_LOCALCLOUD_EXTRA_PATH", "").split(os.pathsep)):
         sys.path.append(extra)  # after the package: a function's own boto3 wins, as on Lambda
     os.chdir(code_dir)

@@ -22,6 +22,10 @@ takes its place:
   server start, so no other local user can compute one;
 * the timeout is enforced: a worker that overruns is killed (a new one starts
   on the next call) and the call returns "Task timed out after N seconds";
+* a worker left idle for `LOCALCLOUD_LAMBDA_IDLE_SECONDS` (default 60; 0 keeps
+  them) is stopped, as Lambda retires quiet sandboxes, and the next call
+  starts a new one (a cold start of tens of milliseconds): a local cloud at
+  rest holds no worker processes, which halves its memory;
 * an exception comes back as Lambda returns it: `{"errorType", "errorMessage",
   "stackTrace", "requestId"}` from Python, `{"errorType", "errorMessage",
   "trace"}` from Node.js, with the function-error header, so Step Functions
@@ -57,9 +61,13 @@ import zipfile
 from dataclasses import dataclass
 
 from ...server.identities import access_key_for
-from . import runtimes, sandbox
+from . import layers, runtimes, sandbox
 
 log = logging.getLogger("workshop.localcloud.lambda")
+
+# Lambda keeps a quiet sandbox for minutes; a laptop's memory is better spent elsewhere after one.
+DEFAULT_IDLE_SECONDS = 60.0
+
 
 class LambdaTimeout(Exception):
     pass
@@ -84,6 +92,7 @@ class FunctionSpec:
     region: str
     log_group: str
     version: str = "$LATEST"
+    layers: tuple = ()  # layer version ARNs, in the function's order
 
     @classmethod
     def of(cls, fn) -> "FunctionSpec":
@@ -94,13 +103,16 @@ class FunctionSpec:
             code_sha=getattr(fn, "code_sha_256", "") or "",
             environment=tuple(sorted((fn.environment_vars or {}).items())),
             region=fn.region, log_group=fn.logs_group_name, version=str(fn.version),
+            layers=tuple(layer["Arn"] if isinstance(layer, dict) else str(layer)
+                         for layer in getattr(fn, "layers", None) or []),
         )
 
 
 class Worker:
     """A process that imported the handler once (cold start) and serves calls (warm)."""
 
-    def __init__(self, spec: FunctionSpec, code_dir: str, endpoint: str, launch: runtimes.Launch):
+    def __init__(self, spec: FunctionSpec, code_dir: str, endpoint: str, launch: runtimes.Launch,
+                 layer_folders: list[str] | None = None):
         self.spec = spec
         self.language = launch.language
         self.id = uuid.uuid4().hex
@@ -108,7 +120,9 @@ class Worker:
         self.log_stream = f"{date}/[{spec.version}]{self.id}"
         self.interpreter = launch.executable
         self.note = launch.note
-        command, task_root = sandbox.wrap(list(launch.command), code_dir, read_only=list(launch.read_only))
+        layer_folders = layer_folders or []
+        command, task_root = sandbox.wrap(list(launch.command), code_dir,
+                                          read_only=list(launch.read_only) + layer_folders)
         sandboxed = task_root != code_dir
         # Without a sandbox HOME is a fresh folder of its own; inside one, the private /tmp.
         self.home = None if sandboxed else tempfile.mkdtemp(prefix="localcloud-home-")
@@ -118,8 +132,13 @@ class Worker:
                "HOME": inside if sandboxed else self.home, "TMPDIR": inside if sandboxed else self.home}
         env.update({str(k): str(v) for k, v in spec.environment})
         env.update(launch.environment)
+        version = spec.runtime[len("python"):] if spec.runtime.startswith("python") else ""
+        layer_paths = layers.search_paths(layer_folders, launch.language, version)
+        if layer_paths and launch.language == "nodejs":  # after the function's own node_modules, before the SDK
+            env["NODE_PATH"] = os.pathsep.join(layer_paths + [env.get("NODE_PATH", "")]).rstrip(os.pathsep)
         env.update({
             "_HANDLER": spec.handler,
+            "_LOCALCLOUD_LAYER_PATHS": os.pathsep.join(layer_paths) if launch.language == "python" else "",
             "LAMBDA_TASK_ROOT": task_root,
             "_LOCALCLOUD_EXTRA_PATH": launch.libraries,
             "_LOCALCLOUD_FUNCTION_ARN": spec.function_arn,
@@ -149,6 +168,7 @@ class Worker:
         self.init_logs = ready.get("logs", "")
         self.init_error = None if ready.get("ready") else ready.get("error")
         self.first_call = True
+        self.last_used = time.monotonic()
         log.info("cold start of %s with %s (%.0f ms)", spec.function_name, self.interpreter, self.cold_start_ms)
 
     def _read_line(self, timeout: float) -> dict:
@@ -231,6 +251,11 @@ class LambdaRuntime:
         self._notes_said: set[str] = set()
         self.cold_starts = 0
         self.isolation = None  # said in the log at the first cold start
+        idle = os.environ.get("LOCALCLOUD_LAMBDA_IDLE_SECONDS")
+        self.idle_seconds = DEFAULT_IDLE_SECONDS if idle in (None, "") else float(idle)
+        self.idle_stops = 0
+        self._closing = threading.Event()
+        self._reaper: threading.Thread | None = None
 
     # code -------------------------------------------------------------------------
     def _code_dir(self, fn, spec: FunctionSpec) -> str:
@@ -283,7 +308,8 @@ class LambdaRuntime:
                 if launch.note and launch.note not in self._notes_said:
                     self._notes_said.add(launch.note)
                     log.warning("%s", launch.note)
-            worker = Worker(spec, self._code_dir(fn, spec), self.endpoint, launch)
+            folders = layers.contents(fn, self._code_root)
+            worker = Worker(spec, self._code_dir(fn, spec), self.endpoint, launch, folders)
         except BaseException:
             with self._lock:
                 self._starting[spec] -= 1
@@ -301,8 +327,37 @@ class LambdaRuntime:
             if self.spawn_per_invoke or not worker.alive():
                 worker.stop()
             else:
+                worker.last_used = time.monotonic()
                 self._idle.setdefault(worker.spec, []).append(worker)
+                self._start_reaper()
             self._turn(worker.spec).notify()
+
+    def _start_reaper(self) -> None:
+        if self.idle_seconds > 0 and self._reaper is None:  # under self._lock
+            self._reaper = threading.Thread(target=self._reap, name="lambda-idle-workers", daemon=True)
+            self._reaper.start()
+
+    def _reap(self) -> None:
+        every = min(10.0, max(0.05, self.idle_seconds / 4))
+        while not self._closing.wait(every):
+            self.stop_idle_workers()
+
+    def stop_idle_workers(self, older_than: float | None = None) -> int:
+        """Stop the warm workers unused for `older_than` seconds (default: the idle setting); how many."""
+        limit = self.idle_seconds if older_than is None else older_than
+        now = time.monotonic()
+        quiet = []
+        with self._lock:
+            for spec, pool in list(self._idle.items()):
+                keep = [w for w in pool if now - w.last_used < limit]
+                quiet += [w for w in pool if now - w.last_used >= limit]
+                self._idle[spec] = keep
+            self.idle_stops += len(quiet)
+        for worker in quiet:  # outside the lock: a call that comes meanwhile starts a fresh worker
+            worker.stop()
+        if quiet:
+            log.info("stopped %d idle Lambda worker(s)", len(quiet))
+        return len(quiet)
 
     def _discard(self, worker: Worker) -> None:
         with self._lock:
@@ -312,6 +367,7 @@ class LambdaRuntime:
 
     def shutdown(self) -> None:
         """Stop every worker (warm and busy) and remove the unpacked code."""
+        self._closing.set()
         with self._lock:
             workers = [w for pool in self._idle.values() for w in pool] + list(self._busy)
             self._idle.clear()
@@ -336,7 +392,7 @@ class LambdaRuntime:
                 pass
         try:
             worker = self._acquire(fn, spec)
-        except runtimes.UnsupportedRuntime as exc:  # created before this machine lost its Python / Node.js
+        except (runtimes.UnsupportedRuntime, layers.UnknownLayer) as exc:  # its Python / Node.js or a layer is gone
             raise runtime_unavailable(str(exc)) from None
         started = time.perf_counter()  # Lambda bills the handler, not the wait for a free sandbox
         init_ms = worker.init_ms if worker.first_call else None
@@ -465,6 +521,7 @@ def install(endpoint: str, spawn_per_invoke: bool = False) -> LambdaRuntime:
     setattr(cls, name, _invoke_lambda)
     install_payload_check()
     runtimes.install()
+    layers.install()
     # moto's "lambda-simple" backend (use_docker=False) never calls the seam: keep the real one.
     default_user_config.setdefault("lambda", {})["use_docker"] = True
     return _runtime

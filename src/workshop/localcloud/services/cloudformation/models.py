@@ -11,6 +11,10 @@ it loads moto's API Gateway, SNS and Secrets Manager models.
   its `MethodSettings` and `AccessLogSetting`, and `AWS::ApiGateway::Account`
   with its `CloudWatchRoleArn`: recorded as AWS shows them (GetStage,
   GetAccount) but not enforced, and a logged note says so;
+* `AWS::StepFunctions::Activity` (Ref its ARN, GetAtt Name), whose tasks
+  workers take with GetActivityTask (services/stepfunctions/activities.py);
+* `AWS::Lambda::Url`: the function's URL configuration, `Fn::GetAtt .FunctionUrl`
+  the local route that serves it (services/awslambda/function_urls.py);
 * `AWS::SecretsManager::Secret` (its `GenerateSecretString` made here),
   `AWS::SecretsManager::ResourcePolicy` and `AWS::SNS::TopicPolicy`: policies
   are stored as AWS shows them (GetResourcePolicy, GetTopicAttributes); like
@@ -25,6 +29,7 @@ import secrets
 import string
 
 from moto.apigateway.models import apigateway_backends
+from moto.awslambda.models import lambda_backends
 from moto.core.common_models import CloudFormationModel
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.sns.models import sns_backends
@@ -162,6 +167,105 @@ class ApiGatewayAccount(ReplacedOnUpdate, CloudFormationModel):
             log.warning("API Gateway account setting: CloudWatch role %s recorded; the local cloud writes "
                         "no API Gateway logs", role_arn)
         return cls(resource_name)
+
+
+class StepFunctionsActivity(CloudFormationModel):
+    """AWS::StepFunctions::Activity: Ref is its ARN, Fn::GetAtt Name its name."""
+
+    def __init__(self, arn: str, name: str):
+        self.arn, self.name = arn, name
+
+    @property
+    def physical_resource_id(self):
+        return self.arn
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::StepFunctions::Activity"
+
+    @staticmethod
+    def cloudformation_name_type():
+        return "Name"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Arn", "Name")
+
+    def get_cfn_attribute(self, attribute_name: str):
+        return self.name if attribute_name == "Name" else self.arn
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name,
+                                        **kwargs):
+        from moto.stepfunctions.responses import get_backend
+
+        p = cloudformation_json.get("Properties") or {}
+        name = p.get("Name") or resource_name
+        tags = [{"key": tag["Key"], "value": tag["Value"]} for tag in p.get("Tags") or []]
+        activity = get_backend(account_id, region_name).create_activity(name, tags=tags or None)
+        return cls(activity.arn, activity.name)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        return original_resource  # Name replaces the resource on AWS; tags alone change nothing here
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        from moto.stepfunctions.responses import get_backend
+
+        get_backend(account_id, region_name).delete_activity(resource_name)
+
+
+class LambdaUrl(CloudFormationModel):
+    """AWS::Lambda::Url: Fn::GetAtt FunctionUrl and FunctionArn, as CloudFormation answers them."""
+
+    def __init__(self, function_arn: str, url: str):
+        self.function_arn, self.url = function_arn, url
+
+    @property
+    def physical_resource_id(self):
+        return self.function_arn
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::Lambda::Url"
+
+    @staticmethod
+    def cloudformation_name_type():
+        return ""
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("FunctionUrl", "FunctionArn")
+
+    def get_cfn_attribute(self, attribute_name: str):
+        return self.url if attribute_name == "FunctionUrl" else self.function_arn
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name,
+                                        **kwargs):
+        p = cloudformation_json["Properties"]
+        target = getattr(p["TargetFunctionArn"], "function_arn", p["TargetFunctionArn"])
+        config = {key: p[key] for key in ("AuthType", "Cors", "InvokeMode") if key in p}
+        made = lambda_backends[account_id][region_name].create_function_url_config(target, config)
+        return cls(made.function.function_arn, made.url)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        p = cloudformation_json["Properties"]
+        config = {key: p[key] for key in ("AuthType", "Cors", "InvokeMode") if key in p}
+        made = lambda_backends[account_id][region_name].update_function_url_config(original_resource.function_arn,
+                                                                                   config)
+        return cls(original_resource.function_arn, made.url)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        try:
+            lambda_backends[account_id][region_name].delete_function_url_config(resource_name)
+        except Exception:  # the function went first (a stack delete): its URL went with it
+            log.info("the URL of %s went with its function", resource_name)
 
 
 def _document(value) -> str:

@@ -19,7 +19,9 @@ CloudFormation request) applies them all:
   the backend that executes it (moto put it in the non-executing one).
 * resource types moto's CloudFormation skipped are created (models.py,
   imported here on first use); `AWS::DynamoDB::Table`'s `SSESpecification`
-  and `PointInTimeRecoverySpecification`, which moto ignored, are applied.
+  and `PointInTimeRecoverySpecification`, and `AWS::S3::Bucket`'s
+  `VersioningConfiguration` (SAM's artifact bucket is versioned), which moto
+  ignored, are applied.
   (Any other type moto cannot create is skipped with moto's own logged "No
   Moto CloudFormation support for ..." note.)
 * Change sets: a stack created through a change set (what `sam deploy` does)
@@ -45,7 +47,7 @@ import threading
 from urllib.parse import urlparse
 
 from ...server.address import DEFAULT_PORT, endpoint_for
-from .templates import RuleFailed, check_rules, process
+from .templates import IncludeFailed, RuleFailed, check_rules, process
 
 log = logging.getLogger("workshop.localcloud.cloudformation")
 
@@ -69,13 +71,19 @@ def install(endpoint: str) -> None:
 
     # the transform, when moto parses a stack's or change set's template
     def parse_template(template):
-        return process(_original_parse(template), _endpoint)
+        try:
+            return process(_original_parse(template), _endpoint, read_location)
+        except IncludeFailed as exc:  # what CloudFormation answers for a snippet it cannot read
+            raise ValidationError(message=f"Transform AWS::Include failed with: {exc}") from None
 
     parse_template._localcloud = True
     models.Stack.parse_template = staticmethod(parse_template)
 
     def change_set_parse(self):
-        self.template_dict = process(_original_parse(self.template), _endpoint)
+        try:
+            self.template_dict = process(_original_parse(self.template), _endpoint, read_location)
+        except IncludeFailed as exc:
+            raise ValidationError(message=f"Transform AWS::Include failed with: {exc}") from None
 
     models.ChangeSet._parse_template = change_set_parse
 
@@ -111,12 +119,60 @@ def install(endpoint: str) -> None:
 
     def create_change_set(self, stack_name, change_set_name, template, parameters, *args, **kwargs):
         _rules(self, template, parameters)
-        return original_create_change_set(self, stack_name, change_set_name, template, parameters, *args, **kwargs)
+        made = original_create_change_set(self, stack_name, change_set_name, template, parameters, *args, **kwargs)
+        _fail_when_empty(self.change_sets.get(made[0]))
+        return made
 
     backend_cls.create_stack = create_stack
     backend_cls.create_change_set = create_change_set
     install_failure_handling()
     install_resource_types()
+
+
+def read_location(location: str) -> str:
+    """The text of an S3 object named as `s3://bucket/key` or an S3 HTTPS URL (AWS::Include's Location)."""
+    from moto.s3.models import s3_backends
+
+    from ...server.address import ACCOUNT_ID
+
+    parts = urlparse(location)
+    if parts.scheme == "s3":
+        bucket, key = parts.netloc, parts.path.lstrip("/")
+    elif ".s3" in (parts.hostname or "") and not (parts.hostname or "").startswith("s3"):
+        bucket, key = (parts.hostname or "").split(".s3", 1)[0], parts.path.lstrip("/")
+    else:
+        bucket, _, key = parts.path.lstrip("/").partition("/")
+    try:
+        return s3_backends[ACCOUNT_ID]["aws"].get_object(bucket, key).value.decode("utf-8")
+    except Exception:  # moto's MissingBucket / MissingKey
+        raise IncludeFailed(f"S3 object {location} does not exist or cannot be read") from None
+
+
+# --- an update that changes nothing: FAILED, as CloudFormation answers (`sam deploy`: "No changes to deploy") --
+
+NO_CHANGES = ("The submitted information didn't contain changes. Submit different information to create a "
+              "change set.")
+
+
+def _parameter_values(parameters) -> dict:
+    return {key: ",".join(map(str, value)) if isinstance(value, list) else str(value)
+            for key, value in (parameters or {}).items()}
+
+
+def _fail_when_empty(change_set) -> None:
+    """An UPDATE change set with no resource change and the stack's parameters is FAILED with CloudFormation's
+    reason. moto means to do the same, but compares the raw template and parameters, which the SAM transform and
+    sam's UsePreviousValue make differ; the change set then went to CREATE_COMPLETE with nothing in it."""
+    if change_set is None or change_set.change_set_type != "UPDATE" or change_set.status == "FAILED":
+        return
+    if change_set.changes:
+        return
+    resource_map = getattr(change_set.stack, "resource_map", None)
+    in_force = _parameter_values(getattr(resource_map, "resolved_parameters", None) or change_set.stack.parameters)
+    asked = _parameter_values(change_set.parameters)
+    if any(in_force.get(key) != value for key, value in asked.items()):
+        return
+    change_set.status, change_set.execution_status, change_set.status_reason = "FAILED", "UNAVAILABLE", NO_CHANGES
 
 
 # --- failed deployments: a failed stack with the failing resource, not a garbled error ----------
@@ -226,7 +282,30 @@ def _state_machine_definition(properties: dict, account_id: str) -> str:
     for name, value in (properties.get("DefinitionSubstitutions") or {}).items():
         text = value if isinstance(value, str) else json.dumps(value)
         definition = definition.replace("${" + name + "}", text)
-    return definition
+    return definition_as_json(definition)
+
+
+def _random_suffix() -> str:
+    import secrets
+    import string
+
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(12))
+
+
+def definition_as_json(definition: str) -> str:
+    """A definition file in YAML (`*.asl.yaml`, which CloudFormation and SAM accept) as JSON text; JSON as it is."""
+    try:
+        json.loads(definition)
+        return definition
+    except ValueError:
+        pass
+    import yaml
+
+    try:
+        document = yaml.safe_load(definition)
+    except yaml.YAMLError:
+        return definition  # neither: the definition's own error says what is wrong
+    return json.dumps(document) if isinstance(document, dict) else definition
 
 
 def install_dynamodb_table_properties() -> None:
@@ -260,6 +339,26 @@ def install_dynamodb_table_properties() -> None:
     Table.create_from_cloudformation_json = classmethod(create)
 
 
+def install_s3_bucket_versioning() -> None:
+    """AWS::S3::Bucket's VersioningConfiguration (moto ignored it): SAM's own artifact bucket is versioned, as on
+    AWS, so a delete without a version id leaves the object behind a delete marker there too."""
+    from moto.s3.models import FakeBucket, s3_backends
+
+    original = FakeBucket.create_from_cloudformation_json.__func__
+    if getattr(original, "_localcloud", False):
+        return
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        bucket = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        status = ((cloudformation_json.get("Properties") or {}).get("VersioningConfiguration") or {}).get("Status")
+        if status in ("Enabled", "Suspended"):
+            s3_backends[account_id][bucket.partition].put_bucket_versioning(bucket.name, status)
+        return bucket
+
+    create._localcloud = True
+    FakeBucket.create_from_cloudformation_json = classmethod(create)
+
+
 def install_resource_types() -> None:
     from moto.cloudformation import parsing
     from moto.stepfunctions import models as sfn_models
@@ -270,6 +369,7 @@ def install_resource_types() -> None:
     from . import models  # noqa: F401 -- defining its classes registers them with moto
 
     install_dynamodb_table_properties()
+    install_s3_bucket_versioning()
     for cached in (parsing.get_model_list, parsing.get_model_map, getattr(parsing, "get_name_type_map", None)):
         if cached is not None and hasattr(cached, "cache_clear"):
             cached.cache_clear()
@@ -280,8 +380,11 @@ def install_resource_types() -> None:
 
         p = cloudformation_json["Properties"]
         backend = get_backend(account_id, region_name)
+        # CloudFormation names an unnamed state machine {LogicalId}-{12 random characters}
+        name = p.get("StateMachineName") or (f"{kwargs['LogicalId']}-{_random_suffix()}" if kwargs.get("LogicalId")
+                                             else resource_name)
         return backend.create_state_machine(
-            p.get("StateMachineName", resource_name), _state_machine_definition(p, account_id),
+            name, _state_machine_definition(p, account_id),
             p.get("RoleArn", ""), tags=cfn_to_api_tags(p.get("Tags", [])),
             sm_type=p.get("StateMachineType", "STANDARD"))
 
@@ -388,3 +491,26 @@ def install_change_set_depends_on() -> None:
 
     update.__wrapped__ = original
     ResourceMap.update = update
+
+
+def install_bucket_eventbridge_notifications() -> None:
+    """`AWS::S3::Bucket`'s `NotificationConfiguration.EventBridgeConfiguration` is applied
+    (`s3-bucket-eventbridge-notifications`): moto's bucket model ignored the whole
+    NotificationConfiguration, so "Object Created" events never reached EventBridge (set through
+    PutBucketNotificationConfiguration they did). Patch point: `FakeBucket.create_from_cloudformation_json`."""
+    from moto.s3.models import FakeBucket
+
+    original = FakeBucket.create_from_cloudformation_json.__func__
+    if getattr(original, "_localcloud", False):
+        return
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        bucket = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        notifications = (cloudformation_json.get("Properties") or {}).get("NotificationConfiguration") or {}
+        bridge = notifications.get("EventBridgeConfiguration") or {}
+        if str(bridge.get("EventBridgeEnabled", "true")).lower() == "true" and "EventBridgeConfiguration" in notifications:
+            bucket.set_notification_configuration({"EventBridgeConfiguration": {}})
+        return bucket
+
+    create._localcloud = True
+    FakeBucket.create_from_cloudformation_json = classmethod(create)

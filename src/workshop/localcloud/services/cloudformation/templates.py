@@ -13,6 +13,9 @@ and creates stacks):
   template (`localize_api_urls`).
 * `Rules` - assertions evaluated as CloudFormation does when a stack or
   change set is created (`check_rules`).
+* `Fn::Transform` with `AWS::Include` - the snippet at `Location` (YAML or
+  JSON; `sam deploy` uploads a local file and names its S3 URI) takes the
+  place of the function, before the SAM transform (`apply_includes`).
 """
 
 from __future__ import annotations
@@ -103,8 +106,46 @@ def localize_api_urls(node, endpoint: str | None = None):
     return node
 
 
-def process(template, endpoint: str | None = None):
-    """What the local cloud at `endpoint` deploys for a parsed template."""
+INCLUDE = "AWS::Include"
+
+
+class IncludeFailed(Exception):
+    pass
+
+
+def apply_includes(node, read):
+    """`node` with every `{"Fn::Transform": {"Name": "AWS::Include", "Parameters": {"Location": ...}}}`
+    replaced by the snippet `read(location)` gives (text in YAML or JSON)."""
+    if isinstance(node, dict):
+        transform = node.get("Fn::Transform") if len(node) == 1 else None
+        if isinstance(transform, dict) and transform.get("Name") == INCLUDE:
+            location = (transform.get("Parameters") or {}).get("Location")
+            if not isinstance(location, str):
+                raise IncludeFailed("AWS::Include needs Parameters.Location: the S3 URI of the snippet")
+            return apply_includes(_snippet(read(location), location), read)
+        return {key: apply_includes(value, read) for key, value in node.items()}
+    if isinstance(node, list):
+        return [apply_includes(value, read) for value in node]
+    return node
+
+
+def _snippet(text: str, location: str):
+    import yaml
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise IncludeFailed(f"the AWS::Include snippet at {location} is neither JSON nor YAML: {exc}") from None
+
+
+def process(template, endpoint: str | None = None, read=None):
+    """What the local cloud at `endpoint` deploys for a parsed template (`read(location)`: an included snippet)."""
+    if isinstance(template, dict) and read is not None and INCLUDE in json.dumps(template):
+        template = apply_includes(template, read)
     if isinstance(template, dict) and uses_sam(template):
         template = sam_transform(template)
     if isinstance(template, dict):

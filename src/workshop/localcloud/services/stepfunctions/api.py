@@ -1,7 +1,9 @@
-"""ValidateStateMachineDefinition and TestState in the local cloud.
+"""ValidateStateMachineDefinition, TestState and StartSyncExecution in the local cloud.
 
-moto serves neither fully, so the server routes these two Step Functions
-operations (by their `X-Amz-Target`) here, to the kit's own offline
+moto serves none of them fully, so the server routes these Step Functions
+operations (by their `X-Amz-Target`) here; StartSyncExecution runs an Express
+machine's execution in moto's engine and answers when it ends; GetActivityTask
+is activities.py's. The other two go to the kit's own offline
 implementations in `workshop.asl.test_state`; notebook code is then the same
 boto3 call on both targets.
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 import json
 
 TARGET_PREFIX = "AWSStepFunctions."
-OPERATIONS = ("TestState", "ValidateStateMachineDefinition")
+OPERATIONS = ("TestState", "ValidateStateMachineDefinition", "StartSyncExecution", "GetActivityTask")
 _LAMBDA_ARN = "arn:aws:lambda:"
 
 
@@ -41,6 +43,12 @@ def handle(target: str, body: bytes, account_id: str, region: str) -> tuple[int,
         return _error("SerializationException", "The request body is not JSON.")
     if not isinstance(request, dict):
         return _error("SerializationException", "The request body must be a JSON object.")
+    if operation == "StartSyncExecution":
+        return start_sync_execution(request, account_id, region)
+    if operation == "GetActivityTask":
+        from . import activities
+
+        return activities.get_activity_task(request, account_id, region)
     try:
         if operation == "ValidateStateMachineDefinition":
             return 200, engine.validate_state_machine_definition(request)
@@ -119,3 +127,60 @@ def _sns_publish(parameters: dict, account_id: str, region: str) -> dict:
         else json.dumps(parameters.get("Message")),
         arn=parameters.get("TopicArn"), subject=parameters.get("Subject"))
     return {"MessageId": message_id}
+
+
+# --- StartSyncExecution ----------------------------------------------------------------------
+
+SYNC_LIMIT_SECONDS = 300  # an Express workflow runs at most five minutes
+
+
+def start_sync_execution(request: dict, account_id: str, region: str) -> tuple[int, dict]:
+    """Start an Express machine's execution and answer when it ends, as StartSyncExecution does.
+
+    AWS (API_StartSyncExecution.html): a 200 with the execution's status, output
+    or error and cause, whatever the outcome; a STANDARD machine is refused
+    (StateMachineTypeNotSupported).
+    """
+    import time
+
+    from moto.core.exceptions import AWSError
+    from moto.stepfunctions.responses import get_backend
+
+    from . import engine
+
+    backend = get_backend(account_id, region)
+    arn = request.get("stateMachineArn")
+    if not isinstance(arn, str) or not arn:
+        return _error("ValidationException", "1 validation error detected: Value null at 'stateMachineArn' failed "
+                                             "to satisfy constraint: Member must not be null")
+    try:
+        machine = backend.describe_state_machine(arn)
+        if engine.machine_type(machine) != "EXPRESS":
+            return _error("StateMachineTypeNotSupported",
+                          "This operation is not supported by this type of state machine")
+        execution = backend.start_execution(arn, request.get("name"), request.get("input") or "{}",
+                                            request.get("traceHeader"))
+    except AWSError as exc:
+        return _error(getattr(exc, "error_type", None) or getattr(exc, "code", "ValidationException"),
+                      getattr(exc, "message", str(exc)))
+    deadline = time.monotonic() + SYNC_LIMIT_SECONDS
+    while execution.status == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.005)
+    status = execution.status if execution.status != "RUNNING" else "TIMED_OUT"
+    answer = {"executionArn": execution.exec_arn, "stateMachineArn": arn, "name": execution.name,
+              "startDate": execution.start_date.timestamp(),
+              "stopDate": (execution.stop_date.timestamp() if execution.stop_date else time.time()),
+              "status": status, "input": json.dumps(execution.input_data, separators=(",", ":")),
+              "inputDetails": {"included": True},
+              "billingDetails": {"billedMemoryUsedInMB": 64,
+                                 "billedDurationInMilliseconds": max(100, int(
+                                     ((execution.stop_date.timestamp() if execution.stop_date else time.time())
+                                      - execution.start_date.timestamp()) * 1000))}}
+    if status == "SUCCEEDED":
+        answer["output"] = json.dumps(execution.output, separators=(",", ":"))
+        answer["outputDetails"] = {"included": True}
+    else:
+        for field in ("error", "cause"):
+            if getattr(execution, field, None) is not None:
+                answer[field] = getattr(execution, field)
+    return 200, answer

@@ -18,6 +18,10 @@ objects from S3. What it lacked, mended here:
   then batched, as AWS does. A whole ToleratedFailurePercentage (30) is
   given to the grammar as 30.0 (it refused integers). Patch point:
   `AmazonStateLanguageParser.parse`.
+* A child ran with its parent's context object, so `$$.Execution.Input`
+  (and Id, Name, StartTime) were the parent's: on AWS each child is an
+  execution of its own whose input is its item. Now each child's context is
+  its own (patch point: `_eval_job`, below).
 * A child that failed was counted and ignored: the Map succeeded with a null
   in its output. Now failures beyond ToleratedFailureCount /
   ToleratedFailurePercentage (0 by default) fail the Map Run and the state
@@ -391,6 +395,7 @@ def install_map_runs() -> None:
 
     def _eval_job(self, env, job):
         started = datetime.now(timezone.utc)
+        _child_context(env, job, self._map_run_record, started)
         original_job(self, env, job)
         state = env.program_state()
         outcome = {"Input": job.job_input, "StartDate": started, "StopDate": datetime.now(timezone.utc)}
@@ -408,6 +413,24 @@ def install_map_runs() -> None:
 
     _eval_job._localcloud = True
     setattr(worker, job_method, _eval_job)
+
+
+def child_execution_arn(map_run_arn: str) -> str:
+    """A child workflow execution's ARN: the Map Run's `...:mapRun:MACHINE/LABEL:ID` as `...:execution:MACHINE/LABEL:UUID`."""
+    import uuid
+
+    head = map_run_arn.replace(":mapRun:", ":execution:", 1).rsplit(":", 1)[0]
+    return f"{head}:{uuid.uuid4()}"
+
+
+def _child_context(env, job, record, started) -> None:
+    """The job's context object is its own child execution's: `$$.Execution.Input` is the item (its input),
+    `$$.Execution.Id` / `Name` / `StartTime` the child's (the frame's Execution was the parent's, shared)."""
+    data = env.states.context_object.context_object_data
+    arn = child_execution_arn(getattr(record, "map_run_arn", "") or "")
+    data["Execution"] = {**data.get("Execution", {}), "Id": arn, "Name": arn.rsplit(":", 1)[1],
+                         "Input": copy.deepcopy(job.job_input),
+                         "StartTime": started.strftime("%Y-%m-%dT%H:%M:%S.") + f"{started.microsecond // 1000:03d}Z"}
 
 
 # --- ItemReader: S3 listings as AWS hands them out ----------------------------------------------

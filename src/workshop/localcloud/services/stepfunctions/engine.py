@@ -190,3 +190,46 @@ def install_parser_error_codes() -> list:
                 value.STATUS = value.__dict__.get("status_code", value.STATUS)
                 added.extend([(value, "TYPE"), (value, "STATUS")])
     return added
+
+
+def express_arn(execution_arn: str) -> str:
+    """`arn:...:execution:MACHINE:NAME` -> AWS's Express form `arn:...:express:MACHINE:NAME:UUID`."""
+    head, sep, rest = execution_arn.partition(":execution:")
+    if not sep:
+        return execution_arn
+    return f"{head}:express:{rest}:{uuid.uuid4()}"
+
+
+def machine_type(machine) -> str:
+    """STANDARD or EXPRESS (moto keeps the type in `type`; its `sm_type` always says STANDARD)."""
+    return str(getattr(machine, "type", None) or "STANDARD")
+
+
+def express_arn_seam():
+    from moto.stepfunctions.parser.backend.execution import Execution
+
+    return Execution, "__init__"
+
+
+def install_express_execution_arns() -> None:
+    """An Express execution's ARN has AWS's Express form (`sfn-express-execution-arns`).
+
+    AWS (concepts-standard-vs-express.html, API_StartExecution.html): an Express
+    execution is `arn:aws:states:REGION:ACCOUNT:express:MACHINE:NAME:ID`;
+    moto gave it the Standard `...:execution:MACHINE:NAME`, which applications
+    that parse the ARN (the type, the machine) read wrongly.
+    Patch point: `Execution.__init__` (the ARN is made just before it).
+    """
+    cls, name = express_arn_seam()
+    original = cls.__dict__[name]
+    if getattr(original, "_localcloud", False):
+        return
+
+    def __init__(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        if machine_type(self.state_machine) == "EXPRESS":
+            self.exec_arn = self.execution_arn = express_arn(self.exec_arn)
+
+    __init__._localcloud = True
+    __init__.__wrapped__ = original
+    setattr(cls, name, __init__)

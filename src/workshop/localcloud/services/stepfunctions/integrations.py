@@ -306,3 +306,103 @@ def install_sdk_timestamps() -> None:
 
     _eval_service_task._localcloud = True
     setattr(cls, name, _eval_service_task)
+
+
+# --- aws-sdk and states:startExecution: AWS's parameter and result names -------------------------
+
+def _operation_model(service: str, action: str):
+    """botocore's model of `service`'s `action` (snake_case), or None when botocore has no such operation."""
+    import botocore.session
+    from botocore.exceptions import UnknownServiceError
+
+    models = _service_models
+    if service not in models:
+        try:
+            models[service] = botocore.session.get_session().get_service_model(service)
+        except UnknownServiceError:
+            models[service] = None
+    model = models[service]
+    if model is None:
+        return None
+    for name in model.operation_names:
+        if _snake(name) == action:
+            return model.operation_model(name)
+    return None
+
+
+_service_models: dict = {}
+
+
+def _snake(name: str) -> str:
+    from moto.stepfunctions.parser.utils import camel_to_snake_case
+
+    return camel_to_snake_case(name)
+
+
+def _epoch_milliseconds(value):
+    from datetime import datetime
+
+    if isinstance(value, dict):
+        return {key: _epoch_milliseconds(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_epoch_milliseconds(item) for item in value]
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    return value
+
+
+def names_seam():
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+        StateTaskService,
+    )
+
+    return StateTaskService, ("_normalise_parameters", "_normalise_response")
+
+
+def install_sdk_names() -> None:
+    """Parameters in AWS's PascalCase reach the API; results come back in PascalCase (`sfn-sdk-names`).
+
+    AWS (supported-services-awssdk.html): "parameters ... in PascalCase, even if the native service API
+    is camelCase" and the results likewise. moto's engine left both steps empty, so
+    `arn:aws:states:::states:startExecution` and `aws-sdk:sfn:*` tasks failed on `StateMachineArn`
+    and an aws-sdk result of a camelCase service kept `executions` / `nextToken`. The mend
+    maps names through botocore's model of the operation (moto's own `_to_boto_request` /
+    `_from_boto_response`, which nothing called), for the aws-sdk and Step Functions
+    integrations; the other optimized integrations keep their hand-made shapes. The Step
+    Functions integration's dates are epoch milliseconds, as its results on AWS show them.
+    Patch points: `StateTaskService._normalise_parameters` / `._normalise_response`.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+        StateTaskServiceAwsSdk,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+        StateTaskServiceSfn,
+    )
+
+    cls, (parameters_name, response_name) = names_seam()
+    if getattr(cls.__dict__[parameters_name], "_localcloud", False):
+        return
+    mapped = (StateTaskServiceAwsSdk, StateTaskServiceSfn)
+
+    def _normalise_parameters(self, parameters, boto_service_name=None, service_action_name=None):
+        if not isinstance(self, mapped) or not isinstance(parameters, dict):
+            return
+        operation = _operation_model(self._get_boto_service_name(boto_service_name),
+                                     self._get_boto_service_action(service_action_name))
+        if operation is not None and operation.input_shape is not None:
+            self._to_boto_request(parameters, operation.input_shape)
+
+    def _normalise_response(self, response, boto_service_name=None, service_action_name=None):
+        if not isinstance(self, mapped) or not isinstance(response, dict):
+            return
+        operation = _operation_model(self._get_boto_service_name(boto_service_name),
+                                     self._get_boto_service_action(service_action_name))
+        if operation is not None and operation.output_shape is not None:
+            self._from_boto_response(response, operation.output_shape)
+        if isinstance(self, StateTaskServiceSfn):  # the Java SDK v1's dates: epoch milliseconds
+            response.update(_epoch_milliseconds(response))
+
+    _normalise_parameters._localcloud = True
+    _normalise_response._localcloud = True
+    setattr(cls, parameters_name, _normalise_parameters)
+    setattr(cls, response_name, _normalise_response)

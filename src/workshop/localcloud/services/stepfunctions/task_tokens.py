@@ -65,3 +65,35 @@ def install_task_token_errors() -> None:
 
         wrapper._localcloud = True
         setattr(cls, name, wrapper)
+
+
+def early_answer_seam():
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+
+    return CallbackEndpoint, "setup_heartbeat_endpoint"
+
+
+def install_early_answers() -> None:
+    """An answer that arrives before the task waits for it is not lost (`sfn-task-token-early-answer`).
+
+    A task with HeartbeatSeconds sets up its heartbeat watch only after it has
+    recorded TaskSubmitted (for an activity: after the worker took it), and then
+    waits for a heartbeat or an answer to wake it. An answer sent before that
+    (a function that calls SendTaskSuccess while its own Invoke is still being
+    answered) had found no watch to wake: the token was spent and the task
+    waited for a heartbeat that never came. The watch now starts awake when the
+    answer is already there. Patch point: `CallbackEndpoint.setup_heartbeat_endpoint`.
+    """
+    cls, name = early_answer_seam()
+    original = cls.__dict__[name]
+    if getattr(original, "_localcloud", False):
+        return
+
+    def setup_heartbeat_endpoint(self, heartbeat_seconds):
+        endpoint = original(self, heartbeat_seconds)
+        if self.get_outcome() is not None:  # answered already: wake the first wait at once
+            endpoint.notify()
+        return endpoint
+
+    setup_heartbeat_endpoint._localcloud = True
+    setattr(cls, name, setup_heartbeat_endpoint)

@@ -1,4 +1,10 @@
-"""The approval panel: pending approvals from the incidents table, deciding with your own credentials."""
+"""The approval panel: pending approvals from the incidents table, decided through the signed endpoint.
+
+The panel's decider is the kit's own (`SignedDecider`, SigV4 for execute-api);
+the endpoint is API Gateway's IAM-authorised method played on 127.0.0.1
+(tests/support/iam_authorised_endpoint.py), which verifies the signature and
+hands the request to ReceiveDecision in process, as on AWS.
+"""
 
 import json
 import uuid
@@ -7,15 +13,20 @@ from types import SimpleNamespace
 
 import boto3
 import pytest
+from botocore.credentials import Credentials
+from iam_authorised_endpoint import IamAuthorisedEndpoint
+from lambda_loader import load_function
 from moto import mock_aws
 from waiting_executions import create_incidents_table, waiting_machine
 
-from workshop.aws.decision_endpoint import post_decision
+from workshop.aws.decision_endpoint import SignedDecider, post_decision
 from workshop.aws.incidents import get_incident, list_incidents
 from workshop.display.incidents import incidents_view, statement_diff
-from workshop.widgets.approvals import ApprovalPanel, decision_outcome
+from workshop.widgets.approvals import ApprovalPanel, NotADecision, decision_from, decision_outcome
 
 TABLE = "incidents"
+ADMIN = "arn:aws:iam::123456789012:user/admin"  # who API Gateway names for the panel's key
+receive_decision = load_function("receive_decision")
 BAD = {"Version": "2012-10-17", "Statement": [{"Sid": "Wide", "Effect": "Allow",
                                                "Action": ["s3:DeleteBucket", "s3:DeleteObject"], "Resource": "*"}]}
 HARMLESS = {"Version": "2012-10-17", "Statement": [{"Sid": "RevertedBySecurityOrchestrator", "Effect": "Allow",
@@ -30,9 +41,11 @@ AFTER_ASKING = {
 
 
 @pytest.fixture
-def cloud(aws_env):
+def cloud(aws_env, monkeypatch):
     """moto with an incidents table, a policy reverted to the harmless version, and executions
     waiting on real task tokens; `asked(...)` records an incident as RevertPolicy and AskUser do."""
+    monkeypatch.setenv("INCIDENTS_TABLE", TABLE)
+    endpoint = IamAuthorisedEndpoint(receive_decision.handler, {"panelkey": ("panelsecret", ADMIN)})
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         dynamodb, sfn, iam = boto3.client("dynamodb"), boto3.client("stepfunctions"), boto3.client("iam")
         create_incidents_table(dynamodb, TABLE)
@@ -59,11 +72,14 @@ def cloud(aws_env):
                 k: {"N": str(v)} if isinstance(v, int) else {"S": v} for k, v in item.items()})
             return SimpleNamespace(id=item["incidentId"], execution=execution)
 
-        def panel(**kwargs):
-            return ApprovalPanel(sfn, dynamodb, TABLE, iam=iam, who="arn:aws:iam::123456789012:user/admin",
+        def panel(decide=None, **kwargs):
+            decide = decide or SignedDecider(endpoint.url, Credentials("panelkey", "panelsecret"), "us-east-1")
+            return ApprovalPanel(sfn, dynamodb, TABLE, decide, iam=iam, who="shown only: not what is recorded",
                                  **{"wait_after_decision": 10, **kwargs})
 
-        yield SimpleNamespace(dynamodb=dynamodb, sfn=sfn, iam=iam, asked=asked, panel=panel, policy=policy)
+        yield SimpleNamespace(dynamodb=dynamodb, sfn=sfn, iam=iam, asked=asked, panel=panel, policy=policy,
+                              endpoint=endpoint)
+    endpoint.close()
 
 
 # --- the pending list -------------------------------------------------------------
@@ -88,7 +104,7 @@ def test_a_card_shows_who_changed_what_and_the_diff_against_what_is_in_force(clo
     html = cloud.panel().html()
     assert "Policy workshop-bad-policy-1" in html and "user/mallory" in html
     assert "s3:DeleteBucket" in html and "RevertedBySecurityOrchestrator" in html
-    assert "decided via panel" in html and "SendTaskSuccess with your own AWS credentials" in html
+    assert "decided via panel" in html and "signed with your own AWS credentials" in html
 
 
 def test_the_diff_shows_the_restricted_actions_removed_and_the_harmless_statement():
@@ -119,11 +135,48 @@ def test_approve_records_it_via_panel_and_resumes_the_execution(cloud):
                                   "decidedAt": output["decision"]["decidedAt"]}
     recorded = get_incident(cloud.dynamodb, TABLE, incident.id)
     assert recorded.decision == "allow" and recorded.decided_via == "panel"
-    assert recorded.decided_by == "arn:aws:iam::123456789012:user/admin"
+    assert recorded.decided_by == ADMIN  # the signer API Gateway named, not what the panel says of itself
+    assert [r["key"] for r in cloud.endpoint.requests] == ["panelkey"]
     buttons = panel.buttons[incident.execution]
     assert buttons["allow"].disabled and buttons["deny"].disabled
     assert "Approved</strong> (via panel)" in panel.html() and "SUCCEEDED" in panel.html()
     assert cloud.panel().pending == []
+
+
+@pytest.mark.parametrize("typed, meant", [("Deny", "deny"), ("DENY", "deny"), (" deny ", "deny"),
+                                          ("Approve", "allow"), ("approve", "allow"), ("allow", "allow")])
+def test_a_decision_is_a_buttons_label_in_any_case(typed, meant):
+    assert decision_from(typed) == meant
+
+
+@pytest.mark.parametrize("typed", ["maybe", "delete", "", None, True])
+def test_anything_else_is_refused_on_one_screen_with_what_works(typed):
+    with pytest.raises(NotADecision) as refused:
+        decision_from(typed)
+    assert repr(typed) in str(refused.value) and '"approve" or "deny"' in str(refused.value)
+    assert refused.value._render_traceback_()[0].startswith("\x1b[31mNotADecision")  # a message, no frames
+
+
+def test_the_deny_button_label_presses_deny(cloud):
+    incident = cloud.asked()
+    result = cloud.panel().press("Deny")
+    assert result.ok and result.decision == "deny"
+    output = json.loads(cloud.sfn.describe_execution(executionArn=incident.execution)["output"])
+    assert output["decision"]["action"] == "delete"
+
+
+def test_deciding_everything_since_a_moment_leaves_what_came_before_waiting(cloud):
+    earlier = cloud.asked(minutes_ago=20)  # the learner's own, from an earlier notebook
+    since = datetime.now(timezone.utc) - timedelta(minutes=5)
+    made = [cloud.asked(minutes_ago=1), cloud.asked()]
+    panel = cloud.panel(wait_after_decision=0)
+    batch = panel.decide_all("Deny", arrived_after=since)
+    assert batch.ok == 2 and sorted(i.incident_id for i in batch.decided) == sorted(m.id for m in made)
+    assert [i.incident_id for i in batch.left] == [earlier.id]
+    assert "Denied 2 incident(s) this notebook made." in repr(batch)
+    assert "Left alone, still waiting for you: 1 incident(s)" in repr(batch)
+    assert [a.incident.incident_id for a in cloud.panel().pending] == [earlier.id]
+    assert get_incident(cloud.dynamodb, TABLE, earlier.id).decision == ""
 
 
 def test_deny_sends_delete(cloud):
@@ -156,13 +209,49 @@ class TimedOut:
         raise ClientError({"Error": {"Code": "TaskTimedOut", "Message": "Task Timed Out"}}, "SendTaskSuccess")
 
 
-def test_an_execution_that_ended_meanwhile_is_expired_and_the_decision_taken_back(cloud):
+def test_an_execution_that_ended_meanwhile_is_expired_and_the_decision_taken_back(cloud, monkeypatch):
     incident = cloud.asked()
     panel = cloud.panel(wait_after_decision=0)
-    panel.sfn = TimedOut()
+    client = boto3.client
+    monkeypatch.setattr(receive_decision.boto3, "client",
+                        lambda service, *a, **k: TimedOut() if service == "stepfunctions" else client(service, *a, **k))
     result = panel.press("allow")
     assert not result.ok and "expired" in result.title
     assert get_incident(cloud.dynamodb, TABLE, incident.id).decision == ""
+
+
+class ReadOnly:
+    """A client that may read, and fails the test on any write."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def __getattr__(self, name):
+        if name in ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items",
+                    "send_task_success", "send_task_failure"):
+            raise AssertionError(f"the panel called {name}: it must only ask the decision endpoint")
+        return getattr(self._client, name)
+
+
+def test_the_panel_writes_no_table_and_sends_no_task_answer_itself(cloud):
+    incident = cloud.asked()
+    panel = cloud.panel(wait_after_decision=0)
+    panel.dynamodb, panel.sfn = ReadOnly(panel.dynamodb), ReadOnly(panel.sfn)
+    assert panel.press("deny").ok
+    assert get_incident(cloud.dynamodb, TABLE, incident.id).decision == "deny"
+
+
+def test_a_request_not_signed_with_a_key_api_gateway_knows_decides_nothing(cloud):
+    incident = cloud.asked()
+    for credentials, message in ((Credentials("panelkey", "a-wrong-secret"), "signature we calculated"),
+                                 (Credentials("otherkey", "x"), "security token included")):
+        result = cloud.panel(decide=SignedDecider(cloud.endpoint.url, credentials)).press("allow")
+        assert result.status == 403 and message in result.message and "execute-api:Invoke" in result.message
+    assert get_incident(cloud.dynamodb, TABLE, incident.id).decision == ""
+    no_key = SignedDecider(cloud.endpoint.url, None)("0" * 32, "allow")
+    assert no_key.status == 0 and "No AWS credentials" in no_key.title
+    elsewhere = SignedDecider("file:///etc/passwd", Credentials("panelkey", "panelsecret"))("0" * 32, "allow")
+    assert elsewhere.status == 0 and "DecisionUrl" in elsewhere.message
 
 
 def test_the_outcome_says_what_is_in_force(cloud):

@@ -1,0 +1,211 @@
+"""The AWS path's explanations, on fake clients: a failed stack on one screen, the account's Lambda concurrency,
+a new confirmation e-mail and who may ask for it, the clean-up of a versioned bucket and a trail's KMS key.
+(End to end against the AWS-like local cloud: tests/e2e/test_aws_like.py.)"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from botocore.exceptions import ClientError
+
+from workshop.aws import deploy as deploy_module
+from workshop.aws.mail import SubscribeDenied, request_confirmation
+from workshop.teaching.cleanup import Leftovers, _delete_artifacts, _trail_keys
+from workshop.teaching.setup_check import check_lambda_concurrency, reservation_room
+
+STACK = "security-orchestrator"
+REFUSED = ("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution "
+           "below its minimum value of [100].")
+
+
+def _error(code, message="refused"):
+    return ClientError({"Error": {"Code": code, "Message": message}}, "Call")
+
+
+class _Pages:
+    def __init__(self, pages):
+        self.pages = pages
+
+    def paginate(self, **kwargs):
+        return iter(self.pages)
+
+
+class _Cloud:
+    """A TargetSession stand-in whose clients are the given objects."""
+
+    def __init__(self, target="aws", **clients):
+        self.target, self.clients, self.region, self.is_local = target, clients, "us-east-1", target == "local"
+
+    def client(self, name):
+        return self.clients[name]
+
+
+def _event(logical, status, reason=None, kind="AWS::Lambda::Function"):
+    event = {"LogicalResourceId": logical, "ResourceStatus": status, "ResourceType": kind,
+             "Timestamp": datetime.now(timezone.utc)}
+    if reason:
+        event["ResourceStatusReason"] = reason
+    return event
+
+
+class _Stacks:
+    def __init__(self, events, status="ROLLBACK_COMPLETE"):
+        self.events, self.status, self.deleted = events, status, False
+
+    def get_paginator(self, name):
+        assert name == "describe_stack_events"
+        return _Pages([{"StackEvents": self.events[:2]}, {"StackEvents": self.events[2:]}])
+
+    def describe_stacks(self, StackName):
+        if self.deleted:
+            raise _error("ValidationError", f"Stack with id {StackName} does not exist")
+        return {"Stacks": [{"StackStatus": self.status}]}
+
+    def delete_stack(self, StackName):
+        self.deleted = True
+
+
+# newest first, as DescribeStackEvents answers
+FAILED_CREATE = [
+    _event(STACK, "ROLLBACK_COMPLETE", kind="AWS::CloudFormation::Stack"),
+    _event("ValidatePolicy", "CREATE_FAILED", "Resource creation cancelled"),
+    _event("ReceiveDecision", "CREATE_FAILED", REFUSED),
+    _event(STACK, "CREATE_IN_PROGRESS", "User Initiated", kind="AWS::CloudFormation::Stack"),
+    _event("Older", "UPDATE_FAILED", "a failure of an operation before this one"),
+]
+
+
+def test_a_failed_stack_is_one_screen_with_its_reason_the_likely_cause_and_the_way_out():
+    cloud = _Cloud(cloudformation=_Stacks(FAILED_CREATE))
+    reasons = deploy_module.failure_reasons(STACK, cloud)
+    assert reasons == [f"ReceiveDecision (AWS::Lambda::Function): {REFUSED}",
+                       "ValidatePolicy (AWS::Lambda::Function): Resource creation cancelled"]
+    message = str(deploy_module.FailedStack(STACK, "ROLLBACK_COMPLETE", reasons, "aws"))
+    assert message.startswith(f"The stack {STACK} is ROLLBACK_COMPLETE: its first deploy failed")
+    assert "can only delete it" in message and REFUSED in message
+    assert "DecisionConcurrency=0" in message  # the cause this account has, and its fix
+    assert "`workshop deploy --target aws --replace-failed`" in message and "replace_failed = True" in message
+    assert len(message.splitlines()) <= 8  # one screen in a notebook
+
+
+def test_a_deploy_stops_before_sam_on_a_stack_only_deletion_can_help(monkeypatch):
+    stacks = _Stacks(FAILED_CREATE)
+    cloud = _Cloud(target="local", cloudformation=stacks)
+    cloud.sam_environment = lambda: {}
+    monkeypatch.setattr(deploy_module, "check_local_cloud", lambda endpoint: None)
+    monkeypatch.setattr(deploy_module, "connect", lambda target, endpoint=None: cloud)
+    monkeypatch.setattr(deploy_module, "sam_executable", lambda: "sam")
+    ran = []
+    monkeypatch.setattr(deploy_module, "_run", lambda command, *args, **kwargs: ran.append(command) or 1)
+    with pytest.raises(deploy_module.FailedStack, match="ROLLBACK_COMPLETE"):
+        deploy_module.deploy(target="local", endpoint="http://127.0.0.1:1", skip_build=True, stream=_Null())
+    assert not ran and not stacks.deleted
+    with pytest.raises(deploy_module.DeployError):  # deleted, then sam runs (and fails here: exit 1)
+        deploy_module.deploy(target="local", endpoint="http://127.0.0.1:1", skip_build=True, replace_failed=True,
+                             stream=_Null())
+    assert stacks.deleted and ran and ran[0][0] == "sam"  # sam runs only once the failed stack is gone
+
+
+def test_the_cli_passes_replace_failed_and_the_decision_concurrency(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(deploy_module, "deploy", lambda **kwargs: seen.update(kwargs) or {})
+    assert deploy_module.main(["--target", "aws", "--replace-failed", "--decision-concurrency", "3"]) == 0
+    assert seen["replace_failed"] is True and seen["parameters"]["DecisionConcurrency"] == 3
+    deploy_module.main([])
+    assert seen["replace_failed"] is False and seen["parameters"]["DecisionConcurrency"] is None
+
+
+class _Null:
+    def write(self, text):
+        pass
+
+    def flush(self):
+        pass
+
+
+class _Lambda:
+    def __init__(self, total, unreserved, error=None):
+        self.total, self.unreserved, self.error = total, unreserved, error
+
+    def get_account_settings(self):
+        if self.error:
+            raise self.error
+        return {"AccountLimit": {"ConcurrentExecutions": self.total, "UnreservedConcurrentExecutions": self.unreserved}}
+
+
+def test_the_checklist_says_what_a_reservation_needs_and_offers_one_only_where_there_is_room():
+    assert reservation_room(10) == 0 and reservation_room(100) == 0 and reservation_room(1000) == 900
+    new_account = check_lambda_concurrency(_Cloud(**{"lambda": _Lambda(10, 10)}))
+    assert new_account.ok and "No reservation is possible here" in new_account.message
+    assert "10 concurrent executions" in new_account.message and "DecisionConcurrency at 0" in new_account.message
+    roomy = check_lambda_concurrency(_Cloud(**{"lambda": _Lambda(1000, 995)}))
+    assert roomy.ok and "DecisionConcurrency=N, N at most 895 here" in roomy.message
+    denied = check_lambda_concurrency(_Cloud(**{"lambda": _Lambda(0, 0, _error("AccessDeniedException"))}))
+    assert not denied.ok and denied.warning and "reserves no concurrency by default" in denied.fix
+
+
+class _Sns:
+    def __init__(self, error=None):
+        self.error, self.calls = error, []
+
+    def subscribe(self, **kwargs):
+        self.calls.append(kwargs)
+        if self.error:
+            raise self.error
+        return {"SubscriptionArn": "pending confirmation"}
+
+
+def test_a_new_confirmation_is_asked_with_subscribe_by_a_principal_the_topic_allows():
+    topic = "arn:aws:sns:us-east-1:123456789012:security-orchestrator-AlertTopic-X"
+    sns = _Sns()
+    said = request_confirmation(_Cloud(sns=sns), {"AlertTopicArn": topic}, "me@my-domain.dev")
+    assert sns.calls == [{"TopicArn": topic, "Protocol": "email", "Endpoint": "me@my-domain.dev"}]
+    assert "me@my-domain.dev" in said and "2 days" in said
+    with pytest.raises(SubscribeDenied) as denied:
+        request_confirmation(_Cloud(sns=_Sns(_error("AuthorizationError", "not authorized"))),
+                             {"AlertTopicArn": topic}, "me@my-domain.dev")
+    text = str(denied.value)
+    assert "account root" in text and "AdminPrincipalArns" in text
+    assert f"aws sns subscribe --topic-arn {topic} --protocol email --notification-endpoint me@my-domain.dev" in text
+
+
+class _S3:
+    def __init__(self, pages):
+        self.pages, self.deleted = pages, []
+
+    def get_paginator(self, name):
+        assert name == "list_object_versions"
+        return _Pages(self.pages)
+
+    def delete_object(self, **kwargs):
+        self.deleted.append(kwargs)
+
+
+def test_the_clean_up_deletes_every_version_and_delete_marker_by_its_id():
+    s3 = _S3([{"Versions": [{"Key": f"{STACK}/a", "VersionId": "1"}, {"Key": f"{STACK}/a", "VersionId": "2"}],
+               "DeleteMarkers": [{"Key": f"{STACK}/b", "VersionId": "3"}]},
+              {"Versions": [{"Key": f"{STACK}/b", "VersionId": "4"}]}])
+    leftovers = Leftovers()
+    _delete_artifacts(_Cloud(s3=s3), "sam-bucket", STACK, leftovers)
+    assert [d["VersionId"] for d in s3.deleted] == ["1", "2", "3", "4"] and all(d["Bucket"] == "sam-bucket"
+                                                                                for d in s3.deleted)
+    assert leftovers.removed == [f"2 artifact(s) of {STACK} in s3://sam-bucket/{STACK}/ (4 version(s) and delete "
+                                 "marker(s))"]
+
+
+class _Trails:
+    def describe_trails(self, includeShadowTrails):
+        key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd"
+        return {"trailList": [{"Name": "management-events", "HomeRegion": "us-east-1", "KmsKeyId": key},
+                              {"Name": "plain", "HomeRegion": "us-east-1"}]}
+
+
+def test_a_trails_kms_key_is_listed_with_its_monthly_cost_and_how_to_remove_it():
+    leftovers = Leftovers()
+    _trail_keys(_Cloud(cloudtrail=_Trails()), leftovers)
+    [(what, why, command)] = leftovers.listed
+    assert "key/1234abcd" in what and "management-events" in what
+    assert "$1.00 a month" in why and "https://aws.amazon.com/kms/pricing/" in why
+    assert command.startswith("aws cloudtrail delete-trail --name management-events --region us-east-1 && "
+                              "aws kms schedule-key-deletion --key-id arn:aws:kms:us-east-1:123456789012:key/1234abcd")
