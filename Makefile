@@ -90,7 +90,10 @@ scan: scan-tools
 # puts the slow folders first. `make test WORKERS=1` runs it in one process. The scan is one of
 # the tests (tests/functional/test_security_scan.py): it runs beside the others.
 WORKERS ?= 4
-PARALLEL = $(if $(filter-out 1,$(WORKERS)),-n $(WORKERS) --dist loadgroup --no-loadscope-reorder)
+parallel = $(if $(filter-out 1,$(1)),-n $(1) --dist loadgroup --no-loadscope-reorder)
+PARALLEL = $(call parallel,$(WORKERS))
+# The unit tests only compute (no process to wait on): one worker per core is fastest for them.
+UNIT_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 # The tests start many Python processes that import the same modules: let them keep their bytecode
 # (__pycache__, ignored by git) even where the environment asks Python not to write it.
 unexport PYTHONDONTWRITEBYTECODE
@@ -100,7 +103,7 @@ test: setup chromium bubblewrap lambda-runtimes asl-reference $(CLASS_PROXY_STAM
 
 # No process, no socket: the unit tests need nothing but the venv.
 unit: setup
-	$(BIN)/pytest tests/unit $(PARALLEL)
+	$(BIN)/pytest tests/unit $(call parallel,$(UNIT_WORKERS))
 
 functional: setup bubblewrap lambda-runtimes asl-reference scan-tools
 	$(BIN)/pytest tests/functional $(PARALLEL)
