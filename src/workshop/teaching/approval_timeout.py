@@ -104,7 +104,9 @@ def time_limits(definition: str) -> list:
 
 
 @contextmanager
-def shortened_approval_timeout(cloud, state_machine_arn: str, seconds: int = 3):
+def shortened_approval_timeout(cloud, state_machine_arn: str, seconds: int = 3, in_force: bool = False):
+    """The version with the short limit. `in_force`: the state machine itself runs the short limit too until
+    the block ends (then the deployed definition is back, exactly, whatever happened)."""
     sfn = cloud.client("stepfunctions")
     original = sfn.describe_state_machine(stateMachineArn=state_machine_arn)["definition"]
     shorter, changed = with_timeout(json.loads(original), seconds)
@@ -113,15 +115,27 @@ def shortened_approval_timeout(cloud, state_machine_arn: str, seconds: int = 3):
             f"The deployed definition has no \"{KEY}\": \"States.StringToJson('...')\" to shorten, so the time "
             "limit cannot be changed here. Run 02 again (its last cell deploys a complete definition).")
     states = tuple(sorted({where.split("/")[2] for where in changed if where.startswith("/States/")}))
+    restored = False
+
+    def restore():
+        nonlocal restored
+        if not restored:
+            restored = True
+            sfn.update_state_machine(stateMachineArn=state_machine_arn, definition=original)
+
     try:
         version_arn = sfn.update_state_machine(
             stateMachineArn=state_machine_arn, definition=json.dumps(shorter), publish=True,
             versionDescription=f"workshop notebook 06: approval timeout {int(seconds)} s")["stateMachineVersionArn"]
-    finally:  # the deployed definition back, exactly, whatever happened
-        sfn.update_state_machine(stateMachineArn=state_machine_arn, definition=original)
+    except BaseException:
+        restore()
+        raise
     try:
+        if not in_force:
+            restore()  # before any execution starts
         yield ShortenedTimeout(version_arn, int(seconds), states)
-    finally:
+    finally:  # the deployed definition back, exactly, whatever happened
+        restore()
         sfn.delete_state_machine_version(stateMachineVersionArn=version_arn)
 
 
@@ -141,11 +155,15 @@ def approval_timeout_demo(cloud, state_machine_arn: str, document, seconds: int 
     policy still reverted. The execution CloudTrail starts for the same change (later, on AWS)
     runs the deployed definition, finds the version already reverted and ends at AlreadyHandled.
     If CloudTrail's was quicker (the local cloud), the demo's own ends at AlreadyHandled instead
-    and the other one is followed, once its definition (DescribeStateMachineForExecution) shows
-    the short limit.
+    and the other one is followed: it started while the short limit was in force on the state
+    machine too (`in_force`), as its definition (DescribeStateMachineForExecution) shows.
     """
     sfn = cloud.client("stepfunctions")
-    with shortened_approval_timeout(cloud, state_machine_arn, seconds) as short:
+    # The short limit stays in force on the state machine until the demo's execution ends: an execution
+    # CloudTrail's event starts meanwhile (at once on the local cloud) runs it too, whichever reverts first.
+    # On AWS that event comes minutes later, after the deployed definition is back, and finds the change
+    # reverted. For those seconds any other incident of the stack would get the short limit too.
+    with shortened_approval_timeout(cloud, state_machine_arn, seconds, in_force=True) as short:
         print(short)
         fired = fire_policy(cloud, document, name=unique_policy_name("timeout"))
         # RevertPolicy reads the version at once: wait until IAM shows it (eventual consistency)
@@ -153,7 +171,7 @@ def approval_timeout_demo(cloud, state_machine_arn: str, document, seconds: int 
                  PolicyArn=fired.arn, VersionId=fired.version_id)
         event = cloudtrail_event(account_id(cloud), fired.name, fired.document, fired.version_id)
         direct = start_with_event(cloud, short.version_arn, event, prefix="timeout-demo")
-    history = wait_for_end(cloud, direct, timeout=timeout)
+        history = wait_for_end(cloud, direct, timeout=timeout)
     if "AlreadyHandled" not in history.path():
         return history
     # CloudTrail's own execution reverted first: follow it if it runs the short limit too.

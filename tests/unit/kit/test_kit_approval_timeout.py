@@ -77,6 +77,16 @@ def test_the_short_limit_lives_in_a_version_and_the_deployed_definition_is_back_
     assert sfn.calls[-1] == ("delete", {"stateMachineVersionArn": "arn:sm:7"})
     assert time_limits(deployed) == [86400]
 
+    kept = _Recording(deployed)
+    with shortened_approval_timeout(kept, "arn:sm", 3, in_force=True):
+        assert [kind for kind, _ in kept.calls] == ["update"]  # the short limit is the machine's too, for now
+    assert kept.calls[1:] == [("update", {"stateMachineArn": "arn:sm", "definition": deployed}),
+                              ("delete", {"stateMachineVersionArn": "arn:sm:7"})]
+    interrupted = _Recording(deployed)
+    with pytest.raises(KeyboardInterrupt):
+        with shortened_approval_timeout(interrupted, "arn:sm", 3, in_force=True):
+            raise KeyboardInterrupt
+    assert interrupted.calls[-2] == ("update", {"stateMachineArn": "arn:sm", "definition": deployed})
     failing = _Recording(deployed, publish_fails=True)
     with pytest.raises(RuntimeError, match="throttled"):
         with shortened_approval_timeout(failing, "arn:sm", 3):

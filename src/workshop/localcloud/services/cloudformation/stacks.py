@@ -345,7 +345,7 @@ def install_s3_bucket_versioning() -> None:
     from moto.s3.models import FakeBucket, s3_backends
 
     original = FakeBucket.create_from_cloudformation_json.__func__
-    if getattr(original, "_localcloud", False):
+    if getattr(original, "_localcloud_versioning", False):
         return
 
     def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
@@ -355,7 +355,7 @@ def install_s3_bucket_versioning() -> None:
             s3_backends[account_id][bucket.partition].put_bucket_versioning(bucket.name, status)
         return bucket
 
-    create._localcloud = True
+    create._localcloud_versioning = True  # each patch of this method marks itself: both apply
     FakeBucket.create_from_cloudformation_json = classmethod(create)
 
 
@@ -501,7 +501,7 @@ def install_bucket_eventbridge_notifications() -> None:
     from moto.s3.models import FakeBucket
 
     original = FakeBucket.create_from_cloudformation_json.__func__
-    if getattr(original, "_localcloud", False):
+    if getattr(original, "_localcloud_eventbridge", False):
         return
 
     def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
@@ -512,5 +512,5 @@ def install_bucket_eventbridge_notifications() -> None:
             bucket.set_notification_configuration({"EventBridgeConfiguration": {}})
         return bucket
 
-    create._localcloud = True
+    create._localcloud_eventbridge = True  # each patch of this method marks itself: both apply
     FakeBucket.create_from_cloudformation_json = classmethod(create)
