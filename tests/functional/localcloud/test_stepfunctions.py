@@ -1,13 +1,13 @@
 """Step Functions in the local cloud: the engine's patches, each against a real local cloud (their seams: tests/unit)."""
 
 import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from botocore.exceptions import ClientError
 
 from local_clients import cloud_client
+from state_machines import finished
 from waiting_executions import waiting_machine
 from workshop.localcloud.services.stepfunctions import engine
 
@@ -17,17 +17,6 @@ ROLE = "arn:aws:iam::123456789012:role/r"
 def machine(sfn, name, definition, **kwargs):
     return sfn.create_state_machine(name=name, roleArn=ROLE, definition=json.dumps(definition),
                                     **kwargs)["stateMachineArn"]
-
-
-def finished(sfn, execution_arn, timeout=60):
-    deadline = time.monotonic() + timeout
-    while True:
-        described = sfn.describe_execution(executionArn=execution_arn)
-        if described["status"] != "RUNNING":
-            return described
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{execution_arn} still running after {timeout} s")
-        time.sleep(0.05)
 
 
 def history(sfn, execution_arn):
