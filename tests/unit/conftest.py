@@ -19,6 +19,10 @@ def pytest_runtest_call(item):
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item):
+def pytest_runtest_teardown(item, nextitem):
+    if nextitem is None:
+        # The session ends with this test: the other folders' session fixtures (a local cloud, the class's
+        # hub) stop here too, on whichever worker ran them, and stopping them needs their processes.
+        return (yield)
     with forbidden():
         return (yield)

@@ -56,7 +56,6 @@ ANY_METHOD = "x-amazon-apigateway-any-method"
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", ANY_METHOD}
 _LAMBDA_URI = re.compile(r"functions/(arn:[^/]+)/invocations")
 _SERVICE_ACTION = re.compile(r"^arn:aws[a-z-]*:apigateway:([a-z0-9-]+):([a-z0-9-]+):action/([A-Za-z0-9]+)$")
-_credentials = None  # the server's key (server/credentials.py): a service integration calls with it
 _endpoint = "http://127.0.0.1:4566"
 
 
@@ -129,11 +128,12 @@ def import_body(backend, api, body: dict) -> None:
 
 
 def install(endpoint: str | None = None, credentials=None) -> None:
-    global _credentials, _endpoint
+    """`credentials`: the server's; given, `endpoint` is where a service integration's calls go."""
+    global _endpoint
     from moto.apigateway import models
 
     if credentials is not None:
-        _credentials, _endpoint = credentials, endpoint or _endpoint
+        _endpoint = endpoint or _endpoint
 
     cls = models.RestAPI
     if getattr(cls.create_from_cloudformation_json, "_localcloud", False):
@@ -469,6 +469,18 @@ def _json_ready(value):
     return value
 
 
+def _integration_caller(integration, account_id: str):
+    """Who API Gateway calls the service as: a session of the integration's role (its `Credentials`), as API
+    Gateway assumes it; without one, the account itself (the local cloud's stand-in for a caller's role)."""
+    from ..server.authentication import learner_caller, role_session_caller
+
+    role = getattr(integration, "credentials", None)
+    if isinstance(role, str) and role.startswith("arn:"):
+        # one session name per role: the in-process clients are kept per caller
+        return role_session_caller(role, "apigateway", source="apigateway.amazonaws.com")
+    return learner_caller("", account_id)
+
+
 def service_integration(request, integration, *, api_id, account_id, stage, stage_variables, path_parameters,
                         resource_path):
     """An `AWS` integration with an action URI: the request template's output is the action's request,
@@ -497,7 +509,7 @@ def service_integration(request, integration, *, api_id, account_id, stage, stag
     except ValueError:
         return _json_response(500, f"the mapping template did not make JSON for {service}:{action}: {rendered[:200]}")
     boto_service = {"states": "stepfunctions"}.get(service, service)
-    client = inprocess.client(boto_service, region, _endpoint, _credentials)
+    client = inprocess.client(boto_service, region, _endpoint, _integration_caller(integration, account_id))
     operation = re.sub(r"(?<!^)(?=[A-Z])", "_", action).lower()
     try:
         answer = getattr(client, operation)(**parameters)
