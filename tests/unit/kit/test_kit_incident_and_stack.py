@@ -238,8 +238,12 @@ def test_finding_the_execution_reads_one_page_and_describes_each_execution_once(
     assert find_execution(sfn, machine, fired, seen) == started
 
 
-def test_polling_on_aws_backs_off_to_five_seconds():
+def test_polling_on_aws_backs_off_to_five_seconds(tmp_path, monkeypatch):
+    from workshop.localcloud.server import credentials
     from workshop.waiting import poll_intervals, wait_for
+
+    monkeypatch.setenv("WORKSHOP_STATE_DIR", str(tmp_path))
+    credentials.write(credentials.new("http://127.0.0.1:9"))  # the key file a local cloud there would leave
 
     class Clock:
         now = 0.0
