@@ -94,11 +94,12 @@ $(SCAN_STAMP): tools/scan-constraints.txt
 scan: scan-tools
 	$(SCAN_VENV)/bin/python tools/security_scan.py
 
-# The suite on parallel workers (pytest-xdist): tests that share a session's processes (a local
-# cloud, its deployed stack, JupyterLab) are sent to one worker; tests/conftest.py groups them and
-# puts the slow folders first. `make test WORKERS=1` runs it in one process. The scan is one of
-# the tests (tests/functional/test_security_scan.py): it runs beside the others.
-WORKERS ?= 4
+# The suite in one process by default. pytest-xdist's `--dist loadgroup` (tests/conftest.py names the
+# groups: the tests that share a session's local cloud, its stack, the class's hub) does not group with
+# the pinned pytest 9.2, whose node ids xdist can no longer suffix with the group: two workers would each
+# start a session's processes and write the same build/ files. `make test WORKERS=4` asks for workers
+# anyway. The scan is one of the tests (tests/functional/test_security_scan.py).
+WORKERS ?= 1
 parallel = $(if $(filter-out 1,$(1)),-n $(1) --dist loadgroup --no-loadscope-reorder)
 PARALLEL = $(call parallel,$(WORKERS))
 # The unit tests only compute (no process to wait on): one worker per core is fastest for them.
