@@ -193,8 +193,9 @@ def test_attack_and_defence_shows_every_defence_holding(workshop_run):
                    "plant 'already handled' incidents at a policy's next keys, then make it admin",
                    "put a risky policy version in force with SetDefaultPolicyVersion",
                    "give a user a risky inline policy with PutUserPolicy"):
-        assert f"held: {attack}" in text
+        assert f"DEFENCE HELD: {attack}" in text
     assert "Denied 4 incident(s) this notebook made." in text  # the learner's earlier ones are left alone
+    assert "8 of 8 defences held." in text
 
 
 def test_cleanup_leaves_nothing_behind(workshop_run):

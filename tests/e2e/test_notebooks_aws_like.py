@@ -151,7 +151,7 @@ def test_07_attack_and_defence_on_aws(aws_run):
                    "forge an approved incident in the table", "plant 'already handled' incidents",
                    "put a risky policy version in force with SetDefaultPolicyVersion",
                    "give a user a risky inline policy with PutUserPolicy"):
-        assert f"held: {attack}" in text
+        assert f"DEFENCE HELD: {attack}" in text
 
 
 def test_08_removes_what_is_the_workshops_and_lists_what_is_shared(aws_run):
