@@ -177,7 +177,7 @@ def test_going_further_covers_edit_timeout_restricted_actions_and_catch(workshop
     text = _text("06_going_further")
     assert "CreatePolicyVersionTarget" in text
     assert "NotifyTimeout → ApprovalTimedOut" in text
-    assert "waits at most 3 s for a decision" in text and "put back as it was" in text
+    assert "with at most 3 s to decide" in text and "put back exactly as it was" in text
     assert "wildcardpolicy under iam:*: alert" in text
     assert "wildcardpolicy under s3:DeleteBucket,s3:DeleteObject: remedy" in text
     assert "TempRemove → NotifyFailure → IncidentFailed" in text

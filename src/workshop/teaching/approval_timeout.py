@@ -73,11 +73,14 @@ class ShortenedTimeout:
     version_arn: str
     seconds: int
     states: tuple
+    in_force: bool = False
 
     def __str__(self) -> str:
+        kept = ("the state machine runs it too until the demo ends, then its definition, yours or the file's, is "
+                "put back exactly as it was" if self.in_force else
+                "the state machine itself keeps its definition, yours or the file's, exactly as it was")
         return (f"Published version {self.version_arn.rsplit(':', 1)[-1]} of the deployed definition with at most "
-                f"{self.seconds} s to decide (changed in {', '.join(self.states)} only); the state machine itself "
-                "keeps its definition, yours or the file's, exactly as it was.")
+                f"{self.seconds} s to decide (changed in {', '.join(self.states)} only); {kept}.")
 
 
 def time_limits(definition: str) -> list:
@@ -133,7 +136,7 @@ def shortened_approval_timeout(cloud, state_machine_arn: str, seconds: int = 3, 
     try:
         if not in_force:
             restore()  # before any execution starts
-        yield ShortenedTimeout(version_arn, int(seconds), states)
+        yield ShortenedTimeout(version_arn, int(seconds), states, in_force)
     finally:  # the deployed definition back, exactly, whatever happened
         restore()
         sfn.delete_state_machine_version(stateMachineVersionArn=version_arn)
