@@ -76,11 +76,10 @@ class ShortenedTimeout:
     in_force: bool = False
 
     def __str__(self) -> str:
-        kept = ("the state machine runs it too until the demo ends, then its definition, yours or the file's, is "
-                "put back exactly as it was" if self.in_force else
-                "the state machine itself keeps its definition, yours or the file's, exactly as it was")
-        return (f"Published version {self.version_arn.rsplit(':', 1)[-1]} of the deployed definition with at most "
-                f"{self.seconds} s to decide (changed in {', '.join(self.states)} only); {kept}.")
+        kept = ("the machine runs it too until the demo ends, then is put back exactly as it was" if self.in_force
+                else "the machine keeps its definition exactly as it was")
+        return (f"Version {self.version_arn.rsplit(':', 1)[-1]}: the deployed definition with at most {self.seconds} s "
+                f"to decide ({', '.join(self.states)}); {kept}.")
 
 
 def time_limits(definition: str) -> list:
