@@ -222,7 +222,7 @@ def test_a_repeated_delivery_does_not_ask_twice(machine):
     assert definition["States"]["AlreadyHandled"]["Type"] == "Succeed"
 
 
-# --- what the scanners asked for (issue 13): encryption, limits and an access log ---------------
+# --- what the scanners asked for: encryption, limits and an access log --------------------------
 
 
 @pytest.fixture(scope="module")
