@@ -1,13 +1,12 @@
 """The Lambda runtime: warm workers, environment, timeout, error shape, logs, identity; the seam pin."""
 
-import io
 import json
-import zipfile
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from lambda_packages import zip_package
 from workshop.localcloud.server import authentication
 from workshop.localcloud.services.awslambda import workers
 
@@ -33,13 +32,6 @@ def handler(event, context):
 '''
 
 
-def _zip(source: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", source)
-    return buffer.getvalue()
-
-
 @pytest.fixture
 def function():
     with mock_aws():
@@ -48,7 +40,7 @@ def function():
         role = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         client = boto3.client("lambda", region_name="us-east-1")
         client.create_function(FunctionName="fn", Runtime="python3.13", Role=role, Handler="app.handler",
-                               Code={"ZipFile": _zip(HANDLER)}, Timeout=2,
+                               Code={"ZipFile": zip_package({"app.py": HANDLER})}, Timeout=2,
                                Environment={"Variables": {"GREETING": "hello"}})
         yield client, runtime, role
 
