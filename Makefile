@@ -94,16 +94,15 @@ $(SCAN_STAMP): tools/scan-constraints.txt
 scan: scan-tools
 	$(SCAN_VENV)/bin/python tools/security_scan.py
 
-# The suite in one process by default. pytest-xdist's `--dist loadgroup` (tests/conftest.py names the
-# groups: the tests that share a session's local cloud, its stack, the class's hub) does not group with
-# the pinned pytest 9.2, whose node ids xdist can no longer suffix with the group: two workers would each
-# start a session's processes and write the same build/ files. `make test WORKERS=4` asks for workers
-# anyway. The scan is one of the tests (tests/functional/test_security_scan.py).
-WORKERS ?= 1
+# One pytest-xdist worker per core. `--dist loadgroup` keeps together the tests that share a session's
+# processes (tests/conftest.py names the groups: the session's local cloud and its stack, the timeout
+# stack, the AWS-like cloud, the class's hub); tests/functional/test_worker_groups.py checks that the
+# pinned pytest and pytest-xdist still honour it. `make test WORKERS=1` runs in one process.
+# The scan is one of the tests (tests/functional/test_security_scan.py).
+WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 parallel = $(if $(filter-out 1,$(1)),-n $(1) --dist loadgroup --no-loadscope-reorder)
 PARALLEL = $(call parallel,$(WORKERS))
-# The unit tests only compute (no process to wait on): one worker per core is fastest for them.
-UNIT_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+UNIT_WORKERS ?= $(WORKERS)
 # The tests start many Python processes that import the same modules: let them keep their bytecode
 # (__pycache__, ignored by git) even where the environment asks Python not to write it.
 unexport PYTHONDONTWRITEBYTECODE

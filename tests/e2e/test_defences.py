@@ -33,7 +33,9 @@ from polling import wait_for
 from workshop.aws.decision_endpoint import SignedDecider
 from workshop.aws.executions import find_token
 from workshop.aws.session import connect
-from workshop.teaching.attacks import forge_an_incident_item, plant_incident_keys
+from workshop.teaching.attacks import (add_an_inline_policy, approve_with_an_edited_deny_link,
+                                       approve_with_token_from_history, forge_an_execution, forge_an_incident_item,
+                                       invoke_restore_directly, plant_incident_keys, put_back_a_risky_version)
 
 STACK = "e2e-orchestrator"
 
@@ -74,9 +76,11 @@ def test_the_task_token_from_the_history_decides_nothing(deployed_stack, local_c
     """Read access to Step Functions shows the token (AskUser's parameters): it no longer approves."""
     sfn = aws("stepfunctions")
     arn, execution, mail = waiting_incident(deployed_stack, local_cloud, kind="history")
+    result = approve_with_token_from_history(connect("local", local_cloud), deployed_stack, execution)
+    assert result.held, result
     token = find_token(task_parameters(sfn, execution, "AskUser"))
     assert token, "the token is in the history (waitForTaskToken needs it there)"
-    for url in (deployed_stack["ApproveUrl"], deployed_stack["DenyUrl"]):
+    for url in (deployed_stack["ApproveUrl"], deployed_stack["DenyUrl"]):  # in every form a request can carry it
         _refused(requests.post(url, data={"token": token}, timeout=60), 403)
         _refused(requests.post(url, json={"token": token}, timeout=60), 403)
         _refused(requests.post(url, params={"token": token}, timeout=60), 403)
@@ -90,10 +94,10 @@ def test_the_task_token_from_the_history_decides_nothing(deployed_stack, local_c
 def test_a_deny_link_edited_into_an_allow_link_is_refused(deployed_stack, local_cloud):
     sfn = aws("stepfunctions")
     arn, execution, mail = waiting_incident(deployed_stack, local_cloud, kind="edited")
+    result = approve_with_an_edited_deny_link(connect("local", local_cloud), deployed_stack, arn)
+    assert result.held, result
     edited = link(mail, "deny").replace("/deny?", "/allow?")
-    _refused(requests.get(edited, timeout=60), 403)
-    endpoint, fields = link_fields(edited)
-    _refused(requests.post(endpoint, data=fields, timeout=60), 403)
+    _refused(requests.get(edited, timeout=60), 403)  # opened, not only its form posted
     assert waiting_at(sfn, execution, "AskUser") and harmless_in_force(arn)
     assert decide_by_link(mail, "deny").status_code == 200  # the link as sent still works
     assert finished(sfn, execution)["status"] == "SUCCEEDED" and harmless_in_force(arn)
@@ -143,22 +147,17 @@ def test_a_forged_execution_cannot_make_a_harmless_policy_admin(deployed_stack, 
     sfn = aws("stepfunctions")
     victim = aws("iam").create_policy(PolicyName=unique("victim"), PolicyDocument=GOOD)["Policy"]["Arn"]
     alert_run(deployed_stack, victim)
-    forged = cloudtrail_event("CreatePolicyVersion",
-                              {"policyArn": victim, "policyDocument": ADMIN_DOCUMENT, "setAsDefault": True},
-                              {"policyVersion": {"versionId": "v1", "isDefaultVersion": True}})
-    started = sfn.start_execution(stateMachineArn=deployed_stack["StateMachineArn"], input=json.dumps(forged))
-    wait_for(lambda: sfn.describe_execution(executionArn=started["executionArn"])["status"] != "RUNNING"
-             or waiting_at(sfn, started["executionArn"], "AskUser"), what="the forged execution to end or ask")
-    for mail in approval_mails(local_cloud, victim):  # if anyone is asked, the attacker approves (a fooled admin)
-        decide_by_link(mail, "allow")
-    done = finished(sfn, started["executionArn"])
-    assert done["status"] == "SUCCEEDED" and "TempRemove" not in states_entered(sfn, started["executionArn"])
+    result = forge_an_execution(connect("local", local_cloud), deployed_stack, victim)
+    assert result.held, result
+    assert not any("TempRemove" in line for line in result.happened), result
     assert default_document(victim) == ("v1", json.loads(GOOD)) and versions(victim) == ["v1"]
     assert "allows none of the restricted actions" in mails_about(local_cloud, victim.rsplit("/", 1)[-1],
                                                                   "no restricted actions")[-1]["body"]
 
     # A version IAM does not hold is nothing to judge, let alone to restore.
-    forged["detail"]["eventID"] = unique("event")
+    forged = cloudtrail_event("CreatePolicyVersion",
+                              {"policyArn": victim, "policyDocument": ADMIN_DOCUMENT, "setAsDefault": True},
+                              {"policyVersion": {"versionId": "v1", "isDefaultVersion": True}})
     forged["detail"]["responseElements"]["policyVersion"]["versionId"] = "v9"
     again = sfn.start_execution(stateMachineArn=deployed_stack["StateMachineArn"], input=json.dumps(forged))
     assert finished(sfn, again["executionArn"])["status"] == "SUCCEEDED"
@@ -190,9 +189,8 @@ def test_invoking_restore_policy_directly_restores_nothing(deployed_stack, local
     victim = aws("iam").create_policy(PolicyName=unique("direct"), PolicyDocument=GOOD)["Policy"]["Arn"]
     alert_run(deployed_stack, victim)
     # The sample's input: the ARN and the document to restore.
-    answer = lam.invoke(FunctionName=function, Payload=json.dumps({
-        "policyMeta": {"arn": victim, "versionId": "v1"}, "policy": ADMIN_DOCUMENT}))
-    assert answer.get("FunctionError") and "InvalidEvent" in answer["Payload"].read().decode()
+    result = invoke_restore_directly(connect("local", local_cloud), STACK, victim)
+    assert result.held and any("InvalidEvent" in line for line in result.happened), result
     assert default_document(victim) == ("v1", json.loads(GOOD))
 
     # A real incident nobody approved (yet): its id and its execution restore nothing.
@@ -255,16 +253,14 @@ def test_two_deliveries_at_the_same_moment_ask_one_human(deployed_stack, local_c
 
 @pytest.mark.parametrize("decision", ["allow", "deny"])
 def test_set_default_policy_version_is_caught(deployed_stack, local_cloud, decision):
-    iam, sfn = aws("iam"), aws("stepfunctions")
-    arn = iam.create_policy(PolicyName=unique(f"setdefault-{decision}"), PolicyDocument=GOOD)["Policy"]["Arn"]
-    alert_run(deployed_stack, arn)
-    staged = iam.create_policy_version(PolicyArn=arn, PolicyDocument=BAD, SetAsDefault=False)["PolicyVersion"]
+    sfn = aws("stepfunctions")
+    result = put_back_a_risky_version(connect("local", local_cloud), deployed_stack, BAD)
+    assert result.held, result
+    arn, staged = result.target, {"VersionId": "v2"}  # a new policy's first added version
     notice = wait_for(lambda: next((m for m in mails_about(local_cloud, f"{arn} version {staged['VersionId']}",
                                                            "no restricted")), None),
                       what="the report of the staged version")
-    assert "not the default" in notice["body"] and versions(arn) == ["v1", staged["VersionId"]]
-
-    iam.set_default_policy_version(PolicyArn=arn, VersionId=staged["VersionId"])
+    assert "not the default" in notice["body"]
     mail = approval_mail(local_cloud, arn)
     assert f"Offending version: {staged['VersionId']}" in mail["body"]
     assert "SetDefaultPolicyVersion" in mail["body"] and harmless_in_force(arn)
@@ -282,11 +278,16 @@ def test_set_default_policy_version_is_caught(deployed_stack, local_cloud, decis
 
 @pytest.mark.parametrize("kind, decision", [("user", "allow"), ("role", "deny"), ("group", "allow")])
 def test_an_inline_policy_is_caught(deployed_stack, local_cloud, kind, decision):
-    iam, sfn = aws("iam"), aws("stepfunctions")
-    principal = new_principal(kind)
+    sfn = aws("stepfunctions")
     written = BAD.replace('"Version"', '"Version" ')  # spelt its own way: restored byte for byte
-    getattr(iam, f"put_{kind}_policy")(**{f"{kind.capitalize()}Name": principal}, PolicyName="extra",
-                                       PolicyDocument=written)
+    if kind == "user":  # notebook 07's attack
+        result = add_an_inline_policy(connect("local", local_cloud), deployed_stack, written)
+        assert result.held, result
+        principal = result.target
+    else:
+        principal = new_principal(kind)
+        getattr(aws("iam"), f"put_{kind}_policy")(**{f"{kind.capitalize()}Name": principal}, PolicyName="extra",
+                                                  PolicyDocument=written)
     mail = approval_mail(local_cloud, f"of {kind} {principal}")
     assert inline_text(kind, principal, "extra") is None
     [incident] = incidents_about(deployed_stack, principal)

@@ -50,6 +50,7 @@ class AttackResult:
     needs: str
     happened: list = field(default_factory=list)
     held: bool | None = None
+    target: str = ""  # what the attack aimed at (a policy ARN, a principal's name), for a closer look
 
     def __repr__(self) -> str:
         verdict = {True: "DEFENCE HELD", False: "DEFENCE BROKEN", None: "NOT TRIED HERE"}[self.held]
@@ -313,6 +314,7 @@ def put_back_a_risky_version(cloud, outputs: dict, document=None) -> AttackResul
     machine = outputs["StateMachineArn"]
     good = fire_policy(cloud, ROOT / "policies" / "goodpolicy.json", name=unique_policy_name("staged"))
     watch_incident(cloud, machine, good, until=None)
+    result.target = good.arn
     staged = fire_policy_version(cloud, good.arn, document or ROOT / "policies" / "badpolicy.json",
                                  set_as_default=False)
     report = watch_incident(cloud, machine, staged, until=None)
@@ -336,6 +338,7 @@ def add_an_inline_policy(cloud, outputs: dict, document=None) -> AttackResult:
     iam = cloud.client("iam")
     user = f"workshop-user-{secrets.token_hex(3)}"
     iam.create_user(UserName=user)
+    result.target = user
     fired = fire_user_policy(cloud, user, "extra", document or ROOT / "policies" / "badpolicy.json")
     run = watch_incident(cloud, outputs["StateMachineArn"], fired, until="AskUser")
     result.happened.append(f"PutUserPolicy on {user}: " + " → ".join(run.path()[-3:]))
