@@ -248,3 +248,15 @@ def test_an_incomplete_definition_is_not_deployed():
     with pytest.raises(DefinitionNotValid, match="not complete and valid") as caught:
         sm.deploy(None, "arn:sm", anyway=True)
     assert "Traceback" not in "".join(caught.value._render_traceback_())
+
+
+def test_still_to_build_counts_the_states_it_names_not_its_notes():
+    sm = _planned()
+    sm.add_given("CheckEvent", "WhichChange", "ReportUnrecognisedEvent", "InvalidEvent", "CreatePolicyTarget",
+                 "ModifyState", "ValidatePolicy")
+    step = sm.add("ChooseAction", sm.reference_state("ChooseAction"))  # nothing leads to it yet
+    html = step._repr_mimebundle_()["text/html"]
+    summary = html.split("Still to build", 1)[1].split("</details>", 1)[0]
+    named = summary.count("<code>")
+    assert "nothing leads to ChooseAction yet" in summary
+    assert f"<strong>Still to build ({named})</strong>" in html
