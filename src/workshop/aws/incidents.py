@@ -126,6 +126,11 @@ class Incident:
         """The policy version the change put in force ("" for inline policies and attachments)."""
         return self.target.get("versionId", "")
 
+    @property
+    def reason(self) -> str:
+        """ValidatePolicy's verdict in words, without the change's label it starts with (shown beside it)."""
+        return self.why.removeprefix(f"{self.label}: ")
+
     def matched_actions(self) -> list:
         """The restricted actions the change allowed, as ValidatePolicy found them."""
         return [m.get("action") for m in self.matches]

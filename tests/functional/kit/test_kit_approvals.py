@@ -300,6 +300,23 @@ def test_after_a_decision_the_header_snapshot_and_repr_say_it_was_decided(cloud)
         panel.press("allow")  # nothing is waiting any more: a second press does not reach the decided one
 
 
+def test_a_decided_card_counts_no_time_left_in_the_snapshot_nor_in_the_widget(cloud):
+    cloud.asked()
+    panel = cloud.panel(wait_after_decision=0)
+    arn = panel.pending[0].incident.execution_arn
+    assert " left" in panel.html() and " left" in panel._text_widgets[arn].value
+    panel.press("deny")
+    assert " left<br>" not in panel.html() and " left<br>" not in panel._text_widgets[arn].value
+    assert "Arrived: " in panel.html()
+
+
+def test_the_verdict_names_the_change_once(cloud):
+    label = f"policy {cloud.policy['Arn']} version v1"
+    cloud.asked(why=f"{label}: The policy allows restricted actions: s3:DeleteBucket.")
+    html = cloud.panel().html()
+    assert html.count(f"{label}: ") == 1 and "The policy allows restricted actions: s3:DeleteBucket." in html
+
+
 def test_the_email_view_follows_the_panels_decision(cloud):
     from workshop.display.records import EmailView
 
