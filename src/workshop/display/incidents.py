@@ -22,7 +22,7 @@ from datetime import datetime
 from workshop.aws.executions import ExecutionHistory, follow
 from workshop.aws.iam_changes import FiredPolicy, execution_started_by
 from workshop.aws.incidents import list_incidents, table_name
-from workshop.display.html import STATUS_COLOURS
+from workshop.display.html import STATUS_COLOURS, TEXT_CELL
 from workshop import progress
 
 
@@ -105,6 +105,13 @@ def _short(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
 
 
+def _clipped(text: str, limit: int = 160) -> str:
+    """At most `limit` characters, cut between words, with "…" where it was cut."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(";,:(") + " …"
+
+
 class IncidentsView:
     """The incidents as a table (newest first)."""
 
@@ -125,14 +132,15 @@ class IncidentsView:
             return f"<p><em>{html.escape(self.note or 'No incidents yet.')}</em></p>"
         rows = "".join(
             "<tr>"
-            f"<td>{_short(i.created_at)}</td><td>{html.escape(i.label)}</td>"
-            f"<td>{html.escape(i.event_name)}<br><small>{html.escape(i.who_changed)}</small></td>"
-            f"<td>{html.escape(i.verdict)}<br><small>{html.escape(i.why[:160])}</small></td>"
-            f"<td>{html.escape(i.outcome)}"
+            f"<td {TEXT_CELL}>{_short(i.created_at)}</td><td {TEXT_CELL}>{html.escape(i.label)}</td>"
+            f"<td {TEXT_CELL}>{html.escape(i.event_name)}<br><small>{html.escape(i.who_changed)}</small></td>"
+            f"<td {TEXT_CELL}>{html.escape(i.verdict)}<br><small>{html.escape(_clipped(i.reason))}</small></td>"
+            f"<td {TEXT_CELL}>{html.escape(i.outcome)}"
             + (f"<br><small>by {html.escape(i.decided_by)} at {_short(i.decided_at)}</small>" if i.decision else "")
             + "</td></tr>" for i in self.incidents)
-        return ("<table style='border-collapse:collapse;text-align:left'><thead><tr><th>recorded</th><th>change</th>"
-                "<th>call, by</th><th>verdict, why</th><th>decision</th></tr></thead>"
+        head = "".join(f"<th {TEXT_CELL}>{h}</th>" for h in ("recorded", "change", "call, by", "verdict, why",
+                                                              "decision"))
+        return (f"<table style='border-collapse:collapse'><thead><tr>{head}</tr></thead>"
                 f"<tbody>{rows}</tbody></table>")
 
 

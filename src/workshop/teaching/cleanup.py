@@ -31,6 +31,7 @@ import html
 from dataclasses import dataclass, field
 
 from workshop.aws.executions import list_executions
+from workshop.display.html import TEXT_CELL
 
 SAM_MANAGED_STACK = "aws-sam-cli-managed-default"
 README_POLICY = "my-bad-policy"
@@ -79,10 +80,12 @@ class Leftovers:
 
     def _repr_html_(self) -> str:
         removed = "".join(f"<li>{html.escape(item)}</li>" for item in self.removed) or "<li>nothing else</li>"
-        listed = "".join(f"<tr><td>{html.escape(what)}</td><td>{html.escape(why)}</td>"
-                         f"<td><code>{html.escape(command)}</code></td></tr>" for what, why, command in self.listed)
+        listed = "".join(f"<tr><td {TEXT_CELL}>{html.escape(what)}</td><td {TEXT_CELL}>{html.escape(why)}</td>"
+                         f"<td {TEXT_CELL}><code>{html.escape(command)}</code></td></tr>"
+                         for what, why, command in self.listed)
         table = (f"<p>Left in place (remove them yourself if nothing else uses them):</p><table><thead><tr>"
-                 f"<th>what</th><th>why it stays</th><th>command</th></tr></thead><tbody>{listed}</tbody></table>"
+                 f"<th {TEXT_CELL}>what</th><th {TEXT_CELL}>why it stays</th><th {TEXT_CELL}>command</th></tr>"
+                 f"</thead><tbody>{listed}</tbody></table>"
                  if self.listed else "<p>Nothing else is left.</p>")
         return f"<p>Removed:</p><ul>{removed}</ul>{table}"
 
