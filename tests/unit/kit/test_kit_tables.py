@@ -1,5 +1,6 @@
 """Tables of sentences read from the left: JupyterLab and its HTML export right-align every cell otherwise."""
 
+import json
 import re
 from datetime import datetime, timezone
 
@@ -22,9 +23,10 @@ WHY = (f"{LABEL}: The policy allows restricted actions: s3:DeleteBucket (stateme
 
 
 def _incident(**fields) -> Incident:
+    fields = {"verdict": "remedy", "why": WHY, **fields}
     return Incident(incident_id="abc", kind="managed", label=LABEL, target={}, document="{}", changed_by={},
-                    event_name="CreatePolicy", event_time="", verdict="remedy", why=WHY, matches=[],
-                    status="reverted", execution_arn="", created_at=datetime.now(timezone.utc), **fields)
+                    event_name="CreatePolicy", event_time="", matches=[], status="reverted", execution_arn="",
+                    created_at=datetime.now(timezone.utc), **fields)
 
 
 VIEWS = {
@@ -51,3 +53,14 @@ def test_the_incidents_table_gives_the_verdict_without_the_change_it_names_besid
     assert LABEL not in why and why.startswith("The policy allows restricted actions: s3:DeleteBucket")
     assert why.endswith(" …") and WHY.removeprefix(f"{LABEL}: ").startswith(why.removesuffix(" …"))
     assert why.removesuffix(" …").split()[-1] in WHY.split()  # a whole word before the cut
+
+
+def test_a_verdict_that_is_a_lambdas_error_shows_its_message_not_its_stack_trace():
+    cause = json.dumps({"errorMessage": "the policy document is not JSON: Expecting property name",
+                        "errorType": "InvalidPolicyDocument",
+                        "stackTrace": ['  File "/var/task/app.py", line 133, in handler\n'], "requestId": "262d"})
+    incident = _incident(verdict="InvalidPolicyDocument", why=f"{LABEL}: {cause}")
+    assert incident.reason.startswith("InvalidPolicyDocument: the policy document is not JSON")
+    assert "fail closed" in incident.reason
+    page = IncidentsView([incident])._repr_html_()
+    assert "stackTrace" not in page and "app.py" not in page
