@@ -123,3 +123,17 @@ def test_01_says_where_the_local_clouds_address_goes_since_the_commands_it_print
     said = nbformat.read(str(ROOT / "notebooks" / "01_deploy.ipynb"), as_version=4).cells[0].source
     env = local_environment("http://127.0.0.1:4566", base={}, credentials=SimpleNamespace(environment=dict))
     assert "`AWS_ENDPOINT_URL`" in said and env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
+
+
+def test_02_says_how_many_target_states_its_first_cell_adds_and_how_many_come_at_the_end():
+    import json
+    import re
+
+    cells = nbformat.read(str(ROOT / "notebooks" / "02_build_state_machine.ipynb"), as_version=4).cells
+    targets = [n for n in json.loads((ROOT / "statemachine" / "security_orchestrator.asl.json").read_text())["States"]
+               if n.endswith("Target")]
+    first = next(c.source for c in cells if c.source.startswith("sm.add_given("))
+    given = [n for n in re.findall(r'"(\w+)"', first) if n in targets]
+    words = next(c.source for c in cells if "`CreatePolicyTarget`" in c.source)
+    later = {8: "eight"}[len(targets) - len(given)]
+    assert given == ["CreatePolicyTarget"] and f"the first comes now, the other {later} at the" in words
