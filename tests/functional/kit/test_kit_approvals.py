@@ -277,6 +277,23 @@ def test_the_incidents_view_lists_every_incident_with_its_decision(cloud):
         incidents_view(SimpleNamespace(client=lambda s: cloud.dynamodb), {})
 
 
+def test_the_incidents_view_says_which_items_revertpolicy_never_sealed(cloud):
+    from workshop.aws.function_contract import contract
+
+    kms = boto3.client("kms")
+    key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"]
+    real, planted = cloud.asked(minutes_ago=2), cloud.asked(minutes_ago=1)
+    item = cloud.dynamodb.get_item(TableName=TABLE, Key={"incidentId": {"S": real.id}})["Item"]
+    cloud.dynamodb.update_item(TableName=TABLE, Key={"incidentId": {"S": real.id}}, UpdateExpression="SET seal = :s",
+                               ExpressionAttributeValues={":s": contract("seal").seal(kms, key, item)})
+    clients = {"dynamodb": cloud.dynamodb, "kms": kms}
+    view = incidents_view(SimpleNamespace(client=clients.get), {"IncidentsTableName": TABLE, "SealKeyArn": key})
+    rows = repr(view).splitlines()
+    assert "not an incident: RevertPolicy never sealed it" in rows[0]  # the planted item, newest
+    assert rows[1].endswith("-> waiting for a decision")  # the sealed one, as it stands
+    assert planted.id and "never sealed" in view._repr_html_()
+
+
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1:9/allow", "", None])
 def test_fields_go_only_to_an_http_url(url):
     result = post_decision(url, {"token": "secret-token"}, "allow", timeout=2)
