@@ -165,11 +165,17 @@ def remove_leftovers(cloud, stack_name: str) -> Leftovers:
     bucket = _sam_bucket(cloud)
     if bucket:
         _delete_artifacts(cloud, bucket, stack_name, leftovers)
-        leftovers.listed.append((
-            f"SAM's managed stack {SAM_MANAGED_STACK} and its bucket {bucket}",
-            "every `sam deploy --resolve-s3` of this account and region shares them",
-            f"empty the bucket (S3 console -> {bucket} -> Empty: it is versioned, every version must go), then "
-            f"aws cloudformation delete-stack --stack-name {SAM_MANAGED_STACK} {region}"))
+        if cloud.is_local:  # no console, and an `aws` command without the local endpoint would reach AWS
+            leftovers.listed.append((
+                f"SAM's managed stack {SAM_MANAGED_STACK} and its bucket {bucket}",
+                "every `sam deploy --resolve-s3` to this local cloud shares them",
+                "nothing to run: the local cloud keeps nothing once it stops"))
+        else:
+            leftovers.listed.append((
+                f"SAM's managed stack {SAM_MANAGED_STACK} and its bucket {bucket}",
+                "every `sam deploy --resolve-s3` of this account and region shares them",
+                f"empty the bucket (S3 console -> {bucket} -> Empty: it is versioned, every version must go), then "
+                f"aws cloudformation delete-stack --stack-name {SAM_MANAGED_STACK} {region}"))
     iam = cloud.client("iam")
     account = cloud.client("sts").get_caller_identity()["Account"]
     readme_policy = f"arn:aws:iam::{account}:policy/{README_POLICY}"
