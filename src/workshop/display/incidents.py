@@ -143,7 +143,8 @@ class IncidentsView:
             return f"<p><em>{html.escape(self.note or 'No incidents yet.')}</em></p>"
         rows = "".join(
             "<tr>"
-            f"<td {TEXT_CELL}>{_short(i.created_at)}</td><td {TEXT_CELL}>{html.escape(i.label)}</td>"
+            f"<td style='text-align:left;vertical-align:top;white-space:nowrap'>{_short(i.created_at)}</td>"
+            f"<td {TEXT_CELL}>{html.escape(i.label)}</td>"
             f"<td {TEXT_CELL}>{html.escape(i.event_name)}<br><small>{html.escape(i.who_changed)}</small></td>"
             f"<td {TEXT_CELL}>{html.escape(i.verdict)}<br><small>{html.escape(_clipped(i.reason))}</small></td>"
             f"<td {TEXT_CELL}>{html.escape(self._outcome(i))}"

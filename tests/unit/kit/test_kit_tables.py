@@ -64,3 +64,9 @@ def test_a_verdict_that_is_a_lambdas_error_shows_its_message_not_its_stack_trace
     assert "fail closed" in incident.reason
     page = IncidentsView([incident])._repr_html_()
     assert "stackTrace" not in page and "app.py" not in page
+
+
+def test_the_incidents_table_keeps_the_moment_on_one_line():
+    incident = _incident()
+    page = IncidentsView([incident])._repr_html_()
+    assert f"white-space:nowrap'>{incident.created_at:%Y-%m-%d %H:%M:%S}</td>" in page
