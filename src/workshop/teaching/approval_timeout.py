@@ -179,9 +179,8 @@ def approval_timeout_demo(cloud, state_machine_arn: str, document, seconds: int 
         return history
     # CloudTrail's own execution reverted first: follow it if it runs the short limit too.
     others = {direct}
-    print(f"The execution started on version {version} ended at AlreadyHandled: the one CloudTrail's event "
-          f"started for {fired.name} had reverted the change first. Followed below: that one waits at AskUser "
-          "and times out.")
+    print(f"The execution started on version {version} ended at AlreadyHandled: CloudTrail's own execution for "
+          f"{fired.name} had reverted the change first. Followed below: it waits at AskUser and times out.")
     other = wait_for(lambda: find_execution(sfn, state_machine_arn, fired, others),
                      what=f"the execution CloudTrail's event started for {fired.name}",
                      timeout=30, **poll_intervals(cloud))

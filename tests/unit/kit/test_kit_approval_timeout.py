@@ -137,4 +137,4 @@ def test_when_cloudtrails_own_execution_reverted_first_on_the_day_long_limit_the
     said = capsys.readouterr().out
     assert "to decide (the limit is set in ModifyState)" in said  # where, not a bare state name
     assert "The execution started on version 7 ended at AlreadyHandled" in said  # which execution, by name
-    assert "workshop-timeout had reverted the change first" in said
+    assert "CloudTrail's own execution for workshop-timeout had reverted the change first" in said
