@@ -124,8 +124,9 @@ def diagnostics_html(parts: dict, subject: str | None = None, valid: str | None 
         others = [d for d in todo if d.get("code") != "MISSING_TRANSITION_TARGET"]
         line = ", ".join(f"<code>{html.escape(name)}</code>" for name in named)
         notes = "".join(f"<br>{html.escape(d['message'])}" for d in others)
-        text += (f"<details style='color:{COLOURS['still_to_build']}'><summary><strong>Still to build "
-                 f"({len(named) + len(others)})</strong>: named, written later (not a mistake)</summary>"
+        count = f" ({len(named)})" if named else ""  # the states named; the notes below are not states
+        text += (f"<details style='color:{COLOURS['still_to_build']}'><summary><strong>Still to build"
+                 f"{count}</strong>: named, written later (not a mistake)</summary>"
                  f"{line or '—'}{notes}</details>")
     if warnings:
         text += (f"<p><strong style='color:{COLOURS['warnings']}'>Warnings ({len(warnings)})</strong>:</p>"

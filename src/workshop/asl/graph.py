@@ -348,7 +348,8 @@ FOLD_AT = 4  # this many alike states side by side fold into one box (the full p
 def _fold(machine: _Machine) -> None:
     """Fold a fan of alike states into one box: a state whose transitions lead to FOLD_AT or more states
     that nothing else leads to, of one type, each with only a `Next` to the same state (the nine
-    `...Target` states of the orchestrator). Side by side they make the picture several screens wide."""
+    `...Target` states of the orchestrator), or each still to be written (a machine half built names
+    them before it has them). Side by side they make the picture several screens wide."""
     incoming: dict[str, list[_Edge]] = {}
     outgoing: dict[str, list[_Edge]] = {}
     for edge in machine.edges:
@@ -359,6 +360,9 @@ def _fold(machine: _Machine) -> None:
         for edge in outgoing.get(source.id, []):
             node = edge.dst
             out = outgoing.get(node.id, [])
+            if node.kind == "missing" and not out and len(incoming.get(node.id, [])) == 1:
+                fans.setdefault(("missing", None), []).append(edge)
+                continue
             if (node.children or node.kind in ("missing", "start", "end") or node.loop is not None
                     or len(incoming.get(node.id, [])) != 1 or len(out) != 1
                     or any(kind != "next" for kind, _, _ in out[0].parts) or out[0].dst is node):
@@ -368,19 +372,22 @@ def _fold(machine: _Machine) -> None:
             if len(edges) < FOLD_AT:
                 continue
             members = [edge.dst for edge in edges]
-            following = outgoing[members[0].id][0].dst
             group = _Node(members[0].id, _group_name([m.name for m in members]), kind)
             group.members = [m.name for m in members]
             into = _Edge(source, group)
             into.parts = [_fan_label([part for edge in edges for part in edge.parts], len(members))]
-            onward = _Edge(group, following)
-            onward.parts = [("next", "", "")]
+            added = [into]
+            dropped = {id(e) for e in edges}
+            if kind != "missing":  # states still to write lead nowhere yet
+                onward = _Edge(group, outgoing[members[0].id][0].dst)
+                onward.parts = [("next", "", "")]
+                added.append(onward)
+                dropped |= {id(outgoing[m.id][0]) for m in members}
             gone = {id(m) for m in members}
-            dropped = {id(e) for e in edges} | {id(outgoing[m.id][0]) for m in members}
             position = machine.nodes.index(members[0])
             machine.nodes = [n for n in machine.nodes if id(n) not in gone]
             machine.nodes.insert(position, group)
-            machine.edges = [e for e in machine.edges if id(e) not in dropped] + [into, onward]
+            machine.edges = [e for e in machine.edges if id(e) not in dropped] + added
 
 
 def _fan_label(parts: list, count: int) -> tuple:
@@ -782,7 +789,8 @@ def _layout(machine: _Machine):
             node.w = node.h = 2 * _END_R
         else:
             labels = [f"missing: {node.name}" if node.kind == "missing" else node.name]
-            labels += [f"{m} (+{len(node.members) - 1} more)" for m in node.members]
+            if node.kind != "missing":  # a group still to write never names one member as the one that ran
+                labels += [f"{m} (+{len(node.members) - 1} more)" for m in node.members]
             node.w = max(96.0, max(_text_width(label) for label in labels) + 2 * _PAD)
             node.h = float(_NODE_H)
     edges = []

@@ -126,6 +126,20 @@ class Incident:
         """The policy version the change put in force ("" for inline policies and attachments)."""
         return self.target.get("versionId", "")
 
+    @property
+    def reason(self) -> str:
+        """ValidatePolicy's verdict in words, without the change's label it starts with (shown beside it).
+        A verdict that is a Lambda's error (what a Catch hands on, stack trace and all) gives its message."""
+        why = self.why.removeprefix(f"{self.label}: ")
+        try:
+            error = json.loads(why)
+        except ValueError:
+            return why
+        if not (isinstance(error, dict) and "errorMessage" in error):
+            return why
+        return (f"{error.get('errorType') or 'Error'}: {error['errorMessage']} (the document could not be judged, "
+                "so it was reverted: fail closed)")
+
     def matched_actions(self) -> list:
         """The restricted actions the change allowed, as ValidatePolicy found them."""
         return [m.get("action") for m in self.matches]

@@ -16,6 +16,10 @@ STATUS_COLOURS = {SUCCEEDED: "#2e7d32", FAILED: "#c62828", CAUGHT: "#ef6c00",
                   IN_PROGRESS: "#1565c0", NOT_RUN: "#9e9e9e"}
 
 
+# JupyterLab, and its HTML export, right-align every table cell: a table of sentences reads from the left.
+TEXT_CELL = "style='text-align:left;vertical-align:top'"
+
+
 def no_math(fragment: str) -> str:
     """HTML whose `$` signs stay text: JupyterLab and nbconvert's exports typeset `$...$` as LaTeX, which
     turns JSONPath such as `'$.taskresult.action'` in a message into formulas."""
@@ -50,6 +54,7 @@ class Bundle:
 
 def table_html(headers, rows) -> str:
     """A plain table: one header row, then every row's cells as text."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    head = "".join(f"<th {TEXT_CELL}>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td {TEXT_CELL}>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+                   for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -21,8 +21,8 @@ from datetime import datetime
 
 from workshop.aws.executions import ExecutionHistory, follow
 from workshop.aws.iam_changes import FiredPolicy, execution_started_by
-from workshop.aws.incidents import list_incidents, table_name
-from workshop.display.html import STATUS_COLOURS
+from workshop.aws.incidents import list_incidents, seal_status, table_name
+from workshop.display.html import STATUS_COLOURS, TEXT_CELL
 from workshop import progress
 
 
@@ -105,11 +105,29 @@ def _short(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
 
 
+def _clipped(text: str, limit: int = 160) -> str:
+    """At most `limit` characters, cut between words, with "…" where it was cut."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(";,:(") + " …"
+
+
+# An item the table holds that RevertPolicy did not write as it is: what the decision column says instead.
+NOT_AN_INCIDENT = {"unsealed": "not an incident: RevertPolicy never sealed it (someone wrote it into the table)",
+                   "altered": "changed since RevertPolicy sealed it: nothing restores it"}
+
+
 class IncidentsView:
     """The incidents as a table (newest first)."""
 
-    def __init__(self, incidents: list, note: str = ""):
+    def __init__(self, incidents: list, note: str = "", seals: dict | None = None):
+        """`seals`: incident id -> `seal_status` (an item the table holds but RevertPolicy never sealed, or
+        changed after it did, is said to be one)."""
         self.incidents, self.note = incidents, note
+        self.seals = dict(seals or {})
+
+    def _outcome(self, incident) -> str:
+        return NOT_AN_INCIDENT.get(self.seals.get(incident.incident_id), incident.outcome)
 
     def __len__(self) -> int:
         return len(self.incidents)
@@ -117,26 +135,33 @@ class IncidentsView:
     def __repr__(self) -> str:
         if not self.incidents:
             return self.note or "No incidents yet."
-        return "\n".join(f"{_short(i.created_at)}  {i.label}  ({i.event_name} by {i.who_changed})  -> {i.outcome}"
-                         for i in self.incidents)
+        return "\n".join(f"{_short(i.created_at)}  {i.label}  ({i.event_name} by {i.who_changed})  -> "
+                         f"{self._outcome(i)}" for i in self.incidents)
 
     def _repr_html_(self) -> str:
         if not self.incidents:
             return f"<p><em>{html.escape(self.note or 'No incidents yet.')}</em></p>"
         rows = "".join(
             "<tr>"
-            f"<td>{_short(i.created_at)}</td><td>{html.escape(i.label)}</td>"
-            f"<td>{html.escape(i.event_name)}<br><small>{html.escape(i.who_changed)}</small></td>"
-            f"<td>{html.escape(i.verdict)}<br><small>{html.escape(i.why[:160])}</small></td>"
-            f"<td>{html.escape(i.outcome)}"
+            f"<td style='text-align:left;vertical-align:top;white-space:nowrap'>{_short(i.created_at)}</td>"
+            f"<td {TEXT_CELL}>{html.escape(i.label)}</td>"
+            f"<td {TEXT_CELL}>{html.escape(i.event_name)}<br><small>{html.escape(i.who_changed)}</small></td>"
+            f"<td {TEXT_CELL}>{html.escape(i.verdict)}<br><small>{html.escape(_clipped(i.reason))}</small></td>"
+            f"<td {TEXT_CELL}>{html.escape(self._outcome(i))}"
             + (f"<br><small>by {html.escape(i.decided_by)} at {_short(i.decided_at)}</small>" if i.decision else "")
             + "</td></tr>" for i in self.incidents)
-        return ("<table style='border-collapse:collapse;text-align:left'><thead><tr><th>recorded</th><th>change</th>"
-                "<th>call, by</th><th>verdict, why</th><th>decision</th></tr></thead>"
+        head = "".join(f"<th {TEXT_CELL}>{h}</th>" for h in ("recorded", "change", "call, by", "verdict, why",
+                                                              "decision"))
+        return (f"<table style='border-collapse:collapse'><thead><tr>{head}</tr></thead>"
                 f"<tbody>{rows}</tbody></table>")
 
 
 def incidents_view(cloud, outputs: dict, limit: int = 20) -> IncidentsView:
-    """The newest `limit` incidents of the deployed stack's table."""
-    incidents = list_incidents(cloud.client("dynamodb"), table_name(outputs))
-    return IncidentsView(incidents[:limit], "No incidents yet: fire the bad policy (notebook 03).")
+    """The newest `limit` incidents of the deployed stack's table, each checked against its seal when the
+    stack names its seal key."""
+    incidents = list_incidents(cloud.client("dynamodb"), table_name(outputs))[:limit]
+    seals = {}
+    if outputs.get("SealKeyArn"):
+        kms = cloud.client("kms")
+        seals = {i.incident_id: seal_status(kms, outputs["SealKeyArn"], i) for i in incidents}
+    return IncidentsView(incidents, "No incidents yet: fire the bad policy (notebook 03).", seals)

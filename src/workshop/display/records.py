@@ -20,7 +20,7 @@ from functools import singledispatch
 
 from workshop.aws.iam_changes import FiredPolicy, PolicyVersions, granted_actions
 from workshop.aws.mail import Email, SubscriptionStatus
-from workshop.display.html import Html
+from workshop.display.html import TEXT_CELL, Html
 
 _URL = re.compile(r"(https?://[^\s<>\"]+)")
 
@@ -39,11 +39,12 @@ def fired_policy_html(fired: FiredPolicy) -> str:
 
 def policy_versions_html(versions: PolicyVersions) -> str:
     rows = "".join(
-        f"<tr><td>{v['VersionId']}</td><td>{'✅ in force' if v['IsDefaultVersion'] else ''}</td>"
-        f"<td>{html.escape(str(v.get('CreateDate', '')))}</td><td>{html.escape(granted_actions(v['Document']))}</td>"
-        "</tr>" for v in versions.versions)
+        f"<tr><td {TEXT_CELL}>{v['VersionId']}</td><td {TEXT_CELL}>{'✅ in force' if v['IsDefaultVersion'] else ''}"
+        f"</td><td {TEXT_CELL}>{html.escape(str(v.get('CreateDate', '')))}</td>"
+        f"<td {TEXT_CELL}>{html.escape(granted_actions(v['Document']))}</td></tr>" for v in versions.versions)
+    head = "".join(f"<th {TEXT_CELL}>{h}</th>" for h in ("version", "default", "created", "grants"))
     return (f"<p>Versions of <code>{html.escape(versions.arn.rsplit('/', 1)[-1])}</code>:</p><table><thead><tr>"
-            f"<th>version</th><th>default</th><th>created</th><th>grants</th></tr></thead><tbody>{rows}</tbody></table>")
+            f"{head}</tr></thead><tbody>{rows}</tbody></table>")
 
 
 def subscription_html(status: SubscriptionStatus) -> str:

@@ -79,7 +79,7 @@ class ShortenedTimeout:
         kept = ("the machine runs it too until the demo ends, then is put back exactly as it was" if self.in_force
                 else "the machine keeps its definition exactly as it was")
         return (f"Version {self.version_arn.rsplit(':', 1)[-1]}: the deployed definition with at most {self.seconds} s "
-                f"to decide ({', '.join(self.states)}); {kept}.")
+                f"to decide (the limit is set in {', '.join(self.states)}); {kept}.")
 
 
 def time_limits(definition: str) -> list:
@@ -174,12 +174,13 @@ def approval_timeout_demo(cloud, state_machine_arn: str, document, seconds: int 
         event = cloudtrail_event(account_id(cloud), fired.name, fired.document, fired.version_id)
         direct = start_with_event(cloud, short.version_arn, event, prefix="timeout-demo")
         history = wait_for_end(cloud, direct, timeout=timeout)
+        version = short.version_arn.rsplit(":", 1)[-1]
     if "AlreadyHandled" not in history.path():
         return history
     # CloudTrail's own execution reverted first: follow it if it runs the short limit too.
     others = {direct}
-    print(f"This execution found the change already reverted (AlreadyHandled) by the one CloudTrail's event "
-          f"started for {fired.name}: that one waits, and times out.")
+    print(f"The execution started on version {version} ended at AlreadyHandled: CloudTrail's own execution for "
+          f"{fired.name} had reverted the change first. Followed below: it waits at AskUser and times out.")
     other = wait_for(lambda: find_execution(sfn, state_machine_arn, fired, others),
                      what=f"the execution CloudTrail's event started for {fired.name}",
                      timeout=30, **poll_intervals(cloud))

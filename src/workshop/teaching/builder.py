@@ -257,7 +257,7 @@ class StateMachineBuilder:
         written by the learner that passed its exercise behaves as the file's (TestState said so)."""
         reference = substitute(reference or self._reference(), self.substitutions)
         checked = {name: len(result.cases) for name, result in self.exercises.items() if result.ok}
-        return Comparison(self.substituted(), reference, checked)
+        return Comparison(self.substituted(), reference, checked, standing_in=self.pending_exercises())
 
     def deploy(self, cloud, state_machine_arn: str, anyway: bool = False) -> DeployResult:
         """Update the deployed state machine with the built definition.
@@ -297,8 +297,10 @@ class Comparison:
     with nothing to say it behaves the same. Only the last, and anything outside the states, get a diff.
     """
 
-    def __init__(self, built: dict, reference: dict, checked: dict | None = None):
+    def __init__(self, built: dict, reference: dict, checked: dict | None = None, standing_in: list | None = None):
+        """`standing_in`: the exercises not passed yet, whose states are the file's in place of the learner's."""
         self.built, self.reference = built, reference
+        self.standing_in = list(standing_in or [])
         self.checked = dict(checked or {})  # state name -> how many inputs its exercise ran it on
         built_states, file_states = built.get("States") or {}, reference.get("States") or {}
         self.same = [n for n in file_states if built_states.get(n) == file_states[n]]
@@ -349,14 +351,25 @@ class Comparison:
         return "\n".join(difflib.unified_diff(a, b, "statemachine/security_orchestrator.asl.json", "built here",
                                               lineterm=""))
 
+    def stand_ins(self) -> str:
+        """What the comparison cannot credit to the learner: the file's states in place of theirs."""
+        if not self.standing_in:
+            return ""
+        names = self.standing_in
+        listed = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+        return (f" Not yours yet: the file's {listed} stand{'s' if len(names) == 1 else ''} in for your answer"
+                f"{'s' if len(names) > 1 else ''} until {'its exercise passes' if len(names) == 1 else 'their exercises pass'}.")
+
     def __repr__(self) -> str:
-        text = f"Compared with statemachine/security_orchestrator.asl.json, the built definition {self.summary()}."
+        text = (f"Compared with statemachine/security_orchestrator.asl.json, the built definition {self.summary()}."
+                f"{self.stand_ins()}")
         return text if self.behaves_the_same else text + "\n" + self.diff()
 
     def _repr_html_(self) -> str:
-        colour = "#1d8102" if self.behaves_the_same else "#b35c00"
+        colour = "#1d8102" if self.behaves_the_same and not self.standing_in else "#b35c00"
         head = (f"<p style='color:{colour}'>Compared with <code>statemachine/security_orchestrator.asl.json</code> "
-                f"(placeholders substituted), the built definition {html.escape(self.summary())}.</p>")
+                f"(placeholders substituted), the built definition {html.escape(self.summary())}."
+                f"{html.escape(self.stand_ins())}</p>")
         if self.behaves_the_same:
             return no_math(head)
         return no_math(head + f"<p>Where it differs:</p><pre>{html.escape(self.diff())}</pre>")

@@ -31,6 +31,7 @@ import html
 from dataclasses import dataclass, field
 
 from workshop.aws.executions import list_executions
+from workshop.display.html import TEXT_CELL
 
 SAM_MANAGED_STACK = "aws-sam-cli-managed-default"
 README_POLICY = "my-bad-policy"
@@ -79,10 +80,12 @@ class Leftovers:
 
     def _repr_html_(self) -> str:
         removed = "".join(f"<li>{html.escape(item)}</li>" for item in self.removed) or "<li>nothing else</li>"
-        listed = "".join(f"<tr><td>{html.escape(what)}</td><td>{html.escape(why)}</td>"
-                         f"<td><code>{html.escape(command)}</code></td></tr>" for what, why, command in self.listed)
+        listed = "".join(f"<tr><td {TEXT_CELL}>{html.escape(what)}</td><td {TEXT_CELL}>{html.escape(why)}</td>"
+                         f"<td {TEXT_CELL}><code>{html.escape(command)}</code></td></tr>"
+                         for what, why, command in self.listed)
         table = (f"<p>Left in place (remove them yourself if nothing else uses them):</p><table><thead><tr>"
-                 f"<th>what</th><th>why it stays</th><th>command</th></tr></thead><tbody>{listed}</tbody></table>"
+                 f"<th {TEXT_CELL}>what</th><th {TEXT_CELL}>why it stays</th><th {TEXT_CELL}>command</th></tr>"
+                 f"</thead><tbody>{listed}</tbody></table>"
                  if self.listed else "<p>Nothing else is left.</p>")
         return f"<p>Removed:</p><ul>{removed}</ul>{table}"
 
@@ -162,11 +165,17 @@ def remove_leftovers(cloud, stack_name: str) -> Leftovers:
     bucket = _sam_bucket(cloud)
     if bucket:
         _delete_artifacts(cloud, bucket, stack_name, leftovers)
-        leftovers.listed.append((
-            f"SAM's managed stack {SAM_MANAGED_STACK} and its bucket {bucket}",
-            "every `sam deploy --resolve-s3` of this account and region shares them",
-            f"empty the bucket (S3 console -> {bucket} -> Empty: it is versioned, every version must go), then "
-            f"aws cloudformation delete-stack --stack-name {SAM_MANAGED_STACK} {region}"))
+        if cloud.is_local:  # no console, and an `aws` command without the local endpoint would reach AWS
+            leftovers.listed.append((
+                f"SAM's managed stack {SAM_MANAGED_STACK} and its bucket {bucket}",
+                "every `sam deploy --resolve-s3` to this local cloud shares them",
+                "nothing to run: the local cloud keeps nothing once it stops"))
+        else:
+            leftovers.listed.append((
+                f"SAM's managed stack {SAM_MANAGED_STACK} and its bucket {bucket}",
+                "every `sam deploy --resolve-s3` of this account and region shares them",
+                f"empty the bucket (S3 console -> {bucket} -> Empty: it is versioned, every version must go), then "
+                f"aws cloudformation delete-stack --stack-name {SAM_MANAGED_STACK} {region}"))
     iam = cloud.client("iam")
     account = cloud.client("sts").get_caller_identity()["Account"]
     readme_policy = f"arn:aws:iam::{account}:policy/{README_POLICY}"

@@ -52,7 +52,7 @@ from workshop import iam, progress
 from workshop.asl.diagnostics import diagnostics_html, split_diagnostics
 from workshop.aws.executions import parse_json
 from workshop.aws.session import project_root
-from workshop.display.html import Html, no_math
+from workshop.display.html import TEXT_CELL, Html, no_math
 from workshop.teaching.reference import REFERENCE_NAME, reference_definition
 
 TOKEN = "exercise-task-token"  # nosec B105: the stand-in task token a .waitForTaskToken task gets offline
@@ -614,7 +614,7 @@ class ExerciseResult:
         if self.errors:
             parts.append(diagnostics_html({"errors": self.errors, "still_to_build": [], "warnings": []}))
         if self.cases:
-            left = "style='text-align:left;vertical-align:top'"
+            left = TEXT_CELL
             rows = "".join(
                 f"<tr><td {left}>{'✓' if not c.problem else '✗'}</td><td {left}>{html.escape(c.case.label)}</td>"
                 f"<td {left}>{html.escape(c.row_text)}</td></tr>" for c in self.cases)
@@ -934,7 +934,7 @@ def verdict_table(policies: dict, settings: list):
     The deployed function's own code decides, here in the kernel: what a redeploy with that setting
     would do, without redeploying.
     """
-    head = "".join(f"<th><code>{html.escape(s)}</code></th>" for s in settings)
+    head = "".join(f"<th {TEXT_CELL}><code>{html.escape(s)}</code></th>" for s in settings)
     rows, plain = [], []
     for name, document in policies.items():
         cells = []
@@ -944,8 +944,8 @@ def verdict_table(policies: dict, settings: list):
             shown = ", ".join(actions[:3]) + (f" and {len(actions) - 3} more" if len(actions) > 3 else "")
             text = verdict["action"] + (f": {shown}" if actions else "")
             colour = "#d13212" if verdict["action"] == "remedy" else "#1d8102"
-            cells.append(f"<td style='color:{colour}'>{html.escape(text)}</td>")
+            cells.append(f"<td style='color:{colour};text-align:left;vertical-align:top'>{html.escape(text)}</td>")
             plain.append(f"{name} under {setting}: {text}")
-        rows.append(f"<tr><td>{html.escape(name)}</td>{''.join(cells)}</tr>")
-    return Html(f"<table><thead><tr><th>policy</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>",
+        rows.append(f"<tr><td {TEXT_CELL}>{html.escape(name)}</td>{''.join(cells)}</tr>")
+    return Html(f"<table><thead><tr><th {TEXT_CELL}>policy</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>",
                 plain="\n".join(plain))

@@ -34,6 +34,7 @@ from workshop.aws.deploy import (EMAIL_VARIABLE, deployed_parameter, find_tool, 
 from workshop.aws.mail import subscribe_command, subscription_status
 from workshop.aws.session import REGION, StackNotFound, connect
 from workshop import progress
+from workshop.display.html import TEXT_CELL
 
 PACKAGES = ("boto3", "ipywidgets", "papermill", "tqdm")
 
@@ -87,8 +88,9 @@ class SetupReport:
 
     def _repr_html_(self) -> str:
         rows = "".join(
-            f"<tr><td>{_mark(c)[1]}</td><td>{html.escape(c.name)}</td>"
-            f"<td>{html.escape(c.message)}</td><td>{'' if c.ok else html.escape(c.fix)}</td></tr>"
+            f"<tr><td {TEXT_CELL}>{_mark(c)[1]}</td><td {TEXT_CELL}>{html.escape(c.name)}</td>"
+            f"<td {TEXT_CELL}>{html.escape(c.message)}</td><td {TEXT_CELL}>{'' if c.ok else html.escape(c.fix)}</td>"
+            "</tr>"
             for c in self.checks
         )
         verdict = ("<p><strong>Ready for the workshop.</strong></p>" if self.ok else
@@ -96,7 +98,8 @@ class SetupReport:
         folded = "".join(f"<details><summary>{html.escape(c.details[0])}</summary><pre>{html.escape(c.details[1])}"
                          "</pre></details>" for c in self.checks if c.details and not c.ok)
         return (f"<h4>{html.escape(self.title)}</h4>"
-                f"<table><thead><tr><th></th><th>check</th><th>result</th><th>what to do</th></tr></thead>"
+                f"<table><thead><tr><th></th><th {TEXT_CELL}>check</th><th {TEXT_CELL}>result</th>"
+                f"<th {TEXT_CELL}>what to do</th></tr></thead>"
                 f"<tbody>{rows}</tbody></table>{verdict}{folded}")
 
 

@@ -107,7 +107,8 @@ def _planted_line(incident: Incident) -> str:
             f"({html.escape(str(incident.planted.get('why', '')))}).</span><br>")
 
 
-def approval_card_html(approval: PendingApproval) -> str:
+def approval_card_html(approval: PendingApproval, decided: bool = False) -> str:
+    """One approval's card; `decided`: a decision was sent from this panel, so no time is left to count."""
     incident = approval.incident
     actions = ", ".join(f"<code>{html.escape(str(a))}</code>" for a in incident.matched_actions()) or "—"
     version = f", version {html.escape(incident.version_id)}" if incident.version_id else ""
@@ -117,10 +118,10 @@ def approval_card_html(approval: PendingApproval) -> str:
         f"({html.escape(incident.event_name)}{version})<br>"
         f"Changed by <code>{html.escape(incident.who_changed)}</code> at {html.escape(incident.event_time)}<br>"
         f"Restricted actions allowed: {actions}<br>"
-        f"Arrived: {_when(incident.created_at)} — {_left(incident.time_left())}<br>"
+        f"Arrived: {_when(incident.created_at)}{'' if decided else ' — ' + _left(incident.time_left())}<br>"
         f"{_seal_line(approval)}{_planted_line(incident)}"
         f"<details><summary>ValidatePolicy's verdict, statement by statement</summary>"
-        f"<small>{html.escape(incident.label)}: {html.escape(incident.why)}</small></details>"
+        f"<small>{html.escape(incident.label)}: {html.escape(incident.reason)}</small></details>"
         f"<details open><summary>What changed: the document as IAM held it vs what is in force now</summary>"
         f"<pre>{html.escape(diff)}</pre></details>"
         f"<small>Incident {html.escape(incident.incident_id)} · execution {html.escape(incident.execution_name)}"
@@ -146,6 +147,7 @@ class ApprovalPanel:
         self.results: dict = {}   # execution arn -> DecisionResult
         self.outcomes: dict = {}  # execution arn -> final execution status
         self._outcome_widgets: dict = {}
+        self._text_widgets: dict = {}  # execution arn -> the card's text (its time left goes once decided)
         self._header_widget = None
         self._handle = None       # the notebook display of this panel (updated after a decision)
         self.views: list = []     # other views of these approvals to update after a decision (the e-mail)
@@ -224,6 +226,9 @@ class ApprovalPanel:
             self.results[approval.incident.execution_arn] = result
         if out is not None:
             out.value = self.outcome_html(approval)
+        text = self._text_widgets.get(approval.incident.execution_arn)
+        if text is not None:
+            text.value = approval_card_html(approval, self._decided(approval))
         if not result.ok:
             for button in buttons.values():
                 button.disabled = False
@@ -241,6 +246,9 @@ class ApprovalPanel:
         """The pending approvals nobody decided from this panel yet."""
         return [a for a in self.pending
                 if not (a.incident.execution_arn in self.results and self.results[a.incident.execution_arn].ok)]
+
+    def _decided(self, approval: PendingApproval) -> bool:
+        return self.decision_for(approval.incident.execution_arn) is not None
 
     def decision_for(self, execution_arn: str):
         """The DecisionResult sent from this panel for an execution, if one was accepted."""
@@ -280,9 +288,10 @@ class ApprovalPanel:
         approve.on_click(lambda _b, a=approval: self._on_click(a, "allow"))
         deny.on_click(lambda _b, a=approval: self._on_click(a, "deny"))
         outcome = widgets.HTML(self.outcome_html(approval))
-        text = widgets.HTML(approval_card_html(approval))
+        text = widgets.HTML(approval_card_html(approval, self._decided(approval)))
         self.buttons[approval.incident.execution_arn] = {"allow": approve, "deny": deny}
         self._outcome_widgets[approval.incident.execution_arn] = outcome
+        self._text_widgets[approval.incident.execution_arn] = text
         card = widgets.VBox([text, widgets.HBox([approve, deny]), outcome],
                             layout=widgets.Layout(border="1px solid #ccc", padding="6px", margin="4px 0"))
         return card, text
@@ -293,7 +302,7 @@ class ApprovalPanel:
         except ImportError:  # pragma: no cover - ipywidgets is a dependency
             self.widget = None
             return
-        self.buttons, self._outcome_widgets = {}, {}
+        self.buttons, self._outcome_widgets, self._text_widgets = {}, {}, {}
         cards = [self._card(approval)[0] for approval in self.pending]
         self._header_widget = widgets.HTML(self._header_html())
         self.widget = widgets.VBox([self._header_widget, *cards])
@@ -311,7 +320,8 @@ class ApprovalPanel:
     def html(self) -> str:
         """A static snapshot (survives HTML export, where widgets do not)."""
         cards = "".join(f"<div style='border:1px solid #ccc;padding:6px;margin:4px 0'>"
-                        f"{approval_card_html(a)}{self.outcome_html(a)}</div>" for a in self.pending)
+                        f"{approval_card_html(a, self._decided(a))}{self.outcome_html(a)}</div>"
+                        for a in self.pending)
         return self._header_html() + cards
 
     def _repr_mimebundle_(self, include=None, exclude=None):

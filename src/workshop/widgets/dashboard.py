@@ -103,6 +103,7 @@ class LivePanel(ApprovalPanel):
         for arn, (card, _text) in self._cards.items():  # decided, timed out or gone
             self.buttons.pop(arn, None)
             self._outcome_widgets.pop(arn, None)
+            self._text_widgets.pop(arn, None)
             _close_tree(card)
         self._cards = kept
         self._header.value = self._header_html()

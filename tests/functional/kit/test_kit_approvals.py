@@ -277,6 +277,23 @@ def test_the_incidents_view_lists_every_incident_with_its_decision(cloud):
         incidents_view(SimpleNamespace(client=lambda s: cloud.dynamodb), {})
 
 
+def test_the_incidents_view_says_which_items_revertpolicy_never_sealed(cloud):
+    from workshop.aws.function_contract import contract
+
+    kms = boto3.client("kms")
+    key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"]
+    real, planted = cloud.asked(minutes_ago=2), cloud.asked(minutes_ago=1)
+    item = cloud.dynamodb.get_item(TableName=TABLE, Key={"incidentId": {"S": real.id}})["Item"]
+    cloud.dynamodb.update_item(TableName=TABLE, Key={"incidentId": {"S": real.id}}, UpdateExpression="SET seal = :s",
+                               ExpressionAttributeValues={":s": contract("seal").seal(kms, key, item)})
+    clients = {"dynamodb": cloud.dynamodb, "kms": kms}
+    view = incidents_view(SimpleNamespace(client=clients.get), {"IncidentsTableName": TABLE, "SealKeyArn": key})
+    rows = repr(view).splitlines()
+    assert "not an incident: RevertPolicy never sealed it" in rows[0]  # the planted item, newest
+    assert rows[1].endswith("-> waiting for a decision")  # the sealed one, as it stands
+    assert planted.id and "never sealed" in view._repr_html_()
+
+
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1:9/allow", "", None])
 def test_fields_go_only_to_an_http_url(url):
     result = post_decision(url, {"token": "secret-token"}, "allow", timeout=2)
@@ -298,6 +315,23 @@ def test_after_a_decision_the_header_snapshot_and_repr_say_it_was_decided(cloud)
     assert panel.waiting() == [] and panel.decision_for(panel.pending[0].incident.execution_arn).decision == "deny"
     with pytest.raises(LookupError):
         panel.press("allow")  # nothing is waiting any more: a second press does not reach the decided one
+
+
+def test_a_decided_card_counts_no_time_left_in_the_snapshot_nor_in_the_widget(cloud):
+    cloud.asked()
+    panel = cloud.panel(wait_after_decision=0)
+    arn = panel.pending[0].incident.execution_arn
+    assert " left" in panel.html() and " left" in panel._text_widgets[arn].value
+    panel.press("deny")
+    assert " left<br>" not in panel.html() and " left<br>" not in panel._text_widgets[arn].value
+    assert "Arrived: " in panel.html()
+
+
+def test_the_verdict_names_the_change_once(cloud):
+    label = f"policy {cloud.policy['Arn']} version v1"
+    cloud.asked(why=f"{label}: The policy allows restricted actions: s3:DeleteBucket.")
+    html = cloud.panel().html()
+    assert html.count(f"{label}: ") == 1 and "The policy allows restricted actions: s3:DeleteBucket." in html
 
 
 def test_the_email_view_follows_the_panels_decision(cloud):

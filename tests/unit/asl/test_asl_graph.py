@@ -396,3 +396,17 @@ def test_the_path_an_execution_took_alone():
     drawn = {g.get("data-state") for g in root.iter(f"{SVG}g") if g.get("data-state")} - {"Start"}
     assert drawn == set(ran)
     assert float(root.get("width")) <= 440  # two of them side by side fit a notebook's width
+
+
+def test_a_half_built_machine_folds_the_targets_still_to_write_and_stays_readable_at_900_px():
+    definition = json.loads(WORKSHOP.read_text())
+    written = ["CheckEvent", "WhichChange", "ReportUnrecognisedEvent", "InvalidEvent", "CreatePolicyTarget",
+               "ModifyState", "ValidatePolicy", "CheckOwnOrGone", "ChooseAction", "AllowWithNotification"]
+    half = {"StartAt": definition["StartAt"], "States": {name: definition["States"][name] for name in written}}
+    svg = to_svg(half)
+    root = ET.fromstring(svg)
+    states = {g.get("data-state") for g in root.iter(f"{SVG}g") if g.get("data-state")}
+    assert "8 …Target states" in states and not states & (set(TARGETS) - {"CreatePolicyTarget"})
+    assert "missing: 8 …Target states" in _texts(svg)
+    assert "missing: TempRemove" in _texts(svg)  # a lone state still to write keeps its own box
+    assert _smallest_text_at(svg, 900) >= 9

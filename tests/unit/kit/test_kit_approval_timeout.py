@@ -94,7 +94,7 @@ def test_the_short_limit_lives_in_a_version_and_the_deployed_definition_is_back_
     assert failing.calls[-1] == ("update", {"stateMachineArn": "arn:sm", "definition": deployed})
 
 
-def test_when_cloudtrails_own_execution_reverted_first_on_the_day_long_limit_the_demo_says_so(monkeypatch):
+def test_when_cloudtrails_own_execution_reverted_first_on_the_day_long_limit_the_demo_says_so(monkeypatch, capsys):
     """Only on a quick CloudTrail (never on AWS, where it takes minutes): followed if it runs the short limit,
     else stopped, with what happened and what to do."""
     from types import SimpleNamespace
@@ -134,3 +134,7 @@ def test_when_cloudtrails_own_execution_reverted_first_on_the_day_long_limit_the
                      "cause": "CloudTrail's execution of the demo's policy ran the deployed time limit"}) in sfn.calls
     Sfn.ran = json.dumps(short)  # CloudTrail's execution started while the short limit was deployed
     assert demo.approval_timeout_demo(sfn, "arn:sm", "policies/badpolicy.json", seconds=3) is ended["other"]
+    said = capsys.readouterr().out
+    assert "to decide (the limit is set in ModifyState)" in said  # where, not a bare state name
+    assert "The execution started on version 7 ended at AlreadyHandled" in said  # which execution, by name
+    assert "CloudTrail's own execution for workshop-timeout had reverted the change first" in said

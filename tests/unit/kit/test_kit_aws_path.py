@@ -209,3 +209,26 @@ def test_a_trails_kms_key_is_listed_with_its_monthly_cost_and_how_to_remove_it()
     assert "$1.00 a month" in why and "https://aws.amazon.com/kms/pricing/" in why
     assert command.startswith("aws cloudtrail delete-trail --name management-events --region us-east-1 && "
                               "aws kms schedule-key-deletion --key-id arn:aws:kms:us-east-1:123456789012:key/1234abcd")
+
+
+@pytest.mark.parametrize("target", ["local", "aws"])
+def test_sams_shared_bucket_is_left_with_a_way_to_remove_it_that_works_where_the_stack_ran(aws_env, target):
+    import json
+
+    import boto3
+    from moto import mock_aws
+
+    from workshop.teaching.cleanup import SAM_MANAGED_STACK, remove_leftovers
+
+    template = {"Resources": {"Bucket": {"Type": "AWS::S3::Bucket"}},
+                "Outputs": {"SourceBucket": {"Value": {"Ref": "Bucket"}}}}
+    with mock_aws():
+        clients = {name: boto3.client(name, region_name="us-east-1")
+                   for name in ("cloudformation", "s3", "logs", "iam", "sts", "cloudtrail")}
+        clients["cloudformation"].create_stack(StackName=SAM_MANAGED_STACK, TemplateBody=json.dumps(template))
+        [(what, why, command)] = remove_leftovers(_Cloud(target=target, **clients), STACK).listed
+    assert what.startswith(f"SAM's managed stack {SAM_MANAGED_STACK}")
+    if target == "local":  # no S3 console there, and a bare `aws` command would go to AWS
+        assert "S3 console" not in command and "aws " not in command and "local cloud" in command
+    else:
+        assert "S3 console" in command and f"aws cloudformation delete-stack --stack-name {SAM_MANAGED_STACK}" in command

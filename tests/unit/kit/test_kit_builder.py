@@ -67,7 +67,23 @@ def test_states_written_differently_but_checked_by_running_them_compare_as_the_s
     assert not comparison.identical and comparison.behaves_the_same
     assert repr(comparison) == ("Compared with statemachine/security_orchestrator.asl.json, the built definition "
                                 "behaves as the file's: 1 written by you (ChooseAction), each checked with TestState "
-                                "to behave as the file's; 29 as in the file.")
+                                "to behave as the file's; 29 as in the file. Not yours yet: the file's "
+                                "ValidatePolicy, TempRemove and AskUser stand in for your answers until their "
+                                "exercises pass.")
+
+
+def test_a_comparison_does_not_credit_the_learner_with_the_files_states_standing_in_for_failed_answers():
+    sm = _planned()
+    sm.add_remaining()
+    for name in ("ValidatePolicy", "TempRemove", "AskUser"):
+        assert sm.exercise(name, sm.reference_state(name)).ok
+    wrong = {**reference_definition()["States"]["ChooseAction"], "Default": "AllowWithNotification"}
+    assert not sm.exercise("ChooseAction", wrong).ok
+    comparison = sm.compare()
+    assert comparison.identical  # the file's ChooseAction stands in for the wrong one
+    page = comparison._repr_html_()
+    assert "Not yours yet: the file&#x27;s ChooseAction stands in for your answer until its exercise passes." in page
+    assert "#1d8102" not in page  # not the green of a finished machine
 
 
 def test_substitutions_are_read_back_from_a_deployed_definition():
@@ -248,3 +264,15 @@ def test_an_incomplete_definition_is_not_deployed():
     with pytest.raises(DefinitionNotValid, match="not complete and valid") as caught:
         sm.deploy(None, "arn:sm", anyway=True)
     assert "Traceback" not in "".join(caught.value._render_traceback_())
+
+
+def test_still_to_build_counts_the_states_it_names_not_its_notes():
+    sm = _planned()
+    sm.add_given("CheckEvent", "WhichChange", "ReportUnrecognisedEvent", "InvalidEvent", "CreatePolicyTarget",
+                 "ModifyState", "ValidatePolicy")
+    step = sm.add("ChooseAction", sm.reference_state("ChooseAction"))  # nothing leads to it yet
+    html = step._repr_mimebundle_()["text/html"]
+    summary = html.split("Still to build", 1)[1].split("</details>", 1)[0]
+    named = summary.count("<code>")
+    assert "nothing leads to ChooseAction yet" in summary
+    assert f"<strong>Still to build ({named})</strong>" in html

@@ -113,3 +113,27 @@ def test_html_export_shows_a_widgets_static_snapshot(tmp_path):
     page = export_html(notebook, tmp_path / "out.html").read_text()
     assert "1 approval(s) waiting" in page
     assert WIDGET_VIEW in notebook.cells[0].outputs[0]["data"], "the executed notebook keeps its widget"
+
+
+def test_01_says_where_the_local_clouds_address_goes_since_the_commands_it_prints_do_not_show_it():
+    from types import SimpleNamespace
+
+    from workshop.aws.session import local_environment
+
+    said = nbformat.read(str(ROOT / "notebooks" / "01_deploy.ipynb"), as_version=4).cells[0].source
+    env = local_environment("http://127.0.0.1:4566", base={}, credentials=SimpleNamespace(environment=dict))
+    assert "`AWS_ENDPOINT_URL`" in said and env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
+
+
+def test_02_says_how_many_target_states_its_first_cell_adds_and_how_many_come_at_the_end():
+    import json
+    import re
+
+    cells = nbformat.read(str(ROOT / "notebooks" / "02_build_state_machine.ipynb"), as_version=4).cells
+    targets = [n for n in json.loads((ROOT / "statemachine" / "security_orchestrator.asl.json").read_text())["States"]
+               if n.endswith("Target")]
+    first = next(c.source for c in cells if c.source.startswith("sm.add_given("))
+    given = [n for n in re.findall(r'"(\w+)"', first) if n in targets]
+    words = next(c.source for c in cells if "`CreatePolicyTarget`" in c.source)
+    later = {8: "eight"}[len(targets) - len(given)]
+    assert given == ["CreatePolicyTarget"] and f"the first comes now, the other {later} at the" in words
