@@ -179,7 +179,7 @@ def test_going_further_covers_edit_timeout_restricted_actions_and_catch(workshop
     assert "NotifyTimeout → ApprovalTimedOut" in text
     assert "with at most 3 s to decide" in text and "put back exactly as it was" in text
     assert "wildcardpolicy under iam:*: alert" in text
-    assert "wildcardpolicy under s3:DeleteBucket,s3:DeleteObject: remedy" in text
+    assert "wildcardpolicy under s3:DeleteBucket,s3:DeleteObject,s3:DeleteObjectVersion,s3:PutLifecycleConfiguration,s3:PutBucketPolicy: remedy" in text
     assert "TempRemove → NotifyFailure → IncidentFailed" in text
 
 
