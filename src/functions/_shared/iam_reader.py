@@ -28,6 +28,29 @@ class Gone(Exception):
     """IAM no longer holds what the event named."""
 
 
+def who(changed_by) -> str:
+    """Who made a change, as CloudTrail's userIdentity names them (its ARN when it has one)."""
+    if not isinstance(changed_by, dict):
+        return "an unknown caller"
+    issuer = (changed_by.get("sessionContext") or {}).get("sessionIssuer") or {}
+    for name in (changed_by.get("arn"), issuer.get("arn") if isinstance(issuer, dict) else None,
+                 changed_by.get("principalId"), changed_by.get("type")):
+        if isinstance(name, str) and name:
+            return name
+    return "an unknown caller"
+
+
+def gone_message(label: str, event_name, changed_by, event_time, why: str) -> str:
+    """The alert for a change IAM no longer holds: what was seen, and what is gone. Nothing of it is
+    in force, but a change that vanishes before it is judged (deleted again, its principal or policy
+    deleted or renamed) is worth a human's look: it is how a permission is moved out of sight."""
+    seen = f"{event_name or 'A change'} by {who(changed_by)}" + (f" at {event_time}" if event_time else "")
+    return (f"{label}: {seen} was seen, but IAM no longer holds it ({why}). Nothing of it is in force, so "
+            "nothing was reverted. It was undone, or its principal or policy deleted or renamed, before it "
+            "could be judged: a rename is judged under the new name by its own event. Check who made the "
+            "change and why.")
+
+
 @per_sandbox
 def iam_client():
     """An IAM client that hands policy documents back as IAM holds them (text), not parsed."""

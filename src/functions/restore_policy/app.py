@@ -36,7 +36,6 @@ from __future__ import annotations
 import json
 import os
 
-import boto3
 from botocore.exceptions import ClientError
 
 from _shared import incident_item as attr
@@ -46,7 +45,7 @@ from _shared.harmless_version import is_placeholder
 from _shared.iam_reader import document_json, document_text, iam_client, is_attached
 from _shared.incident_item import item_key, outcome, string, text, timestamp
 from _shared.incident_keys import approval_marker_id, state_key
-from _shared.sdk_clients import dynamodb_client, per_sandbox
+from _shared.sdk_clients import dynamodb_client, kms_client
 from _shared.targets import principal_kwargs
 from _shared.transient import TransientError, aws_call, error_code
 
@@ -185,12 +184,6 @@ def restore(iam, dynamodb, table: str, incident_id: str, execution_id: str, kms=
     aws_call(dynamodb.update_item, TableName=table, Key=item_key(incident_id),
              **outcome(attr.RESTORED, attr.RESTORED_AT, attr.RESTORE, result))
     return result
-
-
-@per_sandbox
-def kms_client():
-    """The seal key's client (KMS)."""
-    return boto3.client("kms")
 
 
 def handler(event, context):

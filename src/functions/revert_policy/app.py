@@ -30,24 +30,22 @@ from __future__ import annotations
 import json
 import os
 
-import boto3
 from botocore.exceptions import ClientError
 
 from _shared import incident_item as attr
 from _shared import seal
+from _shared.seal import DUPLICATE, OWN, PLANTED, whose
 from _shared.harmless_version import HARMLESS_DOCUMENT
-from _shared.iam_reader import Gone, document_json, iam_client, policy_id, read_held, settled
+from _shared.iam_reader import Gone, document_json, gone_message, iam_client, policy_id, read_held, settled
 from _shared.incident_item import item_key, json_value, outcome, string, timestamp
 from _shared.incident_keys import displaced_key, displacement_message, incident_id, incident_key
-from _shared.sdk_clients import dynamodb_client, per_sandbox
+from _shared.sdk_clients import dynamodb_client, kms_client
 from _shared.targets import checked_target, principal_kwargs
 from _shared.transient import TransientError, aws_call, error_code
 
 # The handler, and the errors Step Functions sees by name (TransientError is retried).
 __all__ = ["handler", "TransientError", "InvalidEvent", "PlantedIncident"]
 MAX_VERSIONS = 5
-# whose(): who wrote an item found under an incident's key
-OWN, DUPLICATE, PLANTED = "own", "duplicate", "planted"
 
 
 class InvalidEvent(Exception):
@@ -139,12 +137,6 @@ def revert_attachment(iam, target) -> dict:
 # --- the incidents table --------------------------------------------------------------------
 
 
-@per_sandbox
-def kms_client():
-    """The seal key's client (KMS)."""
-    return boto3.client("kms")
-
-
 def _item(dynamodb, table: str, item_id: str) -> dict:
     return aws_call(dynamodb.get_item, TableName=table, Key=item_key(item_id), ConsistentRead=True).get("Item") or {}
 
@@ -160,23 +152,6 @@ def _put_sealed(dynamodb, kms, table: str, key_id: str, item: dict) -> dict | No
         if error_code(exc) != "ConditionalCheckFailedException":
             raise
     return _item(dynamodb, table, item[attr.INCIDENT_ID]["S"])
-
-
-def whose(kms, key_id: str, found: dict, execution_arn: str) -> tuple[str, str]:
-    """(OWN | DUPLICATE | PLANTED, why) of an item found under an incident's key.
-
-    Only a sealed item counts: this execution's own (an earlier attempt), or another execution of
-    this state machine's (a second delivery of the same change). Anything else (no seal, a seal
-    that does not match, an execution of another state machine) was planted: it decides nothing."""
-    verdict = seal.check(kms, key_id, found)
-    holder = found.get(attr.EXECUTION_ARN, {}).get("S", "")
-    if verdict != seal.SEALED:
-        return PLANTED, seal.WHY[verdict]
-    if holder == execution_arn:
-        return OWN, "this execution's own"
-    if seal.same_state_machine(holder, execution_arn):
-        return DUPLICATE, f"execution {holder} holds it"
-    return PLANTED, f"its execution {holder or '(none)'} is not one of this state machine's"
 
 
 def _displaced_id(kms, key_id: str, key: str, execution_arn: str) -> tuple[str, str]:
@@ -306,8 +281,11 @@ def handler(event, context):
         raise InvalidEvent(f"INCIDENTS_TABLE or {seal.KEY_VARIABLE} is not set: deploy the stack's template")
     result = revert(iam_client(), dynamodb_client(), table, event)
     label = (event.get("target") or {}).get("label", "the change")
-    if result["alreadyReverted"]:
-        result["message"] = f"{label}: already handled ({result.get('gone') or 'another execution holds it'})."
+    if result.get("gone"):
+        result["message"] = gone_message(label, event.get("eventName"), event.get("changedBy"),
+                                         event.get("eventTime"), result["gone"])
+    elif result["alreadyReverted"]:
+        result["message"] = f"{label}: already handled (execution {result.get('handledBy')} holds it)."
     else:
         result["message"] = f"{label}: taken out of force; incident {result['incidentId']} waits for a decision."
         if result.get("planted"):

@@ -23,12 +23,13 @@ import os
 from botocore.exceptions import ClientError
 
 from _shared import incident_item as attr
+from _shared import seal
 from _shared.decisions import ALLOW
 from _shared.harmless_version import HARMLESS_DOCUMENT
-from _shared.iam_reader import Gone, iam_client, policy_id, read_held, settled
+from _shared.iam_reader import Gone, gone_message, iam_client, policy_id, read_held, settled
 from _shared.incident_item import item_key, json_value, string, text, timestamp
-from _shared.incident_keys import approval_marker_id, state_key
-from _shared.sdk_clients import dynamodb_client
+from _shared.incident_keys import approval_marker_id, incident_id, incident_key, state_key
+from _shared.sdk_clients import dynamodb_client, kms_client
 from _shared.targets import checked_target, target_problem
 from _shared.transient import TransientError, aws_call, error_code
 from iam import ConfigurationError, InvalidPolicyDocument, evaluate_policy, parse_restricted_actions, partition_from_arn
@@ -79,6 +80,24 @@ def approved_restore(iam, table: str, target: dict, held, event_id: str) -> bool
             return False
         raise
     return True
+
+
+def handled_by_another(iam, table: str, target: dict, event_id: str, execution_arn) -> str | None:
+    """The execution of this state machine that recorded this very change, when IAM no longer holds it
+    because that execution reverted it (a second delivery of the event); None otherwise. Only an item
+    whose seal verifies counts: a planted one silences nothing."""
+    key_id = os.environ.get(seal.KEY_VARIABLE)
+    if not event_id or not key_id or seal.state_machine_of(execution_arn) is None:
+        return None
+    try:
+        known = policy_id(iam, target["policyArn"]) if target["kind"] == "managed" else None
+    except Gone:  # the policy itself is gone: no incident of this stack can be told from its key
+        return None
+    found = _get(dynamodb_client(), table, incident_id(incident_key(target, known, event_id)))
+    if not found:
+        return None
+    holder, _ = seal.whose(kms_client(), key_id, found, execution_arn)
+    return text(found, attr.EXECUTION_ARN) if holder == seal.DUPLICATE else None
 
 
 def is_own_change(changed_by, orchestrator_roles) -> bool:
@@ -133,9 +152,17 @@ def handler(event, context):
         verdict = judge(target, held, restricted, partition, own,
                         lambda: approved_restore(iam, table, target, held, str(event.get("eventId") or "")))
     except Gone as gone:
-        print(json.dumps({"target": target.get("label"), "verdict": "gone"}))
-        return {"action": "gone", "message": f"{target.get('label', 'the change')}: IAM no longer holds it ({gone}).",
-                "matches": [], "notes": [], "policyName": target.get("label", "")}
+        label = target.get("label") or target["kind"]
+        event_id = str(event.get("eventId") or "")
+        holder = handled_by_another(iam, table, target, event_id, event.get("executionArn"))
+        print(json.dumps({"target": label, "verdict": "handled" if holder else "gone"}))
+        if holder:
+            return {"action": "handled", "message": f"{label}: execution {holder} recorded and reverted this very "
+                                                    "change; IAM no longer holds it.",
+                    "matches": [], "notes": [], "policyName": label, "handledBy": holder}
+        return {"action": "gone", "matches": [], "notes": [], "policyName": label,
+                "message": gone_message(label, event.get("eventName"), event.get("changedBy"),
+                                        event.get("eventTime"), str(gone))}
     print(json.dumps({"target": target.get("label"), "verdict": verdict["action"],
                       "matches": len(verdict["matches"]), "source": held.source}))
     return verdict

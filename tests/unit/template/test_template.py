@@ -144,8 +144,8 @@ def test_the_seal_key_lets_only_revert_policy_seal(template):
     assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "kms:GenerateMac")
     assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": revert_role}}
     verifiers = [p for p, action in allowed if action == "kms:VerifyMac"]
-    assert {"AWS": [restore_role, revert_role]} in verifiers
-    for name in ("RevertPolicy", "RestorePolicy"):
+    assert {"AWS": [restore_role, revert_role, {"Fn::GetAtt": ["ValidatePolicyRole", "Arn"]}]} in verifiers
+    for name in ("RevertPolicy", "RestorePolicy", "ValidatePolicy"):
         variables = template["Resources"][name]["Properties"]["Environment"]["Variables"]
         assert variables["SEAL_KEY_ID"] == {"Fn::GetAtt": ["SealKey", "Arn"]}
 
@@ -216,7 +216,8 @@ def test_a_repeated_delivery_does_not_ask_twice(machine):
     _, definition = machine
     assert definition["States"]["TempRemove"]["Next"] == "CheckDuplicate"
     check = definition["States"]["CheckDuplicate"]
-    assert check["Choices"][0] == {"Variable": "$.reverted.alreadyReverted", "BooleanEquals": True,
+    assert check["Choices"][0] == {"Variable": "$.reverted.gone", "IsPresent": True, "Next": "GoneBeforeRevert"}
+    assert check["Choices"][1] == {"Variable": "$.reverted.alreadyReverted", "BooleanEquals": True,
                                    "Next": "AlreadyHandled"}
     assert check["Default"] == "AskUser"
     assert definition["States"]["AlreadyHandled"]["Type"] == "Succeed"
