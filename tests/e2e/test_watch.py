@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from stack_incidents import (BAD, aws, cloudtrail_event, finished, mails_about, new_principal, put_on_the_bus,
-                             rule_paused, states_entered)
+from stack_incidents import (ADMINISTRATOR_ACCESS, BAD, approval_mail, approval_mails, attached, aws,
+                             cloudtrail_event, decide_by_link, finished, incidents_about, inline_text, mails_about,
+                             new_principal, put_on_the_bus, rule_paused, states_entered)
 
 from polling import wait_for
 
@@ -52,3 +53,52 @@ def test_a_change_whose_principal_is_renamed_before_it_is_judged_is_an_alert(dep
                      what="the alert about the change that is gone")
     assert "PutUserPolicy by" in alert["body"] and "IAM no longer holds it" in alert["body"]
     assert late["detail"]["eventTime"] in alert["body"]
+
+
+def _groups(user: str) -> list[str]:
+    return [g["GroupName"] for g in aws("iam").list_groups_for_user(UserName=user)["Groups"]]
+
+
+def test_renaming_a_user_does_not_keep_a_risky_permission_out_of_sight(deployed_stack, local_cloud):
+    """An inline policy and AdministratorAccess made where nothing saw them (the rule's window, or before
+    the stack), then UpdateUser to a new name: the sample-derived kit did not watch renames at all, and the
+    renamed user kept both. Now the new name is judged part by part, each part its own incident."""
+    iam = aws("iam")
+    before = new_principal("user")
+    after = before + "-renamed"
+    with rule_paused(deployed_stack):
+        iam.put_user_policy(UserName=before, PolicyName="extra", PolicyDocument=BAD)
+        iam.attach_user_policy(UserName=before, PolicyArn=ADMINISTRATOR_ACCESS)
+    iam.update_user(UserName=before, NewUserName=after)
+    inline_mail = approval_mail(local_cloud, f"inline policy extra of user {after}")
+    attached_mail = approval_mail(local_cloud, f"attached to user {after}")
+    assert inline_text("user", after, "extra") is None and attached("user", after) == []
+    report = wait_for(lambda: (mails_about(local_cloud, f"user {after} (renamed from {before})", "judged again")
+                               or [None])[0], what="the report of the rename")
+    assert "2 of its 2 policies and memberships allow a restricted action" in report["body"]
+    assert decide_by_link(inline_mail, "deny").status_code == 200
+    assert decide_by_link(attached_mail, "allow").status_code == 200
+    wait_for(lambda: attached("user", after) == [ADMINISTRATOR_ACCESS], what="the approved attachment back")
+    assert inline_text("user", after, "extra") is None
+
+
+def test_joining_a_group_that_holds_a_restricted_permission_is_an_incident_for_the_new_member(
+        deployed_stack, local_cloud):
+    """A group whose policy existed before the stack (or was approved earlier) holds s3:DeleteBucket; a user
+    joins it: the sample-derived kit did not watch AddUserToGroup, so the user had it unseen. Now the user is
+    taken out of the group and a human asked; approving puts the user back, once."""
+    iam = aws("iam")
+    group, user = new_principal("group"), new_principal("user")
+    with rule_paused(deployed_stack):
+        iam.put_group_policy(GroupName=group, PolicyName="cleanup", PolicyDocument=BAD)
+    iam.add_user_to_group(GroupName=group, UserName=user)
+    mail = approval_mail(local_cloud, f"user {user} added to group {group}")
+    assert _groups(user) == [] and "AddUserToGroup" in mail["body"]
+    [incident] = incidents_about(deployed_stack, f"user {user} added to group {group}")
+    assert incident["kind"] == "membership" and "s3:DeleteBucket" in incident["document"]
+    assert decide_by_link(mail, "allow").status_code == 200
+    assert finished(aws("stepfunctions"), incident["executionArn"])["status"] == "SUCCEEDED"
+    assert _groups(user) == [group]
+    wait_for(lambda: len(incidents_about(deployed_stack, f"user {user} added to group {group}")) == 1 and
+             len(approval_mails(local_cloud, f"user {user} added to group {group}")) == 1, timeout=3,
+             what="no second incident for the approved join")

@@ -158,7 +158,9 @@ def incidents(stack: dict) -> list[dict]:
     for page in aws("dynamodb").get_paginator("scan").paginate(TableName=stack["IncidentsTableName"],
                                                                ConsistentRead=True):
         items += [{k: plain.deserialize(v) for k, v in item.items()} for item in page["Items"]]
-    return [i for i in items if i.get("kind") in ("managed", "inline", "attachment")]
+    from workshop.aws.incidents import INCIDENT_KINDS
+
+    return [i for i in items if i.get("kind") in INCIDENT_KINDS]
 
 
 def incidents_about(stack: dict, text: str) -> list[dict]:

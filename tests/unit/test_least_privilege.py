@@ -15,6 +15,10 @@
   used but not granted fails.
 * The state machine's role is exactly what its definition calls: each Lambda
   it invokes and the topic it publishes to, no more, no less.
+* The one hand-written policy is the state machine's grant to start itself
+  (a principal judged again part by part starts an execution per part): its
+  own ARN cannot be in its own role's policies without a circular reference.
+  It is read as one of the state machine's statements.
 * The one hand-written role is API Gateway's account-level CloudWatch role
   (access logging needs it; SAM has no property for it): only API Gateway may
   assume it, its only grant is AWS's policy for pushing logs, and only the
@@ -99,6 +103,17 @@ def statements(resource: dict) -> list[dict]:
         for statement in templates[name]["Definition"]["Statement"]:
             found.append({"actions": _as_list(statement["Action"]), "resources": _as_list(statement["Resource"]),
                           "targets": targets, "effect": statement.get("Effect", "Allow"), "source": name})
+    return found
+
+
+def machine_statements(template) -> list[dict]:
+    """The state machine's statements: its Policies, and hand-written policies attached to its role."""
+    found = statements(template["Resources"]["StateMachine"])
+    for name, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::IAM::Policy" and resource["Properties"].get("Roles") == [
+                {"Ref": "StateMachineRole"}]:
+            found += [dict(s, source=f"{name}/{s['source']}")
+                      for s in statements({"Properties": {"Policies": [resource["Properties"]["PolicyDocument"]]}})]
     return found
 
 
@@ -274,9 +289,15 @@ def test_the_template_reader_expands_sam_policy_templates(template):
 
 def _all_statements(template):
     for name, resource in template["Resources"].items():
-        if resource["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
+        if resource["Type"] == "AWS::Serverless::Function":
             for statement in statements(resource):
                 yield name, statement
+        elif resource["Type"] == "AWS::Serverless::StateMachine":
+            for statement in machine_statements(template):
+                yield name, statement
+        elif resource["Type"] == "AWS::IAM::Policy" and resource["Properties"].get("Roles") == [
+                {"Ref": "StateMachineRole"}]:
+            continue  # read as the state machine's own (machine_statements)
         elif resource["Type"] in ("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and \
                 name != API_GATEWAY_LOG_ROLE:
             pytest.fail(f"{name}: a hand-written IAM resource; give the function its Policies instead")
@@ -380,6 +401,11 @@ def test_the_state_machine_may_call_exactly_what_its_definition_calls(template):
             needed.add(("lambda:InvokeFunction", _substituted(parameters.get("FunctionName"), substitutions)))
         elif resource.startswith("arn:aws:states:::sns:publish"):
             needed.add(("sns:Publish", _substituted(parameters.get("TopicArn"), substitutions)))
+        elif resource == "arn:aws:states:::states:startExecution":
+            # only ever itself: the ARN comes from $$.StateMachine.Id (JudgeEachPart's ItemSelector)
+            assert parameters == {"StateMachineArn.$": "$.stateMachineArn", "Input.$": "$.event"}, parameters
+            assert definition["States"]["JudgeEachPart"]["ItemSelector"]["stateMachineArn.$"] == "$$.StateMachine.Id"
+            needed.add(("states:StartExecution", "StateMachine"))
         else:
             target = _substituted(resource, substitutions)
             assert target in functions(template), f"{name}: {resource} is not one of the stack's functions"
@@ -387,7 +413,7 @@ def test_the_state_machine_may_call_exactly_what_its_definition_calls(template):
     assert all(target for _, target in needed), needed
 
     granted = set()
-    for statement in statements(machine):
+    for statement in machine_statements(template):
         assert "managed" not in statement, f"the state machine carries a managed policy: {statement['managed']}"
         assert statement["targets"], f"{statement['source']}: grants on resources outside the stack"
         granted |= {(action, target) for action in statement["actions"] for target in statement["targets"]}

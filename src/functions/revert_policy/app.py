@@ -8,7 +8,9 @@ RestorePolicy can bring back exactly that, and only after a human approved:
   offending version is deleted (IAM's limit of five versions handled without
   deleting any version the incident did not create);
 * an inline policy (Put{User,Role,Group}Policy): deleted;
-* an attachment (Attach{User,Role,Group}Policy): detached.
+* an attachment (Attach{User,Role,Group}Policy): detached;
+* a membership (AddUserToGroup into a group whose policies allow a restricted action): the user
+  removed from the group.
 
 The incident is written first, sealed (`_shared.seal`: a KMS MAC only this
 function's role can make, over the target, the document as IAM held it, the
@@ -134,6 +136,11 @@ def revert_attachment(iam, target) -> dict:
     return {"detachedPolicyArn": target["policyArn"]}
 
 
+def revert_membership(iam, target) -> dict:
+    _remove(iam.remove_user_from_group, GroupName=target["groupName"], UserName=target["principalName"])
+    return {"removedFromGroup": target["groupName"]}
+
+
 # --- the incidents table --------------------------------------------------------------------
 
 
@@ -216,6 +223,9 @@ def _incident_fields(target: dict, key: str, found, event: dict, event_id: str) 
 
 def revert(iam, dynamodb, table: str, event: dict, kms=None, key_id: str | None = None) -> dict:
     target = checked_target(event.get("target"), InvalidEvent, "RevertPolicy")
+    if target["kind"] == "principal":
+        raise InvalidEvent("RevertPolicy takes one change (a policy version, an inline policy, an attachment or "
+                           "a membership), not a whole principal: ValidatePolicy judges a principal policy by policy")
     event_id = event.get("eventId")
     execution_arn = event.get("executionArn")
     if not isinstance(event_id, str) or not event_id or seal.state_machine_of(execution_arn) is None:
@@ -266,6 +276,8 @@ def revert(iam, dynamodb, table: str, event: dict, kms=None, key_id: str | None 
         result = revert_managed(iam, target["policyArn"], target["versionId"])
     elif target["kind"] == "inline":
         result = revert_inline(iam, target)
+    elif target["kind"] == "membership":
+        result = revert_membership(iam, target)
     else:
         result = revert_attachment(iam, target)
     aws_call(dynamodb.update_item, TableName=table, Key=item_key(held.item_id),

@@ -26,7 +26,8 @@ from _shared import incident_item as attr
 from _shared import seal
 from _shared.decisions import ALLOW
 from _shared.harmless_version import HARMLESS_DOCUMENT
-from _shared.iam_reader import Gone, gone_message, iam_client, policy_id, read_held, settled
+from _shared.iam_reader import (Gone, gone_message, groups_of, iam_client, policy_id, principal_policies, read_held,
+                                 settled)
 from _shared.incident_item import item_key, json_value, string, text, timestamp
 from _shared.incident_keys import approval_marker_id, incident_id, incident_key, state_key
 from _shared.sdk_clients import dynamodb_client, kms_client
@@ -87,8 +88,8 @@ def handled_by_another(iam, table: str, target: dict, event_id: str, execution_a
     because that execution reverted it (a second delivery of the event); None otherwise. Only an item
     whose seal verifies counts: a planted one silences nothing."""
     key_id = os.environ.get(seal.KEY_VARIABLE)
-    if not event_id or not key_id or seal.state_machine_of(execution_arn) is None:
-        return None
+    if not event_id or not key_id or seal.state_machine_of(execution_arn) is None or target["kind"] == "principal":
+        return None  # (a principal is never an incident of its own: nothing to find)
     try:
         known = policy_id(iam, target["policyArn"]) if target["kind"] == "managed" else None
     except Gone:  # the policy itself is gone: no incident of this stack can be told from its key
@@ -134,6 +135,68 @@ def judge(target: dict, held, restricted: list, partition, own_change: bool, app
     return verdict
 
 
+def as_change(target: dict) -> dict:
+    """The IAM call that would have put `target` in force, as the finding the state machine turns into
+    an event of its own (eventName, requestParameters: what the rule's CloudTrail events carry)."""
+    principal = {f"{target['principalType']}Name": target["principalName"]}
+    kind = target["kind"]
+    if kind == "inline":
+        return {"name": target["label"], "eventName": f"Put{target['principalType'].capitalize()}Policy",
+                "requestParameters": {**principal, "policyName": target["policyName"]}}
+    if kind == "attachment":
+        return {"name": target["label"], "eventName": f"Attach{target['principalType'].capitalize()}Policy",
+                "requestParameters": {**principal, "policyArn": target["policyArn"]}}
+    return {"name": target["label"], "eventName": "AddUserToGroup",
+            "requestParameters": {"userName": target["principalName"], "groupName": target["groupName"]}}
+
+
+def holdings(iam, principal_type: str, name: str) -> list[dict]:
+    """Everything a principal holds: its inline policies, its attachments and, for a user, its groups."""
+    held = principal_policies(iam, principal_type, name)
+    if principal_type == "user":
+        held += [{"kind": "membership", "principalType": "user", "principalName": name, "groupName": group,
+                  "label": f"user {name}'s membership of group {group}"} for group in groups_of(iam, name)]
+    return held
+
+
+def risky(iam, targets: list[dict], restricted: list, partition) -> tuple[list[dict], int]:
+    """The targets whose document, as IAM holds it, allows a restricted action (or cannot be read:
+    fail closed), and how many were judged."""
+    found = []
+    for part in targets:
+        try:
+            verdict = judge(part, read_held(iam, part), restricted, partition, False, lambda: False)
+        except Gone:  # went away while being listed: nothing of it is in force
+            continue
+        except InvalidPolicyDocument:
+            verdict = {"action": "remedy"}
+        if verdict["action"] != "alert":
+            found.append(as_change(part))
+    return found, len(targets)
+
+
+def judge_principal(iam, target: dict, restricted: list, partition) -> dict:
+    """A rename: everything the principal holds under its new name, judged again part by part. Each
+    risky part becomes a change of its own (the state machine starts an execution for it), so each
+    is reverted, recorded and decided like any other."""
+    label = target.get("label") or f"{target['principalType']} {target['principalName']}"
+    try:
+        parts = holdings(iam, target["principalType"], target["principalName"])
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            raise Gone(f"no {target['principalType']} {target['principalName']}") from exc
+        raise
+    found, judged = risky(iam, parts, restricted, partition)
+    if not found:
+        return {"action": "alert", "matches": [], "notes": [], "policyName": label, "findings": [],
+                "message": f"{label}: judged again under this name; none of its {judged} policies and "
+                           "memberships allows a restricted action."}
+    names = "; ".join(f["name"] for f in found)
+    return {"action": "reconcile", "matches": [], "notes": [], "policyName": label, "findings": found,
+            "message": f"{label}: judged again under this name; {len(found)} of its {judged} policies and "
+                       f"memberships allow a restricted action, each now an incident of its own: {names}."}
+
+
 def handler(event, context):
     if not isinstance(event, dict):
         raise InvalidTarget("ValidatePolicy expects the output of ModifyState (target, eventName, changedBy)")
@@ -147,6 +210,8 @@ def handler(event, context):
     own = is_own_change(event.get("changedBy"), event.get("orchestratorRoleArns"))
     iam = iam_client()
     try:
+        if target["kind"] == "principal":
+            return judge_principal(iam, target, restricted, partition)
         held = settled(lambda: read_held(iam, target), float(os.environ.get("IAM_SETTLE_SECONDS", "5")))
         # inside the try: the approval marker's key reads the policy's id, which may be gone by now
         verdict = judge(target, held, restricted, partition, own,

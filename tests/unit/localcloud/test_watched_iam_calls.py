@@ -35,6 +35,9 @@ CALLS = {
     "AttachUserPolicy": ({"UserName": "u", "PolicyArn": ADMIN}, {"userName": "u", "policyArn": ADMIN}),
     "AttachRolePolicy": ({"RoleName": "r", "PolicyArn": ADMIN}, {"roleName": "r", "policyArn": ADMIN}),
     "AttachGroupPolicy": ({"GroupName": "g", "PolicyArn": ADMIN}, {"groupName": "g", "policyArn": ADMIN}),
+    "UpdateUser": ({"UserName": "u", "NewUserName": "v"}, {"userName": "u", "newUserName": "v"}),
+    "UpdateGroup": ({"GroupName": "g", "NewGroupName": "h"}, {"groupName": "g", "newGroupName": "h"}),
+    "AddUserToGroup": ({"GroupName": "g", "UserName": "u"}, {"groupName": "g", "userName": "u"}),
 }
 
 

@@ -65,6 +65,8 @@ BACKEND_WRITES = {
     "put_group_policy": "PutGroupPolicy", "create_role": "CreateRole", "delete_role": "DeleteRole",
     "create_user": "CreateUser", "delete_user": "DeleteUser",
     "update_assume_role_policy": "UpdateAssumeRolePolicy",
+    "update_user": "UpdateUser", "update_group": "UpdateGroup",
+    "add_user_to_group": "AddUserToGroup", "remove_user_from_group": "RemoveUserFromGroup",
 }
 # the inline-policy writes of moto's models, which CloudFormation's roles use directly: class -> (event, owner)
 MODEL_WRITES = {"Role": ("PutRolePolicy", "roleName"), "User": ("PutUserPolicy", "userName"),
