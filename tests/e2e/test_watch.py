@@ -102,3 +102,34 @@ def test_joining_a_group_that_holds_a_restricted_permission_is_an_incident_for_t
     wait_for(lambda: len(incidents_about(deployed_stack, f"user {user} added to group {group}")) == 1 and
              len(approval_mails(local_cloud, f"user {user} added to group {group}")) == 1, timeout=3,
              what="no second incident for the approved join")
+
+
+def _rule_state(name: str) -> str:
+    return aws("events").describe_rule(Name=name)["State"]
+
+
+def test_disabling_the_orchestrators_rule_is_reported_at_once_and_undone(deployed_stack, local_cloud):
+    """events:DisableRule on the stack's own rule, then a change nobody sees: the sample-derived kit stayed
+    blind until someone noticed. Now the admin is told at once and the rule is enabled again."""
+    events = aws("events")
+    [rule] = events.list_rule_names_by_target(TargetArn=deployed_stack["StateMachineArn"])["RuleNames"]
+    events.disable_rule(Name=rule)
+    wait_for(lambda: _rule_state(rule) == "ENABLED", what="the watch enabled again")
+    alert = wait_for(lambda: (mails_about(local_cloud, f'"name":"{rule}"', "tampered") or [None])[0],
+                     what="the alert about the disabled rule")
+    assert alert["body"].startswith("DisableRule (events.amazonaws.com)")
+    arn = aws("iam").create_policy(PolicyName=f"after-{rule[-6:]}", PolicyDocument=BAD)["Policy"]["Arn"]
+    approval_mail(local_cloud, arn)  # the watch sees again
+
+
+def test_stopping_cloudtrail_is_reported_at_once(deployed_stack, local_cloud):
+    """Without a logging trail no IAM event reaches EventBridge (on AWS): StopLogging is an alert."""
+    cloudtrail, s3 = aws("cloudtrail"), aws("s3")
+    bucket = new_principal("user").lower()[:40] + "-trail"
+    s3.create_bucket(Bucket=bucket)
+    trail = cloudtrail.create_trail(Name=bucket, S3BucketName=bucket, IsMultiRegionTrail=True)["Name"]
+    cloudtrail.start_logging(Name=trail)
+    cloudtrail.stop_logging(Name=trail)
+    alert = wait_for(lambda: (mails_about(local_cloud, f'"name":"{trail}"', "tampered") or [None])[0],
+                     what="the alert about the stopped trail")
+    assert alert["body"].startswith("StopLogging (cloudtrail.amazonaws.com)")

@@ -105,12 +105,14 @@ def rule_paused(stack: dict):
     events = aws("events")
     names = events.list_rule_names_by_target(TargetArn=stack["StateMachineArn"])["RuleNames"]
     assert names, "the stack's rule was not found"
-    for name in names:
+    # The watch of the watch first: it would enable the orchestrator's rule again at once.
+    guards = events.list_rule_names_by_target(TargetArn=stack["WatchGuardArn"])["RuleNames"]
+    for name in guards + names:
         events.disable_rule(Name=name)
     try:
         yield
     finally:
-        for name in names:
+        for name in names + guards:
             events.enable_rule(Name=name)
 
 

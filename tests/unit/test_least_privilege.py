@@ -106,12 +106,12 @@ def statements(resource: dict) -> list[dict]:
     return found
 
 
-def machine_statements(template) -> list[dict]:
-    """The state machine's statements: its Policies, and hand-written policies attached to its role."""
-    found = statements(template["Resources"]["StateMachine"])
+def machine_statements(template, machine: str = "StateMachine") -> list[dict]:
+    """A state machine's statements: its Policies, and hand-written policies attached to its role."""
+    found = statements(template["Resources"][machine])
     for name, resource in template["Resources"].items():
         if resource["Type"] == "AWS::IAM::Policy" and resource["Properties"].get("Roles") == [
-                {"Ref": "StateMachineRole"}]:
+                {"Ref": f"{machine}Role"}]:
             found += [dict(s, source=f"{name}/{s['source']}")
                       for s in statements({"Properties": {"Policies": [resource["Properties"]["PolicyDocument"]]}})]
     return found
@@ -293,7 +293,7 @@ def _all_statements(template):
             for statement in statements(resource):
                 yield name, statement
         elif resource["Type"] == "AWS::Serverless::StateMachine":
-            for statement in machine_statements(template):
+            for statement in machine_statements(template, name):
                 yield name, statement
         elif resource["Type"] == "AWS::IAM::Policy" and resource["Properties"].get("Roles") == [
                 {"Ref": "StateMachineRole"}]:
@@ -387,8 +387,14 @@ def _substituted(value: str, substitutions: dict):
     return None
 
 
-def test_the_state_machine_may_call_exactly_what_its_definition_calls(template):
-    machine = template["Resources"]["StateMachine"]
+def _rule_arn(name_sub) -> str:
+    """The ARN of an EventBridge rule of the default bus whose name is the template's `!Sub` text."""
+    return f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{name_sub['Fn::Sub']}"
+
+
+@pytest.mark.parametrize("machine_name", ["StateMachine", "WatchGuard"])
+def test_the_state_machine_may_call_exactly_what_its_definition_calls(template, machine_name):
+    machine = template["Resources"][machine_name]
     properties = machine["Properties"]
     definition = json.loads((ROOT / properties["DefinitionUri"]).read_text())
     substitutions = properties.get("DefinitionSubstitutions", {})
@@ -401,6 +407,11 @@ def test_the_state_machine_may_call_exactly_what_its_definition_calls(template):
             needed.add(("lambda:InvokeFunction", _substituted(parameters.get("FunctionName"), substitutions)))
         elif resource.startswith("arn:aws:states:::sns:publish"):
             needed.add(("sns:Publish", _substituted(parameters.get("TopicArn"), substitutions)))
+        elif resource == "arn:aws:states:::aws-sdk:eventbridge:enableRule":
+            # only the stack's own rule, named by a substitution, never by the event
+            name = parameters["Name"]
+            assert name.startswith("${") and "Name.$" not in parameters, parameters
+            needed.add(("events:EnableRule", _rule_arn(substitutions[name[2:-1]])))
         elif resource == "arn:aws:states:::states:startExecution":
             # only ever itself: the ARN comes from $$.StateMachine.Id (JudgeEachPart's ItemSelector)
             assert parameters == {"StateMachineArn.$": "$.stateMachineArn", "Input.$": "$.event"}, parameters
@@ -413,17 +424,20 @@ def test_the_state_machine_may_call_exactly_what_its_definition_calls(template):
     assert all(target for _, target in needed), needed
 
     granted = set()
-    for statement in machine_statements(template):
+    for statement in machine_statements(template, machine_name):
         assert "managed" not in statement, f"the state machine carries a managed policy: {statement['managed']}"
-        assert statement["targets"], f"{statement['source']}: grants on resources outside the stack"
-        granted |= {(action, target) for action in statement["actions"] for target in statement["targets"]}
+        rules = {_rule_arn({"Fn::Sub": r["Fn::Sub"].rsplit(":rule/", 1)[1]}) for r in statement["resources"]
+                 if isinstance(r, dict) and ":rule/${AWS::StackName}-" in str(r.get("Fn::Sub"))}
+        assert statement["targets"] or rules, f"{statement['source']}: grants on resources outside the stack"
+        granted |= {(action, target) for action in statement["actions"] for target in statement["targets"] | rules}
 
     assert not sorted(granted - needed), f"the state machine may do what it never does: {sorted(granted - needed)}"
     assert not sorted(needed - granted), f"the state machine does what it may not: {sorted(needed - granted)}"
 
 
-def test_the_rule_only_starts_this_state_machine(template):
-    rules = [event for event in (template["Resources"]["StateMachine"]["Properties"].get("Events") or {}).values()
+@pytest.mark.parametrize("machine_name", ["StateMachine", "WatchGuard"])
+def test_the_rule_only_starts_this_state_machine(template, machine_name):
+    rules = [event for event in (template["Resources"][machine_name]["Properties"].get("Events") or {}).values()
              if event["Type"] in ("EventBridgeRule", "CloudWatchEvent")]
     assert len(rules) == 1  # SAM gives the rule a role that may start this state machine only
     assert "Target" not in rules[0]["Properties"] or "RoleArn" not in rules[0]["Properties"]["Target"]
