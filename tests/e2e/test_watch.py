@@ -133,3 +133,23 @@ def test_stopping_cloudtrail_is_reported_at_once(deployed_stack, local_cloud):
     alert = wait_for(lambda: (mails_about(local_cloud, f'"name":"{trail}"', "tampered") or [None])[0],
                      what="the alert about the stopped trail")
     assert alert["body"].startswith("StopLogging (cloudtrail.amazonaws.com)")
+
+
+def test_removing_a_roles_permissions_boundary_judges_what_it_holds_again(deployed_stack, local_cloud):
+    """A role holds a risky inline policy kept harmless by a permissions boundary (both set where nothing
+    judged them); DeleteRolePermissionsBoundary puts the policy in force: the sample-derived kit did not watch
+    boundaries. Now the role is judged again and the policy taken out of force until a human decides."""
+    iam = aws("iam")
+    role = new_principal("role")
+    boundary = iam.create_policy(PolicyName=f"{role}-boundary", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}))
+    with rule_paused(deployed_stack):
+        iam.put_role_policy(RoleName=role, PolicyName="cleanup", PolicyDocument=BAD)
+        iam.put_role_permissions_boundary(RoleName=role, PermissionsBoundary=boundary["Policy"]["Arn"])
+    iam.delete_role_permissions_boundary(RoleName=role)
+    mail = approval_mail(local_cloud, f"inline policy cleanup of role {role}")
+    assert inline_text("role", role, "cleanup") is None
+    assert "permissions boundary removed" in wait_for(
+        lambda: (mails_about(local_cloud, f"role {role} (permissions boundary removed)", "judged again")
+                 or [None])[0], what="the report of the boundary's removal")["body"]
+    assert decide_by_link(mail, "deny").status_code == 200

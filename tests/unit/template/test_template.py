@@ -64,7 +64,8 @@ def test_function_names_are_the_ones_the_kit_promises(template):
 
 WATCHED = {"CreatePolicy", "CreatePolicyVersion", "SetDefaultPolicyVersion", "PutUserPolicy", "PutRolePolicy",
            "PutGroupPolicy", "AttachUserPolicy", "AttachRolePolicy", "AttachGroupPolicy",
-           "UpdateUser", "UpdateGroup", "AddUserToGroup"}
+           "UpdateUser", "UpdateGroup", "AddUserToGroup", "PutUserPermissionsBoundary", "DeleteUserPermissionsBoundary",
+           "PutRolePermissionsBoundary", "DeleteRolePermissionsBoundary"}
 
 
 def test_rule_watches_every_call_that_makes_a_permission_live(template):

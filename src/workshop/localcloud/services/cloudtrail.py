@@ -70,6 +70,9 @@ BACKEND_WRITES = {
     "update_assume_role_policy": "UpdateAssumeRolePolicy",
     "update_user": "UpdateUser", "update_group": "UpdateGroup",
     "add_user_to_group": "AddUserToGroup", "remove_user_from_group": "RemoveUserFromGroup",
+    # (moto keeps no user boundaries: only roles')
+    "put_role_permissions_boundary": "PutRolePermissionsBoundary",
+    "delete_role_permissions_boundary": "DeleteRolePermissionsBoundary",
 }
 # the inline-policy writes of moto's models, which CloudFormation's roles use directly: class -> (event, owner)
 MODEL_WRITES = {"Role": ("PutRolePolicy", "roleName"), "User": ("PutUserPolicy", "userName"),
