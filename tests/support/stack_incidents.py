@@ -103,7 +103,8 @@ def rule_paused(stack: dict):
     """The stack's EventBridge rule disabled for a moment: changes made now are never seen, as
     changes made before the stack existed (AWS delivers nothing to a disabled rule)."""
     events = aws("events")
-    names = events.list_rule_names_by_target(TargetArn=stack["StateMachineArn"])["RuleNames"]
+    names = [name for name in events.list_rule_names_by_target(TargetArn=stack["StateMachineArn"])["RuleNames"]
+             if "EventPattern" in events.describe_rule(Name=name)]  # not the reconciliation schedule
     assert names, "the stack's rule was not found"
     # The watch of the watch first: it would enable the orchestrator's rule again at once.
     guards = events.list_rule_names_by_target(TargetArn=stack["WatchGuardArn"])["RuleNames"]

@@ -43,7 +43,9 @@ SHARED = ROOT / "src" / "functions" / "_shared"
 
 # Actions with no resource-level permissions: IAM accepts only "*" for them
 # (the task token is the secret). Nothing else may use "*".
-NO_RESOURCE_LEVEL = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
+NO_RESOURCE_LEVEL = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat",
+                     # the reconciliation scan's listing of the account
+                     "iam:ListPolicies", "iam:ListUsers", "iam:ListRoles", "iam:ListGroups"}
 # AWS managed policies a function may carry (logs only, as SAM adds anyway).
 ALLOWED_MANAGED_POLICIES = {"AWSLambdaBasicExecutionRole"}
 API_GATEWAY_LOG_ROLE = "ApiGatewayCloudWatchRole"

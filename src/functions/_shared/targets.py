@@ -6,10 +6,11 @@
 * membership: a user in a group (`principalType` "user", `principalName`, `groupName`): what the
   user gains is everything the group's inline and attached policies allow;
 * principal: everything a user, role or group holds under its (new) name (`principalType`,
-  `principalName`): a rename is judged again under the name it now has.
+  `principalName`): a rename is judged again under the name it now has;
+* account: everything of the account (the reconciliation scan).
 
-Only the first four are incidents of their own; a principal is judged policy by policy, each a
-change of its own (ValidatePolicy's findings).
+Only the first four are incidents of their own; a principal or the account is judged part by
+part, each risky part a change of its own (ValidatePolicy's findings).
 
 Every function that takes a target checks it the same way (`checked_target`),
 each raising its own error: the name Step Functions sees.
@@ -22,7 +23,8 @@ REQUIRED = {"managed": ("policyArn", "versionId"),
             "inline": ("principalType", "principalName", "policyName"),
             "attachment": ("principalType", "principalName", "policyArn"),
             "membership": ("principalType", "principalName", "groupName"),
-            "principal": ("principalType", "principalName")}
+            "principal": ("principalType", "principalName"),
+            "account": ()}
 KINDS = tuple(REQUIRED)
 
 
@@ -33,7 +35,7 @@ def target_problem(target) -> str | None:
     for key in REQUIRED[target["kind"]]:
         if not isinstance(target.get(key), str) or not target[key]:
             return f"the {target['kind']} target has no {key}"
-    if target["kind"] != "managed" and target["principalType"] not in PRINCIPAL_TYPES:
+    if "principalType" in REQUIRED[target["kind"]] and target["principalType"] not in PRINCIPAL_TYPES:
         return f"principalType must be one of {', '.join(PRINCIPAL_TYPES)}"
     if target["kind"] == "membership" and target["principalType"] != "user":
         return "a membership's principalType must be user (only users join groups)"

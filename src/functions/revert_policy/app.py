@@ -223,7 +223,7 @@ def _incident_fields(target: dict, key: str, found, event: dict, event_id: str) 
 
 def revert(iam, dynamodb, table: str, event: dict, kms=None, key_id: str | None = None) -> dict:
     target = checked_target(event.get("target"), InvalidEvent, "RevertPolicy")
-    if target["kind"] == "principal":
+    if target["kind"] in ("principal", "account"):
         raise InvalidEvent("RevertPolicy takes one change (a policy version, an inline policy, an attachment or "
                            "a membership), not a whole principal: ValidatePolicy judges a principal policy by policy")
     event_id = event.get("eventId")

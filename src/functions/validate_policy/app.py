@@ -17,6 +17,7 @@ roles is judged like anyone's.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 
@@ -29,7 +30,7 @@ from _shared.harmless_version import HARMLESS_DOCUMENT
 from _shared.iam_reader import (Gone, gone_message, groups_of, iam_client, policy_id, principal_policies, read_held,
                                  settled)
 from _shared.incident_item import item_key, json_value, string, text, timestamp
-from _shared.incident_keys import approval_marker_id, incident_id, incident_key, state_key
+from _shared.incident_keys import approval_marker_id, document_digest, incident_id, incident_key, state_key
 from _shared.sdk_clients import dynamodb_client, kms_client
 from _shared.targets import checked_target, target_problem
 from _shared.transient import TransientError, aws_call, error_code
@@ -138,8 +139,11 @@ def judge(target: dict, held, restricted: list, partition, own_change: bool, app
 def as_change(target: dict) -> dict:
     """The IAM call that would have put `target` in force, as the finding the state machine turns into
     an event of its own (eventName, requestParameters: what the rule's CloudTrail events carry)."""
-    principal = {f"{target['principalType']}Name": target["principalName"]}
     kind = target["kind"]
+    if kind == "managed":  # its default version, as if it had just been made the default
+        return {"name": target["label"], "eventName": "SetDefaultPolicyVersion",
+                "requestParameters": {"policyArn": target["policyArn"], "versionId": target["versionId"]}}
+    principal = {f"{target['principalType']}Name": target["principalName"]}
     if kind == "inline":
         return {"name": target["label"], "eventName": f"Put{target['principalType'].capitalize()}Policy",
                 "requestParameters": {**principal, "policyName": target["policyName"]}}
@@ -159,23 +163,24 @@ def holdings(iam, principal_type: str, name: str) -> list[dict]:
     return held
 
 
-def risky(iam, targets: list[dict], restricted: list, partition) -> tuple[list[dict], int]:
-    """The targets whose document, as IAM holds it, allows a restricted action (or cannot be read:
-    fail closed), and how many were judged."""
+def risky(iam, targets: list[dict], restricted: list, partition, decided=None) -> list[tuple[dict, object]]:
+    """(target, what IAM holds) of the targets whose document allows a restricted action (or cannot be
+    read: fail closed), leaving out what `decided(target, held)` says a human already approved."""
     found = []
     for part in targets:
         try:
-            verdict = judge(part, read_held(iam, part), restricted, partition, False, lambda: False)
+            held = read_held(iam, part, part.get("policyId"))
+            verdict = judge(part, held, restricted, partition, False, lambda: False)
         except Gone:  # went away while being listed: nothing of it is in force
             continue
         except InvalidPolicyDocument:
             verdict = {"action": "remedy"}
-        if verdict["action"] != "alert":
-            found.append(as_change(part))
-    return found, len(targets)
+        if verdict["action"] != "alert" and not (decided and decided(part, held)):
+            found.append((part, held))
+    return found
 
 
-def judge_principal(iam, target: dict, restricted: list, partition) -> dict:
+def judge_principal(iam, target: dict, restricted: list, partition, event_id: str) -> dict:
     """A rename: everything the principal holds under its new name, judged again part by part. Each
     risky part becomes a change of its own (the state machine starts an execution for it), so each
     is reverted, recorded and decided like any other."""
@@ -186,15 +191,95 @@ def judge_principal(iam, target: dict, restricted: list, partition) -> dict:
         if error_code(exc) == "NoSuchEntity":
             raise Gone(f"no {target['principalType']} {target['principalName']}") from exc
         raise
-    found, judged = risky(iam, parts, restricted, partition)
+    found = [dict(as_change(part), id=f"{event_id}|{part['label']}")
+             for part, _ in risky(iam, parts, restricted, partition)]
+    return parts_verdict(label, found, ("alert", f"{label}: judged again under this name; none of its {len(parts)} "
+                                                 "policies and memberships allows a restricted action."),
+                         f"{label}: judged again under this name; {len(found)} of its {len(parts)} policies and "
+                         "memberships allow a restricted action")
+
+
+def parts_verdict(label: str, found: list[dict], nothing: tuple[str, str], risky_found: str) -> dict:
+    """The verdict on a principal or the account judged part by part: `nothing` (action, message) when no
+    part is risky, else "reconcile" with the findings, each to become an execution of its own."""
+    verdict = {"matches": [], "notes": [], "policyName": label, "findings": found}
     if not found:
-        return {"action": "alert", "matches": [], "notes": [], "policyName": label, "findings": [],
-                "message": f"{label}: judged again under this name; none of its {judged} policies and "
-                           "memberships allows a restricted action."}
+        return {**verdict, "action": nothing[0], "message": nothing[1]}
     names = "; ".join(f["name"] for f in found)
-    return {"action": "reconcile", "matches": [], "notes": [], "policyName": label, "findings": found,
-            "message": f"{label}: judged again under this name; {len(found)} of its {judged} policies and "
-                       f"memberships allow a restricted action, each now an incident of its own: {names}."}
+    return {**verdict, "action": "reconcile", "message": f"{risky_found}, each now an incident of its own: {names}."}
+
+
+def _every(paginator, key: str, **kwargs) -> list:
+    def listed(**arguments):
+        return [item for page in paginator.paginate(**arguments) for item in page[key]]
+
+    return aws_call(listed, **kwargs)
+
+
+def is_admin(arn: str, admins: list[str]) -> bool:
+    """One of the account's administrators (AdminPrincipalArns, wildcards allowed): left to them."""
+    return any(fnmatch.fnmatchcase(arn, pattern) for pattern in admins)
+
+
+def account_parts(iam, admins: list[str]) -> list[dict]:
+    """Everything of the account that can hold a permission: each customer managed policy's default
+    version, and every user's, role's and group's inline policies, attachments and (users) groups.
+    Service-linked and IAM Identity Center roles (AWS owns them; IAM refuses to change them) and
+    administrators are left out."""
+    parts = [{"kind": "managed", "policyArn": p["Arn"], "versionId": p["DefaultVersionId"], "policyId": p["PolicyId"],
+              "label": f"policy {p['Arn']} version {p['DefaultVersionId']}"}
+             for p in _every(iam.get_paginator("list_policies"), "Policies", Scope="Local")]
+    principals = [("user", u) for u in _every(iam.get_paginator("list_users"), "Users")] + \
+        [("role", r) for r in _every(iam.get_paginator("list_roles"), "Roles")
+         if not r.get("Path", "/").startswith(("/aws-service-role/", "/aws-reserved/"))] + \
+        [("group", g) for g in _every(iam.get_paginator("list_groups"), "Groups")]
+    for principal_type, found in principals:
+        if is_admin(found["Arn"], admins):
+            continue
+        name = found[f"{principal_type.capitalize()}Name"]
+        try:
+            parts += holdings(iam, principal_type, name)
+        except ClientError as exc:  # deleted while the scan ran: nothing of it is in force
+            if error_code(exc) != "NoSuchEntity":
+                raise
+    return parts
+
+
+def approved_and_sealed(iam, table: str, part: dict, held) -> bool:
+    """Whether a human approved exactly this state (an approval marker whose incident records "allow"
+    and whose seal verifies): a decided incident, which the scan leaves alone."""
+    known = held.policy_id or (policy_id(iam, part["policyArn"]) if part["kind"] == "managed" else None)
+    dynamodb = dynamodb_client()
+    marker = _get(dynamodb, table, approval_marker_id(state_key(part, known, held.document)))
+    approved = text(marker, attr.APPROVED_INCIDENT)
+    if text(marker, attr.KIND) != attr.APPROVAL_KIND or not approved:
+        return False
+    incident = _get(dynamodb, table, approved)
+    key_id = os.environ.get(seal.KEY_VARIABLE)
+    return (text(incident, attr.DECISION) == ALLOW and bool(key_id)
+            and seal.check(kms_client(), key_id, incident) == seal.SEALED)
+
+
+def finding_id(part: dict, held) -> str:
+    """The event id of a scan's finding: the same for the same state in every run, so that a state
+    found again while its incident runs is that incident's duplicate, not a second one."""
+    state = state_key(part, held.policy_id or part.get("policyId"), held.document)
+    return f"reconcile|{document_digest(state)[:32]}"
+
+
+def reconcile(iam, table: str, restricted: list, partition) -> dict:
+    """The reconciliation scan: everything risky the account holds that no human decided becomes a change
+    of its own (the state machine starts an execution for each): what existed before the stack, what a
+    missed or late event left, what changed while the rule was disabled."""
+    admins = [a.strip() for a in (os.environ.get("ADMIN_PRINCIPAL_ARNS") or "").split(",") if a.strip()]
+    parts = account_parts(iam, admins)
+    found = [dict(as_change(part), id=finding_id(part, held))
+             for part, held in risky(iam, parts, restricted, partition,
+                                     lambda part, held: approved_and_sealed(iam, table, part, held))]
+    label = f"the reconciliation scan: {len(parts)} policies, attachments and memberships judged"
+    return parts_verdict("the reconciliation scan", found,
+                         ("clean", f"{label}; nothing risky is in force that a human did not approve."),
+                         f"{label}; {len(found)} allow a restricted action that no human approved")
 
 
 def handler(event, context):
@@ -211,7 +296,9 @@ def handler(event, context):
     iam = iam_client()
     try:
         if target["kind"] == "principal":
-            return judge_principal(iam, target, restricted, partition)
+            return judge_principal(iam, target, restricted, partition, str(event.get("eventId") or ""))
+        if target["kind"] == "account":
+            return reconcile(iam, table, restricted, partition)
         held = settled(lambda: read_held(iam, target), float(os.environ.get("IAM_SETTLE_SECONDS", "5")))
         # inside the try: the approval marker's key reads the policy's id, which may be gone by now
         verdict = judge(target, held, restricted, partition, own,

@@ -251,7 +251,7 @@ def test_each_terminal_state_has_its_own_end_marker_and_there_is_one_start():
                  if st.get("End") is True or st["Type"] in ("Succeed", "Fail")]
     root = ET.fromstring(to_svg(definition))
     markers = [g for g in root.iter(f"{SVG}g") if g.get("class") == "end-marker"]
-    assert len(markers) == len(terminals) == 11
+    assert len(markers) == len(terminals) == 12
     assert [g.get("data-state") for g in root.iter(f"{SVG}g") if g.get("data-state") in ("Start", "End")] == ["Start"]
     boxes = {name: (x, y, w, h) for kind, name, x, y, w, h in layout_boxes(definition) if kind == "state"}
     ends = [(x + w / 2, y + h / 2) for kind, _, x, y, w, h in layout_boxes(definition) if kind == "end"]
@@ -275,7 +275,7 @@ def test_each_terminal_state_has_its_own_end_marker_and_there_is_one_start():
             xs = [x for x, _ in _path_points(p.get("d"))]
             assert min(xs) > 16 and max(xs) < width - 16
     text = to_mermaid(definition)
-    assert text.count(":::endmark") == 11 and text.count('(("Start"))') == 1
+    assert text.count(":::endmark") == 12 and text.count('(("Start"))') == 1
 
 
 def test_parallel_edges_between_two_states_are_merged_with_one_label():
@@ -364,17 +364,17 @@ def _smallest_text_at(svg: str, width: float) -> float:
     return min(sizes) * scale
 
 
-def test_the_sixteen_target_states_fold_into_one_box_with_a_count():
+def test_the_seventeen_target_states_fold_into_one_box_with_a_count():
     definition = json.loads(WORKSHOP.read_text())
-    assert len(TARGETS) == 16
+    assert len(TARGETS) == 17
     root = ET.fromstring(to_svg(definition))
     states = {g.get("data-state") for g in root.iter(f"{SVG}g") if g.get("data-state")}
-    assert "16 …Target states" in states and not states & set(TARGETS)
+    assert "17 …Target states" in states and not states & set(TARGETS)
     tip = next("".join(g.find(f"{SVG}title").itertext()) for g in root.iter(f"{SVG}g")
-               if g.get("data-state") == "16 …Target states")
+               if g.get("data-state") == "17 …Target states")
     assert all(name in tip for name in TARGETS)  # the tooltip names every folded state
-    assert 'eventName == one of 16 values' in to_svg(definition)
-    assert "16 …Target states" in to_mermaid(definition)
+    assert 'eventName == one of 17 values' in to_svg(definition)
+    assert "17 …Target states" in to_mermaid(definition)
     full = ET.fromstring(to_svg(definition, fold=False))
     assert set(TARGETS) <= {g.get("data-state") for g in full.iter(f"{SVG}g")}
 
@@ -392,9 +392,9 @@ def test_a_folded_group_shows_the_state_that_ran_in_its_colour():
     statuses = {name: "not_run" for name in definition["States"]}
     statuses.update(CheckEvent="succeeded", WhichChange="succeeded", CreatePolicyVersionTarget="succeeded")
     root = ET.fromstring(to_svg(definition, statuses))
-    group = next(g for g in root.iter(f"{SVG}g") if g.get("data-state") == "16 …Target states")
+    group = next(g for g in root.iter(f"{SVG}g") if g.get("data-state") == "17 …Target states")
     assert "status-succeeded" in group.get("class")
-    assert [t.text for t in group.iter(f"{SVG}text")] == ["CreatePolicyVersionTarget (+15 more)"]
+    assert [t.text for t in group.iter(f"{SVG}text")] == ["CreatePolicyVersionTarget (+16 more)"]
     assert _smallest_text_at(to_svg(definition, statuses), 900) >= 9
 
 

@@ -70,7 +70,7 @@ WATCHED = {"CreatePolicy", "CreatePolicyVersion", "SetDefaultPolicyVersion", "Pu
 
 def test_rule_watches_every_call_that_makes_a_permission_live(template):
     events = template["Resources"]["StateMachine"]["Properties"]["Events"]
-    pattern = next(iter(events.values()))["Properties"]["Pattern"]
+    pattern = events["PolicyChanged"]["Properties"]["Pattern"]
     assert pattern["source"] == ["aws.iam"]
     assert pattern["detail-type"] == ["AWS API Call via CloudTrail"]
     assert set(pattern["detail"]["eventName"]) == WATCHED
@@ -87,7 +87,8 @@ def test_every_watched_call_has_its_own_state_and_anything_else_is_reported(mach
             path_only.add(event)
         else:
             routed.setdefault(event, choice["Next"])
-    assert set(routed) == WATCHED and path_only == {"UpdateUser", "UpdateGroup"}
+    # the reconciliation schedule's input is shaped like a watched call's event
+    assert set(routed) == WATCHED | {"ReconciliationScan"} and path_only == {"UpdateUser", "UpdateGroup"}
     assert states["PathChangeOnly"]["Type"] == "Succeed"
     for event, state in routed.items():
         assert state == f"{event}Target" and states[state]["Next"] == "ModifyState"
@@ -167,8 +168,9 @@ def _statements(resource):
 
 
 def test_no_wildcard_resources_except_where_iam_allows_nothing_else(template):
-    # states:SendTaskSuccess has no resource-level permissions: "*" is the only value.
-    only_star = {"states:SendTaskSuccess"}
+    # states:SendTaskSuccess, and listing the account's policies, users, roles and groups (the
+    # reconciliation scan), have no resource-level permissions: "*" is the only value.
+    only_star = {"states:SendTaskSuccess", "iam:ListPolicies", "iam:ListUsers", "iam:ListRoles", "iam:ListGroups"}
     for name, resource in template["Resources"].items():
         for statement in _statements(resource):
             if statement.get("Resource") == "*":
