@@ -15,10 +15,9 @@
   used but not granted fails.
 * The state machine's role is exactly what its definition calls: each Lambda
   it invokes and the topic it publishes to, no more, no less.
-* The one hand-written policy is the state machine's grant to start itself
-  (a principal judged again part by part starts an execution per part): its
-  own ARN cannot be in its own role's policies without a circular reference.
-  It is read as one of the state machine's statements.
+* The state machine may start itself (a principal judged again part by part
+  starts an execution per part): it is named from the stack's name, and its
+  grant names it the same way.
 * The one hand-written role is API Gateway's account-level CloudWatch role
   (access logging needs it; SAM has no property for it): only API Gateway may
   assume it, its only grant is AWS's policy for pushing logs, and only the
@@ -104,18 +103,22 @@ def statements(resource: dict) -> list[dict]:
         targets = {t for t in map(_logical_id, (parameters or {}).values()) if t}
         for statement in templates[name]["Definition"]["Statement"]:
             found.append({"actions": _as_list(statement["Action"]), "resources": _as_list(statement["Resource"]),
-                          "targets": targets, "effect": statement.get("Effect", "Allow"), "source": name})
+                          "targets": targets, "effect": statement.get("Effect", "Allow"), "source": name,
+                          "parameters": parameters or {}})
     return found
 
 
 def machine_statements(template, machine: str = "StateMachine") -> list[dict]:
-    """A state machine's statements: its Policies, and hand-written policies attached to its role."""
-    found = statements(template["Resources"][machine])
-    for name, resource in template["Resources"].items():
-        if resource["Type"] == "AWS::IAM::Policy" and resource["Properties"].get("Roles") == [
-                {"Ref": f"{machine}Role"}]:
-            found += [dict(s, source=f"{name}/{s['source']}")
-                      for s in statements({"Properties": {"Policies": [resource["Properties"]["PolicyDocument"]]}})]
+    """A state machine's statements; a grant naming a state machine of the stack by its `Name`
+    (`!Sub "${AWS::StackName}-..."`) targets that state machine."""
+    names = {json.dumps(r["Properties"].get("Name"), sort_keys=True): logical
+             for logical, r in template["Resources"].items()
+             if r["Type"] == "AWS::Serverless::StateMachine" and r["Properties"].get("Name")}
+    found = []
+    for statement in statements(template["Resources"][machine]):
+        named = {names[json.dumps(v, sort_keys=True)] for v in statement.get("parameters", {}).values()
+                 if json.dumps(v, sort_keys=True) in names}
+        found.append(dict(statement, targets=statement.get("targets", set()) | named) if named else statement)
     return found
 
 
@@ -297,9 +300,6 @@ def _all_statements(template):
         elif resource["Type"] == "AWS::Serverless::StateMachine":
             for statement in machine_statements(template, name):
                 yield name, statement
-        elif resource["Type"] == "AWS::IAM::Policy" and resource["Properties"].get("Roles") == [
-                {"Ref": "StateMachineRole"}]:
-            continue  # read as the state machine's own (machine_statements)
         elif resource["Type"] in ("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and \
                 name != API_GATEWAY_LOG_ROLE:
             pytest.fail(f"{name}: a hand-written IAM resource; give the function its Policies instead")

@@ -257,8 +257,13 @@ def revert(iam, dynamodb, table: str, event: dict, kms=None, key_id: str | None 
     try:
         found, held = settled(read, settle)
     except Gone as gone:
-        # Taken away already (by hand, or by an execution for another event): nothing
-        # is in force, nobody needs asking.
+        # Taken away already: by another execution of this state machine for the same change (a
+        # second delivery, its seal says so: nobody needs asking twice), or by someone else
+        # (reported: nothing is in force, but the change is worth a look).
+        existing = _item(dynamodb, table, incident_id(key))
+        if existing and whose(kms, key_id, existing, execution_arn)[0] == DUPLICATE:
+            return {"alreadyReverted": True, "incidentId": incident_id(key),
+                    "handledBy": existing.get(attr.EXECUTION_ARN, {}).get("S", "")}
         return {"alreadyReverted": True, "gone": str(gone), "incidentId": None}
     if found is not None:
         held = record(dynamodb, kms, table, key_id, key, execution_arn,

@@ -235,3 +235,15 @@ def test_the_handler_reports_risk_sets(stack, monkeypatch):
     result = judge(managed(arn, "v1"), event_name="CreatePolicyVersion")
     assert result["action"] == "remedy" and arn in result["policyName"]
     assert re.search(r"iam:PutRolePolicy \[@privilege-escalation\] \(statement 0", result["message"])
+
+
+def test_a_change_another_execution_reverted_first_is_its_duplicate_at_the_revert_too(stack):
+    """Two executions of one change judged at once: the one that reverts second finds the version gone,
+    and the sealed incident of the first says why (no alert); anything else gone is reported."""
+    arn = stack.iam.create_policy(PolicyName="raced", PolicyDocument=BAD)["Policy"]["Arn"]
+    assert revert_change(managed(arn, "v1"))["alreadyReverted"] is False
+    second = revert_change(managed(arn, "v1"), execution=EXECUTION.rsplit(":", 1)[0] + ":e2")
+    assert second["alreadyReverted"] is True and second["handledBy"] == EXECUTION and "gone" not in second
+    stack.iam.create_user(UserName="vanished")
+    gone = revert_change(inline("user", "vanished", "never-there"))
+    assert gone["alreadyReverted"] is True and "gone" in gone and "was seen, but IAM no longer holds it" in gone["message"]
