@@ -183,7 +183,7 @@ def test_going_further_covers_edit_timeout_restricted_actions_and_catch(workshop
     assert "wildcardpolicy under iam:*: alert" in text
     assert "wildcardpolicy under s3:DeleteBucket,s3:DeleteObject,s3:DeleteObjectVersion,s3:PutLifecycleConfiguration,s3:PutBucketPolicy: remedy" in text
     assert "TempRemove → NotifyFailure → IncidentFailed" in text
-    assert "ReconciliationScanTarget → ModifyState → ValidatePolicy → CheckOwnOrGone → " in text  # one scan run
+    assert "reconciliation scan (every 15 min): ScanFoundNothing" in text  # one run: nothing risky left undecided
 
 
 def test_attack_and_defence_shows_every_defence_holding(workshop_run):
