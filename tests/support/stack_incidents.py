@@ -107,7 +107,8 @@ def rule_paused(stack: dict):
              if "EventPattern" in events.describe_rule(Name=name)]  # not the reconciliation schedule
     assert names, "the stack's rule was not found"
     # The watch of the watch first: it would enable the orchestrator's rule again at once.
-    guards = events.list_rule_names_by_target(TargetArn=stack["WatchGuardArn"])["RuleNames"]
+    guards = events.list_rule_names_by_target(TargetArn=stack["WatchGuardArn"])["RuleNames"] \
+        if stack.get("WatchGuardArn") else []
     for name in guards + names:
         events.disable_rule(Name=name)
     try:
