@@ -415,7 +415,7 @@ def test_the_timeout_demo_and_the_missing_policy_need_no_cloudtrail_timing(aws_l
     assert event["account"] == "123456789012" and "workshop-missing-policy-" in event["detail"]["requestParameters"][
         "policyName"]
     nothing = wait_for_end(aws_target, start_with_event(aws_target, machine, event), timeout=60)
-    assert nothing.status == "SUCCEEDED" and nothing.path()[-1] == "AlreadyHandled"  # IAM holds no such policy
+    assert nothing.status == "SUCCEEDED" and nothing.path()[-1] == "ReportGone"  # IAM holds no such policy: told, not judged
     failed = wait_for_end(aws_target, start_with_event(aws_target, machine, malformed_policy_event(aws_target)),
                           timeout=60)
     assert failed.status == "FAILED" and failed.statuses()["TempRemove"] == "caught_error"

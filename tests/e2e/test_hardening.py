@@ -224,7 +224,7 @@ def test_a_second_run_of_a_handled_event_ends_at_already_handled_without_asking(
     again = sfn.start_execution(stateMachineArn=deployed_stack["StateMachineArn"], input=incident["input"])
     done = finished(sfn, again["executionArn"], timeout=30)
     assert done["status"] == "SUCCEEDED"
-    # IAM no longer holds the version the event names: nothing to judge.
+    # IAM no longer holds the version the event names, because the first execution reverted it: nothing to judge.
     assert states_entered(sfn, again["executionArn"])[-2:] == ["CheckOwnOrGone", "AlreadyHandled"]
     assert len(approval_mails(local_cloud, arn)) == 1
     assert is_reverted(aws("iam"), arn)
@@ -405,14 +405,15 @@ def test_a_policy_the_judge_cannot_read_stays_reverted_and_a_human_is_asked(depl
 
 
 def test_an_event_about_a_policy_iam_does_not_hold_asks_nobody(isolated_machine, local_cloud):
-    """The event only points: whatever document it carries, what IAM lacks is nothing to judge or restore."""
+    """The event only points: whatever document it carries, what IAM lacks is nothing to judge or restore;
+    the admin is told what was seen and that it is gone."""
     sfn = aws("stepfunctions")
     missing = f"arn:aws:iam::123456789012:policy/{_name('missing')}"
     started = sfn.start_execution(stateMachineArn=isolated_machine,
                                   input=json.dumps(_hand_made_event(missing, BAD)))
     done = finished(sfn, started["executionArn"], timeout=30)
     assert done["status"] == "SUCCEEDED"
-    assert states_entered(sfn, started["executionArn"])[-2:] == ["CheckOwnOrGone", "AlreadyHandled"]
+    assert states_entered(sfn, started["executionArn"])[-2:] == ["CheckOwnOrGone", "ReportGone"]
     assert not approval_mails(local_cloud, missing)
 
 

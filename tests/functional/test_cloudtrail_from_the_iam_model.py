@@ -237,3 +237,18 @@ def test_a_refused_iam_write_changes_nothing_and_emits_nothing(cloud):
     with pytest.raises(ClientError):
         cloud.client("iam").put_role_policy(RoleName="no-such-role", PolicyName="p", PolicyDocument=json.dumps(POLICY))
     assert _received(sqs, queue, 1, timeout=2) == []
+
+
+def test_an_inline_policy_a_stack_makes_reads_back_as_json_text(cloud):
+    """IAM keeps a document as JSON text; moto kept CloudFormation's parsed object and answered its repr."""
+    from urllib.parse import unquote
+
+    from botocore.handlers import json_decode_policies
+
+    cloud.client("cloudformation").create_stack(StackName="json-roles", TemplateBody=_template("json-role"),
+                                                Capabilities=["CAPABILITY_NAMED_IAM"])
+    iam = cloud.client("iam")
+    iam.meta.events.unregister("after-call.iam", json_decode_policies)  # the text, as IAM answers it
+    [name] = iam.list_role_policies(RoleName="json-role")["PolicyNames"]
+    text = unquote(iam.get_role_policy(RoleName="json-role", PolicyName=name)["PolicyDocument"])
+    assert json.loads(text) == POLICY

@@ -78,3 +78,16 @@ def test_an_aws_sdk_result_of_a_camel_case_service_is_pascal_case_and_pages_foll
     described = run(sfn, pager, {"next": first["nextToken"], "pages": 1})
     assert described["status"] == "SUCCEEDED", described
     assert json.loads(described["output"])["pages"] == 3
+
+
+def test_an_aws_sdk_task_on_eventbridge_reaches_eventbridge(sfn, shared_cloud):
+    """AWS (supported-services-awssdk.html) names EventBridge `eventbridge` in the aws-sdk integration
+    (boto3 calls it `events`): a task enabling a disabled rule enables it."""
+    events = shared_cloud.client("events")
+    events.put_rule(Name="sdk-named-rule", ScheduleExpression="rate(1 day)", State="DISABLED")
+    enabler = {"StartAt": "Enable", "States": {"Enable": {
+        "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:eventbridge:enableRule",
+        "Parameters": {"Name": "sdk-named-rule"}, "End": True}}}
+    described = run(sfn, enabler, {})
+    assert described["status"] == "SUCCEEDED", described
+    assert events.describe_rule(Name="sdk-named-rule")["State"] == "ENABLED"

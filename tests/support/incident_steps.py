@@ -54,11 +54,23 @@ def attachment(principal_type: str, principal: str, arn: str) -> dict:
             "label": f"{arn} attached to {principal_type} {principal}"}
 
 
+def membership(user: str, group: str) -> dict:
+    return {"kind": "membership", "principalType": "user", "principalName": user, "groupName": group,
+            "label": f"user {user} added to group {group}"}
+
+
+def principal(principal_type: str, name: str, renamed_from: str = "old") -> dict:
+    return {"kind": "principal", "principalType": principal_type, "principalName": name,
+            "label": f"{principal_type} {name} (renamed from {renamed_from})"}
+
+
 def judge(target: dict, changed_by: dict | None = None, event_name: str = "CreatePolicy",
-          event_id: str = "event-judged") -> dict:
-    """ValidatePolicy's Parameters: target, eventId, eventName, changedBy, the orchestrator's roles."""
+          event_id: str = "event-judged", execution: str = EXECUTION) -> dict:
+    """ValidatePolicy's Parameters: target, eventId, eventName, eventTime, changedBy, the execution,
+    the orchestrator's roles."""
     return validate.handler({"target": target, "eventId": event_id, "eventName": event_name,
-                             "changedBy": changed_by or HUMAN, "orchestratorRoleArns": ROLES}, CONTEXT)
+                             "eventTime": "2026-11-28T10:15:30Z", "changedBy": changed_by or HUMAN,
+                             "executionArn": execution, "orchestratorRoleArns": ROLES}, CONTEXT)
 
 
 def revert_change(target: dict, event_id: str = "event-1", execution: str = EXECUTION,

@@ -103,14 +103,18 @@ def rule_paused(stack: dict):
     """The stack's EventBridge rule disabled for a moment: changes made now are never seen, as
     changes made before the stack existed (AWS delivers nothing to a disabled rule)."""
     events = aws("events")
-    names = events.list_rule_names_by_target(TargetArn=stack["StateMachineArn"])["RuleNames"]
+    names = [name for name in events.list_rule_names_by_target(TargetArn=stack["StateMachineArn"])["RuleNames"]
+             if "EventPattern" in events.describe_rule(Name=name)]  # not the reconciliation schedule
     assert names, "the stack's rule was not found"
-    for name in names:
+    # The watch of the watch first: it would enable the orchestrator's rule again at once.
+    guards = events.list_rule_names_by_target(TargetArn=stack["WatchGuardArn"])["RuleNames"] \
+        if stack.get("WatchGuardArn") else []
+    for name in guards + names:
         events.disable_rule(Name=name)
     try:
         yield
     finally:
-        for name in names:
+        for name in names + guards:
             events.enable_rule(Name=name)
 
 
@@ -158,7 +162,9 @@ def incidents(stack: dict) -> list[dict]:
     for page in aws("dynamodb").get_paginator("scan").paginate(TableName=stack["IncidentsTableName"],
                                                                ConsistentRead=True):
         items += [{k: plain.deserialize(v) for k, v in item.items()} for item in page["Items"]]
-    return [i for i in items if i.get("kind") in ("managed", "inline", "attachment")]
+    from workshop.aws.incidents import INCIDENT_KINDS
+
+    return [i for i in items if i.get("kind") in INCIDENT_KINDS]
 
 
 def incidents_about(stack: dict, text: str) -> list[dict]:

@@ -15,6 +15,9 @@
   used but not granted fails.
 * The state machine's role is exactly what its definition calls: each Lambda
   it invokes and the topic it publishes to, no more, no less.
+* The state machine may start itself (a principal judged again part by part
+  starts an execution per part): it is named from the stack's name, and its
+  grant names it the same way.
 * The one hand-written role is API Gateway's account-level CloudWatch role
   (access logging needs it; SAM has no property for it): only API Gateway may
   assume it, its only grant is AWS's policy for pushing logs, and only the
@@ -39,7 +42,9 @@ SHARED = ROOT / "src" / "functions" / "_shared"
 
 # Actions with no resource-level permissions: IAM accepts only "*" for them
 # (the task token is the secret). Nothing else may use "*".
-NO_RESOURCE_LEVEL = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
+NO_RESOURCE_LEVEL = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat",
+                     # the reconciliation scan's listing of the account
+                     "iam:ListPolicies", "iam:ListUsers", "iam:ListRoles", "iam:ListGroups"}
 # AWS managed policies a function may carry (logs only, as SAM adds anyway).
 ALLOWED_MANAGED_POLICIES = {"AWSLambdaBasicExecutionRole"}
 API_GATEWAY_LOG_ROLE = "ApiGatewayCloudWatchRole"
@@ -98,7 +103,22 @@ def statements(resource: dict) -> list[dict]:
         targets = {t for t in map(_logical_id, (parameters or {}).values()) if t}
         for statement in templates[name]["Definition"]["Statement"]:
             found.append({"actions": _as_list(statement["Action"]), "resources": _as_list(statement["Resource"]),
-                          "targets": targets, "effect": statement.get("Effect", "Allow"), "source": name})
+                          "targets": targets, "effect": statement.get("Effect", "Allow"), "source": name,
+                          "parameters": parameters or {}})
+    return found
+
+
+def machine_statements(template, machine: str = "StateMachine") -> list[dict]:
+    """A state machine's statements; a grant naming a state machine of the stack by its `Name`
+    (`!Sub "${AWS::StackName}-..."`) targets that state machine."""
+    names = {json.dumps(r["Properties"].get("Name"), sort_keys=True): logical
+             for logical, r in template["Resources"].items()
+             if r["Type"] == "AWS::Serverless::StateMachine" and r["Properties"].get("Name")}
+    found = []
+    for statement in statements(template["Resources"][machine]):
+        named = {names[json.dumps(v, sort_keys=True)] for v in statement.get("parameters", {}).values()
+                 if json.dumps(v, sort_keys=True) in names}
+        found.append(dict(statement, targets=statement.get("targets", set()) | named) if named else statement)
     return found
 
 
@@ -274,8 +294,11 @@ def test_the_template_reader_expands_sam_policy_templates(template):
 
 def _all_statements(template):
     for name, resource in template["Resources"].items():
-        if resource["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
+        if resource["Type"] == "AWS::Serverless::Function":
             for statement in statements(resource):
+                yield name, statement
+        elif resource["Type"] == "AWS::Serverless::StateMachine":
+            for statement in machine_statements(template, name):
                 yield name, statement
         elif resource["Type"] in ("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and \
                 name != API_GATEWAY_LOG_ROLE:
@@ -324,7 +347,8 @@ def test_a_functions_permissions_are_exactly_the_calls_its_code_makes(template, 
 def test_the_seal_key_grants_its_functions_by_name_and_nobody_else(template):
     assert key_policy_grants(template, "RevertPolicy") == {"kms:GenerateMac", "kms:VerifyMac"}
     assert key_policy_grants(template, "RestorePolicy") == {"kms:VerifyMac"}
-    for name in ("ValidatePolicy", "AskUser", "ReceiveDecision"):
+    assert key_policy_grants(template, "ValidatePolicy") == {"kms:VerifyMac"}
+    for name in ("AskUser", "ReceiveDecision"):
         assert key_policy_grants(template, name) == set()
 
 
@@ -365,8 +389,14 @@ def _substituted(value: str, substitutions: dict):
     return None
 
 
-def test_the_state_machine_may_call_exactly_what_its_definition_calls(template):
-    machine = template["Resources"]["StateMachine"]
+def _rule_arn(name_sub) -> str:
+    """The ARN of an EventBridge rule of the default bus whose name is the template's `!Sub` text."""
+    return f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{name_sub['Fn::Sub']}"
+
+
+@pytest.mark.parametrize("machine_name", ["StateMachine", "WatchGuard"])
+def test_the_state_machine_may_call_exactly_what_its_definition_calls(template, machine_name):
+    machine = template["Resources"][machine_name]
     properties = machine["Properties"]
     definition = json.loads((ROOT / properties["DefinitionUri"]).read_text())
     substitutions = properties.get("DefinitionSubstitutions", {})
@@ -379,6 +409,16 @@ def test_the_state_machine_may_call_exactly_what_its_definition_calls(template):
             needed.add(("lambda:InvokeFunction", _substituted(parameters.get("FunctionName"), substitutions)))
         elif resource.startswith("arn:aws:states:::sns:publish"):
             needed.add(("sns:Publish", _substituted(parameters.get("TopicArn"), substitutions)))
+        elif resource == "arn:aws:states:::aws-sdk:eventbridge:enableRule":
+            # only the stack's own rule, named by a substitution, never by the event
+            name = parameters["Name"]
+            assert name.startswith("${") and "Name.$" not in parameters, parameters
+            needed.add(("events:EnableRule", _rule_arn(substitutions[name[2:-1]])))
+        elif resource == "arn:aws:states:::states:startExecution":
+            # only ever itself: the ARN comes from $$.StateMachine.Id (JudgeEachPart's ItemSelector)
+            assert parameters == {"StateMachineArn.$": "$.stateMachineArn", "Input.$": "$.event"}, parameters
+            assert definition["States"]["JudgeEachPart"]["ItemSelector"]["stateMachineArn.$"] == "$$.StateMachine.Id"
+            needed.add(("states:StartExecution", "StateMachine"))
         else:
             target = _substituted(resource, substitutions)
             assert target in functions(template), f"{name}: {resource} is not one of the stack's functions"
@@ -386,17 +426,20 @@ def test_the_state_machine_may_call_exactly_what_its_definition_calls(template):
     assert all(target for _, target in needed), needed
 
     granted = set()
-    for statement in statements(machine):
+    for statement in machine_statements(template, machine_name):
         assert "managed" not in statement, f"the state machine carries a managed policy: {statement['managed']}"
-        assert statement["targets"], f"{statement['source']}: grants on resources outside the stack"
-        granted |= {(action, target) for action in statement["actions"] for target in statement["targets"]}
+        rules = {_rule_arn({"Fn::Sub": r["Fn::Sub"].rsplit(":rule/", 1)[1]}) for r in statement["resources"]
+                 if isinstance(r, dict) and ":rule/${AWS::StackName}-" in str(r.get("Fn::Sub"))}
+        assert statement["targets"] or rules, f"{statement['source']}: grants on resources outside the stack"
+        granted |= {(action, target) for action in statement["actions"] for target in statement["targets"] | rules}
 
     assert not sorted(granted - needed), f"the state machine may do what it never does: {sorted(granted - needed)}"
     assert not sorted(needed - granted), f"the state machine does what it may not: {sorted(needed - granted)}"
 
 
-def test_the_rule_only_starts_this_state_machine(template):
-    rules = [event for event in (template["Resources"]["StateMachine"]["Properties"].get("Events") or {}).values()
+@pytest.mark.parametrize("machine_name", ["StateMachine", "WatchGuard"])
+def test_the_rule_only_starts_this_state_machine(template, machine_name):
+    rules = [event for event in (template["Resources"][machine_name]["Properties"].get("Events") or {}).values()
              if event["Type"] in ("EventBridgeRule", "CloudWatchEvent")]
     assert len(rules) == 1  # SAM gives the rule a role that may start this state machine only
     assert "Target" not in rules[0]["Properties"] or "RoleArn" not in rules[0]["Properties"]["Target"]

@@ -31,8 +31,8 @@ def incident_key(target: dict, policy_id: str | None, event_id: str) -> str:
     name, so each CloudTrail event is its own change."""
     if target["kind"] == "managed":
         return f"managed|{policy_id}|{target['versionId']}"
-    what = target["policyName"] if target["kind"] == "inline" else target["policyArn"]
-    return f"{target['kind']}|{target['principalType']}|{target['principalName']}|{what}|{event_id}"
+    what = {"inline": "policyName", "attachment": "policyArn", "membership": "groupName"}[target["kind"]]
+    return f"{target['kind']}|{target['principalType']}|{target['principalName']}|{target[what]}|{event_id}"
 
 
 def displacement_message(key: str, execution_arn: str) -> bytes:
@@ -70,6 +70,8 @@ def state_key(target: dict, policy_id: str | None, document: str) -> str:
     if kind == "inline":
         return (f"inline|{target['principalType']}|{target['principalName']}|{target['policyName']}|"
                 f"{document_digest(document)}")
+    if kind == "membership":  # the group's policies are judged for the member, whatever they are now
+        return f"membership|{target['principalType']}|{target['principalName']}|{target['groupName']}"
     return f"attachment|{target['principalType']}|{target['principalName']}|{target['policyArn']}"
 
 

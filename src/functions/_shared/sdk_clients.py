@@ -39,3 +39,9 @@ def per_sandbox(make):
 def dynamodb_client():
     """The incidents table's client."""
     return boto3.client("dynamodb")
+
+
+@per_sandbox
+def kms_client():
+    """The seal key's client (KMS)."""
+    return boto3.client("kms")

@@ -24,6 +24,7 @@ what the revert and the restore did, the status) is not sealed.
     message(item)                                   # the bytes the MAC covers
     seal(kms, key_id, item)                         # {"S": base64 MAC}: store it as item["seal"]
     check(kms, key_id, item)                        # SEALED, UNSEALED or ALTERED
+    whose(kms, key_id, item, execution_arn)         # OWN, DUPLICATE or PLANTED, and why
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ SEALED_FIELDS = (
 SEALED = "sealed"
 UNSEALED = "unsealed"  # no seal at all: not written by RevertPolicy
 ALTERED = "altered"  # a seal that does not match the fields: changed after RevertPolicy sealed it
+# whose(): who wrote an item found under an incident's key
+OWN, DUPLICATE, PLANTED = "own", "duplicate", "planted"
 WHY = {UNSEALED: "it carries no seal, so RevertPolicy never wrote it",
        ALTERED: "its fields do not match its seal, so they were changed after RevertPolicy sealed them"}
 
@@ -116,3 +119,20 @@ def same_state_machine(execution_arn: str, other_execution_arn: str) -> bool:
     """Whether two executions are of one state machine."""
     machine = state_machine_of(execution_arn)
     return machine is not None and machine == state_machine_of(other_execution_arn)
+
+
+def whose(kms, key: str, found: dict, execution_arn: str) -> tuple[str, str]:
+    """(OWN | DUPLICATE | PLANTED, why) of an item found under an incident's key.
+
+    Only a sealed item counts: this execution's own (an earlier attempt), or another execution of
+    this state machine's (a second delivery of the same change). Anything else (no seal, a seal
+    that does not match, an execution of another state machine) was planted: it decides nothing."""
+    verdict = check(kms, key, found)
+    holder = found.get(attr.EXECUTION_ARN, {}).get("S", "")
+    if verdict != SEALED:
+        return PLANTED, WHY[verdict]
+    if holder == execution_arn:
+        return OWN, "this execution's own"
+    if same_state_machine(holder, execution_arn):
+        return DUPLICATE, f"execution {holder} holds it"
+    return PLANTED, f"its execution {holder or '(none)'} is not one of this state machine's"

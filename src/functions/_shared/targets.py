@@ -2,7 +2,15 @@
 
 * managed: a policy version (`policyArn`, `versionId`);
 * inline: a principal's inline policy (`principalType`, `principalName`, `policyName`);
-* attachment: a managed policy attached to a principal (`principalType`, `principalName`, `policyArn`).
+* attachment: a managed policy attached to a principal (`principalType`, `principalName`, `policyArn`);
+* membership: a user in a group (`principalType` "user", `principalName`, `groupName`): what the
+  user gains is everything the group's inline and attached policies allow;
+* principal: everything a user, role or group holds under its (new) name (`principalType`,
+  `principalName`): a rename is judged again under the name it now has;
+* account: everything of the account (the reconciliation scan).
+
+Only the first four are incidents of their own; a principal or the account is judged part by
+part, each risky part a change of its own (ValidatePolicy's findings).
 
 Every function that takes a target checks it the same way (`checked_target`),
 each raising its own error: the name Step Functions sees.
@@ -13,19 +21,24 @@ from __future__ import annotations
 PRINCIPAL_TYPES = ("user", "role", "group")
 REQUIRED = {"managed": ("policyArn", "versionId"),
             "inline": ("principalType", "principalName", "policyName"),
-            "attachment": ("principalType", "principalName", "policyArn")}
+            "attachment": ("principalType", "principalName", "policyArn"),
+            "membership": ("principalType", "principalName", "groupName"),
+            "principal": ("principalType", "principalName"),
+            "account": ()}
 KINDS = tuple(REQUIRED)
 
 
 def target_problem(target) -> str | None:
     """What is wrong with `target`, or None when it names a change."""
     if not isinstance(target, dict) or target.get("kind") not in KINDS:
-        return "the input has no target of kind managed, inline or attachment (the output of ModifyState)"
+        return f"the input has no target of kind {', '.join(KINDS)} (the output of ModifyState)"
     for key in REQUIRED[target["kind"]]:
         if not isinstance(target.get(key), str) or not target[key]:
             return f"the {target['kind']} target has no {key}"
-    if target["kind"] != "managed" and target["principalType"] not in PRINCIPAL_TYPES:
+    if "principalType" in REQUIRED[target["kind"]] and target["principalType"] not in PRINCIPAL_TYPES:
         return f"principalType must be one of {', '.join(PRINCIPAL_TYPES)}"
+    if target["kind"] == "membership" and target["principalType"] != "user":
+        return "a membership's principalType must be user (only users join groups)"
     return None
 
 

@@ -74,6 +74,10 @@ def _what_was_done(item: dict, target: dict) -> list:
     if target.get("kind") == "inline":
         return [f"The inline policy {target.get('policyName')} of {target.get('principalType')} "
                 f"{target.get('principalName')} was deleted; its document is kept in the incidents table."]
+    if target.get("kind") == "membership":
+        return [f"Group: {target.get('groupName')}",
+                f"User {target.get('principalName')} was removed from it again: the group's policies (in the "
+                "incidents table) allow a restricted action. Approving adds the user back."]
     return [f"Policy: {target.get('policyArn', '?')}",
             f"It was detached from {target.get('principalType')} {target.get('principalName')}; "
             "approving attaches it again."]
@@ -88,6 +92,8 @@ def _short_name(target: dict, label: str) -> str:
         return f"inline policy {target.get('policyName')} of {target.get('principalType')} {target.get('principalName')}"
     if target.get("kind") == "attachment":
         return f"{policy} attached to {target.get('principalType')} {target.get('principalName')}"
+    if target.get("kind") == "membership":
+        return f"user {target.get('principalName')} added to group {target.get('groupName')}"
     return label
 
 

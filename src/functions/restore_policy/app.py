@@ -22,7 +22,8 @@ those checks refuse.
   the reverted one was (IAM's five-version limit handled by removing the
   orchestrator's own harmless placeholder first);
 * inline policy: put back under its name, exactly the stored text;
-* attachment: attached again.
+* attachment: attached again;
+* membership: the user added to the group again.
 
 Before it writes IAM it records an approval marker (the exact state it is about
 to restore, and this incident) in the table: its own CloudTrail event is then
@@ -36,17 +37,16 @@ from __future__ import annotations
 import json
 import os
 
-import boto3
 from botocore.exceptions import ClientError
 
 from _shared import incident_item as attr
 from _shared import seal
 from _shared.decisions import ALLOW
 from _shared.harmless_version import is_placeholder
-from _shared.iam_reader import document_json, document_text, iam_client, is_attached
+from _shared.iam_reader import document_json, document_text, iam_client, is_attached, is_member
 from _shared.incident_item import item_key, outcome, string, text, timestamp
 from _shared.incident_keys import approval_marker_id, state_key
-from _shared.sdk_clients import dynamodb_client, per_sandbox
+from _shared.sdk_clients import dynamodb_client, kms_client
 from _shared.targets import principal_kwargs
 from _shared.transient import TransientError, aws_call, error_code
 
@@ -134,6 +134,13 @@ def restore_attachment(iam, target: dict) -> dict:
     return {"reattachedPolicyArn": target["policyArn"]}
 
 
+def restore_membership(iam, target: dict) -> dict:
+    if is_member(iam, target["principalName"], target["groupName"]):  # an earlier attempt added it
+        return {"addedToGroup": target["groupName"], "alreadyRestored": True}
+    aws_call(iam.add_user_to_group, GroupName=target["groupName"], UserName=target["principalName"])
+    return {"addedToGroup": target["groupName"]}
+
+
 def mark_approved(dynamodb, table: str, marker: str, incident_id: str) -> None:
     """The approval marker of the state about to be restored, for this incident, unspent.
 
@@ -180,17 +187,13 @@ def restore(iam, dynamodb, table: str, incident_id: str, execution_id: str, kms=
         result = restore_managed(iam, target["policyArn"], document, as_default=wanted_default)
     elif target["kind"] == "inline":
         result = restore_inline(iam, target, document)
+    elif target["kind"] == "membership":
+        result = restore_membership(iam, target)
     else:
         result = restore_attachment(iam, target)
     aws_call(dynamodb.update_item, TableName=table, Key=item_key(incident_id),
              **outcome(attr.RESTORED, attr.RESTORED_AT, attr.RESTORE, result))
     return result
-
-
-@per_sandbox
-def kms_client():
-    """The seal key's client (KMS)."""
-    return boto3.client("kms")
 
 
 def handler(event, context):

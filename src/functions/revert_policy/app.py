@@ -8,7 +8,9 @@ RestorePolicy can bring back exactly that, and only after a human approved:
   offending version is deleted (IAM's limit of five versions handled without
   deleting any version the incident did not create);
 * an inline policy (Put{User,Role,Group}Policy): deleted;
-* an attachment (Attach{User,Role,Group}Policy): detached.
+* an attachment (Attach{User,Role,Group}Policy): detached;
+* a membership (AddUserToGroup into a group whose policies allow a restricted action): the user
+  removed from the group.
 
 The incident is written first, sealed (`_shared.seal`: a KMS MAC only this
 function's role can make, over the target, the document as IAM held it, the
@@ -30,24 +32,22 @@ from __future__ import annotations
 import json
 import os
 
-import boto3
 from botocore.exceptions import ClientError
 
 from _shared import incident_item as attr
 from _shared import seal
+from _shared.seal import DUPLICATE, OWN, PLANTED, whose
 from _shared.harmless_version import HARMLESS_DOCUMENT
-from _shared.iam_reader import Gone, document_json, iam_client, policy_id, read_held, settled
+from _shared.iam_reader import Gone, document_json, gone_message, iam_client, policy_id, read_held, settled
 from _shared.incident_item import item_key, json_value, outcome, string, timestamp
 from _shared.incident_keys import displaced_key, displacement_message, incident_id, incident_key
-from _shared.sdk_clients import dynamodb_client, per_sandbox
+from _shared.sdk_clients import dynamodb_client, kms_client
 from _shared.targets import checked_target, principal_kwargs
 from _shared.transient import TransientError, aws_call, error_code
 
 # The handler, and the errors Step Functions sees by name (TransientError is retried).
 __all__ = ["handler", "TransientError", "InvalidEvent", "PlantedIncident"]
 MAX_VERSIONS = 5
-# whose(): who wrote an item found under an incident's key
-OWN, DUPLICATE, PLANTED = "own", "duplicate", "planted"
 
 
 class InvalidEvent(Exception):
@@ -136,13 +136,12 @@ def revert_attachment(iam, target) -> dict:
     return {"detachedPolicyArn": target["policyArn"]}
 
 
+def revert_membership(iam, target) -> dict:
+    _remove(iam.remove_user_from_group, GroupName=target["groupName"], UserName=target["principalName"])
+    return {"removedFromGroup": target["groupName"]}
+
+
 # --- the incidents table --------------------------------------------------------------------
-
-
-@per_sandbox
-def kms_client():
-    """The seal key's client (KMS)."""
-    return boto3.client("kms")
 
 
 def _item(dynamodb, table: str, item_id: str) -> dict:
@@ -160,23 +159,6 @@ def _put_sealed(dynamodb, kms, table: str, key_id: str, item: dict) -> dict | No
         if error_code(exc) != "ConditionalCheckFailedException":
             raise
     return _item(dynamodb, table, item[attr.INCIDENT_ID]["S"])
-
-
-def whose(kms, key_id: str, found: dict, execution_arn: str) -> tuple[str, str]:
-    """(OWN | DUPLICATE | PLANTED, why) of an item found under an incident's key.
-
-    Only a sealed item counts: this execution's own (an earlier attempt), or another execution of
-    this state machine's (a second delivery of the same change). Anything else (no seal, a seal
-    that does not match, an execution of another state machine) was planted: it decides nothing."""
-    verdict = seal.check(kms, key_id, found)
-    holder = found.get(attr.EXECUTION_ARN, {}).get("S", "")
-    if verdict != seal.SEALED:
-        return PLANTED, seal.WHY[verdict]
-    if holder == execution_arn:
-        return OWN, "this execution's own"
-    if seal.same_state_machine(holder, execution_arn):
-        return DUPLICATE, f"execution {holder} holds it"
-    return PLANTED, f"its execution {holder or '(none)'} is not one of this state machine's"
 
 
 def _displaced_id(kms, key_id: str, key: str, execution_arn: str) -> tuple[str, str]:
@@ -241,6 +223,9 @@ def _incident_fields(target: dict, key: str, found, event: dict, event_id: str) 
 
 def revert(iam, dynamodb, table: str, event: dict, kms=None, key_id: str | None = None) -> dict:
     target = checked_target(event.get("target"), InvalidEvent, "RevertPolicy")
+    if target["kind"] in ("principal", "account"):
+        raise InvalidEvent("RevertPolicy takes one change (a policy version, an inline policy, an attachment or "
+                           "a membership), not a whole principal: ValidatePolicy judges a principal policy by policy")
     event_id = event.get("eventId")
     execution_arn = event.get("executionArn")
     if not isinstance(event_id, str) or not event_id or seal.state_machine_of(execution_arn) is None:
@@ -272,8 +257,13 @@ def revert(iam, dynamodb, table: str, event: dict, kms=None, key_id: str | None 
     try:
         found, held = settled(read, settle)
     except Gone as gone:
-        # Taken away already (by hand, or by an execution for another event): nothing
-        # is in force, nobody needs asking.
+        # Taken away already: by another execution of this state machine for the same change (a
+        # second delivery, its seal says so: nobody needs asking twice), or by someone else
+        # (reported: nothing is in force, but the change is worth a look).
+        existing = _item(dynamodb, table, incident_id(key))
+        if existing and whose(kms, key_id, existing, execution_arn)[0] == DUPLICATE:
+            return {"alreadyReverted": True, "incidentId": incident_id(key),
+                    "handledBy": existing.get(attr.EXECUTION_ARN, {}).get("S", "")}
         return {"alreadyReverted": True, "gone": str(gone), "incidentId": None}
     if found is not None:
         held = record(dynamodb, kms, table, key_id, key, execution_arn,
@@ -291,6 +281,8 @@ def revert(iam, dynamodb, table: str, event: dict, kms=None, key_id: str | None 
         result = revert_managed(iam, target["policyArn"], target["versionId"])
     elif target["kind"] == "inline":
         result = revert_inline(iam, target)
+    elif target["kind"] == "membership":
+        result = revert_membership(iam, target)
     else:
         result = revert_attachment(iam, target)
     aws_call(dynamodb.update_item, TableName=table, Key=item_key(held.item_id),
@@ -306,8 +298,11 @@ def handler(event, context):
         raise InvalidEvent(f"INCIDENTS_TABLE or {seal.KEY_VARIABLE} is not set: deploy the stack's template")
     result = revert(iam_client(), dynamodb_client(), table, event)
     label = (event.get("target") or {}).get("label", "the change")
-    if result["alreadyReverted"]:
-        result["message"] = f"{label}: already handled ({result.get('gone') or 'another execution holds it'})."
+    if result.get("gone"):
+        result["message"] = gone_message(label, event.get("eventName"), event.get("changedBy"),
+                                         event.get("eventTime"), result["gone"])
+    elif result["alreadyReverted"]:
+        result["message"] = f"{label}: already handled (execution {result.get('handledBy')} holds it)."
     else:
         result["message"] = f"{label}: taken out of force; incident {result['incidentId']} waits for a decision."
         if result.get("planted"):

@@ -17,18 +17,21 @@ roles is judged like anyone's.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 
 from botocore.exceptions import ClientError
 
 from _shared import incident_item as attr
+from _shared import seal
 from _shared.decisions import ALLOW
 from _shared.harmless_version import HARMLESS_DOCUMENT
-from _shared.iam_reader import Gone, iam_client, policy_id, read_held, settled
+from _shared.iam_reader import (Gone, gone_message, groups_of, iam_client, policy_id, principal_policies, read_held,
+                                 settled)
 from _shared.incident_item import item_key, json_value, string, text, timestamp
-from _shared.incident_keys import approval_marker_id, state_key
-from _shared.sdk_clients import dynamodb_client
+from _shared.incident_keys import approval_marker_id, document_digest, incident_id, incident_key, state_key
+from _shared.sdk_clients import dynamodb_client, kms_client
 from _shared.targets import checked_target, target_problem
 from _shared.transient import TransientError, aws_call, error_code
 from iam import ConfigurationError, InvalidPolicyDocument, evaluate_policy, parse_restricted_actions, partition_from_arn
@@ -81,6 +84,24 @@ def approved_restore(iam, table: str, target: dict, held, event_id: str) -> bool
     return True
 
 
+def handled_by_another(iam, table: str, target: dict, event_id: str, execution_arn) -> str | None:
+    """The execution of this state machine that recorded this very change, when IAM no longer holds it
+    because that execution reverted it (a second delivery of the event); None otherwise. Only an item
+    whose seal verifies counts: a planted one silences nothing."""
+    key_id = os.environ.get(seal.KEY_VARIABLE)
+    if not event_id or not key_id or seal.state_machine_of(execution_arn) is None or target["kind"] == "principal":
+        return None  # (a principal is never an incident of its own: nothing to find)
+    try:
+        known = policy_id(iam, target["policyArn"]) if target["kind"] == "managed" else None
+    except Gone:  # the policy itself is gone: no incident of this stack can be told from its key
+        return None
+    found = _get(dynamodb_client(), table, incident_id(incident_key(target, known, event_id)))
+    if not found:
+        return None
+    holder, _ = seal.whose(kms_client(), key_id, found, execution_arn)
+    return text(found, attr.EXECUTION_ARN) if holder == seal.DUPLICATE else None
+
+
 def is_own_change(changed_by, orchestrator_roles) -> bool:
     """Made by one of the orchestrator's roles (CloudTrail's userIdentity of an assumed role)?"""
     if not isinstance(changed_by, dict):
@@ -115,6 +136,152 @@ def judge(target: dict, held, restricted: list, partition, own_change: bool, app
     return verdict
 
 
+def as_change(target: dict) -> dict:
+    """The IAM call that would have put `target` in force, as the finding the state machine turns into
+    an event of its own (eventName, requestParameters: what the rule's CloudTrail events carry)."""
+    kind = target["kind"]
+    if kind == "managed":  # its default version, as if it had just been made the default
+        return {"name": target["label"], "eventName": "SetDefaultPolicyVersion",
+                "requestParameters": {"policyArn": target["policyArn"], "versionId": target["versionId"]}}
+    principal = {f"{target['principalType']}Name": target["principalName"]}
+    if kind == "inline":
+        return {"name": target["label"], "eventName": f"Put{target['principalType'].capitalize()}Policy",
+                "requestParameters": {**principal, "policyName": target["policyName"]}}
+    if kind == "attachment":
+        return {"name": target["label"], "eventName": f"Attach{target['principalType'].capitalize()}Policy",
+                "requestParameters": {**principal, "policyArn": target["policyArn"]}}
+    return {"name": target["label"], "eventName": "AddUserToGroup",
+            "requestParameters": {"userName": target["principalName"], "groupName": target["groupName"]}}
+
+
+def holdings(iam, principal_type: str, name: str) -> list[dict]:
+    """Everything a principal holds: its inline policies, its attachments and, for a user, its groups."""
+    held = principal_policies(iam, principal_type, name)
+    if principal_type == "user":
+        held += [{"kind": "membership", "principalType": "user", "principalName": name, "groupName": group,
+                  "label": f"user {name}'s membership of group {group}"} for group in groups_of(iam, name)]
+    return held
+
+
+def risky(iam, targets: list[dict], restricted: list, partition, decided=None) -> list[tuple[dict, object]]:
+    """(target, what IAM holds) of the targets whose document allows a restricted action (or cannot be
+    read: fail closed), leaving out what `decided(target, held)` says a human already approved."""
+    found = []
+    for part in targets:
+        try:
+            held = read_held(iam, part, part.get("policyId"))
+            verdict = judge(part, held, restricted, partition, False, lambda: False)
+        except Gone:  # went away while being listed: nothing of it is in force
+            continue
+        except InvalidPolicyDocument:
+            verdict = {"action": "remedy"}
+        if verdict["action"] != "alert" and not (decided and decided(part, held)):
+            found.append((part, held))
+    return found
+
+
+def judge_principal(iam, target: dict, restricted: list, partition, event_id: str) -> dict:
+    """A rename: everything the principal holds under its new name, judged again part by part. Each
+    risky part becomes a change of its own (the state machine starts an execution for it), so each
+    is reverted, recorded and decided like any other."""
+    label = target.get("label") or f"{target['principalType']} {target['principalName']}"
+    try:
+        parts = holdings(iam, target["principalType"], target["principalName"])
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            raise Gone(f"no {target['principalType']} {target['principalName']}") from exc
+        raise
+    found = [dict(as_change(part), id=f"{event_id}|{part['label']}")
+             for part, _ in risky(iam, parts, restricted, partition)]
+    return parts_verdict(label, found, ("alert", f"{label}: judged again under this name; none of its {len(parts)} "
+                                                 "policies and memberships allows a restricted action."),
+                         f"{label}: judged again under this name; {len(found)} of its {len(parts)} policies and "
+                         "memberships allow a restricted action")
+
+
+def parts_verdict(label: str, found: list[dict], nothing: tuple[str, str], risky_found: str) -> dict:
+    """The verdict on a principal or the account judged part by part: `nothing` (action, message) when no
+    part is risky, else "reconcile" with the findings, each to become an execution of its own."""
+    verdict = {"matches": [], "notes": [], "policyName": label, "findings": found}
+    if not found:
+        return {**verdict, "action": nothing[0], "message": nothing[1]}
+    names = "; ".join(f["name"] for f in found)
+    return {**verdict, "action": "reconcile", "message": f"{risky_found}, each now an incident of its own: {names}."}
+
+
+def _every(paginator, key: str, **kwargs) -> list:
+    def listed(**arguments):
+        return [item for page in paginator.paginate(**arguments) for item in page[key]]
+
+    return aws_call(listed, **kwargs)
+
+
+def is_admin(arn: str, admins: list[str]) -> bool:
+    """One of the account's administrators (AdminPrincipalArns, wildcards allowed): left to them."""
+    return any(fnmatch.fnmatchcase(arn, pattern) for pattern in admins)
+
+
+def account_parts(iam, admins: list[str]) -> list[dict]:
+    """Everything of the account that can hold a permission: each customer managed policy's default
+    version, and every user's, role's and group's inline policies, attachments and (users) groups.
+    Service-linked and IAM Identity Center roles (AWS owns them; IAM refuses to change them) and
+    administrators are left out."""
+    parts = [{"kind": "managed", "policyArn": p["Arn"], "versionId": p["DefaultVersionId"], "policyId": p["PolicyId"],
+              "label": f"policy {p['Arn']} version {p['DefaultVersionId']}"}
+             for p in _every(iam.get_paginator("list_policies"), "Policies", Scope="Local")]
+    principals = [("user", u) for u in _every(iam.get_paginator("list_users"), "Users")] + \
+        [("role", r) for r in _every(iam.get_paginator("list_roles"), "Roles")
+         if not r.get("Path", "/").startswith(("/aws-service-role/", "/aws-reserved/"))] + \
+        [("group", g) for g in _every(iam.get_paginator("list_groups"), "Groups")]
+    for principal_type, found in principals:
+        if is_admin(found["Arn"], admins):
+            continue
+        name = found[f"{principal_type.capitalize()}Name"]
+        try:
+            parts += holdings(iam, principal_type, name)
+        except ClientError as exc:  # deleted while the scan ran: nothing of it is in force
+            if error_code(exc) != "NoSuchEntity":
+                raise
+    return parts
+
+
+def approved_and_sealed(iam, table: str, part: dict, held) -> bool:
+    """Whether a human approved exactly this state (an approval marker whose incident records "allow"
+    and whose seal verifies): a decided incident, which the scan leaves alone."""
+    known = held.policy_id or (policy_id(iam, part["policyArn"]) if part["kind"] == "managed" else None)
+    dynamodb = dynamodb_client()
+    marker = _get(dynamodb, table, approval_marker_id(state_key(part, known, held.document)))
+    approved = text(marker, attr.APPROVED_INCIDENT)
+    if text(marker, attr.KIND) != attr.APPROVAL_KIND or not approved:
+        return False
+    incident = _get(dynamodb, table, approved)
+    key_id = os.environ.get(seal.KEY_VARIABLE)
+    return (text(incident, attr.DECISION) == ALLOW and bool(key_id)
+            and seal.check(kms_client(), key_id, incident) == seal.SEALED)
+
+
+def finding_id(part: dict, held) -> str:
+    """The event id of a scan's finding: the same for the same state in every run, so that a state
+    found again while its incident runs is that incident's duplicate, not a second one."""
+    state = state_key(part, held.policy_id or part.get("policyId"), held.document)
+    return f"reconcile|{document_digest(state)[:32]}"
+
+
+def reconcile(iam, table: str, restricted: list, partition) -> dict:
+    """The reconciliation scan: everything risky the account holds that no human decided becomes a change
+    of its own (the state machine starts an execution for each): what existed before the stack, what a
+    missed or late event left, what changed while the rule was disabled."""
+    admins = [a.strip() for a in (os.environ.get("ADMIN_PRINCIPAL_ARNS") or "").split(",") if a.strip()]
+    parts = account_parts(iam, admins)
+    found = [dict(as_change(part), id=finding_id(part, held))
+             for part, held in risky(iam, parts, restricted, partition,
+                                     lambda part, held: approved_and_sealed(iam, table, part, held))]
+    label = f"the reconciliation scan: {len(parts)} policies, attachments and memberships judged"
+    return parts_verdict("the reconciliation scan", found,
+                         ("clean", f"{label}; nothing risky is in force that a human did not approve."),
+                         f"{label}; {len(found)} allow a restricted action that no human approved")
+
+
 def handler(event, context):
     if not isinstance(event, dict):
         raise InvalidTarget("ValidatePolicy expects the output of ModifyState (target, eventName, changedBy)")
@@ -128,14 +295,26 @@ def handler(event, context):
     own = is_own_change(event.get("changedBy"), event.get("orchestratorRoleArns"))
     iam = iam_client()
     try:
+        if target["kind"] == "principal":
+            return judge_principal(iam, target, restricted, partition, str(event.get("eventId") or ""))
+        if target["kind"] == "account":
+            return reconcile(iam, table, restricted, partition)
         held = settled(lambda: read_held(iam, target), float(os.environ.get("IAM_SETTLE_SECONDS", "5")))
         # inside the try: the approval marker's key reads the policy's id, which may be gone by now
         verdict = judge(target, held, restricted, partition, own,
                         lambda: approved_restore(iam, table, target, held, str(event.get("eventId") or "")))
     except Gone as gone:
-        print(json.dumps({"target": target.get("label"), "verdict": "gone"}))
-        return {"action": "gone", "message": f"{target.get('label', 'the change')}: IAM no longer holds it ({gone}).",
-                "matches": [], "notes": [], "policyName": target.get("label", "")}
+        label = target.get("label") or target["kind"]
+        event_id = str(event.get("eventId") or "")
+        holder = handled_by_another(iam, table, target, event_id, event.get("executionArn"))
+        print(json.dumps({"target": label, "verdict": "handled" if holder else "gone"}))
+        if holder:
+            return {"action": "handled", "message": f"{label}: execution {holder} recorded and reverted this very "
+                                                    "change; IAM no longer holds it.",
+                    "matches": [], "notes": [], "policyName": label, "handledBy": holder}
+        return {"action": "gone", "matches": [], "notes": [], "policyName": label,
+                "message": gone_message(label, event.get("eventName"), event.get("changedBy"),
+                                        event.get("eventTime"), str(gone))}
     print(json.dumps({"target": target.get("label"), "verdict": verdict["action"],
                       "matches": len(verdict["matches"]), "source": held.source}))
     return verdict

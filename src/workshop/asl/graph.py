@@ -403,13 +403,21 @@ def _fan_label(parts: list, count: int) -> tuple:
 
 
 def _group_name(names: list[str]) -> str:
-    """"9 ...Target states": the count, and the ending the names share (if any)."""
+    """"9 ...Target states": the count, and the ending the names share (if any). A name or two that do
+    not share it are named beside the count ("16 ...Target states + PathChangeOnly")."""
     ending = names[0]
     for name in names[1:]:
         while ending and not name.endswith(ending):
             ending = ending[1:]
-    ending = ending if len(ending) >= 3 else ""
-    return f"{len(names)} …{ending} states" if ending else f"{len(names)} states"
+    if len(ending) >= 3:
+        return f"{len(names)} …{ending} states"
+    words = [re.findall(r"[A-Z][a-z0-9]*", name)[-1:] for name in names]
+    last = [w[0] for w in words if w]
+    common = max(set(last), key=last.count) if last else ""
+    others = [name for name in names if not name.endswith(common)] if common else names
+    if common and len(names) - len(others) >= FOLD_AT and len(others) <= 2:
+        return f"{len(names) - len(others)} …{common} states + {', '.join(others)}"
+    return f"{len(names)} states"
 
 
 def _model(definition, fold: bool = True, ran: set | None = None) -> _Machine:

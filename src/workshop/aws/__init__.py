@@ -15,7 +15,7 @@
 The names below are the ones the notebooks use.
 """
 
-from workshop.aws.executions import find_latest, load_history, wait_for_end
+from workshop.aws.executions import find_latest, load_history, reconciliation_scan, wait_for_end
 from workshop.aws.iam_changes import (delete_workshop_policies, delete_workshop_users, fire_policy, fire_policy_version,
                                       malformed_policy_event, policy_versions, start_with_event, unique_policy_name)
 from workshop.aws.mail import subscription_status
@@ -24,4 +24,5 @@ from workshop.aws.stack import delete_stack, lint_template
 
 __all__ = ["connect", "project_root", "lint_template", "delete_stack", "subscription_status", "fire_policy",
            "fire_policy_version", "policy_versions", "unique_policy_name", "start_with_event", "malformed_policy_event",
-           "delete_workshop_policies", "delete_workshop_users", "load_history", "find_latest", "wait_for_end"]
+           "delete_workshop_policies", "delete_workshop_users", "load_history", "find_latest", "wait_for_end",
+           "reconciliation_scan"]

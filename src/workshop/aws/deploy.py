@@ -51,7 +51,8 @@ DEFAULT_STACK_NAME = "security-orchestrator"
 DEFAULT_BUILD_DIR = ".aws-sam/build"  # sam's own default: its build.toml goes beside it, in .aws-sam
 # deploy() parameter name -> template parameter
 PARAMETER_NAMES = {"email": "EmailAddress", "restricted_actions": "RestrictedActions",
-                   "approval_timeout": "ApprovalTimeoutSeconds", "decision_concurrency": "DecisionConcurrency"}
+                   "approval_timeout": "ApprovalTimeoutSeconds", "decision_concurrency": "DecisionConcurrency",
+                   "admin": "AdminPrincipalArns"}
 # Stack statuses in which CloudFormation can only delete the stack (stack status codes page).
 ONLY_DELETABLE = {
     "ROLLBACK_COMPLETE": "its first deploy failed and CloudFormation rolled it back",
@@ -295,6 +296,35 @@ def check_email(cloud, stack_name: str, parameters: dict) -> None:
                       f"{how[1:]}.")
 
 
+def admin_patterns(caller_arn: str) -> list[str]:
+    """The AdminPrincipalArns entries that name the caller as IAM names the principal: an assumed role's
+    session is its role (with any path: the session ARN drops it), a user is its user ARN."""
+    found = re.fullmatch(r"arn:(aws[\w-]*):sts::(\d{12}):assumed-role/([^/]+)/.+", caller_arn)
+    if found:
+        partition, account, role = found.groups()
+        return [f"arn:{partition}:iam::{account}:role/{role}", f"arn:{partition}:iam::{account}:role/*/{role}"]
+    if re.fullmatch(r"arn:aws[\w-]*:iam::\d{12}:(user|role)/.+", caller_arn):
+        return [caller_arn]
+    return []  # the root: never judged by the scan
+
+
+def keep_the_deployer_an_admin(cloud, stack_name: str, parameters: dict, stream) -> None:
+    """The reconciliation scan takes out of force every risky permission no human approved, except
+    AdminPrincipalArns': with none given (and none deployed), whoever deploys is named, so the first scan
+    never takes the deployer's own administrator rights away. Said in the output, with how to change it."""
+    if parameters.get("AdminPrincipalArns") or deployed_parameter(cloud, stack_name, "AdminPrincipalArns"):
+        return
+    caller = cloud.client("sts").get_caller_identity()["Arn"]
+    patterns = admin_patterns(caller)
+    if not patterns:
+        return
+    parameters["AdminPrincipalArns"] = ",".join(patterns)
+    stream.write(f"AdminPrincipalArns: none given, so the stack names you ({patterns[0]}) as its administrator: "
+                 "the reconciliation scan leaves your permissions alone and you may subscribe to its topic. "
+                 "Name your other administrators with deploy_parameters = {\"AdminPrincipalArns\": \"arn1,arn2\"} "
+                 "(or `workshop deploy --admin ...`).\n")
+
+
 def confirm_subscription_note(address: str | None) -> str:
     to = f" to {address}" if address else ""
     return (f"Confirm the SNS subscription now: AWS sent \"AWS Notification - Subscription Confirmation\"{to}; "
@@ -432,6 +462,7 @@ def _deploy(*, target, endpoint, stack_name, parameters, build_dir, template, ro
         cloud = connect("aws")
         check_aws(cloud, stream)
         check_email(cloud, stack_name, parameters)
+        keep_the_deployer_an_admin(cloud, stack_name, parameters, stream)
         env = cloud.sam_environment()
     else:
         raise DeployError(f"unknown target {target!r}: use --target local or --target aws")
@@ -493,6 +524,9 @@ def main(argv=None) -> int:
     parser.add_argument("--decision-concurrency", type=int, default=None,
                         help="Lambda executions reserved for the decision endpoint (DecisionConcurrency; default 0, "
                              "none: most new accounts have no room for a reservation)")
+    parser.add_argument("--admin", default=None, metavar="ARN,...",
+                        help="principal ARNs (wildcards allowed) of your administrators (AdminPrincipalArns; default "
+                             "on AWS: you, the deployer)")
     parser.add_argument("--replace-failed", action="store_true",
                         help="a stack whose first deploy (or deletion) failed can only be deleted: delete it and "
                              "deploy it anew")
@@ -501,7 +535,8 @@ def main(argv=None) -> int:
                         help="skip `sam build`: deploy the functions from their source folders")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     parameters = {"EmailAddress": args.email, "RestrictedActions": args.restricted_actions,
-                  "ApprovalTimeoutSeconds": args.approval_timeout, "DecisionConcurrency": args.decision_concurrency}
+                  "ApprovalTimeoutSeconds": args.approval_timeout, "DecisionConcurrency": args.decision_concurrency,
+                  "AdminPrincipalArns": args.admin}
     try:
         outputs = deploy(target=args.target, endpoint=args.endpoint, stack_name=args.stack_name,
                          parameters=parameters, build_dir="." if args.no_build else args.build_dir,

@@ -337,6 +337,21 @@ def follow(cloud, execution_arn: str, until: str | None = "AskUser", timeout: fl
                          "to see where it stopped.", **poll_intervals(cloud))
 
 
+def reconciliation_scan(cloud, state_machine_arn: str, timeout: float = 120.0) -> ExecutionHistory:
+    """One run of the stack's reconciliation scan, now, as its schedule starts it (the deployed
+    schedule rule's own input), followed to its end."""
+    events = cloud.client("events")
+    for name in events.list_rule_names_by_target(TargetArn=state_machine_arn)["RuleNames"]:
+        if not events.describe_rule(Name=name).get("ScheduleExpression"):
+            continue
+        for target in events.list_targets_by_rule(Rule=name)["Targets"]:
+            if target["Arn"] == state_machine_arn and target.get("Input"):
+                started = cloud.client("stepfunctions").start_execution(stateMachineArn=state_machine_arn,
+                                                                        input=target["Input"])
+                return wait_for_end(cloud, started["executionArn"], timeout=timeout)
+    raise LookupError("The stack has no reconciliation schedule: it predates the scan. Redeploy it (notebook 01).")
+
+
 def wait_for_end(cloud, execution_arn: str, timeout: float = 60.0) -> ExecutionHistory:
     sfn = cloud.client("stepfunctions")
 

@@ -259,7 +259,7 @@ def account_id(cloud) -> str:
 
 def missing_policy_event(cloud) -> dict:
     """A CreatePolicy event for a policy of *your* account that does not exist: IAM answers NoSuchEntity,
-    so there is nothing to judge and the execution ends at AlreadyHandled (the event is only a pointer).
+    so there is nothing to judge and the execution ends at ReportGone, telling the admin (the event is only a pointer).
 
     (The sample in events/ names account 123456789012: on AWS that is AccessDenied, not NoSuchEntity.)
     """

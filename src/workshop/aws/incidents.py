@@ -111,6 +111,8 @@ class Incident:
         """The policy's name (a managed or attached policy), or the inline policy's."""
         if self.kind == "inline":
             return self.target.get("policyName", "?")
+        if self.kind == "membership":
+            return self.target.get("groupName", "?")
         return str(self.target.get("policyArn", "?")).rsplit("/", 1)[-1]
 
     @property
@@ -170,12 +172,16 @@ class Incident:
                 "expired": "timed out: stays reverted"}.get(self.status, self.status)
 
 
+# What RevertPolicy takes out of force (an approval marker's kind is "approval").
+INCIDENT_KINDS = ("managed", "inline", "attachment", "membership")
+
+
 def list_incidents(dynamodb, table: str) -> list:
     """Every incident of the table, newest first (approval markers left out)."""
     found = []
     for page in dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
         for item in page.get("Items", []):
-            if item.get("kind", {}).get("S") in ("managed", "inline", "attachment"):
+            if item.get("kind", {}).get("S") in INCIDENT_KINDS:
                 found.append(Incident.from_item(item))
     oldest = datetime.min.replace(tzinfo=timezone.utc)
     return sorted(found, key=lambda incident: incident.created_at or oldest, reverse=True)
@@ -220,7 +226,8 @@ def _document(raw):
 
 
 def in_force_now(iam, incident: Incident, consistency_timeout: float = 0.0):
-    """What IAM holds now where the incident's change was: a document, the attached policy's ARN, or None.
+    """What IAM holds now where the incident's change was: a document, the attached policy's ARN, the
+    group a membership joins, or None.
 
     `consistency_timeout`: how long to read again while IAM does not show what was written a
     moment ago (eventual consistency; `iam_changes.iam_call`).
@@ -240,6 +247,9 @@ def in_force_now(iam, incident: Incident, consistency_timeout: float = 0.0):
         if incident.kind == "inline":
             getter = {"user": iam.get_user_policy, "role": iam.get_role_policy, "group": iam.get_group_policy}
             return _document(read(getter[principal], PolicyName=target["policyName"], **key)["PolicyDocument"])
+        if incident.kind == "membership":
+            groups = [g["GroupName"] for g in read(iam.list_groups_for_user, UserName=target["principalName"])["Groups"]]
+            return target["groupName"] if target["groupName"] in groups else None
         lister = {"user": iam.list_attached_user_policies, "role": iam.list_attached_role_policies,
                   "group": iam.list_attached_group_policies}
         attached = [p["PolicyArn"] for p in read(lister[principal], **key)["AttachedPolicies"]]
@@ -255,6 +265,8 @@ def is_restored(iam, incident: Incident, consistency_timeout: float = 0.0) -> bo
         now = in_force_now(iam, incident, consistency_timeout=min(consistency_timeout, 2.0))
         if incident.kind == "attachment":
             return now == incident.target.get("policyArn")
+        if incident.kind == "membership":
+            return now == incident.target.get("groupName")
         return now is not None and now == _document(incident.document)
 
     if not consistency_timeout:

@@ -258,13 +258,17 @@ def trail_records_iam_writes(trail) -> bool:
             and selects_management_writes(*trail.get_event_selectors()))
 
 
-def recording_trail(account_id: str):
-    """A trail of the account that records IAM write calls now, or None."""
+def recording_trail(account_id: str, source: str = "aws.iam"):
+    """A trail of the account that records the event's source's write calls now, or None: IAM's (a
+    global service) need a trail as `trail_records_iam_writes` says; EventBridge's regional ones a
+    logging trail that selects management writes; CloudTrail records the calls on its own trails
+    (StopLogging is a stopped trail's last record) while it has one."""
     from moto.cloudtrail.models import cloudtrail_backends
 
     for backend in list(cloudtrail_backends[account_id].values()):
         for trail in list(backend.trails.values()):
-            if trail_records_iam_writes(trail):
+            if source == "aws.cloudtrail" or (trail_records_iam_writes(trail) if source == "aws.iam" else (
+                    bool(trail.status.is_logging) and selects_management_writes(*trail.get_event_selectors()))):
                 return trail
     return None
 
@@ -408,7 +412,7 @@ class AwsLikeMode:
         """Put a CloudTrail event on the bus later, if a trail records it now; else drop it."""
         from .services import cloudtrail
 
-        if recording_trail(event["account"]) is None:
+        if recording_trail(event["account"], event.get("source", "aws.iam")) is None:
             self.dropped_events += 1
             log.info("CloudTrail event %s dropped: no trail records IAM's management write events "
                      "(CreateTrail, StartLogging)", event["detail"].get("eventName"))

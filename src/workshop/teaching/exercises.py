@@ -736,10 +736,11 @@ STARTER_POLICY = {"Version": "2012-10-17",
 TOO_BROAD_POLICY = {"Version": "2012-10-17",
                     "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": [BUCKET, f"{BUCKET}/*"]}]}
 # What a learner who reads "no restricted action" literally writes: ValidatePolicy alerts, least privilege it is not.
+# The template's RestrictedActions default (a test holds the two equal).
+DEFAULT_RESTRICTED = "s3:DeleteBucket,s3:DeleteObject,s3:DeleteObjectVersion,s3:PutLifecycleConfiguration,s3:PutBucketPolicy"
 NEAR_ADMIN_POLICY = {"Version": "2012-10-17",
                      "Statement": [{"Sid": "Everything", "Effect": "Allow",
-                                    "NotAction": ["s3:DeleteBucket", "s3:DeleteObject"], "Resource": "*"}]}
-DEFAULT_RESTRICTED = "s3:DeleteBucket,s3:DeleteObject"
+                                    "NotAction": DEFAULT_RESTRICTED.split(","), "Resource": "*"}]}
 
 
 def restricted_actions(cloud=None, stack_name: str | None = None) -> str:

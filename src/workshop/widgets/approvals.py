@@ -82,6 +82,8 @@ def _heading(incident: Incident) -> str:
         return f"Policy {incident.name}"
     if incident.kind == "inline":
         return f"Inline policy {incident.name} of {target.get('principalType')} {target.get('principalName')}"
+    if incident.kind == "membership":
+        return f"User {target.get('principalName')} added to group {incident.name}"
     return f"Policy {incident.name} attached to {target.get('principalType')} {target.get('principalName')}"
 
 

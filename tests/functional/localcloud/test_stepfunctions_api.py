@@ -55,7 +55,8 @@ def test_test_state_calls_the_deployed_lambda_without_a_mock(sfn, deployed_stack
                  Parameters=dict(DEFINITION["States"]["ValidatePolicy"]["Parameters"], orchestratorRoleArns=roles))
     # A policy in force that nobody changes: AWS's AdministratorAccess, judged from IAM.
     admin = {"kind": "managed", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess", "versionId": "v1"}
-    incident = {"target": admin, "eventId": "e1", "eventName": "CreatePolicy", "changedBy": {"type": "Root"}}
+    incident = {"target": admin, "eventId": "e1", "eventName": "CreatePolicy", "eventTime": "2026-11-28T10:15:30Z",
+                "changedBy": {"type": "Root"}}
     result = sfn.test_state(definition=json.dumps(state), input=json.dumps(incident))
     assert result["status"] == "SUCCEEDED", result
     verdict = json.loads(result["output"])["taskresult"]

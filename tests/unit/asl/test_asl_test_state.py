@@ -212,8 +212,20 @@ def test_the_orchestrators_own_changes_are_judged_before_they_are_ignored():
     assert run("CheckEvent", event)["nextState"] == "WhichChange"
     judged = {**INCIDENT, "taskresult": {"action": "ignore"}}
     assert run("CheckOwnOrGone", judged)["nextState"] == "IgnoreOwnChange"
-    assert run("CheckOwnOrGone", {**INCIDENT, "taskresult": {"action": "gone"}})["nextState"] == "AlreadyHandled"
+    assert run("CheckOwnOrGone", {**INCIDENT, "taskresult": {"action": "gone"}})["nextState"] == "ReportGone"
+    assert run("CheckOwnOrGone", {**INCIDENT, "taskresult": {"action": "handled"}})["nextState"] == "AlreadyHandled"
     assert run("CheckOwnOrGone", {**INCIDENT, "taskresult": {"action": "remedy"}})["nextState"] == "ChooseAction"
+
+
+def test_a_change_gone_before_the_revert_is_reported_like_one_gone_before_the_judge():
+    gone = {**INCIDENT, "reverted": {"alreadyReverted": True, "gone": "no policy", "incidentId": None,
+                                     "message": "policy p: CreatePolicy by alice was seen, but IAM no longer holds it"}}
+    assert run("CheckDuplicate", gone)["nextState"] == "GoneBeforeRevert"
+    passed = run("GoneBeforeRevert", gone)
+    assert passed["nextState"] == "ReportGone"
+    assert json.loads(passed["output"])["taskresult"] == {"action": "gone", "message": gone["reverted"]["message"]}
+    duplicate = {**INCIDENT, "reverted": {"alreadyReverted": True, "incidentId": "x", "handledBy": "arn:e1"}}
+    assert run("CheckDuplicate", duplicate)["nextState"] == "AlreadyHandled"
 
 
 @pytest.mark.parametrize("action, expected", [("remedy", "TempRemove"), ("alert", "AllowWithNotification"),

@@ -4,7 +4,7 @@ import json
 import re
 
 import pytest
-from incident_steps import (BAD, CONTEXT, GOOD, HUMAN, RESTORE_ROLE, REVERT_ROLE, ROLES, as_role, attachment, inline,
+from incident_steps import (BAD, CONTEXT, EXECUTION, GOOD, HUMAN, RESTORE_ROLE, REVERT_ROLE, ROLES, as_role, attachment, inline,
                             judge, managed, record, restore_incident, revert, revert_change, validate)
 
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
@@ -61,6 +61,38 @@ def test_a_version_or_policy_already_gone_is_gone(stack):
     arn = stack.iam.create_policy(PolicyName="p", PolicyDocument=BAD)["Policy"]["Arn"]
     assert judge(managed(arn, "v7"))["action"] == "gone"
     assert judge(managed(arn.replace("/p", "/nope"), "v1"))["action"] == "gone"
+
+
+def test_a_principal_gone_before_the_judge_says_what_was_seen_and_what_is_gone(stack):
+    """PutUserPolicy, then the user renamed (or deleted): the sample-derived kit ended silently."""
+    stack.iam.create_user(UserName="before")
+    stack.iam.put_user_policy(UserName="before", PolicyName="all", PolicyDocument=BAD)
+    stack.iam.update_user(UserName="before", NewUserName="after")
+    verdict = judge(inline("user", "before", "all"), event_name="PutUserPolicy")
+    assert verdict["action"] == "gone"
+    message = verdict["message"]
+    assert message.startswith("inline policy all of user before: PutUserPolicy by arn:aws:iam::123456789012:user/alice")
+    assert "at 2026-11-28T10:15:30Z was seen, but IAM no longer holds it" in message
+    assert "before" in message.split("(", 1)[1] and "renamed" in message
+
+
+def test_a_change_this_state_machine_already_reverted_is_handled_not_reported(stack):
+    """A second delivery of an event whose change the first execution reverted: nothing to tell anyone."""
+    arn = stack.iam.create_policy(PolicyName="twice", PolicyDocument=BAD)["Policy"]["Arn"]
+    first = revert_change(managed(arn, "v1"), event_id="event-judged")
+    assert first["alreadyReverted"] is False
+    second = EXECUTION.rsplit(":", 1)[0] + ":e2"
+    verdict = judge(managed(arn, "v1"), execution=second)
+    assert verdict["action"] == "handled" and verdict["handledBy"] == EXECUTION
+
+
+def test_an_item_planted_at_a_gone_changes_key_silences_nothing(stack):
+    stack.iam.create_user(UserName="planted")
+    target = inline("user", "planted", "gone")
+    key = validate.incident_key(target, None, "event-judged")
+    stack.dynamodb.put_item(TableName=stack.table, Item={"incidentId": {"S": validate.incident_id(key)},
+                                                         "executionArn": {"S": EXECUTION}})
+    assert judge(target, execution=EXECUTION.rsplit(":", 1)[0] + ":e2")["action"] == "gone"
 
 
 @pytest.mark.parametrize("principal_type", ["user", "role", "group"])
@@ -203,3 +235,15 @@ def test_the_handler_reports_risk_sets(stack, monkeypatch):
     result = judge(managed(arn, "v1"), event_name="CreatePolicyVersion")
     assert result["action"] == "remedy" and arn in result["policyName"]
     assert re.search(r"iam:PutRolePolicy \[@privilege-escalation\] \(statement 0", result["message"])
+
+
+def test_a_change_another_execution_reverted_first_is_its_duplicate_at_the_revert_too(stack):
+    """Two executions of one change judged at once: the one that reverts second finds the version gone,
+    and the sealed incident of the first says why (no alert); anything else gone is reported."""
+    arn = stack.iam.create_policy(PolicyName="raced", PolicyDocument=BAD)["Policy"]["Arn"]
+    assert revert_change(managed(arn, "v1"))["alreadyReverted"] is False
+    second = revert_change(managed(arn, "v1"), execution=EXECUTION.rsplit(":", 1)[0] + ":e2")
+    assert second["alreadyReverted"] is True and second["handledBy"] == EXECUTION and "gone" not in second
+    stack.iam.create_user(UserName="vanished")
+    gone = revert_change(inline("user", "vanished", "never-there"))
+    assert gone["alreadyReverted"] is True and "gone" in gone and "was seen, but IAM no longer holds it" in gone["message"]

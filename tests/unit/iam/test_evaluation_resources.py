@@ -313,10 +313,17 @@ def test_malformed_restricted_actions_fail_at_configuration(value):
         iam.parse_restricted_actions(value)
 
 
-def test_the_default_stays_the_samples_two_s3_actions():
+def test_the_default_is_the_samples_two_s3_actions_and_their_permanent_forms():
     parameter = load_template()["Parameters"]["RestrictedActions"]
-    assert parameter["Default"] == "s3:DeleteBucket,s3:DeleteObject"
-    assert iam.parse_restricted_actions(parameter["Default"]) == RESTRICTED
+    permanent = ["s3:DeleteObjectVersion", "s3:PutLifecycleConfiguration", "s3:PutBucketPolicy"]
+    assert iam.parse_restricted_actions(parameter["Default"]) == RESTRICTED + permanent
+
+
+@pytest.mark.parametrize("action", ["s3:DeleteObjectVersion", "s3:PutLifecycleConfiguration", "s3:PutBucketPolicy"])
+def test_the_permanent_forms_of_the_samples_damage_are_remedied_by_default(action):
+    default = iam.parse_restricted_actions(load_template()["Parameters"]["RestrictedActions"]["Default"])
+    assert judge(doc(allow(action)), default)["action"] == "remedy"
+    assert judge(doc(allow(action)), RESTRICTED)["action"] == "alert"  # the sample's two alone let it through
 
 
 # --- the worst case: many wildcard Deny+NotAction statements ---------------------------------------

@@ -232,3 +232,58 @@ def test_sams_shared_bucket_is_left_with_a_way_to_remove_it_that_works_where_the
         assert "S3 console" not in command and "aws " not in command and "local cloud" in command
     else:
         assert "S3 console" in command and f"aws cloudformation delete-stack --stack-name {SAM_MANAGED_STACK}" in command
+
+
+# --- the reconciliation scan never takes the deployer's own rights away ---------------------------------------
+
+
+class _Caller:
+    def __init__(self, arn):
+        self.arn = arn
+
+    def get_caller_identity(self):
+        return {"Arn": self.arn, "Account": "123456789012"}
+
+
+class _NoStack:
+    def describe_stacks(self, StackName):
+        raise _error("ValidationError", f"Stack with id {StackName} does not exist")
+
+
+class _Stack:
+    def __init__(self, admins):
+        self.admins = admins
+
+    def describe_stacks(self, StackName):
+        return {"Stacks": [{"Parameters": [{"ParameterKey": "AdminPrincipalArns", "ParameterValue": self.admins}]}]}
+
+
+@pytest.mark.parametrize("caller, named", [
+    ("arn:aws:sts::123456789012:assumed-role/Admin/alice@example.org",
+     ["arn:aws:iam::123456789012:role/Admin", "arn:aws:iam::123456789012:role/*/Admin"]),
+    ("arn:aws:iam::123456789012:user/alice", ["arn:aws:iam::123456789012:user/alice"]),
+    ("arn:aws:iam::123456789012:root", []),
+])
+def test_the_deployer_is_named_as_iam_names_the_principal(caller, named):
+    assert deploy_module.admin_patterns(caller) == named
+
+
+def test_a_first_deploy_without_admins_names_the_deployer_and_says_so(capsys):
+    import sys
+    parameters = {"EmailAddress": "me@my-domain.org"}
+    cloud = _Cloud(sts=_Caller("arn:aws:sts::123456789012:assumed-role/Admin/alice"), cloudformation=_NoStack())
+    deploy_module.keep_the_deployer_an_admin(cloud, STACK, parameters, sys.stdout)
+    assert parameters["AdminPrincipalArns"] == ("arn:aws:iam::123456789012:role/Admin,"
+                                                "arn:aws:iam::123456789012:role/*/Admin")
+    assert "names you (arn:aws:iam::123456789012:role/Admin)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("given, deployed", [("arn:aws:iam::123456789012:role/Ops", None),
+                                             (None, "arn:aws:iam::123456789012:role/Ops")])
+def test_admins_given_or_deployed_are_kept_as_they_are(given, deployed, capsys):
+    import sys
+    parameters = {"AdminPrincipalArns": given} if given else {}
+    cloud = _Cloud(sts=_Caller("arn:aws:iam::123456789012:user/alice"),
+                   cloudformation=_Stack(deployed) if deployed else _NoStack())
+    deploy_module.keep_the_deployer_an_admin(cloud, STACK, parameters, sys.stdout)
+    assert parameters.get("AdminPrincipalArns") == given and capsys.readouterr().out == ""

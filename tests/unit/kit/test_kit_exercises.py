@@ -289,13 +289,20 @@ def test_a_policy_that_grants_what_is_needed_and_only_alerts_passes():
     assert check_policy(one_statement).ok  # another form of the same grant
 
 
+def test_the_exercises_judge_with_the_templates_default_restricted_actions():
+    from cfn_template import load_template
+    from workshop.teaching.exercises import DEFAULT_RESTRICTED
+
+    assert DEFAULT_RESTRICTED == load_template()["Parameters"]["RestrictedActions"]["Default"]
+
+
 def test_a_near_admin_policy_with_not_action_is_not_least_privilege():
     near_admin = exercise_answers("wrong")["developer_policy"]
     result = check_policy(near_admin)
     assert result.verdict["action"] == "alert"  # ValidatePolicy alone would let it through
     assert not result.ok and result.used != near_admin
     assert "statement 0 (Sid Everything) also grants" in result.message
-    assert "its NotAction allows every action but s3:DeleteBucket, s3:DeleteObject" in result.message
+    assert "its NotAction allows every action but s3:DeleteBucket, s3:DeleteObject, s3:DeleteObjectVersion" in result.message
     assert "goodpolicy.json instead" in result.message
 
 

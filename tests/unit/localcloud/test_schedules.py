@@ -87,3 +87,14 @@ def test_the_put_rule_seam_is_where_moto_stores_rules():
     cls, name = schedules.seam()
     assert cls is EventsBackend and name == "put_rule"
     assert "scheduled_expression" in inspect.signature(EventsBackend.__dict__["put_rule"]).parameters
+
+
+def test_a_scheduled_rule_receives_its_schedule_and_no_other_event(events):
+    """AWS: a rule with a schedule is triggered by its schedule only; moto matched every event to it."""
+    events.put_rule(Name="r", ScheduleExpression="rate(1 minute)")
+    events.put_targets(Rule="r", Targets=[{"Id": "q", "Arn": events.queue_arn, "Input": '{"scan": true}'}])
+    assert events.put_events(Entries=[{"Source": "aws.iam", "DetailType": "AWS API Call via CloudTrail",
+                                       "Detail": "{}"}])["FailedEntryCount"] == 0
+    assert events.received() == []
+    assert events.at(T0 + timedelta(minutes=1)) == 1
+    assert events.received() == [{"scan": True}]

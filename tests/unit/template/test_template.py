@@ -63,12 +63,14 @@ def test_function_names_are_the_ones_the_kit_promises(template):
 
 
 WATCHED = {"CreatePolicy", "CreatePolicyVersion", "SetDefaultPolicyVersion", "PutUserPolicy", "PutRolePolicy",
-           "PutGroupPolicy", "AttachUserPolicy", "AttachRolePolicy", "AttachGroupPolicy"}
+           "PutGroupPolicy", "AttachUserPolicy", "AttachRolePolicy", "AttachGroupPolicy",
+           "UpdateUser", "UpdateGroup", "AddUserToGroup", "PutUserPermissionsBoundary", "DeleteUserPermissionsBoundary",
+           "PutRolePermissionsBoundary", "DeleteRolePermissionsBoundary"}
 
 
 def test_rule_watches_every_call_that_makes_a_permission_live(template):
     events = template["Resources"]["StateMachine"]["Properties"]["Events"]
-    pattern = next(iter(events.values()))["Properties"]["Pattern"]
+    pattern = events["PolicyChanged"]["Properties"]["Pattern"]
     assert pattern["source"] == ["aws.iam"]
     assert pattern["detail-type"] == ["AWS API Call via CloudTrail"]
     assert set(pattern["detail"]["eventName"]) == WATCHED
@@ -77,8 +79,17 @@ def test_rule_watches_every_call_that_makes_a_permission_live(template):
 def test_every_watched_call_has_its_own_state_and_anything_else_is_reported(machine):
     _, definition = machine
     states = definition["States"]
-    routed = {c["And"][0]["StringEquals"]: c["Next"] for c in states["WhichChange"]["Choices"]}
-    assert set(routed) == WATCHED
+    routed, path_only = {}, set()
+    for choice in states["WhichChange"]["Choices"]:
+        event = choice["And"][0]["StringEquals"]
+        if choice["Next"] == "PathChangeOnly":  # a new path, and no new name: nothing moved
+            assert event in routed and "new" in json.dumps(states["WhichChange"]["Choices"]).lower()
+            path_only.add(event)
+        else:
+            routed.setdefault(event, choice["Next"])
+    # the reconciliation schedule's input is shaped like a watched call's event
+    assert set(routed) == WATCHED | {"ReconciliationScan"} and path_only == {"UpdateUser", "UpdateGroup"}
+    assert states["PathChangeOnly"]["Type"] == "Succeed"
     for event, state in routed.items():
         assert state == f"{event}Target" and states[state]["Next"] == "ModifyState"
     for choice in ("CheckEvent", "WhichChange"):
@@ -144,8 +155,8 @@ def test_the_seal_key_lets_only_revert_policy_seal(template):
     assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "kms:GenerateMac")
     assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": revert_role}}
     verifiers = [p for p, action in allowed if action == "kms:VerifyMac"]
-    assert {"AWS": [restore_role, revert_role]} in verifiers
-    for name in ("RevertPolicy", "RestorePolicy"):
+    assert {"AWS": [restore_role, revert_role, {"Fn::GetAtt": ["ValidatePolicyRole", "Arn"]}]} in verifiers
+    for name in ("RevertPolicy", "RestorePolicy", "ValidatePolicy"):
         variables = template["Resources"][name]["Properties"]["Environment"]["Variables"]
         assert variables["SEAL_KEY_ID"] == {"Fn::GetAtt": ["SealKey", "Arn"]}
 
@@ -157,8 +168,9 @@ def _statements(resource):
 
 
 def test_no_wildcard_resources_except_where_iam_allows_nothing_else(template):
-    # states:SendTaskSuccess has no resource-level permissions: "*" is the only value.
-    only_star = {"states:SendTaskSuccess"}
+    # states:SendTaskSuccess, and listing the account's policies, users, roles and groups (the
+    # reconciliation scan), have no resource-level permissions: "*" is the only value.
+    only_star = {"states:SendTaskSuccess", "iam:ListPolicies", "iam:ListUsers", "iam:ListRoles", "iam:ListGroups"}
     for name, resource in template["Resources"].items():
         for statement in _statements(resource):
             if statement.get("Resource") == "*":
@@ -216,7 +228,8 @@ def test_a_repeated_delivery_does_not_ask_twice(machine):
     _, definition = machine
     assert definition["States"]["TempRemove"]["Next"] == "CheckDuplicate"
     check = definition["States"]["CheckDuplicate"]
-    assert check["Choices"][0] == {"Variable": "$.reverted.alreadyReverted", "BooleanEquals": True,
+    assert check["Choices"][0] == {"Variable": "$.reverted.gone", "IsPresent": True, "Next": "GoneBeforeRevert"}
+    assert check["Choices"][1] == {"Variable": "$.reverted.alreadyReverted", "BooleanEquals": True,
                                    "Next": "AlreadyHandled"}
     assert check["Default"] == "AskUser"
     assert definition["States"]["AlreadyHandled"]["Type"] == "Succeed"

@@ -7,7 +7,10 @@ call over HTTP (signed for any scope, sent as POST or GET, presigned or not),
 CloudFormation creating a stack's roles and policies, the Step Functions
 engine's `aws-sdk:iam` tasks. Only the outermost change of a call is an event
 (moto's `PutRolePolicy` writes through the role's own `put_policy`; AWS records
-one call). A change that fails emits nothing.
+one call). A change that fails emits nothing. The writes of EventBridge's rules and
+CloudTrail's trails (`WATCH_WRITES`: what watches IAM) are events too, with the
+source `aws.events` / `aws.cloudtrail` and their API's parameter names, so a rule
+can watch the watch.
 
 Each event goes on the default bus in us-east-1 (where AWS delivers IAM's
 CloudTrail events), shaped like a real one - see `events/create_policy.json`:
@@ -65,11 +68,29 @@ BACKEND_WRITES = {
     "put_group_policy": "PutGroupPolicy", "create_role": "CreateRole", "delete_role": "DeleteRole",
     "create_user": "CreateUser", "delete_user": "DeleteUser",
     "update_assume_role_policy": "UpdateAssumeRolePolicy",
+    "update_user": "UpdateUser", "update_group": "UpdateGroup",
+    "add_user_to_group": "AddUserToGroup", "remove_user_from_group": "RemoveUserFromGroup",
+    # (moto keeps no user boundaries: only roles')
+    "put_role_permissions_boundary": "PutRolePermissionsBoundary",
+    "delete_role_permissions_boundary": "DeleteRolePermissionsBoundary",
 }
 # the inline-policy writes of moto's models, which CloudFormation's roles use directly: class -> (event, owner)
 MODEL_WRITES = {"Role": ("PutRolePolicy", "roleName"), "User": ("PutUserPolicy", "userName"),
                 "Group": ("PutGroupPolicy", "groupName")}
 IAM_WRITE_ACTIONS = frozenset(BACKEND_WRITES.values())
+# Other services' writes that change what watches IAM (EventBridge's rules, CloudTrail's trails):
+# (module, backend class) -> (service, {method: the call it serves})
+WATCH_WRITES = {
+    ("moto.events.models", "EventsBackend"): ("events", {
+        "put_rule": "PutRule", "enable_rule": "EnableRule", "disable_rule": "DisableRule", "delete_rule": "DeleteRule",
+        "put_targets": "PutTargets", "remove_targets": "RemoveTargets"}),
+    ("moto.cloudtrail.models", "CloudTrailBackend"): ("cloudtrail", {
+        "start_logging": "StartLogging", "stop_logging": "StopLogging", "delete_trail": "DeleteTrail",
+        "put_event_selectors": "PutEventSelectors", "update_trail": "UpdateTrail"}),
+}
+# a backend argument -> the API's parameter, where the two differ (service -> {argument: parameter})
+_SERVICE_ARGUMENT_NAMES = {"events": {"name": "name", "event_bus_arn": "eventBusName"}}
+_RULE_NAMED_AS_RULE = {"PutTargets", "RemoveTargets"}  # their API names the rule `Rule`, not `Name`
 _BOOLEAN_PARAMETERS = {"SetAsDefault"}
 # backend argument -> the IAM API's parameter, where its name is not the argument camel-cased
 _ARGUMENT_NAMES = {"policy_json": "policyDocument", "region_name": None}
@@ -220,15 +241,15 @@ def _cloudformation_role(call: calls.Call) -> str | None:
 
 def build_event(*, action: str, request_parameters: dict, response_elements: dict | None, identity: dict,
                 account_id: str, source_ip: str = "127.0.0.1", user_agent: str = "",
-                request_id: str | None = None, now: datetime | None = None) -> dict:
-    """The EventBridge event (as a rule target receives it) for one successful IAM call."""
+                request_id: str | None = None, now: datetime | None = None, service: str = "iam") -> dict:
+    """The EventBridge event (as a rule target receives it) for one successful call of `service`."""
     now = now or datetime.now(timezone.utc)
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     detail = {
         "eventVersion": "1.09",
         "userIdentity": identity,
         "eventTime": stamp,
-        "eventSource": "iam.amazonaws.com",
+        "eventSource": f"{service}.amazonaws.com",
         "eventName": action,
         "awsRegion": EVENT_REGION,
         "sourceIPAddress": source_ip,
@@ -243,16 +264,36 @@ def build_event(*, action: str, request_parameters: dict, response_elements: dic
         "recipientAccountId": account_id,
         "eventCategory": "Management",
         "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256",
-                       "clientProvidedHostHeader": "iam.amazonaws.com"},
+                       "clientProvidedHostHeader": f"{service}.amazonaws.com"},
     }
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": DETAIL_TYPE, "source": "aws.iam",
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": DETAIL_TYPE, "source": f"aws.{service}",
             "account": account_id, "time": stamp, "region": EVENT_REGION, "resources": [], "detail": detail}
 
 
-def event_for_change(action: str, arguments: dict, result, account_id: str, call: calls.Call | None) -> dict:
-    """The event of one change of the IAM model, told as the call that made it (None: the account's root)."""
+def watch_parameters(service: str, action: str, arguments: dict) -> dict:
+    """CloudTrail's requestParameters of an EventBridge or CloudTrail write, from the backend's arguments."""
+    names = _SERVICE_ARGUMENT_NAMES.get(service, {})
+    renamed = {}
+    for name, value in arguments.items():
+        if name in names:
+            api = "rule" if action in _RULE_NAMED_AS_RULE and names[name] == "name" else names[name]
+            renamed[api] = value
+        else:
+            renamed[name] = value
+    parameters = parameters_of_arguments({k: v for k, v in renamed.items() if k not in ("rule",)})
+    if "rule" in renamed:
+        parameters["rule"] = renamed["rule"]
+    return parameters
+
+
+def event_for_change(action: str, arguments: dict, result, account_id: str, call: calls.Call | None,
+                     service: str = "iam") -> dict:
+    """The event of one change of the IAM model (or of what watches it), told as the call that made it
+    (None: the account's root)."""
     now = datetime.now(timezone.utc)
-    if call is not None and call.parameters and call.action == action and call.service == "iam":
+    if service != "iam":
+        parameters = watch_parameters(service, action, arguments)
+    elif call is not None and call.parameters and call.action == action and call.service == "iam":
         parameters = request_parameters(call.parameters)
     else:
         parameters = parameters_of_arguments(arguments)
@@ -270,8 +311,10 @@ def event_for_change(action: str, arguments: dict, result, account_id: str, call
     identity = user_identity(caller, now)
     if invoked_by:
         identity["invokedBy"] = invoked_by
-    return build_event(action=action, request_parameters=parameters, response_elements=response_elements(action, result),
-                       identity=identity, account_id=account_id, source_ip=source_ip, user_agent=user_agent, now=now)
+    return build_event(action=action, request_parameters=parameters,
+                       response_elements=response_elements(action, result) if service == "iam" else None,
+                       identity=identity, account_id=account_id, source_ip=source_ip, user_agent=user_agent, now=now,
+                       service=service)
 
 
 def put_event(event: dict) -> None:
@@ -316,10 +359,10 @@ def send_pending(call: calls.Call, request_id: str | None = None) -> list[dict]:
 _changing: contextvars.ContextVar[bool] = contextvars.ContextVar("localcloud_iam_change", default=False)
 
 
-def _changed(action: str, arguments: dict, result, account_id: str) -> None:
+def _changed(action: str, arguments: dict, result, account_id: str, service: str = "iam") -> None:
     call = calls.current()
     try:
-        event = event_for_change(action, arguments, result, account_id, call)
+        event = event_for_change(action, arguments, result, account_id, call, service)
     except Exception:  # the change happened: keep it, and say loudly that its event could not be made
         log.exception("could not make the CloudTrail event for %s", action)
         return
@@ -331,7 +374,7 @@ def _changed(action: str, arguments: dict, result, account_id: str) -> None:
         _send(event)
 
 
-def _watch(original, action: str, owner_parameter: str | None = None):
+def _watch(original, action: str, owner_parameter: str | None = None, service: str = "iam"):
     signature = inspect.signature(original)
 
     @functools.wraps(original)
@@ -349,7 +392,7 @@ def _watch(original, action: str, owner_parameter: str | None = None):
             arguments = {}
         if owner_parameter:  # a model's own write: name its owner as the IAM call does
             arguments = {_snake(owner_parameter): self.name, **arguments}
-        _changed(action, arguments, result, getattr(self, "account_id", ACCOUNT_ID))
+        _changed(action, arguments, result, getattr(self, "account_id", ACCOUNT_ID), service)
         return result
 
     watched._localcloud = True
@@ -363,7 +406,8 @@ def _snake(name: str) -> str:
 def targets() -> list[tuple[str, str, str]]:
     """(module, class, attribute) of every moto method `install` wraps."""
     return [("moto.iam.models", "IAMBackend", name) for name in BACKEND_WRITES] + \
-        [("moto.iam.models", owner, "put_policy") for owner in MODEL_WRITES]
+        [("moto.iam.models", owner, "put_policy") for owner in MODEL_WRITES] + \
+        [(module, owner, name) for (module, owner), (_, writes) in WATCH_WRITES.items() for name in writes]
 
 
 def install() -> None:
@@ -378,3 +422,11 @@ def install() -> None:
         cls = getattr(models, owner)
         if not getattr(cls.put_policy, "_localcloud", False):
             cls.put_policy = _watch(cls.put_policy, action, owner_parameter)
+    import importlib
+
+    for (module, owner), (service, writes) in WATCH_WRITES.items():
+        cls = getattr(importlib.import_module(module), owner)
+        for name, action in writes.items():
+            original = getattr(cls, name)
+            if not getattr(original, "_localcloud", False):
+                setattr(cls, name, _watch(original, action, service=service))

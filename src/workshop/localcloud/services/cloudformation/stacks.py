@@ -482,6 +482,34 @@ def install_role_managed_policies() -> None:
     Role.delete_from_cloudformation_json = classmethod(delete_from_cloudformation_json)
 
 
+def install_inline_policies_as_json() -> None:
+    """An inline policy a stack makes reads back as JSON text (`iam-cfn-inline-policy-json`).
+
+    CloudFormation hands moto a role's, user's or group's `Policies[].PolicyDocument` as a parsed
+    object, and moto kept the object: Get{Role,User,Group}Policy then answered its Python repr
+    (single quotes), which no JSON reader takes. IAM keeps documents as JSON text. Patch point:
+    `put_policy` of moto's `Role`, `User` and `Group`, wrapped: an object becomes its JSON text."""
+    import json
+
+    from moto.iam import models
+
+    for owner in ("Role", "User", "Group"):
+        cls = getattr(models, owner)
+        original = cls.put_policy
+        if getattr(original, "_json_text", False):
+            continue
+
+        def put_policy(self, policy_name, policy_json, *args, __original=original, **kwargs):
+            if isinstance(policy_json, (dict, list)):
+                policy_json = json.dumps(policy_json)
+            return __original(self, policy_name, policy_json, *args, **kwargs)
+
+        put_policy.__wrapped__ = original
+        put_policy._json_text = True
+        put_policy._localcloud = getattr(original, "_localcloud", False)
+        cls.put_policy = put_policy
+
+
 def install_event_bus_ref() -> list:
     """`Ref` to an `AWS::Events::EventBus` is the bus's name (`events-eventbus-ref`); moto gave the model
     object's repr (the bus had no physical id). Returns the attribute added."""

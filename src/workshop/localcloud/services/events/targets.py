@@ -246,3 +246,29 @@ def install_target_input() -> None:
 
     send_to_targets.__wrapped__ = original
     Rule.send_to_targets = send_to_targets
+
+
+def install_schedule_rules_match_no_event() -> None:
+    """A rule with a schedule and no event pattern receives only its own scheduled events
+    (`events-schedule-rule-pattern`).
+
+    AWS: a rule has an event pattern or a schedule; a scheduled rule is triggered by its schedule only
+    (eb-create-rule-schedule.html). moto keeps an empty pattern for it, and an empty pattern matches
+    every event put on the bus: each CloudTrail event started the schedule's targets with its Input.
+    Patch point: `Rule.send_to_targets`, wrapped outermost: a scheduled rule's own event names the rule
+    in `resources` (`schedules.scheduled_event`)."""
+    from moto.events.models import Rule
+
+    original = Rule.send_to_targets
+    if getattr(original, "_schedule_only", False):
+        return
+
+    def send_to_targets(self, original_event, transform_input=True):
+        if getattr(self, "scheduled_expression", None) and not self.event_pattern.get_pattern() and \
+                self.arn not in ((original_event or {}).get("resources") or []):
+            return None
+        return original(self, original_event, transform_input)
+
+    send_to_targets.__wrapped__ = original
+    send_to_targets._schedule_only = True
+    Rule.send_to_targets = send_to_targets

@@ -351,6 +351,28 @@ def _epoch_milliseconds(value):
     return value
 
 
+# Step Functions' aws-sdk service names that are not boto3's (supported-services-awssdk.html lists
+# "eventbridge" for the API boto3 calls "events").
+SDK_SERVICE_NAMES = {"eventbridge": "events"}
+
+
+def install_sdk_service_names() -> None:
+    """`arn:aws:states:::aws-sdk:eventbridge:*` reaches EventBridge (`sfn-sdk-service-names`).
+
+    moto's engine turns the resource's service name into a boto3 client's name through
+    `StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES`, which knows only sfn/states: a task
+    on `aws-sdk:eventbridge:enableRule` (the name AWS documents) asked boto3 for a client
+    "eventbridge", which does not exist, and failed. The mend adds the documented names."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+        StateTaskService,
+    )
+
+    overrides = dict(StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES)
+    if all(overrides.get(name) == boto for name, boto in SDK_SERVICE_NAMES.items()):
+        return
+    StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES = {**overrides, **SDK_SERVICE_NAMES}
+
+
 def names_seam():
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
         StateTaskService,
