@@ -208,7 +208,10 @@ def evaluate_policy(document, restricted_actions: list[str], *, partition: str |
 def _describe(match) -> str:
     sid = f", Sid {match['sid']}" if match.get("sid") else ""
     action = match["action"] + (f" [{match['riskSet']}]" if match["riskSet"] else "")
-    return f"{action} (statement {match['statement']}{sid} via {match['grantedBy']} on {match['resource']})"
+    # An ARN format ("arn:aws:s3:::${BucketName}") stands for every resource of its type: a reader sees a
+    # template where the policy said "*".
+    resource = "any resource" if "${" in match["resource"] else match["resource"]
+    return f"{action} (statement {match['statement']}{sid} via {match['grantedBy']} on {resource})"
 
 
 def _match(statement, pattern, risk_set, action, resource_type, resource) -> dict:

@@ -225,3 +225,13 @@ def test_duplicate_key_hiding_a_grant_is_not_silently_resolved():
     assert json.loads(text)["Statement"][0]["Action"] == "s3:GetObject"
     with pytest.raises(iam.InvalidPolicyDocument):
         iam.evaluate_policy(text, RESTRICTED)
+
+
+def test_a_grant_on_every_resource_is_said_in_words_not_as_an_arn_template():
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:DeleteBucket",
+                                                          "Resource": "*"}]}
+    one = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:DeleteBucket",
+                                                   "Resource": "arn:aws:s3:::reports"}]}
+    said = iam.evaluate_policy(everything, ["s3:DeleteBucket"])["message"]
+    assert "on any resource)" in said and "${" not in said
+    assert "on arn:aws:s3:::reports)" in iam.evaluate_policy(one, ["s3:DeleteBucket"])["message"]

@@ -18,8 +18,8 @@ from workshop.teaching.setup_check import Check, SetupReport
 BAD = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:DeleteBucket", "Resource": "*"}]}
 LABEL = "policy arn:aws:iam::123456789012:policy/workshop-bad-policy-1 version v1"
 WHY = (f"{LABEL}: The policy allows restricted actions: s3:DeleteBucket (statement 0, Sid VisualEditor0 via "
-       "s3:DeleteBucket on arn:aws:s3:::${BucketName}); s3:DeleteObject (statement 0, Sid VisualEditor0 via "
-       "s3:DeleteObject on arn:aws:s3:${Region}:${Account}:accesspoint/${AccessPointName}/object/${ObjectName}).")
+       "s3:DeleteBucket on any resource); s3:DeleteObject (statement 0, Sid VisualEditor0 via "
+       "s3:DeleteObject on any resource).")
 
 
 def _incident(**fields) -> Incident:
