@@ -669,10 +669,9 @@ def check_policy(answer, restricted: str = DEFAULT_RESTRICTED) -> PolicyCheck:
         return PolicyCheck(False, f"ValidatePolicy says {verdict['action']}: {verdict['message']} It would be reverted "
                                   f"at once. Name the actions the developer needs instead.{instead}",
                            fallback, answer, verdict)
-    statements = iam.parse_statements(iam.parse_policy_document(
-        json.dumps(answer) if isinstance(answer, dict) else answer))
+    document = json.dumps(answer) if isinstance(answer, dict) else answer
     missing = [f"{action} on {shown}" for action, example, shown in NEEDS
-               if not _grants(iam, statements, action, example)]
+               if not _grants(iam, document, action, example)]
     if missing:
         return PolicyCheck(False, f"ValidatePolicy says alert, but the developer also needs {', '.join(missing)}."
                                   f"{instead}", fallback, answer, verdict)
@@ -682,25 +681,17 @@ def check_policy(answer, restricted: str = DEFAULT_RESTRICTED) -> PolicyCheck:
                        verdict)
 
 
-def _grants(app, statements, action: str, arn: str) -> bool:
-    """Does a request for `action` on `arn` get allowed (some Allow covers it, no unconditional Deny does)?
+DEVELOPER_ARN = "arn:aws:iam::123456789012:user/developer"
 
-    IAM's evaluation for one concrete request, with the matcher's own parsing and patterns.
-    """
-    def covers(statement) -> bool:
-        if statement.actions is not None:
-            named = any(app.action_matches(p, action) for p in statement.actions)
-        else:
-            named = not any(app.action_matches(p, action) for p in statement.not_actions)
-        if statement.resources is not None:
-            on = any(app.glob_includes(p, arn) for p in statement.resources)
-        else:
-            on = not any(app.glob_includes(p, arn) for p in statement.not_resources)
-        return named and on
 
-    allowed = any(s.allow and covers(s) for s in statements)
-    denied = any(not s.allow and not s.conditional and covers(s) for s in statements)
-    return allowed and not denied
+def _grants(app, document, action: str, arn: str) -> bool:
+    """Is the developer's request for `action` on `arn` allowed with this policy alone (the engine's decision)?"""
+    developer = app.Principal(DEVELOPER_ARN, "user", "123456789012")
+    context = app.Context({"aws:username": "developer", "aws:PrincipalArn": DEVELOPER_ARN,
+                           "aws:PrincipalAccount": "123456789012", "aws:SecureTransport": True,
+                           "aws:RequestedRegion": "us-east-1"})
+    policies = app.Policies(identity=(app.compile_policy(document),))
+    return app.evaluate_request(developer, app.Request(action, arn, context), policies).allowed
 
 
 # --- the decision (notebook 04) ------------------------------------------------------------------------
