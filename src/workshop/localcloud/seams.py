@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .server import protocols, speedups
+from .services import iam_boundaries, organizations
 from .services.awslambda import workers
 from .services.cloudformation import stacks
 from .services.events import targets
@@ -143,6 +144,15 @@ SEAMS: tuple[Seam, ...] = (
          "test_an_expression_is_parsed_once_and_runs_the_same", speedups.install_update_expression_cache),
     Seam("lambda-executed-version", FIX, EAGER, _t("moto.awslambda.responses", "LambdaResponse", "invoke"),
          "test_lambda_invoke_names_the_version_that_ran", workers.install_executed_version),
+    Seam("iam-user-permissions-boundary", FIX, EAGER,
+         _t("moto.iam.models", "User", "permissions_boundary_arn", "permissions_boundary", change=ADDED)
+         + _t("moto.iam.responses", "IamResponse", "put_user_permissions_boundary",
+              "delete_user_permissions_boundary", change=ADDED)
+         + _t("moto.iam.responses", "IamResponse", "create_user"),
+         "test_a_users_permissions_boundary_is_put_kept_at_create_and_deleted",
+         iam_boundaries.install_user_permissions_boundary),
+    Seam("organizations-access-role-admin", FIX, EAGER, _t("moto.organizations.models", "FakeAccount", "__init__"),
+         "test_a_created_accounts_access_role_is_its_administrator", organizations.install_access_role_admin),
     # --- stepfunctions: with the first Step Functions (or CloudFormation) request ---------------------
     Seam("sfn-engine-clients", SERVICE, STEPFUNCTIONS, _t(_SFN + "asl.utils.boto_client", None, "boto_client_for"),
          "test_the_engines_iam_call_passes_the_guard_and_is_in_cloudtrail"),

@@ -15,11 +15,16 @@ to its handlers:
 
 AWS API requests: first the extension groups their service needs are
 installed (`wiring.ensure_for_scope`, by the credential scope they are
-signed for); then
+signed for); then the request is evaluated against IAM's policies as AWS
+evaluates it (authorization.py: every principal but the learner's per-start
+key, unless the server runs with `--no-iam`), and a denial answers in the
+service's protocol; then
 
 * IAM calls (signed for `iam`; POST, or GET with the query API) are served
   by moto and each successful write emits its CloudTrail event
-  (services/cloudtrail.py);
+  (services/cloudtrail.py); iam:SimulatePrincipalPolicy and
+  iam:SimulateCustomPolicy are answered by the same engine as every request
+  (simulation.py);
 * a JSON-protocol request (`X-Amz-Target`) with a malformed body gets AWS's
   SerializationException (protocols.py);
 * `TARGET_ROUTES`: Step Functions operations moto lacks, by `X-Amz-Target`
@@ -45,6 +50,7 @@ from ..services.stepfunctions import api as stepfunctions_api
 from . import credentials as credentials_module
 from . import identities, protocols
 from .access import Guard, Refused, refusal
+from .authentication import Callers
 from .address import (ACCOUNT_ID, EXECUTE_API_PREFIX, HEALTH_PATH, HOST, KIT_PREFIX, MAILBOX_PATH, REGION,
                       SNS_CONFIRMATION_PATH, endpoint_for)
 
@@ -65,10 +71,15 @@ TARGET_ROUTES = {stepfunctions_api.TARGET_PREFIX + operation: "_stepfunctions_ap
 class LocalCloudApp:
     """Routes /_localcloud/* to the kit, everything else to moto; watches IAM writes."""
 
-    def __init__(self, port: int, credentials: credentials_module.Credentials, aws_like=None):
+    def __init__(self, port: int, credentials: credentials_module.Credentials, aws_like=None, iam: bool = True):
+        from . import authorization
+
         self.port = port
         self.credentials = credentials
         self.aws_like = aws_like  # aws_like.AwsLikeMode, or None for the plain local cloud
+        self.callers = Callers(credentials.access_key_id)
+        self.authorizer = authorization.Authorizer(enabled=iam)
+        authorization.install(self.authorizer)
         self.guard = Guard(port, self.is_known_key)
         self.started = time.time()
         self.moto_app = None
@@ -78,12 +89,16 @@ class LocalCloudApp:
         self.load_error: BaseException | None = None
 
     def is_known_key(self, key: str | None) -> bool:
-        """The per-start key, or one this server handed a Lambda worker."""
+        """The per-start key, one this server handed a worker, or one moto's IAM or STS made."""
         if not key:
             return False
         if secrets.compare_digest(key, self.credentials.access_key_id):
             return True
-        return identities.identity_for_access_key(key) is not None
+        if identities.identity_for_access_key(key) is not None:
+            return True
+        if not self.loaded.wait(timeout=60) or self.load_error is not None:
+            return False
+        return self.callers.for_key(key) is not None
 
     # loading moto and the extensions ----------------------------------------------------------
     def load(self) -> None:
@@ -169,6 +184,11 @@ class LocalCloudApp:
             from .wiring import ensure_for_scope
 
             ensure_for_scope(service)
+        denied = self._authorize(environ, auth, service)
+        if denied is not None:
+            status, headers, body = denied
+            start_response(status, headers)
+            return [body]
         if protocols.is_iam_call(environ, auth):
             return self._iam(environ, start_response, auth)
         target = environ.get("HTTP_X_AMZ_TARGET")
@@ -180,6 +200,32 @@ class LocalCloudApp:
         if handler is not None:
             return getattr(self, handler)(environ, start_response, protocols.scope_region(auth) or REGION)
         return self.moto_app(environ, start_response)
+
+    def _authorize(self, environ, auth: str, service: str | None):
+        """(status, headers, body) of AWS's AccessDenied when IAM's policies refuse the request; else None."""
+        if not self.authorizer.enabled:
+            return None
+        caller = self.callers.for_key(protocols.key_of(environ))
+        if caller is None or caller.kind == "learner-admin":
+            return None
+        from urllib.parse import unquote
+
+        from .authorization import denial_response
+        from .operations import identify
+
+        scope = auth or unquote(environ.get("QUERY_STRING", ""))
+        service = service or protocols.scope_service(scope)
+        if not service:
+            return None
+        region = protocols.scope_region(scope) or REGION
+        body = b""
+        if service != "s3" or (environ.get("REQUEST_METHOD") == "POST" and "delete" in environ.get("QUERY_STRING", "")):
+            body = _read_body(environ)
+        operation = identify(environ, body, service, region)
+        denial = self.authorizer.check_request(caller, operation, environ.get("REMOTE_ADDR", HOST))
+        if denial is None:
+            return None
+        return denial_response(service, denial)
 
     def _check_json_request(self, environ, target, service, start_response):
         body = _read_body(environ)
@@ -208,6 +254,15 @@ class LocalCloudApp:
         import urllib.parse
 
         body = _read_body(environ)
+        form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace") or environ.get("QUERY_STRING", ""),
+                                           keep_blank_values=True))
+        if form.get("Action") in ("SimulatePrincipalPolicy", "SimulateCustomPolicy"):
+            from . import simulation
+
+            caller = self.callers.for_key(protocols.key_of(environ))
+            status, headers, answer = simulation.respond(form, (caller and caller.account_id) or ACCOUNT_ID)
+            start_response(status, headers)
+            return [answer]
         lagging = self.aws_like and self.aws_like.iam_read_refused(body or environ.get("QUERY_STRING", "").encode())
         if lagging:
             start_response("404 NOT FOUND", [("Content-Type", "text/xml")])
@@ -275,6 +330,7 @@ class LocalCloudApp:
                 "lambda_isolation": rt.isolation if rt else None,
                 "lambda_cold_starts": rt.cold_starts if rt else 0,
                 "heap": self.heap.describe() if self.heap else None,
+                "iam": self.authorizer.describe(),
                 "like_aws": self.aws_like.describe() if self.aws_like else None}
         return Response(json.dumps(body), content_type="application/json", status=500 if self.load_error else 200)
 
@@ -312,10 +368,11 @@ def _read_body(environ) -> bytes:
 
 
 def make_app(port: int, background: bool = False, credentials: credentials_module.Credentials | None = None,
-             like_aws=None) -> LocalCloudApp:
+             like_aws=None, iam: bool = True) -> LocalCloudApp:
     """The WSGI app, moto loaded; with background=True call `app.load_in_background()` yourself.
 
     `like_aws`: an `aws_like.Settings` for the AWS-like mode, None for the plain local cloud.
+    `iam`: evaluate IAM policies on every request but the per-start key's (False: `--no-iam`).
     """
     credentials = credentials or credentials_module.new(endpoint_for(port))
     mode = None
@@ -323,7 +380,7 @@ def make_app(port: int, background: bool = False, credentials: credentials_modul
         from ..aws_like import AwsLikeMode
 
         mode = AwsLikeMode(like_aws, endpoint_for(port))
-    app = LocalCloudApp(port, credentials, mode)
+    app = LocalCloudApp(port, credentials, mode, iam=iam)
     if not background:
         app.load()
     return app

@@ -4,6 +4,9 @@
     workshop local up --like-aws [--event-delay 20-120] [--iam-lag 2]
                                       the AWS-like mode (aws_like.py): a trail needed, events late,
                                       subscriptions to confirm, TestState's role checked, IAM lagging
+    workshop local up --no-iam        serve every signed request without evaluating IAM policies
+                                      (by default every principal but the learner's per-start key is
+                                      evaluated as AWS evaluates it)
     workshop local status [--port N]  is one running there?
     workshop local env [--port N]     print `export` lines for its endpoint and key:
                                       eval "$(workshop local env)" and plain aws / sam / boto3 use it
@@ -35,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="with --like-aws: seconds CloudTrail takes to deliver an event (default 20-120)")
     up.add_argument("--iam-lag", type=float, default=None, metavar="SECONDS",
                     help="with --like-aws: seconds IAM reads answer NoSuchEntity after a creation (default 2)")
+    up.add_argument("--no-iam", action="store_true",
+                    help="do not evaluate IAM policies (by default every principal but the per-start key is)")
     for name, text in (("status", "is a local cloud answering on the port?"),
                        ("env", "print export lines (endpoint, key, region): eval \"$(workshop local env)\""),
                        ("mailbox", "print the e-mails the local cloud delivered (JSON)")):
@@ -60,7 +65,7 @@ def _quiet_sam_bucket_policy() -> None:
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0].startswith("--port") or argv[0] == "--verbose":
+    if not argv or argv[0].startswith("--port") or argv[0] in ("--verbose", "--no-iam", "--like-aws"):
         argv = ["up", *argv]
     args = _parser().parse_args(argv)
     endpoint = f"http://127.0.0.1:{args.port}"
@@ -90,7 +95,7 @@ def main(argv=None) -> int:
             print("workshop local up: --event-delay and --iam-lag need --like-aws", file=sys.stderr)
             return 2
         try:
-            code = serve(args.port, parent_pid=args.parent_pid, like_aws=like_aws)
+            code = serve(args.port, parent_pid=args.parent_pid, like_aws=like_aws, iam=not args.no_iam)
         except PortInUse as exc:
             print(f"workshop local up: {exc}", file=sys.stderr)
             return 1

@@ -70,8 +70,12 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=print, like_aws=None) -> int:
-    """Run the local cloud in this process until SIGINT / SIGTERM; 0 on a clean stop."""
+def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=print, like_aws=None,
+          iam: bool = True) -> int:
+    """Run the local cloud in this process until SIGINT / SIGTERM; 0 on a clean stop.
+
+    `iam=False` (`--no-iam`) serves every request without evaluating IAM's policies.
+    """
     if not port_is_free(port):
         raise PortInUse(port)
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
@@ -80,7 +84,7 @@ def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=prin
     # A key handed over by the starting process is not left for Lambda workers or children to find.
     os.environ.pop(credentials_module.ENV_KEY, None)
     os.environ.pop(credentials_module.ENV_SECRET, None)
-    app = make_app(port, background=True, credentials=credentials, like_aws=like_aws)
+    app = make_app(port, background=True, credentials=credentials, like_aws=like_aws, iam=iam)
     app.heap = heap.Settler().start()
     server = _bind(port, app)
     key_file = credentials_module.write(credentials)
@@ -98,6 +102,8 @@ def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=prin
     _wait_ready(endpoint_for(port), timeout=10)
     announce(f"Local cloud ready at http://{HOST}:{port} (its key: {key_file}; "
              'for your shell: eval "$(workshop local env)")', flush=True)
+    if not iam:
+        announce("IAM policies are not evaluated (--no-iam): every signed request is served.", flush=True)
     if like_aws is not None:
         low, high = like_aws.event_delay
         announce(f"AWS-like mode: CloudTrail events only through a logging trail, {low:g}-{high:g} s late; "
@@ -194,7 +200,8 @@ class LocalCloud:
     `.credentials` is its per-start key (read from the file the server
     writes, checked to be this process's); `.environment()` the variables
     plain boto3 and `sam` read. `like_aws=aws_like.Settings(...)` starts it
-    in the AWS-like mode. `credentials=` hands the server a key to use
+    in the AWS-like mode, `iam=False` without IAM evaluation (`--no-iam`).
+    `credentials=` hands the server a key to use
     instead of a random one (`make lab` keeps one across restarts). The
     process stops (Lambda workers included) on exit, and by itself if the
     starting process dies.
@@ -202,9 +209,10 @@ class LocalCloud:
 
     def __init__(self, port: int | None = None, start_timeout: float = 30, log_file=None,
                  credentials: credentials_module.Credentials | None = None, extra_env: dict | None = None,
-                 like_aws=None):
+                 like_aws=None, iam: bool = True):
         self.port = port or free_port()
         self.like_aws = like_aws
+        self.iam = iam
         self.endpoint = endpoint_for(self.port)
         self.start_timeout = start_timeout
         self.log_file = log_file
@@ -228,7 +236,8 @@ class LocalCloud:
             env[credentials_module.ENV_SECRET] = self.credentials.secret_access_key
         self.proc = subprocess.Popen(  # nosec B603: this python running the kit's own module, no shell
             [sys.executable, "-m", "workshop.localcloud", "up", "--port", str(self.port),
-             "--parent-pid", str(os.getpid()), *(self.like_aws.cli_args() if self.like_aws else [])],
+             "--parent-pid", str(os.getpid()), *(self.like_aws.cli_args() if self.like_aws else []),
+             *([] if self.iam else ["--no-iam"])],
             stdout=self.log_file or subprocess.DEVNULL, stderr=self.log_file or subprocess.DEVNULL,
             stdin=subprocess.DEVNULL, env=env,
         )

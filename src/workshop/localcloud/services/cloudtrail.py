@@ -145,7 +145,7 @@ def _principal_id(prefix: str, text: str) -> str:
 
 def user_identity(access_key: str, account_id: str, now: datetime | None = None) -> dict:
     worker = identity_for_access_key(access_key)
-    if worker:
+    if worker and worker.get("role_arn"):
         role_arn = worker["role_arn"]
         role_name = role_arn.rsplit("/", 1)[-1]
         role_id = _role_id(role_arn, account_id) or _principal_id("AROA", role_arn)

@@ -8,9 +8,10 @@ Step Functions or CloudFormation request):
   `SendTaskSuccess`, service integrations.
 * an execution started without a name gets a UUID, as on AWS
   (`install_execution_names`; moto named it "None", so a second one collided).
-* the engine's service calls go through shared boto3 clients signed with the
-  server's per-start key and served in-process (`install_engine_credentials`,
-  server/inprocess.py).
+* the engine's service calls go through shared boto3 clients signed as a
+  session of the role the state runs with (the state machine's, or a state's
+  `Credentials` role), served in-process (`install_engine_credentials`,
+  server/inprocess.py), so IAM evaluates them as the role's, as on AWS.
 
 Registered in seams.py and applied with the "stepfunctions" group: one
 evaluation program per definition (`install_engine_caches`, a speed patch)
@@ -60,28 +61,33 @@ def install_execution_names() -> None:
 
 
 def install_engine_credentials(credentials, port: int | None = None) -> None:
-    """The engine's service calls: signed with the server's key, on shared clients, served in-process.
+    """The engine's service calls: signed as the state's role, on shared clients, served in-process.
 
     moto's `boto_client_for(region, service, state_credentials)` builds a new
     client for every call the engine makes, signed with the key "ak" (which
     the local cloud refuses), talking HTTP to localhost:$MOTO_PORT. The
-    replacement hands out `inprocess.client(...)`: one client per service and
-    region, signed with the server's key, whose calls the server's WSGI app
-    serves in-process once the server has attached it (see server/inprocess.py).
-    It replaces the function where it is defined (modules imported later pick
-    that up) and in every engine module that already imported it.
+    replacement hands out `inprocess.client(...)`: one client per service,
+    region and role, signed as a session of the role the state runs with
+    (`state_credentials.role_arn`: the execution's role, or the state's
+    `Credentials`; the server's own key only when there is none), whose calls
+    the server's WSGI app serves in-process once the server has attached it
+    (see server/inprocess.py). It replaces the function where it is defined
+    (modules imported later pick that up) and in every engine module that
+    already imported it.
     """
     import sys
 
     from moto.stepfunctions.parser.asl.utils import boto_client
 
-    from ...server import inprocess
+    from ...server import identities, inprocess
 
     endpoint = f"http://127.0.0.1:{port or os.environ.get('MOTO_PORT', '5000')}"
     original = getattr(boto_client.boto_client_for, "__wrapped__", boto_client.boto_client_for)
 
     def boto_client_for(region, service, state_credentials=None):
-        return inprocess.client(service, region, endpoint, credentials)
+        role_arn = getattr(state_credentials, "role_arn", None)
+        signer = identities.session_credentials(role_arn) if role_arn else credentials
+        return inprocess.client(service, region, endpoint, signer)
 
     boto_client_for.__wrapped__ = original
     boto_client_for._localcloud = True
