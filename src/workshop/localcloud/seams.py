@@ -232,6 +232,10 @@ SEAMS: tuple[Seam, ...] = (
          _t("moto.cloudformation.parsing", None, "parse_and_create_resource", "parse_and_update_resource")
          + _t("moto.cloudformation.models", "CloudFormationBackend", "execute_change_set"),
          "test_a_failing_resource_fails_the_stack_with_its_reason"),
+    Seam("cfn-acts-as-its-caller", SERVICE, CLOUDFORMATION,
+         _t("moto.cloudformation.parsing", None, "parse_and_create_resource", "parse_and_update_resource",
+            "parse_resource_and_generate_name", "parse_and_delete_resource"),
+         "test_a_stack_resource_the_caller_may_not_create_fails_the_stack_with_awss_message"),
     Seam("cfn-resource-types", SERVICE, CLOUDFORMATION,
          _t("moto.cloudformation.parsing", None, "get_model_map", change=READ),
          "test_the_incidents_table_secret_and_policies_are_created_as_aws_shows_them"),

@@ -122,6 +122,7 @@ class LocalCloudApp:
         self.lambda_runtime = wiring.install_eager(self.port, endpoint_for(self.port), self.credentials)
         if self.aws_like is not None:
             self.aws_like.install()
+            self.aws_like.install_learner(self.credentials, ACCOUNT_ID)
         self.moto_app = DomainDispatcherApplication(create_backend_app)
         # the Step Functions engine's own service calls: through this app, in-process (inprocess.py)
         inprocess.attach(self)
@@ -184,11 +185,19 @@ class LocalCloudApp:
             from .wiring import ensure_for_scope
 
             ensure_for_scope(service)
-        denied = self._authorize(environ, auth, service)
+        denied, acting = self._authorize(environ, auth, service)
         if denied is not None:
             status, headers, body = denied
             start_response(status, headers)
             return [body]
+        if acting is not None:  # CloudFormation acts for its caller while it serves this request
+            from .authorization import acting_for
+
+            with acting_for(*acting):
+                return self._serve_aws(environ, start_response, auth, service)
+        return self._serve_aws(environ, start_response, auth, service)
+
+    def _serve_aws(self, environ, start_response, auth, service):
         if protocols.is_iam_call(environ, auth):
             return self._iam(environ, start_response, auth)
         target = environ.get("HTTP_X_AMZ_TARGET")
@@ -202,12 +211,13 @@ class LocalCloudApp:
         return self.moto_app(environ, start_response)
 
     def _authorize(self, environ, auth: str, service: str | None):
-        """(status, headers, body) of AWS's AccessDenied when IAM's policies refuse the request; else None."""
+        """(denial, acting): AWS's AccessDenied as (status, headers, body) when IAM's policies refuse the
+        request, else None; and (caller, parameters) when the request makes CloudFormation act for its caller."""
         if not self.authorizer.enabled:
-            return None
+            return None, None
         caller = self.callers.for_key(protocols.key_of(environ))
         if caller is None or caller.kind == "learner-admin":
-            return None
+            return None, None
         from urllib.parse import unquote
 
         from .authorization import denial_response
@@ -216,16 +226,17 @@ class LocalCloudApp:
         scope = auth or unquote(environ.get("QUERY_STRING", ""))
         service = service or protocols.scope_service(scope)
         if not service:
-            return None
+            return None, None
         region = protocols.scope_region(scope) or REGION
         body = b""
         if service != "s3" or (environ.get("REQUEST_METHOD") == "POST" and "delete" in environ.get("QUERY_STRING", "")):
             body = _read_body(environ)
         operation = identify(environ, body, service, region)
         denial = self.authorizer.check_request(caller, operation, environ.get("REMOTE_ADDR", HOST))
-        if denial is None:
-            return None
-        return denial_response(service, denial)
+        if denial is not None:
+            return denial_response(service, denial), None
+        acting = (caller, operation.params, region) if service == "cloudformation" else None
+        return None, acting
 
     def _check_json_request(self, environ, target, service, start_response):
         body = _read_body(environ)

@@ -41,7 +41,8 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from html import escape
 
@@ -84,6 +85,47 @@ def service_principal(service: str, source: dict | None = None) -> Caller:
     from . import identities
 
     return Caller(identities.service_key(service, source), service, None, "service", source=dict(source or {}))
+
+
+# CloudFormation acting for the caller of the request this thread serves (app.py sets it; the CloudFormation
+# extension reads it while moto creates, updates and deletes the stack's resources in that request)
+_acting = threading.local()
+CALLED_VIA_CLOUDFORMATION = {"aws:CalledVia": ["cloudformation.amazonaws.com"],
+                             "aws:CalledViaFirst": "cloudformation.amazonaws.com",
+                             "aws:CalledViaLast": "cloudformation.amazonaws.com", "aws:ViaAWSService": True}
+
+
+@contextmanager
+def acting_for(caller: Caller, params: dict, region: str):
+    _acting.value = (caller, params, region)
+    try:
+        yield
+    finally:
+        _acting.value = None
+
+
+def cloudformation_actor(stack_role_arn: str | None = None) -> tuple[Caller | None, str | None]:
+    """(the principal CloudFormation acts as in this request, why it cannot act), or (None, None) when nothing
+    is evaluated (the administrator's key, IAM off, or no request). A service role (`--role-arn`, RoleARN, the
+    stack's) is assumed by cloudformation.amazonaws.com; else CloudFormation uses the caller's own
+    permissions, with aws:CalledVia cloudformation.amazonaws.com ("Forward access sessions")."""
+    found = getattr(_acting, "value", None)
+    if found is None or current() is None:
+        return None, None
+    caller, params, _ = found
+    role_arn = params.get("RoleARN") or stack_role_arn
+    if role_arn:
+        denial = may_assume("cloudformation.amazonaws.com", role_arn)
+        if denial is not None:
+            return None, (f"Role {role_arn} is invalid or cannot be assumed: its trust policy does not let "
+                          "cloudformation.amazonaws.com assume it")
+        return role_session(role_arn, "AWSCloudFormation"), None
+    return replace(caller, source={**(caller.source or {}), **CALLED_VIA_CLOUDFORMATION}), None
+
+
+def acting_stack_name() -> str | None:
+    found = getattr(_acting, "value", None)
+    return found[1].get("StackName") if found else None
 
 
 def may_assume(service: str, role_arn: str, source: dict | None = None) -> Denial | None:

@@ -4,12 +4,16 @@
     workshop local up --like-aws [--event-delay 20-120] [--iam-lag 2]
                                       the AWS-like mode (aws_like.py): a trail needed, events late,
                                       subscriptions to confirm, TestState's role checked, IAM lagging
+    workshop local up --like-aws --learner-policy FILE...
+                                      and the learner is an IAM user holding those policies
+                                      (policies/learner-policy*.json): `workshop local env` gives its key
     workshop local up --no-iam        serve every signed request without evaluating IAM policies
                                       (by default every principal but the learner's per-start key is
                                       evaluated as AWS evaluates it)
     workshop local status [--port N]  is one running there?
     workshop local env [--port N]     print `export` lines for its endpoint and key:
                                       eval "$(workshop local env)" and plain aws / sam / boto3 use it
+                                      (--admin: the per-start key, when the learner is an IAM user)
     workshop local mailbox [--port N] print the e-mails it delivered
 """
 
@@ -38,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="with --like-aws: seconds CloudTrail takes to deliver an event (default 20-120)")
     up.add_argument("--iam-lag", type=float, default=None, metavar="SECONDS",
                     help="with --like-aws: seconds IAM reads answer NoSuchEntity after a creation (default 2)")
+    up.add_argument("--learner-policy", nargs="+", default=None, metavar="FILE",
+                    help="with --like-aws: the learner is an IAM user holding these policy files")
     up.add_argument("--no-iam", action="store_true",
                     help="do not evaluate IAM policies (by default every principal but the per-start key is)")
     for name, text in (("status", "is a local cloud answering on the port?"),
@@ -45,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
                        ("mailbox", "print the e-mails the local cloud delivered (JSON)")):
         command = sub.add_parser(name, help=text)
         command.add_argument("--port", type=int, default=int(os.environ.get("LOCALCLOUD_PORT", DEFAULT_PORT)))
+        if name == "env":
+            command.add_argument("--admin", action="store_true",
+                                 help="the per-start key (the account's administrator), not the learner's user")
     return parser
 
 
@@ -87,12 +96,17 @@ def main(argv=None) -> int:
             try:
                 like_aws = Settings(
                     event_delay=parse_delay(args.event_delay) if args.event_delay else DEFAULT_SETTINGS.event_delay,
-                    iam_lag=DEFAULT_SETTINGS.iam_lag if args.iam_lag is None else args.iam_lag)
+                    iam_lag=DEFAULT_SETTINGS.iam_lag if args.iam_lag is None else args.iam_lag,
+                    learner_policies=tuple(args.learner_policy or ()))
             except ValueError as exc:
                 print(f"workshop local up: {exc}", file=sys.stderr)
                 return 2
-        elif args.event_delay or args.iam_lag is not None:
-            print("workshop local up: --event-delay and --iam-lag need --like-aws", file=sys.stderr)
+            if like_aws.learner_policies and args.no_iam:
+                print("workshop local up: --learner-policy means nothing with --no-iam (no policy would be "
+                      "evaluated): drop one of them", file=sys.stderr)
+                return 2
+        elif args.event_delay or args.iam_lag is not None or args.learner_policy:
+            print("workshop local up: --event-delay, --iam-lag and --learner-policy need --like-aws", file=sys.stderr)
             return 2
         try:
             code = serve(args.port, parent_pid=args.parent_pid, like_aws=like_aws, iam=not args.no_iam)
@@ -122,6 +136,8 @@ def main(argv=None) -> int:
         except CredentialsNotFound as exc:
             print(f"workshop local env: {exc}", file=sys.stderr)
             return 1
+        if args.admin:
+            key = key.administrator()
         for name, value in key.environment().items():
             print(f"export {name}={shlex.quote(value)}")
         return 0

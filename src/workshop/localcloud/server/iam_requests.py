@@ -123,7 +123,7 @@ PASSED_ROLES = {
     ("scheduler", "UpdateSchedule"): ("Target.RoleArn", "scheduler.amazonaws.com"),
 }
 
-_PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
+PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
 
 
 # --- per service: request parameters -> ARN placeholders -----------------------------------------------
@@ -441,7 +441,7 @@ def _format_regex(arn_format: str) -> re.Pattern:
 _FORMATS: dict[str, re.Pattern] = {}
 
 
-def _fits(arn: str, arn_format: str) -> bool:
+def fits_format(arn: str, arn_format: str) -> bool:
     regex = _FORMATS.get(arn_format)
     if regex is None:
         regex = _FORMATS[arn_format] = _format_regex(arn_format)
@@ -464,13 +464,13 @@ def resources_for(action, op: Operation, account: str, names: dict, explicit: li
     values = {"Partition": "aws", "Region": op.region, "Account": account, **names}
     for kind in action.resource_types:
         arn_format = kind.arn
-        whole = next((a for a in explicit if _fits(a, arn_format)), None)
+        whole = next((a for a in explicit if fits_format(a, arn_format)), None)
         if whole is not None:
             filled.append((arn_format.count("${"), whole))
             continue
-        wanted = _PLACEHOLDER.findall(arn_format)
+        wanted = PLACEHOLDER.findall(arn_format)
         if all(w in values for w in wanted):
-            filled.append((len(wanted), _PLACEHOLDER.sub(lambda m: values[m.group(1)], arn_format)))
+            filled.append((len(wanted), PLACEHOLDER.sub(lambda m: values[m.group(1)], arn_format)))
     if not filled:
         return ["*"]
     best = max(count for count, _ in filled)

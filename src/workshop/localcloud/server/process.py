@@ -33,7 +33,7 @@ import urllib.request
 
 from . import credentials as credentials_module
 from . import heap
-from .address import DEFAULT_PORT, HEALTH_PATH, HOST, REGION, endpoint_for
+from .address import ACCOUNT_ID, DEFAULT_PORT, HEALTH_PATH, HOST, REGION, endpoint_for
 from .app import make_app
 
 log = logging.getLogger("workshop.localcloud")
@@ -81,6 +81,10 @@ def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=prin
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
     _not_dumpable()
     credentials = credentials_module.new(endpoint_for(port))
+    if like_aws is not None and like_aws.learner_policies:
+        from ..aws_like import LEARNER_USER
+
+        credentials = credentials_module.with_learner(credentials, f"arn:aws:iam::{ACCOUNT_ID}:user/{LEARNER_USER}")
     # A key handed over by the starting process is not left for Lambda workers or children to find.
     os.environ.pop(credentials_module.ENV_KEY, None)
     os.environ.pop(credentials_module.ENV_SECRET, None)
@@ -99,7 +103,7 @@ def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=prin
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    _wait_ready(endpoint_for(port), timeout=10)
+    _wait_ready(endpoint_for(port), timeout=60)
     announce(f"Local cloud ready at http://{HOST}:{port} (its key: {key_file}; "
              'for your shell: eval "$(workshop local env)")', flush=True)
     if not iam:
@@ -109,6 +113,9 @@ def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=prin
         announce(f"AWS-like mode: CloudTrail events only through a logging trail, {low:g}-{high:g} s late; "
                  f"e-mail subscriptions wait for confirmation; TestState checks its role; IAM reads lag "
                  f"{like_aws.iam_lag:g} s behind creations.", flush=True)
+        if like_aws.learner_policies:
+            announce(f"You are the IAM user {credentials.learner_arn}, holding "
+                     f"{', '.join(like_aws.learner_policies)}; `workshop local env` gives your key.", flush=True)
     try:
         while not stop.wait(0.5):
             if parent_pid and not _alive(parent_pid):

@@ -25,6 +25,8 @@ CloudFormation request) applies them all:
 * Change sets: a stack created through a change set (what `sam deploy` does)
   kept the outputs of its empty review stage; they are computed on execution.
   A resource moto cannot update in place keeps its old model (moto stored None).
+* CloudFormation acts as its caller or its service role: each resource it
+  creates, updates or deletes is authorized as AWS would (acting.py).
 * A resource that fails during ExecuteChangeSet no longer turns into an
   unparseable 500 / JSON-on-XML error: the stack ends ROLLBACK_COMPLETE (or
   UPDATE_ROLLBACK_COMPLETE) with a `CREATE_FAILED` event naming the resource
@@ -117,6 +119,9 @@ def install(endpoint: str) -> None:
     backend_cls.create_change_set = create_change_set
     install_failure_handling()
     install_resource_types()
+    from . import acting
+
+    acting.install()  # after the failure handling: a refused resource fails the stack as any failure does
 
 
 # --- failed deployments: a failed stack with the failing resource, not a garbled error ----------
