@@ -235,7 +235,7 @@ def _lambda_names(op, account):
         qualifier = parts[1] if len(parts) > 1 else None
     qualifier = op.params.get("Qualifier") or qualifier
     if qualifier:
-        names["Version"] = names["Alias"] = qualifier
+        names["Version"] = names["Alias"] = names["Qualifier"] = qualifier
     return names
 
 
@@ -439,6 +439,7 @@ def _format_regex(arn_format: str) -> re.Pattern:
 
 
 _FORMATS: dict[str, re.Pattern] = {}
+_UNQUALIFIED_FUNCTION = re.compile(r"arn:[^:]+:lambda:[^:]*:[^:]*:function:[^:/]+")
 
 
 def fits_format(arn: str, arn_format: str) -> bool:
@@ -568,11 +569,16 @@ def checks(op: Operation, account: str) -> list[Check] | None:
     explicit = _explicit(op, names)
     account_of_names = names.pop("Account", account)
     names.pop("DefaultBus", None)
+    qualifier = names.pop("Qualifier", None)
 
     def add(action_name: str, names_here: dict, explicit_here: list[str], extra: dict | None = None):
         action = database.get(action_name)
         context = {**keys, **(extra or {})}
         for resource in resources_for(action, op, account_of_names, names_here, explicit_here):
+            if qualifier and _UNQUALIFIED_FUNCTION.fullmatch(resource):
+                # Lambda evaluates a call made with a version or alias on that qualified ARN, a grant on the
+                # bare function ARN does not cover it; the reference lists only the bare format for most actions.
+                resource = f"{resource}:{qualifier}"
             out.append(Check(action.name if action else action_name, resource, context, action is not None))
 
     multi = _dynamodb_checks(op, account) if op.prefix == "dynamodb" else None
