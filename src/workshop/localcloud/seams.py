@@ -235,7 +235,7 @@ SEAMS: tuple[Seam, ...] = (
     Seam("cfn-acts-as-its-caller", SERVICE, CLOUDFORMATION,
          _t("moto.cloudformation.parsing", None, "parse_and_create_resource", "parse_and_update_resource",
             "parse_resource_and_generate_name", "parse_and_delete_resource"),
-         "test_a_stack_resource_the_caller_may_not_create_fails_the_stack_with_awss_message"),
+         "test_cloudformation_creates_resources_as_its_caller_or_its_service_role"),
     Seam("cfn-resource-types", SERVICE, CLOUDFORMATION,
          _t("moto.cloudformation.parsing", None, "get_model_map", change=READ),
          "test_the_incidents_table_secret_and_policies_are_created_as_aws_shows_them"),
