@@ -198,8 +198,23 @@ def _lambda(action, arn, region, account, rest):
     function = lambda_backends[account][region].get_function(name)
     if not function.policy.statements:
         return ResourcePolicy(None, account)
-    policy = {"Version": "2012-10-17", "Id": "default", "Statement": function.policy.statements}
+    policy = {"Version": "2012-10-17", "Id": "default",
+              "Statement": [_as_lambda_stores_it(statement) for statement in function.policy.statements]}
     return ResourcePolicy(_compiled(policy, "resource", "function-policy", "resource"), account)
+
+
+# moto keeps an AWS::Lambda::Permission's every property in its statement (FunctionName, FunctionUrlAuthType):
+# Lambda stores only the statement's own elements, the URL auth type as a condition.
+_STATEMENT_ELEMENTS = ("Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource",
+                       "NotResource", "Condition")
+
+
+def _as_lambda_stores_it(statement: dict) -> dict:
+    stored = {key: value for key, value in statement.items() if key in _STATEMENT_ELEMENTS}
+    if statement.get("FunctionUrlAuthType"):
+        condition = stored["Condition"] = {key: dict(value) for key, value in (stored.get("Condition") or {}).items()}
+        condition.setdefault("StringEquals", {})["lambda:FunctionUrlAuthType"] = statement["FunctionUrlAuthType"]
+    return stored
 
 
 def _s3(action, arn, region, account, rest):

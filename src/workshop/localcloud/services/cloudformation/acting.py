@@ -252,6 +252,8 @@ def install() -> None:
         tracked.__wrapped__ = original
         setattr(parsing, name, tracked)
 
+    from .models import SecretsManagerSecret
+
     original_generate = parsing.parse_resource_and_generate_name
 
     def parse_resource_and_generate_name(logical_id, resource_json, resources_map):
@@ -264,8 +266,13 @@ def install() -> None:
             if operation == "update":
                 existing = resources_map._parsed_resources.get(logical_id)
                 physical_id = getattr(existing, "physical_resource_id", None) or physical
-            check(resolved.get("Type", resource_json.get("Type", "")), operation, str(physical_id),
-                  resolved.get("Properties") or {}, account, region, _stack_role(account, region, stack_id))
+            resource_type = resolved.get("Type", resource_json.get("Type", ""))
+            properties = resolved.get("Properties") or {}
+            if operation == "create" and resource_type == SecretsManagerSecret.cloudformation_type() \
+                    and not properties.get("Name"):
+                physical_id = SecretsManagerSecret.unnamed(str(physical_id))
+            check(resource_type, operation, str(physical_id), properties, account, region,
+                  _stack_role(account, region, stack_id))
         return found
 
     parse_resource_and_generate_name._localcloud_acting = True
