@@ -299,3 +299,57 @@ def test_cloudformation_creates_resources_as_its_caller_or_its_service_role(loca
                           RoleARN=service_role)
     cfn.execute_change_set(StackName=other, ChangeSetName="first")
     assert cfn.describe_stacks(StackName=other)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_cloudformation_deletes_as_its_caller_on_the_resources_it_made(local_cloud):
+    """A topic policy's delete is checked on its topic, as the deleting user; a delete the user may not do
+    leaves the stack DELETE_FAILED with AWS's reason (the call itself succeeds), and the stack deletes later."""
+    name = unique("stack")
+    template = json.dumps({"Resources": {
+        "Topic": {"Type": "AWS::SNS::Topic"},
+        "TopicPolicy": {"Type": "AWS::SNS::TopicPolicy", "Properties": {
+            "Topics": [{"Ref": "Topic"}], "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Deny", "Principal": "*", "Action": "sns:Subscribe", "Resource": {"Ref": "Topic"}}]}}}}})
+    own_topics = f"arn:aws:sns:us-east-1:{ACCOUNT}:{name}-*"
+    may = user_with(local_cloud, document(allow("cloudformation:*"), allow("sns:*", own_topics)))
+    may_not = user_with(local_cloud, document(allow("cloudformation:*"), allow("sns:*", own_topics),
+                                              deny("sns:SetTopicAttributes", own_topics)))
+    cfn = may.client("cloudformation")
+    cfn.create_change_set(StackName=name, ChangeSetName="first", ChangeSetType="CREATE", TemplateBody=template)
+    cfn.execute_change_set(StackName=name, ChangeSetName="first")
+    assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    may_not.client("cloudformation").delete_stack(StackName=name)
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    assert stack["StackStatus"] == "DELETE_FAILED"
+    reasons = [e.get("ResourceStatusReason", "") for e in cfn.describe_stack_events(StackName=name)["StackEvents"]]
+    assert any(f"User: {may_not.arn} is not authorized to perform: sns:SetTopicAttributes on resource: "
+               f"{own_topics[:-2]}-" in r for r in reasons), reasons
+    cfn.delete_stack(StackName=name)
+    assert not [s for s in cfn.list_stacks()["StackSummaries"]
+                if s["StackName"] == name and s["StackStatus"] != "DELETE_COMPLETE"]
+
+
+def test_a_deleted_resource_is_checked_on_what_its_refs_named(local_cloud):
+    """A function permission has no ARN of its own: its delete is checked on the function its (resolved) Ref
+    names, so a user granted the permissions on that function only may delete the stack."""
+    from lambda_packages import zip_package
+
+    role = role_with(local_cloud, document(allow("logs:*")), {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}]})
+    function = admin(local_cloud, "lambda").create_function(
+        FunctionName=unique("fn"), Runtime="python3.12", Role=role, Handler="app.handler",
+        Code={"ZipFile": zip_package({"app.py": "def handler(event, context):\n    return event\n"})})["FunctionArn"]
+    template = json.dumps({"Parameters": {"Function": {"Type": "String"}}, "Resources": {"Invoke": {
+        "Type": "AWS::Lambda::Permission", "Properties": {
+            "FunctionName": {"Ref": "Function"}, "Action": "lambda:InvokeFunction",
+            "Principal": "sns.amazonaws.com"}}}})
+    user = user_with(local_cloud, document(allow("cloudformation:*"),
+                                           allow(["lambda:AddPermission", "lambda:RemovePermission"], function)))
+    cfn, name = user.client("cloudformation"), unique("stack")
+    cfn.create_change_set(StackName=name, ChangeSetName="first", ChangeSetType="CREATE", TemplateBody=template,
+                          Parameters=[{"ParameterKey": "Function", "ParameterValue": function}])
+    cfn.execute_change_set(StackName=name, ChangeSetName="first")
+    assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    cfn.delete_stack(StackName=name)
+    left = [s for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] == name]
+    assert [s["StackStatus"] for s in left] == ["DELETE_COMPLETE"], left

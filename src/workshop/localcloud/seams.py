@@ -230,11 +230,12 @@ SEAMS: tuple[Seam, ...] = (
          "test_a_stack_outside_us_east_1_is_refused_with_the_assert_description"),
     Seam("cfn-failed-resource", SERVICE, CLOUDFORMATION,
          _t("moto.cloudformation.parsing", None, "parse_and_create_resource", "parse_and_update_resource")
-         + _t("moto.cloudformation.models", "CloudFormationBackend", "execute_change_set"),
+         + _t("moto.cloudformation.models", "CloudFormationBackend", "execute_change_set", "delete_stack"),
          "test_a_failing_resource_fails_the_stack_with_its_reason"),
     Seam("cfn-acts-as-its-caller", SERVICE, CLOUDFORMATION,
          _t("moto.cloudformation.parsing", None, "parse_and_create_resource", "parse_and_update_resource",
-            "parse_resource_and_generate_name", "parse_and_delete_resource"),
+            "parse_resource_and_generate_name", "parse_and_delete_resource")
+         + _t("moto.cloudformation.parsing", "ResourceMap", "_delete_resource"),
          "test_cloudformation_creates_resources_as_its_caller_or_its_service_role"),
     Seam("cfn-resource-types", SERVICE, CLOUDFORMATION,
          _t("moto.cloudformation.parsing", None, "get_model_map", change=READ),

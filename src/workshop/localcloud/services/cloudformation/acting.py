@@ -47,6 +47,7 @@ from pathlib import Path
 log = logging.getLogger("workshop.localcloud.cloudformation")
 
 _operation = threading.local()
+_deleting = threading.local()
 VERBS = {"create": (), "update": ("Update", "Put", "Set", "PATCH", "PUT"),
          "delete": ("Delete", "Remove", "Unsubscribe", "Detach", "DELETE")}
 _WRITES = ("Write", "Permissions management")
@@ -282,9 +283,29 @@ def install() -> None:
     original_delete = parsing.parse_and_delete_resource
 
     def parse_and_delete_resource(resource_name, resource_json, account_id, region_name):
-        check(resource_json.get("Type", ""), "delete", str(resource_name), resource_json.get("Properties") or {},
+        properties = resource_json.get("Properties") or {}
+        resources_map = getattr(_deleting, "resources_map", None)
+        if resources_map is not None:  # the template's Refs, resolved as they were when the resource was made
+            try:
+                properties = parsing.clean_json(properties, resources_map)
+            except Exception:  # a Ref to what is gone already: the raw properties name less, never more
+                log.debug("unresolved properties of a deleted %s", resource_json.get("Type"), exc_info=True)
+        check(resource_json.get("Type", ""), "delete", str(resource_name), properties,
               account_id, region_name, _stack_role(account_id, region_name, None))
         return original_delete(resource_name, resource_json, account_id, region_name)
+
+    original_delete_resource = parsing.ResourceMap._delete_resource
+
+    def _delete_resource(self, parsed_resource, resource_json):
+        outer = getattr(_deleting, "resources_map", None)
+        _deleting.resources_map = self
+        try:
+            return original_delete_resource(self, parsed_resource, resource_json)
+        finally:
+            _deleting.resources_map = outer
+
+    _delete_resource.__wrapped__ = original_delete_resource
+    parsing.ResourceMap._delete_resource = _delete_resource
 
     parse_and_delete_resource.__wrapped__ = original_delete
     parsing.parse_and_delete_resource = parse_and_delete_resource

@@ -210,6 +210,28 @@ def install_failure_handling() -> None:
     execute_change_set._localcloud = True
     models.CloudFormationBackend.execute_change_set = execute_change_set
 
+    original_delete_stack = models.CloudFormationBackend.delete_stack
+
+    def delete_stack(self, name_or_stack_id):
+        named = [s for s in self.stacks.values() if name_or_stack_id in (s.stack_id, s.name)]
+        try:
+            return original_delete_stack(self, name_or_stack_id)
+        except Exception as exc:  # as AWS: the call succeeds, the stack stays DELETE_FAILED and says why
+            if not named:
+                raise
+            reason = _error_text(exc)
+            for stack in named:
+                if stack.stack_id in self.deleted_stacks:
+                    continue
+                self.stacks[stack.stack_id] = stack  # moto took it out before deleting its resources
+                log.warning("stack %s: delete failed: %s", stack.name, reason)
+                stack._add_stack_event("DELETE_FAILED", resource_status_reason=reason)
+                stack.status = "DELETE_FAILED"
+            return None
+
+    delete_stack._localcloud = True
+    models.CloudFormationBackend.delete_stack = delete_stack
+
 
 # --- resource types moto's CloudFormation lacks or puts in the wrong place --------------------
 
