@@ -13,6 +13,18 @@ from workshop.localcloud.services.stepfunctions import engine, integrations
 ROLE = "arn:aws:iam::123456789012:role/r"
 
 
+@pytest.fixture(scope="module")
+def cloud(cloud):
+    """The local cloud with the role the module's machines run as: the engine's calls are authorized as that
+    role's session, as on AWS, and these tests are about the engine, not about what a role is granted."""
+    iam = cloud_client(cloud, "iam")
+    iam.create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "states.amazonaws.com"}}]}))
+    iam.put_role_policy(RoleName="r", PolicyName="everything", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    return cloud
+
+
 def machine(sfn, name, definition, **kwargs):
     return sfn.create_state_machine(name=name, roleArn=ROLE, definition=json.dumps(definition),
                                     **kwargs)["stateMachineArn"]

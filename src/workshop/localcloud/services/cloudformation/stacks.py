@@ -27,6 +27,8 @@ CloudFormation request) applies them all:
 * Change sets: a stack created through a change set (what `sam deploy` does)
   kept the outputs of its empty review stage; they are computed on execution.
   A resource moto cannot update in place keeps its old model (moto stored None).
+* CloudFormation acts as its caller or its service role: each resource it
+  creates, updates or deletes is authorized as AWS would (acting.py).
 * A resource that fails during ExecuteChangeSet no longer turns into an
   unparseable 500 / JSON-on-XML error: the stack ends ROLLBACK_COMPLETE (or
   UPDATE_ROLLBACK_COMPLETE) with a `CREATE_FAILED` event naming the resource
@@ -127,6 +129,9 @@ def install(endpoint: str) -> None:
     backend_cls.create_change_set = create_change_set
     install_failure_handling()
     install_resource_types()
+    from . import acting
+
+    acting.install()  # after the failure handling: a refused resource fails the stack as any failure does
 
 
 def read_location(location: str) -> str:
@@ -260,6 +265,28 @@ def install_failure_handling() -> None:
 
     execute_change_set._localcloud = True
     models.CloudFormationBackend.execute_change_set = execute_change_set
+
+    original_delete_stack = models.CloudFormationBackend.delete_stack
+
+    def delete_stack(self, name_or_stack_id):
+        named = [s for s in self.stacks.values() if name_or_stack_id in (s.stack_id, s.name)]
+        try:
+            return original_delete_stack(self, name_or_stack_id)
+        except Exception as exc:  # as AWS: the call succeeds, the stack stays DELETE_FAILED and says why
+            if not named:
+                raise
+            reason = _error_text(exc)
+            for stack in named:
+                if stack.stack_id in self.deleted_stacks:
+                    continue
+                self.stacks[stack.stack_id] = stack  # moto took it out before deleting its resources
+                log.warning("stack %s: delete failed: %s", stack.name, reason)
+                stack._add_stack_event("DELETE_FAILED", resource_status_reason=reason)
+                stack.status = "DELETE_FAILED"
+            return None
+
+    delete_stack._localcloud = True
+    models.CloudFormationBackend.delete_stack = delete_stack
 
 
 # --- resource types moto's CloudFormation lacks or puts in the wrong place --------------------
