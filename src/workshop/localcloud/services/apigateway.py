@@ -56,7 +56,7 @@ ANY_METHOD = "x-amazon-apigateway-any-method"
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", ANY_METHOD}
 _LAMBDA_URI = re.compile(r"functions/(arn:[^/]+)/invocations")
 _SERVICE_ACTION = re.compile(r"^arn:aws[a-z-]*:apigateway:([a-z0-9-]+):([a-z0-9-]+):action/([A-Za-z0-9]+)$")
-_credentials = None  # the server's key (server/credentials.py): a service integration calls with it
+_credentials = None  # the server's key (server/credentials.py)
 _endpoint = "http://127.0.0.1:4566"
 
 
@@ -469,6 +469,25 @@ def _json_ready(value):
     return value
 
 
+APIGATEWAY = "apigateway.amazonaws.com"
+APIGATEWAY_SESSION = "BackplaneAssumeRoleSession"  # the session name API Gateway gives the roles it assumes
+
+
+def _integration_caller(role_arn: str | None):
+    """Whom an AWS integration calls the service as: a session of its `Credentials` role, which must trust
+    API Gateway (None when it does not); without a role, the account's own (the server's) identity."""
+    from dataclasses import replace
+
+    from ..server import authorization
+    from ..server.authentication import learner_caller, role_session_caller
+
+    if not role_arn:
+        return replace(learner_caller(""), access_key_id=None, source=APIGATEWAY)
+    if authorization.may_assume(APIGATEWAY, role_arn) is not None:
+        return None
+    return role_session_caller(role_arn, APIGATEWAY_SESSION, source=APIGATEWAY)
+
+
 def service_integration(request, integration, *, api_id, account_id, stage, stage_variables, path_parameters,
                         resource_path):
     """An `AWS` integration with an action URI: the request template's output is the action's request,
@@ -496,8 +515,11 @@ def service_integration(request, integration, *, api_id, account_id, stage, stag
         parameters = json.loads(rendered) if rendered.strip() else {}
     except ValueError:
         return _json_response(500, f"the mapping template did not make JSON for {service}:{action}: {rendered[:200]}")
+    caller = _integration_caller(getattr(integration, "credentials", None))
+    if caller is None:  # API Gateway logs "API Gateway does not have permission to assume the provided role"
+        return _json_response(500, "Internal server error")
     boto_service = {"states": "stepfunctions"}.get(service, service)
-    client = inprocess.client(boto_service, region, _endpoint, _credentials)
+    client = inprocess.client(boto_service, region, _endpoint, caller)
     operation = re.sub(r"(?<!^)(?=[A-Z])", "_", action).lower()
     try:
         answer = getattr(client, operation)(**parameters)
