@@ -101,8 +101,9 @@ VERSIONED = {"GetObject": "s3:GetObjectVersion", "HeadObject": "s3:GetObjectVers
              "PutObjectAcl": "s3:PutObjectVersionAcl", "GetObjectTagging": "s3:GetObjectVersionTagging",
              "PutObjectTagging": "s3:PutObjectVersionTagging",
              "DeleteObjectTagging": "s3:DeleteObjectVersionTagging"}
-# Calls that need no permission ("GetCallerIdentity ... No permissions are required", STS API reference)
-UNAUTHORIZED_OPERATIONS = {("sts", "GetCallerIdentity")}
+# Calls that need no permission (STS API reference: GetCallerIdentity "No permissions are required";
+# GetSessionToken "No permissions are required for users to perform this operation")
+UNAUTHORIZED_OPERATIONS = {("sts", "GetCallerIdentity"), ("sts", "GetSessionToken")}
 
 # parameter that passes a role -> the service principal it is passed to
 PASSED_ROLES = {
