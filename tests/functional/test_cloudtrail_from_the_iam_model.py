@@ -151,14 +151,17 @@ def test_no_secret_reaches_an_event_a_history_an_email_the_health_answer_an_erro
     sqs, queue = _trail(cloud, "leaks", {"source": ["aws.iam"], "detail": {"eventName": ["CreatePolicy"]}})
     topic = sns.create_topic(Name="leaks")["TopicArn"]
     sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="admin@example.com")
-    role = iam.create_role(RoleName="leaky", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
-    _grant(iam, "leaky", "iam:CreatePolicy", "sns:Publish")
+    # one role for the function, the machine and the rule's target, each service trusted and each call granted
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
+        "Service": ["lambda.amazonaws.com", "states.amazonaws.com", "events.amazonaws.com"]}}]}
+    role = iam.create_role(RoleName="leaky", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    _grant(iam, "leaky", "iam:CreatePolicy", "sns:Publish", "states:StartExecution")
     # the event goes on as the orchestrator's does: into an execution, and from it into an e-mail
     machine = sfn.create_state_machine(name="leaks", roleArn=role, definition=json.dumps(
         {"StartAt": "Mail", "States": {"Mail": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish",
                                                 "Parameters": {"TopicArn": topic, "Message.$": "$"}, "End": True}}}))[
         "stateMachineArn"]
-    events.put_targets(Rule="leaks", Targets=[{"Id": "machine", "Arn": machine}])
+    events.put_targets(Rule="leaks", Targets=[{"Id": "machine", "Arn": machine, "RoleArn": role}])
     lam.create_function(FunctionName="leaky", Runtime="python3.13", Role=role, Handler="app.handler",
                         Code={"ZipFile": zip_package({"app.py": LEAKY})}, Timeout=30)
     answer = lam.invoke(FunctionName="leaky", Payload=json.dumps({"name": "by-a-function",
