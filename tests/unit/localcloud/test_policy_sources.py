@@ -40,3 +40,9 @@ def test_a_stack_made_function_permission_reads_as_lambda_stores_it():
         {"Sid": "x", "Effect": "Allow", "FunctionName": "f", "FunctionUrlAuthType": "NONE"}))
     assert policy_sources._as_lambda_stores_it({"Effect": "Allow", "FunctionUrlAuthType": "NONE"})["Condition"] == {
         "StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}
+
+
+def test_an_aws_managed_policy_is_no_other_accounts_resource():
+    """arn:aws:iam::aws:policy/... belongs to no account: reading it takes the caller's own grant only."""
+    found = policy_sources.resource_policy("iam:GetPolicy", "arn:aws:iam::aws:policy/ReadOnlyAccess")
+    assert found.document is None and found.account is None and not found.must_allow

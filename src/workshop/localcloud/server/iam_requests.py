@@ -371,6 +371,15 @@ def service_keys(op: Operation) -> dict:
         keys["sts:ExternalId"] = p.get("ExternalId")
     elif op.prefix == "dynamodb":
         keys.update(_dynamodb_keys(op))
+    elif op.prefix == "kms":
+        for name, key in (("MacAlgorithm", "kms:MacAlgorithm"), ("SigningAlgorithm", "kms:SigningAlgorithm"),
+                          ("EncryptionAlgorithm", "kms:EncryptionAlgorithm")):
+            if p.get(name) is not None:
+                keys[key] = p[name]
+        context = p.get("EncryptionContext")
+        if isinstance(context, dict):
+            keys.update({f"kms:EncryptionContext:{k}": v for k, v in context.items()})
+            keys["kms:EncryptionContextKeys"] = list(context)
     elif op.prefix == "events" and op.name == "PutEvents":
         entries = [e for e in p.get("Entries") or [] if isinstance(e, dict)]
         keys["events:source"] = sorted({str(e.get("Source")) for e in entries if e.get("Source")})

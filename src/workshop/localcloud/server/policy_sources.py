@@ -161,6 +161,8 @@ def resource_policy(action: str, resource: str) -> ResourcePolicy:
     if len(parts) < 6:
         return NO_POLICY
     _, _, service, region, account, rest = parts
+    if account == "aws":  # an AWS managed policy: no account's resource, read by any account's own grants
+        return NO_POLICY
     try:
         reader = _READERS.get(service)
         return reader(action, resource, region, account, rest) if reader else NO_POLICY
