@@ -282,12 +282,32 @@ def install() -> None:
 
     original_delete = parsing.parse_and_delete_resource
 
+    class _AsMade:
+        """A stack's resources as they stand: a Ref to one deleted already stays unresolved. (moto's
+        ResourceMap makes a resource it does not hold when it is looked up: a role deleted before the
+        policy that names it would be made again.)"""
+
+        def __init__(self, resources_map):
+            self._map = resources_map
+
+        def __getitem__(self, key):
+            return self._map._parsed_resources[key]
+
+        def __contains__(self, key):
+            return key in self._map._parsed_resources
+
+        def get(self, key, default=None):
+            return self._map._parsed_resources.get(key, default)
+
+        def __getattr__(self, name):
+            return getattr(self._map, name)
+
     def parse_and_delete_resource(resource_name, resource_json, account_id, region_name):
         properties = resource_json.get("Properties") or {}
         resources_map = getattr(_deleting, "resources_map", None)
         if resources_map is not None:  # the template's Refs, resolved as they were when the resource was made
             try:
-                properties = parsing.clean_json(properties, resources_map)
+                properties = parsing.clean_json(properties, _AsMade(resources_map))
             except Exception:  # a Ref to what is gone already: the raw properties name less, never more
                 log.debug("unresolved properties of a deleted %s", resource_json.get("Type"), exc_info=True)
         check(resource_json.get("Type", ""), "delete", str(resource_name), properties,
