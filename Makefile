@@ -9,7 +9,7 @@ SCAN_STAMP := $(SCAN_VENV)/.setup-done
 CLASS_PROXY_STAMP := class/node_modules/.package-lock.json
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: setup class chromium bubblewrap lambda-runtimes asl-reference asl-calibration test unit e2e browser local workshop lab lab-like-aws approvals bench lint scan scan-tools clean
+.PHONY: setup class chromium bubblewrap lambda-runtimes asl-reference asl-calibration test unit functional e2e browser local workshop lab lab-like-aws approvals bench lint scan scan-tools clean
 
 setup: $(STAMP) bubblewrap
 
@@ -94,17 +94,35 @@ $(SCAN_STAMP): tools/scan-constraints.txt
 scan: scan-tools
 	$(SCAN_VENV)/bin/python tools/security_scan.py
 
-test: setup chromium lambda-runtimes asl-reference $(CLASS_PROXY_STAMP) scan
-	$(BIN)/pytest
+# The suite in one process by default. pytest-xdist's `--dist loadgroup` (tests/conftest.py names the
+# groups: the tests that share a session's local cloud, its stack, the class's hub) does not group with
+# the pinned pytest 9.2, whose node ids xdist can no longer suffix with the group: two workers would each
+# start a session's processes and write the same build/ files. `make test WORKERS=4` asks for workers
+# anyway. The scan is one of the tests (tests/functional/test_security_scan.py).
+WORKERS ?= 1
+parallel = $(if $(filter-out 1,$(1)),-n $(1) --dist loadgroup --no-loadscope-reorder)
+PARALLEL = $(call parallel,$(WORKERS))
+# The unit tests only compute (no process to wait on): one worker per core is fastest for them.
+UNIT_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+# The tests start many Python processes that import the same modules: let them keep their bytecode
+# (__pycache__, ignored by git) even where the environment asks Python not to write it.
+unexport PYTHONDONTWRITEBYTECODE
 
-unit: setup lambda-runtimes asl-reference
-	$(BIN)/pytest tests/unit
+test: setup chromium bubblewrap lambda-runtimes asl-reference $(CLASS_PROXY_STAMP) scan-tools
+	$(BIN)/pytest $(PARALLEL)
 
-e2e: setup lambda-runtimes $(CLASS_PROXY_STAMP)
-	$(BIN)/pytest tests/e2e
+# No process, no socket: the unit tests need nothing but the venv.
+unit: setup
+	$(BIN)/pytest tests/unit $(call parallel,$(UNIT_WORKERS))
 
-browser: setup chromium $(CLASS_PROXY_STAMP)
-	$(BIN)/pytest tests/browser
+functional: setup bubblewrap lambda-runtimes asl-reference scan-tools
+	$(BIN)/pytest tests/functional $(PARALLEL)
+
+e2e: setup bubblewrap lambda-runtimes $(CLASS_PROXY_STAMP)
+	$(BIN)/pytest tests/e2e $(PARALLEL)
+
+browser: setup chromium bubblewrap lambda-runtimes $(CLASS_PROXY_STAMP)
+	$(BIN)/pytest tests/browser $(PARALLEL)
 
 lint: setup
 	$(BIN)/sam validate --lint --template template.yaml

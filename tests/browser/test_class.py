@@ -82,7 +82,8 @@ def _learner_steps(page, class_run, screenshots):
     banner.locator(".workshop-class-cloud", has_text="Local cloud: up").wait_for(timeout=60_000)
     banner.locator(".workshop-class-note", has_text=NOTE).wait_for(timeout=60_000)
     assert page.locator(".lm-TabBar-tabLabel", has_text="00_setup_check.ipynb").count() >= 1
-    page.get_by_text("Idle", exact=False).first.wait_for(timeout=60_000)  # the kernel is up
+    # the kernel is up: the status bar says so (the first "Idle" in the page is a hidden label for screen readers)
+    page.locator("#jp-main-statusbar").get_by_text("Idle", exact=False).first.wait_for(timeout=90_000)
     page.screenshot(path=str(screenshots / "class-learner-lab.png"))
     # a learner does not get into the facilitator's view
     answer = page.goto(f"{hub.url}/services/facilitator/")

@@ -177,7 +177,7 @@ def test_going_further_covers_edit_timeout_restricted_actions_and_catch(workshop
     text = _text("06_going_further")
     assert "CreatePolicyVersionTarget" in text
     assert "NotifyTimeout → ApprovalTimedOut" in text
-    assert "waits at most 3 s for a decision" in text and "put back as it was" in text
+    assert "with at most 3 s to decide" in text and "put back exactly as it was" in text
     assert "wildcardpolicy under iam:*: alert" in text
     assert "wildcardpolicy under s3:DeleteBucket,s3:DeleteObject: remedy" in text
     assert "TempRemove → NotifyFailure → IncidentFailed" in text
@@ -193,8 +193,9 @@ def test_attack_and_defence_shows_every_defence_holding(workshop_run):
                    "plant 'already handled' incidents at a policy's next keys, then make it admin",
                    "put a risky policy version in force with SetDefaultPolicyVersion",
                    "give a user a risky inline policy with PutUserPolicy"):
-        assert f"held: {attack}" in text
+        assert f"DEFENCE HELD: {attack}" in text
     assert "Denied 4 incident(s) this notebook made." in text  # the learner's earlier ones are left alone
+    assert "8 of 8 defences held." in text
 
 
 def test_cleanup_leaves_nothing_behind(workshop_run):

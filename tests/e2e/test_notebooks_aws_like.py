@@ -158,13 +158,13 @@ def test_04_to_06_on_aws(aws_run):
 
 def test_07_attack_and_defence_on_aws(aws_run):
     text = _text("07_attack_and_defence")
-    assert "held: approve an incident with the task token read from the execution history" in text
-    assert "not tried here: turn the e-mail's deny link into an approval" in text  # the link is in the inbox
+    assert "DEFENCE HELD: approve an incident with the task token read from the execution history" in text
+    assert "7 of 8 defences held. Not tried here: turn the e-mail's deny link into an approval" in text  # in the inbox
     for attack in ("make a harmless policy admin with a forged execution", "invoke RestorePolicy directly",
                    "forge an approved incident in the table", "plant 'already handled' incidents",
                    "put a risky policy version in force with SetDefaultPolicyVersion",
                    "give a user a risky inline policy with PutUserPolicy"):
-        assert f"held: {attack}" in text
+        assert f"DEFENCE HELD: {attack}" in text
 
 
 def test_08_removes_what_is_the_workshops_and_lists_what_is_shared(aws_run):

@@ -8,10 +8,10 @@ The per-start key is the account's administrator and is never evaluated.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from iam_principals import ACCOUNT, admin, denied, document, role_with, session_for, unique, user_with
+from state_machines import finished
 
 pytestmark = pytest.mark.e2e
 
@@ -252,15 +252,6 @@ STATES_TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "states.amazonaws.com"}}]}
 
 
-def _finished(sfn, execution_arn, timeout=30):
-    deadline = time.monotonic() + timeout
-    while True:
-        described = sfn.describe_execution(executionArn=execution_arn)
-        if described["status"] != "RUNNING" or time.monotonic() > deadline:
-            return described
-        time.sleep(0.1)
-
-
 def test_a_state_machines_integration_runs_with_exactly_its_roles_permissions(local_cloud):
     queue = admin(local_cloud, "sqs").create_queue(QueueName=unique("jobs"))["QueueUrl"]
     definition = json.dumps({"StartAt": "Send", "States": {"Send": {
@@ -271,7 +262,7 @@ def test_a_state_machines_integration_runs_with_exactly_its_roles_permissions(lo
     for label, policy in (("may", document(allow("sqs:SendMessage"))), ("may not", document(allow("sns:Publish")))):
         role = role_with(local_cloud, policy, STATES_TRUST)
         machine = sfn.create_state_machine(name=unique("send"), roleArn=role, definition=definition)["stateMachineArn"]
-        results[label] = _finished(sfn, sfn.start_execution(stateMachineArn=machine)["executionArn"])
+        results[label] = finished(sfn, sfn.start_execution(stateMachineArn=machine)["executionArn"])
     assert results["may"]["status"] == "SUCCEEDED", results["may"]
     assert results["may not"]["status"] == "FAILED"
     history = sfn.get_execution_history(executionArn=results["may not"]["executionArn"])["events"]

@@ -88,3 +88,9 @@ def test_an_aws_iam_function_url_wants_a_signed_request(shared_cloud, echo):
     status, _, body = _call(url + "x", headers=dict(request.headers))
     assert status == 201
     assert json.loads(body)["requestContext"]["authorizer"]["iam"]["accessKey"] == key.access_key_id
+    assert json.loads(body)["requestContext"]["authorizer"]["iam"]["userArn"] == "arn:aws:iam::123456789012:root"
+    # The key id alone is no secret (CloudTrail events carry it): signed with another secret, refused.
+    forged = AWSRequest(method="GET", url=url + "x", headers={})
+    SigV4Auth(Credentials(key.access_key_id, "not-the-secret"), "lambda", "us-east-1").add_auth(forged)
+    status, _, body = _call(url + "x", headers=dict(forged.headers))
+    assert status == 403 and json.loads(body) == {"Message": "Forbidden"}

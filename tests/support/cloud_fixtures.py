@@ -6,8 +6,8 @@ Session-scoped, shared by every test that asks for them (e2e and browser):
 * `local_cloud` -> str: the endpoint (http://127.0.0.1:PORT) of a local cloud
   process started on a free port for the session and stopped after it
   (Lambda workers included).
-* `sam_build` -> Path: the built template (`sam build` runs once per session,
-  into a temporary build dir).
+* `sam_build` -> Path: the built template (`sam build` runs once per test run,
+  into a temporary build dir that every pytest-xdist worker shares).
 * `deployed_stack` -> dict: the stack outputs (ApiUrl, ApproveUrl, DenyUrl,
   AlertTopicArn, StateMachineArn, StateMachineName) of the real `sam deploy`
   (through `workshop.aws.deploy`) to `local_cloud`, default parameters
@@ -48,10 +48,12 @@ tests that do not ask for it (unit tests never see these variables).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import os
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -117,14 +119,40 @@ def _local_cloud_environment(request, monkeypatch):
     yield
 
 
+def run_folder(tmp_path_factory, name: str) -> Path:
+    """A folder of this test run that every pytest-xdist worker sees (each worker's base temp is a folder
+    of the run's)."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@contextmanager
+def one_at_a_time(lock_file: Path):
+    """Held by one process of the test run at a time (an exclusive lock on `lock_file`)."""
+    with open(lock_file, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def sam_build(tmp_path_factory) -> Path:
-    build_dir = tmp_path_factory.mktemp("sam-build")
-    log = io.StringIO()
-    try:
-        return deploy_module.build(build_dir=build_dir, stream=log)
-    except deploy_module.DeployError as exc:
-        pytest.fail(f"{exc}\n{log.getvalue()}")
+    """One `sam build` for the whole run: the first worker to need it builds, the others wait and share it."""
+    folder = run_folder(tmp_path_factory, "sam-build")
+    built = folder / "build" / "template.yaml"
+    with one_at_a_time(folder / "lock"):
+        if not (folder / "done").exists():
+            log = io.StringIO()
+            try:
+                built = deploy_module.build(build_dir=folder / "build", stream=log)
+            except deploy_module.DeployError as exc:
+                pytest.fail(f"{exc}\n{log.getvalue()}")
+            (folder / "done").touch()
+    return built
 
 
 def _deploy(endpoint: str, built: Path, stack_name: str, parameters: dict) -> dict:

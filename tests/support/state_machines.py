@@ -24,7 +24,7 @@ def create(sfn, definition: dict, prefix: str = "machine", **kwargs) -> str:
                                     **kwargs)["stateMachineArn"]
 
 
-def finished(sfn, execution_arn: str, timeout: float = 30) -> dict:
+def finished(sfn, execution_arn: str, timeout: float = 60) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         described = sfn.describe_execution(executionArn=execution_arn)

@@ -1,15 +1,12 @@
 """`make scan` (tools/security_scan.py): a suppression without a reason fails the scan.
 
-The checks of the suppressions are read here directly; the last tests run the
-real scan (checkov and bandit from `.venv-scan`) on copies with a planted
-reasonless suppression or an unexcused finding, and see it fail.
+The checks of the suppressions are read here directly; the real scan runs in
+tests/functional/test_security_scan.py.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import shutil
-import subprocess
 import textwrap
 from pathlib import Path
 
@@ -130,63 +127,3 @@ def test_project_wide_skip_files_fail(tmp_path):
 
 def test_every_suppression_in_the_repository_says_why():
     assert security_scan.suppression_problems(ROOT / "template.yaml", ROOT / "src") == []
-
-
-# --- the real scan ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def scan_python() -> Path:
-    """The scanners' venv, made by the Makefile as `make scan` makes it (a no-op once made)."""
-    done = subprocess.run(["make", "--no-print-directory", "scan-tools"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=900)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return ROOT / ".venv-scan" / "bin" / "python"
-
-
-def _scan(scan_python: Path, template: Path, src: Path, reports: Path):
-    return subprocess.run([str(scan_python), str(ROOT / "tools" / "security_scan.py"), "--template", str(template),
-                           "--src", str(src), "--reports", str(reports)], capture_output=True, text=True, timeout=300)
-
-
-@pytest.fixture()
-def project_copy(tmp_path):
-    """template.yaml and a small src/ with one excused finding, copied for planting."""
-    shutil.copy(ROOT / "template.yaml", tmp_path / "template.yaml")
-    (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "runner.py").write_text(
-        "import subprocess  # nosec B404: runs a fixed command as a list, never a shell\n")
-    return tmp_path
-
-
-def test_the_scan_passes_with_every_suppression_explained(scan_python, project_copy):
-    done = _scan(scan_python, project_copy / "template.yaml", project_copy / "src", project_copy / "reports")
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "checkov (cloudformation): 0 failed" in done.stdout and "bandit: 0 findings" in done.stdout
-
-
-def test_the_scan_fails_on_a_suppression_without_a_reason(scan_python, project_copy):
-    runner = project_copy / "src" / "runner.py"
-    runner.write_text("import subprocess  # nosec B404\n")
-    template = project_copy / "template.yaml"
-    text = template.read_text()
-    reason = ("            comment: It calls only public AWS APIs (IAM reads, DynamoDB) and reaches no private resource; "
-              "a VPC would add NAT or endpoints and protect nothing.\n")
-    assert reason in text
-    template.write_text(text.replace(reason, ""))
-    done = _scan(scan_python, template, project_copy / "src", project_copy / "reports")
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert "bandit: 0 findings" in done.stdout  # bandit itself honours the bare nosec: the check is what fails
-    assert f"{runner}:1: `# nosec B404`: write `# nosec BXXX: reason`" in done.stderr
-    assert "ValidatePolicy: checkov skips CKV_AWS_117 without a reason" in done.stderr
-    assert "scan FAILED: suppressions" in done.stderr
-
-
-def test_the_scan_fails_on_an_unexcused_finding(scan_python, project_copy):
-    (project_copy / "src" / "runner.py").write_text("import hashlib\nDIGEST = hashlib.sha1(b'x').hexdigest()\n")
-    template = project_copy / "template.yaml"
-    template.write_text(template.read_text().replace("      KmsMasterKeyId: alias/aws/sns\n", ""))
-    done = _scan(scan_python, template, project_copy / "src", project_copy / "reports")
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert "runner.py:2: B324" in done.stdout and "CKV_AWS_26 AWS::SNS::Topic.AlertTopic" in done.stdout
-    assert "scan FAILED: checkov, bandit" in done.stderr

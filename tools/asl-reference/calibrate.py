@@ -13,7 +13,7 @@ notebooks build. Writes build/asl-calibration.md and .json listing
   `workshop.asl.validator.ACCEPTED_DISAGREEMENTS` (or "NO REASON");
 * every case where the two references disagree with each other.
 
-tests/unit/asl/test_asl_calibration.py runs it in `make test` and fails on any
+tests/functional/asl/test_asl_calibration.py runs it in `make test` and fails on any
 disagreement with both references that has no registered reason, and on any
 registered reason whose case no longer disagrees.
 

@@ -95,18 +95,26 @@ class FiredPolicy:
         return f"{self.event_name} {self.name} ({self.version_id})\n$ {self.cli}"
 
 
+def _path_of(document) -> Path | None:
+    """The file `document` names, or None when it is a dict or the policy's text itself (which, as a
+    file name, may be too long for the file system even to look up)."""
+    if not isinstance(document, (str, Path)) or str(document).lstrip().startswith("{"):
+        return None
+    path = Path(document)
+    return path if path.is_file() else None
+
+
 def _document_text(document) -> str:
-    if isinstance(document, (str, Path)) and Path(document).suffix == ".json" and Path(document).exists():
-        return Path(document).read_text()
+    path = _path_of(document)
+    if path is not None and path.suffix == ".json":
+        return path.read_text()
     if isinstance(document, dict):
         return json.dumps(document, indent=4)
     return str(document)
 
 
 def _file_arg(document) -> str:
-    if isinstance(document, (str, Path)) and Path(document).exists():
-        return f"file://{document}"
-    return "'<document>'"
+    return f"file://{document}" if _path_of(document) is not None else "'<document>'"
 
 
 def fire_policy(cloud, document, name: str | None = None) -> FiredPolicy:

@@ -73,11 +73,13 @@ class ShortenedTimeout:
     version_arn: str
     seconds: int
     states: tuple
+    in_force: bool = False
 
     def __str__(self) -> str:
-        return (f"Published version {self.version_arn.rsplit(':', 1)[-1]} of the deployed definition with at most "
-                f"{self.seconds} s to decide (changed in {', '.join(self.states)} only); the state machine itself "
-                "keeps its definition, yours or the file's, exactly as it was.")
+        kept = ("the machine runs it too until the demo ends, then is put back exactly as it was" if self.in_force
+                else "the machine keeps its definition exactly as it was")
+        return (f"Version {self.version_arn.rsplit(':', 1)[-1]}: the deployed definition with at most {self.seconds} s "
+                f"to decide ({', '.join(self.states)}); {kept}.")
 
 
 def time_limits(definition: str) -> list:
@@ -133,7 +135,7 @@ def shortened_approval_timeout(cloud, state_machine_arn: str, seconds: int = 3, 
     try:
         if not in_force:
             restore()  # before any execution starts
-        yield ShortenedTimeout(version_arn, int(seconds), states)
+        yield ShortenedTimeout(version_arn, int(seconds), states, in_force)
     finally:  # the deployed definition back, exactly, whatever happened
         restore()
         sfn.delete_state_machine_version(stateMachineVersionArn=version_arn)

@@ -658,7 +658,9 @@ def _parse_answer(answer):
 def _told(result, notebook: str, exercise: str, attempted: bool, answer=None):
     """The verdict, also told to the class's facilitator view (a no-op outside a class)."""
     outcome = "passed" if result.ok else ("failed" if attempted else "not-tried")
-    progress.record(notebook, f"exercise:{exercise}", outcome, result.message, answer if attempted else None)
+    problems = [] if result.ok else list(getattr(result, "problems", None) or [])
+    message = " ".join([result.message, *problems[:1]])  # the facilitator sees what went wrong, not only that
+    progress.record(notebook, f"exercise:{exercise}", outcome, message, answer if attempted else None)
     return result
 
 

@@ -168,15 +168,21 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict, html: bool = False
     try:
         papermill.execute_notebook(str(path), str(output), parameters=params, kernel_name=KERNEL,
                                    cwd=str(path.parent), progress_bar=False, log_output=False,
-                                   execution_timeout=timeout, kernel_manager_class=ipc_kernel_manager(sockets))
+                                   execution_timeout=timeout, start_timeout=180,  # a busy machine starts slowly
+                                   kernel_manager_class=ipc_kernel_manager(sockets))
     except Exception as exc:  # papermill's PapermillExecutionError, dead kernels, timeouts
         error = _error_text(exc)
     finally:
         shutil.rmtree(sockets, ignore_errors=True)
     seconds = time.monotonic() - start
     summary, html_path = [], None
+    notebook = None
     if output.exists():
-        notebook = nbformat.read(str(output), as_version=4)
+        try:
+            notebook = nbformat.read(str(output), as_version=4)
+        except ValueError as exc:  # papermill stopped before writing it whole (NotJSONError is one)
+            error = error or f"the executed notebook {output} could not be read ({exc})"
+    if notebook is not None:
         summary = summary_lines(notebook) + exercise_lines(notebook)
         if html:
             html_path = export_html(notebook, output.with_suffix(".html"))

@@ -1,4 +1,4 @@
-"""Rules changed while calibrating against AWS (issue 12): what a learner sees.
+"""Rules changed while calibrating against AWS: what a learner sees.
 
 Did-you-mean for unknown transition targets, duplicate keys in a single
 state's text, the shape of a bad Resource ARN, JSONata wrappers, Unicode

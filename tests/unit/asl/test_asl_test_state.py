@@ -496,16 +496,6 @@ def test_a_single_state_may_point_at_states_that_do_not_exist_yet():
     assert response["nextState"] == "SomewhereLater"
 
 
-def test_import_is_light():
-    import subprocess
-    import sys
-
-    code = ("import sys, workshop.asl.test_state as t; "
-            "print(any(m.startswith(('moto', 'boto3', 'jsonata', 'jsonpath_ng')) for m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
-
-
 # --- ValidateStateMachineDefinition ----------------------------------------------------------------
 
 

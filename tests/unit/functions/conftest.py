@@ -1,4 +1,6 @@
-import os
+"""The functions' unit tests run on moto with what the template gives them (`stack`); dummy
+credentials come from `aws_env` (tests/support/moto_fixtures.py)."""
+
 from contextlib import contextmanager
 from types import SimpleNamespace
 
@@ -8,18 +10,7 @@ from moto import mock_aws
 
 from incident_steps import API_BASE_URL, SECRET, TABLE
 from moto_seams import seams_installed
-
-
-@pytest.fixture
-def aws_env(monkeypatch):
-    """Dummy credentials and us-east-1, so moto answers and nothing reaches AWS."""
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    yield os.environ
+from waiting_executions import create_incidents_table
 
 
 @contextmanager
@@ -33,9 +24,7 @@ def _stack(monkeypatch):
     monkeypatch.setenv("IAM_SETTLE_SECONDS", "0")  # moto is consistent at once (a test sets its own)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), seams_installed():
         dynamodb = boto3.client("dynamodb")
-        dynamodb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-                              KeySchema=[{"AttributeName": "incidentId", "KeyType": "HASH"}],
-                              AttributeDefinitions=[{"AttributeName": "incidentId", "AttributeType": "S"}])
+        create_incidents_table(dynamodb, TABLE)
         secret = boto3.client("secretsmanager").create_secret(Name="decision", SecretString=SECRET)["ARN"]
         monkeypatch.setenv("DECISION_SECRET_ARN", secret)
         topic = boto3.client("sns").create_topic(Name="alerts")["TopicArn"]

@@ -13,17 +13,9 @@ import pytest
 
 from incident_steps import item, signed_link
 from lambda_loader import load_function
+from waiting_executions import waiting_machine
 
 app = load_function("receive_decision")
-
-WAITING_MACHINE = {
-    "StartAt": "Wait",
-    "States": {"Wait": {
-        "Type": "Task",
-        "Resource": "arn:aws:states:::sns:publish.waitForTaskToken",
-        "Parameters": {"TopicArn": "TOPIC", "Message.$": "$$.Task.Token"},
-        "End": True}},
-}
 
 
 def api_event(path, method="GET", query=None, body=None, content_type="application/x-www-form-urlencoded",
@@ -43,25 +35,10 @@ def api_event(path, method="GET", query=None, body=None, content_type="applicati
 def asked(stack):
     """new() -> an incident waiting for a decision: a real moto execution waiting on a real task
     token, the token kept in the incident as AskUser keeps it, and the link fields AskUser signs."""
-    queue = stack.sqs.create_queue(QueueName="tokens")["QueueUrl"]
-    queue_arn = stack.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    topic = stack.sns.create_topic(Name="tokens")["TopicArn"]
-    stack.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
-    machine = stack.sfn.create_state_machine(name="wait", definition=json.dumps(WAITING_MACHINE).replace("TOPIC", topic),
-                                             roleArn="arn:aws:iam::123456789012:role/r")["stateMachineArn"]
-
-    def token_of_new_execution():
-        execution = stack.sfn.start_execution(stateMachineArn=machine, name=uuid.uuid4().hex)["executionArn"]
-        for _ in range(100):
-            got = stack.sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages")
-            if got:
-                stack.sqs.delete_message(QueueUrl=queue, ReceiptHandle=got[0]["ReceiptHandle"])
-                return execution, got[0]["Body"]
-            time.sleep(0.05)
-        raise AssertionError("the task token never arrived")
+    machine = waiting_machine(stack.sfn, stack.sqs, sns=stack.sns, name="tokens")
 
     def new(expires_in=3600):
-        execution, token = token_of_new_execution()
+        execution, token = machine.start()
         incident = uuid.uuid4().hex
         expires = int(time.time()) + expires_in
         stack.dynamodb.put_item(TableName=stack.table, Item={
@@ -137,8 +114,9 @@ def test_a_deny_link_edited_into_an_allow_link_is_refused(stack, asked):
     assert running(stack, incident) and "decision" not in item(stack, incident.id)
 
 
+# ids by field: the expiry is a moment from now, and each test process (pytest-xdist) must name the tests alike
 @pytest.mark.parametrize("field,value", [("incident", "0" * 32), ("expires", str(int(time.time()) + 99999)),
-                                         ("signature", "0" * 64)])
+                                         ("signature", "0" * 64)], ids=["incident", "expires", "signature"])
 def test_any_edited_field_breaks_the_signature(stack, asked, field, value):
     incident = asked()
     assert post("/allow", {**incident.link("allow"), field: value})["statusCode"] == 403

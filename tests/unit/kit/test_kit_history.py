@@ -2,7 +2,7 @@
 
 import json
 
-from kit_histories import DEFINITION, HistoryBuilder, alert_path, remediation_approved, remediation_waiting
+from execution_histories import DEFINITION, HistoryBuilder, alert_path, remediation_approved, remediation_waiting
 
 from workshop.display.history import event_table, side_by_side, state_table, timeline
 

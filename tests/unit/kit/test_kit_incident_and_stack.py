@@ -8,7 +8,7 @@ import pytest
 from moto import mock_aws
 
 from workshop.aws.iam_changes import (FiredPolicy, _matches, delete_workshop_policies, fire_policy, fire_policy_version,
-                               policy_versions, unique_policy_name)
+                               fire_user_policy, policy_versions, unique_policy_name)
 from workshop.localcloud.server import credentials
 from workshop.aws.session import connect
 from workshop.display import show
@@ -49,6 +49,18 @@ def test_fire_policy_creates_it_and_shows_the_cli_line():
     assert edit.event_name == "CreatePolicyVersion" and edit.version_id == "v2"
     assert "--set-as-default" in edit.cli
     assert policy_versions(cloud.client("iam"), fired.arn).default_document()["Statement"][0]["Sid"] == "ReadReports"
+
+
+@mock_aws
+def test_a_document_given_as_its_text_is_sent_as_it_is_spelt():
+    """Text is no file name: longer than a file name may be, it must not be looked up as one."""
+    cloud = InProcess()
+    text = (ROOT / "policies" / "badpolicy.json").read_text().replace('"Version"', '"Version" ')
+    fired = fire_policy(cloud, text, name="workshop-bad-policy-text")
+    assert fired.document == text and fired.cli.endswith("--policy-document '<document>'")
+    cloud.client("iam").create_user(UserName="u")
+    inline = fire_user_policy(cloud, "u", "extra", text)
+    assert inline.document == text and inline.cli.endswith("--policy-document '<document>'")
 
 
 @mock_aws
@@ -162,7 +174,8 @@ def test_stack_not_deployed_says_which_notebook_to_run():
 
 def test_the_aws_target_never_goes_to_a_configured_endpoint_url(monkeypatch, tmp_path):
     """AWS_ENDPOINT_URL (left over from the local cloud's `workshop local env`) and a profile's
-    endpoint_url must not send the AWS target's calls to 127.0.0.1."""
+    endpoint_url must not send the AWS target's calls to 127.0.0.1. (Dummy credentials: without them
+    boto3 would look for an instance's, over the network.)"""
     from workshop.aws.session import AWS_TEST_ENDPOINT
 
     config = tmp_path / "config"
@@ -172,6 +185,10 @@ def test_the_aws_target_never_goes_to_a_configured_endpoint_url(monkeypatch, tmp
     monkeypatch.setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:4566")
     monkeypatch.delenv(AWS_TEST_ENDPOINT, raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):  # the profile's region is the one to read
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     cloud = connect("aws")
     assert cloud.client("sts").meta.endpoint_url == "https://sts.us-east-1.amazonaws.com"
     assert cloud.client("iam").meta.endpoint_url.startswith("https://iam.")
@@ -221,8 +238,12 @@ def test_finding_the_execution_reads_one_page_and_describes_each_execution_once(
     assert find_execution(sfn, machine, fired, seen) == started
 
 
-def test_polling_on_aws_backs_off_to_five_seconds():
+def test_polling_on_aws_backs_off_to_five_seconds(tmp_path, monkeypatch):
+    from workshop.localcloud.server import credentials
     from workshop.waiting import poll_intervals, wait_for
+
+    monkeypatch.setenv("WORKSHOP_STATE_DIR", str(tmp_path))
+    credentials.write(credentials.new("http://127.0.0.1:9"))  # the key file a local cloud there would leave
 
     class Clock:
         now = 0.0

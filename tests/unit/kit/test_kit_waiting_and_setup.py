@@ -1,11 +1,8 @@
 """The waiting helper's timeout message and the set-up check's messages."""
 
-import http.server
-import threading
-
 import pytest
 
-from workshop.teaching.setup_check import check_local_cloud, check_setup, check_tools
+from workshop.teaching.setup_check import check_setup, check_tools
 from workshop.waiting import WaitTimeout, wait_for
 
 
@@ -44,46 +41,6 @@ def test_wait_with_a_progress_bar_still_times_out():
     clock = FakeClock()
     with pytest.raises(WaitTimeout, match="Gave up after 1 s"):
         wait_for(lambda: None, what="nothing", timeout=1, clock=clock, sleep=clock.sleep)
-
-
-def test_local_cloud_not_running_says_how_to_start_it():
-    check = check_local_cloud("http://127.0.0.1:9", timeout=1)
-    assert not check.ok
-    assert "not running at http://127.0.0.1:9" in check.message
-    assert "make local" in check.fix
-
-
-def _serve(status):
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(status)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"[]")
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
-
-
-def test_local_cloud_answering_is_ok():
-    server, url = _serve(200)
-    try:
-        assert check_local_cloud(url).ok
-    finally:
-        server.shutdown()
-
-
-def test_something_else_on_the_port_is_named_as_such():
-    server, url = _serve(404)
-    try:
-        check = check_local_cloud(url)
-    finally:
-        server.shutdown()
-    assert not check.ok and "not as the workshop's local cloud" in check.message
 
 
 def test_missing_tool_says_how_to_install_it():

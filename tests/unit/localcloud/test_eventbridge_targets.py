@@ -5,6 +5,7 @@ import time
 
 import boto3
 from moto import mock_aws
+from waiting_executions import waiting_machine
 
 from workshop.localcloud.services.events import targets
 from workshop.localcloud.services.stepfunctions import engine
@@ -77,20 +78,10 @@ def test_answering_a_timed_out_task_says_task_timed_out():
         engine.install(port=5000)
         seams.install("stepfunctions")  # sfn-task-token-answered-once
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
-        sns = boto3.client("sns", region_name="us-east-1")
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        topic = sns.create_topic(Name="asks")["TopicArn"]
-        queue = sqs.create_queue(QueueName="asks")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
-        machine = sfn.create_state_machine(
-            name="m", roleArn="arn:aws:iam::123456789012:role/r",
-            definition=json.dumps({"StartAt": "Ask", "States": {"Ask": {
-                "Type": "Task", "Resource": "arn:aws:states:::sns:publish.waitForTaskToken",
-                "Parameters": {"TopicArn": topic, "Message.$": "$$.Task.Token"},
-                "TimeoutSeconds": 1, "End": True}}}))["stateMachineArn"]
-        execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
-        token = _wait_for_token(sqs, queue)
+        machine = waiting_machine(sfn, boto3.client("sqs", region_name="us-east-1"),
+                                  sns=boto3.client("sns", region_name="us-east-1"), name="asks", state="Ask",
+                                  timeout_seconds=1)
+        execution, token = machine.start()
         deadline = time.time() + 15
         while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING" and time.time() < deadline:
             time.sleep(0.1)
@@ -101,13 +92,3 @@ def test_answering_a_timed_out_task_says_task_timed_out():
         with pytest.raises(ClientError) as caught:
             sfn.send_task_success(taskToken="never-issued", output="{}")
         assert caught.value.response["Error"]["Code"] == "InvalidToken"
-
-
-def _wait_for_token(sqs, queue):
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        messages = sqs.receive_message(QueueUrl=queue).get("Messages")
-        if messages:
-            return messages[0]["Body"]
-        time.sleep(0.05)
-    raise AssertionError("no task token was published")

@@ -1,21 +1,13 @@
-"""EventBridge schedules: rate() and cron() rules fire on time (a clock the test moves, then a sped-up server)."""
+"""EventBridge schedules: rate() and cron() rules fire on time, on a clock the test moves
+(a Lambda target and the sped-up server: tests/functional/localcloud/test_schedules.py)."""
 
 import json
-import time
 from datetime import datetime, timedelta, timezone
 
-import boto3
 import pytest
-from lambda_packages import zip_package
-from local_clients import cloud_client
-from moto import mock_aws
+from schedule_clock import T0
 
-from workshop.localcloud import seams
-from workshop.localcloud.server import process
-from workshop.localcloud.services.awslambda import workers
-from workshop.localcloud.services.events import schedules, targets
-
-T0 = datetime(2026, 12, 1, 12, 7, 30, tzinfo=timezone.utc)
+from workshop.localcloud.services.events import schedules
 
 
 def utc(*fields):
@@ -38,41 +30,6 @@ def utc(*fields):
 def test_the_next_run_of_rate_and_six_field_cron_expressions(expression, after, expected):
     assert schedules.next_time(expression, after, created=T0) == expected
 
-
-class MovedClock(schedules.Clock):
-    def __init__(self, start):
-        super().__init__()
-        self.moment = start
-
-    def now(self):
-        return self.moment
-
-
-@pytest.fixture
-def events(monkeypatch):
-    """In-process moto with the scheduler on a clock the test moves (no thread)."""
-    with mock_aws():
-        clock = MovedClock(T0)
-        monkeypatch.setattr(schedules, "_scheduler", schedules.Scheduler(clock=clock))
-        monkeypatch.setattr(schedules.Scheduler, "start", lambda self: None)
-        schedules.install()
-        targets.install()
-        seams.install("eager")
-        client = boto3.client("events", region_name="us-east-1")
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        queue = sqs.create_queue(QueueName="ticks")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-
-        def received():
-            messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
-            return [json.loads(m["Body"]) for m in messages]
-
-        def at(moment):
-            clock.moment = moment
-            return schedules.scheduler().tick()
-
-        client.queue_arn, client.received, client.at = arn, received, at
-        yield client
 
 
 def test_a_rate_rule_fires_one_period_after_it_is_put_then_every_period(events):
@@ -122,29 +79,6 @@ def test_an_invalid_expression_is_refused_as_aws_refuses_it(events):
         events.put_rule(Name="bad", ScheduleExpression="every minute")
 
 
-def test_a_lambda_target_is_invoked_with_the_scheduled_event(events):
-    workers.install("http://127.0.0.1:9")
-    role = boto3.client("iam", region_name="us-east-1").create_role(
-        RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    lam = boto3.client("lambda", region_name="us-east-1")
-    source = "def handler(event, context):\n    print('TICK', event['detail-type'], event['time'])\n"
-    arn = lam.create_function(FunctionName="tick", Runtime="python3.13", Role=role, Handler="app.handler",
-                              Code={"ZipFile": zip_package({"app.py": source})})["FunctionArn"]
-    events.put_rule(Name="to-lambda", ScheduleExpression="rate(1 minute)")
-    events.put_targets(Rule="to-lambda", Targets=[{"Id": "fn", "Arn": arn}])
-    started = []
-    original = targets.invoke_function_for
-    targets.invoke_function_for = lambda *a: started.append(original(*a)) or started[-1]
-    try:
-        assert events.at(T0 + timedelta(minutes=1)) == 1
-    finally:
-        targets.invoke_function_for = original
-    started[0].join(timeout=30)
-    logs = boto3.client("logs", region_name="us-east-1")
-    messages = [e["message"] for e in logs.filter_log_events(logGroupName="/aws/lambda/tick")["events"]]
-    assert "TICK Scheduled Event 2026-12-01T12:08:30Z" in messages
-
-
 def test_the_put_rule_seam_is_where_moto_stores_rules():
     import inspect
 
@@ -153,21 +87,3 @@ def test_the_put_rule_seam_is_where_moto_stores_rules():
     cls, name = schedules.seam()
     assert cls is EventsBackend and name == "put_rule"
     assert "scheduled_expression" in inspect.signature(EventsBackend.__dict__["put_rule"]).parameters
-
-
-def test_a_sped_up_local_cloud_fires_rate_1_minute_every_second(tmp_path):
-    """The real server: the scheduler thread starts with the first scheduled rule, on a 60x clock."""
-    with process.LocalCloud(extra_env={schedules.SPEEDUP_ENV: "60"}) as cloud:
-        assert cloud.health()["status"] == "ready"
-        sqs, events = cloud_client(cloud, "sqs"), cloud_client(cloud, "events")
-        queue = sqs.create_queue(QueueName="ticks")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(Name="every-minute", ScheduleExpression="rate(1 minute)")
-        events.put_targets(Rule="every-minute", Targets=[{"Id": "q", "Arn": arn}])
-        delivered, deadline = [], time.monotonic() + 20
-        while len(delivered) < 3 and time.monotonic() < deadline:
-            delivered += [json.loads(m["Body"]) for m in sqs.receive_message(
-                QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])]
-    assert len(delivered) >= 3, delivered
-    moments = sorted(datetime.fromisoformat(e["time"].replace("Z", "+00:00")) for e in delivered[:3])
-    assert [b - a for a, b in zip(moments, moments[1:])] == [timedelta(minutes=1)] * 2

@@ -2,7 +2,8 @@
 
 CloudTrail's documented shapes (the IAM API's parameters, camel-cased; these calls
 return nothing, so `responseElements` is null), the template's rule matching each,
-AWS managed policies present, and a disabled rule delivering nothing.
+and a disabled rule delivering nothing (AWS managed policies in a running local cloud:
+tests/functional/localcloud/test_watched_iam_calls.py).
 """
 
 import json
@@ -93,14 +94,3 @@ def test_a_disabled_rule_delivers_nothing():
         events.enable_rule(Name="r")
         events.put_events(Entries=[entry])
         assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == 1
-
-
-def test_the_local_cloud_has_aws_managed_policies_to_attach(cloud):
-    iam = cloud.client("iam")
-    policy = iam.get_policy(PolicyArn=ADMIN)["Policy"]
-    document = iam.get_policy_version(PolicyArn=ADMIN, VersionId=policy["DefaultVersionId"])["PolicyVersion"]
-    assert document["Document"]["Statement"] == [{"Action": "*", "Effect": "Allow", "Resource": "*"}]
-    assert not [p for p in iam.list_policies(Scope="Local")["Policies"] if p["Arn"].startswith("arn:aws:iam::aws:")]
-    iam.create_role(RoleName="watched", AssumeRolePolicyDocument="{}")
-    iam.attach_role_policy(RoleName="watched", PolicyArn=ADMIN)
-    assert [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName="watched")["AttachedPolicies"]] == [ADMIN]

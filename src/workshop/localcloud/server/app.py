@@ -55,7 +55,7 @@ import time
 from ..services.stepfunctions import api as stepfunctions_api
 from . import bodies, calls, protocols
 from . import credentials as credentials_module
-from .access import AWS, KIT, PUBLIC, Guard, Refused, refusal
+from .access import KIT, PUBLIC, Guard, Refused, refusal
 from .authentication import LEARNER_ADMIN, AuthenticationFailed, Authenticator
 from .address import (ACCOUNT_ID, EXECUTE_API_PREFIX, HEALTH_PATH, HOST, KIT_PREFIX, LAMBDA_URL_PREFIX,
                       MAILBOX_PATH, REGION, SNS_CONFIRMATION_PATH, endpoint_for)
@@ -220,8 +220,7 @@ class LocalCloudApp:
                 start_response("403 FORBIDDEN", headers)
                 return [body]
             return self._kit(environ, start_response)
-        assert route == AWS
-        return self._aws(environ, start_response, caller)
+        return self._aws(environ, start_response, caller)  # the guard's third kind of route: AWS
 
     @staticmethod
     def _too_large(environ, start_response, too_large):

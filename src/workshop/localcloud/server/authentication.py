@@ -126,8 +126,8 @@ _S3_MESSAGES = {
     SKEWED: "The difference between the request time and the current time is too large.",
     URL_EXPIRED: "Request has expired",
 }
-TOKEN_INVALID = "The security token included in the request is invalid."
-TOKEN_EXPIRED = "The security token included in the request is expired"
+TOKEN_INVALID = "The security token included in the request is invalid."  # nosec B105: AWS's error text
+TOKEN_EXPIRED = "The security token included in the request is expired"  # nosec B105: AWS's error text
 SIGNATURE_MISMATCH = ("The request signature we calculated does not match the signature you provided. Check your "
                       "AWS Secret Access Key and signing method. Consult the service documentation for details.")
 _KIT_HINT = ('The local cloud\'s key changes at every start: eval "$(workshop local env)" (or '

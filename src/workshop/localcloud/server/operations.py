@@ -96,6 +96,10 @@ class _Route:
 
 def _route(name: str, operation) -> _Route:
     uri = operation.http.get("requestUri", "/")
+    if "authPath" in operation.http and not uri.startswith("/{Bucket}"):
+        # botocore strips `/{Bucket}` from S3's model in place the first time a client sends the operation
+        # (the endpoint rules put the bucket in the URL), and a loader shared by sessions shares the change
+        uri = "/{Bucket}" + uri
     path, _, query = uri.partition("?")
     pattern, literal, labels = "", 0, {}
     for piece in re.split(r"(\{[^}]+\})", path):

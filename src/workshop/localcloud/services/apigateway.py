@@ -56,7 +56,6 @@ ANY_METHOD = "x-amazon-apigateway-any-method"
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", ANY_METHOD}
 _LAMBDA_URI = re.compile(r"functions/(arn:[^/]+)/invocations")
 _SERVICE_ACTION = re.compile(r"^arn:aws[a-z-]*:apigateway:([a-z0-9-]+):([a-z0-9-]+):action/([A-Za-z0-9]+)$")
-_credentials = None  # the server's key (server/credentials.py)
 _endpoint = "http://127.0.0.1:4566"
 
 
@@ -129,11 +128,12 @@ def import_body(backend, api, body: dict) -> None:
 
 
 def install(endpoint: str | None = None, credentials=None) -> None:
-    global _credentials, _endpoint
+    """`credentials`: the server's; given, `endpoint` is where a service integration's calls go."""
+    global _endpoint
     from moto.apigateway import models
 
     if credentials is not None:
-        _credentials, _endpoint = credentials, endpoint or _endpoint
+        _endpoint = endpoint or _endpoint
 
     cls = models.RestAPI
     if getattr(cls.create_from_cloudformation_json, "_localcloud", False):
@@ -473,7 +473,7 @@ APIGATEWAY = "apigateway.amazonaws.com"
 APIGATEWAY_SESSION = "BackplaneAssumeRoleSession"  # the session name API Gateway gives the roles it assumes
 
 
-def _integration_caller(role_arn: str | None):
+def _integration_caller(role_arn: str | None, account_id: str):
     """Whom an AWS integration calls the service as: a session of its `Credentials` role, which must trust
     API Gateway (None when it does not); without a role, the account's own (the server's) identity."""
     from dataclasses import replace
@@ -482,7 +482,7 @@ def _integration_caller(role_arn: str | None):
     from ..server.authentication import learner_caller, role_session_caller
 
     if not role_arn:
-        return replace(learner_caller(""), access_key_id=None, source=APIGATEWAY)
+        return replace(learner_caller("", account_id), access_key_id=None, source=APIGATEWAY)
     if authorization.may_assume(APIGATEWAY, role_arn) is not None:
         return None
     return role_session_caller(role_arn, APIGATEWAY_SESSION, source=APIGATEWAY)
@@ -515,7 +515,7 @@ def service_integration(request, integration, *, api_id, account_id, stage, stag
         parameters = json.loads(rendered) if rendered.strip() else {}
     except ValueError:
         return _json_response(500, f"the mapping template did not make JSON for {service}:{action}: {rendered[:200]}")
-    caller = _integration_caller(getattr(integration, "credentials", None))
+    caller = _integration_caller(getattr(integration, "credentials", None), account_id)
     if caller is None:  # API Gateway logs "API Gateway does not have permission to assume the provided role"
         return _json_response(500, "Internal server error")
     boto_service = {"states": "stepfunctions"}.get(service, service)

@@ -44,7 +44,7 @@ from datetime import datetime, timezone
 
 from ..server import calls
 from ..server.address import ACCOUNT_ID
-from ..server.authentication import ASSUMED_ROLE, LEARNER_ADMIN, ROOT, USER, Caller, role_session_caller
+from ..server.authentication import ASSUMED_ROLE, ROOT, USER, Caller, role_session_caller
 
 log = logging.getLogger("workshop.localcloud.cloudtrail")
 
@@ -187,8 +187,8 @@ def user_identity(caller: Caller, now: datetime | None = None) -> dict:
     if caller.kind == USER:
         return {"type": "IAMUser", "principalId": caller.user_id, "arn": caller.principal_arn, "accountId": account,
                 **key, "userName": caller.principal_arn.rsplit("/", 1)[-1], **session}
-    # the per-start key: the account's administrator, a learner's own account (its root)
-    assert caller.kind in (LEARNER_ADMIN, ROOT), caller.kind
+    # the per-start key (LEARNER_ADMIN): the account's administrator, a learner's own account (its root);
+    # and ROOT
     return {"type": "Root", "principalId": account, "arn": f"arn:aws:iam::{account}:root", "accountId": account,
             **key, **session}
 

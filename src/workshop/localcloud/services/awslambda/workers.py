@@ -251,8 +251,6 @@ class LambdaRuntime:
         self._setup_lock = threading.Lock()
         self._notes_said: set[str] = set()
         self.cold_starts = 0
-        self.sandbox = sandbox.mode()  # bubblewrap, landlock or environment (the health answer says which)
-        self.isolation = sandbox.isolation()  # in the health answer; said in the log at the first cold start
         self._isolation_said = False
         idle = os.environ.get("LOCALCLOUD_LAMBDA_IDLE_SECONDS")
         self.idle_seconds = DEFAULT_IDLE_SECONDS if idle in (None, "") else float(idle)
@@ -334,6 +332,17 @@ class LambdaRuntime:
                 self._idle.setdefault(worker.spec, []).append(worker)
                 self._start_reaper()
             self._turn(worker.spec).notify()
+
+    @property
+    def sandbox(self) -> str:
+        """bubblewrap, landlock or environment (the health answer says which); probed at first use, not at
+        start: the probe runs bwrap once."""
+        return sandbox.mode()
+
+    @property
+    def isolation(self) -> str:
+        """In the health answer; said in the log at the first cold start."""
+        return sandbox.isolation()
 
     def _start_reaper(self) -> None:
         if self.idle_seconds > 0 and self._reaper is None:  # under self._lock

@@ -19,7 +19,7 @@ from workshop.localcloud import free_port, health
 from workshop.localcloud.server import credentials
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "t0ken"
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -14,7 +13,7 @@ from cloud_fixtures import local_client
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DEFINITION = json.loads((ROOT / "statemachine/security_orchestrator.asl.json").read_text())
 EVENT = (ROOT / "events/create_policy.json").read_text()
 

@@ -9,17 +9,16 @@ learner's shell would have.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import stat
 import uuid
-import zipfile
 
 import boto3
 import pytest
 import requests
 from botocore.exceptions import ClientError
+from lambda_packages import zip_package
 
 from signing import signed_headers
 from workshop.localcloud import LocalCloud
@@ -258,11 +257,8 @@ def handler(event, context):
 def _deploy_function(cloud, name, source):
     iam, lam = cloud.client("iam"), cloud.client("lambda")
     role = iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    package = io.BytesIO()
-    with zipfile.ZipFile(package, "w") as archive:
-        archive.writestr("app.py", source)
     lam.create_function(FunctionName=name, Runtime="python3.13", Role=role, Handler="app.handler",
-                        Code={"ZipFile": package.getvalue()}, Timeout=10)
+                        Code={"ZipFile": zip_package({"app.py": source})}, Timeout=10)
     return lam
 
 

@@ -1,24 +1,16 @@
 """Idle Lambda workers stop after a quiet period and the next call starts a new one, as Lambda does."""
 
-import io
 import json
-import zipfile
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from lambda_packages import zip_package
 from polling import wait_for
 from workshop.localcloud.services.awslambda import workers
 
 HANDLER = "import uuid\nSANDBOX = uuid.uuid4().hex\ndef handler(event, context):\n    return {'sandbox': SANDBOX}\n"
-
-
-def _zip(source: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", source)
-    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -30,7 +22,7 @@ def quiet_function(monkeypatch):
             RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         client = boto3.client("lambda", region_name="us-east-1")
         client.create_function(FunctionName="fn", Runtime="python3.11", Role=role, Handler="app.handler",
-                               Code={"ZipFile": _zip(HANDLER)})
+                               Code={"ZipFile": zip_package({"app.py": HANDLER})})
         yield client, runtime
         runtime.shutdown()
 

@@ -7,13 +7,9 @@ hands the request to ReceiveDecision in process, as on AWS.
 """
 
 import json
-import threading
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
-from urllib.parse import parse_qs
 
 import boto3
 import pytest
@@ -21,6 +17,7 @@ from botocore.credentials import Credentials
 from iam_authorised_endpoint import IamAuthorisedEndpoint
 from lambda_loader import load_function
 from moto import mock_aws
+from waiting_executions import create_incidents_table, waiting_machine
 
 from workshop.aws.decision_endpoint import SignedDecider, post_decision
 from workshop.aws.incidents import get_incident, list_incidents
@@ -34,58 +31,31 @@ BAD = {"Version": "2012-10-17", "Statement": [{"Sid": "Wide", "Effect": "Allow",
                                                "Action": ["s3:DeleteBucket", "s3:DeleteObject"], "Resource": "*"}]}
 HARMLESS = {"Version": "2012-10-17", "Statement": [{"Sid": "RevertedBySecurityOrchestrator", "Effect": "Allow",
                                                     "Action": "logs:GetLogGroupFields", "Resource": "*"}]}
-WAITING_MACHINE = {
-    "StartAt": "AskUser",
-    "States": {
-        "AskUser": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish.waitForTaskToken",
-                    "Parameters": {"TopicArn": "TOPIC", "Message.$": "$$.Task.Token"}, "ResultPath": "$.decision",
-                    "Next": "usersChoice"},
-        "usersChoice": {"Type": "Choice", "Choices": [
-            {"Variable": "$.decision.action", "StringEquals": "allow", "Next": "approved"}], "Default": "denied"},
-        "approved": {"Type": "Pass", "End": True},
-        "denied": {"Type": "Pass", "End": True},
-    },
+# After AskUser, the decision's path as the workshop's machine has it (usersChoice reads the action).
+AFTER_ASKING = {
+    "usersChoice": {"Type": "Choice", "Choices": [
+        {"Variable": "$.decision.action", "StringEquals": "allow", "Next": "approved"}], "Default": "denied"},
+    "approved": {"Type": "Pass", "End": True},
+    "denied": {"Type": "Pass", "End": True},
 }
 
 
 @pytest.fixture
-def cloud(monkeypatch):
+def cloud(aws_env, monkeypatch):
     """moto with an incidents table, a policy reverted to the harmless version, and executions
     waiting on real task tokens; `asked(...)` records an incident as RevertPolicy and AskUser do."""
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("INCIDENTS_TABLE", TABLE)
     endpoint = IamAuthorisedEndpoint(receive_decision.handler, {"panelkey": ("panelsecret", ADMIN)})
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         dynamodb, sfn, iam = boto3.client("dynamodb"), boto3.client("stepfunctions"), boto3.client("iam")
-        sqs, sns = boto3.client("sqs"), boto3.client("sns")
-        dynamodb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-                              KeySchema=[{"AttributeName": "incidentId", "KeyType": "HASH"}],
-                              AttributeDefinitions=[{"AttributeName": "incidentId", "AttributeType": "S"}])
-        queue = sqs.create_queue(QueueName="tokens")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        topic = sns.create_topic(Name="tokens")["TopicArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
-        machine = sfn.create_state_machine(name="sm", definition=json.dumps(WAITING_MACHINE).replace("TOPIC", topic),
-                                           roleArn="arn:aws:iam::123456789012:role/sfn")["stateMachineArn"]
+        create_incidents_table(dynamodb, TABLE)
+        machine = waiting_machine(sfn, boto3.client("sqs"), sns=boto3.client("sns"), name="tokens", state="AskUser",
+                                  result_path="$.decision", then=AFTER_ASKING)
         policy = iam.create_policy(PolicyName="workshop-bad-policy-1", PolicyDocument=json.dumps(BAD))["Policy"]
         iam.create_policy_version(PolicyArn=policy["Arn"], PolicyDocument=json.dumps(HARMLESS), SetAsDefault=True)
 
-        def waiting_execution():
-            execution = sfn.start_execution(stateMachineArn=machine, name=uuid.uuid4().hex)["executionArn"]
-            for _ in range(100):
-                got = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages")
-                if got:
-                    sqs.delete_message(QueueUrl=queue, ReceiptHandle=got[0]["ReceiptHandle"])
-                    return execution, got[0]["Body"]
-                time.sleep(0.05)
-            raise AssertionError("no task token")
-
         def asked(minutes_ago=0, deadline_in=3600, **fields):
-            execution, token = waiting_execution()
+            execution, token = machine.start()
             created = datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)
             target = {"kind": "managed", "policyArn": policy["Arn"], "versionId": "v1",
                       "label": f"policy {policy['Arn']} version v1"}
@@ -305,51 +275,6 @@ def test_the_incidents_view_lists_every_incident_with_its_decision(cloud):
     assert len(view) == 2 and "198.51.100.7" in view._repr_html_() and "user/mallory" in repr(view)
     with pytest.raises(LookupError, match="Redeploy"):
         incidents_view(SimpleNamespace(client=lambda s: cloud.dynamodb), {})
-
-
-# --- posting to the endpoint (what a browser's form does) -----------------------------------
-
-
-class DecisionServer:
-    """A stand-in for the stack's /allow and /deny pages, on 127.0.0.1."""
-
-    def __init__(self):
-        self.requests = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                outer.requests.append({"path": self.path, "body": parse_qs(body)})
-                page = b"<html><body><h1>This link is not valid</h1><p>Refused.</p></body></html>"
-                self.send_response(403)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(page)))
-                self.end_headers()
-                self.wfile.write(page)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}/Prod"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-def test_post_decision_sends_the_fields_form_encoded_and_reads_the_page():
-    server = DecisionServer()
-    try:
-        result = post_decision(server.base + "/allow", {"token": "tok/+=42"}, "allow", timeout=5)
-    finally:
-        server.server.shutdown()
-        server.server.server_close()
-    assert (result.status, result.title, result.message) == (403, "This link is not valid", "Refused.")
-    assert server.requests == [{"path": "/Prod/allow", "body": {"token": ["tok/+=42"]}}]
-
-
-def test_an_unreachable_endpoint_says_what_to_check():
-    result = post_decision("http://127.0.0.1:9/Prod/allow", {"token": "tok"}, "allow", timeout=2)
-    assert result.status == 0 and "did not answer" in result.message
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1:9/allow", "", None])

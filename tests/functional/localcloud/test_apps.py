@@ -20,7 +20,7 @@ from sam_apps import deploy_app, sam_init
 from workshop.localcloud import LocalCloud, read_mailbox
 from workshop.localcloud.services.events import schedules
 
-APPS = Path(__file__).resolve().parents[1] / "apps"
+APPS = Path(__file__).resolve().parents[2] / "apps"
 
 
 @pytest.fixture(scope="module")
