@@ -80,6 +80,8 @@ def test_a_stacks_role_gets_its_managed_policies_and_each_iam_write_is_in_cloudt
                                 Capabilities=["CAPABILITY_NAMED_IAM"])
     attached = iam.list_attached_role_policies(RoleName="stack-role")["AttachedPolicies"]
     assert {p["PolicyArn"] for p in attached} == {READ_ONLY, f"arn:aws:iam::{ACCOUNT}:policy/stack-role-managed"}
+    # the inline policy is JSON text, as IAM holds it (botocore reads it back into the document)
+    assert iam.get_role_policy(RoleName="stack-role", PolicyName="inline")["PolicyDocument"] == POLICY
     details = _received(sqs, queue, 5)
     assert sorted(d["eventName"] for d in details) == sorted(
         ["CreateRole", "PutRolePolicy", "AttachRolePolicy", "CreatePolicy", "AttachRolePolicy"])

@@ -325,10 +325,10 @@ SEAMS: tuple[Seam, ...] = (
          kms.install_cloudformation_key_properties),
     Seam("cfn-changeset-dependson", FIX, CLOUDFORMATION, _t("moto.cloudformation.parsing", "ResourceMap", "update"),
          "test_depends_on_orders_a_change_set_as_it_orders_create_stack", stacks.install_change_set_depends_on),
-    Seam("iam-role-managed-policy-arns", FIX, CLOUDFORMATION,
+    Seam("iam-role-cloudformation-policies", FIX, CLOUDFORMATION,
          _t("moto.iam.models", "Role", "create_from_cloudformation_json", "delete_from_cloudformation_json"),
          "test_a_stacks_role_gets_its_managed_policies_and_each_iam_write_is_in_cloudtrail",
-         stacks.install_role_managed_policies),
+         stacks.install_role_policies),
     # --- aws-like: the AWS-like mode (aws_like.py) -----------------------------------------------------------
     Seam("aws-like-email-confirmation", SERVICE, AWS_LIKE,
          _t("moto.sns.models", "SNSBackend", "subscribe") + _t("moto.sns.models", "Subscription", "publish")

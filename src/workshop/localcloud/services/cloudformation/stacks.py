@@ -468,8 +468,8 @@ def install_state_machine_arn_attribute() -> None:
     add_getatt(StateMachine, "Arn", lambda machine: machine.arn)
 
 
-def install_role_managed_policies() -> None:
-    """`AWS::IAM::Role`'s `ManagedPolicyArns` are attached (`iam-role-managed-policy-arns`).
+def install_role_policies() -> None:
+    """`AWS::IAM::Role`'s policies as IAM holds them (`iam-role-cloudformation-policies`).
 
     moto created the role with its inline `Policies` and dropped the managed
     ones, so a SAM function's role lacked `AWSLambdaBasicExecutionRole` (and
@@ -477,6 +477,12 @@ def install_role_managed_policies() -> None:
     CloudFormation does (and so recorded by CloudTrail as its AttachRolePolicy);
     one IAM does not hold fails the resource, as on AWS. Deleting the role
     detaches them first, as CloudFormation does.
+
+    moto also kept each inline policy document as the template's parsed
+    object, and GetRolePolicy answered its Python text (`{'Version': ...}`),
+    which no JSON reader takes: the orchestrator, unable to read a policy its
+    own stack had just put, reverted it as it reverts any unreadable one. IAM
+    holds a document as JSON text, and so does the role here.
     """
     from moto.iam.models import Role, iam_backends
     from moto.utilities.utils import get_partition
@@ -485,6 +491,12 @@ def install_role_managed_policies() -> None:
 
     def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name,
                                         **kwargs):
+        properties = cloudformation_json.get("Properties") or {}
+        if properties.get("Policies"):
+            inline = [{**policy, "PolicyDocument": json.dumps(policy["PolicyDocument"])}
+                      if isinstance(policy, dict) and isinstance(policy.get("PolicyDocument"), dict) else policy
+                      for policy in properties["Policies"]]
+            cloudformation_json = {**cloudformation_json, "Properties": {**properties, "Policies": inline}}
         role = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
         backend = iam_backends[account_id][get_partition(region_name)]
         for policy_arn in (cloudformation_json.get("Properties") or {}).get("ManagedPolicyArns") or []:
