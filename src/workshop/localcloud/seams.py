@@ -325,6 +325,8 @@ SEAMS: tuple[Seam, ...] = (
          kms.install_cloudformation_key_properties),
     Seam("cfn-changeset-dependson", FIX, CLOUDFORMATION, _t("moto.cloudformation.parsing", "ResourceMap", "update"),
          "test_depends_on_orders_a_change_set_as_it_orders_create_stack", stacks.install_change_set_depends_on),
+    Seam("cfn-delete-dependency-order", FIX, CLOUDFORMATION, _t("moto.cloudformation.parsing", "ResourceMap", "delete"),
+         "test_a_stack_is_deleted_each_resource_after_those_that_name_it", stacks.install_delete_dependency_order),
     Seam("iam-role-cloudformation-policies", FIX, CLOUDFORMATION,
          _t("moto.iam.models", "Role", "create_from_cloudformation_json", "delete_from_cloudformation_json"),
          "test_a_stacks_role_gets_its_managed_policies_and_each_iam_write_is_in_cloudtrail",

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from urllib.parse import urlparse
 
@@ -571,6 +572,72 @@ def install_change_set_depends_on() -> None:
 
     update.__wrapped__ = original
     ResourceMap.update = update
+
+
+def references(value) -> set:
+    """The logical ids a resource's JSON names: `Ref`, `Fn::GetAtt`, `${Name}` / `${Name.Attr}` in `Fn::Sub`,
+    and `DependsOn` (pseudo parameters and parameters included: the caller keeps the resources)."""
+    found: set = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                found.add(inner)
+            elif key == "Fn::GetAtt":
+                target = inner[0] if isinstance(inner, list) and inner else inner
+                if isinstance(target, str):
+                    found.add(target.split(".", 1)[0])
+            elif key == "Fn::Sub":
+                text = inner[0] if isinstance(inner, list) and inner else inner
+                if isinstance(text, str):
+                    found.update(m.split(".", 1)[0] for m in re.findall(r"\$\{(?!!)([^}]+)\}", text))
+                if isinstance(inner, list) and len(inner) > 1:
+                    found |= references(inner[1])
+            elif key == "DependsOn":
+                found.update([inner] if isinstance(inner, str) else [d for d in inner or [] if isinstance(d, str)])
+            else:
+                found |= references(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= references(inner)
+    return found
+
+
+def deletion_order(resources: dict) -> list:
+    """The logical ids of `resources` (logical id -> resource JSON) in the order CloudFormation deletes them:
+    a resource after every resource that names it ("reverse order of creation")."""
+    needs = {name: references(resource) & set(resources) - {name} for name, resource in resources.items()}
+    created = dependency_order({name: {"DependsOn": sorted(needed)} for name, needed in needs.items()})
+    return list(reversed(list(created)))
+
+
+def install_delete_dependency_order() -> None:
+    """A stack's resources are deleted each after those that name it (`cfn-delete-dependency-order`).
+    Patch point: `ResourceMap.delete`, its retry of what failed kept."""
+    from moto.cloudformation.parsing import ResourceMap
+
+    original = ResourceMap.delete
+
+    def delete(self) -> None:
+        remaining = [name for name in deletion_order(self._resource_json_map)
+                     if self._resource_json_map[name].get("DeletionPolicy") != "Retain"]
+        last_exception = None
+        while remaining:
+            failed = []
+            for name in remaining:
+                parsed = self._parsed_resources.get(name)
+                try:
+                    if not isinstance(parsed, str) and parsed is not None:
+                        self._delete_resource(parsed, self._resource_json_map[parsed.logical_resource_id])
+                        self._parsed_resources.pop(parsed.logical_resource_id)
+                except Exception as exc:  # moto's own rule: what fails is tried again while others go
+                    last_exception = exc
+                    failed.append(name)
+            if len(failed) == len(remaining):
+                raise last_exception
+            remaining = failed
+
+    delete.__wrapped__ = original
+    ResourceMap.delete = delete
 
 
 def install_bucket_eventbridge_notifications() -> None:
