@@ -54,41 +54,61 @@ _VARIABLES_ALLOWED = ("string", "arn")
 
 
 class Context:
-    """A request's condition keys: lower-case name -> a string, or a tuple of strings for a multivalued key."""
+    """A request's condition keys: lower-case name -> a string, or a tuple of strings for a multivalued key.
+
+    Values are kept as given and made text when a policy first reads them: a request carries a score of keys
+    and its policies read a few, so most are never converted (a date's text costs more than the lookup)."""
 
     def __init__(self, values: dict | None = None):
-        self._values: dict[str, object] = {}
+        self._raw: dict[str, object] = {}
+        self._text: dict[str, object] = {}
         for key, value in (values or {}).items():
             self[key] = value
 
     def __setitem__(self, key: str, value) -> None:
         if value is None:
             return
-        if isinstance(value, (list, tuple, set, frozenset)):
-            self._values[key.lower()] = tuple(_text(v) for v in value)
-        else:
-            self._values[key.lower()] = _text(value)
+        lower = key.lower()
+        self._raw[lower] = value
+        self._text.pop(lower, None)
+
+    def _value(self, lower: str):
+        found = self._text.get(lower, _ABSENT)
+        if found is _ABSENT:
+            raw = self._raw.get(lower, _ABSENT)
+            if raw is _ABSENT:
+                return None
+            if isinstance(raw, (list, tuple, set, frozenset)):
+                found = tuple(_text(v) for v in raw)
+            else:
+                found = _text(raw)
+            self._text[lower] = found
+        return found
 
     def get(self, key: str):
-        return self._values.get(key.lower())
+        return self._value(key.lower())
 
     def __contains__(self, key: str) -> bool:
-        return key.lower() in self._values
+        return key.lower() in self._raw
 
     def single(self, key: str) -> str | None:
         """The key's value for a policy variable: a single value only (a multivalued key gives none)."""
-        value = self._values.get(key.lower())
+        value = self._value(key.lower())
         return value if isinstance(value, str) else None
 
     def items(self):
-        return self._values.items()
+        return [(key, self._value(key)) for key in self._raw]
 
     def with_values(self, values: dict) -> "Context":
         merged = Context()
-        merged._values = dict(self._values)
+        merged._raw = dict(self._raw)
+        merged._text = dict(self._text)
         for key, value in values.items():
             merged[key] = value
         return merged
+
+
+_ABSENT = object()
 
 
 def _text(value) -> str:

@@ -22,6 +22,7 @@ matcher (evaluation.py) applies to sets of actions and the request evaluator
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -129,6 +130,13 @@ def action_pattern_problem(pattern: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _split_actions(patterns: tuple) -> tuple[frozenset, tuple]:
+    """(the plain ASCII names lower-cased, the other patterns) of an Action or NotAction list."""
+    plain = frozenset(p.lower() for p in patterns if p.isascii() and "*" not in p and "?" not in p)
+    return plain, tuple(p for p in patterns if p.lower() not in plain or not p.isascii())
+
+
 @dataclass(frozen=True)
 class Statement:
     index: int
@@ -155,7 +163,13 @@ class Statement:
     def names_action(self, action: str) -> bool:
         """Does Action / NotAction take in this action name (IAM's case-insensitive globs)?"""
         patterns = self.actions if self.actions is not None else self.not_actions
-        return self.takes_in(any(action_matches(p, action) for p in patterns), self.actions is not None)
+        if action.isascii():
+            # most listed actions are plain names: one set look-up for them, the globs matched one by one
+            plain, globs = _split_actions(patterns)
+            listed = action.lower() in plain or any(action_matches(p, action) for p in globs)
+        else:  # a regex's case-insensitive match relates more than ASCII letters: leave it every pattern
+            listed = any(action_matches(p, action) for p in patterns)
+        return self.takes_in(listed, self.actions is not None)
 
     def granted_by(self, action: str) -> str:
         if self.actions is None:
