@@ -17,6 +17,9 @@ Registered in seams.py; docs/upstream.md has the issue.
 from __future__ import annotations
 
 import json
+import logging
+
+log = logging.getLogger("workshop.localcloud.organizations")
 
 ADMINISTRATOR = json.dumps({"Version": "2012-10-17",
                             "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
@@ -36,7 +39,7 @@ def install_access_role_admin() -> None:
         try:
             backend.put_role_policy(role_name, POLICY_NAME, ADMINISTRATOR)
         except Exception:  # moto made no role (it existed already): leave that role as it is
-            pass
+            log.debug("account %s keeps its own %s", self.id, role_name, exc_info=True)
 
     __init__.__wrapped__ = original
     FakeAccount.__init__ = __init__
