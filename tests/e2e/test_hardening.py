@@ -465,6 +465,13 @@ class Marks:
         self.bucket = _name(name).lower()
         self.s3 = aws("s3")
         self.s3.create_bucket(Bucket=self.bucket)
+        # the replaced handler runs as its function's role, which the template grants nothing in S3: the
+        # bucket's own policy lets the account's principals mark it (a same-account resource policy grants)
+        self.s3.put_bucket_policy(Bucket=self.bucket, Policy=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": "*", "Action": ["s3:PutObject", "s3:ListBucket"],
+                "Resource": [f"arn:aws:s3:::{self.bucket}", f"arn:aws:s3:::{self.bucket}/*"],
+                "Condition": {"StringEquals": {"aws:PrincipalAccount": "123456789012"}}}]}))
         self.code = (
             "import uuid\nimport boto3\n\n"
             f"_MARKS = {self.bucket!r}\n\n"

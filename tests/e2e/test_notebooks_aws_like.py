@@ -5,9 +5,12 @@ every notebook through the kit's AWS code paths (the AWS checklist, the region
 pin, the required e-mail, no stand-in ARNs, TestState with the machine's role,
 AWS waits and hints) to a local cloud that behaves like AWS where AWS is
 slower or stricter (workshop/localcloud/aws_like.py, delays compressed to
-1-3 s). The environment is a learner's who once ran `workshop local env` and
-whose profile names another region, in a new account (Lambda concurrency
-10), where a new state machine definition is used a few seconds late. The account has a logging trail, as a
+1-3 s), with the learner an IAM user holding exactly policies/learner-policy*.json
+(`--learner-policy`): every call of the kit, the notebooks and `sam` is
+evaluated against them, and CloudFormation acts as that user. The environment
+is a learner's who once ran `workshop local env` and whose profile names
+another region, in a new account (Lambda concurrency 10), where a new state
+machine definition is used a few seconds late. The account has a logging trail, as a
 facilitator prepares it; the learner confirms the subscription e-mail only
 when 04 starts, so 01 and 03 run while it is pending (and SNS drops 03's
 approval e-mail, as AWS does).
@@ -18,7 +21,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cloud_fixtures import AWS_EMAIL, AWS_LIKE, TRAIL, confirm_subscriptions, create_trail
+from dataclasses import replace
+
+from cloud_fixtures import (AWS_EMAIL, AWS_LIKE, LEARNER_POLICIES, TRAIL, confirm_subscriptions, create_trail,
+                            local_client)
 from notebook_outputs import output_text, outputs
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +44,8 @@ def aws_run(tmp_path_factory):
     from workshop.aws.session import AWS_TEST_ENDPOINT, connect
 
     log = open(tmp_path_factory.mktemp("localcloud-aws-run") / "server.log", "wb")
-    with LocalCloud(like_aws=AWS_LIKE, log_file=log) as cloud, pytest.MonkeyPatch.context() as env:
+    like_aws = replace(AWS_LIKE, learner_policies=LEARNER_POLICIES)
+    with LocalCloud(like_aws=like_aws, log_file=log) as cloud, pytest.MonkeyPatch.context() as env:
         create_trail(cloud.endpoint)
         env.setenv("SAM_CLI_TELEMETRY", "0")
         env.setenv(AWS_TEST_ENDPOINT, cloud.endpoint)
@@ -60,20 +67,24 @@ def aws_run(tmp_path_factory):
 
         report = run_all(None, out_dir=OUT, decision="allow", target="aws", html=True, announce=learner,
                          wrong_answers=False)  # the AWS code paths, not the exercises: once is enough
-        bucket = next(o["OutputValue"] for o in target.client("cloudformation").describe_stacks(
+        # what is left, seen by the account's administrator (the learner's policies need not let them look)
+        admin = {service: local_client(cloud.endpoint, service) for service in ("iam", "cloudformation", "s3")}
+        bucket = next(o["OutputValue"] for o in admin["cloudformation"].describe_stacks(
             StackName="aws-sam-cli-managed-default")["Stacks"][0]["Outputs"] if o["OutputKey"] == "SourceBucket")
-        s3 = target.client("s3")
+        s3 = admin["s3"]
         versions = s3.list_object_versions(Bucket=bucket, Prefix=f"{STACK}/")
         leftovers = {
-            "policies": [p["PolicyName"] for p in target.client("iam").list_policies(Scope="Local")["Policies"]
+            "policies": [p["PolicyName"] for p in admin["iam"].list_policies(Scope="Local")["Policies"]
                          if p["PolicyName"].startswith("workshop-")],
-            "stacks": [s["StackName"] for s in target.client("cloudformation").list_stacks()["StackSummaries"]
+            "stacks": [s["StackName"] for s in admin["cloudformation"].list_stacks()["StackSummaries"]
                        if s["StackStatus"] != "DELETE_COMPLETE" and s["StackName"] != "aws-sam-cli-managed-default"],
             # SAM's bucket is versioned: a delete without a version id leaves versions and a delete marker
             "artifact versions": [(v["Key"], v["VersionId"]) for v in
                                   versions.get("Versions", []) + versions.get("DeleteMarkers", [])],
             "bucket versioning": s3.get_bucket_versioning(Bucket=bucket).get("Status"),
         }
+        facts["learner"] = target.client("sts").get_caller_identity()["Arn"]
+        facts["iam"] = cloud.health()["iam"]
         yield report, leftovers, facts, read_mailbox(cloud.endpoint)
     log.close()
 
@@ -87,7 +98,9 @@ def _text(name):
 
 
 def test_every_notebook_ran_on_the_aws_target(aws_run):
-    report, _, _, _ = aws_run
+    report, _, facts, _ = aws_run
+    assert facts["learner"] == "arn:aws:iam::123456789012:user/learner"  # not the account's administrator
+    assert facts["iam"]["enabled"] and facts["iam"]["requests_checked"] > 100
     assert [r.name for r in report.results] == NAMES
     assert report.ok, report.text()
     for name in NAMES:

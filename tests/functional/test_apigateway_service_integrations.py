@@ -4,7 +4,7 @@ import json
 import urllib.request
 
 import pytest
-from state_machines import ROLE, create, finished
+from state_machines import create, finished
 from stacks import deploy
 
 DOUBLE = {"StartAt": "Double", "States": {"Double": {
@@ -14,11 +14,17 @@ DOUBLE = {"StartAt": "Double", "States": {"Double": {
 def _api(action: str, request_template: dict, response_template: str | None) -> dict:
     integration = {"Type": "AWS", "IntegrationHttpMethod": "POST",
                    "Uri": f"arn:aws:apigateway:us-east-1:states:action/{action}",
-                   "Credentials": ROLE, "PassthroughBehavior": "NEVER",
+                   "Credentials": {"Fn::GetAtt": ["Role", "Arn"]}, "PassthroughBehavior": "NEVER",
                    "RequestTemplates": {"application/json": request_template},
                    "IntegrationResponses": [{"StatusCode": "200", **(
                        {"ResponseTemplates": {"application/json": response_template}} if response_template else {})}]}
     return {"Resources": {
+        # the role API Gateway assumes to call Step Functions: IAM evaluates the call as its session
+        "Role": {"Type": "AWS::IAM::Role", "Properties": {
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+            "Policies": [{"PolicyName": "start", "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": f"states:{action}", "Resource": "*"}]}}]}},
         "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": f"sfn-{action}"}},
         "Run": {"Type": "AWS::ApiGateway::Resource", "Properties": {
             "RestApiId": {"Ref": "Api"}, "ParentId": {"Fn::GetAtt": ["Api", "RootResourceId"]}, "PathPart": "run"}},

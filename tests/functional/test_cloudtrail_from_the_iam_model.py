@@ -80,6 +80,8 @@ def test_a_stacks_role_gets_its_managed_policies_and_each_iam_write_is_in_cloudt
                                 Capabilities=["CAPABILITY_NAMED_IAM"])
     attached = iam.list_attached_role_policies(RoleName="stack-role")["AttachedPolicies"]
     assert {p["PolicyArn"] for p in attached} == {READ_ONLY, f"arn:aws:iam::{ACCOUNT}:policy/stack-role-managed"}
+    # the inline policy is JSON text, as IAM holds it (botocore reads it back into the document)
+    assert iam.get_role_policy(RoleName="stack-role", PolicyName="inline")["PolicyDocument"] == POLICY
     details = _received(sqs, queue, 5)
     assert sorted(d["eventName"] for d in details) == sorted(
         ["CreateRole", "PutRolePolicy", "AttachRolePolicy", "CreatePolicy", "AttachRolePolicy"])
@@ -151,13 +153,17 @@ def test_no_secret_reaches_an_event_a_history_an_email_the_health_answer_an_erro
     sqs, queue = _trail(cloud, "leaks", {"source": ["aws.iam"], "detail": {"eventName": ["CreatePolicy"]}})
     topic = sns.create_topic(Name="leaks")["TopicArn"]
     sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="admin@example.com")
-    role = iam.create_role(RoleName="leaky", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    # one role for the function, the machine and the rule's target, each service trusted and each call granted
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
+        "Service": ["lambda.amazonaws.com", "states.amazonaws.com", "events.amazonaws.com"]}}]}
+    role = iam.create_role(RoleName="leaky", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    _grant(iam, "leaky", "iam:CreatePolicy", "sns:Publish", "states:StartExecution")
     # the event goes on as the orchestrator's does: into an execution, and from it into an e-mail
     machine = sfn.create_state_machine(name="leaks", roleArn=role, definition=json.dumps(
         {"StartAt": "Mail", "States": {"Mail": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish",
                                                 "Parameters": {"TopicArn": topic, "Message.$": "$"}, "End": True}}}))[
         "stateMachineArn"]
-    events.put_targets(Rule="leaks", Targets=[{"Id": "machine", "Arn": machine}])
+    events.put_targets(Rule="leaks", Targets=[{"Id": "machine", "Arn": machine, "RoleArn": role}])
     lam.create_function(FunctionName="leaky", Runtime="python3.13", Role=role, Handler="app.handler",
                         Code={"ZipFile": zip_package({"app.py": LEAKY})}, Timeout=30)
     answer = lam.invoke(FunctionName="leaky", Payload=json.dumps({"name": "by-a-function",
@@ -195,6 +201,7 @@ def test_no_secret_reaches_an_event_a_history_an_email_the_health_answer_an_erro
 def test_a_presigned_urls_token_and_signature_stay_out_of_the_servers_request_log(logged):
     cloud, log_path = logged
     cloud.client("iam").create_role(RoleName="presigner", AssumeRolePolicyDocument=json.dumps(TRUST))
+    _grant(cloud.client("iam"), "presigner", "iam:ListRoles", "s3:GetObject")
     made = cloud.client("sts").assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/presigner",
                                            RoleSessionName="presigner")["Credentials"]
     session = Credentials(cloud.endpoint, made["AccessKeyId"], made["SecretAccessKey"])
@@ -218,6 +225,12 @@ def test_a_presigned_urls_token_and_signature_stay_out_of_the_servers_request_lo
     signatures = [unquote(url.split("Signature=")[1].split("&")[0]) for url in (sigv4, sigv2)]
     shown = [value for value in (made["SessionToken"], *signatures) if value in log]
     assert not shown
+
+
+def _grant(iam, role_name: str, *actions: str) -> None:
+    """What the role's calls need: IAM evaluates them as the role's, as on AWS."""
+    iam.put_role_policy(RoleName=role_name, PolicyName="its-calls", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}]}))
 
 
 def _executions(sfn, machine, timeout=10):

@@ -135,6 +135,9 @@ exports.handler = async (event) => {
 def test_the_nodejs_sdk_in_a_function_signs_with_the_functions_own_credentials(cloud):
     iam, lam = cloud.client("iam"), cloud.client("lambda")
     role = iam.create_role(RoleName="node-signer", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    iam.put_role_policy(RoleName="node-signer", PolicyName="its-calls", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*", "Action": [
+            "iam:CreatePolicy", "s3:PutObject", "s3:GetObject", "states:ListStateMachines"]}]}))
     cloud.client("s3").create_bucket(Bucket="node-bucket")
     lam.create_function(FunctionName="node-signer", Runtime="nodejs20.x", Role=role, Handler="index.handler",
                         Code={"ZipFile": zip_package({"index.js": NODE_SDK})}, Timeout=30)

@@ -108,6 +108,9 @@ def test_an_answer_sent_before_the_task_waits_is_not_lost(shared_cloud, sfn):
         RoleName="early-answer-role", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
     )["Role"]["Arn"]
+    shared_cloud.client("iam").put_role_policy(  # the function answers the token as its role
+        RoleName="early-answer-role", PolicyName="answer", PolicyDocument=json.dumps({"Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "states:SendTaskSuccess", "Resource": "*"}]}))
     shared_cloud.client("lambda").create_function(
         FunctionName="answers-early", Runtime="python3.11", Handler="app.handler", Role=role, Timeout=10,
         Code={"ZipFile": zip_package({"app.py": CALLBACK})})

@@ -70,6 +70,9 @@ AWS_LIKE_STACK = "e2e-aws-like"
 EMAIL = "learner@example.com"
 AWS_EMAIL = "learner@security-orchestrator.dev"  # not a reserved domain: the AWS target refuses those
 AWS_LIKE = Settings(event_delay=(1.0, 3.0), iam_lag=0.5, lambda_concurrency_limit=10, definition_lag=3.0)
+ROOT = Path(__file__).resolve().parents[2]
+# the policies a learner is given (README, docs/aws.md): the whole workshop runs under them in the AWS-like run
+LEARNER_POLICIES = tuple(str(p) for p in sorted((ROOT / "policies").glob("learner-policy*.json")))
 TRAIL = "workshop-trail"
 
 
@@ -79,10 +82,11 @@ def local_env(endpoint: str) -> dict:
 
 
 def local_client(endpoint: str, service: str, **kwargs):
-    """A boto3 client of `service` for the local cloud at `endpoint`, signed with its key."""
+    """A boto3 client of `service` for the local cloud at `endpoint`, signed with its key (the per-start
+    key: the account's administrator, also where the learner is an IAM user of their own)."""
     import boto3
 
-    return boto3.client(service, **{**credentials.read(endpoint).boto3_kwargs(), **kwargs})
+    return boto3.client(service, **{**credentials.read(endpoint).administrator().boto3_kwargs(), **kwargs})
 
 
 @contextlib.contextmanager

@@ -54,9 +54,11 @@ class WaitingMachine:
 
 
 def waiting_machine(sfn, sqs, *, sns=None, name: str = "waiting", state: str = "Wait", result_path: str | None = None,
-                    timeout_seconds: int | None = None, then: dict | None = None) -> WaitingMachine:
+                    timeout_seconds: int | None = None, then: dict | None = None,
+                    role_arn: str = ROLE) -> WaitingMachine:
     """A state machine whose first state, `state`, waits on a task token; `then` holds the states after it
-    (the first one is its Next), else it ends there."""
+    (the first one is its Next), else it ends there. On a local cloud, which authorizes the machine's calls,
+    `role_arn` must be a role granted them."""
     queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
     if sns is not None:
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -76,5 +78,5 @@ def waiting_machine(sfn, sqs, *, sns=None, name: str = "waiting", state: str = "
     else:
         waiting["End"] = True
     definition = {"StartAt": state, "States": {state: waiting, **(then or {})}}
-    arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=role_arn)["stateMachineArn"]
     return WaitingMachine(sfn, sqs, arn, queue_url)

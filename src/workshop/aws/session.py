@@ -6,7 +6,9 @@
 
 `target="local"`: the local cloud at `endpoint`, signed with the key it made
 when it started (read from its 0600 key file, `workshop.localcloud.server.credentials`;
-the key changes at every start and is read again when it does), us-east-1.
+the key changes at every start and is read again when it does), us-east-1;
+in the AWS-like mode with `--learner-policy`, the key of the learner's IAM
+user instead (`Credentials.for_learner`).
 `target="aws"`: the learner's own credentials (environment, profile, SSO...),
 always in us-east-1 (IAM's CloudTrail events reach EventBridge only there),
 whatever region the profile names, and never at a configured endpoint URL
@@ -237,7 +239,7 @@ class TargetSession:
 
     def boto3_session(self) -> boto3.Session:
         if self.api_endpoint:
-            key = self.local_credentials()
+            key = self.local_credentials().for_learner()
             return boto3.Session(region_name=self.region, aws_access_key_id=key.access_key_id,
                                  aws_secret_access_key=key.secret_access_key)
         return boto3.Session(region_name=self.region)
@@ -250,7 +252,7 @@ class TargetSession:
     def client(self, service: str):
         """A cached boto3 client for `service` on this target (made anew when the local cloud restarted)."""
         if self.api_endpoint:
-            key = self.local_credentials().access_key_id
+            key = self.local_credentials().for_learner().access_key_id
             if self._clients.get("__key__") != key:
                 self._clients.clear()
                 self._clients["__key__"] = key

@@ -1,4 +1,4 @@
-"""IAM policy evaluation: one engine for ValidatePolicy and the kit.
+"""IAM policy evaluation: one engine for ValidatePolicy, the local cloud's authorizer and the kit.
 
 Pure Python, standard library only, relative imports only: the same folder is
 the package `workshop.iam` in the kit and the top-level package `iam` inside
@@ -17,15 +17,34 @@ Deciding (`evaluation`)
     partition_from_arn(arn) -> str | None
         "aws" from "arn:aws:lambda:...", None when it is not an ARN.
 
+Deciding one request (`decision`, `conditions`): AWS's policy evaluation logic
+    evaluate_request(principal, request, policies) -> Decision
+        Explicit deny, SCPs, resource-based policy (same-account and
+        cross-account rules), identity policies, permissions boundary, session
+        policies; Decision.allowed, .decision ("allowed" / "explicitDeny" /
+        "implicitDeny"), .policy_type, .matched, .missing_context, .message(...).
+    Principal(arn, kind, account, role_arn), Request(action, resource, context),
+    Policies(identity, boundary, session, resource, resource_account,
+    resource_must_allow, scps), PolicyDocument
+    compile_policy(text_or_dict, kind=, policy_id=, policy_type=) -> PolicyDocument
+        Parsed once per distinct text.
+    Context(values)
+        The request's condition keys (case-insensitive names).
+    condition_holds(condition, context, missing) -> bool
+        Every Condition operator, IfExists, ForAllValues/ForAnyValue, policy variables.
+
 Reading a document (`policy_document`)
     parse_policy_document(text_or_dict) -> dict
         JSON text (or URL-encoded JSON, as CloudTrail may record it) to a dict;
         a duplicate key is refused, not resolved.
-    parse_statements(policy) -> list[Statement]
-        The statements, validated as IAM validates an identity policy.
+    parse_statements(policy, kind="identity" | "resource") -> list[Statement]
+        The statements, validated as IAM validates an identity policy (or a
+        resource-based / trust policy: Principal or NotPrincipal).
     Statement
         index, sid, allow, actions | not_actions, resources | not_resources,
-        conditional; granted_by(action) names what in it grants an action.
+        principals | not_principals, condition, conditional; names_action(name);
+        takes_in(listed, positive) is the Not-element rule both deciders use;
+        granted_by(action) names what in it grants an action.
     action_pattern_problem(pattern) -> str | None
         Why IAM would refuse an action name or pattern.
     InvalidPolicyDocument
@@ -35,6 +54,11 @@ Reading a document (`policy_document`)
 Matching (`globs`)
     action_matches(pattern, action) -> bool
         IAM's action matching: case-insensitive, `*` and `?`.
+    arn_matches(pattern, arn, lookup=None) -> bool
+        IAM's Resource matching (case-sensitive; a `*` ending an ARN segment
+        crosses colons); policy variables filled from `lookup`.
+    string_like(pattern, value, lookup=None), arn_like(pattern, value, lookup=None)
+        The StringLike and ArnLike condition operators.
     globs_intersect(first, second) -> bool
         Does some string match both globs (letter case ignored)?
     glob_includes(outer, inner) -> bool
@@ -51,10 +75,11 @@ The actions AWS publishes (`action_database`)
         The Service Authorization Reference extract (`iam_actions.json.gz`,
         DATA_PATH), read once per process.
     IamDatabase(services, source)
-        get(name) -> Action | None; matching(pattern) -> tuple[Action, ...].
+        get(name) -> Action | None; matching(pattern) -> tuple[Action, ...];
+        for_operation(prefix, operation) -> Action | None (the API operation's IAM action).
     Action, ResourceType, ANY_RESOURCE
-        An action, its resource types' ARN formats; ANY_RESOURCE for an action
-        without resource-level permissions.
+        An action, its resource types' ARN formats and its access level;
+        ANY_RESOURCE for an action without resource-level permissions.
 
 Restricted actions (`restricted_actions`)
     parse_restricted_actions(text) -> list[str]
@@ -68,15 +93,21 @@ Restricted actions (`restricted_actions`)
 """
 
 from .action_database import ANY_RESOURCE, DATA_PATH, Action, IamDatabase, ResourceType, default_database
+from .conditions import Context, UnknownOperator, condition_holds
+from .decision import (BOUNDARY, IDENTITY, RESOURCE, SCP, SESSION, Decision, Policies, PolicyDocument, Principal,
+                       Request, compile_policy, evaluate_request)
 from .evaluation import evaluate_policy, partition_from_arn
-from .globs import (SEGMENT, SEGMENT_NAMES, UNKNOWN, action_matches, glob_includes, globs_intersect, narrowest,
-                    widest)
+from .globs import (SEGMENT, SEGMENT_NAMES, UNKNOWN, action_matches, arn_like, arn_matches, glob_includes,
+                    globs_intersect, narrowest, string_like, widest)
 from .policy_document import (InvalidPolicyDocument, Statement, action_pattern_problem, parse_policy_document,
                               parse_statements)
 from .restricted_actions import (DATA_DESTRUCTION, PRIVILEGE_ESCALATION, RISK_SETS, ConfigurationError,
                                  parse_restricted_actions, restricted_entries)
 
 __all__ = [
+    "evaluate_request", "Principal", "Request", "Policies", "PolicyDocument", "Decision", "compile_policy",
+    "Context", "condition_holds", "UnknownOperator", "IDENTITY", "RESOURCE", "BOUNDARY", "SESSION", "SCP",
+    "arn_matches", "string_like", "arn_like",
     "evaluate_policy", "partition_from_arn",
     "parse_policy_document", "parse_statements", "Statement", "action_pattern_problem", "InvalidPolicyDocument",
     "action_matches", "globs_intersect", "glob_includes", "widest", "narrowest", "SEGMENT", "SEGMENT_NAMES",

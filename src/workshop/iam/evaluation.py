@@ -93,8 +93,7 @@ class _Judge:
 
     def names_action(self, statement: Statement, action: Action) -> bool:
         """Whether the statement's Action/NotAction takes in `action`."""
-        listed = action.name.lower() in self._listed[statement.index]
-        return listed if statement.actions is not None else not listed
+        return Statement.takes_in(action.name.lower() in self._listed[statement.index], statement.actions is not None)
 
     def candidates(self, pattern: str) -> list[Action]:
         known = list(self.database.matching(pattern))

@@ -1,15 +1,28 @@
-"""An identity policy's text, parsed and validated as IAM validates it.
+"""A policy's text, parsed and validated as IAM validates it.
 
-The document follows IAM's identity-policy grammar: top-level `Version`, `Id`,
-`Statement`; in a statement `Sid`, `Effect`, `Action`/`NotAction`,
+An identity policy (and a permissions boundary, a session policy, a service
+control policy) follows IAM's identity-policy grammar: top-level `Version`,
+`Id`, `Statement`; in a statement `Sid`, `Effect`, `Action`/`NotAction`,
 `Resource`/`NotResource`, `Condition`. Anything else (a `Principal`, a
 misspelt key, a duplicate key) is rejected as IAM rejects it, with
 `InvalidPolicyDocument` saying what to change.
+
+A resource-based policy (`kind="resource"`: a bucket, topic, secret, queue,
+key or function policy, a role's trust policy) names who it applies to:
+`Principal` or `NotPrincipal` in each statement, and may leave out
+`Resource` (a trust policy's resource is its role).
+
+What a statement means for one request (Action/NotAction, Resource/
+NotResource, Principal/NotPrincipal) is decided here, once, for both users of
+the engine: `Statement.takes_in` is the Not-element rule, which ValidatePolicy's
+matcher (evaluation.py) applies to sets of actions and the request evaluator
+(decision.py) to one request's action, resource and principal.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -27,7 +40,9 @@ class InvalidPolicyDocument(Exception):
 
 POLICY_KEYS = ("Version", "Id", "Statement")
 STATEMENT_KEYS = ("Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition")
+RESOURCE_STATEMENT_KEYS = STATEMENT_KEYS + ("Principal", "NotPrincipal")
 VERSIONS = ("2012-10-17", "2008-10-17")
+KINDS = ("identity", "resource")
 
 
 def _reject_duplicate_keys(pairs):
@@ -68,7 +83,7 @@ def parse_policy_document(document) -> dict:
 
 
 def _unknown_key(key: str, where: str, allowed: tuple) -> InvalidPolicyDocument:
-    if key in ("Principal", "NotPrincipal"):
+    if key in ("Principal", "NotPrincipal") and key not in allowed:
         return InvalidPolicyDocument(
             f"{where} has {key}: an identity policy (attached to a user, group or role) applies to "
             f"whoever holds it, so IAM rejects a {key} in it (\"Policy document should not specify a "
@@ -115,6 +130,13 @@ def action_pattern_problem(pattern: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _split_actions(patterns: tuple) -> tuple[frozenset, tuple]:
+    """(the plain ASCII names lower-cased, the other patterns) of an Action or NotAction list."""
+    plain = frozenset(p.lower() for p in patterns if p.isascii() and "*" not in p and "?" not in p)
+    return plain, tuple(p for p in patterns if p.lower() not in plain or not p.isascii())
+
+
 @dataclass(frozen=True)
 class Statement:
     index: int
@@ -122,9 +144,32 @@ class Statement:
     allow: bool
     actions: tuple | None  # Action patterns, or None when the statement has NotAction
     not_actions: tuple | None
-    resources: tuple | None  # Resource patterns, or None when the statement has NotResource
+    resources: tuple | None  # Resource patterns, or None when the statement has NotResource (or neither)
     not_resources: tuple | None
     conditional: bool
+    # Resource-based policies: ((principal type, (values, ...)), ...) from Principal or NotPrincipal;
+    # None where the statement has the other one (an identity policy has neither).
+    principals: tuple | None = None
+    not_principals: tuple | None = None
+    # ((operator, ((condition key, (values, ...)), ...)), ...) as written; () without a Condition
+    condition: tuple = ()
+
+    @staticmethod
+    def takes_in(listed: bool, positive: bool) -> bool:
+        """The Not-element rule: Action/Resource/Principal take in what they list, NotAction/
+        NotResource/NotPrincipal everything they do not list."""
+        return listed if positive else not listed
+
+    def names_action(self, action: str) -> bool:
+        """Does Action / NotAction take in this action name (IAM's case-insensitive globs)?"""
+        patterns = self.actions if self.actions is not None else self.not_actions
+        if action.isascii():
+            # most listed actions are plain names: one set look-up for them, the globs matched one by one
+            plain, globs = _split_actions(patterns)
+            listed = action.lower() in plain or any(action_matches(p, action) for p in globs)
+        else:  # a regex's case-insensitive match relates more than ASCII letters: leave it every pattern
+            listed = any(action_matches(p, action) for p in patterns)
+        return self.takes_in(listed, self.actions is not None)
 
     def granted_by(self, action: str) -> str:
         if self.actions is None:
@@ -140,8 +185,52 @@ def _exactly_one(statement: dict, where: str, key: str) -> tuple[str, tuple, boo
     return used, tuple(_string_list(statement[used], f"{where} {used}", key.lower())), used == key
 
 
-def parse_statements(policy: dict) -> list[Statement]:
-    """The statements of an identity policy, validated as IAM validates them."""
+def _principal(value, where: str) -> tuple:
+    """Principal / NotPrincipal as ((type, (values, ...)), ...); "*" is ("*", ("*",))."""
+    if value == "*":
+        return (("*", ("*",)),)
+    if not isinstance(value, dict) or not value:
+        raise InvalidPolicyDocument(f"{where} must be \"*\" or an object such as {{\"AWS\": \"arn:aws:iam::"
+                                    "123456789012:root\"}} or {\"Service\": \"lambda.amazonaws.com\"}")
+    out = []
+    for kind, names in value.items():
+        if not isinstance(kind, str):
+            raise InvalidPolicyDocument(f"{where} has a principal type that is not a string")
+        out.append((kind, tuple(_string_list(names, f"{where} {kind}", "principal"))))
+    return tuple(out)
+
+
+def _condition(value, where: str) -> tuple:
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise InvalidPolicyDocument(f"{where} has a Condition that is not an object")
+    out = []
+    for operator, keys in value.items():
+        if not isinstance(keys, dict):
+            raise InvalidPolicyDocument(f"{where} Condition {operator} must map condition keys to values")
+        entries = []
+        for key, values in keys.items():
+            values = values if isinstance(values, list) else [values]
+            if any(isinstance(v, (dict, list)) or v is None for v in values):
+                raise InvalidPolicyDocument(f"{where} Condition {operator} {key} must be a value or a list of values")
+            entries.append((key, tuple(values)))
+        out.append((operator, tuple(entries)))
+    return tuple(out)
+
+
+def parse_statements(policy: dict, kind: str = "identity") -> list[Statement]:
+    """The statements of a policy, validated as IAM validates them.
+
+    `kind` "identity" (identity policies, boundaries, session policies, SCPs) or
+    "resource" (a resource-based policy or a trust policy: Principal/NotPrincipal,
+    Resource optional).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+    allowed_keys = STATEMENT_KEYS if kind == "identity" else RESOURCE_STATEMENT_KEYS
+    if not isinstance(policy, dict):
+        raise InvalidPolicyDocument(f"the policy document must be a JSON object, got {type(policy).__name__}")
     for key in policy:
         if key not in POLICY_KEYS:
             raise _unknown_key(key, "the policy document", POLICY_KEYS)
@@ -161,8 +250,8 @@ def parse_statements(policy: dict) -> list[Statement]:
         if not isinstance(item, dict):
             raise InvalidPolicyDocument(f"{where} is a {type(item).__name__}, not an object")
         for key in item:
-            if key not in STATEMENT_KEYS:
-                raise _unknown_key(key, where, STATEMENT_KEYS)
+            if key not in allowed_keys:
+                raise _unknown_key(key, where, allowed_keys)
         effect = item.get("Effect")
         if effect not in ("Allow", "Deny"):
             raise InvalidPolicyDocument(
@@ -176,16 +265,27 @@ def parse_statements(policy: dict) -> list[Statement]:
             problem = action_pattern_problem(pattern)
             if problem:
                 raise InvalidPolicyDocument(f"{where} names the action {pattern!r}: {problem}")
-        _, resources, positive_resources = _exactly_one(item, where, "Resource")
+        if kind == "resource" and "Resource" not in item and "NotResource" not in item:
+            resources, positive_resources = None, None  # the resource the policy is attached to
+        else:
+            _, resources, positive_resources = _exactly_one(item, where, "Resource")
+        principals = not_principals = None
+        if kind == "resource":
+            if ("Principal" in item) == ("NotPrincipal" in item):
+                raise InvalidPolicyDocument(f"{where} must have exactly one of Principal and NotPrincipal")
+            if "Principal" in item:
+                principals = _principal(item["Principal"], f"{where} Principal")
+            else:
+                not_principals = _principal(item["NotPrincipal"], f"{where} NotPrincipal")
         condition = item.get("Condition")
-        if condition is not None and not isinstance(condition, dict):
-            raise InvalidPolicyDocument(f"{where} has a Condition that is not an object")
         statements.append(Statement(
             index=index, sid=sid, allow=effect == "Allow",
             actions=actions if positive else None, not_actions=None if positive else actions,
             resources=resources if positive_resources else None,
-            not_resources=None if positive_resources else resources,
+            not_resources=resources if positive_resources is False else None,
             conditional=bool(condition),
+            principals=principals, not_principals=not_principals,
+            condition=_condition(condition, where),
         ))
     return statements
 

@@ -2,6 +2,7 @@
 
     workshop local up --like-aws                       # delays as on AWS (see DEFAULT_SETTINGS)
     workshop local up --like-aws --event-delay 1-3 --iam-lag 0.5 --lambda-concurrency-limit 10
+    workshop local up --like-aws --learner-policy policies/learner-policy*.json
     LocalCloud(like_aws=Settings(event_delay=(1, 3), iam_lag=0.5))   # the tests' fixture
 
 The plain local cloud is fast and forgiving, so code written against it can
@@ -118,6 +119,16 @@ AWS documentation page:
    - https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html
    - https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_CreateTrail.html (its errors)
 
+9. **The learner is an IAM user, not the account's administrator**
+   (`--learner-policy FILE...`). As a learner given an account by a
+   facilitator is, the learner is the IAM user `learner` holding those
+   policies (each file a customer managed policy named after the file,
+   attached to the user), and the key the kit, `sam` and `workshop local env`
+   use is that user's (credentials.py: `learner_*` in the key file); the
+   local cloud evaluates its every request against them, as AWS does
+   (server/authorization.py). The per-start key stays the account's
+   administrator, for what a facilitator prepares (a trail, an SCP).
+
 Where it hooks in (nothing else of the local cloud changes): CloudTrail's
 one delivery point (`cloudtrail.deliver`); moto's SNS backend and response
 methods for subscriptions; moto's Lambda backend (reservations) and a
@@ -168,6 +179,9 @@ ACCOUNT_SETTINGS_PATH = r"{0}/(?P<api_version>[^/]+)/account-settings/?$"
 NOT_UPDATABLE = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "UPDATE_ROLLBACK_FAILED")
 
 
+LEARNER_USER = "learner"
+
+
 @dataclass(frozen=True)
 class Settings:
     """How slow and how strict the AWS-like mode is.
@@ -175,7 +189,8 @@ class Settings:
     `event_delay` (min, max) seconds CloudTrail takes; `iam_lag` seconds IAM reads lag behind creations;
     `lambda_concurrency_limit` the account's Lambda concurrency (AWS's default 1000; a new account's may
     be 10); `definition_lag` seconds a new state machine definition takes to be used; `day_length` real
-    seconds per day on the clock SNS confirmation tokens expire by.
+    seconds per day on the clock SNS confirmation tokens expire by; `learner_policies` the policies the
+    learner's IAM user holds (JSON files; none: the learner is the administrator).
     """
 
     event_delay: tuple[float, float] = (20.0, 120.0)
@@ -183,6 +198,7 @@ class Settings:
     lambda_concurrency_limit: int = 1000
     definition_lag: float = 5.0
     day_length: float = DAY_S
+    learner_policies: tuple[str, ...] = ()
 
     def __post_init__(self):
         low, high = self.event_delay
@@ -198,18 +214,41 @@ class Settings:
             raise ValueError(f"definition_lag must be 0 or more seconds, not {self.definition_lag!r}")
         if not self.day_length > 0:
             raise ValueError(f"day_length must be more than 0 seconds, not {self.day_length!r}")
+        for path in self.learner_policies:
+            learner_policy(path)  # a file that is no policy fails at start, saying which and why
 
     def cli_args(self) -> list[str]:
         low, high = self.event_delay
-        return ["--like-aws", "--event-delay", f"{low:g}-{high:g}", "--iam-lag", f"{self.iam_lag:g}",
+        args = ["--like-aws", "--event-delay", f"{low:g}-{high:g}", "--iam-lag", f"{self.iam_lag:g}",
                 "--lambda-concurrency-limit", str(self.lambda_concurrency_limit),
                 "--definition-lag", f"{self.definition_lag:g}", "--day-length", f"{self.day_length:g}"]
+        if self.learner_policies:
+            args += ["--learner-policy", *self.learner_policies]
+        return args
 
     def describe(self) -> dict:
         return asdict(self)
 
 
 DEFAULT_SETTINGS = Settings()
+
+
+def learner_policy(path: str) -> tuple[str, str]:
+    """(policy name, document) of a learner policy file; ValueError says what is wrong with it."""
+    from pathlib import Path
+
+    from workshop.iam import InvalidPolicyDocument, parse_policy_document, parse_statements
+
+    file = Path(path)
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        raise ValueError(f"--learner-policy {path}: cannot read it ({exc.strerror})") from None
+    try:
+        parse_statements(parse_policy_document(text))
+    except InvalidPolicyDocument as exc:
+        raise ValueError(f"--learner-policy {path}: IAM would refuse this policy: {exc}") from None
+    return file.stem, text
 
 
 def parse_delay(text: str) -> tuple[float, float]:
@@ -402,6 +441,27 @@ class AwsLikeMode:
         # moto's CloudFormation and Step Functions engine load slowly: changed when the server loads them
         wiring.after("cloudformation", self._install_failed_stacks)
         wiring.after("stepfunctions", self._install_definition_lag)
+
+    # 9. the learner as an IAM user ------------------------------------------------------------------
+    def install_learner(self, credentials, account_id: str) -> None:
+        """Make the learner's IAM user with its policies and the key `credentials.learner_*` names."""
+        if not self.settings.learner_policies or not credentials.learner_access_key_id:
+            return
+        from moto.iam.models import iam_backends
+
+        backend = iam_backends[account_id]["global"]
+        user = backend.create_user("us-east-1", LEARNER_USER)
+        for path in self.settings.learner_policies:
+            name, document = learner_policy(path)
+            policy = backend.create_policy(description=f"the learner's policy ({path})", path="/",
+                                           policy_document=document, policy_name=name, tags=[])
+            backend.attach_user_policy(policy.arn, LEARNER_USER)
+        key = backend.create_access_key(LEARNER_USER)
+        backend.access_keys.pop(key.access_key_id, None)
+        key.access_key_id = credentials.learner_access_key_id
+        key.secret_access_key = credentials.learner_secret_access_key
+        backend.access_keys[key.access_key_id] = key
+        log.info("AWS-like mode: the learner is %s with %d policies", user.arn, len(self.settings.learner_policies))
 
     # 1. CloudTrail -----------------------------------------------------------------------------------
     def delay(self) -> float:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .server import protocols, speedups
-from .services import cloudtrail, dynamodb, kms, sts
+from .services import cloudtrail, dynamodb, iam_boundaries, kms, organizations, sts
 from .services.awslambda import workers
 from .services.cloudformation import stacks
 from .services.events import targets
@@ -165,6 +165,15 @@ SEAMS: tuple[Seam, ...] = (
          "test_get_session_token_makes_a_session_of_the_caller_that_expires", sts.install_session_tokens),
     Seam("sts-caller-identity", FIX, EAGER, _t("moto.sts.responses", "TokenResponse", "get_caller_identity"),
          "test_get_caller_identity_names_the_caller_the_signature_proves", sts.install_caller_identity),
+    Seam("iam-user-permissions-boundary", FIX, EAGER,
+         _t("moto.iam.models", "User", "permissions_boundary_arn", "permissions_boundary", change=ADDED)
+         + _t("moto.iam.responses", "IamResponse", "put_user_permissions_boundary",
+              "delete_user_permissions_boundary", change=ADDED)
+         + _t("moto.iam.responses", "IamResponse", "create_user"),
+         "test_a_users_permissions_boundary_is_put_kept_at_create_and_deleted",
+         iam_boundaries.install_user_permissions_boundary),
+    Seam("organizations-access-role-admin", FIX, EAGER, _t("moto.organizations.models", "FakeAccount", "__init__"),
+         "test_a_created_accounts_access_role_is_its_administrator", organizations.install_access_role_admin),
     # --- stepfunctions: with the first Step Functions (or CloudFormation) request ---------------------
     Seam("sfn-engine-clients", SERVICE, STEPFUNCTIONS, _t(_SFN + "asl.utils.boto_client", None, "boto_client_for"),
          "test_the_engines_iam_call_passes_the_guard_and_is_in_cloudtrail"),
@@ -286,8 +295,13 @@ SEAMS: tuple[Seam, ...] = (
          "test_a_change_set_that_changes_nothing_fails_as_cloudformation_answers"),
     Seam("cfn-failed-resource", SERVICE, CLOUDFORMATION,
          _t("moto.cloudformation.parsing", None, "parse_and_create_resource", "parse_and_update_resource")
-         + _t("moto.cloudformation.models", "CloudFormationBackend", "execute_change_set"),
+         + _t("moto.cloudformation.models", "CloudFormationBackend", "execute_change_set", "delete_stack"),
          "test_a_failing_resource_fails_the_stack_with_its_reason"),
+    Seam("cfn-acts-as-its-caller", SERVICE, CLOUDFORMATION,
+         _t("moto.cloudformation.parsing", None, "parse_and_create_resource", "parse_and_update_resource",
+            "parse_resource_and_generate_name", "parse_and_delete_resource")
+         + _t("moto.cloudformation.parsing", "ResourceMap", "_delete_resource"),
+         "test_cloudformation_creates_resources_as_its_caller_or_its_service_role"),
     Seam("cfn-resource-types", SERVICE, CLOUDFORMATION,
          _t("moto.cloudformation.parsing", None, "get_model_map", change=READ),
          "test_the_incidents_table_secret_and_policies_are_created_as_aws_shows_them"),
@@ -317,6 +331,8 @@ SEAMS: tuple[Seam, ...] = (
          kms.install_cloudformation_key_properties),
     Seam("cfn-changeset-dependson", FIX, CLOUDFORMATION, _t("moto.cloudformation.parsing", "ResourceMap", "update"),
          "test_depends_on_orders_a_change_set_as_it_orders_create_stack", stacks.install_change_set_depends_on),
+    Seam("cfn-delete-dependency-order", FIX, CLOUDFORMATION, _t("moto.cloudformation.parsing", "ResourceMap", "delete"),
+         "test_a_stack_is_deleted_each_resource_after_those_that_name_it", stacks.install_delete_dependency_order),
     Seam("iam-cfn-inline-policy-json", FIX, CLOUDFORMATION,
          _t("moto.iam.models", "Role", "put_policy") + _t("moto.iam.models", "User", "put_policy")
          + _t("moto.iam.models", "Group", "put_policy"),

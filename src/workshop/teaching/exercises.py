@@ -785,7 +785,7 @@ def _check_policy(answer, restricted: str = DEFAULT_RESTRICTED) -> PolicyCheck:
     text = json.dumps(answer) if isinstance(answer, dict) else answer
     try:
         verdict = iam.evaluate_policy(text, listed)
-        statements = iam.parse_statements(iam.parse_policy_document(text))
+        iam.parse_statements(iam.parse_policy_document(text))  # what IAM would refuse, refused here first
     except iam.InvalidPolicyDocument as exc:
         return PolicyCheck(False, f"IAM would refuse this document: {exc}{instead}", fallback, answer)
     if verdict["action"] != "alert":
@@ -793,7 +793,7 @@ def _check_policy(answer, restricted: str = DEFAULT_RESTRICTED) -> PolicyCheck:
                                   f"at once. Name the actions the developer needs instead.{instead}",
                            fallback, answer, verdict)
     missing = [f"{action} on {shown}" for action, example, shown in NEEDS
-               if not _grants(iam, statements, action, example)]
+               if not _grants(iam, text, action, example)]
     if missing:
         return PolicyCheck(False, f"ValidatePolicy says alert, but the developer also needs {', '.join(missing)}."
                                   f"{instead}", fallback, answer, verdict)
@@ -860,25 +860,17 @@ def beyond_the_need(document) -> list:
     return lines
 
 
-def _grants(app, statements, action: str, arn: str) -> bool:
-    """Does a request for `action` on `arn` get allowed (some Allow covers it, no unconditional Deny does)?
+DEVELOPER_ARN = "arn:aws:iam::123456789012:user/developer"
 
-    IAM's evaluation for one concrete request, with the matcher's own parsing and patterns.
-    """
-    def covers(statement) -> bool:
-        if statement.actions is not None:
-            named = any(app.action_matches(p, action) for p in statement.actions)
-        else:
-            named = not any(app.action_matches(p, action) for p in statement.not_actions)
-        if statement.resources is not None:
-            on = any(app.glob_includes(p, arn) for p in statement.resources)
-        else:
-            on = not any(app.glob_includes(p, arn) for p in statement.not_resources)
-        return named and on
 
-    allowed = any(s.allow and covers(s) for s in statements)
-    denied = any(not s.allow and not s.conditional and covers(s) for s in statements)
-    return allowed and not denied
+def _grants(app, document, action: str, arn: str) -> bool:
+    """Is the developer's request for `action` on `arn` allowed with this policy alone (the engine's decision)?"""
+    developer = app.Principal(DEVELOPER_ARN, "user", "123456789012")
+    context = app.Context({"aws:username": "developer", "aws:PrincipalArn": DEVELOPER_ARN,
+                           "aws:PrincipalAccount": "123456789012", "aws:SecureTransport": True,
+                           "aws:RequestedRegion": "us-east-1"})
+    policies = app.Policies(identity=(app.compile_policy(document),))
+    return app.evaluate_request(developer, app.Request(action, arn, context), policies).allowed
 
 
 # --- the decision (notebook 04) ------------------------------------------------------------------------

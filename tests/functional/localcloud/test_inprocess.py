@@ -6,6 +6,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from local_clients import cloud_client
+from state_machines import finished
 from workshop.localcloud.server import inprocess, process
 from workshop.localcloud.server.authentication import engine_caller
 
@@ -35,8 +36,14 @@ def test_once_detached_the_same_client_goes_over_http():
 
 
 def test_the_engines_iam_call_passes_the_guard_and_is_in_cloudtrail(cloud):
-    """An aws-sdk:iam task, served in-process, unsigned: CloudTrail records it as the state machine's role."""
+    """An aws-sdk:iam task, served in-process, unsigned, as the state machine's role (IAM evaluates it so):
+    CloudTrail records it as the role's session, as AWS records a state machine's calls."""
     iam, events, sqs, sfn = (cloud_client(cloud, s) for s in ("iam", "events", "sqs", "stepfunctions"))
+    role = iam.create_role(RoleName="engine-iam-role", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    iam.put_role_policy(RoleName="engine-iam-role", PolicyName="create", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:CreatePolicy", "Resource": "*"}]}))
     queue = sqs.create_queue(QueueName="engine-trail")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(Name="engine-iam", EventPattern=json.dumps({"source": ["aws.iam"],
@@ -45,32 +52,21 @@ def test_the_engines_iam_call_passes_the_guard_and_is_in_cloudtrail(cloud):
     document = json.dumps({"Version": "2012-10-17",
                            "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
     machine = sfn.create_state_machine(
-        name="engine-iam", roleArn="arn:aws:iam::123456789012:role/r",
+        name="engine-iam", roleArn=role,
         definition=json.dumps({"StartAt": "Create", "States": {"Create": {
             "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:iam:createPolicy",
             "Parameters": {"PolicyName": "made-by-the-engine", "PolicyDocument": document}, "End": True}}}),
     )["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
-    described = _finished(sfn, execution)
+    described = finished(sfn, execution, timeout=30)
     assert described["status"] == "SUCCEEDED", described
     assert json.loads(described["output"])["Policy"]["PolicyName"] == "made-by-the-engine"
     messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])
     details = [json.loads(m["Body"])["detail"] for m in messages]
     assert [d["requestParameters"]["policyName"] for d in details] == ["made-by-the-engine"]
     identity = details[0]["userIdentity"]
-    assert identity["type"] == "AssumedRole" and identity["sessionContext"]["sessionIssuer"]["arn"] == \
-        "arn:aws:iam::123456789012:role/r"
-    assert identity["arn"].startswith("arn:aws:sts::123456789012:assumed-role/r/") and "accessKeyId" not in identity
+    assert identity["type"] == "AssumedRole" and identity["sessionContext"]["sessionIssuer"]["arn"] == role
+    assert identity["arn"].startswith("arn:aws:sts::123456789012:assumed-role/engine-iam-role/") \
+        and "accessKeyId" not in identity
     assert details[0]["sourceIPAddress"] == details[0]["userAgent"] == "states.amazonaws.com"
     assert iam.get_policy(PolicyArn=json.loads(described["output"])["Policy"]["Arn"])
-
-
-def _finished(sfn, execution_arn, timeout=30):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        described = sfn.describe_execution(executionArn=execution_arn)
-        if described["status"] != "RUNNING" or time.monotonic() > deadline:
-            return described
-        time.sleep(0.05)

@@ -14,6 +14,18 @@ from workshop.localcloud.services.stepfunctions import engine
 ROLE = "arn:aws:iam::123456789012:role/r"
 
 
+@pytest.fixture(scope="module")
+def cloud(cloud):
+    """The local cloud with the role the module's machines run as: the engine's calls are authorized as that
+    role's session, as on AWS, and these tests are about the engine, not about what a role is granted."""
+    iam = cloud_client(cloud, "iam")
+    iam.create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "states.amazonaws.com"}}]}))
+    iam.put_role_policy(RoleName="r", PolicyName="everything", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    return cloud
+
+
 def machine(sfn, name, definition, **kwargs):
     return sfn.create_state_machine(name=name, roleArn=ROLE, definition=json.dumps(definition),
                                     **kwargs)["stateMachineArn"]
@@ -152,7 +164,7 @@ def test_a_token_of_another_request_is_refused(long_history, cloud):
 def _waiting(sfn, cloud, name, timeout=None):
     """An execution waiting on a task token (an SQS message carries it); (execution, token)."""
     return waiting_machine(sfn, cloud_client(cloud, "sqs"), name=name, timeout_seconds=timeout,
-                           then={"After": {"Type": "Pass", "End": True}}).start()
+                           then={"After": {"Type": "Pass", "End": True}}, role_arn=ROLE).start()
 
 
 def test_a_second_answer_right_after_the_first_is_refused(cloud):

@@ -1,5 +1,6 @@
 """The AWS-like mode's rules, on their own (the mode end to end: tests/e2e/test_aws_like.py)."""
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -91,14 +92,15 @@ def test_the_cli_passes_every_setting_to_the_mode(monkeypatch):
     from workshop.localcloud.server import cli, process
 
     started = {}
-    monkeypatch.setattr(process, "serve", lambda port, parent_pid=None, like_aws=None: started.update(
-        settings=like_aws) or 0)
+    monkeypatch.setattr(process, "serve", lambda port, parent_pid=None, like_aws=None, iam=True: started.update(
+        settings=like_aws, iam=iam) or 0)
     monkeypatch.setattr(cli.os, "_exit", lambda code: None)
-    wanted = Settings((1, 3), 0.5, 10, 2, 60)
+    learner_policy = str(Path(__file__).resolve().parents[3] / "policies" / "learner-policy.json")
+    wanted = Settings((1, 3), 0.5, 10, 2, 60, (learner_policy,))
     cli.main(["up", "--port", "1", *wanted.cli_args()])
-    assert started["settings"] == wanted
-    cli.main(["up", "--port", "1", "--like-aws"])
-    assert started["settings"] == Settings()
+    assert started["settings"] == wanted and started["iam"] is True
+    cli.main(["up", "--port", "1", "--like-aws", "--no-iam"])
+    assert started["settings"] == Settings() and started["iam"] is False
 
 
 class _Function:

@@ -1,6 +1,7 @@
 """CloudFormation: the SAM transform, local API URLs, Rules, state machine definitions."""
 
 import json
+import re
 from pathlib import Path
 
 import boto3
@@ -224,7 +225,9 @@ def test_the_incidents_table_secret_and_policies_are_created_as_aws_shows_them()
         secrets = boto3.client("secretsmanager", region_name="us-east-1")
         value = secrets.get_secret_value(SecretId=outputs["Secret"])["SecretString"]
         assert len(value) == 64 and value.isalnum()  # generated, no punctuation
-        assert outputs["Secret"].startswith("arn:aws:secretsmanager:us-east-1:123456789012:secret:defences-Secret-")
+        # <LogicalId>-<random> without the stack's name, as CloudFormation names an unnamed secret
+        assert re.fullmatch(r"arn:aws:secretsmanager:us-east-1:123456789012:secret:Secret-[A-Z0-9]{12}-\w{6}",
+                            outputs["Secret"])
         again = models.SecretsManagerSecret.generated({"PasswordLength": 64,
                                                                        "ExcludePunctuation": True})
         assert again != value  # random each time

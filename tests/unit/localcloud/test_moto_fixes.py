@@ -208,6 +208,38 @@ def test_depends_on_orders_a_change_set_as_it_orders_create_stack():
         assert stack["StackStatus"] == "UPDATE_COMPLETE", _failures(client, "bus")
 
 
+def test_a_stack_is_deleted_each_resource_after_those_that_name_it(monkeypatch):
+    from moto.cloudformation.parsing import ResourceMap
+
+    # a chain of eight, each naming the one before by Ref, Sub, Join or DependsOn: in set order it is
+    # deleted as the chain reversed once in 8! runs
+    chain = [f"P{i}" for i in range(8)]
+    names = [{"Ref": "P@"}, {"Fn::Sub": "${P@}-x"}, {"Fn::Sub": ["${Name}", {"Name": {"Ref": "P@"}}]},
+             {"Fn::Join": ["", [{"Ref": "P@"}]]}]
+    resources = {"P0": {"Type": "AWS::SSM::Parameter", "Properties": {"Name": "p0", "Type": "String", "Value": "first"}}}
+    for i in range(1, 8):
+        value = json.loads(json.dumps(names[i % 4]).replace("@", str(i - 1)))
+        resources[f"P{i}"] = {"Type": "AWS::SSM::Parameter",
+                              "Properties": {"Name": f"p{i}", "Type": "String", "Value": value}}
+    resources["P7"]["Properties"]["Value"] = "last"
+    resources["P7"]["DependsOn"] = "P6"
+    deleted = []
+    original = ResourceMap._delete_resource
+
+    def recorded(self, parsed, resource_json):
+        deleted.append(parsed.logical_resource_id)
+        return original(self, parsed, resource_json)
+
+    with mock_aws():
+        client = _cloud()
+        client.create_stack(StackName="chain", TemplateBody=json.dumps({"Resources": resources}))
+        monkeypatch.setattr(ResourceMap, "_delete_resource", recorded)
+        client.delete_stack(StackName="chain")
+    assert deleted == list(reversed(chain))
+    assert stacks.references({"Fn::GetAtt": ["Fn", "Arn"], "B": {"Fn::GetAtt": "Topic.TopicName"},
+                              "DependsOn": ["Role"]}) == {"Fn", "Topic", "Role"}
+
+
 def test_dependency_order_keeps_template_order_otherwise_and_survives_cycles():
     resources = {"C": {"DependsOn": ["A", "Missing"]}, "B": {}, "A": {"DependsOn": "B"},
                  "X": {"DependsOn": "Y"}, "Y": {"DependsOn": "X"}}

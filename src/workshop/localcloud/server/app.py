@@ -19,12 +19,17 @@ service's paths to its handlers:
 
 AWS API requests: first the extension groups their service needs are
 installed (`wiring.ensure_for_scope`, by the credential scope they are
-signed for); then
+signed for); then the request is evaluated against IAM's policies as AWS
+evaluates it (authorization.py: every principal but the learner's per-start
+key, unless the server runs with `--no-iam`), and a denial answers in the
+service's protocol; then
 
 * IAM calls (signed for `iam`; POST, or GET with the query API) are served
   by moto; the AWS-like mode sees them first and after. Each change of the IAM
   model, whatever asked for it, emits its CloudTrail event
   (services/cloudtrail.py), sent when the request is answered;
+  iam:SimulatePrincipalPolicy and iam:SimulateCustomPolicy are answered by
+  the same engine as every request (simulation.py);
 * a JSON-protocol request (`X-Amz-Target`) with a malformed body gets AWS's
   SerializationException (protocols.py);
 * `TARGET_ROUTES`: Step Functions operations moto lacks, by `X-Amz-Target`
@@ -75,12 +80,16 @@ _LARGE_BODY = 1024 * 1024
 class LocalCloudApp:
     """Routes /_localcloud/* to the kit, everything else to moto; watches IAM writes."""
 
-    def __init__(self, port: int, credentials: credentials_module.Credentials, aws_like=None):
+    def __init__(self, port: int, credentials: credentials_module.Credentials, aws_like=None, iam: bool = True):
+        from . import authorization
+
         self.port = port
         self.credentials = credentials
         self.aws_like = aws_like  # aws_like.AwsLikeMode, or None for the plain local cloud
         self.guard = Guard(port)
         self.authenticator = Authenticator(credentials.access_key_id, credentials.secret_access_key, ACCOUNT_ID)
+        self.authorizer = authorization.Authorizer(enabled=iam)
+        authorization.install(self.authorizer)
         self.started = time.time()
         self.moto_app = None
         self.lambda_runtime = None  # the warm Lambda workers (services/awslambda), once loaded
@@ -110,6 +119,7 @@ class LocalCloudApp:
         self.lambda_runtime = wiring.install_eager(self.port, endpoint_for(self.port), self.credentials)
         if self.aws_like is not None:
             self.aws_like.install()
+            self.aws_like.install_learner(self.credentials, ACCOUNT_ID)
         self.moto_app = DomainDispatcherApplication(create_backend_app)
         # the Step Functions engine's own service calls: through this app, in-process (inprocess.py)
         inprocess.attach(self)
@@ -227,24 +237,37 @@ class LocalCloudApp:
             from .wiring import ensure_for_scope
 
             ensure_for_scope(service)
+        denied, acting = self._authorize(environ, caller, service)
+        if denied is not None:
+            status, headers, body = denied
+            start_response(status, headers)
+            return [body]
         call = self._call(environ, caller, service)
         with calls.serving(call):
-            if protocols.is_iam_call(environ, auth):
-                return self._iam(environ, start_response, call)
-            target = environ.get("HTTP_X_AMZ_TARGET")
-            if target and "amz-json" in environ.get("CONTENT_TYPE", "") and service:
-                rejected = self._check_json_request(environ, target, service, start_response)
-                if rejected is not None:
-                    return rejected
-            if self.aws_like and target and target.endswith("Trail"):
-                refused = self.aws_like.trail_refusal(target, _read_body(environ), ACCOUNT_ID,
-                                                      protocols.request_region(environ) or REGION)
-                if refused:
-                    return _json_error(start_response, *refused)
-            handler = TARGET_ROUTES.get(target) if target else None
-            if handler is not None:
-                return getattr(self, handler)(environ, start_response, protocols.request_region(environ) or REGION)
-            return self._served(self.moto_app, environ, start_response, call)
+            if acting is None:
+                return self._serve_aws(environ, start_response, auth, service, call)
+            from .authorization import acting_for
+
+            with acting_for(*acting):  # CloudFormation acts for its caller while it serves this request
+                return self._serve_aws(environ, start_response, auth, service, call)
+
+    def _serve_aws(self, environ, start_response, auth, service, call):
+        if protocols.is_iam_call(environ, auth):
+            return self._iam(environ, start_response, call)
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target and "amz-json" in environ.get("CONTENT_TYPE", "") and service:
+            rejected = self._check_json_request(environ, target, service, start_response)
+            if rejected is not None:
+                return rejected
+        if self.aws_like and target and target.endswith("Trail"):
+            refused = self.aws_like.trail_refusal(target, _read_body(environ), ACCOUNT_ID,
+                                                  protocols.request_region(environ) or REGION)
+            if refused:
+                return _json_error(start_response, *refused)
+        handler = TARGET_ROUTES.get(target) if target else None
+        if handler is not None:
+            return getattr(self, handler)(environ, start_response, protocols.request_region(environ) or REGION)
+        return self._served(self.moto_app, environ, start_response, call)
 
     @staticmethod
     def _call(environ, caller, service) -> calls.Call:
@@ -289,6 +312,26 @@ class LocalCloudApp:
         start_response(captured.get("status", "500 INTERNAL SERVER ERROR"), captured.get("headers", []))
         return chunks
 
+    def _authorize(self, environ, caller, service: str | None):
+        """(denial, acting): AWS's AccessDenied as (status, headers, body) when IAM's policies refuse the
+        request, else None; and (caller, parameters, region) when the request makes CloudFormation act for
+        its caller."""
+        if not self.authorizer.enabled or caller.kind == LEARNER_ADMIN or not service:
+            return None, None
+        from .authorization import denial_response
+        from .operations import identify
+
+        region = protocols.request_region(environ) or REGION
+        body = b""  # an S3 object's bytes say nothing IAM decides on; a multi-object delete's list does
+        if service != "s3" or (environ.get("REQUEST_METHOD") == "POST" and "delete" in environ.get("QUERY_STRING", "")):
+            body = _read_body(environ)
+        operation = identify(environ, body, service, region)
+        denial = self.authorizer.check_request(caller, operation, environ.get("REMOTE_ADDR", HOST))
+        if denial is not None:
+            return denial_response(service, denial), None
+        acting = (caller, operation.params, region) if service == "cloudformation" else None
+        return None, acting
+
     def _check_json_request(self, environ, target, service, start_response):
         body = _read_body(environ)
         found = protocols.check(target, body, service)
@@ -310,9 +353,19 @@ class LocalCloudApp:
         start_response(f"{status} {reason}", headers)
         return [json.dumps(document).encode("utf-8")]
 
-    # IAM: the AWS-like mode's lag before, its record of writes after
+    # IAM: the AWS-like mode's lag before, its record of writes after; Simulate* answered by the engine
     def _iam(self, environ, start_response, call):
         body = environ.get("localcloud.body", b"")
+        if call.action in ("SimulatePrincipalPolicy", "SimulateCustomPolicy"):
+            import urllib.parse
+
+            from . import simulation
+
+            form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace") or environ.get("QUERY_STRING", ""),
+                                               keep_blank_values=True))
+            status, headers, answer = simulation.respond(form, call.caller.account_id or ACCOUNT_ID)
+            start_response(status, headers)
+            return [answer]
         lagging = self.aws_like and self.aws_like.iam_read_refused(body or environ.get("QUERY_STRING", "").encode())
         if lagging:
             start_response("404 NOT FOUND", [("Content-Type", "text/xml")])
@@ -355,6 +408,7 @@ class LocalCloudApp:
                 "lambda_sandbox": rt.sandbox if rt else None,
                 "lambda_cold_starts": rt.cold_starts if rt else 0,
                 "heap": self.heap.describe() if self.heap else None,
+                "iam": self.authorizer.describe(),
                 "like_aws": self.aws_like.describe() if self.aws_like else None}
         return Response(json.dumps(body), content_type="application/json", status=500 if self.load_error else 200)
 
@@ -414,10 +468,11 @@ def _read_body(environ) -> bytes:
 
 
 def make_app(port: int, background: bool = False, credentials: credentials_module.Credentials | None = None,
-             like_aws=None) -> LocalCloudApp:
+             like_aws=None, iam: bool = True) -> LocalCloudApp:
     """The WSGI app, moto loaded; with background=True call `app.load_in_background()` yourself.
 
     `like_aws`: an `aws_like.Settings` for the AWS-like mode, None for the plain local cloud.
+    `iam`: evaluate IAM policies on every request but the per-start key's (False: `--no-iam`).
     """
     credentials = credentials or credentials_module.new(endpoint_for(port))
     mode = None
@@ -425,7 +480,7 @@ def make_app(port: int, background: bool = False, credentials: credentials_modul
         from ..aws_like import AwsLikeMode
 
         mode = AwsLikeMode(like_aws, endpoint_for(port))
-    app = LocalCloudApp(port, credentials, mode)
+    app = LocalCloudApp(port, credentials, mode, iam=iam)
     if not background:
         app.load()
     return app

@@ -71,6 +71,10 @@ class Caller:
     session's is ROLEID:SESSION). `expires` is set for temporary credentials,
     `source` says how they were made ("per-start key", "lambda:<function arn>",
     "sts:AssumeRole", "states.amazonaws.com" for the engine's calls, ...).
+    `context` holds request-context keys only the maker of a server-side call
+    knows, which the authorizer adds to the request's: a service principal's
+    `aws:SourceArn` / `aws:SourceAccount`, `aws:CalledVia` of a call a service
+    makes for its caller (server/authorization.py).
     """
 
     access_key_id: str | None
@@ -83,6 +87,7 @@ class Caller:
     expires: datetime | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     source: str | None = None
+    context: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def arn(self) -> str:

@@ -7,9 +7,16 @@
                                       subscriptions to confirm, TestState's role checked, IAM lagging,
                                       Lambda's concurrency quota, failed stacks only deletable,
                                       new definitions used after a few seconds
+    workshop local up --like-aws --learner-policy FILE...
+                                      and the learner is an IAM user holding those policies
+                                      (policies/learner-policy*.json): `workshop local env` gives its key
+    workshop local up --no-iam        serve every signed request without evaluating IAM policies
+                                      (by default every principal but the learner's per-start key is
+                                      evaluated as AWS evaluates it)
     workshop local status [--port N]  is one running there?
     workshop local env [--port N]     print `export` lines for its endpoint and key:
                                       eval "$(workshop local env)" and plain aws / sam / boto3 use it
+                                      (--admin: the per-start key, when the learner is an IAM user)
     workshop local mailbox [--port N] print the e-mails it delivered
 """
 
@@ -47,11 +54,18 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--day-length", type=float, default=None, metavar="SECONDS",
                     help="with --like-aws: real seconds per day on the clock SNS confirmation tokens expire by "
                          "(two days; default 86400)")
+    up.add_argument("--learner-policy", nargs="+", default=None, metavar="FILE",
+                    help="with --like-aws: the learner is an IAM user holding these policy files")
+    up.add_argument("--no-iam", action="store_true",
+                    help="do not evaluate IAM policies (by default every principal but the per-start key is)")
     for name, text in (("status", "is a local cloud answering on the port?"),
                        ("env", "print export lines (endpoint, key, region): eval \"$(workshop local env)\""),
                        ("mailbox", "print the e-mails the local cloud delivered (JSON)")):
         command = sub.add_parser(name, help=text)
         command.add_argument("--port", type=int, default=int(os.environ.get("LOCALCLOUD_PORT", DEFAULT_PORT)))
+        if name == "env":
+            command.add_argument("--admin", action="store_true",
+                                 help="the per-start key (the account's administrator), not the learner's user")
     return parser
 
 
@@ -72,7 +86,7 @@ def _quiet_sam_bucket_policy() -> None:
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0].startswith("--port") or argv[0] == "--verbose":
+    if not argv or argv[0].startswith("--port") or argv[0] in ("--verbose", "--no-iam", "--like-aws"):
         argv = ["up", *argv]
     args = _parser().parse_args(argv)
     endpoint = f"http://127.0.0.1:{args.port}"
@@ -100,16 +114,20 @@ def main(argv=None) -> int:
                 like_aws = Settings(
                     event_delay=parse_delay(args.event_delay) if args.event_delay else DEFAULT_SETTINGS.event_delay,
                     **{name: getattr(DEFAULT_SETTINGS, name) if value is None else value
-                       for name, value in tuned.items()})
+                       for name, value in tuned.items()}, learner_policies=tuple(args.learner_policy or ()))
             except ValueError as exc:
                 print(f"workshop local up: {exc}", file=sys.stderr)
                 return 2
-        elif args.event_delay or any(value is not None for value in tuned.values()):
-            print("workshop local up: --event-delay, --iam-lag, --lambda-concurrency-limit, --definition-lag and "
-                  "--day-length need --like-aws", file=sys.stderr)
+            if like_aws.learner_policies and args.no_iam:
+                print("workshop local up: --learner-policy means nothing with --no-iam (no policy would be "
+                      "evaluated): drop one of them", file=sys.stderr)
+                return 2
+        elif args.event_delay or any(value is not None for value in tuned.values()) or args.learner_policy:
+            print("workshop local up: --event-delay, --iam-lag, --lambda-concurrency-limit, --definition-lag, "
+                  "--day-length and --learner-policy need --like-aws", file=sys.stderr)
             return 2
         try:
-            code = serve(args.port, parent_pid=args.parent_pid, like_aws=like_aws)
+            code = serve(args.port, parent_pid=args.parent_pid, like_aws=like_aws, iam=not args.no_iam)
         except PortInUse as exc:
             print(f"workshop local up: {exc}", file=sys.stderr)
             return 1
@@ -139,6 +157,8 @@ def main(argv=None) -> int:
         except CredentialsNotFound as exc:
             print(f"workshop local env: {exc}", file=sys.stderr)
             return 1
+        if args.admin:
+            key = key.administrator()
         for name, value in key.environment().items():
             print(f"export {name}={shlex.quote(value)}")
         return 0

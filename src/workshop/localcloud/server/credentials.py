@@ -24,6 +24,14 @@ it names (authentication.py). As on AWS, the access key id is not a secret
 (CloudTrail events carry it); the secret access key is: it is only in this
 file and in the environment of the processes the kit starts, never logged,
 never in an event, an error or a repr.
+
+That key is the account's administrator, as a learner with their own account
+is. In the AWS-like mode with `--learner-policy` the learner is, in
+addition, an IAM user holding those policies (aws_like.py): the file then
+also holds that user's key (`learner_*`), and it is the key the kit, `sam`
+and `workshop local env` use (`environment()`, `boto3_kwargs()`,
+`for_learner()`); `administrator()` is the per-start key, for what only the
+account's administrator does (a facilitator preparing the account).
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ import json
 import os
 import secrets
 import string
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -50,24 +58,44 @@ class CredentialsNotFound(Exception):
 @dataclass(frozen=True)
 class Credentials:
     endpoint: str
-    access_key_id: str
+    access_key_id: str  # the per-start key: the account's administrator
     secret_access_key: str
     pid: int = 0
     region: str = "us-east-1"
+    # AWS-like mode with --learner-policy: the IAM user the learner is ("" otherwise)
+    learner_access_key_id: str = ""
+    learner_secret_access_key: str = ""
+    learner_arn: str = ""
+
+    def administrator(self) -> "Credentials":
+        """The per-start key alone (the account's administrator), whatever the learner is."""
+        return replace(self, learner_access_key_id="", learner_secret_access_key="",  # nosec B106: clears a key
+                       learner_arn="")
+
+    def for_learner(self) -> "Credentials":
+        """The key the learner works with: their IAM user's when there is one, else the per-start key."""
+        if not self.learner_access_key_id:
+            return self
+        return replace(self, access_key_id=self.learner_access_key_id,
+                       secret_access_key=self.learner_secret_access_key)
 
     def boto3_kwargs(self) -> dict:
-        """What `boto3.client(...)` needs to talk to this local cloud."""
+        """What `boto3.client(...)` needs to talk to this local cloud, as the learner."""
+        key = self.for_learner()
         return {"endpoint_url": self.endpoint, "region_name": self.region,
-                "aws_access_key_id": self.access_key_id, "aws_secret_access_key": self.secret_access_key}
+                "aws_access_key_id": key.access_key_id, "aws_secret_access_key": key.secret_access_key}
 
     def environment(self) -> dict:
-        """The variables plain boto3, the AWS CLI and `sam` read."""
-        return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": self.access_key_id,
-                "AWS_SECRET_ACCESS_KEY": self.secret_access_key, "AWS_REGION": self.region,
+        """The variables plain boto3, the AWS CLI and `sam` read, as the learner."""
+        key = self.for_learner()
+        return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": key.access_key_id,
+                "AWS_SECRET_ACCESS_KEY": key.secret_access_key, "AWS_REGION": self.region,
                 "AWS_DEFAULT_REGION": self.region}
 
     def __repr__(self) -> str:  # never print the secret in a traceback or a notebook
-        return f"Credentials(endpoint={self.endpoint!r}, access_key_id='{self.access_key_id[:6]}…', pid={self.pid})"
+        learner = f", learner={self.learner_arn!r}" if self.learner_arn else ""
+        return (f"Credentials(endpoint={self.endpoint!r}, access_key_id='{self.access_key_id[:6]}…', "
+                f"pid={self.pid}{learner})")
 
 
 def new(endpoint: str, pid: int | None = None, environ=None) -> Credentials:
@@ -79,6 +107,13 @@ def new(endpoint: str, pid: int | None = None, environ=None) -> Credentials:
         secret = secrets.token_urlsafe(30)
     return Credentials(endpoint=endpoint, access_key_id=key, secret_access_key=secret,
                        pid=os.getpid() if pid is None else pid)
+
+
+def with_learner(credentials: Credentials, user_arn: str) -> Credentials:
+    """The same key file with a fresh key for the learner's IAM user (AWS's shape: AKIA + 16)."""
+    return replace(credentials, learner_access_key_id="AKIA" + "".join(secrets.choice(_KEY_ALPHABET)
+                                                                       for _ in range(16)),
+                   learner_secret_access_key=secrets.token_urlsafe(30), learner_arn=user_arn)
 
 
 def state_dir() -> Path:

@@ -34,7 +34,7 @@ import urllib.request
 
 from . import credentials as credentials_module
 from . import heap
-from .address import DEFAULT_PORT, HEALTH_PATH, HOST, REGION, endpoint_for
+from .address import ACCOUNT_ID, DEFAULT_PORT, HEALTH_PATH, HOST, REGION, endpoint_for
 from .app import make_app
 
 log = logging.getLogger("workshop.localcloud")
@@ -71,18 +71,25 @@ def port_is_free(port: int) -> bool:
     return True
 
 
+def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=print, like_aws=None,
+          iam: bool = True) -> int:
+    """Run the local cloud in this process until SIGINT / SIGTERM; 0 on a clean stop.
 
-def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=print, like_aws=None) -> int:
-    """Run the local cloud in this process until SIGINT / SIGTERM; 0 on a clean stop."""
+    `iam=False` (`--no-iam`) serves every request without evaluating IAM's policies.
+    """
     if not port_is_free(port):
         raise PortInUse(port)
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
     _not_dumpable()
     credentials = credentials_module.new(endpoint_for(port))
+    if like_aws is not None and like_aws.learner_policies:
+        from ..aws_like import LEARNER_USER
+
+        credentials = credentials_module.with_learner(credentials, f"arn:aws:iam::{ACCOUNT_ID}:user/{LEARNER_USER}")
     # A key handed over by the starting process is not left for Lambda workers or children to find.
     os.environ.pop(credentials_module.ENV_KEY, None)
     os.environ.pop(credentials_module.ENV_SECRET, None)
-    app = make_app(port, background=True, credentials=credentials, like_aws=like_aws)
+    app = make_app(port, background=True, credentials=credentials, like_aws=like_aws, iam=iam)
     app.heap = heap.Settler().start()
     server = _bind(port, app)
     key_file = credentials_module.write(credentials)
@@ -97,10 +104,12 @@ def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=prin
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    _wait_ready(endpoint_for(port), timeout=10)
+    _wait_ready(endpoint_for(port), timeout=60)
     announce(f"Local cloud ready at http://{HOST}:{port} (its key: {key_file}; "
              f"for your shell: {credentials_module.env_line(port)})", flush=True)
     _warn_without_sandbox()
+    if not iam:
+        announce("IAM policies are not evaluated (--no-iam): every signed request is served.", flush=True)
     if like_aws is not None:
         low, high = like_aws.event_delay
         announce(f"AWS-like mode: CloudTrail events only through a logging trail, {low:g}-{high:g} s late; "
@@ -108,6 +117,9 @@ def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=prin
                  f"TestState checks its role; IAM reads lag {like_aws.iam_lag:g} s behind creations; Lambda "
                  f"concurrency {like_aws.lambda_concurrency_limit}; a failed stack can only be deleted; a new "
                  f"state machine definition is used after {like_aws.definition_lag:g} s.", flush=True)
+        if like_aws.learner_policies:
+            announce(f"You are the IAM user {credentials.learner_arn}, holding "
+                     f"{', '.join(like_aws.learner_policies)}; `workshop local env` gives your key.", flush=True)
     try:
         while not stop.wait(0.5):
             if parent_pid and not _alive(parent_pid):
@@ -224,8 +236,9 @@ class LocalCloud:
     `.credentials` is its per-start key (read from the file the server
     writes, checked to be this process's); `.environment()` the variables
     plain boto3 and `sam` read. `like_aws=aws_like.Settings(...)` starts it
-    in the AWS-like mode; `verbose=True` logs every request line to
-    `log_file` (`workshop local up --verbose`). `credentials=` hands the server a key to use
+    in the AWS-like mode, `iam=False` without IAM evaluation (`--no-iam`);
+    `verbose=True` logs every request line to `log_file` (`workshop local up
+    --verbose`). `credentials=` hands the server a key to use
     instead of a random one (`make lab` keeps one across restarts). The
     process stops (Lambda workers included) on exit, and by itself if the
     starting process dies.
@@ -233,10 +246,11 @@ class LocalCloud:
 
     def __init__(self, port: int | None = None, start_timeout: float = 30, log_file=None,
                  credentials: credentials_module.Credentials | None = None, extra_env: dict | None = None,
-                 like_aws=None, verbose: bool = False):
+                 like_aws=None, verbose: bool = False, iam: bool = True):
         self.port = port or free_port()
         self.verbose = verbose
         self.like_aws = like_aws
+        self.iam = iam
         self.endpoint = endpoint_for(self.port)
         self.start_timeout = start_timeout
         self.log_file = log_file
@@ -261,7 +275,7 @@ class LocalCloud:
         self.proc = subprocess.Popen(  # nosec B603: this python running the kit's own module, no shell
             [sys.executable, "-m", "workshop.localcloud", "up", "--port", str(self.port),
              "--parent-pid", str(os.getpid()), *(self.like_aws.cli_args() if self.like_aws else []),
-             *(["--verbose"] if self.verbose else [])],
+             *(["--verbose"] if self.verbose else []), *([] if self.iam else ["--no-iam"])],
             stdout=self.log_file or subprocess.DEVNULL, stderr=self.log_file or subprocess.DEVNULL,
             stdin=subprocess.DEVNULL, env=env,
         )

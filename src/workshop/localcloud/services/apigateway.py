@@ -469,16 +469,23 @@ def _json_ready(value):
     return value
 
 
-def _integration_caller(integration, account_id: str):
-    """Who API Gateway calls the service as: a session of the integration's role (its `Credentials`), as API
-    Gateway assumes it; without one, the account itself (the local cloud's stand-in for a caller's role)."""
+APIGATEWAY = "apigateway.amazonaws.com"
+APIGATEWAY_SESSION = "BackplaneAssumeRoleSession"  # the session name API Gateway gives the roles it assumes
+
+
+def _integration_caller(role_arn: str | None, account_id: str):
+    """Whom an AWS integration calls the service as: a session of its `Credentials` role, which must trust
+    API Gateway (None when it does not); without a role, the account's own (the server's) identity."""
+    from dataclasses import replace
+
+    from ..server import authorization
     from ..server.authentication import learner_caller, role_session_caller
 
-    role = getattr(integration, "credentials", None)
-    if isinstance(role, str) and role.startswith("arn:"):
-        # one session name per role: the in-process clients are kept per caller
-        return role_session_caller(role, "apigateway", source="apigateway.amazonaws.com")
-    return learner_caller("", account_id)
+    if not role_arn:
+        return replace(learner_caller("", account_id), access_key_id=None, source=APIGATEWAY)
+    if authorization.may_assume(APIGATEWAY, role_arn) is not None:
+        return None
+    return role_session_caller(role_arn, APIGATEWAY_SESSION, source=APIGATEWAY)
 
 
 def service_integration(request, integration, *, api_id, account_id, stage, stage_variables, path_parameters,
@@ -508,8 +515,11 @@ def service_integration(request, integration, *, api_id, account_id, stage, stag
         parameters = json.loads(rendered) if rendered.strip() else {}
     except ValueError:
         return _json_response(500, f"the mapping template did not make JSON for {service}:{action}: {rendered[:200]}")
+    caller = _integration_caller(getattr(integration, "credentials", None), account_id)
+    if caller is None:  # API Gateway logs "API Gateway does not have permission to assume the provided role"
+        return _json_response(500, "Internal server error")
     boto_service = {"states": "stepfunctions"}.get(service, service)
-    client = inprocess.client(boto_service, region, _endpoint, _integration_caller(integration, account_id))
+    client = inprocess.client(boto_service, region, _endpoint, caller)
     operation = re.sub(r"(?<!^)(?=[A-Z])", "_", action).lower()
     try:
         answer = getattr(client, operation)(**parameters)

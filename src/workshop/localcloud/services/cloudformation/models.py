@@ -291,6 +291,13 @@ class SecretsManagerSecret(CloudFormationModel):
         return "Name"
 
     @staticmethod
+    def unnamed(generated_name: str) -> str:
+        """The name CloudFormation gives a secret without a Name: <LogicalId>-<random>, without the stack's
+        name (learner policies scope secrets by it). moto's generic <stack>-<LogicalId>-<random> carries the
+        same parts, and a logical id has no dash."""
+        return "-".join(generated_name.rsplit("-", 2)[-2:])
+
+    @staticmethod
     def generated(spec: dict) -> str:
         alphabet = "".join(
             chars for chars, excluded in (
@@ -313,7 +320,7 @@ class SecretsManagerSecret(CloudFormationModel):
         value = p.get("SecretString")
         if value is None and "GenerateSecretString" in p:
             value = cls.generated(p["GenerateSecretString"])
-        name = p.get("Name") or resource_name  # moto made it unique, as CloudFormation does
+        name = p.get("Name") or cls.unnamed(resource_name)
         created = secretsmanager_backends[account_id][region_name].create_secret(
             name=name, secret_string=value, secret_binary=None, description=p.get("Description"),
             tags=p.get("Tags"), kms_key_id=p.get("KmsKeyId"), client_request_token=None,

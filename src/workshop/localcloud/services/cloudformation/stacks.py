@@ -27,6 +27,8 @@ CloudFormation request) applies them all:
 * Change sets: a stack created through a change set (what `sam deploy` does)
   kept the outputs of its empty review stage; they are computed on execution.
   A resource moto cannot update in place keeps its old model (moto stored None).
+* CloudFormation acts as its caller or its service role: each resource it
+  creates, updates or deletes is authorized as AWS would (acting.py).
 * A resource that fails during ExecuteChangeSet no longer turns into an
   unparseable 500 / JSON-on-XML error: the stack ends ROLLBACK_COMPLETE (or
   UPDATE_ROLLBACK_COMPLETE) with a `CREATE_FAILED` event naming the resource
@@ -43,6 +45,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from urllib.parse import urlparse
 
@@ -127,6 +130,9 @@ def install(endpoint: str) -> None:
     backend_cls.create_change_set = create_change_set
     install_failure_handling()
     install_resource_types()
+    from . import acting
+
+    acting.install()  # after the failure handling: a refused resource fails the stack as any failure does
 
 
 def read_location(location: str) -> str:
@@ -260,6 +266,28 @@ def install_failure_handling() -> None:
 
     execute_change_set._localcloud = True
     models.CloudFormationBackend.execute_change_set = execute_change_set
+
+    original_delete_stack = models.CloudFormationBackend.delete_stack
+
+    def delete_stack(self, name_or_stack_id):
+        named = [s for s in self.stacks.values() if name_or_stack_id in (s.stack_id, s.name)]
+        try:
+            return original_delete_stack(self, name_or_stack_id)
+        except Exception as exc:  # as AWS: the call succeeds, the stack stays DELETE_FAILED and says why
+            if not named:
+                raise
+            reason = _error_text(exc)
+            for stack in named:
+                if stack.stack_id in self.deleted_stacks:
+                    continue
+                self.stacks[stack.stack_id] = stack  # moto took it out before deleting its resources
+                log.warning("stack %s: delete failed: %s", stack.name, reason)
+                stack._add_stack_event("DELETE_FAILED", resource_status_reason=reason)
+                stack.status = "DELETE_FAILED"
+            return None
+
+    delete_stack._localcloud = True
+    models.CloudFormationBackend.delete_stack = delete_stack
 
 
 # --- resource types moto's CloudFormation lacks or puts in the wrong place --------------------
@@ -442,7 +470,7 @@ def install_state_machine_arn_attribute() -> None:
 
 
 def install_role_managed_policies() -> None:
-    """`AWS::IAM::Role`'s `ManagedPolicyArns` are attached (`iam-role-managed-policy-arns`).
+    """`AWS::IAM::Role`'s managed policies attached through IAM (`iam-role-managed-policy-arns`).
 
     moto created the role with its inline `Policies` and dropped the managed
     ones, so a SAM function's role lacked `AWSLambdaBasicExecutionRole` (and
@@ -450,6 +478,9 @@ def install_role_managed_policies() -> None:
     CloudFormation does (and so recorded by CloudTrail as its AttachRolePolicy);
     one IAM does not hold fails the resource, as on AWS. Deleting the role
     detaches them first, as CloudFormation does.
+
+    Its inline policies' documents become JSON text in `put_policy`
+    (`iam-cfn-inline-policy-json`), for users and groups too.
     """
     from moto.iam.models import Role, iam_backends
     from moto.utilities.utils import get_partition
@@ -560,6 +591,72 @@ def install_change_set_depends_on() -> None:
 
     update.__wrapped__ = original
     ResourceMap.update = update
+
+
+def references(value) -> set:
+    """The logical ids a resource's JSON names: `Ref`, `Fn::GetAtt`, `${Name}` / `${Name.Attr}` in `Fn::Sub`,
+    and `DependsOn` (pseudo parameters and parameters included: the caller keeps the resources)."""
+    found: set = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                found.add(inner)
+            elif key == "Fn::GetAtt":
+                target = inner[0] if isinstance(inner, list) and inner else inner
+                if isinstance(target, str):
+                    found.add(target.split(".", 1)[0])
+            elif key == "Fn::Sub":
+                text = inner[0] if isinstance(inner, list) and inner else inner
+                if isinstance(text, str):
+                    found.update(m.split(".", 1)[0] for m in re.findall(r"\$\{(?!!)([^}]+)\}", text))
+                if isinstance(inner, list) and len(inner) > 1:
+                    found |= references(inner[1])
+            elif key == "DependsOn":
+                found.update([inner] if isinstance(inner, str) else [d for d in inner or [] if isinstance(d, str)])
+            else:
+                found |= references(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= references(inner)
+    return found
+
+
+def deletion_order(resources: dict) -> list:
+    """The logical ids of `resources` (logical id -> resource JSON) in the order CloudFormation deletes them:
+    a resource after every resource that names it ("reverse order of creation")."""
+    needs = {name: references(resource) & set(resources) - {name} for name, resource in resources.items()}
+    created = dependency_order({name: {"DependsOn": sorted(needed)} for name, needed in needs.items()})
+    return list(reversed(list(created)))
+
+
+def install_delete_dependency_order() -> None:
+    """A stack's resources are deleted each after those that name it (`cfn-delete-dependency-order`).
+    Patch point: `ResourceMap.delete`, its retry of what failed kept."""
+    from moto.cloudformation.parsing import ResourceMap
+
+    original = ResourceMap.delete
+
+    def delete(self) -> None:
+        remaining = [name for name in deletion_order(self._resource_json_map)
+                     if self._resource_json_map[name].get("DeletionPolicy") != "Retain"]
+        last_exception = None
+        while remaining:
+            failed = []
+            for name in remaining:
+                parsed = self._parsed_resources.get(name)
+                try:
+                    if not isinstance(parsed, str) and parsed is not None:
+                        self._delete_resource(parsed, self._resource_json_map[parsed.logical_resource_id])
+                        self._parsed_resources.pop(parsed.logical_resource_id)
+                except Exception as exc:  # moto's own rule: what fails is tried again while others go
+                    last_exception = exc
+                    failed.append(name)
+            if len(failed) == len(remaining):
+                raise last_exception
+            remaining = failed
+
+    delete.__wrapped__ = original
+    ResourceMap.delete = delete
 
 
 def install_bucket_eventbridge_notifications() -> None:

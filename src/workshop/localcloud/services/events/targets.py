@@ -18,6 +18,17 @@ second incident.
 
 A DISABLED rule delivers nothing, as on AWS (moto delivered to it anyway).
 
+Delivery is authorized as AWS authorizes it (with the server's authorizer,
+server/authorization.py; moto used in-process without the server checks
+nothing): a state machine target starts its execution as a session of the
+target's `RoleArn`, which must trust events.amazonaws.com and allow
+states:StartExecution; a function target is invoked by events.amazonaws.com,
+which the function's resource-based policy must allow for the rule
+(aws:SourceArn). A target that may not be delivered to is logged and skipped,
+as EventBridge counts a failed invocation
+(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html,
+https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-identity-based.html).
+
 Patch point: `moto.events.models.Rule.send_to_targets`.
 """
 
@@ -158,6 +169,30 @@ def invoke_function_for(function_arn: str, event) -> threading.Thread | None:
     return worker
 
 
+def delivery_refused(rule, target: dict) -> str | None:
+    """Why IAM would stop EventBridge delivering to a state machine or function target, or None."""
+    from moto.utilities.arns import parse_arn
+
+    from ...server import authorization
+
+    if authorization.current() is None:
+        return None
+    rule_arn = rule.arn
+    source = {"aws:SourceArn": rule_arn, "aws:SourceAccount": parse_arn(rule_arn).account}
+    if parse_arn(target["Arn"]).service == "lambda":
+        denial = authorization.current().decide(authorization.service_principal("events.amazonaws.com", source),
+                                                "lambda:InvokeFunction", target["Arn"])
+        return denial.message if denial else None
+    role_arn = target.get("RoleArn")
+    if not role_arn:
+        return "the target has no RoleArn: EventBridge starts a state machine only as a role it may assume"
+    denial = authorization.may_assume("events.amazonaws.com", role_arn, source)
+    if denial is None:
+        denial = authorization.current().decide(authorization.role_session(role_arn, "events-target"),
+                                                "states:StartExecution", target["Arn"])
+    return denial.message if denial else None
+
+
 def install(engine_ready=None) -> None:
     """Deliver to state machine and Lambda targets; `engine_ready()` is called before an execution starts.
 
@@ -188,6 +223,10 @@ def install(engine_ready=None) -> None:
             return
         for target in ours:
             event = target_input(target, original_event, transform_input)
+            refused = delivery_refused(self, target)
+            if refused:
+                log.warning("EventBridge rule %s did not deliver to %s: %s", self.name, target["Arn"], refused)
+                continue
             if parse_arn(target["Arn"]).service == "lambda":
                 invoke_function_for(target["Arn"], event)
             else:

@@ -12,7 +12,10 @@ as AWS does: a Lambda function (plain function ARN or `lambda:invoke`) or
 `sns:publish`. The state's data flow is computed once with a stand-in result
 to learn what it would send, the resource is called with that, and the state
 is run again with the real result (or the function's error) as its mock.
-Other resources still need a mock, and the error says so.
+Other resources still need a mock, and the error says so. The call is made
+as the `roleArn` the request names (the server's authorizer evaluates it as a
+session of that role, as TestState "uses the role to call the resource"); a
+denial fails the state with the service's error, as on AWS.
 
 Note for plain boto3: botocore sends TestState to `sync-<host>`; with a
 local endpoint create the client with `Config(inject_host_prefix=False)`
@@ -88,7 +91,13 @@ def _test_with_real_resource(engine, request: dict, account_id: str, region: str
     data = first.get("inspectionData", {})
     sent = json.loads(data.get("afterParameters") or data.get("afterArguments") or data.get("afterInputPath") or "{}")
 
-    if resource == "arn:aws:states:::sns:publish":
+    publish = resource == "arn:aws:states:::sns:publish"
+    denied = _denied(request, "sns:Publish", str(sent.get("TopicArn") or "*")) if publish else \
+        _denied(request, "lambda:InvokeFunction", _function_arn(resource, sent, account_id, region))
+    if denied:
+        error = "SNS.AuthorizationErrorException" if publish else "Lambda.AWSLambdaException"
+        mock = {"errorOutput": {"error": error, "cause": denied}}
+    elif publish:
         mock = {"result": json.dumps(_sns_publish(sent, account_id, region))}
     else:
         if resource.startswith(_LAMBDA_ARN):
@@ -104,6 +113,24 @@ def _test_with_real_resource(engine, request: dict, account_id: str, region: str
             mock = {"result": json.dumps({"ExecutedVersion": "$LATEST", "Payload": output, "StatusCode": 200})}
     mock["fieldValidationMode"] = "NONE"
     return engine.test_state(dict(request, mock=mock))
+
+
+def _function_arn(resource: str, sent: dict, account_id: str, region: str) -> str:
+    name = resource if resource.startswith(_LAMBDA_ARN) else str(sent.get("FunctionName") or "")
+    if name.startswith("arn:"):
+        return name
+    return f"arn:aws:lambda:{region}:{account_id}:function:{name}"
+
+
+def _denied(request: dict, action: str, resource: str) -> str | None:
+    """AWS's denial text when the request's role may not call the resource; None when it may (or no role)."""
+    from ...server import authorization
+
+    authorizer = authorization.current()
+    if authorizer is None or not request.get("roleArn"):
+        return None
+    denial = authorizer.decide(authorization.role_session(request["roleArn"], "TestState"), action, resource)
+    return denial.message if denial else None
 
 
 def _invoke(function: str | None, payload, account_id: str, region: str):

@@ -10,7 +10,8 @@ Step Functions or CloudFormation request):
   (`install_execution_names`; moto named it "None", so a second one collided).
 * the engine's service calls are the state machine's role's (or the task's
   `Credentials.RoleArn`), on shared boto3 clients served in-process
-  (`install_engine_credentials`, server/inprocess.py).
+  (`install_engine_credentials`, server/inprocess.py), so IAM evaluates them
+  as the role's, as on AWS.
 
 Registered in seams.py and applied with the "stepfunctions" group: one
 evaluation program per definition (`install_engine_caches`, a speed patch)
