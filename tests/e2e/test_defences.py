@@ -9,10 +9,11 @@ boto3 and HTTP against the session's local cloud, with the stack deployed by
 the real `sam deploy`; where notebook 07 shows the same attack, the test runs
 its implementation (`workshop.teaching.attacks`).
 
-The local cloud does not evaluate IAM policies yet: the attacker's table
-writes and RestorePolicy invokes succeed here, so what holds is the
-orchestrator's own defence. Where the learner's policy refuses the call on
-AWS, the test says so.
+The attacker here uses the local cloud's own key, the account's administrator
+(the local cloud evaluates IAM for every other principal): the table writes and
+RestorePolicy invokes succeed, so what holds is the orchestrator's own defence.
+Where the learner's policy refuses the call on AWS, the test says so; the
+resource policies at the end are checked as principals holding exactly a grant.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from stack_incidents import (ADMIN_DOCUMENT, ADMINISTRATOR_ACCESS, BAD, GOOD, ap
                              new_principal, put_on_the_bus, rule_paused, states_entered, task_parameters, unique,
                              versions, waiting_at)
 
+from iam_principals import denied, document, user_with
 from polling import wait_for
 from workshop.aws.decision_endpoint import SignedDecider
 from workshop.aws.executions import find_token
@@ -416,3 +418,33 @@ def test_a_decision_written_to_the_table_without_the_endpoint_decides_nothing(de
     assert decide_by_link(mail, "allow").status_code == 409
     assert waiting_at(sfn, execution, "AskUser") and harmless_in_force(arn)
     sfn.stop_execution(executionArn=execution, error="TestDone")
+
+
+# --- the stack's resource policies, evaluated: principals holding exactly a grant make the call --------------
+
+
+def _stack_resource(logical_id: str) -> str:
+    return next(r["PhysicalResourceId"] for r in aws("cloudformation").describe_stack_resources(
+        StackName=STACK)["StackResources"] if r["LogicalResourceId"] == logical_id)
+
+
+def test_an_sns_grant_on_everything_does_not_subscribe_to_the_links_topic(deployed_stack, local_cloud):
+    """Whoever subscribes receives every approval link: the topic policy keeps everyone but the
+    stack's administrators out, whatever their own policy grants (same-account allow, explicit deny)."""
+    user = user_with(local_cloud, document({"Effect": "Allow", "Action": "sns:*", "Resource": "*"}))
+    topic = deployed_stack["AlertTopicArn"]
+    error = denied(user.client("sns").subscribe, TopicArn=topic, Protocol="email", Endpoint="thief@attacker.dev")
+    assert error["Code"] == "AuthorizationError" and "explicit deny in a resource-based policy" in error["Message"]
+    assert user.client("sns").list_topics()["Topics"]  # the grant itself works: only the topic refuses
+    assert not [s for s in aws("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+                if s["Endpoint"] == "thief@attacker.dev"]
+
+
+def test_a_secrets_manager_grant_on_everything_does_not_read_the_link_signing_secret(deployed_stack, local_cloud):
+    """The secret signs the links: read, it forges an approval. Only AskUser's and ReceiveDecision's roles
+    may read it, whatever a principal's own policy grants."""
+    user = user_with(local_cloud, document({"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*"}))
+    secret = _stack_resource("DecisionSecret")
+    error = denied(user.client("secretsmanager").get_secret_value, SecretId=secret)
+    assert error["Code"] == "AccessDeniedException" and "explicit deny in a resource-based policy" in error["Message"]
+    assert user.client("secretsmanager").describe_secret(SecretId=secret)["ARN"] == secret  # not a read

@@ -9,8 +9,8 @@ the attacks of tests/e2e/test_defences.py.
 
 Where the learner's own policy refuses the attacker's call (on AWS: no write
 to the incidents table, no invoking RestorePolicy), that refusal is reported
-as the first defence; where it is not refused (the local cloud lets its key
-do anything), the orchestrator's own defence is what holds.
+as the first defence; where it is not refused (the local cloud's own key is
+the account's administrator), the orchestrator's own defence is what holds.
 
     from workshop.teaching import approve_with_token_from_history
     approve_with_token_from_history(cloud, outputs, run.arn)   # -> an AttackResult
