@@ -65,10 +65,10 @@ MANAGED_POLICY_QUOTA = 6144  # https://docs.aws.amazon.com/IAM/latest/UserGuide/
 # --- the calls ---------------------------------------------------------------------------------------------
 
 SERVICES = ("iam", "stepfunctions", "cloudformation", "sns", "sts", "cloudtrail", "logs", "s3", "lambda", "dynamodb",
-            "kms")
+            "kms", "events")
 # the names the kit gives its clients (function parameters, attributes)
 RECEIVERS = {"sfn": "stepfunctions", "iam": "iam", "cfn": "cloudformation", "sns": "sns", "logs": "logs", "s3": "s3",
-             "sts": "sts", "trail_client": "cloudtrail", "dynamodb": "dynamodb", "kms": "kms"}
+             "sts": "sts", "trail_client": "cloudtrail", "dynamodb": "dynamodb", "kms": "kms", "events": "events"}
 # action -> (the kit's module, what in it makes the call): the panel's request to the stack's IAM-authorised
 # decision method (signed by the kit itself), and the seal check it runs with the functions' contract.
 INDIRECT = {"execute-api:Invoke": (ROOT / "src" / "workshop" / "aws" / "decision_endpoint.py", '"execute-api"'),
