@@ -37,7 +37,8 @@ from workshop.aws.executions import find_token
 from workshop.aws.session import connect
 from workshop.teaching.attacks import (add_an_inline_policy, approve_with_an_edited_deny_link,
                                        approve_with_token_from_history, forge_an_execution, forge_an_incident_item,
-                                       invoke_restore_directly, plant_incident_keys, put_back_a_risky_version)
+                                       invoke_restore_directly, join_a_risky_group, plant_incident_keys,
+                                       put_back_a_risky_version, rename_after_a_risky_grant)
 
 STACK = "e2e-orchestrator"
 
@@ -316,6 +317,49 @@ def test_attaching_administrator_access_is_caught(deployed_stack, local_cloud, k
     assert decide_by_link(mail, decision).status_code == 200
     assert finished(sfn, incident["executionArn"])["status"] == "SUCCEEDED"
     assert attached(kind, principal) == ([ADMINISTRATOR_ACCESS] if decision == "allow" else [])
+
+
+def test_a_risky_grant_renamed_before_the_orchestrator_acts_stays_out_of_force(deployed_stack, local_cloud):
+    """PutUserPolicy "Action": "*", then UpdateUser at once: the sample-derived kit's execution for the old name
+    found nothing and the renamed user kept "*". Now one incident takes it out of force and asks."""
+    sfn = aws("stepfunctions")
+    result = rename_after_a_risky_grant(connect("local", local_cloud), deployed_stack)
+    assert result.held, result
+    after = result.target
+    before = after.removesuffix("-renamed")
+    assert inline_text("user", after, "extra") is None and attached("user", after) == []
+    # under the new name, or the old one had the orchestrator been quicker than the rename: one incident either way
+    [incident] = [i for i in incidents_about(deployed_stack, before) if i.get("status") == "awaiting"]
+    target = json.loads(incident["target"])
+    assert (target["principalName"] in (before, after), target["policyName"]) == (True, "extra")
+    assert json.loads(incident["document"]) == json.loads(ADMIN_DOCUMENT)
+    mail = approval_mail(local_cloud, f"inline policy extra of user {target['principalName']}")
+    assert decide_by_link(mail, "deny").status_code == 200
+    assert finished(sfn, incident["executionArn"])["status"] == "SUCCEEDED"
+    assert inline_text("user", after, "extra") is None
+    assert len(approval_mails(local_cloud, f"inline policy extra of user {target['principalName']}")) == 1
+
+
+def test_joining_a_group_whose_risky_policy_was_approved_takes_the_user_out_and_asks(deployed_stack, local_cloud):
+    """A group's policy allowing s3:DeleteBucket, reverted and approved by a human; then a user joins the group:
+    the sample-derived kit did not watch AddUserToGroup. Now the user is taken out and a human asked; the
+    group keeps what was approved."""
+    sfn = aws("stepfunctions")
+    result = join_a_risky_group(connect("local", local_cloud), deployed_stack)
+    assert result.held, result
+    user = result.target
+    [incident] = incidents_about(deployed_stack, f"user {user} added to group")
+    group = json.loads(incident["target"])["groupName"]
+    assert incident["kind"] == "membership" and "s3:DeleteBucket" in incident["document"]
+    assert [g["GroupName"] for g in aws("iam").list_groups_for_user(UserName=user)["Groups"]] == []
+    [approved] = incidents_about(deployed_stack, f"inline policy cleanup of group {group}")
+    assert (approved["decision"], approved["decidedVia"]) == ("allow", "panel")
+    assert json.loads(inline_text("group", group, "cleanup")) == json.loads(BAD)  # what the human approved stays
+    mail = approval_mail(local_cloud, f"user {user} added to group {group}")
+    assert "AddUserToGroup" in mail["body"]
+    assert decide_by_link(mail, "deny").status_code == 200
+    assert finished(sfn, incident["executionArn"])["status"] == "SUCCEEDED"
+    assert aws("iam").list_groups_for_user(UserName=user)["Groups"] == []
 
 
 def test_an_unrecognised_event_is_e_mailed_not_dropped(deployed_stack, local_cloud):

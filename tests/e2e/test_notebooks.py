@@ -195,10 +195,13 @@ def test_attack_and_defence_shows_every_defence_holding(workshop_run):
                    "forge an approved incident in the table, then have RestorePolicy restore it",
                    "plant 'already handled' incidents at a policy's next keys, then make it admin",
                    "put a risky policy version in force with SetDefaultPolicyVersion",
-                   "give a user a risky inline policy with PutUserPolicy"):
+                   "give a user a risky inline policy with PutUserPolicy",
+                   'give a user "Action": "*", then rename the user before the orchestrator acts',
+                   "add a user to a group whose risky policy a human approved earlier"):
         assert f"DEFENCE HELD: {attack}" in text
-    assert "Denied 4 incident(s) this notebook made." in text  # the learner's earlier ones are left alone
-    assert "8 of 8 defences held." in text
+    # the learner's earlier ones are left alone; the group policy the join attack approved is decided already
+    assert "Denied 6 incident(s) this notebook made." in text
+    assert "10 of 10 defences held." in text
 
 
 def test_cleanup_leaves_nothing_behind(workshop_run):

@@ -159,11 +159,13 @@ def test_04_to_06_on_aws(aws_run):
 def test_07_attack_and_defence_on_aws(aws_run):
     text = _text("07_attack_and_defence")
     assert "DEFENCE HELD: approve an incident with the task token read from the execution history" in text
-    assert "7 of 8 defences held. Not tried here: turn the e-mail's deny link into an approval" in text  # in the inbox
+    assert "9 of 10 defences held. Not tried here: turn the e-mail's deny link into an approval" in text  # in the inbox
     for attack in ("make a harmless policy admin with a forged execution", "invoke RestorePolicy directly",
                    "forge an approved incident in the table", "plant 'already handled' incidents",
                    "put a risky policy version in force with SetDefaultPolicyVersion",
-                   "give a user a risky inline policy with PutUserPolicy"):
+                   "give a user a risky inline policy with PutUserPolicy",
+                   'give a user "Action": "*", then rename the user before the orchestrator acts',
+                   "add a user to a group whose risky policy a human approved earlier"):
         assert f"DEFENCE HELD: {attack}" in text
 
 

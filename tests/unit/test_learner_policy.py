@@ -28,8 +28,11 @@ What the learner's credentials call, in three parts, each read from its source:
   functions' own code (`kms:VerifyMac`, `_shared/seal.py`).
 
 What notebook 07 only *tries* as an attacker (`ATTEMPTED`: a write to the
-incidents table, invoking RestorePolicy) is not needed: the learner's policy
-refusing it is the first defence, and a test checks it is refused.
+incidents table, invoking RestorePolicy, making a group with a policy and
+joining it) is not needed: the learner's policy refusing it is the first
+defence, and a test checks it is refused. (Renaming a `workshop-` user is
+granted: IAM checks a rename against the old name and the new one, so it
+never leaves those names.)
 
 Then: every needed action is granted and nothing else; `"Resource": "*"` only
 for actions IAM offers no resource-level permissions for; every resource
@@ -73,9 +76,18 @@ RECEIVERS = {"sfn": "stepfunctions", "iam": "iam", "cfn": "cloudformation", "sns
 # decision method (signed by the kit itself), and the seal check it runs with the functions' contract.
 INDIRECT = {"execute-api:Invoke": (ROOT / "src" / "workshop" / "aws" / "decision_endpoint.py", '"execute-api"'),
             "kms:VerifyMac": (ROOT / "src" / "workshop" / "aws" / "incidents.py", 'contract("seal").check(kms')}
-# What notebook 07's attacks try, to show it refused: no learner may do it.
+# What notebook 07's attacks try, to show it refused: no learner may do it, and why.
 ATTACKS = ROOT / "src" / "workshop" / "teaching" / "attacks.py"
-ATTEMPTED = {"dynamodb:PutItem", "lambda:InvokeFunction"}
+WHY_ATTEMPTED = {
+    "dynamodb:PutItem": "a forged incident or planted keys: the table is written only by the stack's functions",
+    "lambda:InvokeFunction": "RestorePolicy is invoked only by the state machine",
+    # AddUserToGroup is authorised on the group alone: with a group of their own holding any policy, a
+    # learner who is an IAM user would add themselves to it
+    "iam:CreateGroup": "a group to join: the learner holds no group",
+    "iam:PutGroupPolicy": "a risky policy for that group",
+    "iam:AddUserToGroup": "the join itself",
+}
+ATTEMPTED = set(WHY_ATTEMPTED)
 # What CloudFormation does as the caller and the learner must never do directly: granted only through it.
 CLOUDFORMATION_ONLY = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
                        "kms:CreateKey", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey",
@@ -378,8 +390,9 @@ def test_what_only_cloudformation_needs_is_granted_only_through_it(templates):
 
 
 def test_what_notebook_07_only_attempts_the_learner_policy_refuses():
-    """Forging an incident and invoking RestorePolicy are tried in notebook 07; on AWS the learner's own policy
-    refuses them (first defence); no statement grants them, nor SendTaskSuccess (the panel no longer needs it)."""
+    """Forging an incident, invoking RestorePolicy and making a group to join are tried in notebook 07; on AWS
+    the learner's own policy refuses them (first defence); no statement grants them, nor SendTaskSuccess (the
+    panel no longer needs it)."""
     assert ATTEMPTED <= aws_calls(ATTACKS.read_text(), ATTACKS.name)
     direct = granted_directly()
     assert not (ATTEMPTED | {"states:SendTaskSuccess", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}) & direct

@@ -18,7 +18,8 @@ The names below are the ones the notebooks use.
 from workshop.teaching.approval_timeout import approval_timeout_demo
 from workshop.teaching.attacks import (add_an_inline_policy, approve_with_an_edited_deny_link,
                                        approve_with_token_from_history, forge_an_execution, forge_an_incident_item,
-                                       invoke_restore_directly, plant_incident_keys, put_back_a_risky_version)
+                                       invoke_restore_directly, join_a_risky_group, plant_incident_keys,
+                                       put_back_a_risky_version, rename_after_a_risky_grant)
 from workshop.teaching.builder import StateMachineBuilder, stack_substitutions, try_state
 from workshop.teaching.cleanup import clear_mailbox, remove_leftovers, stop_running_executions
 from workshop.teaching.exercises import check_decision, check_policy, restricted_actions, verdict_table
@@ -28,5 +29,5 @@ __all__ = ["check_setup", "StateMachineBuilder", "stack_substitutions", "try_sta
            "check_policy", "restricted_actions", "verdict_table", "approval_timeout_demo",
            "approve_with_token_from_history", "approve_with_an_edited_deny_link", "forge_an_execution",
            "invoke_restore_directly", "forge_an_incident_item", "plant_incident_keys", "put_back_a_risky_version",
-           "add_an_inline_policy", "stop_running_executions",
+           "add_an_inline_policy", "rename_after_a_risky_grant", "join_a_risky_group", "stop_running_executions",
            "clear_mailbox", "remove_leftovers"]

@@ -3,14 +3,15 @@
 Each function does what an attacker with *some* access would do, with plain
 boto3 and HTTP against the deployed stack, and reports what happened and
 whether the defence held. Each attack worked on the design this kit started
-from (or on the kit before its incidents were sealed); see docs/security.md's
-threat model for what the orchestrator cannot stop. The same functions are
-the attacks of tests/e2e/test_defences.py.
+from (or on the kit before its incidents were sealed and renames and group
+joins watched); see docs/security.md's threat model for what the orchestrator
+cannot stop. The same functions are the attacks of tests/e2e/test_defences.py.
 
 Where the learner's own policy refuses the attacker's call (on AWS: no write
-to the incidents table, no invoking RestorePolicy), that refusal is reported
-as the first defence; where it is not refused (the local cloud's own key is
-the account's administrator), the orchestrator's own defence is what holds.
+to the incidents table, no invoking RestorePolicy, no making or joining a
+group), that refusal is reported as the first defence; where it is not
+refused (the local cloud's own key is the account's administrator), the
+orchestrator's own defence is what holds.
 
     from workshop.teaching import approve_with_token_from_history
     approve_with_token_from_history(cloud, outputs, run.arn)   # -> an AttackResult
@@ -31,12 +32,13 @@ from botocore.exceptions import ClientError
 
 from workshop.aws import incidents
 from workshop.aws.decision_endpoint import panel_decider, post_decision
-from workshop.aws.executions import find_token, load_history, wait_for_end
-from workshop.aws.iam_changes import (ROOT, fire_policy, fire_policy_version, fire_set_default, fire_user_policy,
-                                      iam_call, policy_versions, unique_policy_name)
+from workshop.aws.executions import find_token, follow, load_history, wait_for_end
+from workshop.aws.iam_changes import (IAM_CONSISTENCY_S, ROOT, FiredPolicy, execution_started_by, fire_policy,
+                                      fire_policy_version, fire_set_default, fire_user_policy, iam_call,
+                                      policy_versions, unique_policy_name)
 from workshop.aws.mail import latest_email
 from workshop.display.incidents import watch_incident
-from workshop.waiting import wait_for
+from workshop.waiting import poll_intervals, wait_for
 
 ADMIN_DOCUMENT = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 ADMINISTRATOR_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
@@ -150,7 +152,7 @@ def forge_an_execution(cloud, outputs: dict, victim_arn: str, document: dict | N
     result.happened.append(f"StartExecution with a CreatePolicyVersion event naming {victim_arn.rsplit('/', 1)[-1]} "
                            "v1, `\"Action\": \"*\"` in its document.")
     history = watch_incident_end(cloud, started["executionArn"])
-    result.happened.append("Path: " + " → ".join(history.path()))
+    result.happened.append("Path: … " + " → ".join(history.path()[-3:]))
     verdict = history.output() if isinstance(history.output(), dict) else {}
     judged = (verdict.get("taskresult") or {}).get("documentSource")
     if judged:
@@ -193,8 +195,8 @@ def _invoke_restore(cloud, stack_name: str, payload: dict) -> tuple[bool, str]:
         code = exc.response.get("Error", {}).get("Code", "")
         return True, f"Invoke refused ({code}): no policy of yours grants lambda:InvokeFunction on RestorePolicy."
     answered = json.loads(answer["Payload"].read() or b"{}")
-    return bool(answer.get("FunctionError")), (f"RestorePolicy answered {answered.get('errorType', 'success')}: "
-                                               f"{answered.get('errorMessage', answered)}")
+    said = str(answered.get("errorMessage", answered)).split(". ")[0]  # its first sentence says why
+    return bool(answer.get("FunctionError")), f"RestorePolicy answered {answered.get('errorType', 'success')}: {said}"
 
 
 def invoke_restore_directly(cloud, stack_name: str, victim_arn: str) -> AttackResult:
@@ -295,7 +297,7 @@ def plant_incident_keys(cloud, outputs: dict, versions: int = 4) -> AttackResult
     if incident is not None and incident.planted:
         result.happened.append(f"The real incident went on under a fresh key; the planted item "
                                f"{incident.planted.get('incidentId', '?')[:8]}… is reported "
-                               f"({incident.planted.get('why')}). It waits for a decision: deny it below.")
+                               f"({incident.planted.get('why')}).")
     after = policy_versions(iam, quiet.arn)
     harmless = any(s.get("Sid") == "RevertedBySecurityOrchestrator"
                    for s in (after.default_document() or {}).get("Statement", []))
@@ -347,4 +349,92 @@ def add_an_inline_policy(cloud, outputs: dict, document=None) -> AttackResult:
     result.happened.append(f"The user's inline policies now: {remaining or 'none'}; the incidents table keeps "
                            f"the document for a restore ({len(incident.document) if incident else 0} characters).")
     result.held = remaining == [] and incident is not None
+    return result
+
+
+def rename_after_a_risky_grant(cloud, outputs: dict) -> AttackResult:
+    """PutUserPolicy `"Action": "*"`, then UpdateUser to a new name at once: the execution for the old name
+    finds nothing (on AWS its event arrives minutes late), so the new name would keep it unjudged."""
+    result = AttackResult("give a user \"Action\": \"*\", then rename the user before the orchestrator acts",
+                          "iam:PutUserPolicy and iam:UpdateUser on a user")
+    iam = cloud.client("iam")
+    before = f"workshop-user-{secrets.token_hex(3)}"
+    after = result.target = f"{before}-renamed"
+    iam.create_user(UserName=before)
+    fire_user_policy(cloud, before, "extra", ADMIN_DOCUMENT)
+    renamed_at = datetime.now(timezone.utc)
+    iam_call(iam.update_user, what="IAM to show the new user", UserName=before, NewUserName=after)
+    rename = FiredPolicy(after, f"user/{after}", "", "UpdateUser", "",
+                         f"{cloud.cli_prefix()} iam update-user --user-name {before} --new-user-name {after}",
+                         renamed_at, {"userName": before, "newUserName": after})
+    run = follow(cloud, execution_started_by(cloud, outputs["StateMachineArn"], rename), until=None)
+    result.happened.append(f"PutUserPolicy \"*\" on {before}, then UpdateUser: {run.path()[-1]}.")
+
+    def asked():  # under the new name (or the old one, had the orchestrator been quicker than the rename)
+        return next((i for i in incidents.list_incidents(cloud.client("dynamodb"), incidents.table_name(outputs))
+                     if i.kind == "inline" and i.pending and i.target.get("policyName") == "extra"
+                     and i.target.get("principalName") in (before, after)), None)
+
+    incident = wait_for(asked, what="the incident about the renamed user's policy", timeout=60, progress=False,
+                        **poll_intervals(cloud))
+    kept = iam_call(iam.list_user_policies, what="IAM to show the new user", UserName=after)["PolicyNames"]
+    result.happened.append(f"«{incident.label}» waits for a decision; the user's inline policies now: "
+                           f"{kept or 'none'}.")
+    result.held = "extra" not in kept
+    return result
+
+
+_DENIED = ("AccessDenied", "AccessDeniedException")
+
+
+def _refused(call, **kwargs) -> str:
+    """Make an IAM call as the attacker; "" when it was made, else the code of the refusal."""
+    try:
+        call(**kwargs)
+        return ""
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code not in _DENIED:
+            raise
+        return code
+
+
+def join_a_risky_group(cloud, outputs: dict) -> AttackResult:
+    """A group whose risky policy a human approved earlier; AddUserToGroup gives a new member all of it."""
+    result = AttackResult("add a user to a group whose risky policy a human approved earlier",
+                          "iam:AddUserToGroup on a risky group")
+    iam, machine = cloud.client("iam"), outputs["StateMachineArn"]
+    group, user = f"workshop-group-{secrets.token_hex(3)}", f"workshop-user-{secrets.token_hex(3)}"
+    refused = _refused(iam.create_group, GroupName=group)
+    if refused:
+        result.happened.append(f"CreateGroup refused ({refused}): your policy makes, changes and joins no group.")
+        result.held = True
+        return result
+    document = (ROOT / "policies" / "badpolicy.json").read_text()
+    iam_call(iam.put_group_policy, what="IAM to show the new group", GroupName=group, PolicyName="cleanup",
+             PolicyDocument=document)
+    grant = FiredPolicy("cleanup", f"group/{group}", "", "PutGroupPolicy", document, "", datetime.now(timezone.utc),
+                        {"groupName": group, "policyName": "cleanup"})
+    asked = follow(cloud, execution_started_by(cloud, machine, grant), until="AskUser")
+    approved = _incident_of(cloud, outputs, asked.arn)
+    panel_decider(cloud, outputs)(approved.incident_id, "allow")
+    wait_for_end(cloud, asked.arn)
+    back = incidents.is_restored(iam, incidents.get_incident(cloud.client("dynamodb"), incidents.table_name(outputs),
+                                                             approved.incident_id), IAM_CONSISTENCY_S)
+    result.happened.append(f"{group}'s risky policy: reverted, approved, "
+                           + ("in force again." if back else "NOT back in force."))
+    iam.create_user(UserName=user)
+    result.target = user
+    joined_at = datetime.now(timezone.utc)
+    iam_call(iam.add_user_to_group, what="IAM to show the new user", GroupName=group, UserName=user)
+    join = FiredPolicy(group, f"group/{group}", "", "AddUserToGroup", "",
+                       f"{cloud.cli_prefix()} iam add-user-to-group --group-name {group} --user-name {user}",
+                       joined_at, {"groupName": group, "userName": user})
+    run = follow(cloud, execution_started_by(cloud, machine, join), until="AskUser")
+    result.happened.append(f"AddUserToGroup {user}: " + " → ".join(run.path()[-3:]))
+    groups = [g["GroupName"] for g in iam_call(iam.list_groups_for_user, UserName=user)["Groups"]]
+    incident = _incident_of(cloud, outputs, run.arn)
+    result.happened.append(f"Its groups now: {groups or 'none'}.")
+    result.held = (back and group not in groups and run.path()[-1:] == ["AskUser"]
+                   and incident is not None and incident.kind == "membership")
     return result

@@ -39,8 +39,9 @@ def mended_table():
 
 @pytest.fixture
 def widened_check(monkeypatch):
-    """moto's condition check made slow (a millisecond between check and write), so that two writes at
-    once both reach the write unless something serialises them: the race, made certain."""
+    """moto's condition check made slow (20 ms between check and write), so that two writes at once both
+    reach the write unless something serialises them: the race, made certain. A millisecond was not: on a
+    busy machine one thread's request could be checked and written before the other's was even parsed."""
     import time
 
     from moto.dynamodb import models
@@ -57,7 +58,7 @@ def widened_check(monkeypatch):
 
             def expr(item):
                 outcome = real_expr(item)
-                time.sleep(0.001)
+                time.sleep(0.02)
                 return outcome
 
             op.expr = expr
