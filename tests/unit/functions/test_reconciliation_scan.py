@@ -62,3 +62,20 @@ def test_a_state_a_human_approved_is_left_alone_and_a_planted_approval_is_not(st
     stack.dynamodb.update_item(TableName=stack.table, Key={"incidentId": {"S": incident}},
                                UpdateExpression="SET eventName = :n", ExpressionAttributeValues={":n": {"S": "x"}})
     assert scan()["action"] == "reconcile"
+
+
+def test_a_managed_policy_only_administrators_hold_is_theirs_and_one_anybody_else_holds_is_judged(stack, monkeypatch):
+    """The administrators' own managed policies (a learner's given policies in the AWS-like run) are left
+    alone as their inline ones are; the same policy attached to anyone else too is judged."""
+    monkeypatch.setenv("ADMIN_PRINCIPAL_ARNS", "arn:aws:iam::123456789012:user/learner")
+    theirs = stack.iam.create_policy(PolicyName="learner-given", PolicyDocument=BAD)["Policy"]["Arn"]
+    stack.iam.create_user(UserName="learner")
+    stack.iam.attach_user_policy(UserName="learner", PolicyArn=theirs)
+    assert scan()["action"] == "clean"
+
+    stack.iam.create_user(UserName="someone")
+    stack.iam.attach_user_policy(UserName="someone", PolicyArn=theirs)
+    assert changes(scan()) == sorted([
+        ("SetDefaultPolicyVersion", json.dumps({"policyArn": theirs, "versionId": "v1"}, sort_keys=True)),
+        ("AttachUserPolicy", json.dumps({"policyArn": theirs, "userName": "someone"}, sort_keys=True)),
+    ])
