@@ -221,47 +221,33 @@ def is_admin(arn: str, admins: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(arn, pattern) for pattern in admins)
 
 
-def held_only_by_admins(iam, policy: dict, admins: list[str]) -> bool:
-    """A managed policy attached only to administrators is theirs, as their inline policies are: reverting
-    it would take their rights away. One attached to nobody is judged (what CreatePolicy made)."""
-    if not admins or not policy.get("AttachmentCount"):
-        return False
-    partition, account = policy["Arn"].split(":")[1], policy["Arn"].split(":")[4]
-
-    def listed(**arguments):
-        return [f"arn:{partition}:iam::{account}:{kind}/{entity[name]}"
-                for page in iam.get_paginator("list_entities_for_policy").paginate(**arguments)
-                for kind, key, name in (("user", "PolicyUsers", "UserName"), ("role", "PolicyRoles", "RoleName"),
-                                        ("group", "PolicyGroups", "GroupName"))
-                for entity in page.get(key, [])]
-
-    holders = aws_call(listed, PolicyArn=policy["Arn"])
-    return bool(holders) and all(is_admin(arn, admins) for arn in holders)
-
-
 def account_parts(iam, admins: list[str]) -> list[dict]:
     """Everything of the account that can hold a permission: each customer managed policy's default
     version, and every user's, role's and group's inline policies, attachments and (users) groups.
     Service-linked and IAM Identity Center roles (AWS owns them; IAM refuses to change them) and
-    administrators are left out."""
-    parts = [{"kind": "managed", "policyArn": p["Arn"], "versionId": p["DefaultVersionId"], "policyId": p["PolicyId"],
-              "label": f"policy {p['Arn']} version {p['DefaultVersionId']}"}
-             for p in _every(iam.get_paginator("list_policies"), "Policies", Scope="Local")
-             if not held_only_by_admins(iam, p, admins)]
+    administrators are left out, and so is a managed policy attached only to them: it is theirs, as
+    their inline policies are. One attached to nobody is judged (what CreatePolicy made)."""
     principals = [("user", u) for u in _every(iam.get_paginator("list_users"), "Users")] + \
         [("role", r) for r in _every(iam.get_paginator("list_roles"), "Roles")
          if not r.get("Path", "/").startswith(("/aws-service-role/", "/aws-reserved/"))] + \
         [("group", g) for g in _every(iam.get_paginator("list_groups"), "Groups")]
+    held = []
     for principal_type, found in principals:
         if is_admin(found["Arn"], admins):
             continue
         name = found[f"{principal_type.capitalize()}Name"]
         try:
-            parts += holdings(iam, principal_type, name)
+            held += holdings(iam, principal_type, name)
         except ClientError as exc:  # deleted while the scan ran: nothing of it is in force
             if error_code(exc) != "NoSuchEntity":
                 raise
-    return parts
+    # the attachments just read name every policy a principal the scan judges holds
+    judged_holders = {part["policyArn"] for part in held if part["kind"] == "attachment"}
+    managed = [{"kind": "managed", "policyArn": p["Arn"], "versionId": p["DefaultVersionId"], "policyId": p["PolicyId"],
+                "label": f"policy {p['Arn']} version {p['DefaultVersionId']}"}
+               for p in _every(iam.get_paginator("list_policies"), "Policies", Scope="Local")
+               if not (admins and p.get("AttachmentCount") and p["Arn"] not in judged_holders)]
+    return managed + held
 
 
 def approved_and_sealed(iam, table: str, part: dict, held) -> bool:
