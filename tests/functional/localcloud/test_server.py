@@ -128,3 +128,16 @@ def test_an_iam_write_sent_as_get_emits_its_cloudtrail_event(cloud, signing):
     assert detail["eventName"] == "PutUserPolicy"
     assert detail["requestParameters"] == {"userName": f"u-{signing}", "policyName": "via-get",
                                            "policyDocument": document}
+
+
+def test_the_server_imports_jsonschema_without_the_slow_iri_checker(tmp_path):
+    """API Gateway brings in jsonschema; its optional IRI checker (rfc3987-syntax) builds Earley parsers at
+    import, seconds of every local cloud's start, for a format the local cloud never checks."""
+    log_path = tmp_path / "server.log"
+    with open(log_path, "wb") as log, process.LocalCloud(log_file=log, extra_env={"PYTHONPROFILEIMPORTTIME": "1"}) as cloud:
+        cloud_client(cloud, "apigateway").get_rest_apis()
+    imported = {line.rsplit("|", 1)[-1].strip() for line in log_path.read_text().splitlines()
+                if line.startswith("import time:")}
+    assert {"moto.apigateway", "jsonschema"} <= imported, "the request did not reach moto's API Gateway"
+    # An import stopped by the server is still listed (at a few microseconds); its parsers' module is not.
+    assert "rfc3987_syntax.syntax_helpers" not in imported

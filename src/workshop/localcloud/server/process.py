@@ -33,7 +33,7 @@ import urllib.error
 import urllib.request
 
 from . import credentials as credentials_module
-from . import heap
+from . import heap, speedups
 from .address import ACCOUNT_ID, DEFAULT_PORT, HEALTH_PATH, HOST, REGION, endpoint_for
 from .app import make_app
 
@@ -81,6 +81,7 @@ def serve(port: int = DEFAULT_PORT, parent_pid: int | None = None, announce=prin
         raise PortInUse(port)
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
     _not_dumpable()
+    speedups.without_iri_syntax_checker()
     credentials = credentials_module.new(endpoint_for(port))
     if like_aws is not None and like_aws.learner_policies:
         from ..aws_like import LEARNER_USER

@@ -13,7 +13,7 @@ on the module at each call). Registered in seams.py as
 `server-dispatch-module-listing`; upstream issue text: docs/upstream.md.
 
 Two more per-request costs, found by profiling a burst of incidents (the
-server's CPU, sampled with py-spy --gil; README "Fast"):
+server's CPU, sampled with py-spy --gil; docs/performance.md):
 
 * `BaseResponse.call_action` asks `method_names_from_class(self.__class__)`,
   an `inspect.getmembers` over the whole response class (hundreds of
@@ -56,6 +56,17 @@ server's DynamoDB UpdateItem took 3-5 ms, an IAM read about 1.5):
   an incident). Its data is JSON: `install_json_copy` gives those engine
   modules a copy for JSON values (dicts, lists, scalars; anything else still
   goes to `copy.deepcopy`), three times faster on a CloudTrail event (`sfn-state-input-copy`).
+
+One cost is not moto's but an import's (`without_iri_syntax_checker`, at
+start): the first API Gateway request imports moto's apigateway, which
+imports openapi-spec-validator, then jsonschema, whose format checkers import
+rfc3987-syntax (installed by the `format-nongpl` extra Jupyter asks for). That
+package builds about 35 Earley parsers when imported: a third of the server's
+CPU during a deploy, 2-4 s. The local cloud checks no IRI format (only the
+`iri` and `iri-reference` formats use it; jsonschema leaves a format unchecked
+when its checker's package is missing), so the server imports jsonschema
+without it. Upstream: python-jsonschema/jsonschema#1428 (import it lazily),
+#1521 (the lazily loading fork rfc3987-syntax2).
 """
 
 from __future__ import annotations
@@ -63,6 +74,19 @@ from __future__ import annotations
 
 import functools
 import inspect
+
+
+def without_iri_syntax_checker() -> None:
+    """Make `import rfc3987_syntax` fail in this process, before jsonschema is first imported.
+
+    A `None` in `sys.modules` stops an import with ImportError, which jsonschema's
+    format module expects from a missing optional checker. Once jsonschema is
+    imported its checkers are chosen, so it is too late then (and left alone).
+    """
+    import sys
+
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)
 
 
 def _patch(owner, name: str, replacement, original) -> None:
