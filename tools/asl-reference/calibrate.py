@@ -271,21 +271,25 @@ def all_cases(repo: Path = REPO) -> list[dict]:
 # ----------------------------------------------------------------------------- verdicts
 
 
-def run_references(cases: list[dict]) -> dict[str, dict]:
-    """{case id: {"aws_toolkit": verdict, "asl_validator": verdict}} from validate.js."""
+def run_references(cases: list[dict], fresh_ajv: bool = False) -> dict[str, dict]:
+    """{case id: {"aws_toolkit": verdict, "asl_validator": verdict}} from validate.js.
+
+    `fresh_ajv`: asl-validator as it ships, compiling its schemas at every call, instead of validate.js's one
+    shared compiled copy (to check that sharing changes no verdict)."""
     script = HERE / "validate.js"
     if not (HERE / "node_modules" / "amazon-states-language-service").is_dir() or not (
             HERE / "node_modules" / "asl-validator").is_dir():
         raise ReferenceToolMissing(f"the reference validators are not installed in {HERE / 'node_modules'}: "
                                    "run `make asl-reference` (npm ci from package-lock.json)")
-    # asl-validator compiles its JSON schemas on every call (~0.1 s a definition): share the batch between
-    # two node processes so both cores work.
+    # Two node processes, so both cores work.
     workers = max(1, min(2, os.cpu_count() or 1, len(cases)))
     chunks = [cases[i::workers] for i in range(workers)]
 
+    env = {**os.environ, "ASL_REFERENCE_FRESH_AJV": "1" if fresh_ajv else "0"}
+
     def run(chunk):
         return subprocess.run(["node", str(script)], input=json.dumps(chunk), capture_output=True, text=True,
-                              cwd=HERE, timeout=600)
+                              cwd=HERE, timeout=600, env=env)
 
     try:
         with ThreadPoolExecutor(workers) as pool:

@@ -17,6 +17,41 @@
  */
 "use strict";
 
+const Module = require("module");
+
+// asl-validator makes a new Ajv and compiles its fifteen JSON schemas at every call: about 0.1 s a
+// definition, most of a calibration run. Here every call has the same schemas and options (its CLI's
+// defaults), so the first Ajv, its schemas compiled, serves every call; what each call adds to it again
+// (the same formats, ajv-formats' keywords) is added once. Verdicts are unchanged (the calibration
+// test runs a sample of the corpus both ways and compares; ASL_REFERENCE_FRESH_AJV=1 turns this off).
+function sharingAjv() {
+  const load = Module._load;
+  const made = new WeakSet();
+  Module._load = function (request, parent) {
+    const loaded = load.apply(this, arguments);
+    const fromValidator = parent && parent.filename && parent.filename.includes("asl-validator");
+    if (!fromValidator || (request !== "ajv" && request !== "ajv-formats")) return loaded;
+    const real = loaded.default || loaded;
+    if (request === "ajv") {
+      let shared = null;
+      const SharedAjv = function (options) {
+        if (shared === null) {
+          shared = new real(options);
+        }
+        return shared;
+      };
+      return { __esModule: true, default: SharedAjv };
+    }
+    const addOnce = function (ajv, options) {
+      if (made.has(ajv)) return ajv;
+      made.add(ajv);
+      return real(ajv, options);
+    };
+    return { __esModule: true, default: addOnce };
+  };
+}
+if (process.env.ASL_REFERENCE_FRESH_AJV !== "1") sharingAjv();
+
 const { getLanguageService, TextDocument, DiagnosticSeverity } = require("amazon-states-language-service");
 const aslValidator = require("asl-validator");
 

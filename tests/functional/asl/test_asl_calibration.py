@@ -38,6 +38,15 @@ def test_references_are_alive_and_discriminate():
         assert verdicts["bad"][name]["valid"] is False, verdicts["bad"][name]
 
 
+def test_the_shared_compiled_schemas_give_the_verdicts_asl_validator_gives_as_it_ships():
+    # validate.js compiles asl-validator's schemas once for every definition; asl-validator compiles them at
+    # each call. A sample of every kind of case (corpus, statemachine/, notebooks), run both ways.
+    cases = calibrate.all_cases(REPO)[::8]
+    shared, fresh = calibrate.run_references(cases), calibrate.run_references(cases, fresh_ajv=True)
+    assert len(fresh) == len(cases) and any(not row["asl_validator"]["valid"] for row in fresh.values())
+    assert shared == fresh
+
+
 def test_every_disagreement_with_both_references_has_a_reason(result):
     missing = calibrate.unexplained(result)
     assert not missing, (
