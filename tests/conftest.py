@@ -26,6 +26,12 @@ import tempfile
 
 import pytest
 
+from workshop.localcloud.server.speedups import without_iri_syntax_checker
+
+# The tests check no IRI format; jsonschema's checker for it (rfc3987-syntax) takes seconds to import in every
+# worker that imports nbformat (see speedups.without_iri_syntax_checker).
+without_iri_syntax_checker()
+
 if "WORKSHOP_STATE_DIR" not in os.environ:
     os.environ["WORKSHOP_STATE_DIR"] = tempfile.mkdtemp(prefix="workshop-test-state-")
 
