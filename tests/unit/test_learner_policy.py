@@ -635,3 +635,20 @@ def test_making_a_trail_is_left_to_the_account_administrator():
     for path, actions in ACCOUNT_SETUP.items():
         assert actions <= aws_calls(path.read_text(), path.name), f"{path.name} no longer calls {actions}"
         assert not actions & direct
+
+
+def test_the_restricted_actions_are_granted_only_on_sams_artifact_bucket(templates):
+    """What the stack's default RestrictedActions forbid (the deletions and their permanent forms) a learner
+    holds only on SAM's managed artifact bucket, where `sam` and its managed stack need them."""
+    from workshop.iam import action_matches
+
+    restricted = templates[0]["Parameters"]["RestrictedActions"]["Default"].split(",")
+    sam_bucket = "arn:aws:s3:::aws-sam-cli-managed-default-samclisourcebucket-*"
+    seen = set()
+    for name, statement in _statements():
+        for action in _as_list(statement["Action"]):
+            if any(action_matches(pattern, action) for pattern in restricted):
+                seen.add(action)
+                assert all(r in (sam_bucket, sam_bucket + "/*") for r in _as_list(statement["Resource"])), \
+                    (name, statement["Sid"], action)
+    assert seen, "the learner policies grant none of them: drop this test's premise"
