@@ -24,8 +24,7 @@ resource and reason, from the stack events), an e-mail address that
 cannot receive the approval requests.
 
 CloudFormation deploys as a service role when there is one (`sam deploy
---role-arn`): the role given (`role_arn=`, `--role-arn`,
-WORKSHOP_DEPLOY_ROLE_ARN), else the account's `<stack name>-deployer` role if
+--role-arn`): the role given (`role_arn=`, `--role-arn`), else the account's `<stack name>-deployer` role if
 it exists (policies/deployer-role.yaml, which an account owner deploys once,
 and which the local cloud's AWS-like mode makes at start). Found by its name
 so that a learner configures nothing: the learner policy lets a learner pass
@@ -86,7 +85,6 @@ EMAIL_VARIABLE = "WORKSHOP_EMAIL"
 # A class's one `sam build` output, made by `make class` for every learner (forty builds of the same
 # functions at the same minute would only load the class's server).
 SHARED_BUILD_VARIABLE = "WORKSHOP_SHARED_BUILD"
-DEPLOY_ROLE_VARIABLE = "WORKSHOP_DEPLOY_ROLE_ARN"
 DEPLOYER_ROLE_SUFFIX = "-deployer"  # policies/deployer-role.yaml names it for the stack
 
 
@@ -338,15 +336,14 @@ def keep_the_deployer_an_admin(cloud, stack_name: str, parameters: dict, stream)
 
 
 def deployer_role(cloud, stack_name: str, given: str | None = None) -> str | None:
-    """The service role CloudFormation deploys the stack as: the one given (or WORKSHOP_DEPLOY_ROLE_ARN), else
-    the account's `<stack name>-deployer` if it exists, else None (sam deploys as the caller)."""
+    """The service role CloudFormation deploys the stack as: the one given, else the account's
+    `<stack name>-deployer` if it exists, else None (sam deploys as the caller)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    given = given or os.environ.get(DEPLOY_ROLE_VARIABLE) or None
     if given:
         if not re.fullmatch(r"arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+", given):
             raise DeployError(f"the deploy role {given!r} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME): "
-                              f"fix --role-arn or {DEPLOY_ROLE_VARIABLE}.")
+                              "fix --role-arn.")
         return given
     try:
         return cloud.client("iam").get_role(RoleName=stack_name + DEPLOYER_ROLE_SUFFIX)["Role"]["Arn"]
@@ -569,8 +566,8 @@ def main(argv=None) -> int:
                         help="a stack whose first deploy (or deletion) failed can only be deleted: delete it and "
                              "deploy it anew")
     parser.add_argument("--role-arn", default=None, metavar="ARN",
-                        help=f"the CloudFormation service role to deploy as (default ${DEPLOY_ROLE_VARIABLE}, else the "
-                             "account's <stack name>-deployer role if there is one, else you)")
+                        help="the CloudFormation service role to deploy as (default: the account's <stack name>-deployer "
+                             "role if there is one, else you)")
     parser.add_argument("--build-dir", default=DEFAULT_BUILD_DIR)
     parser.add_argument("--no-build", action="store_true",
                         help="skip `sam build`: deploy the functions from their source folders")

@@ -74,8 +74,7 @@ class _Iam:
         return {"Role": {"Arn": self.answer}}
 
 
-def test_the_deployer_role_is_found_by_the_stacks_name_or_deploys_as_the_caller(monkeypatch):
-    monkeypatch.delenv(deploy.DEPLOY_ROLE_VARIABLE, raising=False)
+def test_the_deployer_role_is_found_by_the_stacks_name_or_deploys_as_the_caller():
     found = _Iam("arn:aws:iam::123456789012:role/security-orchestrator-deployer")
     assert deploy.deployer_role(found, "security-orchestrator") == found.answer
     assert found.asked == ["security-orchestrator-deployer"]
@@ -85,11 +84,9 @@ def test_the_deployer_role_is_found_by_the_stacks_name_or_deploys_as_the_caller(
         deploy.deployer_role(_Iam("Throttling"), "security-orchestrator")
 
 
-def test_a_deploy_role_given_wins_and_must_be_a_role_arn(monkeypatch):
+def test_a_deploy_role_given_wins_and_must_be_a_role_arn():
     asked = _Iam("NoSuchEntity")
     given = "arn:aws:iam::123456789012:role/ci/Deployer"
     assert deploy.deployer_role(asked, "security-orchestrator", given) == given and not asked.asked
-    monkeypatch.setenv(deploy.DEPLOY_ROLE_VARIABLE, given)
-    assert deploy.deployer_role(asked, "security-orchestrator") == given
     with pytest.raises(deploy.DeployError, match="'security-orchestrator-deployer' is not an IAM role ARN"):
         deploy.deployer_role(asked, "security-orchestrator", "security-orchestrator-deployer")
