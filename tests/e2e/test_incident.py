@@ -297,7 +297,8 @@ def test_the_stack_deploys_its_incidents_table_secret_and_topic_policy(deployed_
     [deny] = policy["Statement"]
     assert deny["Effect"] == "Deny" and deny["Action"] == "secretsmanager:GetSecretValue"
     readers = deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
-    assert len(readers) == 2 and "-AskUserRole-" in readers[0] and "-ReceiveDecisionRole-" in readers[1]
+    assert len(readers) == 3 and "-AskUserRole-" in readers[0] and "-ReceiveDecisionRole-" in readers[1]
+    assert readers[2].endswith(":role/e2e-orchestrator-deployer")  # the stack's deployer service role, by name
 
     topic = boto3.client("sns").get_topic_attributes(TopicArn=deployed_stack["AlertTopicArn"])["Attributes"]
     statements = {s["Sid"]: s for s in json.loads(topic["Policy"])["Statement"]}

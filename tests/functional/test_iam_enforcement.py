@@ -299,6 +299,26 @@ def test_cloudformation_creates_resources_as_its_caller_or_its_service_role(clou
     assert cfn.describe_stacks(StackName=other)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
 
 
+def test_cloudformation_deletes_a_stack_as_the_service_role_it_was_made_with(cloud):
+    """DeleteStack names no role: CloudFormation deletes as the stack's, so a deployer who may not delete the
+    secret itself deletes the stack."""
+    template = json.dumps({"Resources": {"Secret": {"Type": "AWS::SecretsManager::Secret",
+                                                    "Properties": {"SecretString": "x"}}}})
+    deployer = user_with(cloud, document(allow(["cloudformation:*"]), allow("iam:PassRole")))
+    service_role = role_with(cloud, document(allow("secretsmanager:*")), {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "cloudformation.amazonaws.com"}}]})
+    cfn = deployer.client("cloudformation")
+    name = unique("stack")
+    cfn.create_change_set(StackName=name, ChangeSetName="first", ChangeSetType="CREATE", TemplateBody=template,
+                          RoleARN=service_role)
+    cfn.execute_change_set(StackName=name, ChangeSetName="first")
+    assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    cfn.delete_stack(StackName=name)
+    left = [(s["StackStatus"], s.get("StackStatusReason")) for s in cfn.list_stacks()["StackSummaries"]
+            if s["StackName"] == name and s["StackStatus"] != "DELETE_COMPLETE"]
+    assert not left, left
+
+
 def test_cloudformation_deletes_as_its_caller_on_the_resources_it_made(cloud):
     """A topic policy's delete is checked on its topic, as the deleting user; a delete the user may not do
     leaves the stack DELETE_FAILED with AWS's reason (the call itself succeeds), and the stack deletes later."""

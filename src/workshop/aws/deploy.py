@@ -23,6 +23,15 @@ what to do next (the CLI prints it and exits 1): the local cloud not running,
 resource and reason, from the stack events), an e-mail address that
 cannot receive the approval requests.
 
+CloudFormation deploys as a service role when there is one (`sam deploy
+--role-arn`): the role given (`role_arn=`, `--role-arn`), else the account's `<stack name>-deployer` role if
+it exists (policies/deployer-role.yaml, which an account owner deploys once,
+and which the local cloud's AWS-like mode makes at start). Found by its name
+so that a learner configures nothing: the learner policy lets a learner pass
+only that role, and only to CloudFormation, so the stack's functions, roles,
+topic, rule, table, secret and key change only through it. Without one (the
+local cloud's administrator, an account of your own) sam deploys as you.
+
 A stack whose first deploy failed ends in `ROLLBACK_COMPLETE`, and one whose
 rollback or deletion failed in `ROLLBACK_FAILED` / `DELETE_FAILED`: in those
 states CloudFormation can only delete it, and `sam deploy` would fail again
@@ -76,6 +85,7 @@ EMAIL_VARIABLE = "WORKSHOP_EMAIL"
 # A class's one `sam build` output, made by `make class` for every learner (forty builds of the same
 # functions at the same minute would only load the class's server).
 SHARED_BUILD_VARIABLE = "WORKSHOP_SHARED_BUILD"
+DEPLOYER_ROLE_SUFFIX = "-deployer"  # policies/deployer-role.yaml names it for the stack
 
 
 class DeployError(WorkshopError):
@@ -325,6 +335,26 @@ def keep_the_deployer_an_admin(cloud, stack_name: str, parameters: dict, stream)
                  "(or `workshop deploy --admin ...`).\n")
 
 
+def deployer_role(cloud, stack_name: str, given: str | None = None) -> str | None:
+    """The service role CloudFormation deploys the stack as: the one given, else the account's
+    `<stack name>-deployer` if it exists, else None (sam deploys as the caller)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if given:
+        if not re.fullmatch(r"arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+", given):
+            raise DeployError(f"the deploy role {given!r} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME): "
+                              "fix --role-arn.")
+        return given
+    try:
+        return cloud.client("iam").get_role(RoleName=stack_name + DEPLOYER_ROLE_SUFFIX)["Role"]["Arn"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchEntity", "AccessDenied", "AccessDeniedException"):
+            return None  # no deployer role here (or not yours to see): sam deploys as you
+        raise DeployError(f"could not look up the deployer role {stack_name}{DEPLOYER_ROLE_SUFFIX} ({exc}).") from None
+    except BotoCoreError as exc:
+        raise DeployError(f"could not look up the deployer role {stack_name}{DEPLOYER_ROLE_SUFFIX} ({exc}).") from None
+
+
 def confirm_subscription_note(address: str | None) -> str:
     to = f" to {address}" if address else ""
     return (f"Confirm the SNS subscription now: AWS sent \"AWS Notification - Subscription Confirmation\"{to}; "
@@ -418,7 +448,8 @@ def replace_failed_stack(cloud, stack_name: str, status: str, stream, timeout: f
 def deploy(*, target: str = "local", endpoint: str | None = None, stack_name: str = DEFAULT_STACK_NAME,
            parameters: dict | None = None, build_dir: str | Path = DEFAULT_BUILD_DIR,
            template: str | Path = "template.yaml", project_dir: str | Path | None = None,
-           skip_build: bool = False, replace_failed: bool = False, stream=None) -> dict:
+           skip_build: bool = False, replace_failed: bool = False, role_arn: str | None = None,
+           stream=None) -> dict:
     """sam build + sam deploy; returns the stack outputs (ApiUrl, ApproveUrl, DenyUrl, ...).
 
     A stack CloudFormation can only delete (ROLLBACK_COMPLETE, ROLLBACK_FAILED, DELETE_FAILED) raises
@@ -431,13 +462,13 @@ def deploy(*, target: str = "local", endpoint: str | None = None, stack_name: st
         try:
             return deploy(target=target, endpoint=endpoint, stack_name=stack_name, parameters=parameters,
                           build_dir=build_dir, template=template, project_dir=root, skip_build=skip_build,
-                          replace_failed=replace_failed, stream=log)
+                          replace_failed=replace_failed, role_arn=role_arn, stream=log)
         finally:
             log.close()
     try:
         outputs = _deploy(target=target, endpoint=endpoint, stack_name=stack_name, parameters=parameters,
                           build_dir=build_dir, template=template, root=root, skip_build=skip_build,
-                          replace_failed=replace_failed, stream=stream or sys.stdout)
+                          replace_failed=replace_failed, role_arn=role_arn, stream=stream or sys.stdout)
     except DeployError as exc:
         progress.record("01_deploy", "deploy", "failed", str(exc))
         raise
@@ -446,7 +477,7 @@ def deploy(*, target: str = "local", endpoint: str | None = None, stack_name: st
 
 
 def _deploy(*, target, endpoint, stack_name, parameters, build_dir, template, root, skip_build,
-            replace_failed, stream) -> dict:
+            replace_failed, role_arn, stream) -> dict:
     parameters = {k: v for k, v in (parameters or {}).items() if v is not None and v != ""}
     if target == "local":
         endpoint = checked_endpoint(endpoint or os.environ.get("LOCALCLOUD_ENDPOINT") or DEFAULT_ENDPOINT)
@@ -490,6 +521,10 @@ def _deploy(*, target, endpoint, stack_name, parameters, build_dir, template, ro
     command = [sam, "deploy", "--template-file", str(built), "--stack-name", stack_name,
                "--resolve-s3", "--s3-prefix", stack_name, "--capabilities", "CAPABILITY_IAM", "--region", REGION,
                "--no-confirm-changeset", "--no-fail-on-empty-changeset"]
+    role = deployer_role(cloud, stack_name, role_arn)
+    if role:
+        stream.write(f"CloudFormation deploys as the service role {role}.\n")
+        command += ["--role-arn", role]
     overrides = [f"{k}={v}" for k, v in parameters.items()]
     if overrides:
         command += ["--parameter-overrides", *overrides]
@@ -530,6 +565,9 @@ def main(argv=None) -> int:
     parser.add_argument("--replace-failed", action="store_true",
                         help="a stack whose first deploy (or deletion) failed can only be deleted: delete it and "
                              "deploy it anew")
+    parser.add_argument("--role-arn", default=None, metavar="ARN",
+                        help="the CloudFormation service role to deploy as (default: the account's <stack name>-deployer "
+                             "role if there is one, else you)")
     parser.add_argument("--build-dir", default=DEFAULT_BUILD_DIR)
     parser.add_argument("--no-build", action="store_true",
                         help="skip `sam build`: deploy the functions from their source folders")
@@ -540,7 +578,7 @@ def main(argv=None) -> int:
     try:
         outputs = deploy(target=args.target, endpoint=args.endpoint, stack_name=args.stack_name,
                          parameters=parameters, build_dir="." if args.no_build else args.build_dir,
-                         skip_build=args.no_build, replace_failed=args.replace_failed)
+                         skip_build=args.no_build, replace_failed=args.replace_failed, role_arn=args.role_arn)
     except DeployError as exc:
         print(f"\nworkshop deploy: {exc}", file=sys.stderr)
         return 1

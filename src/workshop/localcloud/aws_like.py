@@ -127,7 +127,10 @@ AWS documentation page:
    use is that user's (credentials.py: `learner_*` in the key file); the
    local cloud evaluates its every request against them, as AWS does
    (server/authorization.py). The per-start key stays the account's
-   administrator, for what a facilitator prepares (a trail, an SCP).
+   administrator, for what a facilitator prepares (a trail, an SCP). As an
+   account owner does once (docs/facilitator.md), the administrator makes the
+   CloudFormation service role of policies/deployer-role.yaml at start: the
+   learner deploys through it (`sam deploy --role-arn`), as on AWS.
 
 Where it hooks in (nothing else of the local cloud changes): CloudTrail's
 one delivery point (`cloudtrail.deliver`); moto's SNS backend and response
@@ -180,6 +183,7 @@ NOT_UPDATABLE = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "UPDAT
 
 
 LEARNER_USER = "learner"
+DEPLOYER_ROLE_TEMPLATE = "deployer-role.yaml"  # in the checkout's policies/, beside the learner policies
 
 
 @dataclass(frozen=True)
@@ -456,12 +460,33 @@ class AwsLikeMode:
             policy = backend.create_policy(description=f"the learner's policy ({path})", path="/",
                                            policy_document=document, policy_name=name, tags=[])
             backend.attach_user_policy(policy.arn, LEARNER_USER)
+        self.install_deployer_role(backend)
         key = backend.create_access_key(LEARNER_USER)
         backend.access_keys.pop(key.access_key_id, None)
         key.access_key_id = credentials.learner_access_key_id
         key.secret_access_key = credentials.learner_secret_access_key
         backend.access_keys[key.access_key_id] = key
         log.info("AWS-like mode: the learner is %s with %d policies", user.arn, len(self.settings.learner_policies))
+
+    @staticmethod
+    def install_deployer_role(backend) -> str | None:
+        """Make the CloudFormation service role of policies/deployer-role.yaml (its one role: name, trust,
+        inline policies), as the account's administrator would deploy it; its ARN, or None without the file."""
+        from pathlib import Path
+
+        import yaml
+
+        path = Path(__file__).resolve().parents[3] / "policies" / DEPLOYER_ROLE_TEMPLATE
+        if not path.is_file():
+            log.warning("AWS-like mode: no %s, so the learner deploys with no service role", path)
+            return None
+        resources = yaml.safe_load(path.read_text())["Resources"]
+        (role,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::IAM::Role"]
+        made = backend.create_role(role["RoleName"], json.dumps(role["AssumeRolePolicyDocument"]), "/", None,
+                                   role.get("Description", ""), [], "3600")
+        for policy in role.get("Policies", []):
+            backend.put_role_policy(role["RoleName"], policy["PolicyName"], json.dumps(policy["PolicyDocument"]))
+        return made.arn
 
     # 1. CloudTrail -----------------------------------------------------------------------------------
     def delay(self) -> float:

@@ -53,3 +53,40 @@ def test_the_aws_environment_keeps_the_profile_and_drops_every_endpoint_url(monk
     assert env["AWS_PROFILE"] == "work" and env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-east-1"
     assert not [name for name in env if name.startswith("AWS_ENDPOINT_URL")]
     assert env["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"] == "true"
+
+
+class _Iam:
+    """GetRole answering as IAM does for a role that exists, does not, or may not be read."""
+
+    def __init__(self, answer):
+        self.answer, self.asked = answer, []
+
+    def client(self, service):
+        assert service == "iam"
+        return self
+
+    def get_role(self, RoleName):
+        from botocore.exceptions import ClientError
+
+        self.asked.append(RoleName)
+        if isinstance(self.answer, str) and not self.answer.startswith("arn:"):
+            raise ClientError({"Error": {"Code": self.answer, "Message": self.answer}}, "GetRole")
+        return {"Role": {"Arn": self.answer}}
+
+
+def test_the_deployer_role_is_found_by_the_stacks_name_or_deploys_as_the_caller():
+    found = _Iam("arn:aws:iam::123456789012:role/security-orchestrator-deployer")
+    assert deploy.deployer_role(found, "security-orchestrator") == found.answer
+    assert found.asked == ["security-orchestrator-deployer"]
+    for code in ("NoSuchEntity", "AccessDenied"):
+        assert deploy.deployer_role(_Iam(code), "security-orchestrator") is None
+    with pytest.raises(deploy.DeployError, match="deployer role security-orchestrator-deployer"):
+        deploy.deployer_role(_Iam("Throttling"), "security-orchestrator")
+
+
+def test_a_deploy_role_given_wins_and_must_be_a_role_arn():
+    asked = _Iam("NoSuchEntity")
+    given = "arn:aws:iam::123456789012:role/ci/Deployer"
+    assert deploy.deployer_role(asked, "security-orchestrator", given) == given and not asked.asked
+    with pytest.raises(deploy.DeployError, match="'security-orchestrator-deployer' is not an IAM role ARN"):
+        deploy.deployer_role(asked, "security-orchestrator", "security-orchestrator-deployer")

@@ -56,6 +56,18 @@ _SERVICES = {"lambda": "Lambda", "iam": "IAM", "sns": "SNS", "sqs": "SQS", "dyna
              "secretsmanager": "SecretsManager", "kms": "KMS"}
 
 
+def deleting(stacks) -> dict:
+    """Mark `stacks` as being deleted on this thread (moto takes a stack out of its backend before deleting
+    its resources, so their deletion finds the stack's role here); returns what to restore with `done`."""
+    outer = getattr(_deleting, "stacks", {})
+    _deleting.stacks = {**outer, **{stack.stack_id: stack for stack in stacks}}
+    return outer
+
+
+def done_deleting(outer: dict) -> None:
+    _deleting.stacks = outer
+
+
 class ResourceAccessDenied(Exception):
     """A resource CloudFormation may not create, change or delete as the principal it acts for."""
 
@@ -225,7 +237,9 @@ def _stack_role(account: str, region: str, stack_id: str | None) -> str | None:
     from ...server import authorization
 
     backend = cloudformation_backends[account][region]
-    stack = backend.stacks.get(stack_id) if stack_id else None
+    # moto takes a stack out of `stacks` before deleting its resources: a deletion finds it by id among the
+    # deleted ones, and CloudFormation deletes as the stack's role, as it created it
+    stack = (backend.stacks.get(stack_id) or getattr(_deleting, "stacks", {}).get(stack_id)) if stack_id else None
     if stack is None:
         name = authorization.acting_stack_name()
         stack = next((s for s in backend.stacks.values() if name and (s.name == name or s.stack_id == name)), None)
@@ -311,7 +325,7 @@ def install() -> None:
             except Exception:  # a Ref to what is gone already: the raw properties name less, never more
                 log.debug("unresolved properties of a deleted %s", resource_json.get("Type"), exc_info=True)
         check(resource_json.get("Type", ""), "delete", str(resource_name), properties,
-              account_id, region_name, _stack_role(account_id, region_name, None))
+              account_id, region_name, _stack_role(account_id, region_name, getattr(resources_map, "stack_id", None)))
         return original_delete(resource_name, resource_json, account_id, region_name)
 
     original_delete_resource = parsing.ResourceMap._delete_resource

@@ -270,7 +270,10 @@ def install_failure_handling() -> None:
     original_delete_stack = models.CloudFormationBackend.delete_stack
 
     def delete_stack(self, name_or_stack_id):
+        from . import acting
+
         named = [s for s in self.stacks.values() if name_or_stack_id in (s.stack_id, s.name)]
+        outer = acting.deleting(named)
         try:
             return original_delete_stack(self, name_or_stack_id)
         except Exception as exc:  # as AWS: the call succeeds, the stack stays DELETE_FAILED and says why
@@ -285,6 +288,8 @@ def install_failure_handling() -> None:
                 stack._add_stack_event("DELETE_FAILED", resource_status_reason=reason)
                 stack.status = "DELETE_FAILED"
             return None
+        finally:
+            acting.done_deleting(outer)
 
     delete_stack._localcloud = True
     models.CloudFormationBackend.delete_stack = delete_stack
