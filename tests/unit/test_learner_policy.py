@@ -437,7 +437,8 @@ def test_resources_are_the_workshops_own():
             assert any(part in resource for part in (STACK_NAME, "aws-sam-cli-managed-default", "workshop-",
                                                      "my-bad-policy", "StateMachine", "transform/Serverless",
                                                      "/Prod/POST/decision",
-                                                     ":user/*", ":group/*", ":role/*", "DecisionSecret-",
+                                                     ":user/*", ":group/*", ":role/*", ":user/${aws:username}",
+                                                     "DecisionSecret-",
                                                      "aws-service-role/replication.dynamodb.amazonaws.com/")), resource
     detach = next(s for _, s in _statements() if s["Sid"] == "DetachOnlyWorkshopPolicies")
     assert detach["Condition"] == {"ArnLike": {"iam:PolicyARN": "arn:aws:iam::*:policy/workshop-*"}}
