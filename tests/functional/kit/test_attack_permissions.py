@@ -37,6 +37,9 @@ def results() -> list:
                      calls=[("iam:PutUserPolicy", f"arn:aws:iam::{ACCOUNT}:user/workshop-user-1"),
                             ("iam:UpdateUser", f"arn:aws:iam::{ACCOUNT}:user/workshop-user-1")]),
         AttackResult("an edited link", "", held=None, label="edited deny link"),
+        # a simulated resource of a type the simulation itself is authorized on (a group): asked about, not acted on
+        AttackResult("a group join", "", held=True, label="group join",
+                     calls=[("iam:CreateGroup", f"arn:aws:iam::{ACCOUNT}:group/workshop-group-1")]),
     ]
 
 
@@ -56,6 +59,7 @@ def test_as_the_administrator_it_asks_about_a_learner_holding_exactly_the_learne
     assert found["rename"][:4] == ("iam:UpdateUser", f"arn:aws:iam::{ACCOUNT}:user/workshop-user-1", "allowed",
                                    "learner-policy-incidents.json WorkshopUsersForTheInlinePolicyDemo")
     assert found["edited deny link"] == ("—", "no AWS call", "—", "—", "not tried here")
+    assert found["group join"][2:] == ("implicitDeny", "no statement allows it", "IAM")
     text = repr(answers)
     assert "forged execution | states:StartExecution" in text and "<table>" in answers._repr_html_()
 
@@ -96,6 +100,7 @@ def test_as_an_iam_user_it_asks_about_that_user_and_names_what_decided(shared_cl
     assert found["forged incident"][2:] == ("implicitDeny", "no statement allows it", "IAM")
     assert found["rename"][2:] == ("allowed", "learner-policy-incidents WorkshopUsersForTheInlinePolicyDemo",
                                    "the orchestrator")
+    assert found["group join"][2:] == ("implicitDeny", "no statement allows it", "IAM")
 
 
 def test_a_permissions_boundary_that_allows_less_is_named(shared_cloud, learner_policy_arns):
