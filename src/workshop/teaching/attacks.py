@@ -62,7 +62,7 @@ class AttackResult:
     happened: list = field(default_factory=list)
     held: bool | None = None
     target: str = ""  # what the attack aimed at (a policy ARN, a principal's name), for a closer look
-    calls: list = field(default_factory=list)  # (IAM action, resource ARN) of each call the attacker made, in order
+    calls: list = field(default_factory=list)  # (IAM action, resource ARN) of each call the attack makes, in order
     label: str = ""  # the attack in a few words, for a table
 
     def __repr__(self) -> str:
@@ -169,8 +169,9 @@ def forge_an_execution(cloud, outputs: dict, victim_arn: str, document: dict | N
                           calls=[("states:StartExecution", outputs["StateMachineArn"])], label="forged execution")
     iam = cloud.client("iam")
     before = policy_versions(iam, victim_arn)
+    forged = json.dumps(_forged_event(victim_arn, document or ADMIN_DOCUMENT))
     started = (attacker or cloud).client("stepfunctions").start_execution(stateMachineArn=outputs["StateMachineArn"],
-                                  input=json.dumps(_forged_event(victim_arn, document or ADMIN_DOCUMENT)))
+                                                                          input=forged)
     result.happened.append(f"StartExecution with a CreatePolicyVersion event naming {victim_arn.rsplit('/', 1)[-1]} "
                            "v1, `\"Action\": \"*\"` in its document.")
     history = watch_incident_end(cloud, started["executionArn"])
