@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from notebook_outputs import output_text, outputs
+from notebook_outputs import iam_rows, output_text, outputs
 
 pytestmark = pytest.mark.e2e
 
@@ -202,6 +202,26 @@ def test_attack_and_defence_shows_every_defence_holding(workshop_run):
     # the learner's earlier ones are left alone; the group policy the join attack approved is decided already
     assert "Denied 6 incident(s) this notebook made." in text
     assert "10 of 10 defences held." in text
+    # IAM asked about a learner holding exactly the learner policies (the administrator ran the attacks)
+    rows = iam_rows(text)
+    assert "IAM's answers (SimulateCustomPolicy) for a learner holding exactly policies/learner-policy*.json:" in text
+    assert rows == {
+        "token from the history": ("states:GetExecutionHistory", "allowed",
+                                   "learner-policy.json StateMachineAndExecutions", "the orchestrator"),
+        "edited deny link": ("—", "—", "—", "the orchestrator"),
+        "forged execution": ("states:StartExecution", "allowed", "learner-policy.json StateMachineAndExecutions",
+                             "the orchestrator"),
+        "RestorePolicy invoked": ("lambda:InvokeFunction", "implicitDeny", "no statement allows it", "IAM"),
+        "forged incident": ("dynamodb:PutItem", "implicitDeny", "no statement allows it", "IAM"),
+        "planted keys": ("dynamodb:PutItem", "implicitDeny", "no statement allows it", "IAM"),
+        "SetDefaultPolicyVersion": ("iam:SetDefaultPolicyVersion", "allowed",
+                                    "learner-policy-incidents.json PutAWorkshopVersionInForce", "the orchestrator"),
+        "inline policy": ("iam:PutUserPolicy", "allowed",
+                          "learner-policy-incidents.json WorkshopUsersForTheInlinePolicyDemo", "the orchestrator"),
+        "rename": ("iam:UpdateUser", "allowed", "learner-policy-incidents.json WorkshopUsersForTheInlinePolicyDemo",
+                   "the orchestrator"),
+        "group join": ("iam:CreateGroup", "implicitDeny", "no statement allows it", "IAM"),
+    }, rows
 
 
 def test_cleanup_leaves_nothing_behind(workshop_run):

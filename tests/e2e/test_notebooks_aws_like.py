@@ -25,7 +25,7 @@ from dataclasses import replace
 
 from cloud_fixtures import (AWS_EMAIL, AWS_LIKE, LEARNER_POLICIES, TRAIL, confirm_subscriptions, create_trail,
                             local_client)
-from notebook_outputs import output_text, outputs
+from notebook_outputs import iam_rows, output_text, outputs
 
 pytestmark = pytest.mark.e2e
 
@@ -167,6 +167,21 @@ def test_07_attack_and_defence_on_aws(aws_run):
                    'give a user "Action": "*", then rename the user before the orchestrator acts',
                    "add a user to a group whose risky policy a human approved earlier"):
         assert f"DEFENCE HELD: {attack}" in text
+    # IAM asked about the learner's own user; where it denies, the attack above was refused there
+    assert "IAM's answers (SimulatePrincipalPolicy) for you (arn:aws:iam::123456789012:user/learner):" in text
+    rows = iam_rows(text)
+    held_by = {attack: row[3] for attack, row in rows.items()}
+    assert held_by == {"token from the history": "the orchestrator", "edited deny link": "not tried here",
+                       "forged execution": "the orchestrator", "RestorePolicy invoked": "IAM",
+                       "forged incident": "IAM", "planted keys": "IAM", "SetDefaultPolicyVersion": "the orchestrator",
+                       "inline policy": "the orchestrator", "rename": "the orchestrator", "group join": "IAM"}, rows
+    assert rows["forged execution"][:3] == ("states:StartExecution", "allowed",
+                                            "learner-policy StateMachineAndExecutions")
+    assert rows["rename"][:3] == ("iam:UpdateUser", "allowed",
+                                  "learner-policy-incidents WorkshopUsersForTheInlinePolicyDemo")
+    for attack, refusal in (("RestorePolicy invoked", "Invoke refused"), ("forged incident", "PutItem refused"),
+                            ("planted keys", "PutItem refused"), ("group join", "CreateGroup refused")):
+        assert rows[attack][1:3] == ("implicitDeny", "no statement allows it") and refusal in text, attack
 
 
 def test_08_removes_what_is_the_workshops_and_lists_what_is_shared(aws_run):

@@ -88,3 +88,29 @@ def denied(call, *args, **kwargs) -> dict:
         error["Status"] = exc.response["ResponseMetadata"]["HTTPStatusCode"]
         return error
     raise AssertionError(f"{getattr(call, '__name__', call)} was allowed")
+
+
+class AttackerCloud:
+    """A `cloud` handle (workshop.aws.session.TargetSession's shape) whose clients are a principal's: what the
+    attack functions of workshop.teaching.attacks take as `attacker`. All else (the endpoint, the region, how a
+    call looks with the AWS CLI) is the session's."""
+
+    def __init__(self, cloud, principal: Principal):
+        self._cloud, self.principal, self._clients = cloud, principal, {}
+
+    def client(self, service: str):
+        if service not in self._clients:
+            self._clients[service] = self.principal.client(service)
+        return self._clients[service]
+
+    def __getattr__(self, name):
+        return getattr(self._cloud, name)
+
+
+def attacker_holding(cloud, *statements) -> AttackerCloud:
+    """An IAM user holding exactly `statements` (inline), as an `attacker` handle on the session `cloud`."""
+    return AttackerCloud(cloud, user_with(cloud.endpoint, document(*statements)))
+
+
+def allow(action, resource) -> dict:
+    return {"Effect": "Allow", "Action": action, "Resource": resource}

@@ -20,3 +20,15 @@ def output_text(path: Path) -> str:
             if mime in output.get("data", {}):
                 parts.append(output["data"][mime])
     return "\n".join(parts)
+
+
+def iam_rows(text: str) -> dict:
+    """Notebook 07's IAM table, as its plain text shows it: {attack: (action, IAM says, decided by, held by)}."""
+    header = text.index("attack | action | resource | IAM says | decided by | held by")
+    rows = {}
+    for line in text[header:].splitlines()[1:]:
+        cells = line.split(" | ")
+        if len(cells) != 6:
+            break
+        rows[cells[0]] = (cells[1], *cells[3:])
+    return rows

@@ -11,7 +11,16 @@ Where the learner's own policy refuses the attacker's call (on AWS: no write
 to the incidents table, no invoking RestorePolicy, no making or joining a
 group), that refusal is reported as the first defence; where it is not
 refused (the local cloud's own key is the account's administrator), the
-orchestrator's own defence is what holds.
+orchestrator's own defence is what holds. Each result lists the calls the
+attacker needed (`calls`: IAM action and resource), so IAM can be asked
+about each (`workshop.teaching.attack_permissions`).
+
+Every attack takes an optional `attacker`: a handle like `cloud` whose
+clients make the attacker's own calls (the tests pass one signed with the key
+of a user holding only the permission the attack names); without it the
+attacker is `cloud`, as in notebook 07. What the attack needs in place
+first (a victim, an approved group) and what it looks at afterwards are made
+and read with `cloud`.
 
     from workshop.teaching import approve_with_token_from_history
     approve_with_token_from_history(cloud, outputs, run.arn)   # -> an AttackResult
@@ -32,7 +41,7 @@ from botocore.exceptions import ClientError
 
 from workshop.aws import incidents
 from workshop.aws.decision_endpoint import panel_decider, post_decision
-from workshop.aws.executions import find_token, follow, load_history, wait_for_end
+from workshop.aws.executions import ExecutionHistory, find_token, follow, load_history, wait_for_end
 from workshop.aws.iam_changes import (IAM_CONSISTENCY_S, ROOT, FiredPolicy, execution_started_by, fire_policy,
                                       fire_policy_version, fire_set_default, fire_user_policy, iam_call,
                                       policy_versions, unique_policy_name)
@@ -53,6 +62,8 @@ class AttackResult:
     happened: list = field(default_factory=list)
     held: bool | None = None
     target: str = ""  # what the attack aimed at (a policy ARN, a principal's name), for a closer look
+    calls: list = field(default_factory=list)  # (IAM action, resource ARN) of each call the attack makes, in order
+    label: str = ""  # the attack in a few words, for a table
 
     def __repr__(self) -> str:
         verdict = {True: "DEFENCE HELD", False: "DEFENCE BROKEN", None: "NOT TRIED HERE"}[self.held]
@@ -78,15 +89,24 @@ def _status(cloud, execution_arn: str) -> str:
     return cloud.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
 
 
+def _arn(like: str, service: str, resource: str, region: str = "") -> str:
+    """An ARN of `service` in the account of the ARN `like`, in `region` or else in the region of `like` (IAM: none)."""
+    parts = like.split(":")
+    region = "" if service == "iam" else region or parts[3]
+    return f"arn:{parts[1]}:{service}:{region}:{parts[4]}:{resource}"
+
+
 # --- decisions --------------------------------------------------------------------------------
 
 
-def approve_with_token_from_history(cloud, outputs: dict, execution_arn: str) -> AttackResult:
+def approve_with_token_from_history(cloud, outputs: dict, execution_arn: str, attacker=None) -> AttackResult:
     """Read access to Step Functions shows AskUser's task token; post it to the public approve URL."""
     result = AttackResult("approve an incident with the task token read from the execution history",
-                          "states:GetExecutionHistory (read-only) and the public endpoint")
-    history = load_history(cloud.client("stepfunctions"), execution_arn)
-    token = find_token(history.task_parameters("AskUser"))
+                          "states:GetExecutionHistory (read-only) and the public endpoint",
+                          calls=[("states:GetExecutionHistory", execution_arn)], label="token from the history")
+    pages = (attacker or cloud).client("stepfunctions").get_paginator("get_execution_history")
+    events = [event for page in pages.paginate(executionArn=execution_arn) for event in page["events"]]
+    token = find_token(ExecutionHistory({"executionArn": execution_arn}, events).task_parameters("AskUser"))
     if not token:
         result.happened.append("No AskUser task in this execution's history: fire the bad policy first.")
         return result
@@ -105,7 +125,7 @@ def approve_with_token_from_history(cloud, outputs: dict, execution_arn: str) ->
 def approve_with_an_edited_deny_link(cloud, outputs: dict, about: str) -> AttackResult:
     """Whoever sees the deny link (a forwarded e-mail, a screen share) edits /deny into /allow."""
     result = AttackResult("turn the e-mail's deny link into an approval by editing its path",
-                          "a deny link (forwarded, shown, logged)")
+                          "a deny link (forwarded, shown, logged)", label="edited deny link")
     if not cloud.is_local:
         result.happened.append("On AWS the link is in your inbox: change /deny? into /allow? in it and open it; "
                                "the page says «This link is not valid».")
@@ -141,14 +161,17 @@ def _forged_event(victim_arn: str, document: dict) -> dict:
     return event
 
 
-def forge_an_execution(cloud, outputs: dict, victim_arn: str, document: dict | None = None) -> AttackResult:
+def forge_an_execution(cloud, outputs: dict, victim_arn: str, document: dict | None = None,
+                       attacker=None) -> AttackResult:
     """StartExecution with a CloudTrail-shaped event naming a victim policy and an admin document."""
     result = AttackResult("make a harmless policy admin with a forged execution, then approve it",
-                          "states:StartExecution on the state machine")
-    iam, sfn = cloud.client("iam"), cloud.client("stepfunctions")
+                          "states:StartExecution on the state machine",
+                          calls=[("states:StartExecution", outputs["StateMachineArn"])], label="forged execution")
+    iam = cloud.client("iam")
     before = policy_versions(iam, victim_arn)
-    started = sfn.start_execution(stateMachineArn=outputs["StateMachineArn"],
-                                  input=json.dumps(_forged_event(victim_arn, document or ADMIN_DOCUMENT)))
+    forged = json.dumps(_forged_event(victim_arn, document or ADMIN_DOCUMENT))
+    started = (attacker or cloud).client("stepfunctions").start_execution(stateMachineArn=outputs["StateMachineArn"],
+                                                                          input=forged)
     result.happened.append(f"StartExecution with a CreatePolicyVersion event naming {victim_arn.rsplit('/', 1)[-1]} "
                            "v1, `\"Action\": \"*\"` in its document.")
     history = watch_incident_end(cloud, started["executionArn"])
@@ -186,11 +209,15 @@ def _restore_function(cloud, stack_name: str) -> str:
                 if r["LogicalResourceId"] == "RestorePolicy")
 
 
-def _invoke_restore(cloud, stack_name: str, payload: dict) -> tuple[bool, str]:
+def _restore_arn(cloud, stack_name: str, like: str) -> str:
+    """RestorePolicy's ARN (in the account of the ARN `like`)."""
+    return _arn(like, "lambda", f"function:{_restore_function(cloud, stack_name)}", cloud.region)
+
+
+def _invoke_restore(attacker, function_arn: str, payload: dict) -> tuple[bool, str]:
     """(refused, what happened) of invoking RestorePolicy with `payload` as an attacker would."""
     try:
-        answer = cloud.client("lambda").invoke(FunctionName=_restore_function(cloud, stack_name),
-                                               Payload=json.dumps(payload))
+        answer = attacker.client("lambda").invoke(FunctionName=function_arn, Payload=json.dumps(payload))
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         return True, f"Invoke refused ({code}): no policy of yours grants lambda:InvokeFunction on RestorePolicy."
@@ -199,14 +226,17 @@ def _invoke_restore(cloud, stack_name: str, payload: dict) -> tuple[bool, str]:
     return bool(answer.get("FunctionError")), f"RestorePolicy answered {answered.get('errorType', 'success')}: {said}"
 
 
-def invoke_restore_directly(cloud, stack_name: str, victim_arn: str) -> AttackResult:
+def invoke_restore_directly(cloud, stack_name: str, victim_arn: str, attacker=None) -> AttackResult:
     """lambda:InvokeFunction on RestorePolicy with the sample's input: an ARN and a document to restore."""
+    function = _restore_arn(cloud, stack_name, victim_arn)
     result = AttackResult("invoke RestorePolicy directly with a victim policy and an admin document",
-                          "lambda:InvokeFunction on RestorePolicy")
+                          "lambda:InvokeFunction on RestorePolicy", calls=[("lambda:InvokeFunction", function)],
+                          label="RestorePolicy invoked")
     iam = cloud.client("iam")
     before = policy_versions(iam, victim_arn)
-    refused, answer = _invoke_restore(cloud, stack_name, {"policyMeta": {"arn": victim_arn, "versionId": "v1"},
-                                                          "policy": json.dumps(ADMIN_DOCUMENT)})
+    refused, answer = _invoke_restore(attacker or cloud, function,
+                                      {"policyMeta": {"arn": victim_arn, "versionId": "v1"},
+                                       "policy": json.dumps(ADMIN_DOCUMENT)})
     result.happened.append(answer)
     after = policy_versions(iam, victim_arn)
     result.happened.append(f"The victim's versions: before {before.ids()}, after {after.ids()}.")
@@ -221,10 +251,10 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _write_item(cloud, outputs: dict, item: dict) -> str:
+def _write_item(attacker, outputs: dict, item: dict) -> str:
     """PutItem as the attacker; "" when it was written, else why not."""
     try:
-        cloud.client("dynamodb").put_item(TableName=incidents.table_name(outputs), Item=item)
+        attacker.client("dynamodb").put_item(TableName=incidents.table_name(outputs), Item=item)
         return ""
     except ClientError as exc:
         return exc.response.get("Error", {}).get("Code", "refused")
@@ -235,17 +265,24 @@ def _execution_arn(outputs: dict, name: str) -> str:
     return outputs["StateMachineArn"].replace(":stateMachine:", ":execution:") + f":{name}"
 
 
-def forge_an_incident_item(cloud, outputs: dict, stack_name: str) -> AttackResult:
+def _table_arn(outputs: dict) -> str:
+    return _arn(outputs["StateMachineArn"], "dynamodb", f"table/{incidents.table_name(outputs)}")
+
+
+def forge_an_incident_item(cloud, outputs: dict, stack_name: str, attacker=None) -> AttackResult:
     """PutItem an approved incident that attaches AdministratorAccess to a user, then invoke RestorePolicy."""
+    function = _restore_arn(cloud, stack_name, outputs["StateMachineArn"])
     result = AttackResult("forge an approved incident in the table, then have RestorePolicy restore it",
-                          "dynamodb:PutItem on the incidents table and lambda:InvokeFunction on RestorePolicy")
-    iam = cloud.client("iam")
+                          "dynamodb:PutItem on the incidents table and lambda:InvokeFunction on RestorePolicy",
+                          calls=[("dynamodb:PutItem", _table_arn(outputs)), ("lambda:InvokeFunction", function)],
+                          label="forged incident")
+    iam, attacker = cloud.client("iam"), attacker or cloud
     user = f"workshop-victim-{secrets.token_hex(3)}"
     iam.create_user(UserName=user)
     execution, forged = _execution_arn(outputs, f"forged-{uuid.uuid4()}"), secrets.token_hex(16)
     target = {"kind": "attachment", "principalType": "user", "principalName": user, "policyArn": ADMINISTRATOR_ACCESS,
               "label": f"{ADMINISTRATOR_ACCESS} attached to user {user}"}
-    refused = _write_item(cloud, outputs, {
+    refused = _write_item(attacker, outputs, {
         "incidentId": {"S": forged}, "kind": {"S": "attachment"}, "target": {"S": json.dumps(target)},
         "label": {"S": target["label"]}, "document": {"S": json.dumps(ADMIN_DOCUMENT)},
         "executionArn": {"S": execution}, "status": {"S": "decided"}, "decision": {"S": "allow"},
@@ -254,7 +291,7 @@ def forge_an_incident_item(cloud, outputs: dict, stack_name: str) -> AttackResul
     result.happened.append(f"PutItem refused ({refused}): your policy grants no write to the incidents table."
                            if refused else f"PutItem: incident {forged[:8]}…, decision allow, attaching "
                            f"AdministratorAccess to {user}, with a made-up seal.")
-    denied, answer = _invoke_restore(cloud, stack_name, {"incidentId": forged, "executionId": execution})
+    denied, answer = _invoke_restore(attacker, function, {"incidentId": forged, "executionId": execution})
     result.happened.append(answer)
     # IAM shows a user made a moment ago only after a while (eventual consistency): read as the kit does
     attached = [p["PolicyArn"] for p in iam_call(iam.list_attached_user_policies, what="IAM to show the new user",
@@ -266,19 +303,22 @@ def forge_an_incident_item(cloud, outputs: dict, stack_name: str) -> AttackResul
     return result
 
 
-def plant_incident_keys(cloud, outputs: dict, versions: int = 4) -> AttackResult:
+def plant_incident_keys(cloud, outputs: dict, versions: int = 4, attacker=None) -> AttackResult:
     """Plant items at the keys of a quiet policy's next versions, then put `"Action": "*"` in force in it."""
     result = AttackResult("plant 'already handled' incidents at a policy's next keys, then make it admin",
-                          "dynamodb:PutItem on the incidents table and iam:CreatePolicyVersion on a policy")
-    iam, machine = cloud.client("iam"), outputs["StateMachineArn"]
+                          "dynamodb:PutItem on the incidents table and iam:CreatePolicyVersion on a policy",
+                          label="planted keys")
+    iam, machine, attacker = cloud.client("iam"), outputs["StateMachineArn"], attacker or cloud
     quiet = fire_policy(cloud, ROOT / "policies" / "goodpolicy.json", name=unique_policy_name("planted"))
+    result.target = quiet.arn
+    result.calls = [("dynamodb:PutItem", _table_arn(outputs)), ("iam:CreatePolicyVersion", quiet.arn)]
     watch_incident(cloud, machine, quiet, until=None)
     policy_id = iam.get_policy(PolicyArn=quiet.arn)["Policy"]["PolicyId"]
     planted, refused = [], ""
     for version in range(2, 2 + versions):  # RevertPolicy's key for a version: sha256("managed|<id>|vN")
         key = f"managed|{policy_id}|v{version}"
         item_id = hashlib.sha256(key.encode()).hexdigest()[:32]
-        refused = _write_item(cloud, outputs, {
+        refused = _write_item(attacker, outputs, {
             "incidentId": {"S": item_id}, "incidentKey": {"S": key}, "kind": {"S": "managed"},
             "status": {"S": "reverted"}, "executionArn": {"S": _execution_arn(outputs, f"planted-{version}")},
             "createdAt": {"S": _now()}})
@@ -288,7 +328,7 @@ def plant_incident_keys(cloud, outputs: dict, versions: int = 4) -> AttackResult
     result.happened.append(f"PutItem refused ({refused}): your policy grants no write to the incidents table."
                            if refused else f"PutItem: {len(planted)} items at the keys of "
                            f"{quiet.name} v2…v{1 + versions}, each looking handled.")
-    admin = fire_policy_version(cloud, quiet.arn, ADMIN_DOCUMENT)
+    admin = fire_policy_version(attacker, quiet.arn, ADMIN_DOCUMENT)
     run = watch_incident(cloud, machine, admin, until="AskUser")
     path = run.path()
     result.happened.append(f"CreatePolicyVersion {admin.version_id} with \"Action\": \"*\": "
@@ -309,20 +349,22 @@ def plant_incident_keys(cloud, outputs: dict, versions: int = 4) -> AttackResult
 # --- the paths the sample did not watch -----------------------------------------------------------
 
 
-def put_back_a_risky_version(cloud, outputs: dict, document=None) -> AttackResult:
+def put_back_a_risky_version(cloud, outputs: dict, document=None, attacker=None) -> AttackResult:
     """A risky version staged as non-default (reported, not in force), then made the default."""
     result = AttackResult("put a risky policy version in force with SetDefaultPolicyVersion",
-                          "iam:CreatePolicyVersion and iam:SetDefaultPolicyVersion on a policy")
+                          "iam:CreatePolicyVersion and iam:SetDefaultPolicyVersion on a policy",
+                          label="SetDefaultPolicyVersion")
     machine = outputs["StateMachineArn"]
     good = fire_policy(cloud, ROOT / "policies" / "goodpolicy.json", name=unique_policy_name("staged"))
     watch_incident(cloud, machine, good, until=None)
     result.target = good.arn
-    staged = fire_policy_version(cloud, good.arn, document or ROOT / "policies" / "badpolicy.json",
+    result.calls = [("iam:CreatePolicyVersion", good.arn), ("iam:SetDefaultPolicyVersion", good.arn)]
+    staged = fire_policy_version(attacker or cloud, good.arn, document or ROOT / "policies" / "badpolicy.json",
                                  set_as_default=False)
     report = watch_incident(cloud, machine, staged, until=None)
     result.happened.append(f"CreatePolicyVersion {staged.version_id} (not the default): "
                            + " → ".join(report.path()[-2:]) + " — reported, not in force.")
-    made_default = fire_set_default(cloud, good.arn, staged.version_id)
+    made_default = fire_set_default(attacker or cloud, good.arn, staged.version_id)
     run = watch_incident(cloud, machine, made_default, until="AskUser")
     result.happened.append("SetDefaultPolicyVersion: " + " → ".join(run.path()[-3:]))
     after = policy_versions(cloud.client("iam"), good.arn)
@@ -334,14 +376,15 @@ def put_back_a_risky_version(cloud, outputs: dict, document=None) -> AttackResul
     return result
 
 
-def add_an_inline_policy(cloud, outputs: dict, document=None) -> AttackResult:
+def add_an_inline_policy(cloud, outputs: dict, document=None, attacker=None) -> AttackResult:
     """PutUserPolicy: a risky inline policy on a user (no managed policy involved at all)."""
-    result = AttackResult("give a user a risky inline policy with PutUserPolicy", "iam:PutUserPolicy on a user")
+    result = AttackResult("give a user a risky inline policy with PutUserPolicy", "iam:PutUserPolicy on a user",
+                          label="inline policy")
     iam = cloud.client("iam")
     user = f"workshop-user-{secrets.token_hex(3)}"
-    iam.create_user(UserName=user)
-    result.target = user
-    fired = fire_user_policy(cloud, user, "extra", document or ROOT / "policies" / "badpolicy.json")
+    user_arn = iam.create_user(UserName=user)["User"]["Arn"]
+    result.target, result.calls = user, [("iam:PutUserPolicy", user_arn)]
+    fired = fire_user_policy(attacker or cloud, user, "extra", document or ROOT / "policies" / "badpolicy.json")
     run = watch_incident(cloud, outputs["StateMachineArn"], fired, until="AskUser")
     result.happened.append(f"PutUserPolicy on {user}: " + " → ".join(run.path()[-3:]))
     remaining = iam.list_user_policies(UserName=user)["PolicyNames"]
@@ -352,18 +395,19 @@ def add_an_inline_policy(cloud, outputs: dict, document=None) -> AttackResult:
     return result
 
 
-def rename_after_a_risky_grant(cloud, outputs: dict) -> AttackResult:
+def rename_after_a_risky_grant(cloud, outputs: dict, attacker=None) -> AttackResult:
     """PutUserPolicy `"Action": "*"`, then UpdateUser to a new name at once: the execution for the old name
     finds nothing (on AWS its event arrives minutes late), so the new name would keep it unjudged."""
     result = AttackResult("give a user \"Action\": \"*\", then rename the user before the orchestrator acts",
-                          "iam:PutUserPolicy and iam:UpdateUser on a user")
-    iam = cloud.client("iam")
+                          "iam:PutUserPolicy and iam:UpdateUser on a user", label="rename")
+    iam, attacker = cloud.client("iam"), attacker or cloud
     before = f"workshop-user-{secrets.token_hex(3)}"
     after = result.target = f"{before}-renamed"
-    iam.create_user(UserName=before)
-    fire_user_policy(cloud, before, "extra", ADMIN_DOCUMENT)
+    user_arn = iam.create_user(UserName=before)["User"]["Arn"]
+    result.calls = [("iam:PutUserPolicy", user_arn), ("iam:UpdateUser", user_arn)]
+    fire_user_policy(attacker, before, "extra", ADMIN_DOCUMENT)
     renamed_at = datetime.now(timezone.utc)
-    iam_call(iam.update_user, what="IAM to show the new user", UserName=before, NewUserName=after)
+    iam_call(attacker.client("iam").update_user, what="IAM to show the new user", UserName=before, NewUserName=after)
     rename = FiredPolicy(after, f"user/{after}", "", "UpdateUser", "",
                          f"{cloud.cli_prefix()} iam update-user --user-name {before} --new-user-name {after}",
                          renamed_at, {"userName": before, "newUserName": after})
@@ -399,12 +443,18 @@ def _refused(call, **kwargs) -> str:
         return code
 
 
-def join_a_risky_group(cloud, outputs: dict) -> AttackResult:
-    """A group whose risky policy a human approved earlier; AddUserToGroup gives a new member all of it."""
+def join_a_risky_group(cloud, outputs: dict, attacker=None) -> AttackResult:
+    """A group whose risky policy a human approved earlier; AddUserToGroup gives a new member all of it.
+
+    The group and its approval are what the attack finds in place (made with `cloud`; in the notebook the
+    learner's own policy refuses that first); the attacker's call is the join."""
     result = AttackResult("add a user to a group whose risky policy a human approved earlier",
-                          "iam:AddUserToGroup on a risky group")
+                          "iam:AddUserToGroup on a risky group", label="group join")
     iam, machine = cloud.client("iam"), outputs["StateMachineArn"]
     group, user = f"workshop-group-{secrets.token_hex(3)}", f"workshop-user-{secrets.token_hex(3)}"
+    group_arn = _arn(machine, "iam", f"group/{group}")
+    result.calls = [("iam:CreateGroup", group_arn), ("iam:PutGroupPolicy", group_arn),
+                    ("iam:AddUserToGroup", group_arn)]
     refused = _refused(iam.create_group, GroupName=group)
     if refused:
         result.happened.append(f"CreateGroup refused ({refused}): your policy makes, changes and joins no group.")
@@ -426,7 +476,8 @@ def join_a_risky_group(cloud, outputs: dict) -> AttackResult:
     iam.create_user(UserName=user)
     result.target = user
     joined_at = datetime.now(timezone.utc)
-    iam_call(iam.add_user_to_group, what="IAM to show the new user", GroupName=group, UserName=user)
+    iam_call((attacker or cloud).client("iam").add_user_to_group, what="IAM to show the new user", GroupName=group,
+             UserName=user)
     join = FiredPolicy(group, f"group/{group}", "", "AddUserToGroup", "",
                        f"{cloud.cli_prefix()} iam add-user-to-group --group-name {group} --user-name {user}",
                        joined_at, {"groupName": group, "userName": user})

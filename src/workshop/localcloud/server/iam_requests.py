@@ -489,6 +489,11 @@ def resources_for(action, op: Operation, account: str, names: dict, explicit: li
 
 
 def _explicit(op: Operation, names: dict) -> list[str]:
+    if op.prefix == "iam" and op.name == "SimulatePrincipalPolicy":
+        # authorized on the user, group or role whose policies it reads; the ARNs it simulates (ResourceArns,
+        # CallerArn, ResourceOwner) are what it asks about, not what it acts on
+        source = op.params.get("PolicySourceArn")
+        return [source] if isinstance(source, str) else []
     explicit = _arn_values(op.params)
     for key in ("SecretArn", "StackArn"):
         if key in names:
