@@ -19,11 +19,13 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import os
 
 VERSION = "2012-10-17"
 # What a trust policy becomes when nothing of it may stay: nobody may assume the role until a human decides.
 HELD_TRUST = {"Version": VERSION, "Statement": [{
-    "Sid": "HeldBySecurityOrchestrator", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sts:*"}]}
+    "Sid": "HeldBySecurityOrchestrator", "Effect": "Deny", "Principal": {"AWS": "*"},
+    "Action": ["sts:AssumeRole", "sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity"]}]}
 
 
 class Unreadable(ValueError):
@@ -73,6 +75,11 @@ def _rest(statement: dict) -> str:
 def grants(text: str) -> set[tuple[str, str]]:
     """(principal, the rest of its statement) of every Allow statement of the document."""
     return {(p, _rest(s)) for s in statements(text) if is_allow(s) for p in principals(s)}
+
+
+def admin_patterns() -> list[str]:
+    """AdminPrincipalArns (wildcards allowed), as the template puts them in a function's environment."""
+    return [a.strip() for a in (os.environ.get("ADMIN_PRINCIPAL_ARNS") or "").split(",") if a.strip()]
 
 
 def is_admin(principal: str, admins: list[str]) -> bool:

@@ -148,11 +148,6 @@ def revert_membership(iam, target) -> dict:
     return {"removedFromGroup": target["groupName"]}
 
 
-def admin_patterns() -> list[str]:
-    """AdminPrincipalArns, as the function's environment holds them."""
-    return [a.strip() for a in (os.environ.get("ADMIN_PRINCIPAL_ARNS") or "").split(",") if a.strip()]
-
-
 def _held_now(iam, target: dict):
     """What IAM (or S3) holds for the target now, or None when it holds nothing."""
     try:
@@ -168,7 +163,7 @@ def revert_trust(iam, dynamodb, kms, key_id: str, table: str, target: dict, foun
     nothing the execution's input says decides what stays."""
     known, why = trust_baseline.read(dynamodb, kms, key_id, table, found.policy_id)
     try:
-        taken = set(resource_policies.new_grants(found.document, known, admin_patterns()))
+        taken = set(resource_policies.new_grants(found.document, known, resource_policies.admin_patterns()))
         confined = resource_policies.without_grants(found.document, taken)
     except resource_policies.Unreadable:
         taken, confined = {("(unreadable)", "")}, resource_policies.HELD_TRUST
@@ -192,7 +187,7 @@ def revert_bucket(target: dict, found, verdict: dict, account_id: str | None) ->
             digests = set(verdict["riskyStatements"])
         else:
             digests = {resource_policies.statement_digest(st) for st in resource_policies.outside_statements(
-                found.document, admin_patterns(), account_id)}
+                found.document, resource_policies.admin_patterns(), account_id)}
         kept = resource_policies.without_statements(found.document, digests)
     except resource_policies.Unreadable:
         digests, kept = {"(unreadable)"}, None

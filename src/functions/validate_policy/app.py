@@ -116,15 +116,16 @@ class Scope:
     restricted actions, IAM. A trust policy is judged by who it lets into a role holding a restricted
     permission, a bucket policy by what it lets anyone outside the administrators do."""
 
-    def __init__(self, iam, table: str, restricted: list, partition, admins=None, account_id=None):
+    def __init__(self, iam, table: str, restricted: list, partition, admins=None, account_id=None,
+                 orchestrator_roles=None):
         self.iam, self.table, self.restricted, self.partition = iam, table, restricted, partition
         self.admins = list(admins or [])
         self.account_id = account_id
+        self.orchestrator_roles = [r for r in (orchestrator_roles or []) if isinstance(r, str)]
 
-
-def admin_patterns() -> list[str]:
-    """AdminPrincipalArns, as the function's environment holds them."""
-    return [a.strip() for a in (os.environ.get("ADMIN_PRINCIPAL_ARNS") or "").split(",") if a.strip()]
+    def is_orchestrator_role(self, target: dict) -> bool:
+        return target.get("principalType") == "role" and any(
+            arn.rsplit("/", 1)[-1] == target.get("principalName") for arn in self.orchestrator_roles)
 
 
 def judge(target: dict, held, restricted: list, partition, own_change: bool, approved, scope: Scope | None = None) -> dict:
@@ -148,6 +149,12 @@ def judge(target: dict, held, restricted: list, partition, own_change: bool, app
                     "that was not let in before.", "matches": [], "notes": [], "policyName": label}
     else:
         verdict = evaluate_policy(held.document, restricted, partition=partition)
+        if verdict["action"] == "remedy" and scope is not None and scope.is_orchestrator_role(target):
+            verdict = dict(verdict, action="alert", message=(
+                verdict["message"] + " It is a policy of one of the orchestrator's own roles, which take bucket "
+                "policies' risky statements out and put them back (s3:PutBucketPolicy) by design: reported, "
+                "not reverted, as reverting it would disarm the orchestrator. Who may assume the role stays "
+                "guarded."))
     if verdict["action"] == "remedy" and not held.in_force:
         verdict = dict(verdict, action="alert", message=(
             verdict["message"] + " It is not the default version, so none of it is in force: nothing was "
@@ -387,19 +394,22 @@ def finding_id(part: dict, held) -> str:
     return f"reconcile|{document_digest(state)[:32]}"
 
 
-def reconcile(iam, table: str, restricted: list, partition, account_id: str | None = None) -> dict:
+def reconcile(iam, table: str, restricted: list, partition, account_id: str | None = None,
+              orchestrator_roles=None) -> dict:
     """The reconciliation scan: everything risky the account holds that no human decided becomes a change
     of its own (the state machine starts an execution for each): what existed before the stack, what a
     missed or late event left, what changed while the rule was disabled. Beside the identity policies:
     every bucket policy, and the trust policy of every role (not an administrator) that holds a restricted
     permission, judged against its sealed baseline."""
-    admins = admin_patterns()
-    scope = Scope(iam, table, restricted, partition, admins, account_id)
+    admins = resource_policies.admin_patterns()
+    scope = Scope(iam, table, restricted, partition, admins, account_id, orchestrator_roles)
 
     def decided(part, held):
         return approved_and_sealed(iam, table, part, held)
 
-    parts, buckets = account_parts(iam, admins), bucket_parts()
+    # the orchestrator's own roles hold what they need to take a bucket policy's statements out, as the
+    # administrators hold restricted actions: theirs by design
+    parts, buckets = account_parts(iam, admins + list(scope.orchestrator_roles)), bucket_parts()
     holding: set[str] = set()
     risky_parts = risky(iam, parts + buckets, restricted, partition, decided, scope, holding)
     trusts = [trust_part(role) for role in sorted(holding)]
@@ -436,12 +446,13 @@ def handler(event, context):
         if target["kind"] == "principal":
             return judge_principal(iam, target, restricted, partition, str(event.get("eventId") or ""))
         if target["kind"] == "account":
-            return reconcile(iam, table, restricted, partition, account_id)
+            return reconcile(iam, table, restricted, partition, account_id, event.get("orchestratorRoleArns"))
         held = settled(lambda: read_held(iam, target), float(os.environ.get("IAM_SETTLE_SECONDS", "5")))
         # inside the try: the approval marker's key reads the policy's id, which may be gone by now
         verdict = judge(target, held, restricted, partition, own,
                         lambda: approved_restore(iam, table, target, held, str(event.get("eventId") or "")),
-                        Scope(iam, table, restricted, partition, admin_patterns(), account_id))
+                        Scope(iam, table, restricted, partition, resource_policies.admin_patterns(), account_id,
+                              event.get("orchestratorRoleArns")))
     except Gone as gone:
         label = target.get("label") or target["kind"]
         event_id = str(event.get("eventId") or "")
