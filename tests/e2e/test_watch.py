@@ -14,7 +14,7 @@ import pytest
 from stack_incidents import (ADMINISTRATOR_ACCESS, BAD, approval_mail, approval_mails, attached, aws,
                              cloudtrail_event, decide_by_link, finished, harmless_in_force, incidents_about, inline_text,
                              mails_about,
-                             new_principal, put_on_the_bus, rule_paused, states_entered)
+                             new_principal, put_on_the_bus, rule_paused, states_entered, unique)
 
 from polling import wait_for
 
@@ -179,3 +179,107 @@ def test_one_scan_run_finds_a_risky_policy_made_before_the_stack(deployed_stack,
     assert finished(sfn, again["executionArn"], timeout=120)["status"] == "SUCCEEDED"
     report = json.dumps(sfn.describe_execution(executionArn=again["executionArn"]).get("output", ""))
     assert arn not in report  # decided: the next run leaves it alone
+
+
+# --- trust policies and bucket policies ---------------------------------------------------------
+
+EC2 = "Service:ec2.amazonaws.com"  # who new_principal("role") trusts
+STRANGER = "arn:aws:iam::999988887777:root"  # another account
+
+
+def _trust(*principals: str) -> str:
+    by_kind: dict = {}
+    for principal in principals:
+        kind, _, value = principal.partition(":") if principal.startswith("Service:") else ("AWS", "", principal)
+        by_kind.setdefault(kind, []).append(value)
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": by_kind, "Action": "sts:AssumeRole"}]})
+
+
+def _trusted(role: str) -> list[str]:
+    document = aws("iam").get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    document = document if isinstance(document, dict) else json.loads(document)
+    found = []
+    for statement in document["Statement"]:
+        if statement["Effect"] != "Allow":
+            continue
+        for kind, values in statement["Principal"].items():
+            for value in values if isinstance(values, list) else [values]:
+                found.append(f"Service:{value}" if kind == "Service" else value)
+    return sorted(found)
+
+
+def test_opening_a_privileged_roles_trust_policy_is_taken_out_until_a_human_decides(deployed_stack, local_cloud):
+    """A role holds s3:DeleteBucket (made where nothing judged it); UpdateAssumeRolePolicy lets another account
+    assume it: the sample-derived kit did not watch trust policies, so the other account had the permission
+    unseen. Now the new grants are taken out (with no trust policy known to be decided, every grant: fail
+    closed, and the e-mail says so); approving puts the policy back, and from then on only what is new is."""
+    iam = aws("iam")
+    role = new_principal("role")
+    label = f"the trust policy of role {role}"
+    with rule_paused(deployed_stack):
+        iam.put_role_policy(RoleName=role, PolicyName="cleanup", PolicyDocument=BAD)
+    iam.update_assume_role_policy(RoleName=role, PolicyDocument=_trust(EC2, STRANGER))
+    mail = approval_mail(local_cloud, label)
+    assert _trusted(role) == [] and "every principal but the account's administrators" in mail["body"]
+    assert decide_by_link(mail, "allow").status_code == 200
+    wait_for(lambda: _trusted(role) == sorted([EC2, STRANGER]), what="the approved trust policy back")
+    other = f"arn:aws:iam::{deployed_stack['StateMachineArn'].split(':')[4]}:user/{new_principal('user')}"
+    iam.update_assume_role_policy(RoleName=role, PolicyDocument=_trust(EC2, STRANGER, other))
+    second = wait_for(lambda: (approval_mails(local_cloud, label)[1:] or [None])[0], what="the second trust incident")
+    assert _trusted(role) == sorted([EC2, STRANGER]) and f"Taken out of its trust policy: AWS:{other}." in second["body"]
+    assert decide_by_link(second, "deny").status_code == 200
+
+
+def _bucket_policy(bucket: str, **grants: tuple) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": sid, "Effect": "Allow", "Principal": principal, "Action": action,
+         "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}
+        for sid, (principal, action) in grants.items()]})
+
+
+def _sids(bucket: str) -> list[str]:
+    s3 = aws("s3")
+    try:
+        return [s.get("Sid") for s in json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]]
+    except s3.exceptions.from_code("NoSuchBucketPolicy"):
+        return []
+
+
+def test_a_bucket_policy_letting_anyone_delete_loses_that_statement_and_keeps_the_rest(deployed_stack, local_cloud):
+    """s3:PutBucketPolicy grants s3:DeleteObject to everyone, no IAM policy involved: the sample-derived kit
+    watched IAM only. Now that statement is taken out (the public read stays) until a human decides."""
+    s3 = aws("s3")
+    bucket = unique("bucket")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_policy(Bucket=bucket, Policy=_bucket_policy(
+        bucket, PublicRead=("*", "s3:GetObject"), AnyoneDeletes=({"AWS": "*"}, "s3:DeleteObject")))
+    mail = approval_mail(local_cloud, f"the bucket policy of {bucket}")
+    assert _sids(bucket) == ["PublicRead"] and "s3:DeleteObject" in mail["body"]
+    assert decide_by_link(mail, "allow").status_code == 200
+    wait_for(lambda: _sids(bucket) == ["PublicRead", "AnyoneDeletes"], what="the approved bucket policy back")
+
+
+def test_one_scan_run_finds_a_risky_bucket_policy_and_an_opened_trust_policy_made_before_the_stack(
+        deployed_stack, local_cloud):
+    """A bucket policy letting anyone delete, and a trust policy opened to another account on a role whose
+    restricted permission a human approved, both made where no rule saw them: one scan run finds both."""
+    from cfn_template import load_template
+
+    iam, s3, sfn = aws("iam"), aws("s3"), aws("stepfunctions")
+    role = new_principal("role")
+    iam.put_role_policy(RoleName=role, PolicyName="cleanup", PolicyDocument=BAD)  # approved: decided
+    assert decide_by_link(approval_mail(local_cloud, f"inline policy cleanup of role {role}"), "allow").status_code == 200
+    wait_for(lambda: inline_text("role", role, "cleanup") is not None, what="the approved policy back")
+    bucket = unique("bucket")
+    with rule_paused(deployed_stack):
+        iam.update_assume_role_policy(RoleName=role, PolicyDocument=_trust(EC2, STRANGER))
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_policy(Bucket=bucket, Policy=_bucket_policy(bucket, AnyoneDeletes=("*", "s3:DeleteObject")))
+    schedule = load_template()["Resources"]["StateMachine"]["Properties"]["Events"]["Reconcile"]["Properties"]
+    scan = sfn.start_execution(stateMachineArn=deployed_stack["StateMachineArn"], input=schedule["Input"])
+    assert finished(sfn, scan["executionArn"], timeout=120)["status"] == "SUCCEEDED"
+    approval_mail(local_cloud, f"the bucket policy of {bucket}")
+    approval_mail(local_cloud, f"the trust policy of role {role}")
+    assert _sids(bucket) == [] and _trusted(role) == []
+    assert inline_text("role", role, "cleanup") is not None  # the approved permission itself is left alone

@@ -44,7 +44,12 @@ SHARED = ROOT / "src" / "functions" / "_shared"
 # (the task token is the secret). Nothing else may use "*".
 NO_RESOURCE_LEVEL = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat",
                      # the reconciliation scan's listing of the account
-                     "iam:ListPolicies", "iam:ListUsers", "iam:ListRoles", "iam:ListGroups"}
+                     "iam:ListPolicies", "iam:ListUsers", "iam:ListRoles", "iam:ListGroups",
+                     "s3:ListAllMyBuckets"}
+# The few operations whose IAM action is not named as the operation is.
+ACTION_OF_OPERATION = {"s3:ListBuckets": "s3:ListAllMyBuckets"}
+# S3 buckets' ARNs carry no account: such a grant is limited by aws:ResourceAccount instead.
+BUCKETS = "arn:${AWS::Partition}:s3:::"
 # AWS managed policies a function may carry (logs only, as SAM adds anyway).
 ALLOWED_MANAGED_POLICIES = {"AWSLambdaBasicExecutionRole"}
 API_GATEWAY_LOG_ROLE = "ApiGatewayCloudWatchRole"
@@ -95,6 +100,7 @@ def statements(resource: dict) -> list[dict]:
             for statement in _as_list(policy["Statement"]):
                 resources = _as_list(statement.get("Resource", []))
                 found.append({"actions": _as_list(statement.get("Action", [])), "resources": resources,
+                              "condition": statement.get("Condition") or {},
                               "targets": {t for t in map(_logical_id, resources) if t},
                               "effect": statement.get("Effect"), "source": statement.get("Sid", "inline")})
             continue
@@ -192,7 +198,8 @@ def used_actions(code) -> set[str]:
         prefix, methods = _operations(service)
         for node in (node for tree in trees for node in ast.walk(tree)):
             if isinstance(node, ast.Attribute) and node.attr in methods:
-                actions.add(f"{prefix}:{methods[node.attr]}")
+                action = f"{prefix}:{methods[node.attr]}"
+                actions.add(ACTION_OF_OPERATION.get(action, action))
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
                     node.func.attr in ("get_paginator", "get_waiter") and node.args:
                 method = _constant(node.args[0])
@@ -329,6 +336,11 @@ def test_no_action_is_a_wildcard_and_no_grant_reaches_another_account(template):
                 if text == AWS_MANAGED_POLICIES:  # AWS's own policies: readable, never writable
                     assert all(a in ("iam:GetPolicy", "iam:GetPolicyVersion") for a in statement["actions"]), \
                         f"{name}: {statement['actions']} on AWS managed policies"
+                    continue
+                if text.startswith(BUCKETS):  # a bucket's ARN names no account: the condition must
+                    condition = statement.get("condition", {}).get("StringEquals", {})
+                    assert condition.get("aws:ResourceAccount") == {"Ref": "AWS::AccountId"}, \
+                        f"{name}: {text} without aws:ResourceAccount = this account"
                     continue
                 assert "${AWS::AccountId}" in text, f"{name}: {text} is not limited to this account"
 

@@ -19,7 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.handlers import json_decode_policies
 
-from .sdk_clients import per_sandbox
+from .sdk_clients import per_sandbox, s3_client
 from .targets import principal_kwargs
 from .transient import aws_call, error_code
 
@@ -171,14 +171,20 @@ def read_held(iam, target: dict, known_policy_id: str | None = None) -> Held:
     """What IAM holds for the target (a checked one, see targets.target_problem); raises Gone when
     it holds nothing (a version deleted, an inline policy removed, a policy detached, a principal
     deleted). `known_policy_id`: a managed policy's id, when the caller has read it."""
+    kind = target["kind"]
+    if kind == "bucket":
+        return read_bucket_policy(target["bucketName"])
     try:
-        kind = target["kind"]
         if kind == "managed":
             arn, version_id = target["policyArn"], target["versionId"]
             version = aws_call(iam.get_policy_version, PolicyArn=arn, VersionId=version_id)["PolicyVersion"]
             return Held(document_text(version["Document"]), bool(version["IsDefaultVersion"]),
                         f"GetPolicyVersion {arn} {version_id}", known_policy_id)
         principal, name = target["principalType"], target["principalName"]
+        if kind == "trust":
+            role = aws_call(iam.get_role, RoleName=name)["Role"]
+            return Held(document_text(role["AssumeRolePolicyDocument"]), True, f"GetRole {name} (its trust policy)",
+                        role["RoleId"])
         if kind == "membership":
             group = target["groupName"]
             if not is_member(iam, name, group):
@@ -204,6 +210,17 @@ def read_held(iam, target: dict, known_policy_id: str | None = None) -> Held:
         if error_code(exc) == "NoSuchEntity":
             raise Gone(exc.response["Error"].get("Message", "NoSuchEntity")) from exc
         raise
+
+
+def read_bucket_policy(bucket: str) -> Held:
+    """The bucket's policy as S3 holds it (text); Gone when the bucket or its policy is gone."""
+    try:
+        found = aws_call(s3_client().get_bucket_policy, Bucket=bucket)["Policy"]
+    except ClientError as exc:
+        if error_code(exc) in ("NoSuchBucket", "NoSuchBucketPolicy"):
+            raise Gone(f"bucket {bucket} holds no policy ({error_code(exc)})") from exc
+        raise
+    return Held(document_text(found), True, f"GetBucketPolicy {bucket}")
 
 
 def settled(read, settle_seconds: float):

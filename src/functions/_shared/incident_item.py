@@ -20,7 +20,7 @@ EXECUTION_ARN = "executionArn"  # the execution that holds the incident
 STATUS = "status"
 CREATED_AT = "createdAt"
 INCIDENT_KEY = "incidentKey"  # incident_keys.incident_key, readable
-KIND = "kind"  # the target's kind; "approval" on an approval marker
+KIND = "kind"  # the target's kind; "approval" on an approval marker, "trust-baseline" on a trust baseline
 TARGET = "target"  # JSON: the checked target
 LABEL = "label"
 DOCUMENT = "document"  # the text IAM held
@@ -55,6 +55,8 @@ RESTORE = "restore"  # JSON: what the restore did
 RESTORED_AT = "restoredAt"
 APPROVED_INCIDENT = "approvedIncident"  # on an approval marker: the incident it restores
 APPROVAL_KIND = "approval"  # KIND of an approval marker
+TRUST_BASELINE_KIND = "trust-baseline"  # KIND of a role's trust baseline (RevertPolicy writes and seals it)
+TRUST_APPROVED_KIND = "trust-approved"  # KIND of the pointer to a role's last approved trust incident (RestorePolicy)
 USED_BY = "usedBy"  # on an approval marker: the CloudTrail event of the restore that spent it
 USED_AT = "usedAt"
 

@@ -31,6 +31,10 @@ def incident_key(target: dict, policy_id: str | None, event_id: str) -> str:
     name, so each CloudTrail event is its own change."""
     if target["kind"] == "managed":
         return f"managed|{policy_id}|{target['versionId']}"
+    if target["kind"] == "bucket":
+        return f"bucket|{target['bucketName']}|{event_id}"
+    if target["kind"] == "trust":
+        return f"trust|role|{target['principalName']}|{event_id}"
     what = {"inline": "policyName", "attachment": "policyArn", "membership": "groupName"}[target["kind"]]
     return f"{target['kind']}|{target['principalType']}|{target['principalName']}|{target[what]}|{event_id}"
 
@@ -70,9 +74,26 @@ def state_key(target: dict, policy_id: str | None, document: str) -> str:
     if kind == "inline":
         return (f"inline|{target['principalType']}|{target['principalName']}|{target['policyName']}|"
                 f"{document_digest(document)}")
+    if kind == "trust":  # the role's id: a role deleted and created again under its name is another role
+        return f"trust|{policy_id}|{document_digest(document)}"
+    if kind == "bucket":
+        return f"bucket|{target['bucketName']}|{document_digest(document)}"
     if kind == "membership":  # the group's policies are judged for the member, whatever they are now
         return f"membership|{target['principalType']}|{target['principalName']}|{target['groupName']}"
     return f"attachment|{target['principalType']}|{target['principalName']}|{target['policyArn']}"
+
+
+def trust_baseline_id(role_id: str) -> str:
+    """The incidents-table key of a role's trust baseline: the trust policy last in force that a human
+    decided or RevertPolicy put in force (sealed like an incident; keyed by the role's id, so a role
+    deleted and created again under its name starts without one)."""
+    return _hash32(f"trust-baseline|{role_id}")
+
+
+def trust_approved_id(role_id: str) -> str:
+    """The incidents-table key of the pointer to a role's last approved trust incident (RestorePolicy
+    writes it once the approved trust policy is back; only a sealed, approved incident counts)."""
+    return _hash32(f"trust-approved|{role_id}")
 
 
 def approval_marker_id(state: str) -> str:

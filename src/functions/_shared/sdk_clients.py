@@ -45,3 +45,9 @@ def dynamodb_client():
 def kms_client():
     """The seal key's client (KMS)."""
     return boto3.client("kms")
+
+
+@per_sandbox
+def s3_client():
+    """Bucket policies' client (S3)."""
+    return boto3.client("s3")

@@ -7,9 +7,11 @@
   user gains is everything the group's inline and attached policies allow;
 * principal: everything a user, role or group holds under its (new) name (`principalType`,
   `principalName`): a rename is judged again under the name it now has;
+* trust: a role's trust policy (`principalType` "role", `principalName`): who may assume it;
+* bucket: an S3 bucket's policy (`bucketName`): who it lets do what to the bucket;
 * account: everything of the account (the reconciliation scan).
 
-Only the first four are incidents of their own; a principal or the account is judged part by
+All but principal and account are incidents of their own; a principal or the account is judged part by
 part, each risky part a change of its own (ValidatePolicy's findings).
 
 Every function that takes a target checks it the same way (`checked_target`),
@@ -24,6 +26,8 @@ REQUIRED = {"managed": ("policyArn", "versionId"),
             "attachment": ("principalType", "principalName", "policyArn"),
             "membership": ("principalType", "principalName", "groupName"),
             "principal": ("principalType", "principalName"),
+            "trust": ("principalType", "principalName"),
+            "bucket": ("bucketName",),
             "account": ()}
 KINDS = tuple(REQUIRED)
 
@@ -39,6 +43,8 @@ def target_problem(target) -> str | None:
         return f"principalType must be one of {', '.join(PRINCIPAL_TYPES)}"
     if target["kind"] == "membership" and target["principalType"] != "user":
         return "a membership's principalType must be user (only users join groups)"
+    if target["kind"] == "trust" and target["principalType"] != "role":
+        return "a trust policy's principalType must be role (only roles are assumed)"
     return None
 
 

@@ -74,6 +74,21 @@ def _what_was_done(item: dict, target: dict) -> list:
     if target.get("kind") == "inline":
         return [f"The inline policy {target.get('policyName')} of {target.get('principalType')} "
                 f"{target.get('principalName')} was deleted; its document is kept in the incidents table."]
+    if target.get("kind") == "trust":
+        out = ", ".join(revert.get("takenOutPrincipals") or []) or "none"
+        return [f"Role: {target.get('principalName')} (it holds a restricted permission)",
+                f"Taken out of its trust policy: {out}.",
+                f"Compared with: {revert.get('baseline', '?')}"
+                + ("" if revert.get("baselineKnown", True) else
+                   ". With no trust policy known to be decided, every principal but the account's administrators "
+                   "(AdminPrincipalArns) was taken out until you decide"),
+                "Approving puts the trust policy back exactly as it was changed; denying keeps what is in force:",
+                f"  {revert.get('trustPolicyInForce', '?')}"]
+    if target.get("kind") == "bucket":
+        return [f"Bucket: {target.get('bucketName')}",
+                f"{revert.get('removedStatements', '?')} statement(s) letting someone outside the account's "
+                f"administrators do a restricted action were taken out; the bucket policy "
+                f"{revert.get('bucketPolicy', '?')}. Approving puts the whole policy back."]
     if target.get("kind") == "membership":
         return [f"Group: {target.get('groupName')}",
                 f"User {target.get('principalName')} was removed from it again: the group's policies (in the "
@@ -94,6 +109,10 @@ def _short_name(target: dict, label: str) -> str:
         return f"{policy} attached to {target.get('principalType')} {target.get('principalName')}"
     if target.get("kind") == "membership":
         return f"user {target.get('principalName')} added to group {target.get('groupName')}"
+    if target.get("kind") == "trust":
+        return f"trust policy of role {target.get('principalName')}"
+    if target.get("kind") == "bucket":
+        return f"bucket policy of {target.get('bucketName')}"
     return label
 
 

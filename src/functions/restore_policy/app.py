@@ -23,7 +23,10 @@ those checks refuse.
   orchestrator's own harmless placeholder first);
 * inline policy: put back under its name, exactly the stored text;
 * attachment: attached again;
-* membership: the user added to the group again.
+* membership: the user added to the group again;
+* trust: the role's trust policy put back, exactly the stored text; the role's trust baseline then
+  points at this incident (`_shared.trust_baseline`): the next change is judged against it too;
+* bucket: the bucket policy put back, exactly the stored text.
 
 Before it writes IAM it records an approval marker (the exact state it is about
 to restore, and this incident) in the table: its own CloudTrail event is then
@@ -40,13 +43,13 @@ import os
 from botocore.exceptions import ClientError
 
 from _shared import incident_item as attr
-from _shared import seal
+from _shared import seal, trust_baseline
 from _shared.decisions import ALLOW
 from _shared.harmless_version import is_placeholder
 from _shared.iam_reader import document_json, document_text, iam_client, is_attached, is_member
 from _shared.incident_item import item_key, outcome, string, text, timestamp
-from _shared.incident_keys import approval_marker_id, state_key
-from _shared.sdk_clients import dynamodb_client, kms_client
+from _shared.incident_keys import approval_marker_id, document_digest, state_key
+from _shared.sdk_clients import dynamodb_client, kms_client, s3_client
 from _shared.targets import principal_kwargs
 from _shared.transient import TransientError, aws_call, error_code
 
@@ -141,6 +144,49 @@ def restore_membership(iam, target: dict) -> dict:
     return {"addedToGroup": target["groupName"]}
 
 
+def _role(iam, name: str) -> dict | None:
+    try:
+        return aws_call(iam.get_role, RoleName=name)["Role"]
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            return None
+        raise
+
+
+def restore_trust(iam, target: dict, document: str, role_id: str) -> dict:
+    """The approved trust policy back, only on the very role the incident sealed (its id)."""
+    role = _role(iam, target["principalName"])
+    if role is None or role["RoleId"] != role_id:
+        return {"restoredTrustOf": None, "why": f"role {target['principalName']} is gone or another role now "
+                "(deleted and created again): nothing was restored"}
+    if document_digest(document_text(role["AssumeRolePolicyDocument"])) == document_digest(document):
+        return {"restoredTrustOf": target["principalName"], "alreadyRestored": True}
+    aws_call(iam.update_assume_role_policy, RoleName=target["principalName"], PolicyDocument=document)
+    return {"restoredTrustOf": target["principalName"]}
+
+
+def restore_trust_and_point(iam, dynamodb, table: str, target: dict, document: str, role_id: str,
+                            incident_id: str) -> dict:
+    result = restore_trust(iam, target, document, role_id)
+    if result.get("restoredTrustOf"):
+        trust_baseline.point_at_approved(dynamodb, table, role_id, incident_id)
+    return result
+
+
+def restore_bucket(target: dict, document: str) -> dict:
+    s3 = s3_client()
+    try:
+        held = document_text(aws_call(s3.get_bucket_policy, Bucket=target["bucketName"])["Policy"])
+    except ClientError as exc:
+        if error_code(exc) != "NoSuchBucketPolicy":
+            raise
+        held = ""
+    if document_digest(held) == document_digest(document):
+        return {"restoredBucketPolicyOf": target["bucketName"], "alreadyRestored": True}
+    aws_call(s3.put_bucket_policy, Bucket=target["bucketName"], Policy=document)
+    return {"restoredBucketPolicyOf": target["bucketName"]}
+
+
 def mark_approved(dynamodb, table: str, marker: str, incident_id: str) -> None:
     """The approval marker of the state about to be restored, for this incident, unspent.
 
@@ -189,6 +235,11 @@ def restore(iam, dynamodb, table: str, incident_id: str, execution_id: str, kms=
         result = restore_inline(iam, target, document)
     elif target["kind"] == "membership":
         result = restore_membership(iam, target)
+    elif target["kind"] == "trust":
+        result = restore_trust_and_point(iam, dynamodb, table, target, document, text(item, attr.POLICY_ID),
+                                         incident_id)
+    elif target["kind"] == "bucket":
+        result = restore_bucket(target, document)
     else:
         result = restore_attachment(iam, target)
     aws_call(dynamodb.update_item, TableName=table, Key=item_key(incident_id),

@@ -10,7 +10,14 @@ RestorePolicy can bring back exactly that, and only after a human approved:
 * an inline policy (Put{User,Role,Group}Policy): deleted;
 * an attachment (Attach{User,Role,Group}Policy): detached;
 * a membership (AddUserToGroup into a group whose policies allow a restricted action): the user
-  removed from the group.
+  removed from the group;
+* a role's trust policy (UpdateAssumeRolePolicy letting someone new into a role that holds a
+  restricted permission): the grants its sealed baseline and its last approved trust change
+  (`_shared.trust_baseline`) lack are taken out, the rest stays; what is then in force becomes the
+  baseline. Knowing neither, only the administrators' grants stay (fail closed);
+* a bucket policy (PutBucketPolicy letting someone outside the administrators do a restricted
+  action): the statements ValidatePolicy judged risky are taken out, the rest stays (the policy is
+  deleted when nothing is left).
 
 The incident is written first, sealed (`_shared.seal`: a KMS MAC only this
 function's role can make, over the target, the document as IAM held it, the
@@ -35,13 +42,13 @@ import os
 from botocore.exceptions import ClientError
 
 from _shared import incident_item as attr
-from _shared import seal
+from _shared import resource_policies, seal, trust_baseline
 from _shared.seal import DUPLICATE, OWN, PLANTED, whose
 from _shared.harmless_version import HARMLESS_DOCUMENT
 from _shared.iam_reader import Gone, document_json, gone_message, iam_client, policy_id, read_held, settled
-from _shared.incident_item import item_key, json_value, outcome, string, timestamp
-from _shared.incident_keys import displaced_key, displacement_message, incident_id, incident_key
-from _shared.sdk_clients import dynamodb_client, kms_client
+from _shared.incident_item import item_key, json_value, outcome, string, text, timestamp
+from _shared.incident_keys import document_digest, displaced_key, displacement_message, incident_id, incident_key
+from _shared.sdk_clients import dynamodb_client, kms_client, s3_client
 from _shared.targets import checked_target, principal_kwargs
 from _shared.transient import TransientError, aws_call, error_code
 
@@ -141,6 +148,64 @@ def revert_membership(iam, target) -> dict:
     return {"removedFromGroup": target["groupName"]}
 
 
+def _held_now(iam, target: dict):
+    """What IAM (or S3) holds for the target now, or None when it holds nothing."""
+    try:
+        return read_held(iam, target)
+    except Gone:
+        return None
+
+
+def revert_trust(iam, dynamodb, kms, key_id: str, table: str, target: dict, found, execution_arn: str) -> dict:
+    """Take out of the role's trust policy every grant its baseline lacks (all but the administrators'
+    when it has none, or when the policy cannot be read), record what is then in force as the baseline
+    (sealed), and put it in force. The grants are worked out here again from IAM and the sealed baseline:
+    nothing the execution's input says decides what stays."""
+    known, why = trust_baseline.read(dynamodb, kms, key_id, table, found.policy_id)
+    try:
+        taken = set(resource_policies.new_grants(found.document, known, resource_policies.admin_patterns()))
+        confined = resource_policies.without_grants(found.document, taken)
+    except resource_policies.Unreadable:
+        taken, confined = {("(unreadable)", "")}, resource_policies.HELD_TRUST
+    document = trust_baseline.document_of(confined)
+    trust_baseline.record(dynamodb, kms, key_id, table, target, found.policy_id, document, execution_arn,
+                          "taken out of force")
+    if document_digest(document) != document_digest(found.document):
+        aws_call(iam.update_assume_role_policy, RoleName=target["principalName"], PolicyDocument=document)
+    return {"takenOutPrincipals": sorted({p for p, _ in taken}), "baseline": why, "baselineKnown": bool(known),
+            "trustPolicyInForce": document}
+
+
+def revert_bucket(target: dict, found, verdict: dict, account_id: str | None) -> dict:
+    """Take the risky statements out of the bucket policy: those ValidatePolicy named, when it judged exactly
+    this document; otherwise (it changed since, or could not be judged) every Allow statement for anyone
+    outside the administrators and the account (fail closed). Nothing left: the policy is deleted."""
+    s3 = s3_client()
+    bucket = target["bucketName"]
+    try:
+        if verdict.get("documentDigest") == document_digest(found.document) and verdict.get("riskyStatements"):
+            digests = set(verdict["riskyStatements"])
+        else:
+            digests = {resource_policies.statement_digest(st) for st in resource_policies.outside_statements(
+                found.document, resource_policies.admin_patterns(), account_id)}
+        kept = resource_policies.without_statements(found.document, digests)
+    except resource_policies.Unreadable:
+        digests, kept = {"(unreadable)"}, None
+    if kept is None:
+        _remove_bucket_policy(s3, bucket)
+        return {"removedStatements": len(digests), "bucketPolicy": "deleted (nothing else was left)"}
+    aws_call(s3.put_bucket_policy, Bucket=bucket, Policy=json.dumps(kept))
+    return {"removedStatements": len(digests), "bucketPolicy": f"kept {len(kept['Statement'])} statements"}
+
+
+def _remove_bucket_policy(s3, bucket: str) -> None:
+    try:
+        aws_call(s3.delete_bucket_policy, Bucket=bucket)
+    except ClientError as exc:
+        if error_code(exc) not in ("NoSuchBucket", "NoSuchBucketPolicy"):
+            raise
+
+
 # --- the incidents table --------------------------------------------------------------------
 
 
@@ -222,6 +287,7 @@ def _incident_fields(target: dict, key: str, found, event: dict, event_id: str) 
 
 
 def revert(iam, dynamodb, table: str, event: dict, kms=None, key_id: str | None = None) -> dict:
+    """Record the change's incident (sealed) and take the change out of force; safe to run twice."""
     target = checked_target(event.get("target"), InvalidEvent, "RevertPolicy")
     if target["kind"] in ("principal", "account"):
         raise InvalidEvent("RevertPolicy takes one change (a policy version, an inline policy, an attachment or "
@@ -279,6 +345,14 @@ def revert(iam, dynamodb, table: str, event: dict, kms=None, key_id: str | None 
 
     if target["kind"] == "managed":
         result = revert_managed(iam, target["policyArn"], target["versionId"])
+    elif target["kind"] in ("trust", "bucket") and (found or _held_now(iam, target)) is None:
+        result = {"alreadyGone": True}  # an earlier attempt of this execution took the whole policy out
+    elif target["kind"] == "trust":
+        result = revert_trust(iam, dynamodb, kms, key_id, table, target, found or _held_now(iam, target),
+                              execution_arn)
+    elif target["kind"] == "bucket":
+        verdict = event.get("verdict") if isinstance(event.get("verdict"), dict) else {}
+        result = revert_bucket(target, found or _held_now(iam, target), verdict, event.get("accountId"))
     elif target["kind"] == "inline":
         result = revert_inline(iam, target)
     elif target["kind"] == "membership":
@@ -296,6 +370,8 @@ def handler(event, context):
     table = os.environ.get("INCIDENTS_TABLE")
     if not table or not os.environ.get(seal.KEY_VARIABLE):
         raise InvalidEvent(f"INCIDENTS_TABLE or {seal.KEY_VARIABLE} is not set: deploy the stack's template")
+    parts = str(getattr(context, "invoked_function_arn", None) or "").split(":")
+    event = {**event, "accountId": parts[4] if len(parts) > 4 and parts[4] else None}
     result = revert(iam_client(), dynamodb_client(), table, event)
     label = (event.get("target") or {}).get("label", "the change")
     if result.get("gone"):

@@ -24,14 +24,14 @@ import os
 from botocore.exceptions import ClientError
 
 from _shared import incident_item as attr
-from _shared import seal
+from _shared import resource_policies, seal, trust_baseline
 from _shared.decisions import ALLOW
 from _shared.harmless_version import HARMLESS_DOCUMENT
 from _shared.iam_reader import (Gone, gone_message, groups_of, iam_client, policy_id, principal_policies, read_held,
                                  settled)
 from _shared.incident_item import item_key, json_value, string, text, timestamp
 from _shared.incident_keys import approval_marker_id, document_digest, incident_id, incident_key, state_key
-from _shared.sdk_clients import dynamodb_client, kms_client
+from _shared.sdk_clients import dynamodb_client, kms_client, s3_client
 from _shared.targets import checked_target, target_problem
 from _shared.transient import TransientError, aws_call, error_code
 from iam import ConfigurationError, InvalidPolicyDocument, evaluate_policy, parse_restricted_actions, partition_from_arn
@@ -57,7 +57,7 @@ def approved_restore(iam, table: str, target: dict, held, event_id: str) -> bool
         return False
     # The policy's id is read only for the one verdict that needs it (an own change that is
     # not the harmless version): one IAM call fewer for every other change.
-    known = policy_id(iam, target["policyArn"]) if target["kind"] == "managed" else None
+    known = policy_id(iam, target["policyArn"]) if target["kind"] == "managed" else held.policy_id
     state = state_key(target, known, held.document)
     marker_id = approval_marker_id(state)
     dynamodb = dynamodb_client()
@@ -111,7 +111,24 @@ def is_own_change(changed_by, orchestrator_roles) -> bool:
     return isinstance(arn, str) and arn in (orchestrator_roles or [])
 
 
-def judge(target: dict, held, restricted: list, partition, own_change: bool, approved) -> dict:
+class Scope:
+    """What judging needs beyond the document: the account's administrators and id, the table, the
+    restricted actions, IAM. A trust policy is judged by who it lets into a role holding a restricted
+    permission, a bucket policy by what it lets anyone outside the administrators do."""
+
+    def __init__(self, iam, table: str, restricted: list, partition, admins=None, account_id=None,
+                 orchestrator_roles=None):
+        self.iam, self.table, self.restricted, self.partition = iam, table, restricted, partition
+        self.admins = list(admins or [])
+        self.account_id = account_id
+        self.orchestrator_roles = [r for r in (orchestrator_roles or []) if isinstance(r, str)]
+
+    def is_orchestrator_role(self, target: dict) -> bool:
+        return target.get("principalType") == "role" and any(
+            arn.rsplit("/", 1)[-1] == target.get("principalName") for arn in self.orchestrator_roles)
+
+
+def judge(target: dict, held, restricted: list, partition, own_change: bool, approved, scope: Scope | None = None) -> dict:
     """The verdict for what IAM holds (`held`); `approved()` says whether the incidents table holds
     a human-approved restore of exactly this state (only asked for the orchestrator's own changes)."""
     label = target.get("label") or target["kind"]
@@ -124,7 +141,20 @@ def judge(target: dict, held, restricted: list, partition, own_change: bool, app
             why = "its harmless version" if harmless else "a change a human approved (incidents table)"
             return {"action": "ignore", "message": f"{label}: the orchestrator's own change; in force is {why}.",
                     "matches": [], "notes": [], "policyName": label}
-    verdict = evaluate_policy(held.document, restricted, partition=partition)
+    if target["kind"] in ("trust", "bucket"):
+        scope = scope or Scope(None, "", restricted, partition)
+        verdict = (judge_trust if target["kind"] == "trust" else judge_bucket)(scope, target, held)
+        if own_change and verdict["action"] != "remedy":  # RevertPolicy's taking out: nothing new let in
+            return {"action": "ignore", "message": f"{label}: the orchestrator's own change; it lets nobody in "
+                    "that was not let in before.", "matches": [], "notes": [], "policyName": label}
+    else:
+        verdict = evaluate_policy(held.document, restricted, partition=partition)
+        if verdict["action"] == "remedy" and scope is not None and scope.is_orchestrator_role(target):
+            verdict = dict(verdict, action="alert", message=(
+                verdict["message"] + " It is a policy of one of the orchestrator's own roles, which take bucket "
+                "policies' risky statements out and put them back (s3:PutBucketPolicy) by design: reported, "
+                "not reverted, as reverting it would disarm the orchestrator. Who may assume the role stays "
+                "guarded."))
     if verdict["action"] == "remedy" and not held.in_force:
         verdict = dict(verdict, action="alert", message=(
             verdict["message"] + " It is not the default version, so none of it is in force: nothing was "
@@ -136,6 +166,74 @@ def judge(target: dict, held, restricted: list, partition, own_change: bool, app
     return verdict
 
 
+def _readable(text: str, read):
+    try:
+        return read(text)
+    except resource_policies.Unreadable as exc:
+        raise InvalidPolicyDocument(f"the policy's principals cannot be read: {exc}") from exc
+
+
+def judge_bucket(scope: Scope, target: dict, held) -> dict:
+    """A bucket policy: each Allow statement that lets in anyone but the administrators and the account
+    itself is judged as the identity policy it amounts to; the risky ones are named by digest, for
+    RevertPolicy to take out (the rest of the bucket policy stays)."""
+    outside = _readable(held.document, lambda text: resource_policies.outside_statements(
+        text, scope.admins, scope.account_id))
+    risky_statements, matches, notes = [], [], []
+    for statement in outside:
+        single = json.dumps({"Version": "2012-10-17", "Statement": [resource_policies.as_identity_statement(statement)]})
+        verdict = evaluate_policy(single, scope.restricted, partition=scope.partition)
+        notes += [n for n in verdict["notes"] if n not in notes]
+        if verdict["action"] == "remedy":
+            risky_statements.append(resource_policies.statement_digest(statement))
+            who = ", ".join(resource_policies.principals(statement))
+            matches += [dict(m, statement=statement.get("Sid") or m.get("statement"), principals=who)
+                        for m in verdict["matches"]]
+    if not risky_statements:
+        return {"action": "alert", "matches": [], "notes": notes, "message": (
+            f"none of its {len(outside)} statements for principals outside the account's administrators allows "
+            "a restricted action.")}
+    return {"action": "remedy", "matches": matches, "notes": notes, "riskyStatements": risky_statements,
+            "documentDigest": document_digest(held.document), "message": (
+                f"{len(risky_statements)} of its statements let principals outside the account's administrators "
+                f"do a restricted action ({', '.join(sorted({m['action'] for m in matches}))}); those statements "
+                "are taken out of force, the rest of the bucket policy stays.")}
+
+
+def restricted_holdings(scope: Scope, role: str) -> list[str]:
+    """The labels of what a role holds that allows a restricted action (approved or not)."""
+    parts = holdings(scope.iam, "role", role)
+    return [part["label"] for part, _ in risky(scope.iam, parts, scope.restricted, scope.partition)]
+
+
+def judge_trust(scope: Scope, target: dict, held) -> dict:
+    """A role's trust policy: an incident when the role holds a restricted permission and the policy lets in
+    a principal its sealed baseline and its last approved trust change (`_shared.trust_baseline`) do not:
+    the grants they lack are taken out. Knowing neither, every grant but the administrators' counts as new
+    (fail closed)."""
+    role = target["principalName"]
+    held_parts = restricted_holdings(scope, role)
+    if not held_parts:
+        return {"action": "alert", "matches": [], "notes": [], "message": (
+            "the role holds no restricted permission, so whoever may assume it can do no restricted action: "
+            "not an incident.")}
+    known, found = trust_baseline.read(dynamodb_client(), kms_client(), os.environ.get(seal.KEY_VARIABLE),
+                                       scope.table, held.policy_id)
+    new = _readable(held.document, lambda text: resource_policies.new_grants(text, known, scope.admins))
+    principals = sorted({principal for principal, _ in new})
+    holding = f"the role holds a restricted permission ({'; '.join(held_parts)})"
+    if not new:
+        return {"action": "alert", "matches": [], "notes": [], "message": (
+            f"{holding}; its trust policy lets in nobody but the account's administrators and those {found} "
+            "lets in.")}
+    compared = f"compared with {found}" if known else (
+        f"{found}: every principal but the account's administrators (AdminPrincipalArns) counts as new")
+    return {"action": "remedy", "matches": [], "notes": [], "newPrincipals": principals, "baseline": found,
+            "message": (f"{holding}, and its trust policy lets in principals it did not ({compared}): "
+                        f"{', '.join(principals)}. Those grants are taken out of force until a human decides; "
+                        "the rest of the trust policy stays.")}
+
+
 def as_change(target: dict) -> dict:
     """The IAM call that would have put `target` in force, as the finding the state machine turns into
     an event of its own (eventName, requestParameters: what the rule's CloudTrail events carry)."""
@@ -143,6 +241,12 @@ def as_change(target: dict) -> dict:
     if kind == "managed":  # its default version, as if it had just been made the default
         return {"name": target["label"], "eventName": "SetDefaultPolicyVersion",
                 "requestParameters": {"policyArn": target["policyArn"], "versionId": target["versionId"]}}
+    if kind == "bucket":
+        return {"name": target["label"], "eventName": "PutBucketPolicy",
+                "requestParameters": {"bucketName": target["bucketName"]}}
+    if kind == "trust":
+        return {"name": target["label"], "eventName": "UpdateAssumeRolePolicy",
+                "requestParameters": {"roleName": target["principalName"]}}
     principal = {f"{target['principalType']}Name": target["principalName"]}
     if kind == "inline":
         return {"name": target["label"], "eventName": f"Put{target['principalType'].capitalize()}Policy",
@@ -163,19 +267,25 @@ def holdings(iam, principal_type: str, name: str) -> list[dict]:
     return held
 
 
-def risky(iam, targets: list[dict], restricted: list, partition, decided=None) -> list[tuple[dict, object]]:
+def risky(iam, targets: list[dict], restricted: list, partition, decided=None, scope: Scope | None = None,
+          holding: set | None = None) -> list[tuple[dict, object]]:
     """(target, what IAM holds) of the targets whose document allows a restricted action (or cannot be
-    read: fail closed), leaving out what `decided(target, held)` says a human already approved."""
+    read: fail closed), leaving out what `decided(target, held)` says a human already approved. The roles
+    of the risky parts, decided or not, are added to `holding` when it is given (whose trust matters)."""
     found = []
     for part in targets:
         try:
             held = read_held(iam, part, part.get("policyId"))
-            verdict = judge(part, held, restricted, partition, False, lambda: False)
+            verdict = judge(part, held, restricted, partition, False, lambda: False, scope)
         except Gone:  # went away while being listed: nothing of it is in force
             continue
         except InvalidPolicyDocument:
             verdict = {"action": "remedy"}
-        if verdict["action"] != "alert" and not (decided and decided(part, held)):
+        if verdict["action"] == "alert":
+            continue
+        if holding is not None and part.get("principalType") == "role" and part["kind"] != "trust":
+            holding.add(part["principalName"])
+        if not (decided and decided(part, held)):
             found.append((part, held))
     return found
 
@@ -214,6 +324,18 @@ def _every(paginator, key: str, **kwargs) -> list:
         return [item for page in paginator.paginate(**arguments) for item in page[key]]
 
     return aws_call(listed, **kwargs)
+
+
+def bucket_parts() -> list[dict]:
+    """Every bucket of the account, as a bucket target (one without a policy is Gone when read: skipped)."""
+    buckets = aws_call(s3_client().list_buckets).get("Buckets") or []
+    return [{"kind": "bucket", "bucketName": b["Name"], "label": f"the bucket policy of {b['Name']}"}
+            for b in buckets]
+
+
+def trust_part(role: str) -> dict:
+    return {"kind": "trust", "principalType": "role", "principalName": role,
+            "label": f"the trust policy of role {role}"}
 
 
 def is_admin(arn: str, admins: list[str]) -> bool:
@@ -272,19 +394,39 @@ def finding_id(part: dict, held) -> str:
     return f"reconcile|{document_digest(state)[:32]}"
 
 
-def reconcile(iam, table: str, restricted: list, partition) -> dict:
+def reconcile(iam, table: str, restricted: list, partition, account_id: str | None = None,
+              orchestrator_roles=None) -> dict:
     """The reconciliation scan: everything risky the account holds that no human decided becomes a change
     of its own (the state machine starts an execution for each): what existed before the stack, what a
-    missed or late event left, what changed while the rule was disabled."""
-    admins = [a.strip() for a in (os.environ.get("ADMIN_PRINCIPAL_ARNS") or "").split(",") if a.strip()]
-    parts = account_parts(iam, admins)
-    found = [dict(as_change(part), id=finding_id(part, held))
-             for part, held in risky(iam, parts, restricted, partition,
-                                     lambda part, held: approved_and_sealed(iam, table, part, held))]
-    label = f"the reconciliation scan: {len(parts)} policies, attachments and memberships judged"
+    missed or late event left, what changed while the rule was disabled. Beside the identity policies:
+    every bucket policy, and the trust policy of every role (not an administrator) that holds a restricted
+    permission, judged against its sealed baseline."""
+    admins = resource_policies.admin_patterns()
+    scope = Scope(iam, table, restricted, partition, admins, account_id, orchestrator_roles)
+
+    def decided(part, held):
+        return approved_and_sealed(iam, table, part, held)
+
+    # the orchestrator's own roles hold what they need to take a bucket policy's statements out, as the
+    # administrators hold restricted actions: theirs by design
+    parts, buckets = account_parts(iam, admins + list(scope.orchestrator_roles)), bucket_parts()
+    holding: set[str] = set()
+    risky_parts = risky(iam, parts + buckets, restricted, partition, decided, scope, holding)
+    trusts = [trust_part(role) for role in sorted(holding)]
+    risky_parts += risky(iam, trusts, restricted, partition, decided, scope)
+    found = [dict(as_change(part), id=finding_id(part, held)) for part, held in risky_parts]
+    label = (f"the reconciliation scan: {len(parts)} policies, attachments and memberships judged, with the "
+             f"policies of {len(buckets)} buckets and the trust policies of {len(trusts)} roles holding a "
+             "restricted permission")
     return parts_verdict("the reconciliation scan", found,
                          ("clean", f"{label}; nothing risky is in force that a human did not approve."),
                          f"{label}; {len(found)} allow a restricted action that no human approved")
+
+
+def account_of(context) -> str | None:
+    """The account's id, from the function's own ARN (the event could be forged)."""
+    parts = str(getattr(context, "invoked_function_arn", None) or "").split(":")
+    return parts[4] if len(parts) > 4 and parts[4] else None
 
 
 def handler(event, context):
@@ -299,15 +441,18 @@ def handler(event, context):
     partition = partition_from_arn(getattr(context, "invoked_function_arn", None))
     own = is_own_change(event.get("changedBy"), event.get("orchestratorRoleArns"))
     iam = iam_client()
+    account_id = account_of(context)
     try:
         if target["kind"] == "principal":
             return judge_principal(iam, target, restricted, partition, str(event.get("eventId") or ""))
         if target["kind"] == "account":
-            return reconcile(iam, table, restricted, partition)
+            return reconcile(iam, table, restricted, partition, account_id, event.get("orchestratorRoleArns"))
         held = settled(lambda: read_held(iam, target), float(os.environ.get("IAM_SETTLE_SECONDS", "5")))
         # inside the try: the approval marker's key reads the policy's id, which may be gone by now
         verdict = judge(target, held, restricted, partition, own,
-                        lambda: approved_restore(iam, table, target, held, str(event.get("eventId") or "")))
+                        lambda: approved_restore(iam, table, target, held, str(event.get("eventId") or "")),
+                        Scope(iam, table, restricted, partition, resource_policies.admin_patterns(), account_id,
+                              event.get("orchestratorRoleArns")))
     except Gone as gone:
         label = target.get("label") or target["kind"]
         event_id = str(event.get("eventId") or "")

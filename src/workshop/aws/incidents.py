@@ -113,6 +113,10 @@ class Incident:
             return self.target.get("policyName", "?")
         if self.kind == "membership":
             return self.target.get("groupName", "?")
+        if self.kind == "trust":
+            return self.target.get("principalName", "?")
+        if self.kind == "bucket":
+            return self.target.get("bucketName", "?")
         return str(self.target.get("policyArn", "?")).rsplit("/", 1)[-1]
 
     @property
@@ -172,8 +176,9 @@ class Incident:
                 "expired": "timed out: stays reverted"}.get(self.status, self.status)
 
 
-# What RevertPolicy takes out of force (an approval marker's kind is "approval").
-INCIDENT_KINDS = ("managed", "inline", "attachment", "membership")
+# What RevertPolicy takes out of force (an approval marker's kind is "approval", a role's trust
+# baseline's "trust-baseline", the pointer to its last approved trust change "trust-approved").
+INCIDENT_KINDS = ("managed", "inline", "attachment", "membership", "trust", "bucket")
 
 
 def list_incidents(dynamodb, table: str) -> list:
@@ -225,9 +230,9 @@ def _document(raw):
     return raw
 
 
-def in_force_now(iam, incident: Incident, consistency_timeout: float = 0.0):
-    """What IAM holds now where the incident's change was: a document, the attached policy's ARN, the
-    group a membership joins, or None.
+def in_force_now(iam, incident: Incident, consistency_timeout: float = 0.0, s3=None):
+    """What IAM holds now where the incident's change was: a document (a role's trust policy too), the
+    attached policy's ARN, the group a membership joins, or None; a bucket's policy when `s3` is given.
 
     `consistency_timeout`: how long to read again while IAM does not show what was written a
     moment ago (eventual consistency; `iam_changes.iam_call`).
@@ -242,6 +247,10 @@ def in_force_now(iam, incident: Incident, consistency_timeout: float = 0.0):
             policy = read(iam.get_policy, PolicyArn=target["policyArn"])["Policy"]
             return _document(read(iam.get_policy_version, PolicyArn=target["policyArn"],
                                   VersionId=policy["DefaultVersionId"])["PolicyVersion"]["Document"])
+        if incident.kind == "bucket":
+            return _document(s3.get_bucket_policy(Bucket=target["bucketName"])["Policy"]) if s3 else None
+        if incident.kind == "trust":
+            return _document(read(iam.get_role, RoleName=target["principalName"])["Role"]["AssumeRolePolicyDocument"])
         principal = target["principalType"]
         key = {f"{principal.capitalize()}Name": target["principalName"]}
         if incident.kind == "inline":

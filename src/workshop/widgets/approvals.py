@@ -84,6 +84,10 @@ def _heading(incident: Incident) -> str:
         return f"Inline policy {incident.name} of {target.get('principalType')} {target.get('principalName')}"
     if incident.kind == "membership":
         return f"User {target.get('principalName')} added to group {incident.name}"
+    if incident.kind == "trust":
+        return f"Trust policy of role {incident.name}"
+    if incident.kind == "bucket":
+        return f"Bucket policy of {incident.name}"
     return f"Policy {incident.name} attached to {target.get('principalType')} {target.get('principalName')}"
 
 

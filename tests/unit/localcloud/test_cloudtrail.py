@@ -184,3 +184,33 @@ def test_the_templates_rule_matches_with_moto_and_skips_refused_calls():
     other["detail"]["eventName"] = "DeletePolicy"
     assert not matcher.matches_event(other)
 
+
+
+def test_a_bucket_policy_put_is_an_s3_management_event_the_templates_rule_matches(monkeypatch):
+    """A bucket policy grants without any IAM policy: PutBucketPolicy is CloudTrail's `aws.s3` management event
+    with the bucket and the policy (as an object), and the orchestrator's rule sees it."""
+    from moto.events.models import EventPattern
+
+    sent = _captured(monkeypatch)
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:DeleteObject",
+                                                      "Resource": "arn:aws:s3:::the-bucket/*"}]}
+    with mock_aws():
+        cloudtrail.install()
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="the-bucket")
+        with calls.serving(calls.Call(ALICE, service="s3")):
+            s3.put_bucket_policy(Bucket="the-bucket", Policy=json.dumps(policy))
+            s3.get_bucket_policy(Bucket="the-bucket")
+    [event] = sent
+    assert event["source"] == "aws.s3" and event["detail"]["eventSource"] == "s3.amazonaws.com"
+    assert event["detail"]["eventName"] == "PutBucketPolicy"
+    assert event["detail"]["requestParameters"] == {"bucketName": "the-bucket", "bucketPolicy": policy}
+    assert event["detail"]["userIdentity"]["userName"] == "alice"
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=Loader)
+    pattern = template["Resources"]["StateMachine"]["Properties"]["Events"]["PolicyChanged"]["Properties"]["Pattern"]
+    assert EventPattern.load(json.dumps(pattern)).matches_event(event)

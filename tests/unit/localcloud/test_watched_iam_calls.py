@@ -41,9 +41,13 @@ CALLS = {
     "PutRolePermissionsBoundary": ({"RoleName": "r", "PermissionsBoundary": POLICY},
                                    {"roleName": "r", "permissionsBoundary": POLICY}),
     "DeleteRolePermissionsBoundary": ({"RoleName": "r"}, {"roleName": "r"}),
+    "UpdateAssumeRolePolicy": ({"RoleName": "r", "PolicyDocument": DOCUMENT},
+                               {"roleName": "r", "policyDocument": DOCUMENT}),
 }
 # Watched by the rule, and routed by the state machine, though moto keeps no user boundaries.
 NOT_IN_MOTO = {"PutUserPermissionsBoundary", "DeleteUserPermissionsBoundary"}
+# Watched by the same rule, not IAM's: S3's management event (tests/unit/localcloud/test_cloudtrail.py).
+OTHER_SERVICES = {"PutBucketPolicy"}
 
 
 def _event(action: str) -> dict:
@@ -81,7 +85,8 @@ def test_the_templates_rule_matches_every_watched_call():
     matcher = EventPattern.load(json.dumps(_rule_pattern()))
     for action in CALLS:
         assert matcher.matches_event(_event(action)), action
-    assert set(_rule_pattern()["detail"]["eventName"]) == {"CreatePolicy", "CreatePolicyVersion", *CALLS, *NOT_IN_MOTO}
+    assert set(_rule_pattern()["detail"]["eventName"]) == {"CreatePolicy", "CreatePolicyVersion", *CALLS, *NOT_IN_MOTO,
+                                                           *OTHER_SERVICES}
 
 
 def test_a_disabled_rule_delivers_nothing():

@@ -65,13 +65,15 @@ def test_function_names_are_the_ones_the_kit_promises(template):
 WATCHED = {"CreatePolicy", "CreatePolicyVersion", "SetDefaultPolicyVersion", "PutUserPolicy", "PutRolePolicy",
            "PutGroupPolicy", "AttachUserPolicy", "AttachRolePolicy", "AttachGroupPolicy",
            "UpdateUser", "UpdateGroup", "AddUserToGroup", "PutUserPermissionsBoundary", "DeleteUserPermissionsBoundary",
-           "PutRolePermissionsBoundary", "DeleteRolePermissionsBoundary"}
+           "PutRolePermissionsBoundary", "DeleteRolePermissionsBoundary", "UpdateAssumeRolePolicy", "PutBucketPolicy"}
 
 
 def test_rule_watches_every_call_that_makes_a_permission_live(template):
     events = template["Resources"]["StateMachine"]["Properties"]["Events"]
     pattern = events["PolicyChanged"]["Properties"]["Pattern"]
-    assert pattern["source"] == ["aws.iam"]
+    # a bucket policy grants without any IAM policy: S3's management event is watched too
+    assert pattern["source"] == ["aws.iam", "aws.s3"]
+    assert pattern["detail"]["eventSource"] == ["iam.amazonaws.com", "s3.amazonaws.com"]
     assert pattern["detail-type"] == ["AWS API Call via CloudTrail"]
     assert set(pattern["detail"]["eventName"]) == WATCHED
 
@@ -169,8 +171,9 @@ def _statements(resource):
 
 def test_no_wildcard_resources_except_where_iam_allows_nothing_else(template):
     # states:SendTaskSuccess, and listing the account's policies, users, roles and groups (the
-    # reconciliation scan), have no resource-level permissions: "*" is the only value.
-    only_star = {"states:SendTaskSuccess", "iam:ListPolicies", "iam:ListUsers", "iam:ListRoles", "iam:ListGroups"}
+    # reconciliation scan; with the buckets), have no resource-level permissions: "*" is the only value.
+    only_star = {"states:SendTaskSuccess", "iam:ListPolicies", "iam:ListUsers", "iam:ListRoles", "iam:ListGroups",
+                 "s3:ListAllMyBuckets"}
     for name, resource in template["Resources"].items():
         for statement in _statements(resource):
             if statement.get("Resource") == "*":

@@ -10,7 +10,8 @@ engine's `aws-sdk:iam` tasks. Only the outermost change of a call is an event
 one call). A change that fails emits nothing. The writes of EventBridge's rules and
 CloudTrail's trails (`WATCH_WRITES`: what watches IAM) are events too, with the
 source `aws.events` / `aws.cloudtrail` and their API's parameter names, so a rule
-can watch the watch.
+can watch the watch; so are S3's bucket-policy writes (source `aws.s3`, a
+management event on AWS): a bucket policy grants without any IAM policy.
 
 Each event goes on the default bus in us-east-1 (where AWS delivers IAM's
 CloudTrail events), shaped like a real one - see `events/create_policy.json`:
@@ -87,6 +88,8 @@ WATCH_WRITES = {
     ("moto.cloudtrail.models", "CloudTrailBackend"): ("cloudtrail", {
         "start_logging": "StartLogging", "stop_logging": "StopLogging", "delete_trail": "DeleteTrail",
         "put_event_selectors": "PutEventSelectors", "update_trail": "UpdateTrail"}),
+    ("moto.s3.models", "S3Backend"): ("s3", {
+        "put_bucket_policy": "PutBucketPolicy", "delete_bucket_policy": "DeleteBucketPolicy"}),
 }
 # a backend argument -> the API's parameter, where the two differ (service -> {argument: parameter})
 _SERVICE_ARGUMENT_NAMES = {"events": {"name": "name", "event_bus_arn": "eventBusName"}}
@@ -270,8 +273,24 @@ def build_event(*, action: str, request_parameters: dict, response_elements: dic
             "account": account_id, "time": stamp, "region": EVENT_REGION, "resources": [], "detail": detail}
 
 
+def bucket_policy_parameters(arguments: dict) -> dict:
+    """CloudTrail's requestParameters of an S3 bucket-policy write: the bucket, and the policy as an object
+    (its text when it is not JSON)."""
+    parameters = {"bucketName": arguments.get("bucket_name")}
+    policy = arguments.get("policy")
+    if policy is not None:
+        text = policy.decode("utf-8", "replace") if isinstance(policy, bytes) else str(policy)
+        try:
+            parameters["bucketPolicy"] = json.loads(text)
+        except ValueError:
+            parameters["bucketPolicy"] = text
+    return parameters
+
+
 def watch_parameters(service: str, action: str, arguments: dict) -> dict:
-    """CloudTrail's requestParameters of an EventBridge or CloudTrail write, from the backend's arguments."""
+    """CloudTrail's requestParameters of an EventBridge, CloudTrail or S3 write, from the backend's arguments."""
+    if service == "s3":
+        return bucket_policy_parameters(arguments)
     names = _SERVICE_ARGUMENT_NAMES.get(service, {})
     renamed = {}
     for name, value in arguments.items():
