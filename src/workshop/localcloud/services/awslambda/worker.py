@@ -28,10 +28,16 @@ def _error(exc: BaseException, skip_frames: bool = False) -> dict:
     if skip_frames and tb is not None and tb.tb_next is not None:
         tb = tb.tb_next  # start at the handler, as Lambda does
     frames = traceback.extract_tb(tb)
+    try:
+        stack = traceback.format_list(frames)
+    except SystemError:
+        # Python 3.13.0's traceback parses each line to place its carets, and that parse can fail with
+        # "AST constructor recursion depth mismatch" (a CPython bug); it must not hide the handler's own error.
+        stack = [f'  File "{f.filename}", line {f.lineno}, in {f.name}\n    {f.line}\n' for f in frames]
     return {
         "errorMessage": str(exc),
         "errorType": type(exc).__name__,
-        "stackTrace": traceback.format_list(frames),
+        "stackTrace": stack,
     }
 
 
