@@ -138,3 +138,33 @@ def test_when_cloudtrails_own_execution_reverted_first_on_the_day_long_limit_the
     assert "to decide (the limit is set in ModifyState)" in said  # where, not a bare state name
     assert "The execution started on version 7 ended at AlreadyHandled" in said  # which execution, by name
     assert "CloudTrail's own execution for workshop-timeout had reverted the change first" in said
+
+
+def test_a_demo_execution_that_found_the_change_already_reverted_follows_cloudtrails(monkeypatch, capsys):
+    """CloudTrail's execution may revert before the demo's ValidatePolicy reads IAM: the demo's own then
+    judges the harmless version in force ("alert"), and the one to follow is CloudTrail's."""
+    import json
+    from types import SimpleNamespace
+
+    from workshop.teaching import approval_timeout as demo
+
+    short, _ = with_timeout(json.loads(json.dumps(substitute(reference_definition(), DEFAULT_SUBSTITUTIONS))), 3)
+
+    class Sfn(_Recording):
+        get_policy_version = None
+
+        def describe_state_machine_for_execution(self, executionArn):
+            return {"definition": json.dumps(short)}
+
+    fired = SimpleNamespace(arn="arn:aws:iam::123456789012:policy/workshop-timeout", name="workshop-timeout",
+                            document="{}", version_id="v1")
+    ended = {"direct": SimpleNamespace(path=lambda: ["ValidatePolicy", "ChooseAction", "AllowWithNotification"]),
+             "other": SimpleNamespace(path=lambda: ["AskUser", "NotifyTimeout", "ApprovalTimedOut"])}
+    for name, value in {"fire_policy": lambda *a, **k: fired, "iam_call": lambda *a, **k: None,
+                        "account_id": lambda cloud: "123456789012", "cloudtrail_event": lambda *a: {},
+                        "start_with_event": lambda cloud, arn, event, prefix: "direct",
+                        "wait_for_end": lambda cloud, arn, timeout: ended[arn],
+                        "find_execution": lambda *a: "other"}.items():
+        monkeypatch.setattr(demo, name, value)
+    assert demo.approval_timeout_demo(Sfn(json.dumps(short)), "arn:sm", "badpolicy.json", seconds=3) is ended["other"]
+    assert "ended at AllowWithNotification: CloudTrail's own execution" in capsys.readouterr().out
