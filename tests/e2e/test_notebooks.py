@@ -207,10 +207,10 @@ def test_attack_and_defence_shows_every_defence_holding(workshop_run):
     assert "IAM's answers (SimulateCustomPolicy) for a learner holding exactly policies/learner-policy*.json:" in text
     assert rows == {
         "token from the history": ("states:GetExecutionHistory", "allowed",
-                                   "learner-policy.json StateMachineAndExecutions", "the orchestrator"),
+                                   "learner-policy.json ReadTheStacksStateMachines", "the orchestrator"),
         "edited deny link": ("—", "—", "—", "the orchestrator"),
-        "forged execution": ("states:StartExecution", "allowed", "learner-policy.json StateMachineAndExecutions",
-                             "the orchestrator"),
+        "forged execution": ("states:StartExecution", "allowed",
+                             "learner-policy.json RunAndChangeTheOrchestratorsStateMachine", "the orchestrator"),
         "RestorePolicy invoked": ("lambda:InvokeFunction", "implicitDeny", "no statement allows it", "IAM"),
         "forged incident": ("dynamodb:PutItem", "implicitDeny", "no statement allows it", "IAM"),
         "planted keys": ("dynamodb:PutItem", "implicitDeny", "no statement allows it", "IAM"),

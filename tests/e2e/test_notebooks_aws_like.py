@@ -176,7 +176,7 @@ def test_07_attack_and_defence_on_aws(aws_run):
                        "forged incident": "IAM", "planted keys": "IAM", "SetDefaultPolicyVersion": "the orchestrator",
                        "inline policy": "the orchestrator", "rename": "the orchestrator", "group join": "IAM"}, rows
     assert rows["forged execution"][:3] == ("states:StartExecution", "allowed",
-                                            "learner-policy StateMachineAndExecutions")
+                                            "learner-policy RunAndChangeTheOrchestratorsStateMachine")
     assert rows["rename"][:3] == ("iam:UpdateUser", "allowed",
                                   "learner-policy-incidents WorkshopUsersForTheInlinePolicyDemo")
     for attack, refusal in (("RestorePolicy invoked", "Invoke refused"), ("forged incident", "PutItem refused"),
