@@ -498,14 +498,15 @@ def test_planted_keys_leave_the_real_incident_to_revert_and_ask(deployed_stack, 
     assert decide_by_link(mail, "deny").status_code == 200
 
 
-def _decider_user(stack: dict) -> tuple[str, Credentials]:
-    """An IAM user of the local cloud holding only execute-api:Invoke on the decision method, with an access
-    key: the panel's decider, named by its key."""
+def _decider_user(stack: dict, granted: bool = True) -> tuple[str, Credentials]:
+    """An IAM user of the local cloud holding only execute-api:Invoke on the decision method (or, not
+    `granted`, no policy at all), with an access key: the panel's decider, named by its key."""
     iam = aws("iam")
     name = new_principal("user")
     api = stack["DecisionUrl"].split("/execute-api/")[1].split("/")[0]
-    iam.put_user_policy(UserName=name, PolicyName="exactly", PolicyDocument=document(
-        allow("execute-api:Invoke", f"arn:aws:execute-api:us-east-1:{ACCOUNT}:{api}/*/POST/decision")))
+    if granted:
+        iam.put_user_policy(UserName=name, PolicyName="exactly", PolicyDocument=document(
+            allow("execute-api:Invoke", f"arn:aws:execute-api:us-east-1:{ACCOUNT}:{api}/*/POST/decision")))
     key = iam.create_access_key(UserName=name)["AccessKey"]
     return iam.get_user(UserName=name)["User"]["Arn"], Credentials(key["AccessKeyId"], key["SecretAccessKey"])
 
@@ -517,6 +518,10 @@ def test_the_panel_decides_through_the_endpoint_and_the_item_records_the_callers
     unsigned = requests.post(deployed_stack["DecisionUrl"], json={"incident": incident, "decision": "deny"},
                              timeout=60)
     assert unsigned.status_code == 403 and "Missing Authentication Token" in unsigned.text
+    outsider_arn, outsider = _decider_user(deployed_stack, granted=False)  # signs correctly, holds no grant
+    refused = SignedDecider(deployed_stack["DecisionUrl"], outsider)(incident, "allow")
+    assert refused.status == 403 and f"User: {outsider_arn} is not authorized to perform: execute-api:Invoke" \
+        in refused.message, refused
     decider_arn, credentials = _decider_user(deployed_stack)
     result = SignedDecider(deployed_stack["DecisionUrl"], credentials)(incident, "deny")
     assert result.status == 200 and decider_arn in result.message, result

@@ -22,7 +22,7 @@ from workshop.teaching.attacks import AttackResult
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[3]
-MACHINE = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:security-orchestrator-StateMachine"  # the template names it
+MACHINE = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:security-orchestrator-StateMachine"
 TABLE = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/security-orchestrator-IncidentsTable-abc"
 RESTORE = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:security-orchestrator-RestorePolicy-abc"
 
@@ -52,7 +52,8 @@ def test_as_the_administrator_it_asks_about_a_learner_holding_exactly_the_learne
     assert answers.api == "SimulateCustomPolicy" and "policies/learner-policy*.json" in answers.heading()
     found = rows(answers)
     assert found["forged execution"] == ("states:StartExecution", MACHINE, "allowed",
-                                         "learner-policy.json RunAndChangeTheOrchestratorsStateMachine", "the orchestrator")
+                                         "learner-policy.json RunAndChangeTheOrchestratorsStateMachine",
+                                         "the orchestrator")
     # the first call IAM denies is the row: the table write (allowed only through CloudFormation)
     assert found["forged incident"] == ("dynamodb:PutItem", TABLE, "implicitDeny", "no statement allows it", "IAM")
     # every call allowed: the row is the last, the one that does the harm

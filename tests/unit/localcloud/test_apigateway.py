@@ -1,5 +1,7 @@
 """API Gateway: importing SAM's Body, matching resources, the proxy event's shape."""
 
+import json
+
 import boto3
 from moto import mock_aws
 
@@ -185,3 +187,55 @@ def test_an_iam_authorised_method_refuses_what_api_gateway_refuses(monkeypatch):
             assert response.status_code == 403 and message in response.get_data(as_text=True), message
         assert events == []
         assert apigateway.handle(_request(api.id, "/allow", signed_for=None), identify=None).status_code == 200
+
+
+def test_an_iam_authorised_method_asks_the_servers_authorizer_unless_iam_is_off(monkeypatch):
+    """The signer's policies decide on execute-api:Invoke (the functional tests hold each grant); with
+    `--no-iam` the signature alone lets the request through, as for every other request."""
+    from workshop.localcloud.server import authorization
+
+    events = _served(monkeypatch)
+    with mock_aws():
+        api, _ = _deployed_iam_api()
+        monkeypatch.setattr(authorization, "_current", authorization.Authorizer(enabled=True))
+        refused = apigateway.handle(_request(api.id, "/decision"), identify=_caller)  # no such user: no grant
+        assert refused.status_code == 403 and refused.headers["x-amzn-ErrorType"] == "AccessDeniedException"
+        assert refused.get_json() == {"Message": (
+            "User: arn:aws:iam::123456789012:user/admin is not authorized to perform: execute-api:Invoke on "
+            f"resource: arn:aws:execute-api:us-east-1:123456789012:{api.id}/Prod/POST/decision")}
+        assert events == []
+        monkeypatch.setattr(authorization, "_current", authorization.Authorizer(enabled=False))
+        assert apigateway.handle(_request(api.id, "/decision"), identify=_caller).status_code == 200
+
+
+def test_a_function_urls_signer_is_evaluated_unless_iam_is_off(monkeypatch):
+    from types import SimpleNamespace
+
+    from workshop.localcloud.server import authorization
+    from workshop.localcloud.services.awslambda import function_urls
+
+    signer = _caller(_request("x", "/decision"))
+    function = SimpleNamespace(function_arn=FN, region="us-east-1")
+    with mock_aws():
+        monkeypatch.setattr(authorization, "_current", authorization.Authorizer(enabled=True))
+        assert not function_urls.may_invoke(signer, function, "127.0.0.1")
+        monkeypatch.setattr(authorization, "_current", authorization.Authorizer(enabled=False))
+        assert function_urls.may_invoke(signer, function, "127.0.0.1")
+
+
+def test_an_apis_resource_policy_comes_from_cloudformation_with_its_shorthand_expanded():
+    from moto.apigateway.models import RestAPI
+
+    from workshop.localcloud.server import policy_sources
+
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
+                                                      "Action": "execute-api:Invoke", "Resource": "execute-api:/*"}]}
+    with mock_aws():
+        apigateway.install()
+        api = RestAPI.create_from_cloudformation_json(
+            "Api", {"Properties": {"Body": {**IAM_BODY, "x-amazon-apigateway-policy": policy}}},
+            "123456789012", "us-east-1")
+        arn = f"arn:aws:execute-api:us-east-1:123456789012:{api.id}/Prod/POST/decision"
+        found = policy_sources.resource_policy("execute-api:Invoke", arn)
+        assert found.account == "123456789012" and found.document is not None
+        assert f"arn:aws:execute-api:us-east-1:123456789012:{api.id}/*" in found.document.text

@@ -6,7 +6,7 @@ The authorizer (authorization.py) asks, for one request:
   and those of its groups; a role's), its permissions boundary, its tags
   (`principal_policies`);
 * the resource-based policy of the resource (a topic, secret, function,
-  bucket, queue or key policy, a role's trust policy for sts:AssumeRole), and
+  bucket, queue, key or REST API policy, a role's trust policy for sts:AssumeRole), and
   whether it must allow (a key policy, a trust policy) (`resource_policy`);
 * the service control policies on the caller's account, level by level
   (`service_control_policies`): none for an account outside an organization,
@@ -205,17 +205,24 @@ def _lambda(action, arn, region, account, rest):
     return ResourcePolicy(_compiled(policy, "resource", "function-policy", "resource"), account)
 
 
-# moto keeps an AWS::Lambda::Permission's every property in its statement (FunctionName, FunctionUrlAuthType):
-# Lambda stores only the statement's own elements, the URL auth type as a condition.
+# moto keeps an AWS::Lambda::Permission's every property in its statement (FunctionName, FunctionUrlAuthType,
+# InvokedViaFunctionUrl): Lambda stores only the statement's own elements, the URL auth type and "invoked via a
+# function URL" as conditions.
 _STATEMENT_ELEMENTS = ("Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource",
                        "NotResource", "Condition")
 
 
 def _as_lambda_stores_it(statement: dict) -> dict:
     stored = {key: value for key, value in statement.items() if key in _STATEMENT_ELEMENTS}
+    principal = stored.get("Principal")
+    if isinstance(principal, str) and principal != "*":  # moto keeps a user's or role's ARN, an account's id, bare
+        stored["Principal"] = {"AWS": f"arn:aws:iam::{principal}:root" if principal.isdigit() else principal}
     if statement.get("FunctionUrlAuthType"):
         condition = stored["Condition"] = {key: dict(value) for key, value in (stored.get("Condition") or {}).items()}
         condition.setdefault("StringEquals", {})["lambda:FunctionUrlAuthType"] = statement["FunctionUrlAuthType"]
+    if str(statement.get("InvokedViaFunctionUrl", "")).lower() == "true":
+        condition = stored["Condition"] = {key: dict(value) for key, value in (stored.get("Condition") or {}).items()}
+        condition.setdefault("Bool", {})["lambda:InvokedViaFunctionUrl"] = "true"
     return stored
 
 
@@ -263,8 +270,22 @@ def _iam_resource(action, arn, region, account, rest):
                           account, True)
 
 
+def _execute_api(action, arn, region, account, rest):
+    """A REST API's resource policy (`execute-api:Invoke` on `API_ID/STAGE/VERB/PATH`). API Gateway expands the
+    `execute-api:/...` shorthand to the API's own ARN when it saves a policy; moto keeps it as written, so it is
+    expanded here."""
+    from moto.apigateway.models import apigateway_backends
+
+    api_id = rest.split("/", 1)[0]
+    api = apigateway_backends[account][region].apis.get(api_id)
+    if api is None or not api.policy:
+        return ResourcePolicy(None, account)
+    text = _text(api.policy).replace('"execute-api:/', f'"arn:{PARTITION}:execute-api:{region}:{account}:{api_id}/')
+    return ResourcePolicy(_compiled(text, "resource", "api-policy", "resource"), account)
+
+
 _READERS = {"sns": _sns, "secretsmanager": _secretsmanager, "lambda": _lambda, "s3": _s3, "sqs": _sqs,
-            "kms": _kms, "iam": _iam_resource}
+            "kms": _kms, "iam": _iam_resource, "execute-api": _execute_api}
 
 
 # --- service control policies ------------------------------------------------------------------------------

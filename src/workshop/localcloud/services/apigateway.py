@@ -7,7 +7,8 @@ Two gaps in moto, mended here:
   Deployment failed ("The REST API doesn't contain any methods").
   `import_body` reads the Body's paths, methods (`x-amazon-apigateway-any-method`
   is ANY) and `x-amazon-apigateway-integration`s into moto's model; the
-  name comes from `Body.info.title` when `Name` is absent.
+  name comes from `Body.info.title` when `Name` is absent, the resource policy
+  from `Policy` or the Body's `x-amazon-apigateway-policy`.
   Patch point: `moto.apigateway.models.RestAPI.create_from_cloudformation_json`.
 
 * Nothing served the stage. `ANY /_localcloud/execute-api/<api-id>/<stage>/<path>`
@@ -28,7 +29,16 @@ Two gaps in moto, mended here:
   the proxy event's `requestContext.identity` as AWS puts it (`accessKey`,
   `accountId`, `caller`, `user`, `userArn`). The caller is the one the
   signature proves (`server/authentication.py`, as for every AWS request):
-  a key id alone, or a wrong secret, is refused like an unknown key.
+  a key id alone, or a wrong secret, is refused like an unknown key. Then,
+  as API Gateway does ("Control access to an API with IAM permissions"),
+  that caller must be allowed `execute-api:Invoke` on the method's ARN,
+  `arn:aws:execute-api:REGION:ACCOUNT:API_ID/STAGE/VERB/PATH` (the request's
+  verb and path), by the same evaluation as every AWS request
+  (server/authorization.py: identity policies, boundary, session policy,
+  SCPs, and the API's resource policy, `execute-api:/...` shorthand
+  expanded); else 403 `{"Message": "User: ... is not authorized to perform:
+  execute-api:Invoke on resource: ..."}`. The per-start key is the account's
+  administrator, and `--no-iam` turns the evaluation off, as everywhere.
 
 Stack outputs and environment variables built as
 `https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/Stage` are
@@ -51,6 +61,7 @@ from ..server.protocols import key_of, scope_service
 
 ROUTE_PREFIX = EXECUTE_API_PREFIX
 IAM_AUTHORISATION = "AWS_IAM"
+INVOKE = "execute-api:Invoke"
 SIGV4_AUTHTYPE = "awsSigv4"  # x-amazon-apigateway-authtype of an IAM-authorised security scheme
 ANY_METHOD = "x-amazon-apigateway-any-method"
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", ANY_METHOD}
@@ -147,8 +158,11 @@ def install(endpoint: str | None = None, credentials=None) -> None:
             body = json.loads(body)
         name = properties.get("Name") or ((body or {}).get("info") or {}).get("title") or resource_name
         backend = models.apigateway_backends[account_id][region_name]
+        # the API's resource policy: the Policy property, or the Body's (SAM's `Auth: ResourcePolicy`)
+        policy = properties.get("Policy") or (body or {}).get("x-amazon-apigateway-policy")
         api = backend.create_rest_api(name=name, description=properties.get("Description", ""),
-                                      endpoint_configuration=properties.get("EndpointConfiguration"))
+                                      endpoint_configuration=properties.get("EndpointConfiguration"),
+                                      policy=json.dumps(policy) if isinstance(policy, (dict, list)) else policy)
         if body:
             import_body(backend, api, body)
         return api
@@ -313,6 +327,33 @@ def signer(request, identify):
     return caller, None
 
 
+def method_arn(region: str, account_id: str, api_id: str, stage: str, verb: str, path: str) -> str:
+    """The ARN `execute-api:Invoke` is evaluated on: the request's own verb and path (not the resource's
+    template), as API Gateway builds it."""
+    return f"arn:aws:execute-api:{region}:{account_id}:{api_id}/{stage}/{verb}/{path.lstrip('/')}"
+
+
+def invoke_refusal(caller, arn: str, region: str, source_ip: str):
+    """API Gateway's 403 when `caller` may not `execute-api:Invoke` the method `arn`, else None (also when the
+    server evaluates nothing: `--no-iam`, or moto in-process without the server)."""
+    from werkzeug.wrappers import Response
+
+    from ..server import authorization
+
+    authorizer = authorization.current()
+    if authorizer is None:
+        return None
+    denial = authorizer.decide(caller, INVOKE, arn, {"aws:RequestedRegion": region}, source_ip=source_ip)
+    if denial is None:
+        return None
+    # API Gateway's own wording: no "because ..." clause; an explicit deny is named
+    message = f"User: {caller.arn} is not authorized to perform: {INVOKE} on resource: {arn}"
+    if denial.decision == "explicitDeny":
+        message += " with an explicit deny"
+    return Response(json.dumps({"Message": message}), status=403, content_type="application/json",
+                    headers={"x-amzn-ErrorType": "AccessDeniedException"})
+
+
 def invoke_proxy(function_arn: str, account_id: str, region: str, event: dict):
     """Invoke the function with the proxy event; (statusCode, headers, multiValueHeaders, body bytes)."""
     from moto.awslambda.utils import get_backend
@@ -370,6 +411,9 @@ def handle(request, identify=None):
     caller = None
     if str(getattr(method_obj, "authorization_type", "") or "").upper() == IAM_AUTHORISATION:
         caller, refused = signer(request, identify)
+        if refused is None:
+            refused = invoke_refusal(caller, method_arn(region, account_id, api_id, stage, method, path), region,
+                                     request.remote_addr or "127.0.0.1")
         if refused is not None:
             return refused
     if kind == "AWS" and _SERVICE_ACTION.match(uri):

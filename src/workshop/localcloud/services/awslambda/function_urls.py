@@ -16,8 +16,15 @@ moto records a function URL configuration (CreateFunctionUrlConfig) with an
   headers, cookies and body; any other JSON result is a 200
   `application/json` body; a function error is a 502.
 * AuthType `NONE` is public; `AWS_IAM` answers 403 `{"Message": "Forbidden"}`
-  unless the request is SigV4-signed with a key the local cloud knows, and
-  puts the caller in `requestContext.authorizer.iam`.
+  unless the request is SigV4-signed with a key the local cloud knows and its
+  signer may invoke the function through its URL, and puts the caller in
+  `requestContext.authorizer.iam`. "May invoke" is what Lambda documents
+  (urls-auth.html; since October 2025 both actions): `lambda:InvokeFunctionUrl`
+  (with `lambda:FunctionUrlAuthType` = AWS_IAM) and `lambda:InvokeFunction`
+  (with `lambda:InvokedViaFunctionUrl` = true) on the function, granted by an
+  identity policy or the function's resource policy, evaluated as every AWS
+  request is (server/authorization.py). The per-start key is the account's
+  administrator, and `--no-iam` turns the evaluation off, as everywhere.
 """
 
 from __future__ import annotations
@@ -116,14 +123,35 @@ def event(*, url_id: str, region: str, account_id: str, method: str, path: str, 
     return document
 
 
-def _caller(request, signer_of) -> dict | None:
-    """The IAM caller of a request its signature proves, or None (unsigned, or a signature that does not check
-    out)."""
+def _caller(request, signer_of, function) -> dict | None:
+    """The IAM caller of a request its signature proves and IAM's policies let invoke `function` through its URL,
+    or None (unsigned, a signature that does not check out, or not allowed: Lambda says "Forbidden" to each)."""
     caller = signer_of(request)
-    if caller is None:
+    if caller is None or not may_invoke(caller, function, request.remote_addr or "127.0.0.1"):
         return None
     return {"accessKey": caller.access_key_id, "accountId": caller.account_id, "callerId": caller.user_id,
             "userArn": caller.arn, "userId": caller.user_id, "cognitoIdentity": None, "principalOrgId": None}
+
+
+# what a signer needs to invoke a function through an AWS_IAM URL, with the condition keys Lambda sets
+URL_INVOKE = (("lambda:InvokeFunctionUrl", {"lambda:FunctionUrlAuthType": "AWS_IAM"}),
+              ("lambda:InvokeFunction", {"lambda:InvokedViaFunctionUrl": True}))
+
+
+def may_invoke(caller, function, source_ip: str) -> bool:
+    """Do IAM's policies let `caller` invoke `function` through its AWS_IAM URL? (True when the server evaluates
+    nothing: `--no-iam`, or moto in-process without the server.)"""
+    from ...server import authorization
+
+    authorizer = authorization.current()
+    if authorizer is None:
+        return True
+    for action, keys in URL_INVOKE:
+        denial = authorizer.decide(caller, action, function.function_arn,
+                                   {**keys, "aws:RequestedRegion": function.region}, source_ip=source_ip)
+        if denial is not None:
+            return False
+    return True
 
 
 def _json(status: int, message: str):
@@ -145,7 +173,7 @@ def handle(request, signer_of):
     function, config = found
     authorizer = None
     if (config.config.get("AuthType") or "NONE") == "AWS_IAM":
-        authorizer = _caller(request, signer_of)
+        authorizer = _caller(request, signer_of, function)
         if authorizer is None:
             return _json(403, "Forbidden")
     payload = event(url_id=url_id, region=function.region, account_id=function.account_id,
