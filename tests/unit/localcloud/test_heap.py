@@ -40,8 +40,11 @@ def test_the_heap_is_frozen_once_quiet_after_allocation(settler):
         time.sleep(0.01)
     settler.stop()  # a later full settle unfreezes before it freezes again: not while we look
     assert settler.settles >= 1
-    assert gc.get_freeze_count() > 0
-    assert settler.describe()["frozen"] == gc.get_freeze_count()
+    # Stopped, nothing freezes any more, but a frozen object another thread frees leaves the count:
+    # what describe() reports lies between two readings around it.
+    before = gc.get_freeze_count()
+    described = settler.describe()["frozen"]
+    assert 0 < gc.get_freeze_count() <= described <= before
 
 
 def test_not_while_a_request_is_in_flight(settler):
