@@ -25,6 +25,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+
+from workshop.aws.iam_simulation import learner_policy_files
 from iam_principals import Principal, admin, document, session_for, user_with
 
 pytestmark = pytest.mark.e2e
@@ -62,7 +64,7 @@ def guarded_member(tmp_path_factory, sam_build):
         assert cfn.describe_stacks(StackName=f"{STACK}-deployer")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
         iam = owner.client("iam")
         iam.create_user(UserName="learner")
-        for path in sorted((ROOT / "policies").glob("learner-policy*.json")):
+        for path in learner_policy_files(ROOT):
             policy = iam.create_policy(PolicyName=path.stem, PolicyDocument=path.read_text())["Policy"]["Arn"]
             iam.attach_user_policy(UserName="learner", PolicyArn=policy)
         key = iam.create_access_key(UserName="learner")["AccessKey"]

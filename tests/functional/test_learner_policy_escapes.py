@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 
 import pytest
+
+from workshop.aws.iam_simulation import learner_policy_files
 from iam_principals import ACCOUNT, Principal, admin, denied, session_for, unique
 
 pytestmark = pytest.mark.e2e
@@ -43,7 +45,7 @@ def learner(shared_cloud) -> Principal:
     iam = admin(endpoint, "iam")
     name = unique("learner")
     arn = iam.create_user(UserName=name)["User"]["Arn"]
-    for path in sorted((ROOT / "policies").glob("learner-policy*.json")):
+    for path in learner_policy_files(ROOT):
         policy = iam.create_policy(PolicyName=unique(path.stem), PolicyDocument=path.read_text())["Policy"]["Arn"]
         iam.attach_user_policy(UserName=name, PolicyArn=policy)
     key = iam.create_access_key(UserName=name)["AccessKey"]

@@ -63,6 +63,7 @@ from workshop.localcloud import ACCOUNT_ID, LocalCloud
 from workshop.localcloud.aws_like import CONFIRMATION_PATH, CONFIRMATION_SUBJECT, Settings
 from workshop.localcloud.server import credentials
 from workshop.aws.session import AWS_TEST_ENDPOINT, connect
+from workshop.aws.iam_simulation import learner_policy_files
 
 MAIN_STACK = "e2e-orchestrator"
 TIMEOUT_STACK = "e2e-orchestrator-timeout"
@@ -72,7 +73,7 @@ AWS_EMAIL = "learner@security-orchestrator.dev"  # not a reserved domain: the AW
 AWS_LIKE = Settings(event_delay=(1.0, 3.0), iam_lag=0.5, lambda_concurrency_limit=10, definition_lag=3.0)
 ROOT = Path(__file__).resolve().parents[2]
 # the policies a learner is given (README, docs/aws.md): the whole workshop runs under them in the AWS-like run
-LEARNER_POLICIES = tuple(str(p) for p in sorted((ROOT / "policies").glob("learner-policy*.json")))
+LEARNER_POLICIES = tuple(str(p) for p in learner_policy_files(ROOT))
 TRAIL = "workshop-trail"
 
 

@@ -18,6 +18,7 @@ from iam_principals import ACCOUNT, AttackerCloud, Principal, admin, allow, docu
 from workshop.aws.session import connect
 from workshop.teaching import ask_iam
 from workshop.teaching.attacks import AttackResult
+from workshop.aws.iam_simulation import learner_policy_files
 
 pytestmark = pytest.mark.e2e
 
@@ -69,7 +70,7 @@ def test_as_the_administrator_it_asks_about_a_learner_holding_exactly_the_learne
 def learner_policy_arns(shared_cloud) -> list:
     """The learner's policies as a facilitator makes them: customer managed, named after their files."""
     iam, arns = admin(shared_cloud.endpoint, "iam"), []
-    for path in sorted((ROOT / "policies").glob("learner-policy*.json")):
+    for path in learner_policy_files(ROOT):
         try:
             arns.append(iam.create_policy(PolicyName=path.stem, PolicyDocument=path.read_text())["Policy"]["Arn"])
         except ClientError as exc:  # made by an earlier run on this local cloud
