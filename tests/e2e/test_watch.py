@@ -18,6 +18,8 @@ from stack_incidents import (ADMINISTRATOR_ACCESS, BAD, approval_mail, approval_
 
 from polling import wait_for
 
+from workshop.localcloud import read_mailbox
+
 pytestmark = pytest.mark.e2e
 
 
@@ -105,6 +107,26 @@ def test_joining_a_group_that_holds_a_restricted_permission_is_an_incident_for_t
              what="no second incident for the approved join")
 
 
+def _tamper_alert(stack: dict, endpoint: str, name: str) -> dict:
+    """The alert about the rule or trail `name`; on a timeout the failure shows WatchGuard's executions,
+    each with its last events, and the mails the local cloud holds (what was sent instead)."""
+    try:
+        return wait_for(lambda: (mails_about(endpoint, f'"name":"{name}"', "tampered") or [None])[0],
+                        what=f"the alert about {name}")
+    except AssertionError as timeout:
+        sfn = aws("stepfunctions")
+        story = []
+        for execution in sfn.list_executions(stateMachineArn=stack["WatchGuardArn"])["executions"][:6]:
+            events = sfn.get_execution_history(executionArn=execution["executionArn"], reverseOrder=True,
+                                               maxResults=4)["events"]
+            story.append(f"{execution['name']} {execution['status']}: " + "; ".join(
+                e["type"] + " " + json.dumps({k: v for k, v in e.items() if k.endswith("EventDetails")})[:300]
+                for e in events))
+        subjects = [m["subject"] for m in read_mailbox(endpoint)][-8:]
+        raise AssertionError(f"{timeout}\nWatchGuard's executions:\n" + "\n".join(story)
+                             + f"\nthe last mails' subjects: {subjects}") from None
+
+
 def _rule_state(name: str) -> str:
     return aws("events").describe_rule(Name=name)["State"]
 
@@ -117,8 +139,7 @@ def test_disabling_the_orchestrators_rule_is_reported_at_once_and_undone(deploye
               if name.endswith("-iam-changes")]
     events.disable_rule(Name=rule)
     wait_for(lambda: _rule_state(rule) == "ENABLED", what="the watch enabled again")
-    alert = wait_for(lambda: (mails_about(local_cloud, f'"name":"{rule}"', "tampered") or [None])[0],
-                     what="the alert about the disabled rule")
+    alert = _tamper_alert(deployed_stack, local_cloud, rule)
     assert alert["body"].startswith("DisableRule (events.amazonaws.com)")
     arn = aws("iam").create_policy(PolicyName=f"after-{rule[-6:]}", PolicyDocument=BAD)["Policy"]["Arn"]
     approval_mail(local_cloud, arn)  # the watch sees again
@@ -132,8 +153,7 @@ def test_stopping_cloudtrail_is_reported_at_once(deployed_stack, local_cloud):
     trail = cloudtrail.create_trail(Name=bucket, S3BucketName=bucket, IsMultiRegionTrail=True)["Name"]
     cloudtrail.start_logging(Name=trail)
     cloudtrail.stop_logging(Name=trail)
-    alert = wait_for(lambda: (mails_about(local_cloud, f'"name":"{trail}"', "tampered") or [None])[0],
-                     what="the alert about the stopped trail")
+    alert = _tamper_alert(deployed_stack, local_cloud, trail)
     assert alert["body"].startswith("StopLogging (cloudtrail.amazonaws.com)")
 
 
