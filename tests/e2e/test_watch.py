@@ -251,6 +251,36 @@ def test_opening_a_privileged_roles_trust_policy_is_taken_out_until_a_human_deci
     assert decide_by_link(second, "deny").status_code == 200
 
 
+def _revert_policy_role(stack: dict) -> str:
+    """RevertPolicy's role, as the deployed definition names it (the orchestrator's own roles)."""
+    definition = json.loads(aws("stepfunctions").describe_state_machine(
+        stateMachineArn=stack["StateMachineArn"])["definition"])
+    roles = definition["States"]["ValidatePolicy"]["Parameters"]["orchestratorRoleArns"]
+    return next(arn for arn in roles if "RevertPolicyRole" in arn).rsplit("/", 1)[-1]
+
+
+def test_another_account_let_into_revert_policys_role_is_taken_out_and_lambda_keeps_the_role(
+        deployed_stack, local_cloud):
+    """An administrator lets another account assume RevertPolicy's role (which may write IAM). The role has no
+    sealed trust baseline, so every grant not known is taken out (fail closed), but the trust the template gives
+    the orchestrator's own function roles is known: the Lambda service keeps it, so the orchestrator still runs
+    its own functions. The e-mail names the grant taken out."""
+    from workshop.aws.function_contract import contract
+
+    iam, role = aws("iam"), _revert_policy_role(deployed_stack)
+    deployed = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    deployed = json.dumps(deployed) if isinstance(deployed, dict) else deployed
+    policies = contract("resource_policies")
+    assert policies.grants(deployed) == policies.grants(contract("trust_baseline").FUNCTION_ROLE_TRUST), deployed
+    opened = json.loads(deployed)
+    opened["Statement"].append({"Effect": "Allow", "Principal": {"AWS": STRANGER}, "Action": "sts:AssumeRole"})
+    iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(opened))
+    mail = approval_mail(local_cloud, f"the trust policy of role {role}")
+    assert f"Taken out of its trust policy: AWS:{STRANGER}." in mail["body"], mail["body"]
+    assert _trusted(role) == ["Service:lambda.amazonaws.com"]
+    assert decide_by_link(mail, "deny").status_code == 200
+
+
 def _bucket_policy(bucket: str, **grants: tuple) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [
         {"Sid": sid, "Effect": "Allow", "Principal": principal, "Action": action,

@@ -112,3 +112,91 @@ def test_the_panels_signed_request_reaches_receive_decision_under_the_scp(guarde
     assert result.status not in (0, 401, 403), result
     started = [e["message"] for e in logs.filter_log_events(logGroupName=group)["events"][before:]]
     assert any(m.startswith("START RequestId") for m in started), started
+
+
+# --- the cells of notebooks 06 and 08 that start, stop or change the stack's executions, as the learner ---
+
+
+def _break_glass(member: dict) -> Principal:
+    """The member account's break-glass role (the SCP exempts it), made by the account's owner."""
+    iam, account = member["owner"].client("iam"), member["account"]
+    trust = document({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                      "Action": "sts:AssumeRole"})
+    try:
+        arn = iam.create_role(RoleName="BreakGlass", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        iam.put_role_policy(RoleName="BreakGlass", PolicyName="everything", PolicyDocument=document(ANYTHING))
+    except iam.exceptions.EntityAlreadyExistsException:
+        arn = f"arn:aws:iam::{account}:role/BreakGlass"
+    key = member["owner"].client("sts").assume_role(RoleArn=arn, RoleSessionName="break-glass")["Credentials"]
+    return Principal(member["owner"].endpoint, session_for(member["owner"].endpoint, key), arn, "BreakGlass")
+
+
+@pytest.fixture(scope="module")
+def learner_cloud(guarded_member):
+    """The notebooks' own `cloud`: connect() signs with the learner's key (the key file names it)."""
+    from workshop.aws import connect
+
+    return connect("local", guarded_member["learner"].endpoint)
+
+
+def test_the_learner_is_refused_start_execution_by_the_scp_itself(guarded_member, learner_cloud):
+    from iam_principals import denied
+
+    machine = guarded_member["outputs"]["StateMachineArn"]
+    error = denied(learner_cloud.client("stepfunctions").start_execution, stateMachineArn=machine, input="{}")
+    assert error["Message"].endswith("with an explicit deny in a service control policy"), error
+
+
+def test_notebook_06s_scan_shows_the_schedules_latest_run_when_the_scp_refuses_starting_one(guarded_member,
+                                                                                            learner_cloud):
+    from workshop.aws import held_by_guardrails, reconciliation_scan
+    from workshop.aws.executions import scan_schedule
+
+    machine = guarded_member["outputs"]["StateMachineArn"]
+    before = reconciliation_scan(learner_cloud, machine, stack_name=STACK)
+    assert held_by_guardrails(before) and before.action == "states:StartExecution", before
+    assert "runs the scan every 15 minutes" in before.summary()
+    assert before.shown is None and "has not run yet: the first run is due at about" in before.summary(), before
+    # a run with the schedule's own input, as the schedule starts it (break-glass may start executions)
+    schedule = scan_schedule(learner_cloud, machine)
+    started = _break_glass(guarded_member).client("stepfunctions").start_execution(
+        stateMachineArn=machine, input=schedule.input)["executionArn"]
+    after = reconciliation_scan(learner_cloud, machine, stack_name=STACK)
+    assert held_by_guardrails(after) and after.shown is not None and after.shown.arn == started, after
+    assert "Its latest run started at" in after.summary() and "the next is due by" in after.summary(), after
+
+
+def test_notebook_06s_timeout_demo_and_failing_lambda_change_nothing_under_the_scp(guarded_member, learner_cloud):
+    from workshop.aws import held_by_guardrails, malformed_policy_event, run_event
+    from workshop.teaching import approval_timeout_demo
+
+    machine = guarded_member["outputs"]["StateMachineArn"]
+    sfn = guarded_member["owner"].client("stepfunctions")
+    deployed = sfn.describe_state_machine(stateMachineArn=machine)["definition"]
+    timed_out = approval_timeout_demo(learner_cloud, machine, ROOT / "policies" / "badpolicy.json", seconds=3)
+    assert held_by_guardrails(timed_out) and timed_out.action == "states:UpdateStateMachine", timed_out
+    assert "The deployed limit is 86400 s" in timed_out.summary(), timed_out
+    assert sfn.describe_state_machine(stateMachineArn=machine)["definition"] == deployed
+    failed = run_event(learner_cloud, machine, malformed_policy_event(learner_cloud), "a malformed event",
+                       instead_through="NotifyFailure")
+    assert held_by_guardrails(failed) and failed.action == "states:StartExecution", failed
+    assert failed.shown is None or "NotifyFailure" in failed.shown.path(), failed
+
+
+def test_notebook_08_says_who_may_delete_the_stack_when_the_scp_keeps_it(guarded_member, learner_cloud):
+    from workshop.aws import delete_stack
+
+    said = delete_stack(learner_cloud, STACK)
+    assert said.startswith(f"The stack {STACK} stays") and "cloudformation:DeleteStack" in said, said
+    stack = guarded_member["owner"].client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_notebook_07s_forged_execution_is_held_by_the_scp_itself(guarded_member, learner_cloud):
+    from workshop.teaching import forge_an_execution
+
+    victim = learner_cloud.client("iam").create_policy(
+        PolicyName=f"workshop-victim-{uuid.uuid4().hex[:6]}",
+        PolicyDocument=(ROOT / "policies" / "goodpolicy.json").read_text())["Policy"]["Arn"]
+    result = forge_an_execution(learner_cloud, guarded_member["outputs"], victim)
+    assert result.held is True and any("refused by the account's guardrails" in h for h in result.happened), result

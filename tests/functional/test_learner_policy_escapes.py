@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from workshop.aws.iam_simulation import learner_policy_files
-from iam_principals import ACCOUNT, Principal, admin, denied, session_for, unique
+from iam_principals import ACCOUNT, Principal, admin, denied, learner_user, unique
 
 pytestmark = pytest.mark.e2e
 
@@ -41,15 +40,7 @@ PASS_STATE = json.dumps({"Type": "Pass", "End": True})
 @pytest.fixture(scope="module")
 def learner(shared_cloud) -> Principal:
     """An IAM user holding exactly the learner's policies, each a managed policy attached to it."""
-    endpoint = shared_cloud.endpoint
-    iam = admin(endpoint, "iam")
-    name = unique("learner")
-    arn = iam.create_user(UserName=name)["User"]["Arn"]
-    for path in learner_policy_files(ROOT):
-        policy = iam.create_policy(PolicyName=unique(path.stem), PolicyDocument=path.read_text())["Policy"]["Arn"]
-        iam.attach_user_policy(UserName=name, PolicyArn=policy)
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    return Principal(endpoint, session_for(endpoint, key), arn, name)
+    return learner_user(shared_cloud.endpoint, ROOT)
 
 
 def _refused(call, *args, **kwargs) -> str:

@@ -68,6 +68,20 @@ def user_with(endpoint: str, policy: str | dict | None, name: str | None = None,
     return Principal(endpoint, session_for(endpoint, key), arn, name)
 
 
+def learner_user(endpoint: str, root) -> Principal:
+    """An IAM user holding exactly the learner's policy files (`root`: the project), each a managed policy."""
+    from workshop.aws.iam_simulation import learner_policy_files
+
+    iam = admin(endpoint, "iam")
+    name = unique("learner")
+    arn = iam.create_user(UserName=name)["User"]["Arn"]
+    for path in learner_policy_files(root):
+        policy = iam.create_policy(PolicyName=unique(path.stem), PolicyDocument=path.read_text())["Policy"]["Arn"]
+        iam.attach_user_policy(UserName=name, PolicyArn=policy)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return Principal(endpoint, session_for(endpoint, key), arn, name)
+
+
 def role_with(endpoint: str, policy: str | dict, trust: str | dict, name: str | None = None) -> str:
     """A role holding exactly `policy`, trusting what `trust` says; its ARN."""
     iam = admin(endpoint, "iam")

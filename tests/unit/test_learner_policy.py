@@ -476,7 +476,7 @@ SEAL_KEY_OF_THE_STACK = {"StringEquals": {"aws:ResourceTag/aws:cloudformation:st
 
 def test_resources_are_the_workshops_own():
     """Every resource names the stack, SAM's bucket or a `workshop-` name; the exceptions are reads of what an
-    incident took out of force (any user, group or role), the trails of the set-up check, a key (its ARN names
+    incident took out of force (any user, group, role or bucket policy), the trails of the set-up check, a key (its ARN names
     no stack: its tag does), and the deployer's API Gateway paths (an API's id is not known before it exists)."""
     for name, statement in [*_statements(), *_deployer_statements()]:
         for resource in _as_list(statement["Resource"]):
@@ -487,6 +487,9 @@ def test_resources_are_the_workshops_own():
                 continue
             if resource.endswith(":user/${aws:username}"):  # a learner asks IAM about themselves
                 assert _as_list(statement["Action"]) == ["iam:SimulatePrincipalPolicy"], statement["Sid"]
+                continue
+            if resource == "arn:aws:s3:::*":  # the bucket an incident names: its policy, read only
+                assert _as_list(statement["Action"]) == ["s3:GetBucketPolicy"], statement["Sid"]
                 continue
             if resource.endswith((":user/*", ":group/*", ":role/*")):
                 assert name != DEPLOYER.name and all(a.startswith(("iam:Get", "iam:List")) or a.startswith("iam:Detach")

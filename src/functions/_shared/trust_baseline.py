@@ -16,6 +16,13 @@ deleted and created again under its name starts without one):
 A principal either lets in is known. An item that does not verify is no
 baseline (whoever can write the table could otherwise plant one naming their
 own principal): the role is then judged as having none, which fails closed.
+
+The orchestrator's own function roles (RevertPolicy's and RestorePolicy's,
+named in ORCHESTRATOR_ROLE_ARNS) also know the trust the template gives them:
+only the Lambda service may assume them. Without it, a change to their trust
+before any baseline exists would take Lambda out with the new grant, and the
+orchestrator could no longer run its own functions. Every other grant is
+judged as for any role, so one added by hand is still taken out.
 """
 
 from __future__ import annotations
@@ -30,16 +37,35 @@ from .incident_keys import trust_approved_id, trust_baseline_id
 from .transient import aws_call
 
 
+ORCHESTRATOR_ROLES_VARIABLE = "ORCHESTRATOR_ROLE_ARNS"
+# What SAM gives a function's role (the template's RevertPolicy and RestorePolicy): the Lambda service alone.
+FUNCTION_ROLE_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Action": ["sts:AssumeRole"], "Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com"]}}]})
+_TEMPLATE_TRUST = "the trust the stack's template gives its own function roles (the Lambda service only)"
+
+
+def is_orchestrator_role(role_name, role_arns) -> bool:
+    """Whether the role is one of the orchestrator's own (`role_arns`: their ARNs)."""
+    return isinstance(role_name, str) and any(
+        isinstance(arn, str) and arn.rsplit("/", 1)[-1] == role_name for arn in role_arns or [])
+
+
+def orchestrator_role_arns(environ) -> list[str]:
+    """The orchestrator's own role ARNs, as the template puts them in a function's environment."""
+    return [a.strip() for a in (environ.get(ORCHESTRATOR_ROLES_VARIABLE) or "").split(",") if a.strip()]
+
+
 def _get(dynamodb, table: str, item_id: str) -> dict:
     return aws_call(dynamodb.get_item, TableName=table, Key=item_key(item_id), ConsistentRead=True).get("Item") or {}
 
 
-def read(dynamodb, kms, key_id: str | None, table: str, role_id: str) -> tuple[list[str], str]:
-    """(the trust policies known for the role: its sealed baseline, its last approved change; what was
-    found, for the verdict's message)."""
+def read(dynamodb, kms, key_id: str | None, table: str, role_id: str,
+         own_role: bool = False) -> tuple[list[str], str]:
+    """(the trust policies known for the role: its sealed baseline, its last approved change and, for one of
+    the orchestrator's own roles, the template's; what was found, for the verdict's message)."""
+    known, found = ([FUNCTION_ROLE_TRUST], [_TEMPLATE_TRUST]) if own_role else ([], [])
     if not key_id:
-        return [], "no seal key is configured, so no trust baseline can be trusted"
-    known, found = [], []
+        return known, "; ".join(found + ["no seal key is configured, so no trust baseline can be trusted"])
     baseline = _get(dynamodb, table, trust_baseline_id(role_id))
     if baseline:
         verdict = seal.check(kms, key_id, baseline)
@@ -60,6 +86,8 @@ def read(dynamodb, kms, key_id: str | None, table: str, role_id: str) -> tuple[l
         found.append("a pointer to an approved trust change that does not verify (ignored)")
     if not known:
         return [], "; ".join(found) or "no trust baseline is recorded for this role"
+    if own_role and len(known) == 1:
+        return known, f"{_TEMPLATE_TRUST}; no trust baseline is recorded for this role"
     return known, " and ".join(found)
 
 

@@ -161,7 +161,9 @@ def revert_trust(iam, dynamodb, kms, key_id: str, table: str, target: dict, foun
     when it has none, or when the policy cannot be read), record what is then in force as the baseline
     (sealed), and put it in force. The grants are worked out here again from IAM and the sealed baseline:
     nothing the execution's input says decides what stays."""
-    known, why = trust_baseline.read(dynamodb, kms, key_id, table, found.policy_id)
+    own_role = trust_baseline.is_orchestrator_role(target["principalName"],
+                                                   trust_baseline.orchestrator_role_arns(os.environ))
+    known, why = trust_baseline.read(dynamodb, kms, key_id, table, found.policy_id, own_role=own_role)
     try:
         taken = set(resource_policies.new_grants(found.document, known, resource_policies.admin_patterns()))
         confined = resource_policies.without_grants(found.document, taken)

@@ -124,8 +124,8 @@ class Scope:
         self.orchestrator_roles = [r for r in (orchestrator_roles or []) if isinstance(r, str)]
 
     def is_orchestrator_role(self, target: dict) -> bool:
-        return target.get("principalType") == "role" and any(
-            arn.rsplit("/", 1)[-1] == target.get("principalName") for arn in self.orchestrator_roles)
+        return target.get("principalType") == "role" and trust_baseline.is_orchestrator_role(
+            target.get("principalName"), self.orchestrator_roles)
 
 
 def judge(target: dict, held, restricted: list, partition, own_change: bool, approved, scope: Scope | None = None) -> dict:
@@ -218,7 +218,7 @@ def judge_trust(scope: Scope, target: dict, held) -> dict:
             "the role holds no restricted permission, so whoever may assume it can do no restricted action: "
             "not an incident.")}
     known, found = trust_baseline.read(dynamodb_client(), kms_client(), os.environ.get(seal.KEY_VARIABLE),
-                                       scope.table, held.policy_id)
+                                       scope.table, held.policy_id, own_role=scope.is_orchestrator_role(target))
     new = _readable(held.document, lambda text: resource_policies.new_grants(text, known, scope.admins))
     principals = sorted({principal for principal, _ in new})
     holding = f"the role holds a restricted permission ({'; '.join(held_parts)})"

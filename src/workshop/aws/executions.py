@@ -15,12 +15,14 @@ history (graph, event table, timeline) are `workshop.display.history`.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from workshop.aws.guardrails import HeldByGuardrails, refused_by_guardrails
 from workshop.waiting import poll_intervals, wait_for
 
 SUCCEEDED, FAILED, CAUGHT, IN_PROGRESS, NOT_RUN = "succeeded", "failed", "caught_error", "in_progress", "not_run"
@@ -337,19 +339,121 @@ def follow(cloud, execution_arn: str, until: str | None = "AskUser", timeout: fl
                          "to see where it stopped.", **poll_intervals(cloud))
 
 
-def reconciliation_scan(cloud, state_machine_arn: str, timeout: float = 120.0) -> ExecutionHistory:
-    """One run of the stack's reconciliation scan, now, as its schedule starts it (the deployed
-    schedule rule's own input), followed to its end."""
+def schedule_minutes(expression: str | None) -> int | None:
+    """The minutes between runs of an EventBridge `rate(...)` schedule; None for a cron expression or none."""
+    match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", (expression or "").strip())
+    if not match:
+        return None
+    return int(match.group(1)) * {"minute": 1, "hour": 60, "day": 1440}[match.group(2).rstrip("s")]
+
+
+@dataclass
+class ScanSchedule:
+    """The stack's schedule rule that starts the reconciliation scan, and the input it starts it with."""
+
+    rule: str
+    expression: str
+    input: str
+
+    @property
+    def every_minutes(self) -> int | None:
+        return schedule_minutes(self.expression)
+
+    def cadence(self) -> str:
+        every = self.every_minutes
+        return f"every {every} minutes" if every else f"on the schedule {self.expression}"
+
+
+def scan_schedule(cloud, state_machine_arn: str) -> ScanSchedule:
+    """The schedule rule of the stack that targets its state machine (ListRuleNamesByTarget, DescribeRule)."""
     events = cloud.client("events")
     for name in events.list_rule_names_by_target(TargetArn=state_machine_arn)["RuleNames"]:
-        if not events.describe_rule(Name=name).get("ScheduleExpression"):
+        expression = events.describe_rule(Name=name).get("ScheduleExpression")
+        if not expression:
             continue
         for target in events.list_targets_by_rule(Rule=name)["Targets"]:
             if target["Arn"] == state_machine_arn and target.get("Input"):
-                started = cloud.client("stepfunctions").start_execution(stateMachineArn=state_machine_arn,
-                                                                        input=target["Input"])
-                return wait_for_end(cloud, started["executionArn"], timeout=timeout)
+                return ScanSchedule(name, expression, target["Input"])
     raise LookupError("The stack has no reconciliation schedule: it predates the scan. Redeploy it (notebook 01).")
+
+
+def latest_scheduled_run(sfn, state_machine_arn: str, schedule: ScanSchedule,
+                         limit: int = 50) -> ExecutionHistory | None:
+    """The newest of the last `limit` executions that ran with the schedule's own input, or None."""
+    wanted = parse_json(schedule.input)
+    page = sfn.list_executions(stateMachineArn=state_machine_arn, maxResults=limit)["executions"]  # one page
+    for execution in sorted(page, key=lambda e: timestamp(e["startDate"]), reverse=True):
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        if parse_json(described.get("input")) == wanted:
+            return load_history(sfn, execution["executionArn"])
+    return None
+
+
+def _rule_created(cloud, stack_name: str | None, rule: str) -> datetime | None:
+    """When the stack last made or changed its schedule rule (a rate schedule counts from then), if known."""
+    if not stack_name:
+        return None
+    try:
+        pages = cloud.client("cloudformation").get_paginator("list_stack_resources").paginate(StackName=stack_name)
+        for page in pages:
+            for resource in page["StackResourceSummaries"]:
+                if resource.get("PhysicalResourceId") == rule:
+                    return timestamp(resource["LastUpdatedTimestamp"])
+    except (BotoCoreError, ClientError, KeyError):
+        return None  # the next run is then only known to be within the interval
+    return None
+
+
+def next_run_due(after: datetime | None, every_minutes: int | None, now: datetime) -> datetime | None:
+    """The first moment `after` + k·interval (k ≥ 1) that is not before `now`; None when either is unknown."""
+    if after is None or not every_minutes:
+        return None
+    interval = every_minutes * 60
+    steps = max(1, -(-int((now - after).total_seconds()) // interval))
+    return after + timedelta(seconds=steps * interval)
+
+
+def scan_held(cloud, state_machine_arn: str, schedule: ScanSchedule, refusal: str,
+              stack_name: str | None = None, now: datetime | None = None) -> HeldByGuardrails:
+    """What notebook 06 shows of the scan when the guardrails keep StartExecution for the stack: the
+    schedule's latest run, when it ran, and when the next is due."""
+    now = now or datetime.now(timezone.utc)
+    run = latest_scheduled_run(cloud.client("stepfunctions"), state_machine_arn, schedule)
+    note = (f"They keep StartExecution for the stack's own roles; the stack's schedule ({schedule.rule}) "
+            f"runs the scan {schedule.cadence()}.")
+    if run is not None:
+        started = timestamp(run.execution.get("startDate") or run.started)
+        due = next_run_due(started, schedule.every_minutes, now)
+        note += (f" Its latest run started at {started:%Y-%m-%d %H:%M:%S} UTC "
+                 f"({_ago(now - started)} ago) and is {run.status}"
+                 + (f"; the next is due by {due:%H:%M:%S} UTC." if due else "."))
+    else:
+        due = next_run_due(_rule_created(cloud, stack_name, schedule.rule), schedule.every_minutes, now)
+        note += (" It has not run yet: the first run is due " +
+                 (f"at about {due:%H:%M:%S} UTC." if due else
+                  f"within {schedule.every_minutes} minutes of the deployment." if schedule.every_minutes
+                  else "when the schedule next fires."))
+    return HeldByGuardrails("states:StartExecution", "one run of the reconciliation scan now", refusal, note, run)
+
+
+def _ago(delta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+
+
+def reconciliation_scan(cloud, state_machine_arn: str, timeout: float = 120.0, stack_name: str | None = None):
+    """One run of the stack's reconciliation scan, now, as its schedule starts it (the deployed schedule
+    rule's own input), followed to its end: its ExecutionHistory. Where the account's guardrails refuse
+    StartExecution, the schedule's own latest run instead (`scan_held`), with when the next is due."""
+    schedule = scan_schedule(cloud, state_machine_arn)
+    try:
+        started = cloud.client("stepfunctions").start_execution(stateMachineArn=state_machine_arn,
+                                                                input=schedule.input)
+    except ClientError as exc:
+        if not refused_by_guardrails(exc):
+            raise
+        return scan_held(cloud, state_machine_arn, schedule, str(exc), stack_name)
+    return wait_for_end(cloud, started["executionArn"], timeout=timeout)
 
 
 def wait_for_end(cloud, execution_arn: str, timeout: float = 60.0) -> ExecutionHistory:

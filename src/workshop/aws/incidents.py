@@ -10,7 +10,7 @@ only source RestorePolicy restores from: only as sealed.
 
     from workshop.aws.incidents import list_incidents, pending_approvals, seal_status
     list_incidents(cloud.client("dynamodb"), table_name(outputs))     # newest first
-    pending_approvals(dynamodb, table, iam=iam, kms=kms, seal_key=outputs["SealKeyArn"])
+    pending_approvals(dynamodb, table, iam=iam, kms=kms, seal_key=outputs["SealKeyArn"], s3=s3)
 
 The kit only reads the table: deciding is ReceiveDecision's (the panel asks it
 through `workshop.aws.decision_endpoint.panel_decider`). The table as a
@@ -230,9 +230,25 @@ def _document(raw):
     return raw
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """What is in force could not be read (the reader lacks the permission, or the service failed): never
+    to be shown as "nothing in force", nor counted as restored."""
+
+    why: str
+
+    def __str__(self) -> str:
+        return f"(could not be read: {self.why})"
+
+
+# What IAM and S3 answer when there is nothing there: nothing of the change is in force.
+_NOTHING_THERE = {"NoSuchEntity", "NoSuchBucketPolicy", "NoSuchBucket"}
+
+
 def in_force_now(iam, incident: Incident, consistency_timeout: float = 0.0, s3=None):
-    """What IAM holds now where the incident's change was: a document (a role's trust policy too), the
-    attached policy's ARN, the group a membership joins, or None; a bucket's policy when `s3` is given.
+    """What holds now where the incident's change was: a document (a role's trust policy, a bucket's policy
+    read with `s3` too), the attached policy's ARN, the group a membership joins, or None when nothing is
+    there; `Unreadable` when it could not be read (no permission, no `s3` for a bucket policy).
 
     `consistency_timeout`: how long to read again while IAM does not show what was written a
     moment ago (eventual consistency; `iam_changes.iam_call`).
@@ -248,7 +264,9 @@ def in_force_now(iam, incident: Incident, consistency_timeout: float = 0.0, s3=N
             return _document(read(iam.get_policy_version, PolicyArn=target["policyArn"],
                                   VersionId=policy["DefaultVersionId"])["PolicyVersion"]["Document"])
         if incident.kind == "bucket":
-            return _document(s3.get_bucket_policy(Bucket=target["bucketName"])["Policy"]) if s3 else None
+            if s3 is None:
+                return Unreadable("a bucket policy is read with S3 (s3:GetBucketPolicy), and no S3 client was given")
+            return _document(s3.get_bucket_policy(Bucket=target["bucketName"])["Policy"])
         if incident.kind == "trust":
             return _document(read(iam.get_role, RoleName=target["principalName"])["Role"]["AssumeRolePolicyDocument"])
         principal = target["principalType"]
@@ -259,19 +277,39 @@ def in_force_now(iam, incident: Incident, consistency_timeout: float = 0.0, s3=N
         if incident.kind == "membership":
             groups = [g["GroupName"] for g in read(iam.list_groups_for_user, UserName=target["principalName"])["Groups"]]
             return target["groupName"] if target["groupName"] in groups else None
+        if incident.kind != "attachment":
+            return Unreadable(f"an incident of kind {incident.kind!r} names nothing the kit reads")
         lister = {"user": iam.list_attached_user_policies, "role": iam.list_attached_role_policies,
                   "group": iam.list_attached_group_policies}
         attached = [p["PolicyArn"] for p in read(lister[principal], **key)["AttachedPolicies"]]
         return target["policyArn"] if target["policyArn"] in attached else None
-    except (ClientError, KeyError):
-        return None
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        if error.get("Code") in _NOTHING_THERE:
+            return None
+        return Unreadable(f"{error.get('Code', 'error')}: {error.get('Message', '')}".rstrip(": "))
+    except KeyError as exc:
+        return Unreadable(f"the incident's target names no {exc.args[0]}")
 
 
-def is_restored(iam, incident: Incident, consistency_timeout: float = 0.0) -> bool:
+def document_in_force(iam, incident: Incident, s3=None):
+    """What the panel compares with the incident's document: the document in force now where the change was
+    (for an attachment or a membership, the document the incident recorded while the link holds again; None
+    when it does not), or `Unreadable`."""
+    now = in_force_now(iam, incident, s3=s3)
+    link = {"attachment": "policyArn", "membership": "groupName"}.get(incident.kind)
+    if link is None or isinstance(now, Unreadable):
+        return now
+    return _document(incident.document) if now == incident.target.get(link) else None
+
+
+def is_restored(iam, incident: Incident, consistency_timeout: float = 0.0, s3=None) -> bool:
     """Is exactly what the incident took out of force in force again? (Read until it shows, up to
-    `consistency_timeout` seconds: IAM is eventually consistent.)"""
+    `consistency_timeout` seconds: IAM is eventually consistent.) `s3`: for a bucket policy."""
     def restored():
-        now = in_force_now(iam, incident, consistency_timeout=min(consistency_timeout, 2.0))
+        now = in_force_now(iam, incident, consistency_timeout=min(consistency_timeout, 2.0), s3=s3)
+        if isinstance(now, Unreadable):
+            return False
         if incident.kind == "attachment":
             return now == incident.target.get("policyArn")
         if incident.kind == "membership":
@@ -307,16 +345,16 @@ class PendingApproval:
     seal: str = ""  # seal_status(): "" when not checked
 
 
-def pending_approvals(dynamodb, table: str, iam=None, kms=None, seal_key: str | None = None) -> list:
-    """Every incident waiting for a decision, newest first (with what is in force now, given `iam`, and
-    whether its seal holds, given `kms` and the stack's `seal_key`)."""
+def pending_approvals(dynamodb, table: str, iam=None, kms=None, seal_key: str | None = None, s3=None) -> list:
+    """Every incident waiting for a decision, newest first (with what is in force now, given `iam`, and `s3`
+    for a bucket policy; and whether its seal holds, given `kms` and the stack's `seal_key`)."""
     found = []
     for incident in list_incidents(dynamodb, table):
         if not incident.pending:
             continue
         approval = PendingApproval(incident)
         if iam is not None:
-            approval.in_force_document = in_force_now(iam, incident)
+            approval.in_force_document = document_in_force(iam, incident, s3=s3)
         if kms is not None and seal_key:
             approval.seal = seal_status(kms, seal_key, incident)
         found.append(approval)

@@ -11,7 +11,10 @@ import os
 import subprocess  # nosec B404: runs sam as an argument list, never through a shell
 import sys
 
+from botocore.exceptions import ClientError
+
 from workshop.aws.deploy import find_tool
+from workshop.aws.guardrails import refused_action, refused_by_guardrails
 from workshop.aws.session import project_root
 from workshop.waiting import wait_for
 
@@ -43,7 +46,15 @@ def delete_stack(cloud, stack_name: str, timeout: float = 120.0) -> str:
         cfn.describe_stacks(StackName=stack_name)
     except Exception:
         return f"The stack {stack_name} is not deployed: nothing to delete."
-    cfn.delete_stack(StackName=stack_name)
+    try:
+        cfn.delete_stack(StackName=stack_name)
+    except ClientError as exc:
+        if not refused_by_guardrails(exc):
+            raise
+        return (f"The stack {stack_name} stays: the account's guardrails keep "
+                f"{refused_action(exc, 'cloudformation:DeleteStack')} for the stack's own roles and break-glass, "
+                f"so that nobody else can take the orchestrator away. Ask whoever holds break-glass to run: "
+                f"aws cloudformation delete-stack --stack-name {stack_name} --region {cloud.region}")
 
     def gone():
         try:

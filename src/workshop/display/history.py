@@ -18,6 +18,7 @@ from datetime import datetime
 
 from workshop.aws.executions import (CAUGHT, FAILED, IN_PROGRESS, NOT_RUN, SUCCEEDED, ExecutionHistory, event_details,
                                      parse_json)
+from workshop.aws.guardrails import HeldByGuardrails
 from workshop.display.html import STATUS_COLOURS, Bundle, Html
 
 _STATUS_WORDS = {SUCCEEDED: ("green", "succeeded"), FAILED: ("red", "failed"),
@@ -36,8 +37,17 @@ def legend_html(statuses: dict) -> str:
             "error</p>")
 
 
-def execution_graph(history: ExecutionHistory, definition: dict | None = None) -> Bundle:
-    """The state machine drawn with each state coloured by its status (Mermaid + SVG), with its legend."""
+def execution_graph(history: ExecutionHistory | HeldByGuardrails, definition: dict | None = None) -> Bundle | Html:
+    """The state machine drawn with each state coloured by its status (Mermaid + SVG), with its legend. A run
+    the account's guardrails refused: why, and the graph of the stack's own run shown instead, if any."""
+    if isinstance(history, HeldByGuardrails):
+        note = Html(f"<p>⛔ {html.escape(history.summary())}</p>", plain=history.summary())
+        if history.shown is None:
+            return note
+        graph = execution_graph(history.shown, definition)  # the cell's summary already says why
+        caption = f"Shown instead (the guardrails refused {history.action}): {history.shown.name}"
+        return Bundle({**graph.data, "text/plain": f"{caption}\n{graph.data.get('text/plain', '')}",
+                       "text/html": f"<p>{html.escape(caption)}</p>" + graph.data.get("text/html", "")})
     definition = definition or history.definition
     statuses = history.statuses(definition)
     plain = f"{history.name} ({history.status}): " + ", ".join(f"{k}={v}" for k, v in statuses.items())

@@ -21,7 +21,7 @@ from datetime import datetime
 
 from workshop.aws.executions import ExecutionHistory, follow
 from workshop.aws.iam_changes import FiredPolicy, execution_started_by
-from workshop.aws.incidents import list_incidents, seal_status, table_name
+from workshop.aws.incidents import Unreadable, list_incidents, seal_status, table_name
 from workshop.display.html import STATUS_COLOURS, TEXT_CELL
 from workshop import progress
 
@@ -94,8 +94,12 @@ def pretty_document(document) -> str:
 def statement_diff(original, in_force) -> str:
     """A unified diff from the document as written to what is in force now."""
     before = pretty_document(original).splitlines()
-    after = pretty_document(in_force).splitlines() if in_force is not None else ["(nothing: taken out of force)"]
-    return "\n".join(difflib.unified_diff(before, after, "as written (reverted)", "in force now", lineterm=""))
+    if isinstance(in_force, Unreadable):
+        after = [str(in_force)]
+    else:
+        after = pretty_document(in_force).splitlines() if in_force is not None else ["(nothing: taken out of force)"]
+    diff = "\n".join(difflib.unified_diff(before, after, "as written (reverted)", "in force now", lineterm=""))
+    return diff or "(the same: what was taken out of force is in force again)"
 
 
 # --- the incidents table --------------------------------------------------------------------------------

@@ -31,7 +31,10 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from workshop.aws.executions import ExecutionHistory, wait_for_end
+from botocore.exceptions import ClientError
+
+from workshop.aws.executions import ExecutionHistory, find_latest, wait_for_end
+from workshop.aws.guardrails import HeldByGuardrails, refused_action, refused_by_guardrails
 from workshop.aws.iam_changes import (account_id, cloudtrail_event, find_execution, fire_policy, iam_call,
                                       start_with_event, unique_policy_name)
 from workshop.failures import WorkshopError
@@ -129,8 +132,9 @@ def shortened_approval_timeout(cloud, state_machine_arn: str, seconds: int = 3, 
         version_arn = sfn.update_state_machine(
             stateMachineArn=state_machine_arn, definition=json.dumps(shorter), publish=True,
             versionDescription=f"workshop notebook 06: approval timeout {int(seconds)} s")["stateMachineVersionArn"]
-    except BaseException:
-        restore()
+    except BaseException as exc:
+        if not refused_by_guardrails(exc):  # refused: nothing changed, and putting it back is refused too
+            restore()
         raise
     try:
         if not in_force:
@@ -146,7 +150,7 @@ class TimeoutDemoRaced(WorkshopError):
 
 
 def approval_timeout_demo(cloud, state_machine_arn: str, document, seconds: int = 3,
-                          timeout: float = 60.0) -> ExecutionHistory:
+                          timeout: float = 60.0) -> ExecutionHistory | HeldByGuardrails:
     """The approval timeout, seen in `seconds` instead of a day, whatever CloudTrail's timing.
 
     Publishes a version of the definition deployed now with the approval time limit set to `seconds`
@@ -159,7 +163,34 @@ def approval_timeout_demo(cloud, state_machine_arn: str, document, seconds: int 
     If CloudTrail's was quicker (the local cloud), the demo's own ends at AlreadyHandled instead
     and the other one is followed: it started while the short limit was in force on the state
     machine too (`in_force`), as its definition (DescribeStateMachineForExecution) shows.
+    Where the account's guardrails keep UpdateStateMachine and StartExecution for the stack, nothing
+    changes: the deployed limit and the stack's newest timed-out execution are shown (`timeout_held`).
     """
+    try:
+        return _timeout_demo(cloud, state_machine_arn, document, seconds, timeout)
+    except ClientError as exc:
+        if not refused_by_guardrails(exc):
+            raise
+        return timeout_held(cloud, state_machine_arn, seconds, exc)
+
+
+def timeout_held(cloud, state_machine_arn: str, seconds: int, exc: ClientError) -> HeldByGuardrails:
+    """What the demo shows where the account's guardrails keep changing and starting the stack's state
+    machine for the stack: the deployed limit, and the newest of the stack's executions that timed out."""
+    sfn = cloud.client("stepfunctions")
+    limits = time_limits(sfn.describe_state_machine(stateMachineArn=state_machine_arn)["definition"])
+    limit = f"{max(limits)} s" if limits else "the stack's ApprovalTimeoutSeconds"
+    shown = find_latest(sfn, state_machine_arn, "ApprovalTimedOut")
+    note = (f"They keep UpdateStateMachine and StartExecution for the stack's own roles, so no {int(seconds)}-second "
+            f"version can be published and run here. The deployed limit is {limit}: an incident nobody decides "
+            "waits at AskUser that long, then ends at ApprovalTimedOut with the change still reverted. "
+            + ("The newest execution of the stack that timed out is shown." if shown is not None
+               else "None of the stack's recent executions has timed out yet."))
+    return HeldByGuardrails(refused_action(exc, "states:UpdateStateMachine"),
+                            f"a {int(seconds)}-second approval time limit", str(exc), note, shown)
+
+
+def _timeout_demo(cloud, state_machine_arn: str, document, seconds: int, timeout: float) -> ExecutionHistory:
     sfn = cloud.client("stepfunctions")
     # The short limit stays in force on the state machine until the demo's execution ends: an execution
     # CloudTrail's event starts meanwhile (at once on the local cloud) runs it too, whichever reverts first.

@@ -42,6 +42,7 @@ from botocore.exceptions import ClientError
 from workshop.aws import incidents
 from workshop.aws.decision_endpoint import panel_decider, post_decision
 from workshop.aws.executions import ExecutionHistory, find_token, follow, load_history, wait_for_end
+from workshop.aws.guardrails import refused_by_guardrails
 from workshop.aws.iam_changes import (IAM_CONSISTENCY_S, ROOT, FiredPolicy, execution_started_by, fire_policy,
                                       fire_policy_version, fire_set_default, fire_user_policy, iam_call,
                                       policy_versions, unique_policy_name)
@@ -170,8 +171,17 @@ def forge_an_execution(cloud, outputs: dict, victim_arn: str, document: dict | N
     iam = cloud.client("iam")
     before = policy_versions(iam, victim_arn)
     forged = json.dumps(_forged_event(victim_arn, document or ADMIN_DOCUMENT))
-    started = (attacker or cloud).client("stepfunctions").start_execution(stateMachineArn=outputs["StateMachineArn"],
-                                                                          input=forged)
+    try:
+        started = (attacker or cloud).client("stepfunctions").start_execution(
+            stateMachineArn=outputs["StateMachineArn"], input=forged)
+    except ClientError as exc:
+        if not refused_by_guardrails(exc):
+            raise
+        result.happened.append("StartExecution refused by the account's guardrails (a service control policy): "
+                               "only the stack's roles and break-glass may start its state machine.")
+        after = policy_versions(iam, victim_arn)
+        result.held = after.ids() == before.ids() and after.default_document() == before.default_document()
+        return result
     result.happened.append(f"StartExecution with a CreatePolicyVersion event naming {victim_arn.rsplit('/', 1)[-1]} "
                            "v1, `\"Action\": \"*\"` in its document.")
     history = watch_incident_end(cloud, started["executionArn"])

@@ -36,6 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from workshop.asl.diagnostics import diagnostics_html, split_diagnostics
 from workshop.asl.substitution import substitute, substitutions_from
+from workshop.aws.guardrails import refused_action, refused_by_guardrails
 from workshop.display.html import Bundle, no_math
 from workshop.failures import WorkshopError
 from workshop.teaching.exercises import STATE_EXERCISES, check_state, starting_text
@@ -282,7 +283,16 @@ class StateMachineBuilder:
                 "deploy_anyway = True in the parameters to "
                 "deploy what you built (it holds the file's version of each of those states)."))
         sfn = cloud.client("stepfunctions")
-        sfn.update_state_machine(stateMachineArn=state_machine_arn, definition=json.dumps(self.substituted()))
+        try:
+            sfn.update_state_machine(stateMachineArn=state_machine_arn, definition=json.dumps(self.substituted()))
+        except ClientError as exc:
+            if not refused_by_guardrails(exc):
+                raise
+            return DeployResult(False, (
+                f"Not deployed: the account's guardrails keep {refused_action(exc, 'states:UpdateStateMachine')} "
+                "for the stack's own roles, so only a stack update through the deployer role changes the "
+                "orchestrator. The deployed state machine keeps the file's definition (from 01_deploy), so the "
+                "next notebooks work either way; what you built is checked above."))
         description = sfn.describe_state_machine(stateMachineArn=state_machine_arn)
         note = (f" ({', '.join(pending)} from the file: deployed anyway, as asked)" if pending else "")
         return DeployResult(True, f"Updated {description['name']}{note}: the definition {self.compare().summary()}",

@@ -30,7 +30,10 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
+from botocore.exceptions import ClientError
+
 from workshop.aws.executions import list_executions
+from workshop.aws.guardrails import refused_action, refused_by_guardrails
 from workshop.display.html import TEXT_CELL
 
 SAM_MANAGED_STACK = "aws-sam-cli-managed-default"
@@ -47,10 +50,20 @@ def stop_running_executions(cloud, stack_name: str) -> str:
         return f"Nothing to stop: {exc}"
     sfn = cloud.client("stepfunctions")
     running = list_executions(sfn, outputs["StateMachineArn"], status="RUNNING")
+    stopped = 0
     for execution in running:
-        sfn.stop_execution(executionArn=execution["executionArn"], error="WorkshopCleanup",
-                           cause="Stopped by notebooks/08_cleanup.ipynb")
-    return f"Stopped {len(running)} running execution(s)."
+        try:
+            sfn.stop_execution(executionArn=execution["executionArn"], error="WorkshopCleanup",
+                               cause="Stopped by notebooks/08_cleanup.ipynb")
+        except ClientError as exc:
+            if not refused_by_guardrails(exc):
+                raise
+            return (f"Stopped {stopped} of {len(running)} running execution(s). The account's guardrails keep "
+                    f"{refused_action(exc, 'states:StopExecution')} for the stack's own roles and break-glass: the "
+                    "others wait for a decision until their approval time limit ends them, unless break-glass stops "
+                    "them or deletes the stack.")
+        stopped += 1
+    return f"Stopped {stopped} running execution(s)."
 
 
 def clear_mailbox(cloud) -> str:

@@ -140,10 +140,11 @@ class ApprovalPanel:
     """Cards for the pending approvals, each with Approve and Deny buttons."""
 
     def __init__(self, sfn, dynamodb, table: str, decide, iam=None, who: str = "", kms=None,
-                 seal_key: str | None = None, wait_after_decision: float = 30.0):
+                 seal_key: str | None = None, wait_after_decision: float = 30.0, s3=None):
         """`decide(incident_id, decision) -> DecisionResult`: the stack's signed decision method
-        (`panel_decider`); `kms` and `seal_key`: to show whether each incident's seal holds."""
-        self.sfn, self.dynamodb, self.table, self.iam = sfn, dynamodb, table, iam
+        (`panel_decider`); `kms` and `seal_key`: to show whether each incident's seal holds; `iam` and `s3`:
+        to show what is in force now (`s3` for a bucket policy)."""
+        self.sfn, self.dynamodb, self.table, self.iam, self.s3 = sfn, dynamodb, table, iam, s3
         self.kms, self.seal_key = kms, seal_key
         self.who = who or "the learner (panel)"
         self._decide = decide
@@ -163,7 +164,7 @@ class ApprovalPanel:
     # model
     def refresh(self) -> list:
         self.pending = pending_approvals(self.dynamodb, self.table, iam=self.iam, kms=self.kms,
-                                         seal_key=self.seal_key)
+                                         seal_key=self.seal_key, s3=self.s3)
         self._build_widget()
         return self.pending
 
@@ -376,7 +377,7 @@ def approval_panel(cloud, outputs: dict, **kwargs) -> ApprovalPanel:
     """The panel for a deployed stack (`outputs` from `cloud.stack_outputs(stack_name)`)."""
     return ApprovalPanel(cloud.client("stepfunctions"), cloud.client("dynamodb"), incidents.table_name(outputs),
                          panel_decider(cloud, outputs), iam=cloud.client("iam"), who=caller_arn(cloud.client("sts")),
-                         kms=cloud.client("kms"), seal_key=outputs.get("SealKeyArn"), **kwargs)
+                         kms=cloud.client("kms"), seal_key=outputs.get("SealKeyArn"), s3=cloud.client("s3"), **kwargs)
 
 
 # --- after the click ------------------------------------------------------------------------
@@ -413,8 +414,9 @@ def decision_outcome(cloud, panel: ApprovalPanel, timeout: float = 30.0) -> Outc
     history = wait_for_end(cloud, approval.incident.execution_arn, timeout=timeout)
     verdict = panel.results[approval.incident.execution_arn].decision
     # IAM is eventually consistent: what was restored a moment ago may not show yet.
+    s3 = cloud.client("s3") if approval.incident.kind == "bucket" else None  # a bucket policy is S3's to say
     restored = is_restored(cloud.client("iam"), approval.incident,
-                           consistency_timeout=20.0 if verdict == "allow" else 0.0)
+                           consistency_timeout=20.0 if verdict == "allow" else 0.0, s3=s3)
     kept = "the harmless version stays in force" if approval.incident.kind == "managed" else "it stays reverted"
     what = "the original document is in force again" if restored else kept
     message = (f"{verdict.capitalize()}: execution {history.name} {history.status} via "

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from incident_steps import API_BASE_URL, SECRET, TABLE
+from incident_steps import API_BASE_URL, ROLES, SECRET, TABLE
 from moto_seams import seams_installed
 from waiting_executions import create_incidents_table
 
@@ -22,6 +22,7 @@ def _stack(monkeypatch):
     monkeypatch.setenv("RESTRICTED_ACTIONS", "s3:DeleteBucket,s3:DeleteObject")
     monkeypatch.setenv("API_BASE_URL", API_BASE_URL)
     monkeypatch.setenv("IAM_SETTLE_SECONDS", "0")  # moto is consistent at once (a test sets its own)
+    monkeypatch.setenv("ORCHESTRATOR_ROLE_ARNS", ",".join(ROLES))
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), seams_installed():
         dynamodb = boto3.client("dynamodb")
         create_incidents_table(dynamodb, TABLE)

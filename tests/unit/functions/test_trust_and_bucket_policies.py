@@ -248,3 +248,47 @@ def test_the_orchestrators_own_roles_hold_what_they_need_and_are_not_disarmed(st
     assert not [f for f in scan["findings"] if name in json.dumps(f["requestParameters"])]
     stack.iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust_of(ADMIN, STRANGER))
     assert judge(trust(name), event_name="UpdateAssumeRolePolicy")["action"] == "remedy"
+
+
+LAMBDA_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [  # what SAM gives a function's role
+    {"Action": ["sts:AssumeRole"], "Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com"]}}]})
+
+
+def _trusted(stack, role: str) -> list[str]:
+    document = stack.iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    document = document if isinstance(document, dict) else json.loads(document)
+    return sorted(f"{kind}:{value}" for s in document["Statement"] if s["Effect"] == "Allow"
+                  for kind, values in s["Principal"].items()
+                  for value in (values if isinstance(values, list) else [values]))
+
+
+@pytest.mark.parametrize("role_arn", [REVERT_ROLE, RESTORE_ROLE])
+def test_another_account_let_into_an_orchestrator_role_is_taken_out_and_lambda_keeps_it(stack, admins, role_arn):
+    """An administrator adds another account to the trust of RevertPolicy's (or RestorePolicy's) role, which has
+    no sealed baseline: the new grant is taken out (fail closed), the Lambda service the template trusts stays,
+    so the orchestrator keeps working; the e-mail names what was taken out and what stayed."""
+    name = role_arn.rsplit("/", 1)[-1]
+    _role(stack, name, LAMBDA_TRUST)
+    opened = json.loads(LAMBDA_TRUST)
+    opened["Statement"].append({"Effect": "Allow", "Principal": {"AWS": STRANGER}, "Action": "sts:AssumeRole"})
+    stack.iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(opened))
+    verdict = judge(trust(name), event_name="UpdateAssumeRolePolicy")
+    assert verdict["action"] == "remedy" and verdict["newPrincipals"] == [f"AWS:{STRANGER}"], verdict
+    assert "the trust the stack's template gives its own function roles" in verdict["message"]
+    reverted = revert_change(trust(name), verdict=verdict)
+    assert _trusted(stack, name) == ["Service:lambda.amazonaws.com"]
+    assert reverted["takenOutPrincipals"] == [f"AWS:{STRANGER}"]
+    # the change RevertPolicy made lets nobody new in: its own, not an incident
+    assert judge(trust(name), changed_by=as_role(REVERT_ROLE), event_name="UpdateAssumeRolePolicy",
+                 event_id="revert-event")["action"] == "ignore"
+
+
+def test_a_role_outside_the_orchestrator_gets_no_template_trust_for_free(stack, admins):
+    """The Lambda service in a trust policy is known only for the orchestrator's own roles: any other role
+    without a baseline still loses it with the rest (fail closed)."""
+    _role(stack, "someone-elses-function", LAMBDA_TRUST)
+    opened = json.loads(LAMBDA_TRUST)
+    opened["Statement"].append({"Effect": "Allow", "Principal": {"AWS": STRANGER}, "Action": "sts:AssumeRole"})
+    stack.iam.update_assume_role_policy(RoleName="someone-elses-function", PolicyDocument=json.dumps(opened))
+    verdict = judge(trust("someone-elses-function"), event_name="UpdateAssumeRolePolicy")
+    assert verdict["newPrincipals"] == [f"AWS:{STRANGER}", "Service:lambda.amazonaws.com"], verdict

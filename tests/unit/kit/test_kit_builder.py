@@ -260,6 +260,26 @@ def test_deploy_is_refused_until_every_exercise_passed_unless_asked():
     assert json.loads(cloud.calls[-1]["definition"]) == substitute(reference_definition(), sm.substitutions)
 
 
+def test_a_deploy_the_accounts_guardrails_refuse_says_so_and_keeps_the_deployed_definition():
+    from botocore.exceptions import ClientError
+
+    message = ("User: arn:aws:iam::123456789012:user/learner is not authorized to perform: states:UpdateStateMachine "
+               "on resource: arn:sm with an explicit deny in a service control policy")
+
+    class Cloud:
+        def client(self, name):
+            class Client:
+                def update_state_machine(self, **kwargs):
+                    raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": message}},
+                                      "UpdateStateMachine")
+            return Client()
+
+    sm = _planned()
+    sm.add_remaining()
+    refused = sm.deploy(Cloud(), "arn:sm", anyway=True)
+    assert not refused.deployed and "guardrails keep states:UpdateStateMachine" in refused.message
+
+
 def test_an_incomplete_definition_is_not_deployed():
     sm = _planned()
     sm.add_given("CheckEvent")
