@@ -165,3 +165,22 @@ def test_a_caller_cannot_serve_its_call_in_another_account_by_naming_it_in_a_hea
     dynamodb.meta.events.register("before-sign.dynamodb.*", elsewhere)
     arn = dynamodb.describe_table(TableName=member["name"])["Table"]["TableArn"]
     assert arn.split(":")[4] == member["account"] != ACCOUNT
+
+
+def test_a_member_accounts_state_machine_calls_as_its_role_there_under_that_accounts_scps(member):
+    """The role allows the call; an SCP attached to the member account denies it, so the task fails as the
+    role's session in that account, as Step Functions reports AWS's denial."""
+    endpoint, account, name = member["endpoint"], member["account"], member["name"]
+    organizations = admin(endpoint, "organizations")
+    scp = organizations.create_policy(
+        Name=unique("no-denied-policies"), Type="SERVICE_CONTROL_POLICY", Description="denies one name",
+        Content=document({"Effect": "Deny", "Action": "iam:CreatePolicy",
+                          "Resource": f"arn:aws:iam::*:policy/{name}-denied*"}))["Policy"]["PolicySummary"]["Id"]
+    organizations.attach_policy(PolicyId=scp, TargetId=account)
+    sfn = member["owner"].client("stepfunctions")
+    started = sfn.start_execution(stateMachineArn=member["machine"], input=json.dumps(
+        {"id": uuid.uuid4().hex, "policy": f"{name}-denied"}))["executionArn"]
+    described = finished(sfn, started)
+    assert described["status"] == "FAILED", described
+    assert f"arn:aws:sts::{account}:assumed-role/{name}-machine/" in described["cause"], described["cause"]
+    assert "with an explicit deny in a service control policy" in described["cause"], described["cause"]
