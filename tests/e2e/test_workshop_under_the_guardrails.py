@@ -11,7 +11,8 @@ Then the workshop's incident, all of it in the member account, with the kit's ow
 makes them in notebooks 03 and 04: the learner creates a risky workshop policy; CloudTrail records it
 as the member account's, its EventBridge rule starts its state machine, whose functions (each as its role
 there, under the SCP) revert the policy in its IAM, seal the incident in its table and mail the approval
-through its topic; the learner reads the pending incident as the panel does (its seal checked) and decides
+through its topic; the learner reads the pending incident as the panel does (its seal checked with the
+stack's key, which the learner policy names by CloudFormation's stack-name tag) and decides
 through the panel's path, a SigV4-signed request to the IAM-authorised decision endpoint; the execution
 resumes and IAM shows the outcome: approved, the policy is back; denied, it stays reverted.
 """
@@ -153,11 +154,12 @@ def test_an_incident_in_the_guarded_account_is_reverted_mailed_and_decided_there
         assert outputs["ApproveUrl"] in mail["body"] and outputs["DenyUrl"] in mail["body"]
 
     table = table_name(outputs)
-    pending = {approval.incident.target.get("policyArn"): approval
-               for approval in pending_approvals(cloud.client("dynamodb"), table, iam=iam)}
+    pending = {approval.incident.target.get("policyArn"): approval for approval in pending_approvals(
+        cloud.client("dynamodb"), table, iam=iam, kms=cloud.client("kms"), seal_key=outputs["SealKeyArn"])}
     decide = panel_decider(cloud, outputs)
     for decision, change in fired.items():
         approval = pending[change.arn]
+        assert approval.seal == "sealed", approval.seal  # the panel checks it with the stack-tagged key
         result = decide(approval.incident.incident_id, decision)
         assert result.ok, result
         assert wait_for_end(cloud, runs[decision]).status == "SUCCEEDED"
