@@ -5,7 +5,9 @@ execution in a member account invokes that account's function and publishes to i
 role there), the function's own calls (signed with its execution role's session) reach that account's
 table, and the IAM change a state machine makes there is that account's CloudTrail event, delivered
 to that account's rules. The management account holds a table of the same name, empty at the end:
-nothing went there. One member account of the shared local cloud's organization; nothing is deployed.
+nothing went there. A caller cannot choose another account than its own (moto's `x-moto-account-id`
+header), and what the local cloud serves itself (StartSyncExecution) is in the caller's account too.
+One member account of the shared local cloud's organization; nothing is deployed.
 """
 
 from __future__ import annotations
@@ -184,3 +186,14 @@ def test_a_member_accounts_state_machine_calls_as_its_role_there_under_that_acco
     assert described["status"] == "FAILED", described
     assert f"arn:aws:sts::{account}:assumed-role/{name}-machine/" in described["cause"], described["cause"]
     assert "with an explicit deny in a service control policy" in described["cause"], described["cause"]
+
+
+def test_what_the_local_cloud_serves_itself_is_served_in_the_callers_account(member):
+    """StartSyncExecution is the kit's own route (moto has none): a member account's express machine runs."""
+    sfn = member["owner"].client("stepfunctions")
+    express = sfn.create_state_machine(name=unique("express"), roleArn=member["machine_role"], type="EXPRESS",
+                                       definition=json.dumps({"StartAt": "Echo", "States": {
+                                           "Echo": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+    answered = sfn.start_sync_execution(stateMachineArn=express, input='{"echo": 1}')
+    assert (answered["status"], json.loads(answered["output"])) == ("SUCCEEDED", {"echo": 1}), answered
+    assert answered["executionArn"].split(":")[4] == member["account"]

@@ -16,8 +16,9 @@ assumed role's is its role's account, a function's is its execution role's,
 the engine's is the state machine role's), read from the call being served
 (calls.py), whatever the transport. Every AWS call the server serves, over
 HTTP or in-process, has one; a call served without one (moto used in-process
-by unit tests) keeps moto's choice. The kit's own routes that act in an
-account (TestState, StartSyncExecution, a trail's bucket check) ask `current()`.
+by unit tests) keeps moto's choice. What the app serves itself in an account
+(TestState, StartSyncExecution, GetActivityTask, IAM's Simulate* calls, the
+AWS-like mode's trail check) asks `current()`.
 
 Patch point: `moto.core.responses.BaseResponse.get_current_account` (the
 `server-caller-account` seam).
