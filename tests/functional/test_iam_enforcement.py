@@ -191,6 +191,16 @@ def test_a_kms_key_policy_must_allow(cloud):
     assert "because no resource-based policy allows the kms:Encrypt action" in error["Message"]
 
 
+def test_a_condition_on_a_keys_tag_reads_the_keys_tags(cloud):
+    kms = admin(cloud, "kms")
+    keys = {team: kms.create_key(Tags=[{"TagKey": "team", "TagValue": team}])["KeyMetadata"]["KeyId"]
+            for team in ("blue", "red")}
+    user = user_with(cloud, document(allow("kms:Encrypt", Condition={"StringEquals": {"aws:ResourceTag/team": "blue"}})))
+    user.client("kms").encrypt(KeyId=keys["blue"], Plaintext=b"x")
+    error = denied(user.client("kms").encrypt, KeyId=keys["red"], Plaintext=b"x")
+    assert "because no identity-based policy allows the kms:Encrypt action" in error["Message"], error
+
+
 # --- service control policies ---------------------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 from iam_principals import Principal, admin, denied, document, session_for, unique, user_with
+from member_accounts import member_account
 
 pytestmark = pytest.mark.e2e
 
@@ -83,30 +84,15 @@ def guarded_calls(account: str) -> dict:
 def member(shared_cloud) -> dict:
     """A member account with the SCP attached, and its administrator (through OrganizationAccountAccessRole)."""
     endpoint = shared_cloud.endpoint
-    organizations = admin(endpoint, "organizations")
-    try:
-        organizations.create_organization(FeatureSet="ALL")
-    except ClientError as exc:  # another test of the session made it
-        assert exc.response["Error"]["Code"] == "AlreadyInOrganizationException", exc
-    root = organizations.list_roots()["Roots"][0]["Id"]
-    try:
-        organizations.enable_policy_type(RootId=root, PolicyType="SERVICE_CONTROL_POLICY")
-    except ClientError as exc:
-        assert exc.response["Error"]["Code"] == "PolicyTypeAlreadyEnabledException", exc
-    account = organizations.create_account(AccountName=unique("workshop"), Email=f"{unique('w')}@example.com")[
-        "CreateAccountStatus"]["AccountId"]
-    scp = organizations.create_policy(Name=unique("workshop-guardrails"), Type="SERVICE_CONTROL_POLICY",
-                                      Description="the security orchestrator's guardrails",
-                                      Content=SCP.read_text())["Policy"]["PolicySummary"]["Id"]
-    caller = user_with(endpoint, document(ANYTHING))
-    credentials = caller.client("sts").assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="owner")["Credentials"]
-    found = {"endpoint": endpoint, "account": account,
-             "owner": Principal(endpoint, session_for(endpoint, credentials), "", "")}
+    account, owner = member_account(endpoint)
+    scp = admin(endpoint, "organizations").create_policy(
+        Name=unique("workshop-guardrails"), Type="SERVICE_CONTROL_POLICY",
+        Description="the security orchestrator's guardrails", Content=SCP.read_text())["Policy"]["PolicySummary"]["Id"]
+    found = {"endpoint": endpoint, "account": account, "owner": owner}
     # the deployer role and the break-glass role are made before the SCP is attached: after, even the account's
     # administrator may not write a policy on a `security-orchestrator-` role (docs/facilitator.md says so)
     found["exempt"] = [_member_role(found, name) for name in (f"{STACK}-deployer", "BreakGlass")]
-    organizations.attach_policy(PolicyId=scp, TargetId=account)
+    admin(endpoint, "organizations").attach_policy(PolicyId=scp, TargetId=account)
     return found
 
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .server import protocols, speedups
-from .services import cloudtrail, dynamodb, iam_boundaries, kms, organizations, sts
+from .services import cloudtrail, dynamodb, iam_boundaries, kms, mailbox, organizations, sts
 from .services.awslambda import workers
 from .services.cloudformation import stacks
 from .services.events import targets
@@ -110,6 +110,8 @@ SEAMS: tuple[Seam, ...] = (
     Seam("kms-mac-checks", FIX, DATA, _t("moto.kms.models", "KmsBackend", "generate_mac", "verify_mac"),
          "test_a_mac_is_made_and_verified_only_with_its_keys_algorithm_on_an_enabled_key", kms.install_mac_checks),
     # --- eager: at start --------------------------------------------------------------------------
+    Seam("server-caller-account", SERVICE, EAGER, _t("moto.core.responses", "BaseResponse", "get_current_account"),
+         "test_an_execution_in_a_member_account_invokes_its_function_whose_calls_land_in_its_table"),
     Seam("lambda-warm-workers", SERVICE, EAGER, _t("moto.awslambda.models", "LambdaFunction", "_invoke_lambda"),
          "test_a_function_runs_warm_after_one_cold_start"),
     Seam("lambda-payload-check", SERVICE, EAGER, _t("moto.awslambda.models", "LambdaFunction", "invoke"),
@@ -128,6 +130,9 @@ SEAMS: tuple[Seam, ...] = (
          "test_a_rate_rule_fires_one_period_after_it_is_put_then_every_period"),
     Seam("sns-email-mailbox", SERVICE, EAGER, _t("moto.sns.models", "Subscription", "publish"),
          "test_email_subscriptions_receive_published_messages"),
+    Seam("sns-unsubscribe-url", FIX, EAGER, _t("moto.sns.models", "Subscription", "get_post_data"),
+         "test_a_json_envelope_unsubscribes_the_subscription_it_was_delivered_to",
+         mailbox.install_unsubscribe_url),
     Seam("lambda-function-error-unhandled", FIX, EAGER, _t("moto.awslambda.models", "LambdaFunction", "invoke"),
          "test_a_functions_exception_is_unhandled_as_lambda_says", workers.install_function_error_unhandled),
     Seam("sns-topic-getatt-topicarn", FIX, EAGER,

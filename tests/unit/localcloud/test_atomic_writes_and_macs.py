@@ -283,5 +283,9 @@ def test_a_kms_key_in_a_template_is_made_with_its_spec_usage_policy_and_tags():
         assert (metadata["KeySpec"], metadata["KeyUsage"], metadata["Arn"]) == \
             ("HMAC_256", "GENERATE_VERIFY_MAC", outputs["Arn"])
         assert json.loads(kms.get_key_policy(KeyId=outputs["Key"], PolicyName="default")["Policy"]) == policy
-        assert kms.list_resource_tags(KeyId=outputs["Key"])["Tags"] == [{"TagKey": "purpose", "TagValue": "seal"}]
+        stack = cfn.describe_stacks(StackName="mended")["Stacks"][0]["StackId"]
+        assert kms.list_resource_tags(KeyId=outputs["Key"])["Tags"] == [
+            {"TagKey": "purpose", "TagValue": "seal"}, {"TagKey": "aws:cloudformation:stack-name", "TagValue": "mended"},
+            {"TagKey": "aws:cloudformation:stack-id", "TagValue": stack},
+            {"TagKey": "aws:cloudformation:logical-id", "TagValue": "Seal"}]
         assert kms.generate_mac(KeyId=outputs["Key"], Message=b"m", MacAlgorithm="HMAC_SHA_256")["Mac"]

@@ -36,6 +36,27 @@ def test_email_json_gets_the_sns_envelope():
     assert envelope["Message"] == "body" and envelope["Subject"] == "Hi"
 
 
+def test_a_json_envelope_unsubscribes_the_subscription_it_was_delivered_to():
+    """moto's envelope named a made-up subscription in us-east-1, whatever the topic; SNS names the real one."""
+    import json
+
+    from workshop.localcloud import seams
+
+    box = mailbox.Mailbox()
+    with mock_aws():
+        mailbox.install(box)
+        seams.install("eager")
+        sns = boto3.client("sns", region_name="eu-west-1")
+        topic = sns.create_topic(Name="alerts")["TopicArn"]
+        subscription = sns.subscribe(TopicArn=topic, Protocol="email-json", Endpoint="ops@example.com",
+                                     ReturnSubscriptionArn=True)["SubscriptionArn"]
+        sns.publish(TopicArn=topic, Message="body")
+    delivered = box.messages()[0]
+    assert delivered["subscription_arn"] == subscription
+    assert json.loads(delivered["body"])["UnsubscribeURL"] == (
+        f"https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={subscription}")
+
+
 def test_other_protocols_still_work():
     box = mailbox.Mailbox()
     with mock_aws():

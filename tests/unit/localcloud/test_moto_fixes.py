@@ -78,6 +78,10 @@ def test_the_seams_still_hold_the_bugs_the_fixes_work_around():
     assert "AKIAIOSFODNN7EXAMPLE" in inspect.getsource(getattr(TokenResponse.get_session_token, "__wrapped__",
                                                                TokenResponse.get_session_token))
     assert "user/moto" in inspect.getsource(STSBackend.get_caller_identity)
+    from moto.sns.models import Subscription
+
+    assert "2bcfbf39-05c3-41de-beaa-fcfcc21c8f55" in inspect.getsource(
+        getattr(Subscription.get_post_data, "__wrapped__", Subscription.get_post_data))
     create = Role.create_from_cloudformation_json
     assert "ManagedPolicyArns" not in inspect.getsource(getattr(create, "__wrapped__", create))
 

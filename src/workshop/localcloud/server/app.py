@@ -36,6 +36,9 @@ service's protocol; then
   (TestState, ValidateStateMachineDefinition: services/stepfunctions/api.py);
 * everything else goes to moto.
 
+Each is served in the account of its caller (accounts.py), as moto's
+backends and the kit's own routes both read it.
+
 With the AWS-like mode (`aws_like.AwsLikeMode`) the IAM handler, the
 TestState route, CloudTrail's CreateTrail / UpdateTrail and the
 confirmation route ask the mode first.
@@ -53,7 +56,7 @@ import threading
 import time
 
 from ..services.stepfunctions import api as stepfunctions_api
-from . import bodies, calls, protocols
+from . import accounts, bodies, calls, protocols
 from . import credentials as credentials_module
 from .access import KIT, PUBLIC, Guard, Refused, refusal
 from .authentication import LEARNER_ADMIN, AuthenticationFailed, Authenticator
@@ -260,7 +263,7 @@ class LocalCloudApp:
             if rejected is not None:
                 return rejected
         if self.aws_like and target and target.endswith("Trail"):
-            refused = self.aws_like.trail_refusal(target, _read_body(environ), ACCOUNT_ID,
+            refused = self.aws_like.trail_refusal(target, _read_body(environ), accounts.current(),
                                                   protocols.request_region(environ) or REGION)
             if refused:
                 return _json_error(start_response, *refused)
@@ -344,8 +347,9 @@ class LocalCloudApp:
     # TestState / ValidateStateMachineDefinition: served by the kit (services/stepfunctions/api.py)
     def _stepfunctions_api(self, environ, start_response, region):
         body = _read_body(environ)
-        refused = self.aws_like and self.aws_like.test_state_refusal(environ["HTTP_X_AMZ_TARGET"], body, ACCOUNT_ID)
-        status, document = refused or stepfunctions_api.handle(environ["HTTP_X_AMZ_TARGET"], body, ACCOUNT_ID, region)
+        account = accounts.current()
+        refused = self.aws_like and self.aws_like.test_state_refusal(environ["HTTP_X_AMZ_TARGET"], body, account)
+        status, document = refused or stepfunctions_api.handle(environ["HTTP_X_AMZ_TARGET"], body, account, region)
         headers = [("Content-Type", "application/x-amz-json-1.0")]
         if status >= 400:
             headers.append(("x-amzn-ErrorType", document.get("__type", "InternalFailure")))
@@ -363,7 +367,7 @@ class LocalCloudApp:
 
             form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace") or environ.get("QUERY_STRING", ""),
                                                keep_blank_values=True))
-            status, headers, answer = simulation.respond(form, call.caller.account_id or ACCOUNT_ID)
+            status, headers, answer = simulation.respond(form, accounts.current())
             start_response(status, headers)
             return [answer]
         lagging = self.aws_like and self.aws_like.iam_read_refused(body or environ.get("QUERY_STRING", "").encode())

@@ -228,7 +228,7 @@ class Authorizer:
         policies = Policies(identity=own.identity if own else (), boundary=own.boundary if own else None,
                             session=session, resource=found.document, resource_account=found.account,
                             resource_must_allow=found.must_allow, scps=scps)
-        context = request_context(caller, principal, own, op, source_ip, found.account)
+        context = request_context(caller, principal, own, op, source_ip, found.account, found.tags)
         if extra:
             context = context.with_values(extra)
         return principal, policies, context
@@ -246,8 +246,9 @@ def principal_of(caller: Caller) -> Principal:
 
 
 def request_context(caller: Caller, principal: Principal, own, op: Operation | None, source_ip: str,
-                    resource_account: str | None) -> Context:
-    """The global condition keys AWS sets for the request ("AWS global condition context keys")."""
+                    resource_account: str | None, resource_tags=()) -> Context:
+    """The global condition keys AWS sets for the request ("AWS global condition context keys"); the
+    resource's tags (`aws:ResourceTag/...`) where the resource's policy source knows them."""
     now = datetime.now(timezone.utc)
     values = {
         "aws:CurrentTime": now, "aws:EpochTime": str(int(now.timestamp())),
@@ -278,6 +279,7 @@ def request_context(caller: Caller, principal: Principal, own, op: Operation | N
     tags = dict(own.tags) if own else {}
     tags.update(caller.tags or {})
     values.update({f"aws:PrincipalTag/{k}": v for k, v in tags.items()})
+    values.update({f"aws:ResourceTag/{k}": v for k, v in resource_tags})
     values.update(caller.context)
     return Context(values)
 

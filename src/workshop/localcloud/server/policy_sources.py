@@ -148,6 +148,7 @@ class ResourcePolicy:
     document: PolicyDocument | None
     account: str | None  # the account that owns the resource
     must_allow: bool = False
+    tags: tuple[tuple[str, str], ...] = ()  # the resource's tags where known (aws:ResourceTag/...): KMS keys
 
 
 NO_POLICY = ResourcePolicy(None, None)
@@ -253,10 +254,12 @@ def _kms(action, arn, region, account, rest):
 
     if not rest.startswith("key/"):
         return ResourcePolicy(None, account)
-    key = kms_backends[account][region].keys.get(rest[4:])
+    backend = kms_backends[account][region]
+    key = backend.keys.get(rest[4:])
     if key is None:
         return ResourcePolicy(None, account, True)
-    return ResourcePolicy(_compiled(key.policy, "resource", "key-policy", "resource"), account, True)
+    tags = tuple((tag["TagKey"], tag["TagValue"]) for tag in backend.list_resource_tags(key.id).get("Tags", []))
+    return ResourcePolicy(_compiled(key.policy, "resource", "key-policy", "resource"), account, True, tags)
 
 
 def _iam_resource(action, arn, region, account, rest):

@@ -45,7 +45,7 @@ NEEDS = {
 
 
 def install_eager(port: int, endpoint: str, credentials=None):
-    """What every request may need, cheap to import: Lambda, EventBridge (targets, schedules), SNS mail, config,
+    """What every request may need, cheap to import: each call served in its caller's account, Lambda, EventBridge (targets, schedules), SNS mail, config,
     CloudTrail from the IAM model, STS's sessions, and the mends of moto's data services (atomic conditional
     writes, KMS MACs).
 
@@ -55,11 +55,13 @@ def install_eager(port: int, endpoint: str, credentials=None):
     from moto.core.config import default_user_config
 
     from .. import seams
+    from . import accounts
     from ..services import cloudtrail, mailbox
     from ..services.awslambda import function_urls, workers
     from ..services.events import schedules, targets
 
     _endpoint, _port, _credentials = endpoint, port, credentials
+    accounts.install()  # before anything is served: each call in its caller's account
     os.environ["MOTO_PORT"] = str(port)  # moto's ASL engine calls services at localhost:$MOTO_PORT
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
     runtime = workers.install(endpoint)

@@ -14,7 +14,8 @@ message, another key or another algorithm does not verify), but:
   key is `SYMMETRIC_DEFAULT` / `ENCRYPT_DECRYPT`, so a template's HMAC key
   cannot MAC at all), stores `KeyPolicy` as a dict (GetKeyPolicy then fails)
   and drops `Tags`. `install_cloudformation_key_properties` creates the key
-  the template describes.
+  the template describes, with the `aws:cloudformation:stack-name`,
+  `stack-id` and `logical-id` tags CloudFormation adds (`stack_tags`).
 
 Mends of moto registered in seams.py, with the issue texts in docs/upstream.md.
 Key policies are not evaluated here: that is the local cloud's IAM evaluation.
@@ -84,6 +85,18 @@ def install_mac_checks() -> None:
         setattr(cls, name, replacement)
 
 
+def stack_tags(kwargs: dict) -> list[dict]:
+    """The tags CloudFormation puts on every resource it makes that takes tags (a policy's
+    `aws:ResourceTag/aws:cloudformation:stack-name` condition finds the stack's key by them)."""
+    stack_id, logical_id = kwargs.get("StackId"), kwargs.get("LogicalId")
+    if not stack_id or not logical_id:
+        return []
+    name = str(stack_id).split("/")[1] if "/" in str(stack_id) else str(stack_id)  # arn:...:stack/NAME/ID
+    return [{"TagKey": "aws:cloudformation:stack-name", "TagValue": name},
+            {"TagKey": "aws:cloudformation:stack-id", "TagValue": str(stack_id)},
+            {"TagKey": "aws:cloudformation:logical-id", "TagValue": str(logical_id)}]
+
+
 def install_cloudformation_key_properties() -> None:
     """`AWS::KMS::Key` created with its KeySpec, KeyUsage, KeyPolicy (as JSON text), Tags, Enabled.
 
@@ -100,7 +113,7 @@ def install_cloudformation_key_properties() -> None:
         properties = cloudformation_json.get("Properties") or {}
         policy = properties.get("KeyPolicy")
         tags = [{"TagKey": tag["Key"], "TagValue": tag["Value"]} for tag in properties.get("Tags") or []
-                if isinstance(tag, dict) and "Key" in tag and "Value" in tag]
+                if isinstance(tag, dict) and "Key" in tag and "Value" in tag] + stack_tags(kwargs)
         key = kms_backends[account_id][region_name].create_key(
             policy=json.dumps(policy) if isinstance(policy, (dict, list)) else policy,
             key_usage=properties.get("KeyUsage", "ENCRYPT_DECRYPT"),

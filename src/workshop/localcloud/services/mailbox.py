@@ -13,8 +13,16 @@ them. Here every delivery is kept, in order, as
 Subscriptions need no confirmation locally: moto marks an e-mail
 subscription confirmed at once (on AWS the recipient clicks a link first).
 
+Each delivery also names the subscription it was made to (`subscription_arn`),
+and so the account: one mailbox serves every account of the local cloud.
+
 Patch point: `moto.sns.models.Subscription.publish` (wrapped; the original
 still serves every other protocol).
+
+`install_unsubscribe_url` (`sns-unsubscribe-url`, a mend of moto's envelope):
+the `UnsubscribeURL` of every JSON envelope (email-json, HTTP, SQS without raw
+delivery) names the subscription it was delivered to, in its topic's region;
+moto named one made-up subscription of its own in us-east-1.
 """
 
 from __future__ import annotations
@@ -80,12 +88,33 @@ def install(mailbox: Mailbox = MAILBOX) -> Mailbox:
         body = message
         if self.protocol == "email-json":
             body = json.dumps(self.get_post_data(message, message_id, subject), indent=2)
-        mailbox.deliver(self.endpoint, subject, body, topic_arn=self.topic.arn, message_id=message_id)
+        mailbox.deliver(self.endpoint, subject, body, topic_arn=self.topic.arn, subscription_arn=self.arn,
+                        message_id=message_id)
         return None
 
     publish._localcloud = True
     setattr(cls, name, publish)
     return mailbox
+
+
+def unsubscribe_url(subscription) -> str:
+    """The link SNS puts in a JSON envelope: it unsubscribes the subscription the message was delivered to."""
+    region = subscription.arn.split(":")[3]
+    return f"https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={subscription.arn}"
+
+
+def install_unsubscribe_url() -> None:
+    from moto.sns.models import Subscription
+
+    original = Subscription.get_post_data
+
+    def get_post_data(self, message, message_id, subject, message_attributes=None):
+        data = original(self, message, message_id, subject, message_attributes)
+        data["UnsubscribeURL"] = unsubscribe_url(self)
+        return data
+
+    get_post_data.__wrapped__ = original
+    Subscription.get_post_data = get_post_data
 
 
 # --- the HTTP route and the client side -------------------------------------------------
