@@ -32,8 +32,8 @@ def sam_templates() -> Path:
 
 def sam_init(template: str, name: str, into: Path, **context) -> Path:
     """`sam init --location <bundled template> --no-input` (context: the template's choices, e.g. runtime)."""
-    command = [deploy_module.sam_executable(), "init", "--location", str(sam_templates() / template),
-               "--no-input", "--name", name, "--output-dir", str(into)]
+    command = deploy_module.sam_command("init", "--location", str(sam_templates() / template),
+                                         "--no-input", "--name", name, "--output-dir", str(into))
     if context:
         command += ["--extra-context", json.dumps(context)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120,

@@ -113,9 +113,35 @@ def sam_executable() -> str:
     found = find_tool("sam")
     if found:
         return found
-    raise DeployError("the `sam` command (AWS SAM CLI) is not installed: install the kit's dependencies "
-                      "(`pip install -e .` or `make workshop`), or see "
-                      "https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html")
+    raise _no_sam()
+
+
+def sam_command(*arguments: str) -> list[str]:
+    """The argv of `sam ARGUMENTS...` as the kit runs it (workshop.aws.sam_cli says why not the `sam` script)."""
+    from workshop.aws import sam_cli
+
+    start = sam_cli.invocation(find_tool("sam"))
+    if not start:
+        raise _no_sam()
+    return [*start, *arguments]
+
+
+def _shown(command: list[str]) -> str:
+    """A command as the learner would type it: `sam ...`, however the kit starts sam."""
+    from workshop.aws import sam_cli
+
+    if command[1:3] == ["-c", sam_cli.ENTRY]:
+        command = ["sam", *command[3:]]
+    elif command and Path(command[0]).name == "sam":
+        command = ["sam", *command[1:]]
+    return " ".join(command)
+
+
+def _no_sam() -> DeployError:
+    return DeployError("the `sam` command (AWS SAM CLI) is not installed: install the kit's dependencies "
+                       "(`pip install -e .` or `make workshop`), or see "
+                       "https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/"
+                       "install-sam-cli.html")
 
 
 def check_local_cloud(endpoint: str) -> None:
@@ -216,7 +242,7 @@ def _in_a_notebook(stream) -> bool:
 def _run(command: list[str], env: dict, cwd: Path, stream, endpoint: str | None = None) -> int:
     """Run `command`, streaming its output. With a local `endpoint`, stop it as soon as the local cloud is
     gone (sam would otherwise retry for half a minute in silence) and say so."""
-    stream.write("$ " + " ".join(command) + "\n")
+    stream.write("$ " + _shown(command) + "\n")
     stream.flush()
     proc = subprocess.Popen(command, env=env, cwd=str(cwd), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, bufsize=1)  # nosec B603: the kit's own sam command
@@ -233,7 +259,7 @@ def _run(command: list[str], env: dict, cwd: Path, stream, endpoint: str | None 
     if code != 0 and isinstance(stream, NotebookLog):  # what went wrong is in the last lines: show them
         stream.shown.write("".join(tail))
     if gone.is_set():
-        raise DeployError(str(LocalCloudNotAnswering(endpoint, f"it stopped during `{' '.join(command[:2])}`")))
+        raise DeployError(str(LocalCloudNotAnswering(endpoint, f"it stopped during `{' '.join(_shown(command).split()[:2])}`")))
     return code
 
 
@@ -257,8 +283,8 @@ def build(*, build_dir: str | Path = DEFAULT_BUILD_DIR, template: str | Path = "
     build_path = (root / build_dir).resolve()
     env = dict(os.environ if env is None else env)
     env["SAM_CLI_TELEMETRY"] = "0"
-    code = _run([sam_executable(), "build", "--template-file", str(root / template),
-                 "--build-dir", str(build_path)], env, root, stream or sys.stdout)
+    code = _run(sam_command("build", "--template-file", str(root / template), "--build-dir", str(build_path)),
+                env, root, stream or sys.stdout)
     if code != 0:
         raise DeployError(f"`sam build` failed (exit {code}); its output is above. "
                           "A Python syntax error in src/functions/ or a template error are the usual causes.")
@@ -498,7 +524,7 @@ def _deploy(*, target, endpoint, stack_name, parameters, build_dir, template, ro
     else:
         raise DeployError(f"unknown target {target!r}: use --target local or --target aws")
     env["SAM_CLI_TELEMETRY"] = "0"
-    sam = sam_executable()
+    sam_command()  # no sam: say so before anything is built or deployed
     shared = os.environ.get(SHARED_BUILD_VARIABLE)
     if shared and not skip_build and (Path(shared) / "template.yaml").is_file():
         stream.write(f"Using the class's shared build in {shared} (`make class` ran `sam build` once for every "
@@ -518,9 +544,9 @@ def _deploy(*, target, endpoint, stack_name, parameters, build_dir, template, ro
         built = (root / template).resolve()
     elif not skip_build or not built.is_file():
         built = build(build_dir=build_dir, template=template, project_dir=root, env=env, stream=stream)
-    command = [sam, "deploy", "--template-file", str(built), "--stack-name", stack_name,
-               "--resolve-s3", "--s3-prefix", stack_name, "--capabilities", "CAPABILITY_IAM", "--region", REGION,
-               "--no-confirm-changeset", "--no-fail-on-empty-changeset"]
+    command = sam_command("deploy", "--template-file", str(built), "--stack-name", stack_name,
+                          "--resolve-s3", "--s3-prefix", stack_name, "--capabilities", "CAPABILITY_IAM",
+                          "--region", REGION, "--no-confirm-changeset", "--no-fail-on-empty-changeset")
     role = deployer_role(cloud, stack_name, role_arn)
     if role:
         stream.write(f"CloudFormation deploys as the service role {role}.\n")

@@ -37,6 +37,7 @@ AWS.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +61,9 @@ def project_root() -> Path:
         if (folder / "template.yaml").exists() and (folder / "statemachine").is_dir():
             return folder
     return Path(__file__).resolve().parents[3]
+
+
+_CLIENT_LOCK = threading.Lock()
 
 
 def default_endpoint() -> str:
@@ -267,7 +271,13 @@ class TargetSession:
             kwargs = {"config": config}
             if self.api_endpoint:
                 kwargs["endpoint_url"] = self.api_endpoint
-            self._clients[service] = self.boto3_session().client(service, **kwargs)
+            # One boto3 session for every client of this target: each new session reads botocore's
+            # endpoint and service data again (a new session per client tripled a notebook's client CPU).
+            # boto3 sessions are not thread-safe; the panel makes clients from a thread.
+            with _CLIENT_LOCK:
+                if "__session__" not in self._clients:
+                    self._clients["__session__"] = self.boto3_session()
+                self._clients[service] = self._clients["__session__"].client(service, **kwargs)
         return self._clients[service]
 
     def sam_environment(self, base: dict | None = None) -> dict:

@@ -47,8 +47,8 @@ def uploaded_packages(local_cloud, tmp_path_factory) -> dict[str, Path]:
     local_client(local_cloud, "s3").create_bucket(Bucket=BUCKET)
     packaged = folder / "packaged.yaml"
     done = subprocess.run(  # nosec B603: the kit's own sam, fixed arguments
-        [deploy_module.sam_executable(), "package", "--template-file", str(ROOT / "template.yaml"),
-         "--s3-bucket", BUCKET, "--output-template-file", str(packaged), "--region", deploy_module.REGION],
+        deploy_module.sam_command("package", "--template-file", str(ROOT / "template.yaml"), "--s3-bucket", BUCKET,
+                                  "--output-template-file", str(packaged), "--region", deploy_module.REGION),
         cwd=ROOT, env={**local_environment(local_cloud), "SAM_CLI_TELEMETRY": "0"},
         capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr

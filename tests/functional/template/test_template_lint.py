@@ -1,10 +1,11 @@
 """The template lints clean with the real cfn-lint and `sam validate --lint`."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from workshop.aws import deploy as deploy_module
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
@@ -22,7 +23,6 @@ def test_cfn_lint_is_clean():
 
 
 def test_sam_validate_lint_is_clean():
-    sam = BIN / "sam" if (BIN / "sam").exists() else shutil.which("sam")
-    result = _run([str(sam), "validate", "--lint", "--template", str(TEMPLATE)])
+    result = _run(deploy_module.sam_command("validate", "--lint", "--template", str(TEMPLATE)))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "is a valid SAM Template" in result.stdout + result.stderr

@@ -95,7 +95,7 @@ def test_a_deploy_stops_before_sam_on_a_stack_only_deletion_can_help(monkeypatch
     cloud.sam_environment = lambda: {}
     monkeypatch.setattr(deploy_module, "check_local_cloud", lambda endpoint: None)
     monkeypatch.setattr(deploy_module, "connect", lambda target, endpoint=None: cloud)
-    monkeypatch.setattr(deploy_module, "sam_executable", lambda: "sam")
+    monkeypatch.setattr(deploy_module, "sam_command", lambda *arguments: ["sam", *arguments])
     monkeypatch.setattr(deploy_module, "deployer_role", lambda cloud, stack_name, given=None: None)
     ran = []
     monkeypatch.setattr(deploy_module, "_run", lambda command, *args, **kwargs: ran.append(command) or 1)

@@ -90,3 +90,23 @@ def test_a_deploy_role_given_wins_and_must_be_a_role_arn():
     assert deploy.deployer_role(asked, "security-orchestrator", given) == given and not asked.asked
     with pytest.raises(deploy.DeployError, match="'security-orchestrator-deployer' is not an IAM role ARN"):
         deploy.deployer_role(asked, "security-orchestrator", "security-orchestrator-deployer")
+
+
+def test_the_kit_starts_the_installed_sam_cli_without_the_iri_checker_and_shows_it_as_sam():
+    from workshop.aws import sam_cli
+
+    command = deploy.sam_command("deploy", "--stack-name", "x")
+    assert command[:3] == [deploy.sys.executable, "-c", sam_cli.ENTRY] and command[3:] == ["deploy", "--stack-name", "x"]
+    assert deploy._shown(command) == "sam deploy --stack-name x"
+    assert deploy._shown(["/opt/bin/sam", "build"]) == "sam build"
+
+
+def test_a_sam_from_elsewhere_runs_as_it_is_when_samcli_is_not_importable(monkeypatch):
+    from workshop.aws import sam_cli
+
+    monkeypatch.setattr(sam_cli.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(deploy, "find_tool", lambda name: "/opt/bin/sam")
+    assert deploy.sam_command("build") == ["/opt/bin/sam", "build"]
+    monkeypatch.setattr(deploy, "find_tool", lambda name: None)
+    with pytest.raises(deploy.DeployError, match="`sam` command"):
+        deploy.sam_command("build")
