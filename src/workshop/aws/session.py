@@ -64,6 +64,7 @@ def project_root() -> Path:
 
 
 _CLIENT_LOCK = threading.Lock()
+LOCAL_SAM_POLL_DELAY = 0.5  # seconds between `sam deploy`'s looks at a local stack's events
 
 
 def default_endpoint() -> str:
@@ -83,6 +84,9 @@ def local_environment(endpoint: str, base: dict | None = None, credentials=None)
     env = dict(os.environ if base is None else base)
     env.update(key.environment())
     env.update({"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION})
+    # `sam deploy` looks at the stack's events every 5 s, spaced for CloudFormation's API limits; the local
+    # cloud has made the stack by the first look, so every deploy waited 5 s for nothing.
+    env.setdefault("SAM_CLI_POLL_DELAY", str(LOCAL_SAM_POLL_DELAY))
     env.pop("AWS_SESSION_TOKEN", None)
     env.pop("AWS_PROFILE", None)
     return env

@@ -110,3 +110,15 @@ def test_a_sam_from_elsewhere_runs_as_it_is_when_samcli_is_not_importable(monkey
     monkeypatch.setattr(deploy, "find_tool", lambda name: None)
     with pytest.raises(deploy.DeployError, match="`sam` command"):
         deploy.sam_command("build")
+
+
+def test_sam_looks_at_a_local_stack_every_half_second_unless_the_learner_set_it():
+    from types import SimpleNamespace
+
+    from workshop.aws.session import LOCAL_SAM_POLL_DELAY, local_environment
+
+    key = SimpleNamespace(environment=dict)
+    assert local_environment("http://127.0.0.1:4566", base={}, credentials=key)["SAM_CLI_POLL_DELAY"] == "0.5"
+    assert LOCAL_SAM_POLL_DELAY < 5  # sam's own default, spaced for AWS's API limits
+    mine = local_environment("http://127.0.0.1:4566", base={"SAM_CLI_POLL_DELAY": "2"}, credentials=key)
+    assert mine["SAM_CLI_POLL_DELAY"] == "2"
