@@ -21,58 +21,51 @@ def _card(page, policy_name: str):
             .filter(has=page.get_by_role("button", name="Approve")).last)
 
 
-def _decide_in_lab(lab, page, incident):
+def _card_of(page, incident):
+    card = _card(page, incident.policy_name)
+    card.scroll_into_view_if_needed()
+    assert "s3:DeleteBucket" in card.inner_text()
+    assert "RevertedBySecurityOrchestrator" in card.inner_text()  # the diff shows the harmless version
+    return card
+
+
+def test_approve_one_request_and_deny_another_from_the_panel(lab, page, new_incident, screenshots):
+    """One notebook, as a learner has it: two requests wait; Approve on one restores its policy, Deny on the
+    other keeps its harmless version, and the outcome cell, run again after each click, tells that click."""
+    approved, denied = new_incident("browser-approve"), new_incident("browser-deny")
     notebook = lab.open(page, "notebooks/04_decide.ipynb")
     notebook.run_all()  # decision=None: nothing blocks, the outcome cell says "No decision yet"
     outcome_cell = notebook.index_of("decision_outcome(cloud, panel)")
     outcome = notebook.cells().nth(outcome_cell).locator(".jp-OutputArea")
     assert "No decision yet" in outcome.inner_text()
 
-    card = _card(page, incident.policy_name)
-    card.scroll_into_view_if_needed()
-    assert "s3:DeleteBucket" in card.inner_text()
-    assert "RevertedBySecurityOrchestrator" in card.inner_text()  # the diff shows the harmless version
-    return notebook, card, outcome_cell
-
-
-def test_approve_from_the_panel_restores_the_policy(lab, page, new_incident, screenshots):
-    incident = new_incident("browser-approve")
-    notebook, card, outcome_cell = _decide_in_lab(lab, page, incident)
+    card = _card_of(page, approved)
     page.screenshot(path=str(screenshots / "panel_before.png"))
-
     card.get_by_role("button", name="Approve").click()
     card.get_by_text("The execution is now SUCCEEDED").wait_for()
     assert "Approved (via panel)" in card.inner_text() and "decided via panel" in card.inner_text()
     notebook.run_cell(outcome_cell)
-    outcome = notebook.cells().nth(outcome_cell).locator(".jp-OutputArea")
     outcome.get_by_text("the original document is in force again").wait_for()
-    assert "SUCCEEDED" in outcome.inner_text() and incident.policy_name in outcome.inner_text()
+    assert "SUCCEEDED" in outcome.inner_text() and approved.policy_name in outcome.inner_text()
     outcome.scroll_into_view_if_needed()
     page.screenshot(path=str(screenshots / "panel_outcome.png"))
     card.scroll_into_view_if_needed()
     page.screenshot(path=str(screenshots / "panel_after.png"))
+    assert approved.status() == "SUCCEEDED"
+    assert approved.is_restored(), approved.document()
 
-    assert incident.status() == "SUCCEEDED"
-    assert incident.is_restored(), incident.document()
-
-
-def test_deny_from_the_panel_keeps_the_policy_reverted(lab, page, new_incident, screenshots):
-    incident = new_incident("browser-deny")
-    notebook, card, outcome_cell = _decide_in_lab(lab, page, incident)
-
+    card = _card_of(page, denied)
     card.get_by_role("button", name="Deny").click()
     card.get_by_text("The execution is now SUCCEEDED").wait_for()
     assert "Denied" in card.inner_text()
     notebook.run_cell(outcome_cell)
-    outcome = notebook.cells().nth(outcome_cell).locator(".jp-OutputArea")
     outcome.get_by_text("the harmless version stays in force").wait_for()
-    assert "SUCCEEDED" in outcome.inner_text() and "denied" in outcome.inner_text()
+    assert "SUCCEEDED" in outcome.inner_text() and denied.policy_name in outcome.inner_text()
     card.scroll_into_view_if_needed()
     page.screenshot(path=str(screenshots / "panel_deny_after.png"))
-
-    assert incident.status() == "SUCCEEDED"
-    assert incident.is_reverted(), incident.document()
-    assert not incident.is_restored()
+    assert denied.status() == "SUCCEEDED"
+    assert denied.is_reverted(), denied.document()
+    assert not denied.is_restored()
 
 
 def test_build_notebook_an_exercise_typed_in_the_editor_then_the_whole_graph(lab, page, screenshots):

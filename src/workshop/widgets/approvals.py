@@ -173,13 +173,18 @@ class ApprovalPanel:
         execution to end."""
         decision = decision_from(decision)
         result = self._decide(approval.incident.incident_id, decision)
-        self.results[approval.incident.execution_arn] = result
+        self._record(approval, result)
         if result.ok:
             progress.record("04_decide", "decision", decision, f"{approval.incident.name}: {result.title}")
         if result.ok and self.wait_after_decision:
             self.outcomes[approval.incident.execution_arn] = status_once_ended(
                 self.sfn, approval.incident.execution_arn, self.wait_after_decision)
         return result
+
+    def _record(self, approval: PendingApproval, result: DecisionResult) -> None:
+        # moved to the end: `results` keeps the order of the latest attempts (decision_outcome shows the newest)
+        self.results.pop(approval.incident.execution_arn, None)
+        self.results[approval.incident.execution_arn] = result
 
     def press(self, decision: str, index: int = 0, execution_arn: str | None = None) -> DecisionResult:
         """Click a button as a learner would (for CI runs with `decision` set).
@@ -230,7 +235,7 @@ class ApprovalPanel:
             result = self.decide(approval, decision)
         except Exception as exc:  # shown in the card: a click must not die silently
             result = DecisionResult(decision, "", 0, "Not sent", str(exc), via="panel")
-            self.results[approval.incident.execution_arn] = result
+            self._record(approval, result)
         if out is not None:
             out.value = self.outcome_html(approval)
         text = self._text_widgets.get(approval.incident.execution_arn)
@@ -401,16 +406,18 @@ class Outcome:
 
 
 def decision_outcome(cloud, panel: ApprovalPanel, timeout: float = 30.0) -> Outcome:
-    """Once a decision was sent: wait for the execution to end, then say what it did to the policy.
+    """Once a decision was sent: wait for the execution to end, then say what it did to the policy (the
+    newest decision made in the panel, when there were several).
 
     Never blocks waiting for a click (a busy kernel would not receive it): without a decision it says so.
     """
-    decided = [a for a in panel.pending if panel.results.get(a.incident.execution_arn, None) is not None
-               and panel.results[a.incident.execution_arn].ok]
+    by_execution = {a.incident.execution_arn: a for a in panel.pending}
+    decided = [by_execution[arn] for arn, result in panel.results.items()  # in the order they were decided
+               if arn in by_execution and result is not None and result.ok]
     if not decided:
         return Outcome(False, "No decision yet: click Approve or Deny in the panel above, "
                               "then run this cell again.")
-    approval = decided[0]
+    approval = decided[-1]
     history = wait_for_end(cloud, approval.incident.execution_arn, timeout=timeout)
     verdict = panel.results[approval.incident.execution_arn].decision
     # IAM is eventually consistent: what was restored a moment ago may not show yet.

@@ -265,6 +265,18 @@ def test_the_outcome_says_what_is_in_force(cloud):
     assert "the harmless version stays in force" in repr(outcome)
 
 
+def test_the_outcome_is_of_the_newest_decision_made_in_the_panel(cloud):
+    """A learner denies one request, then approves another: running the outcome cell again tells the approval."""
+    denied, approved = cloud.asked(), cloud.asked()
+    panel = cloud.panel()
+    fake_cloud = SimpleNamespace(client=lambda service: {"iam": cloud.iam, "stepfunctions": cloud.sfn}[service])
+    assert panel.press("deny", execution_arn=denied.execution).ok
+    assert repr(decision_outcome(fake_cloud, panel)).startswith("Deny: execution " + denied.execution.rsplit(":", 1)[-1])
+    assert panel.press("allow", execution_arn=approved.execution).ok
+    outcome = decision_outcome(fake_cloud, panel)
+    assert repr(outcome).startswith("Allow: execution " + approved.execution.rsplit(":", 1)[-1]), outcome
+
+
 def test_the_incidents_view_lists_every_incident_with_its_decision(cloud):
     cloud.asked(decision="allow", decidedVia="link", decidedBy="e-mail link (signed) from 198.51.100.7",
                 decidedAt="2026-11-28T10:16:00Z", status="restored")
