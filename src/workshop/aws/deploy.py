@@ -11,7 +11,8 @@ policies/deployer-role.yaml makes it), else in SAM's managed bucket
 (`--resolve-s3`: the local cloud's administrator, an account of your own).
 A learner never makes or configures a bucket: that takes actions the
 orchestrator restricts by default (s3:DeleteBucket, s3:PutBucketPolicy...),
-and its scan would take such a learner policy out of force. On AWS, `EmailAddress` is required (a real address: example.com and
+and its scan would take such a learner policy out of force. On AWS,
+`EmailAddress` is required (a real address: example.com and
 the other reserved domains receive nothing); left out on an update, the
 stack keeps the address it has (sam passes `UsePreviousValue`). After a
 deploy to AWS the output says to confirm the SNS subscription. From Python:
@@ -164,9 +165,10 @@ def check_aws(cloud, stream=None) -> str:
     return identity["Account"]
 
 
-# What a learner needs of sam's output in a notebook: the outcome of each command (the rest goes to a log file).
+# What a learner needs of sam's output in a notebook: the outcome of each command, and where the deploy goes
+# (the kit's own lines between two commands); the rest goes to a log file.
 _OUTCOME = re.compile(r"^\s*(Build Succeeded|Build Failed|Successfully created/updated stack|No changes to deploy|"
-                      r"Error:|Failed to create|.*_FAILED\s)")
+                      r"Error:|Failed to create|.*_FAILED\s|Artifacts go to |CloudFormation deploys as )")
 LOG_DIR = Path("build") / "logs"
 
 
@@ -369,8 +371,8 @@ def artifacts_bucket_name(stack_name: str, account_id: str) -> str:
 
 def artifacts_bucket(cloud, stack_name: str) -> str | None:
     """The account owner's bucket for the stack's artifacts (policies/deployer-role.yaml), or None when the
-    account has none (sam then uses its managed bucket). DeployError when the bucket exists but is not yours
-    to use: another account's (bucket names are global), or your policies do not name it."""
+    account has none (sam then uses its managed bucket). DeployError when S3 refuses to say: the name is
+    another account's (bucket names are global), or your policies do not let you look at it."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
@@ -384,10 +386,11 @@ def artifacts_bucket(cloud, stack_name: str) -> str | None:
             return None
         if code in _REFUSED:
             raise DeployError(
-                f"the artifacts bucket {name} exists but is not yours to use (S3 answered {code}): either another "
-                f"account owns that name, or your policies do not grant s3:ListBucket on it (they predate it). "
-                f"Ask the account owner to update the learner policies from policies/learner-policy.json, or to "
-                f"deploy policies/deployer-role.yaml, which makes the bucket (docs/aws.md).") from None
+                f"the artifacts bucket {name} cannot be used (S3 answered {code}): another account owns that name, "
+                "or your policies do not let you look at it (the learner policies may look only at their own "
+                "account's bucket, once it exists). Ask the account owner to deploy policies/deployer-role.yaml, "
+                "which makes the bucket, and to attach the current policies/learner-policy*.json (docs/aws.md).") \
+                from None
         raise DeployError(f"could not look for the artifacts bucket of {stack_name} ({exc}).") from None
     except BotoCoreError as exc:
         raise DeployError(f"could not look for the artifacts bucket of {stack_name} ({exc}).") from None

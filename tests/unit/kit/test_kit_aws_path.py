@@ -97,6 +97,7 @@ def test_a_deploy_stops_before_sam_on_a_stack_only_deletion_can_help(monkeypatch
     monkeypatch.setattr(deploy_module, "connect", lambda target, endpoint=None: cloud)
     monkeypatch.setattr(deploy_module, "sam_executable", lambda: "sam")
     monkeypatch.setattr(deploy_module, "deployer_role", lambda cloud, stack_name, given=None: None)
+    monkeypatch.setattr(deploy_module, "artifacts_bucket", lambda cloud, stack_name: None)
     ran = []
     monkeypatch.setattr(deploy_module, "_run", lambda command, *args, **kwargs: ran.append(command) or 1)
     with pytest.raises(deploy_module.FailedStack, match="ROLLBACK_COMPLETE"):
@@ -260,7 +261,8 @@ def test_the_deploy_uses_the_owners_artifacts_bucket_when_this_account_has_it(aw
         assert artifacts_bucket(_Cloud(**clients), STACK) == f"{STACK}-artifacts-123456789012"
         # a bucket of that name that is not this account's (or not readable): never written to, and said so
         refusing = _Refusing("403")
-        with pytest.raises(DeployError, match=f"{STACK}-artifacts-123456789012 exists but is not yours") as error:
+        refused = rf"{STACK}-artifacts-123456789012 cannot be used \(S3 answered 403\)"
+        with pytest.raises(DeployError, match=refused) as error:
             artifacts_bucket(_Cloud(s3=refusing, sts=clients["sts"]), STACK)
         assert "policies/deployer-role.yaml" in str(error.value)
         assert refusing.asked == [{"Bucket": f"{STACK}-artifacts-123456789012", "ExpectedBucketOwner": "123456789012"}]
@@ -359,3 +361,21 @@ def test_admins_given_or_deployed_are_kept_as_they_are(given, deployed, capsys):
                    cloudformation=_Stack(deployed) if deployed else _NoStack())
     deploy_module.keep_the_deployer_an_admin(cloud, STACK, parameters, sys.stdout)
     assert parameters.get("AdminPrincipalArns") == given and capsys.readouterr().out == ""
+
+
+def test_a_notebook_shows_which_bucket_and_role_the_deploy_uses_and_logs_the_rest(tmp_path):
+    import io
+
+    shown = io.StringIO()
+    log = deploy_module.NotebookLog(shown, tmp_path)
+    log.write("$ sam build --template-file template.yaml\n")
+    log.write("Building codeuri: src/functions/ask_user\n")
+    log.write("Build Succeeded\n")
+    log.write(f"Artifacts go to the account owner's bucket s3://{STACK}-artifacts-123456789012/{STACK}/ "
+              "(policies/deployer-role.yaml).\n")
+    log.write(f"CloudFormation deploys as the service role arn:aws:iam::123456789012:role/{STACK}-deployer.\n")
+    log.close()
+    text = shown.getvalue()
+    assert f"Artifacts go to the account owner's bucket s3://{STACK}-artifacts-123456789012/{STACK}/" in text
+    assert f"role/{STACK}-deployer" in text and "Build Succeeded" in text
+    assert "Building codeuri" not in text and "Building codeuri" in (tmp_path / "sam-build.log").read_text()
