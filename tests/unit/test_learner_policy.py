@@ -675,3 +675,30 @@ def test_the_learner_only_reads_and_writes_objects_in_the_owners_artifacts_bucke
         granted_restricted = [a for a in _as_list(statement["Action"])
                               if any(action_matches(pattern, a) for pattern in restricted)]
         assert not granted_restricted, (name, statement["Sid"], granted_restricted)
+
+
+def test_the_artifacts_grants_hold_only_in_the_learners_own_account():
+    """Bucket names are global: anyone may make `security-orchestrator-artifacts-<your account id>` in an
+    account of theirs before the owner does. The learner's grants name the bucket by the caller's account and
+    need the bucket to be in it (aws:ResourceAccount), so the artifacts never go to such a bucket; IAM's
+    evaluation as the local cloud runs it (workshop.iam)."""
+    from workshop.iam import Context, Policies, Principal, Request, compile_policy, evaluate_request
+
+    ours, theirs = ACCOUNT, "999999999999"
+    learner = Principal(f"arn:aws:iam::{ours}:user/learner", "user", ours)
+    policies = Policies(identity=(compile_policy(POLICY.read_text(), policy_id=POLICY.stem),))
+
+    def allowed(action, bucket, key=None, owner=ours):
+        resource = f"arn:aws:s3:::{bucket}" + (f"/{key}" if key else "")
+        context = Context({"aws:PrincipalAccount": ours, "aws:ResourceAccount": owner,
+                           "aws:PrincipalArn": learner.arn, "aws:username": "learner"})
+        return evaluate_request(learner, Request(action, resource, context), policies).allowed
+
+    bucket, key = f"{STACK_NAME}-artifacts-{ours}", f"{STACK_NAME}/template.yaml"
+    assert allowed("s3:PutObject", bucket, key) and allowed("s3:GetObject", bucket, key)
+    assert allowed("s3:ListBucket", bucket)
+    assert not allowed("s3:PutObject", bucket, key, owner=theirs)  # the name, squatted in another account
+    assert not allowed("s3:ListBucket", bucket, owner=theirs)
+    assert not allowed("s3:PutObject", f"{STACK_NAME}-artifacts-{theirs}", key, owner=theirs)
+    assert not allowed("s3:PutObject", bucket, "elsewhere/template.yaml")
+    assert not allowed("s3:DeleteObject", bucket, key) and not allowed("s3:DeleteObjectVersion", bucket, key)
