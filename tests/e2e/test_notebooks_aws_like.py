@@ -68,21 +68,21 @@ def aws_run(tmp_path_factory):
         report = run_all(None, out_dir=OUT, decision="allow", target="aws", html=True, announce=learner,
                          wrong_answers=False)  # the AWS code paths, not the exercises: once is enough
         # what is left, seen by the account's administrator (the learner's policies need not let them look)
-        admin = {service: local_client(cloud.endpoint, service) for service in ("iam", "cloudformation", "s3")}
-        bucket = next(o["OutputValue"] for o in admin["cloudformation"].describe_stacks(
-            StackName="aws-sam-cli-managed-default")["Stacks"][0]["Outputs"] if o["OutputKey"] == "SourceBucket")
+        admin = {service: local_client(cloud.endpoint, service) for service in ("iam", "cloudformation", "s3", "sts")}
+        # the account owner's artifacts bucket (policies/deployer-role.yaml, made at start as an owner would)
+        bucket = f"{STACK}-artifacts-{admin['sts'].get_caller_identity()['Account']}"
         s3 = admin["s3"]
-        versions = s3.list_object_versions(Bucket=bucket, Prefix=f"{STACK}/")
         leftovers = {
             "policies": [p["PolicyName"] for p in admin["iam"].list_policies(Scope="Local")["Policies"]
                          if p["PolicyName"].startswith("workshop-")],
+            # SAM's managed stack too: the learner makes no bucket
             "stacks": [s["StackName"] for s in admin["cloudformation"].list_stacks()["StackSummaries"]
-                       if s["StackStatus"] != "DELETE_COMPLETE" and s["StackName"] != "aws-sam-cli-managed-default"],
-            # SAM's bucket is versioned: a delete without a version id leaves versions and a delete marker
-            "artifact versions": [(v["Key"], v["VersionId"]) for v in
-                                  versions.get("Versions", []) + versions.get("DeleteMarkers", [])],
+                       if s["StackStatus"] != "DELETE_COMPLETE"],
+            # the owner's to remove: the learner holds no deletion (a restricted action)
+            "artifacts": s3.list_objects_v2(Bucket=bucket, Prefix=f"{STACK}/")["KeyCount"],
             "bucket versioning": s3.get_bucket_versioning(Bucket=bucket).get("Status"),
         }
+        facts["artifacts bucket"] = bucket
         facts["learner"] = target.client("sts").get_caller_identity()["Arn"]
         facts["iam"] = cloud.health()["iam"]
         yield report, leftovers, facts, read_mailbox(cloud.endpoint)
@@ -122,6 +122,9 @@ def test_01_deploys_with_the_learners_address_and_says_confirm_it(aws_run):
     text = _text("01_deploy")
     assert "Confirm the SNS subscription now" in text and AWS_EMAIL in text
     assert "--region us-east-1" in text and "--s3-prefix security-orchestrator" in text
+    # the owner's bucket, said and used (the learner may not make SAM's)
+    assert f"Artifacts go to the account owner's bucket s3://{facts['artifacts bucket']}/security-orchestrator/" in text
+    assert f"--no-resolve-s3 --s3-bucket {facts['artifacts bucket']}" in text
     assert facts["email after 01"] == AWS_EMAIL
 
 
@@ -185,10 +188,14 @@ def test_07_attack_and_defence_on_aws(aws_run):
 
 
 def test_08_removes_what_is_the_workshops_and_lists_what_is_shared(aws_run):
-    _, leftovers, _, _ = aws_run
+    _, leftovers, facts, _ = aws_run
     text = _text("08_cleanup")
     assert "is deleted" in text
-    assert "artifact(s) of security-orchestrator" in text
-    assert "aws-sam-cli-managed-default" in text and f"the CloudTrail trail {TRAIL}" in text
-    assert leftovers == {"policies": [], "stacks": [], "artifact versions": [], "bucket versioning": "Enabled"}
+    bucket = facts["artifacts bucket"]
+    assert f"{leftovers['artifacts']} artifact(s) of security-orchestrator in s3://{bucket}/security-orchestrator/" \
+        in text and "the account owner's bucket" in text
+    assert "aws-sam-cli-managed-default" not in text and f"the CloudTrail trail {TRAIL}" in text
+    assert leftovers["artifacts"] > 0
+    assert dict(leftovers, artifacts=None) == {"policies": [], "stacks": [], "artifacts": None,
+                                               "bucket versioning": "Enabled"}
 

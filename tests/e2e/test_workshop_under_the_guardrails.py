@@ -1,8 +1,8 @@
 """The workshop in a member account guarded by policies/scp-workshop-guardrails.json, end to end.
 
 An organization on a local cloud of its own; a member account made with `organizations create-account`;
-its owner (through OrganizationAccountAccessRole) deploys policies/deployer-role.yaml with CloudFormation,
-as docs/aws.md tells an account owner to, and makes the learner, an IAM user holding exactly
+its owner (through OrganizationAccountAccessRole) deploys policies/deployer-role.yaml with CloudFormation
+(the deployer role and the artifacts bucket), as docs/aws.md tells an account owner to, and makes the learner, an IAM user holding exactly
 policies/learner-policy*.json; then the SCP is attached. The learner deploys the stack with the kit's
 `workshop deploy` (which finds the deployer role and passes it to `sam deploy --role-arn`): every resource is
 created in the member account, under the SCP, as the deployer role.
@@ -69,11 +69,15 @@ def guarded_member(tmp_path_factory, sam_build):
                          Capabilities=["CAPABILITY_NAMED_IAM"])
         assert cfn.describe_stacks(StackName=f"{STACK}-deployer")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
         iam = owner.client("iam")
-        iam.create_user(UserName="learner")
+        # two learners sharing the account (a pair), each holding exactly the learner policies
+        for user in ("learner", "partner"):
+            iam.create_user(UserName=user)
         for path in learner_policy_files(ROOT):
             policy = iam.create_policy(PolicyName=path.stem, PolicyDocument=path.read_text())["Policy"]["Arn"]
-            iam.attach_user_policy(UserName="learner", PolicyArn=policy)
+            for user in ("learner", "partner"):
+                iam.attach_user_policy(UserName=user, PolicyArn=policy)
         key = iam.create_access_key(UserName="learner")["AccessKey"]
+        partner_key = iam.create_access_key(UserName="partner")["AccessKey"]
         scp = organizations.create_policy(
             Name="workshop-guardrails", Type="SERVICE_CONTROL_POLICY", Description="the orchestrator's guardrails",
             Content=(ROOT / "policies/scp-workshop-guardrails.json").read_text())["Policy"]["PolicySummary"]["Id"]
@@ -83,13 +87,21 @@ def guarded_member(tmp_path_factory, sam_build):
                                   learner_secret_access_key=key["SecretAccessKey"]))
         output = io.StringIO()
         try:
+            # the account's administrators: its owner's access role and break-glass, and the learner who deploys
+            # (as `workshop deploy --target aws` names the deployer). The scan judges everyone else: the partner,
+            # and so the learner policies the partner holds.
+            admins = ",".join(f"arn:aws:iam::{account}:{name}" for name in (
+                "role/OrganizationAccountAccessRole", "role/BreakGlass", "user/learner"))
             outputs = deploy_module.deploy(target="local", endpoint=endpoint, stack_name=STACK,
-                                           parameters={"EmailAddress": "learner@security-orchestrator.dev"},
+                                           parameters={"EmailAddress": "learner@security-orchestrator.dev",
+                                                       "AdminPrincipalArns": admins},
                                            build_dir=sam_build.parent, skip_build=True, stream=output)
         except deploy_module.DeployError as exc:
             pytest.fail(f"{exc}\n{output.getvalue()}")
         learner = Principal(endpoint, session_for(endpoint, key), f"arn:aws:iam::{account}:user/learner", "learner")
-        yield {"endpoint": endpoint, "owner": owner, "account": account, "outputs": outputs, "output": output.getvalue(), "learner": learner,
+        partner = Principal(endpoint, session_for(endpoint, partner_key), f"arn:aws:iam::{account}:user/partner",
+                            "partner")
+        yield {"endpoint": endpoint, "owner": owner, "account": account, "outputs": outputs, "output": output.getvalue(), "learner": learner, "partner": partner,
                "credentials": Credentials(key["AccessKeyId"], key["SecretAccessKey"])}
     log.close()
 
@@ -97,6 +109,15 @@ def guarded_member(tmp_path_factory, sam_build):
 def test_the_learner_deploys_into_the_guarded_account_through_the_deployer_role(guarded_member):
     account = guarded_member["account"]
     assert f"--role-arn arn:aws:iam::{account}:role/{STACK}-deployer" in guarded_member["output"]
+    # the artifacts go to the owner's bucket (policies/deployer-role.yaml made it): the learner makes no bucket
+    bucket = f"{STACK}-artifacts-{account}"
+    assert f"--no-resolve-s3 --s3-bucket {bucket} --s3-prefix {STACK}" in guarded_member["output"]
+    assert f"Artifacts go to the account owner's bucket s3://{bucket}/{STACK}/" in guarded_member["output"]
+    s3 = guarded_member["owner"].client("s3")
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    assert s3.list_objects_v2(Bucket=bucket, Prefix=f"{STACK}/")["KeyCount"] > 0
+    assert "aws-sam-cli-managed-default" not in [
+        s["StackName"] for s in guarded_member["owner"].client("cloudformation").list_stacks()["StackSummaries"]]
     learner = guarded_member["learner"]
     assert learner.client("sts").get_caller_identity()["Account"] == account
     stack = learner.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
@@ -171,6 +192,22 @@ def test_notebook_06s_scan_shows_the_schedules_latest_run_when_the_scp_refuses_s
     after = reconciliation_scan(learner_cloud, machine, stack_name=STACK)
     assert held_by_guardrails(after) and after.shown is not None and after.shown.arn == started, after
     assert "Its latest run started at" in after.summary() and "the next is due by" in after.summary(), after
+    # the scan judged every policy of the member account but its administrators' and left the learner policies
+    # in force (the partner holds them): it ends, or waits for a human only after taking out what it found
+    # (TempRemove comes before AskUser); the partner's next call is still allowed
+    from workshop.aws.executions import follow
+
+    follow(learner_cloud, started, until="AskUser", timeout=120)
+    partner = guarded_member["partner"].client("stepfunctions")
+    assert partner.describe_execution(executionArn=started)["executionArn"] == started
+    iam = guarded_member["owner"].client("iam")
+    attached = {p["PolicyName"]: p["PolicyArn"] for p in iam.list_attached_user_policies(UserName="partner")[
+        "AttachedPolicies"]}
+    assert sorted(attached) == sorted(path.stem for path in learner_policy_files(ROOT)), attached
+    for path in learner_policy_files(ROOT):
+        policy = iam.get_policy(PolicyArn=attached[path.stem])["Policy"]
+        held = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])["PolicyVersion"]
+        assert held["Document"] == json.loads(path.read_text()), f"the scan took {path.name} out of force"
 
 
 def test_notebook_06s_timeout_demo_and_failing_lambda_change_nothing_under_the_scp(guarded_member, learner_cloud):

@@ -35,11 +35,23 @@ TRUST_ANYONE_HERE = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]})
 ANYTHING = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 PASS_STATE = json.dumps({"Type": "Pass", "End": True})
+# The account owner's artifacts bucket (policies/deployer-role.yaml), and the same name in another account:
+# bucket names are global, so anyone may make the one a learner's kit would look for elsewhere.
+ARTIFACTS = f"{STACK}-artifacts-{ACCOUNT}"
+SOMEONE_ELSES = f"{STACK}-artifacts-999999999999"
+KEY = f"{STACK}/template.yaml"
 
 
 @pytest.fixture(scope="module")
 def learner(shared_cloud) -> Principal:
-    """An IAM user holding exactly the learner's policies, each a managed policy attached to it."""
+    """An IAM user holding exactly the learner's policies, each a managed policy attached to it; the account
+    owner's artifacts bucket exists (policies/deployer-role.yaml), so a refusal on it is the policy's."""
+    s3 = admin(shared_cloud.endpoint, "s3")
+    try:
+        s3.create_bucket(Bucket=ARTIFACTS)
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    s3.put_bucket_versioning(Bucket=ARTIFACTS, VersioningConfiguration={"Status": "Enabled"})
     return learner_user(shared_cloud.endpoint, ROOT)
 
 
@@ -97,6 +109,22 @@ ESCAPES = {
     "deploy another stack as the deployer": ("cloudformation", "create_change_set", {
         "StackName": "not-the-orchestrator", "ChangeSetName": "mine", "ChangeSetType": "CREATE",
         "RoleARN": DEPLOYER, "TemplateBody": json.dumps({"Resources": {"T": {"Type": "AWS::SNS::Topic"}}})}),
+    # the artifacts bucket: objects in, nothing out; no bucket of the learner's own (each is a restricted action
+    # of the default RestrictedActions, or what making a bucket takes)
+    "delete an artifact": ("s3", "delete_object", {"Bucket": ARTIFACTS, "Key": KEY}),
+    "delete an artifact's version": ("s3", "delete_object", {"Bucket": ARTIFACTS, "Key": KEY, "VersionId": "v1"}),
+    "expire the artifacts": ("s3", "put_bucket_lifecycle_configuration", {
+        "Bucket": ARTIFACTS, "LifecycleConfiguration": {"Rules": [
+            {"ID": "gone", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}}]}}),
+    "rewrite the artifacts bucket's policy": ("s3", "put_bucket_policy", {"Bucket": ARTIFACTS, "Policy": ANYTHING}),
+    "delete the artifacts bucket": ("s3", "delete_bucket", {"Bucket": ARTIFACTS}),
+    "make a bucket": ("s3", "create_bucket", {"Bucket": f"{STACK}-artifacts-mine"}),
+    "make SAM's managed stack": ("cloudformation", "create_change_set", {
+        "StackName": "aws-sam-cli-managed-default", "ChangeSetName": "mine", "ChangeSetType": "CREATE",
+        "TemplateBody": json.dumps({"Resources": {"B": {"Type": "AWS::S3::Bucket"}}})}),
+    "upload to another account's bucket of the artifacts' name": ("s3", "put_object", {
+        "Bucket": SOMEONE_ELSES, "Key": KEY, "Body": b"x"}),
+    "upload outside the stack's prefix": ("s3", "put_object", {"Bucket": ARTIFACTS, "Key": "elsewhere/x", "Body": b"x"}),
     # any IAM write outside workshop- names, the learner's own user included
     "make a user": ("iam", "create_user", {"UserName": "someone"}),
     "make a managed policy": ("iam", "create_policy", {"PolicyName": "mine", "PolicyDocument": ANYTHING}),
@@ -133,6 +161,14 @@ def test_the_same_user_still_does_what_the_workshop_needs(learner):
     iam.put_user_policy(UserName=user, PolicyName="demo", PolicyDocument=ANYTHING)
     iam.delete_user_policy(UserName=user, PolicyName="demo")
     iam.delete_user(UserName=user)
+    # what `sam deploy --s3-bucket` does with the owner's bucket (HeadBucket, HeadObject, PutObject) and the
+    # kit's look-up and clean-up (HeadBucket, ListObjectsV2)
+    s3 = learner.client("s3")
+    s3.head_bucket(Bucket=ARTIFACTS)
+    s3.put_object(Bucket=ARTIFACTS, Key=KEY, Body=b"Resources: {}")
+    assert s3.head_object(Bucket=ARTIFACTS, Key=KEY)["ContentLength"] == len(b"Resources: {}")
+    assert s3.get_object(Bucket=ARTIFACTS, Key=KEY)["Body"].read() == b"Resources: {}"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=ARTIFACTS, Prefix=f"{STACK}/")["Contents"]] == [KEY]
     # the deployer role is found by its name (an absent role is NoSuchEntity, not a refusal)
     error = denied(iam.get_role, RoleName=f"{STACK}-deployer")
     assert error["Code"] == "NoSuchEntity", error

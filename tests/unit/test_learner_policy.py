@@ -9,11 +9,13 @@ What the learner's credentials call, in three parts, each read from its source:
   least-privilege test does); a method whose client cannot be told fails the
   test. Plus what those calls imply (`IMPLIED`: TestState passes the state
   machine's role, so iam:PassRole).
-* **`sam deploy --resolve-s3`**: `SAM_CLI`, the calls sam 1.170 makes with the
+* **`sam deploy --s3-bucket`**: `SAM_CLI`, the calls sam 1.170 makes with the
   caller's credentials (samcli/lib/deploy/deployer.py, lib/package/
-  s3_uploader.py, lib/utils/managed_cloudformation_stack.py), the same list as
-  "Grant specific IAM permissions" in AWS's SAM documentation, and the
-  SAM transform, which CloudFormation expands as the caller.
+  s3_uploader.py), the same list as "Grant specific IAM permissions" in AWS's
+  SAM documentation, and the SAM transform, which CloudFormation expands as
+  the caller. The bucket is the account owner's (policies/deployer-role.yaml):
+  the learner makes no bucket, so SAM's managed stack (`--resolve-s3`) is not
+  the learner's to deploy.
 * **CloudFormation**: for every resource type of a template, the permissions
   its resource handlers list (create, read, update, delete) in the
   CloudFormation registry schemas cfn-lint ships, except those `EXCLUDED` for
@@ -21,9 +23,7 @@ What the learner's credentials call, in three parts, each read from its source:
   test checks the property is absent). The workshop's stack is deployed as
   the service role of policies/deployer-role.yaml (`sam deploy --role-arn`),
   so its handlers' permissions are that role's and none of them is the
-  learner's unless the kit calls it too; SAM's managed stack (its artifact
-  bucket), which `sam` creates without a role, is deployed as the learner
-  (learner-policy-sam-bootstrap.json).
+  learner's unless the kit calls it too.
 * **calls the kit makes other than through its own boto3 code** (`INDIRECT`):
   the panel's signed request (`execute-api:Invoke` on the stack's decision
   method, signed with botocore), and the seal check the kit runs with the
@@ -60,7 +60,6 @@ from workshop.iam import globs_intersect, parse_policy_document, parse_statement
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "policies" / "learner-policy.json"
-BOOTSTRAP = ROOT / "policies" / "learner-policy-sam-bootstrap.json"
 # The incidents table, the link-signing secret, and what the panel and notebook 07 do (a third
 # document: IAM's 6,144 characters per managed policy do not hold it all).
 INCIDENTS = ROOT / "policies" / "learner-policy-incidents.json"
@@ -106,16 +105,14 @@ NEVER_THE_LEARNERS = {"lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfigu
                       "secretsmanager:PutResourcePolicy", "states:SendTaskSuccess", "states:CreateStateMachine",
                       "states:DeleteStateMachine", "cloudformation:UpdateStack", "cloudformation:CreateStack"}
 # API operations whose IAM action has another name (Service Authorization Reference)
-ACTION_OF_OPERATION = {"s3:ListObjectsV2": "s3:ListBucket", "s3:HeadObject": "s3:GetObject",
+ACTION_OF_OPERATION = {"s3:ListObjectsV2": "s3:ListBucket", "s3:HeadObject": "s3:GetObject", "s3:HeadBucket": "s3:ListBucket",
                        "s3:ListObjectVersions": "s3:ListBucketVersions", "lambda:Invoke": "lambda:InvokeFunction"}
 # TestState with a roleArn passes that role: "IAM permissions for using TestState API",
 # https://docs.aws.amazon.com/step-functions/latest/dg/test-state-isolation.html
 # UpdateStateMachine with publish=True (notebook 06's timeout demo) also needs states:PublishStateMachineVersion
-# (its dependent action in the Service Authorization Reference); DeleteObject with a VersionId (the clean-up
-# of SAM's versioned bucket) needs s3:DeleteObjectVersion (Amazon S3's "Required permissions" page).
-IMPLIED = {"states:TestState": {"iam:PassRole"}, "states:UpdateStateMachine": {"states:PublishStateMachineVersion"},
-           "s3:DeleteObject": {"s3:DeleteObjectVersion"}}
-# sam deploy --resolve-s3 --s3-prefix STACK (sam 1.170) with the caller's credentials; matches
+# (its dependent action in the Service Authorization Reference).
+IMPLIED = {"states:TestState": {"iam:PassRole"}, "states:UpdateStateMachine": {"states:PublishStateMachineVersion"}}
+# sam deploy --s3-bucket BUCKET --s3-prefix STACK (sam 1.170) with the caller's credentials; matches
 # https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-permissions-cloudformation.html
 SAM_CLI = {"cloudformation:DescribeStacks", "cloudformation:GetTemplateSummary", "cloudformation:CreateChangeSet",
            "cloudformation:DescribeChangeSet", "cloudformation:ExecuteChangeSet", "cloudformation:DescribeStackEvents",
@@ -241,7 +238,13 @@ def aws_calls(source: str, where: str = "") -> set[str]:
 SERVER_SIDE = ("localcloud", "asl")
 # The account's set-up, run by an administrator before the class (docs/aws.md): making a trail.
 # The same module's reads are notebook 00's trail check, made with the learner's credentials.
-ACCOUNT_SETUP = {ROOT / "src" / "workshop" / "aws" / "trail.py": {"cloudtrail:CreateTrail", "cloudtrail:StartLogging"}}
+ACCOUNT_SETUP = {ROOT / "src" / "workshop" / "aws" / "trail.py": {"cloudtrail:CreateTrail", "cloudtrail:StartLogging",
+                                                                 "s3:CreateBucket", "s3:PutBucketPolicy"}}
+# What the clean-up does only where it may: deleting the artifacts in SAM's managed bucket, which only a deploy
+# without the owner's bucket uses (an administrator's, an account of one's own). A learner holds no deletion (each
+# is a default restricted action): the clean-up lists the artifacts instead.
+CLEANUP = ROOT / "src" / "workshop" / "teaching" / "cleanup.py"
+ADMINISTRATOR_ONLY = {CLEANUP: {"s3:DeleteObject", "s3:ListBucketVersions"}}
 
 
 def kit_actions() -> set[str]:
@@ -251,7 +254,8 @@ def kit_actions() -> set[str]:
         if path.relative_to(kit).parts[0] in SERVER_SIDE:
             continue
         calls = aws_calls(path.read_text(), path.name)
-        actions |= (calls - ATTEMPTED if path == ATTACKS else calls) - ACCOUNT_SETUP.get(path, set())
+        actions |= ((calls - ATTEMPTED if path == ATTACKS else calls) - ACCOUNT_SETUP.get(path, set())
+                    - ADMINISTRATOR_ONLY.get(path, set()))
     for action, (source, call) in INDIRECT.items():
         if call in source.read_text():
             actions.add(action)
@@ -316,8 +320,8 @@ def cloudformation_actions(templates) -> set[str]:
 
 
 def needed(templates) -> set[str]:
-    """The learner's: the kit, sam, and SAM's managed stack (deployed as the learner)."""
-    return kit_actions() | SAM_CLI | cloudformation_actions(templates[1:])
+    """The learner's: the kit and sam (SAM's managed stack is never the learner's: the owner's bucket is used)."""
+    return kit_actions() | SAM_CLI
 
 
 def deployer_needs(templates) -> set[str]:
@@ -334,7 +338,7 @@ def granted_directly() -> set[str]:
 
 
 def _documents():
-    return {path.name: json.loads(path.read_text()) for path in (POLICY, BOOTSTRAP, INCIDENTS)}
+    return {path.name: json.loads(path.read_text()) for path in (POLICY, INCIDENTS)}
 
 
 def deployer_role() -> dict:
@@ -404,7 +408,7 @@ def test_the_kit_calls_what_the_workshop_needs_on_aws():
     for expected in ("sts:GetCallerIdentity", "cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus",
                      "iam:CreatePolicy", "iam:CreatePolicyVersion", "states:TestState", "iam:PassRole",
                      "states:UpdateStateMachine", "states:StartExecution", "cloudformation:DeleteStack",
-                     "sns:ListSubscriptionsByTopic", "logs:DeleteLogGroup", "s3:DeleteObject"):
+                     "sns:ListSubscriptionsByTopic", "logs:DeleteLogGroup", "s3:ListBucket"):
         assert expected in actions, expected
 
 
@@ -496,7 +500,7 @@ def test_resources_are_the_workshops_own():
                                                      for a in _as_list(statement["Action"])), statement["Sid"]
                 continue
             assert any(part in resource for part in (f":{STACK_NAME}-", f"/{STACK_NAME}-", f"/{STACK_NAME}/",
-                                                     "aws-sam-cli-managed-default", "workshop-", "my-bad-policy",
+                                                     "workshop-", "my-bad-policy",
                                                      "transform/Serverless", "/Prod/POST/decision", "DecisionSecret-",
                                                      "aws-service-role/replication.dynamodb.amazonaws.com/")), resource
     detach = next(s for _, s in _statements() if s["Sid"] == "DetachOnlyWorkshopPolicies")
@@ -643,18 +647,58 @@ def test_making_a_trail_is_left_to_the_account_administrator():
         assert not actions & direct
 
 
-def test_the_restricted_actions_are_granted_only_on_sams_artifact_bucket(templates):
-    """What the stack's default RestrictedActions forbid (the deletions and their permanent forms) a learner
-    holds only on SAM's managed artifact bucket, where `sam` and its managed stack need them."""
+def test_the_learner_only_reads_and_writes_objects_in_the_owners_artifacts_bucket(templates):
+    """The learner's one S3 statement: what `sam deploy --s3-bucket` needs, on the bucket the account owner's
+    template makes and the kit looks for (the same name in all three), in the learner's own account only; none
+    of the stack's default RestrictedActions by name (tests/unit/functions/test_learner_policies_stay_in_force.py
+    judges the files with the orchestrator's own code)."""
+    import yaml
+
+    from workshop.aws.deploy import artifacts_bucket_name
     from workshop.iam import action_matches
 
     restricted = templates[0]["Parameters"]["RestrictedActions"]["Default"].split(",")
-    sam_bucket = "arn:aws:s3:::aws-sam-cli-managed-default-samclisourcebucket-*"
-    seen = set()
+    s3 = [(name, s) for name, s in _statements() if any(a.startswith("s3:") for a in _as_list(s["Action"]))]
+    assert [s["Sid"] for _, s in s3] == ["FindTheOwnersArtifactsBucket", "UploadToTheOwnersArtifactsBucket",
+                                         "ReadWhatABucketPolicyIncidentTookOutOfForce"]
+    (_, find), (_, upload), (_, incidents) = s3
+    bucket = f"arn:aws:s3:::{artifacts_bucket_name(STACK_NAME, '${aws:PrincipalAccount}')}"
+    assert (_as_list(find["Action"]), find["Resource"]) == (["s3:ListBucket"], bucket)
+    assert (sorted(upload["Action"]), upload["Resource"]) == (["s3:GetObject", "s3:PutObject"], f"{bucket}/{STACK_NAME}/*")
+    for statement in (find, upload):  # a bucket of that name in another account is never used
+        assert statement["Condition"] == {"StringEquals": {"aws:ResourceAccount": "${aws:PrincipalAccount}"}}
+    assert _as_list(incidents["Action"]) == ["s3:GetBucketPolicy"]
+    owners = yaml.safe_load(DEPLOYER.read_text())["Resources"]["ArtifactsBucket"]["Properties"]
+    assert owners["BucketName"] == {"Fn::Sub": artifacts_bucket_name(STACK_NAME, "${AWS::AccountId}")}
+    assert owners["VersioningConfiguration"] == {"Status": "Enabled"}
     for name, statement in _statements():
-        for action in _as_list(statement["Action"]):
-            if any(action_matches(pattern, action) for pattern in restricted):
-                seen.add(action)
-                assert all(r in (sam_bucket, sam_bucket + "/*") for r in _as_list(statement["Resource"])), \
-                    (name, statement["Sid"], action)
-    assert seen, "the learner policies grant none of them: drop this test's premise"
+        granted_restricted = [a for a in _as_list(statement["Action"])
+                              if any(action_matches(pattern, a) for pattern in restricted)]
+        assert not granted_restricted, (name, statement["Sid"], granted_restricted)
+
+
+def test_the_artifacts_grants_hold_only_in_the_learners_own_account():
+    """Bucket names are global: anyone may make `security-orchestrator-artifacts-<your account id>` in an
+    account of theirs before the owner does. The learner's grants name the bucket by the caller's account and
+    need the bucket to be in it (aws:ResourceAccount), so the artifacts never go to such a bucket; IAM's
+    evaluation as the local cloud runs it (workshop.iam)."""
+    from workshop.iam import Context, Policies, Principal, Request, compile_policy, evaluate_request
+
+    ours, theirs = ACCOUNT, "999999999999"
+    learner = Principal(f"arn:aws:iam::{ours}:user/learner", "user", ours)
+    policies = Policies(identity=(compile_policy(POLICY.read_text(), policy_id=POLICY.stem),))
+
+    def allowed(action, bucket, key=None, owner=ours):
+        resource = f"arn:aws:s3:::{bucket}" + (f"/{key}" if key else "")
+        context = Context({"aws:PrincipalAccount": ours, "aws:ResourceAccount": owner,
+                           "aws:PrincipalArn": learner.arn, "aws:username": "learner"})
+        return evaluate_request(learner, Request(action, resource, context), policies).allowed
+
+    bucket, key = f"{STACK_NAME}-artifacts-{ours}", f"{STACK_NAME}/template.yaml"
+    assert allowed("s3:PutObject", bucket, key) and allowed("s3:GetObject", bucket, key)
+    assert allowed("s3:ListBucket", bucket)
+    assert not allowed("s3:PutObject", bucket, key, owner=theirs)  # the name, squatted in another account
+    assert not allowed("s3:ListBucket", bucket, owner=theirs)
+    assert not allowed("s3:PutObject", f"{STACK_NAME}-artifacts-{theirs}", key, owner=theirs)
+    assert not allowed("s3:PutObject", bucket, "elsewhere/template.yaml")
+    assert not allowed("s3:DeleteObject", bucket, key) and not allowed("s3:DeleteObjectVersion", bucket, key)

@@ -4,9 +4,15 @@ The same two commands run for both targets, always in us-east-1 (`--region`
 and AWS_REGION, whatever the profile says: a region elsewhere is a warning,
 not a stop); `--target local` only adds `AWS_ENDPOINT_URL` and the local
 cloud's key, `--target aws` removes any configured endpoint URL (see
-`TargetSession.sam_environment`). Artifacts go to SAM's managed bucket
-(`--resolve-s3`) under the prefix `<stack name>/`, so the clean-up can find
-them. On AWS, `EmailAddress` is required (a real address: example.com and
+`TargetSession.sam_environment`). Artifacts go under the prefix `<stack
+name>/`, so the clean-up can find them, in the account owner's bucket
+`<stack name>-artifacts-<account id>` when it exists (`--s3-bucket`;
+policies/deployer-role.yaml makes it), else in SAM's managed bucket
+(`--resolve-s3`: the local cloud's administrator, an account of your own).
+A learner never makes or configures a bucket: that takes actions the
+orchestrator restricts by default (s3:DeleteBucket, s3:PutBucketPolicy...),
+and its scan would take such a learner policy out of force. On AWS,
+`EmailAddress` is required (a real address: example.com and
 the other reserved domains receive nothing); left out on an update, the
 stack keeps the address it has (sam passes `UsePreviousValue`). After a
 deploy to AWS the output says to confirm the SNS subscription. From Python:
@@ -86,6 +92,9 @@ EMAIL_VARIABLE = "WORKSHOP_EMAIL"
 # functions at the same minute would only load the class's server).
 SHARED_BUILD_VARIABLE = "WORKSHOP_SHARED_BUILD"
 DEPLOYER_ROLE_SUFFIX = "-deployer"  # policies/deployer-role.yaml names it for the stack
+ARTIFACTS_BUCKET_INFIX = "-artifacts-"  # policies/deployer-role.yaml: <stack name>-artifacts-<account id>
+_NO_BUCKET = ("404", "NoSuchBucket", "NotFound")
+_REFUSED = ("403", "AccessDenied", "Forbidden")
 
 
 class DeployError(WorkshopError):
@@ -182,9 +191,10 @@ def check_aws(cloud, stream=None) -> str:
     return identity["Account"]
 
 
-# What a learner needs of sam's output in a notebook: the outcome of each command (the rest goes to a log file).
+# What a learner needs of sam's output in a notebook: the outcome of each command, and where the deploy goes
+# (the kit's own lines between two commands); the rest goes to a log file.
 _OUTCOME = re.compile(r"^\s*(Build Succeeded|Build Failed|Successfully created/updated stack|No changes to deploy|"
-                      r"Error:|Failed to create|.*_FAILED\s)")
+                      r"Error:|Failed to create|.*_FAILED\s|Artifacts go to |CloudFormation deploys as )")
 LOG_DIR = Path("build") / "logs"
 
 
@@ -381,6 +391,38 @@ def deployer_role(cloud, stack_name: str, given: str | None = None) -> str | Non
         raise DeployError(f"could not look up the deployer role {stack_name}{DEPLOYER_ROLE_SUFFIX} ({exc}).") from None
 
 
+def artifacts_bucket_name(stack_name: str, account_id: str) -> str:
+    return f"{stack_name}{ARTIFACTS_BUCKET_INFIX}{account_id}"
+
+
+def artifacts_bucket(cloud, stack_name: str) -> str | None:
+    """The account owner's bucket for the stack's artifacts (policies/deployer-role.yaml), or None when the
+    account has none (sam then uses its managed bucket). DeployError when S3 refuses to say: the name is
+    another account's (bucket names are global), or your policies do not let you look at it."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        account = cloud.client("sts").get_caller_identity()["Account"]
+        name = artifacts_bucket_name(stack_name, account)
+        # ExpectedBucketOwner: a bucket of that name in another account is refused, never written to
+        cloud.client("s3").head_bucket(Bucket=name, ExpectedBucketOwner=account)
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code"))
+        if code in _NO_BUCKET:
+            return None
+        if code in _REFUSED:
+            raise DeployError(
+                f"the artifacts bucket {name} cannot be used (S3 answered {code}): another account owns that name, "
+                "or your policies do not let you look at it (the learner policies may look only at their own "
+                "account's bucket, once it exists). Ask the account owner to deploy policies/deployer-role.yaml, "
+                "which makes the bucket, and to attach the current policies/learner-policy*.json (docs/aws.md).") \
+                from None
+        raise DeployError(f"could not look for the artifacts bucket of {stack_name} ({exc}).") from None
+    except BotoCoreError as exc:
+        raise DeployError(f"could not look for the artifacts bucket of {stack_name} ({exc}).") from None
+    return name
+
+
 def confirm_subscription_note(address: str | None) -> str:
     to = f" to {address}" if address else ""
     return (f"Confirm the SNS subscription now: AWS sent \"AWS Notification - Subscription Confirmation\"{to}; "
@@ -544,9 +586,19 @@ def _deploy(*, target, endpoint, stack_name, parameters, build_dir, template, ro
         built = (root / template).resolve()
     elif not skip_build or not built.is_file():
         built = build(build_dir=build_dir, template=template, project_dir=root, env=env, stream=stream)
+    bucket = artifacts_bucket(cloud, stack_name)
+    if bucket:
+        stream.write(f"Artifacts go to the account owner's bucket s3://{bucket}/{stack_name}/ "
+                     "(policies/deployer-role.yaml).\n")
+        where = ["--no-resolve-s3", "--s3-bucket", bucket]  # samconfig.toml's resolve_s3 would clash
+    else:
+        stream.write(f"Artifacts go to SAM's managed bucket (--resolve-s3) under {stack_name}/: this account has no "
+                     f"bucket {artifacts_bucket_name(stack_name, '<account id>')} (policies/deployer-role.yaml "
+                     "makes it).\n")
+        where = ["--resolve-s3"]
     command = sam_command("deploy", "--template-file", str(built), "--stack-name", stack_name,
-                          "--resolve-s3", "--s3-prefix", stack_name, "--capabilities", "CAPABILITY_IAM",
-                          "--region", REGION, "--no-confirm-changeset", "--no-fail-on-empty-changeset")
+                          *where, "--s3-prefix", stack_name, "--capabilities", "CAPABILITY_IAM", "--region", REGION,
+                          "--no-confirm-changeset", "--no-fail-on-empty-changeset")
     role = deployer_role(cloud, stack_name, role_arn)
     if role:
         stream.write(f"CloudFormation deploys as the service role {role}.\n")

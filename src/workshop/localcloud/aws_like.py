@@ -129,8 +129,9 @@ AWS documentation page:
    (server/authorization.py). The per-start key stays the account's
    administrator, for what a facilitator prepares (a trail, an SCP). As an
    account owner does once (docs/facilitator.md), the administrator makes the
-   CloudFormation service role of policies/deployer-role.yaml at start: the
-   learner deploys through it (`sam deploy --role-arn`), as on AWS.
+   CloudFormation service role and the artifacts bucket of
+   policies/deployer-role.yaml at start: the learner deploys through them
+   (`sam deploy --role-arn ... --s3-bucket ...`), as on AWS.
 
 Where it hooks in (nothing else of the local cloud changes): CloudTrail's
 one delivery point (`cloudtrail.deliver`); moto's SNS backend and response
@@ -253,6 +254,27 @@ def learner_policy(path: str) -> tuple[str, str]:
     except InvalidPolicyDocument as exc:
         raise ValueError(f"--learner-policy {path}: IAM would refuse this policy: {exc}") from None
     return file.stem, text
+
+
+def _make_artifacts_bucket(properties: dict, account_id: str) -> str:
+    """The deployer template's artifacts bucket in `account_id`: its name (`Fn::Sub` of the account id),
+    versioning and default encryption. Not its bucket policy (it denies requests without TLS, and the local
+    cloud speaks plain HTTP; moto's CloudFormation does not make bucket policies either)."""
+    from moto.s3.models import s3_backends
+
+    name = properties["BucketName"]
+    if isinstance(name, dict):
+        name = name["Fn::Sub"].replace("${AWS::AccountId}", account_id)
+    s3 = s3_backends[account_id]["aws"]
+    s3.create_bucket(name, EVENT_REGION)
+    if properties.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+        s3.put_bucket_versioning(name, "Enabled")
+    encryption = properties.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration")
+    if encryption:
+        # moto keeps the configuration as its XML reads (one rule: a mapping)
+        s3.put_bucket_encryption(name, {"Rule": {"ApplyServerSideEncryptionByDefault": {
+            "SSEAlgorithm": encryption[0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"]}}})
+    return name
 
 
 def parse_delay(text: str) -> tuple[float, float]:
@@ -470,8 +492,9 @@ class AwsLikeMode:
 
     @staticmethod
     def install_deployer_role(backend) -> str | None:
-        """Make the CloudFormation service role of policies/deployer-role.yaml (its one role: name, trust,
-        inline policies), as the account's administrator would deploy it; its ARN, or None without the file."""
+        """Make what policies/deployer-role.yaml makes, as the account's administrator would deploy it: the
+        CloudFormation service role (name, trust, inline policies) and the artifacts bucket (versioned,
+        encrypted). Its role's ARN, or None without the file."""
         from pathlib import Path
 
         import yaml
@@ -486,6 +509,8 @@ class AwsLikeMode:
                                    role.get("Description", ""), [], "3600")
         for policy in role.get("Policies", []):
             backend.put_role_policy(role["RoleName"], policy["PolicyName"], json.dumps(policy["PolicyDocument"]))
+        for bucket in [r["Properties"] for r in resources.values() if r["Type"] == "AWS::S3::Bucket"]:
+            _make_artifacts_bucket(bucket, backend.account_id)
         return made.arn
 
     # 1. CloudTrail -----------------------------------------------------------------------------------

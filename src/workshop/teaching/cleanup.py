@@ -8,11 +8,19 @@ What deleting the stack does not remove, and what happens to it here:
 * the functions' log groups of an older version of the stack (made by Lambda
   itself, outside the stack; the template now owns them and sets their
   retention): `/aws/lambda/<stack name>-*`, deleted;
-* the artifacts `sam deploy --resolve-s3 --s3-prefix <stack name>` uploaded to
-  SAM's managed bucket: every version and delete marker under `<stack name>/`
-  (`ListObjectVersions`), deleted by version id. The bucket is versioned: a
-  delete without a version id only adds a delete marker and the object stays
-  (and is billed): https://docs.aws.amazon.com/AmazonS3/latest/userguide/DeletingObjectVersions.html;
+* the artifacts `sam deploy --s3-prefix <stack name>` uploaded:
+  - to the account owner's bucket `<stack name>-artifacts-<account id>`
+    (policies/deployer-role.yaml; `workshop deploy` uses it when it exists):
+    listed, never deleted. Deleting objects is among the actions the
+    orchestrator restricts by default, so no learner policy grants it (the
+    orchestrator's scan would take that policy out of force); the owner
+    empties the bucket;
+  - to SAM's managed bucket (`--resolve-s3`, an account without that bucket):
+    every version and delete marker under `<stack name>/`
+    (`ListObjectVersions`), deleted by version id. The bucket is versioned: a
+    delete without a version id only adds a delete marker and the object stays
+    (and is billed): https://docs.aws.amazon.com/AmazonS3/latest/userguide/DeletingObjectVersions.html.
+    Refused (a caller holding only the learner policies), they are listed;
 * SAM's managed stack `aws-sam-cli-managed-default` and its bucket: shared by
   every SAM deploy of the account and region, so listed with the commands
   that remove them, never deleted;
@@ -122,14 +130,48 @@ def _sam_bucket(cloud) -> str | None:
     return next((o["OutputValue"] for o in stack.get("Outputs") or [] if o["OutputKey"] == "SourceBucket"), None)
 
 
+def _owners_bucket(cloud, stack_name: str) -> str | None:
+    from workshop.aws.deploy import DeployError, artifacts_bucket
+
+    try:
+        return artifacts_bucket(cloud, stack_name)
+    except DeployError:  # not this account's, or not readable: nothing of the workshop's can be in it
+        return None
+
+
+def _owners_artifacts(cloud, bucket: str, stack_name: str, leftovers: Leftovers) -> None:
+    """The stack's artifacts in the account owner's bucket: listed with the owner's way to remove them."""
+    keys = 0
+    for page in cloud.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{stack_name}/"):
+        keys += len(page.get("Contents") or [])
+    if not keys:
+        return
+    why = ("the account owner's bucket (policies/deployer-role.yaml): deleting objects is an action the orchestrator "
+           "restricts, so the learner policies do not grant it")
+    if cloud.is_local:
+        command = "nothing to run: the local cloud keeps nothing once it stops"
+    else:
+        command = (f"as the account owner, S3 console -> {bucket} -> Show versions -> select {stack_name}/ -> Delete "
+                   "(the bucket is versioned: every version must go); they cost cents a month if left")
+    leftovers.listed.append((f"{keys} artifact(s) of {stack_name} in s3://{bucket}/{stack_name}/", why, command))
+
+
 def _delete_artifacts(cloud, bucket: str, stack_name: str, leftovers: Leftovers) -> None:
     """Every version and delete marker under `<stack name>/`: deleted by version id, so nothing stays."""
     s3 = cloud.client("s3")
     versions = set()
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=f"{stack_name}/"):
-        for item in (page.get("Versions") or []) + (page.get("DeleteMarkers") or []):
-            s3.delete_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
-            versions.add((item["Key"], item["VersionId"]))
+    try:
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=f"{stack_name}/"):
+            for item in (page.get("Versions") or []) + (page.get("DeleteMarkers") or []):
+                s3.delete_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
+                versions.add((item["Key"], item["VersionId"]))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("AccessDenied", "403"):
+            raise
+        leftovers.listed.append((
+            f"the artifacts of {stack_name} in s3://{bucket}/{stack_name}/",
+            "your policies do not let you delete them (deleting objects is an action the orchestrator restricts)",
+            f"as someone who may: S3 console -> {bucket} -> Show versions -> select {stack_name}/ -> Delete"))
     if versions:
         keys = len({key for key, _ in versions})
         leftovers.removed.append(f"{keys} artifact(s) of {stack_name} in s3://{bucket}/{stack_name}/ "
@@ -175,6 +217,9 @@ def remove_leftovers(cloud, stack_name: str) -> Leftovers:
     leftovers = Leftovers()
     region = f"--region {cloud.region}"
     _delete_old_log_groups(cloud, stack_name, leftovers)
+    owners = _owners_bucket(cloud, stack_name)
+    if owners:
+        _owners_artifacts(cloud, owners, stack_name, leftovers)
     bucket = _sam_bucket(cloud)
     if bucket:
         _delete_artifacts(cloud, bucket, stack_name, leftovers)

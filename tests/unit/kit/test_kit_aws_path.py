@@ -97,6 +97,7 @@ def test_a_deploy_stops_before_sam_on_a_stack_only_deletion_can_help(monkeypatch
     monkeypatch.setattr(deploy_module, "connect", lambda target, endpoint=None: cloud)
     monkeypatch.setattr(deploy_module, "sam_command", lambda *arguments: ["sam", *arguments])
     monkeypatch.setattr(deploy_module, "deployer_role", lambda cloud, stack_name, given=None: None)
+    monkeypatch.setattr(deploy_module, "artifacts_bucket", lambda cloud, stack_name: None)
     ran = []
     monkeypatch.setattr(deploy_module, "_run", lambda command, *args, **kwargs: ran.append(command) or 1)
     with pytest.raises(deploy_module.FailedStack, match="ROLLBACK_COMPLETE"):
@@ -235,6 +236,78 @@ def test_sams_shared_bucket_is_left_with_a_way_to_remove_it_that_works_where_the
         assert "S3 console" in command and f"aws cloudformation delete-stack --stack-name {SAM_MANAGED_STACK}" in command
 
 
+class _Refusing:
+    """An S3 client that answers HeadBucket with `code` (and says who asked)."""
+
+    def __init__(self, code):
+        self.code, self.asked = code, []
+
+    def head_bucket(self, **kwargs):
+        self.asked.append(kwargs)
+        raise _error(self.code, "refused")
+
+
+def test_the_deploy_uses_the_owners_artifacts_bucket_when_this_account_has_it(aws_env):
+    import boto3
+    from moto import mock_aws
+
+    from workshop.aws.deploy import DeployError, artifacts_bucket
+
+    with mock_aws():
+        clients = {"s3": boto3.client("s3", region_name="us-east-1"),
+                   "sts": boto3.client("sts", region_name="us-east-1")}
+        assert artifacts_bucket(_Cloud(**clients), STACK) is None  # no owner's bucket: sam's --resolve-s3
+        clients["s3"].create_bucket(Bucket=f"{STACK}-artifacts-123456789012")
+        assert artifacts_bucket(_Cloud(**clients), STACK) == f"{STACK}-artifacts-123456789012"
+        # a bucket of that name that is not this account's (or not readable): never written to, and said so
+        refusing = _Refusing("403")
+        refused = rf"{STACK}-artifacts-123456789012 cannot be used \(S3 answered 403\)"
+        with pytest.raises(DeployError, match=refused) as error:
+            artifacts_bucket(_Cloud(s3=refusing, sts=clients["sts"]), STACK)
+        assert "policies/deployer-role.yaml" in str(error.value)
+        assert refusing.asked == [{"Bucket": f"{STACK}-artifacts-123456789012", "ExpectedBucketOwner": "123456789012"}]
+
+
+@pytest.mark.parametrize("target", ["local", "aws"])
+def test_the_clean_up_lists_the_artifacts_in_the_owners_bucket_and_deletes_none(aws_env, target):
+    import boto3
+    from moto import mock_aws
+
+    from workshop.teaching.cleanup import remove_leftovers
+
+    bucket = f"{STACK}-artifacts-123456789012"
+    with mock_aws():
+        clients = {name: boto3.client(name, region_name="us-east-1")
+                   for name in ("cloudformation", "s3", "logs", "iam", "sts", "cloudtrail")}
+        clients["s3"].create_bucket(Bucket=bucket)
+        clients["s3"].put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        for key in ("a.zip", "b.zip", "template.yaml"):
+            clients["s3"].put_object(Bucket=bucket, Key=f"{STACK}/{key}", Body=b"x")
+        clients["s3"].put_object(Bucket=bucket, Key="another-stack/a.zip", Body=b"x")
+        leftovers = remove_leftovers(_Cloud(target=target, **clients), STACK)
+        left = clients["s3"].list_object_versions(Bucket=bucket)["Versions"]
+    assert len(left) == 4 and not leftovers.removed
+    [(what, why, command)] = leftovers.listed
+    assert what == f"3 artifact(s) of {STACK} in s3://{bucket}/{STACK}/"
+    assert "account owner's bucket" in why and "restricts" in why
+    if target == "local":
+        assert "local cloud" in command and "aws " not in command
+    else:
+        assert "account owner" in command and bucket in command and "every version" in command
+
+
+def test_artifacts_the_caller_may_not_delete_from_sams_bucket_are_listed_not_a_failure():
+    class _RefusingDeletes(_S3):
+        def delete_object(self, **kwargs):
+            raise _error("AccessDenied", "not authorized to perform: s3:DeleteObjectVersion")
+
+    leftovers = Leftovers()
+    s3 = _RefusingDeletes([{"Versions": [{"Key": f"{STACK}/a", "VersionId": "1"}]}])
+    _delete_artifacts(_Cloud(s3=s3), "sam-bucket", STACK, leftovers)
+    [(what, why, command)] = leftovers.listed
+    assert f"s3://sam-bucket/{STACK}/" in what and "restricts" in why and not leftovers.removed
+
+
 # --- the reconciliation scan never takes the deployer's own rights away ---------------------------------------
 
 
@@ -288,3 +361,21 @@ def test_admins_given_or_deployed_are_kept_as_they_are(given, deployed, capsys):
                    cloudformation=_Stack(deployed) if deployed else _NoStack())
     deploy_module.keep_the_deployer_an_admin(cloud, STACK, parameters, sys.stdout)
     assert parameters.get("AdminPrincipalArns") == given and capsys.readouterr().out == ""
+
+
+def test_a_notebook_shows_which_bucket_and_role_the_deploy_uses_and_logs_the_rest(tmp_path):
+    import io
+
+    shown = io.StringIO()
+    log = deploy_module.NotebookLog(shown, tmp_path)
+    log.write("$ sam build --template-file template.yaml\n")
+    log.write("Building codeuri: src/functions/ask_user\n")
+    log.write("Build Succeeded\n")
+    log.write(f"Artifacts go to the account owner's bucket s3://{STACK}-artifacts-123456789012/{STACK}/ "
+              "(policies/deployer-role.yaml).\n")
+    log.write(f"CloudFormation deploys as the service role arn:aws:iam::123456789012:role/{STACK}-deployer.\n")
+    log.close()
+    text = shown.getvalue()
+    assert f"Artifacts go to the account owner's bucket s3://{STACK}-artifacts-123456789012/{STACK}/" in text
+    assert f"role/{STACK}-deployer" in text and "Build Succeeded" in text
+    assert "Building codeuri" not in text and "Building codeuri" in (tmp_path / "sam-build.log").read_text()

@@ -70,9 +70,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _quiet_sam_bucket_policy() -> None:
-    """Drop moto's two lines about AWS::S3::BucketPolicy, which only SAM's own artifact-bucket stack
-    (`--resolve-s3`) uses here: moto does not model bucket policies, and nothing local needs one. Every
-    other resource type moto cannot create still warns."""
+    """Drop moto's two lines about AWS::S3::BucketPolicy, which only the artifact buckets' stacks use here
+    (SAM's own, `--resolve-s3`; the account owner's, policies/deployer-role.yaml): moto does not model
+    bucket policies, and nothing local needs one (theirs deny plain HTTP, which the local cloud speaks).
+    Every other resource type moto cannot create still warns."""
     import warnings
 
     warnings.filterwarnings("ignore", message=r".*AWS::S3::BucketPolicy.*", category=UserWarning)
