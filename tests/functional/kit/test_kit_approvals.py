@@ -266,15 +266,17 @@ def test_the_outcome_says_what_is_in_force(cloud):
 
 
 def test_the_outcome_is_of_the_newest_decision_made_in_the_panel(cloud):
-    """A learner denies one request, then approves another: running the outcome cell again tells the approval."""
-    denied, approved = cloud.asked(), cloud.asked()
+    """A learner decides the newer request, then the older one: running the outcome cell again tells the
+    decision just made, not the request the panel lists first."""
+    older, newer = cloud.asked(minutes_ago=5), cloud.asked()
     panel = cloud.panel()
+    assert [a.incident.execution_arn for a in panel.waiting()][:2] == [newer.execution, older.execution]
     fake_cloud = SimpleNamespace(client=lambda service: {"iam": cloud.iam, "stepfunctions": cloud.sfn}[service])
-    assert panel.press("deny", execution_arn=denied.execution).ok
-    assert repr(decision_outcome(fake_cloud, panel)).startswith("Deny: execution " + denied.execution.rsplit(":", 1)[-1])
-    assert panel.press("allow", execution_arn=approved.execution).ok
+    assert panel.press("deny", execution_arn=newer.execution).ok
+    assert repr(decision_outcome(fake_cloud, panel)).startswith("Deny: execution " + newer.execution.rsplit(":", 1)[-1])
+    assert panel.press("deny", execution_arn=older.execution).ok
     outcome = decision_outcome(fake_cloud, panel)
-    assert repr(outcome).startswith("Allow: execution " + approved.execution.rsplit(":", 1)[-1]), outcome
+    assert repr(outcome).startswith("Deny: execution " + older.execution.rsplit(":", 1)[-1]), outcome
 
 
 def test_the_incidents_view_lists_every_incident_with_its_decision(cloud):
