@@ -262,6 +262,8 @@ def test_polling_on_aws_backs_off_to_five_seconds(tmp_path, monkeypatch):
         wait_for(lambda: None, what="x", timeout=60, progress=False, clock=clock, sleep=clock.sleep, **aws)
     assert clock.pauses[0] == 1.0 and max(clock.pauses) == 5.0 and len(clock.pauses) < 20
     assert poll_intervals(connect("local", "http://127.0.0.1:9")) == {"interval": 0.5}
+    rehearsal = type("Rehearsal", (InProcess,), {"test_endpoint": "http://127.0.0.1:9"})()
+    assert poll_intervals(rehearsal) == {"interval": 0.5}  # the AWS-like cloud on this machine: no rate limits
 
 
 @mock_aws
