@@ -123,8 +123,15 @@ def _tamper_alert(stack: dict, endpoint: str, name: str) -> dict:
                 e["type"] + " " + json.dumps({k: v for k, v in e.items() if k.endswith("EventDetails")})[:300]
                 for e in events))
         subjects = [m["subject"] for m in read_mailbox(endpoint)][-8:]
+        events, iam = aws("events"), aws("iam")
+        targets = [(rule, target.get("RoleArn"), events.describe_rule(Name=rule)["State"])
+                   for rule in events.list_rule_names_by_target(TargetArn=stack["WatchGuardArn"])["RuleNames"]
+                   for target in events.list_targets_by_rule(Rule=rule)["Targets"]]
+        roles = {r["Arn"]: iam.list_role_policies(RoleName=r["RoleName"])["PolicyNames"]
+                 for r in iam.list_roles()["Roles"] if "WatchTampered" in r["RoleName"]}
         raise AssertionError(f"{timeout}\nWatchGuard's executions:\n" + "\n".join(story)
-                             + f"\nthe last mails' subjects: {subjects}") from None
+                             + f"\nthe last mails' subjects: {subjects}\nits rules' targets (rule, role, state): "
+                             f"{targets}\nits event roles and their inline policies: {roles}") from None
 
 
 def _rule_state(name: str) -> str:

@@ -46,3 +46,24 @@ def test_an_aws_managed_policy_is_no_other_accounts_resource():
     """arn:aws:iam::aws:policy/... belongs to no account: reading it takes the caller's own grant only."""
     found = policy_sources.resource_policy("iam:GetPolicy", "arn:aws:iam::aws:policy/ReadOnlyAccess")
     assert found.document is None and found.account is None and not found.must_allow
+
+
+def test_a_role_is_found_while_another_request_adds_roles(monkeypatch):
+    """moto's get_role walks the live dict of roles, which another request's CreateRole may grow meanwhile
+    ("dictionary changed size during iteration"): that must not read as "no such role" and refuse the
+    role's own calls (the authorizer treats a missing principal as allowed nothing)."""
+    from moto.iam.models import IAMBackend
+
+    with mock_aws():
+        iam = boto3.client("iam", region_name="us-east-1")
+        arn = iam.create_role(RoleName="events-target", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Principal": {"Service": "events.amazonaws.com"}}]}))["Role"]["Arn"]
+
+        def walk_interrupted(self, role_name):
+            raise RuntimeError("dictionary changed size during iteration")
+
+        monkeypatch.setattr(IAMBackend, "get_role", walk_interrupted)
+        found = policy_sources.lookup_role(ACCOUNT, arn)
+        assert found is not None and found.arn == arn
+        assert policy_sources.lookup_role(ACCOUNT, arn.replace("events-target", "nobody")) is None
