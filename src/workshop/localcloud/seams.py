@@ -105,8 +105,6 @@ _TASK = _STATE + "exec.state_task.service."
 # In installation order within each group (the order matters where two seams wrap one attribute).
 SEAMS: tuple[Seam, ...] = (
     # --- data: at start, and in the functions' unit tests ------------------------------------------
-    Seam("server-botocore-loader", SPEED, DATA, _t("botocore.session", None, "create_loader"),
-         "test_sessions_share_one_loader_that_loads_what_a_fresh_one_loads", speedups.install_shared_botocore_loader),
     Seam("ddb-conditional-write-lock", FIX, DATA, _t("moto.dynamodb.responses", "DynamoHandler", "call_action"),
          "test_of_two_conditional_writes_at_once_exactly_one_succeeds", dynamodb.install_atomic_requests),
     Seam("kms-mac-checks", FIX, DATA, _t("moto.kms.models", "KmsBackend", "generate_mac", "verify_mac"),

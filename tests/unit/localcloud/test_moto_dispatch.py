@@ -331,24 +331,3 @@ def test_the_engine_modules_copy_json_after_install(monkeypatch):
     for module, name in speedups.json_copy_seams():
         assert getattr(module, name).deepcopy is speedups.json_copy
 
-
-def test_sessions_share_one_loader_that_loads_what_a_fresh_one_loads(monkeypatch):
-    """moto's region lists make a boto3 session each; with the seam they read botocore's data once."""
-    import boto3
-    import botocore.session
-
-    module, name = speedups.botocore_loader_seam()
-    assert module is botocore.session and name == "create_loader"
-    original = botocore.session.create_loader
-    monkeypatch.setattr(botocore.session, "create_loader", original)
-    expected = boto3.Session().get_available_regions("ec2")
-    speedups.install_shared_botocore_loader()
-    first, second = botocore.session.Session(), botocore.session.Session()
-    assert first.get_component("data_loader") is second.get_component("data_loader")
-    assert boto3.Session().get_available_regions("ec2") == expected and "us-east-1" in expected
-    assert boto3.Session().client("iam", region_name="us-east-1").meta.service_model.service_name == "iam"
-    other = botocore.session.Session()
-    other.set_config_variable("data_path", "/nonexistent-models")
-    assert other.get_component("data_loader") is not first.get_component("data_loader")  # another data path
-    speedups.install_shared_botocore_loader()  # idempotent
-    assert botocore.session.create_loader.__wrapped__ is original

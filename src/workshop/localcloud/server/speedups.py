@@ -57,16 +57,6 @@ server's DynamoDB UpdateItem took 3-5 ms, an IAM read about 1.5):
   modules a copy for JSON values (dicts, lists, scalars; anything else still
   goes to `copy.deepcopy`), three times faster on a CloudTrail event (`sfn-state-input-copy`).
 
-moto makes many boto3 sessions (three while `moto.ec2` is imported, to list
-the regions of each partition; one per service's backends, for their regions),
-and botocore gives each new session a loader of its own, which reads and
-parses botocore's endpoint data (and any service model asked for) again:
-0.8 s of CPU in each local cloud's first Step Functions or CloudFormation
-call. The data path does not change while the server runs and botocore only
-reads what its loader returns (one session's clients share it already), so
-`install_shared_botocore_loader` gives every session of one data path the
-same loader (`server-botocore-loader`).
-
 One cost is not moto's but an import's (`without_iri_syntax_checker`, at
 start): the first API Gateway request imports moto's apigateway, which
 imports openapi-spec-validator, then jsonschema, whose format checkers import
@@ -84,7 +74,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import threading
 
 
 def without_iri_syntax_checker() -> None:
@@ -324,28 +313,3 @@ def install_json_copy() -> None:
             continue
         setattr(module, name, _JsonCopyModule(original))
 
-
-# --- server-botocore-loader ------------------------------------------------------------------------
-
-
-def botocore_loader_seam():
-    import botocore.session
-
-    return botocore.session, "create_loader"
-
-
-def install_shared_botocore_loader() -> None:
-    module, name = botocore_loader_seam()
-    original = getattr(module, name)
-    if getattr(original, "_localcloud", False):
-        return
-    loaders: dict = {}  # data path (botocore's `data_path` setting) -> its one loader
-    lock = threading.Lock()
-
-    def create_loader(search_path_string=None):
-        with lock:
-            if search_path_string not in loaders:
-                loaders[search_path_string] = original(search_path_string)
-            return loaders[search_path_string]
-
-    _patch(module, name, create_loader, original)
