@@ -118,13 +118,6 @@ def find_tool(name: str) -> str | None:
     return shutil.which(name)
 
 
-def sam_executable() -> str:
-    found = find_tool("sam")
-    if found:
-        return found
-    raise _no_sam()
-
-
 def sam_command(*arguments: str) -> list[str]:
     """The argv of `sam ARGUMENTS...` as the kit runs it (workshop.aws.sam_cli says why not the `sam` script)."""
     from workshop.aws import sam_cli
@@ -135,7 +128,7 @@ def sam_command(*arguments: str) -> list[str]:
     return [*start, *arguments]
 
 
-def _shown(command: list[str]) -> str:
+def shown_command(command: list[str]) -> str:
     """A command as the learner would type it: `sam ...`, however the kit starts sam."""
     from workshop.aws import sam_cli
 
@@ -252,7 +245,7 @@ def _in_a_notebook(stream) -> bool:
 def _run(command: list[str], env: dict, cwd: Path, stream, endpoint: str | None = None) -> int:
     """Run `command`, streaming its output. With a local `endpoint`, stop it as soon as the local cloud is
     gone (sam would otherwise retry for half a minute in silence) and say so."""
-    stream.write("$ " + _shown(command) + "\n")
+    stream.write("$ " + shown_command(command) + "\n")
     stream.flush()
     proc = subprocess.Popen(command, env=env, cwd=str(cwd), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, bufsize=1)  # nosec B603: the kit's own sam command
@@ -269,7 +262,7 @@ def _run(command: list[str], env: dict, cwd: Path, stream, endpoint: str | None 
     if code != 0 and isinstance(stream, NotebookLog):  # what went wrong is in the last lines: show them
         stream.shown.write("".join(tail))
     if gone.is_set():
-        raise DeployError(str(LocalCloudNotAnswering(endpoint, f"it stopped during `{' '.join(_shown(command).split()[:2])}`")))
+        raise DeployError(str(LocalCloudNotAnswering(endpoint, f"it stopped during `{' '.join(shown_command(command).split()[:2])}`")))
     return code
 
 

@@ -13,8 +13,7 @@ import sys
 
 from botocore.exceptions import ClientError
 
-from workshop.aws import sam_cli
-from workshop.aws.deploy import find_tool
+from workshop.aws.deploy import DeployError, sam_command, shown_command
 from workshop.aws.guardrails import refused_action, refused_by_guardrails
 from workshop.aws.session import project_root
 from workshop.waiting import wait_for
@@ -77,17 +76,16 @@ def delete_stack(cloud, stack_name: str, timeout: float = 120.0) -> str:
 def lint_template(template: str = "template.yaml", stream=None) -> str:
     """`sam validate --lint`: the template is valid SAM and passes cfn-lint. Prints the command and its output."""
     stream = stream or sys.stdout
-    arguments = ["validate", "--lint", "--template-file", template, "--region", "us-east-1"]
-    start = sam_cli.invocation(find_tool("sam"))
-    if not start:
-        raise RuntimeError("`sam` is not installed: run `make lab` (it installs aws-sam-cli into the venv).")
-    command = ["sam", *arguments]
-    stream.write("$ " + " ".join(command) + "\n")
+    try:
+        command = sam_command("validate", "--lint", "--template-file", template, "--region", "us-east-1")
+    except DeployError:
+        raise RuntimeError("`sam` is not installed: run `make lab` (it installs aws-sam-cli into the venv).") from None
+    stream.write("$ " + shown_command(command) + "\n")
     env = dict(os.environ, SAM_CLI_TELEMETRY="0")
     # Validation is offline; dummy credentials keep sam from looking for real ones.
     env.setdefault("AWS_ACCESS_KEY_ID", "testing")
     env.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    done = subprocess.run([*start, *arguments], cwd=str(project_root()), env=env,  # nosec B603: sam, no shell
+    done = subprocess.run(command, cwd=str(project_root()), env=env,  # nosec B603: sam, no shell
                           capture_output=True, text=True)
     output = (done.stdout + done.stderr).strip()
     stream.write(output + "\n")

@@ -9,8 +9,11 @@ from workshop.localcloud.server import credentials
 def test_a_missing_sam_is_explained(monkeypatch, tmp_path):
     monkeypatch.setattr(deploy.sys, "executable", str(tmp_path / "python"))
     monkeypatch.setattr(deploy.shutil, "which", lambda name: None)
+    from workshop.aws import sam_cli
+
+    monkeypatch.setattr(sam_cli.importlib.util, "find_spec", lambda name: None)  # no samcli in this Python either
     with pytest.raises(deploy.DeployError, match="`sam` command"):
-        deploy.sam_executable()
+        deploy.sam_command("build")
 
 
 def test_aws_outside_us_east_1_is_a_note_not_a_stop():
@@ -97,8 +100,8 @@ def test_the_kit_starts_the_installed_sam_cli_without_the_iri_checker_and_shows_
 
     command = deploy.sam_command("deploy", "--stack-name", "x")
     assert command[:3] == [deploy.sys.executable, "-c", sam_cli.ENTRY] and command[3:] == ["deploy", "--stack-name", "x"]
-    assert deploy._shown(command) == "sam deploy --stack-name x"
-    assert deploy._shown(["/opt/bin/sam", "build"]) == "sam build"
+    assert deploy.shown_command(command) == "sam deploy --stack-name x"
+    assert deploy.shown_command(["/opt/bin/sam", "build"]) == "sam build"
 
 
 def test_a_sam_from_elsewhere_runs_as_it_is_when_samcli_is_not_importable(monkeypatch):
