@@ -36,6 +36,12 @@ def load_template(path: Path = TEMPLATE) -> dict:
     return copy.deepcopy(_parsed(str(path), stat.st_mtime_ns, stat.st_size))
 
 
+def resource_properties(logical_id: str, path: Path = TEMPLATE) -> dict:
+    """One resource's Properties, a copy of its own (copying the whole template costs more than the test)."""
+    stat = Path(path).stat()
+    return copy.deepcopy(_parsed(str(path), stat.st_mtime_ns, stat.st_size)["Resources"][logical_id]["Properties"])
+
+
 @lru_cache(maxsize=8)
 def _parsed(path: str, mtime_ns: int, size: int) -> dict:
     return yaml.load(Path(path).read_text(), Loader=_CfnLoader)

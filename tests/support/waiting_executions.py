@@ -14,7 +14,7 @@ import json
 import uuid
 from dataclasses import dataclass
 
-from cfn_template import load_template
+from cfn_template import resource_properties
 from polling import wait_for
 
 TABLE = "incidents"
@@ -23,7 +23,7 @@ ROLE = "arn:aws:iam::123456789012:role/waiting"
 
 def create_incidents_table(dynamodb, name: str = TABLE) -> str:
     """The stack's incidents table, keyed and billed as template.yaml makes it."""
-    properties = load_template()["Resources"]["IncidentsTable"]["Properties"]
+    properties = resource_properties("IncidentsTable")
     dynamodb.create_table(TableName=name, BillingMode=properties["BillingMode"],
                           KeySchema=properties["KeySchema"], AttributeDefinitions=properties["AttributeDefinitions"])
     return name

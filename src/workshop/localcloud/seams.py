@@ -107,6 +107,10 @@ SEAMS: tuple[Seam, ...] = (
     # --- data: at start, and in the functions' unit tests ------------------------------------------
     Seam("ddb-conditional-write-lock", FIX, DATA, _t("moto.dynamodb.responses", "DynamoHandler", "call_action"),
          "test_of_two_conditional_writes_at_once_exactly_one_succeeds", dynamodb.install_atomic_requests),
+    Seam("iam-managed-policies-reparse", SPEED, DATA, _t("moto.iam.models", "IAMBackend", "_init_aws_policies"),
+         "test_the_managed_policies_read_once_are_the_ones_moto_builds", speedups.install_managed_policies_cache),
+    Seam("kms-unused-rsa-key", SPEED, DATA, _t("moto.kms.models", None, "generate_private_key"),
+         "test_a_symmetric_or_hmac_key_makes_its_key_pair_only_when_read", speedups.install_private_key_on_use),
     Seam("kms-mac-checks", FIX, DATA, _t("moto.kms.models", "KmsBackend", "generate_mac", "verify_mac"),
          "test_a_mac_is_made_and_verified_only_with_its_keys_algorithm_on_an_enabled_key", kms.install_mac_checks),
     # --- eager: at start --------------------------------------------------------------------------

@@ -13,6 +13,20 @@ from moto_seams import seams_installed
 from waiting_executions import create_incidents_table
 
 
+class _Stack(SimpleNamespace):
+    """What `_stack` made; the client of a service the setup does not use is made when a test first asks
+    for it (each new client costs about 20 ms, and most tests use one or two)."""
+
+    _LAZY = {"iam": "iam", "sns": "sns", "sfn": "stepfunctions", "sqs": "sqs"}
+
+    def __getattr__(self, name):
+        if name not in self._LAZY:
+            raise AttributeError(name)
+        client = boto3.client(self._LAZY[name])
+        setattr(self, name, client)
+        return client
+
+
 @contextmanager
 def _stack(monkeypatch):
     """moto (with the local cloud's mends of its data services) with what the template gives the
@@ -23,7 +37,7 @@ def _stack(monkeypatch):
     monkeypatch.setenv("API_BASE_URL", API_BASE_URL)
     monkeypatch.setenv("IAM_SETTLE_SECONDS", "0")  # moto is consistent at once (a test sets its own)
     monkeypatch.setenv("ORCHESTRATOR_ROLE_ARNS", ",".join(ROLES))
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), seams_installed():
+    with seams_installed(), mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         dynamodb = boto3.client("dynamodb")
         create_incidents_table(dynamodb, TABLE)
         secret = boto3.client("secretsmanager").create_secret(Name="decision", SecretString=SECRET)["ARN"]
@@ -33,9 +47,8 @@ def _stack(monkeypatch):
         kms = boto3.client("kms")
         seal_key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"]
         monkeypatch.setenv("SEAL_KEY_ID", seal_key)
-        yield SimpleNamespace(iam=boto3.client("iam"), dynamodb=dynamodb, sns=boto3.client("sns"),
-                              sfn=boto3.client("stepfunctions"), sqs=boto3.client("sqs"), kms=kms, table=TABLE,
-                              topic=topic, secret=SECRET.encode(), seal_key=seal_key)
+        yield _Stack(dynamodb=dynamodb, kms=kms, table=TABLE, topic=topic, secret=SECRET.encode(),
+                     seal_key=seal_key)
 
 
 @pytest.fixture

@@ -331,3 +331,85 @@ def test_the_engine_modules_copy_json_after_install(monkeypatch):
     for module, name in speedups.json_copy_seams():
         assert getattr(module, name).deepcopy is speedups.json_copy
 
+
+
+# --- iam-managed-policies-reparse -------------------------------------------------------------------
+
+
+def _policy_fields(policy):
+    version = policy.versions[0]
+    return (policy.name, policy.arn, policy.path, policy.default_version_id, policy.next_version_num,
+            policy.partition, policy.account_id, policy.attachment_count, policy.description, policy.tags,
+            version.version_id, version.document, version.is_default, version.create_date,
+            policy.create_date, policy.update_date, type(policy))
+
+
+def test_the_managed_policies_read_once_are_the_ones_moto_builds(monkeypatch):
+    from moto.iam.models import IAMBackend
+
+    backend_class, name = speedups.managed_policies_seam()
+    assert backend_class is IAMBackend and name == "_init_aws_policies"
+    original = IAMBackend.__dict__[name]
+    monkeypatch.setattr(IAMBackend, name, getattr(original, "__wrapped__", original))
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    shipped = IAMBackend("aws", "123456789012")
+    speedups.install_managed_policies_cache()
+    assert IAMBackend.__dict__[name] is not original
+    cached = [IAMBackend("aws", "123456789012"), IAMBackend("aws", "123456789012")]
+    expected = sorted(_policy_fields(p) for p in shipped.aws_managed_policies)
+    assert len(expected) > 1000 and any(p[0] == "AdministratorAccess" for p in expected)
+    for backend in cached:
+        assert sorted(_policy_fields(p) for p in backend.aws_managed_policies) == expected
+        assert backend.managed_policies.keys() == shipped.managed_policies.keys()
+    # each backend owns its policies (moto counts attachments on them): shared are only the texts and dates
+    first, second = (backend.managed_policies["arn:aws:iam::aws:policy/AdministratorAccess"] for backend in cached)
+    assert first is not second and first.versions[0] is not second.versions[0]
+    first.attachment_count += 1
+    assert second.attachment_count == 0
+    # and with the setting off, none, as moto does
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
+    assert IAMBackend("aws", "123456789012").aws_managed_policies == []
+
+
+# --- kms-unused-rsa-key -----------------------------------------------------------------------------
+
+
+def test_a_symmetric_or_hmac_key_makes_its_key_pair_only_when_read(monkeypatch):
+    import inspect
+
+    import moto.kms.models
+    from moto.kms.models import Key
+    from moto.kms.utils import RSAPrivateKey
+
+    module, name = speedups.private_key_seam()
+    assert module is moto.kms.models and name == "generate_private_key"
+    assert "generate_private_key(self.key_spec)" in inspect.getsource(Key.__init__)
+    original = getattr(module.generate_private_key, "__wrapped__", module.generate_private_key)
+    monkeypatch.setattr(module, name, original)
+    made = []
+    monkeypatch.setattr(RSAPrivateKey, "__init__", _counting(RSAPrivateKey.__init__, made))
+    speedups.install_private_key_on_use()
+
+    def key(spec, usage):
+        return Key(None, usage, spec, "", "123456789012", "us-east-1")
+
+    hmac_key, symmetric = key("HMAC_256", "GENERATE_VERIFY_MAC"), key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+    assert made == []  # nothing generated for keys that never sign
+    # read, it is moto's own key pair, made once, the same at each read
+    public = symmetric.private_key.public_key()
+    assert made == [2048] and symmetric.private_key.public_key() == public and made == [2048]
+    assert isinstance(symmetric.private_key.made(), RSAPrivateKey)
+    # an asymmetric key is made at once, as moto makes it
+    rsa_key = key("RSA_3072", "SIGN_VERIFY")
+    assert isinstance(rsa_key.private_key, RSAPrivateKey) and made == [2048, 3072]
+    signature = rsa_key.private_key.sign(b"m", "RSASSA_PSS_SHA_256")
+    assert rsa_key.private_key.verify(b"m", signature, "RSASSA_PSS_SHA_256")
+    assert hmac_key.private_key is not symmetric.private_key and made == [2048, 3072]
+
+
+def _counting(init, made):
+    def __init__(self, key_size):
+        made.append(key_size)
+        init(self, key_size)
+
+    return __init__

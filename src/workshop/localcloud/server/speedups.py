@@ -57,6 +57,19 @@ server's DynamoDB UpdateItem took 3-5 ms, an IAM read about 1.5):
   modules a copy for JSON values (dicts, lists, scalars; anything else still
   goes to `copy.deepcopy`), three times faster on a CloudTrail event (`sfn-state-input-copy`).
 
+One cost is paid per IAM backend, not per request: with AWS's managed
+policies loaded (the local cloud loads them; so do the functions' unit tests
+that need them), moto parses its ~1,600-policy file for each of the six
+partitions of each account, again at each reset: about 0.1 s a backend.
+`install_managed_policies_cache` parses it once per process and builds each
+backend's own policy objects from that (`iam-managed-policies-reparse`).
+
+Creating a KMS key costs moto a 2048-bit RSA key pair (60 ms of CPU)
+whatever its spec, though only an asymmetric key ever signs, verifies or
+gives its public key; the orchestrator's seal key is HMAC, and every test of
+the functions makes one. `install_private_key_on_use` makes the pair of a
+symmetric or HMAC key the first time moto reads it (`kms-unused-rsa-key`).
+
 One cost is not moto's but an import's (`without_iri_syntax_checker`, at
 start): the first API Gateway request imports moto's apigateway, which
 imports openapi-spec-validator, then jsonschema, whose format checkers import
@@ -74,6 +87,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 
 
 def without_iri_syntax_checker() -> None:
@@ -313,3 +327,97 @@ def install_json_copy() -> None:
             continue
         setattr(module, name, _JsonCopyModule(original))
 
+
+
+# --- iam-managed-policies-reparse -------------------------------------------------------------------
+
+
+def managed_policies_seam():
+    from moto.iam.models import IAMBackend
+
+    return IAMBackend, "_init_aws_policies"
+
+
+@functools.lru_cache(maxsize=1)
+def _managed_policy_rows() -> tuple:
+    """AWS's managed policies as moto ships them, read once: (name, default version, path, document
+    text, created, updated). Every field is a str or a datetime, which nothing can change in place."""
+    import json
+    from datetime import datetime
+
+    from moto.iam.models import aws_managed_policies_data
+
+    return tuple((name, data.get("DefaultVersionId"), data.get("Path"), json.dumps(data.get("Document")),
+                  datetime.fromisoformat(data["CreateDate"]), datetime.fromisoformat(data["UpdateDate"]))
+                 for name, data in json.loads(aws_managed_policies_data).items())
+
+
+def install_managed_policies_cache() -> None:
+    backend_class, name = managed_policies_seam()
+    original = backend_class.__dict__[name]
+    if getattr(original, "_localcloud", False):
+        return
+
+    def _init_aws_policies(self):
+        import moto.iam.models as iam_models
+
+        if not iam_models.load_iam_aws_managed_policies():
+            return []
+        # as moto's AWSManagedPolicy.from_data builds each, from the rows parsed once per process
+        return [iam_models.AWSManagedPolicy(policy_name, account_id=self.account_id, region=self.region_name,
+                                            default_version_id=version, path=path, document=document,
+                                            create_date=created, update_date=updated)
+                for policy_name, version, path, document, created, updated in _managed_policy_rows()]
+
+    _patch(backend_class, name, _init_aws_policies, original)
+
+
+# --- kms-unused-rsa-key -----------------------------------------------------------------------------
+
+# Key specs whose keys never sign, verify or give a public key (KMS refuses those for them).
+_NO_KEY_PAIR_SPECS = frozenset({"SYMMETRIC_DEFAULT", "HMAC_224", "HMAC_256", "HMAC_384", "HMAC_512"})
+
+
+def private_key_seam():
+    import moto.kms.models
+
+    return moto.kms.models, "generate_private_key"
+
+
+class PrivateKeyMadeWhenUsed:
+    """moto's private key of one KMS key, generated the first time anything reads it."""
+
+    def __init__(self, make, key_spec: str):
+        self._make = make
+        self._key_spec = key_spec
+        self._key = None
+        self._lock = threading.Lock()
+
+    def made(self):
+        with self._lock:
+            if self._key is None:
+                self._key = self._make(self._key_spec)
+            return self._key
+
+    def __getattr__(self, name):
+        return getattr(self.made(), name)
+
+    def __copy__(self):  # a replica key shares its primary's key pair, as moto's shallow copy does
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+def install_private_key_on_use() -> None:
+    module, name = private_key_seam()
+    original = getattr(module, name)
+    if getattr(original, "_localcloud", False):
+        return
+
+    def generate_private_key(key_spec):
+        if key_spec in _NO_KEY_PAIR_SPECS:
+            return PrivateKeyMadeWhenUsed(original, key_spec)
+        return original(key_spec)
+
+    _patch(module, name, generate_private_key, original)
