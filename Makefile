@@ -94,15 +94,18 @@ $(SCAN_STAMP): tools/scan-constraints.txt
 scan: scan-tools
 	$(SCAN_VENV)/bin/python tools/security_scan.py
 
-# One pytest-xdist worker per core. `--dist loadgroup` keeps together the tests that share a session's
-# processes (tests/conftest.py names the groups: the session's local cloud and its stack, the timeout
-# stack, the AWS-like cloud, the class's hub); tests/functional/test_worker_groups.py checks that the
-# pinned pytest and pytest-xdist still honour it. `make test WORKERS=1` runs in one process.
+# Two pytest-xdist workers per core (at most 8): the suite waits on processes it starts (late events,
+# time limits, deploys), so one per core leaves cores idle; docs/performance.md has the runs. The unit
+# tests only compute: one worker per core. `--dist loadgroup` keeps together the tests that share a
+# session's processes (tests/conftest.py names the groups: the session's local cloud and its stack, the
+# timeout stack, the AWS-like cloud, the class's hub); tests/functional/test_worker_groups.py checks that
+# the pinned pytest and pytest-xdist still honour it. `make test WORKERS=1` runs in one process.
 # The scan is one of the tests (tests/functional/test_security_scan.py).
-WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+CORES := $(shell nproc 2>/dev/null || echo 2)
+WORKERS ?= $(shell w=$$(( $(CORES) * 2 )); [ $$w -gt 8 ] && w=8; echo $$w)
 parallel = $(if $(filter-out 1,$(1)),-n $(1) --dist loadgroup --no-loadscope-reorder)
 PARALLEL = $(call parallel,$(WORKERS))
-UNIT_WORKERS ?= $(WORKERS)
+UNIT_WORKERS ?= $(CORES)
 # The tests start many Python processes that import the same modules: let them keep their bytecode
 # (__pycache__, ignored by git) even where the environment asks Python not to write it.
 unexport PYTHONDONTWRITEBYTECODE

@@ -69,6 +69,11 @@ def guarded_member(tmp_path_factory, sam_build):
                          Capabilities=["CAPABILITY_NAMED_IAM"])
         assert cfn.describe_stacks(StackName=f"{STACK}-deployer")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
         iam = owner.client("iam")
+        # the break-glass role the SCP exempts, made before the orchestrator watches the account (made after, its
+        # policy granting everything is an incident like any other and is taken out of force)
+        iam.create_role(RoleName="BreakGlass", AssumeRolePolicyDocument=document(
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole"}))
+        iam.put_role_policy(RoleName="BreakGlass", PolicyName="everything", PolicyDocument=document(ANYTHING))
         # two learners sharing the account (a pair), each holding exactly the learner policies
         for user in ("learner", "partner"):
             iam.create_user(UserName=user)
@@ -146,15 +151,8 @@ def test_the_panels_signed_request_reaches_receive_decision_under_the_scp(guarde
 
 
 def _break_glass(member: dict) -> Principal:
-    """The member account's break-glass role (the SCP exempts it), made by the account's owner."""
-    iam, account = member["owner"].client("iam"), member["account"]
-    trust = document({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
-                      "Action": "sts:AssumeRole"})
-    try:
-        arn = iam.create_role(RoleName="BreakGlass", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
-        iam.put_role_policy(RoleName="BreakGlass", PolicyName="everything", PolicyDocument=document(ANYTHING))
-    except iam.exceptions.EntityAlreadyExistsException:
-        arn = f"arn:aws:iam::{account}:role/BreakGlass"
+    """A session of the member account's break-glass role (the SCP exempts it), which its owner made."""
+    arn = f"arn:aws:iam::{member['account']}:role/BreakGlass"
     key = member["owner"].client("sts").assume_role(RoleArn=arn, RoleSessionName="break-glass")["Credentials"]
     return Principal(member["owner"].endpoint, session_for(member["owner"].endpoint, key), arn, "BreakGlass")
 

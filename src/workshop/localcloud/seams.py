@@ -38,7 +38,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
-from .server import protocols, speedups
+from .server import protocols, python_fixes, speedups
 from .services import cloudtrail, dynamodb, iam_boundaries, kms, mailbox, organizations, sts
 from .services.awslambda import workers
 from .services.cloudformation import stacks
@@ -142,6 +142,8 @@ SEAMS: tuple[Seam, ...] = (
     Seam("sns-topic-getatt-topicarn", FIX, EAGER,
          _t("moto.sns.models", "Topic", "has_cfn_attr", "get_cfn_attribute"),
          "test_getatt_topic_arn_and_topic_name", stacks.install_topic_arn_attribute),
+    Seam("server-ast-parse-race", FIX, EAGER, _t("ast", None, "parse"),
+         "test_parsing_python_in_many_threads_at_once_never_fails", python_fixes.install_ast_parse_lock),
     Seam("server-presigned-routing", FIX, EAGER,
          _t("moto.moto_server.werkzeug_app", "DomainDispatcherApplication", "infer_service_region_host"),
          "test_a_presigned_request_is_routed_by_the_scope_in_its_query", protocols.install_presigned_routing),
