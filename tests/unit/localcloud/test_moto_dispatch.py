@@ -413,3 +413,38 @@ def _counting(init, made):
         init(self, key_size)
 
     return __init__
+
+
+# --- moto-backend-lookup ----------------------------------------------------------------------------
+
+
+def test_an_accounts_backend_is_found_without_the_lock_and_made_again_after_a_reset(monkeypatch):
+    from moto.core import base_backend
+    from moto.core.base_backend import BackendDict
+    from moto.sqs.models import sqs_backends
+
+    backend_dict_class, name = speedups.backend_lookup_seam()
+    assert backend_dict_class is BackendDict and name == "__getitem__"
+    original = BackendDict.__dict__[name]
+    monkeypatch.setattr(BackendDict, name, getattr(original, "__wrapped__", original))
+    speedups.install_backend_lookup()
+    BackendDict.reset()
+    made = sqs_backends["111122223333"]  # made the first time, by moto, and listed for the reset
+    assert sqs_backends in BackendDict._instances
+    made["us-east-1"].create_queue("q")
+
+    class Held:  # the lock is not taken for an account already made
+        def __enter__(self):
+            raise AssertionError("the backend lock was taken")
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(base_backend, "backend_lock", Held())
+    assert sqs_backends["111122223333"] is made
+    monkeypatch.undo()
+    speedups.install_backend_lookup()
+    BackendDict.reset()  # a reset empties the dict and the list: the next lookup makes a new, empty backend
+    again = sqs_backends["111122223333"]
+    assert again is not made and sqs_backends in BackendDict._instances
+    assert again["us-east-1"].queues == {}

@@ -70,6 +70,13 @@ gives its public key; the orchestrator's seal key is HMAC, and every test of
 the functions makes one. `install_private_key_on_use` makes the pair of a
 symmetric or HMAC key the first time moto reads it (`kms-unused-rsa-key`).
 
+Every lookup of a service's backend for an account
+(`iam_backends[account]`, several per request, more in the authorizer)
+takes moto's global backend lock, lists the dict's keys and walks the list
+of every service's backend dict comparing each: `install_backend_lookup`
+answers an account already made from the dict itself
+(`moto-backend-lookup`).
+
 One cost is not moto's but an import's (`without_iri_syntax_checker`, at
 start): the first API Gateway request imports moto's apigateway, which
 imports openapi-spec-validator, then jsonschema, whose format checkers import
@@ -421,3 +428,28 @@ def install_private_key_on_use() -> None:
         return original(key_spec)
 
     _patch(module, name, generate_private_key, original)
+
+
+# --- moto-backend-lookup ----------------------------------------------------------------------------
+
+
+def backend_lookup_seam():
+    from moto.core.base_backend import BackendDict
+
+    return BackendDict, "__getitem__"
+
+
+def install_backend_lookup() -> None:
+    backend_dict_class, name = backend_lookup_seam()
+    original = backend_dict_class.__dict__[name]
+    if getattr(original, "_localcloud", False):
+        return
+    look_up = dict.get
+
+    def __getitem__(self, account_id):
+        # An account's backend is in the dict only once moto made it and listed the dict for its reset
+        # (a reset empties both); any other lookup takes moto's own way.
+        backend = look_up(self, account_id)
+        return backend if backend is not None else original(self, account_id)
+
+    _patch(backend_dict_class, name, __getitem__, original)
