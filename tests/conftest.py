@@ -12,8 +12,8 @@ test run (WORKSHOP_STATE_DIR, inherited by every process the tests start,
 pytest-xdist's workers included), so a learner's own local cloud and its key
 are never touched.
 
-With workers (`make test WORKERS=4`; one process by default: tests/README.md says
-why) the tests run with pytest-xdist's `--dist loadgroup`.
+With workers (`make test` starts two per core; `WORKERS=1` runs one process:
+tests/README.md says why) the tests run with pytest-xdist's `--dist loadgroup`.
 A session fixture that starts processes is made once per worker that asks for
 it, so every test that uses one is sent to the same worker (an `xdist_group`,
 named after the processes: `WORKER_GROUPS`), and a module whose fixtures start
