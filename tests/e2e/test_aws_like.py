@@ -84,7 +84,7 @@ def test_a_logging_trail_delivers_iam_events_late(aws_like_cloud, iam_events):
     name = _name("policy")
     local_client(aws_like_cloud, "iam").create_policy(PolicyName=name, PolicyDocument=POLICY)
     time.sleep(0.3)
-    assert iam_events(name) is None, "delivered at once: the mode waits 1-3 s as CloudTrail does"
+    assert iam_events(name) is None, "delivered at once: the mode waits 2-4 s as CloudTrail does"
     detail = _eventually(lambda: iam_events(name))
     assert detail and detail["eventName"] == "CreatePolicy" and detail["eventSource"] == "iam.amazonaws.com"
 

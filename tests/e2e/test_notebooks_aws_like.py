@@ -5,7 +5,7 @@ every notebook through the kit's AWS code paths (the AWS checklist, the region
 pin, the required e-mail, no stand-in ARNs, TestState with the machine's role,
 AWS waits and hints) to a local cloud that behaves like AWS where AWS is
 slower or stricter (workshop/localcloud/aws_like.py, delays compressed to
-1-3 s), with the learner an IAM user holding exactly policies/learner-policy*.json
+2-4 s), with the learner an IAM user holding exactly policies/learner-policy*.json
 (`--learner-policy`): every call of the kit, the notebooks and `sam` is
 evaluated against them, and CloudFormation acts as that user. The environment
 is a learner's who once ran `workshop local env` and whose profile names

@@ -3,7 +3,7 @@
     workshop local up --like-aws                       # delays as on AWS (see DEFAULT_SETTINGS)
     workshop local up --like-aws --event-delay 1-3 --iam-lag 0.5 --lambda-concurrency-limit 10
     workshop local up --like-aws --learner-policy policies/learner-policy*.json
-    LocalCloud(like_aws=Settings(event_delay=(1, 3), iam_lag=0.5))   # the tests' fixture
+    LocalCloud(like_aws=Settings(event_delay=(2, 4), iam_lag=0.5))   # the tests' fixture
 
 The plain local cloud is fast and forgiving, so code written against it can
 stop or mislead a learner on a real account. In this mode the kit's AWS
@@ -28,7 +28,7 @@ AWS documentation page:
      (CloudTrail delivers within an average of about 5 minutes; not guaranteed)
    AWS documents no figure for the EventBridge path; the default range
    (20-120 s) is chosen to make the learner's watch cell wait, as it does on
-   AWS, and the tests compress it (1-3 s).
+   AWS, and the tests compress it (2-4 s).
 
 2. **E-mail subscriptions wait for the recipient.** An `email` /
    `email-json` subscription is `PendingConfirmation` until confirmed:
