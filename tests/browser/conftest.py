@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 from polling import wait_for
+from stack_incidents import default_document
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("WORKSHOP_CHROMIUM", "/usr/bin/chromium")
@@ -152,12 +153,6 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.2):
     return wait_for(predicate, timeout=timeout, what=what, interval=interval)
 
 
-def default_document(iam, policy_arn: str) -> dict:
-    version = iam.get_policy(PolicyArn=policy_arn)["Policy"]["DefaultVersionId"]
-    document = iam.get_policy_version(PolicyArn=policy_arn, VersionId=version)["PolicyVersion"]["Document"]
-    return json.loads(document) if isinstance(document, str) else document
-
-
 class Incident:
     """A bad policy created with plain boto3, and the execution waiting at AskUser for it."""
 
@@ -195,7 +190,7 @@ class Incident:
         return None if status == "RUNNING" else status
 
     def document(self) -> dict:
-        return default_document(self.iam, self.policy_arn)
+        return default_document(self.policy_arn, self.iam)[1]
 
     def is_restored(self) -> bool:
         return self.document() == self.bad

@@ -28,6 +28,7 @@ import requests
 from cloud_fixtures import local_client
 from workshop.localcloud import read_mailbox
 from polling import wait_for
+from stack_incidents import default_document
 
 pytestmark = pytest.mark.e2e
 
@@ -48,9 +49,7 @@ def aws(service: str):
 
 def is_reverted(iam, arn: str, bad_version: str = "v1") -> bool:
     versions = {v["VersionId"] for v in iam.list_policy_versions(PolicyArn=arn)["Versions"]}
-    default = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
-    document = iam.get_policy_version(PolicyArn=arn, VersionId=default)["PolicyVersion"]["Document"]
-    document = json.loads(document) if isinstance(document, str) else document
+    document = default_document(arn, iam)[1]
     return bad_version not in versions and any(s.get("Sid") == HARMLESS_SID for s in document.get("Statement", []))
 
 

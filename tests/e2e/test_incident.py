@@ -17,6 +17,7 @@ import requests
 from cloud_fixtures import local_client
 from workshop.localcloud import read_mailbox
 from polling import wait_for
+from stack_incidents import default_document
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +36,8 @@ def clients(endpoint: str | None = None) -> dict:
 
 
 def policy_document(iam, arn: str, version: str | None = None) -> dict:
-    version = version or iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    if version is None:
+        return default_document(arn, iam)[1]
     document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
     return json.loads(document) if isinstance(document, str) else document
 

@@ -174,11 +174,19 @@ def incidents_about(stack: dict, text: str) -> list[dict]:
 # --- what IAM holds ---------------------------------------------------------------------------
 
 
-def default_document(arn: str) -> tuple[str, dict]:
-    iam = aws("iam")
-    version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
-    document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
-    return version, json.loads(document) if isinstance(document, str) else document
+def default_document(arn: str, iam=None) -> tuple[str, dict]:
+    """The policy's default version and its document. A revert makes a new default and deletes the old one, and
+    the tests poll while it does: a default read just before the revert is gone when its document is asked
+    for, so it is read again."""
+    iam = iam or aws("iam")
+    for _ in range(5):
+        version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+        try:
+            document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+        except iam.exceptions.NoSuchEntityException:
+            continue
+        return version, json.loads(document) if isinstance(document, str) else document
+    raise AssertionError(f"the default version of {arn} changed at each of five reads")
 
 
 def harmless_in_force(arn: str) -> bool:
