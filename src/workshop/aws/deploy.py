@@ -245,7 +245,8 @@ def _in_a_notebook(stream) -> bool:
 def _run(command: list[str], env: dict, cwd: Path, stream, endpoint: str | None = None) -> int:
     """Run `command`, streaming its output. With a local `endpoint`, stop it as soon as the local cloud is
     gone (sam would otherwise retry for half a minute in silence) and say so."""
-    stream.write("$ " + shown_command(command) + "\n")
+    shown = shown_command(command)
+    stream.write("$ " + shown + "\n")
     stream.flush()
     proc = subprocess.Popen(command, env=env, cwd=str(cwd), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, bufsize=1)  # nosec B603: the kit's own sam command
@@ -262,7 +263,7 @@ def _run(command: list[str], env: dict, cwd: Path, stream, endpoint: str | None 
     if code != 0 and isinstance(stream, NotebookLog):  # what went wrong is in the last lines: show them
         stream.shown.write("".join(tail))
     if gone.is_set():
-        raise DeployError(str(LocalCloudNotAnswering(endpoint, f"it stopped during `{' '.join(shown_command(command).split()[:2])}`")))
+        raise DeployError(str(LocalCloudNotAnswering(endpoint, f"it stopped during `{' '.join(shown.split()[:2])}`")))
     return code
 
 

@@ -133,9 +133,9 @@ def principal_policies(principal: Principal) -> PrincipalPolicies:
 
 def lookup_role(account: str, role_arn: str):
     name = role_arn.rsplit("/", 1)[-1]
-    # moto's get_role walks its live dict of roles: a role created by another request meanwhile stops that
-    # walk with "dictionary changed size during iteration", which read as "no such role" and refused the
-    # role's own calls (an EventBridge target's StartExecution). A copy of the values is taken at once.
+    # moto's get_role walks its live dict of roles: a role created by another request meanwhile would stop
+    # that walk with "dictionary changed size during iteration" and read as "no such role", refusing the
+    # role's own calls. A copy of the values is taken at once.
     role = next((r for r in list(_iam(account).roles.values()) if r.name == name), None)
     if role is None:
         return None

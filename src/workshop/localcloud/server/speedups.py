@@ -335,7 +335,6 @@ def install_json_copy() -> None:
         setattr(module, name, _JsonCopyModule(original))
 
 
-
 # --- iam-managed-policies-reparse -------------------------------------------------------------------
 
 
@@ -381,10 +380,6 @@ def install_managed_policies_cache() -> None:
 
 # --- kms-unused-rsa-key -----------------------------------------------------------------------------
 
-# Key specs whose keys never sign, verify or give a public key (KMS refuses those for them).
-_NO_KEY_PAIR_SPECS = frozenset({"SYMMETRIC_DEFAULT", "HMAC_224", "HMAC_256", "HMAC_384", "HMAC_512"})
-
-
 def private_key_seam():
     import moto.kms.models
 
@@ -417,13 +412,17 @@ class PrivateKeyMadeWhenUsed:
 
 
 def install_private_key_on_use() -> None:
+    from moto.kms.utils import KeySpec
+
     module, name = private_key_seam()
     original = getattr(module, name)
     if getattr(original, "_localcloud", False):
         return
+    # the specs whose keys never sign, verify or give a public key (KMS refuses those for them)
+    no_key_pair = frozenset({KeySpec.SYMMETRIC_DEFAULT.value, *KeySpec.hmac_key_specs()})
 
     def generate_private_key(key_spec):
-        if key_spec in _NO_KEY_PAIR_SPECS:
+        if key_spec in no_key_pair:
             return PrivateKeyMadeWhenUsed(original, key_spec)
         return original(key_spec)
 
