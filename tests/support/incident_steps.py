@@ -6,7 +6,6 @@ statemachine/security_orchestrator.asl.json) and calls the real handler.
 
 from __future__ import annotations
 
-import json
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
@@ -110,9 +109,3 @@ def record(stack, incident_id: str, decision: str, via: str = "panel") -> None:
 def restore_incident(incident_id: str, execution: str = EXECUTION) -> dict:
     """approved's Parameters: the incident's id and the execution's own ($$.Execution.Id)."""
     return restore.handler({"incidentId": incident_id, "executionId": execution}, None)
-
-
-def default_document(iam, arn: str) -> tuple[str, dict]:
-    policy = iam.get_policy(PolicyArn=arn)["Policy"]
-    document = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]["Document"]
-    return policy["DefaultVersionId"], json.loads(document) if isinstance(document, str) else document

@@ -175,7 +175,8 @@ def incidents_about(stack: dict, text: str) -> list[dict]:
 
 
 def default_document(arn: str, iam=None) -> tuple[str, dict]:
-    """The policy's default version and its document. A revert makes a new default and deletes the old one, and
+    """The policy's default version and its document, read with `iam` (the functions' unit tests pass moto's)
+    or the deployed stack's. A revert makes a new default and deletes the old one, and
     the tests poll while it does: a default read just before the revert is gone when its document is asked
     for, so it is read again."""
     iam = iam or aws("iam")

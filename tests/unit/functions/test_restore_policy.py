@@ -4,8 +4,9 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
-from incident_steps import (BAD, GOOD, RESTORE_ROLE, as_role, attachment, default_document, inline, item, judge,
-                            managed, record, restore, restore_incident, revert_change)
+from incident_steps import (BAD, GOOD, RESTORE_ROLE, as_role, attachment, inline, item, judge, managed, record,
+                            restore, restore_incident, revert_change)
+from stack_incidents import default_document
 
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 # Spelt as a person writes it: the restore must give IAM back this text, not a re-serialised dict.
@@ -30,13 +31,13 @@ def reverted(stack, text=BAD, name="bad"):
 
 def test_nothing_is_restored_without_an_allow_in_the_table(stack):
     arn, incident = reverted(stack)
-    before = default_document(stack.iam, arn)
+    before = default_document(arn, stack.iam)
     with pytest.raises(restore.NotApproved, match="no recorded approval"):
         restore_incident(incident)
     record(stack, incident, "deny")
     with pytest.raises(restore.NotApproved, match="deny"):
         restore_incident(incident)
-    assert default_document(stack.iam, arn) == before
+    assert default_document(arn, stack.iam) == before
 
 
 def test_an_approved_policy_gets_back_exactly_the_text_iam_held(stack):
@@ -44,7 +45,7 @@ def test_an_approved_policy_gets_back_exactly_the_text_iam_held(stack):
     record(stack, incident, "allow")
     result = restore_incident(incident)
     version = result["restoredVersionId"]
-    assert default_document(stack.iam, arn)[0] == version
+    assert default_document(arn, stack.iam)[0] == version
     iam = restore_client()  # the text, as IAM holds it
     text = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
     assert text == HAND_WRITTEN and item(stack, incident)["document"] == HAND_WRITTEN
@@ -79,7 +80,7 @@ def test_a_restore_into_five_versions_keeps_every_version_the_policy_had(stack):
     result = restore_incident(incident)
     ids = sorted(v["VersionId"] for v in stack.iam.list_policy_versions(PolicyArn=arn)["Versions"])
     assert ids == sorted(["v1", "v2", "v3", "v4", result["restoredVersionId"]])
-    assert default_document(stack.iam, arn) == (result["restoredVersionId"], json.loads(BAD))
+    assert default_document(arn, stack.iam) == (result["restoredVersionId"], json.loads(BAD))
 
 
 def test_an_approved_inline_policy_is_put_back_under_its_name(stack):

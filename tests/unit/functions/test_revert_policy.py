@@ -5,8 +5,8 @@ import threading
 
 import pytest
 from botocore.exceptions import ClientError
-from incident_steps import BAD, EXECUTION, GOOD, attachment, default_document, inline, item, managed, revert, \
-    revert_change
+from incident_steps import BAD, EXECUTION, GOOD, attachment, inline, item, managed, revert, revert_change
+from stack_incidents import default_document
 
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 
@@ -18,7 +18,7 @@ def version_ids(iam, arn):
 def test_a_new_bad_policy_is_swapped_for_the_harmless_version_and_recorded(stack):
     arn = stack.iam.create_policy(PolicyName="bad", PolicyDocument=BAD)["Policy"]["Arn"]
     result = revert_change(managed(arn, "v1"), event_id="ev-1")
-    version, document = default_document(stack.iam, arn)
+    version, document = default_document(arn, stack.iam)
     assert document == revert.HARMLESS_DOCUMENT
     assert version == result["harmlessVersionId"] != "v1" and version_ids(stack.iam, arn) == [version]
     assert result["alreadyReverted"] is False and result["deletedVersionId"] == "v1"
@@ -104,7 +104,7 @@ def test_an_edit_of_a_policy_that_already_has_five_versions(stack):
         stack.iam.create_policy_version(PolicyArn=arn, PolicyDocument=GOOD, SetAsDefault=True)
     stack.iam.create_policy_version(PolicyArn=arn, PolicyDocument=BAD, SetAsDefault=True)  # v5
     result = revert_change(managed(arn, "v5"))
-    version, document = default_document(stack.iam, arn)
+    version, document = default_document(arn, stack.iam)
     assert document == revert.HARMLESS_DOCUMENT
     # The four earlier versions are all kept: only the risky one went.
     assert version_ids(stack.iam, arn) == sorted(["v1", "v2", "v3", "v4", version])
@@ -115,7 +115,7 @@ def test_a_version_that_is_not_the_default_is_deleted_without_a_swap(stack):
     arn = stack.iam.create_policy(PolicyName="staged", PolicyDocument=GOOD)["Policy"]["Arn"]
     stack.iam.create_policy_version(PolicyArn=arn, PolicyDocument=BAD, SetAsDefault=False)  # v2
     result = revert_change(managed(arn, "v2"))
-    assert default_document(stack.iam, arn)[0] == "v1" and result["harmlessVersionId"] is None
+    assert default_document(arn, stack.iam)[0] == "v1" and result["harmlessVersionId"] is None
     assert version_ids(stack.iam, arn) == ["v1"] and item(stack, result["incidentId"])["wasDefault"] is False
 
 
