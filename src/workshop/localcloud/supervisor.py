@@ -45,8 +45,12 @@ class Supervisor:
                 if self._stop.is_set():
                     return
                 try:
-                    self.cloud = LocalCloud(port=self.cloud.port, log_file=self.log, like_aws=self.like_aws,
-                                            credentials=self.cloud.credentials).start()
+                    cloud = LocalCloud(port=self.cloud.port, log_file=self.log, like_aws=self.like_aws,
+                                       credentials=self.cloud.credentials).start()
+                    if self._stop.is_set():  # stopped while this one started: `stop` may have missed it
+                        cloud.stop()
+                        return
+                    self.cloud = cloud
                     break
                 except Exception as exc:  # port still held, or a slow start: try again shortly
                     last = exc

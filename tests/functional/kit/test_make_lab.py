@@ -90,11 +90,51 @@ def test_lab_and_local_cloud_start_and_stop_together(lab):
     assert "Stop with Ctrl-C" in lab.output
     children = psutil.Process(lab.process.pid).children(recursive=True)
     os.killpg(lab.process.pid, signal.SIGINT)  # Ctrl-C in the terminal reaches the whole group
-    lab.process.wait(timeout=60)
+    try:
+        lab.process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"make lab did not stop within 60 s of Ctrl-C:\n{lab.output[-3000:]}")
     lab.wait_for_text("Stopping the local cloud.", timeout=5)
     gone, alive = psutil.wait_procs(children, timeout=30)
     assert not alive, [p.cmdline() for p in alive]
     assert health(endpoint, timeout=2) is None
+    assert "starting it again" not in lab.output
+
+
+# A starter that watches its local cloud every 20 ms: had the terminal's Ctrl-C reached the local cloud,
+# the watcher would see it die before the starter stops it, and start it again.
+CTRL_C_STARTER = """
+import sys, time
+from workshop.localcloud.supervisor import Supervisor
+supervisor = Supervisor(None, None, say=lambda line: print(line, flush=True), poll=0.02)
+supervisor.start_watching()
+print("pid", supervisor.cloud.proc.pid, flush=True)
+try:
+    time.sleep(120)
+except KeyboardInterrupt:
+    time.sleep(1)  # time enough for a local cloud stopped by the same Ctrl-C to be seen gone
+finally:
+    print("stopping", flush=True)
+    supervisor.stop()
+"""
+
+
+def test_ctrl_c_in_the_terminal_stops_the_local_cloud_once_and_never_restarts_it():
+    starter = subprocess.Popen([sys.executable, "-c", CTRL_C_STARTER], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        first = starter.stdout.readline()
+        assert first.startswith("pid "), first + starter.stdout.read()
+        cloud = psutil.Process(int(first.split()[1]))
+        os.killpg(starter.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        output = first + starter.communicate(timeout=60)[0]
+    finally:
+        if starter.poll() is None:
+            os.killpg(starter.pid, signal.SIGKILL)
+            starter.wait()
+    assert "starting it again" not in output, output
+    assert "stopping" in output and starter.returncode == 0, output
+    cloud.wait(timeout=30)
 
 
 def test_kernels_talk_over_ipc_not_tcp(lab):

@@ -279,6 +279,10 @@ class LocalCloud:
              *(["--verbose"] if self.verbose else []), *([] if self.iam else ["--no-iam"])],
             stdout=self.log_file or subprocess.DEVNULL, stderr=self.log_file or subprocess.DEVNULL,
             stdin=subprocess.DEVNULL, env=env,
+            # Its own session: a Ctrl-C in the starter's terminal reaches the starter, which stops the server
+            # (`stop`). Had the server got the signal too, it would be gone before the starter knew it was
+            # stopping, and a supervisor (supervisor.py) would take that for a crash and start it again.
+            start_new_session=True,
         )
         try:
             _wait_ready(self.endpoint, self.start_timeout, self.proc)
