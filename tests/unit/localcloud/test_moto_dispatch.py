@@ -448,3 +448,58 @@ def test_an_accounts_backend_is_found_without_the_lock_and_made_again_after_a_re
     again = sqs_backends["111122223333"]
     assert again is not made and sqs_backends in BackendDict._instances
     assert again["us-east-1"].queues == {}
+
+
+# --- server-dispatch-host-backend -------------------------------------------------------------------
+
+
+class _CountedPattern:
+    def __init__(self, pattern, matched):
+        self.pattern, self.matched = pattern, matched
+
+    def match(self, text):
+        self.matched.append(text)
+        return self.pattern.match(text)
+
+
+def test_each_host_gets_the_backend_moto_finds_and_is_matched_once(monkeypatch, capsys):
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    owner, name = speedups.host_backend_seam()
+    assert owner is DomainDispatcherApplication and name == "get_backend_for_host"
+    current = owner.__dict__[name]
+    monkeypatch.setattr(owner, name, getattr(current, "__wrapped__", current))
+    hosts = ["iam.amazonaws.com", "dynamodb.us-east-1.amazonaws.com", "states.eu-west-1.amazonaws.com",
+             "sns.us-east-1.amazonaws.com", "sts.amazonaws.com", "kms.us-east-1.amazonaws.com",
+             "lambda.us-east-1.amazonaws.com", "moto_api", "iam"]
+    plain = DomainDispatcherApplication(create_backend_app)
+    expected = {host: plain.get_backend_for_host(host) for host in hosts}
+    assert expected["states.eu-west-1.amazonaws.com"] == "stepfunctions" and expected["iam"] == "iam"
+
+    speedups.install_host_backend_cache()
+    speedups.install_host_backend_cache()  # idempotent
+    assert owner.__dict__[name].__wrapped__ is getattr(current, "__wrapped__", current)
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    matched = []
+    dispatcher.backend_url_patterns = [(backend, _CountedPattern(pattern, matched))
+                                       for backend, pattern in dispatcher.backend_url_patterns]
+    assert {host: dispatcher.get_backend_for_host(host) for host in hosts} == expected
+    assert matched, "the first time, moto's patterns decide"
+    matched.clear()
+    assert {host: dispatcher.get_backend_for_host(host) for host in hosts} == expected
+    assert matched == [], "a host already found is not matched again"
+
+    # a host no pattern matches is matched again each time (moto says so each time), never kept
+    unknown = "nothing.us-east-1.amazonaws.com"
+    assert dispatcher.get_backend_for_host(unknown) is None
+    count = len(matched)
+    assert count > 0 and dispatcher.get_backend_for_host(unknown) is None and len(matched) == 2 * count
+    assert dispatcher.get_backend_for_host(None) is None
+
+    # bounded: past the limit the kept hosts start again (from moto's answer)
+    monkeypatch.setattr(speedups, "HOST_BACKENDS_KEPT", 2)
+    bounded = DomainDispatcherApplication(create_backend_app)
+    for host in hosts[:5]:
+        assert bounded.get_backend_for_host(host) == expected[host]
+    assert len(bounded.__dict__["_localcloud_host_backends"]) <= 2
+    capsys.readouterr()

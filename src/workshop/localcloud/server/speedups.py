@@ -77,6 +77,15 @@ of every service's backend dict comparing each: `install_backend_lookup`
 answers an account already made from the dict itself
 (`moto-backend-lookup`).
 
+With the module list made once, `get_backend_for_host` still matched the
+request's host against each of moto's ~180 URL patterns in turn, under the
+dispatcher's global lock, at every request: 20-50 us a request (Step
+Functions, SNS and STS sit far down the list), with every other request
+waiting. A host names the same backend for as long as the server runs, so
+`install_host_backend_cache` keeps the backend found per host, per dispatcher
+(`server-dispatch-host-backend`); a host no pattern matches is asked again
+each time, and the kept hosts are bounded.
+
 One cost is not moto's but an import's (`without_iri_syntax_checker`, at
 start): the first API Gateway request imports moto's apigateway, which
 imports openapi-spec-validator, then jsonschema, whose format checkers import
@@ -452,3 +461,36 @@ def install_backend_lookup() -> None:
         return backend if backend is not None else original(self, account_id)
 
     _patch(backend_dict_class, name, __getitem__, original)
+
+
+# --- server-dispatch-host-backend -------------------------------------------------------------------
+
+HOST_BACKENDS_KEPT = 1024  # hosts come from signed requests' scopes: a few dozen in practice
+
+
+def host_backend_seam():
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    return DomainDispatcherApplication, "get_backend_for_host"
+
+
+def install_host_backend_cache() -> None:
+    owner, name = host_backend_seam()
+    original = owner.__dict__[name]
+    if getattr(original, "_localcloud", False):
+        return
+
+    def get_backend_for_host(self, host):
+        kept = self.__dict__.get("_localcloud_host_backends")
+        if kept is None:  # per dispatcher: each holds its own URL patterns
+            kept = self.__dict__.setdefault("_localcloud_host_backends", {})
+        backend = kept.get(host)
+        if backend is None:
+            backend = original(self, host)
+            if backend is not None:
+                if len(kept) >= HOST_BACKENDS_KEPT:
+                    kept.clear()
+                kept[host] = backend
+        return backend
+
+    _patch(owner, name, get_backend_for_host, original)
