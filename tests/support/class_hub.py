@@ -60,6 +60,39 @@ def _namespace_wrapper(hidden: Path) -> list:
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "class-hub", str(PYENV), str(hidden)]
 
 
+# JupyterHub stops its services one by one, then its servers together, each given 20 s (SIGINT, SIGTERM,
+# SIGKILL) at worst; it usually takes a few seconds.
+HUB_STOP_SECONDS = 45
+
+
+def _descendants(pid: int) -> list:
+    import psutil
+
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def _end(processes: list) -> None:
+    """Stop what is still running of `processes` (SIGTERM, then SIGKILL after 10 s)."""
+    import psutil
+
+    alive = [process for process in processes if process.is_running()]
+    for process in alive:
+        try:
+            process.terminate()
+        except psutil.Error:
+            pass
+    _gone, alive = psutil.wait_procs(alive, timeout=10)
+    for process in alive:
+        try:
+            process.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(alive, timeout=5)
+
+
 class ClassHub:
     def __init__(self, folder: Path, learners: list, mode: str = "demo", stuck_failures: int = 3,
                  stuck_minutes: float = 10, lambda_idle_seconds: float = 60, shared_build: Path | None = None):
@@ -115,12 +148,19 @@ class ClassHub:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
+            # The learners' servers, the hub's services and its proxy run in sessions of their own: if the hub
+            # does not get to stop one, nothing else would.
+            started = _descendants(self.process.pid)
             os.killpg(self.process.pid, signal.SIGTERM)  # the hub stops every server (cleanup_servers)
             try:
-                self.process.wait(timeout=60)
+                self.process.wait(timeout=HUB_STOP_SECONDS)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+                kept = Path(__file__).resolve().parents[2] / "build" / "class-test-hub-stop.log"
+                kept.parent.mkdir(exist_ok=True)
+                shutil.copyfile(self.log_path, kept)  # why the hub did not stop in time
+            _end(started)
         if self._hidden is not None:
             shutil.rmtree(self._hidden, ignore_errors=True)
         if self.settings.mode == "system" and self.accounts is not None:
