@@ -129,9 +129,15 @@ def _burst(cloud, kwargs: dict, burst: int, threads: int) -> dict:
         finally:
             free.put(client)
 
+    # Each poll reads only what is new (`since`): the poller runs on the cores the server needs, and the
+    # whole mailbox, read twenty times a second, cost the two processes about 3 ms of CPU a poll.
+    mails, read = [], [0]
+
     def asked():
-        return [m for m in read_mailbox(cloud.endpoint, credentials=cloud.credentials)
-                if m["subject"].startswith("Approval needed") and prefix in m["body"]]
+        new = read_mailbox(cloud.endpoint, credentials=cloud.credentials, since=read[0])
+        read[0] += len(new)
+        mails.extend(m for m in new if m["subject"].startswith("Approval needed") and prefix in m["body"])
+        return mails
 
     cpu_before = _process_cpu_s(cloud.proc.pid)
     started = time.perf_counter()

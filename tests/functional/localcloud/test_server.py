@@ -43,7 +43,26 @@ def test_the_mailbox_route(cloud):
     clear_mailbox(cloud.endpoint)
     sns.publish(TopicArn=topic, Subject="S", Message="M")
     assert [(m["to"], m["subject"], m["body"]) for m in read_mailbox(cloud.endpoint)] == [("a@example.com", "S", "M")]
-    assert clear_mailbox(cloud.endpoint) == 1 and read_mailbox(cloud.endpoint) == []
+    sns.publish(TopicArn=topic, Subject="S2", Message="M2")
+    # a reader that has read one message asks only for what came after it
+    assert [m["subject"] for m in read_mailbox(cloud.endpoint, since=1)] == ["S2"]
+    assert read_mailbox(cloud.endpoint, since=2) == [] and read_mailbox(cloud.endpoint, since=9) == []
+    assert clear_mailbox(cloud.endpoint) == 2 and read_mailbox(cloud.endpoint) == []
+
+
+@pytest.mark.parametrize("since", ["-1", "x", "1.5", "\u0661"])
+def test_the_mailbox_refuses_a_since_that_is_not_a_count(cloud, since):
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from workshop.localcloud.services.mailbox import _request
+
+    request = _request(cloud.endpoint, query="since=" + urllib.parse.quote(since))
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 400
+    assert "since must be a whole number of messages" in json.loads(refused.value.read())["message"]
 
 
 def test_an_iam_write_reaches_a_rule_target(cloud):

@@ -19,7 +19,16 @@ def test_email_subscriptions_receive_published_messages():
     assert [(m["to"], m["subject"], m["body"]) for m in messages] == [
         ("admin@example.com", "First", "one"), ("admin@example.com", "Second", "two")]
     assert all(m["sent_at"] for m in messages)
+    assert [m["subject"] for m in box.messages(since=1)] == ["Second"] and box.messages(since=5) == []
     assert box.clear() == 2 and box.messages() == []
+
+
+def test_read_mailbox_refuses_a_since_that_is_not_a_count():
+    import pytest
+
+    for since in (-1, 1.5, "2", True):
+        with pytest.raises(ValueError, match="since is a count of messages"):
+            mailbox.read_mailbox("http://127.0.0.1:1", since=since)
 
 
 def test_email_json_gets_the_sns_envelope():

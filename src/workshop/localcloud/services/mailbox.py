@@ -5,7 +5,10 @@ them. Here every delivery is kept, in order, as
 `{"to", "subject", "body", "sent_at", "topic_arn", "message_id"}`:
 
 * `GET /_localcloud/mailbox` returns the list (newest last),
-  `DELETE /_localcloud/mailbox` empties it;
+  `GET /_localcloud/mailbox?since=N` only the messages after the first N (a
+  reader waiting for a message asks for what is new, not the whole mailbox
+  again; N counts from the last emptying), `DELETE /_localcloud/mailbox`
+  empties it;
 * `read_mailbox(endpoint)` / `clear_mailbox(endpoint)` do the same from Python,
   signed (SigV4) with the local cloud's per-start key: the mailbox holds
   decision links, so only that key reads it.
@@ -48,9 +51,10 @@ class Mailbox:
             self._messages.append(message)
         return message
 
-    def messages(self) -> list[dict]:
+    def messages(self, since: int = 0) -> list[dict]:
+        """The messages after the first `since` (all of them by default), oldest first."""
         with self._lock:
-            return list(self._messages)
+            return self._messages[since:]
 
     def clear(self) -> int:
         with self._lock:
@@ -129,13 +133,17 @@ def handle(request):
     if request.method not in ("GET", "HEAD"):
         return Response(json.dumps({"message": "use GET to read the mailbox, DELETE to empty it"}),
                         status=405, content_type="application/json", headers={"Allow": "GET, HEAD, DELETE"})
-    return Response(json.dumps(MAILBOX.messages()), content_type="application/json")
+    since = request.args.get("since", "0")
+    if not since.isascii() or not since.isdigit():
+        return Response(json.dumps({"message": f"since must be a whole number of messages (0 or more), not {since!r}"}),
+                        status=400, content_type="application/json")
+    return Response(json.dumps(MAILBOX.messages(int(since))), content_type="application/json")
 
 
 SIGNING_SERVICE = "localcloud"  # the credential scope's service of the kit's own routes
 
 
-def _request(endpoint: str, method: str = "GET", credentials=None):
+def _request(endpoint: str, method: str = "GET", credentials=None, query: str = ""):
     """A mailbox request signed with the local cloud's per-start key (the mailbox holds decision links)."""
     import urllib.request
 
@@ -146,17 +154,19 @@ def _request(endpoint: str, method: str = "GET", credentials=None):
     from ..server import credentials as credentials_module
 
     credentials = credentials or credentials_module.read(endpoint)
-    signed = AWSRequest(method=method, url=endpoint.rstrip("/") + MAILBOX_PATH)
+    signed = AWSRequest(method=method, url=endpoint.rstrip("/") + MAILBOX_PATH + (f"?{query}" if query else ""))
     SigV4Auth(BotoCredentials(credentials.access_key_id, credentials.secret_access_key), SIGNING_SERVICE,
               credentials.region).add_auth(signed)
     return urllib.request.Request(signed.url, method=method, headers=dict(signed.headers.items()))
 
 
-def read_mailbox(endpoint: str, timeout: float = 10, credentials=None) -> list[dict]:
-    """The e-mails the local cloud at `endpoint` has delivered, oldest first."""
+def read_mailbox(endpoint: str, timeout: float = 10, credentials=None, since: int = 0) -> list[dict]:
+    """The e-mails the local cloud at `endpoint` has delivered, oldest first (after the first `since`)."""
     import urllib.request
 
-    request = _request(endpoint, credentials=credentials)
+    if not isinstance(since, int) or isinstance(since, bool) or since < 0:
+        raise ValueError(f"since is a count of messages already read (0 or more), not {since!r}")
+    request = _request(endpoint, credentials=credentials, query=f"since={since}" if since else "")
     with urllib.request.urlopen(request, timeout=timeout) as response:  # nosec B310: the kit's configured endpoint
         return json.loads(response.read())
 
