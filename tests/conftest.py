@@ -22,6 +22,7 @@ wherever a worker is free.
 """
 
 import os
+import signal
 import tempfile
 
 import pytest
@@ -31,6 +32,14 @@ from workshop.localcloud.server.speedups import without_iri_syntax_checker
 # The tests check no IRI format; jsonschema's checker for it (rfc3987-syntax) takes seconds to import in every
 # worker that imports nbformat (see speedups.without_iri_syntax_checker).
 without_iri_syntax_checker()
+
+# The tests stop what they start as a terminal and JupyterHub do: Ctrl-C to `make lab`, SIGINT first to a
+# learner's server. Started by a shell without job control (`make test &` in a script), the run would ignore
+# SIGINT and so would every process it starts (an ignored signal stays ignored across exec): nothing would
+# stop on Ctrl-C, and the hub would wait out its SIGINT time-out for every server. A handler here makes the
+# processes the tests start begin with SIGINT as a terminal gives it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 if "WORKSHOP_STATE_DIR" not in os.environ:
     os.environ["WORKSHOP_STATE_DIR"] = tempfile.mkdtemp(prefix="workshop-test-state-")
