@@ -11,14 +11,27 @@ def outputs(path: Path) -> list:
 
 
 def output_text(path: Path) -> str:
-    """Streams, text/plain and text/html of every output, joined."""
-    parts = []
-    for output in outputs(path):
-        if output.get("output_type") == "stream":
-            parts.append(output.get("text", ""))
-        for mime in ("text/plain", "text/html"):
-            if mime in output.get("data", {}):
-                parts.append(output["data"][mime])
+    """Streams, text/plain and text/html of every output, joined.
+
+    A cell's consecutive writes to one stream are one text, as Jupyter shows them: a kernel flushes
+    its stdout on a timer, so on a busy machine one `print` can land in two stream outputs.
+    """
+    parts, stream = [], None
+    notebook = nbformat.read(str(path), as_version=4)
+    for cell in notebook.cells:
+        stream = None
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if output.get("output_type") == "stream":
+                if stream == output.get("name"):
+                    parts[-1] += output.get("text", "")
+                else:
+                    parts.append(output.get("text", ""))
+                stream = output.get("name")
+                continue
+            stream = None
+            for mime in ("text/plain", "text/html"):
+                if mime in output.get("data", {}):
+                    parts.append(output["data"][mime])
     return "\n".join(parts)
 
 
