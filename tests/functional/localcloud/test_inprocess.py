@@ -70,3 +70,20 @@ def test_the_engines_iam_call_passes_the_guard_and_is_in_cloudtrail(cloud):
         and "accessKeyId" not in identity
     assert details[0]["sourceIPAddress"] == details[0]["userAgent"] == "states.amazonaws.com"
     assert iam.get_policy(PolicyArn=json.loads(described["output"])["Policy"]["Arn"])
+
+
+def test_a_shared_client_sent_over_http_is_refused(cloud):
+    """Its placeholder key and zero signature are what a stolen or replayed in-process call would carry."""
+    from botocore.exceptions import ClientError
+
+    inprocess.detach()
+    try:
+        for service, call in (("dynamodb", "list_tables"), ("lambda", "list_functions")):
+            client = inprocess.client(service, "us-east-1", cloud.endpoint,
+                                      engine_caller("arn:aws:iam::123456789012:role/machine-role"))
+            with pytest.raises(ClientError) as refused:
+                getattr(client, call)()
+            assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] in (400, 403), refused.value
+            assert inprocess.PLACEHOLDER_KEY in str(refused.value)
+    finally:
+        inprocess.reset()

@@ -125,6 +125,8 @@ def test_logs_go_to_cloudwatch_with_start_end_report(function):
     assert any(m.startswith("END RequestId: ") for m in messages)
     report = next(m for m in messages if m.startswith("REPORT RequestId: "))
     assert "Duration:" in report and "Init Duration:" in report
+    used = int(report.split("Max Memory Used: ", 1)[1].split(" MB", 1)[0])
+    assert 5 <= used <= 512, report  # the worker's peak resident memory, read from /proc as Lambda reports it
 
 
 def test_log_tail_is_returned_on_request(function):

@@ -39,6 +39,7 @@ def test_the_attached_app_serves_the_call_without_a_socket(key):
     assert f"Credential={inprocess.PLACEHOLDER_KEY}/" in seen["HTTP_AUTHORIZATION"]  # a key no server accepts
     assert "/eu-west-1/lambda/aws4_request" in seen["HTTP_AUTHORIZATION"]
     assert seen["PATH_INFO"] == "/2015-03-31/functions" and seen["REQUEST_METHOD"] == "GET"
+    assert seen["HTTP_USER_AGENT"].split()[0] == "states.amazonaws.com"  # the calling service, as AWS's own calls say
     # without an app the same client goes over HTTP: tests/functional/localcloud/test_inprocess.py
 
 
@@ -77,3 +78,30 @@ def test_the_engine_factory_is_where_moto_builds_its_clients():
     assert module is boto_client and name == "boto_client_for"
     assert list(inspect.signature(getattr(module, name)).parameters) == ["region", "service", "state_credentials"]
     assert "boto_client_for" in lambda_eval_utils.__dict__  # imported by name: replaced there too
+
+
+def test_each_calling_service_sends_its_own_name_as_the_user_agent(key):
+    from dataclasses import replace
+
+    app = Recorder()
+    inprocess.attach(app)
+    gateway = replace(key, source="apigateway.amazonaws.com")
+    inprocess.client("lambda", "us-east-1", "http://127.0.0.1:9", gateway).list_functions()
+    inprocess.client("lambda", "us-east-1", "http://127.0.0.1:9", replace(key, source=None)).list_functions()
+    assert [seen["HTTP_USER_AGENT"].split()[0] for seen in app.seen] == ["apigateway.amazonaws.com",
+                                                                         "localcloud.amazonaws.com"]
+
+
+def test_calls_carry_the_scope_and_no_signature_except_s3s(key):
+    app = Recorder()
+    inprocess.attach(app)
+    inprocess.client("dynamodb", "eu-west-1", "http://127.0.0.1:9", key).list_tables()
+    scope = app.seen[-1]["HTTP_AUTHORIZATION"]
+    assert scope.startswith(f"AWS4-HMAC-SHA256 Credential={inprocess.PLACEHOLDER_KEY}/")
+    assert "/eu-west-1/dynamodb/aws4_request," in scope and scope.endswith("Signature=" + "0" * 64)
+    try:
+        inprocess.client("s3", "eu-west-1", "http://127.0.0.1:9", key).list_objects_v2(Bucket="items")
+    except Exception:  # the recorder does not answer S3's shape
+        pass
+    signed = app.seen[-1]["HTTP_AUTHORIZATION"]
+    assert "/eu-west-1/s3/aws4_request," in signed and not signed.endswith("0" * 64)

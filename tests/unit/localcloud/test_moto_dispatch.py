@@ -503,3 +503,39 @@ def test_each_host_gets_the_backend_moto_finds_and_is_matched_once(monkeypatch, 
         assert bounded.get_backend_for_host(host) == expected[host]
     assert len(bounded.__dict__["_localcloud_host_backends"]) <= 2
     capsys.readouterr()
+
+
+# --- server-form-request-class ----------------------------------------------------------------------
+
+
+def _form_and_files(app, body: bytes, content_type: str):
+    from flask import request
+
+    with app.test_request_context("/", method="POST", data=body, content_type=content_type):
+        return dict(request.form), {k: v.read() for k, v in request.files.items()}, type(request.files)
+
+
+def test_a_form_request_reads_the_same_without_a_class_made_for_it(monkeypatch):
+    from moto.moto_server.werkzeug_app import create_backend_app
+    from werkzeug.datastructures import ImmutableMultiDict
+
+    owner, name = speedups.form_request_seam()
+    if name in owner.__dict__:
+        monkeypatch.delattr(owner, name)
+    app = create_backend_app("iam")
+    assert app.debug, "moto runs its apps in debug mode: the per-request class is made"
+    form = b"Action=CreatePolicy&PolicyName=p%201&PolicyDocument=%7B%7D"
+    multipart = (b"--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n\r\nhello\r\n"
+                 b"--b\r\nContent-Disposition: form-data; name=\"k\"\r\n\r\nv\r\n--b--\r\n")
+    plain_form = _form_and_files(app, form, "application/x-www-form-urlencoded")
+    plain_multipart = _form_and_files(app, multipart, "multipart/form-data; boundary=b")
+    assert plain_form[2] is not ImmutableMultiDict, "Flask's debug helper makes a class for this request"
+
+    speedups.install_form_request()
+    speedups.install_form_request()  # idempotent
+    assert owner.__dict__[name]._localcloud
+    fast_form = _form_and_files(app, form, "application/x-www-form-urlencoded")
+    assert fast_form[:2] == plain_form[:2] == ({"Action": "CreatePolicy", "PolicyName": "p 1", "PolicyDocument": "{}"}, {})
+    assert fast_form[2] is ImmutableMultiDict, "no class is made per request"
+    assert _form_and_files(app, multipart, "multipart/form-data; boundary=b")[:2] == plain_multipart[:2] \
+        == ({"k": "v"}, {"f": b"hello"})

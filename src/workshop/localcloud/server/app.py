@@ -137,9 +137,7 @@ class LocalCloudApp:
             try:
                 self._load()
                 if server is not None:  # moto's handler keeps S3's underscored header names
-                    from moto.moto_server.werkzeug_app import MotoRequestHandler
-
-                    server.RequestHandlerClass = MotoRequestHandler
+                    server.RequestHandlerClass = request_handler()
             except BaseException as exc:  # reported by every request and the health check
                 self.load_error = exc
                 log.exception("the local cloud could not load moto")
@@ -488,3 +486,20 @@ def make_app(port: int, background: bool = False, credentials: credentials_modul
     if not background:
         app.load()
     return app
+
+
+def request_handler():
+    """moto's request handler (it keeps S3's underscored header names), logging only when asked.
+
+    werkzeug builds each request's log line (the path decoded to an IRI, its
+    colours) before its logger drops it; unless `--verbose` set the logger to
+    INFO, nothing is built.
+    """
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class RequestHandler(MotoRequestHandler):
+        def log_request(self, code="-", size="-"):
+            if logging.getLogger("werkzeug").isEnabledFor(logging.INFO):
+                super().log_request(code, size)
+
+    return RequestHandler

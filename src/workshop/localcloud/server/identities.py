@@ -19,6 +19,7 @@ and the token never leave the worker's environment.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -51,15 +52,23 @@ def _mac(label: str, text: str) -> bytes:
     return hmac.new(_KEY_SECRET, f"{label}|{text}".encode(), hashlib.sha256).digest()
 
 
-def credentials_for(function_arn: str, role_arn: str, function_name: str) -> WorkerCredentials:
-    """A function's credentials; remembered so the server knows whose they are."""
+@functools.lru_cache(maxsize=4096)
+def _derived(function_arn: str, role_arn: str) -> WorkerCredentials:
+    # Four HMACs of values that never change while the server runs: every signed call of a function
+    # asks for them again (worker_for), so they are made once per function and role.
     identity = f"{function_arn}|{role_arn}"
     key = ACCESS_KEY_PREFIX + _mac("key", identity).hex().upper()[: 20 - len(ACCESS_KEY_PREFIX)]
     secret = base64.b64encode(_mac("secret", identity)).decode()[:40]
     token = base64.b64encode(_mac("token", identity) + _mac("token-2", identity)).decode()
-    with _lock:
-        _workers[key] = (function_arn, role_arn, function_name)
     return WorkerCredentials(key, secret, token)
+
+
+def credentials_for(function_arn: str, role_arn: str, function_name: str) -> WorkerCredentials:
+    """A function's credentials; remembered so the server knows whose they are."""
+    made = _derived(function_arn, role_arn)
+    with _lock:
+        _workers[made.access_key_id] = (function_arn, role_arn, function_name)
+    return made
 
 
 @dataclass(frozen=True)
@@ -76,4 +85,5 @@ def worker_for(access_key_id: str) -> Worker | None:
         found = _workers.get(access_key_id)
     if found is None:
         return None
-    return Worker(*found, credentials_for(*found))
+    function_arn, role_arn, _ = found
+    return Worker(*found, _derived(function_arn, role_arn))

@@ -8,15 +8,21 @@ server's CPU there (`benchmarks/bench_localcloud.py`).
 
 `client(service, region, endpoint, caller)` hands out one boto3 client per
 (service, region, caller), made once and shared (botocore clients are
-thread-safe once made; making them is not, hence the lock). Its caller is the
+thread-safe once made; making them is not, hence the lock). Its user agent is
+the calling service's name (`states.amazonaws.com`), as AWS's own calls say;
+botocore then skips building its own agent string twice a call. Its caller is the
 state machine's role (`authentication.engine_caller`): when the server has
 attached its WSGI app (`attach`), a `before-send` handler gives the request to
 that app in this process (werkzeug's test environ builder and `run_wsgi_app`)
 with the caller in the environ (`authentication.IN_PROCESS_CALLER`, a key no
 HTTP request can set), so it passes the guard's other checks, the kit's routes
 and moto, and CloudTrail records it as that role, without a socket and
-without a signature to check. The client still signs with a placeholder key
-no server accepts: a request of it that went out over HTTP would be refused.
+without a signature to check. The client does not sign (botocore's signer was
+about 1% of the server's time in a burst): it sends a placeholder key no
+server accepts, with the credential scope moto and the guard read the region
+and service from, and a signature of zeros. A request of it that went out
+over HTTP would be refused. S3's client still signs: unsigned, botocore
+would change how it sends an object's body.
 Without an attached app (moto used in-process by unit tests, which intercepts
 every boto3 request) nothing goes out at all.
 
@@ -28,6 +34,7 @@ path-style URLs, whose Host is the local cloud's own (virtual-hosted
 from __future__ import annotations
 
 import threading
+import time
 from urllib.parse import urlsplit
 
 _lock = threading.Lock()
@@ -60,7 +67,7 @@ PLACEHOLDER_KEY, PLACEHOLDER_SECRET = "LOCALCLOUDINPROCESS0", "in-process"  # no
 
 def client(service: str, region: str, endpoint: str, caller):
     """The shared boto3 client of `service` in `region` whose calls are `caller`'s (an `authentication.Caller`)."""
-    key = (service, region, endpoint, caller.principal_arn, caller.session_name)
+    key = (service, region, endpoint, caller.principal_arn, caller.session_name, caller.source)
     found = _clients.get(key)
     if found is not None:
         return found
@@ -77,20 +84,37 @@ def _make(service: str, region: str, endpoint: str, caller):
     import functools
 
     import boto3
+    import botocore
     from botocore.config import Config
 
     if _session is None:
         _session = boto3.session.Session()
+    unsigned = {} if service == "s3" else {"signature_version": botocore.UNSIGNED}
     made = _session.client(
         service, region_name=region, endpoint_url=endpoint,
         aws_access_key_id=PLACEHOLDER_KEY, aws_secret_access_key=PLACEHOLDER_SECRET,
-        config=Config(parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1},
+        config=Config(user_agent=caller.source or "localcloud.amazonaws.com", **unsigned,
+                      parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1},
                       connect_timeout=60, read_timeout=99999999, max_pool_connections=64,
                       s3={"addressing_style": "path"}, inject_host_prefix=False),
     )
+    made.meta.events.register("before-sign", _scope_only)
     made.meta.events.register("before-send", functools.partial(_send_in_process, caller=caller))
     made.meta.events.register("after-call", _remember)
     return made
+
+
+def _scope_only(request=None, signing_name=None, region_name=None, signature_version=None, **kwargs):
+    """botocore `before-sign` of an unsigned client: the placeholder key and the credential scope, no signature."""
+    import botocore
+
+    if signature_version is botocore.UNSIGNED and "Authorization" not in request.headers:
+        moment = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        day = moment[:8]
+        request.headers["X-Amz-Date"] = moment
+        request.headers["Authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential={PLACEHOLDER_KEY}/{day}/{region_name}/{signing_name}/aws4_request, "
+            f"SignedHeaders=host, Signature={'0' * 64}")
 
 
 def _remember(http_response=None, **kwargs):

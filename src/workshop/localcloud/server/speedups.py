@@ -86,6 +86,16 @@ waiting. A host names the same backend for as long as the server runs, so
 (`server-dispatch-host-backend`); a host no pattern matches is asked again
 each time, and the kept hosts are bounded.
 
+moto runs its Flask apps with `debug = True`, and Flask, in debug mode, makes
+a new class for every request that reads a form body (every query-protocol
+call: IAM, SNS, STS, CloudFormation), only so that a later `request.files[k]`
+on a non-multipart form raises a friendlier KeyError
+(`flask.debughelpers.attach_enctype_error_multidict`). moto never reads
+`files` so; the class (made, assigned, and left to the cyclic collector) was
+about 1% of the server's time in a burst. `install_form_request` gives moto's
+request class werkzeug's own form loading (`server-form-request-class`): the
+same form, the same files, no class per request.
+
 One cost is not moto's but an import's (`without_iri_syntax_checker`, at
 start): the first API Gateway request imports moto's apigateway, which
 imports openapi-spec-validator, then jsonschema, whose format checkers import
@@ -494,3 +504,27 @@ def install_host_backend_cache() -> None:
         return backend
 
     _patch(owner, name, get_backend_for_host, original)
+
+
+# --- server-form-request-class ----------------------------------------------------------------------
+
+
+def form_request_seam():
+    from moto.moto_server.werkzeug_app import BackendRequest
+
+    return BackendRequest, "_load_form_data"
+
+
+def install_form_request() -> None:
+    owner, name = form_request_seam()
+    if getattr(owner.__dict__.get(name), "_localcloud", False):
+        return
+    from werkzeug.wrappers import Request as WerkzeugRequest
+
+    original = getattr(owner, name)  # Flask's: werkzeug's, then a new class per request in debug mode
+    load = WerkzeugRequest._load_form_data
+
+    def _load_form_data(self):
+        load(self)
+
+    _patch(owner, name, _load_form_data, original)
