@@ -190,6 +190,9 @@ def timeout_held(cloud, state_machine_arn: str, seconds: int, exc: ClientError) 
                             f"a {int(seconds)}-second approval time limit", str(exc), note, shown)
 
 
+ATTEMPTS = 2  # a second policy, once the short limit has been in force for the first one's whole run
+
+
 def _timeout_demo(cloud, state_machine_arn: str, document, seconds: int, timeout: float) -> ExecutionHistory:
     sfn = cloud.client("stepfunctions")
     # The short limit stays in force on the state machine until the demo's execution ends: an execution
@@ -198,33 +201,41 @@ def _timeout_demo(cloud, state_machine_arn: str, document, seconds: int, timeout
     # reverted. For those seconds any other incident of the stack would get the short limit too.
     with shortened_approval_timeout(cloud, state_machine_arn, seconds, in_force=True) as short:
         print(short)
-        fired = fire_policy(cloud, document, name=unique_policy_name("timeout"))
-        # RevertPolicy reads the version at once: wait until IAM shows it (eventual consistency)
-        iam_call(cloud.client("iam").get_policy_version, what="IAM to show the new policy",
-                 PolicyArn=fired.arn, VersionId=fired.version_id)
-        event = cloudtrail_event(account_id(cloud), fired.name, fired.document, fired.version_id)
-        direct = start_with_event(cloud, short.version_arn, event, prefix="timeout-demo")
-        history = wait_for_end(cloud, direct, timeout=timeout)
         version = short.version_arn.rsplit(":", 1)[-1]
-    path = history.path()
-    # CloudTrail's own execution reverted first: the demo's then found the change handled (AlreadyHandled) or,
-    # had the revert come before its ValidatePolicy read IAM, no longer in force (AllowWithNotification).
-    ended = next((state for state in ("AlreadyHandled", "AllowWithNotification") if state in path), None)
-    if ended is None:
-        return history
-    # Follow CloudTrail's execution if it runs the short limit too.
-    others = {direct}
-    print(f"The execution started on version {version} ended at {ended}: CloudTrail's own execution for "
-          f"{fired.name} had reverted the change first. Followed below: it waits at AskUser and times out.")
-    other = wait_for(lambda: find_execution(sfn, state_machine_arn, fired, others),
-                     what=f"the execution CloudTrail's event started for {fired.name}",
-                     timeout=30, **poll_intervals(cloud))
-    limits = time_limits(sfn.describe_state_machine_for_execution(executionArn=other)["definition"])
-    if not limits or any(limit != int(seconds) for limit in limits):
-        sfn.stop_execution(executionArn=other, error="WorkshopTimeoutDemo",
-                           cause="CloudTrail's execution of the demo's policy ran the deployed time limit")
-        raise TimeoutDemoRaced(
-            f"CloudTrail's own execution for {fired.name} reverted it before the demo's did, and it ran the "
-            f"deployed definition ({max(limits, default=0)} s to decide), so no time-out could be seen in "
-            f"{seconds} s: it was stopped (the policy stays reverted). Run this cell again: it makes a new policy.")
+        for attempt in range(1, ATTEMPTS + 1):
+            fired = fire_policy(cloud, document, name=unique_policy_name("timeout"))
+            # RevertPolicy reads the version at once: wait until IAM shows it (eventual consistency)
+            iam_call(cloud.client("iam").get_policy_version, what="IAM to show the new policy",
+                     PolicyArn=fired.arn, VersionId=fired.version_id)
+            event = cloudtrail_event(account_id(cloud), fired.name, fired.document, fired.version_id)
+            direct = start_with_event(cloud, short.version_arn, event, prefix="timeout-demo")
+            history = wait_for_end(cloud, direct, timeout=timeout)
+            path = history.path()
+            # CloudTrail's own execution reverted first: the demo's then found the change handled (AlreadyHandled)
+            # or, had the revert come before its ValidatePolicy read IAM, no longer in force (AllowWithNotification).
+            ended = next((state for state in ("AlreadyHandled", "AllowWithNotification") if state in path), None)
+            if ended is None:
+                return history
+            # Follow CloudTrail's execution if it runs the short limit too.
+            print(f"The execution started on version {version} ended at {ended}: CloudTrail's own execution for "
+                  f"{fired.name} had reverted the change first. Followed below: it waits at AskUser and times out.")
+            other = wait_for(lambda: find_execution(sfn, state_machine_arn, fired, {direct}),
+                             what=f"the execution CloudTrail's event started for {fired.name}",
+                             timeout=30, **poll_intervals(cloud))
+            limits = time_limits(sfn.describe_state_machine_for_execution(executionArn=other)["definition"])
+            if limits and all(limit == int(seconds) for limit in limits):
+                break
+            # It started before the short limit was used (AWS: executions started right after UpdateStateMachine
+            # "may use the previous state machine definition"); the next policy's comes after.
+            sfn.stop_execution(executionArn=other, error="WorkshopTimeoutDemo",
+                               cause="CloudTrail's execution of the demo's policy ran the deployed time limit")
+            if attempt == ATTEMPTS:
+                raise TimeoutDemoRaced(
+                    f"CloudTrail's own execution for {fired.name} reverted it before the demo's did, and it ran the "
+                    f"deployed definition ({max(limits, default=0)} s to decide), so no time-out could be seen in "
+                    f"{seconds} s: it was stopped (the policy stays reverted). Run this cell again: it makes a new "
+                    "policy.")
+            print(f"It ran the deployed definition ({max(limits, default=0)} s to decide): it started before the "
+                  f"{seconds}-second limit was in use, so it was stopped (the policy stays reverted). Once more, with "
+                  "a new policy.")
     return wait_for_end(cloud, other, timeout=timeout)

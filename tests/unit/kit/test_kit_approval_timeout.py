@@ -105,11 +105,11 @@ def test_when_cloudtrails_own_execution_reverted_first_on_the_day_long_limit_the
     short, _ = with_timeout(json.loads(deployed), 3)
 
     class Sfn(_Recording):  # the demo's Step Functions and IAM clients
-        ran = deployed
+        ran = [deployed]  # what CloudTrail's execution ran, attempt by attempt (the last one repeats)
         get_policy_version = None  # only handed to iam_call, which is replaced below
 
         def describe_state_machine_for_execution(self, executionArn):
-            return {"definition": self.ran}
+            return {"definition": self.ran.pop(0) if len(self.ran) > 1 else self.ran[0]}
 
         def stop_execution(self, **kwargs):
             self.calls.append(("stop", kwargs))
@@ -128,11 +128,19 @@ def test_when_cloudtrails_own_execution_reverted_first_on_the_day_long_limit_the
         monkeypatch.setattr(demo, name, value)
     with pytest.raises(demo.TimeoutDemoRaced, match="Run this cell again") as raced:
         demo.approval_timeout_demo(sfn, "arn:sm", "policies/badpolicy.json", seconds=3)
-    assert started == ["arn:sm:7"]  # the demo's own execution ran the version
+    assert started == ["arn:sm:7"] * demo.ATTEMPTS  # the demo's own executions ran the version, one per policy
     assert "86400 s to decide" in str(raced.value)
-    assert ("stop", {"executionArn": "other", "error": "WorkshopTimeoutDemo",
-                     "cause": "CloudTrail's execution of the demo's policy ran the deployed time limit"}) in sfn.calls
-    Sfn.ran = json.dumps(short)  # CloudTrail's execution started while the short limit was deployed
+    stop = ("stop", {"executionArn": "other", "error": "WorkshopTimeoutDemo",
+                     "cause": "CloudTrail's execution of the demo's policy ran the deployed time limit"})
+    assert sfn.calls.count(stop) == demo.ATTEMPTS
+    assert "Once more, with a new policy." in capsys.readouterr().out
+    # the first policy's CloudTrail execution started before the short limit was used, the second's after
+    Sfn.ran = [deployed, json.dumps(short)]
+    started.clear()
+    assert demo.approval_timeout_demo(Sfn(deployed), "arn:sm", "policies/badpolicy.json", seconds=3) is ended["other"]
+    assert started == ["arn:sm:7", "arn:sm:7"]
+    capsys.readouterr()
+    Sfn.ran = [json.dumps(short)]  # CloudTrail's execution started while the short limit was deployed
     assert demo.approval_timeout_demo(sfn, "arn:sm", "policies/badpolicy.json", seconds=3) is ended["other"]
     said = capsys.readouterr().out
     assert "to decide (the limit is set in ModifyState)" in said  # where, not a bare state name
