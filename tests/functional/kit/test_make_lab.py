@@ -108,8 +108,8 @@ import sys, time
 from workshop.localcloud.supervisor import Supervisor
 supervisor = Supervisor(None, None, say=lambda line: print(line, flush=True), poll=0.02)
 supervisor.start_watching()
-print("pid", supervisor.cloud.proc.pid, flush=True)
-try:
+try:  # the pid line is the test's cue to press Ctrl-C: said inside, so the interrupt always lands here
+    print("pid", supervisor.cloud.proc.pid, flush=True)
     time.sleep(120)
 except KeyboardInterrupt:
     time.sleep(1)  # time enough for a local cloud stopped by the same Ctrl-C to be seen gone
