@@ -195,8 +195,9 @@ ATTEMPTS = 2  # a second policy, once the short limit has been in force for the 
 
 def _timeout_demo(cloud, state_machine_arn: str, document, seconds: int, timeout: float) -> ExecutionHistory:
     sfn = cloud.client("stepfunctions")
-    # The short limit stays in force on the state machine until the demo's execution ends: an execution
-    # CloudTrail's event starts meanwhile (at once on the local cloud) runs it too, whichever reverts first.
+    # The short limit stays in force on the state machine until the demo's execution ends (and, where CloudTrail's
+    # execution reverted first, until that one is found): an execution CloudTrail's event starts meanwhile (at once
+    # on the local cloud) runs it too, whichever reverts first.
     # On AWS that event comes minutes later, after the deployed definition is back, and finds the change
     # reverted. For those seconds any other incident of the stack would get the short limit too.
     with shortened_approval_timeout(cloud, state_machine_arn, seconds, in_force=True) as short:

@@ -169,6 +169,7 @@ class Worker:
         self.init_logs = ready.get("logs", "")
         self.init_error = None if ready.get("ready") else ready.get("error")
         self.first_call = True
+        self.memory_pid: int | None = None  # the process whose peak is the function's (_peak_memory_mb)
         self.last_used = time.monotonic()
         log.info("cold start of %s with %s (%.0f ms)", spec.function_name, self.interpreter, self.cold_start_ms)
 
@@ -455,7 +456,7 @@ class LambdaRuntime:
         lines.append(f"END RequestId: {request_id}")
         report = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
                   f"Billed Duration: {int(duration_ms) + 1} ms\tMemory Size: {spec.memory_size} MB\t"
-                  f"Max Memory Used: {_peak_memory_mb(worker.proc.pid)} MB")
+                  f"Max Memory Used: {_peak_memory_mb(worker)} MB")
         if init_ms:
             report += f"\tInit Duration: {init_ms:.2f} ms"
         lines.append(report)
@@ -490,21 +491,32 @@ def runtime_unavailable(message: str):
     return error
 
 
-def _peak_memory_mb(pid: int) -> int:
+def _peak_memory_mb(worker: Worker) -> int:
     """The function's peak resident memory (Linux /proc), 0 where unknown.
 
     The worker's process is bubblewrap's where the sandbox is on: the function runs in a process under
-    it, so the largest peak of the process and what runs under it is the function's.
+    it, the one with the largest peak of the worker's process and what runs under it. That process is
+    found once per worker; each later invocation reads its peak alone.
     """
-    peak, seen, todo = 0, set(), [pid]
+    peak = _peak_kb(worker.memory_pid) if worker.memory_pid else 0
+    if not peak:
+        worker.memory_pid, peak = _largest_peak(worker.proc.pid)
+    return peak // 1024
+
+
+def _largest_peak(pid: int) -> tuple[int, int]:
+    """(pid, peak in kB) of the process with the largest peak among `pid` and the processes under it."""
+    largest, seen, todo = (pid, 0), set(), [pid]
     while todo and len(seen) < 16:  # a sandbox and its interpreter: a few processes
         current = todo.pop()
         if current in seen:
             continue
         seen.add(current)
-        peak = max(peak, _peak_kb(current))
+        peak = _peak_kb(current)
+        if peak > largest[1]:
+            largest = (current, peak)
         todo += _children(current)
-    return peak // 1024
+    return largest
 
 
 def _peak_kb(pid: int) -> int:
